@@ -1,0 +1,299 @@
+"""The scenario format: a pydantic schema with errors that name the path of the bad field.
+
+A scenario is a plain mapping (usually read from YAML by :mod:`novel_engine.scenarios`).
+:func:`validate_scenario` checks its structure *and* its cross-references (unknown neighbours,
+relationship targets, start locations...) and reports every problem at once as a
+:class:`~novel_engine.errors.ScenarioError`, e.g. ``personas[2].traits.courage: must be between 0 and 1``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AfterValidator, BeforeValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from novel_engine.core.events import ActionType, Effect, SourceType, Visibility
+from novel_engine.core.world import CORE_TRAITS
+from novel_engine.errors import FieldError, ScenarioError
+
+__all__ = [
+    "Scenario", "LocationSpec", "PersonaSpec", "GoalSpec", "RelationshipSpec", "FragmentSpec",
+    "EventPattern", "Condition", "CausalRuleSpec", "NarrativeGoalSpec", "ComplicationSpec",
+    "validate_scenario", "STYLES",
+]
+
+STYLES = ("epic_fantasy", "noir", "sci_fi")
+Scalar = Union[str, int, float, bool, None]
+
+
+def _unit(v: float) -> float:
+    if not 0.0 <= v <= 1.0:
+        raise ValueError("must be between 0 and 1")
+    return v
+
+
+def _signed_unit(v: float) -> float:
+    if not -1.0 <= v <= 1.0:
+        raise ValueError("must be between -1 and 1")
+    return v
+
+
+def _goal_from_text(v: Any) -> Any:
+    # a goal may be written as plain text; it is then opaque to the offline model
+    return {"text": v} if isinstance(v, str) else v
+
+
+Unit = Annotated[float, AfterValidator(_unit)]
+SignedUnit = Annotated[float, AfterValidator(_signed_unit)]
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LocationSpec(_Model):
+    """A place: id, name, description, neighbours (ids) and visibility in [0, 1]."""
+
+    id: Id
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=4000)
+    neighbours: list[Id] = Field(default_factory=list)
+    visibility: Unit = 0.5
+
+
+class RelationshipSpec(_Model):
+    """How a persona regards ``target``: trust and affinity in [-1, 1]."""
+
+    target: Id
+    trust: SignedUnit = 0.0
+    affinity: SignedUnit = 0.0
+
+
+class GoalSpec(_Model):
+    """A goal in words, optionally made legible: the action, target and place it is about."""
+
+    text: str = Field(min_length=1, max_length=500)
+    action: ActionType | None = None
+    target: Id | None = None
+    location: Id | None = None
+    priority: Unit = 1.0
+
+
+class PersonaSpec(_Model):
+    """A character. Traits in [0, 1] must include the five core traits."""
+
+    id: Id
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=4000)
+    traits: dict[str, Unit]
+    goals: list[Annotated[GoalSpec, BeforeValidator(_goal_from_text)]] = Field(default_factory=list)
+    location: Id
+    relationships: list[RelationshipSpec] = Field(default_factory=list)
+    controlled_by: Literal["player"] | None = None
+    biases: dict[Literal["confirmation", "anchoring", "recency", "negativity"], Unit] = Field(default_factory=dict)
+    voice: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=20)
+    health: Unit = 1.0
+
+
+class FragmentSpec(_Model):
+    """An information fragment present when the story starts."""
+
+    id: Id
+    content: str = Field(min_length=1, max_length=2000)
+    source_type: SourceType = SourceType.DIRECT_OBSERVATION
+    reliability: Unit = 0.8
+    location: Id | None = None
+    subjects: list[Id] = Field(default_factory=list)
+    visibility: Visibility = Visibility.LOCAL
+    origin: str = "world"
+    key: str | None = Field(default=None, max_length=128)
+    value: Scalar = True
+    valence: SignedUnit = 0.0
+    salience: Unit = 0.6
+    reach: int = Field(default=0, ge=0, le=3)
+
+
+class EventPattern(_Model):
+    """Matches events: every field given must be equal to the event's."""
+
+    kind: str | None = None
+    action_type: ActionType | None = None
+    actor: Id | None = None
+    target: Id | None = None
+    location: Id | None = None
+    outcome: Literal["success", "partial", "failure", "blocked", "none"] | None = None
+
+
+class Condition(_Model):
+    """A condition on the world: a fact's value, or a persona's status or location."""
+
+    fact: str | None = None
+    equals: Scalar = True
+    persona: Id | None = None
+    status: Literal["active", "wounded", "incapacitated"] | None = None
+    at: Id | None = None
+
+
+def _condition_from_text(v: Any) -> Any:
+    # "fact" means the fact is truthy, "!fact" that it is not
+    if isinstance(v, str):
+        return {"fact": v[1:], "equals": False} if v.startswith("!") else {"fact": v, "equals": True}
+    return v
+
+
+class CausalRuleSpec(_Model):
+    """When an event matches ``when``, ``then`` happens ``delay_turns`` later if ``conditions`` hold."""
+
+    id: Id
+    when: EventPattern
+    then: "ComplicationSpec"
+    strength: Unit = 0.8
+    delay_turns: int = Field(default=1, ge=0, le=100)
+    conditions: list[Annotated[Condition, BeforeValidator(_condition_from_text)]] = Field(default_factory=list)
+    once: bool = True
+
+
+class NarrativeGoalSpec(_Model):
+    """A story beat the director steers toward; reached when an event matches ``when``."""
+
+    id: Id
+    description: str = Field(min_length=1, max_length=500)
+    when: EventPattern
+
+
+class ComplicationSpec(_Model):
+    """A world event the director can inject (pacing) or a causal rule can fire."""
+
+    description: str = Field(min_length=1, max_length=1000)
+    kind: str = "world"
+    location: Id | None = None
+    visibility: Visibility = Visibility.LOCAL
+    intensity: Unit = 0.5
+    key: str | None = None
+    value: Scalar = True
+    subjects: list[Id] = Field(default_factory=list)
+    effects: list[Effect] = Field(default_factory=list)
+
+
+class Scenario(_Model):
+    """A whole scenario: the world, the cast, what they know, and the story's rules and goals."""
+
+    title: str = Field(min_length=1, max_length=200)
+    style: Literal["epic_fantasy", "noir", "sci_fi"] = "epic_fantasy"
+    description: str = Field(default="", max_length=4000)
+    seed: int = 0
+    difficulty: Unit = 0.5
+    llm: Literal["offline", "gemini", "openai"] | None = None
+    facts: dict[str, Scalar] = Field(default_factory=dict)
+    locations: list[LocationSpec] = Field(min_length=1)
+    personas: list[PersonaSpec] = Field(min_length=1)
+    fragments: list[FragmentSpec] = Field(default_factory=list)
+    causal_rules: list[CausalRuleSpec] = Field(default_factory=list)
+    narrative_goals: list[NarrativeGoalSpec] = Field(default_factory=list)
+    complications: list[ComplicationSpec] = Field(default_factory=list)
+
+
+CausalRuleSpec.model_rebuild()
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not str(part).startswith(("function-", "union[")):
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _message(err: dict[str, Any]) -> str:
+    msg = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    if err["type"] == "missing":
+        return "required field is missing"
+    return msg
+
+
+def _cross_reference(s: Scenario) -> list[FieldError]:
+    errors: list[FieldError] = []
+    loc_ids = [l.id for l in s.locations]
+    persona_ids = [p.id for p in s.personas]
+    known_locs, known_personas = set(loc_ids), set(persona_ids)
+    for kind, ids in (("locations", loc_ids), ("personas", persona_ids)):
+        seen: set[str] = set()
+        for i, ident in enumerate(ids):
+            if ident in seen:
+                errors.append(FieldError(f"{kind}[{i}].id", f"duplicate id {ident!r}"))
+            seen.add(ident)
+    for i, l in enumerate(s.locations):
+        for j, n in enumerate(l.neighbours):
+            if n not in known_locs:
+                errors.append(FieldError(f"locations[{i}].neighbours[{j}]", f"unknown location {n!r}"))
+            elif n == l.id:
+                errors.append(FieldError(f"locations[{i}].neighbours[{j}]", "a place cannot neighbour itself"))
+    for i, p in enumerate(s.personas):
+        missing = [t for t in CORE_TRAITS if t not in p.traits]
+        if missing:
+            errors.append(FieldError(f"personas[{i}].traits", "missing trait(s): " + ", ".join(missing)))
+        if p.location not in known_locs:
+            errors.append(FieldError(f"personas[{i}].location", f"unknown location {p.location!r}"))
+        for j, r in enumerate(p.relationships):
+            if r.target not in known_personas:
+                errors.append(FieldError(f"personas[{i}].relationships[{j}].target", f"unknown persona {r.target!r}"))
+            elif r.target == p.id:
+                errors.append(FieldError(f"personas[{i}].relationships[{j}].target", "a persona cannot relate to itself"))
+        for j, g in enumerate(p.goals):
+            if g.target and g.target not in known_personas and g.target not in known_locs:
+                errors.append(FieldError(f"personas[{i}].goals[{j}].target", f"unknown persona or location {g.target!r}"))
+            if g.location and g.location not in known_locs:
+                errors.append(FieldError(f"personas[{i}].goals[{j}].location", f"unknown location {g.location!r}"))
+    for i, f in enumerate(s.fragments):
+        if f.location and f.location not in known_locs:
+            errors.append(FieldError(f"fragments[{i}].location", f"unknown location {f.location!r}"))
+        if f.visibility == Visibility.PRIVATE and f.origin not in known_personas:
+            errors.append(FieldError(f"fragments[{i}].origin", "a private fragment needs a persona as origin"))
+    for section in ("causal_rules", "narrative_goals"):
+        for i, item in enumerate(getattr(s, section)):
+            for fld in ("actor", "target"):
+                v = getattr(item.when, fld)
+                if v and v not in known_personas:
+                    errors.append(FieldError(f"{section}[{i}].when.{fld}", f"unknown persona {v!r}"))
+            if item.when.location and item.when.location not in known_locs:
+                errors.append(FieldError(f"{section}[{i}].when.location", f"unknown location {item.when.location!r}"))
+    for i, rule in enumerate(s.causal_rules):
+        if rule.then.location and rule.then.location not in known_locs:
+            errors.append(FieldError(f"causal_rules[{i}].then.location", f"unknown location {rule.then.location!r}"))
+    for i, c in enumerate(s.complications):
+        if c.location and c.location not in known_locs:
+            errors.append(FieldError(f"complications[{i}].location", f"unknown location {c.location!r}"))
+    return errors
+
+
+def validate_scenario(data: Any, source: str | None = None) -> Scenario:
+    """Validate a scenario mapping; return a :class:`Scenario` or raise ``ScenarioError`` with every problem.
+
+    Args:
+        data: the parsed scenario (a dict, e.g. from YAML).
+        source: where it came from (a file name), used in the error message.
+    """
+    if not isinstance(data, dict):
+        raise ScenarioError("a scenario must be a mapping of fields (title, locations, personas, ...)",
+                            [FieldError("", f"got {type(data).__name__}")], source)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        errors = [FieldError(_path(e["loc"]), _message(e)) for e in exc.errors()]
+        # a str-or-model union reports twice per bad item; keep each (path, message) once
+        unique = list(dict.fromkeys(errors))
+        raise ScenarioError(f"invalid scenario ({len(unique)} error{'s' if len(unique) != 1 else ''})",
+                            unique, source) from None
+    errors = _cross_reference(scenario)
+    if errors:
+        raise ScenarioError(f"invalid scenario ({len(errors)} error{'s' if len(errors) != 1 else ''})",
+                            errors, source)
+    return scenario

@@ -1,0 +1,106 @@
+"""The one exception tree of Novel Engine.
+
+Every error the engine raises on purpose derives from :class:`NovelEngineError`. Errors carry
+structured fields (not only a message) and stay picklable, so they survive crossing Ray actors
+and can be rendered as a clear message for a person or as JSON for an API client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "NovelEngineError",
+    "ConfigError",
+    "FieldError",
+    "ScenarioError",
+    "UnknownScenarioError",
+    "ModelError",
+    "ModelOutputError",
+    "InvalidActionError",
+    "SessionError",
+]
+
+
+class NovelEngineError(Exception):
+    """Root of every error the engine raises deliberately.
+
+    Args:
+        message: what went wrong, in words a user understands.
+        **details: structured context (kept in ``self.details``) for logs and API clients.
+    """
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __reduce__(self):  # keep structured fields when pickled across processes
+        return (_rebuild, (type(self), self.message, self.details))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly description of the error."""
+        return {"type": type(self).__name__, "message": self.message, **self.details}
+
+
+def _rebuild(cls: type[NovelEngineError], message: str, details: dict[str, Any]) -> NovelEngineError:
+    err = cls.__new__(cls)
+    NovelEngineError.__init__(err, message, **details)
+    for key, value in details.items():
+        if not hasattr(err, key):
+            setattr(err, key, value)
+    return err
+
+
+class ConfigError(NovelEngineError):
+    """A setting is missing or invalid; the message names the setting and how to fix it."""
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One validation problem: where it is (a path such as ``personas[2].traits.courage``) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ScenarioError(NovelEngineError):
+    """A scenario file or object is invalid. ``errors`` lists every problem with its path."""
+
+    def __init__(self, message: str, errors: list[FieldError] | None = None, source: str | None = None) -> None:
+        super().__init__(message, errors=list(errors or []), source=source)
+        self.errors = list(errors or [])
+        self.source = source
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.errors, self.source))
+
+    def __str__(self) -> str:
+        head = f"{self.source}: {self.message}" if self.source else self.message
+        if not self.errors:
+            return head
+        return head + "\n" + "\n".join(f"  - {e}" for e in self.errors)
+
+
+class UnknownScenarioError(ScenarioError):
+    """A scenario name is neither a built-in scenario nor an existing file."""
+
+
+class ModelError(NovelEngineError):
+    """A language model call failed (transport, quota, timeout...)."""
+
+
+class ModelOutputError(ModelError):
+    """A language model answered, but its output does not fit the requested schema."""
+
+
+class InvalidActionError(NovelEngineError):
+    """A player action or world event names an unknown agent, action type or target."""
+
+
+class SessionError(NovelEngineError):
+    """A session operation is not possible in the session's current state."""

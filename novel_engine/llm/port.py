@@ -1,0 +1,119 @@
+"""The LanguageModel port: how agents ask a model for a decision or for prose.
+
+A request carries *structured* context (a :class:`~novel_engine.core.briefs.TurnBrief` or a
+:class:`NarrationInput`), the pydantic schema the answer must fit, and the key of the random stream
+the answer may draw from. Adapters that talk to a text model render a bounded prompt from that
+context themselves; the offline model reads the context directly. Wrappers (retry, rate limit,
+cache, metrics) implement the same port around another model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Literal, Sequence
+
+from pydantic import BaseModel
+
+from novel_engine.core.events import Event
+
+__all__ = [
+    "LanguageModel",
+    "ModelRequest",
+    "ModelResponse",
+    "NarrationInput",
+    "CharacterSketch",
+    "Purpose",
+]
+
+Purpose = Literal["decide", "narrate"]
+
+
+@dataclass(frozen=True, slots=True)
+class CharacterSketch:
+    """What the chronicler knows of a character: enough to name and voice them."""
+
+    id: str
+    name: str
+    description: str = ""
+    voice: tuple[str, ...] = ()
+    traits: dict[str, float] = field(default_factory=dict)
+    status: str = "active"
+
+
+@dataclass(frozen=True, slots=True)
+class NarrationInput:
+    """Everything the chronicler needs to write one turn's prose.
+
+    Args:
+        turn: the turn narrated.
+        title: the story's title.
+        style: ``epic_fantasy``, ``noir`` or ``sci_fi``.
+        verbosity: in [0, 1]; 0 is terse, 1 is lavish.
+        focus: which of ``action``, ``dialogue``, ``atmosphere`` to dwell on.
+        events: the events to narrate, most important first (already selected by impact).
+        characters: sketches of every character the events mention, by id.
+        locations: location id -> (name, description) for the places the events mention.
+        tension: the story's tension after this turn, in [0, 1].
+        omitted: how many lesser events were left out (large casts).
+    """
+
+    turn: int
+    title: str
+    style: str
+    verbosity: float
+    focus: tuple[str, ...]
+    events: tuple[Event, ...]
+    characters: dict[str, CharacterSketch]
+    locations: dict[str, tuple[str, str]]
+    tension: float
+    omitted: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequest:
+    """One call to a language model.
+
+    Args:
+        purpose: ``decide`` (a persona's :class:`~novel_engine.core.events.Decision`) or ``narrate`` (prose).
+        context: the structured input (a TurnBrief or a NarrationInput).
+        schema: the pydantic model the answer must validate against (None for free prose).
+        seed: the session seed; with ``turn`` and ``agent`` it keys the random stream of the answer.
+        turn: the turn the call belongs to.
+        agent: the persona id (or ``chronicler``) making the call.
+        repair_of: for a repair attempt, the invalid output and the validation error.
+    """
+
+    purpose: Purpose
+    context: Any
+    schema: type[BaseModel] | None
+    seed: int
+    turn: int
+    agent: str
+    repair_of: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelResponse:
+    """A model's answer: raw text, and the parsed object when the model produced one directly."""
+
+    text: str
+    model: str
+    parsed: BaseModel | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class LanguageModel(ABC):
+    """The port every model adapter and wrapper implements."""
+
+    name: str = "model"
+
+    @abstractmethod
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        """Answer one request. Raises :class:`~novel_engine.errors.ModelError` on failure."""
+
+    async def complete_many(self, requests: Sequence[ModelRequest]) -> list[ModelResponse | BaseException]:
+        """Answer many requests concurrently, in order; a failed call yields its exception."""
+        return list(await asyncio.gather(*(self.complete(r) for r in requests), return_exceptions=True))
