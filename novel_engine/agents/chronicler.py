@@ -1,0 +1,271 @@
+"""The chronicler: turns each turn's events into prose and keeps the story as chapters.
+
+``ChroniclerAgent.create_narrative`` picks the turn's highlights (all of them for a small cast; the
+most important ``highlight_limit`` for a large one, always keeping player events), builds a
+:class:`~novel_engine.llm.port.NarrationInput` and asks the language model for the chapter. If the
+model fails, the offline grammar writes the chapter instead, from the same random stream the
+offline model would use, so a story always completes and the failure is recorded.
+
+Chapters are keyed by turn: narrating a turn again (a retried turn) replaces its chapter.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from novel_engine.core.events import LOCATION_TARGETED, Event
+from novel_engine.core.rng import RandomStreams
+from novel_engine.core.world import Location, PersonaState
+from novel_engine.errors import ConfigError, ModelError, NovelEngineError
+from novel_engine.llm.offline_prose import narrate
+from novel_engine.llm.port import CharacterSketch, LanguageModel, ModelRequest, NarrationInput
+from novel_engine.llm.prose_grammar import STYLES
+
+__all__ = ["ChroniclerAgent", "WorldContext", "NarrationFallback", "FOCUS_AREAS", "select_highlights"]
+
+FOCUS_AREAS = ("action", "dialogue", "atmosphere")
+_STATE_VERSION = 1
+_LOCATION_ACTIONS = frozenset(a.value for a in LOCATION_TARGETED)
+
+
+@dataclass(frozen=True, slots=True)
+class WorldContext:
+    """What the chronicler needs to know of the world for one turn.
+
+    Args:
+        title: the story's title.
+        turn: the turn being narrated.
+        locations: every place by id (only those the events mention are passed on).
+        tension: the story's tension after this turn, in [0, 1].
+    """
+
+    title: str
+    turn: int
+    locations: Mapping[str, Location]
+    tension: float
+
+
+@dataclass(frozen=True, slots=True)
+class NarrationFallback:
+    """A turn whose chapter the offline grammar wrote because the model failed (``error`` says how)."""
+
+    turn: int
+    error: str
+
+
+def select_highlights(events: Sequence[Event], limit: int,
+                      impact: Callable[[Event], float] | None = None) -> tuple[list[Event], int]:
+    """Pick the events worth telling, in their original order, and count the rest.
+
+    Every event is kept when there are at most ``limit``. Otherwise player events are always kept
+    and the remaining places go to the highest ``impact(event)`` (or ``event.intensity``), ties
+    broken by event id, so the choice never depends on the order events arrived in.
+
+    Returns:
+        (the highlights in their original order, how many events were left out)
+    """
+    if len(events) <= limit:
+        return list(events), 0
+    score = impact if impact is not None else (lambda e: e.intensity)
+    keep = {i for i, e in enumerate(events) if "player" in e.flags}
+    room = limit - len(keep)
+    if room > 0:
+        rest = [(-float(score(e)), e.id, i) for i, e in enumerate(events) if i not in keep]
+        keep.update(i for _, _, i in heapq.nsmallest(room, rest))
+    return [e for i, e in enumerate(events) if i in keep], len(events) - len(keep)
+
+
+def _sketch(c: PersonaState | CharacterSketch) -> CharacterSketch:
+    if isinstance(c, CharacterSketch):
+        return c
+    if isinstance(c, PersonaState):
+        return CharacterSketch(id=c.id, name=c.name, description=c.description, voice=tuple(c.voice),
+                               traits=dict(c.traits), status=c.status)
+    raise NovelEngineError(f"a character must be a PersonaState or a CharacterSketch, not {type(c).__name__}",
+                           got=type(c).__name__)
+
+
+def _mentioned(events: Sequence[Event]) -> tuple[list[str], list[str]]:
+    """Ids of the people and places the events mention, in order of first mention."""
+    people: dict[str, None] = {}
+    places: dict[str, None] = {}
+    for e in events:
+        data = e.data or {}
+        for pid in (e.actor, *e.participants):
+            if pid:
+                people[pid] = None
+        if e.target:
+            action = getattr(e.action_type, "value", e.action_type)
+            (places if action in _LOCATION_ACTIONS else people)[e.target] = None
+        for key in ("wounded", "incapacitated", "counter_by"):
+            for pid in data.get(key) or ():
+                if isinstance(pid, str):
+                    people[pid] = None
+        for stance in data.get("stances") or ():
+            if isinstance(stance, dict) and isinstance(stance.get("agent"), str):
+                people[stance["agent"]] = None
+        for lid in (e.location, data.get("from")):
+            if isinstance(lid, str) and lid:
+                places[lid] = None
+    return list(people), list(places)
+
+
+class ChroniclerAgent:
+    """Writes the story: one chapter of prose per turn, through the LanguageModel port.
+
+    Args:
+        model: the language model asked for prose (``purpose="narrate"``).
+        style: ``epic_fantasy``, ``noir`` or ``sci_fi``.
+        verbosity: in [0, 1]; 0 is one terse sentence per event, 1 is lavish.
+        focus_areas: any of ``action``, ``dialogue``, ``atmosphere``: what the prose dwells on.
+        seed: the session seed (keys the model call and the fallback's random stream).
+        highlight_limit: the most events told per turn; the rest are summed up in one line.
+        title: the story's title (else the title of the first world context seen).
+
+    Raises:
+        ConfigError: a setting is invalid (the message names it and the allowed values).
+    """
+
+    def __init__(self, model: LanguageModel, *, style: str = "epic_fantasy", verbosity: float = 0.6,
+                 focus_areas: Sequence[str] = FOCUS_AREAS, seed: int = 0, highlight_limit: int = 12,
+                 title: str = "") -> None:
+        if style not in STYLES:
+            raise ConfigError(f"unknown narrative style {style!r}; choose one of {', '.join(STYLES)}",
+                              setting="style", value=style)
+        if (isinstance(verbosity, bool) or not isinstance(verbosity, (int, float)) or math.isnan(verbosity)
+                or not 0.0 <= verbosity <= 1.0):
+            raise ConfigError(f"verbosity must be a number between 0 and 1, got {verbosity!r}",
+                              setting="verbosity", value=repr(verbosity))
+        if isinstance(focus_areas, str):
+            raise ConfigError("focus_areas must be a list such as ['action', 'dialogue'], not a string",
+                              setting="focus_areas", value=focus_areas)
+        unknown = [f for f in focus_areas if f not in FOCUS_AREAS]
+        if unknown:
+            raise ConfigError(f"unknown focus area(s) {', '.join(map(repr, unknown))}; choose from "
+                              f"{', '.join(FOCUS_AREAS)}", setting="focus_areas", value=unknown)
+        if isinstance(highlight_limit, bool) or not isinstance(highlight_limit, int) or highlight_limit < 1:
+            raise ConfigError(f"highlight_limit must be a whole number of at least 1, got {highlight_limit!r}",
+                              setting="highlight_limit", value=repr(highlight_limit))
+        self.model = model
+        self.style = style
+        self.verbosity = float(verbosity)
+        self.focus_areas = tuple(dict.fromkeys(focus_areas))
+        self.seed = int(seed)
+        self.highlight_limit = highlight_limit
+        self.title = title
+        self.fallbacks: list[NarrationFallback] = []
+        self._chapters: dict[int, str] = {}
+        self._chapter_titles: dict[int, str] = {}
+
+    async def create_narrative(self, events: Sequence[Event],
+                               characters: Mapping[str, PersonaState | CharacterSketch],
+                               world_context: WorldContext,
+                               impact: Callable[[Event], float] | None = None) -> str:
+        """Write (or rewrite) the chapter of ``world_context.turn`` and return it.
+
+        Args:
+            events: the turn's events, in the order they happened.
+            characters: everyone who may be mentioned, by id (only those mentioned are passed on).
+            world_context: the title, turn, places and tension.
+            impact: how much each event matters, for choosing highlights (default: its intensity).
+
+        Returns:
+            The chapter's prose. A turn without events gets a short quiet-turn passage.
+        """
+        turn = world_context.turn
+        if not self.title and world_context.title:
+            self.title = world_context.title
+        highlights, omitted = select_highlights(events, self.highlight_limit, impact)
+        inp = self._narration_input(highlights, omitted, characters, world_context)
+        # a retried turn starts from a clean slate: its earlier chapter and fallback record go
+        self.fallbacks = [f for f in self.fallbacks if f.turn != turn]
+        if not highlights:
+            text = narrate(inp, self._stream(turn))  # nothing to ask a model about
+        else:
+            request = ModelRequest(purpose="narrate", context=inp, schema=None, seed=self.seed, turn=turn,
+                                   agent="chronicler")
+            try:
+                response = await self.model.complete(request)
+                text = (response.text or "").strip()
+                if not text:
+                    raise ModelError("the model returned empty prose", model=getattr(self.model, "name", "model"))
+            except ModelError as err:
+                self.fallbacks.append(NarrationFallback(turn, f"{type(err).__name__}: {err}"))
+                text = narrate(inp, self._stream(turn))
+        self._chapters[turn] = text
+        return text
+
+    def _stream(self, turn: int):
+        # the very stream the offline model narrates from, so a fallback reads like offline prose
+        return RandomStreams(self.seed).stream(turn, "chronicler", "narrate")
+
+    def _narration_input(self, events: list[Event], omitted: int,
+                         characters: Mapping[str, PersonaState | CharacterSketch], ctx: WorldContext) -> NarrationInput:
+        people, places = _mentioned(events)
+        sketches = {pid: _sketch(characters[pid]) for pid in people if pid in characters}
+        locations = {lid: (ctx.locations[lid].name, ctx.locations[lid].description)
+                     for lid in places if lid in ctx.locations}
+        tension = ctx.tension if isinstance(ctx.tension, (int, float)) and not math.isnan(ctx.tension) else 0.0
+        return NarrationInput(turn=ctx.turn, title=self.title or ctx.title, style=self.style,
+                              verbosity=self.verbosity, focus=self.focus_areas, events=tuple(events),
+                              characters=sketches, locations=locations, tension=min(1.0, max(0.0, tension)),
+                              omitted=omitted)
+
+    # --- the story --------------------------------------------------------------------------------
+
+    def chapters(self) -> list[tuple[int, str]]:
+        """Every chapter as (turn, prose), in turn order."""
+        return sorted(self._chapters.items())
+
+    def set_chapter_title(self, turn: int, title: str | None) -> None:
+        """Give a turn's chapter a title for the Markdown export (None restores ``Turn N``)."""
+        if title:
+            self._chapter_titles[turn] = title
+        else:
+            self._chapter_titles.pop(turn, None)
+
+    def narrative(self) -> str:
+        """The whole story so far, chapter after chapter, separated by blank lines."""
+        return "\n\n".join(text for _, text in self.chapters())
+
+    def export_markdown(self) -> str:
+        """The story as Markdown: ``# Title``, then one ``## Turn N`` (or chapter title) section per turn."""
+        parts = [f"# {self.title or 'Untitled'}"]
+        for turn, text in self.chapters():
+            parts.append(f"## {self._chapter_titles.get(turn) or f'Turn {turn}'}")
+            parts.append(text)
+        return "\n\n".join(parts) + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The chronicler's settings and chapters as a JSON-friendly dict (see :meth:`from_dict`)."""
+        return {
+            "v": _STATE_VERSION, "style": self.style, "verbosity": self.verbosity,
+            "focus_areas": list(self.focus_areas), "seed": self.seed, "highlight_limit": self.highlight_limit,
+            "title": self.title,
+            "chapters": [{"turn": t, "text": s, "title": self._chapter_titles.get(t)} for t, s in self.chapters()],
+            "fallbacks": [{"turn": f.turn, "error": f.error} for f in self.fallbacks],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], model: LanguageModel) -> "ChroniclerAgent":
+        """Rebuild a chronicler written by :meth:`to_dict`, narrating through ``model``.
+
+        Raises:
+            ConfigError: the settings in ``d`` are invalid.
+            NovelEngineError: ``d`` is not a chronicler state.
+        """
+        try:
+            agent = cls(model, style=d.get("style", "epic_fantasy"), verbosity=d.get("verbosity", 0.6),
+                        focus_areas=tuple(d.get("focus_areas", FOCUS_AREAS)), seed=d.get("seed", 0),
+                        highlight_limit=d.get("highlight_limit", 12), title=d.get("title", ""))
+            for ch in d.get("chapters", ()):
+                agent._chapters[int(ch["turn"])] = str(ch["text"])
+                if ch.get("title"):
+                    agent._chapter_titles[int(ch["turn"])] = str(ch["title"])
+            agent.fallbacks = [NarrationFallback(int(f["turn"]), str(f["error"])) for f in d.get("fallbacks", ())]
+        except (AttributeError, KeyError, TypeError, ValueError) as err:
+            raise NovelEngineError(f"not a chronicler state: {err}", error=str(err)) from None
+        return agent

@@ -1,0 +1,333 @@
+"""The director: the game master who turns a turn's actions into events and keeps the story on course.
+
+``DirectorAgent.process_turn`` runs the *resolve* phase of a turn:
+
+1. world events (from users) and due causal effects happen first;
+2. when the story has been calm too long, a complication from the scenario is injected (pacing);
+3. player actions override persona decisions; each action is negotiated with the people it
+   affects and rolled from traits and difficulty (:mod:`novel_engine.agents.resolution`);
+4. the proposed events are checked for coherence: events with a hard violation (an absent or
+   incapacitated actor, a place contradiction) are rejected, out-of-character ones are revised
+   when the turn's score is under the threshold;
+5. effects are applied to the world; events go to the causal graph, which schedules the
+   effects of matching causal rules; narrative goals reached are marked; the tension is updated;
+6. the turn's events and the information fragments they leave (who saw what, where) are returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from novel_engine.agents.resolution import ActionResolver, Resolution
+from novel_engine.core.causal_graph import CausalGraph
+from novel_engine.core.coherence import CharacterArc, NarrativeCoherenceEngine, Violation
+from novel_engine.core.events import (LOCATION_TARGETED, PERSONA_TARGETED, Action, ActionType, Decision, Event,
+                                      InformationFragment, Outcome, SourceType, WorldEventSpec)
+from novel_engine.core.rng import RandomStreams
+from novel_engine.core.scenario import ComplicationSpec, EventPattern, NarrativeGoalSpec, Scenario
+from novel_engine.core.world import Relationship, WorldState
+from novel_engine.errors import InvalidActionError
+
+__all__ = ["DirectorAgent", "TurnResult", "validate_action", "event_matches"]
+
+CALM_TENSION = 0.25  # below this for CALM_TURNS turns running, the director injects a complication
+CALM_TURNS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    """What a turn produced: its events (in order), the fragments they leave, and the story's pulse."""
+
+    turn: int
+    events: tuple[Event, ...]
+    fragments: tuple[InformationFragment, ...]
+    tension: float
+    coherence: float
+    rejected: tuple[tuple[Event, tuple[Violation, ...]], ...] = ()
+    milestones: tuple[str, ...] = ()
+    revised: tuple[str, ...] = field(default=())
+
+
+def validate_action(world: WorldState, actor: str, decision: Decision) -> Action:
+    """Check a player's action against the world and bind it; raise ``InvalidActionError`` saying why."""
+    p = world.personas.get(actor)
+    if p is None:
+        raise InvalidActionError(f"agent_actions.{actor}: unknown agent {actor!r}", field=f"agent_actions.{actor}")
+    if not p.can_act:
+        raise InvalidActionError(f"agent_actions.{actor}: {p.name} is incapacitated and cannot act",
+                                 field=f"agent_actions.{actor}")
+    kind = decision.action_type
+    where = f"agent_actions.{actor}.target"
+    if kind in PERSONA_TARGETED:
+        t = world.personas.get(decision.target or "")
+        if t is None:
+            raise InvalidActionError(f"{where}: {kind.value} needs a persona id as target, got {decision.target!r}",
+                                     field=where)
+        if t.id == actor:
+            raise InvalidActionError(f"{where}: a persona cannot {kind.value} itself", field=where)
+        if t.location != p.location:
+            raise InvalidActionError(f"{where}: {t.name} is not at {world.locations[p.location].name}", field=where)
+    elif kind in LOCATION_TARGETED:
+        if decision.target not in world.neighbours(p.location):
+            raise InvalidActionError(f"{where}: {kind.value} needs a neighbouring place; from {p.location!r} "
+                                     f"choose one of {list(world.neighbours(p.location))}", field=where)
+    elif decision.target not in (None, "", p.location):
+        raise InvalidActionError(f"{where}: {kind.value} takes no target", field=where)
+    return Action.from_decision(actor, decision, origin="player")
+
+
+def event_matches(pattern: EventPattern, ev: Event) -> bool:
+    """Whether ``ev`` matches every field given in ``pattern``."""
+    return ((pattern.kind is None or pattern.kind == ev.kind)
+            and (pattern.action_type is None or pattern.action_type.value == ev.action_type)
+            and (pattern.actor is None or pattern.actor == ev.actor)
+            and (pattern.target is None or pattern.target == ev.target)
+            and (pattern.location is None or pattern.location == ev.location)
+            and (pattern.outcome is None or pattern.outcome == ev.outcome.value))
+
+
+class DirectorAgent:
+    """Owns the world state and resolves every turn.
+
+    Args:
+        world_state: the world (the director mutates it).
+        scenario: the scenario (causal rules, narrative goals, complications, difficulty).
+        seed: the session seed.
+        causal_graph: where events are recorded (a new local graph by default).
+    """
+
+    def __init__(self, world_state: WorldState, scenario: Scenario, seed: int,
+                 causal_graph: CausalGraph | None = None, *, difficulty: float | None = None) -> None:
+        self.world = world_state
+        self.scenario = scenario
+        self.streams = RandomStreams(seed)
+        self.difficulty = scenario.difficulty if difficulty is None else difficulty
+        self.resolver = ActionResolver(world_state, self.streams, self.difficulty)
+        self.coherence = NarrativeCoherenceEngine()
+        self.causal_graph = causal_graph if causal_graph is not None else CausalGraph()
+        if causal_graph is None:
+            for rule in scenario.causal_rules:
+                self.causal_graph.add_rule(rule)
+        self.narrative_goals: list[NarrativeGoalSpec] = list(scenario.narrative_goals)
+        self.reached: dict[str, int] = {}  # narrative goal id -> turn reached
+        self.tension_history: list[float] = []
+        self.recent: list[Event] = []  # action events of the last few turns (coherence: repetition)
+        self.complications_used: set[int] = set()
+        self._boost = 0.0  # tension added by effects during the turn being resolved
+
+    @property
+    def tension(self) -> float:
+        """The story's current tension in [0, 1]."""
+        return self.tension_history[-1] if self.tension_history else 0.2
+
+    async def process_turn(self, agent_actions: Mapping[str, Action | Decision] | None = None,
+                           world_events: Sequence[WorldEventSpec] = (), *,
+                           decisions: Mapping[str, Action] | None = None) -> TurnResult:
+        """Resolve one turn. Player ``agent_actions`` override the personas' own ``decisions``."""
+        return self.resolve_turn(agent_actions, world_events, decisions=decisions)
+
+    def resolve_turn(self, agent_actions: Mapping[str, Action | Decision] | None = None,
+                     world_events: Sequence[WorldEventSpec] = (), *,
+                     decisions: Mapping[str, Action] | None = None) -> TurnResult:
+        """Synchronous :meth:`process_turn` (the director does no I/O)."""
+        world = self.world
+        turn = world.turn + 1
+        actions: dict[str, Action] = dict(decisions or {})
+        for actor, act in (agent_actions or {}).items():
+            actions[actor] = act if isinstance(act, Action) else validate_action(world, actor, act)
+        counter = iter(range(1, 10_000_000))
+        new_id = lambda: f"e{turn:04d}.{next(counter):06d}"  # noqa: E731 - ids in creation order
+        events: list[Event] = []
+        fragments: list[InformationFragment] = []
+        for spec in world_events:
+            self._happen(spec, "world", new_id(), turn, (), events, fragments, flags=("injected",))
+        for due in self.causal_graph.due_effects(turn, world):
+            self._happen(due.spec, "causal", new_id(), turn, (due.cause,), events, fragments,
+                         data={"rule_id": due.rule_id, "cause_strength": due.strength})
+        pacing = self._pacing(turn)
+        if pacing is not None:
+            self._happen(pacing, "world", new_id(), turn, (), events, fragments, flags=("pacing",))
+
+        known = set(self.causal_graph_ids(a.motivated_by for a in actions.values()))
+        resolved: list[Resolution] = []
+        for actor in sorted(actions):
+            p = world.personas.get(actor)
+            action = actions[actor]
+            if p is None:
+                continue
+            if p.can_act:
+                action = self._sanitise(action)
+            res, _ = self.resolver.resolve(action, new_id(), turn, known) if p.can_act else \
+                (self._incapable(action, new_id(), turn), None)
+            resolved.append(res)
+
+        report = self.coherence.evaluate_coherence(self.recent, [r.event for r in resolved],
+                                                   self._arcs(r.event.actor for r in resolved),
+                                                   known_event_ids=self.causal_graph)
+        by_event = report.by_event()
+        hard = report.rejected_ids()
+        rejected, kept, revised = [], [], []
+        for r in resolved:
+            if r.event.id in hard:
+                rejected.append((r.event, tuple(by_event[r.event.id])))
+            elif r.event.id in by_event and any(v.kind == "out_of_character" for v in by_event[r.event.id]) \
+                    and 1.0 - sum(v.severity for v in by_event[r.event.id]) < self.coherence.threshold:
+                # this event alone would pull the story under the coherence threshold: tone it down
+                revised.append(r.event.id)
+                kept.append(self._revise(r, turn))
+            else:
+                kept.append(r)
+        self._apply(kept)
+        for r in kept:
+            events.append(r.event)
+            fragments.extend(r.fragments)
+        milestones = self._record(events)
+        tension = self._tension(events, milestones)
+        world.turn = turn
+        self.recent = [e for e in self.recent if e.turn > turn - self.coherence.repetition_window]
+        self.recent.extend(e for e in events if e.kind == "action")
+        return TurnResult(turn=turn, events=tuple(events), fragments=tuple(fragments), tension=tension,
+                          coherence=report.score, rejected=tuple(rejected), milestones=tuple(milestones),
+                          revised=tuple(revised))
+
+    # -- pieces of a turn ----------------------------------------------------------------------
+    def causal_graph_ids(self, motive_lists) -> set[str]:
+        """The ids among the given motive lists that are recorded events."""
+        wanted = {m for ms in motive_lists for m in ms}
+        return {m for m in wanted if m in self.causal_graph}
+
+    def _sanitise(self, action: Action) -> Action:
+        """A persona decision that no longer fits the world becomes watching (flagged ``invalid``)."""
+        p = self.world.personas[action.actor]
+        kind = action.action_type
+        ok = (kind not in PERSONA_TARGETED or action.target in self.world.personas) and \
+             (kind not in LOCATION_TARGETED or action.target in self.world.neighbours(p.location))
+        if ok:
+            return action
+        return Action(actor=action.actor, action_type=ActionType.OBSERVE, rationale=action.rationale,
+                      origin=action.origin, flags=(*action.flags, "invalid"))
+
+    def _incapable(self, action: Action, event_id: str, turn: int) -> Resolution:
+        p = self.world.personas[action.actor]
+        ev = Event(id=event_id, turn=turn, kind="action", summary=f"{p.name} tries to act but cannot",
+                   actor=p.id, action_type=action.action_type.value, target=action.target, location=p.location,
+                   outcome=Outcome.BLOCKED, flags=action.flags)
+        return Resolution(event=ev)
+
+    def _revise(self, r: Resolution, turn: int) -> Resolution:
+        """An out-of-character act without cause is toned down: the actor confronts with words."""
+        ev = r.event
+        kind = "speak" if ev.target in self.world.personas else "observe"
+        action = Action(actor=ev.actor or "", action_type=ActionType(kind),
+                        target=ev.target if kind == "speak" else None, dialogue=ev.dialogue,
+                        flags=(*ev.flags, "revised"))
+        res, _ = self.resolver.resolve(action, ev.id, turn)
+        return res
+
+    def _arcs(self, actors: Iterable[str | None]) -> dict[str, CharacterArc]:
+        arcs = {}
+        personas = self.world.personas
+        for pid in actors:
+            p = personas.get(pid) if pid else None
+            if p is None:
+                continue
+            hostile = frozenset(k for k, r in p.relationships.items() if r.trust < -0.2 or r.affinity < -0.3)
+            arcs[p.id] = CharacterArc(p.id, p.location, p.status, p.traits, hostile)
+        return arcs
+
+    def _apply(self, kept: Sequence[Resolution]) -> None:
+        world = self.world
+        health: dict[str, float] = {}
+        for r in kept:
+            for pid, delta in r.health.items():
+                health[pid] = health.get(pid, 0.0) + delta
+        for pid in sorted(health):
+            p = world.personas[pid]
+            p.health = round(max(0.0, min(1.0, p.health + health[pid])), 6)
+        for r in kept:
+            actor = r.event.actor
+            if actor is None:
+                continue
+            p = world.personas[actor]
+            p.hidden = r.hide
+            for who, whom, dt, da in r.relations:
+                rels = world.personas[who].relationships
+                if whom not in rels:
+                    rels[whom] = Relationship()
+                    self.resolver.fans.setdefault(whom, set()).add(who)
+                rels[whom].shift(dt, da)
+            if r.move is not None and p.can_act:
+                world.move(actor, r.move)
+
+    def _happen(self, spec: ComplicationSpec | WorldEventSpec, kind: str, event_id: str, turn: int,
+                causes: tuple[str, ...], events: list[Event], fragments: list[InformationFragment],
+                flags: tuple[str, ...] = (), data: dict[str, Any] | None = None) -> None:
+        """Record a world or causal event, apply its effects and leave a fragment of it."""
+        world = self.world
+        location = spec.location if spec.location in world.locations else None
+        ev = Event(id=event_id, turn=turn, kind=kind, summary=spec.description, location=location,
+                   participants=tuple(s for s in spec.subjects if s in world.personas), causes=causes,
+                   intensity=spec.intensity, flags=flags, data=dict(data or {}))
+        for eff in spec.effects:
+            self._effect(eff)
+        if spec.key:
+            world.facts[spec.key] = spec.value
+        events.append(ev)
+        fragments.append(InformationFragment(
+            id=f"ev:{event_id}", content=spec.description,
+            source_type=SourceType.BROADCAST if spec.visibility.value == "public" else SourceType.DIRECT_OBSERVATION,
+            reliability=0.95, location=location, turn=turn, subjects=tuple(spec.subjects), visibility=spec.visibility,
+            origin="world", key=spec.key or f"event:{kind}", value=spec.value if spec.key else spec.description,
+            valence=-0.6 * spec.intensity, salience=max(0.5, spec.intensity), reach=1))
+
+    def _effect(self, eff) -> None:
+        world = self.world
+        p = world.personas.get(eff.target or "")
+        if eff.kind == "set_fact" and eff.key:
+            world.facts[eff.key] = eff.value
+        elif eff.kind == "wound" and p is not None:
+            p.health = max(0.0, p.health - float(eff.value if isinstance(eff.value, (int, float)) else 0.35))
+        elif eff.kind == "heal" and p is not None:
+            p.health = min(1.0, p.health + float(eff.value if isinstance(eff.value, (int, float)) else 0.3))
+        elif eff.kind == "move" and p is not None and eff.value in world.locations:
+            world.move(p.id, str(eff.value))
+        elif eff.kind == "relationship" and eff.target and "->" in eff.target:
+            a, b = eff.target.split("->", 1)
+            if a in world.personas and b in world.personas and isinstance(eff.value, (int, float)):
+                world.personas[a].relationships.setdefault(b, Relationship()).shift(eff.value, eff.value)
+        elif eff.kind == "tension" and isinstance(eff.value, (int, float)):
+            self._boost += float(eff.value)
+
+    def _pacing(self, turn: int) -> ComplicationSpec | None:
+        """A complication when the story has idled below ``CALM_TENSION`` for ``CALM_TURNS`` turns."""
+        comps = self.scenario.complications
+        recent = self.tension_history[-CALM_TURNS:]
+        if not comps or len(recent) < CALM_TURNS or max(recent) >= CALM_TENSION:
+            return None
+        unused = [i for i in range(len(comps)) if i not in self.complications_used]
+        if not unused:
+            return None
+        i = self.streams.choice(unused, turn, "director", "complication")
+        self.complications_used.add(i)
+        return comps[i]
+
+    def _record(self, events: Sequence[Event]) -> list[str]:
+        milestones = []
+        for ev in events:
+            self.causal_graph.add_event(ev)
+            for goal in self.narrative_goals:
+                if goal.id not in self.reached and event_matches(goal.when, ev):
+                    self.reached[goal.id] = ev.turn
+                    milestones.append(goal.id)
+        return milestones
+
+    def _tension(self, events: Sequence[Event], milestones: Sequence[str]) -> float:
+        """Tension follows the turn's strongest moments (top five), smoothed over turns."""
+        top = sorted((e.intensity for e in events), reverse=True)[:5]
+        pulse = sum(top) / 5.0
+        t = 0.6 * self.tension + 0.4 * min(1.0, 1.6 * pulse) + 0.1 * len(milestones) + self._boost
+        self._boost = 0.0
+        t = round(max(0.0, min(1.0, t)), 6)
+        self.tension_history.append(t)
+        return t

@@ -1,0 +1,202 @@
+"""Persona agents: a character's memory, beliefs and decision making through the LanguageModel port.
+
+``PersonaAgent`` is one character. ``PersonaPool`` hosts many (a shard): it applies a turn's
+perceptions to their beliefs, builds their briefs and asks the model for all their decisions in
+one batch, so a shard costs one call per phase whatever its size.
+
+A model's decision must validate against the :class:`~novel_engine.core.events.Decision` schema
+*and* fit the brief (an available action, a target that is really there). An invalid answer is
+sent back once for repair; if the repair fails too, the offline policy decides and the action is
+flagged ``fallback`` with the reason.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable, Mapping, Sequence
+
+from pydantic import ValidationError
+
+from novel_engine.core.beliefs import BeliefModel
+from novel_engine.core.briefs import MemoryItem, TurnBrief, TurnBriefFactory, memory_from_event
+from novel_engine.core.events import Action, Decision, Event
+from novel_engine.core.perception import Perception
+from novel_engine.core.rng import RandomStreams
+from novel_engine.core.world import PersonaState, WorldState
+from novel_engine.llm.offline_policy import decide as offline_decide
+from novel_engine.llm.port import LanguageModel, ModelRequest, ModelResponse
+
+__all__ = ["PersonaAgent", "PersonaPool", "check_decision"]
+
+MEMORY_LIMIT = 20
+
+
+def check_decision(brief: TurnBrief, decision: Decision) -> str | None:
+    """Return why ``decision`` does not fit ``brief`` (None when it does)."""
+    action = decision.action_type.value
+    targets = brief.available_actions.get(action)
+    if targets is None:
+        return f"action {action!r} is not available; choose one of {sorted(brief.available_actions)}"
+    if targets:
+        if decision.target not in targets:
+            return f"target {decision.target!r} is not possible for {action!r}; choose one of {list(targets)}"
+    elif decision.target not in (None, "", brief.location):
+        return f"action {action!r} takes no target"
+    return None
+
+
+class PersonaAgent:
+    """One character: its beliefs, its memory of recent events, and its decision making.
+
+    Args:
+        persona: the persona's state at the start (its id, traits, biases, relationships).
+        model: the language model it decides through.
+        seed: the session seed (keys its random streams).
+        beliefs: an existing belief model (e.g. restored from a checkpoint); a new one by default.
+    """
+
+    __slots__ = ("persona_id", "model", "streams", "beliefs", "memory", "flags")
+
+    def __init__(self, persona: PersonaState, model: LanguageModel, seed: int,
+                 beliefs: BeliefModel | None = None) -> None:
+        self.persona_id = persona.id
+        self.model = model
+        self.streams = RandomStreams(seed)
+        if beliefs is None:
+            beliefs = BeliefModel(persona.id, trust={k: r.trust for k, r in persona.relationships.items()})
+            for name, strength in sorted(persona.biases.items()):
+                beliefs.add_cognitive_bias(name, strength)
+        self.beliefs = beliefs
+        self.memory: deque[MemoryItem] = deque(maxlen=MEMORY_LIMIT)
+        self.flags: tuple[str, ...] = ()
+
+    def remember(self, event: Event) -> None:
+        """Keep an event the persona took part in or witnessed."""
+        self.memory.append(memory_from_event(self.persona_id, event))
+
+    def request(self, brief: TurnBrief, repair_of: tuple[str, str] | None = None) -> ModelRequest:
+        """The model request for this persona's decision on ``brief``."""
+        return ModelRequest(purpose="decide", context=brief, schema=Decision, seed=self.streams.seed,
+                            turn=brief.turn, agent=self.persona_id, repair_of=repair_of)
+
+    def parse(self, brief: TurnBrief, response: ModelResponse | BaseException) -> tuple[Decision | None, str]:
+        """Validate a model response against the schema and the brief; return (decision, problem)."""
+        if isinstance(response, BaseException):
+            return None, f"{type(response).__name__}: {response}"
+        try:
+            decision = response.parsed if isinstance(response.parsed, Decision) else \
+                Decision.model_validate_json(response.text)
+        except ValidationError as exc:
+            return None, "output does not fit the Decision schema: " + "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors()[:5])
+        problem = check_decision(brief, decision)
+        return (None, problem) if problem else (decision, "")
+
+    def fallback(self, brief: TurnBrief, reason: str) -> Action:
+        """The offline policy's action, flagged as a fallback with its reason."""
+        decision = offline_decide(brief, self.streams)
+        return Action.from_decision(self.persona_id, decision, origin="fallback",
+                                    flags=("fallback", f"fallback_reason:{reason[:200]}"))
+
+    async def make_decision(self, brief: TurnBrief) -> Decision:
+        """Decide what to do this turn through the model (repair once, then fall back offline).
+
+        Returns the decision; ``self.flags`` tells whether it was repaired or a fallback.
+        """
+        action = await self.act(brief)
+        return Decision(action_type=action.action_type, target=action.target, parameters=action.parameters,
+                        dialogue=action.dialogue, rationale=action.rationale,
+                        motivated_by=list(action.motivated_by))
+
+    async def act(self, brief: TurnBrief) -> Action:
+        """Like :meth:`make_decision`, but return the bound :class:`Action` with its flags."""
+        response: ModelResponse | BaseException
+        try:
+            response = await self.model.complete(self.request(brief))
+        except Exception as exc:  # noqa: BLE001 - any model failure becomes a flagged fallback
+            response = exc
+        action = await self.finish(brief, response)
+        self.flags = action.flags
+        return action
+
+    async def finish(self, brief: TurnBrief, response: ModelResponse | BaseException) -> Action:
+        """Turn a first response into an action: accept, repair once, or fall back."""
+        decision, problem = self.parse(brief, response)
+        if decision is not None:
+            return Action.from_decision(self.persona_id, decision)
+        if isinstance(response, BaseException):  # transport failures are not worth a repair prompt
+            return self.fallback(brief, problem)
+        try:
+            repaired = await self.model.complete(self.request(brief, repair_of=(response.text, problem)))
+        except Exception as exc:  # noqa: BLE001
+            repaired = exc
+        decision, problem2 = self.parse(brief, repaired)
+        if decision is not None:
+            return Action.from_decision(self.persona_id, decision, flags=("repaired",))
+        return self.fallback(brief, f"{problem}; after repair: {problem2}")
+
+
+class PersonaPool:
+    """A shard of personas: batched believe, brief and decide for all of them.
+
+    Args:
+        personas: the personas this pool hosts.
+        model: the language model they decide through.
+        seed: the session seed.
+    """
+
+    def __init__(self, personas: Iterable[PersonaState], model: LanguageModel, seed: int) -> None:
+        self.model = model
+        self.seed = seed
+        self.agents: dict[str, PersonaAgent] = {p.id: PersonaAgent(p, model, seed) for p in personas}
+        self.factory = TurnBriefFactory()
+
+    def believe(self, perceptions: Mapping[str, Sequence[Perception]], turn: int) -> int:
+        """Apply each persona's perceptions to its beliefs; return the number of belief updates."""
+        n = 0
+        for pid, items in perceptions.items():
+            agent = self.agents.get(pid)
+            if agent is not None and items:
+                n += agent.beliefs.absorb(items, turn)
+        return n
+
+    def briefs(self, world: WorldState, perceptions: Mapping[str, Sequence[Perception]],
+               ids: Iterable[str] | None = None) -> list[TurnBrief]:
+        """Briefs for the given personas (default: every hosted persona that can act), in id order."""
+        self.factory.begin_turn(world)
+        out = []
+        for pid in sorted(self.agents if ids is None else ids):
+            p = world.personas[pid]
+            if not p.can_act:
+                continue
+            agent = self.agents[pid]
+            out.append(self.factory.create_personalized_brief(
+                pid, world, agent.memory, perceptions=perceptions.get(pid, ()), beliefs=agent.beliefs))
+        return out
+
+    async def decide(self, briefs: Sequence[TurnBrief]) -> dict[str, Action]:
+        """Every brief's decision in one batch of model calls (repairs batched too)."""
+        agents = [self.agents[b.agent_id] for b in briefs]
+        responses = await self.model.complete_many([a.request(b) for a, b in zip(agents, briefs)])
+        out: dict[str, Action] = {}
+        retry: list[tuple[PersonaAgent, TurnBrief, ModelResponse | BaseException]] = []
+        for agent, brief, response in zip(agents, briefs, responses):
+            decision, _ = agent.parse(brief, response)
+            if decision is not None:
+                out[agent.persona_id] = Action.from_decision(agent.persona_id, decision)
+            else:
+                retry.append((agent, brief, response))
+        for agent, brief, response in retry:
+            out[agent.persona_id] = await agent.finish(brief, response)
+        return out
+
+    def remember(self, events: Iterable[Event]) -> None:
+        """Give each hosted persona the memory of the events it acted in, suffered or joined."""
+        agents = self.agents
+        for ev in events:
+            seen = set()
+            for pid in (ev.actor, ev.target, *ev.participants):
+                if pid is not None and pid not in seen and pid in agents:
+                    seen.add(pid)
+                    agents[pid].remember(ev)
+

@@ -1,0 +1,150 @@
+"""The ``novel-engine`` command line: run stories, list and validate scenarios, run benchmarks.
+
+User errors (a bad scenario, an unknown name, a bad flag) are printed to stderr with a non-zero
+exit code and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Sequence
+
+from novel_engine.errors import NovelEngineError, ScenarioError
+
+__all__ = ["main"]
+
+EXIT_USER_ERROR = 2
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected zero or more, got {value}")
+    return value
+
+
+def _unit(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="novel-engine", description="Stories told by many AI characters at once.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a story and print it turn by turn")
+    run.add_argument("scenario", help="a built-in scenario name (see `novel-engine scenarios`) or a YAML file")
+    run.add_argument("--turns", type=_positive, default=10, help="how many turns to play (default 10)")
+    run.add_argument("--seed", type=int, default=None, help="the session seed (default: the scenario's)")
+    run.add_argument("--out", help="also write the story as Markdown to this file")
+    run.add_argument("--events", help="also write every event as JSON lines to this file")
+    run.add_argument("--verbosity", type=_unit, default=None, help="prose verbosity in [0, 1]")
+    run.add_argument("--style", choices=("epic_fantasy", "noir", "sci_fi"), help="override the prose style")
+    run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+    sub.add_parser("scenarios", help="list the built-in scenarios")
+
+    val = sub.add_parser("validate", help="check a scenario file and print every error in it")
+    val.add_argument("file")
+
+    bench = sub.add_parser("bench", help="run a benchmark and write its figures as JSON")
+    bench_sub = bench.add_subparsers(dest="suite", required=True)
+    core = bench_sub.add_parser("core", help="the in-process engine at growing cast sizes")
+    core.add_argument("--personas", default="100,1000,10000,100000", help="comma-separated cast sizes")
+    core.add_argument("--turns", type=_positive, default=3)
+    core.add_argument("--seed", type=int, default=1)
+    core.add_argument("--out", default="bench-results/core.json", help="where to write the JSON figures")
+    return p
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from novel_engine.api import Engine
+
+    session = Engine().create_session(args.scenario, seed=args.seed, verbosity=args.verbosity,
+                                      narrative_style=args.style)
+    sc = session.scenario
+    print(f"# {sc.title}\n", flush=True)
+    if sc.description:
+        print(f"*{sc.description.strip()}*\n", flush=True)
+    started = time.perf_counter()
+    for i in range(1, args.turns + 1):
+        report = session.step()
+        print(f"## Turn {report.turn}\n\n{report.prose}\n", flush=True)
+        if not args.quiet:
+            bar = "#" * i + "." * (args.turns - i)
+            print(f"[{bar}] turn {i}/{args.turns}: {len(report.events)} events, tension {report.tension:.2f}, "
+                  f"{sum(report.timings.values()) * 1000:.0f} ms", file=sys.stderr, flush=True)
+    if args.out:
+        session.export_markdown(args.out)
+    if args.events:
+        session.export_events(args.events)
+    if not args.quiet:
+        done = f"done: {args.turns} turns in {time.perf_counter() - started:.2f} s"
+        written = [x for x in (args.out, args.events) if x]
+        print(done + (f"; wrote {', '.join(written)}" if written else ""), file=sys.stderr)
+    return 0
+
+
+def _cmd_scenarios(_: argparse.Namespace) -> int:
+    from novel_engine.scenarios import describe_builtins
+
+    rows = describe_builtins()
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['style']:<12}  {r['personas']} personas, {r['locations']} places  "
+              f"{r['title']}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from novel_engine.scenarios import load_scenario
+
+    sc = load_scenario(args.file)
+    print(f"{args.file}: valid ({sc.title!r}: {len(sc.personas)} personas, {len(sc.locations)} places)")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from novel_engine.bench import bench_core
+
+    try:
+        sizes = [int(x) for x in args.personas.split(",") if x.strip()]
+    except ValueError:
+        raise NovelEngineError(f"--personas: expected comma-separated whole numbers, got {args.personas!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise NovelEngineError("--personas: give at least one cast size of 1 or more")
+    bench_core(sizes, turns=max(1, args.turns), seed=args.seed, out=args.out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``novel-engine`` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    handlers = {"run": _cmd_run, "scenarios": _cmd_scenarios, "validate": _cmd_validate, "bench": _cmd_bench}
+    try:
+        return handlers[args.command](args)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except NovelEngineError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `novel-engine run ... | head`
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

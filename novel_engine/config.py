@@ -1,0 +1,52 @@
+"""Session settings: one validated model shared by the API, the CLI and (later) the HTTP server."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from novel_engine.errors import ConfigError
+
+__all__ = ["SessionSettings", "parse_settings"]
+
+
+class SessionSettings(BaseModel):
+    """How a session runs. Every field has a default that works on a bare machine.
+
+    Attributes:
+        seed: the session seed (None: the scenario's default seed).
+        llm: which language model decides and narrates (``offline`` needs no key or network).
+        narrative_style: overrides the scenario's prose style.
+        verbosity: how lavish the prose is, in [0, 1].
+        focus_areas: what the chronicler dwells on.
+        difficulty: overrides the scenario's difficulty, in [0, 1].
+        attention: how many fragments a persona notices per turn (fog of war).
+        highlight_limit: how many events per turn the chronicler narrates (large casts).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int | None = None
+    llm: Literal["offline"] = "offline"
+    narrative_style: Literal["epic_fantasy", "noir", "sci_fi"] | None = None
+    verbosity: float = Field(default=0.6, ge=0.0, le=1.0)
+    focus_areas: tuple[Literal["action", "dialogue", "atmosphere"], ...] = ("action", "dialogue", "atmosphere")
+    difficulty: float | None = Field(default=None, ge=0.0, le=1.0)
+    attention: int = Field(default=8, ge=1, le=64)
+    highlight_limit: int = Field(default=12, ge=1, le=200)
+
+
+def parse_settings(settings: SessionSettings | dict | None, **overrides) -> SessionSettings:
+    """Validate settings given as a model or a dict (plus keyword overrides that are not None).
+
+    Raises:
+        ConfigError: naming each bad setting and what is wrong with it.
+    """
+    base = settings.model_dump() if isinstance(settings, SessionSettings) else dict(settings or {})
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return SessionSettings.model_validate(base)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid session settings: {problems}", errors=problems) from None

@@ -1,0 +1,398 @@
+"""What one persona believes: credences over the values of named propositions, with biases.
+
+The rule:
+
+- Effective reliability ``e = min(0.99, reliability * f(source))`` where ``f`` is 1.0 for the
+  sources ``"self"`` and ``"world"`` (whatever the trust map says about them),
+  ``(1 + trust[source]) / 2`` for a source in the trust map, and 0.75 otherwise.
+- Evidence weight ``w = ln((1 + e) / (1 - e))``: one source of effective reliability ``e`` alone
+  gives credence ``(1 + e) / 2``; ``e = 0`` carries no information.
+- Every key keeps the accumulated support ``S[value]`` of every value ever claimed for it
+  (contradicting sources are kept, not overwritten), and
+  ``credence(key, v) = sigmoid(S[v] - sum of S[u] for u != v)``. A key never seen has credence
+  0.5 for any value.
+- Biases of strength ``s`` in [0, 1] multiply ``w`` before it is added:
+
+  - confirmation: if the key has a leading value with credence > 0.5, evidence for that value is
+    multiplied by ``1 + s`` and evidence for any other value by ``1 - s``;
+  - anchoring: the first value ever recorded for a key is its anchor; evidence for any other value
+    is multiplied by ``1 - s``;
+  - negativity: evidence with ``valence < 0`` is multiplied by ``1 + s * |valence|``;
+  - recency: before evidence at turn ``t`` is added, the key's support decays by
+    ``(1 - s / 2) ** (t - last_turn_of_key)`` (without recency bias there is no decay; a turn
+    earlier than the key's last turn decays nothing).
+
+  Decay is applied first; the leading value for confirmation is judged on the support before
+  decay (decay scales every value alike, so it cannot change which one leads).
+- Capacity: at most ``capacity`` keys; adding a new key beyond it evicts the key with the oldest
+  last update turn (ties: the smallest key). The evicted key's support, anchor and evidence go.
+- Evidence: the most recent ``MAX_EVIDENCE`` records per key are kept, contradicting ones included.
+
+Values are JSON scalars (str, int, float, bool, None). ``True`` and ``1`` are different values;
+``1`` and ``1.0`` are the same value (as in Python).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Union
+
+from novel_engine.core.events import InformationFragment, Visibility
+from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perception, Via
+from novel_engine.errors import NovelEngineError
+
+__all__ = ["BeliefModel", "EvidenceRecord", "BIAS_NAMES", "MAX_EVIDENCE"]
+
+Scalar = Union[str, int, float, bool, None]
+BIAS_NAMES = ("confirmation", "anchoring", "recency", "negativity")
+MAX_EVIDENCE = 6
+_MAX_E = 0.99
+_FULL_TRUST = frozenset({"self", "world"})
+_ALIASES = {"anchor": "anchoring", "confirm": "confirmation", "recent": "recency", "negative": "negativity"}
+_VIA = {Visibility.PUBLIC: Via.BROADCAST, Visibility.LOCAL: Via.HERE, Visibility.PRIVATE: Via.PRIVATE}
+_SCHEMA = 1
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRecord:
+    """One piece of evidence kept for a key.
+
+    Args:
+        source: who or what it came from.
+        value: the value it claimed.
+        reliability: the reliability it was reported with (before trust and biases).
+        weight: the support it added (after trust and biases).
+        turn: the turn it was absorbed.
+    """
+
+    source: str
+    value: Scalar
+    reliability: float
+    weight: float
+    turn: int
+
+
+class _BoolKey:
+    """Stands for True/False in support dicts, so that they never merge with 1/0 (True == 1)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+_TRUE, _FALSE = _BoolKey(True), _BoolKey(False)
+
+
+def _vkey(value: Any) -> Any:
+    cls = value.__class__
+    if cls is str or cls is int or value is None:
+        return value
+    if cls is bool:
+        return _TRUE if value else _FALSE
+    if cls is float and math.isfinite(value):
+        return value
+    raise NovelEngineError(f"belief values must be JSON scalars (str, int, finite float, bool, None), "
+                           f"got {value!r}", value=repr(value))
+
+
+def _unkey(vk: Any) -> Scalar:
+    return vk.value if vk.__class__ is _BoolKey else vk
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)  # never overflows for x < 0
+    return z / (1.0 + z)
+
+
+def _bias_name(name: str) -> str | None:
+    n = str(name).strip().lower().replace("-", "_").replace(" ", "_")
+    if n.endswith("_bias"):
+        n = n[:-5]
+    n = _ALIASES.get(n, n)
+    return n if n in BIAS_NAMES else None
+
+
+class _KeyState:
+    """Everything kept about one key (slotted: there are up to ``capacity`` per persona)."""
+
+    __slots__ = ("support", "anchor", "last_turn", "evidence")
+
+    def __init__(self, anchor: Any, last_turn: int) -> None:
+        self.support: dict[Any, float] = {}
+        self.anchor = anchor
+        self.last_turn = last_turn
+        self.evidence: deque[tuple] = deque(maxlen=MAX_EVIDENCE)
+
+
+class BeliefModel:
+    """One persona's beliefs, updated by evidence under the rule in the module docstring.
+
+    Args:
+        agent_id: the persona it belongs to.
+        capacity: the most keys it keeps (at least 1).
+        trust: initial trust in sources, each in [-1, 1].
+
+    Raises:
+        NovelEngineError: capacity below 1 or a trust value out of range.
+    """
+
+    __slots__ = ("agent_id", "capacity", "_keys", "_trust", "_factor", "_biases",
+                 "_confirmation", "_anchoring", "_recency", "_negativity")
+
+    def __init__(self, agent_id: str, *, capacity: int = 64, trust: Mapping[str, float] | None = None) -> None:
+        if not isinstance(capacity, int) or capacity < 1:
+            raise NovelEngineError(f"belief capacity must be an integer >= 1, got {capacity!r}", capacity=capacity)
+        self.agent_id = agent_id
+        self.capacity = capacity
+        self._keys: dict[str, _KeyState] = {}
+        self._trust: dict[str, float] = {}
+        self._factor: dict[str, float] = {}  # source -> f(source), kept in step with _trust
+        self._biases: dict[str, float] = {}
+        self._confirmation = self._anchoring = self._recency = self._negativity = 0.0
+        for source, value in (trust or {}).items():
+            self.set_trust(source, value)
+
+    def set_trust(self, source: str, trust: float) -> None:
+        """Set the trust in ``source``, in [-1, 1] ("self" and "world" always count as fully trusted).
+
+        Raises:
+            NovelEngineError: ``trust`` is out of range.
+        """
+        if not -1.0 <= trust <= 1.0:
+            raise NovelEngineError(f"trust in {source!r} must be in [-1, 1], got {trust!r}", source=source)
+        self._trust[source] = float(trust)
+        if source not in _FULL_TRUST:
+            self._factor[source] = (1.0 + trust) / 2.0
+
+    def add_cognitive_bias(self, name: str, strength: float) -> None:
+        """Give the persona a bias (replacing its earlier strength).
+
+        Args:
+            name: confirmation, anchoring, recency or negativity (case-insensitive; a ``_bias``
+                suffix, e.g. ``confirmation_bias``, is accepted).
+            strength: in [0, 1]; 0 switches the bias off.
+
+        Raises:
+            NovelEngineError: unknown name or strength outside [0, 1].
+        """
+        canonical = _bias_name(name)
+        if canonical is None:
+            raise NovelEngineError(f"unknown cognitive bias {name!r}; expected one of {', '.join(BIAS_NAMES)} "
+                                   f"(optionally with a '_bias' suffix)", bias=str(name))
+        if not 0.0 <= strength <= 1.0:
+            raise NovelEngineError(f"strength of {canonical} bias must be in [0, 1], got {strength!r}",
+                                   bias=canonical, strength=strength)
+        self._biases[canonical] = float(strength)
+        setattr(self, "_" + canonical, float(strength))
+
+    @property
+    def biases(self) -> dict[str, float]:
+        """The biases set so far, by canonical name (a copy)."""
+        return dict(self._biases)
+
+    def _weigh(self, state: _KeyState | None, vk: Any, source: str, reliability: float, turn: int,
+               valence: float) -> tuple[float, float]:
+        """Return (decay factor for the key's support, weight to add), without changing anything."""
+        f = 1.0 if source in _FULL_TRUST else self._factor.get(source, 0.75)
+        e = reliability * f
+        if e > _MAX_E:
+            e = _MAX_E
+        w = math.log((1.0 + e) / (1.0 - e))
+        decay = 1.0
+        if state is None:  # a new key: no leader, and this value becomes the anchor
+            return decay, w * (1.0 + self._negativity * -valence) if valence < 0.0 else w
+        if self._recency and turn > state.last_turn:
+            decay = (1.0 - self._recency / 2.0) ** (turn - state.last_turn)
+        if w:
+            if self._confirmation:
+                sup = state.support
+                total = sum(sup.values())
+                if 2.0 * sup.get(vk, 0.0) > total:
+                    w *= 1.0 + self._confirmation
+                else:
+                    for s in sup.values():
+                        if 2.0 * s > total:  # another value leads with credence > 0.5
+                            w *= 1.0 - self._confirmation
+                            break
+            if self._anchoring and vk != state.anchor:
+                w *= 1.0 - self._anchoring
+            if valence < 0.0 and self._negativity:
+                w *= 1.0 + self._negativity * -valence
+        return decay, w
+
+    def update_belief(self, key: str, value: Scalar, source: str = "self", reliability: float = 1.0, *,
+                      turn: int = 0, valence: float = 0.0) -> float:
+        """Add one piece of evidence that ``key`` has ``value``.
+
+        Args:
+            key: the proposition, e.g. ``location_of:dragon``.
+            value: the value claimed (a JSON scalar).
+            source: who or what claims it (see the trust rule).
+            reliability: how reliable the claim is as reported, in [0, 1].
+            turn: the turn of the evidence (recency bias and eviction use it).
+            valence: how bad (< 0) or good (> 0) the news is (negativity bias uses it).
+
+        Returns:
+            The new credence of ``value`` for ``key``.
+
+        Raises:
+            NovelEngineError: reliability out of [0, 1], key not a string, or value not a JSON scalar.
+        """
+        if not 0.0 <= reliability <= 1.0:
+            raise NovelEngineError(f"reliability must be in [0, 1], got {reliability!r}", key=key)
+        vk = value if value.__class__ is str else _vkey(value)
+        state = self._keys.get(key)
+        decay, w = self._weigh(state, vk, source, reliability, turn, valence)
+        if state is None:
+            state = self._open(key, vk, turn)
+        sup = state.support
+        if decay != 1.0:
+            for k in sup:
+                sup[k] *= decay
+        sup[vk] = sup.get(vk, 0.0) + w
+        state.evidence.append((source, value, reliability, w, turn))
+        if turn > state.last_turn:
+            state.last_turn = turn
+        return _sigmoid(2.0 * sup[vk] - sum(sup.values()))
+
+    def _open(self, key: str, vk: Any, turn: int) -> _KeyState:
+        if key.__class__ is not str:
+            raise NovelEngineError(f"belief keys must be strings, got {key!r}", key=repr(key))
+        keys = self._keys
+        if len(keys) >= self.capacity:
+            victim, oldest = None, 0
+            for k, st in keys.items():
+                t = st.last_turn
+                if victim is None or t < oldest or (t == oldest and k < victim):
+                    victim, oldest = k, t
+            del keys[victim]
+        state = keys[key] = _KeyState(vk, turn)
+        return state
+
+    def credence(self, key: str, value: Scalar) -> float:
+        """The credence that ``key`` has ``value`` (0.5 for a key never seen)."""
+        state = self._keys.get(key)
+        if state is None:
+            return 0.5
+        sup = state.support
+        return _sigmoid(2.0 * sup.get(_vkey(value), 0.0) - sum(sup.values()))
+
+    def _summary(self, key: str, state: _KeyState) -> BeliefSummary:
+        sup = state.support
+        lead, best, runner = None, -math.inf, 0.0
+        for v, s in sup.items():  # ties: the value claimed first leads
+            if s > best:
+                if lead is not None:
+                    runner = max(runner, best)
+                lead, best = v, s
+            else:
+                runner = max(runner, s)
+        contested = runner > 0.0 and runner >= 0.5 * best
+        return BeliefSummary(key, _unkey(lead), _sigmoid(2.0 * best - sum(sup.values())), contested)
+
+    def belief(self, key: str) -> BeliefSummary | None:
+        """The leading value of ``key`` (highest support; ties: the one claimed first), or None.
+
+        ``contested`` is true when another value has at least half the leader's support.
+        """
+        state = self._keys.get(key)
+        return None if state is None else self._summary(key, state)
+
+    def beliefs(self, limit: int | None = None) -> list[BeliefSummary]:
+        """Leading beliefs, most salient first: by credence (high first), then last update turn
+        (recent first), then key; at most ``limit`` of them."""
+        ranked = sorted(((self._summary(k, st), st.last_turn) for k, st in self._keys.items()),
+                        key=lambda item: (-item[0].credence, -item[1], item[0].key))
+        return [summary for summary, _ in ranked[:limit]]
+
+    def evidence(self, key: str) -> list[EvidenceRecord]:
+        """The kept evidence for ``key``, oldest first (at most ``MAX_EVIDENCE``; [] if unknown)."""
+        state = self._keys.get(key)
+        return [] if state is None else [EvidenceRecord(*t) for t in state.evidence]
+
+    def keys(self) -> list[str]:
+        """The keys held, in the order they were first recorded."""
+        return list(self._keys)
+
+    def _source(self, p: Perception) -> str:
+        source = p.told_by or p.fragment.origin
+        return "self" if source == self.agent_id else source
+
+    def apply_to_information(self, items: Iterable[InformationFragment | Perception]) -> list[PerceivedFragment]:
+        """The credence the persona would give each item's claim if it absorbed it now; mutates nothing.
+
+        Each item is judged alone, as if absorbed at the fragment's turn; a bare fragment counts as
+        perceived at its own reliability. An item without a key gets ``(1 + e) / 2``.
+
+        Returns:
+            One :class:`PerceivedFragment` per item, in order.
+        """
+        out = []
+        for item in items:
+            p = item if isinstance(item, Perception) else Perception(item, item.reliability, _VIA[item.visibility])
+            f = p.fragment
+            source = self._source(p)
+            if f.key is None:
+                factor = 1.0 if source in _FULL_TRUST else self._factor.get(source, 0.75)
+                out.append(PerceivedFragment(p, (1.0 + min(_MAX_E, p.reliability * factor)) / 2.0))
+                continue
+            vk = _vkey(f.value)
+            state = self._keys.get(f.key)
+            decay, w = self._weigh(state, vk, source, p.reliability, f.turn, f.valence)
+            sup = {} if state is None else {k: s * decay for k, s in state.support.items()}
+            sup[vk] = sup.get(vk, 0.0) + w
+            out.append(PerceivedFragment(p, _sigmoid(2.0 * sup[vk] - sum(sup.values()))))
+        return out
+
+    def absorb(self, perceptions: Iterable[Perception], turn: int) -> int:
+        """Update beliefs from this turn's perceptions (those whose fragment has a key).
+
+        The source is the persona who told it (hearsay) or else the fragment's origin, with the
+        persona's own id read as ``"self"``.
+
+        Returns:
+            How many updates were made.
+        """
+        n = 0
+        for p in perceptions:
+            f = p.fragment
+            if f.key is not None:
+                self.update_belief(f.key, f.value, self._source(p), p.reliability, turn=turn, valence=f.valence)
+                n += 1
+        return n
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly snapshot that :meth:`from_dict` restores exactly."""
+        return {
+            "v": _SCHEMA, "agent_id": self.agent_id, "capacity": self.capacity,
+            "trust": dict(self._trust), "biases": dict(self._biases),
+            "keys": [{"key": k, "anchor": _unkey(st.anchor), "last_turn": st.last_turn,
+                      "support": [[_unkey(v), s] for v, s in st.support.items()],
+                      "evidence": [list(t) for t in st.evidence]} for k, st in self._keys.items()],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "BeliefModel":
+        """Rebuild a model written by :meth:`to_dict`.
+
+        Raises:
+            NovelEngineError: the snapshot is malformed (bad bias, trust or value).
+        """
+        model = cls(d["agent_id"], capacity=d["capacity"], trust=d.get("trust") or {})
+        for name, strength in (d.get("biases") or {}).items():
+            model.add_cognitive_bias(name, strength)
+        for entry in d.get("keys", ()):
+            state = _KeyState(_vkey(entry["anchor"]), entry["last_turn"])
+            for value, support in entry["support"]:
+                state.support[_vkey(value)] = support
+            state.evidence.extend(tuple(t) for t in entry["evidence"])
+            model._keys[entry["key"]] = state
+        return model

@@ -1,0 +1,262 @@
+"""Personalised turn briefs: the bounded view of the world a persona decides from.
+
+A :class:`TurnBrief` is everything a persona may use to choose its action: what it perceived (with
+the credence it gives each item), its leading beliefs, recent memories, where it stands, who it can
+see there, where it can go, the actions open to it and its goals. Every part is cut to a fixed size
+(top-k by salience), so a brief, and any LLM prompt rendered from it, stays bounded whatever the
+size of the world.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from novel_engine.core.events import ActionType, Event
+from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perception
+from novel_engine.core.world import Goal, WorldState
+
+if TYPE_CHECKING:  # the belief model is only needed for type hints here
+    from novel_engine.core.beliefs import BeliefModel
+
+__all__ = ["TurnBrief", "PresentPersona", "MemoryItem", "BriefLimits", "TurnBriefFactory", "memory_from_event"]
+
+_UNTARGETED = ("observe", "investigate", "hide", "rest")
+_PERSONA_ACTIONS = ("speak", "persuade", "help", "attack")
+
+
+@dataclass(frozen=True, slots=True)
+class PresentPersona:
+    """Someone the persona can see where it stands, and how it regards them."""
+
+    id: str
+    name: str
+    status: str
+    trust: float = 0.0
+    affinity: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryItem:
+    """A remembered event the persona took part in or witnessed."""
+
+    turn: int
+    event_id: str
+    summary: str
+    role: str  # "actor", "target" or "witness"
+    action_type: str | None = None
+    other: str | None = None  # the other party (target if actor, actor if target)
+    outcome: str = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class BriefLimits:
+    """The size bounds of a brief (each part is top-k by salience)."""
+
+    perceived: int = 8
+    beliefs: int = 8
+    memories: int = 5
+    present: int = 8
+    neighbours: int = 6
+    voice: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class TurnBrief:
+    """A persona's bounded, personal view of one turn.
+
+    ``available_actions`` maps each action type the persona may take to its possible targets
+    (persona ids for speak/persuade/help/attack, place ids for move/flee, empty for the rest).
+    ``paths`` maps a place the persona wants to reach to the neighbouring place on its way.
+    """
+
+    agent_id: str
+    name: str
+    turn: int
+    location: str
+    location_name: str
+    health: float
+    status: str
+    traits: dict[str, float]
+    goals: tuple[Goal, ...]
+    present: tuple[PresentPersona, ...]
+    neighbours: tuple[tuple[str, str], ...]
+    perceived: tuple[PerceivedFragment, ...]
+    beliefs: tuple[BeliefSummary, ...]
+    memories: tuple[MemoryItem, ...]
+    available_actions: dict[str, tuple[str, ...]]
+    paths: dict[str, str] = field(default_factory=dict)
+    voice: tuple[str, ...] = ()
+    description: str = ""
+
+    def belief_value(self, key: str) -> tuple[Any, float] | None:
+        """The leading value and credence the persona holds for ``key``, if it is in the brief."""
+        for b in self.beliefs:
+            if b.key == key:
+                return b.value, b.credence
+        return None
+
+    def size(self) -> int:
+        """Number of items in the brief's variable parts (bounded by :class:`BriefLimits`)."""
+        return (len(self.present) + len(self.neighbours) + len(self.perceived) + len(self.beliefs)
+                + len(self.memories) + len(self.paths) + len(self.goals))
+
+
+def memory_from_event(agent_id: str, event: Event) -> MemoryItem:
+    """Turn an event into the memory ``agent_id`` keeps of it."""
+    if event.actor == agent_id:
+        role, other = "actor", event.target
+    elif event.target == agent_id:
+        role, other = "target", event.actor
+    else:
+        role, other = "witness", event.actor
+    return MemoryItem(event.turn, event.id, event.summary, role, event.action_type, other, event.outcome.value)
+
+
+class TurnBriefFactory:
+    """Builds :class:`TurnBrief` objects; caches per-turn, per-place work shared by everyone there.
+
+    Args:
+        limits: the size bounds of every brief.
+    """
+
+    def __init__(self, limits: BriefLimits | None = None) -> None:
+        self.limits = limits or BriefLimits()
+        self._turn: int | None = None
+        self._sorted_here: dict[str, list[str]] = {}
+        self._next_hop: dict[str, dict[str, str]] = {}  # destination -> {place: neighbour toward it}
+
+    def begin_turn(self, world: WorldState) -> None:
+        """Drop per-turn caches (who stands where) before the briefs of a new turn."""
+        self._turn = world.turn
+        self._sorted_here.clear()
+
+    def create_personalized_brief(self, agent_id: str, world_state: WorldState,
+                                  previous_actions: Sequence[Event | MemoryItem] = (), *,
+                                  perceptions: Iterable[PerceivedFragment | Perception] = (),
+                                  beliefs: "BeliefModel | None" = None) -> TurnBrief:
+        """Return the bounded brief of ``agent_id`` for the coming turn.
+
+        Args:
+            agent_id: the persona.
+            world_state: the world (only the persona's surroundings are read).
+            previous_actions: recent events (or memories) involving the persona, oldest first.
+            perceptions: what it perceived this turn, with or without credence.
+            beliefs: its belief model, for the belief summary and the credence of perceptions.
+        Raises:
+            NovelEngineError: for an unknown persona.
+        """
+        if self._turn != world_state.turn:
+            self.begin_turn(world_state)
+        lim = self.limits
+        me = world_state.persona(agent_id)
+        here = me.location
+        loc = world_state.locations[here]
+        present = self._present(agent_id, me.relationships, here, world_state)
+        neighbours = tuple((n, world_state.locations[n].name) for n in loc.neighbours[: lim.neighbours])
+        perceived = self._perceived(perceptions, beliefs)
+        belief_summary = tuple(beliefs.beliefs(lim.beliefs)) if beliefs is not None else ()
+        memories = tuple(m if isinstance(m, MemoryItem) else memory_from_event(agent_id, m)
+                         for m in list(previous_actions)[-lim.memories:])
+        actions: dict[str, tuple[str, ...]] = {a: () for a in _UNTARGETED}
+        if neighbours:
+            hops = tuple(n for n, _ in neighbours)
+            actions["move"] = hops
+            actions["flee"] = hops
+        if present:
+            ids = tuple(p.id for p in present)
+            for a in _PERSONA_ACTIONS:
+                actions[a] = ids
+        paths = self._paths(me.goals, here, belief_summary, world_state)
+        return TurnBrief(agent_id=agent_id, name=me.name, turn=world_state.turn + 1, location=here,
+                         location_name=loc.name, health=me.health, status=me.status, traits=me.traits,
+                         goals=me.goals, present=present, neighbours=neighbours, perceived=perceived,
+                         beliefs=belief_summary, memories=memories, available_actions=actions, paths=paths,
+                         voice=me.voice[: lim.voice], description=me.description)
+
+    def _present(self, agent_id: str, rels: dict, here: str, world: WorldState) -> tuple[PresentPersona, ...]:
+        limit = self.limits.present
+        occupants = world.present_at(here)
+        personas = world.personas
+        chosen: list[str] = []
+        # people the persona has a relationship with come first, strongest first
+        known = [t for t in rels if t in occupants and not personas[t].hidden]
+        if known:
+            known.sort(key=lambda t: (-(abs(rels[t].trust) + abs(rels[t].affinity)), t))
+            chosen = known[:limit]
+        if len(chosen) < limit and len(occupants) > len(chosen) + 1:
+            ordered = self._sorted_here.get(here)
+            if ordered is None:
+                ordered = self._sorted_here[here] = sorted(occupants)
+            taken = set(chosen)
+            for pid in ordered:
+                if len(chosen) >= limit:
+                    break
+                if pid != agent_id and pid not in taken and not personas[pid].hidden:
+                    chosen.append(pid)
+        out = []
+        for pid in chosen:
+            p = personas[pid]
+            r = rels.get(pid)
+            out.append(PresentPersona(pid, p.name, p.status, r.trust if r else 0.0, r.affinity if r else 0.0))
+        return tuple(out)
+
+    def _perceived(self, perceptions: Iterable[PerceivedFragment | Perception],
+                   beliefs: "BeliefModel | None") -> tuple[PerceivedFragment, ...]:
+        items = list(perceptions)
+        if not items:
+            return ()
+        raw = [p for p in items if isinstance(p, Perception)]
+        done = [p for p in items if isinstance(p, PerceivedFragment)]
+        if raw:
+            if beliefs is not None:
+                done.extend(beliefs.apply_to_information(raw))
+            else:
+                done.extend(PerceivedFragment(p, (1.0 + p.reliability) / 2.0) for p in raw)
+        done.sort(key=lambda pf: (-pf.fragment.salience * pf.credence, pf.fragment.id))
+        return tuple(done[: self.limits.perceived])
+
+    def _paths(self, goals: Sequence[Goal], here: str, beliefs: Sequence[BeliefSummary],
+               world: WorldState) -> dict[str, str]:
+        if not goals:
+            return {}
+        believed = {b.key: b.value for b in beliefs}
+        paths: dict[str, str] = {}
+        for g in goals:
+            dest = g.location
+            if dest is None and g.target is not None:
+                if g.target in world.locations:
+                    dest = g.target
+                else:  # a persona: go where the persona believes they are (fog of war: no peeking)
+                    v = believed.get(f"location_of:{g.target}")
+                    dest = v if isinstance(v, str) and v in world.locations else None
+            if dest is None or dest == here or dest in paths:
+                continue
+            hop = self.next_hop(world, here, dest)
+            if hop is not None:
+                paths[dest] = hop
+        return paths
+
+    def next_hop(self, world: WorldState, here: str, dest: str) -> str | None:
+        """The neighbour of ``here`` on a shortest path to ``dest`` (cached BFS tree per destination)."""
+        tree = self._next_hop.get(dest)
+        if tree is None:
+            tree = self._next_hop[dest] = _bfs_tree(world, dest)
+        return tree.get(here)
+
+
+def _bfs_tree(world: WorldState, dest: str) -> dict[str, str]:
+    # BFS outward from the destination: a place's parent is its next hop toward dest.
+    # Neighbour lists are scanned in sorted order so ties break the same way on every run.
+    parent: dict[str, str] = {}
+    seen = {dest}
+    frontier = deque([dest])
+    while frontier:
+        node = frontier.popleft()
+        for n in sorted(world.neighbours(node)):
+            if n not in seen:
+                seen.add(n)
+                parent[n] = node
+                frontier.append(n)
+    return parent

@@ -1,0 +1,177 @@
+"""The offline model's decision policy: a trait- and goal-weighted utility over the available actions.
+
+Each option (action, target) in a persona's brief gets a utility from its traits (courage,
+intelligence, compassion, aggressiveness, social_tendency), its goals, its health, the threat it
+perceives, how it regards the people present, and what it remembers of the last turns; a little
+seeded noise breaks ties and keeps stories varied. The option with the highest utility wins. So
+the brave confront, the cautious hide or flee, the compassionate help the wounded, the sociable
+talk, the curious investigate, and everyone pursues their goals, all deterministically for a seed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from novel_engine.core.briefs import TurnBrief
+from novel_engine.core.events import Decision, ActionType
+from novel_engine.core.rng import RandomStreams
+
+__all__ = ["decide", "threat_level", "NOISE"]
+
+NOISE = 0.25  # amplitude of the seeded noise added to every utility
+
+
+def threat_level(brief: TurnBrief) -> float:
+    """How much danger the persona senses, in [0, 1]: bad news it credits, foes present, recent attacks."""
+    threat = 0.0
+    for pf in brief.perceived:
+        v = pf.fragment.valence
+        if v < 0:
+            threat = max(threat, -v * pf.credence * (1.0 if pf.perception.via in ("here", "private") else 0.6))
+    for p in brief.present:
+        if p.trust < -0.4 and p.affinity < -0.2:
+            threat = max(threat, 0.5 + 0.4 * min(1.0, -p.trust))
+    for m in brief.memories:
+        if m.role == "target" and m.action_type == "attack" and m.turn >= brief.turn - 2:
+            threat = max(threat, 0.8)
+    return min(1.0, threat)
+
+
+def _goal_bonus(brief: TurnBrief) -> dict[tuple[str, str | None], float]:
+    """Utility bonuses for options that pursue a goal directly, or lead toward it."""
+    bonus: dict[tuple[str, str | None], float] = {}
+    present = {p.id for p in brief.present}
+    for g in brief.goals:
+        if g.action is None:
+            continue
+        act = g.action.value
+        w = 0.35 + 0.55 * g.priority
+        if g.target is not None and g.target in present:
+            bonus[(act, g.target)] = bonus.get((act, g.target), 0.0) + w
+            continue
+        place = g.location or (g.target if g.target and g.target not in present else None)
+        if act in ("investigate", "observe", "hide", "rest") and (place is None or place == brief.location):
+            bonus[(act, None)] = bonus.get((act, None), 0.0) + w
+            continue
+        for dest, hop in brief.paths.items():
+            if dest == place or (g.target is not None and dest == _believed_place(brief, g.target)):
+                key = ("move", hop)
+                bonus[key] = max(bonus.get(key, 0.0), 0.8 * w)
+    return bonus
+
+
+def _believed_place(brief: TurnBrief, persona: str) -> Any:
+    found = brief.belief_value(f"location_of:{persona}")
+    return found[0] if found else None
+
+
+def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
+    """Choose this persona's action for the turn of ``brief``.
+
+    Args:
+        brief: the persona's bounded view of the turn.
+        streams: the session's random streams; the draw is keyed by (turn, persona, "decide").
+    Returns:
+        A :class:`Decision` with a target, a short rationale and, for talk, a line of dialogue.
+    """
+    t = brief.traits
+    courage, intel = t.get("courage", 0.5), t.get("intelligence", 0.5)
+    compassion, aggro = t.get("compassion", 0.5), t.get("aggressiveness", 0.5)
+    social = t.get("social_tendency", 0.5)
+    health = brief.health
+    threat = threat_level(brief)
+    goals = _goal_bonus(brief)
+    rng = streams.stream(brief.turn, brief.agent_id, "decide")
+    provoked = {m.other for m in brief.memories if m.role == "target" and m.action_type == "attack"}
+    last = brief.memories[-1] if brief.memories and brief.memories[-1].role == "actor" else None
+    present = {p.id: p for p in brief.present}
+    best: tuple[float, str, str | None, str] = (-9.0, "rest", None, "")
+
+    def consider(action: str, target: str | None, utility: float, why: str) -> None:
+        nonlocal best
+        utility += goals.get((action, target), 0.0) + NOISE * (rng.random() - 0.5)
+        if last is not None and last.action_type == action and last.other == target:
+            utility -= 0.12  # people rarely do the very same thing twice running
+        if utility > best[0]:
+            best = (utility, action, target, why)
+
+    avail = brief.available_actions
+    for pid in avail.get("attack", ()):
+        p = present[pid]
+        if p.status == "incapacitated":
+            continue
+        hostility = 0.5 * max(0.0, -p.trust) + 0.5 * max(0.0, -p.affinity) + (0.6 if pid in provoked else 0.0)
+        consider("attack", pid, 0.5 * aggro + 0.3 * courage + hostility - 0.4 * compassion
+                 - 0.5 * (1.0 - health) - 0.35 - 0.3 * max(0.0, p.affinity), "hostility")
+    for pid in avail.get("help", ()):
+        p = present[pid]
+        need = {"wounded": 0.6, "incapacitated": 0.9}.get(p.status, 0.0)
+        consider("help", pid, 0.6 * compassion + 0.3 * p.affinity + need * (0.4 + 0.6 * compassion)
+                 - 0.2 * aggro - 0.35, "compassion")
+    for pid in avail.get("speak", ()):
+        p = present[pid]
+        consider("speak", pid, 0.5 * social + 0.2 * p.trust + 0.1 * p.affinity - 0.2 - 0.3 * threat, "company")
+    for pid in avail.get("persuade", ()):
+        p = present[pid]
+        consider("persuade", pid, 0.35 * social + 0.3 * intel + 0.15 * p.trust - 0.45, "persuasion")
+    for place in avail.get("move", ()):
+        consider("move", place, 0.08 * (1.0 - social) + 0.1 * courage - 0.22 - 0.2 * threat * courage, "wander")
+    flee_wish = threat * (1.0 - courage) * 1.2 + 0.5 * (1.0 - health) * threat
+    for place in avail.get("flee", ()):
+        consider("flee", place, flee_wish - 0.35, "fear")
+    consider("hide", None, 0.9 * threat * (1.0 - courage) + 0.1 * (1.0 - social) - 0.25, "caution")
+    consider("observe", None, 0.3 * intel + 0.1 * threat - 0.05 - 0.1 * social, "vigilance")
+    consider("investigate", None, 0.45 * intel - 0.12 - 0.3 * threat, "curiosity")
+    consider("rest", None, 0.9 * (1.0 - health) - 0.15, "fatigue")
+
+    _, action, target, why = best
+    return Decision(action_type=ActionType(action), target=target, dialogue=_line(brief, action, target, rng),
+                    rationale=_rationale(brief, action, target, why, threat),
+                    parameters=_tells(brief, target) if action in ("speak", "persuade") else {},
+                    motivated_by=_motives(brief, action, target))
+
+
+def _tells(brief: TurnBrief, listener: str | None) -> dict[str, Any]:
+    """Talking passes on the persona's surest belief that is not about the listener."""
+    for b in brief.beliefs:
+        if b.credence >= 0.6 and not b.key.endswith(f":{listener}") and isinstance(b.value, (str, int, float, bool)):
+            subject = b.key.split(":", 1)[-1]
+            what = b.key.split(":", 1)[0].replace("_", " ")
+            return {"tells_key": b.key, "tells_value": b.value, "tells_content": f"{what} {subject}: {b.value}"}
+    return {}
+
+
+def _line(brief: TurnBrief, action: str, target: str | None, rng) -> str | None:
+    """A line of dialogue for talkative actions: the persona's own voice when it has one."""
+    if action not in ("speak", "persuade", "attack", "help") or not brief.voice:
+        return None
+    if action in ("attack", "help") and rng.random() < 0.5:
+        return None
+    return brief.voice[int(rng.random() * len(brief.voice))]
+
+
+def _rationale(brief: TurnBrief, action: str, target: str | None, why: str, threat: float) -> str:
+    for g in brief.goals:
+        if g.action is not None and (g.action.value == action and (g.target in (None, target))):
+            return f"pursues the goal: {g.text}"
+        if action == "move" and target in brief.paths.values() and g.action is not None:
+            return f"heads toward what the goal needs: {g.text}"
+    if threat > 0.5 and action in ("flee", "hide"):
+        return "senses danger"
+    return why
+
+
+def _motives(brief: TurnBrief, action: str, target: str | None) -> list[str]:
+    """Event ids behind the choice: what the persona perceived or remembers about its target."""
+    out: list[str] = []
+    if target is not None:
+        for m in reversed(brief.memories):
+            if m.other == target and m.role == "target" and len(out) < 2:
+                out.append(m.event_id)
+    for pf in brief.perceived:
+        f = pf.fragment
+        if len(out) >= 3:
+            break
+        if f.id.startswith("ev:") and (target in f.subjects or (action in ("flee", "hide") and f.valence < 0)):
+            out.append(f.id.split(":")[1])  # fragment ids of events are "ev:<event id>[:<part>]"
+    return out

@@ -1,0 +1,333 @@
+"""Sentences for a turn's events: the event-level half of the offline chronicler's prose.
+
+:class:`EventWriter` holds what one chapter has already said (templates used, characters
+introduced, who has spoken) and turns each event into one or more sentences: the deed by action
+type and outcome, then, as verbosity and focus allow, a flourish, the spoken line and the reply,
+what an investigation found, who fought back, stepped in or refused, and who was hurt.
+:mod:`.offline_prose` builds the chapter around these sentences.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from functools import lru_cache
+
+from novel_engine.core.rng import stable_hash
+from novel_engine.llm.port import NarrationInput
+from novel_engine.llm.prose_grammar import (
+    ACTION_TYPES, Grammar, Template, appositive, as_ids, cap, join_names, lowered_lead, predicate,
+    quote_forms, strip_end, strongest_trait,
+)
+
+__all__ = ["EventWriter", "Slots", "PERSONA_TARGETED", "LOCATION_TARGETED", "TERSE"]
+
+PERSONA_TARGETED = frozenset({"speak", "persuade", "help", "attack"})
+LOCATION_TARGETED = frozenset({"move", "flee"})
+TERSE = 0.15  # below this verbosity: no opening, closing or extra sentences
+_TAG_GROUP = {"attack": "attack", "flee": "flee", "persuade": "persuade", "help": "help",
+              "hide": "quiet", "observe": "quiet", "investigate": "quiet", "rest": "quiet"}
+
+
+class Slots(dict):
+    """Template fields for one sentence; adverbs and speech tags are drawn only if a template asks."""
+
+    __slots__ = ("_writer", "_action")
+
+    def __init__(self, writer: "EventWriter", action: str, **values: str) -> None:
+        super().__init__(values)
+        self._writer = writer
+        self._action = action
+
+    def __missing__(self, key: str) -> str:
+        w, a = self._writer, self._action
+        if key in ("adverb", "manner"):
+            value = w.word(f"{key}.{a}") or w.word(f"{key}.move")
+        elif key == "tag":
+            value = w.word(f"tag.{_TAG_GROUP.get(a, 'default')}")
+        elif key == "atag":
+            value = w.word("answer")
+        elif key == "target":
+            value = w.word("fallback.target")
+        else:
+            value = ""  # unreachable for grammars that passed load checks
+        self[key] = value
+        return value
+
+
+class EventWriter:
+    """Writes the sentences of one chapter's events; remembers what was said so a turn does not
+    repeat itself. Subclasses provide :meth:`prefix` (what may open a paragraph)."""
+
+    def __init__(self, inp: NarrationInput, rng: random.Random, grammar: Grammar) -> None:
+        self.inp, self.rng, self.g = inp, rng, grammar
+        v = inp.verbosity
+        self.v = 0.5 if not isinstance(v, (int, float)) or math.isnan(v) else min(1.0, max(0.0, float(v)))
+        focus = set(inp.focus)
+        self.f_action, self.f_dialogue, self.f_atmos = ("action" in focus, "dialogue" in focus,
+                                                        "atmosphere" in focus)
+        self.used: set[str] = set()
+        self.introduced: set[str] = set()  # characters already given a descriptive clause
+        self.voiced: set[str] = set()
+        self.described: set[str] = set()
+        self.scenes = 0
+        # someone who speaks this turn needs no catchphrase put in their mouth as well
+        self.speakers = {e.actor for e in inp.events if e.dialogue and e.actor}
+
+    # --- choosing and filling templates ---------------------------------------------------------
+
+    def pick(self, key: str, absent: frozenset[str] | set[str] = frozenset()) -> Template | None:
+        """Draw a template from pool ``key``, skipping those that need an ``absent`` field."""
+        pool = self.g.pools.get(key)
+        if not pool:
+            return None
+        if absent:
+            pool = tuple(t for t in pool if not t.fields & absent) or pool
+        rng, used = self.rng, self.used
+        choice = pool[rng.randrange(len(pool))]
+        for _ in range(2):  # a second or third draw avoids most repeats within a turn
+            if choice.text not in used:
+                break
+            choice = pool[rng.randrange(len(pool))]
+        used.add(choice.text)
+        return choice
+
+    def word(self, key: str) -> str:
+        """Draw a plain word or phrase (an adverb, a speech tag, a trait phrase) from pool ``key``."""
+        t = self.pick(key)
+        return t.text if t else ""
+
+    def say(self, key: str, slots: dict[str, str], absent: frozenset[str] | set[str] = frozenset()) -> str:
+        """Draw a template from pool ``key`` and fill it: one capitalised sentence."""
+        t = self.pick(key, absent)
+        return cap(t.render(slots)) if t else ""
+
+    def name(self, pid: str | None) -> str:
+        """A character's name; a place's name; else the id itself (underscores as spaces)."""
+        if not pid:
+            return self.word("fallback.actor")
+        ch = self.inp.characters.get(pid)
+        if ch is not None and ch.name:
+            return ch.name
+        if pid in self.inp.locations:
+            return self.place(pid)
+        return pid.replace("_", " ")
+
+    def place(self, lid: str | None) -> str:
+        """A place's name as it reads mid-sentence, or the style's word for somewhere unnamed."""
+        if not lid:
+            return self.word("fallback.place")
+        entry = self.inp.locations.get(lid)
+        name = entry[0] if entry and entry[0] else lid.replace("_", " ")
+        # "in the Crimson Tavern" reads better than "in The Crimson Tavern"; cap() restores it
+        return "the" + name[3:] if name.startswith("The ") else name
+
+    def prefix(self, index: int, first_here: bool, loc: str | None, names_place: bool) -> str:
+        """What may open a paragraph (a transition, a place); none by default."""
+        return ""
+
+    # --- one event --------------------------------------------------------------------------------
+
+    def event(self, e, para_index: int | None, first_here: bool, follows: bool) -> list[str]:
+        """The sentences for one event; ``para_index`` is set when the event opens a paragraph,
+        ``follows`` when it comes after another event in the same paragraph."""
+        action = getattr(e.action_type, "value", e.action_type)
+        if not e.actor or action not in ACTION_TYPES:
+            return self.beat_of_world(e, action)
+        rng, v, data = self.rng, self.v, e.data or {}
+        outcome = getattr(e.outcome, "value", e.outcome)
+        outcome = "success" if outcome not in ("partial", "failure", "blocked") else outcome
+        slots, absent = self.event_slots(e, action)
+        lines = quote_forms(e.dialogue)
+        if lines:
+            slots["line"], slots["line_c"] = lines
+        spoken = bool(lines) and action in ("speak", "persuade") and (self.f_dialogue or rng.random() < 0.5)
+        key = f"dialogue.{action}" if spoken else f"actions.{action}.{outcome}"
+        if data.get("missing") and action in PERSONA_TARGETED:
+            key, spoken = "missing", False  # the target was not there: nothing else happened
+        t = self.pick(key, absent)
+        text = t.render(slots)
+        lead = ""
+        if t.opens_with_actor:
+            if para_index is not None:
+                loc = e.location
+                lead = self.prefix(para_index, first_here, loc, names_place="place" in t.fields)
+            elif follows and v > 0 and rng.random() < 0.2:
+                lead = self.word("beat")
+            text = self.with_clause(e.actor, action, text, slots["actor"], allow_lead=not lead)
+        out = [cap(f"{lead} {text}") if lead else cap(text)]
+        if spoken:
+            out.append(self.say(f"reaction.{action}.{outcome}", slots))
+        if v < TERSE:
+            self.terse_harm(out, data)
+            return out
+        if (self.f_action and not data.get("missing") and (e.intensity >= 0.5 or action == "attack")
+                and rng.random() < 0.3 + 0.5 * v):
+            key = f"flourish.{action}"
+            out.append(self.word(key if key in self.g.pools else "flourish.default"))
+        if lines and not spoken and (self.f_dialogue or rng.random() < 0.15 + 0.35 * v):
+            if action == "persuade":  # persuasion's verbs ("urges") need someone to urge
+                slots["tag"] = self.word("tag.default")
+            out.append(self.say("dialogue.other", slots))
+        reply = quote_forms(data.get("reply")) if e.target else None
+        if reply and (self.f_dialogue or rng.random() < 0.2 + 0.4 * v):
+            slots["reply"], slots["reply_c"] = reply
+            out.append(self.say("dialogue.reply", slots))
+        finding = strip_end(str(data.get("finding") or ""))
+        if action == "investigate" and finding and outcome in ("success", "partial"):
+            slots["finding"] = finding
+            out.append(self.say("finding", slots))
+        out.extend(self.negotiation(e, data, slots, outcome, spoken))
+        out.extend(self.harm(data))
+        voice = self.inp.characters.get(e.actor)
+        # a catchphrase is seasoning: one or two a chapter, never for someone who speaks anyway
+        if (voice is not None and voice.voice and e.actor not in self.speakers and len(self.voiced) < 1 + (v >= 0.8)
+                and rng.random() < (0.2 if self.f_dialogue else 0.08) * (0.5 + v)):
+            self.voiced.add(e.actor)
+            said = quote_forms(voice.voice[rng.randrange(len(voice.voice))])
+            if said:
+                slots["line"], slots["line_c"] = said
+                out.append(self.say("dialogue.voice", slots))
+        return out
+
+    def event_slots(self, e, action: str) -> tuple[Slots, set[str]]:
+        """The fields of an event's sentences, and the optional fields it cannot fill."""
+        data = e.data or {}
+        place_id = (e.location or e.target) if action in LOCATION_TARGETED else e.location
+        slots = Slots(self, action, actor=self.name(e.actor), place=self.place(place_id))
+        absent: set[str] = set()
+        origin = data.get("from")
+        if isinstance(origin, str) and origin and origin != place_id:
+            slots["origin"] = self.place(origin)
+        else:
+            absent.add("origin")
+        if e.target and action in PERSONA_TARGETED:
+            slots["target"] = self.name(e.target)
+        return slots, absent
+
+    def with_clause(self, pid: str, action: str, text: str, name: str, allow_lead: bool) -> str:
+        """Sometimes colour a sentence that opens with the actor: an appositive or a leading phrase."""
+        rng, v = self.rng, self.v
+        if v <= 0 or pid in self.introduced or rng.random() >= 0.12 + 0.4 * v:
+            return text
+        ch = self.inp.characters.get(pid)
+        if ch is None:
+            return text
+        # the same description every chapter would grate: it comes on the first turn, then on
+        # every third turn for each character (staggered by id); trait phrases every other turn
+        turn, phase = self.inp.turn, _phase(pid)
+        options: list[str] = []
+        appos = appositive(ch.description) if turn <= 1 or (turn + phase) % 3 == 0 else None
+        if appos:
+            options.append("appositive")
+        if allow_lead:
+            if ch.status == "wounded":
+                options.append("status.wounded")
+            trait = strongest_trait(ch.traits, action) if (turn + phase) % 2 == 0 else None
+            if trait and f"trait.{trait}" in self.g.pools:
+                options.append(f"trait.{trait}")
+        if not options:
+            return text
+        self.introduced.add(pid)
+        kind = options[rng.randrange(len(options))]
+        if kind == "appositive":
+            return f"{name}, {appos},{text[len(name):]}"
+        return f"{self.word(kind)}, {text}"
+
+    def beat_of_world(self, e, action: str | None) -> list[str]:
+        """A world or causal event (or a deed of unknown kind) told from its summary."""
+        summary = strip_end(e.summary or "") or "Something stirs"
+        slots = Slots(self, "move", summary=summary)
+        lowered = lowered_lead(summary)
+        if lowered:
+            slots["summary_lc"] = lowered
+        key = "causal" if e.kind == "causal" else "generic" if e.actor or action else "world"
+        out = [self.say(key, slots, set() if lowered else {"summary_lc"})]
+        v = self.v
+        if v < TERSE:
+            self.terse_harm(out, e.data or {})
+            return out
+        if key != "generic" and (self.f_atmos or e.intensity >= 0.7) and self.rng.random() < 0.2 + 0.5 * v:
+            out.append(self.word("flourish.world"))
+        out.extend(self.harm(e.data or {}))
+        return out
+
+    # --- negotiation, counters and harm -------------------------------------------------------------
+
+    def negotiation(self, e, data: dict, slots: Slots, outcome: str, reacted: bool) -> list[str]:
+        """Who fought back or stepped in, who refused or haggled, and why (the director's stances)."""
+        out: list[str] = []
+        rng, v = self.rng, self.v
+        countered = [c for c in as_ids(data.get("counter_by")) if c != e.actor]
+        if e.target in countered:
+            out.append(self.say("counter.back", slots))
+        helpers = [c for c in countered if c != e.target]
+        if helpers:
+            s = Slots(self, "attack", actor=slots["actor"], target=slots["target"], names=self._names(helpers))
+            out.append(self.say("counter.step.one" if len(helpers) == 1 else "counter.step.many", s))
+        room = 0 if v < 0.3 else 2 if v >= 0.6 else 1
+        for stance in data.get("stances") or ():
+            agent = stance.get("agent") if isinstance(stance, dict) else None
+            if room <= 0 or not agent or agent in countered or agent == e.actor:
+                continue
+            kind, reason = stance.get("stance"), predicate(stance.get("reason"))
+            name = self.name(agent)
+            if kind == "accept" or agent == e.target:
+                # the target's answer is already told by the outcome: only a reason for refusing
+                # help or talk, or a bystander's shrug at high verbosity, adds anything
+                if agent == e.target and (reacted or outcome in ("success", "partial") or e.action_type == "attack"):
+                    continue
+                if not reason or rng.random() >= (0.3 if kind == "accept" else 0.6) or kind == "accept" and v < 0.7:
+                    continue
+                line = cap(f"{name} {reason}.")
+            elif reason and rng.random() < 0.5:
+                line = cap(f"{name} {reason}.")
+            else:
+                key = "stance.evade" if "evade" in (reason or "") else f"stance.{kind}"
+                if key not in self.g.pools:
+                    continue
+                line = self.say(key, Slots(self, "move", agent=name, actor=slots["actor"], target=slots["target"]))
+            out.append(line)
+            room -= 1
+        negotiation = data.get("negotiation")
+        if negotiation == "modified" and not out and not reacted and rng.random() < 0.3 + 0.5 * v:
+            out.append(self.say("negotiation.modified", slots))
+        return out
+
+    def harm(self, data: dict) -> list[str]:
+        """Who was wounded and who fell, one sentence each."""
+        fallen = as_ids(data.get("incapacitated"))
+        wounded = [w for w in as_ids(data.get("wounded")) if w not in fallen]
+        out = []
+        if len(wounded) == 1:
+            damage = data.get("damage")
+            severe = isinstance(damage, (int, float)) and damage >= 0.4
+            out.append(self.say("wound.severe" if severe else "wound.light",
+                                Slots(self, "attack", victim=self.name(wounded[0]))))
+        elif wounded:
+            out.append(self.say("wound.many", Slots(self, "attack", names=self._names(wounded))))
+        if len(fallen) == 1:
+            out.append(self.say("fall.one", Slots(self, "attack", victim=self.name(fallen[0]))))
+        elif fallen:
+            out.append(self.say("fall.many", Slots(self, "attack", names=self._names(fallen))))
+        return out
+
+    def terse_harm(self, out: list[str], data: dict) -> None:
+        """At the lowest verbosity, fold wounds and falls into the event's one sentence."""
+        fallen = as_ids(data.get("incapacitated"))
+        wounded = [w for w in as_ids(data.get("wounded")) if w not in fallen]
+        clauses = []
+        for ids, kind in ((wounded, "wound"), (fallen, "fall")):
+            if ids:
+                key = f"terse.{kind}.{'one' if len(ids) == 1 else 'many'}"
+                clauses.append(self.word(key).format_map({"victim": self.name(ids[0]), "names": self._names(ids)}))
+        if clauses and out[-1].endswith("."):
+            out[-1] = f"{out[-1][:-1]}; {' and '.join(clauses)}."
+
+    def _names(self, ids: list[str]) -> str:
+        return join_names([self.name(i) for i in ids])
+
+
+@lru_cache(maxsize=65536)
+def _phase(pid: str) -> int:
+    return stable_hash(pid)

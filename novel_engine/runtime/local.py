@@ -1,0 +1,121 @@
+"""The in-process runtime: every phase of a turn in this process, no Ray needed.
+
+It is the reference the Ray runtime must match byte for byte, and the fastest way to run small
+stories and tests. A turn goes through the phases of ``ARCHITECTURE.md``: perceive, believe,
+brief, decide, resolve (which records into the causal graph), narrate, commit; the time spent in
+each is kept in the turn's report.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext
+from novel_engine.agents.director import DirectorAgent, TurnResult
+from novel_engine.agents.persona import PersonaPool
+from novel_engine.config import SessionSettings
+from novel_engine.core.events import Action, Event, InformationFragment, WorldEventSpec
+from novel_engine.core.fog_of_war import FogOfWarService
+from novel_engine.core.scenario import Scenario
+from novel_engine.core.setup import build_world
+from novel_engine.llm.port import LanguageModel
+
+__all__ = ["LocalRuntime", "TurnReport", "PHASES"]
+
+PHASES = ("perceive", "believe", "brief", "decide", "resolve", "narrate", "commit")
+
+
+@dataclass(frozen=True, slots=True)
+class TurnReport:
+    """One committed turn: its events, its prose and how it went."""
+
+    turn: int
+    events: tuple[Event, ...]
+    prose: str
+    tension: float
+    coherence: float
+    milestones: tuple[str, ...] = ()
+    rejected: int = 0
+    fallbacks: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"turn": self.turn, "events": [e.to_dict() for e in self.events], "prose": self.prose,
+                "tension": self.tension, "coherence": self.coherence, "milestones": list(self.milestones),
+                "rejected": self.rejected, "fallbacks": self.fallbacks}
+
+
+class LocalRuntime:
+    """Runs a session's turns in this process.
+
+    Args:
+        scenario: the validated scenario.
+        settings: the session settings (seed already resolved).
+        model: the language model personas and chronicler use.
+    """
+
+    def __init__(self, scenario: Scenario, settings: SessionSettings, model: LanguageModel) -> None:
+        seed = settings.seed if settings.seed is not None else scenario.seed
+        self.scenario = scenario
+        self.settings = settings
+        self.seed = seed
+        self.world, initial = build_world(scenario)
+        self.pending: list[InformationFragment] = list(initial)
+        self.fog = FogOfWarService(attention=settings.attention)
+        self.pool = PersonaPool(self.world.personas.values(), model, seed)
+        self.director = DirectorAgent(self.world, scenario, seed, difficulty=settings.difficulty)
+        self.chronicler = ChroniclerAgent(model, style=settings.narrative_style or scenario.style,
+                                          verbosity=settings.verbosity, focus_areas=settings.focus_areas,
+                                          seed=seed, highlight_limit=settings.highlight_limit, title=scenario.title)
+        self.history: list[TurnReport] = []
+
+    @property
+    def turn(self) -> int:
+        """The last committed turn (0 before the first)."""
+        return self.world.turn
+
+    async def step(self, agent_actions: Mapping[str, Action] | None = None,
+                   world_events: Sequence[WorldEventSpec] = ()) -> TurnReport:
+        """Run one turn. Player actions must already be validated (see ``validate_action``)."""
+        timings: dict[str, float] = {}
+        clock = time.perf_counter
+        world, turn = self.world, self.world.turn + 1
+        t = clock()
+        routes = self.fog.route(self.pending, world)
+        timings["perceive"], t = clock() - t, clock()
+        self.pool.believe(routes, turn)
+        timings["believe"], t = clock() - t, clock()
+        players = agent_actions or {}
+        deciders = [pid for pid in sorted(world.personas) if pid not in players and world.personas[pid].can_act]
+        briefs = self.pool.briefs(world, routes, deciders)
+        timings["brief"], t = clock() - t, clock()
+        decisions = await self.pool.decide(briefs)
+        timings["decide"], t = clock() - t, clock()
+        result: TurnResult = self.director.resolve_turn(players, world_events, decisions=decisions)
+        self.pool.remember(result.events)
+        timings["resolve"], t = clock() - t, clock()
+        prose = await self.chronicler.create_narrative(
+            result.events, world.personas,
+            WorldContext(title=self.scenario.title, turn=turn, locations=world.locations, tension=result.tension),
+            impact=_impact)
+        timings["narrate"], t = clock() - t, clock()
+        self.pending = list(result.fragments)
+        fallbacks = sum(1 for a in decisions.values() if "fallback" in a.flags)
+        report = TurnReport(turn=turn, events=result.events, prose=prose, tension=result.tension,
+                            coherence=result.coherence, milestones=result.milestones,
+                            rejected=len(result.rejected), fallbacks=fallbacks, timings=timings)
+        self.history.append(report)
+        timings["commit"] = clock() - t
+        return report
+
+
+def _impact(ev: Event) -> float:
+    """How much an event deserves the chronicler's attention this turn."""
+    bonus = 0.5 if "player" in ev.flags else 0.0
+    if ev.kind != "action":
+        bonus += 0.3
+    if ev.data.get("incapacitated"):
+        bonus += 0.3
+    return ev.intensity + bonus
