@@ -169,8 +169,7 @@ class BeliefModel:
         if not -1.0 <= trust <= 1.0:
             raise NovelEngineError(f"trust in {source!r} must be in [-1, 1], got {trust!r}", source=source)
         self._trust[source] = float(trust)
-        if source not in _FULL_TRUST:
-            self._factor[source] = (1.0 + trust) / 2.0
+        self._factor[source] = (1.0 + trust) / 2.0  # never read for "self" and "world"
 
     def add_cognitive_bias(self, name: str, strength: float) -> None:
         """Give the persona a bias (replacing its earlier strength).

@@ -219,58 +219,86 @@ def _message(err: dict[str, Any]) -> str:
     return msg
 
 
-def _cross_reference(s: Scenario) -> list[FieldError]:
+def _f(obj: Any, name: str) -> Any:
+    """Read a field from a raw mapping: cross-references are checked even when the structure is bad."""
+    return obj.get(name) if isinstance(obj, dict) else None
+
+
+def _list(obj: Any, name: str) -> list:
+    v = _f(obj, name)
+    return v if isinstance(v, list) else []
+
+
+def _ids(items: list) -> list:
+    return [i.get("id") if isinstance(i, dict) else None for i in items]
+
+
+def _ref(v: Any) -> Any:
+    return v if isinstance(v, str) else None
+
+
+def _cross_reference(data: dict) -> list[FieldError]:
     errors: list[FieldError] = []
-    loc_ids = [l.id for l in s.locations]
-    persona_ids = [p.id for p in s.personas]
-    known_locs, known_personas = set(loc_ids), set(persona_ids)
+    add = lambda path, msg: errors.append(FieldError(path, msg))  # noqa: E731
+    locations, personas = _list(data, "locations"), _list(data, "personas")
+    loc_ids, persona_ids = _ids(locations), _ids(personas)
+    known_locs = {x for x in loc_ids if isinstance(x, str)}
+    known_personas = {x for x in persona_ids if isinstance(x, str)}
     for kind, ids in (("locations", loc_ids), ("personas", persona_ids)):
         seen: set[str] = set()
         for i, ident in enumerate(ids):
-            if ident in seen:
-                errors.append(FieldError(f"{kind}[{i}].id", f"duplicate id {ident!r}"))
+            if isinstance(ident, str) and ident in seen:
+                add(f"{kind}[{i}].id", f"duplicate id {ident!r}")
             seen.add(ident)
-    for i, l in enumerate(s.locations):
-        for j, n in enumerate(l.neighbours):
-            if n not in known_locs:
-                errors.append(FieldError(f"locations[{i}].neighbours[{j}]", f"unknown location {n!r}"))
-            elif n == l.id:
-                errors.append(FieldError(f"locations[{i}].neighbours[{j}]", "a place cannot neighbour itself"))
-    for i, p in enumerate(s.personas):
-        missing = [t for t in CORE_TRAITS if t not in p.traits]
-        if missing:
-            errors.append(FieldError(f"personas[{i}].traits", "missing trait(s): " + ", ".join(missing)))
-        if p.location not in known_locs:
-            errors.append(FieldError(f"personas[{i}].location", f"unknown location {p.location!r}"))
-        for j, r in enumerate(p.relationships):
-            if r.target not in known_personas:
-                errors.append(FieldError(f"personas[{i}].relationships[{j}].target", f"unknown persona {r.target!r}"))
-            elif r.target == p.id:
-                errors.append(FieldError(f"personas[{i}].relationships[{j}].target", "a persona cannot relate to itself"))
-        for j, g in enumerate(p.goals):
-            if g.target and g.target not in known_personas and g.target not in known_locs:
-                errors.append(FieldError(f"personas[{i}].goals[{j}].target", f"unknown persona or location {g.target!r}"))
-            if g.location and g.location not in known_locs:
-                errors.append(FieldError(f"personas[{i}].goals[{j}].location", f"unknown location {g.location!r}"))
-    for i, f in enumerate(s.fragments):
-        if f.location and f.location not in known_locs:
-            errors.append(FieldError(f"fragments[{i}].location", f"unknown location {f.location!r}"))
-        if f.visibility == Visibility.PRIVATE and f.origin not in known_personas:
-            errors.append(FieldError(f"fragments[{i}].origin", "a private fragment needs a persona as origin"))
+    for i, l in enumerate(locations):
+        for j, n in enumerate(_list(l, "neighbours")):
+            if _ref(n) is not None and n not in known_locs:
+                add(f"locations[{i}].neighbours[{j}]", f"unknown location {n!r}")
+            elif n == _f(l, "id"):
+                add(f"locations[{i}].neighbours[{j}]", "a place cannot neighbour itself")
+    for i, p in enumerate(personas):
+        traits = _f(p, "traits")
+        if isinstance(traits, dict):
+            missing = [t for t in CORE_TRAITS if t not in traits]
+            if missing:
+                add(f"personas[{i}].traits", "missing trait(s): " + ", ".join(missing))
+        loc = _ref(_f(p, "location"))
+        if loc is not None and loc not in known_locs:
+            add(f"personas[{i}].location", f"unknown location {loc!r}")
+        for j, r in enumerate(_list(p, "relationships")):
+            t = _ref(_f(r, "target"))
+            if t is not None and t not in known_personas:
+                add(f"personas[{i}].relationships[{j}].target", f"unknown persona {t!r}")
+            elif t is not None and t == _f(p, "id"):
+                add(f"personas[{i}].relationships[{j}].target", "a persona cannot relate to itself")
+        for j, g in enumerate(_list(p, "goals")):
+            t, gl = _ref(_f(g, "target")), _ref(_f(g, "location"))
+            if t and t not in known_personas and t not in known_locs:
+                add(f"personas[{i}].goals[{j}].target", f"unknown persona or location {t!r}")
+            if gl and gl not in known_locs:
+                add(f"personas[{i}].goals[{j}].location", f"unknown location {gl!r}")
+    for i, f in enumerate(_list(data, "fragments")):
+        fl = _ref(_f(f, "location"))
+        if fl and fl not in known_locs:
+            add(f"fragments[{i}].location", f"unknown location {fl!r}")
+        if _f(f, "visibility") == "private" and _f(f, "origin") not in known_personas:
+            add(f"fragments[{i}].origin", "a private fragment needs a persona as origin")
     for section in ("causal_rules", "narrative_goals"):
-        for i, item in enumerate(getattr(s, section)):
+        for i, item in enumerate(_list(data, section)):
+            when = _f(item, "when")
             for fld in ("actor", "target"):
-                v = getattr(item.when, fld)
+                v = _ref(_f(when, fld))
                 if v and v not in known_personas:
-                    errors.append(FieldError(f"{section}[{i}].when.{fld}", f"unknown persona {v!r}"))
-            if item.when.location and item.when.location not in known_locs:
-                errors.append(FieldError(f"{section}[{i}].when.location", f"unknown location {item.when.location!r}"))
-    for i, rule in enumerate(s.causal_rules):
-        if rule.then.location and rule.then.location not in known_locs:
-            errors.append(FieldError(f"causal_rules[{i}].then.location", f"unknown location {rule.then.location!r}"))
-    for i, c in enumerate(s.complications):
-        if c.location and c.location not in known_locs:
-            errors.append(FieldError(f"complications[{i}].location", f"unknown location {c.location!r}"))
+                    add(f"{section}[{i}].when.{fld}", f"unknown persona {v!r}")
+            wl = _ref(_f(when, "location"))
+            if wl and wl not in known_locs:
+                add(f"{section}[{i}].when.location", f"unknown location {wl!r}")
+    places = [(f"causal_rules[{i}].then", _f(r, "then")) for i, r in enumerate(_list(data, "causal_rules"))]
+    places += [(f"complications[{i}]", c) for i, c in enumerate(_list(data, "complications"))]
+    for path, item in places:
+        cl = _ref(_f(item, "location"))
+        if cl and cl not in known_locs:
+            add(f"{path}.location", f"unknown location {cl!r}")
     return errors
 
 
@@ -284,16 +312,15 @@ def validate_scenario(data: Any, source: str | None = None) -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioError("a scenario must be a mapping of fields (title, locations, personas, ...)",
                             [FieldError("", f"got {type(data).__name__}")], source)
+    errors: list[FieldError] = []
+    scenario = None
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         errors = [FieldError(_path(e["loc"]), _message(e)) for e in exc.errors()]
-        # a str-or-model union reports twice per bad item; keep each (path, message) once
-        unique = list(dict.fromkeys(errors))
-        raise ScenarioError(f"invalid scenario ({len(unique)} error{'s' if len(unique) != 1 else ''})",
-                            unique, source) from None
-    errors = _cross_reference(scenario)
-    if errors:
+    # cross-references are checked on the raw data too, so one run reports every problem
+    errors = list(dict.fromkeys(errors + _cross_reference(data)))
+    if errors or scenario is None:
         raise ScenarioError(f"invalid scenario ({len(errors)} error{'s' if len(errors) != 1 else ''})",
                             errors, source)
     return scenario

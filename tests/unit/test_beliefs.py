@@ -200,14 +200,16 @@ def test_belief_and_ordering_of_beliefs():
     m.update_belief("sure", "x", "self", 0.9, turn=1)
     m.update_belief("split", "x", "self", 0.6, turn=2)
     m.update_belief("split", "y", "self", 0.5, turn=2)
-    m.update_belief("weak_old", "x", "self", 0.2, turn=0)
+    m.update_belief("a_old", "x", "self", 0.2, turn=0)
+    m.update_belief("lopsided", "x", "self", 0.9, turn=0)
+    m.update_belief("lopsided", "y", "self", 0.3, turn=0)
     m.update_belief("weak_new", "x", "self", 0.2, turn=4)
     m.update_belief("a_weak_new", "x", "self", 0.2, turn=4)
-    assert [b.key for b in m.beliefs()] == ["sure", "a_weak_new", "weak_new", "weak_old", "split"]
-    assert [b.key for b in m.beliefs(2)] == ["sure", "a_weak_new"]
+    assert [b.key for b in m.beliefs()] == ["sure", "lopsided", "a_weak_new", "weak_new", "a_old", "split"]
+    assert [b.key for b in m.beliefs(2)] == ["sure", "lopsided"]
     split = m.belief("split")
     assert split.value == "x" and split.contested and split.credence == pytest.approx(sigmoid(w(0.6) - w(0.5)))
-    assert not m.belief("sure").contested
+    assert not m.belief("sure").contested and not m.belief("lopsided").contested
 
 
 # ---------------------------------------------------------------- perceptions
@@ -296,3 +298,16 @@ def test_without_biases_order_does_not_matter(seq):
     forward, backward = build(seq, {}, capacity=64), build(list(reversed(seq)), {}, capacity=64)
     for key, value, *_ in seq:
         assert forward.credence(key, value) == pytest.approx(backward.credence(key, value), abs=1e-9)
+
+
+def test_subjective_reality_facade_reexports():
+    from novel_engine.core import beliefs, events, fog_of_war, perception, subjective_reality as sr
+
+    assert sr.BeliefModel is beliefs.BeliefModel and sr.EvidenceRecord is beliefs.EvidenceRecord
+    assert sr.FogOfWarService is fog_of_war.FogOfWarService and sr.InformationFragment is events.InformationFragment
+    assert sr.Via is perception.Via and sr.PerceivedFragment is perception.PerceivedFragment
+    assert {"TurnBrief", "TurnBriefFactory"} <= set(sr.__all__) and "TurnBriefFactory" in dir(sr)
+    with pytest.raises(AttributeError):
+        sr.NoSuchThing  # noqa: B018
+    briefs = pytest.importorskip("novel_engine.core.briefs")
+    assert sr.TurnBriefFactory is briefs.TurnBriefFactory and sr.TurnBrief is briefs.TurnBrief

@@ -49,7 +49,7 @@ def test_an_impossible_action_is_repaired_then_falls_back_flagged():
     action = asyncio.run(agent.act(brief))
     assert "fallback" in action.flags and action.origin == "fallback"
     reason = [f for f in action.flags if f.startswith("fallback_reason:")][0]
-    assert "nobody_here" in reason
+    assert "attack" in reason and "after repair" in reason
     assert check_decision(brief, Decision(action_type=action.action_type, target=action.target)) is None
 
 
