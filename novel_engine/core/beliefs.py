@@ -35,8 +35,8 @@ Values are JSON scalars (str, int, float, bool, None). ``True`` and ``1`` are di
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
+from heapq import heapify, heappop, heappush
 from typing import Any, Iterable, Mapping, Union
 
 from novel_engine.core.events import InformationFragment, Visibility
@@ -82,9 +82,6 @@ class _BoolKey:
     def __init__(self, value: bool) -> None:
         self.value = value
 
-    def __repr__(self) -> str:
-        return repr(self.value)
-
 
 _TRUE, _FALSE = _BoolKey(True), _BoolKey(False)
 
@@ -129,7 +126,7 @@ class _KeyState:
         self.support: dict[Any, float] = {}
         self.anchor = anchor
         self.last_turn = last_turn
-        self.evidence: deque[tuple] = deque(maxlen=MAX_EVIDENCE)
+        self.evidence: list[tuple] = []  # oldest first, at most MAX_EVIDENCE (cheaper than a deque)
 
 
 class BeliefModel:
@@ -144,7 +141,7 @@ class BeliefModel:
         NovelEngineError: capacity below 1 or a trust value out of range.
     """
 
-    __slots__ = ("agent_id", "capacity", "_keys", "_trust", "_factor", "_biases",
+    __slots__ = ("agent_id", "capacity", "_keys", "_age", "_trust", "_factor", "_biases",
                  "_confirmation", "_anchoring", "_recency", "_negativity")
 
     def __init__(self, agent_id: str, *, capacity: int = 64, trust: Mapping[str, float] | None = None) -> None:
@@ -153,6 +150,9 @@ class BeliefModel:
         self.agent_id = agent_id
         self.capacity = capacity
         self._keys: dict[str, _KeyState] = {}
+        # min-heap of (last turn, key) for eviction; an entry is stale unless it matches the key's
+        # current last turn, so updates only push (no search) and eviction pops past stale ones
+        self._age: list[tuple[int, str]] = []
         self._trust: dict[str, float] = {}
         self._factor: dict[str, float] = {}  # source -> f(source), kept in step with _trust
         self._biases: dict[str, float] = {}
@@ -257,24 +257,35 @@ class BeliefModel:
             for k in sup:
                 sup[k] *= decay
         sup[vk] = sup.get(vk, 0.0) + w
-        state.evidence.append((source, value, reliability, w, turn))
+        evidence = state.evidence
+        evidence.append((source, value, reliability, w, turn))
+        if len(evidence) > MAX_EVIDENCE:
+            del evidence[0]
         if turn > state.last_turn:
             state.last_turn = turn
+            heappush(self._age, (turn, key))
         return _sigmoid(2.0 * sup[vk] - sum(sup.values()))
 
     def _open(self, key: str, vk: Any, turn: int) -> _KeyState:
         if key.__class__ is not str:
             raise NovelEngineError(f"belief keys must be strings, got {key!r}", key=repr(key))
-        keys = self._keys
+        keys, age = self._keys, self._age
         if len(keys) >= self.capacity:
-            victim, oldest = None, 0
-            for k, st in keys.items():
-                t = st.last_turn
-                if victim is None or t < oldest or (t == oldest and k < victim):
-                    victim, oldest = k, t
-            del keys[victim]
+            while True:  # the oldest (last turn, key) that is still current
+                t, k = heappop(age)
+                st = keys.get(k)
+                if st is not None and st.last_turn == t:
+                    del keys[k]
+                    break
         state = keys[key] = _KeyState(vk, turn)
+        heappush(age, (turn, key))
+        if len(age) > 4 * self.capacity + 16:  # mostly stale entries: rebuild from the live keys
+            self._reindex()
         return state
+
+    def _reindex(self) -> None:
+        self._age = [(st.last_turn, k) for k, st in self._keys.items()]
+        heapify(self._age)
 
     def credence(self, key: str, value: Scalar) -> float:
         """The credence that ``key`` has ``value`` (0.5 for a key never seen)."""
@@ -392,6 +403,7 @@ class BeliefModel:
             state = _KeyState(_vkey(entry["anchor"]), entry["last_turn"])
             for value, support in entry["support"]:
                 state.support[_vkey(value)] = support
-            state.evidence.extend(tuple(t) for t in entry["evidence"])
+            state.evidence.extend(tuple(t) for t in entry["evidence"][-MAX_EVIDENCE:])
             model._keys[entry["key"]] = state
+        model._reindex()
         return model

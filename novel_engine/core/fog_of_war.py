@@ -53,23 +53,18 @@ _EMPTY: tuple = ()
 
 def _rank(p: Perception) -> tuple[float, str]:
     # inlines Perception.attention (same float operations, so the same order) to skip a property call
-    f = p.fragment
-    return (-(f.salience * (0.5 + 0.5 * p.reliability)), f.id)
+    return (-(p.fragment.salience * (0.5 + 0.5 * p.reliability)), p.fragment.id)
 
 
 _Entry = tuple  # (-attention, fragment id, Perception): sorts natively, in the order of _rank
 
 
 def _entry(p: Perception) -> _Entry:
-    f = p.fragment
-    return (-(f.salience * (0.5 + 0.5 * p.reliability)), f.id, p)
+    return (-(p.fragment.salience * (0.5 + 0.5 * p.reliability)), p.fragment.id, p)
 
 
 def _dedup_sorted(entries: list[_Entry], owned: bool = False) -> list[_Entry]:
-    """Entries deduplicated by fragment id (best perception kept), sorted.
-
-    ``entries`` is sorted in place only when ``owned`` (the caller's fresh list), else copied.
-    """
+    """Entries deduplicated by fragment id (best kept), sorted; in place only if ``owned``."""
     if len({e[1] for e in entries}) == len(entries):  # the common case: nothing to merge
         out = entries if owned else entries[:]
     else:
@@ -149,8 +144,7 @@ class FogOfWarService:
             if not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be a non-negative integer, got {value!r}", setting=name)
         if not -1.0 <= trust_threshold <= 1.0:
-            raise ConfigError(f"trust_threshold must be in [-1, 1], got {trust_threshold!r}",
-                              setting="trust_threshold")
+            raise ConfigError(f"trust_threshold must be in [-1, 1], got {trust_threshold!r}", setting="trust_threshold")
         self.trust_threshold = float(trust_threshold)
         self.hearsay_decay = float(hearsay_decay)
         self.max_hops = max_hops
@@ -377,20 +371,26 @@ class FogOfWarService:
         heard: dict[str, list[_Entry]] = {}
         for hop in range(1, self.max_hops + 1):
             received: dict[str, list[_Entry]] = {}
+            merged: set[str] = set()  # listeners told by more than one speaker at this hop
             for speaker, items in level.items():
                 listeners = listeners_of.get(speaker)
                 if listeners is None:
                     listeners = listeners_of[speaker] = self._listeners(personas[speaker], world)
                 if not listeners:
                     continue
-                told = []  # one entry per item, shared by every listener of this speaker
+                told = []  # one sorted list per speaker, shared by all its listeners
                 for e in items:
                     f = e[2].fragment
                     r = e[2].reliability * decay
                     told.append((-(f.salience * (0.5 + 0.5 * r)), e[1], Perception(f, r, _HEARSAY, hop, speaker)))
+                told.sort()
                 for x in listeners:
                     got = received.get(x)
-                    received[x] = told if got is None else got + told
+                    if got is None:
+                        received[x] = told
+                    else:
+                        received[x] = got + told
+                        merged.add(x)
             level = {}
             last = hop == self.max_hops
             for x, got in received.items():
@@ -402,5 +402,5 @@ class FogOfWarService:
                 if listeners is None:
                     listeners = listeners_of[x] = self._listeners(personas[x], world)
                 if listeners:  # only those who will speak need their level sorted out
-                    level[x] = _dedup_sorted(got)[:gossip]
+                    level[x] = _dedup_sorted(got)[:gossip] if x in merged else got
         return heard

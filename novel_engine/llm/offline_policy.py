@@ -80,55 +80,57 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
     social = t.get("social_tendency", 0.5)
     health = brief.health
     threat = threat_level(brief)
-    goals = _goal_bonus(brief)
-    rng = streams.stream(brief.turn, brief.agent_id, "decide")
     provoked = {m.other for m in brief.memories if m.role == "target" and m.action_type == "attack"}
-    last = brief.memories[-1] if brief.memories and brief.memories[-1].role == "actor" else None
-    present = {p.id: p for p in brief.present}
-    best: tuple[float, str, str | None, str] = (-9.0, "rest", None, "")
-
-    def consider(action: str, target: str | None, utility: float, why: str) -> None:
-        nonlocal best
-        utility += goals.get((action, target), 0.0) + NOISE * (rng.random() - 0.5)
-        if last is not None and last.action_type == action and last.other == target:
-            utility -= 0.12  # people rarely do the very same thing twice running
-        if utility > best[0]:
-            best = (utility, action, target, why)
-
     avail = brief.available_actions
-    for pid in avail.get("attack", ()):
-        p = present[pid]
-        if p.status == "incapacitated":
-            continue
-        hostility = 0.5 * max(0.0, -p.trust) + 0.5 * max(0.0, -p.affinity) + (0.6 if pid in provoked else 0.0)
-        consider("attack", pid, 0.5 * aggro + 0.3 * courage + hostility - 0.4 * compassion
-                 - 0.5 * (1.0 - health) - 0.35 - 0.3 * max(0.0, p.affinity), "hostility")
-    for pid in avail.get("help", ()):
-        p = present[pid]
-        need = {"wounded": 0.6, "incapacitated": 0.9}.get(p.status, 0.0)
-        consider("help", pid, 0.6 * compassion + 0.3 * p.affinity + need * (0.4 + 0.6 * compassion)
-                 - 0.2 * aggro - 0.35, "compassion")
-    for pid in avail.get("speak", ()):
-        p = present[pid]
-        consider("speak", pid, 0.5 * social + 0.2 * p.trust + 0.1 * p.affinity - 0.2 - 0.3 * threat, "company")
-    for pid in avail.get("persuade", ()):
-        p = present[pid]
-        consider("persuade", pid, 0.35 * social + 0.3 * intel + 0.15 * p.trust - 0.45, "persuasion")
+    # (action, target, utility before goals and noise, why): one flat list, scored in one loop below
+    opts: list[tuple[str, str | None, float, str]] = []
+    add = opts.append
+    if "attack" in avail:
+        base_attack = 0.5 * aggro + 0.3 * courage - 0.4 * compassion - 0.5 * (1.0 - health) - 0.35
+        base_help = 0.6 * compassion - 0.2 * aggro - 0.35
+        base_speak = 0.5 * social - 0.2 - 0.3 * threat
+        base_persuade = 0.35 * social + 0.3 * intel - 0.45
+        for p in brief.present:
+            pid, trust, aff, status = p.id, p.trust, p.affinity, p.status
+            if status != "incapacitated":
+                hostility = (0.5 * (-trust if trust < 0.0 else 0.0) + 0.5 * (-aff if aff < 0.0 else 0.0)
+                             + (0.6 if pid in provoked else 0.0) - (0.3 * aff if aff > 0.0 else 0.0))
+                add(("attack", pid, base_attack + hostility, "hostility"))
+            need = 0.6 if status == "wounded" else 0.9 if status == "incapacitated" else 0.0
+            add(("help", pid, base_help + 0.3 * aff + need * (0.4 + 0.6 * compassion), "compassion"))
+            add(("speak", pid, base_speak + 0.2 * trust + 0.1 * aff, "company"))
+            add(("persuade", pid, base_persuade + 0.15 * trust, "persuasion"))
+    wander = 0.08 * (1.0 - social) + 0.1 * courage - 0.22 - 0.2 * threat * courage
     for place in avail.get("move", ()):
-        consider("move", place, 0.08 * (1.0 - social) + 0.1 * courage - 0.22 - 0.2 * threat * courage, "wander")
-    flee_wish = threat * (1.0 - courage) * 1.2 + 0.5 * (1.0 - health) * threat
+        add(("move", place, wander, "wander"))
+    flee_wish = threat * (1.0 - courage) * 1.2 + 0.5 * (1.0 - health) * threat - 0.35
     for place in avail.get("flee", ()):
-        consider("flee", place, flee_wish - 0.35, "fear")
-    consider("hide", None, 0.9 * threat * (1.0 - courage) + 0.1 * (1.0 - social) - 0.25, "caution")
-    consider("observe", None, 0.3 * intel + 0.1 * threat - 0.05 - 0.1 * social, "vigilance")
-    consider("investigate", None, 0.45 * intel - 0.12 - 0.3 * threat, "curiosity")
-    consider("rest", None, 0.9 * (1.0 - health) - 0.15, "fatigue")
+        add(("flee", place, flee_wish, "fear"))
+    add(("hide", None, 0.9 * threat * (1.0 - courage) + 0.1 * (1.0 - social) - 0.25, "caution"))
+    add(("observe", None, 0.3 * intel + 0.1 * threat - 0.05 - 0.1 * social, "vigilance"))
+    add(("investigate", None, 0.45 * intel - 0.12 - 0.3 * threat, "curiosity"))
+    add(("rest", None, 0.9 * (1.0 - health) - 0.15, "fatigue"))
 
-    _, action, target, why = best
-    return Decision(action_type=ActionType(action), target=target, dialogue=_line(brief, action, target, rng),
-                    rationale=_rationale(brief, action, target, why, threat),
-                    parameters=_tells(brief, target) if action in ("speak", "persuade") else {},
-                    motivated_by=_motives(brief, action, target))
+    goals = _goal_bonus(brief)
+    last = brief.memories[-1] if brief.memories and brief.memories[-1].role == "actor" else None
+    again = (last.action_type, last.other) if last is not None else None
+    rand = streams.stream(brief.turn, brief.agent_id, "decide").random
+    best_u, best = -9.0, opts[-1]
+    for opt in opts:
+        u = opt[2] + NOISE * (rand() - 0.5)
+        if goals:
+            u += goals.get((opt[0], opt[1]), 0.0)
+        if again is not None and again[0] == opt[0] and again[1] == opt[1]:
+            u -= 0.12  # people rarely do the very same thing twice running
+        if u > best_u:
+            best_u, best = u, opt
+    action, target, _, why = best
+    # built without re-validation: every field comes from the brief and is valid by construction
+    return Decision.model_construct(
+        action_type=ActionType(action), target=target, dialogue=_line(brief, action, rand),
+        rationale=_rationale(brief, action, target, why, threat),
+        parameters=_tells(brief, target) if action in ("speak", "persuade") else {},
+        motivated_by=_motives(brief, action, target))
 
 
 def _tells(brief: TurnBrief, listener: str | None) -> dict[str, Any]:
@@ -141,13 +143,13 @@ def _tells(brief: TurnBrief, listener: str | None) -> dict[str, Any]:
     return {}
 
 
-def _line(brief: TurnBrief, action: str, target: str | None, rng) -> str | None:
+def _line(brief: TurnBrief, action: str, rand) -> str | None:
     """A line of dialogue for talkative actions: the persona's own voice when it has one."""
     if action not in ("speak", "persuade", "attack", "help") or not brief.voice:
         return None
-    if action in ("attack", "help") and rng.random() < 0.5:
+    if action in ("attack", "help") and rand() < 0.5:
         return None
-    return brief.voice[int(rng.random() * len(brief.voice))]
+    return brief.voice[int(rand() * len(brief.voice))]
 
 
 def _rationale(brief: TurnBrief, action: str, target: str | None, why: str, threat: float) -> str:

@@ -292,6 +292,20 @@ def test_snapshot_round_trip_is_exact(seq, biases):
         assert back.update_belief(key, "a", "friend", 0.7, turn=21) == m.update_belief(key, "a", "friend", 0.7, turn=21)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 4), st.lists(st.tuples(st.sampled_from("abcdefg"), st.integers(0, 6)), max_size=60))
+def test_eviction_matches_the_rule(capacity, seq):
+    m = BeliefModel("me", capacity=capacity)
+    last: dict[str, int] = {}  # the rule, spelled out naively
+    for key, turn in seq:
+        if key not in last and len(last) >= capacity:
+            del last[min(last, key=lambda k: (last[k], k))]
+        last[key] = max(last.get(key, turn), turn)
+        m.update_belief(key, 1, turn=turn)
+        assert sorted(m.keys()) == sorted(last)
+    assert BeliefModel.from_dict(m.to_dict()).to_dict() == m.to_dict()
+
+
 @settings(max_examples=200, deadline=None)
 @given(updates)
 def test_without_biases_order_does_not_matter(seq):
