@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from heapq import heapify, heappop, heappush
+from heapq import heapify, heappop, heappush, nsmallest
 from typing import Any, Iterable, Mapping, Union
 
 from novel_engine.core.events import InformationFragment, Visibility
@@ -120,9 +120,10 @@ def _bias_name(name: str) -> str | None:
 class _KeyState:
     """Everything kept about one key (slotted: there are up to ``capacity`` per persona)."""
 
-    __slots__ = ("support", "anchor", "last_turn", "evidence")
+    __slots__ = ("support", "anchor", "last_turn", "evidence", "summary")
 
     def __init__(self, anchor: Any, last_turn: int) -> None:
+        self.summary: BeliefSummary | None = None  # cached leading belief, dropped on every update
         self.support: dict[Any, float] = {}
         self.anchor = anchor
         self.last_turn = last_turn
@@ -257,6 +258,7 @@ class BeliefModel:
             for k in sup:
                 sup[k] *= decay
         sup[vk] = sup.get(vk, 0.0) + w
+        state.summary = None
         evidence = state.evidence
         evidence.append((source, value, reliability, w, turn))
         if len(evidence) > MAX_EVIDENCE:
@@ -296,7 +298,13 @@ class BeliefModel:
         return _sigmoid(2.0 * sup.get(_vkey(value), 0.0) - sum(sup.values()))
 
     def _summary(self, key: str, state: _KeyState) -> BeliefSummary:
+        if state.summary is not None:
+            return state.summary
         sup = state.support
+        if len(sup) == 1:  # the common case: one value claimed, uncontested
+            (v, sv), = sup.items()
+            state.summary = BeliefSummary(key, _unkey(v), _sigmoid(sv), False)
+            return state.summary
         lead, best, runner = None, -math.inf, 0.0
         for v, s in sup.items():  # ties: the value claimed first leads
             if s > best:
@@ -306,7 +314,8 @@ class BeliefModel:
             else:
                 runner = max(runner, s)
         contested = runner > 0.0 and runner >= 0.5 * best
-        return BeliefSummary(key, _unkey(lead), _sigmoid(2.0 * best - sum(sup.values())), contested)
+        state.summary = BeliefSummary(key, _unkey(lead), _sigmoid(2.0 * best - sum(sup.values())), contested)
+        return state.summary
 
     def belief(self, key: str) -> BeliefSummary | None:
         """The leading value of ``key`` (highest support; ties: the one claimed first), or None.
@@ -319,9 +328,31 @@ class BeliefModel:
     def beliefs(self, limit: int | None = None) -> list[BeliefSummary]:
         """Leading beliefs, most salient first: by credence (high first), then last update turn
         (recent first), then key; at most ``limit`` of them."""
-        ranked = sorted(((self._summary(k, st), st.last_turn) for k, st in self._keys.items()),
-                        key=lambda item: (-item[0].credence, -item[1], item[0].key))
-        return [summary for summary, _ in ranked[:limit]]
+        items = ((self._summary(k, st), st.last_turn) for k, st in self._keys.items())
+        order = lambda item: (-item[0].credence, -item[1], item[0].key)  # noqa: E731
+        ranked = sorted(items, key=order) if limit is None else nsmallest(limit, items, key=order)
+        return [summary for summary, _ in ranked]
+
+    def view(self, perceptions: Iterable[Perception]) -> list[PerceivedFragment]:
+        """Each perception with the credence the persona *now* gives its claim (after absorbing it).
+
+        This is the subjective view of a turn's perceptions once :meth:`absorb` has run; an item
+        without a key gets ``(1 + e) / 2`` as in :meth:`apply_to_information`.
+        """
+        out = []
+        keys = self._keys
+        for p in perceptions:
+            f = p.fragment
+            state = keys.get(f.key) if f.key is not None else None
+            if state is None:
+                source = self._source(p)
+                factor = 1.0 if source in _FULL_TRUST else self._factor.get(source, 0.75)
+                out.append(PerceivedFragment(p, (1.0 + min(_MAX_E, p.reliability * factor)) / 2.0))
+            else:
+                sup = state.support
+                vk = f.value if f.value.__class__ is str else _vkey(f.value)
+                out.append(PerceivedFragment(p, _sigmoid(2.0 * sup.get(vk, 0.0) - sum(sup.values()))))
+        return out
 
     def evidence(self, key: str) -> list[EvidenceRecord]:
         """The kept evidence for ``key``, oldest first (at most ``MAX_EVIDENCE``; [] if unknown)."""

@@ -204,17 +204,21 @@ class TurnBriefFactory:
 
     def _perceived(self, perceptions: Iterable[PerceivedFragment | Perception],
                    beliefs: "BeliefModel | None") -> tuple[PerceivedFragment, ...]:
-        items = list(perceptions)
+        items = perceptions if isinstance(perceptions, list) else list(perceptions)
         if not items:
             return ()
-        raw = [p for p in items if isinstance(p, Perception)]
-        done = [p for p in items if isinstance(p, PerceivedFragment)]
-        if raw:
-            if beliefs is not None:
-                done.extend(beliefs.apply_to_information(raw))
+        if all(p.__class__ is Perception for p in items):  # the runtime's case: raw perceptions
+            if beliefs is not None:  # the runtime has absorbed these already: show what is believed now
+                done = beliefs.view(items)
             else:
-                done.extend(PerceivedFragment(p, (1.0 + p.reliability) / 2.0) for p in raw)
-        done.sort(key=lambda pf: (-pf.fragment.salience * pf.credence, pf.fragment.id))
+                done = [PerceivedFragment(p, (1.0 + p.reliability) / 2.0) for p in items]
+        else:
+            raw = [p for p in items if isinstance(p, Perception)]
+            done = [p for p in items if isinstance(p, PerceivedFragment)]
+            if raw:
+                done.extend(beliefs.view(raw) if beliefs is not None
+                            else (PerceivedFragment(p, (1.0 + p.reliability) / 2.0) for p in raw))
+        done.sort(key=_perceived_order)
         return tuple(done[: self.limits.perceived])
 
     def _paths(self, goals: Sequence[Goal], here: str, beliefs: Sequence[BeliefSummary],
@@ -244,6 +248,11 @@ class TurnBriefFactory:
         if tree is None:
             tree = self._next_hop[dest] = _bfs_tree(world, dest)
         return tree.get(here)
+
+
+def _perceived_order(pf: PerceivedFragment) -> tuple[float, str]:
+    f = pf.perception.fragment
+    return -f.salience * pf.credence, f.id
 
 
 def _bfs_tree(world: WorldState, dest: str) -> dict[str, str]:

@@ -25,9 +25,10 @@ def threat_level(brief: TurnBrief) -> float:
     """How much danger the persona senses, in [0, 1]: bad news it credits, foes present, recent attacks."""
     threat = 0.0
     for pf in brief.perceived:
-        v = pf.fragment.valence
+        per = pf.perception
+        v = per.fragment.valence
         if v < 0:
-            threat = max(threat, -v * pf.credence * (1.0 if pf.perception.via in ("here", "private") else 0.6))
+            threat = max(threat, -v * pf.credence * (1.0 if per.via in ("here", "private") else 0.6))
     for p in brief.present:
         if p.trust < -0.4 and p.affinity < -0.2:
             threat = max(threat, 0.5 + 0.4 * min(1.0, -p.trust))
@@ -85,21 +86,31 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
     # (action, target, utility before goals and noise, why): one flat list, scored in one loop below
     opts: list[tuple[str, str | None, float, str]] = []
     add = opts.append
+    goals = _goal_bonus(brief)
     if "attack" in avail:
         base_attack = 0.5 * aggro + 0.3 * courage - 0.4 * compassion - 0.5 * (1.0 - health) - 0.35
         base_help = 0.6 * compassion - 0.2 * aggro - 0.35
         base_speak = 0.5 * social - 0.2 - 0.3 * threat
         base_persuade = 0.35 * social + 0.3 * intel - 0.45
         for p in brief.present:
+            # what this persona would most like to do with each person present (then noise decides
+            # between people and the other options): one option per person keeps a turn cheap
             pid, trust, aff, status = p.id, p.trust, p.affinity, p.status
+            need = 0.6 if status == "wounded" else 0.9 if status == "incapacitated" else 0.0
+            cands = [("help", base_help + 0.3 * aff + need * (0.4 + 0.6 * compassion), "compassion"),
+                     ("speak", base_speak + 0.2 * trust + 0.1 * aff, "company"),
+                     ("persuade", base_persuade + 0.15 * trust, "persuasion")]
             if status != "incapacitated":
                 hostility = (0.5 * (-trust if trust < 0.0 else 0.0) + 0.5 * (-aff if aff < 0.0 else 0.0)
                              + (0.6 if pid in provoked else 0.0) - (0.3 * aff if aff > 0.0 else 0.0))
-                add(("attack", pid, base_attack + hostility, "hostility"))
-            need = 0.6 if status == "wounded" else 0.9 if status == "incapacitated" else 0.0
-            add(("help", pid, base_help + 0.3 * aff + need * (0.4 + 0.6 * compassion), "compassion"))
-            add(("speak", pid, base_speak + 0.2 * trust + 0.1 * aff, "company"))
-            add(("persuade", pid, base_persuade + 0.15 * trust, "persuasion"))
+                cands.append(("attack", base_attack + hostility, "hostility"))
+            best_act, best_u, best_why = "speak", -9.0, ""
+            for act, u, why in cands:
+                if goals:
+                    u += goals.get((act, pid), 0.0)
+                if u > best_u:
+                    best_act, best_u, best_why = act, u, why
+            add((best_act, pid, best_u, best_why))
     wander = 0.08 * (1.0 - social) + 0.1 * courage - 0.22 - 0.2 * threat * courage
     for place in avail.get("move", ()):
         add(("move", place, wander, "wander"))
@@ -111,14 +122,13 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
     add(("investigate", None, 0.45 * intel - 0.12 - 0.3 * threat, "curiosity"))
     add(("rest", None, 0.9 * (1.0 - health) - 0.15, "fatigue"))
 
-    goals = _goal_bonus(brief)
     last = brief.memories[-1] if brief.memories and brief.memories[-1].role == "actor" else None
     again = (last.action_type, last.other) if last is not None else None
     rand = streams.stream(brief.turn, brief.agent_id, "decide").random
     best_u, best = -9.0, opts[-1]
     for opt in opts:
         u = opt[2] + NOISE * (rand() - 0.5)
-        if goals:
+        if goals and (opt[1] is None or opt[0] in ("move", "flee")):  # person goals are already in
             u += goals.get((opt[0], opt[1]), 0.0)
         if again is not None and again[0] == opt[0] and again[1] == opt[1]:
             u -= 0.12  # people rarely do the very same thing twice running
@@ -171,7 +181,7 @@ def _motives(brief: TurnBrief, action: str, target: str | None) -> list[str]:
             if m.other == target and m.role == "target" and len(out) < 2:
                 out.append(m.event_id)
     for pf in brief.perceived:
-        f = pf.fragment
+        f = pf.perception.fragment
         if len(out) >= 3:
             break
         if f.id.startswith("ev:") and (target in f.subjects or (action in ("flee", "hide") and f.valence < 0)):

@@ -19,7 +19,7 @@ from novel_engine.config import SessionSettings
 from novel_engine.core.events import Action, Event, InformationFragment, WorldEventSpec
 from novel_engine.core.fog_of_war import FogOfWarService
 from novel_engine.core.scenario import Scenario
-from novel_engine.core.setup import build_world
+from novel_engine.core.setup import build_world, gc_paused
 from novel_engine.llm.port import LanguageModel
 
 __all__ = ["LocalRuntime", "TurnReport", "PHASES"]
@@ -79,6 +79,13 @@ class LocalRuntime:
     async def step(self, agent_actions: Mapping[str, Action] | None = None,
                    world_events: Sequence[WorldEventSpec] = ()) -> TurnReport:
         """Run one turn. Player actions must already be validated (see ``validate_action``)."""
+        # A turn allocates hundreds of thousands of short-lived, acyclic records; the cyclic
+        # collector would walk the whole heap again and again while freeing nothing.
+        with gc_paused():
+            return await self._step(agent_actions, world_events)
+
+    async def _step(self, agent_actions: Mapping[str, Action] | None,
+                    world_events: Sequence[WorldEventSpec]) -> TurnReport:
         timings: dict[str, float] = {}
         clock = time.perf_counter
         world, turn = self.world, self.world.turn + 1
