@@ -242,7 +242,6 @@ class Session:
 
     def beliefs(self, agent_id: str, limit: int = 20) -> list[BeliefSummary]:
         """A persona's leading beliefs, most salient first."""
-        agent = self._rt.pool.agents.get(agent_id)
-        if agent is None:
+        if agent_id not in self._rt.world.personas:
             raise SessionError(f"unknown agent {agent_id!r}", agent_id=agent_id)
-        return agent.beliefs.beliefs(limit)
+        return self._rt.beliefs.beliefs_of(agent_id, limit)

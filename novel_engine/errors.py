@@ -20,6 +20,10 @@ __all__ = [
     "ModelOutputError",
     "InvalidActionError",
     "SessionError",
+    "StoreError",
+    "ConflictError",
+    "NotFoundError",
+    "CheckpointError",
 ]
 
 
@@ -104,3 +108,26 @@ class InvalidActionError(NovelEngineError):
 
 class SessionError(NovelEngineError):
     """A session operation is not possible in the session's current state."""
+
+
+class StoreError(NovelEngineError):
+    """The state store failed (unreachable server, lost connection, bad schema version...).
+
+    ``backend`` names the backend (``sqlite``, ``postgresql``, ``redis``, ``object_store``); the
+    operation that raised it changed nothing that was not already committed.
+    """
+
+
+class ConflictError(StoreError):
+    """Another writer changed the session first (optimistic versioning); reload and retry.
+
+    ``session_id``, ``expected`` (the version this writer started from) and ``actual`` say which.
+    """
+
+
+class NotFoundError(StoreError):
+    """The store holds no record by that key (session, checkpoint, object, user...)."""
+
+
+class CheckpointError(NovelEngineError):
+    """A checkpoint cannot be read or restored (unknown format, corrupt or malformed data)."""

@@ -17,10 +17,9 @@ from typing import Iterable, Mapping, Sequence
 
 from pydantic import ValidationError
 
-from novel_engine.core.beliefs import BeliefModel
+from novel_engine.agents.belief_store import BeliefView
 from novel_engine.core.briefs import MemoryItem, TurnBrief, TurnBriefFactory, memory_from_event
 from novel_engine.core.events import Action, Decision, Event
-from novel_engine.core.perception import Perception
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.world import PersonaState, WorldState
 from novel_engine.llm.offline_policy import decide as offline_decide
@@ -46,27 +45,21 @@ def check_decision(brief: TurnBrief, decision: Decision) -> str | None:
 
 
 class PersonaAgent:
-    """One character: its beliefs, its memory of recent events, and its decision making.
+    """One character: its memory of recent events and its decision making (its beliefs live in a
+    :class:`~novel_engine.agents.belief_store.BeliefStore`).
 
     Args:
-        persona: the persona's state at the start (its id, traits, biases, relationships).
+        persona: the persona's state at the start.
         model: the language model it decides through.
         seed: the session seed (keys its random streams).
-        beliefs: an existing belief model (e.g. restored from a checkpoint); a new one by default.
     """
 
-    __slots__ = ("persona_id", "model", "streams", "beliefs", "memory", "flags")
+    __slots__ = ("persona_id", "model", "streams", "memory", "flags")
 
-    def __init__(self, persona: PersonaState, model: LanguageModel, seed: int,
-                 beliefs: BeliefModel | None = None) -> None:
+    def __init__(self, persona: PersonaState, model: LanguageModel, seed: int) -> None:
         self.persona_id = persona.id
         self.model = model
         self.streams = RandomStreams(seed)
-        if beliefs is None:
-            beliefs = BeliefModel(persona.id, trust={k: r.trust for k, r in persona.relationships.items()})
-            for name, strength in sorted(persona.biases.items()):
-                beliefs.add_cognitive_bias(name, strength)
-        self.beliefs = beliefs
         self.memory: deque[MemoryItem] = deque(maxlen=MEMORY_LIMIT)
         self.flags: tuple[str, ...] = ()
 
@@ -137,7 +130,7 @@ class PersonaAgent:
 
 
 class PersonaPool:
-    """A shard of personas: batched believe, brief and decide for all of them.
+    """A shard of personas: batched briefs and decisions for all of them.
 
     Args:
         personas: the personas this pool hosts.
@@ -151,27 +144,26 @@ class PersonaPool:
         self.agents: dict[str, PersonaAgent] = {p.id: PersonaAgent(p, model, seed) for p in personas}
         self.factory = TurnBriefFactory()
 
-    def believe(self, perceptions: Mapping[str, Sequence[Perception]], turn: int) -> int:
-        """Apply each persona's perceptions to its beliefs; return the number of belief updates."""
-        n = 0
-        for pid, items in perceptions.items():
-            agent = self.agents.get(pid)
-            if agent is not None and items:
-                n += agent.beliefs.absorb(items, turn)
-        return n
-
-    def briefs(self, world: WorldState, perceptions: Mapping[str, Sequence[Perception]],
+    def briefs(self, world: WorldState, views: Mapping[str, BeliefView],
                ids: Iterable[str] | None = None) -> list[TurnBrief]:
-        """Briefs for the given personas (default: every hosted persona that can act), in id order."""
+        """Briefs for the given personas (default: every hosted persona that can act), in id order.
+
+        Args:
+            world: the world (or a replica of it).
+            views: each persona's belief view of the turn (from its belief store).
+            ids: the personas to brief.
+        """
         self.factory.begin_turn(world)
         out = []
+        create = self.factory.create_personalized_brief
         for pid in sorted(self.agents if ids is None else ids):
             p = world.personas[pid]
             if not p.can_act:
                 continue
-            agent = self.agents[pid]
-            out.append(self.factory.create_personalized_brief(
-                pid, world, agent.memory, perceptions=perceptions.get(pid, ()), beliefs=agent.beliefs))
+            view = views.get(pid)
+            out.append(create(pid, world, self.agents[pid].memory,
+                              perceptions=view.perceived if view else (),
+                              belief_summary=view.beliefs if view else ()))
         return out
 
     async def decide(self, briefs: Sequence[TurnBrief]) -> dict[str, Action]:

@@ -20,7 +20,8 @@ from novel_engine.core.world import Goal, WorldState
 if TYPE_CHECKING:  # the belief model is only needed for type hints here
     from novel_engine.core.beliefs import BeliefModel
 
-__all__ = ["TurnBrief", "PresentPersona", "MemoryItem", "BriefLimits", "TurnBriefFactory", "memory_from_event"]
+__all__ = ["TurnBrief", "PresentPersona", "MemoryItem", "BriefLimits", "TurnBriefFactory", "memory_from_event",
+           "perceived_order"]
 
 _UNTARGETED = ("observe", "investigate", "hide", "rest")
 _PERSONA_ACTIONS = ("speak", "persuade", "help", "attack")
@@ -135,7 +136,8 @@ class TurnBriefFactory:
     def create_personalized_brief(self, agent_id: str, world_state: WorldState,
                                   previous_actions: Sequence[Event | MemoryItem] = (), *,
                                   perceptions: Iterable[PerceivedFragment | Perception] = (),
-                                  beliefs: "BeliefModel | None" = None) -> TurnBrief:
+                                  beliefs: "BeliefModel | None" = None,
+                                  belief_summary: Sequence[BeliefSummary] | None = None) -> TurnBrief:
         """Return the bounded brief of ``agent_id`` for the coming turn.
 
         Args:
@@ -144,6 +146,7 @@ class TurnBriefFactory:
             previous_actions: recent events (or memories) involving the persona, oldest first.
             perceptions: what it perceived this turn, with or without credence.
             beliefs: its belief model, for the belief summary and the credence of perceptions.
+            belief_summary: its leading beliefs, when they were computed elsewhere (a belief shard).
         Raises:
             NovelEngineError: for an unknown persona.
         """
@@ -156,7 +159,10 @@ class TurnBriefFactory:
         present = self._present(agent_id, me.relationships, here, world_state)
         neighbours = tuple((n, world_state.locations[n].name) for n in loc.neighbours[: lim.neighbours])
         perceived = self._perceived(perceptions, beliefs)
-        belief_summary = tuple(beliefs.beliefs(lim.beliefs)) if beliefs is not None else ()
+        if belief_summary is not None:
+            belief_summary = tuple(belief_summary[: lim.beliefs])
+        else:
+            belief_summary = tuple(beliefs.beliefs(lim.beliefs)) if beliefs is not None else ()
         memories = tuple(m if isinstance(m, MemoryItem) else memory_from_event(agent_id, m)
                          for m in list(previous_actions)[-lim.memories:])
         actions: dict[str, tuple[str, ...]] = {a: () for a in _UNTARGETED}
@@ -218,7 +224,7 @@ class TurnBriefFactory:
             if raw:
                 done.extend(beliefs.view(raw) if beliefs is not None
                             else (PerceivedFragment(p, (1.0 + p.reliability) / 2.0) for p in raw))
-        done.sort(key=_perceived_order)
+        done.sort(key=perceived_order)
         return tuple(done[: self.limits.perceived])
 
     def _paths(self, goals: Sequence[Goal], here: str, beliefs: Sequence[BeliefSummary],
@@ -250,7 +256,8 @@ class TurnBriefFactory:
         return tree.get(here)
 
 
-def _perceived_order(pf: PerceivedFragment) -> tuple[float, str]:
+def perceived_order(pf: PerceivedFragment) -> tuple[float, str]:
+    """Sort key of perceptions in a brief: most salient and most credited first, then by id."""
     f = pf.perception.fragment
     return -f.salience * pf.credence, f.id
 

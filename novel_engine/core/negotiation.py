@@ -42,6 +42,8 @@ from novel_engine.core.world import PersonaState, WorldState
 __all__ = ["Stance", "NegotiationResult", "NegotiationContext", "AgentNegotiationEngine"]
 
 StanceKind = Literal["accept", "counter", "refuse"]
+_KIND = {t: t.value for t in ActionType}  # member -> plain value, without the enum's slow ``.value``
+_ATTACK, _HELP, _PERSUADE, _SPEAK = "attack", "help", "persuade", "speak"
 _VERB = {"attack": "attacks", "help": "offers help to", "persuade": "tries to persuade", "speak": "speaks to"}
 
 
@@ -96,17 +98,21 @@ class _View:
 
     __slots__ = ("p", "c", "i", "m", "a", "s", "trust", "affinity", "hostile", "lookup")
 
-    def __init__(self, p: PersonaState, actor: str, ctx: NegotiationContext) -> None:
+    def __init__(self, p: PersonaState, actor: str, beliefs: Mapping[str, Callable[[str, object], float]] | None
+                 ) -> None:
         self.p = p
-        self.c, self.i = p.trait("courage"), p.trait("intelligence")
-        self.m, self.a, self.s = p.trait("compassion"), p.trait("aggressiveness"), p.trait("social_tendency")
+        tr = p.traits.get  # the per-stance hot path: one bound method instead of five trait() calls
+        self.c, self.i = tr("courage", 0.5), tr("intelligence", 0.5)
+        self.m, self.a, self.s = tr("compassion", 0.5), tr("aggressiveness", 0.5), tr("social_tendency", 0.5)
         rel = p.relationships.get(actor)
-        lookup = ctx.beliefs.get(p.id) if ctx.beliefs else None
+        lookup = beliefs.get(p.id) if beliefs else None
         self.lookup = lookup
         self.hostile = _clamp(float(lookup(f"hostile:{actor}", True))) if lookup else 0.0
         # suspecting hostility erodes trust whatever the recorded relationship says
-        self.trust = max(-1.0, (rel.trust if rel else 0.0) - 0.6 * self.hostile)
-        self.affinity = rel.affinity if rel else 0.0
+        if rel is None:
+            self.trust, self.affinity = max(-1.0, 0.0 - 0.6 * self.hostile), 0.0
+        else:
+            self.trust, self.affinity = max(-1.0, rel.trust - 0.6 * self.hostile), rel.affinity
 
 
 class AgentNegotiationEngine:
@@ -127,15 +133,20 @@ class AgentNegotiationEngine:
             NovelEngineError: an affected agent is not a persona of the world.
         """
         world = context.world
+        personas = world.personas
         actor_id = proposed_action.actor
-        actor = world.personas.get(actor_id)
-        actor_name = _name(world, actor_id)
-        kind = getattr(proposed_action.action_type, "value", proposed_action.action_type)
-        agents = [a for a in dict.fromkeys(affected_agents) if a != actor_id]
+        actor = personas.get(actor_id)
+        actor_name = actor.name if actor is not None else actor_id
+        kind = proposed_action.action_type
+        kind = _KIND.get(kind, kind)  # an ActionType member or its plain string value
+        beliefs = context.beliefs
         stances: list[Stance] = []
         target: PersonaState | None = None
-        for agent_id in agents:
-            view = _View(world.persona(agent_id), actor_id, context)
+        for agent_id in dict.fromkeys(affected_agents):
+            if agent_id == actor_id:
+                continue
+            p = personas.get(agent_id)
+            view = _View(p if p is not None else world.persona(agent_id), actor_id, beliefs)
             if target is None:
                 target = view.p
                 stances.append(self._target_stance(kind, view, proposed_action, actor, actor_name))
@@ -150,21 +161,21 @@ class AgentNegotiationEngine:
     def _target_stance(self, kind: str, v: _View, action: Action, actor: PersonaState | None, name: str) -> Stance:
         p = v.p
         if not p.can_act:
-            if kind in (ActionType.PERSUADE.value, ActionType.SPEAK.value):
+            if kind in (_PERSUADE, _SPEAK):
                 return Stance(p.id, "refuse", "is in no state to listen", 1.0)
             return Stance(p.id, "accept", "is in no state to respond", 1.0)
-        if kind == ActionType.ATTACK.value:
+        if kind == _ATTACK:
             return self._attacked(v, name)
-        if kind == ActionType.HELP.value:
+        if kind == _HELP:
             if v.trust < -0.3:
                 return Stance(p.id, "refuse", f"trusts {name} too little to accept {name}'s help", _clamp(-v.trust))
             if v.s <= 0.3 and p.health >= 0.8:
                 return Stance(p.id, "refuse", f"is too proud to accept {name}'s help", _clamp(1.0 - v.s))
             return Stance(p.id, "accept", f"accepts {name}'s help",
                           _clamp(0.5 + 0.25 * v.trust + 0.5 * (1.0 - p.health)))
-        if kind == ActionType.PERSUADE.value:
+        if kind == _PERSUADE:
             return self._persuaded(v, action, actor, name)
-        if kind == ActionType.SPEAK.value:
+        if kind == _SPEAK:
             if v.trust < -0.5:
                 return Stance(p.id, "refuse", f"will not hear a word from {name}", _clamp(-v.trust))
             if v.a >= 0.6 and v.trust < 0.0:
@@ -223,7 +234,7 @@ class AgentNegotiationEngine:
 
     def _bystander_stance(self, kind: str, v: _View, target: PersonaState | None) -> Stance:
         p = v.p
-        if kind == ActionType.ATTACK.value and target is not None and p.can_act and not p.hidden:
+        if kind == _ATTACK and target is not None and p.can_act and not p.hidden:
             rel = p.relationships.get(target.id)
             fondness = rel.affinity if rel else 0.0
             if fondness >= 0.4 and v.c >= 0.6:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
+from novel_engine.agents.belief_store import BeliefStore
 from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext
 from novel_engine.agents.director import DirectorAgent, TurnResult
 from novel_engine.agents.persona import PersonaPool
@@ -64,6 +65,7 @@ class LocalRuntime:
         self.world, initial = build_world(scenario)
         self.pending: list[InformationFragment] = list(initial)
         self.fog = FogOfWarService(attention=settings.attention)
+        self.beliefs = BeliefStore(self.world.personas.values())
         self.pool = PersonaPool(self.world.personas.values(), model, seed)
         self.director = DirectorAgent(self.world, scenario, seed, difficulty=settings.difficulty)
         self.chronicler = ChroniclerAgent(model, style=settings.narrative_style or scenario.style,
@@ -92,11 +94,11 @@ class LocalRuntime:
         t = clock()
         routes = self.fog.route(self.pending, world)
         timings["perceive"], t = clock() - t, clock()
-        self.pool.believe(routes, turn)
+        self.beliefs.absorb(routes, turn)
         timings["believe"], t = clock() - t, clock()
         players = agent_actions or {}
         deciders = [pid for pid in sorted(world.personas) if pid not in players and world.personas[pid].can_act]
-        briefs = self.pool.briefs(world, routes, deciders)
+        briefs = self.pool.briefs(world, self.beliefs.views(routes, deciders), deciders)
         timings["brief"], t = clock() - t, clock()
         decisions = await self.pool.decide(briefs)
         timings["decide"], t = clock() - t, clock()

@@ -18,7 +18,7 @@ def setup(model):
     world, _ = build_world(load_scenario("fantasy_world"))
     pid = sorted(world.personas)[0]
     agent = PersonaAgent(world.personas[pid], model, seed=4)
-    brief = TurnBriefFactory().create_personalized_brief(pid, world, beliefs=agent.beliefs)
+    brief = TurnBriefFactory().create_personalized_brief(pid, world)
     return world, agent, brief
 
 

@@ -1,0 +1,188 @@
+"""Checkpoints: everything a :class:`LocalRuntime` needs to continue *exactly* the same story.
+
+A checkpoint is a plain JSON-friendly dict (see :func:`capture`), encoded as JSON with sorted keys
+and compressed with zlib (see :func:`encode`). Restoring it (:func:`restore`) into a fresh
+runtime and playing on gives byte-identical events and prose to a run that never stopped.
+
+What is captured, and why each part is needed:
+
+- the scenario and settings (a restart has nothing else to rebuild from);
+- the world (``WorldState.to_dict``): positions, health, relationships, facts, the turn counter;
+- the fragments pending for the next turn's perceive phase;
+- each persona's belief model and memory (the inputs of its next brief);
+- the director: tension history (pacing and tension smoothing), goals reached, complications
+  used, recent events (coherence's repetition window), the causal graph with its pending
+  effects, and the resolver's ``fans`` index. ``fans`` is kept verbatim rather than rebuilt
+  from the world because relationship *effects* add relationships without indexing them, so a
+  rebuilt index could differ from the live one;
+- the chronicler (its chapters, title and fallbacks);
+- optionally the turn reports (the store keeps them as turn records and events instead).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections import deque
+from typing import TYPE_CHECKING, Any, Mapping
+
+from novel_engine.agents.chronicler import ChroniclerAgent
+from novel_engine.agents.director import DirectorAgent
+from novel_engine.agents.persona import MEMORY_LIMIT, PersonaPool
+from novel_engine.config import SessionSettings
+from novel_engine.core.beliefs import BeliefModel
+from novel_engine.core.briefs import MemoryItem
+from novel_engine.core.causal_graph import CausalGraph
+from novel_engine.core.events import Event, InformationFragment
+from novel_engine.core.scenario import Scenario
+from novel_engine.core.world import WorldState
+from novel_engine.errors import CheckpointError
+from novel_engine.llm.port import LanguageModel
+
+if TYPE_CHECKING:  # pragma: no cover - import cycle avoided at run time
+    from novel_engine.runtime.local import LocalRuntime, TurnReport
+
+__all__ = ["FORMAT", "capture", "restore", "encode", "decode", "report_from_dict"]
+
+FORMAT = 1  #: bump when the layout changes; :func:`restore` refuses unknown formats
+
+
+def _memory(item: MemoryItem) -> list[Any]:
+    return [item.turn, item.event_id, item.summary, item.role, item.action_type, item.other, item.outcome]
+
+
+def _beliefs_of(runtime: "LocalRuntime") -> dict[str, Any]:
+    store = getattr(runtime, "beliefs", None)
+    if store is not None:
+        return store.to_dict()
+    return {pid: a.beliefs.to_dict() for pid, a in runtime.pool.agents.items()}  # beliefs held by agents
+
+
+def _restore_beliefs(runtime: "LocalRuntime", data: Mapping[str, Any]) -> None:
+    store = getattr(runtime, "beliefs", None)
+    if store is not None:
+        store.restore(data)
+        return
+    for pid, d in data.items():  # beliefs held by agents
+        runtime.pool.agents[pid].beliefs = BeliefModel.from_dict(d)
+
+
+def capture(runtime: "LocalRuntime", *, history: bool = True) -> dict[str, Any]:
+    """Return the state of ``runtime`` between two turns as a JSON-friendly dict.
+
+    Args:
+        runtime: a runtime that is not in the middle of a turn.
+        history: include every turn report (events, prose); the state store passes False because
+            it keeps those as turn records and events already.
+    """
+    d = runtime.director
+    state: dict[str, Any] = {
+        "format": FORMAT,
+        "turn": runtime.turn,
+        "seed": runtime.seed,
+        "scenario": runtime.scenario.model_dump(mode="json"),
+        "settings": runtime.settings.model_dump(mode="json"),
+        "world": runtime.world.to_dict(),
+        "pending": [f.to_dict() for f in runtime.pending],
+        "beliefs": _beliefs_of(runtime),
+        "memory": {pid: [_memory(m) for m in a.memory] for pid, a in runtime.pool.agents.items()},
+        "director": {
+            "tension_history": list(d.tension_history),
+            "reached": [[goal, turn] for goal, turn in d.reached.items()],
+            "complications_used": sorted(d.complications_used),
+            "recent": [e.to_dict() for e in d.recent],
+            "causal_graph": d.causal_graph.to_dict(),
+            "fans": {k: sorted(v) for k, v in d.resolver.fans.items()},
+            "difficulty": d.difficulty,
+        },
+        "chronicler": runtime.chronicler.to_dict(),
+    }
+    if history:
+        state["history"] = [r.to_dict() for r in runtime.history]
+    return state
+
+
+def report_from_dict(d: Mapping[str, Any], events: list[Event] | None = None) -> "TurnReport":
+    """Rebuild a :class:`TurnReport` from ``TurnReport.to_dict`` (timings are not kept).
+
+    Args:
+        d: the report dict.
+        events: the turn's events when they are kept elsewhere (default: ``d["events"]``).
+    """
+    from novel_engine.runtime.local import TurnReport
+
+    evs = events if events is not None else [Event.from_dict(e) for e in d.get("events", ())]
+    return TurnReport(turn=int(d["turn"]), events=tuple(evs), prose=d["prose"], tension=d["tension"],
+                      coherence=d["coherence"], milestones=tuple(d.get("milestones", ())),
+                      rejected=int(d.get("rejected", 0)), fallbacks=int(d.get("fallbacks", 0)))
+
+
+def restore(state: Mapping[str, Any], model: LanguageModel, *, seed: int | None = None) -> "LocalRuntime":
+    """Build a runtime that continues from ``state`` (written by :func:`capture`).
+
+    Args:
+        state: the checkpoint dict.
+        model: the language model the restored personas and chronicler use.
+        seed: a different seed for the turns to come (a fork); default: the checkpoint's.
+    Returns:
+        A runtime whose next :meth:`~LocalRuntime.step` plays turn ``state["turn"] + 1``.
+    Raises:
+        CheckpointError: the checkpoint has an unknown format or is malformed.
+    """
+    from novel_engine.runtime.local import LocalRuntime
+
+    if state.get("format") != FORMAT:
+        raise CheckpointError(f"unknown checkpoint format {state.get('format')!r} (expected {FORMAT})",
+                              format=state.get("format"))
+    try:
+        scenario = Scenario.model_validate(state["scenario"])
+        settings = SessionSettings.model_validate(state["settings"])
+        the_seed = int(state["seed"] if seed is None else seed)
+        settings = settings.model_copy(update={"seed": the_seed})
+        # Build the runtime the ordinary way (so any part it gains later exists), then replace
+        # the state that turns have changed.
+        rt = LocalRuntime(scenario, settings, model)
+        rt.world = world = WorldState.from_dict(state["world"])
+        rt.pending = [InformationFragment.from_dict(f) for f in state["pending"]]
+        pool = PersonaPool(world.personas.values(), model, the_seed)
+        for pid, items in state["memory"].items():
+            pool.agents[pid].memory = deque((MemoryItem(*m) for m in items), maxlen=MEMORY_LIMIT)
+        rt.pool = pool
+        _restore_beliefs(rt, state["beliefs"])
+        ds = state["director"]
+        director = DirectorAgent(world, scenario, the_seed, CausalGraph.from_dict(ds["causal_graph"]),
+                                 difficulty=ds["difficulty"])
+        director.tension_history = list(ds["tension_history"])
+        director.reached = {goal: int(turn) for goal, turn in ds["reached"]}
+        director.complications_used = set(ds["complications_used"])
+        director.recent = [Event.from_dict(e) for e in ds["recent"]]
+        director.resolver.fans = {k: set(v) for k, v in ds["fans"].items()}
+        rt.director = director
+        chron = dict(state["chronicler"])
+        chron["seed"] = the_seed
+        rt.chronicler = ChroniclerAgent.from_dict(chron, model)
+        rt.history = [report_from_dict(r) for r in state.get("history", ())]
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"malformed checkpoint: {type(err).__name__}: {err}", error=str(err)) from None
+    if world.turn != state["turn"]:
+        raise CheckpointError("malformed checkpoint: world turn and checkpoint turn differ",
+                              turn=state["turn"], world_turn=world.turn)
+    return rt
+
+
+def encode(state: Mapping[str, Any], level: int = 6) -> bytes:
+    """Serialise a checkpoint dict: compact JSON with sorted keys, zlib-compressed."""
+    raw = json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return zlib.compress(raw, level)
+
+
+def decode(blob: bytes) -> dict[str, Any]:
+    """Inverse of :func:`encode`.
+
+    Raises:
+        CheckpointError: the bytes are not an encoded checkpoint.
+    """
+    try:
+        return json.loads(zlib.decompress(blob).decode("utf-8"))
+    except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"corrupt checkpoint: {err}", error=str(err)) from None
