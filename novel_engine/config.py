@@ -23,6 +23,11 @@ class SessionSettings(BaseModel):
         difficulty: overrides the scenario's difficulty, in [0, 1].
         attention: how many fragments a persona notices per turn (fog of war).
         highlight_limit: how many events per turn the chronicler narrates (large casts).
+        personas_per_actor: Ray runtime: personas per persona shard (None: 1 for casts up to 16,
+            else packed into ``persona_shards`` shards).
+        persona_shards: Ray runtime: the most persona shards an automatic packing makes (None: the
+            cluster's CPU count, at least 2).
+        belief_shards: Ray runtime: belief-store shards (None: one per four persona shards).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -35,6 +40,9 @@ class SessionSettings(BaseModel):
     difficulty: float | None = Field(default=None, ge=0.0, le=1.0)
     attention: int = Field(default=8, ge=1, le=64)
     highlight_limit: int = Field(default=12, ge=1, le=200)
+    personas_per_actor: int | None = Field(default=None, ge=1)
+    persona_shards: int | None = Field(default=None, ge=1, le=1024)
+    belief_shards: int | None = Field(default=None, ge=1, le=1024)
 
 
 def parse_settings(settings: SessionSettings | dict | None, **overrides) -> SessionSettings:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from novel_engine.core.events import Action, Event, InformationFragment, Outcome, SourceType, Visibility
+from novel_engine.core.events import Action, ActionType, Event, InformationFragment, Outcome, SourceType, Visibility
 from novel_engine.core.negotiation import AgentNegotiationEngine, NegotiationContext, NegotiationResult
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.world import PersonaState, WorldState
@@ -33,6 +33,11 @@ __all__ = ["Resolution", "ActionResolver", "INTENSITY"]
 
 INTENSITY = {"attack": 0.75, "flee": 0.5, "help": 0.35, "persuade": 0.3, "investigate": 0.2, "hide": 0.2,
              "speak": 0.15, "observe": 0.1, "move": 0.1, "rest": 0.05}
+_KIND = {t: t.value for t in ActionType}  # member -> plain value, without the enum's slow ``.value``
+_SUCCESS, _PARTIAL, _FAILURE, _BLOCKED = Outcome.SUCCESS, Outcome.PARTIAL, Outcome.FAILURE, Outcome.BLOCKED
+_TAIL = {_SUCCESS: "", _PARTIAL: ", with partial success", _FAILURE: " and fails", Outcome.NONE: ""}
+_PLACE_KINDS = frozenset({"move", "flee", "investigate", "observe", "hide", "rest"})  # summaries name a place
+_DIRECT, _LOCAL, _PRIVATE = SourceType.DIRECT_OBSERVATION, Visibility.LOCAL, Visibility.PRIVATE
 _VERB = {"attack": "attacks", "help": "helps", "persuade": "tries to persuade", "speak": "speaks with",
          "investigate": "investigates", "observe": "keeps watch over", "hide": "hides in", "rest": "rests in",
          "move": "goes to", "flee": "flees to"}
@@ -64,6 +69,7 @@ class ActionResolver:
         self.streams = streams
         self.difficulty = difficulty
         self.negotiation = AgentNegotiationEngine()
+        self._ctx: NegotiationContext | None = None  # the current turn's negotiation context
         self.fans: dict[str, set[str]] = {}  # persona -> people with a relationship to them
         for p in world.personas.values():
             for other in p.relationships:
@@ -93,21 +99,22 @@ class ActionResolver:
                and personas[f].relationships[target].affinity >= 0.4]
         return sorted(out)[:2]
 
-    def _fragment(self, ev: Event, suffix: str = "", **kw: Any) -> InformationFragment:
-        base = dict(id=f"ev:{ev.id}{suffix}", content=ev.summary, source_type=SourceType.DIRECT_OBSERVATION,
-                    reliability=0.9, location=ev.location, turn=ev.turn,
-                    subjects=tuple(x for x in (ev.actor, ev.target) if x), visibility=Visibility.LOCAL,
-                    origin=ev.actor or "world")
-        base.update(kw)
-        return InformationFragment(**base)
+    def _seen(self, ev: Event, fid: str, key: str, value: Any, valence: float, salience: float, reach: int = 0,
+              reliability: float = 0.9, location: str | None = None, subjects: tuple[str, ...] | None = None
+              ) -> InformationFragment:
+        """A local fragment of what bystanders see of ``ev`` (at ``location``, default: where it happened)."""
+        actor, target = ev.actor, ev.target
+        if subjects is None:
+            subjects = (actor, target) if actor and target else (actor,) if actor else (target,) if target else ()
+        # positional construction: this runs once or twice per action, keywords cost measurably here
+        return InformationFragment(fid, ev.summary, _DIRECT, reliability, ev.location if location is None else location,
+                                   ev.turn, subjects, _LOCAL, actor or "world", key, value, valence, salience, reach)
 
     def _private(self, ev: Event, owner: str, suffix: str, content: str, key: str, value: Any,
                  reliability: float = 0.9, valence: float = 0.0, source=SourceType.DIRECT_OBSERVATION
                  ) -> InformationFragment:
-        return InformationFragment(id=f"ev:{ev.id}:{suffix}", content=content, source_type=source,
-                                   reliability=reliability, location=ev.location, turn=ev.turn,
-                                   subjects=(ev.actor,) if ev.actor else (), visibility=Visibility.PRIVATE,
-                                   origin=owner, key=key, value=value, valence=valence, salience=0.7)
+        return InformationFragment(f"ev:{ev.id}:{suffix}", content, source, reliability, ev.location, ev.turn,
+                                   (ev.actor,) if ev.actor else (), _PRIVATE, owner, key, value, valence, 0.7)
 
     # -- resolution ----------------------------------------------------------------------------
     def resolve(self, action: Action, event_id: str, turn: int, known_events: set[str] | frozenset = frozenset()
@@ -121,195 +128,227 @@ class ActionResolver:
             known_events: ids of recorded events; motives that name one become the event's causes.
         """
         world = self.world
-        actor = world.personas[action.actor]
-        kind = action.action_type.value
+        personas = world.personas
+        actor = personas[action.actor]
+        aid = actor.id
+        kind = action.action_type
+        kind = _KIND.get(kind, kind)
         here = actor.location
         target = action.target
         data: dict[str, Any] = {}
         negotiation = None
-        outcome = Outcome.SUCCESS
-        t = world.personas.get(target) if target else None
+        outcome = _SUCCESS
+        t = personas.get(target) if target else None
         if t is not None:
             if t.hidden or t.location != here:
-                outcome = Outcome.BLOCKED
+                outcome = _BLOCKED
                 data["missing"] = True
             else:
-                affected = [target, *self._bystanders(actor.id, target, here)]
+                bystanders = self._bystanders(aid, target, here)
                 negotiation = self.negotiation.negotiate_action(
-                    action, affected, NegotiationContext(world=world, turn=turn))
+                    action, [target, *bystanders] if bystanders else [target], self._context(turn))
                 data["negotiation"] = negotiation.outcome
                 data["stances"] = [{"agent": s.agent, "stance": s.stance, "reason": s.reason}
                                    for s in negotiation.stances]
-        if outcome is not Outcome.BLOCKED:
+        if outcome is not _BLOCKED:
             outcome = self._outcome(kind, actor, t, negotiation, turn)
-        causes = tuple(sorted({m for m in action.motivated_by if m in known_events}))
-        flags = tuple(f for f in action.flags if not f.startswith("fallback_reason:"))
+        motives = action.motivated_by
+        causes = tuple(sorted({m for m in motives if m in known_events})) if motives else ()
+        flags = action.flags if type(action.flags) is tuple else tuple(action.flags)
+        if flags:
+            reasons = [f for f in flags if f.startswith("fallback_reason:")]
+            if reasons:
+                flags = tuple(f for f in flags if not f.startswith("fallback_reason:"))
+                data["fallback_reason"] = reasons[0].split(":", 1)[1]
         if action.origin == "player":
             flags = ("player", *flags)
-        reasons = [f.split(":", 1)[1] for f in action.flags if f.startswith("fallback_reason:")]
-        if reasons:
-            data["fallback_reason"] = reasons[0]
-        location = target if kind in ("move", "flee") else here
-        if kind in ("move", "flee"):
+        moving = kind == "move" or kind == "flee"
+        location = target if moving else here
+        if moving:
             data["from"], data["to"] = here, target
-        tells = action.parameters.get("tells_key")
-        if kind in ("speak", "persuade") and isinstance(tells, str):
-            data["tells"] = {"key": tells, "value": action.parameters.get("tells_value"),
-                             "content": str(action.parameters.get("tells_content", ""))[:300]}
+        elif kind == "speak" or kind == "persuade":
+            params = action.parameters
+            tells = params.get("tells_key") if params else None
+            if isinstance(tells, str):
+                data["tells"] = {"key": tells, "value": params.get("tells_value"),
+                                 "content": str(params.get("tells_content", ""))[:300]}
+            if negotiation is not None:
+                reply = self._reply(kind, t, turn)
+                if reply:
+                    data["reply"] = reply
         intensity = INTENSITY.get(kind, 0.1)
-        res = Resolution(event=None)  # type: ignore[arg-type]  # filled in below
-        reply = self._reply(kind, t, negotiation, turn)
-        if reply:
-            data["reply"] = reply
-        self._effects(kind, actor, t, outcome, negotiation, res, data, turn)
-        if data.get("incapacitated"):
+        res = Resolution(None)  # type: ignore[arg-type]  # the event is filled in below
+        self._effects(kind, actor, t, outcome, negotiation, res, data)
+        if "incapacitated" in data:
             intensity = 1.0
-        elif outcome is Outcome.FAILURE and kind == "attack":
+        elif outcome is _FAILURE and kind == "attack":
             intensity = 0.6
         summary = self._summary(kind, actor, target, outcome, location, data)
-        res.event = Event(id=event_id, turn=turn, kind="action", summary=summary, actor=actor.id,
-                          action_type=kind, target=target, location=location, outcome=outcome,
-                          dialogue=action.dialogue,
-                          participants=tuple(x for x in (actor.id, target, *data.get("counter_by", ())) if x
-                                             and x in world.personas),
-                          causes=causes, intensity=intensity, flags=flags, data=data)
-        self._fragments(res, kind, actor, t, outcome, data)
+        if t is None:
+            participants: tuple[str, ...] = (aid,)
+        else:
+            participants = (aid, target)
+            if "counter_by" in data:
+                participants += tuple(c for c in data["counter_by"] if c in personas)
+        res.event = ev = Event(event_id, turn, "action", summary, aid, kind, target, location, outcome, action.dialogue,
+                               participants, causes, intensity, flags, data)
+        self._fragments(res, ev, kind, actor, t, outcome, data)
         return res, negotiation
+
+    def _context(self, turn: int) -> NegotiationContext:
+        # one context per turn: it only names the world and the turn, so every action can share it
+        ctx = self._ctx
+        if ctx is None or ctx.turn != turn or ctx.world is not self.world:
+            ctx = self._ctx = NegotiationContext(world=self.world, turn=turn)
+        return ctx
 
     def _outcome(self, kind: str, actor: PersonaState, t: PersonaState | None, neg: NegotiationResult | None,
                  turn: int) -> Outcome:
         tr = actor.traits.get
-        if kind == "attack" and t is not None:
-            if neg is not None and neg.outcome == "rejected":
-                return Outcome.BLOCKED
-            p = 0.45 + 0.3 * (tr("courage", .5) + tr("aggressiveness", .5)) / 2 \
-                - 0.25 * (t.trait("courage") + t.trait("intelligence")) / 2
-            if neg is not None and neg.outcome == "modified":
-                p -= 0.15
-            return self._roll(turn, actor.id, p)
-        if kind == "help" and t is not None:
-            if neg is not None and neg.outcome == "rejected":
-                return Outcome.BLOCKED
-            return self._roll(turn, actor.id, 0.5 + 0.4 * tr("compassion", .5) + 0.1 * tr("intelligence", .5))
-        if kind == "persuade" and t is not None:
-            if neg is not None and neg.outcome == "rejected":
-                return Outcome.FAILURE
-            trust = t.relationships[actor.id].trust if actor.id in t.relationships else 0.0
-            p = 0.25 + 0.35 * tr("social_tendency", .5) + 0.25 * tr("intelligence", .5) + 0.2 * trust
-            if neg is not None and neg.outcome == "accepted":
-                p += 0.2
-            out = self._roll(turn, actor.id, p)
-            if neg is not None and neg.outcome == "modified" and out is Outcome.SUCCESS:
-                out = Outcome.PARTIAL  # a counter-offer: they meet half-way
-            return out
-        if kind == "speak" and neg is not None and neg.outcome == "rejected":
-            return Outcome.BLOCKED
+        said = neg.outcome if neg is not None else None
+        if t is not None:
+            if kind == "attack":
+                if said == "rejected":
+                    return _BLOCKED
+                tt = t.traits.get
+                p = 0.45 + 0.3 * (tr("courage", .5) + tr("aggressiveness", .5)) / 2 \
+                    - 0.25 * (tt("courage", .5) + tt("intelligence", .5)) / 2
+                if said == "modified":
+                    p -= 0.15
+                return self._roll(turn, actor.id, p)
+            if kind == "help":
+                if said == "rejected":
+                    return _BLOCKED
+                return self._roll(turn, actor.id, 0.5 + 0.4 * tr("compassion", .5) + 0.1 * tr("intelligence", .5))
+            if kind == "persuade":
+                if said == "rejected":
+                    return _FAILURE
+                rel = t.relationships.get(actor.id)
+                trust = rel.trust if rel is not None else 0.0
+                p = 0.25 + 0.35 * tr("social_tendency", .5) + 0.25 * tr("intelligence", .5) + 0.2 * trust
+                if said == "accepted":
+                    p += 0.2
+                out = self._roll(turn, actor.id, p)
+                if said == "modified" and out is _SUCCESS:
+                    out = _PARTIAL  # a counter-offer: they meet half-way
+                return out
+        if kind == "speak" and said == "rejected":
+            return _BLOCKED
         if kind == "investigate":
             return self._roll(turn, actor.id, 0.3 + 0.6 * tr("intelligence", .5))
         if kind == "hide":
             return self._roll(turn, actor.id, 0.5 + 0.3 * tr("intelligence", .5) + 0.2 * (1 - tr("social_tendency", .5)))
-        return Outcome.SUCCESS
+        return _SUCCESS
 
-    def _reply(self, kind: str, t: PersonaState | None, neg: NegotiationResult | None, turn: int) -> str | None:
-        if t is None or neg is None or kind not in ("speak", "persuade") or not t.voice:
+    def _reply(self, kind: str, t: PersonaState | None, turn: int) -> str | None:
+        if t is None or not t.voice:
             return None
         if self.streams.uniform(turn, t.id, f"reply:{kind}") < 0.5:
             return None
         return self.streams.choice(t.voice, turn, t.id, "reply")
 
     def _effects(self, kind: str, actor: PersonaState, t: PersonaState | None, outcome: Outcome,
-                 neg: NegotiationResult | None, res: Resolution, data: dict, turn: int) -> None:
-        ok = outcome in (Outcome.SUCCESS, Outcome.PARTIAL)
-        full = outcome is Outcome.SUCCESS
-        if kind == "attack" and t is not None:
-            if not data.get("missing"):
-                res.relations.append((t.id, actor.id, -0.45, -0.35))
-            if ok:
-                dmg = (0.3 + 0.2 * actor.trait("aggressiveness")) * (1.0 if full else 0.5)
-                res.health[t.id] = -dmg
-                data["damage"] = round(dmg, 4)
-                if t.health - dmg <= 0.0:
-                    data["incapacitated"] = [t.id]
-                elif t.health - dmg < 0.6:
-                    data["wounded"] = [t.id]
-            if neg is not None:
-                counters = [s.agent for s in neg.stances if s.stance == "counter"]
-                if counters:
-                    data["counter_by"] = counters
-                    back = sum(0.1 + 0.15 * self.world.personas[c].trait("aggressiveness") for c in counters)
-                    res.health[actor.id] = -round(back, 4)
-                    if actor.health - back <= 0.0:
-                        data.setdefault("incapacitated", []).append(actor.id)
-                    for c in counters:
-                        if c != t.id:
-                            res.relations.append((c, actor.id, -0.3, -0.3))
-        elif kind == "help" and t is not None and ok:
-            res.health[t.id] = 0.3 if full else 0.15
-            res.relations.append((t.id, actor.id, 0.2, 0.2))
-        elif kind == "persuade" and t is not None and ok:
-            res.relations.append((t.id, actor.id, 0.15 if full else 0.08, 0.1 if full else 0.05))
-        elif kind == "speak" and t is not None and ok:
-            res.relations.append((t.id, actor.id, 0.05, 0.05))
-            res.relations.append((actor.id, t.id, 0.03, 0.05))
-        elif kind == "rest":
+                 neg: NegotiationResult | None, res: Resolution, data: dict) -> None:
+        ok = outcome is _SUCCESS or outcome is _PARTIAL
+        full = outcome is _SUCCESS
+        if t is not None:
+            if kind == "attack":
+                self._attack_effects(actor, t, ok, full, neg, res, data)
+            elif not ok:
+                pass
+            elif kind == "help":
+                res.health[t.id] = 0.3 if full else 0.15
+                res.relations.append((t.id, actor.id, 0.2, 0.2))
+            elif kind == "persuade":
+                res.relations.append((t.id, actor.id, 0.15 if full else 0.08, 0.1 if full else 0.05))
+            elif kind == "speak":
+                res.relations.append((t.id, actor.id, 0.05, 0.05))
+                res.relations.append((actor.id, t.id, 0.03, 0.05))
+        if kind == "rest":
             res.health[actor.id] = 0.15
-        elif kind in ("move", "flee"):
+        elif kind == "move" or kind == "flee":
             res.move = data["to"]
-        if kind == "hide" and ok:
+        elif kind == "hide" and ok:
             res.hide = True
+
+    def _attack_effects(self, actor: PersonaState, t: PersonaState, ok: bool, full: bool,
+                        neg: NegotiationResult | None, res: Resolution, data: dict) -> None:
+        if "missing" not in data:
+            res.relations.append((t.id, actor.id, -0.45, -0.35))
+        if ok:
+            dmg = (0.3 + 0.2 * actor.traits.get("aggressiveness", 0.5)) * (1.0 if full else 0.5)
+            res.health[t.id] = -dmg
+            data["damage"] = round(dmg, 4)
+            if t.health - dmg <= 0.0:
+                data["incapacitated"] = [t.id]
+            elif t.health - dmg < 0.6:
+                data["wounded"] = [t.id]
+        if neg is not None:
+            counters = [s.agent for s in neg.stances if s.stance == "counter"]
+            if counters:
+                data["counter_by"] = counters
+                personas = self.world.personas
+                back = sum(0.1 + 0.15 * personas[c].traits.get("aggressiveness", 0.5) for c in counters)
+                res.health[actor.id] = -round(back, 4)
+                if actor.health - back <= 0.0:
+                    data.setdefault("incapacitated", []).append(actor.id)
+                for c in counters:
+                    if c != t.id:
+                        res.relations.append((c, actor.id, -0.3, -0.3))
 
     def _summary(self, kind: str, actor: PersonaState, target: str | None, outcome: Outcome, location: str,
                  data: dict) -> str:
         a, verb = actor.name, _VERB.get(kind, kind)
-        if kind in ("move", "flee"):
-            return f"{a} {verb} {self._place(location)}"
-        if kind in ("investigate", "observe", "hide", "rest"):
-            tail = {Outcome.FAILURE: " but finds nothing" if kind == "investigate" else " but is seen",
-                    Outcome.PARTIAL: ", with little to show"}.get(outcome, "") if kind in ("investigate", "hide") else ""
+        if kind in _PLACE_KINDS:
+            tail = ""
+            if kind == "investigate" or kind == "hide":
+                if outcome is _FAILURE:
+                    tail = " but finds nothing" if kind == "investigate" else " but is seen"
+                elif outcome is _PARTIAL:
+                    tail = ", with little to show"
             return f"{a} {verb} {self._place(location)}{tail}"
         tname = self._name(target)
         if data.get("missing"):
             return f"{a} looks for {tname} in vain"
-        tail = {Outcome.SUCCESS: "", Outcome.PARTIAL: ", with partial success", Outcome.FAILURE: " and fails",
-                Outcome.BLOCKED: f", but {tname} will not have it"}[outcome] if outcome is not Outcome.NONE else ""
-        if kind == "attack" and outcome is Outcome.BLOCKED:
-            tail = f", but {tname} evades"
-        if data.get("incapacitated") and target in data["incapacitated"]:
+        down = data.get("incapacitated")
+        if down and target in down:
             tail = f" and strikes {tname} down"
+        elif outcome is _BLOCKED:
+            tail = f", but {tname} evades" if kind == "attack" else f", but {tname} will not have it"
+        else:
+            tail = _TAIL[outcome]
         return f"{a} {verb} {tname}{tail}"
 
-    def _fragments(self, res: Resolution, kind: str, actor: PersonaState, t: PersonaState | None,
+    def _fragments(self, res: Resolution, ev: Event, kind: str, actor: PersonaState, t: PersonaState | None,
                    outcome: Outcome, data: dict) -> None:
-        ev = res.event
         out = res.fragments
-        if kind in ("move", "flee"):
-            dest = ev.location
-            out.append(self._fragment(ev, key=f"location_of:{actor.id}", value=dest, salience=0.45,
-                                      valence=-0.2 if kind == "flee" else 0.0))
-            out.append(self._fragment(ev, ":left", location=data["from"], key=f"location_of:{actor.id}",
-                                      value=dest, salience=0.3, reliability=0.8))
+        aid = actor.id
+        if kind == "move" or kind == "flee":
+            dest, key = ev.location, f"location_of:{aid}"
+            out.append(self._seen(ev, f"ev:{ev.id}", key, dest, -0.2 if kind == "flee" else 0.0, 0.45))
+            out.append(self._seen(ev, f"ev:{ev.id}:left", key, dest, 0.0, 0.3, reliability=0.8,
+                                  location=data["from"]))
             return
-        if kind == "hide" and outcome in (Outcome.SUCCESS, Outcome.PARTIAL):
+        if kind == "hide" and (outcome is _SUCCESS or outcome is _PARTIAL):
             return  # nobody sees someone hide well
         if kind == "attack":
-            out.append(self._fragment(ev, key=f"hostile:{actor.id}", value=ev.target, valence=-0.8,
-                                      salience=0.95, reach=1))
+            out.append(self._seen(ev, f"ev:{ev.id}", f"hostile:{aid}", ev.target, -0.8, 0.95, 1))
             for victim in data.get("incapacitated", ()):
-                out.append(self._fragment(ev, f":down:{victim}", key=f"status_of:{victim}", value="incapacitated",
-                                          valence=-0.9, salience=1.0, reach=1, subjects=(victim,)))
+                out.append(self._seen(ev, f"ev:{ev.id}:down:{victim}", f"status_of:{victim}", "incapacitated",
+                                      -0.9, 1.0, 1, subjects=(victim,)))
         elif kind == "help":
-            out.append(self._fragment(ev, key=f"ally:{actor.id}", value=ev.target, valence=0.5, salience=0.5))
-        elif kind in ("speak", "persuade"):
-            out.append(self._fragment(ev, key=f"talks:{actor.id}", value=ev.target, salience=0.35))
+            out.append(self._seen(ev, f"ev:{ev.id}", f"ally:{aid}", ev.target, 0.5, 0.5))
+        elif kind == "speak" or kind == "persuade":
+            out.append(self._seen(ev, f"ev:{ev.id}", f"talks:{aid}", ev.target, 0.0, 0.35))
             tells = data.get("tells")
-            if t is not None and outcome is not Outcome.BLOCKED and isinstance(tells, dict):
+            if t is not None and outcome is not _BLOCKED and isinstance(tells, dict):
                 out.append(self._private(ev, t.id, "told", f"{actor.name} says: {tells.get('content', '')}",
                                          tells["key"], tells.get("value"), reliability=0.75,
                                          source=SourceType.HEARSAY))
         else:
-            out.append(self._fragment(ev, key=f"location_of:{actor.id}", value=ev.location, salience=0.15))
-        if kind == "investigate" and outcome in (Outcome.SUCCESS, Outcome.PARTIAL):
-            self._findings(res, actor, outcome is Outcome.SUCCESS)
+            out.append(self._seen(ev, f"ev:{ev.id}", f"location_of:{aid}", ev.location, 0.0, 0.15))
+        if kind == "investigate" and (outcome is _SUCCESS or outcome is _PARTIAL):
+            self._findings(res, actor, outcome is _SUCCESS)
         elif kind == "observe":
             self._observations(res, actor)
 

@@ -108,7 +108,7 @@ class LocalRuntime:
         prose = await self.chronicler.create_narrative(
             result.events, world.personas,
             WorldContext(title=self.scenario.title, turn=turn, locations=world.locations, tension=result.tension),
-            impact=_impact)
+            impact=chronicle_impact)
         timings["narrate"], t = clock() - t, clock()
         self.pending = list(result.fragments)
         fallbacks = sum(1 for a in decisions.values() if "fallback" in a.flags)
@@ -120,7 +120,7 @@ class LocalRuntime:
         return report
 
 
-def _impact(ev: Event) -> float:
+def chronicle_impact(ev: Event) -> float:
     """How much an event deserves the chronicler's attention this turn."""
     bonus = 0.5 if "player" in ev.flags else 0.0
     if ev.kind != "action":

@@ -1,0 +1,189 @@
+"""The director actor: owns the world and runs the turn loop over the session's shards.
+
+One turn, with one batched call per shard per phase (never one Ray call per persona):
+
+perceive (here: fog of war over the world) -> believe (each belief shard absorbs its personas'
+perceptions and returns their belief views) -> brief + decide (each persona shard patches its world
+replica, remembers last turn's events, briefs and decides its personas) -> resolve and record
+(here) -> narrate (the chronicler actor) -> commit (the report is kept, events go to the hub).
+
+The phases run the same pure code as the in-process runtime, in the same order per persona, so
+both runtimes tell byte-identical stories for any shard count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Mapping, Sequence
+
+import ray
+
+from novel_engine.agents.chronicler import WorldContext
+from novel_engine.agents.director import DirectorAgent
+from novel_engine.config import SessionSettings
+from novel_engine.core.events import Action, Event, InformationFragment, WorldEventSpec
+from novel_engine.core.fog_of_war import FogOfWarService
+from novel_engine.core.scenario import Scenario
+from novel_engine.core.setup import build_world, gc_paused
+from novel_engine.core.world import WorldState
+from novel_engine.runtime.local import TurnReport, chronicle_impact
+from novel_engine.runtime.sharding import ShardPlan
+
+__all__ = ["DirectorActor", "hub_items"]
+
+
+def _signature(p) -> tuple:
+    return (p.location, p.health, p.hidden, tuple((k, r.trust, r.affinity) for k, r in p.relationships.items()))
+
+
+def hub_items(report: TurnReport) -> list[dict[str, Any]]:
+    """What a turn publishes on the event hub: its events, its prose, then ``turn_complete``."""
+    kinds = {"action": "agent_action", "world": "world_event", "causal": "causal_event"}
+    items: list[dict[str, Any]] = [{"type": kinds.get(e.kind, "world_event"), "turn": report.turn,
+                                    "event": e.to_dict()} for e in report.events]
+    items.append({"type": "narrative_update", "turn": report.turn, "prose": report.prose})
+    items.append({"type": "turn_complete", "turn": report.turn, "tension": report.tension,
+                  "events": len(report.events), "milestones": list(report.milestones)})
+    return items
+
+
+@ray.remote
+class DirectorActor:
+    """The session's game master: world state, fog of war, resolution, and the turn loop.
+
+    Args:
+        scenario: the validated scenario.
+        settings: the session settings (seed resolved).
+        plan: which personas live on which shard.
+        persona_shards: handles of the persona shards, in plan order.
+        belief_shards: handles of the belief-store shards, in plan order.
+        chronicler: the chronicler actor.
+        hub: the event hub actor.
+    """
+
+    def __init__(self, scenario: Scenario, settings: SessionSettings, plan: ShardPlan,
+                 persona_shards: Sequence[Any], belief_shards: Sequence[Any], chronicler: Any, hub: Any) -> None:
+        self.scenario = scenario
+        self.settings = settings
+        self.seed = settings.seed if settings.seed is not None else scenario.seed
+        self.world, initial = build_world(scenario)
+        self.pending: list[InformationFragment] = list(initial)
+        self.fog = FogOfWarService(attention=settings.attention)
+        self.director = DirectorAgent(self.world, scenario, self.seed, difficulty=settings.difficulty)
+        self.plan = plan
+        self.persona_shards, self.belief_shards = list(persona_shards), list(belief_shards)
+        self.persona_shard_of = plan.persona_shard_of()
+        self.chronicler, self.hub = chronicler, hub
+        self.history: list[TurnReport] = []
+        self.last_events: tuple[Event, ...] = ()
+        self._signatures = {pid: _signature(p) for pid, p in self.world.personas.items()}
+        self._facts = dict(self.world.facts)
+        self._lock = asyncio.Lock()
+
+    def _patch(self) -> dict[str, Any]:
+        """The personas (and facts) that changed since the last patch, for the shards' replicas."""
+        changed = []
+        sigs = self._signatures
+        for pid, p in self.world.personas.items():
+            sig = _signature(p)
+            if sigs.get(pid) != sig:
+                sigs[pid] = sig
+                changed.append(p.to_dict())
+        patch: dict[str, Any] = {"turn": self.world.turn, "personas": changed}
+        if self.world.facts != self._facts:
+            self._facts = dict(self.world.facts)
+            patch["facts"] = self._facts
+        return patch
+
+    async def step(self, agent_actions: Mapping[str, Action] | None = None,
+                   world_events: Sequence[WorldEventSpec] = ()) -> TurnReport:
+        """Run one turn (turns never overlap). Player actions must already be validated."""
+        async with self._lock:
+            with gc_paused():
+                return await self._step(agent_actions or {}, world_events)
+
+    async def _step(self, players: Mapping[str, Action], world_events: Sequence[WorldEventSpec]) -> TurnReport:
+        timings: dict[str, float] = {}
+        clock = time.perf_counter
+        world, turn = self.world, self.world.turn + 1
+        t = clock()
+        routes = self.fog.route(self.pending, world)
+        timings["perceive"], t = clock() - t, clock()
+        deciders = [pid for pid in sorted(world.personas) if pid not in players and world.personas[pid].can_act]
+        deciding = set(deciders)
+        calls = []
+        for shard, ids in zip(self.belief_shards, self.plan.belief_shards):
+            part = {pid: routes[pid] for pid in ids if pid in routes}
+            calls.append(shard.absorb.remote(part, turn, [pid for pid in ids if pid in deciding]))
+        views: dict = {}
+        for v in await asyncio.gather(*calls):
+            views.update(v)
+        timings["believe"], t = clock() - t, clock()
+        patch = self._patch()
+        memories = self._memories_by_shard()
+        calls = []
+        for i, (shard, ids) in enumerate(zip(self.persona_shards, self.plan.persona_shards)):
+            mine = [pid for pid in ids if pid in deciding]
+            calls.append(shard.decide.remote(patch, {pid: views[pid] for pid in mine if pid in views}, mine,
+                                             memories[i]))
+        decisions: dict[str, Action] = {}
+        for d in await asyncio.gather(*calls):
+            decisions.update(d)
+        timings["brief"], timings["decide"], t = 0.0, clock() - t, clock()
+        result = self.director.resolve_turn(players, world_events, decisions=decisions)
+        self.last_events = result.events
+        timings["resolve"], t = clock() - t, clock()
+        mentioned = {pid for e in result.events for pid in (e.actor, e.target, *e.participants) if pid}
+        characters = {pid: world.personas[pid] for pid in sorted(mentioned) if pid in world.personas}
+        places = {l: world.locations[l] for e in result.events for l in (e.location, e.data.get("from"))
+                  if l in world.locations}
+        prose = await self.chronicler.narrate.remote(
+            result.events, characters,
+            WorldContext(title=self.scenario.title, turn=turn, locations=places, tension=result.tension),
+            chronicle_impact)
+        timings["narrate"], t = clock() - t, clock()
+        self.pending = list(result.fragments)
+        fallbacks = sum(1 for a in decisions.values() if "fallback" in a.flags)
+        report = TurnReport(turn=turn, events=result.events, prose=prose, tension=result.tension,
+                            coherence=result.coherence, milestones=result.milestones,
+                            rejected=len(result.rejected), fallbacks=fallbacks, timings=timings)
+        self.history.append(report)
+        await self.hub.publish.remote(hub_items(report))
+        timings["commit"] = clock() - t
+        return report
+
+    def _memories_by_shard(self) -> list[list[Event]]:
+        """Last turn's events, each sent to the shards hosting someone it involves."""
+        out: list[list[Event]] = [[] for _ in self.persona_shards]
+        where = self.persona_shard_of
+        for ev in self.last_events:
+            shards = {where[pid] for pid in (ev.actor, ev.target, *ev.participants) if pid in where}
+            for i in sorted(shards):
+                out[i].append(ev)
+        return out
+
+    # -- reads -------------------------------------------------------------------------------
+    def turn(self) -> int:
+        return self.world.turn
+
+    def reports(self) -> list[TurnReport]:
+        return list(self.history)
+
+    def world_state(self) -> WorldState:
+        return self.world
+
+    def causal_graph(self) -> dict:
+        return self.director.causal_graph.to_node_link()
+
+    def explain(self, event_id: str) -> list:
+        return self.director.causal_graph.explain(event_id)
+
+    def scenario_and_settings(self) -> tuple[Scenario, SessionSettings]:
+        return self.scenario, self.settings
+
+    async def beliefs_of(self, persona_id: str, limit: int = 20) -> list:
+        i = self.plan.belief_shard_of().get(persona_id)
+        if i is None:
+            return []
+        return await self.belief_shards[i].beliefs_of.remote(persona_id, limit)

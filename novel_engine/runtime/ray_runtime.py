@@ -1,0 +1,175 @@
+"""The Ray runtime, driver side: connect to Ray, create a session's actors by name, re-attach, close.
+
+Every actor of a session is named ``ne:<session>:<role>[:<i>]`` in one explicit namespace, so any
+driver, notebook or Serve replica connected to the same cluster can find a running session with
+:meth:`RayRuntime.attach`. Sessions created with ``detached=True`` outlive the driver that made them
+(and must be closed explicitly).
+
+Placement: shards are created with ``scheduling_strategy="SPREAD"`` and the CPU / custom-resource
+requests given in ``actor_options`` (default: ``num_cpus=0``, so a shard never asks more than a
+node has; add e.g. ``resources={"persona_slot": 1}`` to cap how many land on one node).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Sequence
+
+import ray
+
+from novel_engine.config import SessionSettings
+from novel_engine.core.events import Action, WorldEventSpec
+from novel_engine.core.perception import BeliefSummary
+from novel_engine.core.scenario import Scenario
+from novel_engine.core.setup import build_world
+from novel_engine.errors import ConfigError, SessionError
+from novel_engine.llm.port import LanguageModel
+from novel_engine.runtime.local import TurnReport
+from novel_engine.runtime.ray_actors import BeliefStoreShard, ChroniclerActor, EventHub, PersonaShard
+from novel_engine.runtime.ray_director import DirectorActor
+from novel_engine.runtime.sharding import plan_shards
+
+__all__ = ["RayRuntime", "connect", "list_sessions", "NAMESPACE"]
+
+NAMESPACE = "novel_engine"
+_PREFIX = "ne:"
+
+
+def connect(address: str | None = None, namespace: str = NAMESPACE, **init_kwargs: Any) -> None:
+    """Connect this process to Ray (start a local instance when ``address`` is None and none runs)."""
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    try:
+        ray.init(address=address, namespace=namespace, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False, **init_kwargs)
+    except (ConnectionError, ValueError) as exc:
+        raise ConfigError(f"cannot connect to Ray at {address!r}: {exc}", setting="address") from None
+
+
+def _name(session_id: str, role: str, i: int | None = None) -> str:
+    return f"{_PREFIX}{session_id}:{role}" + (f":{i}" if i is not None else "")
+
+
+def _named_actors() -> list[str]:
+    # the names of this namespace's named actors (the API returns plain names for one namespace)
+    return [a if isinstance(a, str) else a["name"] for a in ray.util.list_named_actors(all_namespaces=False)]
+
+
+def list_sessions() -> list[str]:
+    """Ids of the sessions whose director is alive in this namespace."""
+    names = _named_actors()
+    return sorted(n[len(_PREFIX):-len(":director")] for n in names
+                  if n.startswith(_PREFIX) and n.endswith(":director"))
+
+
+class RayRuntime:
+    """A session running on Ray: a thin driver-side handle on its director actor."""
+
+    def __init__(self, session_id: str, director: Any, names: Sequence[str], seed: int) -> None:
+        self.session_id = session_id
+        self.director = director
+        self.names = list(names)
+        self.seed = seed
+
+    @classmethod
+    def create(cls, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel, *,
+               detached: bool = False, actor_options: Mapping[str, Any] | None = None) -> "RayRuntime":
+        """Create the actors of a new session and return its handle.
+
+        Raises:
+            SessionError: a live session already has this id.
+        """
+        if session_id in list_sessions():
+            raise SessionError(f"session {session_id!r} already exists", session_id=session_id)
+        seed = settings.seed if settings.seed is not None else scenario.seed
+        settings = settings.model_copy(update={"seed": seed})
+        world, _ = build_world(scenario)
+        cpus = int(ray.cluster_resources().get("CPU", 1)) or 1
+        plan = plan_shards(list(world.personas), settings.personas_per_actor,
+                           settings.persona_shards or max(2, cpus), settings.belief_shards)
+        base = {"namespace": NAMESPACE, "max_restarts": 0}
+        if detached:
+            base["lifetime"] = "detached"
+        shard_opts = {"num_cpus": 0, "scheduling_strategy": "SPREAD", **dict(actor_options or {})}
+        world_dict = world.to_dict()
+        names: list[str] = []
+
+        def named(actor_cls, name: str, opts: Mapping[str, Any], *args):
+            names.append(name)
+            return actor_cls.options(name=name, **base, **opts).remote(*args)
+
+        persona_shards = [named(PersonaShard, _name(session_id, "persona", i), shard_opts, ids, world_dict, model, seed)
+                          for i, ids in enumerate(plan.persona_shards)]
+        by_id = {p["id"]: p for p in world_dict["personas"]}
+        belief_shards = [named(BeliefStoreShard, _name(session_id, "belief", i), shard_opts,
+                               [by_id[pid] for pid in ids]) for i, ids in enumerate(plan.belief_shards)]
+        chronicler = named(ChroniclerActor, _name(session_id, "chronicler"), {"num_cpus": 0}, model,
+                           settings.narrative_style or scenario.style, settings.verbosity, settings.focus_areas,
+                           seed, settings.highlight_limit, scenario.title)
+        hub = named(EventHub, _name(session_id, "hub"), {"num_cpus": 0})
+        director = named(DirectorActor, _name(session_id, "director"), {"num_cpus": 0}, scenario, settings, plan,
+                         persona_shards, belief_shards, chronicler, hub)
+        ray.get([a.ping.remote() for a in persona_shards] + [director.turn.remote()])
+        return cls(session_id, director, names, seed)
+
+    @classmethod
+    def attach(cls, session_id: str) -> "RayRuntime":
+        """Re-attach to a live session by id (from any driver connected to the cluster).
+
+        Raises:
+            SessionError: no live session has this id.
+        """
+        try:
+            director = ray.get_actor(_name(session_id, "director"), namespace=NAMESPACE)
+        except ValueError:
+            raise SessionError(f"no live session {session_id!r}", session_id=session_id) from None
+        prefix = _PREFIX + session_id + ":"
+        names = [n for n in _named_actors() if n.startswith(prefix)]
+        _, settings = ray.get(director.scenario_and_settings.remote())
+        return cls(session_id, director, names, settings.seed)
+
+    # -- the runtime interface used by Session ------------------------------------------------------
+    async def step(self, agent_actions: Mapping[str, Action] | None = None,
+                   world_events: Sequence[WorldEventSpec] = ()) -> TurnReport:
+        return await self.director.step.remote(dict(agent_actions or {}), list(world_events))
+
+    @property
+    def turn(self) -> int:
+        return ray.get(self.director.turn.remote())
+
+    def reports(self) -> list[TurnReport]:
+        return ray.get(self.director.reports.remote())
+
+    def world_state(self):
+        return ray.get(self.director.world_state.remote())
+
+    def narrative(self) -> str:
+        return ray.get(self._actor("chronicler").narrative.remote())
+
+    def export_markdown(self) -> str:
+        return ray.get(self._actor("chronicler").export_markdown.remote())
+
+    def causal_graph(self) -> dict:
+        return ray.get(self.director.causal_graph.remote())
+
+    def explain(self, event_id: str) -> list:
+        return ray.get(self.director.explain.remote(event_id))
+
+    def beliefs_of(self, persona_id: str, limit: int = 20) -> list[BeliefSummary]:
+        return ray.get(self.director.beliefs_of.remote(persona_id, limit))
+
+    def hub(self) -> Any:
+        """The session's event hub actor (``subscribe(after_seq, event_types, timeout_s)``)."""
+        return self._actor("hub")
+
+    def _actor(self, role: str) -> Any:
+        return ray.get_actor(_name(self.session_id, role), namespace=NAMESPACE)
+
+    def close(self) -> None:
+        """Kill every actor of the session (the session is gone afterwards)."""
+        for name in self.names:
+            try:
+                ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+            except ValueError:
+                pass  # already gone

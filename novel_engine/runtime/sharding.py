@@ -1,0 +1,73 @@
+"""How a session's personas are spread over persona shards and belief-store shards.
+
+Assignment is a pure function of the persona ids and the shard counts: ``stable_hash(id) % n``
+(the same in every process), except with ``personas_per_actor == 1``, where every persona gets its
+own actor. Nothing about a story depends on the assignment: it only decides where work runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+from novel_engine.core.rng import stable_hash
+from novel_engine.errors import ConfigError
+
+__all__ = ["ShardPlan", "plan_shards", "SMALL_CAST"]
+
+SMALL_CAST = 16  # up to this many personas, each gets its own actor by default
+
+
+@dataclass(frozen=True, slots=True)
+class ShardPlan:
+    """Which personas each persona shard and each belief shard holds (ids sorted within a shard)."""
+
+    persona_shards: tuple[tuple[str, ...], ...]
+    belief_shards: tuple[tuple[str, ...], ...]
+
+    def persona_shard_of(self) -> dict[str, int]:
+        return {pid: i for i, ids in enumerate(self.persona_shards) for pid in ids}
+
+    def belief_shard_of(self) -> dict[str, int]:
+        return {pid: i for i, ids in enumerate(self.belief_shards) for pid in ids}
+
+
+def _by_hash(ids: Sequence[str], n: int) -> tuple[tuple[str, ...], ...]:
+    buckets: list[list[str]] = [[] for _ in range(n)]
+    for pid in ids:
+        buckets[stable_hash(pid) % n].append(pid)
+    return tuple(tuple(sorted(b)) for b in buckets if b)
+
+
+def plan_shards(persona_ids: Sequence[str], personas_per_actor: int | None = None,
+                max_shards: int = 4, belief_shards: int | None = None) -> ShardPlan:
+    """Plan the shards of a session.
+
+    Args:
+        persona_ids: every persona of the session.
+        personas_per_actor: how many personas one persona shard hosts; None chooses: 1 for a
+            cast of up to ``SMALL_CAST``, else enough to make ``max_shards`` shards.
+        max_shards: the most persona shards an automatic choice makes (e.g. the cluster's CPUs).
+        belief_shards: how many belief-store shards (default: one per 4 persona shards, at least 1).
+    Raises:
+        ConfigError: for a count below 1.
+    """
+    ids = sorted(persona_ids)
+    n = len(ids)
+    if personas_per_actor is not None and personas_per_actor < 1:
+        raise ConfigError(f"personas_per_actor must be at least 1, got {personas_per_actor}",
+                          setting="personas_per_actor")
+    if max_shards < 1:
+        raise ConfigError(f"max_shards must be at least 1, got {max_shards}", setting="max_shards")
+    if personas_per_actor is None:
+        personas_per_actor = 1 if n <= SMALL_CAST else math.ceil(n / max_shards)
+    if personas_per_actor == 1:
+        persona_shards = tuple((pid,) for pid in ids)
+    else:
+        persona_shards = _by_hash(ids, max(1, math.ceil(n / personas_per_actor)))
+    if belief_shards is None:
+        belief_shards = max(1, math.ceil(len(persona_shards) / 4))
+    if belief_shards < 1:
+        raise ConfigError(f"belief_shards must be at least 1, got {belief_shards}", setting="belief_shards")
+    return ShardPlan(persona_shards, _by_hash(ids, belief_shards))

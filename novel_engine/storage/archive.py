@@ -1,0 +1,91 @@
+"""Event-log archives as Parquet (pyarrow), and the whole log of a session as one Arrow table.
+
+An archive file holds a contiguous run of a session's events, named by its first and last
+sequence numbers (``archives/<session>/events-<first>-<last>.parquet``), so the archived range is
+known from the listing alone and a partly archived log is completed from SQL.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any, Iterable
+
+from novel_engine.storage.port import EventRecord
+
+__all__ = ["SCHEMA_FIELDS", "archive_key", "archived_ranges", "to_table", "to_parquet", "from_parquet"]
+
+SCHEMA_FIELDS = ("seq", "turn", "id", "kind", "actor", "target", "location", "outcome", "intensity", "summary", "data")
+
+
+def _pa():
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - depends on the install
+        from novel_engine.errors import StoreError
+
+        raise StoreError("event archives need pyarrow: pip install 'novel-engine[state]'", backend="archive") from None
+    return pa, pq
+
+
+def schema():
+    """The Arrow schema of an event table."""
+    pa, _ = _pa()
+    s, i, f = pa.string(), pa.int64(), pa.float64()
+    return pa.schema([("seq", i), ("turn", i), ("id", s), ("kind", s), ("actor", s), ("target", s),
+                      ("location", s), ("outcome", s), ("intensity", f), ("summary", s), ("data", s)])
+
+
+def archive_key(session_id: str, first: int, last: int) -> str:
+    """The object key of the archive of events ``first..last``."""
+    return f"archives/{session_id}/events-{first:012d}-{last:012d}.parquet"
+
+
+def archived_ranges(keys: Iterable[str]) -> list[tuple[int, int, str]]:
+    """``(first, last, key)`` of each archive key, in seq order."""
+    out = []
+    for k in keys:
+        name = k.rsplit("/", 1)[-1]
+        if name.startswith("events-") and name.endswith(".parquet"):
+            a, b = name[len("events-"):-len(".parquet")].split("-")
+            out.append((int(a), int(b), k))
+    return sorted(out)
+
+
+def to_table(events: Iterable[EventRecord]) -> Any:
+    """An Arrow table of events: common fields as columns, the full event as JSON in ``data``."""
+    pa, _ = _pa()
+    cols: dict[str, list] = {k: [] for k in SCHEMA_FIELDS}
+    for e in events:
+        d = e.data
+        cols["seq"].append(e.seq)
+        cols["turn"].append(e.turn)
+        for k in ("id", "kind", "actor", "target", "location", "summary"):
+            cols[k].append(d.get(k))
+        cols["outcome"].append(d.get("outcome"))
+        cols["intensity"].append(float(d.get("intensity", 0.0)))
+        cols["data"].append(json.dumps(d, sort_keys=True, separators=(",", ":")))
+    return pa.Table.from_pydict(cols, schema=schema())
+
+
+def to_parquet(table: Any) -> bytes:
+    """Parquet bytes of a table (zstd-compressed)."""
+    _, pq = _pa()
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    return buf.getvalue()
+
+
+def from_parquet(data: bytes) -> Any:
+    """The table in Parquet bytes."""
+    _, pq = _pa()
+    return pq.read_table(io.BytesIO(data))
+
+
+def concat(tables: list[Any]) -> Any:
+    """One table of several with the event schema (an empty one when there are none)."""
+    pa, _ = _pa()
+    if not tables:
+        return schema().empty_table()
+    return pa.concat_tables(tables)

@@ -1,0 +1,323 @@
+"""The SQL side of the state store, written once for two dialects: SQLite (embedded) and PostgreSQL.
+
+:class:`SqlBackend` holds the logic (sessions, atomic turn commits with optimistic versions and
+gapless event sequence numbers, checkpoints, users, API keys, audit log) over a tiny transaction
+interface; :class:`SqliteBackend` implements it with the standard library, and
+``novel_engine.storage.postgres.PostgresBackend`` with asyncpg. Statements use ``$1``-style
+placeholders; SQLite's ``?`` is substituted once per statement.
+
+The schema is versioned: ``schema_migrations`` records every applied migration, and
+:meth:`SqlBackend.open` applies the missing ones in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+from abc import ABC, abstractmethod
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator, Sequence
+
+from novel_engine.errors import ConflictError, NotFoundError, StoreError
+from novel_engine.storage.port import EventRecord, SessionRecord, TurnCommit, TurnRecord
+
+__all__ = ["SqlBackend", "SqliteBackend", "Tx", "migrations"]
+
+_TABLES = """
+CREATE TABLE sessions (id TEXT PRIMARY KEY, scenario TEXT NOT NULL, settings TEXT NOT NULL, seed BIGINT NOT NULL,
+  turn INTEGER NOT NULL, version BIGINT NOT NULL, last_seq BIGINT NOT NULL, parent_id TEXT, parent_turn INTEGER,
+  owner TEXT);
+CREATE TABLE turns (session_id TEXT NOT NULL REFERENCES sessions(id), turn INTEGER NOT NULL, record TEXT NOT NULL,
+  first_seq BIGINT NOT NULL, last_seq BIGINT NOT NULL, PRIMARY KEY (session_id, turn));
+CREATE TABLE events (session_id TEXT NOT NULL REFERENCES sessions(id), seq BIGINT NOT NULL, turn INTEGER NOT NULL,
+  data TEXT NOT NULL, PRIMARY KEY (session_id, seq));
+CREATE TABLE checkpoints (session_id TEXT NOT NULL REFERENCES sessions(id), turn INTEGER NOT NULL, data {blob},
+  object_key TEXT, PRIMARY KEY (session_id, turn));
+CREATE TABLE users (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE audit_log (id {serial}, at_turn INTEGER, actor TEXT NOT NULL, action TEXT NOT NULL,
+  data TEXT NOT NULL)
+"""
+
+
+def migrations(dialect: str) -> list[tuple[int, list[str]]]:
+    """The schema's migrations for ``sqlite`` or ``postgresql``: ``(version, statements)`` in order."""
+    blob, serial = (("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT") if dialect == "sqlite"
+                    else ("BYTEA", "BIGSERIAL PRIMARY KEY"))
+    first = [s.strip() for s in _TABLES.format(blob=blob, serial=serial).split(";") if s.strip()]
+    return [(1, first), (2, ["CREATE INDEX events_by_turn ON events (session_id, turn)"])]
+
+
+class Tx(ABC):
+    """One open transaction: the four calls the SQL logic needs."""
+
+    @abstractmethod
+    async def fetch(self, sql: str, *args: Any) -> list[tuple]:
+        """Rows of a query."""
+
+    @abstractmethod
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement; return the number of rows it changed."""
+
+    @abstractmethod
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run a statement once per row."""
+
+    async def fetchone(self, sql: str, *args: Any) -> tuple | None:
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _session(row: tuple) -> SessionRecord:
+    sid, scenario, settings, seed, turn, version, last_seq, parent_id, parent_turn, owner = row
+    return SessionRecord(id=sid, scenario=json.loads(scenario), settings=json.loads(settings), seed=int(seed),
+                         turn=int(turn), version=int(version), last_seq=int(last_seq),
+                         parent=(parent_id, int(parent_turn)) if parent_id else None, owner=owner)
+
+
+_SESSION_COLS = "id, scenario, settings, seed, turn, version, last_seq, parent_id, parent_turn, owner"
+
+
+class SqlBackend(ABC):
+    """Sessions, turns, events, checkpoints, users, keys and audit log over SQL (see module doc)."""
+
+    dialect = "sql"
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and apply missing migrations."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections."""
+
+    @abstractmethod
+    def transaction(self) -> Any:
+        """An async context manager yielding a :class:`Tx`; commits on success, rolls back on error."""
+
+    async def _migrate(self, tx: Tx) -> None:
+        await tx.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT)")
+        done = {int(r[0]) for r in await tx.fetch("SELECT version FROM schema_migrations")}
+        for version, statements in migrations(self.dialect):
+            if version in done:
+                continue
+            for stmt in statements:
+                await tx.execute(stmt)
+            await tx.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, f"v{version}")
+
+    async def schema_version(self) -> int:
+        """The highest applied migration."""
+        async with self.transaction() as tx:
+            row = await tx.fetchone("SELECT MAX(version) FROM schema_migrations")
+        return int(row[0] or 0)
+
+    # -- sessions ------------------------------------------------------------------------------
+    async def create_session(self, rec: SessionRecord, checkpoint: bytes | None = None,
+                             checkpoint_key: str | None = None) -> SessionRecord:
+        async with self.transaction() as tx:
+            if await tx.fetchone("SELECT 1 FROM sessions WHERE id = $1", rec.id):
+                raise ConflictError(f"session {rec.id!r} already exists", session_id=rec.id)
+            await tx.execute(
+                f"INSERT INTO sessions ({_SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                rec.id, _dumps(rec.scenario), _dumps(rec.settings), rec.seed, rec.turn, rec.version, rec.last_seq,
+                rec.parent[0] if rec.parent else None, rec.parent[1] if rec.parent else None, rec.owner)
+            if checkpoint is not None or checkpoint_key is not None:
+                await tx.execute("INSERT INTO checkpoints (session_id, turn, data, object_key) VALUES ($1, $2, $3, $4)",
+                                 rec.id, rec.turn, checkpoint, checkpoint_key)
+        return rec
+
+    async def get_session(self, session_id: str) -> SessionRecord:
+        async with self.transaction() as tx:
+            row = await tx.fetchone(f"SELECT {_SESSION_COLS} FROM sessions WHERE id = $1", session_id)
+        if row is None:
+            raise NotFoundError(f"no session {session_id!r} in the store", session_id=session_id)
+        return _session(row)
+
+    async def list_sessions(self) -> list[SessionRecord]:
+        async with self.transaction() as tx:
+            rows = await tx.fetch(f"SELECT {_SESSION_COLS} FROM sessions ORDER BY id")
+        return [_session(r) for r in rows]
+
+    async def commit_turn(self, session_id: str, expected_version: int, commit: TurnCommit,
+                          checkpoint_key: str | None = None) -> SessionRecord:
+        n = len(commit.events)
+        async with self.transaction() as tx:
+            # The version check and the head update are one statement, so two writers can never
+            # both pass it; the loser changes nothing and learns why below.
+            row = await tx.fetchone(
+                "UPDATE sessions SET version = version + 1, turn = $1, last_seq = last_seq + $2 "
+                "WHERE id = $3 AND version = $4 AND turn = $5 RETURNING last_seq",
+                commit.turn, n, session_id, expected_version, commit.turn - 1)
+            if row is None:
+                head = await tx.fetchone("SELECT version, turn FROM sessions WHERE id = $1", session_id)
+                if head is None:
+                    raise NotFoundError(f"no session {session_id!r} in the store", session_id=session_id)
+                raise ConflictError(
+                    f"session {session_id!r} was changed by another writer (version {head[0]}, turn {head[1]}; "
+                    f"this writer expected version {expected_version} before turn {commit.turn})",
+                    session_id=session_id, expected=expected_version, actual=int(head[0]), turn=commit.turn)
+            last = int(row[0])
+            first = last - n + 1
+            await tx.execute("INSERT INTO turns (session_id, turn, record, first_seq, last_seq) "
+                             "VALUES ($1, $2, $3, $4, $5)", session_id, commit.turn, _dumps(commit.record), first, last)
+            if n:
+                await tx.executemany("INSERT INTO events (session_id, seq, turn, data) VALUES ($1, $2, $3, $4)",
+                                     [(session_id, first + i, commit.turn, _dumps(e))
+                                      for i, e in enumerate(commit.events)])
+            if commit.checkpoint is not None or checkpoint_key is not None:
+                await tx.execute("INSERT INTO checkpoints (session_id, turn, data, object_key) VALUES ($1, $2, $3, $4)",
+                                 session_id, commit.turn, None if checkpoint_key else commit.checkpoint, checkpoint_key)
+            head = await tx.fetchone(f"SELECT {_SESSION_COLS} FROM sessions WHERE id = $1", session_id)
+        return _session(head)
+
+    async def turns(self, session_id: str, after: int = 0, upto: int | None = None) -> list[TurnRecord]:
+        async with self.transaction() as tx:
+            rows = await tx.fetch("SELECT turn, record, first_seq, last_seq FROM turns WHERE session_id = $1 "
+                                  "AND turn > $2 AND turn <= $3 ORDER BY turn", session_id, after,
+                                  upto if upto is not None else 2**31 - 1)
+        return [TurnRecord(session_id, int(t), json.loads(r), int(a), int(b)) for t, r, a, b in rows]
+
+    async def events(self, session_id: str, after_seq: int = 0, limit: int | None = None) -> list[EventRecord]:
+        async with self.transaction() as tx:
+            rows = await tx.fetch("SELECT seq, turn, data FROM events WHERE session_id = $1 AND seq > $2 "
+                                  "ORDER BY seq LIMIT $3", session_id, after_seq, limit if limit is not None else 2**62)
+        return [EventRecord(session_id, int(s), int(t), json.loads(d)) for s, t, d in rows]
+
+    async def checkpoint_row(self, session_id: str, at_or_before: int | None) -> tuple[int, bytes | None, str | None] | None:
+        """``(turn, inline bytes, object key)`` of the latest checkpoint at or before a turn."""
+        async with self.transaction() as tx:
+            row = await tx.fetchone("SELECT turn, data, object_key FROM checkpoints WHERE session_id = $1 "
+                                    "AND turn <= $2 ORDER BY turn DESC LIMIT 1", session_id,
+                                    at_or_before if at_or_before is not None else 2**31 - 1)
+        return None if row is None else (int(row[0]), bytes(row[1]) if row[1] is not None else None, row[2])
+
+    # -- users, keys, audit --------------------------------------------------------------------
+    async def put_user(self, user_id: str, data: dict[str, Any]) -> None:
+        async with self.transaction() as tx:
+            if await tx.execute("UPDATE users SET data = $1 WHERE id = $2", _dumps(data), user_id) == 0:
+                await tx.execute("INSERT INTO users (id, data) VALUES ($1, $2)", user_id, _dumps(data))
+
+    async def get_user(self, user_id: str) -> dict[str, Any]:
+        async with self.transaction() as tx:
+            row = await tx.fetchone("SELECT data FROM users WHERE id = $1", user_id)
+        if row is None:
+            raise NotFoundError(f"no user {user_id!r}", user_id=user_id)
+        return json.loads(row[0])
+
+    async def put_api_key(self, key_hash: str, user_id: str, data: dict[str, Any]) -> None:
+        async with self.transaction() as tx:
+            await tx.execute("DELETE FROM api_keys WHERE key_hash = $1", key_hash)
+            await tx.execute("INSERT INTO api_keys (key_hash, user_id, data) VALUES ($1, $2, $3)",
+                             key_hash, user_id, _dumps(data))
+
+    async def get_api_key(self, key_hash: str) -> tuple[str, dict[str, Any]]:
+        async with self.transaction() as tx:
+            row = await tx.fetchone("SELECT user_id, data FROM api_keys WHERE key_hash = $1", key_hash)
+        if row is None:
+            raise NotFoundError("unknown API key", key_hash=key_hash[:8])
+        return row[0], json.loads(row[1])
+
+    async def append_audit(self, actor: str, action: str, data: dict[str, Any]) -> int:
+        async with self.transaction() as tx:
+            row = await tx.fetchone("INSERT INTO audit_log (actor, action, data) VALUES ($1, $2, $3) RETURNING id",
+                                    actor, action, _dumps(data))
+        return int(row[0])
+
+    async def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        async with self.transaction() as tx:
+            rows = await tx.fetch("SELECT id, actor, action, data FROM audit_log ORDER BY id DESC LIMIT $1", limit)
+        return [{"id": int(i), "actor": a, "action": act, "data": json.loads(d)} for i, a, act, d in reversed(rows)]
+
+
+_PLACEHOLDER = re.compile(r"\$\d+")
+
+
+class _SqliteTx(Tx):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[tuple]:
+        return self.conn.execute(_PLACEHOLDER.sub("?", sql), args).fetchall()
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return self.conn.execute(_PLACEHOLDER.sub("?", sql), args).rowcount
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.conn.executemany(_PLACEHOLDER.sub("?", sql), rows)
+
+
+class SqliteBackend(SqlBackend):
+    """The embedded SQL store: one SQLite file (or memory), no server.
+
+    Calls run synchronously under a lock: SQLite answers in microseconds, and one connection per
+    store keeps transactions serial. WAL mode lets other processes read while this one writes;
+    ``BEGIN IMMEDIATE`` makes a second writing process wait for the lock instead of failing late.
+
+    Args:
+        path: the database file, or None for an in-memory database.
+    """
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path else None
+        self._conn: sqlite3.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self._conn is not None:
+            return
+        try:
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path) if self.path else ":memory:", isolation_level=None,
+                                   check_same_thread=False, timeout=30.0)
+            if self.path is not None:
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable against process crashes
+            conn.execute("PRAGMA foreign_keys=ON")
+        except (sqlite3.Error, OSError) as err:
+            raise StoreError(f"cannot open the SQLite store at {self.path}: {err}; check NOVEL_ENGINE_DATA_DIR "
+                             "or NOVEL_ENGINE_DATABASE_URL", backend="sqlite", path=str(self.path)) from None
+        self._conn = conn
+        async with self.transaction() as tx:
+            await self._migrate(tx)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        if self._conn is None:
+            raise StoreError("the SQLite store is not open", backend="sqlite")
+        async with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as err:
+                raise StoreError(f"SQLite store busy or unavailable: {err}", backend="sqlite") from None
+            try:
+                yield _SqliteTx(conn)
+            except sqlite3.IntegrityError as err:
+                conn.execute("ROLLBACK")
+                raise ConflictError(f"conflicting write: {err}", backend="sqlite") from None
+            except sqlite3.Error as err:
+                conn.execute("ROLLBACK")
+                raise StoreError(f"SQLite error: {err}", backend="sqlite") from None
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as err:
+                conn.execute("ROLLBACK")
+                raise StoreError(f"SQLite commit failed: {err}", backend="sqlite") from None
