@@ -60,20 +60,41 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     return box["value"]
 
 
+RUNTIMES = ("local", "ray")
+
+
 class Engine:
-    """Creates and holds sessions.
+    """Creates, holds and re-attaches sessions.
 
     Args:
-        runtime: ``local`` (in this process). The Ray runtime plugs in behind the same API.
+        runtime: ``local`` (every phase in this process) or ``ray`` (actors on a Ray cluster; the
+            same stories, spread over processes and nodes).
+        address: Ray only: the cluster to connect to (None: a running local one, or start one).
         model: a language model to use instead of the one named by each session's ``llm`` setting.
+        actor_options: Ray only: options for the shard actors (``num_cpus``, ``resources``...).
+        store: keep sessions in a state store, so they survive a restart (:meth:`resume`): a
+            database URL (``sqlite:///path``, ``postgresql://...``), ``"memory"``, a
+            :class:`~novel_engine.storage.StoreSettings` (``StoreSettings.from_env()`` reads the
+            ``NOVEL_ENGINE_*`` variables) or a ``UnifiedStateManager``. None: this process only.
     """
 
-    def __init__(self, runtime: str = "local", *, model: LanguageModel | None = None) -> None:
-        if runtime != "local":
-            raise ConfigError(f"unknown runtime {runtime!r}; available: local", setting="runtime")
+    def __init__(self, runtime: str = "local", *, address: str | None = None, model: LanguageModel | None = None,
+                 actor_options: Mapping[str, Any] | None = None, store: Any = None) -> None:
+        if runtime not in RUNTIMES:
+            raise ConfigError(f"unknown runtime {runtime!r}; available: {', '.join(RUNTIMES)}", setting="runtime")
         self.runtime = runtime
         self._model = model
+        self._actor_options = dict(actor_options or {})
         self._sessions: dict[str, Session] = {}
+        self._runner = None
+        if store is not None:
+            from novel_engine.runtime import durable
+
+            self._runner = durable.start_store(store)
+        if runtime == "ray":
+            from novel_engine.runtime.ray_runtime import connect
+
+            connect(address)
 
     def _model_for(self, settings: SessionSettings) -> LanguageModel:
         if self._model is not None:
@@ -82,13 +103,14 @@ class Engine:
 
     def create_session(self, scenario: str | os.PathLike | Mapping | Scenario, seed: int | None = None, *,
                        settings: SessionSettings | Mapping | None = None, session_id: str | None = None,
-                       **overrides: Any) -> "Session":
+                       detached: bool = False, **overrides: Any) -> "Session":
         """Start a session of ``scenario`` (a built-in name, a YAML path, a mapping or a Scenario).
 
         Args:
             seed: the session seed (default: the scenario's).
             settings: session settings (see :class:`~novel_engine.config.SessionSettings`).
             session_id: an explicit id (default: a new random one).
+            detached: Ray only: the session outlives this driver (close it explicitly).
             **overrides: individual settings, e.g. ``verbosity=0.3``.
         Raises:
             ScenarioError: the scenario is invalid or unknown.
@@ -101,26 +123,103 @@ class Engine:
         sid = session_id or uuid.uuid4().hex[:12]
         if sid in self._sessions:
             raise SessionError(f"session {sid!r} already exists", session_id=sid)
-        session = Session(sid, sc, s, LocalRuntime(sc, s, self._model_for(s)))
+        if self.runtime == "ray":
+            from novel_engine.runtime.ray_runtime import RayRuntime
+
+            rt: Any = RayRuntime.create(sid, sc, s, self._model_for(s), detached=detached,
+                                        actor_options=self._actor_options)
+        else:
+            if detached:
+                raise ConfigError("detached sessions need the ray runtime", setting="detached")
+            rt = LocalRuntime(sc, s, self._model_for(s))
+        session = Session(sid, sc, s, rt)
+        if self._runner is not None:
+            from novel_engine.runtime import durable
+
+            session._engine, session._version = self, durable.register(self._runner, sid, rt)
         self._sessions[sid] = session
         return session
 
+    # -- the state store -------------------------------------------------------------------------
+    @property
+    def store(self) -> Any:
+        """The engine's :class:`~novel_engine.storage.UnifiedStateManager`, or None."""
+        return self._runner.store if self._runner is not None else None
+
+    def _require_store(self, what: str) -> Any:
+        if self._runner is None:
+            raise SessionError(f"{what} needs a state store: create the engine with Engine(store=...)")
+        return self._runner
+
+    def resume(self, session_id: str) -> "Session":
+        """Reopen a stored session where its last committed turn left it (e.g. after a restart).
+
+        Raises:
+            SessionError: the engine has no store, or the store has no such session.
+            CheckpointError: the stored state cannot be continued faithfully.
+        """
+        from novel_engine.runtime import durable
+
+        runner = self._require_store("resume")
+        rt, head = run_sync(durable.load(runner, session_id, self._model_for(SessionSettings())))
+        session = Session(session_id, rt.scenario, rt.settings, rt)
+        session._engine, session._version = self, head.version
+        self._sessions[session_id] = session  # replaces a stale handle of the same session
+        return session
+
+    def close(self) -> None:
+        """Close the state store (everything committed stays in it)."""
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def attach(self, session_id: str) -> "Session":
+        """Re-attach to a live session, e.g. one created by another driver, notebook or server.
+
+        Raises:
+            SessionError: there is no live session by that id.
+        """
+        if session_id in self._sessions:
+            return self._sessions[session_id]
+        if self.runtime != "ray":
+            raise SessionError(f"no session {session_id!r} in this process", session_id=session_id)
+        from novel_engine.runtime.ray_runtime import RayRuntime
+
+        rt = RayRuntime.attach(session_id)
+        sc, s = rt.scenario_and_settings()
+        session = self._sessions[session_id] = Session(session_id, sc, s, rt)
+        return session
+
     def get_session(self, session_id: str) -> "Session":
-        """Return a session created by this engine; ``SessionError`` if there is none by that id."""
+        """Return a session created or attached by this engine; ``SessionError`` if there is none."""
         try:
             return self._sessions[session_id]
         except KeyError:
             raise SessionError(f"no session {session_id!r}", session_id=session_id) from None
 
     def list_sessions(self) -> list[str]:
-        """Ids of this engine's sessions."""
-        return sorted(self._sessions)
+        """Ids of the live sessions: this engine's, and with Ray every session on the cluster."""
+        ids = set(self._sessions)
+        if self.runtime == "ray":
+            from novel_engine.runtime.ray_runtime import list_sessions
+
+            ids.update(list_sessions())
+        return sorted(ids)
 
 
 class Session:
     """One running story. Create it with :meth:`Engine.create_session`."""
 
-    def __init__(self, session_id: str, scenario: Scenario, settings: SessionSettings, runtime: LocalRuntime) -> None:
+    _engine: Engine | None = None  # set when the session lives in a state store
+    _version = 0  # the store version this handle last committed or loaded
+
+    def __init__(self, session_id: str, scenario: Scenario, settings: SessionSettings, runtime: Any) -> None:
         self.id = session_id
         self.scenario = scenario
         self.settings = settings
@@ -137,13 +236,14 @@ class Session:
 
     @property
     def world(self):
-        """The world state as the director sees it (read it; do not change it)."""
-        return self._rt.world
+        """The world state as the director sees it (read it; do not change it; a copy on Ray)."""
+        return self._rt.world_state()
 
     # -- playing -------------------------------------------------------------------------------
     def _parse(self, agent_actions: Mapping[str, Any] | None,
                world_events: Sequence[Any] | None) -> tuple[dict[str, Action], list[WorldEventSpec]]:
         actions: dict[str, Action] = {}
+        world = self._rt.world_state() if (agent_actions or world_events) else None
         for agent, raw in (agent_actions or {}).items():
             try:
                 decision = raw if isinstance(raw, Decision) else Decision.model_validate(raw)
@@ -152,7 +252,7 @@ class Session:
                 where = ".".join(map(str, e["loc"]))
                 raise InvalidActionError(f"agent_actions.{agent}.{where}: {e['msg']}",
                                          field=f"agent_actions.{agent}.{where}") from None
-            actions[agent] = validate_action(self._rt.world, agent, decision)
+            actions[agent] = validate_action(world, agent, decision)
         events: list[WorldEventSpec] = []
         for i, raw in enumerate(world_events or ()):
             try:
@@ -162,7 +262,7 @@ class Session:
                 where = ".".join(map(str, e["loc"]))
                 raise InvalidActionError(f"world_events[{i}].{where}: {e['msg']}",
                                          field=f"world_events[{i}].{where}") from None
-            if spec.location is not None and spec.location not in self._rt.world.locations:
+            if spec.location is not None and spec.location not in world.locations:
                 raise InvalidActionError(f"world_events[{i}].location: unknown location {spec.location!r}",
                                          field=f"world_events[{i}].location")
             events.append(spec)
@@ -172,6 +272,11 @@ class Session:
                     world_events: Sequence[Any] | None = None) -> TurnReport:
         """Async :meth:`step`."""
         actions, events = self._parse(agent_actions, world_events)
+        runner = self._engine._runner if self._engine is not None else None
+        if runner is not None:
+            from novel_engine.runtime import durable
+
+            return await durable.step(runner, self, agent_actions, actions, events)
         return await self._rt.step(actions, events)
 
     def step(self, agent_actions: Mapping[str, Any] | None = None,
@@ -204,21 +309,21 @@ class Session:
     # -- reading -------------------------------------------------------------------------------
     def narrative(self) -> str:
         """The whole story so far, as prose."""
-        return self._rt.chronicler.narrative()
+        return self._rt.narrative()
 
     def export_markdown(self, path: str | os.PathLike) -> Path:
         """Write the story as Markdown to ``path``; return the path."""
         p = Path(path)
-        p.write_text(self._rt.chronicler.export_markdown(), encoding="utf-8")
+        p.write_text(self._rt.export_markdown(), encoding="utf-8")
         return p
 
     def reports(self) -> list[TurnReport]:
         """Every turn's report so far."""
-        return list(self._rt.history)
+        return self._rt.reports()
 
     def events(self) -> list[Event]:
         """Every event so far, in order."""
-        return [e for r in self._rt.history for e in r.events]
+        return [e for r in self._rt.reports() for e in r.events]
 
     def export_events(self, path: str | os.PathLike) -> Path:
         """Write every event as JSON lines to ``path``; return the path."""
@@ -228,20 +333,68 @@ class Session:
                 fh.write(json.dumps(e.to_dict(), sort_keys=True) + "\n")
         return p
 
+    @property
+    def version(self) -> int:
+        """The session's version in the state store (each committed turn bumps it; 0 without a store)."""
+        return self._version
+
+    def fork(self, at_turn: int | None = None, seed: int | None = None, *, session_id: str | None = None) -> "Session":
+        """A new session that continues this story from the end of ``at_turn`` (default: now).
+
+        The fork shares no mutable state with this session. With ``seed``, its turns after
+        ``at_turn`` draw from that seed instead.
+
+        Raises:
+            SessionError: ``at_turn`` is not a played turn, or it is a past one and there is no store.
+        """
+        from novel_engine.runtime import durable
+        from novel_engine.runtime.checkpoint import capture, restore
+
+        at = self.turn if at_turn is None else at_turn
+        if not 0 <= at <= self.turn:
+            raise SessionError(f"cannot fork at turn {at}: the session has turns 0..{self.turn}", turn=at)
+        engine = self._engine
+        sid = session_id or uuid.uuid4().hex[:12]
+        model = durable._local(self._rt).pool.model
+        if engine is None:
+            if at != self.turn:
+                raise SessionError("forking at a past turn needs a state store: Engine(store=...)", turn=at)
+            rt = restore(capture(self._rt), model, seed=seed)
+            return Session(sid, rt.scenario, rt.settings, rt)
+        rt, version = run_sync(durable.fork(engine._runner, self.id, model, at, seed, sid))
+        fork = Session(sid, rt.scenario, rt.settings, rt)
+        fork._engine, fork._version = engine, version
+        engine._sessions[sid] = fork
+        return fork
+
+    def events_table(self) -> Any:
+        """Every committed event as a pyarrow Table: the Parquet archives plus the recent events.
+
+        Raises:
+            SessionError: the session is not in a state store.
+        """
+        if self._engine is None:
+            raise SessionError("events_table needs a state store: Engine(store=...)")
+        return self._engine._require_store("events_table").call(lambda st: st.events_table(self.id))
+
     def tension_curve(self) -> list[float]:
         """The tension after each turn."""
-        return [r.tension for r in self._rt.history]
+        return [r.tension for r in self._rt.reports()]
 
     def causal_graph(self) -> dict:
         """The causal graph as node-link JSON."""
-        return self._rt.director.causal_graph.to_node_link()
+        return self._rt.causal_graph()
 
     def explain(self, event_id: str) -> list:
         """The chain of causes behind an event, root causes first."""
-        return self._rt.director.causal_graph.explain(event_id)
+        return self._rt.explain(event_id)
 
     def beliefs(self, agent_id: str, limit: int = 20) -> list[BeliefSummary]:
         """A persona's leading beliefs, most salient first."""
-        if agent_id not in self._rt.world.personas:
+        if not any(p.id == agent_id for p in self.scenario.personas):
             raise SessionError(f"unknown agent {agent_id!r}", agent_id=agent_id)
-        return self._rt.beliefs.beliefs_of(agent_id, limit)
+        return self._rt.beliefs_of(agent_id, limit)
+
+    def close(self) -> None:
+        """End the session and release what it holds (on Ray: kill its actors)."""
+        self._rt.close()

@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--verbosity", type=_unit, default=None, help="prose verbosity in [0, 1]")
     run.add_argument("--style", choices=("epic_fantasy", "noir", "sci_fi"), help="override the prose style")
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    run.add_argument("--runtime", choices=("ray", "local"), default="ray",
+                     help="ray (default: actors on a local or given Ray cluster) or local (in this process)")
+    run.add_argument("--address", default=None, help="Ray cluster address (default: start or reuse a local one)")
+    run.add_argument("--personas-per-actor", type=int, default=None, dest="personas_per_actor",
+                     help="Ray: personas hosted per persona shard (default: 1 for small casts, else packed)")
 
     sub.add_parser("scenarios", help="list the built-in scenarios")
 
@@ -70,8 +75,23 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_run(args: argparse.Namespace) -> int:
     from novel_engine.api import Engine
 
-    session = Engine().create_session(args.scenario, seed=args.seed, verbosity=args.verbosity,
-                                      narrative_style=args.style)
+    from novel_engine.scenarios import load_scenario
+
+    scenario = load_scenario(args.scenario)  # a bad scenario fails before Ray starts
+    if args.personas_per_actor is not None and args.personas_per_actor < 1:
+        raise NovelEngineError("--personas-per-actor: must be at least 1")
+    if args.runtime == "ray" and not args.quiet:
+        print("starting the Ray runtime...", file=sys.stderr, flush=True)
+    engine = Engine(args.runtime, address=args.address)
+    session = engine.create_session(scenario, seed=args.seed, verbosity=args.verbosity, narrative_style=args.style,
+                                    personas_per_actor=args.personas_per_actor)
+    try:
+        return _play(session, args)
+    finally:
+        session.close()
+
+
+def _play(session, args: argparse.Namespace) -> int:
     sc = session.scenario
     print(f"# {sc.title}\n", flush=True)
     if sc.description:

@@ -67,13 +67,14 @@ def _restore_beliefs(runtime: "LocalRuntime", data: Mapping[str, Any]) -> None:
         runtime.pool.agents[pid].beliefs = BeliefModel.from_dict(d)
 
 
-def capture(runtime: "LocalRuntime", *, history: bool = True) -> dict[str, Any]:
+def capture(runtime: "LocalRuntime", *, history: bool = True, scenario: bool = True) -> dict[str, Any]:
     """Return the state of ``runtime`` between two turns as a JSON-friendly dict.
 
     Args:
         runtime: a runtime that is not in the middle of a turn.
         history: include every turn report (events, prose); the state store passes False because
             it keeps those as turn records and events already.
+        scenario: include the scenario (the store keeps it once, in the session record).
     """
     d = runtime.director
     state: dict[str, Any] = {
@@ -97,6 +98,8 @@ def capture(runtime: "LocalRuntime", *, history: bool = True) -> dict[str, Any]:
         },
         "chronicler": runtime.chronicler.to_dict(),
     }
+    if not scenario:
+        del state["scenario"]
     if history:
         state["history"] = [r.to_dict() for r in runtime.history]
     return state
@@ -117,13 +120,15 @@ def report_from_dict(d: Mapping[str, Any], events: list[Event] | None = None) ->
                       rejected=int(d.get("rejected", 0)), fallbacks=int(d.get("fallbacks", 0)))
 
 
-def restore(state: Mapping[str, Any], model: LanguageModel, *, seed: int | None = None) -> "LocalRuntime":
+def restore(state: Mapping[str, Any], model: LanguageModel, *, seed: int | None = None,
+            scenario: Scenario | None = None) -> "LocalRuntime":
     """Build a runtime that continues from ``state`` (written by :func:`capture`).
 
     Args:
         state: the checkpoint dict.
         model: the language model the restored personas and chronicler use.
         seed: a different seed for the turns to come (a fork); default: the checkpoint's.
+        scenario: the session's scenario, for checkpoints captured without it.
     Returns:
         A runtime whose next :meth:`~LocalRuntime.step` plays turn ``state["turn"] + 1``.
     Raises:
@@ -135,7 +140,8 @@ def restore(state: Mapping[str, Any], model: LanguageModel, *, seed: int | None 
         raise CheckpointError(f"unknown checkpoint format {state.get('format')!r} (expected {FORMAT})",
                               format=state.get("format"))
     try:
-        scenario = Scenario.model_validate(state["scenario"])
+        if scenario is None:
+            scenario = Scenario.model_validate(state["scenario"])
         settings = SessionSettings.model_validate(state["settings"])
         the_seed = int(state["seed"] if seed is None else seed)
         settings = settings.model_copy(update={"seed": the_seed})

@@ -20,6 +20,7 @@ from novel_engine.config import SessionSettings
 from novel_engine.core.events import Action, Event, InformationFragment, WorldEventSpec
 from novel_engine.core.fog_of_war import FogOfWarService
 from novel_engine.core.scenario import Scenario
+from novel_engine.core.world import WorldState
 from novel_engine.core.setup import build_world, gc_paused
 from novel_engine.llm.port import LanguageModel
 
@@ -118,6 +119,34 @@ class LocalRuntime:
         self.history.append(report)
         timings["commit"] = clock() - t
         return report
+
+
+    # -- the runtime interface Session uses (RayRuntime offers the same) -------------------------
+    def reports(self) -> list[TurnReport]:
+        """Every committed turn's report."""
+        return list(self.history)
+
+    def world_state(self) -> WorldState:
+        """The live world (the director's own; read it, do not change it)."""
+        return self.world
+
+    def narrative(self) -> str:
+        return self.chronicler.narrative()
+
+    def export_markdown(self) -> str:
+        return self.chronicler.export_markdown()
+
+    def causal_graph(self) -> dict:
+        return self.director.causal_graph.to_node_link()
+
+    def explain(self, event_id: str) -> list:
+        return self.director.causal_graph.explain(event_id)
+
+    def beliefs_of(self, persona_id: str, limit: int = 20) -> list:
+        return self.beliefs.beliefs_of(persona_id, limit)
+
+    def close(self) -> None:
+        """Nothing to release in process."""
 
 
 def chronicle_impact(ev: Event) -> float:

@@ -159,6 +159,10 @@ class RayRuntime:
     def beliefs_of(self, persona_id: str, limit: int = 20) -> list[BeliefSummary]:
         return ray.get(self.director.beliefs_of.remote(persona_id, limit))
 
+    def scenario_and_settings(self):
+        """The session's scenario and settings (as the director holds them)."""
+        return ray.get(self.director.scenario_and_settings.remote())
+
     def hub(self) -> Any:
         """The session's event hub actor (``subscribe(after_seq, event_types, timeout_s)``)."""
         return self._actor("hub")

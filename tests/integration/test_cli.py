@@ -19,11 +19,14 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 
 
 def test_run_prints_the_same_story_twice_and_writes_files(tmp_path):
-    a = cli("run", "fantasy_world", "--turns", "10", "--seed", "7", "--out", str(tmp_path / "s.md"),
-            "--events", str(tmp_path / "e.jsonl"))
-    b = cli("run", "fantasy_world", "--turns", "10", "--seed", "7")
+    a = cli("run", "fantasy_world", "--turns", "10", "--seed", "7", "--runtime", "local", "--out",
+            str(tmp_path / "s.md"), "--events", str(tmp_path / "e.jsonl"))
+    b = cli("run", "fantasy_world", "--turns", "10", "--seed", "7", "--runtime", "local")
     assert a.returncode == 0, a.stderr
     assert a.stdout == b.stdout  # byte-identical, across processes and hash seeds
+    on_ray = cli("run", "fantasy_world", "--turns", "10", "--seed", "7")  # Ray is the default runtime
+    assert on_ray.returncode == 0, on_ray.stderr[-3000:]
+    assert on_ray.stdout == a.stdout
     assert "## Turn 10" in a.stdout and "## Turn 1\n" in a.stdout
     assert "turn 10/10" in a.stderr  # progress goes to stderr
     assert (tmp_path / "s.md").read_text().startswith("# ")
@@ -60,6 +63,7 @@ def test_validate_prints_every_error_without_traceback(tmp_path):
 
 def test_user_errors_are_clean():
     for args in (["run", "no_such_world"], ["run", "fantasy_world", "--turns", "-3"],
+                 ["run", "fantasy_world", "--runtime", "local", "--personas-per-actor", "0"],
                  ["run", "fantasy_world", "--verbosity", "7"], ["bench", "core", "--personas", "ten"]):
         out = cli(*args)
         assert out.returncode == 2, args
