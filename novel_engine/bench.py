@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["bench_core", "measure_core"]
+__all__ = ["bench_core", "measure_core", "bench_runtime", "measure_runtime"]
 
 
 def measure_core(personas: int, turns: int, seed: int) -> dict[str, Any]:
@@ -79,5 +79,114 @@ def bench_core(sizes: list[int], turns: int = 3, seed: int = 1, out: str | os.Pa
     return result
 
 
-if __name__ == "__main__":  # the per-size worker: python -m novel_engine.bench N TURNS SEED
-    print(json.dumps(measure_core(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))))
+def _ray_rss_mib() -> float:
+    """Resident memory of every Ray process on this machine plus this driver, in MiB."""
+    import psutil
+
+    total = 0
+    for proc in psutil.process_iter(["name", "cmdline", "memory_info"]):
+        try:
+            cmd = " ".join(proc.info["cmdline"] or ())
+            if proc.pid == os.getpid() or "ray::" in cmd or "/ray/" in cmd or (proc.info["name"] or "").startswith(
+                    ("raylet", "gcs_server", "ray::")):
+                total += proc.info["memory_info"].rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied, TypeError):
+            continue
+    return round(total / 2**20, 1)
+
+
+def measure_runtime(kind: str, personas: int, turns: int, seed: int) -> dict[str, Any]:
+    """One runtime figure, measured in this process.
+
+    kind: ``local`` / ``ray`` (a synthetic cast of ``personas``), ``llm-local`` / ``llm-ray`` (the
+    same with a model of 100 ms per call behind a cap of 64 concurrent calls), ``small`` (a
+    4-to-8-persona built-in story on Ray, one actor per persona).
+    """
+    from novel_engine.api import Engine
+    from novel_engine.llm.wrappers import ConcurrencyLimit
+    from novel_engine.scenarios.synthetic import synthetic
+    from novel_engine.testing.models import SlowModel
+
+    runtime = "local" if kind in ("local", "llm-local") else "ray"
+    model = None
+    cap = 64
+    if kind.startswith("llm"):
+        model = SlowModel(latency_s=0.1)
+    settings: dict[str, Any] = {}
+    if kind == "llm-ray":
+        # until the cluster-wide limiter exists, the cap of 64 is split evenly over the persona shards
+        settings["persona_shards"] = 2
+        model = ConcurrencyLimit(model, cap // 2)
+    elif kind == "llm-local":
+        model = ConcurrencyLimit(model, cap)
+    engine = Engine(runtime, model=model)
+    scenario = "fantasy_world" if kind == "small" else synthetic(personas=personas, seed=seed)
+    t0 = time.perf_counter()
+    session = engine.create_session(scenario, seed=seed, **settings)
+    setup = time.perf_counter() - t0
+    per_turn, calls = [], []
+    try:
+        for _ in range(turns):
+            t = time.perf_counter()
+            report = session.step()
+            per_turn.append(time.perf_counter() - t)
+            calls.append(sum(1 for e in report.events if e.kind == "action") + 1)  # decisions + narration
+        rss = _ray_rss_mib() if runtime == "ray" else round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    finally:
+        session.close()
+    mean = sum(per_turn) / len(per_turn)
+    row = {"kind": kind, "runtime": runtime, "personas": len(session.scenario.personas), "turns": turns,
+           "setup_s": round(setup, 3), "seconds_per_turn": round(mean, 4),
+           "persona_turns_per_s": round(len(session.scenario.personas) / mean, 1), "rss_mib": rss}
+    if kind.startswith("llm"):
+        import math
+
+        ideal = [math.ceil((c - 1) / cap) * 0.1 + 0.1 for c in calls]  # decisions in waves of 64, then the prose
+        row["ideal_seconds_per_turn"] = round(sum(ideal) / len(ideal), 4)
+        row["ratio_to_ideal"] = round(mean / row["ideal_seconds_per_turn"], 3)
+    return row
+
+
+def _run_worker(args: list[str]) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-m", "novel_engine.bench", *args], capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def bench_runtime(sizes: list[int], turns: int = 3, seed: int = 1, llm_personas: int = 1000,
+                  out: str | os.PathLike = "bench-results/runtime.json") -> dict[str, Any]:
+    """Ray runtime against the in-process one (same run), the LLM-bound turn, and a small cast."""
+    rows = []
+    for n in sizes:
+        for kind in ("local", "ray"):
+            rows.append(_run_worker(["runtime", kind, str(n), str(turns), str(seed)]))
+            r = rows[-1]
+            print(f"{kind:>9} {n:>8} personas: {r['seconds_per_turn']:8.3f} s/turn "
+                  f"{r['persona_turns_per_s']:>10,.0f} persona-turns/s  RSS {r['rss_mib']:8.1f} MiB", flush=True)
+        local, ray_row = rows[-2], rows[-1]
+        ray_row["ratio_to_local"] = round(ray_row["seconds_per_turn"] / local["seconds_per_turn"], 3)
+        print(f"          ray / local at {n}: {ray_row['ratio_to_local']}x", flush=True)
+    for kind in ("llm-local", "llm-ray"):
+        r = _run_worker(["runtime", kind, str(llm_personas), str(turns), str(seed)])
+        rows.append(r)
+        print(f"{kind:>9} {llm_personas:>8} personas: {r['seconds_per_turn']:8.3f} s/turn, ideal "
+              f"{r['ideal_seconds_per_turn']:.3f} s ({r['ratio_to_ideal']}x)", flush=True)
+    r = _run_worker(["runtime", "small", "0", str(max(turns, 5)), str(seed)])
+    rows.append(r)
+    print(f"small cast on Ray ({r['personas']} personas, one actor each): {r['seconds_per_turn'] * 1000:.1f} ms/turn",
+          flush=True)
+    result = {"suite": "runtime", "turns": turns, "seed": seed, "cpu_count": os.cpu_count(), "results": rows}
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+    return result
+
+
+if __name__ == "__main__":  # workers: python -m novel_engine.bench N TURNS SEED | runtime KIND N TURNS SEED
+    if sys.argv[1] == "runtime":
+        print(json.dumps(measure_runtime(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))))
+    else:
+        print(json.dumps(measure_core(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))))

@@ -38,6 +38,20 @@ def _unit(text: str) -> float:
     return value
 
 
+def _store_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("state (default: an embedded store in NOVEL_ENGINE_DATA_DIR or ./.novel-engine)")
+    g.add_argument("--database-url", help="sqlite:///path or postgresql://... (env NOVEL_ENGINE_DATABASE_URL)")
+    g.add_argument("--redis-url", help="redis://host:6379/0 (env NOVEL_ENGINE_REDIS_URL)")
+    g.add_argument("--object-store-url", help="file:///path or s3://bucket/prefix (env NOVEL_ENGINE_OBJECT_STORE_URL)")
+
+
+def _store(args: argparse.Namespace):
+    from novel_engine.storage.settings import StoreSettings
+
+    return StoreSettings.from_env(database_url=args.database_url, redis_url=args.redis_url,
+                                  object_store_url=args.object_store_url)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="novel-engine", description="Stories told by many AI characters at once.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -56,6 +70,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--address", default=None, help="Ray cluster address (default: start or reuse a local one)")
     run.add_argument("--personas-per-actor", type=int, default=None, dest="personas_per_actor",
                      help="Ray: personas hosted per persona shard (default: 1 for small casts, else packed)")
+    run.add_argument("--no-store", action="store_true", dest="no_store",
+                     help="local runtime: keep the session in memory only (no resume)")
+    _store_flags(run)
+
+    res = sub.add_parser("resume", help="continue a stored session (local runtime) where it stopped")
+    res.add_argument("session_id", help="the id `novel-engine run --runtime local` printed on stderr")
+    res.add_argument("--turns", type=_positive, default=1, help="how many more turns to play (default 1)")
+    res.add_argument("--out", help="also write the whole story as Markdown to this file")
+    res.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    _store_flags(res)
 
     sub.add_parser("scenarios", help="list the built-in scenarios")
 
@@ -69,6 +93,12 @@ def _parser() -> argparse.ArgumentParser:
     core.add_argument("--turns", type=_positive, default=3)
     core.add_argument("--seed", type=int, default=1)
     core.add_argument("--out", default="bench-results/core.json", help="where to write the JSON figures")
+    rt = bench_sub.add_parser("runtime", help="the Ray runtime beside the in-process one, LLM-bound turns, small casts")
+    rt.add_argument("--personas", default="1000,10000,100000", help="comma-separated cast sizes")
+    rt.add_argument("--llm-personas", type=_positive, default=1000, dest="llm_personas")
+    rt.add_argument("--turns", type=_positive, default=3)
+    rt.add_argument("--seed", type=int, default=1)
+    rt.add_argument("--out", default="bench-results/runtime.json", help="where to write the JSON figures")
     return p
 
 
@@ -82,9 +112,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise NovelEngineError("--personas-per-actor: must be at least 1")
     if args.runtime == "ray" and not args.quiet:
         print("starting the Ray runtime...", file=sys.stderr, flush=True)
-    engine = Engine(args.runtime, address=args.address)
+    # The state store keeps local sessions (so `resume` can continue them); Ray sessions are not stored yet.
+    store = _store(args) if args.runtime == "local" and not args.no_store else None
+    engine = Engine(args.runtime, address=args.address, store=store)
     session = engine.create_session(scenario, seed=args.seed, verbosity=args.verbosity, narrative_style=args.style,
                                     personas_per_actor=args.personas_per_actor)
+    if engine.store is not None and not args.quiet:
+        print(f"session {session.id} (continue it with: novel-engine resume {session.id} --turns N)",
+              file=sys.stderr, flush=True)
     try:
         return _play(session, args)
     finally:
@@ -115,6 +150,24 @@ def _play(session, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from novel_engine.api import Engine
+
+    with Engine(store=_store(args)) as engine:
+        session = engine.resume(args.session_id)
+        if not args.quiet:
+            print(f"resumed {session.id} after turn {session.turn}", file=sys.stderr, flush=True)
+        for i in range(1, args.turns + 1):
+            report = session.step()
+            print(f"## Turn {report.turn}\n\n{report.prose}\n", flush=True)
+            if not args.quiet:
+                print(f"turn {i}/{args.turns}: {len(report.events)} events, tension {report.tension:.2f}",
+                      file=sys.stderr, flush=True)
+        if args.out:
+            session.export_markdown(args.out)
+    return 0
+
+
 def _cmd_scenarios(_: argparse.Namespace) -> int:
     from novel_engine.scenarios import describe_builtins
 
@@ -135,7 +188,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from novel_engine.bench import bench_core
+    from novel_engine.bench import bench_core, bench_runtime
 
     try:
         sizes = [int(x) for x in args.personas.split(",") if x.strip()]
@@ -143,14 +196,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise NovelEngineError(f"--personas: expected comma-separated whole numbers, got {args.personas!r}") from None
     if not sizes or min(sizes) < 1:
         raise NovelEngineError("--personas: give at least one cast size of 1 or more")
-    bench_core(sizes, turns=max(1, args.turns), seed=args.seed, out=args.out)
+    if args.suite == "runtime":
+        bench_runtime(sizes, turns=max(1, args.turns), seed=args.seed, llm_personas=max(1, args.llm_personas),
+                      out=args.out)
+    else:
+        bench_core(sizes, turns=max(1, args.turns), seed=args.seed, out=args.out)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``novel-engine`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
-    handlers = {"run": _cmd_run, "scenarios": _cmd_scenarios, "validate": _cmd_validate, "bench": _cmd_bench}
+    handlers = {"run": _cmd_run, "resume": _cmd_resume, "scenarios": _cmd_scenarios, "validate": _cmd_validate, "bench": _cmd_bench}
     try:
         return handlers[args.command](args)
     except ScenarioError as exc:
