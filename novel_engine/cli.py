@@ -124,6 +124,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _play(session, args)
     finally:
         session.close()
+        engine.close()
 
 
 def _play(session, args: argparse.Namespace) -> int:

@@ -1,4 +1,8 @@
-"""Shared fixtures: one Ray instance for the whole test session (started only if a test needs it)."""
+"""Shared fixtures: one Ray instance for the whole test session (started only if a test needs it).
+
+The instance is a small multi-node cluster on this machine (three nodes of one CPU each, through
+``ray.cluster_utils.Cluster``), so placement across nodes is exercised by every Ray test.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,33 @@ import os
 
 import pytest
 
+NODES = 3
+
 
 @pytest.fixture(scope="session")
-def ray_session():
-    """A local Ray instance shared by every test of the session; shut down at the end."""
-    ray = pytest.importorskip("ray") if os.environ.get("CI") != "true" else __import__("ray")
+def ray_cluster():
+    """A three-node local Ray cluster shared by every test of the session; shut down at the end."""
+    if os.environ.get("CI") == "true":
+        import ray  # in CI a missing Ray is a failure, not a skip
+    else:
+        ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
     from novel_engine.runtime.ray_runtime import connect
 
-    connect(num_cpus=2)
-    yield ray
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    for i in range(NODES - 1):
+        cluster.add_node(num_cpus=1, resources={f"node{i + 2}": 1})
+    cluster.wait_for_nodes()
+    connect(address=cluster.address)
+    yield cluster
     ray.shutdown()
+    cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_session(ray_cluster):
+    """Ray, connected to the shared test cluster."""
+    import ray
+
+    return ray

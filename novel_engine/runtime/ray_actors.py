@@ -67,6 +67,10 @@ class PersonaShard:
     def ping(self) -> str:
         return "ok"
 
+    def node(self) -> str:
+        """The id of the Ray node this shard runs on (placement checks)."""
+        return ray.get_runtime_context().get_node_id()
+
 
 @ray.remote
 class BeliefStoreShard:
@@ -83,6 +87,10 @@ class BeliefStoreShard:
 
     def beliefs_of(self, persona_id: str, limit: int = 20) -> list[BeliefSummary]:
         return self.store.beliefs_of(persona_id, limit)
+
+    def node(self) -> str:
+        """The id of the Ray node this shard runs on (placement checks)."""
+        return ray.get_runtime_context().get_node_id()
 
 
 @ray.remote

@@ -163,6 +163,12 @@ class RayRuntime:
         """The session's scenario and settings (as the director holds them)."""
         return ray.get(self.director.scenario_and_settings.remote())
 
+    def placement(self) -> dict[str, str]:
+        """Which node each shard runs on: actor name -> node id."""
+        shards = [n for n in self.names if ":persona:" in n or ":belief:" in n]
+        nodes = ray.get([ray.get_actor(n, namespace=NAMESPACE).node.remote() for n in shards])
+        return dict(zip(shards, nodes))
+
     def hub(self) -> Any:
         """The session's event hub actor (``subscribe(after_seq, event_types, timeout_s)``)."""
         return self._actor("hub")

@@ -129,9 +129,10 @@ class RedisHot(HotStore):
             from redis.asyncio.retry import Retry
         except ImportError:  # pragma: no cover - depends on the install
             raise StoreError("Redis needs the redis package: pip install 'novel-engine[state]'", backend="redis") from None
-        # ~3 s of retries covers a restart of a local Redis; longer outages surface as StoreError.
-        self._r = aioredis.Redis.from_url(self.url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), 12),
-                                          retry_on_error=[RConnErr, RTimeout, OSError], socket_connect_timeout=2)
+        # About a second of retries rides out a quick restart of a local Redis; longer outages
+        # surface as StoreError (best-effort callers count them and carry on without Redis).
+        self._r = aioredis.Redis.from_url(self.url, retry=Retry(ExponentialBackoff(cap=0.25, base=0.02), 6),
+                                          retry_on_error=[RConnErr, RTimeout, OSError], socket_connect_timeout=1)
         await self._call(self._r.ping)
 
     async def close(self) -> None:

@@ -113,3 +113,32 @@ def test_event_hub_orders_events_and_replays_from_a_cursor(ray_session):
         assert [i["turn"] for i in done.items] == [1, 2]
     finally:
         rt.close()
+
+
+def test_shards_spread_over_the_nodes_of_the_cluster(ray_session):
+    from novel_engine.runtime.ray_runtime import RayRuntime
+
+    rt = RayRuntime.create("spread", synthetic(personas=120, seed=1), SessionSettings(seed=1, persona_shards=3,
+                                                                                      belief_shards=3),
+                           OfflineModel())
+    try:
+        placement = rt.placement()
+        assert len(placement) == 6
+        assert len(set(placement.values())) >= 2  # SPREAD puts shards on more than one node
+        report = asyncio.run(rt.step())
+        assert len(report.events) > 100
+    finally:
+        rt.close()
+
+
+def test_custom_resources_pin_shards_to_nodes(ray_session):
+    from novel_engine.runtime.ray_runtime import RayRuntime
+
+    rt = RayRuntime.create("pinned", synthetic(personas=60, seed=2), SessionSettings(seed=2, persona_shards=2),
+                           OfflineModel(), actor_options={"resources": {"node2": 0.01}})
+    try:
+        nodes = set(rt.placement().values())
+        assert len(nodes) == 1  # every shard asked for a resource only the second node has
+        asyncio.run(rt.step())
+    finally:
+        rt.close()
