@@ -1,0 +1,180 @@
+"""The notebooks in notebooks/ run top to bottom, small, in a real Jupyter kernel.
+
+Each notebook reads its sizes from ``NE_*`` environment variables; here they run with a few hundred
+personas and three turns. The quickstart runs on Ray: its kernel starts its own private Ray instance
+(``RAY_ADDRESS=local``, so it never joins another test's cluster or a developer's), and the test checks
+that every process the kernel started is gone once the notebook has run and the kernel has shut down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+QUICKSTART = NOTEBOOKS / "01_quickstart.ipynb"
+LARGE_CAST = NOTEBOOKS / "02_large_cast.ipynb"
+
+
+def need(module: str):
+    # CI installs the test extra, so a missing module there is an error, not a skip (as in conftest)
+    return __import__(module) if os.environ.get("CI") == "true" else pytest.importorskip(module)
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory) -> tuple[str, dict[str, str]]:
+    """A kernel spec that runs this interpreter (the venv's), and the environment to find it with.
+
+    ipykernel installs a ``python3`` spec whose command is ``python``, which jupyter_client replaces
+    with ``sys.executable``; a spec pointing at any other interpreter would run the notebooks outside
+    the venv, so then we write our own spec in a temporary directory and put it on JUPYTER_PATH.
+    """
+    need("ipykernel")
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    env = {k: v for k, v in os.environ.items() if k != "JUPYTER_PATH"}
+    try:
+        argv0 = KernelSpecManager().get_kernel_spec("python3").argv[0]
+    except NoSuchKernel:
+        argv0 = None
+    this_python = {"python", f"python{sys.version_info[0]}", "python%d.%d" % sys.version_info[:2]}
+    if argv0 in this_python or (argv0 and os.path.abspath(argv0) == os.path.abspath(sys.executable)):
+        return "python3", env
+    root = tmp_path_factory.mktemp("jupyter")
+    spec_dir = root / "kernels" / "novel-engine-test"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (novel-engine tests)", "language": "python"}))
+    env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("JUPYTER_PATH")]))
+    return "novel-engine-test", env
+
+
+def run_notebook(path: Path, kernel, workdir: Path, **settings: str):
+    """Execute ``path`` in a fresh kernel; return the executed notebook and the kernel's descendants.
+
+    Raises nbclient's CellExecutionError (with the failing cell and traceback) if a cell fails.
+    """
+    nbformat = need("nbformat")
+    nbclient = need("nbclient")
+    psutil = need("psutil")
+    need("matplotlib")
+    name, base_env = kernel
+    env = {**base_env, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1", **settings}
+    nb = nbformat.read(path, as_version=4)
+    descendants: dict[int, psutil.Process] = {}
+    client = nbclient.NotebookClient(nb, kernel_name=name, timeout=120, startup_timeout=60,
+                                     resources={"metadata": {"path": str(workdir)}})
+
+    def remember_children(**_):
+        # after every cell: whatever the kernel has started so far (Ray's gcs_server, raylet, workers...)
+        try:
+            kernel_proc = psutil.Process(client.km.provisioner.pid)
+            for p in kernel_proc.children(recursive=True):
+                descendants.setdefault(p.pid, p)
+        except (psutil.Error, AttributeError):
+            pass
+
+    client.on_cell_executed = remember_children
+    client.execute(env=env)
+    return nb, list(descendants.values())
+
+
+def outputs(nb, key: str) -> list[str]:
+    """Every output of the executed notebook with ``key``: a mime type, or "stream" for printed text."""
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            if key == "stream" and o.output_type == "stream":
+                out.append(o.text)
+            elif key != "stream" and key in o.get("data", {}):
+                out.append(o["data"][key])
+    return out
+
+
+def errors(nb) -> list[str]:
+    return [f"{o.ename}: {o.evalue}" for cell in nb.cells for o in cell.get("outputs", [])
+            if o.output_type == "error"]
+
+
+def wait_gone(procs, seconds: float) -> list:
+    psutil = need("psutil")
+    deadline = time.monotonic() + seconds
+    alive = list(procs)
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        if alive:
+            time.sleep(0.2)
+    return alive
+
+
+@pytest.mark.parametrize("path", [QUICKSTART, LARGE_CAST], ids=lambda p: p.stem)
+def test_notebooks_are_saved_clean_and_use_the_public_api(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert code and all(not c["outputs"] and c["execution_count"] is None for c in code), \
+        f"{path.name} was saved with outputs; clear them before committing"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    source = "\n".join("".join(c["source"]) for c in code)
+    imported = set(re.findall(r"^\s*(?:from|import)\s+(novel_engine[\w.]*)", source, re.M))
+    assert imported and imported <= {"novel_engine", "novel_engine.scenarios"}, imported
+    assert "ray.shutdown()" in source  # on Ray, leave nothing running (kernels shut down slowly otherwise)
+    for var in ("NE_TURNS", "NE_RUNTIME"):
+        assert f'os.environ.get("{var}"' in source
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_quickstart_runs_on_ray_and_leaves_nothing_behind(kernel, tmp_path):
+    psutil = need("psutil")
+    nb, started = run_notebook(QUICKSTART, kernel, tmp_path, NE_RUNTIME="ray", NE_TURNS="3",
+                               RAY_ADDRESS="local")
+    assert not errors(nb)
+    printed = "".join(outputs(nb, "stream"))
+    assert "on the 'ray' runtime" in printed
+    assert "turn 3:" in printed and "turn 4:" not in printed
+    assert re.search(r"closed [0-9a-f]{12}", printed)
+    markdown = outputs(nb, "text/markdown")
+    story = [m for m in markdown if m.startswith("# The Wyrm of Harrowmere")]
+    assert story and len(story[0]) > 500, "the story is missing or empty"
+    assert any("| `fantasy_world` |" in m for m in markdown)          # the built-ins table
+    assert any("| key | believed value | credence" in m for m in markdown)  # one persona's beliefs
+    assert any("Why did this happen?" in m for m in markdown)         # the explained event
+    assert len(outputs(nb, "image/png")) >= 2                         # tension curve, causal graph
+    # the kernel started its own Ray; the last cell (session.close(), ray.shutdown()) and the kernel's
+    # exit must leave no process behind
+    assert started, "the kernel started no Ray processes: did it join another cluster?"
+    leftover = wait_gone(started, 30)
+    for p in leftover:  # do not leak them into the rest of the run, then fail
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    assert not leftover, f"processes the notebook's kernel started are still running: {leftover}"
+
+
+@pytest.mark.timeout(180)
+def test_large_cast_runs_small_in_process(kernel, tmp_path):
+    nb, started = run_notebook(LARGE_CAST, kernel, tmp_path, NE_RUNTIME="local", NE_PERSONAS="300",
+                               NE_TURNS="3", NE_SAMPLE="100")
+    assert not errors(nb)
+    printed = "".join(outputs(nb, "stream"))
+    assert "300 personas, 3 turns, 'local' runtime" in printed
+    assert "turn 3:" in printed and "turn 4:" not in printed
+    assert re.search(r"closed [0-9a-f]{12}", printed)
+    for phase in ("perceive", "believe", "brief", "decide", "resolve", "narrate", "commit"):
+        assert re.search(rf"^{phase}\s+\d+\.\d+ s", printed, re.M), f"no time for phase {phase}"
+    assert len(outputs(nb, "image/png")) >= 2                         # timings, belief spread
+    spread = [m for m in outputs(nb, "text/markdown") if "`alert_level`" in m]
+    assert spread, "no belief-spread table"
+    # the public broadcast reaches the whole (sampled) cast in the first turn
+    header, _, *rows = spread[0].splitlines()
+    col = [c.strip() for c in header.strip("|").split("|")].index("`alert_level`")
+    assert [r.strip("|").split("|")[col].strip() for r in rows] == ["100 %"] * 3
+    assert not wait_gone(started, 30)
