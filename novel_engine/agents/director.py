@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -26,7 +27,7 @@ from novel_engine.core.events import (LOCATION_TARGETED, PERSONA_TARGETED, Actio
                                       InformationFragment, Outcome, SourceType, WorldEventSpec)
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.scenario import ComplicationSpec, EventPattern, NarrativeGoalSpec, Scenario
-from novel_engine.core.world import Relationship, WorldState
+from novel_engine.core.world import PersonaState, Relationship, WorldState
 from novel_engine.errors import InvalidActionError
 
 __all__ = ["DirectorAgent", "TurnResult", "validate_action", "event_matches"]
@@ -136,8 +137,9 @@ class DirectorAgent:
         actions: dict[str, Action] = dict(decisions or {})
         for actor, act in (agent_actions or {}).items():
             actions[actor] = act if isinstance(act, Action) else validate_action(world, actor, act)
-        counter = iter(range(1, 10_000_000))
-        new_id = lambda: f"e{turn:04d}.{next(counter):06d}"  # noqa: E731 - ids in creation order
+        prefix = f"e{turn:04d}."
+        seq = iter(range(1, 10_000_000))
+        new_id = lambda: f"{prefix}{next(seq):06d}"  # noqa: E731 - ids in creation order
         events: list[Event] = []
         fragments: list[InformationFragment] = []
         for spec in world_events:
@@ -149,18 +151,19 @@ class DirectorAgent:
         if pacing is not None:
             self._happen(pacing, "world", new_id(), turn, (), events, fragments, flags=("pacing",))
 
-        known = set(self.causal_graph_ids(a.motivated_by for a in actions.values()))
+        known = self.causal_graph_ids(a.motivated_by for a in actions.values())
         resolved: list[Resolution] = []
+        personas = world.personas
+        resolve = self.resolver.resolve
         for actor in sorted(actions):
-            p = world.personas.get(actor)
-            action = actions[actor]
+            p = personas.get(actor)
             if p is None:
                 continue
+            action = actions[actor]
             if p.can_act:
-                action = self._sanitise(action)
-            res, _ = self.resolver.resolve(action, new_id(), turn, known) if p.can_act else \
-                (self._incapable(action, new_id(), turn), None)
-            resolved.append(res)
+                resolved.append(resolve(self._sanitise(action, p), new_id(), turn, known)[0])
+            else:
+                resolved.append(self._incapable(action, new_id(), turn))
 
         report = self.coherence.evaluate_coherence(self.recent, [r.event for r in resolved],
                                                    self._arcs(r.event.actor for r in resolved),
@@ -197,12 +200,13 @@ class DirectorAgent:
         wanted = {m for ms in motive_lists for m in ms}
         return {m for m in wanted if m in self.causal_graph}
 
-    def _sanitise(self, action: Action) -> Action:
+    def _sanitise(self, action: Action, p: PersonaState) -> Action:
         """A persona decision that no longer fits the world becomes watching (flagged ``invalid``)."""
-        p = self.world.personas[action.actor]
         kind = action.action_type
-        ok = (kind not in PERSONA_TARGETED or action.target in self.world.personas) and \
-             (kind not in LOCATION_TARGETED or action.target in self.world.neighbours(p.location))
+        if kind in PERSONA_TARGETED:
+            ok = action.target in self.world.personas
+        else:
+            ok = kind not in LOCATION_TARGETED or action.target in self.world.neighbours(p.location)
         if ok:
             return action
         return Action(actor=action.actor, action_type=ActionType.OBSERVE, rationale=action.rationale,
@@ -313,18 +317,22 @@ class DirectorAgent:
         return comps[i]
 
     def _record(self, events: Sequence[Event]) -> list[str]:
-        milestones = []
+        milestones: list[str] = []
+        add_event = self.causal_graph.add_event
+        reached = self.reached
+        open_goals = [goal for goal in self.narrative_goals if goal.id not in reached]
         for ev in events:
-            self.causal_graph.add_event(ev)
-            for goal in self.narrative_goals:
-                if goal.id not in self.reached and event_matches(goal.when, ev):
-                    self.reached[goal.id] = ev.turn
-                    milestones.append(goal.id)
+            add_event(ev)
+            if open_goals:
+                for goal in open_goals:
+                    if goal.id not in reached and event_matches(goal.when, ev):
+                        reached[goal.id] = ev.turn
+                        milestones.append(goal.id)
         return milestones
 
     def _tension(self, events: Sequence[Event], milestones: Sequence[str]) -> float:
         """Tension follows the turn's strongest moments (top five), smoothed over turns."""
-        top = sorted((e.intensity for e in events), reverse=True)[:5]
+        top = heapq.nlargest(5, (e.intensity for e in events))
         pulse = sum(top) / 5.0
         t = 0.6 * self.tension + 0.4 * min(1.0, 1.6 * pulse) + 0.1 * len(milestones) + self._boost
         self._boost = 0.0

@@ -10,6 +10,11 @@ per event, not 100,000 times the rule count. Queries (``explain``, ``calculate_n
 graph hop by hop through :func:`explain_frontier` / :func:`impact_frontier`, which ask a fetcher
 for a whole frontier at once; that is what lets the runtime shard the graph across actors and
 still pay one batched call per shard per hop.
+
+The graph is kept in plain dicts (a tuple of attributes per event, one shared link record per
+edge): recording is the per-event hot path of every turn, and a general graph library costs
+several times more per node and edge. :meth:`CausalGraph.to_networkx` builds a networkx graph
+on demand for export and analysis.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 import networkx as nx
 from pydantic import ValidationError
 
+from novel_engine.core.causal_effects import DueEffect, PendingEffect, check_strength, condition_holds, to_condition
 from novel_engine.core.causal_frontier import (
     ExplanationStep, FetchInfo, FetchLinks, explain_frontier, impact_frontier,
 )
@@ -36,25 +42,9 @@ __all__ = [
 
 _FORMAT = 1
 _KEY_FIELDS = ("actor", "target", "location", "outcome")
-
-
-@dataclass(frozen=True, slots=True)
-class DueEffect:
-    """A pending effect whose time has come and whose conditions hold: the director turns it into an event.
-
-    Args:
-        cause: id of the event that caused it (use it as the new event's ``causes``).
-        spec: what happens.
-        strength: strength of the cause -> effect link (pass it on as ``data["cause_strength"]``).
-        rule_id: the causal rule that scheduled it, None for an explicit relationship.
-        due_turn: the turn it was due.
-    """
-
-    cause: str
-    spec: ComplicationSpec
-    strength: float
-    rule_id: str | None
-    due_turn: int
+_NODE_FIELDS = ("turn", "summary", "kind", "actor", "intensity", "location")  # an event's recorded attributes
+_NO_CONDITIONS: tuple[dict[str, Any], ...] = ()
+_EMPTY: dict[str, Any] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,52 +58,15 @@ def _field(event: Event, name: str) -> Any:
     return event.outcome.value if name == "outcome" else getattr(event, name)
 
 
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    cause: str
-    spec: ComplicationSpec
-    strength: float
-    rule_id: str | None
-    due_turn: int
-    conditions: tuple[Condition, ...]
+#: One cause -> effect link: (strength, delay_turns, conditions as JSON dicts, rule_id). The same
+#: tuple sits in the cause's successors and the effect's predecessors.
+_Link = tuple[float, int, tuple[dict[str, Any], ...], "str | None"]
 
 
-def condition_holds(condition: Condition, world: WorldState) -> bool:
-    """Whether one condition holds in ``world``.
-
-    A ``fact`` condition compares ``world.facts[fact]`` with ``equals``; ``equals=True`` / ``False``
-    mean truthy / falsy (a missing fact is falsy). A ``persona`` condition requires the persona to
-    exist and, when given, to have that ``status`` and be ``at`` that location. All given parts
-    must hold; an empty condition holds.
-    """
-    if condition.fact is not None:
-        value, expected = world.facts.get(condition.fact), condition.equals
-        if (bool(value) is not expected) if isinstance(expected, bool) else value != expected:
-            return False
-    if condition.persona is not None:
-        persona = world.personas.get(condition.persona)
-        return persona is not None and condition.status in (None, persona.status) \
-            and condition.at in (None, persona.location)
-    return True
-
-
-def _to_condition(raw: Condition | str | Mapping[str, Any]) -> Condition:
-    if isinstance(raw, Condition):
-        return raw
-    if isinstance(raw, str):
-        # the scenario format's shorthand: "fact" is truthy, "!fact" is falsy
-        return Condition(fact=raw[1:], equals=False) if raw.startswith("!") else Condition(fact=raw, equals=True)
-    return Condition.model_validate(dict(raw))
-
-
-def _check_strength(strength: Any, where: str) -> float:
-    try:
-        value = float(strength)
-    except (TypeError, ValueError):
-        raise NovelEngineError(f"{where}: strength must be a number", strength=repr(strength)) from None
-    if not 0.0 <= value <= 1.0:
-        raise NovelEngineError(f"{where}: strength must be between 0 and 1", strength=value)
-    return value
+def _link_attrs(link: _Link) -> dict[str, Any]:
+    """A link's attributes as the exported dict (fresh condition dicts, so callers may mutate them)."""
+    return {"strength": link[0], "delay_turns": link[1], "conditions": [dict(c) for c in link[2]],
+            "rule_id": link[3]}
 
 
 class CausalGraph:
@@ -123,17 +76,21 @@ class CausalGraph:
         NovelEngineError: on invalid input (see each method).
     """
 
-    __slots__ = ("_g", "_rules", "_buckets", "_shapes", "_pending", "_armed", "_spent", "lapsed")
+    __slots__ = ("_nodes", "_succ", "_pred", "_rules", "_buckets", "_shapes", "_pending", "_armed", "_spent",
+                 "lapsed")
 
     def __init__(self) -> None:
-        self._g = nx.DiGraph()
+        self._nodes: dict[str, tuple[Any, ...]] = {}  # event id -> its attributes, in _NODE_FIELDS order
+        # adjacency, kept only for events that have links: most events have no effects, many no causes
+        self._succ: dict[str, dict[str, _Link]] = {}
+        self._pred: dict[str, dict[str, _Link]] = {}
         self._rules: dict[str, CausalRuleSpec] = {}
         # Rules are indexed by (kind, action_type, key field, key value), the key field being the
         # first of actor/target/location/outcome the pattern names; an event probes one bucket per
         # rule *shape* in use, so matching costs a few dict lookups whatever the rule count.
         self._buckets: dict[tuple[Any, ...], list[_CompiledRule]] = {}
         self._shapes: list[tuple[bool, bool, str | None]] = []
-        self._pending: dict[int, list[_Pending]] = {}
+        self._pending: dict[int, list[PendingEffect]] = {}
         self._armed: set[str] = set()  # once-rules with an effect pending
         self._spent: set[str] = set()  # once-rules whose effect has fired
         self.lapsed = 0  #: pending effects dropped because their conditions failed when due
@@ -175,24 +132,40 @@ class CausalGraph:
         Raises:
             NovelEngineError: the event id is already recorded, or a cause strength is invalid.
         """
-        g = self._g
-        if event.id in g:
-            raise NovelEngineError(f"event {event.id!r} is already recorded", event=event.id)
-        g.add_node(event.id, turn=event.turn, summary=event.summary, kind=event.kind, actor=event.actor,
-                   intensity=float(event.intensity), location=event.location)
+        eid = event.id
+        nodes = self._nodes
+        if eid in nodes:
+            raise NovelEngineError(f"event {eid!r} is already recorded", event=eid)
+        nodes[eid] = (event.turn, event.summary, event.kind, event.actor, float(event.intensity), event.location)
         if event.causes:
-            raw = event.data.get("cause_strength", 1.0)
-            rule_id = event.data.get("rule_id")
-            nodes = g.nodes
-            for cause in event.causes:
-                if cause not in g or cause == event.id:
-                    continue
-                s = raw.get(cause, 1.0) if type(raw) is dict else raw
-                if type(s) is not float or not 0.0 <= s <= 1.0:
-                    s = _check_strength(s, f"event {event.id!r}")
-                g.add_edge(cause, event.id, strength=s, delay_turns=max(0, event.turn - nodes[cause]["turn"]),
-                           conditions=[], rule_id=rule_id if type(rule_id) is str else None)
+            self._link_causes(event)
         return self._fire_rules(event) if self._shapes else []
+
+    def _link_causes(self, event: Event) -> None:
+        eid, turn, data = event.id, event.turn, event.data
+        raw = data.get("cause_strength", 1.0)
+        rule_id = data.get("rule_id")
+        rule_id = rule_id if type(rule_id) is str else None
+        nodes = self._nodes
+        for cause in event.causes:
+            info = nodes.get(cause)
+            if info is None or cause == eid:
+                continue
+            s = raw.get(cause, 1.0) if type(raw) is dict else raw
+            if type(s) is not float or not 0.0 <= s <= 1.0:
+                s = check_strength(s, f"event {eid!r}")
+            self._link(cause, eid, (s, max(0, turn - info[0]), _NO_CONDITIONS, rule_id))
+
+    def _link(self, cause: str, effect: str, link: _Link) -> None:
+        # re-linking a pair replaces the link in place: its position among the links stays the same
+        out = self._succ.get(cause)
+        if out is None:
+            out = self._succ[cause] = {}
+        out[effect] = link
+        into = self._pred.get(effect)
+        if into is None:
+            into = self._pred[effect] = {}
+        into[cause] = link
 
     def add_events(self, events: Sequence[Event]) -> list[tuple[str, str]]:
         """Record events in order (see :meth:`add_event`); return ``(event id, rule id)`` for every rule that fired."""
@@ -203,7 +176,7 @@ class CausalGraph:
 
     def _fire_rules(self, event: Event) -> list[str]:
         at = event.action_type
-        if at is not None:
+        if at is not None and type(at) is not str:
             at = getattr(at, "value", at)  # tolerate an ActionType where a plain string is expected
         buckets = self._buckets
         candidates: list[_CompiledRule] = []
@@ -242,15 +215,15 @@ class CausalGraph:
             NovelEngineError: unknown cause, a self-link, strength outside [0, 1], negative delay,
                 or an invalid condition or effect description.
         """
-        g = self._g
-        if cause not in g:
+        nodes = self._nodes
+        if cause not in nodes:
             raise NovelEngineError(f"unknown cause event {cause!r}", event=cause)
-        strength = _check_strength(strength, f"relationship {cause!r}")
+        strength = check_strength(strength, f"relationship {cause!r}")
         if not isinstance(delay_turns, int) or delay_turns < 0:
             raise NovelEngineError("delay_turns must be a non-negative integer", delay_turns=delay_turns)
         try:
-            conds = tuple(_to_condition(c) for c in conditions)
-            if isinstance(effect, str) and effect not in g:
+            conds = tuple(to_condition(c) for c in conditions)
+            if isinstance(effect, str) and effect not in nodes:
                 effect = ComplicationSpec(description=effect)
         except ValidationError as exc:
             raise NovelEngineError(f"invalid causal relationship from {cause!r}: {exc.errors()[0]['msg']}",
@@ -258,11 +231,10 @@ class CausalGraph:
         if isinstance(effect, str):
             if effect == cause:
                 raise NovelEngineError("an event cannot cause itself", event=cause)
-            g.add_edge(cause, effect, strength=strength, delay_turns=delay_turns,
-                       conditions=[c.model_dump(mode="json") for c in conds], rule_id=rule_id)
+            self._link(cause, effect, (strength, delay_turns, tuple(c.model_dump(mode="json") for c in conds), rule_id))
             return
-        due = g.nodes[cause]["turn"] + delay_turns
-        self._pending.setdefault(due, []).append(_Pending(cause, effect, strength, rule_id, due, conds))
+        due = nodes[cause][0] + delay_turns
+        self._pending.setdefault(due, []).append(PendingEffect(cause, effect, strength, rule_id, due, conds))
         if rule_id is not None and rule_id in self._rules and self._rules[rule_id].once:
             self._armed.add(rule_id)
 
@@ -297,23 +269,23 @@ class CausalGraph:
     # -- queries ---------------------------------------------------------------------------------
 
     def _require(self, event_id: str) -> None:
-        if event_id not in self._g:
+        if event_id not in self._nodes:
             raise NovelEngineError(f"unknown event {event_id!r}", event=event_id)
 
     def parents_of(self, ids: Sequence[str] | set[str]) -> dict[str, list[tuple[str, float]]]:
         """For each recorded id in ``ids``: its causes as ``(cause id, strength)``, sorted by id. Unknown ids are left out."""
-        pred = self._g.pred
-        return {i: sorted((p, d["strength"]) for p, d in pred[i].items()) for i in ids if i in pred}
+        nodes, pred = self._nodes, self._pred
+        return {i: sorted((p, link[0]) for p, link in pred.get(i, _EMPTY).items()) for i in ids if i in nodes}
 
     def children_of(self, ids: Sequence[str] | set[str]) -> dict[str, list[tuple[str, float]]]:
         """For each recorded id in ``ids``: its effects as ``(effect id, strength)``, sorted by id. Unknown ids are left out."""
-        succ = self._g.succ
-        return {i: sorted((c, d["strength"]) for c, d in succ[i].items()) for i in ids if i in succ}
+        nodes, succ = self._nodes, self._succ
+        return {i: sorted((c, link[0]) for c, link in succ.get(i, _EMPTY).items()) for i in ids if i in nodes}
 
     def node_info(self, ids: Sequence[str] | set[str]) -> dict[str, dict[str, Any]]:
         """For each recorded id in ``ids``: a copy of its attributes (turn, summary, kind, actor, intensity, location)."""
-        nodes = self._g.nodes
-        return {i: dict(nodes[i]) for i in ids if i in nodes}
+        nodes = self._nodes
+        return {i: dict(zip(_NODE_FIELDS, nodes[i])) for i in ids if i in nodes}
 
     def calculate_narrative_impact(self, event_id: str) -> float:
         """How far an event reaches: the sum over its descendants of the strongest path strength to each.
@@ -336,30 +308,57 @@ class CausalGraph:
     def roots(self, event_id: str) -> list[str]:
         """The root causes (ancestors with no cause) of an event, by (turn, id); [] if it has none. Raises on an unknown id."""
         self._require(event_id)
-        g = self._g
-        found = [a for a in nx.ancestors(g, event_id) if g.in_degree(a) == 0]
-        return sorted(found, key=lambda a: (g.nodes[a]["turn"], a))
+        pred, nodes = self._pred, self._nodes
+        seen: set[str] = set()
+        stack = [event_id]
+        while stack:
+            for cause in pred.get(stack.pop(), _EMPTY):
+                if cause not in seen:
+                    seen.add(cause)
+                    stack.append(cause)
+        seen.discard(event_id)  # an event on a cycle is its own ancestor, but never its own root
+        found = [a for a in seen if not pred.get(a)]
+        return sorted(found, key=lambda a: (nodes[a][0], a))
 
     def __len__(self) -> int:
-        return self._g.number_of_nodes()
+        return len(self._nodes)
 
     def __contains__(self, event_id: object) -> bool:
-        return event_id in self._g
+        return event_id in self._nodes
 
     # -- export ----------------------------------------------------------------------------------
 
+    def _links(self):
+        """Every link as ``(cause, effect, link)``, causes in recording order (as networkx lists edges)."""
+        succ = self._succ
+        for u in self._nodes:
+            out = succ.get(u)
+            if out:
+                for v, link in out.items():
+                    yield u, v, link
+
+    def to_networkx(self) -> nx.DiGraph:
+        """The recorded events and links as a new networkx ``DiGraph`` (pending effects excluded).
+
+        Node attributes are turn, summary, kind, actor, intensity and location; edge attributes
+        strength, delay_turns, conditions and rule_id. The graph is a copy: changing it does not
+        change this one.
+        """
+        g = nx.DiGraph()
+        g.add_nodes_from((n, dict(zip(_NODE_FIELDS, a))) for n, a in self._nodes.items())
+        g.add_edges_from((u, v, _link_attrs(link)) for u, v, link in self._links())
+        return g
+
     def to_node_link(self) -> dict[str, Any]:
         """The recorded events and links as JSON-serialisable node-link data (pending effects excluded)."""
-        return nx.node_link_data(self._g, edges="links")
+        return nx.node_link_data(self.to_networkx(), edges="links")
 
     def to_dict(self) -> dict[str, Any]:
         """Everything (events, links, rules, pending effects, spent once-rules, lapsed count) as JSON-friendly data."""
-        g = self._g
         return {
             "v": _FORMAT,
-            "nodes": [{"id": n, **a} for n, a in g.nodes(data=True)],
-            "edges": [{"source": u, "target": v, **a, "conditions": [dict(c) for c in a["conditions"]]}
-                      for u, v, a in g.edges(data=True)],
+            "nodes": [{"id": n, **dict(zip(_NODE_FIELDS, a))} for n, a in self._nodes.items()],
+            "edges": [{"source": u, "target": v, **_link_attrs(link)} for u, v, link in self._links()],
             "rules": [r.model_dump(mode="json") for r in self._rules.values()],
             "pending": [{"cause": p.cause, "spec": p.spec.model_dump(mode="json"), "strength": p.strength,
                          "rule_id": p.rule_id, "due_turn": p.due_turn,
@@ -379,17 +378,19 @@ class CausalGraph:
         if data.get("v") != _FORMAT:
             raise NovelEngineError("unknown causal graph format", version=data.get("v"))
         graph = cls()
-        g = graph._g
+        nodes = graph._nodes
         for node in data["nodes"]:
-            g.add_node(node["id"], **{k: v for k, v in node.items() if k != "id"})
+            nodes[node["id"]] = tuple(node.get(f) for f in _NODE_FIELDS)
         for edge in data["edges"]:
-            attrs = {k: v for k, v in edge.items() if k not in ("source", "target")}
-            g.add_edge(edge["source"], edge["target"], **{**attrs, "conditions": [dict(c) for c in attrs["conditions"]]})
+            graph._link(edge["source"], edge["target"], (edge["strength"], edge.get("delay_turns", 0),
+                                                       tuple(dict(c) for c in edge.get("conditions", ())),
+                                                       edge.get("rule_id")))
         for rule in data["rules"]:
             graph.add_rule(CausalRuleSpec.model_validate(rule))
         for p in data["pending"]:
-            pending = _Pending(p["cause"], ComplicationSpec.model_validate(p["spec"]), p["strength"], p["rule_id"],
-                               p["due_turn"], tuple(Condition.model_validate(c) for c in p["conditions"]))
+            pending = PendingEffect(p["cause"], ComplicationSpec.model_validate(p["spec"]), p["strength"],
+                                    p["rule_id"], p["due_turn"],
+                                    tuple(Condition.model_validate(c) for c in p["conditions"]))
             graph._pending.setdefault(pending.due_turn, []).append(pending)
             if pending.rule_id in graph._rules and graph._rules[pending.rule_id].once:
                 graph._armed.add(pending.rule_id)

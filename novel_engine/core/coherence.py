@@ -24,7 +24,8 @@ repetition                0.3       an actor does the same thing (type and targe
 The score is 1 minus the mean, over the proposed events, of each event's summed severity capped
 at 1: 1.0 is a flawless turn. The director rejects events with a hard violation (severity 1.0)
 and revises the rest when the score is below :attr:`NarrativeCoherenceEngine.threshold`.
-Everything is one pass over the history and one over the proposal, with dict lookups.
+Everything is one pass over the history and one over the proposal, with set and dict lookups;
+a coherent action allocates nothing but its place record.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ SEVERITY: Mapping[str, float] = {
     "out_of_character": 0.6, "repetition": 0.3,
 }
 _MOVES = frozenset({"move", "flee"})
+_HARD = 1.0  # the severity of every hard violation (see SEVERITY)
 _HOSTILE_TRUST = -0.3  # at or below this trust, a persona has cause to act against someone
 
 
@@ -123,14 +125,8 @@ def _trait(arc: CharacterArc, name: str) -> float:
 
 def _type(event: Event) -> str | None:
     # an ActionType member hashes unlike its string value, so compare plain strings
-    return getattr(event.action_type, "value", event.action_type)
-
-
-def _acting_place(event: Event) -> str | None:
-    # a move starts where the actor was; every other action happens where the event is
-    if _type(event) in _MOVES:
-        return event.data.get("from", event.location)
-    return event.location
+    at = event.action_type
+    return at if at is None or type(at) is str else getattr(at, "value", at)
 
 
 class NarrativeCoherenceEngine:
@@ -172,66 +168,99 @@ class NarrativeCoherenceEngine:
             The report; its score is 1.0 when nothing is proposed.
         """
         window = self.repetition_window
-        done: dict[tuple[str, int], set[tuple[str | None, str | None]]] = {}
-        seen_ids: set[str] = set()
-        for e in previous_events:
-            seen_ids.add(e.id)
-            if window and e.kind == "action" and e.actor is not None:
-                done.setdefault((e.actor, e.turn), set()).add((_type(e), e.target))
-        seen_ids.update(e.id for e in proposed_events)
+        # what each actor did, as (actor, turn, action type, target): repetition looks rows up here
+        done: set[tuple[str, int, str | None, str | None]] = set()
+        if window:
+            for e in previous_events:
+                if e.kind == "action" and e.actor is not None:
+                    done.add((e.actor, e.turn, _type(e), e.target))
+        seen_ids: set[str] | None = None  # built on first need: few turns propose causal events
+        arcs = character_arcs
 
         violations: list[Violation] = []
         first_place: dict[tuple[str, int], str | None] = {}
         total = 0.0
         for event in proposed_events:
-            found = self._check(event, character_arcs, done, seen_ids, known_event_ids, first_place)
-            violations.extend(found)
-            total += min(1.0, sum(v.severity for v in found))
+            kind = event.kind
+            if kind == "action":
+                actor = event.actor
+                if actor is None:
+                    continue
+                arc = arcs.get(actor)
+                if arc is None:
+                    violations.append(Violation("absent_actor", event.id, f"{actor} is not in the story",
+                                                _HARD))
+                    total += 1.0
+                    continue
+                # the common case, a plain coherent action, costs a handful of comparisons and no allocation
+                found = self._check_action(event, actor, arc, done, window, first_place)
+                if found:
+                    violations.extend(found)
+                    total += min(1.0, sum(v.severity for v in found))
+            elif kind == "causal" or kind == "reaction":
+                if seen_ids is None:
+                    seen_ids = {e.id for e in previous_events}
+                    seen_ids.update(e.id for e in proposed_events)
+                found = _uncaused(event, seen_ids, known_event_ids)
+                if found:
+                    violations.extend(found)
+                    total += min(1.0, sum(v.severity for v in found))
         score = 1.0 - total / len(proposed_events) if proposed_events else 1.0
         return CoherenceReport(score=max(0.0, score), violations=tuple(violations))
 
-    def _check(self, event: Event, arcs: Mapping[str, CharacterArc],
-               done: Mapping[tuple[str, int], set[tuple[str | None, str | None]]], seen_ids: set[str],
-               known: Container[str], first_place: dict[tuple[str, int], str | None]) -> list[Violation]:
-        found: list[Violation] = []
-
-        def flag(kind: ViolationKind, detail: str) -> None:
-            found.append(Violation(kind, event.id, detail, SEVERITY[kind]))
-
-        if event.kind in ("causal", "reaction"):
-            if not event.causes:
-                flag("uncaused_effect", f"a {event.kind} event with no cause")
-            for cause in event.causes:
-                if cause not in seen_ids and cause not in known:
-                    flag("uncaused_effect", f"cause {cause!r} is not a known event")
-        actor = event.actor
-        if event.kind != "action" or actor is None:
-            return found
-        arc = arcs.get(actor)
-        if arc is None:
-            flag("absent_actor", f"{actor} is not in the story")
-            return found
+    def _check_action(self, event: Event, actor: str, arc: CharacterArc,
+                      done: set[tuple[str, int, str | None, str | None]], window: int,
+                      first_place: dict[tuple[str, int], str | None]) -> list[Violation] | None:
+        """The violations of one action event whose actor has an arc (None when it has none)."""
+        found: list[Violation] | None = None
+        eid, turn = event.id, event.turn
         if arc.status == INCAPACITATED:
-            flag("incapacitated_actor", f"{actor} is incapacitated and cannot act")
-        place = _acting_place(event)
+            found = [Violation("incapacitated_actor", eid, f"{actor} is incapacitated and cannot act", _HARD)]
+        kind = _type(event)
+        # a move starts where the actor was; every other action happens where the event is
+        place = event.data.get("from", event.location) if kind in _MOVES else event.location
         if place is not None and place != arc.location:
-            flag("location_contradiction", f"{actor} is at {arc.location}, not at {place}")
-        key = (actor, event.turn)
+            found = found or []
+            found.append(Violation("location_contradiction", eid, f"{actor} is at {arc.location}, not at {place}",
+                                   _HARD))
+        key = (actor, turn)
         if key in first_place:
             if place != first_place[key]:
-                flag("location_contradiction", f"{actor} acts at both {first_place[key]} and {place} in one turn")
+                found = found or []
+                found.append(Violation("location_contradiction", eid,
+                                       f"{actor} acts at both {first_place[key]} and {place} in one turn", _HARD))
         else:
             first_place[key] = place
-        if not event.causes:
-            kind = _type(event)
-            if (kind == "attack" and _trait(arc, "compassion") >= 0.75 and _trait(arc, "aggressiveness") <= 0.25
-                    and event.target not in arc.hostile_toward):
-                flag("out_of_character", f"gentle {actor} attacks {event.target} unprovoked")
-            elif kind == "help" and _trait(arc, "aggressiveness") >= 0.8 and _trait(arc, "compassion") <= 0.15:
-                flag("out_of_character", f"callous {actor} helps {event.target} for no reason")
-        window = self.repetition_window
-        signature = (_type(event), event.target)
-        if window and all(signature in done.get((actor, event.turn - k), ()) for k in range(1, window + 1)):
-            what = " ".join(x for x in signature if x)
-            flag("repetition", f"{actor} does the same ({what}) for {window + 1} turns running")
+        if not event.causes and (kind == "attack" or kind == "help"):
+            odd = _out_of_character(event, actor, arc, kind)
+            if odd is not None:
+                found = found or []
+                found.append(odd)
+        if window and done:
+            target = event.target
+            if all((actor, turn - k, kind, target) in done for k in range(1, window + 1)):
+                what = " ".join(x for x in (kind, target) if x)
+                found = found or []
+                found.append(Violation("repetition", eid, f"{actor} does the same ({what}) for {window + 1} turns running",
+                                       SEVERITY["repetition"]))
         return found
+
+
+def _out_of_character(event: Event, actor: str, arc: CharacterArc, kind: str) -> Violation | None:
+    """An unprovoked attack by a gentle soul or unprovoked help from a brute, else None."""
+    if (kind == "attack" and _trait(arc, "compassion") >= 0.75 and _trait(arc, "aggressiveness") <= 0.25
+            and event.target not in arc.hostile_toward):
+        return Violation("out_of_character", event.id, f"gentle {actor} attacks {event.target} unprovoked",
+                         SEVERITY["out_of_character"])
+    if kind == "help" and _trait(arc, "aggressiveness") >= 0.8 and _trait(arc, "compassion") <= 0.15:
+        return Violation("out_of_character", event.id, f"callous {actor} helps {event.target} for no reason",
+                         SEVERITY["out_of_character"])
+    return None
+
+
+def _uncaused(event: Event, seen_ids: set[str], known: Container[str]) -> list[Violation]:
+    """A causal or reaction event's missing causes: none at all, or causes nobody knows."""
+    if not event.causes:
+        return [Violation("uncaused_effect", event.id, f"a {event.kind} event with no cause", _HARD)]
+    return [Violation("uncaused_effect", event.id, f"cause {cause!r} is not a known event", _HARD)
+            for cause in event.causes if cause not in seen_ids and cause not in known]
