@@ -96,7 +96,7 @@ def _ray_rss_mib() -> float:
 
 
 def measure_runtime(kind: str, personas: int, turns: int, seed: int) -> dict[str, Any]:
-    """One runtime figure, measured in this process.
+    """One runtime figure, measured in this process (after one warm-up turn that is not counted).
 
     kind: ``local`` / ``ray`` (a synthetic cast of ``personas``), ``llm-local`` / ``llm-ray`` (the
     same with a model of 100 ms per call behind a cap of 64 concurrent calls), ``small`` (a
@@ -126,6 +126,7 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int) -> dict[str
     setup = time.perf_counter() - t0
     per_turn, calls = [], []
     try:
+        session.step()  # warm-up: the first call into each actor imports and loads what it needs
         for _ in range(turns):
             t = time.perf_counter()
             report = session.step()

@@ -18,19 +18,22 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from novel_engine.agents.resolution import ActionResolver, Resolution
 from novel_engine.core.causal_graph import CausalGraph
 from novel_engine.core.coherence import CharacterArc, NarrativeCoherenceEngine, Violation
 from novel_engine.core.events import (LOCATION_TARGETED, PERSONA_TARGETED, Action, ActionType, Decision, Event,
                                       InformationFragment, Outcome, SourceType, WorldEventSpec)
+from novel_engine.core.records import fast_constructor
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.scenario import ComplicationSpec, EventPattern, NarrativeGoalSpec, Scenario
 from novel_engine.core.world import PersonaState, Relationship, WorldState
 from novel_engine.errors import InvalidActionError
 
 __all__ = ["DirectorAgent", "TurnResult", "validate_action", "event_matches"]
+
+_arc = fast_constructor(CharacterArc)  # CharacterArc(...) for every actor of every turn, cheaper
 
 CALM_TENSION = 0.25  # below this for CALM_TURNS turns running, the director injects a complication
 CALM_TURNS = 2
@@ -88,6 +91,25 @@ def event_matches(pattern: EventPattern, ev: Event) -> bool:
             and (pattern.outcome is None or pattern.outcome == ev.outcome.value))
 
 
+class _Grudges:
+    """Whom a persona has cause to act against: those it distrusts (trust < -0.2) or dislikes (affinity < -0.3).
+
+    A view of the persona's relationships for its :class:`CharacterArc`, read only when coherence
+    asks (when a gentle soul attacks someone): building a set per actor per turn would cost more
+    than all the questions. Coherence asks before the turn's effects are applied, so the view
+    answers as a snapshot taken when the arc was built would.
+    """
+
+    __slots__ = ("_relationships",)
+
+    def __init__(self, relationships: Mapping[str, Relationship]) -> None:
+        self._relationships = relationships
+
+    def __contains__(self, persona_id: object) -> bool:
+        r = self._relationships.get(persona_id)  # type: ignore[call-overload]
+        return r is not None and (r.trust < -0.2 or r.affinity < -0.3)
+
+
 class DirectorAgent:
     """Owns the world state and resolves every turn.
 
@@ -137,47 +159,51 @@ class DirectorAgent:
         actions: dict[str, Action] = dict(decisions or {})
         for actor, act in (agent_actions or {}).items():
             actions[actor] = act if isinstance(act, Action) else validate_action(world, actor, act)
-        prefix = f"e{turn:04d}."
-        seq = iter(range(1, 10_000_000))
-        new_id = lambda: f"{prefix}{next(seq):06d}"  # noqa: E731 - ids in creation order
+        prefix = f"e{turn:04d}."  # event ids number the turn's events in creation order
         events: list[Event] = []
         fragments: list[InformationFragment] = []
         for spec in world_events:
-            self._happen(spec, "world", new_id(), turn, (), events, fragments, flags=("injected",))
+            self._happen(spec, "world", f"{prefix}{len(events) + 1:06d}", turn, (), events, fragments,
+                         flags=("injected",))
         for due in self.causal_graph.due_effects(turn, world):
-            self._happen(due.spec, "causal", new_id(), turn, (due.cause,), events, fragments,
+            self._happen(due.spec, "causal", f"{prefix}{len(events) + 1:06d}", turn, (due.cause,), events, fragments,
                          data={"rule_id": due.rule_id, "cause_strength": due.strength})
         pacing = self._pacing(turn)
         if pacing is not None:
-            self._happen(pacing, "world", new_id(), turn, (), events, fragments, flags=("pacing",))
+            self._happen(pacing, "world", f"{prefix}{len(events) + 1:06d}", turn, (), events, fragments,
+                         flags=("pacing",))
 
         known = self.causal_graph_ids(a.motivated_by for a in actions.values())
         resolved: list[Resolution] = []
         personas = world.personas
         resolve = self.resolver.resolve
+        n = len(events)  # each world or causal event above took the next number
         for actor in sorted(actions):
             p = personas.get(actor)
             if p is None:
                 continue
+            n += 1
             action = actions[actor]
             if p.can_act:
-                resolved.append(resolve(self._sanitise(action, p), new_id(), turn, known)[0])
+                resolved.append(resolve(self._sanitise(action, p), f"{prefix}{n:06d}", turn, known)[0])
             else:
-                resolved.append(self._incapable(action, new_id(), turn))
+                resolved.append(self._incapable(action, f"{prefix}{n:06d}", turn))
 
-        report = self.coherence.evaluate_coherence(self.recent, [r.event for r in resolved],
-                                                   self._arcs(r.event.actor for r in resolved),
+        report = self.coherence.evaluate_coherence(self.recent, [r.event for r in resolved], self._arcs(resolved),
                                                    known_event_ids=self.causal_graph)
         by_event = report.by_event()
         hard = report.rejected_ids()
-        rejected, kept, revised = [], [], []
-        for r in resolved:
-            if r.event.id in hard:
-                rejected.append((r.event, tuple(by_event[r.event.id])))
-            elif r.event.id in by_event and any(v.kind == "out_of_character" for v in by_event[r.event.id]) \
-                    and 1.0 - sum(v.severity for v in by_event[r.event.id]) < self.coherence.threshold:
+        rejected: list[tuple[Event, tuple[Violation, ...]]] = []
+        revised: list[str] = []
+        kept = resolved if not by_event else []  # a clean turn (the usual case) keeps every event as is
+        for r in resolved if by_event else ():
+            eid = r.event.id
+            if eid in hard:
+                rejected.append((r.event, tuple(by_event[eid])))
+            elif eid in by_event and any(v.kind == "out_of_character" for v in by_event[eid]) \
+                    and 1.0 - sum(v.severity for v in by_event[eid]) < self.coherence.threshold:
                 # this event alone would pull the story under the coherence threshold: tone it down
-                revised.append(r.event.id)
+                revised.append(eid)
                 kept.append(self._revise(r, turn))
             else:
                 kept.append(r)
@@ -229,38 +255,42 @@ class DirectorAgent:
         res, _ = self.resolver.resolve(action, ev.id, turn)
         return res
 
-    def _arcs(self, actors: Iterable[str | None]) -> dict[str, CharacterArc]:
+    def _arcs(self, resolved: Sequence[Resolution]) -> dict[str, CharacterArc]:
+        """The arcs of the turn's actors, as the world stands before the turn's effects."""
         arcs = {}
         personas = self.world.personas
-        for pid in actors:
+        for r in resolved:
+            pid = r.event.actor
             p = personas.get(pid) if pid else None
-            if p is None:
-                continue
-            hostile = frozenset(k for k, r in p.relationships.items() if r.trust < -0.2 or r.affinity < -0.3)
-            arcs[p.id] = CharacterArc(p.id, p.location, p.status, p.traits, hostile)
+            if p is not None:
+                arcs[p.id] = _arc(p.id, p.location, p.status, p.traits, _Grudges(p.relationships))
         return arcs
 
     def _apply(self, kept: Sequence[Resolution]) -> None:
         world = self.world
+        personas = world.personas
         health: dict[str, float] = {}
         for r in kept:
-            for pid, delta in r.health.items():
-                health[pid] = health.get(pid, 0.0) + delta
+            if r.health:
+                for pid, delta in r.health.items():
+                    health[pid] = health.get(pid, 0.0) + delta
         for pid in sorted(health):
-            p = world.personas[pid]
+            p = personas[pid]
             p.health = round(max(0.0, min(1.0, p.health + health[pid])), 6)
+        fans = self.resolver.fans
         for r in kept:
             actor = r.event.actor
             if actor is None:
                 continue
-            p = world.personas[actor]
+            p = personas[actor]
             p.hidden = r.hide
             for who, whom, dt, da in r.relations:
-                rels = world.personas[who].relationships
-                if whom not in rels:
-                    rels[whom] = Relationship()
-                    self.resolver.fans.setdefault(whom, set()).add(who)
-                rels[whom].shift(dt, da)
+                rels = personas[who].relationships
+                rel = rels.get(whom)
+                if rel is None:
+                    rel = rels[whom] = Relationship()
+                    fans.setdefault(whom, set()).add(who)
+                rel.shift(dt, da)
             if r.move is not None and p.can_act:
                 world.move(actor, r.move)
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from novel_engine.core.events import Action, ActionType, Event, InformationFragment, Outcome, SourceType, Visibility
+from novel_engine.core.events import (Action, ActionType, Event, InformationFragment, Outcome, SourceType, Visibility,
+                                      build_event, build_fragment)
 from novel_engine.core.negotiation import AgentNegotiationEngine, NegotiationContext, NegotiationResult
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.world import PersonaState, WorldState
@@ -92,12 +93,25 @@ class ActionResolver:
         return Outcome.PARTIAL if u < p + 0.2 else Outcome.FAILURE
 
     def _bystanders(self, actor: str, target: str, here: str) -> list[str]:
-        present = self.world.present_at(here)
+        """Up to two people here, by id, who care for ``target`` (affinity >= 0.4) and could step in."""
+        fans = self.fans.get(target)
+        if not fans:
+            return []
+        # a set intersection in C first: most targets have no friend at hand but the actor
+        near = self.world.present_at(here).intersection(fans)
+        near.discard(actor)
+        if not near:
+            return []
         personas = self.world.personas
-        out = [f for f in self.fans.get(target, ()) if f != actor and f in present
-               and personas[f].can_act and not personas[f].hidden
-               and personas[f].relationships[target].affinity >= 0.4]
-        return sorted(out)[:2]
+        out = []
+        for f in near:
+            p = personas[f]
+            if p.can_act and not p.hidden and p.relationships[target].affinity >= 0.4:
+                out.append(f)
+        if len(out) > 1:
+            out.sort()
+            del out[2:]
+        return out
 
     def _seen(self, ev: Event, fid: str, key: str, value: Any, valence: float, salience: float, reach: int = 0,
               reliability: float = 0.9, location: str | None = None, subjects: tuple[str, ...] | None = None
@@ -106,15 +120,14 @@ class ActionResolver:
         actor, target = ev.actor, ev.target
         if subjects is None:
             subjects = (actor, target) if actor and target else (actor,) if actor else (target,) if target else ()
-        # positional construction: this runs once or twice per action, keywords cost measurably here
-        return InformationFragment(fid, ev.summary, _DIRECT, reliability, ev.location if location is None else location,
-                                   ev.turn, subjects, _LOCAL, actor or "world", key, value, valence, salience, reach)
+        return build_fragment(fid, ev.summary, _DIRECT, reliability, ev.location if location is None else location,
+                              ev.turn, subjects, _LOCAL, actor or "world", key, value, valence, salience, reach)
 
     def _private(self, ev: Event, owner: str, suffix: str, content: str, key: str, value: Any,
                  reliability: float = 0.9, valence: float = 0.0, source=SourceType.DIRECT_OBSERVATION
                  ) -> InformationFragment:
-        return InformationFragment(f"ev:{ev.id}:{suffix}", content, source, reliability, ev.location, ev.turn,
-                                   (ev.actor,) if ev.actor else (), _PRIVATE, owner, key, value, valence, 0.7)
+        return build_fragment(f"ev:{ev.id}:{suffix}", content, source, reliability, ev.location, ev.turn,
+                              (ev.actor,) if ev.actor else (), _PRIVATE, owner, key, value, valence, 0.7, 0)
 
     # -- resolution ----------------------------------------------------------------------------
     def resolve(self, action: Action, event_id: str, turn: int, known_events: set[str] | frozenset = frozenset()
@@ -190,8 +203,8 @@ class ActionResolver:
             participants = (aid, target)
             if "counter_by" in data:
                 participants += tuple(c for c in data["counter_by"] if c in personas)
-        res.event = ev = Event(event_id, turn, "action", summary, aid, kind, target, location, outcome, action.dialogue,
-                               participants, causes, intensity, flags, data)
+        res.event = ev = build_event(event_id, turn, "action", summary, aid, kind, target, location, outcome,
+                                     action.dialogue, participants, causes, intensity, flags, data)
         self._fragments(res, ev, kind, actor, t, outcome, data)
         return res, negotiation
 
@@ -321,33 +334,41 @@ class ActionResolver:
 
     def _fragments(self, res: Resolution, ev: Event, kind: str, actor: PersonaState, t: PersonaState | None,
                    outcome: Outcome, data: dict) -> None:
-        out = res.fragments
-        aid = actor.id
-        if kind == "move" or kind == "flee":
-            dest, key = ev.location, f"location_of:{aid}"
-            out.append(self._seen(ev, f"ev:{ev.id}", key, dest, -0.2 if kind == "flee" else 0.0, 0.45))
-            out.append(self._seen(ev, f"ev:{ev.id}:left", key, dest, 0.0, 0.3, reliability=0.8,
-                                  location=data["from"]))
-            return
-        if kind == "hide" and (outcome is _SUCCESS or outcome is _PARTIAL):
+        """What the act leaves behind: what onlookers see of it, and what it tells or reveals to some."""
+        ok = outcome is _SUCCESS or outcome is _PARTIAL
+        if kind == "hide" and ok:
             return  # nobody sees someone hide well
-        if kind == "attack":
-            out.append(self._seen(ev, f"ev:{ev.id}", f"hostile:{aid}", ev.target, -0.8, 0.95, 1))
+        aid, target = actor.id, ev.target
+        # what onlookers see: a key, the value it claims, how bad or good it is, how striking, how far it carries
+        reach = 0
+        if kind == "move" or kind == "flee":
+            key, value, valence, salience = f"location_of:{aid}", ev.location, -0.2 if kind == "flee" else 0.0, 0.45
+        elif kind == "attack":
+            key, value, valence, salience, reach = f"hostile:{aid}", target, -0.8, 0.95, 1
+        elif kind == "help":
+            key, value, valence, salience = f"ally:{aid}", target, 0.5, 0.5
+        elif kind == "speak" or kind == "persuade":
+            key, value, valence, salience = f"talks:{aid}", target, 0.0, 0.35
+        else:
+            key, value, valence, salience = f"location_of:{aid}", ev.location, 0.0, 0.15
+        out = res.fragments
+        out.append(build_fragment(f"ev:{ev.id}", ev.summary, _DIRECT, 0.9, ev.location, ev.turn,
+                                  (aid, target) if target else (aid,), _LOCAL, aid, key, value, valence, salience,
+                                  reach))
+        if kind == "move" or kind == "flee":
+            out.append(self._seen(ev, f"ev:{ev.id}:left", key, value, 0.0, 0.3, reliability=0.8,
+                                  location=data["from"]))
+        elif kind == "attack":
             for victim in data.get("incapacitated", ()):
                 out.append(self._seen(ev, f"ev:{ev.id}:down:{victim}", f"status_of:{victim}", "incapacitated",
                                       -0.9, 1.0, 1, subjects=(victim,)))
-        elif kind == "help":
-            out.append(self._seen(ev, f"ev:{ev.id}", f"ally:{aid}", ev.target, 0.5, 0.5))
         elif kind == "speak" or kind == "persuade":
-            out.append(self._seen(ev, f"ev:{ev.id}", f"talks:{aid}", ev.target, 0.0, 0.35))
             tells = data.get("tells")
             if t is not None and outcome is not _BLOCKED and isinstance(tells, dict):
                 out.append(self._private(ev, t.id, "told", f"{actor.name} says: {tells.get('content', '')}",
                                          tells["key"], tells.get("value"), reliability=0.75,
                                          source=SourceType.HEARSAY))
-        else:
-            out.append(self._seen(ev, f"ev:{ev.id}", f"location_of:{aid}", ev.location, 0.0, 0.15))
-        if kind == "investigate" and (outcome is _SUCCESS or outcome is _PARTIAL):
+        elif kind == "investigate" and ok:
             self._findings(res, actor, outcome is _SUCCESS)
         elif kind == "observe":
             self._observations(res, actor)

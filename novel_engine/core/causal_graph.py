@@ -76,8 +76,8 @@ class CausalGraph:
         NovelEngineError: on invalid input (see each method).
     """
 
-    __slots__ = ("_nodes", "_succ", "_pred", "_rules", "_buckets", "_shapes", "_pending", "_armed", "_spent",
-                 "lapsed")
+    __slots__ = ("_nodes", "_succ", "_pred", "_rules", "_buckets", "_shapes", "_typed", "_pending", "_armed",
+                 "_spent", "lapsed")
 
     def __init__(self) -> None:
         self._nodes: dict[str, tuple[Any, ...]] = {}  # event id -> its attributes, in _NODE_FIELDS order
@@ -90,6 +90,8 @@ class CausalGraph:
         # rule *shape* in use, so matching costs a few dict lookups whatever the rule count.
         self._buckets: dict[tuple[Any, ...], list[_CompiledRule]] = {}
         self._shapes: list[tuple[bool, bool, str | None]] = []
+        # the action types the rules name; None once a rule names none (it may match any event)
+        self._typed: set[str] | None = set()
         self._pending: dict[int, list[PendingEffect]] = {}
         self._armed: set[str] = set()  # once-rules with an effect pending
         self._spent: set[str] = set()  # once-rules whose effect has fired
@@ -112,6 +114,10 @@ class CausalGraph:
         shape = (when.kind is not None, at is not None, key_field)
         if shape not in self._shapes:
             self._shapes.append(shape)
+        if at is None:
+            self._typed = None
+        elif self._typed is not None:
+            self._typed.add(at)
         compiled = _CompiledRule(len(self._rules), rule, tuple(given[1:]))
         self._rules[rule.id] = rule
         self._buckets.setdefault((when.kind, at, key_field, key_value), []).append(compiled)
@@ -146,7 +152,8 @@ class CausalGraph:
         raw = data.get("cause_strength", 1.0)
         rule_id = data.get("rule_id")
         rule_id = rule_id if type(rule_id) is str else None
-        nodes = self._nodes
+        nodes, succ = self._nodes, self._succ
+        into = self._pred.get(eid)
         for cause in event.causes:
             info = nodes.get(cause)
             if info is None or cause == eid:
@@ -154,7 +161,15 @@ class CausalGraph:
             s = raw.get(cause, 1.0) if type(raw) is dict else raw
             if type(s) is not float or not 0.0 <= s <= 1.0:
                 s = check_strength(s, f"event {eid!r}")
-            self._link(cause, eid, (s, max(0, turn - info[0]), _NO_CONDITIONS, rule_id))
+            link = (s, max(0, turn - info[0]), _NO_CONDITIONS, rule_id)
+            # what _link does, inlined: this runs for every motive of every action
+            out = succ.get(cause)
+            if out is None:
+                out = succ[cause] = {}
+            out[eid] = link
+            if into is None:
+                into = self._pred[eid] = {}
+            into[cause] = link
 
     def _link(self, cause: str, effect: str, link: _Link) -> None:
         # re-linking a pair replaces the link in place: its position among the links stays the same
@@ -178,6 +193,8 @@ class CausalGraph:
         at = event.action_type
         if at is not None and type(at) is not str:
             at = getattr(at, "value", at)  # tolerate an ActionType where a plain string is expected
+        if self._typed is not None and at not in self._typed:
+            return []  # every rule names an action type, and none names this one: most events end here
         buckets = self._buckets
         candidates: list[_CompiledRule] = []
         for has_kind, has_at, field in self._shapes:

@@ -60,14 +60,15 @@ class CharacterArc:
         location: where the persona is at the start of the turn.
         status: ``active``, ``wounded`` or ``incapacitated``.
         traits: the persona's traits.
-        hostile_toward: persona ids it has cause to act against (it was provoked, or distrusts them).
+        hostile_toward: persona ids it has cause to act against (it was provoked, or distrusts them):
+            a frozenset, or any container that answers ``in`` (e.g. a view of the relationships).
     """
 
     persona_id: str
     location: str
     status: str
     traits: Mapping[str, float]
-    hostile_toward: frozenset[str] = frozenset()
+    hostile_toward: Container[str] = frozenset()
 
     @classmethod
     def from_persona(cls, persona: PersonaState, provoked_by: Collection[str] = ()) -> "CharacterArc":
@@ -171,9 +172,8 @@ class NarrativeCoherenceEngine:
         # what each actor did, as (actor, turn, action type, target): repetition looks rows up here
         done: set[tuple[str, int, str | None, str | None]] = set()
         if window:
-            for e in previous_events:
-                if e.kind == "action" and e.actor is not None:
-                    done.add((e.actor, e.turn, _type(e), e.target))
+            done = {(e.actor, e.turn, e.action_type if type(e.action_type) is str else _type(e), e.target)
+                    for e in previous_events if e.kind == "action" and e.actor is not None}
         seen_ids: set[str] | None = None  # built on first need: few turns propose causal events
         arcs = character_arcs
 
@@ -216,7 +216,9 @@ class NarrativeCoherenceEngine:
         eid, turn = event.id, event.turn
         if arc.status == INCAPACITATED:
             found = [Violation("incapacitated_actor", eid, f"{actor} is incapacitated and cannot act", _HARD)]
-        kind = _type(event)
+        kind = event.action_type
+        if kind is not None and type(kind) is not str:
+            kind = getattr(kind, "value", kind)  # an ActionType member hashes unlike its string value
         # a move starts where the actor was; every other action happens where the event is
         place = event.data.get("from", event.location) if kind in _MOVES else event.location
         if place is not None and place != arc.location:
@@ -224,25 +226,24 @@ class NarrativeCoherenceEngine:
             found.append(Violation("location_contradiction", eid, f"{actor} is at {arc.location}, not at {place}",
                                    _HARD))
         key = (actor, turn)
-        if key in first_place:
-            if place != first_place[key]:
-                found = found or []
-                found.append(Violation("location_contradiction", eid,
-                                       f"{actor} acts at both {first_place[key]} and {place} in one turn", _HARD))
-        else:
-            first_place[key] = place
-        if not event.causes and (kind == "attack" or kind == "help"):
+        first = first_place.setdefault(key, place)
+        if first != place:
+            found = found or []
+            found.append(Violation("location_contradiction", eid,
+                                   f"{actor} acts at both {first} and {place} in one turn", _HARD))
+        if (kind == "attack" or kind == "help") and not event.causes:
             odd = _out_of_character(event, actor, arc, kind)
             if odd is not None:
                 found = found or []
                 found.append(odd)
-        if window and done:
-            target = event.target
-            if all((actor, turn - k, kind, target) in done for k in range(1, window + 1)):
-                what = " ".join(x for x in (kind, target) if x)
-                found = found or []
-                found.append(Violation("repetition", eid, f"{actor} does the same ({what}) for {window + 1} turns running",
-                                       SEVERITY["repetition"]))
+        target = event.target
+        # repetition needs the same act in each of the last ``window`` turns: test the last one first
+        if window and (actor, turn - 1, kind, target) in done \
+                and all((actor, turn - k, kind, target) in done for k in range(2, window + 1)):
+            what = " ".join(x for x in (kind, target) if x)
+            found = found or []
+            found.append(Violation("repetition", eid, f"{actor} does the same ({what}) for {window + 1} turns running",
+                                   SEVERITY["repetition"]))
         return found
 
 

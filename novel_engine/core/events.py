@@ -6,16 +6,19 @@ from outside (a model's decision, a player's action, a world event) are pydantic
 input is rejected with the path of the bad field.
 
 Every record has a ``to_dict`` (JSON-friendly, with a schema version ``v``) so that event logs
-and exports are stable.
+and exports are stable. :func:`build_event` and :func:`build_fragment` make the two most numerous
+records on the director's hot path several times faster than their constructors.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any, Literal, Union
+from typing import Any, Callable, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from novel_engine.core.records import fast_constructor
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -31,6 +34,8 @@ __all__ = [
     "WorldEventSpec",
     "Event",
     "InformationFragment",
+    "build_event",
+    "build_fragment",
 ]
 
 SCHEMA_VERSION = 1
@@ -259,3 +264,11 @@ class InformationFragment:
         d["visibility"] = Visibility(d["visibility"])
         d["subjects"] = tuple(d.get("subjects", ()))
         return cls(**d)
+
+
+# -- hot-path construction -----------------------------------------------------------------------
+#: ``Event(...)`` with all fields positional in field order, about four times cheaper (see
+#: :mod:`novel_engine.core.records`): the director builds one per action.
+build_event: Callable[..., Event] = fast_constructor(Event)
+#: ``InformationFragment(...)`` with all fields positional in field order, about four times cheaper.
+build_fragment: Callable[..., InformationFragment] = fast_constructor(InformationFragment)

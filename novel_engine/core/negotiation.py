@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Callable, Literal, Mapping, Sequence
 
 from novel_engine.core.events import Action, ActionType
+from novel_engine.core.records import fast_constructor
 from novel_engine.core.world import PersonaState, WorldState
 
 __all__ = ["Stance", "NegotiationResult", "NegotiationContext", "AgentNegotiationEngine"]
@@ -72,6 +73,10 @@ class NegotiationResult:
     stances: tuple[Stance, ...]
     outcome: Literal["accepted", "modified", "rejected"]
     summary: str
+
+
+_stance = fast_constructor(Stance)  # the hot path's Stance(...): one or more per negotiated action
+_result = fast_constructor(NegotiationResult)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +145,14 @@ class AgentNegotiationEngine:
         kind = proposed_action.action_type
         kind = _KIND.get(kind, kind)  # an ActionType member or its plain string value
         beliefs = context.beliefs
+        if len(affected_agents) == 1 and affected_agents[0] != actor_id:
+            # the common case, a target alone: what the general path below does, without its lists
+            p = personas.get(affected_agents[0]) or world.persona(affected_agents[0])
+            stance = self._target_stance(kind, _View(p, actor_id, beliefs), proposed_action, actor, actor_name)
+            said = stance.stance
+            outcome = "rejected" if said == "refuse" else "modified" if said == "counter" else "accepted"
+            return _result(proposed_action, (stance,), outcome,
+                           f"{_head(actor_name, kind, p.name)}: {p.name} {stance.reason} ({outcome})")
         stances: list[Stance] = []
         target: PersonaState | None = None
         for agent_id in dict.fromkeys(affected_agents):
@@ -154,7 +167,7 @@ class AgentNegotiationEngine:
                 stances.append(self._bystander_stance(kind, view, target))
         outcome = _outcome(stances)
         summary = _summary(actor_name, kind, target.name if target else "", stances, world, outcome)
-        return NegotiationResult(proposed_action, tuple(stances), outcome, summary)
+        return _result(proposed_action, tuple(stances), outcome, summary)
 
     # -- the target ------------------------------------------------------------------------------
 
@@ -162,31 +175,31 @@ class AgentNegotiationEngine:
         p = v.p
         if not p.can_act:
             if kind in (_PERSUADE, _SPEAK):
-                return Stance(p.id, "refuse", "is in no state to listen", 1.0)
-            return Stance(p.id, "accept", "is in no state to respond", 1.0)
+                return _stance(p.id, "refuse", "is in no state to listen", 1.0)
+            return _stance(p.id, "accept", "is in no state to respond", 1.0)
         if kind == _ATTACK:
             return self._attacked(v, name)
         if kind == _HELP:
             if v.trust < -0.3:
-                return Stance(p.id, "refuse", f"trusts {name} too little to accept {name}'s help", _clamp(-v.trust))
+                return _stance(p.id, "refuse", f"trusts {name} too little to accept {name}'s help", _clamp(-v.trust))
             if v.s <= 0.3 and p.health >= 0.8:
-                return Stance(p.id, "refuse", f"is too proud to accept {name}'s help", _clamp(1.0 - v.s))
-            return Stance(p.id, "accept", f"accepts {name}'s help",
+                return _stance(p.id, "refuse", f"is too proud to accept {name}'s help", _clamp(1.0 - v.s))
+            return _stance(p.id, "accept", f"accepts {name}'s help",
                           _clamp(0.5 + 0.25 * v.trust + 0.5 * (1.0 - p.health)))
         if kind == _PERSUADE:
             return self._persuaded(v, action, actor, name)
         if kind == _SPEAK:
             if v.trust < -0.5:
-                return Stance(p.id, "refuse", f"will not hear a word from {name}", _clamp(-v.trust))
+                return _stance(p.id, "refuse", f"will not hear a word from {name}", _clamp(-v.trust))
             if v.a >= 0.6 and v.trust < 0.0:
-                return Stance(p.id, "counter", f"retorts sharply to {name}", _clamp((v.a - v.trust) / 2.0))
-            return Stance(p.id, "accept", f"listens to {name}", _clamp(0.5 + 0.5 * v.trust))
-        return Stance(p.id, "accept", "has no objection", 1.0)
+                return _stance(p.id, "counter", f"retorts sharply to {name}", _clamp((v.a - v.trust) / 2.0))
+            return _stance(p.id, "accept", f"listens to {name}", _clamp(0.5 + 0.5 * v.trust))
+        return _stance(p.id, "accept", "has no objection", 1.0)
 
     def _attacked(self, v: _View, name: str) -> Stance:
         p = v.p
         if p.hidden:
-            return Stance(p.id, "refuse", f"stays hidden; {name}'s attack finds no one", 1.0)
+            return _stance(p.id, "refuse", f"stays hidden; {name}'s attack finds no one", 1.0)
         # being hurt saps both the will to fight and the legs to run
         vigour = 0.4 + 0.6 * p.health
         fondness = max(0.0, v.affinity)  # few strike back at someone they love
@@ -195,17 +208,15 @@ class AgentNegotiationEngine:
         evade = (0.75 * v.i + 0.25 * (1.0 - v.a)) * vigour + 0.15 * v.hostile
         # whoever saw the attack coming is less ready to simply submit to it
         give = (1.0 - v.c) * (1.0 - v.a) + 0.8 * (1.0 - p.health) + 0.2 * fondness - 0.2 * v.hostile
-        # ties go to resisting, and fighting before fleeing: the more dramatic reading
-        best = max((fight, 2, "counter"), (evade, 1, "refuse"), (give, 0, "accept"))
-        score, kind = _clamp(best[0]), best[2]
-        if kind == "counter":
+        # the strongest urge wins; ties go to resisting, and fighting before fleeing: the more dramatic reading
+        if fight >= evade and fight >= give:
             why = "brave" if v.c >= v.a else "quick to anger"
-            return Stance(p.id, "counter", f"fights back against {name} ({why})", score)
-        if kind == "refuse":
-            return Stance(p.id, "refuse", f"sees {name}'s blow coming and evades it", score)
+            return _stance(p.id, "counter", f"fights back against {name} ({why})", _clamp(fight))
+        if evade >= give:
+            return _stance(p.id, "refuse", f"sees {name}'s blow coming and evades it", _clamp(evade))
         if p.health < 0.3:
-            return Stance(p.id, "accept", f"is too badly hurt to resist {name}", score)
-        return Stance(p.id, "accept", f"yields to {name} without a fight", score)
+            return _stance(p.id, "accept", f"is too badly hurt to resist {name}", _clamp(give))
+        return _stance(p.id, "accept", f"yields to {name} without a fight", _clamp(give))
 
     def _persuaded(self, v: _View, action: Action, actor: PersonaState | None, name: str) -> Stance:
         p = v.p
@@ -217,7 +228,7 @@ class AgentNegotiationEngine:
             value = params["value"] if "value" in params else params.get("tells_value", True)
             credence = _clamp(float(v.lookup(str(claim), value)))
             if credence <= 0.2:
-                return Stance(p.id, "refuse", f"does not believe what {name} claims", _clamp(1.0 - credence))
+                return _stance(p.id, "refuse", f"does not believe what {name} claims", _clamp(1.0 - credence))
         receptive = 0.4 * (v.trust + 1.0) / 2.0 + 0.3 * (v.affinity + 1.0) / 2.0 + 0.3 * v.s
         if actor is not None:
             receptive += 0.2 * ((actor.trait("social_tendency") + actor.trait("intelligence")) / 2.0 - 0.5)
@@ -225,10 +236,10 @@ class AgentNegotiationEngine:
             receptive += 0.3 * (credence - 0.5)
         receptive = _clamp(receptive)
         if receptive >= 0.6:
-            return Stance(p.id, "accept", f"is won over by {name}", receptive)
+            return _stance(p.id, "accept", f"is won over by {name}", receptive)
         if receptive >= 0.4:
-            return Stance(p.id, "counter", f"makes {name} a counter-offer", _clamp(1.0 - abs(receptive - 0.5) * 5))
-        return Stance(p.id, "refuse", f"is not swayed by {name}", _clamp(1.0 - receptive))
+            return _stance(p.id, "counter", f"makes {name} a counter-offer", _clamp(1.0 - abs(receptive - 0.5) * 5))
+        return _stance(p.id, "refuse", f"is not swayed by {name}", _clamp(1.0 - receptive))
 
     # -- bystanders ------------------------------------------------------------------------------
 
@@ -238,8 +249,8 @@ class AgentNegotiationEngine:
             rel = p.relationships.get(target.id)
             fondness = rel.affinity if rel else 0.0
             if fondness >= 0.4 and v.c >= 0.6:
-                return Stance(p.id, "counter", f"steps in to defend {target.name}", _clamp((v.c + fondness) / 2.0))
-        return Stance(p.id, "accept", "stays out of it", 1.0)
+                return _stance(p.id, "counter", f"steps in to defend {target.name}", _clamp((v.c + fondness) / 2.0))
+        return _stance(p.id, "accept", "stays out of it", 1.0)
 
 
 def _name(world: WorldState, persona_id: str) -> str:
@@ -250,20 +261,27 @@ def _name(world: WorldState, persona_id: str) -> str:
 def _outcome(stances: Sequence[Stance]) -> Literal["accepted", "modified", "rejected"]:
     if not stances:
         return "accepted"
-    target = stances[0]
-    if target.stance == "refuse":
+    if stances[0].stance == "refuse":
         return "rejected"
-    if any(s.stance == "counter" for s in stances):
-        return "modified"
+    for s in stances:
+        if s.stance == "counter":
+            return "modified"
     return "accepted"
 
 
-def _summary(actor: str, kind: str, target: str, stances: Sequence[Stance], world: WorldState, outcome: str) -> str:
+def _head(actor: str, kind: str, target: str) -> str:
     if not target:
-        head = f"{actor} acts ({kind})"
-    elif kind in _VERB:
-        head = f"{actor} {_VERB[kind]} {target}"
-    else:
-        head = f"{actor}'s {kind} touches {target}"
-    said = [f"{_name(world, s.agent)} {s.reason}" for s in stances if s.stance != "accept" or s is stances[0]]
-    return f"{head}: " + "; ".join(said) + f" ({outcome})" if said else f"{head} ({outcome})"
+        return f"{actor} acts ({kind})"
+    if kind in _VERB:
+        return f"{actor} {_VERB[kind]} {target}"
+    return f"{actor}'s {kind} touches {target}"
+
+
+def _summary(actor: str, kind: str, target: str, stances: Sequence[Stance], world: WorldState, outcome: str) -> str:
+    head = _head(actor, kind, target)
+    if not stances:
+        return f"{head} ({outcome})"
+    # the target always speaks (and is named ``target`` already); bystanders only when they object
+    said = [f"{target} {stances[0].reason}"]
+    said.extend(f"{_name(world, s.agent)} {s.reason}" for s in stances[1:] if s.stance != "accept")
+    return f"{head}: " + "; ".join(said) + f" ({outcome})"
