@@ -28,7 +28,7 @@ from novel_engine.core.events import (LOCATION_TARGETED, PERSONA_TARGETED, Actio
 from novel_engine.core.records import fast_constructor
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.scenario import ComplicationSpec, EventPattern, NarrativeGoalSpec, Scenario
-from novel_engine.core.world import PersonaState, Relationship, WorldState
+from novel_engine.core.world import Relationship, WorldState
 from novel_engine.errors import InvalidActionError
 
 __all__ = ["DirectorAgent", "TurnResult", "validate_action", "event_matches"]
@@ -175,6 +175,8 @@ class DirectorAgent:
 
         known = self.causal_graph_ids(a.motivated_by for a in actions.values())
         resolved: list[Resolution] = []
+        proposed: list[Event] = []
+        arcs: dict[str, CharacterArc] = {}  # each actor as it stands before the turn's effects
         personas = world.personas
         resolve = self.resolver.resolve
         n = len(events)  # each world or causal event above took the next number
@@ -185,12 +187,15 @@ class DirectorAgent:
             n += 1
             action = actions[actor]
             if p.can_act:
-                resolved.append(resolve(self._sanitise(action, p), f"{prefix}{n:06d}", turn, known)[0])
+                r = resolve(self._sanitise(action), f"{prefix}{n:06d}", turn, known)[0]
             else:
-                resolved.append(self._incapable(action, f"{prefix}{n:06d}", turn))
+                r = self._incapable(action, f"{prefix}{n:06d}", turn)
+            resolved.append(r)
+            proposed.append(r.event)
+            a = personas[r.event.actor]  # the persona the action names (the one it is keyed by)
+            arcs[a.id] = _arc(a.id, a.location, a.status, a.traits, _Grudges(a.relationships))
 
-        report = self.coherence.evaluate_coherence(self.recent, [r.event for r in resolved], self._arcs(resolved),
-                                                   known_event_ids=self.causal_graph)
+        report = self.coherence.evaluate_coherence(self.recent, proposed, arcs, known_event_ids=self.causal_graph)
         by_event = report.by_event()
         hard = report.rejected_ids()
         rejected: list[tuple[Event, tuple[Violation, ...]]] = []
@@ -223,16 +228,17 @@ class DirectorAgent:
     # -- pieces of a turn ----------------------------------------------------------------------
     def causal_graph_ids(self, motive_lists) -> set[str]:
         """The ids among the given motive lists that are recorded events."""
-        wanted = {m for ms in motive_lists for m in ms}
-        return {m for m in wanted if m in self.causal_graph}
+        return self.causal_graph.recorded({m for ms in motive_lists for m in ms})
 
-    def _sanitise(self, action: Action, p: PersonaState) -> Action:
+    def _sanitise(self, action: Action) -> Action:
         """A persona decision that no longer fits the world becomes watching (flagged ``invalid``)."""
         kind = action.action_type
         if kind in PERSONA_TARGETED:
             ok = action.target in self.world.personas
+        elif kind in LOCATION_TARGETED:
+            ok = action.target in self.world.neighbours(self.world.personas[action.actor].location)
         else:
-            ok = kind not in LOCATION_TARGETED or action.target in self.world.neighbours(p.location)
+            ok = True
         if ok:
             return action
         return Action(actor=action.actor, action_type=ActionType.OBSERVE, rationale=action.rationale,
@@ -254,17 +260,6 @@ class DirectorAgent:
                         flags=(*ev.flags, "revised"))
         res, _ = self.resolver.resolve(action, ev.id, turn)
         return res
-
-    def _arcs(self, resolved: Sequence[Resolution]) -> dict[str, CharacterArc]:
-        """The arcs of the turn's actors, as the world stands before the turn's effects."""
-        arcs = {}
-        personas = self.world.personas
-        for r in resolved:
-            pid = r.event.actor
-            p = personas.get(pid) if pid else None
-            if p is not None:
-                arcs[p.id] = _arc(p.id, p.location, p.status, p.traits, _Grudges(p.relationships))
-        return arcs
 
     def _apply(self, kept: Sequence[Resolution]) -> None:
         world = self.world

@@ -103,15 +103,8 @@ class ActionResolver:
         if not near:
             return []
         personas = self.world.personas
-        out = []
-        for f in near:
-            p = personas[f]
-            if p.can_act and not p.hidden and p.relationships[target].affinity >= 0.4:
-                out.append(f)
-        if len(out) > 1:
-            out.sort()
-            del out[2:]
-        return out
+        return sorted(f for f in near if personas[f].can_act and not personas[f].hidden
+                      and personas[f].relationships[target].affinity >= 0.4)[:2]
 
     def _seen(self, ev: Event, fid: str, key: str, value: Any, valence: float, salience: float, reach: int = 0,
               reliability: float = 0.9, location: str | None = None, subjects: tuple[str, ...] | None = None
@@ -158,15 +151,19 @@ class ActionResolver:
                 data["missing"] = True
             else:
                 bystanders = self._bystanders(aid, target, here)
+                ctx = self._ctx  # one context per turn: it only names the world and the turn
+                if ctx is None or ctx.turn != turn or ctx.world is not world:
+                    ctx = self._ctx = NegotiationContext(world=world, turn=turn)
                 negotiation = self.negotiation.negotiate_action(
-                    action, [target, *bystanders] if bystanders else [target], self._context(turn))
+                    action, [target, *bystanders] if bystanders else [target], ctx)
                 data["negotiation"] = negotiation.outcome
                 data["stances"] = [{"agent": s.agent, "stance": s.stance, "reason": s.reason}
                                    for s in negotiation.stances]
         if outcome is not _BLOCKED:
             outcome = self._outcome(kind, actor, t, negotiation, turn)
         motives = action.motivated_by
-        causes = tuple(sorted({m for m in motives if m in known_events})) if motives else ()
+        # all in C (filter, set, sorted): most actions have two or three motives to check
+        causes = tuple(sorted(set(filter(known_events.__contains__, motives)))) if motives else ()
         flags = action.flags if type(action.flags) is tuple else tuple(action.flags)
         if flags:
             reasons = [f for f in flags if f.startswith("fallback_reason:")]
@@ -190,13 +187,13 @@ class ActionResolver:
                 if reply:
                     data["reply"] = reply
         intensity = INTENSITY.get(kind, 0.1)
-        res = Resolution(None)  # type: ignore[arg-type]  # the event is filled in below
+        res = Resolution(None, [], {}, None, False, [])  # type: ignore[arg-type]  # the event is filled in below
         self._effects(kind, actor, t, outcome, negotiation, res, data)
         if "incapacitated" in data:
             intensity = 1.0
         elif outcome is _FAILURE and kind == "attack":
             intensity = 0.6
-        summary = self._summary(kind, actor, target, outcome, location, data)
+        summary = self._summary(kind, actor, t, target, outcome, location, data)
         if t is None:
             participants: tuple[str, ...] = (aid,)
         else:
@@ -207,13 +204,6 @@ class ActionResolver:
                                      action.dialogue, participants, causes, intensity, flags, data)
         self._fragments(res, ev, kind, actor, t, outcome, data)
         return res, negotiation
-
-    def _context(self, turn: int) -> NegotiationContext:
-        # one context per turn: it only names the world and the turn, so every action can share it
-        ctx = self._ctx
-        if ctx is None or ctx.turn != turn or ctx.world is not self.world:
-            ctx = self._ctx = NegotiationContext(world=self.world, turn=turn)
-        return ctx
 
     def _outcome(self, kind: str, actor: PersonaState, t: PersonaState | None, neg: NegotiationResult | None,
                  turn: int) -> Outcome:
@@ -267,14 +257,12 @@ class ActionResolver:
         if t is not None:
             if kind == "attack":
                 self._attack_effects(actor, t, ok, full, neg, res, data)
-            elif not ok:
-                pass
-            elif kind == "help":
+            elif ok and kind == "help":
                 res.health[t.id] = 0.3 if full else 0.15
                 res.relations.append((t.id, actor.id, 0.2, 0.2))
-            elif kind == "persuade":
+            elif ok and kind == "persuade":
                 res.relations.append((t.id, actor.id, 0.15 if full else 0.08, 0.1 if full else 0.05))
-            elif kind == "speak":
+            elif ok and kind == "speak":
                 res.relations.append((t.id, actor.id, 0.05, 0.05))
                 res.relations.append((actor.id, t.id, 0.03, 0.05))
         if kind == "rest":
@@ -286,6 +274,7 @@ class ActionResolver:
 
     def _attack_effects(self, actor: PersonaState, t: PersonaState, ok: bool, full: bool,
                         neg: NegotiationResult | None, res: Resolution, data: dict) -> None:
+        """An attack's wound, the grudge it leaves, and the blows of whoever fights back."""
         if "missing" not in data:
             res.relations.append((t.id, actor.id, -0.45, -0.35))
         if ok:
@@ -309,8 +298,8 @@ class ActionResolver:
                     if c != t.id:
                         res.relations.append((c, actor.id, -0.3, -0.3))
 
-    def _summary(self, kind: str, actor: PersonaState, target: str | None, outcome: Outcome, location: str,
-                 data: dict) -> str:
+    def _summary(self, kind: str, actor: PersonaState, t: PersonaState | None, target: str | None, outcome: Outcome,
+                 location: str, data: dict) -> str:
         a, verb = actor.name, _VERB.get(kind, kind)
         if kind in _PLACE_KINDS:
             tail = ""
@@ -320,7 +309,7 @@ class ActionResolver:
                 elif outcome is _PARTIAL:
                     tail = ", with little to show"
             return f"{a} {verb} {self._place(location)}{tail}"
-        tname = self._name(target)
+        tname = t.name if t is not None else self._name(target)
         if data.get("missing"):
             return f"{a} looks for {tname} in vain"
         down = data.get("incapacitated")

@@ -1,8 +1,9 @@
-"""Pending effects of a causal graph: what comes due, and whether its conditions still hold then.
+"""Causal rules and the effects they schedule: which events match a rule, what comes due, and when it fires.
 
-Causal rules and explicit relationships schedule effects some turns after their cause
-(:class:`PendingEffect`); when the turn comes, :func:`condition_holds` decides for each condition
-whether the effect fires (a :class:`DueEffect` the director turns into an event) or lapses.
+Causal rules (:class:`RuleIndex` finds the ones an event matches) and explicit relationships
+schedule effects some turns after their cause (:class:`PendingEffect`); when the turn comes,
+:func:`condition_holds` decides for each condition whether the effect fires (a :class:`DueEffect`
+the director turns into an event) or lapses.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from novel_engine.core.scenario import ComplicationSpec, Condition
+from novel_engine.core.events import Event
+from novel_engine.core.scenario import CausalRuleSpec, ComplicationSpec, Condition
 from novel_engine.core.world import WorldState
 from novel_engine.errors import NovelEngineError
 
-__all__ = ["DueEffect", "PendingEffect", "condition_holds", "to_condition", "check_strength"]
+__all__ = ["DueEffect", "PendingEffect", "RuleIndex", "condition_holds", "to_condition", "check_strength"]
+
+_KEY_FIELDS = ("actor", "target", "location", "outcome")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +91,68 @@ def check_strength(strength: Any, where: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise NovelEngineError(f"{where}: strength must be between 0 and 1", strength=value)
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    order: int  # registration order: matched rules fire in it
+    rule: CausalRuleSpec
+    checks: tuple[tuple[str, Any], ...]  # pattern fields left to compare after the bucket lookup
+
+
+def _field(event: Event, name: str) -> Any:
+    return event.outcome.value if name == "outcome" else getattr(event, name)
+
+
+class RuleIndex:
+    """Causal rules, indexed so that finding the rules an event matches costs a few dict lookups.
+
+    Rules are kept by (kind, action_type, key field, key value), the key field being the first of
+    actor/target/location/outcome the pattern names; an event probes one bucket per rule *shape*
+    in use, whatever the rule count. While every rule names an action type, an event of any other
+    type (most events) is turned away with one set lookup.
+    """
+
+    __slots__ = ("rules", "_buckets", "_shapes", "_typed")
+
+    def __init__(self) -> None:
+        self.rules: dict[str, CausalRuleSpec] = {}  #: every rule by id, in registration order
+        self._buckets: dict[tuple[Any, ...], list[_CompiledRule]] = {}
+        self._shapes: list[tuple[bool, bool, str | None]] = []
+        self._typed: set[str] | None = set()  # the action types rules name; None once a rule names none
+
+    def add(self, rule: CausalRuleSpec) -> None:
+        """Index ``rule``; rule ids must be unique (:meth:`CausalGraph.add_rule` makes sure)."""
+        when = rule.when
+        at = when.action_type.value if when.action_type is not None else None
+        given = [(f, getattr(when, f)) for f in _KEY_FIELDS if getattr(when, f) is not None]
+        key_field, key_value = given[0] if given else (None, None)
+        shape = (when.kind is not None, at is not None, key_field)
+        if shape not in self._shapes:
+            self._shapes.append(shape)
+        if at is None:
+            self._typed = None
+        elif self._typed is not None:
+            self._typed.add(at)
+        compiled = _CompiledRule(len(self.rules), rule, tuple(given[1:]))
+        self.rules[rule.id] = rule
+        self._buckets.setdefault((when.kind, at, key_field, key_value), []).append(compiled)
+
+    def matching(self, event: Event) -> list[CausalRuleSpec]:
+        """The rules whose pattern ``event`` matches in every given field, in registration order."""
+        at = event.action_type
+        if at is not None and type(at) is not str:
+            at = getattr(at, "value", at)  # tolerate an ActionType where a plain string is expected
+        if self._typed is not None and at not in self._typed:
+            return []
+        buckets = self._buckets
+        candidates: list[_CompiledRule] = []
+        for has_kind, has_at, field in self._shapes:
+            key = (event.kind if has_kind else None, at if has_at else None, field,
+                   _field(event, field) if field else None)
+            found = buckets.get(key)
+            if found:
+                candidates.extend(found)
+        if len(candidates) > 1:
+            candidates.sort(key=lambda c: c.order)
+        return [c.rule for c in candidates if not any(_field(event, f) != value for f, value in c.checks)]

@@ -5,8 +5,8 @@ Nodes are events, edges are cause -> effect links carrying a ``strength`` in [0,
 due some turns after their cause and fire only if their conditions still hold then.
 
 Recording is O(1) per event (plus its causes and the few rules that can match it): rules are
-indexed by the fields their patterns name, so a turn of 100,000 events costs a few dict lookups
-per event, not 100,000 times the rule count. Queries (``explain``, ``calculate_narrative_impact``) walk the
+indexed by the fields their patterns name (:class:`~novel_engine.core.causal_effects.RuleIndex`),
+so a turn of 100,000 events costs a few dict lookups per event, not 100,000 times the rule count. Queries (``explain``, ``calculate_narrative_impact``) walk the
 graph hop by hop through :func:`explain_frontier` / :func:`impact_frontier`, which ask a fetcher
 for a whole frontier at once; that is what lets the runtime shard the graph across actors and
 still pay one batched call per shard per hop.
@@ -20,13 +20,14 @@ on demand for export and analysis.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 from pydantic import ValidationError
 
-from novel_engine.core.causal_effects import DueEffect, PendingEffect, check_strength, condition_holds, to_condition
+from novel_engine.core.causal_effects import (
+    DueEffect, PendingEffect, RuleIndex, check_strength, condition_holds, to_condition,
+)
 from novel_engine.core.causal_frontier import (
     ExplanationStep, FetchInfo, FetchLinks, explain_frontier, impact_frontier,
 )
@@ -41,21 +42,9 @@ __all__ = [
 ]
 
 _FORMAT = 1
-_KEY_FIELDS = ("actor", "target", "location", "outcome")
 _NODE_FIELDS = ("turn", "summary", "kind", "actor", "intensity", "location")  # an event's recorded attributes
 _NO_CONDITIONS: tuple[dict[str, Any], ...] = ()
 _EMPTY: dict[str, Any] = {}
-
-
-@dataclass(frozen=True, slots=True)
-class _CompiledRule:
-    order: int  # registration order: matched rules fire in it
-    rule: CausalRuleSpec
-    checks: tuple[tuple[str, Any], ...]  # pattern fields left to compare after the bucket lookup
-
-
-def _field(event: Event, name: str) -> Any:
-    return event.outcome.value if name == "outcome" else getattr(event, name)
 
 
 #: One cause -> effect link: (strength, delay_turns, conditions as JSON dicts, rule_id). The same
@@ -76,22 +65,14 @@ class CausalGraph:
         NovelEngineError: on invalid input (see each method).
     """
 
-    __slots__ = ("_nodes", "_succ", "_pred", "_rules", "_buckets", "_shapes", "_typed", "_pending", "_armed",
-                 "_spent", "lapsed")
+    __slots__ = ("_nodes", "_succ", "_pred", "_index", "_pending", "_armed", "_spent", "lapsed")
 
     def __init__(self) -> None:
         self._nodes: dict[str, tuple[Any, ...]] = {}  # event id -> its attributes, in _NODE_FIELDS order
         # adjacency, kept only for events that have links: most events have no effects, many no causes
         self._succ: dict[str, dict[str, _Link]] = {}
         self._pred: dict[str, dict[str, _Link]] = {}
-        self._rules: dict[str, CausalRuleSpec] = {}
-        # Rules are indexed by (kind, action_type, key field, key value), the key field being the
-        # first of actor/target/location/outcome the pattern names; an event probes one bucket per
-        # rule *shape* in use, so matching costs a few dict lookups whatever the rule count.
-        self._buckets: dict[tuple[Any, ...], list[_CompiledRule]] = {}
-        self._shapes: list[tuple[bool, bool, str | None]] = []
-        # the action types the rules name; None once a rule names none (it may match any event)
-        self._typed: set[str] | None = set()
+        self._index = RuleIndex()  # the causal rules, indexed for matching
         self._pending: dict[int, list[PendingEffect]] = {}
         self._armed: set[str] = set()  # once-rules with an effect pending
         self._spent: set[str] = set()  # once-rules whose effect has fired
@@ -105,22 +86,9 @@ class CausalGraph:
         Raises:
             NovelEngineError: a rule with this id is already registered.
         """
-        if rule.id in self._rules:
+        if rule.id in self._index.rules:
             raise NovelEngineError(f"causal rule {rule.id!r} is already registered", rule=rule.id)
-        when = rule.when
-        at = when.action_type.value if when.action_type is not None else None
-        given = [(f, getattr(when, f)) for f in _KEY_FIELDS if getattr(when, f) is not None]
-        key_field, key_value = given[0] if given else (None, None)
-        shape = (when.kind is not None, at is not None, key_field)
-        if shape not in self._shapes:
-            self._shapes.append(shape)
-        if at is None:
-            self._typed = None
-        elif self._typed is not None:
-            self._typed.add(at)
-        compiled = _CompiledRule(len(self._rules), rule, tuple(given[1:]))
-        self._rules[rule.id] = rule
-        self._buckets.setdefault((when.kind, at, key_field, key_value), []).append(compiled)
+        self._index.add(rule)
 
     def add_event(self, event: Event) -> list[str]:
         """Record an event, link it to its known causes, and fire the rules it matches.
@@ -145,7 +113,10 @@ class CausalGraph:
         nodes[eid] = (event.turn, event.summary, event.kind, event.actor, float(event.intensity), event.location)
         if event.causes:
             self._link_causes(event)
-        return self._fire_rules(event) if self._shapes else []
+        if not self._index.rules:
+            return []
+        rules = self._index.matching(event)
+        return self._schedule(event, rules) if rules else []
 
     def _link_causes(self, event: Event) -> None:
         eid, turn, data = event.id, event.turn, event.data
@@ -189,28 +160,10 @@ class CausalGraph:
             fired.extend((event.id, rule_id) for rule_id in self.add_event(event))
         return fired
 
-    def _fire_rules(self, event: Event) -> list[str]:
-        at = event.action_type
-        if at is not None and type(at) is not str:
-            at = getattr(at, "value", at)  # tolerate an ActionType where a plain string is expected
-        if self._typed is not None and at not in self._typed:
-            return []  # every rule names an action type, and none names this one: most events end here
-        buckets = self._buckets
-        candidates: list[_CompiledRule] = []
-        for has_kind, has_at, field in self._shapes:
-            key = (event.kind if has_kind else None, at if has_at else None, field,
-                   _field(event, field) if field else None)
-            found = buckets.get(key)
-            if found:
-                candidates.extend(found)
-        if not candidates:
-            return []
-        candidates.sort(key=lambda c: c.order)
+    def _schedule(self, event: Event, rules: list[CausalRuleSpec]) -> list[str]:
+        """Schedule the effects of the rules ``event`` matched (a spent or armed once-rule schedules nothing)."""
         matched: list[str] = []
-        for compiled in candidates:
-            rule = compiled.rule
-            if any(_field(event, f) != value for f, value in compiled.checks):
-                continue
+        for rule in rules:
             if rule.once and (rule.id in self._armed or rule.id in self._spent):
                 continue
             self.add_relationship(event.id, rule.then, strength=rule.strength, delay_turns=rule.delay_turns,
@@ -252,7 +205,7 @@ class CausalGraph:
             return
         due = nodes[cause][0] + delay_turns
         self._pending.setdefault(due, []).append(PendingEffect(cause, effect, strength, rule_id, due, conds))
-        if rule_id is not None and rule_id in self._rules and self._rules[rule_id].once:
+        if rule_id is not None and rule_id in self._index.rules and self._index.rules[rule_id].once:
             self._armed.add(rule_id)
 
     def due_effects(self, turn: int, world: WorldState) -> list[DueEffect]:
@@ -337,6 +290,10 @@ class CausalGraph:
         found = [a for a in seen if not pred.get(a)]
         return sorted(found, key=lambda a: (nodes[a][0], a))
 
+    def recorded(self, ids: set[str] | frozenset[str]) -> set[str]:
+        """The ids among ``ids`` that are recorded events (one set operation, however many ids)."""
+        return self._nodes.keys() & ids
+
     def __len__(self) -> int:
         return len(self._nodes)
 
@@ -376,7 +333,7 @@ class CausalGraph:
             "v": _FORMAT,
             "nodes": [{"id": n, **dict(zip(_NODE_FIELDS, a))} for n, a in self._nodes.items()],
             "edges": [{"source": u, "target": v, **_link_attrs(link)} for u, v, link in self._links()],
-            "rules": [r.model_dump(mode="json") for r in self._rules.values()],
+            "rules": [r.model_dump(mode="json") for r in self._index.rules.values()],
             "pending": [{"cause": p.cause, "spec": p.spec.model_dump(mode="json"), "strength": p.strength,
                          "rule_id": p.rule_id, "due_turn": p.due_turn,
                          "conditions": [c.model_dump(mode="json") for c in p.conditions]}
@@ -409,7 +366,7 @@ class CausalGraph:
                                     p["rule_id"], p["due_turn"],
                                     tuple(Condition.model_validate(c) for c in p["conditions"]))
             graph._pending.setdefault(pending.due_turn, []).append(pending)
-            if pending.rule_id in graph._rules and graph._rules[pending.rule_id].once:
+            if pending.rule_id in graph._index.rules and graph._index.rules[pending.rule_id].once:
                 graph._armed.add(pending.rule_id)
         graph._spent = set(data["spent"])
         graph.lapsed = int(data["lapsed"])

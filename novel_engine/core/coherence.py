@@ -124,12 +124,6 @@ def _trait(arc: CharacterArc, name: str) -> float:
     return arc.traits.get(name, 0.5)
 
 
-def _type(event: Event) -> str | None:
-    # an ActionType member hashes unlike its string value, so compare plain strings
-    at = event.action_type
-    return at if at is None or type(at) is str else getattr(at, "value", at)
-
-
 class NarrativeCoherenceEngine:
     """Checks proposed events for coherence with the story and its characters.
 
@@ -170,9 +164,10 @@ class NarrativeCoherenceEngine:
         """
         window = self.repetition_window
         # what each actor did, as (actor, turn, action type, target): repetition looks rows up here
+        # (an ActionType member is a str that hashes and compares as its value: no need to convert)
         done: set[tuple[str, int, str | None, str | None]] = set()
         if window:
-            done = {(e.actor, e.turn, e.action_type if type(e.action_type) is str else _type(e), e.target)
+            done = {(e.actor, e.turn, e.action_type, e.target)
                     for e in previous_events if e.kind == "action" and e.actor is not None}
         seen_ids: set[str] | None = None  # built on first need: few turns propose causal events
         arcs = character_arcs
@@ -218,7 +213,7 @@ class NarrativeCoherenceEngine:
             found = [Violation("incapacitated_actor", eid, f"{actor} is incapacitated and cannot act", _HARD)]
         kind = event.action_type
         if kind is not None and type(kind) is not str:
-            kind = getattr(kind, "value", kind)  # an ActionType member hashes unlike its string value
+            kind = getattr(kind, "value", kind)  # a plain string, for the messages
         # a move starts where the actor was; every other action happens where the event is
         place = event.data.get("from", event.location) if kind in _MOVES else event.location
         if place is not None and place != arc.location:

@@ -281,3 +281,64 @@ def test_to_dict_round_trip_is_exact_and_keeps_behaviour() -> None:
     assert copy.explain("m1")[0].event_id == "w"
     with pytest.raises(NovelEngineError):
         CausalGraph.from_dict({"v": 99})
+
+
+def test_to_networkx_is_a_copy_that_node_link_export_agrees_with() -> None:
+    import networkx as nx
+
+    g = chain()
+    g.add_relationship("a", "c", strength=0.9, conditions=["storm"], rule_id="r1")
+    nxg = g.to_networkx()
+    assert isinstance(nxg, nx.DiGraph) and list(nxg.nodes) == ["a", "b", "c"]
+    assert list(nxg.edges) == [("a", "b"), ("a", "c"), ("b", "c")]  # by cause, in recording order
+    assert nxg.nodes["b"] == {"turn": 2, "summary": "b happened", "kind": "action", "actor": None,
+                              "intensity": 0.0, "location": None}
+    assert nxg.edges["a", "c"] == {"strength": 0.9, "delay_turns": 0, "rule_id": "r1",
+                                   "conditions": [{"fact": "storm", "equals": True, "persona": None, "status": None,
+                                                   "at": None}]}
+    assert g.to_node_link() == nx.node_link_data(nxg, edges="links")
+    nxg.edges["a", "c"]["conditions"].clear()
+    nxg.remove_node("b")
+    assert len(g) == 3 and g.parents_of({"c"})["c"] == [("a", 0.9), ("b", 0.5)]  # the graph is untouched
+    assert g.to_dict()["edges"][1]["conditions"][0]["fact"] == "storm"
+
+
+def test_relinking_a_pair_replaces_the_link_in_place() -> None:
+    g = chain()
+    g.add_relationship("a", "c", strength=0.2)
+    g.add_relationship("b", "c", strength=0.7)  # b -> c exists: its attributes change, not its place
+    assert [(e["source"], e["target"], e["strength"]) for e in g.to_dict()["edges"]] == [
+        ("a", "b", 0.5), ("a", "c", 0.2), ("b", "c", 0.7)]
+    assert g.parents_of({"c"}) == {"c": [("a", 0.2), ("b", 0.7)]}
+
+
+def test_roots_ignore_cycles_and_unlinked_events_have_none() -> None:
+    g = chain()
+    g.add_relationship("c", "a", strength=0.5)  # a cycle a -> b -> c -> a: no event of it is a root
+    assert g.roots("c") == [] and g.roots("a") == []
+    g.add_event(ev("lone", 4))
+    assert g.roots("lone") == [] and g.children_of({"lone"}) == {"lone": []} and g.parents_of({"lone"}) == {"lone": []}
+
+
+def test_rules_without_an_action_type_see_every_event() -> None:
+    g = CausalGraph()
+    g.add_rule(rule("moved", once=False, delay=0))  # names move: other action types are skipped at once
+    assert g.add_event(ev("w1", 1, kind="world", location="cave")) == []
+    g.add_rule(CausalRuleSpec(id="storm", when={"kind": "world"}, then={"description": "Thunder"}, delay_turns=1))
+    assert g.add_event(ev("w2", 1, kind="world", location="cave")) == ["storm"]
+    assert g.add_event(ev("m1", 1, action_type="move", location="cave")) == ["moved"]
+
+
+def test_a_graph_pickles_with_its_rules_and_pending_effects() -> None:
+    g = CausalGraph()
+    g.add_rule(rule(conditions=["noisy"]))
+    g.add_event(ev("m1", 1, action_type="move", location="cave"))
+    g.add_event(ev("m2", 2, "m1", strength=0.5))
+    copy = pickle.loads(pickle.dumps(g))
+    assert copy.to_dict() == g.to_dict() and copy.add_event(ev("m3", 3, action_type="move", location="cave")) == []
+    assert [d.cause for d in copy.due_effects(3, world(noisy=True))] == ["m1"]
+
+
+def test_recorded_picks_the_known_ids() -> None:
+    g = chain()
+    assert g.recorded({"a", "c", "ghost"}) == {"a", "c"} and g.recorded(frozenset()) == set()

@@ -158,3 +158,13 @@ def test_character_arcs_from_the_world() -> None:
     assert arcs["bo"].status == "incapacitated" and arcs["bo"].location == "yard"
     report = evaluate([act("e1", "ann", "attack", "bo"), act("e2", "bo", location="yard")], arcs=arcs)
     assert kinds(report) == [("e2", "incapacitated_actor")]
+
+
+def test_hostility_may_be_any_container_that_answers_in() -> None:
+    class Grudges:
+        def __contains__(self, persona_id: object) -> bool:
+            return persona_id == "rat"
+
+    arcs = {"gil": CharacterArc("gil", "hall", "active", GENTLE, Grudges())}
+    report = evaluate([act("e1", "gil", "attack", "rat"), act("e2", "gil", "attack", "ann", turn=6)], arcs=arcs)
+    assert kinds(report) == [("e2", "out_of_character")]

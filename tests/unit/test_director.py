@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from novel_engine.agents.director import DirectorAgent, validate_action
-from novel_engine.core.events import Action, ActionType, Decision
+from novel_engine.core.events import Action, ActionType, Decision, WorldEventSpec
 from novel_engine.core.scenario import validate_scenario
 from novel_engine.core.setup import build_world
 from novel_engine.errors import InvalidActionError
@@ -142,3 +142,25 @@ def test_validate_action_names_the_bad_field():
         validate_action(world, "ann", Decision(action_type=ActionType.HELP, target="ann"))
     a = validate_action(world, "ann", Decision(action_type=ActionType.SPEAK, target="bob", dialogue="hi"))
     assert a.origin == "player" and a.dialogue == "hi"
+
+
+def test_a_gentle_soul_may_strike_at_someone_it_has_cause_to_hate():
+    from novel_engine.core.world import Relationship
+
+    sc = scenario()
+    sc.personas[2].traits.update(compassion=0.95, aggressiveness=0.05)
+    d, world = director(sc)
+    world.move("cat", "hall")
+    world.personas["cat"].relationships["bob"] = Relationship(trust=-0.6, affinity=0.0)  # cat distrusts bob
+    result = d.resolve_turn(decisions={"cat": act("cat", "attack", "bob")})
+    ev = [e for e in result.events if e.actor == "cat"][0]
+    assert ev.action_type == "attack" and not result.revised
+
+
+def test_event_ids_number_world_events_then_actions_in_order():
+    d, _ = director()
+    r = d.resolve_turn({"ann": Decision(action_type=ActionType.REST)}, [WorldEventSpec(description="Thunder")],
+                       decisions={"cat": act("cat", "rest"), "bob": act("bob", "rest")})
+    assert [(e.id, e.kind, e.actor) for e in r.events] == [
+        ("e0001.000001", "world", None), ("e0001.000002", "action", "ann"), ("e0001.000003", "action", "bob"),
+        ("e0001.000004", "action", "cat")]

@@ -175,3 +175,11 @@ def test_claims_may_be_named_as_what_the_speaker_tells(world) -> None:
     beliefs = {"pal": lambda key, value: asked.append((key, value)) or (0.05 if key == "dragon_at:cave" else 0.5)}
     r = negotiate(world, ActionType.PERSUADE, ["pal"], beliefs=beliefs, tells_key="dragon_at:cave", tells_value=False)
     assert r.outcome == "rejected" and ("dragon_at:cave", False) in asked
+
+
+def test_a_lone_target_is_answered_as_in_a_crowd(world) -> None:
+    # one affected persona takes a shortcut; listing it twice (or with the actor) takes the general path
+    for kind in (ActionType.ATTACK, ActionType.HELP, ActionType.PERSUADE, ActionType.SPEAK, ActionType.OBSERVE):
+        for pid in ("brak", "tim", "vex", "dora", "ivo", "rook", "zed", "shade"):
+            alone = negotiate(world, kind, [pid])
+            assert alone == negotiate(world, kind, [pid, pid]) == negotiate(world, kind, [pid, "mira"])
