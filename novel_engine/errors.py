@@ -24,6 +24,10 @@ __all__ = [
     "ConflictError",
     "NotFoundError",
     "CheckpointError",
+    "InvalidInputError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "RateLimitedError",
 ]
 
 
@@ -131,3 +135,31 @@ class NotFoundError(StoreError):
 
 class CheckpointError(NovelEngineError):
     """A checkpoint cannot be read or restored (unknown format, corrupt or malformed data)."""
+
+
+class InvalidInputError(NovelEngineError):
+    """A request field is invalid (HTTP 422); ``field`` names it and the message says what is wrong."""
+
+
+class AuthenticationError(NovelEngineError):
+    """Missing, malformed, expired, tampered or revoked credentials, or a wrong username or password
+    (HTTP 401). ``reason`` is a short code for logs (``missing``, ``expired``, ``invalid``, ``revoked``...);
+    the message never says whether a username exists.
+    """
+
+
+class PermissionDeniedError(NovelEngineError):
+    """The caller is authenticated but may not do this, e.g. act in another user's session (HTTP 403)."""
+
+
+class RateLimitedError(NovelEngineError):
+    """Too many requests in the current window (HTTP 429); retry after ``retry_after`` seconds.
+
+    Args:
+        message: what was limited.
+        retry_after: whole seconds until the window resets (at least 1).
+    """
+
+    def __init__(self, message: str, retry_after: int = 1, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
