@@ -193,8 +193,14 @@ class UnifiedStateManager(StateStore):
     async def get_user(self, user_id: str) -> dict[str, Any]:
         return await self.sql.get_user(user_id)
 
+    async def create_user(self, user_id: str, data: dict[str, Any]) -> None:
+        await self.sql.create_user(user_id, data)
+
     async def put_api_key(self, key_hash: str, user_id: str, data: dict[str, Any]) -> None:
         await self.sql.put_api_key(key_hash, user_id, data)
+
+    async def list_api_keys(self, user_id: str) -> list[tuple[str, dict[str, Any]]]:
+        return await self.sql.list_api_keys(user_id)
 
     async def get_api_key(self, key_hash: str) -> tuple[str, dict[str, Any]]:
         return await self.sql.get_api_key(key_hash)

@@ -143,8 +143,16 @@ class StateStore(ABC):
         """A user's data. ``NotFoundError`` if unknown."""
 
     @abstractmethod
+    async def create_user(self, user_id: str, data: dict[str, Any]) -> None:
+        """Store a new user. ``ConflictError`` if the id is taken (unlike :meth:`put_user`)."""
+
+    @abstractmethod
     async def put_api_key(self, key_hash: str, user_id: str, data: dict[str, Any]) -> None:
         """Store an API key by its hash (never the key itself)."""
+
+    @abstractmethod
+    async def list_api_keys(self, user_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """``(key_hash, data)`` of every key of a user, sorted by hash (empty if none)."""
 
     @abstractmethod
     async def get_api_key(self, key_hash: str) -> tuple[str, dict[str, Any]]:

@@ -48,7 +48,11 @@ def migrations(dialect: str) -> list[tuple[int, list[str]]]:
     blob, serial = (("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT") if dialect == "sqlite"
                     else ("BYTEA", "BIGSERIAL PRIMARY KEY"))
     first = [s.strip() for s in _TABLES.format(blob=blob, serial=serial).split(";") if s.strip()]
-    return [(1, first), (2, ["CREATE INDEX events_by_turn ON events (session_id, turn)"])]
+    # 3: the archives of each session's events, recorded in the same transaction that trims the
+    # archived events from SQL (see SqlBackend.record_archive).
+    archives = ["CREATE TABLE event_archives (session_id TEXT NOT NULL REFERENCES sessions(id), first_seq BIGINT "
+                "NOT NULL, last_seq BIGINT NOT NULL, object_key TEXT NOT NULL, PRIMARY KEY (session_id, first_seq))"]
+    return [(1, first), (2, ["CREATE INDEX events_by_turn ON events (session_id, turn)"]), (3, archives)]
 
 
 class Tx(ABC):
@@ -198,6 +202,38 @@ class SqlBackend(ABC):
                                     at_or_before if at_or_before is not None else 2**31 - 1)
         return None if row is None else (int(row[0]), bytes(row[1]) if row[1] is not None else None, row[2])
 
+    # -- event archives ------------------------------------------------------------------------
+    async def archives(self, session_id: str) -> list[tuple[int, int, str]]:
+        """``(first_seq, last_seq, object_key)`` of the session's recorded Parquet archives, in order."""
+        async with self.transaction() as tx:
+            rows = await tx.fetch("SELECT first_seq, last_seq, object_key FROM event_archives WHERE session_id = $1 "
+                                  "ORDER BY first_seq", session_id)
+        return [(int(a), int(b), k) for a, b, k in rows]
+
+    async def record_archive(self, session_id: str, first: int, last: int, key: str, trim_upto: int = 0) -> int:
+        """Record that events ``first..last`` are archived under ``key`` and, in the same
+        transaction, delete the session's events with ``seq <= trim_upto`` (at most ``last``).
+
+        Recording and trimming are one transaction, so an event is always readable from SQL or
+        from a recorded archive, never from neither. Returns the number of events deleted.
+
+        Raises:
+            ConflictError: the archive does not follow the last recorded one (another process
+                archived the same events first); nothing changes.
+        """
+        async with self.transaction() as tx:
+            row = await tx.fetchone("SELECT MAX(last_seq) FROM event_archives WHERE session_id = $1", session_id)
+            done = int(row[0] or 0) if row else 0
+            if first != done + 1:
+                raise ConflictError(f"archive of events {first}..{last} of {session_id!r} does not follow the "
+                                    f"archived events 1..{done}", session_id=session_id, first=first, done=done)
+            await tx.execute("INSERT INTO event_archives (session_id, first_seq, last_seq, object_key) "
+                             "VALUES ($1, $2, $3, $4)", session_id, first, last, key)
+            upto = min(trim_upto, last)
+            if upto < 1:
+                return 0
+            return await tx.execute("DELETE FROM events WHERE session_id = $1 AND seq <= $2", session_id, upto)
+
     # -- users, keys, audit --------------------------------------------------------------------
     async def put_user(self, user_id: str, data: dict[str, Any]) -> None:
         async with self.transaction() as tx:
@@ -210,6 +246,17 @@ class SqlBackend(ABC):
         if row is None:
             raise NotFoundError(f"no user {user_id!r}", user_id=user_id)
         return json.loads(row[0])
+
+    async def create_user(self, user_id: str, data: dict[str, Any]) -> None:
+        async with self.transaction() as tx:
+            if await tx.fetchone("SELECT 1 FROM users WHERE id = $1", user_id):
+                raise ConflictError(f"user {user_id!r} already exists", user_id=user_id)
+            await tx.execute("INSERT INTO users (id, data) VALUES ($1, $2)", user_id, _dumps(data))
+
+    async def list_api_keys(self, user_id: str) -> list[tuple[str, dict[str, Any]]]:
+        async with self.transaction() as tx:
+            rows = await tx.fetch("SELECT key_hash, data FROM api_keys WHERE user_id = $1 ORDER BY key_hash", user_id)
+        return [(h, json.loads(d)) for h, d in rows]
 
     async def put_api_key(self, key_hash: str, user_id: str, data: dict[str, Any]) -> None:
         async with self.transaction() as tx:
