@@ -60,8 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", help="a built-in scenario name (see `novel-engine scenarios`) or a YAML file")
     run.add_argument("--turns", type=_positive, default=10, help="how many turns to play (default 10)")
     run.add_argument("--seed", type=int, default=None, help="the session seed (default: the scenario's)")
-    run.add_argument("--out", help="also write the story as Markdown to this file")
-    run.add_argument("--events", help="also write every event as JSON lines to this file")
+    run.add_argument("--out", help="also write the story as Markdown to this file or s3://bucket/key")
+    run.add_argument("--events", help="also write every event as JSON lines to this file or s3://bucket/key")
     run.add_argument("--verbosity", type=_unit, default=None, help="prose verbosity in [0, 1]")
     run.add_argument("--style", choices=("epic_fantasy", "noir", "sci_fi"), help="override the prose style")
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -106,8 +106,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from novel_engine.api import Engine
 
     from novel_engine.scenarios import load_scenario
+    from novel_engine.storage.exports import check_target
 
     scenario = load_scenario(args.scenario)  # a bad scenario fails before Ray starts
+    check_target(args.out, "--out")  # so does a malformed s3:// URL
+    check_target(args.events, "--events")
     if args.personas_per_actor is not None and args.personas_per_actor < 1:
         raise NovelEngineError("--personas-per-actor: must be at least 1")
     if args.runtime == "ray" and not args.quiet:
@@ -128,6 +131,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _play(session, args: argparse.Namespace) -> int:
+    from novel_engine.storage.exports import export_session
+
     sc = session.scenario
     print(f"# {sc.title}\n", flush=True)
     if sc.description:
@@ -141,9 +146,9 @@ def _play(session, args: argparse.Namespace) -> int:
             print(f"[{bar}] turn {i}/{args.turns}: {len(report.events)} events, tension {report.tension:.2f}, "
                   f"{sum(report.timings.values()) * 1000:.0f} ms", file=sys.stderr, flush=True)
     if args.out:
-        session.export_markdown(args.out)
+        export_session(session, args.out, "markdown", flag="--out")  # a path or s3://bucket/key
     if args.events:
-        session.export_events(args.events)
+        export_session(session, args.events, "events", flag="--events")
     if not args.quiet:
         done = f"done: {args.turns} turns in {time.perf_counter() - started:.2f} s"
         written = [x for x in (args.out, args.events) if x]
@@ -153,7 +158,9 @@ def _play(session, args: argparse.Namespace) -> int:
 
 def _cmd_resume(args: argparse.Namespace) -> int:
     from novel_engine.api import Engine
+    from novel_engine.storage.exports import check_target, export_session
 
+    check_target(args.out, "--out")
     with Engine(store=_store(args)) as engine:
         session = engine.resume(args.session_id)
         if not args.quiet:
@@ -165,7 +172,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
                 print(f"turn {i}/{args.turns}: {len(report.events)} events, tension {report.tension:.2f}",
                       file=sys.stderr, flush=True)
         if args.out:
-            session.export_markdown(args.out)
+            export_session(session, args.out, "markdown", flag="--out")
     return 0
 
 
