@@ -82,8 +82,10 @@ class ActionResolver:
         return p.name if p else (pid or "someone")
 
     def _place(self, loc: str | None) -> str:
+        """A place's name as it reads mid-sentence ("goes to the Eastern Tower", not "to The Eastern Tower")."""
         l = self.world.locations.get(loc) if loc else None
-        return l.name if l else (loc or "somewhere")
+        name = l.name if l else (loc or "somewhere")
+        return "the" + name[3:] if name.startswith("The ") else name
 
     def _roll(self, turn: int, actor: str, p: float) -> Outcome:
         u = self.streams.uniform(turn, actor, "outcome")
@@ -117,10 +119,10 @@ class ActionResolver:
                               ev.turn, subjects, _LOCAL, actor or "world", key, value, valence, salience, reach)
 
     def _private(self, ev: Event, owner: str, suffix: str, content: str, key: str, value: Any,
-                 reliability: float = 0.9, valence: float = 0.0, source=SourceType.DIRECT_OBSERVATION
-                 ) -> InformationFragment:
+                 reliability: float = 0.9, valence: float = 0.0, source=SourceType.DIRECT_OBSERVATION,
+                 salience: float = 0.7) -> InformationFragment:
         return build_fragment(f"ev:{ev.id}:{suffix}", content, source, reliability, ev.location, ev.turn,
-                              (ev.actor,) if ev.actor else (), _PRIVATE, owner, key, value, valence, 0.7, 0)
+                              (ev.actor,) if ev.actor else (), _PRIVATE, owner, key, value, valence, salience, 0)
 
     # -- resolution ----------------------------------------------------------------------------
     def resolve(self, action: Action, event_id: str, turn: int, known_events: set[str] | frozenset = frozenset()
@@ -347,6 +349,11 @@ class ActionResolver:
         if kind == "move" or kind == "flee":
             out.append(self._seen(ev, f"ev:{ev.id}:left", key, value, 0.0, 0.3, reliability=0.8,
                                   location=data["from"]))
+            if ev.location != data["from"]:
+                # a mover knows for certain where it now stands; without this its own old sightings
+                # (and anchoring) would keep it believing it is still where it set out from
+                out.append(self._private(ev, aid, "arrived", f"You are now at {self._place(ev.location)}", key,
+                                         ev.location, reliability=1.0, salience=1.0))
         elif kind == "attack":
             for victim in data.get("incapacitated", ()):
                 out.append(self._seen(ev, f"ev:{ev.id}:down:{victim}", f"status_of:{victim}", "incapacitated",

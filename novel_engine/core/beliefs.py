@@ -24,6 +24,11 @@ The rule:
 
   Decay is applied first; the leading value for confirmation is judged on the support before
   decay (decay scales every value alike, so it cannot change which one leads).
+- Certainty: ``certain=True`` evidence is first-hand certainty (where the persona now stands);
+  :meth:`absorb` reads a private fragment the persona originated itself with reliability 1.0 so.
+  No bias argues with it: the support of every other value of
+  the key is cleared (their evidence records are kept) and the value gets the maximum weight
+  ``ln(1.99 / 0.01)``, so credence ``(1 + 0.99) / 2``.
 - Capacity: at most ``capacity`` keys; adding a new key beyond it evicts the key with the oldest
   last update turn (ties: the smallest key). The evicted key's support, anchor and evidence go.
 - Evidence: the most recent ``MAX_EVIDENCE`` records per key are kept, contradicting ones included.
@@ -50,6 +55,7 @@ BIAS_NAMES = ("confirmation", "anchoring", "recency", "negativity")
 MAX_EVIDENCE = 6
 _MAX_E = 0.99
 _FULL_TRUST = frozenset({"self", "world"})
+_W_MAX = math.log((1.0 + _MAX_E) / (1.0 - _MAX_E))  # the weight of certain first-hand evidence
 _ALIASES = {"anchor": "anchoring", "confirm": "confirmation", "recent": "recency", "negative": "negativity"}
 _VIA = {Visibility.PUBLIC: Via.BROADCAST, Visibility.LOCAL: Via.HERE, Visibility.PRIVATE: Via.PRIVATE}
 _SCHEMA = 1
@@ -107,6 +113,11 @@ def _sigmoid(x: float) -> float:
         return 1.0 / (1.0 + math.exp(-x))
     z = math.exp(x)  # never overflows for x < 0
     return z / (1.0 + z)
+
+
+def _certain(p: Perception, source: str) -> bool:
+    """Whether a perception is first-hand certainty: a private fragment of the persona's own, fully reliable."""
+    return source == "self" and p.reliability >= 1.0 and p.fragment.visibility is Visibility.PRIVATE
 
 
 def _bias_name(name: str) -> str | None:
@@ -229,7 +240,7 @@ class BeliefModel:
         return decay, w
 
     def update_belief(self, key: str, value: Scalar, source: str = "self", reliability: float = 1.0, *,
-                      turn: int = 0, valence: float = 0.0) -> float:
+                      turn: int = 0, valence: float = 0.0, certain: bool = False) -> float:
         """Add one piece of evidence that ``key`` has ``value``.
 
         Args:
@@ -239,6 +250,7 @@ class BeliefModel:
             reliability: how reliable the claim is as reported, in [0, 1].
             turn: the turn of the evidence (recency bias and eviction use it).
             valence: how bad (< 0) or good (> 0) the news is (negativity bias uses it).
+            certain: first-hand certainty: clears the support of every other value (see the rule).
 
         Returns:
             The new credence of ``value`` for ``key``.
@@ -254,7 +266,10 @@ class BeliefModel:
         if state is None:
             state = self._open(key, vk, turn)
         sup = state.support
-        if decay != 1.0:
+        if certain:
+            sup.clear()  # certainty: nothing else is left standing (the evidence records stay)
+            w = _W_MAX
+        elif decay != 1.0:
             for k in sup:
                 sup[k] *= decay
         sup[vk] = sup.get(vk, 0.0) + w
@@ -388,6 +403,8 @@ class BeliefModel:
             vk = _vkey(f.value)
             state = self._keys.get(f.key)
             decay, w = self._weigh(state, vk, source, p.reliability, f.turn, f.valence)
+            if _certain(p, source):
+                decay, w = 0.0, _W_MAX  # certainty, as in update_belief
             sup = {} if state is None else {k: s * decay for k, s in state.support.items()}
             sup[vk] = sup.get(vk, 0.0) + w
             out.append(PerceivedFragment(p, _sigmoid(2.0 * sup[vk] - sum(sup.values()))))
@@ -406,7 +423,9 @@ class BeliefModel:
         for p in perceptions:
             f = p.fragment
             if f.key is not None:
-                self.update_belief(f.key, f.value, self._source(p), p.reliability, turn=turn, valence=f.valence)
+                source = self._source(p)
+                self.update_belief(f.key, f.value, source, p.reliability, turn=turn, valence=f.valence,
+                                   certain=_certain(p, source))
                 n += 1
         return n
 

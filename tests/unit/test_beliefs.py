@@ -325,3 +325,28 @@ def test_subjective_reality_facade_reexports():
         sr.NoSuchThing  # noqa: B018
     briefs = pytest.importorskip("novel_engine.core.briefs")
     assert sr.TurnBriefFactory is briefs.TurnBriefFactory and sr.TurnBrief is briefs.TurnBrief
+
+
+def test_certain_first_hand_evidence_clears_every_other_value_but_keeps_the_records():
+    m = BeliefModel("me")
+    m.add_cognitive_bias("anchoring", 0.9)
+    m.add_cognitive_bias("confirmation", 0.9)
+    for turn in range(5):
+        m.update_belief("location_of:me", "hall", "ally", 0.9, turn=turn)
+    assert m.belief("location_of:me").value == "hall"
+    assert m.update_belief("location_of:me", "yard", turn=6, certain=True) == pytest.approx((1 + 0.99) / 2)
+    assert m.credence("location_of:me", "hall") < 0.01
+    assert [r.value for r in m.evidence("location_of:me")][-2:] == ["hall", "yard"]
+
+
+def test_absorb_reads_only_own_private_fully_reliable_fragments_as_certain():
+    m = BeliefModel("me")
+    m.add_cognitive_bias("anchoring", 0.9)
+    m.update_belief("k", "a", "ally", 0.9, turn=0)
+    local = frag(value="b", reliability=1.0, origin="me", turn=1)  # seen here: ordinary evidence
+    m.absorb([Perception(local, 1.0, Via.HERE)], turn=1)
+    assert m.belief("k").value == "a"
+    own = frag(value="b", reliability=1.0, origin="me", turn=2, visibility=Visibility.PRIVATE)
+    view = m.apply_to_information([Perception(own, 1.0, Via.PRIVATE)])[0]
+    m.absorb([Perception(own, 1.0, Via.PRIVATE)], turn=2)
+    assert m.belief("k").value == "b" and m.credence("k", "b") == pytest.approx(view.credence)

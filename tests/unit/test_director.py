@@ -164,3 +164,31 @@ def test_event_ids_number_world_events_then_actions_in_order():
     assert [(e.id, e.kind, e.actor) for e in r.events] == [
         ("e0001.000001", "world", None), ("e0001.000002", "action", "ann"), ("e0001.000003", "action", "bob"),
         ("e0001.000004", "action", "cat")]
+
+
+def test_a_mover_is_told_privately_and_for_certain_where_it_now_stands():
+    d, world = director()
+    result = d.resolve_turn({"ann": Decision(action_type=ActionType.MOVE, target="yard")},
+                            decisions={"bob": act("bob", "rest")})
+    mine = [f for f in result.fragments if f.key == "location_of:ann" and f.visibility.value == "private"]
+    assert len(mine) == 1 and mine[0].origin == "ann" and mine[0].value == "yard" and mine[0].reliability == 1.0
+    # place names read mid-sentence without a capital article
+    assert result.events[0].summary == "Ann goes to the Yard" and mine[0].content == "You are now at the Yard"
+
+
+def test_own_location_beliefs_follow_the_persona_through_a_story():
+    from novel_engine.api import Engine
+    session = Engine(runtime="local").create_session("fantasy_world", seed=7)
+    before = {pid: p.location for pid, p in session.world.personas.items()}
+    moved = 0
+    for _ in range(8):
+        session.step()
+        # a turn's fragments are absorbed at the next turn: beliefs now reflect where each stood before it
+        for pid, where in before.items():
+            own = {b.key: b for b in session.beliefs(pid, limit=50)}.get(f"location_of:{pid}")
+            if own is not None:
+                assert own.value == where, (session.turn, pid)
+        now = {pid: p.location for pid, p in session.world.personas.items()}
+        moved += sum(now[p] != before[p] for p in now)
+        before = now
+    assert moved >= 2  # the story did move people around, so the check above meant something
