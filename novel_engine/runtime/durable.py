@@ -142,6 +142,13 @@ def register(runner: StoreRunner, session_id: str, rt: Any) -> int:
     return runner.call(lambda st: st.create_session(record, blob)).version
 
 
+def checkpoint_period(runner: StoreRunner, rt: LocalRuntime) -> int:
+    """Checkpoint every this many turns: the store's ``checkpoint_every``, or (0) by cast size."""
+    from novel_engine.storage.settings import auto_checkpoint_every
+
+    return runner.store.settings.checkpoint_every or auto_checkpoint_every(len(rt.world.personas))
+
+
 async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any] | None,
                actions: Mapping[str, Any], events: Sequence[WorldEventSpec]) -> TurnReport:
     """Play one turn of a stored session and commit it; on a failed commit, reload the session.
@@ -156,7 +163,7 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
     inputs = turn_inputs({k: v if isinstance(v, Decision) else Decision.model_validate(v)
                           for k, v in (raw_actions or {}).items()}, events)
     report = await rt.step(actions, events)
-    blob = encode_state(rt) if report.turn % runner.store.settings.checkpoint_every == 0 else None
+    blob = encode_state(rt) if report.turn % checkpoint_period(runner, rt) == 0 else None
     commit = turn_commit(report, inputs, blob)
     try:
         head = await runner.acall(lambda st: st.commit_turn(session.id, session._version, commit))

@@ -13,7 +13,8 @@ from typing import Any, Iterable
 
 from novel_engine.storage.port import EventRecord
 
-__all__ = ["SCHEMA_FIELDS", "archive_key", "archived_ranges", "to_table", "to_parquet", "from_parquet"]
+__all__ = ["SCHEMA_FIELDS", "archive_key", "archived_ranges", "to_table", "to_parquet", "from_parquet",
+           "seq_slice", "to_events"]
 
 SCHEMA_FIELDS = ("seq", "turn", "id", "kind", "actor", "target", "location", "outcome", "intensity", "summary", "data")
 
@@ -81,6 +82,22 @@ def from_parquet(data: bytes) -> Any:
     """The table in Parquet bytes."""
     _, pq = _pa()
     return pq.read_table(io.BytesIO(data))
+
+
+def seq_slice(table: Any, after: int, upto: int) -> Any:
+    """The rows of an event table with ``after < seq <= upto`` (archives are sorted by seq)."""
+    pa, _ = _pa()
+    import pyarrow.compute as pc
+
+    seq = table.column("seq")
+    mask = pc.and_(pc.greater(seq, pa.scalar(after, pa.int64())), pc.less_equal(seq, pa.scalar(upto, pa.int64())))
+    return table.filter(mask)
+
+
+def to_events(session_id: str, table: Any) -> list[EventRecord]:
+    """The events of an event table, as the SQL store returns them."""
+    return [EventRecord(session_id, int(s), int(t), json.loads(d)) for s, t, d in
+            zip(table.column("seq").to_pylist(), table.column("turn").to_pylist(), table.column("data").to_pylist())]
 
 
 def concat(tables: list[Any]) -> Any:

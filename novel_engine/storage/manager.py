@@ -10,6 +10,12 @@ it, so a crash in between leaves at worst an unreferenced object, never a dangli
 Cache invalidation, notices and archiving happen after the commit and are best-effort: the SQL
 commit is the truth, and their failures are counted in :meth:`stats` rather than failing a turn
 that is already durable.
+
+Archived events leave SQL: every ``archive_every`` turns the events not yet archived are written
+as one Parquet object, then one SQL transaction records the archive and deletes the archived
+events older than the newest ``sql_event_tail`` ones. SQL thus holds a bounded tail (recent
+events, which subscribers and resumes read most) while :meth:`events` and :meth:`events_table`
+still return the whole session, reading the older events from the recorded archives.
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ import asyncio
 import json
 import logging
 import uuid
+from collections import OrderedDict
 from dataclasses import asdict
 from typing import Any, AsyncIterator
 
-from novel_engine.errors import StoreError
+from novel_engine.errors import ConflictError, StoreError
 from novel_engine.storage import archive
 from novel_engine.storage.hot import HotStore, MemoryHot
 from novel_engine.storage.objects import ObjectStore
@@ -90,7 +97,9 @@ class UnifiedStateManager(StateStore):
 
     def __init__(self, sql: SqlBackend, hot: HotStore, objects: ObjectStore, settings: StoreSettings) -> None:
         self.sql, self.hot, self.objects, self.settings = sql, hot, objects, settings
-        self._stats = {"cache_hits": 0, "cache_misses": 0, "hot_errors": 0, "archive_errors": 0, "archives": 0}
+        self._stats = {"cache_hits": 0, "cache_misses": 0, "hot_errors": 0, "archive_errors": 0, "archives": 0,
+                       "archive_reads": 0, "events_trimmed": 0}
+        self._archive_tables: OrderedDict[str, Any] = OrderedDict()  # decoded archives (immutable), LRU
         self._opened = False
 
     @property
@@ -177,7 +186,47 @@ class UnifiedStateManager(StateStore):
         return await self.sql.turns(session_id, after, upto)
 
     async def events(self, session_id: str, after_seq: int = 0, limit: int | None = None) -> list[EventRecord]:
-        return await self.sql.events(session_id, after_seq, limit)
+        """Committed events after ``after_seq``: from SQL, and from the archives for the events
+        trimmed from SQL (see the module docstring).
+
+        Raises:
+            StoreError: an event is in neither (a damaged store: never returned with a gap).
+        """
+        rows = await self.sql.events(session_id, after_seq, limit)
+        if rows and rows[0].seq == after_seq + 1:
+            return rows
+        # SQL starts later than asked (or has nothing newer): the missing events, if any, were
+        # archived and trimmed. The archive list is read *after* the rows, and an archive is
+        # recorded in the transaction that trims its events, so every event missing from the
+        # rows is in a listed archive.
+        ranges = await self.sql.archives(session_id)
+        upto = rows[0].seq - 1 if rows else (ranges[-1][1] if ranges else 0)
+        if upto <= after_seq:
+            return rows
+        old: list[EventRecord] = []
+        for first, last, key in ranges:
+            if last <= after_seq or first > upto or (limit is not None and len(old) >= limit):
+                continue
+            part = archive.seq_slice(await self._archive_table(key), max(after_seq, old[-1].seq if old else 0), upto)
+            old.extend(archive.to_events(session_id, part))
+        want = upto - after_seq if limit is None else min(limit, upto - after_seq)
+        if [e.seq for e in old[:want]] != list(range(after_seq + 1, after_seq + 1 + want)):
+            raise StoreError(f"events {after_seq + 1}..{upto} of {session_id!r} are neither in SQL nor in its "
+                             "archives", backend="archive", session_id=session_id)
+        out = old + rows
+        return out if limit is None else out[:limit]
+
+    async def _archive_table(self, key: str) -> Any:
+        """A recorded archive as an Arrow table (a few stay decoded: archives never change)."""
+        table = self._archive_tables.get(key)
+        if table is None:
+            table = archive.from_parquet(await self.objects.get(key))
+            self._stats["archive_reads"] += 1
+            self._archive_tables[key] = table
+            while len(self._archive_tables) > 2:
+                self._archive_tables.popitem(last=False)
+        self._archive_tables.move_to_end(key)
+        return table
 
     async def checkpoint(self, session_id: str, at_or_before: int | None = None) -> tuple[int, bytes] | None:
         row = await self.sql.checkpoint_row(session_id, at_or_before)
@@ -223,7 +272,7 @@ class UnifiedStateManager(StateStore):
         """
         cursor = after_seq
         while True:
-            batch = await self.sql.events(session_id, cursor, 1000)
+            batch = await self.events(session_id, cursor, 1000)
             for ev in batch:
                 cursor = ev.seq
                 yield ev
@@ -246,24 +295,49 @@ class UnifiedStateManager(StateStore):
         return await self.objects.list(prefix)
 
     async def archive(self, session_id: str) -> str | None:
-        """Write the session's not yet archived events as one Parquet object; return its key."""
-        ranges = archive.archived_ranges(await self.objects.list(f"archives/{session_id}/"))
+        """Archive the session's not yet archived events as one Parquet object; return its key.
+
+        The object is written first, then one SQL transaction records it and trims SQL to its
+        tail (see the module docstring). A crash in between leaves an unrecorded object that the
+        next archive overwrites; readers only trust recorded archives.
+
+        Raises:
+            ConflictError: another process archived these events first (nothing changes).
+        """
+        ranges = await self.sql.archives(session_id)
         done = ranges[-1][1] if ranges else 0
         events = await self.sql.events(session_id, done)
         if not events:
             return None
-        key = archive.archive_key(session_id, events[0].seq, events[-1].seq)
+        first, last = events[0].seq, events[-1].seq
+        if first != done + 1:
+            raise ConflictError(f"events of {session_id!r} after {done} were archived by another process",
+                                session_id=session_id, done=done)
+        key = archive.archive_key(session_id, first, last)
         await self.objects.put(key, archive.to_parquet(archive.to_table(events)))
+        trimmed = await self.sql.record_archive(session_id, first, last, key, last - self.settings.sql_event_tail)
         self._stats["archives"] += 1
+        self._stats["events_trimmed"] += trimmed
         return key
 
     async def events_table(self, session_id: str) -> Any:
-        """Every event of a session as a pyarrow Table: the Parquet archives, then the rest from SQL."""
+        """Every event of a session as a pyarrow Table: the archived events trimmed from SQL, then
+        the events SQL holds.
+
+        Raises:
+            StoreError: an event is in neither (a damaged store).
+        """
+        rows = await self.sql.events(session_id, 0)  # read before the archive list: see events()
+        ranges = await self.sql.archives(session_id)
+        upto = rows[0].seq - 1 if rows else (ranges[-1][1] if ranges else 0)
         tables, done = [], 0
-        for first, last, key in archive.archived_ranges(await self.objects.list(f"archives/{session_id}/")):
-            if first != done + 1:  # overlapping or stray archive: SQL fills from the last contiguous seq
+        for first, last, key in ranges:
+            if first > upto or first != done + 1:
                 break
-            tables.append(archive.from_parquet(await self.objects.get(key)))
-            done = last
-        tables.append(archive.to_table(await self.sql.events(session_id, done)))
+            tables.append(archive.seq_slice(await self._archive_table(key), done, upto))
+            done = min(last, upto)
+        if done != upto:
+            raise StoreError(f"events {done + 1}..{upto} of {session_id!r} are neither in SQL nor in its archives",
+                             backend="archive", session_id=session_id)
+        tables.append(archive.to_table(rows))
         return archive.concat(tables)

@@ -137,7 +137,15 @@ class PostgresBackend(SqlBackend):
                              session_id=session_id, turn=commit.turn) from None
         if head.version == expected_version + 1 and head.turn == commit.turn:
             return head
-        return await super().commit_turn(session_id, expected_version, commit, checkpoint_key)
+        try:
+            return await super().commit_turn(session_id, expected_version, commit, checkpoint_key)
+        except StoreError as err:
+            if isinstance(err, ConflictError) or not err.details.get("lost"):
+                raise
+            raise StoreError(f"lost the connection to PostgreSQL twice while committing turn {commit.turn} of "
+                             f"{session_id!r} ({err.message}); nothing half-written, the turn is not committed: "
+                             "resume the session when the database is reachable", backend="postgresql",
+                             session_id=session_id, turn=commit.turn, lost=True) from None
 
 
 def _safe(dsn: str) -> str:

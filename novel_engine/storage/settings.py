@@ -11,7 +11,8 @@ Three settings, each an environment variable and a CLI flag:
   ``NOVEL_ENGINE_S3_ENDPOINT`` (or ``AWS_ENDPOINT_URL``) and credentials from the usual
   ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` / ``AWS_DEFAULT_REGION``.
 
-The data folder is ``NOVEL_ENGINE_DATA_DIR`` or ``./.novel-engine``.
+The data folder is ``NOVEL_ENGINE_DATA_DIR`` or ``./.novel-engine``. ``NOVEL_ENGINE_CHECKPOINT_EVERY``
+sets the checkpoint period in turns (default 0: chosen by cast size).
 """
 
 from __future__ import annotations
@@ -24,13 +25,30 @@ from urllib.parse import urlsplit
 
 from novel_engine.errors import ConfigError
 
-__all__ = ["StoreSettings", "data_dir"]
+__all__ = ["StoreSettings", "data_dir", "auto_checkpoint_every"]
 
 ENV_DATA_DIR = "NOVEL_ENGINE_DATA_DIR"
 ENV_DATABASE = "NOVEL_ENGINE_DATABASE_URL"
 ENV_REDIS = "NOVEL_ENGINE_REDIS_URL"
 ENV_OBJECTS = "NOVEL_ENGINE_OBJECT_STORE_URL"
 ENV_S3_ENDPOINT = "NOVEL_ENGINE_S3_ENDPOINT"
+ENV_CHECKPOINT_EVERY = "NOVEL_ENGINE_CHECKPOINT_EVERY"
+
+#: casts up to this size are checkpointed every turn; larger ones every ``ceil(n / this)`` turns
+CHECKPOINT_CAST_STEP = 1000
+#: the longest gap between checkpoints chosen automatically (a resume replays at most this many turns)
+MAX_AUTO_CHECKPOINT_EVERY = 10
+
+
+def auto_checkpoint_every(personas: int) -> int:
+    """The checkpoint period chosen for a cast of ``personas`` when ``checkpoint_every`` is 0.
+
+    A checkpoint costs about twice a turn per persona (capture, JSON, compression), while a
+    resume replays the turns since the last one. Small casts checkpoint every turn (it costs
+    milliseconds); a cast of n > 1000 every ``ceil(n / 1000)`` turns, at most 10, which keeps the
+    checkpoint cost near a fifth of the turn time and a resume under ten replayed turns.
+    """
+    return max(1, min(MAX_AUTO_CHECKPOINT_EVERY, -(-personas // CHECKPOINT_CAST_STEP)))
 
 
 def data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -48,8 +66,12 @@ class StoreSettings:
         redis_url: the hot store (cache, fan-out, counters); None keeps them in process.
         object_store_url: large objects (Parquet archives, large checkpoints, exports).
         s3_endpoint: the S3 endpoint for ``s3://`` object stores (None: AWS itself).
-        checkpoint_every: a checkpoint every N turns (between two, resume replays the turns).
+        checkpoint_every: a checkpoint every N turns (between two, resume replays the turns from
+            their recorded inputs); 0 chooses by cast size (see :func:`auto_checkpoint_every`).
         archive_every: archive events as Parquet every N turns (0: never).
+        sql_event_tail: how many of the newest *archived* events SQL keeps; older archived events
+            are deleted from SQL in the transaction that records their archive, so SQL holds a
+            bounded tail while reads (``events``, ``events_table``) still see the whole session.
         large_checkpoint_bytes: checkpoints larger than this go to the object store.
         cache_ttl_s: how long a cached session record may be served.
     """
@@ -58,8 +80,9 @@ class StoreSettings:
     redis_url: str | None = None
     object_store_url: str | None = None
     s3_endpoint: str | None = None
-    checkpoint_every: int = 1
+    checkpoint_every: int = 0
     archive_every: int = 10
+    sql_event_tail: int = 10_000
     large_checkpoint_bytes: int = 1 << 20
     cache_ttl_s: int = 300
 
@@ -83,6 +106,11 @@ class StoreSettings:
         """
         env = os.environ if env is None else env
         base = cls.embedded(data_dir(env))
+        every = env.get(ENV_CHECKPOINT_EVERY, "").strip()
+        if every and not every.isdigit():
+            raise ConfigError(f"{ENV_CHECKPOINT_EVERY}: expected a whole number of turns (0: by cast size), "
+                              f"got {every!r}", setting=ENV_CHECKPOINT_EVERY)
+        base = replace(base, checkpoint_every=int(every or 0))
         s = replace(base,
                     database_url=flags.get("database_url") or env.get(ENV_DATABASE) or base.database_url,
                     redis_url=flags.get("redis_url") or env.get(ENV_REDIS) or None,
@@ -116,11 +144,14 @@ class StoreSettings:
             if o.scheme == "s3" and not o.netloc:
                 raise ConfigError(f"{ENV_OBJECTS}: {self.object_store_url!r} names no bucket; "
                                   "use s3://bucket/prefix", setting=ENV_OBJECTS)
-        for name in ("checkpoint_every", "large_checkpoint_bytes", "cache_ttl_s"):
+        for name in ("large_checkpoint_bytes", "cache_ttl_s"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"store setting {name} must be 1 or more, got {getattr(self, name)}", setting=name)
-        if self.archive_every < 0:
-            raise ConfigError("store setting archive_every must be 0 (never) or more", setting="archive_every")
+        for name, zero in (("archive_every", "never"), ("checkpoint_every", "by cast size"),
+                           ("sql_event_tail", "keep no archived event in SQL")):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"store setting {name} must be 0 ({zero}) or more, got {getattr(self, name)}",
+                                  setting=name)
         return self
 
     def describe(self) -> str:
