@@ -29,7 +29,7 @@ from dataclasses import asdict
 from typing import Any, AsyncIterator
 
 from novel_engine.errors import ConflictError, StoreError
-from novel_engine.storage import archive
+from novel_engine.storage import archive, metrics
 from novel_engine.storage.hot import HotStore, MemoryHot
 from novel_engine.storage.objects import ObjectStore
 from novel_engine.storage.port import EventRecord, SessionRecord, StateStore, TurnCommit, TurnRecord
@@ -100,6 +100,7 @@ class UnifiedStateManager(StateStore):
         self._stats = {"cache_hits": 0, "cache_misses": 0, "hot_errors": 0, "archive_errors": 0, "archives": 0,
                        "archive_reads": 0, "events_trimmed": 0}
         self._archive_tables: OrderedDict[str, Any] = OrderedDict()  # decoded archives (immutable), LRU
+        metrics.track(self)  # Prometheus: cache hit rate and counters (see storage.metrics)
         self._opened = False
 
     @property
