@@ -69,3 +69,29 @@ def test_paths_and_memory_urls(tmp_path):
     name = f"export-{uuid.uuid4().hex[:8]}"
     write_export(f"memory://{name}/x/story.md", "tale", env={})
     assert fsspec.filesystem("memory").cat_file(f"{name}/x/story.md") == b"tale"
+
+
+def test_write_export_from_inside_a_running_event_loop(monkeypatch):
+    """A notebook cell or a Serve replica already runs a loop: the upload runs on a private one,
+    and its errors reach the caller."""
+    import asyncio
+
+    import fsspec
+
+    from novel_engine.errors import StoreError
+    from novel_engine.storage import exports
+
+    name = f"export-{uuid.uuid4().hex[:8]}"
+
+    async def inside() -> str:
+        return write_export(f"memory://{name}/story.md", "from a loop", env={})
+
+    assert asyncio.run(inside()) == f"memory://{name}/story.md"
+    assert fsspec.filesystem("memory").cat_file(f"{name}/story.md") == b"from a loop"
+
+    async def refuse(self, key, data):
+        raise StoreError(f"refused {key}", backend="object_store")
+
+    monkeypatch.setattr(exports.ObjectStore, "put", refuse)
+    with pytest.raises(StoreError, match="refused story.md"):
+        asyncio.run(inside())
