@@ -99,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     rt.add_argument("--turns", type=_positive, default=3)
     rt.add_argument("--seed", type=int, default=1)
     rt.add_argument("--out", default="bench-results/runtime.json", help="where to write the JSON figures")
+    from novel_engine.bench_store import add_bench_parser as add_store_bench  # `bench store`
+
+    add_store_bench(bench_sub)
     return p
 
 
@@ -197,6 +200,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from novel_engine.bench import bench_core, bench_runtime
+
+    if args.suite == "store":
+        from novel_engine.bench_store import cmd_bench_store
+
+        return cmd_bench_store(args)
 
     try:
         sizes = [int(x) for x in args.personas.split(",") if x.strip()]
