@@ -11,6 +11,7 @@ import sys
 import time
 from typing import Sequence
 
+from novel_engine import cli_llm
 from novel_engine.errors import NovelEngineError, ScenarioError
 
 __all__ = ["main"]
@@ -73,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-store", action="store_true", dest="no_store",
                      help="local runtime: keep the session in memory only (no resume)")
     _store_flags(run)
+    cli_llm.add_llm_flags(run)
+    cli_llm.add_replay_parser(sub, _store_flags)
 
     res = sub.add_parser("resume", help="continue a stored session (local runtime) where it stopped")
     res.add_argument("session_id", help="the id `novel-engine run --runtime local` printed on stderr")
@@ -102,6 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     from novel_engine.bench_store import add_bench_parser as add_store_bench  # `bench store`
 
     add_store_bench(bench_sub)
+    cli_llm.add_bench_parser(bench_sub)
+
+    users = sub.add_parser("users", help="manage the users of the HTTP server")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    uc = users_sub.add_parser("create", help="create a user (password prompted for, or read with --password-stdin)")
+    uc.add_argument("username", help="3-64 characters: letters, digits and . _ @ + - (case-insensitive)")
+    uc.add_argument("--password-stdin", action="store_true", dest="password_stdin",
+                    help="read the password from the first line of stdin instead of prompting")
+    _store_flags(uc)
     return p
 
 
@@ -122,7 +134,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     store = _store(args) if args.runtime == "local" and not args.no_store else None
     engine = Engine(args.runtime, address=args.address, store=store)
     session = engine.create_session(scenario, seed=args.seed, verbosity=args.verbosity, narrative_style=args.style,
-                                    personas_per_actor=args.personas_per_actor)
+                                    personas_per_actor=args.personas_per_actor, **cli_llm.llm_overrides(args))
     if engine.store is not None and not args.quiet:
         print(f"session {session.id} (continue it with: novel-engine resume {session.id} --turns N)",
               file=sys.stderr, flush=True)
@@ -198,6 +210,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_users(args: argparse.Namespace) -> int:
+    from serve_app.security.cli import create_user_command  # the serve app loads only for this command
+
+    return create_user_command(args.username, _store(args), password_stdin=args.password_stdin)
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from novel_engine.bench import bench_core, bench_runtime
 
@@ -206,6 +224,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         return cmd_bench_store(args)
 
+    if args.suite == "llm":
+        return cli_llm.cmd_bench_llm(args)
     try:
         sizes = [int(x) for x in args.personas.split(",") if x.strip()]
     except ValueError:
@@ -223,7 +243,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``novel-engine`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
-    handlers = {"run": _cmd_run, "resume": _cmd_resume, "scenarios": _cmd_scenarios, "validate": _cmd_validate, "bench": _cmd_bench}
+    handlers = {"run": _cmd_run, "resume": _cmd_resume, "scenarios": _cmd_scenarios, "validate": _cmd_validate, "bench": _cmd_bench,
+                "users": _cmd_users, "replay": lambda a: cli_llm.cmd_replay(a, _store(a))}
     try:
         return handlers[args.command](args)
     except ScenarioError as exc:
