@@ -96,10 +96,12 @@ class Engine:
 
             connect(address)
 
-    def _model_for(self, settings: SessionSettings) -> LanguageModel:
+    def _model_for(self, settings: SessionSettings, session_id: str = "") -> LanguageModel:
         if self._model is not None:
             return self._model
-        return OfflineModel()
+        from novel_engine.runtime.models import session_model  # adapters, wrappers, limiter, call records
+
+        return session_model(settings, session_id, runtime=self.runtime, runner=self._runner)
 
     def create_session(self, scenario: str | os.PathLike | Mapping | Scenario, seed: int | None = None, *,
                        settings: SessionSettings | Mapping | None = None, session_id: str | None = None,
@@ -120,18 +122,20 @@ class Engine:
         s = parse_settings(settings if settings is not None else None, seed=seed, **overrides)
         if s.seed is None:
             s = s.model_copy(update={"seed": sc.seed})
+        if s.llm is None:  # the scenario may name its model; the session's setting wins
+            s = s.model_copy(update={"llm": sc.llm or "offline"})
         sid = session_id or uuid.uuid4().hex[:12]
         if sid in self._sessions:
             raise SessionError(f"session {sid!r} already exists", session_id=sid)
         if self.runtime == "ray":
             from novel_engine.runtime.ray_runtime import RayRuntime
 
-            rt: Any = RayRuntime.create(sid, sc, s, self._model_for(s), detached=detached,
+            rt: Any = RayRuntime.create(sid, sc, s, self._model_for(s, sid), detached=detached,
                                         actor_options=self._actor_options)
         else:
             if detached:
                 raise ConfigError("detached sessions need the ray runtime", setting="detached")
-            rt = LocalRuntime(sc, s, self._model_for(s))
+            rt = LocalRuntime(sc, s, self._model_for(s, sid))
         session = Session(sid, sc, s, rt)
         if self._runner is not None:
             from novel_engine.runtime import durable

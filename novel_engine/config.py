@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from novel_engine.errors import ConfigError
+from novel_engine.llm.settings import LLMOptions
 
 __all__ = ["SessionSettings", "parse_settings"]
 
@@ -16,7 +17,13 @@ class SessionSettings(BaseModel):
 
     Attributes:
         seed: the session seed (None: the scenario's default seed).
-        llm: which language model decides and narrates (``offline`` needs no key or network).
+        llm: which language model decides and narrates: ``offline`` (no key or network), ``gemini``
+            (key in GEMINI_API_KEY or GOOGLE_API_KEY) or ``openai`` (an OpenAI-compatible server at
+            ``llm_options.base_url``). None: the scenario's ``llm``, else offline.
+        llm_options: model, sampling, retries, quotas, cache, replay (see
+            :class:`~novel_engine.llm.settings.LLMOptions`).
+        on_model_failure: when a model call fails after its retries: ``fallback`` (the offline model
+            decides that one thing and the event is flagged) or ``fail`` (the turn stops with an error).
         narrative_style: overrides the scenario's prose style.
         verbosity: how lavish the prose is, in [0, 1].
         focus_areas: what the chronicler dwells on.
@@ -33,7 +40,9 @@ class SessionSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seed: int | None = None
-    llm: Literal["offline"] = "offline"
+    llm: Literal["offline", "gemini", "openai"] | None = None
+    llm_options: LLMOptions = Field(default_factory=LLMOptions)
+    on_model_failure: Literal["fallback", "fail"] = "fallback"
     narrative_style: Literal["epic_fantasy", "noir", "sci_fi"] | None = None
     verbosity: float = Field(default=0.6, ge=0.0, le=1.0)
     focus_areas: tuple[Literal["action", "dialogue", "atmosphere"], ...] = ("action", "dialogue", "atmosphere")

@@ -18,6 +18,10 @@ __all__ = [
     "UnknownScenarioError",
     "ModelError",
     "ModelOutputError",
+    "ModelTransientError",
+    "CircuitOpenError",
+    "ReplayMissError",
+    "ModelFailedError",
     "InvalidActionError",
     "SessionError",
     "StoreError",
@@ -104,6 +108,29 @@ class ModelError(NovelEngineError):
 
 class ModelOutputError(ModelError):
     """A language model answered, but its output does not fit the requested schema."""
+
+
+class ModelTransientError(ModelError):
+    """A call failed in a way worth retrying: 429, a 5xx, a timeout or a lost connection.
+
+    ``status`` is the HTTP status (None for a timeout), ``retry_after`` the seconds the server
+    asked to wait (None when it did not say).
+    """
+
+
+class CircuitOpenError(ModelError):
+    """The circuit breaker is open after repeated failures: the call was not attempted."""
+
+
+class ReplayMissError(ModelError):
+    """Replay found no recorded response for a request (the replayed session diverged)."""
+
+
+class ModelFailedError(NovelEngineError):
+    """A model call failed for good and the session's ``on_model_failure`` is ``fail``: the turn stops.
+
+    Deliberately not a :class:`ModelError`, so the agents' per-call fallback does not absorb it.
+    """
 
 
 class InvalidActionError(NovelEngineError):

@@ -22,6 +22,7 @@ from novel_engine.core.briefs import MemoryItem, TurnBrief, TurnBriefFactory, me
 from novel_engine.core.events import Action, Decision, Event
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.world import PersonaState, WorldState
+from novel_engine.errors import ModelFailedError
 from novel_engine.llm.offline_policy import decide as offline_decide
 from novel_engine.llm.port import LanguageModel, ModelRequest, ModelResponse
 
@@ -74,6 +75,8 @@ class PersonaAgent:
 
     def parse(self, brief: TurnBrief, response: ModelResponse | BaseException) -> tuple[Decision | None, str]:
         """Validate a model response against the schema and the brief; return (decision, problem)."""
+        if isinstance(response, ModelFailedError):  # on_model_failure="fail": the turn stops here
+            raise response
         if isinstance(response, BaseException):
             return None, f"{type(response).__name__}: {response}"
         try:

@@ -1,0 +1,131 @@
+"""``novel-engine bench llm``: LLM-bound turns through the real google-genai client and a fake server.
+
+A synthetic cast (1,000 personas by default) plays turns with ``llm=gemini`` against
+:class:`~novel_engine.testing.fake_llm.FakeGeminiServer` on loopback, answering every call after a
+fixed latency (100 ms), behind the session's cap on concurrent calls (64; on Ray the cluster-wide
+limiter actor enforces it across the persona shards). Two cases per runtime:
+
+- ``clean``: every call succeeds. Figure: seconds per turn against the ideal
+  ``ceil(calls / cap) * latency`` (target at most 1.15x).
+- ``429``: a share of calls (10 %) is refused with 429 and a Retry-After; the retry wrapper
+  waits and retries. Figure: the turn completes, with its time against the same ideal (target at
+  most 1.5x), and how many decisions fell back (should be none).
+
+Each case runs in a fresh subprocess (its own Ray driver), after one warm-up turn not counted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["bench_llm", "measure_llm"]
+
+FAKE_KEY = "bench-fake-key"
+
+
+def measure_llm(case: str, runtime: str, personas: int, turns: int, seed: int, latency_s: float, cap: int,
+                rate_429: float, retry_after: str) -> dict[str, Any]:
+    """One figure, measured in this process (see the module docstring)."""
+    from novel_engine.api import Engine
+    from novel_engine.scenarios.synthetic import synthetic
+
+    os.environ["GEMINI_API_KEY"] = FAKE_KEY
+    # the server gets a process of its own, so its CPU does not compete with the client's for one GIL
+    server = subprocess.Popen(
+        [sys.executable, "-m", "novel_engine.testing.fake_llm", "gemini", "--latency", str(latency_s), "--rate-429",
+         str(rate_429 if case == "429" else 0.0), "--retry-after", retry_after, "--api-key", FAKE_KEY,
+         "--seed", str(seed)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    url = server.stdout.readline().strip()
+    limiter_name = None
+    try:
+        options = {"base_url": url, "max_concurrency": cap, "cache": False, "backoff_s": 0.05,
+                   "max_retries": 8, "breaker_failures": 0, "timeout_s": 60.0}
+        engine = Engine(runtime)
+        extra: dict[str, Any] = {"persona_shards": 2} if runtime == "ray" else {}
+        session = engine.create_session(synthetic(personas=personas, seed=seed), seed=seed, llm="gemini",
+                                        llm_options=options, **extra)
+        if runtime == "ray":
+            from novel_engine.llm.factory import quota_name
+            from novel_engine.llm.settings import LLMOptions
+
+            limiter_name = quota_name("gemini", LLMOptions(**options))
+        per_turn, calls, fallbacks = [], [], 0
+        try:
+            session.step()  # warm-up: imports, connections, actors
+            for _ in range(turns):
+                t = time.perf_counter()
+                report = session.step()
+                per_turn.append(time.perf_counter() - t)
+                calls.append(sum(1 for e in report.events if e.kind == "action") + 1)  # decisions + narration
+                fallbacks += sum(1 for e in report.events if "fallback" in e.flags)
+        finally:
+            session.close()
+            engine.close()
+        with urllib.request.urlopen(f"{url}/_fake/stats", timeout=30) as resp:
+            stats = json.loads(resp.read())
+    finally:
+        server.stdin.close()
+        server.wait(timeout=30)
+        if limiter_name is not None:
+            from novel_engine.runtime.ray_limiter import kill_limiter
+
+            kill_limiter(limiter_name)
+    mean = sum(per_turn) / len(per_turn)
+    ideal = sum(math.ceil(c / cap) * latency_s for c in calls) / len(calls)
+    return {"case": case, "runtime": runtime, "personas": personas, "turns": turns, "cap": cap,
+            "latency_ms": latency_s * 1000, "rate_429": rate_429 if case == "429" else 0.0,
+            "retry_after": retry_after if case == "429" else None,
+            "calls_per_turn": sum(calls) / len(calls), "http_calls": stats["calls"],
+            "outcomes": stats["outcomes"], "max_in_flight_at_server": stats["max_in_flight"],
+            "seconds_per_turn": round(mean, 4), "max_seconds_per_turn": round(max(per_turn), 4),
+            "ideal_seconds_per_turn": round(ideal, 4), "ratio_to_ideal": round(mean / ideal, 3),
+            "fallbacks": fallbacks}
+
+
+def _worker(args: Sequence[str]) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-m", "novel_engine.bench_llm", *args], capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark llm {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def bench_llm(personas: int = 1000, latency_s: float = 0.1, cap: int = 64, rate_429: float = 0.1,
+              retry_after: str = "0.1", turns: int = 2, seed: int = 1, runtimes: Sequence[str] = ("local", "ray"),
+              out: str | os.PathLike = "bench-results/llm.json") -> dict[str, Any]:
+    """Run every case in its own subprocess, print the figures, write JSON to ``out``."""
+    rows = []
+    targets = {"clean": 1.15, "429": 1.5}
+    for runtime in runtimes:
+        for case in ("clean", "429"):
+            r = _worker([case, runtime, str(personas), str(turns), str(seed), str(latency_s), str(cap),
+                         str(rate_429), retry_after])
+            r["target_ratio"] = targets[case]
+            r["within_target"] = r["ratio_to_ideal"] <= targets[case]
+            rows.append(r)
+            print(f"{runtime:>5} {case:>5}: {personas} personas, {r['calls_per_turn']:.0f} calls/turn, cap {cap}, "
+                  f"{r['latency_ms']:.0f} ms/call: {r['seconds_per_turn']:.3f} s/turn, ideal "
+                  f"{r['ideal_seconds_per_turn']:.3f} s ({r['ratio_to_ideal']}x, target {targets[case]}x), "
+                  f"server peak in flight {r['max_in_flight_at_server']}, outcomes {r['outcomes']}, "
+                  f"fallbacks {r['fallbacks']}", flush=True)
+    result = {"suite": "llm", "personas": personas, "turns": turns, "seed": seed, "cap": cap,
+              "latency_ms": latency_s * 1000, "cpu_count": os.cpu_count(), "results": rows}
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+    return result
+
+
+if __name__ == "__main__":  # worker: python -m novel_engine.bench_llm CASE RUNTIME N TURNS SEED LATENCY CAP RATE RA
+    a = sys.argv[1:]
+    print(json.dumps(measure_llm(a[0], a[1], int(a[2]), int(a[3]), int(a[4]), float(a[5]), int(a[6]),
+                                 float(a[7]), a[8])))

@@ -1,0 +1,65 @@
+"""Which language model a session gets, given where it runs (the engine's hook into ``llm.factory``).
+
+The runtime decides what the factory cannot know: which quota limiter is shared (a Redis token
+bucket when Redis is configured, else on Ray the cluster's limiter actor, else one per process)
+and where calls are recorded (the engine's state store, when it has one).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from novel_engine.config import SessionSettings
+from novel_engine.llm.factory import build_model, quota_name
+from novel_engine.llm.limits import Limiter
+from novel_engine.llm.port import LanguageModel
+from novel_engine.llm.recording import StoreCallLog
+
+__all__ = ["session_model", "shared_limiter"]
+
+ENV_REDIS = "NOVEL_ENGINE_REDIS_URL"
+
+
+def shared_limiter(settings: SessionSettings, runtime: str, runner: Any = None) -> Limiter | None:
+    """The limiter every caller of this session's quota shares (None: one per process).
+
+    Redis (the store's ``redis_url`` or ``NOVEL_ENGINE_REDIS_URL``) wins, as it also spans several
+    Ray clusters and Serve replicas; on Ray without Redis, the named limiter actor.
+    """
+    provider = settings.llm or "offline"
+    o = settings.llm_options
+    name = quota_name(provider, o)
+    store_settings = getattr(getattr(runner, "store", None), "settings", None)
+    redis_url = getattr(store_settings, "redis_url", None) or os.environ.get(ENV_REDIS)
+    if redis_url:
+        from novel_engine.llm.redis_limiter import RedisLimiter
+
+        return RedisLimiter(redis_url, name, o.max_concurrency, o.requests_per_minute, o.tokens_per_minute)
+    if runtime == "ray":
+        from novel_engine.runtime.ray_limiter import cluster_limiter
+
+        return cluster_limiter(name, o.max_concurrency, o.requests_per_minute, o.tokens_per_minute)
+    return None
+
+
+def session_model(settings: SessionSettings, session_id: str, *, runtime: str = "local",
+                  runner: Any = None) -> LanguageModel:
+    """The model of a new session: offline, or an adapter in its wrappers (see ``llm.factory``).
+
+    Calls are recorded in the store when the session lives in one and runs in this process (Ray
+    sessions keep no records yet: their shards cannot reach the driver's store).
+
+    Raises:
+        ConfigError: a missing API key or base URL, or a replay without a store.
+    """
+    provider = settings.llm or "offline"
+    if provider == "offline":
+        return build_model("offline")
+    o = settings.llm_options
+    local_store = runner if runtime == "local" else None
+    replay_log = StoreCallLog(runner, o.replay_of) if (o.replay_of and local_store is not None) else None
+    limiter = None if o.replay_of else shared_limiter(settings, runtime, runner)
+    return build_model(provider, o, session_id=session_id, on_failure=settings.on_model_failure, limiter=limiter,
+                       call_log=StoreCallLog(runner, session_id) if local_store is not None else None,
+                       replay_log=replay_log)
