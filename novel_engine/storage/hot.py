@@ -60,7 +60,8 @@ class MemoryHot(HotStore):
 
     def __init__(self) -> None:
         self._cache: dict[str, tuple[float, bytes]] = {}
-        self._counters: dict[str, int] = {}
+        self._counters: dict[tuple[str, int], tuple[int, int]] = {}  # (counter, window_s) -> (window, count)
+        self._swept: dict[int, int] = {}  # window_s -> the window last swept
         self._latest: dict[str, int] = {}
         self._changed: dict[str, asyncio.Condition] = {}
 
@@ -83,8 +84,15 @@ class MemoryHot(HotStore):
         self._cache.pop(key, None)
 
     async def hit(self, counter: str, window_s: int) -> int:
-        key = f"{counter}:{int(time.time() // window_s)}"
-        self._counters[key] = n = self._counters.get(key, 0) + 1
+        window = int(time.time() // window_s)
+        if self._swept.get(window_s) != window:
+            # Once per window, forget counters of past windows: callers (e.g. login attempts under
+            # arbitrary usernames) must not be able to grow this dict without bound.
+            self._swept[window_s] = window
+            self._counters = {k: v for k, v in self._counters.items() if k[1] != window_s or v[0] == window}
+        seen, n = self._counters.get((counter, window_s), (window, 0))
+        n = n + 1 if seen == window else 1
+        self._counters[(counter, window_s)] = (window, n)
         return n
 
     def _cond(self, channel: str) -> asyncio.Condition:
