@@ -266,3 +266,17 @@ def test_works_through_a_store_runner(clock):
             return await auth.authenticate((await auth.login("ada", PASSWORD))["access_token"])
 
         assert asyncio.run(scenario()).username == "ada"
+
+
+def test_a_hash_with_old_parameters_is_upgraded_at_login(clock):
+    async def scenario(old, store):
+        uid = await old.create_user("ada", PASSWORD)
+        before = (await store.get_user(uid))["password_hash"]
+        current = AuthService(store, old.settings, clock)  # the default hasher
+        await current.login("ada", PASSWORD)
+        after = (await store.get_user(uid))["password_hash"]
+        await current.login("ada", PASSWORD)  # the upgraded hash verifies
+        return before, after
+
+    before, after = run(clock, scenario)
+    assert "m=8," in before and "$argon2id$v=19$m=19456,t=2,p=1$" in after
