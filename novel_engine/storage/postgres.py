@@ -51,6 +51,11 @@ class _PgTx(Tx):
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         await self.conn.executemany(sql, rows)
 
+    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        # COPY inside the transaction: a 10,000-event turn lands several times faster than with
+        # one INSERT per row, and is rolled back with the rest of the turn if anything fails.
+        await self.conn.copy_records_to_table(table, columns=list(columns), records=rows)
+
 
 class PostgresBackend(SqlBackend):
     """Sessions, turns, events and the rest in PostgreSQL.

@@ -74,6 +74,11 @@ class Tx(ABC):
         rows = await self.fetch(sql, *args)
         return rows[0] if rows else None
 
+    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert many rows into ``table`` (a backend may use a bulk path, e.g. PostgreSQL's COPY)."""
+        marks = ", ".join(f"${i + 1}" for i in range(len(columns)))
+        await self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -172,7 +177,7 @@ class SqlBackend(ABC):
             await tx.execute("INSERT INTO turns (session_id, turn, record, first_seq, last_seq) "
                              "VALUES ($1, $2, $3, $4, $5)", session_id, commit.turn, _dumps(commit.record), first, last)
             if n:
-                await tx.executemany("INSERT INTO events (session_id, seq, turn, data) VALUES ($1, $2, $3, $4)",
+                await tx.insert_rows("events", ("session_id", "seq", "turn", "data"),
                                      [(session_id, first + i, commit.turn, _dumps(e))
                                       for i, e in enumerate(commit.events)])
             if commit.checkpoint is not None or checkpoint_key is not None:
