@@ -103,8 +103,10 @@ class OpenAICompatModel(LanguageModel):
         prompt = render_prompt(request)
         body = self._body(request, prompt.system, prompt.user)
         resp = await self._post(body)
-        if (resp.status_code in (400, 422) and request.schema is not None and self._json_schema
-                and self.options.structured_output == "auto" and "response_format" in resp.text):
+        asked_schema = (body.get("response_format") or {}).get("type") == "json_schema"  # not self._json_schema:
+        # concurrent calls sent before the first refusal arrived must fall back too
+        if (resp.status_code in (400, 422) and asked_schema and self.options.structured_output == "auto"
+                and "response_format" in resp.text):
             self._json_schema = False  # this server has no schema-constrained decoding: JSON mode from now on
             resp = await self._post(self._body(request, prompt.system, prompt.user))
         if resp.status_code != 200:

@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Faults", "FakeGeminiServer", "FakeOpenAIServer", "fake_answer"]
+__all__ = ["Faults", "FakeGeminiServer", "FakeOpenAIServer", "fake_answer", "sample_decision_request"]
 
 _DATA = re.compile(r"<(persona_data|turn_data)>\n(.*?)\n</\1>", re.S)
 
@@ -78,6 +78,21 @@ def fake_answer(user_text: str, json_wanted: bool) -> str:
             summary = summary.replace(pid, name)
         lines.append(summary.rstrip(". ") + ".")
     return " ".join(lines) or "Nothing stirred."
+
+
+def sample_decision_request(scenario: str = "fantasy_world", persona: str = "hero_001") -> Any:
+    """A real decision request (a persona's first-turn brief) to send to a model in tests."""
+    from novel_engine.core.briefs import TurnBriefFactory
+    from novel_engine.core.events import Decision
+    from novel_engine.core.setup import build_world
+    from novel_engine.llm.port import ModelRequest
+    from novel_engine.scenarios import load_scenario
+
+    world = build_world(load_scenario(scenario))[0]
+    factory = TurnBriefFactory()
+    factory.begin_turn(world)
+    brief = factory.create_personalized_brief(persona, world, [], perceptions=(), belief_summary=())
+    return ModelRequest(purpose="decide", context=brief, schema=Decision, seed=1, turn=1, agent=persona)
 
 
 class _FakeServer:

@@ -13,7 +13,7 @@ from novel_engine.errors import ConfigError, ModelError, ModelFailedError, Model
 from novel_engine.llm.factory import build_model
 from novel_engine.llm.gemini import GeminiModel
 from novel_engine.llm.settings import LLMOptions
-from novel_engine.testing.fake_llm import FakeGeminiServer
+from novel_engine.testing.fake_llm import FakeGeminiServer, sample_decision_request as _decide_request
 
 KEY = "test-gemini-key"
 
@@ -145,15 +145,3 @@ def test_cli_runs_a_story_with_gemini_and_replays_it(server, gemini_env, tmp_pat
     replayed = capsys.readouterr()
     assert server.calls == calls and replayed.out == out.out and "## Turn 2" in out.out
 
-
-def _decide_request():
-    from novel_engine.core.briefs import TurnBriefFactory
-    from novel_engine.core.setup import build_world
-    from novel_engine.llm.port import ModelRequest
-    from novel_engine.scenarios import load_scenario
-
-    world = build_world(load_scenario("fantasy_world"))[0]
-    factory = TurnBriefFactory()
-    factory.begin_turn(world)
-    brief = factory.create_personalized_brief("hero_001", world, [], perceptions=(), belief_summary=())
-    return ModelRequest(purpose="decide", context=brief, schema=Decision, seed=1, turn=1, agent="hero_001")

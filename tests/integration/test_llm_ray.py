@@ -1,0 +1,45 @@
+"""An LLM session on the Ray runtime: persona shards share one cluster-wide limiter actor."""
+
+from __future__ import annotations
+
+import pytest
+
+from novel_engine.api import Engine
+from novel_engine.llm.factory import quota_name
+from novel_engine.llm.settings import LLMOptions
+from novel_engine.scenarios.synthetic import synthetic
+from novel_engine.testing.fake_llm import FakeGeminiServer
+
+KEY = "ray-test-key"
+
+
+def test_cap_holds_across_persona_shards(ray_session, monkeypatch):
+    from novel_engine.runtime.ray_limiter import kill_limiter
+
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    monkeypatch.delenv("NOVEL_ENGINE_REDIS_URL", raising=False)
+    with FakeGeminiServer(api_key=KEY, latency_s=0.02) as server:
+        # a model name of its own, so the quota (and its actor) belong to this test only
+        options = {"base_url": server.url, "max_concurrency": 3, "model": "gemini-ray-test", "cache": False}
+        engine = Engine("ray")
+        session = engine.create_session(synthetic(personas=40, seed=3), seed=3, llm="gemini", llm_options=options,
+                                        persona_shards=2)
+        try:
+            report = session.step()
+        finally:
+            session.close()
+            kill_limiter(quota_name("gemini", LLMOptions(**options)))
+    decisions = sum(1 for e in report.events if e.kind == "action")
+    assert decisions >= 30 and not any("fallback" in e.flags for e in report.events)
+    # two shards called concurrently, yet the server never saw more than the cluster-wide cap
+    assert server.max_in_flight == 3
+    assert server.calls == decisions + 1
+
+
+def test_missing_key_fails_before_any_actor_starts(ray_session, monkeypatch):
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    from novel_engine.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="GEMINI_API_KEY"):
+        Engine("ray").create_session("fantasy_world", llm="gemini")
