@@ -307,15 +307,15 @@ class UnifiedStateManager(StateStore):
         """
         ranges = await self.sql.archives(session_id)
         done = ranges[-1][1] if ranges else 0
-        events = await self.sql.events(session_id, done)
-        if not events:
+        rows = await self.sql.event_rows(session_id, done)
+        if not rows:
             return None
-        first, last = events[0].seq, events[-1].seq
+        first, last = rows[0][0], rows[-1][0]
         if first != done + 1:
             raise ConflictError(f"events of {session_id!r} after {done} were archived by another process",
                                 session_id=session_id, done=done)
         key = archive.archive_key(session_id, first, last)
-        await self.objects.put(key, archive.to_parquet(archive.to_table(events)))
+        await self.objects.put(key, archive.to_parquet(archive.table_from_json(rows)))
         trimmed = await self.sql.record_archive(session_id, first, last, key, last - self.settings.sql_event_tail)
         self._stats["archives"] += 1
         self._stats["events_trimmed"] += trimmed
@@ -328,9 +328,9 @@ class UnifiedStateManager(StateStore):
         Raises:
             StoreError: an event is in neither (a damaged store).
         """
-        rows = await self.sql.events(session_id, 0)  # read before the archive list: see events()
+        rows = await self.sql.event_rows(session_id, 0)  # read before the archive list: see events()
         ranges = await self.sql.archives(session_id)
-        upto = rows[0].seq - 1 if rows else (ranges[-1][1] if ranges else 0)
+        upto = rows[0][0] - 1 if rows else (ranges[-1][1] if ranges else 0)
         tables, done = [], 0
         for first, last, key in ranges:
             if first > upto or first != done + 1:
@@ -340,5 +340,5 @@ class UnifiedStateManager(StateStore):
         if done != upto:
             raise StoreError(f"events {done + 1}..{upto} of {session_id!r} are neither in SQL nor in its archives",
                              backend="archive", session_id=session_id)
-        tables.append(archive.to_table(rows))
+        tables.append(archive.table_from_json(rows))
         return archive.concat(tables)

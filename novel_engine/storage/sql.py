@@ -199,6 +199,13 @@ class SqlBackend(ABC):
                                   "ORDER BY seq LIMIT $3", session_id, after_seq, limit if limit is not None else 2**62)
         return [EventRecord(session_id, int(s), int(t), json.loads(d)) for s, t, d in rows]
 
+    async def event_rows(self, session_id: str, after_seq: int = 0) -> list[tuple[int, int, str]]:
+        """``(seq, turn, JSON text)`` of the events after ``after_seq``, unparsed (for archives)."""
+        async with self.transaction() as tx:
+            rows = await tx.fetch("SELECT seq, turn, data FROM events WHERE session_id = $1 AND seq > $2 ORDER BY seq",
+                                  session_id, after_seq)
+        return [(int(s), int(t), d) for s, t, d in rows]
+
     async def checkpoint_row(self, session_id: str, at_or_before: int | None) -> tuple[int, bytes | None, str | None] | None:
         """``(turn, inline bytes, object key)`` of the latest checkpoint at or before a turn."""
         async with self.transaction() as tx:
