@@ -94,8 +94,11 @@ def test_resume_replays_from_the_last_checkpoint(settings):
     with Engine(store=settings) as engine:
         resumed = engine.resume(s.id)  # checkpoint 3, then turns 4 and 5 replayed from their inputs
         assert resumed.turn == 5
+        fork = resumed.fork(4)  # between checkpoints too: checkpoint 3, turn 4 replayed
         resumed.run(2)
         assert _story(resumed) == _story(straight)
+        fork.run(3)
+        assert _story(fork) == _story(straight)
 
 
 def _cli(*args: str) -> list[str]:
