@@ -217,3 +217,24 @@ def test_ray_up_config_validates_against_rays_cluster_schema():
     assert "--num-cpus=0" in " ".join(cfg["head_start_ray_commands"])
     for local in cfg["file_mounts"].values():
         assert (ROOT / f"{local}.template").is_file()  # the template of each mounted (ignored) file
+
+
+def test_the_image_gets_every_data_file_of_the_packages():
+    """The Dockerfile installs the package (not the source tree): data files must be package data."""
+    import fnmatch
+    import tomllib
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"].get(
+        "package-data", {})
+    missing = []
+    for top in ("novel_engine", "serve_app"):
+        for f in (ROOT / top).rglob("*"):
+            if not f.is_file() or f.suffix in (".py", ".pyc") or "__pycache__" in f.parts:
+                continue
+            rel = f.relative_to(ROOT)
+            covered = any(fnmatch.fnmatch(str(rel.relative_to(pkg.replace(".", "/"))), p)
+                          for pkg, globs in patterns.items() if rel.is_relative_to(pkg.replace(".", "/"))
+                          for p in globs)
+            if not covered:
+                missing.append(str(rel))
+    assert missing == [], "add these to [tool.setuptools.package-data] in pyproject.toml"
