@@ -204,15 +204,15 @@ class UnifiedStateManager(StateStore):
         upto = rows[0].seq - 1 if rows else (ranges[-1][1] if ranges else 0)
         if upto <= after_seq:
             return rows
+        hi = upto if limit is None else min(upto, after_seq + limit)  # seqs are contiguous: decode no more
         old: list[EventRecord] = []
         for first, last, key in ranges:
-            if last <= after_seq or first > upto or (limit is not None and len(old) >= limit):
+            if last <= after_seq or first > hi:
                 continue
-            part = archive.seq_slice(await self._archive_table(key), max(after_seq, old[-1].seq if old else 0), upto)
+            part = archive.seq_slice(await self._archive_table(key), max(after_seq, old[-1].seq if old else 0), hi)
             old.extend(archive.to_events(session_id, part))
-        want = upto - after_seq if limit is None else min(limit, upto - after_seq)
-        if [e.seq for e in old[:want]] != list(range(after_seq + 1, after_seq + 1 + want)):
-            raise StoreError(f"events {after_seq + 1}..{upto} of {session_id!r} are neither in SQL nor in its "
+        if [e.seq for e in old] != list(range(after_seq + 1, hi + 1)):
+            raise StoreError(f"events {after_seq + 1}..{hi} of {session_id!r} are neither in SQL nor in its "
                              "archives", backend="archive", session_id=session_id)
         out = old + rows
         return out if limit is None else out[:limit]
