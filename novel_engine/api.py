@@ -103,6 +103,11 @@ class Engine:
 
         return session_model(settings, session_id, runtime=self.runtime, runner=self._runner)
 
+    def _stored_model(self, runner: Any, session_id: str) -> LanguageModel:
+        from novel_engine.runtime.models import stored_settings  # the session's own model and call records
+
+        return self._model_for(stored_settings(runner, session_id), session_id)
+
     def create_session(self, scenario: str | os.PathLike | Mapping | Scenario, seed: int | None = None, *,
                        settings: SessionSettings | Mapping | None = None, session_id: str | None = None,
                        detached: bool = False, **overrides: Any) -> "Session":
@@ -165,7 +170,7 @@ class Engine:
         from novel_engine.runtime import durable
 
         runner = self._require_store("resume")
-        rt, head = run_sync(durable.load(runner, session_id, self._model_for(SessionSettings())))
+        rt, head = run_sync(durable.load(runner, session_id, self._stored_model(runner, session_id)))
         session = Session(session_id, rt.scenario, rt.settings, rt)
         session._engine, session._version = self, head.version
         self._sessions[session_id] = session  # replaces a stale handle of the same session

@@ -11,12 +11,13 @@ import os
 from typing import Any
 
 from novel_engine.config import SessionSettings
+from novel_engine.errors import NotFoundError
 from novel_engine.llm.factory import build_model, quota_name
 from novel_engine.llm.limits import Limiter
 from novel_engine.llm.port import LanguageModel
 from novel_engine.llm.recording import StoreCallLog
 
-__all__ = ["session_model", "shared_limiter"]
+__all__ = ["session_model", "shared_limiter", "stored_settings"]
 
 ENV_REDIS = "NOVEL_ENGINE_REDIS_URL"
 
@@ -63,3 +64,17 @@ def session_model(settings: SessionSettings, session_id: str, *, runtime: str = 
     return build_model(provider, o, session_id=session_id, on_failure=settings.on_model_failure, limiter=limiter,
                        call_log=StoreCallLog(runner, session_id) if local_store is not None else None,
                        replay_log=replay_log)
+
+
+def stored_settings(runner: Any, session_id: str) -> SessionSettings:
+    """The settings a stored session was created with (defaults when the store has no such session,
+    so the caller's own "no such session" error is the one the user sees).
+
+    A resumed LLM session gets its model back this way, and with it the recorded calls that let
+    the turns after the last checkpoint be replayed exactly.
+    """
+    try:
+        head = runner.call(lambda st: st.get_session(session_id))
+    except NotFoundError:
+        return SessionSettings()
+    return SessionSettings.model_validate(head.settings)

@@ -145,3 +145,21 @@ def test_cli_runs_a_story_with_gemini_and_replays_it(server, gemini_env, tmp_pat
     replayed = capsys.readouterr()
     assert server.calls == calls and replayed.out == out.out and "## Turn 2" in out.out
 
+
+
+def test_a_resumed_llm_session_replays_its_past_from_the_records(server, gemini_env, tmp_path):
+    store = f"sqlite:///{tmp_path / 'state.db'}"
+    from novel_engine.storage import StoreSettings
+
+    # no checkpoint after turn 0: resuming must replay turns 1 and 2, which only the records make exact
+    settings = StoreSettings(database_url=store, object_store_url=(tmp_path / "objects").as_uri(), checkpoint_every=5)
+    with Engine(store=settings) as engine:
+        session = engine.create_session("fantasy_world", seed=6, llm="gemini", llm_options=_options(server))
+        session.run(2)
+        story, sid = session.narrative(), session.id
+    calls = server.calls
+    with Engine(store=settings) as engine:
+        resumed = engine.resume(sid)  # turns after the checkpoint are replayed: answers come from the records
+        assert resumed.turn == 2 and resumed.narrative() == story and server.calls == calls
+        resumed.step()
+        assert server.calls > calls and resumed.turn == 3
