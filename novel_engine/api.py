@@ -170,6 +170,16 @@ class Engine:
         from novel_engine.runtime import durable
 
         runner = self._require_store("resume")
+        if self.runtime == "ray":  # the stored state, in the session's live actors or in new ones
+            from novel_engine.runtime import ray_durable
+
+            rt, head = run_sync(ray_durable.resume(runner, session_id, self._stored_model(runner, session_id),
+                                                   actor_options=self._actor_options))
+            sc, s = rt.scenario_and_settings()
+            session = Session(session_id, sc, s, rt)
+            session._engine, session._version = self, head.version
+            self._sessions[session_id] = session
+            return session
         rt, head = run_sync(durable.load(runner, session_id, self._stored_model(runner, session_id)))
         session = Session(session_id, rt.scenario, rt.settings, rt)
         session._engine, session._version = self, head.version
@@ -203,6 +213,14 @@ class Engine:
         rt = RayRuntime.attach(session_id)
         sc, s = rt.scenario_and_settings()
         session = self._sessions[session_id] = Session(session_id, sc, s, rt)
+        if self._runner is not None:  # a stored session: this handle commits its turns too
+            from novel_engine.errors import NotFoundError
+
+            try:
+                head = self._runner.call(lambda st: st.get_session(session_id))
+                session._engine, session._version = self, head.version
+            except NotFoundError:
+                pass  # a session created without a store stays out of it
         return session
 
     def get_session(self, session_id: str) -> "Session":

@@ -23,6 +23,7 @@ __all__ = [
     "ReplayMissError",
     "ModelFailedError",
     "InvalidActionError",
+    "StateLostError",
     "SessionError",
     "StoreError",
     "ConflictError",
@@ -139,6 +140,14 @@ class InvalidActionError(NovelEngineError):
 
 class SessionError(NovelEngineError):
     """A session operation is not possible in the session's current state."""
+
+
+class StateLostError(SessionError):
+    """An actor of a Ray session restarted and lost its state (it is not at the turn it should be).
+
+    ``turn`` is the turn the actor was asked for, ``have`` the turn its state is at. The session
+    must be restored from its last committed checkpoint before it can go on.
+    """
 
 
 class StoreError(NovelEngineError):

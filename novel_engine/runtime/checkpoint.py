@@ -42,7 +42,7 @@ from novel_engine.llm.port import LanguageModel
 if TYPE_CHECKING:  # pragma: no cover - import cycle avoided at run time
     from novel_engine.runtime.local import LocalRuntime, TurnReport
 
-__all__ = ["FORMAT", "capture", "restore", "encode", "decode", "report_from_dict"]
+__all__ = ["FORMAT", "capture", "assemble", "memory_rows", "restore", "encode", "decode", "report_from_dict"]
 
 FORMAT = 1  #: bump when the layout changes; :func:`restore` refuses unknown formats
 
@@ -76,17 +76,36 @@ def capture(runtime: "LocalRuntime", *, history: bool = True, scenario: bool = T
             it keeps those as turn records and events already.
         scenario: include the scenario (the store keeps it once, in the session record).
     """
-    d = runtime.director
+    return assemble(turn=runtime.turn, seed=runtime.seed, scenario=runtime.scenario, settings=runtime.settings,
+                    world=runtime.world, pending=runtime.pending, beliefs=_beliefs_of(runtime),
+                    memory=memory_rows(runtime.pool.agents), director=runtime.director,
+                    chronicler=runtime.chronicler.to_dict(),
+                    history=runtime.history if history else None, with_scenario=scenario)
+
+
+def memory_rows(agents: Mapping[str, Any]) -> dict[str, list[list[Any]]]:
+    """The memories of some persona agents as checkpoint rows (``{persona id: [row, ...]}``)."""
+    return {pid: [_memory(m) for m in a.memory] for pid, a in agents.items()}
+
+
+def assemble(*, turn: int, seed: int, scenario: Scenario, settings: SessionSettings, world: WorldState,
+             pending: Any, beliefs: Mapping[str, Any], memory: Mapping[str, Any], director: DirectorAgent,
+             chronicler: Mapping[str, Any], history: Any = None, with_scenario: bool = True) -> dict[str, Any]:
+    """A checkpoint dict from its parts, wherever they live (one process, or a Ray session's actors).
+
+    ``beliefs`` is ``{persona id: BeliefModel.to_dict()}``, ``memory`` is :func:`memory_rows`,
+    ``chronicler`` is ``ChroniclerAgent.to_dict()``; ``history`` None leaves the reports out.
+    """
+    d = director
     state: dict[str, Any] = {
         "format": FORMAT,
-        "turn": runtime.turn,
-        "seed": runtime.seed,
-        "scenario": runtime.scenario.model_dump(mode="json"),
-        "settings": runtime.settings.model_dump(mode="json"),
-        "world": runtime.world.to_dict(),
-        "pending": [f.to_dict() for f in runtime.pending],
-        "beliefs": _beliefs_of(runtime),
-        "memory": {pid: [_memory(m) for m in a.memory] for pid, a in runtime.pool.agents.items()},
+        "turn": turn,
+        "seed": seed,
+        "settings": settings.model_dump(mode="json"),
+        "world": world.to_dict(),
+        "pending": [f.to_dict() for f in pending],
+        "beliefs": dict(beliefs),
+        "memory": dict(memory),
         "director": {
             "tension_history": list(d.tension_history),
             "reached": [[goal, turn] for goal, turn in d.reached.items()],
@@ -96,12 +115,12 @@ def capture(runtime: "LocalRuntime", *, history: bool = True, scenario: bool = T
             "fans": {k: sorted(v) for k, v in d.resolver.fans.items()},
             "difficulty": d.difficulty,
         },
-        "chronicler": runtime.chronicler.to_dict(),
+        "chronicler": dict(chronicler),
     }
-    if not scenario:
-        del state["scenario"]
-    if history:
-        state["history"] = [r.to_dict() for r in runtime.history]
+    if with_scenario:
+        state["scenario"] = scenario.model_dump(mode="json")
+    if history is not None:
+        state["history"] = [r.to_dict() for r in history]
     return state
 
 

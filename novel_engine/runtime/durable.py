@@ -137,6 +137,10 @@ def _local(rt: Any) -> LocalRuntime:
 
 def register(runner: StoreRunner, session_id: str, rt: Any) -> int:
     """Store a new session with its turn-0 checkpoint; return its version."""
+    if not isinstance(rt, LocalRuntime) and hasattr(rt, "checkpoint"):  # a Ray session
+        from novel_engine.runtime import ray_durable
+
+        return ray_durable.register(runner, session_id, rt)
     rt = _local(rt)
     record, blob = session_record(session_id, rt), encode_state(rt)
     return runner.call(lambda st: st.create_session(record, blob)).version
@@ -159,6 +163,10 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
     """
     from novel_engine.errors import NovelEngineError
 
+    if not isinstance(session._rt, LocalRuntime) and hasattr(session._rt, "checkpoint"):  # a Ray session
+        from novel_engine.runtime import ray_durable
+
+        return await ray_durable.step(runner, session, raw_actions, actions, events)
     rt = _local(session._rt)
     inputs = turn_inputs({k: v if isinstance(v, Decision) else Decision.model_validate(v)
                           for k, v in (raw_actions or {}).items()}, events)

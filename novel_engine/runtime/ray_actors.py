@@ -11,17 +11,21 @@ The director actor, which owns the world and the turn loop, is in ``ray_director
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Mapping, Sequence
 
 import ray
 
 from novel_engine.agents.belief_store import BeliefStore, BeliefView
 from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext
-from novel_engine.agents.persona import PersonaPool
+from novel_engine.agents.persona import MEMORY_LIMIT, PersonaPool
+from novel_engine.core.briefs import MemoryItem
 from novel_engine.core.events import Action, Event
 from novel_engine.core.perception import BeliefSummary, Perception
 from novel_engine.core.world import PersonaState, WorldState
+from novel_engine.errors import StateLostError
 from novel_engine.llm.port import LanguageModel
+from novel_engine.runtime.checkpoint import memory_rows
 from novel_engine.runtime.event_log import EventLog, HubRead
 
 __all__ = ["PersonaShard", "BeliefStoreShard", "ChroniclerActor", "EventHub", "apply_patch"]
@@ -41,6 +45,14 @@ def apply_patch(world: WorldState, patch: Mapping[str, Any]) -> None:
     world.turn = patch.get("turn", world.turn)
 
 
+def _check_turn(role: str, have: int, turn: int) -> None:
+    # A restarted actor re-runs __init__ and is back at turn 0: refuse to go on from the wrong
+    # state (the driver then restores the session from its last committed checkpoint).
+    if have != turn - 1:
+        raise StateLostError(f"{role} holds the state of turn {have}, not of turn {turn - 1}: it restarted "
+                             "and must be restored", role=role, turn=turn, have=have)
+
+
 @ray.remote
 class PersonaShard:
     """Hosts some personas: their memories, briefs and decisions.
@@ -53,16 +65,47 @@ class PersonaShard:
     """
 
     def __init__(self, persona_ids: Sequence[str], world: dict, model: LanguageModel, seed: int) -> None:
+        self.ids, self.model, self.seed = list(persona_ids), model, seed
         self.world = WorldState.from_dict(world)
         self.pool = PersonaPool([self.world.personas[p] for p in persona_ids], model, seed)
+        self.last_turn = 0  # the last turn decided here (its state is that of the end of that turn)
+        self.remembered = 0  # the last turn whose events the personas remember
+        self.epoch = 0  # bumped by restore: a decide still awaiting its model then leaves no trace
+
+    def _remember(self, memories: Sequence[Event], turn: int) -> None:
+        if turn > self.remembered:  # idempotent: a checkpoint may have remembered them already
+            self.pool.remember(memories)
+            self.remembered = turn
 
     async def decide(self, patch: dict, views: Mapping[str, BeliefView], deciders: Sequence[str],
-                     memories: Sequence[Event]) -> dict[str, Action]:
-        """The brief and decide phases for this shard's deciding personas, in one call."""
+                     memories: Sequence[Event], turn: int | None = None) -> dict[str, Action]:
+        """The brief and decide phases for this shard's deciding personas, in one call.
+
+        ``memories`` are the events of turn ``turn - 1``; ``turn`` None skips the state check.
+        """
+        if turn is not None:
+            _check_turn("persona shard", self.last_turn, turn)
         apply_patch(self.world, patch)
-        self.pool.remember(memories)
-        briefs = self.pool.briefs(self.world, views, deciders)
-        return await self.pool.decide(briefs)
+        self._remember(memories, self.world.turn)
+        briefs, epoch = self.pool.briefs(self.world, views, deciders), self.epoch
+        out = await self.pool.decide(briefs)
+        if epoch == self.epoch:
+            self.last_turn = self.world.turn + 1
+        return out
+
+    def snapshot(self, memories: Sequence[Event], turn: int) -> dict[str, list]:
+        """The personas' memories after turn ``turn`` (whose events are ``memories``), as checkpoint rows."""
+        self._remember(memories, turn)
+        return memory_rows(self.pool.agents)
+
+    def restore(self, world: dict, memory: Mapping[str, list], turn: int) -> None:
+        """Continue from a checkpoint: the world after ``turn`` and the personas' memories then."""
+        self.world = WorldState.from_dict(world)
+        self.pool = PersonaPool([self.world.personas[p] for p in self.ids], self.model, self.seed)
+        for pid, rows in memory.items():
+            self.pool.agents[pid].memory = deque((MemoryItem(*m) for m in rows), maxlen=MEMORY_LIMIT)
+        self.last_turn = self.remembered = turn
+        self.epoch += 1
 
     def ping(self) -> str:
         return "ok"
@@ -78,15 +121,28 @@ class BeliefStoreShard:
 
     def __init__(self, personas: Sequence[dict]) -> None:
         self.store = BeliefStore(PersonaState.from_dict(p) for p in personas)
+        self.last_turn = 0
 
     def absorb(self, perceptions: Mapping[str, Sequence[Perception]], turn: int,
-               deciders: Sequence[str]) -> dict[str, BeliefView]:
+               deciders: Sequence[str], check: bool = False) -> dict[str, BeliefView]:
         """The believe phase for this shard; returns the belief views of its deciding personas."""
+        if check:
+            _check_turn("belief shard", self.last_turn, turn)
         self.store.absorb(perceptions, turn)
+        self.last_turn = turn
         return self.store.views(perceptions, deciders)
 
     def beliefs_of(self, persona_id: str, limit: int = 20) -> list[BeliefSummary]:
         return self.store.beliefs_of(persona_id, limit)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every belief model here, as checkpoint data."""
+        return self.store.to_dict()
+
+    def restore(self, beliefs: Mapping[str, Any], turn: int) -> None:
+        """Continue from a checkpoint taken after ``turn``."""
+        self.store.restore(beliefs)
+        self.last_turn = turn
 
     def node(self) -> str:
         """The id of the Ray node this shard runs on (placement checks)."""
@@ -99,18 +155,37 @@ class ChroniclerActor:
 
     def __init__(self, model: LanguageModel, style: str, verbosity: float, focus: Sequence[str], seed: int,
                  highlight_limit: int, title: str) -> None:
+        self.model = model
         self.chronicler = ChroniclerAgent(model, style=style, verbosity=verbosity, focus_areas=focus, seed=seed,
                                           highlight_limit=highlight_limit, title=title)
+        self.last_turn = 0
+        self.epoch = 0  # bumped by restore (see PersonaShard)
 
     async def narrate(self, events: Sequence[Event], characters: Mapping[str, PersonaState],
-                      context: WorldContext, impact=None) -> str:
-        return await self.chronicler.create_narrative(events, characters, context, impact=impact)
+                      context: WorldContext, impact=None, check: bool = False) -> str:
+        if check:
+            _check_turn("chronicler", self.last_turn, context.turn)
+        chronicler, epoch = self.chronicler, self.epoch
+        prose = await chronicler.create_narrative(events, characters, context, impact=impact)
+        if epoch == self.epoch:
+            self.last_turn = context.turn
+        return prose
 
     def narrative(self) -> str:
         return self.chronicler.narrative()
 
     def export_markdown(self) -> str:
         return self.chronicler.export_markdown()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The chronicler's state, as checkpoint data."""
+        return self.chronicler.to_dict()
+
+    def restore(self, state: Mapping[str, Any], turn: int) -> None:
+        """Continue from a checkpoint taken after ``turn``."""
+        self.chronicler = ChroniclerAgent.from_dict(state, self.model)
+        self.last_turn = turn
+        self.epoch += 1
 
 
 @ray.remote
@@ -119,8 +194,14 @@ class EventHub:
 
     def __init__(self, capacity: int = 10_000) -> None:
         self.log = EventLog(capacity)
+        self.published_turn = 0
 
     async def publish(self, items: Sequence[dict]) -> int:
+        """Append items; a turn's items are appended once (a retried turn publishes nothing new)."""
+        turn = max((int(i.get("turn") or 0) for i in items), default=0)
+        if turn and turn <= self.published_turn:
+            return self.log.last_seq
+        self.published_turn = max(self.published_turn, turn)
         return self.log.publish(items)
 
     async def subscribe(self, after_seq: int = 0, event_types: Sequence[str] | None = None,

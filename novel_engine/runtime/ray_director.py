@@ -27,6 +27,9 @@ from novel_engine.core.fog_of_war import FogOfWarService
 from novel_engine.core.scenario import Scenario
 from novel_engine.core.setup import build_world, gc_paused
 from novel_engine.core.world import WorldState
+from novel_engine.errors import StateLostError
+from novel_engine.llm.offline import OfflineModel
+from novel_engine.runtime.checkpoint import assemble, encode, restore as restore_runtime
 from novel_engine.runtime.local import TurnReport, chronicle_impact
 from novel_engine.runtime.sharding import ShardPlan
 
@@ -97,9 +100,17 @@ class DirectorActor:
         return patch
 
     async def step(self, agent_actions: Mapping[str, Action] | None = None,
-                   world_events: Sequence[WorldEventSpec] = ()) -> TurnReport:
-        """Run one turn (turns never overlap). Player actions must already be validated."""
+                   world_events: Sequence[WorldEventSpec] = (), turn: int | None = None) -> TurnReport:
+        """Run one turn (turns never overlap). Player actions must already be validated.
+
+        Args:
+            turn: the turn the caller expects this to be; a director that restarted (and so is
+                back at turn 0) raises ``StateLostError`` instead of playing the wrong turn.
+        """
         async with self._lock:
+            if turn is not None and turn != self.world.turn + 1:
+                raise StateLostError(f"the director is at turn {self.world.turn}, not {turn - 1}: it restarted "
+                                     "and must be restored", role="director", turn=turn, have=self.world.turn)
             with gc_paused():
                 return await self._step(agent_actions or {}, world_events)
 
@@ -115,7 +126,7 @@ class DirectorActor:
         calls = []
         for shard, ids in zip(self.belief_shards, self.plan.belief_shards):
             part = {pid: routes[pid] for pid in ids if pid in routes}
-            calls.append(shard.absorb.remote(part, turn, [pid for pid in ids if pid in deciding]))
+            calls.append(shard.absorb.remote(part, turn, [pid for pid in ids if pid in deciding], True))
         views: dict = {}
         for v in await asyncio.gather(*calls):
             views.update(v)
@@ -126,7 +137,7 @@ class DirectorActor:
         for i, (shard, ids) in enumerate(zip(self.persona_shards, self.plan.persona_shards)):
             mine = [pid for pid in ids if pid in deciding]
             calls.append(shard.decide.remote(patch, {pid: views[pid] for pid in mine if pid in views}, mine,
-                                             memories[i]))
+                                             memories[i], turn))
         decisions: dict[str, Action] = {}
         for d in await asyncio.gather(*calls):
             decisions.update(d)
@@ -141,7 +152,7 @@ class DirectorActor:
         prose = await self.chronicler.narrate.remote(
             result.events, characters,
             WorldContext(title=self.scenario.title, turn=turn, locations=places, tension=result.tension),
-            chronicle_impact)
+            chronicle_impact, True)
         timings["narrate"], t = clock() - t, clock()
         self.pending = list(result.fragments)
         fallbacks = sum(1 for a in decisions.values() if "fallback" in a.flags)
@@ -162,6 +173,45 @@ class DirectorActor:
             for i in sorted(shards):
                 out[i].append(ev)
         return out
+
+    # -- checkpoints -------------------------------------------------------------------------
+    async def checkpoint(self) -> bytes:
+        """The session's state after the last turn, encoded as the store keeps it (between turns).
+
+        The same layout as the in-process runtime's checkpoint, so either runtime can resume it.
+        """
+        async with self._lock:
+            turn = self.world.turn
+            memories = self._memories_by_shard()
+            parts = await asyncio.gather(*(s.snapshot.remote(m, turn) for s, m in zip(self.persona_shards, memories)))
+            beliefs = await asyncio.gather(*(s.snapshot.remote() for s in self.belief_shards))
+            chronicle = await self.chronicler.snapshot.remote()
+            state = assemble(turn=turn, seed=self.seed, scenario=self.scenario, settings=self.settings,
+                             world=self.world, pending=self.pending, beliefs={k: v for b in beliefs for k, v in b.items()},
+                             memory={k: v for m in parts for k, v in m.items()}, director=self.director,
+                             chronicler=chronicle, with_scenario=False)
+            return encode(state)
+
+    async def restore(self, state: Mapping[str, Any]) -> int:
+        """Put the whole session (this director and every shard) back to a checkpoint; return its turn.
+
+        ``state`` is a checkpoint dict (``checkpoint.capture``), with the reports of its turns.
+        """
+        async with self._lock:
+            rt = restore_runtime(state, OfflineModel(), scenario=self.scenario)  # the director's parts of it
+            turn = rt.turn
+            mem, beliefs = state["memory"], state["beliefs"]
+            calls = [s.restore.remote(state["world"], {p: mem[p] for p in ids if p in mem}, turn)
+                     for s, ids in zip(self.persona_shards, self.plan.persona_shards)]
+            calls += [s.restore.remote({p: beliefs[p] for p in ids if p in beliefs}, turn)
+                      for s, ids in zip(self.belief_shards, self.plan.belief_shards)]
+            calls.append(self.chronicler.restore.remote(state["chronicler"], turn))
+            await asyncio.gather(*calls)
+            self.world, self.pending, self.director, self.history = rt.world, rt.pending, rt.director, rt.history
+            self.last_events = self.history[-1].events if self.history else ()
+            self._signatures = {pid: _signature(p) for pid, p in self.world.personas.items()}
+            self._facts = dict(self.world.facts)
+            return turn
 
     # -- reads -------------------------------------------------------------------------------
     def turn(self) -> int:

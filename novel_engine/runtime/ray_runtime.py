@@ -12,6 +12,7 @@ node has; add e.g. ``resources={"persona_slot": 1}`` to cap how many land on one
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any, Mapping, Sequence
 
@@ -88,7 +89,9 @@ class RayRuntime:
         cpus = int(ray.cluster_resources().get("CPU", 1)) or 1
         plan = plan_shards(list(world.personas), settings.personas_per_actor,
                            settings.persona_shards or max(2, cpus), settings.belief_shards)
-        base = {"namespace": NAMESPACE, "max_restarts": 0}
+        # Restart after a crash or a lost node; __init__ re-runs (turn-0 state), so calls check the
+        # turn they expect and the driver restores the session from its store (ray_durable).
+        base = {"namespace": NAMESPACE, "max_restarts": -1}
         if detached:
             base["lifetime"] = "detached"
         shard_opts = {"num_cpus": 0, "scheduling_strategy": "SPREAD", **dict(actor_options or {})}
@@ -111,7 +114,11 @@ class RayRuntime:
         director = named(DirectorActor, _name(session_id, "director"), {"num_cpus": 0}, scenario, settings, plan,
                          persona_shards, belief_shards, chronicler, hub)
         ray.get([a.ping.remote() for a in persona_shards] + [director.turn.remote()])
-        return cls(session_id, director, names, seed)
+        rt = cls(session_id, director, names, seed)
+        # The creating driver owns the actors: if only the director held the shards' handles, a
+        # director crash would drop their last reference and Ray would destroy them for good.
+        rt._owned = [*persona_shards, *belief_shards, chronicler, hub]
+        return rt
 
     @classmethod
     def attach(cls, session_id: str) -> "RayRuntime":
@@ -131,8 +138,29 @@ class RayRuntime:
 
     # -- the runtime interface used by Session ------------------------------------------------------
     async def step(self, agent_actions: Mapping[str, Action] | None = None,
-                   world_events: Sequence[WorldEventSpec] = ()) -> TurnReport:
-        return await self.director.step.remote(dict(agent_actions or {}), list(world_events))
+                   world_events: Sequence[WorldEventSpec] = (), turn: int | None = None) -> TurnReport:
+        """Play one turn (``turn``: the turn the caller expects it to be, see ``DirectorActor.step``)."""
+        return await self.director.step.remote(dict(agent_actions or {}), list(world_events), turn)
+
+    async def checkpoint(self) -> bytes:
+        """The session's encoded checkpoint after its last turn (the in-process runtime's layout)."""
+        return await self.director.checkpoint.remote()
+
+    async def restore(self, state: Mapping[str, Any], attempts: int = 40) -> int:
+        """Put every actor of the session back to checkpoint ``state``; return its turn.
+
+        Actors that are restarting (after a crash or a lost node) are waited for, ``attempts`` times.
+        """
+        delay = 0.05
+        for attempt in range(attempts):
+            try:
+                return await self.director.restore.remote(dict(state))
+            except ray.exceptions.RayActorError:
+                if attempt == attempts - 1:
+                    raise
+            await asyncio.sleep(delay)  # an actor is still restarting: Ray offers no event to await
+            delay = min(1.0, delay * 2)
+        raise SessionError("cannot restore the session", session_id=self.session_id)
 
     @property
     def turn(self) -> int:

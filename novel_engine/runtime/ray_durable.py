@@ -1,0 +1,168 @@
+"""Durable Ray sessions: turn commits through the state store, recovery from lost actors, resume.
+
+The driver that plays a turn commits it: the director plays the turn, then (when one is due) the
+session's checkpoint is gathered from its actors in the in-process runtime's layout, and the turn
+record, its events and the checkpoint go to the store in one atomic commit keyed by (session, turn).
+So a Ray session's stored turns, events and checkpoints are the ones an in-process session of the
+same scenario and seed stores, and either runtime can resume them.
+
+Faults: every actor has ``max_restarts=-1``. A restarted actor re-runs ``__init__`` and holds the
+state of turn 0, so every call names the turn it expects and a restarted actor refuses with
+``StateLostError`` instead of telling a different story. Ray's own method retries
+(``max_task_retries``) are not used: a retried call would land on that turn-0 state. Instead, when
+a turn fails because an actor died or lost its state, the driver rebuilds the session's last
+committed state from the store (:func:`durable.load`), pushes it into every actor and plays the
+turn again. The engine is deterministic, so the retried turn is the turn an undisturbed run plays.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import ray
+
+from novel_engine.core.events import Decision, WorldEventSpec
+from novel_engine.errors import ConflictError, SessionError, StateLostError, StoreError
+from novel_engine.llm.port import LanguageModel
+from novel_engine.runtime.checkpoint import capture
+from novel_engine.runtime.durable import load, turn_commit, turn_inputs
+from novel_engine.runtime.local import TurnReport
+from novel_engine.runtime.ray_runtime import RayRuntime, list_sessions
+from novel_engine.storage.port import SessionRecord, TurnCommit
+from novel_engine.storage.runner import StoreRunner
+
+__all__ = ["RECOVERIES", "is_actor_loss", "register", "step", "recover", "commit_once", "resume"]
+
+RECOVERIES = 3  #: how many times one turn is retried after losing actors
+
+
+def is_actor_loss(err: BaseException) -> bool:
+    """Whether ``err`` (or what it wraps) says an actor died or restarted and lost its state."""
+    seen: set[int] = set()
+    cur: BaseException | None = err
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, (ray.exceptions.RayActorError, StateLostError)):
+            return True
+        cur = getattr(cur, "cause", None) or cur.__cause__
+    return False
+
+
+def register(runner: StoreRunner, session_id: str, rt: RayRuntime) -> int:
+    """Store a new Ray session with its turn-0 checkpoint; return its version."""
+    from novel_engine.api import run_sync
+
+    scenario, settings = rt.scenario_and_settings()
+    record = SessionRecord(id=session_id, scenario=scenario.model_dump(mode="json"),
+                           settings=settings.model_dump(mode="json"), seed=rt.seed, turn=0)
+    blob = run_sync(rt.checkpoint())
+    return runner.call(lambda st: st.create_session(record, blob)).version
+
+
+async def recover(runner: StoreRunner, session_id: str, rt: RayRuntime, model: LanguageModel | None) -> int:
+    """Put every actor of ``rt`` back to the session's last committed state; return that turn."""
+    from novel_engine.llm.offline import OfflineModel
+
+    local, _ = await load(runner, session_id, model or OfflineModel())
+    return await rt.restore(capture(local))
+
+
+async def commit_once(runner: StoreRunner, session_id: str, version: int, commit: TurnCommit) -> SessionRecord:
+    """Commit a turn exactly once; return the session's head.
+
+    A commit whose turn is already stored with the same record and events (a retry after the
+    first attempt's answer was lost) is not written again. A store error is retried once.
+
+    Raises:
+        ConflictError: the session moved on differently (another writer).
+        StoreError: the store failed twice.
+    """
+    for attempt in range(2):
+        try:
+            return await runner.acall(lambda st: st.commit_turn(session_id, version, commit))
+        except ConflictError:
+            head = await runner.acall(lambda st: st.get_session(session_id))
+            if head.turn >= commit.turn and await _stored_equals(runner, session_id, commit):
+                return head
+            raise
+        except StoreError:
+            if attempt == 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _stored_equals(runner: StoreRunner, session_id: str, commit: TurnCommit) -> bool:
+    recs = await runner.acall(lambda st: st.turns(session_id, commit.turn - 1, commit.turn))
+    if not recs:
+        return False
+    rec = recs[0]
+    evs = await runner.acall(lambda st: st.events(session_id, rec.first_seq - 1, rec.last_seq - rec.first_seq + 1))
+    return rec.record == _json(commit.record) and [e.data for e in evs] == [_json(e) for e in commit.events]
+
+
+def _json(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value))
+
+
+async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any] | None,
+               actions: Mapping[str, Any], events: Sequence[WorldEventSpec]) -> TurnReport:
+    """Play one turn of a stored Ray session and commit it, recovering from lost actors.
+
+    Raises:
+        ConflictError: another writer committed this turn first.
+        StoreError: the store failed (the turn is not committed).
+        SessionError: the turn failed after :data:`RECOVERIES` recoveries.
+    """
+    rt: RayRuntime = session._rt
+    inputs = turn_inputs({k: v if isinstance(v, Decision) else Decision.model_validate(v)
+                          for k, v in (raw_actions or {}).items()}, events)
+    head = await runner.acall(lambda st: st.get_session(session.id))
+    turn = head.turn + 1
+    every = _period(runner, session)
+    for attempt in range(RECOVERIES + 1):
+        try:
+            report = await rt.step(actions, events, turn=turn)
+            blob = await rt.checkpoint() if turn % every == 0 else None
+            break
+        except Exception as err:  # noqa: BLE001 - only actor losses are recovered, the rest re-raised
+            if not is_actor_loss(err):
+                raise
+            if attempt == RECOVERIES:
+                raise SessionError(f"turn {turn} of {session.id!r} failed after {RECOVERIES} recoveries: {err}",
+                                   session_id=session.id, turn=turn) from None
+            await recover(runner, session.id, rt, getattr(rt, "model", None))
+    head = await commit_once(runner, session.id, session._version, turn_commit(report, inputs, blob))
+    session._version = head.version
+    return report
+
+
+def _period(runner: StoreRunner, session: Any) -> int:
+    """Checkpoint every this many turns: the store's ``checkpoint_every``, or (0) by cast size."""
+    every = runner.store.settings.checkpoint_every
+    if every:
+        return every
+    from novel_engine.storage import settings
+
+    auto = getattr(settings, "auto_checkpoint_every", None)
+    return auto(len(session.scenario.personas)) if auto is not None else 1
+
+
+async def resume(runner: StoreRunner, session_id: str, model: LanguageModel, *, detached: bool = False,
+                 actor_options: Mapping[str, Any] | None = None) -> tuple[RayRuntime, SessionRecord]:
+    """A Ray session continuing a stored session (its live actors if any, else new ones).
+
+    Raises:
+        SessionError: the store has no such session.
+        CheckpointError: the stored state cannot be continued faithfully.
+    """
+    local, head = await load(runner, session_id, model)
+    if session_id in list_sessions():
+        rt = RayRuntime.attach(session_id)
+    else:
+        rt = RayRuntime.create(session_id, local.scenario, local.settings, model, detached=detached,
+                               actor_options=actor_options)
+    rt.model = model
+    await rt.restore(capture(local))
+    return rt, head

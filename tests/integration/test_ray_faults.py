@@ -1,0 +1,195 @@
+"""Ray sessions in the state store: same stored turns as in process, resume, and faults.
+
+A persona shard or the director killed in the middle of a turn, or a node removed mid-session,
+costs a retried turn, never a lost, duplicated or different one. A test-only model holds one
+persona's decision at a "gate" actor, so a kill lands while the turn is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import threading
+
+import pytest
+
+from novel_engine import Engine
+from novel_engine.llm.offline import OfflineModel
+from novel_engine.llm.port import LanguageModel, ModelRequest, ModelResponse
+
+SCENARIO, SEED = "fantasy_world", 7
+
+
+class GatedModel(LanguageModel):
+    """The offline model, except that the first ``decide`` of turn ``turn`` waits at a gate actor."""
+
+    name = "gated"
+
+    def __init__(self, gate: str, turn: int) -> None:
+        self.gate, self.turn, self.offline = gate, turn, OfflineModel()
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        if request.purpose == "decide" and request.turn == self.turn:
+            import ray
+
+            gate = ray.get_actor(self.gate, namespace="novel_engine-tests")
+            if await gate.trip.remote(ray.get_runtime_context().get_actor_name()):
+                await gate.released.remote()
+        return self.offline.answer(request)
+
+
+@pytest.fixture(scope="module")
+def gate_cls(ray_session):
+    import ray
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this module
+
+    @ray.remote
+    class Gate:
+        """Trips once: tells the test which actor is waiting, and holds it until released."""
+
+        def __init__(self) -> None:
+            self.tripped, self.opened = asyncio.Event(), asyncio.Event()
+            self.who: str | None = None
+
+        async def trip(self, who: str) -> bool:
+            if self.who is not None:
+                return False
+            self.who = who
+            self.tripped.set()
+            return True
+
+        async def wait_tripped(self) -> str:
+            await self.tripped.wait()
+            return self.who
+
+        async def released(self) -> None:
+            await self.opened.wait()
+
+        async def release(self) -> None:
+            self.opened.set()
+
+    return Gate
+
+
+def stored(engine, sid):
+    turns = engine._runner.call(lambda st: st.turns(sid))
+    events = engine._runner.call(lambda st: st.events(sid))
+    ck = engine._runner.call(lambda st: st.checkpoint(sid))
+    return [t.record for t in turns], [(e.seq, e.turn, e.data) for e in events], ck
+
+
+def story(session):
+    return json.dumps([r.to_dict() for r in session.reports()], sort_keys=True), session.narrative()
+
+
+@pytest.fixture(scope="module")
+def undisturbed():
+    """An in-process run of the scenario: the story every disturbed run must tell."""
+    s = Engine().create_session(SCENARIO, seed=SEED)
+    s.run(4)
+    return s
+
+
+def test_ray_sessions_store_what_local_ones_store_and_resume(ray_session, tmp_path):
+    db = f"sqlite:///{tmp_path / 'ray.db'}"
+    with Engine("ray", store=db) as engine, Engine(store="memory") as local:
+        s = engine.create_session(SCENARIO, seed=SEED, session_id="store-ray", personas_per_actor=2)
+        s.run(3)
+        ref = local.create_session(SCENARIO, seed=SEED, session_id="store-ray", personas_per_actor=2)
+        ref.run(3)
+        assert stored(engine, "store-ray") == stored(local, "store-ray")  # records, events, checkpoint bytes
+        s.close()
+    with Engine("ray", store=db) as engine:  # a new driver: new actors from the stored state
+        resumed = engine.resume("store-ray")
+        assert resumed.turn == 3
+        resumed.step()
+        ref.step()
+        try:
+            assert story(resumed) == story(ref)
+            assert [e[0] for e in stored(engine, "store-ray")[1]] == list(range(1, len(ref.events()) + 1))
+        finally:
+            resumed.close()
+
+
+def _disturbed_run(gate_cls, tmp_path, sid, disturb, **settings):
+    """Four turns on Ray; ``disturb(victim_actor_name)`` runs while turn 2 is held at the gate."""
+    import ray
+
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)  # never removed
+    gate = gate_cls.options(name=f"gate-{sid}", namespace="novel_engine-tests", num_cpus=0,
+                            scheduling_strategy=here).remote()
+    with Engine("ray", store=f"sqlite:///{tmp_path / 'faults.db'}", model=GatedModel(f"gate-{sid}", 2)) as engine:
+        s = engine.create_session(SCENARIO, seed=SEED, session_id=sid, **settings)
+        try:
+            s.step()
+            box: dict = {}
+            th = threading.Thread(target=lambda: box.update(report=s.step()))
+            th.start()
+            victim = ray.get(gate.wait_tripped.remote())
+            disturb(victim)
+            ray.get(gate.release.remote())
+            th.join()
+            assert box["report"].turn == 2  # the held turn completed, once
+            s.run(2)
+            records, events, _ = stored(engine, sid)
+            return story(s), [r["turn"] for r in records], [e[0] for e in events]
+        finally:
+            s.close()
+            ray.kill(gate)
+
+
+def _check(result, undisturbed):
+    (told, turns, seqs) = result
+    assert told == story(undisturbed)
+    assert turns == [1, 2, 3, 4]
+    assert seqs == list(range(1, len(undisturbed.events()) + 1))  # no event lost or stored twice
+
+
+def test_a_persona_shard_killed_mid_decide_retries_the_turn(gate_cls, tmp_path, undisturbed):
+    import ray
+
+    def kill(victim):
+        assert ":persona:" in victim
+        ray.kill(ray.get_actor(victim, namespace="novel_engine"), no_restart=False)
+
+    _check(_disturbed_run(gate_cls, tmp_path, "kill-shard", kill, personas_per_actor=3), undisturbed)
+
+
+def test_the_director_killed_mid_turn_and_between_turns(gate_cls, tmp_path, undisturbed):
+    import ray
+
+    def kill(_victim):
+        ray.kill(ray.get_actor("ne:kill-director:director", namespace="novel_engine"), no_restart=False)
+
+    _check(_disturbed_run(gate_cls, tmp_path, "kill-director", kill, personas_per_actor=3), undisturbed)
+    with Engine("ray", store=f"sqlite:///{tmp_path / 'between.db'}") as engine:
+        s = engine.create_session(SCENARIO, seed=SEED, session_id="kill-between", personas_per_actor=3)
+        try:
+            s.step()
+            ray.kill(ray.get_actor("ne:kill-between:director", namespace="novel_engine"), no_restart=False)
+            s.run(3)  # the restarted director is at turn 0: it refuses, is restored, and plays on
+            assert story(s) == story(undisturbed)
+        finally:
+            s.close()
+
+
+def test_removing_a_node_mid_turn_loses_and_repeats_nothing(gate_cls, ray_cluster, tmp_path, undisturbed):
+    """Remove the third node while turn 2 is in flight (then add an equal node back for later tests)."""
+    import ray
+
+    node_id = next(n["NodeID"] for n in ray.nodes() if n["Alive"] and "node3" in n["Resources"])
+    node = next(n for n in ray_cluster.worker_nodes if n.node_id == node_id)
+
+    def remove(_victim):
+        ray_cluster.remove_node(node, allow_graceful=False)
+
+    try:
+        result = _disturbed_run(gate_cls, tmp_path, "lose-node", remove, personas_per_actor=1)
+    finally:
+        ray_cluster.add_node(num_cpus=1, resources={"node3": 1})
+        ray_cluster.wait_for_nodes()
+    _check(result, undisturbed)
