@@ -48,7 +48,8 @@ def measure_llm(case: str, runtime: str, personas: int, turns: int, seed: int, l
     try:
         options = {"base_url": url, "max_concurrency": cap, "cache": False, "backoff_s": 0.05,
                    "max_retries": 8, "breaker_failures": 0, "timeout_s": 60.0}
-        engine = Engine(runtime)
+        # on Ray: a fresh local instance of our own, never another process's cluster on this machine
+        engine = Engine(runtime, address="local") if runtime == "ray" else Engine(runtime)
         extra: dict[str, Any] = {"persona_shards": 2} if runtime == "ray" else {}
         session = engine.create_session(synthetic(personas=personas, seed=seed), seed=seed, llm="gemini",
                                         llm_options=options, **extra)
