@@ -214,3 +214,16 @@ def test_keys_are_checked_when_the_model_is_built():
     with pytest.raises(ConfigError, match="state store"):
         build_model("gemini", LLMOptions(replay_of="abc"), environ={})
     assert isinstance(build_model("offline"), OfflineModel)
+
+
+def test_scenario_llm_is_used_unless_the_session_says_otherwise(monkeypatch):
+    from novel_engine.scenarios import load_scenario
+
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    data = load_scenario("fantasy_world").model_dump(mode="json")
+    data["llm"] = "gemini"
+    with pytest.raises(ConfigError, match="GEMINI_API_KEY"):
+        Engine().create_session(data)
+    session = Engine().create_session(data, llm="offline")
+    assert session.settings.llm == "offline" and session.step().prose
