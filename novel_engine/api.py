@@ -223,6 +223,10 @@ class Engine:
                 pass  # a session created without a store stays out of it
         return session
 
+    def forget(self, session_id: str) -> None:
+        """Drop this engine's handle on a session (the session itself is not touched)."""
+        self._sessions.pop(session_id, None)
+
     def get_session(self, session_id: str) -> "Session":
         """Return a session created or attached by this engine; ``SessionError`` if there is none."""
         try:
@@ -338,10 +342,14 @@ class Session:
         """The whole story so far, as prose."""
         return self._rt.narrative()
 
+    def markdown(self) -> str:
+        """The story as a Markdown document."""
+        return self._rt.export_markdown()
+
     def export_markdown(self, path: str | os.PathLike) -> Path:
         """Write the story as Markdown to ``path``; return the path."""
         p = Path(path)
-        p.write_text(self._rt.export_markdown(), encoding="utf-8")
+        p.write_text(self.markdown(), encoding="utf-8")
         return p
 
     def reports(self) -> list[TurnReport]:
@@ -365,11 +373,13 @@ class Session:
         """The session's version in the state store (each committed turn bumps it; 0 without a store)."""
         return self._version
 
-    def fork(self, at_turn: int | None = None, seed: int | None = None, *, session_id: str | None = None) -> "Session":
+    def fork(self, at_turn: int | None = None, seed: int | None = None, *, session_id: str | None = None,
+             detached: bool = False) -> "Session":
         """A new session that continues this story from the end of ``at_turn`` (default: now).
 
         The fork shares no mutable state with this session. With ``seed``, its turns after
-        ``at_turn`` draw from that seed instead.
+        ``at_turn`` draw from that seed instead. On Ray the fork replays this session's recorded
+        inputs into new actors (``detached``: it outlives this driver).
 
         Raises:
             SessionError: ``at_turn`` is not a played turn, or it is a past one and there is no store.
@@ -377,11 +387,17 @@ class Session:
         from novel_engine.runtime import durable
         from novel_engine.runtime.checkpoint import capture, restore
 
-        at = self.turn if at_turn is None else at_turn
-        if not 0 <= at <= self.turn:
-            raise SessionError(f"cannot fork at turn {at}: the session has turns 0..{self.turn}", turn=at)
+        now = self.turn
+        at = now if at_turn is None else at_turn
+        if not 0 <= at <= now:
+            raise SessionError(f"cannot fork at turn {at}: the session has turns 0..{now}", turn=at)
         engine = self._engine
         sid = session_id or uuid.uuid4().hex[:12]
+        if hasattr(self._rt, "fork"):  # Ray: replay the recorded inputs into a new set of actors
+            if seed is not None:
+                raise SessionError("a fork with a new seed needs the local runtime and a state store", seed=seed)
+            rt = self._rt.fork(sid, at, self._rt.model or OfflineModel(), detached=detached)
+            return Session(sid, self.scenario, self.settings, rt)
         model = durable._local(self._rt).pool.model
         if engine is None:
             if at != self.turn:
@@ -403,6 +419,36 @@ class Session:
         if self._engine is None:
             raise SessionError("events_table needs a state store: Engine(store=...)")
         return self._engine._require_store("events_table").call(lambda st: st.events_table(self.id))
+
+    async def asummary(self) -> dict[str, Any]:
+        """Where the session stands: ``{"turn", "tension"}`` (on Ray one small actor call)."""
+        if hasattr(self._rt, "asummary"):
+            return await self._rt.asummary()
+        reports = self._rt.reports()
+        return {"turn": self._rt.turn, "tension": reports[-1].tension if reports else 0.0}
+
+    def event_hub(self) -> Any:
+        """Ray only: the session's event-hub actor, ``subscribe(after_seq, event_types, timeout_s)``."""
+        if not hasattr(self._rt, "hub"):
+            raise SessionError("the event hub needs the ray runtime", session_id=self.id)
+        return self._rt.hub()
+
+    def update_agent(self, agent_id: str, traits: Mapping[str, float]) -> None:
+        """Change a persona's traits (each in [0, 1]) from the next turn on.
+
+        Raises:
+            SessionError: unknown agent, or the runtime cannot change personas (the local one).
+            InvalidActionError: a trait value is not a number in [0, 1].
+        """
+        if not any(p.id == agent_id for p in self.scenario.personas):
+            raise SessionError(f"unknown agent {agent_id!r}", agent_id=agent_id)
+        for name, value in traits.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise InvalidActionError(f"parameters.{name}: must be a number between 0 and 1",
+                                         field=f"parameters.{name}")
+        if not hasattr(self._rt, "update_persona"):
+            raise SessionError("changing a persona's traits needs the ray runtime", agent_id=agent_id)
+        self._rt.update_persona(agent_id, {k: float(v) for k, v in traits.items()})
 
     def tension_curve(self) -> list[float]:
         """The tension after each turn."""

@@ -47,7 +47,8 @@ def hub_items(report: TurnReport) -> list[dict[str, Any]]:
                                     "event": e.to_dict()} for e in report.events]
     items.append({"type": "narrative_update", "turn": report.turn, "prose": report.prose})
     items.append({"type": "turn_complete", "turn": report.turn, "tension": report.tension,
-                  "events": len(report.events), "milestones": list(report.milestones)})
+                  "events": len(report.events), "milestones": list(report.milestones),
+                  "committed_at": time.time()})  # wall clock, so subscribers can measure delivery
     return items
 
 
@@ -83,6 +84,10 @@ class DirectorActor:
         self._signatures = {pid: _signature(p) for pid, p in self.world.personas.items()}
         self._facts = dict(self.world.facts)
         self._lock = asyncio.Lock()
+        # Every committed turn's inputs (player actions, world events, trait updates made before
+        # it), so a fork can replay the story deterministically up to any turn.
+        self.inputs: list[tuple[dict[str, Action], list[WorldEventSpec], dict[str, dict[str, float]]]] = []
+        self._updates: dict[str, dict[str, float]] = {}
 
     def _patch(self) -> dict[str, Any]:
         """The personas (and facts) that changed since the last patch, for the shards' replicas."""
@@ -160,6 +165,8 @@ class DirectorActor:
                             coherence=result.coherence, milestones=result.milestones,
                             rejected=len(result.rejected), fallbacks=fallbacks, timings=timings)
         self.history.append(report)
+        self.inputs.append((dict(players), list(world_events), self._updates))
+        self._updates = {}
         await self.hub.publish.remote(hub_items(report))
         timings["commit"] = clock() - t
         return report
@@ -219,6 +226,21 @@ class DirectorActor:
 
     def reports(self) -> list[TurnReport]:
         return list(self.history)
+
+    def summary(self) -> dict[str, Any]:
+        """Where the session stands, in one small answer: the turn and the tension after it."""
+        return {"turn": self.world.turn, "tension": self.history[-1].tension if self.history else 0.0}
+
+    def turn_inputs(self, upto: int) -> list:
+        """The inputs of turns 1..``upto`` (what a fork replays)."""
+        return self.inputs[:upto]
+
+    async def update_persona(self, persona_id: str, traits: Mapping[str, float]) -> None:
+        """Change a persona's traits from the next turn on (between turns, never during one)."""
+        async with self._lock:
+            self.world.personas[persona_id].traits.update(traits)
+            self._signatures.pop(persona_id, None)  # the next patch carries it to its shard
+            self._updates.setdefault(persona_id, {}).update(traits)
 
     def world_state(self) -> WorldState:
         return self.world

@@ -30,7 +30,7 @@ from novel_engine.runtime.ray_actors import BeliefStoreShard, ChroniclerActor, E
 from novel_engine.runtime.ray_director import DirectorActor
 from novel_engine.runtime.sharding import plan_shards
 
-__all__ = ["RayRuntime", "connect", "list_sessions", "NAMESPACE"]
+__all__ = ["RayRuntime", "connect", "list_sessions", "cluster_alive", "NAMESPACE"]
 
 NAMESPACE = "novel_engine"
 _PREFIX = "ne:"
@@ -48,13 +48,19 @@ def connect(address: str | None = None, namespace: str = NAMESPACE, **init_kwarg
         raise ConfigError(f"cannot connect to Ray at {address!r}: {exc}", setting="address") from None
 
 
+def cluster_alive() -> bool:
+    """Whether this process is connected to Ray and the cluster answers (readiness probes)."""
+    return ray.is_initialized() and bool(ray.cluster_resources())
+
+
 def _name(session_id: str, role: str, i: int | None = None) -> str:
     return f"{_PREFIX}{session_id}:{role}" + (f":{i}" if i is not None else "")
 
 
 def _named_actors() -> list[str]:
-    # the names of this namespace's named actors (the API returns plain names for one namespace)
-    return [a if isinstance(a, str) else a["name"] for a in ray.util.list_named_actors(all_namespaces=False)]
+    # Our namespace's named actors, whatever namespace this driver joined (a Serve replica runs
+    # in Serve's own namespace, so "the current namespace" would list none of the sessions).
+    return [a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a.get("namespace") == NAMESPACE]
 
 
 def list_sessions() -> list[str]:
@@ -72,6 +78,8 @@ class RayRuntime:
         self.director = director
         self.names = list(names)
         self.seed = seed
+        self.model: LanguageModel | None = None  # known when this driver created the session
+        self.actor_options: dict[str, Any] = {}
 
     @classmethod
     def create(cls, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel, *,
@@ -115,6 +123,7 @@ class RayRuntime:
                          persona_shards, belief_shards, chronicler, hub)
         ray.get([a.ping.remote() for a in persona_shards] + [director.turn.remote()])
         rt = cls(session_id, director, names, seed)
+        rt.model, rt.actor_options = model, dict(actor_options or {})
         # The creating driver owns the actors: if only the director held the shards' handles, a
         # director crash would drop their last reference and Ray would destroy them for good.
         rt._owned = [*persona_shards, *belief_shards, chronicler, hub]
@@ -186,6 +195,41 @@ class RayRuntime:
 
     def beliefs_of(self, persona_id: str, limit: int = 20) -> list[BeliefSummary]:
         return ray.get(self.director.beliefs_of.remote(persona_id, limit))
+
+    async def asummary(self) -> dict:
+        """The turn and the tension after it, in one small call."""
+        return await self.director.summary.remote()
+
+    def update_persona(self, persona_id: str, traits: Mapping[str, float]) -> None:
+        """Change a persona's traits from the next turn on."""
+        ray.get(self.director.update_persona.remote(persona_id, dict(traits)))
+
+    def fork(self, session_id: str, at_turn: int, model: LanguageModel, *, detached: bool = False) -> "RayRuntime":
+        """A new session that replays this one's inputs up to ``at_turn`` (same seed, same story).
+
+        The engine is deterministic, so replaying the recorded inputs of turns 1..``at_turn`` from
+        the scenario rebuilds exactly the state this session had after that turn.
+
+        Raises:
+            SessionError: the director no longer knows those inputs (it was restored from a
+                checkpoint; fork such a session through its state store instead).
+        """
+        inputs = ray.get(self.director.turn_inputs.remote(at_turn))
+        if len(inputs) < at_turn:
+            raise SessionError(f"session {self.session_id!r} was restored from a checkpoint; its turn inputs before "
+                               "that are in its state store, not in its actors", session_id=self.session_id)
+        scenario, settings = self.scenario_and_settings()
+        rt = RayRuntime.create(session_id, scenario, settings, model, detached=detached,
+                               actor_options=self.actor_options)
+        try:
+            for players, world_events, updates in inputs:
+                for pid, traits in updates.items():
+                    rt.update_persona(pid, traits)
+                ray.get(rt.director.step.remote(players, world_events))
+        except BaseException:
+            rt.close()
+            raise
+        return rt
 
     def scenario_and_settings(self):
         """The session's scenario and settings (as the director holds them)."""

@@ -1,0 +1,129 @@
+"""The Ray Serve application: a FastAPI ingress over ``novel_engine.api``.
+
+``serve_app.app:app`` is the bound application (``serve run serve_app.app:app``, ``serve deploy``
+with ``serve_config.yaml``, KubeRay's ``serveConfigV2``); ``serve_app.app:build_app`` is the
+builder taking ``args`` (``serve run serve_app.app:build_app dev_mode=true``):
+
+- deployment: ``num_replicas`` (default 1), ``max_ongoing_requests`` (default 2000: every open
+  WebSocket holds one slot for its whole life, so the default of 5 would refuse the sixth socket);
+- ``env``: environment variables for the replicas (e.g. ``NOVEL_ENGINE_JWT_SECRET`` from
+  ``novel-engine serve``; never put secrets in a committed config file);
+- everything else is a :class:`~serve_app.context.ServeConfig` field (store URLs, ``dev_mode``...).
+
+See :mod:`serve_app.context` for why sessions run as detached, named Ray actors.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from fastapi import FastAPI, WebSocket
+from ray import serve
+from ray.serve import Application
+
+from serve_app.context import ServeConfig, ServeContext
+from serve_app.deps import context
+from serve_app.problems import install_problem_handlers
+from serve_app.routes_ops import Metrics, MetricsMiddleware
+
+__all__ = ["create_app", "NovelEngineIngress", "build_app", "app", "DEPLOYMENT_KEYS"]
+
+log = logging.getLogger("serve_app")
+
+DEPLOYMENT_KEYS = ("num_replicas", "max_ongoing_requests", "env")
+DESCRIPTION = """Stories told by many AI characters at once.
+
+Authenticate with `POST /api/v1/auth/login` and send `Authorization: Bearer <token>` (or an API key
+as `X-API-Key`). Every error is a JSON problem: `type`, `title`, `status`, `detail`, and `errors`
+(field paths) for 422. Live events: the WebSocket `/ws` (see the module `serve_app.ws`)."""
+
+
+def create_app(config: ServeConfig | None = None) -> FastAPI:
+    """The FastAPI app with every route; ``app.state.ctx`` is set by the deployment (or a test)."""
+    from serve_app import routes_agents, routes_ops, routes_sessions, routes_story
+    from serve_app.security.fastapi import auth_router
+    from serve_app.ws import websocket_session
+
+    api = FastAPI(title="Novel Engine", version="1", description=DESCRIPTION)
+    cfg = config or ServeConfig()
+    api.state.metrics = Metrics()
+    api.state.ctx = None
+    install_problem_handlers(api)
+    api.add_middleware(MetricsMiddleware, metrics=api.state.metrics, max_body_bytes=cfg.max_body_bytes)
+    from fastapi import Depends
+
+    api.include_router(routes_ops.router)
+    api.include_router(auth_router, dependencies=[Depends(context)])
+    for r in (routes_sessions.router, routes_agents.router, routes_story.router):
+        api.include_router(r)
+
+    @api.websocket("/ws")
+    async def ws_endpoint(websocket: WebSocket) -> None:
+        ctx: ServeContext = await context(websocket)
+        m: Metrics = websocket.app.state.metrics
+        m.sockets.inc()
+        try:
+            await websocket_session(websocket, ctx, on_overflow=m.overflows.inc)
+        finally:
+            m.sockets.dec()
+
+    return api
+
+
+@serve.deployment(max_ongoing_requests=2000, graceful_shutdown_timeout_s=5, health_check_period_s=10,
+                  health_check_timeout_s=30)
+@serve.ingress()
+class NovelEngineIngress:
+    """One replica of the HTTP and WebSocket gateway.
+
+    Args:
+        config: :class:`ServeConfig` fields (strings are converted).
+
+    Raises:
+        ConfigError: a bad setting, or a missing / weak JWT secret outside dev mode (the replica
+            refuses to start, so a misconfigured deployment fails loudly at deploy time).
+    """
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        from serve_app.security import AuthSettings
+
+        cfg = ServeConfig.from_args(config)
+        AuthSettings.from_env(cfg.dev_mode)  # fail now, not at the first request
+        self.ctx = ServeContext(cfg)
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        # Built here, in the replica, rather than pickled from the driver: the app then holds
+        # this replica's context and its routes resolve their type hints in their own modules.
+        api = create_app(self.ctx.config)
+        api.state.ctx = self.ctx
+        return api
+
+    async def check_health(self) -> None:
+        """Serve's health check: the replica is healthy if its event loop answers (store outages
+        show on /ready, and restarting the replica would not fix them)."""
+
+    async def __del__(self) -> None:
+        await self.ctx.close()
+
+
+def build_app(args: Mapping[str, Any] | None = None) -> Application:
+    """Bind the ingress deployment with ``args`` (see the module docstring).
+
+    Raises:
+        ConfigError: an unknown or malformed setting.
+    """
+    args = dict(args or {})
+    options: dict[str, Any] = {}
+    if "num_replicas" in args:
+        options["num_replicas"] = int(args.pop("num_replicas"))
+    if "max_ongoing_requests" in args:
+        options["max_ongoing_requests"] = int(args.pop("max_ongoing_requests"))
+    env = args.pop("env", None)
+    if env:
+        options["ray_actor_options"] = {"runtime_env": {"env_vars": {str(k): str(v) for k, v in dict(env).items()}}}
+    ServeConfig.from_args(args, env={})  # validate here, where the error reaches the person deploying
+    return NovelEngineIngress.options(**options).bind(args)
+
+
+app = build_app({})

@@ -1,0 +1,240 @@
+"""What one Serve replica holds: its settings, the state store, the auth service, the engine and the
+session access rules.
+
+Runtime choice (why ``Engine("ray")`` with detached, named sessions): with more than one replica,
+any replica may receive any request for a session. A session's state lives in its own named Ray
+actors (director, shards, chronicler, event hub), so every replica attaches to the same live
+session by id and the director's turn lock serialises turns whichever replica sends them. A local
+runtime per replica would hold a private copy of each session, and two replicas would diverge (or
+need to reload from the store on every request). The sessions are detached, so they outlive the
+replica that created them (a replica restart or scale-down loses nothing). Ownership, player grants
+and queued actions are kept in the state store's SQL database (:mod:`serve_app.access`), which
+every replica shares.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+from starlette.concurrency import run_in_threadpool
+
+from novel_engine.errors import ConfigError, NovelEngineError, PermissionDeniedError, SessionError
+from serve_app.access import AccessStore, SessionAccess
+from serve_app.problems import Problem
+
+__all__ = ["ServeConfig", "ServeContext", "OWNER", "BELIEFS", "ACT"]
+
+log = logging.getLogger("serve_app")
+
+# what a route needs from the caller (see ServeContext.authorize)
+OWNER, BELIEFS, ACT = "owner", "beliefs", "act"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """The server's settings: Serve ``args`` (``serve run serve_app.app:app key=value``) over env vars.
+
+    Attributes:
+        database_url / redis_url / object_store_url: the state store (None: ``NOVEL_ENGINE_*`` env,
+            else the embedded default).
+        dev_mode: allow a missing JWT secret (random per process) and say so in the log.
+        personas_per_actor: how many personas share one persona-shard actor (packing keeps a small
+            session to a handful of actors).
+        max_agents: the largest cast a request may ask for.
+        max_sessions_per_user: live sessions one user may own.
+        max_body_bytes: the largest request body.
+        ws_queue_size: frames buffered per WebSocket before the client is told to resubscribe.
+        heartbeat_s: seconds between heartbeat frames on an idle socket.
+        poll_timeout_s: how long one event-hub long-poll waits.
+    """
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    object_store_url: str | None = None
+    dev_mode: bool = False
+    personas_per_actor: int = 64
+    max_agents: int = 2000
+    max_sessions_per_user: int = 50
+    max_body_bytes: int = 1 << 20
+    ws_queue_size: int = 512
+    heartbeat_s: float = 15.0
+    poll_timeout_s: float = 5.0
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> "ServeConfig":
+        """Read ``args`` (strings from the command line are converted), then ``NOVEL_ENGINE_SERVE_*`` env.
+
+        Raises:
+            ConfigError: an unknown or malformed setting.
+        """
+        args, env = dict(args or {}), os.environ if env is None else env
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(args) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown serve setting(s): {', '.join(unknown)}; known: {', '.join(known)}",
+                              setting=unknown[0])
+        values: dict[str, Any] = {}
+        for name, f in known.items():
+            raw = args.get(name, env.get(f"NOVEL_ENGINE_SERVE_{name.upper()}"))
+            if raw is None:
+                continue
+            kind = type(f.default) if f.default is not None else str
+            try:
+                if kind is bool:
+                    values[name] = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
+                else:
+                    values[name] = kind(raw)
+            except (TypeError, ValueError):
+                raise ConfigError(f"serve setting {name}: expected {kind.__name__}, got {raw!r}", setting=name) from None
+        return cls(**values)
+
+    def store_settings(self) -> Any:
+        from novel_engine.storage.settings import StoreSettings
+
+        return StoreSettings.from_env(database_url=self.database_url, redis_url=self.redis_url,
+                                      object_store_url=self.object_store_url)
+
+
+def not_found(session_id: str) -> Problem:
+    """The one answer for a missing session and for someone else's (so existence does not leak)."""
+    return Problem(404, "not-found", f"no session {session_id!r}", title="Not found")
+
+
+class ServeContext:
+    """Per-replica state, opened on the replica's event loop at the first request.
+
+    Args:
+        config: the server settings.
+    """
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.store: Any = None
+        self.access: AccessStore | None = None
+        self.auth: Any = None
+        self.engine: Any = None
+        self.fanout: Any = None
+        self._owners: dict[str, SessionAccess] = {}  # owners never change: cache them per replica
+        self._lock = asyncio.Lock()
+        self._ready = False
+
+    async def start(self) -> "ServeContext":
+        """Open the store, the access tables and the auth service; connect the engine (idempotent).
+
+        Raises:
+            ConfigError / StoreError: a bad setting or an unreachable store (the request fails clearly).
+        """
+        if self._ready:
+            return self
+        async with self._lock:
+            if self._ready:
+                return self
+            from novel_engine.api import Engine
+            from novel_engine.storage.manager import open_store
+            from serve_app.fanout import Fanout
+            from serve_app.security import AuthService, AuthSettings
+
+            store = open_store(self.config.store_settings())
+            await store.open()
+            access = AccessStore(store.sql)
+            await access.open()
+            self.auth = AuthService(store, AuthSettings.from_env(self.config.dev_mode))
+            self.engine = await run_in_threadpool(Engine, "ray")
+            self.store, self.access = store, access
+            self.fanout = Fanout(self.hub_of, self.config.poll_timeout_s)
+            self._ready = True
+        return self
+
+    async def close(self) -> None:
+        """Stop the fan-out and close the store (sessions keep running: they are detached)."""
+        if self.fanout is not None:
+            await self.fanout.close()
+        if self.store is not None:
+            await self.store.close()
+        self._ready = False
+
+    # -- sessions and who may use them ---------------------------------------------------------
+    async def owner_record(self, session_id: str) -> SessionAccess | None:
+        rec = self._owners.get(session_id)
+        if rec is None:
+            rec = await self.access.get_session(session_id)
+            if rec is not None:
+                self._owners[session_id] = rec
+        return rec
+
+    async def authorize(self, principal: Any, session_id: str, need: str = OWNER,
+                        agent_id: str | None = None) -> SessionAccess:
+        """Check that ``principal`` may do ``need`` on the session; return its access record.
+
+        The owner may do everything. A player of ``agent_id`` may read its beliefs (``BELIEFS``)
+        and send its actions (``ACT``), nothing else. Anyone else gets the same 404 as for a session
+        that does not exist; every refusal is audited.
+
+        Raises:
+            Problem: 404 (not the caller's, or missing); PermissionDeniedError (a player asking
+                for more than the grant).
+        """
+        rec = await self.owner_record(session_id)
+        if rec is not None and rec.owner == principal.user_id:
+            return rec
+        if rec is None:
+            raise not_found(session_id)
+        if need in (BELIEFS, ACT) and agent_id is not None:
+            meta = await self.access.agent(session_id, agent_id)
+            if meta.player_id == principal.user_id:
+                return rec
+        player = await self.access.is_player(session_id, principal.user_id)
+        await self.audit_denied(principal, session_id, need, agent_id, "player" if player else "stranger")
+        if player:
+            raise PermissionDeniedError(f"you play an agent of session {session_id!r}, which does not allow this",
+                                        session_id=session_id)
+        raise not_found(session_id)
+
+    async def audit_denied(self, principal: Any, session_id: str, need: str, agent_id: str | None,
+                           relation: str) -> None:
+        try:
+            await self.auth.audit("access_denied", principal.user_id, session_id=session_id, need=need,
+                                  agent_id=agent_id, relation=relation)
+        except NovelEngineError as err:  # a failing audit write must not turn a denial into a 500
+            log.warning("audit of a denied access failed: %s", err.message)
+
+    async def session(self, session_id: str) -> Any:
+        """The live session (attached once per replica). 404 if its actors are gone."""
+        try:
+            return await run_in_threadpool(self.engine.attach, session_id)
+        except SessionError:
+            raise not_found(session_id) from None
+
+    def forget(self, session_id: str) -> None:
+        """Drop this replica's handle and cached owner of a session (after a delete)."""
+        self._owners.pop(session_id, None)
+        self.engine.forget(session_id)
+
+    async def hub_of(self, session_id: str) -> Any:
+        """The session's event-hub actor (for the fan-out poller)."""
+        session = await self.session(session_id)
+        return await run_in_threadpool(session.event_hub)
+
+    # -- readiness -----------------------------------------------------------------------------
+    async def readiness(self) -> dict[str, str]:
+        """Check Ray, the SQL store and the cache; ``{"ray": "ok"|reason, ...}``."""
+        from novel_engine.runtime.ray_runtime import cluster_alive
+
+        checks: dict[str, str] = {}
+        try:
+            alive = await asyncio.wait_for(run_in_threadpool(cluster_alive), 5)
+            checks["ray"] = "ok" if alive else "not connected"
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", with the reason
+            checks["ray"] = f"unavailable: {type(exc).__name__}"
+        for name, probe in (("store", lambda: self.store.sql.schema_version()),
+                            ("cache", lambda: self.store.hot.cache_get("novel-engine:ready-probe"))):
+            try:
+                await asyncio.wait_for(probe(), 5)
+                checks[name] = "ok"
+            except Exception as exc:  # noqa: BLE001
+                checks[name] = f"unavailable: {type(exc).__name__}"
+        return checks

@@ -1,0 +1,52 @@
+"""Shared FastAPI dependencies: the replica's context (started on first use) and the caller."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import Depends
+from starlette.requests import HTTPConnection
+
+from novel_engine.errors import ConfigError
+from serve_app.context import ServeContext
+from serve_app.security import Principal
+from serve_app.security.fastapi import principal_dependency
+
+__all__ = ["context", "caller", "Ctx", "Caller", "iso_ms"]
+
+
+async def context(conn: HTTPConnection) -> ServeContext:
+    """The replica's :class:`ServeContext`, opened at the first request that needs it."""
+    ctx = getattr(conn.app.state, "ctx", None)
+    if ctx is None:
+        raise ConfigError("the app has no serve context (build it with serve_app.app.build_app)", setting="ctx")
+    await ctx.start()
+    conn.app.state.auth_service = ctx.auth
+    return ctx
+
+
+_principal = principal_dependency()
+
+
+async def caller(conn: HTTPConnection, ctx: ServeContext = Depends(context)) -> Principal:
+    """The authenticated caller (401 without a valid token or key; 429 over the rate limit)."""
+    return await _principal(conn)
+
+
+Ctx = Depends(context)
+Caller = Depends(caller)
+
+
+def iso_ms(ms: int) -> str:
+    """Milliseconds since the epoch as ISO 8601 UTC."""
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def dump(obj: Any) -> Any:
+    """A dataclass (or list of them) as JSON-friendly data."""
+    from dataclasses import asdict, is_dataclass
+
+    if isinstance(obj, list):
+        return [dump(o) for o in obj]
+    return asdict(obj) if is_dataclass(obj) else obj

@@ -1,0 +1,179 @@
+"""Session routes: create, list, read, delete, fork, and play or page through turns.
+
+Every route answers only the session's owner; anyone else gets the same 404 as for a session that
+does not exist (see :meth:`ServeContext.authorize`). Engine calls that block on Ray run in the
+thread pool, so the replica's event loop keeps serving other requests and sockets.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Path, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from novel_engine.config import parse_settings
+from novel_engine.errors import InvalidActionError, UnknownScenarioError
+from novel_engine.scenarios import load_scenario, synthetic
+from serve_app.access import SessionAccess
+from serve_app.context import OWNER, ServeContext
+from serve_app.deps import Caller, Ctx, iso_ms
+from serve_app.models import (ID_PATTERN, CreateSession, ForkIn, PersonaBrief, SessionItem, SessionOut, SessionPage,
+                              TurnIn, TurnOut, TurnPage)
+from serve_app.problems import Problem
+
+__all__ = ["router", "session_out"]
+
+router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
+SessionPath = Path(..., min_length=1, max_length=128, pattern=ID_PATTERN)
+
+
+async def session_out(ctx: ServeContext, rec: SessionAccess, session: Any) -> SessionOut:
+    head = await session.asummary()
+    return SessionOut(id=rec.session_id, name=rec.name, turn=head["turn"], tension=head["tension"],
+                      title=session.scenario.title, seed=session.seed, created_at=iso_ms(rec.created_ms),
+                      personas=[PersonaBrief(id=p.id, name=p.name) for p in session.scenario.personas])
+
+
+def _scenario(ctx: ServeContext, body: CreateSession) -> Any:
+    if body.scenario is not None:
+        if body.agent_count is not None and body.agent_count != len(body.scenario.get("personas") or []):
+            raise Problem(422, "validation", "agent_count must match the inline scenario's personas (or be omitted)",
+                          errors=[("body.agent_count", "does not match the number of personas in the scenario")])
+        return load_scenario(body.scenario)  # ScenarioError -> 422 with body.scenario.<path> errors
+    if body.world_template == "synthetic":
+        n = body.agent_count
+        if n is None or n > ctx.config.max_agents:
+            raise Problem(422, "validation", f"a synthetic world needs agent_count between 1 and {ctx.config.max_agents}",
+                          errors=[("body.agent_count", f"required for synthetic, at most {ctx.config.max_agents}")])
+        return synthetic(personas=n, seed=body.settings.seed or 0)
+    try:
+        sc = load_scenario(body.world_template)
+    except UnknownScenarioError as err:
+        raise Problem(422, "validation", err.message, errors=[("body.world_template", err.message)]) from None
+    if body.agent_count is not None and body.agent_count != len(sc.personas):
+        msg = (f"{body.world_template} has {len(sc.personas)} personas; omit agent_count or give "
+               f"{len(sc.personas)} (use world_template 'synthetic' for any cast size)")
+        raise Problem(422, "validation", msg, errors=[("body.agent_count", msg)])
+    return sc
+
+
+@router.post("", status_code=201, response_model=SessionOut, summary="Start a session (you own it)")
+async def create_session(body: CreateSession, response: Response, ctx: ServeContext = Ctx, who=Caller) -> SessionOut:
+    _, total = await ctx.access.sessions_of(who.user_id, 0, 1)
+    if total >= ctx.config.max_sessions_per_user:
+        raise Problem(409, "session-limit", f"you already own {total} sessions (the limit); delete one first")
+    scenario = _scenario(ctx, body)
+    if len(scenario.personas) > ctx.config.max_agents:
+        raise Problem(422, "validation", f"at most {ctx.config.max_agents} personas per session",
+                      errors=[("body.scenario.personas", f"at most {ctx.config.max_agents}")])
+    chosen = {k: v for k, v in body.settings.model_dump().items() if v is not None}
+    settings = parse_settings(chosen, personas_per_actor=ctx.config.personas_per_actor)
+    sid = uuid.uuid4().hex[:12]
+    session = await run_in_threadpool(ctx.engine.create_session, scenario, settings=settings, session_id=sid,
+                                      detached=True)
+    try:
+        rec = await ctx.access.add_session(sid, who.user_id, body.session_name)
+    except BaseException:
+        await run_in_threadpool(session.close)
+        ctx.forget(sid)
+        raise
+    response.headers["Location"] = f"/api/v1/sessions/{sid}"
+    return await session_out(ctx, rec, session)
+
+
+@router.get("", response_model=SessionPage, summary="Your sessions, oldest first")
+async def list_sessions(offset: int = Query(0, ge=0, le=1_000_000), limit: int = Query(50, ge=1, le=200),
+                        ctx: ServeContext = Ctx, who=Caller) -> SessionPage:
+    recs, total = await ctx.access.sessions_of(who.user_id, offset, limit)
+    return SessionPage(items=[SessionItem(id=r.session_id, name=r.name, created_at=iso_ms(r.created_ms)) for r in recs],
+                       total=total, offset=offset, limit=limit)
+
+
+@router.get("/{session_id}", response_model=SessionOut, summary="A session's status, turn, personas and tension")
+async def get_session(session_id: str = SessionPath, ctx: ServeContext = Ctx, who=Caller) -> SessionOut:
+    rec = await ctx.authorize(who, session_id, OWNER)
+    return await session_out(ctx, rec, await ctx.session(session_id))
+
+
+@router.delete("/{session_id}", status_code=204, response_class=Response, summary="End a session for good")
+async def delete_session(session_id: str = SessionPath, ctx: ServeContext = Ctx, who=Caller) -> Response:
+    await ctx.authorize(who, session_id, OWNER)
+    await ctx.access.remove_session(session_id)
+    try:
+        session = await ctx.session(session_id)
+        await run_in_threadpool(session.close)
+    except Problem:
+        pass  # its actors were already gone
+    ctx.forget(session_id)
+    return Response(status_code=204)
+
+
+@router.post("/{session_id}/fork", status_code=201, response_model=SessionOut,
+             summary="A new session (yours) continuing this story from the end of a turn")
+async def fork_session(body: ForkIn, response: Response, session_id: str = SessionPath, ctx: ServeContext = Ctx,
+                       who=Caller) -> SessionOut:
+    rec = await ctx.authorize(who, session_id, OWNER)
+    session = await ctx.session(session_id)
+    turn = (await session.asummary())["turn"]
+    at = turn if body.at_turn is None else body.at_turn
+    if at > turn:
+        raise Problem(422, "validation", f"at_turn {at} has not been played; the session has turns 0..{turn}",
+                      errors=[("body.at_turn", f"must be between 0 and {turn}")])
+    sid = uuid.uuid4().hex[:12]
+    fork = await run_in_threadpool(session.fork, at, None, session_id=sid, detached=True)
+    try:
+        new = await ctx.access.add_session(sid, who.user_id, body.session_name or f"{rec.name} (fork at turn {at})")
+    except BaseException:
+        await run_in_threadpool(fork.close)
+        raise
+    response.headers["Location"] = f"/api/v1/sessions/{sid}"
+    return await session_out(ctx, new, fork)
+
+
+def _turn_out(report: Any, players: list[str] | None = None, dropped: list[dict] | None = None) -> TurnOut:
+    d = report.to_dict()
+    return TurnOut(**d, player_actions=players or [], dropped_actions=dropped or [])
+
+
+@router.post("/{session_id}/turns", response_model=TurnOut,
+             summary="Play one turn: your actions override those agents' choices; queued player actions apply too")
+async def play_turn(body: TurnIn, session_id: str = SessionPath, ctx: ServeContext = Ctx, who=Caller) -> TurnOut:
+    await ctx.authorize(who, session_id, OWNER)
+    session = await ctx.session(session_id)
+    queued = await ctx.access.take_actions(session_id)
+    mine = {k: v.model_dump(mode="json") for k, v in body.agent_actions.items()}
+    pending = {k: v for k, v in queued.items() if k not in mine}
+    dropped: list[dict] = []
+    try:
+        while True:
+            try:
+                report = await run_in_threadpool(session.step, {**pending, **mine},
+                                                 [w.model_dump(mode="json") for w in body.world_events])
+                break
+            except InvalidActionError as err:
+                # A queued action that no longer fits the world (its target moved away...) is
+                # dropped and reported; the caller's own bad action is the caller's 422.
+                field = str(err.details.get("field", ""))
+                agent = field.split(".")[1] if field.startswith("agent_actions.") else None
+                if agent is None or agent not in pending:
+                    raise
+                dropped.append({"agent_id": agent, "reason": err.message})
+                del pending[agent]
+    except BaseException:
+        await ctx.access.put_back(session_id, pending)
+        raise
+    return _turn_out(report, sorted(pending), dropped)
+
+
+@router.get("/{session_id}/turns", response_model=TurnPage, summary="Played turns, oldest first, after a turn number")
+async def list_turns(session_id: str = SessionPath, after: int = Query(0, ge=0, le=1_000_000),
+                     limit: int = Query(20, ge=1, le=100), ctx: ServeContext = Ctx, who=Caller) -> TurnPage:
+    await ctx.authorize(who, session_id, OWNER)
+    session = await ctx.session(session_id)
+    reports = await run_in_threadpool(session.reports)
+    page = [r for r in reports if r.turn > after][:limit]
+    more = page and page[-1].turn < (reports[-1].turn if reports else 0)
+    return TurnPage(items=[_turn_out(r) for r in page], total=len(reports), after=after, limit=limit,
+                    next_after=page[-1].turn if more else None)

@@ -1,0 +1,57 @@
+"""Story routes: the narrative (Markdown or JSON), the causal graph and the explanation of an event."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+
+from novel_engine.errors import NovelEngineError
+from serve_app.context import OWNER, ServeContext
+from serve_app.deps import Caller, Ctx, dump
+from serve_app.models import ID_PATTERN, NarrativeOut
+from serve_app.problems import Problem
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/sessions/{session_id}", tags=["story"])
+SessionPath = Path(..., min_length=1, max_length=128, pattern=ID_PATTERN)
+
+
+@router.get("/narrative", response_model=NarrativeOut,
+            responses={200: {"content": {"text/markdown": {}}}},
+            summary="The story so far: Markdown (format=markdown) or JSON with the prose of each turn")
+async def narrative(session_id: str = SessionPath, format: Literal["json", "markdown"] = Query("json"),
+                    ctx: ServeContext = Ctx, who=Caller) -> Any:
+    await ctx.authorize(who, session_id, OWNER)
+    session = await ctx.session(session_id)
+    if format == "markdown":
+        text = await run_in_threadpool(session.markdown)
+        return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+    reports = await run_in_threadpool(session.reports)
+    text = await run_in_threadpool(session.narrative)
+    return NarrativeOut(title=session.scenario.title, text=text,
+                        turns=[{"turn": r.turn, "prose": r.prose, "tension": r.tension} for r in reports])
+
+
+@router.get("/causal-graph", summary="What caused what, as node-link JSON")
+async def causal_graph(session_id: str = SessionPath, ctx: ServeContext = Ctx, who=Caller) -> dict[str, Any]:
+    await ctx.authorize(who, session_id, OWNER)
+    session = await ctx.session(session_id)
+    return await run_in_threadpool(session.causal_graph)
+
+
+@router.get("/events/{event_id}/explain", summary="The chain of causes behind an event, root causes first")
+async def explain(session_id: str = SessionPath, event_id: str = Path(..., min_length=1, max_length=128),
+                  ctx: ServeContext = Ctx, who=Caller) -> dict[str, Any]:
+    await ctx.authorize(who, session_id, OWNER)
+    session = await ctx.session(session_id)
+    try:
+        chain = await run_in_threadpool(session.explain, event_id)
+    except NovelEngineError as err:
+        if str(err.message).startswith("unknown event"):
+            raise Problem(404, "not-found", f"no event {event_id!r} in session {session_id!r}") from None
+        raise
+    return {"event_id": event_id, "causes": dump(list(chain))}

@@ -1,0 +1,123 @@
+"""The serve app on the shared test Ray cluster: one Serve instance for the whole test session.
+
+Serve's HTTP proxy listens on a free loopback port (never 8000: other test runs share the
+machine). The app keeps its state in a SQLite file in a temporary folder, which the tests also
+open to create users with the real security layer. A second, small application with a tiny rate
+limit and outbox runs beside it for the 429 tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import pytest
+
+SECRET = secrets.token_urlsafe(48)
+RATE_LIMITED_PREFIX = "/rl"
+RATE_LIMIT = 5
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """The running app: its base URL, and the state store the tests share with it."""
+
+    url: str
+    ws_url: str
+    store_settings: Any
+    runner: Any
+    auth: Any
+    secret: str = SECRET
+    rate_limit: int = RATE_LIMIT
+    rate_limited_url: str = ""
+
+    def create_user(self, prefix: str = "user", password: str = "correct horse battery") -> tuple[str, str]:
+        """A new user (unique name); returns ``(username, password)``."""
+        name = f"{prefix}{uuid.uuid4().hex[:8]}"
+        asyncio.run(self.auth.create_user(name, password))
+        return name, password
+
+
+@pytest.fixture(scope="session")
+def serve_server(ray_session, tmp_path_factory) -> Iterator[Server]:
+    """Serve with the app (and the rate-limited one) on a free port; shut down at the end."""
+    from ray import serve
+
+    from novel_engine.storage import StoreRunner, StoreSettings, open_store
+    from serve_app.app import build_app
+    from serve_app.security import AuthService, AuthSettings
+
+    folder = tmp_path_factory.mktemp("serve-state")
+    settings = StoreSettings(database_url=f"sqlite:///{folder / 'state.db'}",
+                             object_store_url=(folder / "objects").as_uri())
+    runner = StoreRunner(open_store(settings)).start()
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    base = {"database_url": settings.database_url, "object_store_url": settings.object_store_url,
+            "heartbeat_s": "2", "max_sessions_per_user": "10"}
+    env = {"NOVEL_ENGINE_JWT_SECRET": SECRET, "NOVEL_ENGINE_RATE_LIMIT_PER_MINUTE": "100000",
+           "NOVEL_ENGINE_LOGIN_ATTEMPTS_PER_MINUTE": "1000"}
+    serve.run(build_app({**base, "env": env}), name="novel-engine", route_prefix="/")
+    serve.run(build_app({**base, "env": {**env, "NOVEL_ENGINE_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT)}}),
+              name="novel-engine-rate-limited", route_prefix=RATE_LIMITED_PREFIX)
+    auth = AuthService(runner, AuthSettings(jwt_secret=SECRET))
+    try:
+        yield Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws", settings, runner, auth,
+                     rate_limited_url=f"http://127.0.0.1:{port}{RATE_LIMITED_PREFIX}")
+    finally:
+        serve.shutdown()
+        runner.stop()
+
+
+class Api:
+    """An httpx client logged in as one user."""
+
+    def __init__(self, server: Server, username: str, password: str, prefix: str = "") -> None:
+        import httpx
+
+        self.server, self.username = server, username
+        self.http = httpx.Client(base_url=server.url + prefix, timeout=60.0)
+        r = self.http.post("/api/v1/auth/login", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        self.token = r.json()["access_token"]
+        self.http.headers["Authorization"] = f"Bearer {self.token}"
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.http, name)
+
+    def new_session(self, **body: Any) -> dict:
+        body.setdefault("world_template", "fantasy_world")
+        body.setdefault("settings", {"seed": 7})
+        r = self.http.post("/api/v1/sessions", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+
+@pytest.fixture(scope="session")
+def alice(serve_server) -> Api:
+    return Api(serve_server, *serve_server.create_user("alice"))
+
+
+@pytest.fixture(scope="session")
+def bob(serve_server) -> Api:
+    return Api(serve_server, *serve_server.create_user("bob"))
+
+
+@pytest.fixture(scope="session")
+def story(alice) -> dict:
+    """A session of alice's with two played turns (shared by read-only tests)."""
+    s = alice.new_session(session_name="shared story")
+    for _ in range(2):
+        r = alice.post(f"/api/v1/sessions/{s['id']}/turns", json={})
+        assert r.status_code == 200, r.text
+    return s
