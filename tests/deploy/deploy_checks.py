@@ -7,6 +7,7 @@ and a deliberately broken copy has the expected one.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -82,6 +83,18 @@ def _where(error: jsonschema.ValidationError) -> str:
     return "/".join(str(p) for p in error.absolute_path) or "(root)"
 
 
+def _memo(check):
+    """Cache a check by the document's content: the broken-copy tests re-check many unchanged objects."""
+    cached = functools.lru_cache(maxsize=512)(lambda text: check(json.loads(text)))
+
+    @functools.wraps(check)
+    def wrapper(doc: dict) -> list[str]:
+        return list(cached(json.dumps(doc, sort_keys=True)))
+    wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return wrapper
+
+
+@_memo
 def crd_problems(doc: dict) -> list[str]:
     """Schema errors of a ray.io custom resource."""
     name = f"{doc['kind']}/{doc['metadata']['name']}"
@@ -90,6 +103,7 @@ def crd_problems(doc: dict) -> list[str]:
     return [f"{name}: {_where(e)}: {e.message}" for e in crd_validator(doc["kind"]).iter_errors(doc)]
 
 
+@_memo
 def builtin_problems(doc: dict) -> list[str]:
     """Schema errors of a built-in kind, with kubernetes-validate's strict schemas (unknown fields fail)."""
     import kubernetes_validate

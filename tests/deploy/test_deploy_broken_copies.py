@@ -102,8 +102,10 @@ def test_a_patch_that_no_longer_applies_fails_the_build(tree):
 def test_missing_crds_fail_with_a_clear_message(tree, monkeypatch):
     monkeypatch.setattr(dc, "CRD_DIR", tree / "nowhere")
     dc.crd_validator.cache_clear()
+    dc.crd_problems.cache_clear()
     try:
         with pytest.raises(FileNotFoundError, match="KubeRay CRDs not found"):
             dc.check_tree(tree)
     finally:
         dc.crd_validator.cache_clear()
+        dc.crd_problems.cache_clear()

@@ -129,8 +129,9 @@ def name_problems(commands: list[str], docs: dict[str, list[dict]]) -> list[str]
 
 
 def test_urls_name_real_routes(text):
-    from serve_app.app import api
+    from serve_app.app import create_app
 
+    api = create_app()
     # HTTP routes from the OpenAPI document (included routers hide their paths), WebSockets from the app
     routes = set(api.openapi()["paths"]) | {r.path for r in api.routes if hasattr(r, "path")}
     paths = set(re.findall(r"(?:https?|ws)://127\.0\.0\.1:\d+(/[\w/.-]*)", text))
