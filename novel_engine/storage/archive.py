@@ -1,8 +1,11 @@
 """Event-log archives as Parquet (pyarrow), and the whole log of a session as one Arrow table.
 
 An archive file holds a contiguous run of a session's events, named by its first and last
-sequence numbers (``archives/<session>/events-<first>-<last>.parquet``), so the archived range is
-known from the listing alone and a partly archived log is completed from SQL.
+sequence numbers (``archives/<session>/events-<first>-<last>.parquet``). The SQL store records
+each archive (``event_archives``) in the transaction that trims the archived events from SQL;
+readers trust only recorded archives, so an object left by a crash before its record is ignored
+(and overwritten by the next archive). :func:`archived_ranges` reads ranges from a listing, for
+maintenance tools.
 """
 
 from __future__ import annotations
