@@ -82,24 +82,29 @@ def test_connections_killed_between_turns_reconnect_transparently(settings, app_
         assert _story(s) == _story(_straight(4))
 
 
-def test_a_connection_killed_inside_a_commit_is_retried_once_and_lands_once(settings, store_settings, monkeypatch):
+def _killing_event_inserts(dsn: str, times: int | None, kills: list[bool]):
+    """A ``_PgTx.insert_rows`` that terminates its own connection before inserting a turn's events
+    (mid-transaction, after the head update), the first ``times`` times (None: always)."""
     original = postgres._PgTx.insert_rows
-    kills = []
 
-    async def killing_insert(self, table, columns, rows):  # the event insert, mid-transaction
-        if table == "events" and not kills:
-            pid = self.conn.get_server_pid()
-            other = await asyncpg.connect(store_settings.database_url)
+    async def insert_rows(self, table, columns, rows):
+        if table == "events" and (times is None or len(kills) < times):
+            other = await asyncpg.connect(dsn)
             try:
-                kills.append(await other.fetchval("SELECT pg_terminate_backend($1)", pid))
+                kills.append(await other.fetchval("SELECT pg_terminate_backend($1)", self.conn.get_server_pid()))
             finally:
                 await other.close()
         return await original(self, table, columns, rows)
+    return insert_rows
 
+
+def test_a_connection_killed_inside_a_commit_is_retried_once_and_lands_once(settings, store_settings, monkeypatch):
+    kills: list[bool] = []
     with Engine(store=settings) as engine:
         s = engine.create_session("noir_city", seed=5, session_id=f"t-{uuid.uuid4().hex[:12]}")
         s.run(2)
-        monkeypatch.setattr(postgres._PgTx, "insert_rows", killing_insert)
+        killing = _killing_event_inserts(store_settings.database_url, 1, kills)
+        monkeypatch.setattr(postgres._PgTx, "insert_rows", killing)
         s.step()  # the first attempt dies after the head update; the server rolls it back; the retry lands
         assert kills == [True]
         assert _consistent(engine, s.id)[0] == 3
@@ -109,26 +114,17 @@ def test_a_connection_killed_inside_a_commit_is_retried_once_and_lands_once(sett
 
 def test_a_database_that_stays_gone_gives_a_clear_error_and_nothing_half_written(settings, store_settings,
                                                                                    monkeypatch):
-    original = postgres._PgTx.insert_rows
-
-    async def always_killed(self, table, columns, rows):
-        if table == "events":
-            other = await asyncpg.connect(store_settings.database_url)
-            try:
-                await other.fetchval("SELECT pg_terminate_backend($1)", self.conn.get_server_pid())
-            finally:
-                await other.close()
-        return await original(self, table, columns, rows)
-
+    original, kills = postgres._PgTx.insert_rows, []
     with Engine(store=settings) as engine:
         s = engine.create_session("noir_city", seed=5, session_id=f"t-{uuid.uuid4().hex[:12]}")
         s.run(2)
         before = _consistent(engine, s.id)
-        monkeypatch.setattr(postgres._PgTx, "insert_rows", always_killed)
+        killing = _killing_event_inserts(store_settings.database_url, None, kills)
+        monkeypatch.setattr(postgres._PgTx, "insert_rows", killing)
         with pytest.raises(StoreError) as err:
             s.step()
         assert "PostgreSQL" in err.value.message and "not committed" in err.value.message
-        assert err.value.details["turn"] == 3
+        assert err.value.details["turn"] == 3 and kills == [True, True]  # the first try and the retry
         assert _consistent(engine, s.id) == before  # no trace of turn 3
         assert s.turn == 2  # the handle was reloaded from the store
         monkeypatch.setattr(postgres._PgTx, "insert_rows", original)
