@@ -11,6 +11,11 @@ limiter actor enforces it across the persona shards). Two cases per runtime:
   waits and retries. Figure: the turn completes, with its time against the same ideal (target at
   most 1.5x), and how many decisions fell back (should be none).
 
+``cpu_seconds_per_turn_driver`` is the CPU the in-process runtime spent per turn: google-genai's
+request building costs about 2 ms of CPU per call, so one process cannot issue 1,000 calls in the
+1.6 s of the ideal turn; on Ray the calls spread over the persona shards' processes.
+(``measure_llm("openai", ...)`` runs the clean case through the OpenAI-compatible adapter.)
+
 Each case runs in a fresh subprocess (its own Ray driver), after one warm-up turn not counted.
 """
 
@@ -39,8 +44,9 @@ def measure_llm(case: str, runtime: str, personas: int, turns: int, seed: int, l
 
     os.environ["GEMINI_API_KEY"] = FAKE_KEY
     # the server gets a process of its own, so its CPU does not compete with the client's for one GIL
+    provider = "openai" if case == "openai" else "gemini"
     server = subprocess.Popen(
-        [sys.executable, "-m", "novel_engine.testing.fake_llm", "gemini", "--latency", str(latency_s), "--rate-429",
+        [sys.executable, "-m", "novel_engine.testing.fake_llm", provider, "--latency", str(latency_s), "--rate-429",
          str(rate_429 if case == "429" else 0.0), "--retry-after", retry_after, "--api-key", FAKE_KEY,
          "--seed", str(seed)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     url = server.stdout.readline().strip()
@@ -51,26 +57,28 @@ def measure_llm(case: str, runtime: str, personas: int, turns: int, seed: int, l
         # on Ray: a fresh local instance of our own, never another process's cluster on this machine
         engine = Engine(runtime, address="local") if runtime == "ray" else Engine(runtime)
         extra: dict[str, Any] = {"persona_shards": 2} if runtime == "ray" else {}
-        session = engine.create_session(synthetic(personas=personas, seed=seed), seed=seed, llm="gemini",
+        session = engine.create_session(synthetic(personas=personas, seed=seed), seed=seed, llm=provider,
                                         llm_options=options, **extra)
         if runtime == "ray":
             from novel_engine.llm.factory import quota_name
             from novel_engine.llm.settings import LLMOptions
 
-            limiter_name = quota_name("gemini", LLMOptions(**options))
-        per_turn, calls, fallbacks = [], [], 0
+            limiter_name = quota_name(provider, LLMOptions(**options))
+        per_turn, calls, fallbacks, cpu = [], [], 0, 0.0
         try:
             session.step()  # warm-up: imports, connections, actors
             for _ in range(turns):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 report = session.step()
                 per_turn.append(time.perf_counter() - t)
+                cpu += time.process_time() - c
                 calls.append(sum(1 for e in report.events if e.kind == "action") + 1)  # decisions + narration
                 fallbacks += sum(1 for e in report.events if "fallback" in e.flags)
         finally:
             session.close()
             engine.close()
-        with urllib.request.urlopen(f"{url}/_fake/stats", timeout=30) as resp:
+        root = "/".join(url.split("/")[:3])  # the OpenAI fake's URL ends in /v1; its stats sit at the root
+        with urllib.request.urlopen(f"{root}/_fake/stats", timeout=30) as resp:
             stats = json.loads(resp.read())
     finally:
         server.stdin.close()
@@ -81,14 +89,16 @@ def measure_llm(case: str, runtime: str, personas: int, turns: int, seed: int, l
             kill_limiter(limiter_name)
     mean = sum(per_turn) / len(per_turn)
     ideal = sum(math.ceil(c / cap) * latency_s for c in calls) / len(calls)
-    return {"case": case, "runtime": runtime, "personas": personas, "turns": turns, "cap": cap,
+    return {"case": case, "provider": provider, "runtime": runtime, "personas": personas, "turns": turns, "cap": cap,
             "latency_ms": latency_s * 1000, "rate_429": rate_429 if case == "429" else 0.0,
             "retry_after": retry_after if case == "429" else None,
             "calls_per_turn": sum(calls) / len(calls), "http_calls": stats["calls"],
             "outcomes": stats["outcomes"], "max_in_flight_at_server": stats["max_in_flight"],
             "seconds_per_turn": round(mean, 4), "max_seconds_per_turn": round(max(per_turn), 4),
             "ideal_seconds_per_turn": round(ideal, 4), "ratio_to_ideal": round(mean / ideal, 3),
-            "fallbacks": fallbacks}
+            "fallbacks": fallbacks, "cpu_seconds_per_turn_driver": round(cpu / len(per_turn), 4),
+            # the machine may be shared: a busy one stretches every figure
+            "load_average_1m": round(os.getloadavg()[0], 2)}
 
 
 def _worker(args: Sequence[str]) -> dict[str, Any]:
@@ -112,11 +122,11 @@ def bench_llm(personas: int = 1000, latency_s: float = 0.1, cap: int = 64, rate_
             r["target_ratio"] = targets[case]
             r["within_target"] = r["ratio_to_ideal"] <= targets[case]
             rows.append(r)
-            print(f"{runtime:>5} {case:>5}: {personas} personas, {r['calls_per_turn']:.0f} calls/turn, cap {cap}, "
+            print(f"{runtime:>5} {case:>6} ({r['provider']}): {personas} personas, {r['calls_per_turn']:.0f} calls/turn, cap {cap}, "
                   f"{r['latency_ms']:.0f} ms/call: {r['seconds_per_turn']:.3f} s/turn, ideal "
                   f"{r['ideal_seconds_per_turn']:.3f} s ({r['ratio_to_ideal']}x, target {targets[case]}x), "
                   f"server peak in flight {r['max_in_flight_at_server']}, outcomes {r['outcomes']}, "
-                  f"fallbacks {r['fallbacks']}", flush=True)
+                  f"fallbacks {r['fallbacks']}, load {r['load_average_1m']}", flush=True)
     result = {"suite": "llm", "personas": personas, "turns": turns, "seed": seed, "cap": cap,
               "latency_ms": latency_s * 1000, "cpu_count": os.cpu_count(), "results": rows}
     path = Path(out)

@@ -22,6 +22,18 @@ from novel_engine.llm.transport import estimate_tokens, http_failure, parse_stru
 __all__ = ["OpenAICompatModel"]
 
 
+_SSL: list[Any] = []
+
+
+def _ssl_context() -> Any:
+    # loading the CA bundle costs most of a second: once per process, not once per client
+    if not _SSL:
+        import ssl
+
+        _SSL.append(ssl.create_default_context())
+    return _SSL[0]
+
+
 class OpenAICompatModel(LanguageModel):
     """The LanguageModel port over an OpenAI-compatible chat-completions API.
 
@@ -64,9 +76,13 @@ class OpenAICompatModel(LanguageModel):
                 del self._clients[old]
             headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
             client = self._clients[loop] = httpx.AsyncClient(
+                verify=_ssl_context(),
                 base_url=str(self.options.base_url).rstrip("/") + "/", headers=headers,
                 timeout=httpx.Timeout(self.options.timeout_s),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=256))
+                # few idle connections: httpcore scans its whole pool for every request, and a pool of
+                # 64 kept-alive connections made 640 calls 7x slower than fresh connections (measured);
+                # the limiter, not the pool, caps the calls in flight
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=8))
         return client
 
     def _body(self, request: ModelRequest, system: str, user: str) -> dict[str, Any]:
