@@ -43,6 +43,15 @@ class HotStore(ABC):
         """Drop a cached value."""
 
     @abstractmethod
+    async def cache_set_versioned(self, key: str, value: bytes, version: int, ttl_s: int) -> bool:
+        """Cache ``value`` as ``version`` of ``key`` unless a newer version is cached; return
+        whether it was stored.
+
+        A read-through fill that read SQL just before a commit must not overwrite the commit's
+        newer entry, or readers would be served a stale head until the entry expires.
+        """
+
+    @abstractmethod
     async def hit(self, counter: str, window_s: int) -> int:
         """Count a hit in the current fixed window; return the window's count."""
 
@@ -60,6 +69,7 @@ class MemoryHot(HotStore):
 
     def __init__(self) -> None:
         self._cache: dict[str, tuple[float, bytes]] = {}
+        self._versions: dict[str, int] = {}  # the version of each versioned cache entry
         self._counters: dict[tuple[str, int], tuple[int, int]] = {}  # (counter, window_s) -> (window, count)
         self._swept: dict[int, int] = {}  # window_s -> the window last swept
         self._latest: dict[str, int] = {}
@@ -79,9 +89,18 @@ class MemoryHot(HotStore):
 
     async def cache_set(self, key: str, value: bytes, ttl_s: int) -> None:
         self._cache[key] = (time.monotonic() + ttl_s, value)
+        self._versions.pop(key, None)
 
     async def cache_delete(self, key: str) -> None:
         self._cache.pop(key, None)
+        self._versions.pop(key, None)
+
+    async def cache_set_versioned(self, key: str, value: bytes, version: int, ttl_s: int) -> bool:
+        if key in self._cache and self._cache[key][0] >= time.monotonic() and self._versions.get(key, -1) > version:
+            return False
+        self._cache[key] = (time.monotonic() + ttl_s, value)
+        self._versions[key] = version
+        return True
 
     async def hit(self, counter: str, window_s: int) -> int:
         window = int(time.time() // window_s)
@@ -169,7 +188,21 @@ class RedisHot(HotStore):
         await self._call(self._r.set, self._k("cache", key), value, ex=ttl_s)
 
     async def cache_delete(self, key: str) -> None:
-        await self._call(self._r.delete, self._k("cache", key))
+        await self._call(self._r.delete, self._k("cache", key), self._k("cachever", key))
+
+    # value and version are set together, only if no newer version is cached (one atomic script)
+    _SET_NEWER = """
+local cur = redis.call('GET', KEYS[2])
+if cur and redis.call('EXISTS', KEYS[1]) == 1 and tonumber(cur) > tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+    async def cache_set_versioned(self, key: str, value: bytes, version: int, ttl_s: int) -> bool:
+        done = await self._call(self._r.eval, self._SET_NEWER, 2, self._k("cache", key), self._k("cachever", key),
+                                value, version, ttl_s)
+        return bool(done)
 
     async def hit(self, counter: str, window_s: int) -> int:
         key = self._k("rate", f"{counter}:{int(time.time() // window_s)}")

@@ -7,9 +7,10 @@
 
 A large checkpoint is written to the object store *before* the SQL transaction that references
 it, so a crash in between leaves at worst an unreferenced object, never a dangling reference.
-Cache invalidation, notices and archiving happen after the commit and are best-effort: the SQL
-commit is the truth, and their failures are counted in :meth:`stats` rather than failing a turn
-that is already durable.
+The cache update (the new head written through, replacing the old), notices and archiving happen
+after the commit and are best-effort: the SQL commit is the truth, and their failures are counted
+in :meth:`stats` rather than failing a turn that is already durable. Cache entries are versioned,
+so a read-through fill that read SQL before a commit never puts the older head back.
 
 Archived events leave SQL: every ``archive_every`` turns the events not yet archived are written
 as one Parquet object, then one SQL transaction records the archive and deletes the archived
@@ -161,7 +162,8 @@ class UnifiedStateManager(StateStore):
             return _record_from(cached)
         self._stats["cache_misses"] += 1
         rec = await self.sql.get_session(session_id)
-        await self._best_effort("cache fill", self.hot.cache_set(ck, _record_bytes(rec), self.settings.cache_ttl_s))
+        await self._best_effort("cache fill", self.hot.cache_set_versioned(ck, _record_bytes(rec), rec.version,
+                                                                          self.settings.cache_ttl_s))
         return rec
 
     async def list_sessions(self) -> list[SessionRecord]:
@@ -172,7 +174,10 @@ class UnifiedStateManager(StateStore):
         if key is not None:
             commit = TurnCommit(commit.turn, commit.record, commit.events, None)
         head = await self.sql.commit_turn(session_id, expected_version, commit, key)
-        await self._best_effort("cache invalidation", self.hot.cache_delete(f"session:{session_id}"))
+        # Write-through rather than delete: the new head replaces the old one, and a fill that
+        # read SQL before this commit cannot put the older head back (versioned set).
+        await self._best_effort("cache update", self.hot.cache_set_versioned(
+            f"session:{session_id}", _record_bytes(head), head.version, self.settings.cache_ttl_s))
         await self._best_effort("event notice", self.hot.notify(session_id, head.last_seq))
         every = self.settings.archive_every
         if every and commit.turn % every == 0:

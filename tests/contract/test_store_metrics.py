@@ -22,9 +22,9 @@ def test_cache_hits_misses_and_hit_rate_are_exposed(runner):
     for _ in range(3):
         runner.call(lambda st: st.get_session(s))  # one miss fills the cache, two hits
     runner.call(lambda st: st.commit_turn(s, 0, TurnCommit(1, {"turn": 1}, ({"id": "e"},))))
-    runner.call(lambda st: st.get_session(s))  # the commit invalidated the entry: a miss
-    assert _value("novel_engine_store_cache_hits_total") - hits == 2
-    assert _value("novel_engine_store_cache_misses_total") - misses == 2
+    assert runner.call(lambda st: st.get_session(s)).version == 1  # the commit wrote its head through: a hit
+    assert _value("novel_engine_store_cache_hits_total") - hits == 3
+    assert _value("novel_engine_store_cache_misses_total") - misses == 1
     rate = _value("novel_engine_store_cache_hit_rate")
     total_hits, total = _value("novel_engine_store_cache_hits_total"), (
         _value("novel_engine_store_cache_hits_total") + _value("novel_engine_store_cache_misses_total"))

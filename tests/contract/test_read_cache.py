@@ -1,0 +1,32 @@
+"""The read-through cache of session heads never serves a head older than the last commit."""
+
+from __future__ import annotations
+
+import uuid
+
+from novel_engine.storage import SessionRecord, TurnCommit
+from novel_engine.storage.manager import _record_bytes
+
+
+def test_a_fill_that_read_sql_before_a_commit_cannot_put_the_older_head_back(runner):
+    s = f"t-{uuid.uuid4().hex[:12]}"
+    runner.call(lambda st: st.create_session(SessionRecord(id=s, scenario={}, settings={}, seed=1), b"ck"))
+    stale = runner.call(lambda st: st.sql.get_session(s))  # a reader reads SQL (a cache miss) ...
+    runner.call(lambda st: st.commit_turn(s, 0, TurnCommit(1, {"turn": 1}, ({"id": "e"},))))  # ... a commit lands
+    stored = runner.call(lambda st: st.hot.cache_set_versioned(f"session:{s}", _record_bytes(stale), stale.version,
+                                                               300))  # ... then the reader fills the cache late
+    assert stored is False
+    head = runner.call(lambda st: st.get_session(s))
+    assert (head.version, head.turn, head.last_seq) == (1, 1, 1)
+
+
+def test_every_commit_replaces_the_cached_head(runner):
+    s = f"t-{uuid.uuid4().hex[:12]}"
+    runner.call(lambda st: st.create_session(SessionRecord(id=s, scenario={}, settings={}, seed=1), b"ck"))
+    assert runner.call(lambda st: st.get_session(s)).version == 0
+    for turn in (1, 2, 3):
+        runner.call(lambda st, t=turn: st.commit_turn(s, t - 1, TurnCommit(t, {"turn": t}, ())))
+        assert runner.call(lambda st: st.get_session(s)).version == turn
+    # a plain delete (e.g. by an operator) falls back to SQL
+    runner.call(lambda st: st.hot.cache_delete(f"session:{s}"))
+    assert runner.call(lambda st: st.get_session(s)).turn == 3
