@@ -133,7 +133,8 @@ def test_a_postgres_session_survives_a_restart_of_everything(settings, tmp_path)
     redis = _redis(port)
     env = {**os.environ, "NOVEL_ENGINE_DATA_DIR": str(tmp_path), "NOVEL_ENGINE_S3_ENDPOINT": settings.s3_endpoint,
            "NOVEL_ENGINE_DATABASE_URL": settings.database_url, "NOVEL_ENGINE_OBJECT_STORE_URL": settings.object_store_url,
-           "NOVEL_ENGINE_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+           "NOVEL_ENGINE_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+           "NOVEL_ENGINE_CHECKPOINT_EVERY": "3"}  # the resume replays the turns after the last checkpoint
     try:
         proc = subprocess.Popen(_cli("run", "space_station", "--runtime", "local", "--turns", "30", "--seed", "11"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
@@ -160,6 +161,8 @@ def test_a_postgres_session_survives_a_restart_of_everything(settings, tmp_path)
         with Engine(store=settings) as engine:
             head = engine._runner.call(lambda s: s.get_session(session_id))
             assert head.turn == resumed_after + 3
+            taken = {engine._runner.call(lambda s, t=t: s.checkpoint(session_id, t))[0] for t in range(head.turn + 1)}
+            assert taken == set(range(0, head.turn + 1, 3))
             seqs = [e.seq for e in engine._runner.call(lambda s: s.events(session_id))]
             assert seqs == list(range(1, len(straight.events()) + 1))
     finally:
