@@ -10,8 +10,11 @@ Faults are injected per call, from a seeded stream (so a run is repeatable) or f
 latency, ``429`` with ``Retry-After``, ``500``, a hang past the client's timeout, and malformed
 JSON in the model's text.
 
->>> with FakeGeminiServer(latency_s=0.01) as server:
-...     options = LLMOptions(base_url=server.url)
+Example::
+
+    with FakeGeminiServer(api_key="k", latency_s=0.01, rate_429=0.1) as server:
+        session = Engine().create_session("fantasy_world", llm="gemini",
+                                          llm_options={"base_url": server.url})  # GEMINI_API_KEY=k
 """
 
 from __future__ import annotations
