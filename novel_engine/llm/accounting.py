@@ -19,7 +19,7 @@ from novel_engine.errors import ModelError
 from novel_engine.llm.port import LanguageModel, ModelRequest, ModelResponse
 from novel_engine.llm.prompts import render_prompt, response_schema
 
-__all__ = ["request_key", "CachedModel", "MeteredModel", "usage_metrics"]
+__all__ = ["request_key", "CachedModel", "MeteredModel", "UsageSink", "usage_metrics"]
 
 
 def request_key(request: ModelRequest, model: str, settings: dict[str, Any] | None = None) -> str:
@@ -87,6 +87,24 @@ def usage_metrics() -> dict[str, Any]:
     return _METRICS
 
 
+class UsageSink:
+    """Where usage figures go: Prometheus counters in this process's default registry.
+
+    The Ray runtime substitutes a sink exporting through Ray's metrics agent, since the calls of a
+    Ray session are made in its shard processes, which no Prometheus scrapes directly.
+    """
+
+    def record(self, session: str, model: str, outcome: str, input_tokens: int = 0, output_tokens: int = 0,
+               cost: float = 0.0) -> None:
+        """Count one call (``outcome`` is ``ok`` or the error's class name) and its tokens and cost."""
+        m = usage_metrics()
+        m["calls"].labels(session=session, model=model, outcome=outcome).inc()
+        if outcome == "ok":
+            m["tokens"].labels(session=session, model=model, direction="input").inc(input_tokens)
+            m["tokens"].labels(session=session, model=model, direction="output").inc(output_tokens)
+            m["cost"].labels(session=session, model=model).inc(cost)
+
+
 class MeteredModel(LanguageModel):
     """Count calls, tokens and cost of ``model`` for one session.
 
@@ -94,42 +112,39 @@ class MeteredModel(LanguageModel):
         model: the model to wrap.
         session_id: the session the calls belong to (a metric label).
         price_input_per_mtok / price_output_per_mtok: US dollars per million tokens.
+        sink: where the figures are exported (default: this process's Prometheus registry).
     """
 
     def __init__(self, model: LanguageModel, session_id: str, price_input_per_mtok: float = 0.0,
-                 price_output_per_mtok: float = 0.0) -> None:
+                 price_output_per_mtok: float = 0.0, sink: UsageSink | None = None) -> None:
         self.model = model
         self.name = model.name
         self.session_id = session_id
         self.prices = (price_input_per_mtok, price_output_per_mtok)
+        self.sink = sink or UsageSink()
         self.calls = self.failures = self.input_tokens = self.output_tokens = 0
         self.cost_usd = 0.0
 
     def __getstate__(self) -> dict[str, Any]:
         return {"model": self.model, "session_id": self.session_id, "price_input_per_mtok": self.prices[0],
-                "price_output_per_mtok": self.prices[1]}
+                "price_output_per_mtok": self.prices[1], "sink": self.sink}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
-        m = usage_metrics()
-        labels = {"session": self.session_id, "model": self.name}
         self.calls += 1
         try:
             response = await self.model.complete(request)
         except ModelError as err:
             self.failures += 1
-            m["calls"].labels(outcome=type(err).__name__, **labels).inc()
+            self.sink.record(self.session_id, self.name, type(err).__name__)
             raise
         cost = (response.input_tokens * self.prices[0] + response.output_tokens * self.prices[1]) / 1e6
         self.input_tokens += response.input_tokens
         self.output_tokens += response.output_tokens
         self.cost_usd += cost
-        m["calls"].labels(outcome="ok", **labels).inc()
-        m["tokens"].labels(direction="input", **labels).inc(response.input_tokens)
-        m["tokens"].labels(direction="output", **labels).inc(response.output_tokens)
-        m["cost"].labels(**labels).inc(cost)
+        self.sink.record(self.session_id, self.name, "ok", response.input_tokens, response.output_tokens, cost)
         return response
 
     def usage(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import os
 from typing import Any, Mapping
 
 from novel_engine.errors import ConfigError
-from novel_engine.llm.accounting import CachedModel, MeteredModel
+from novel_engine.llm.accounting import CachedModel, MeteredModel, UsageSink
 from novel_engine.llm.limits import Limiter, LocalLimiter, RateLimitedModel
 from novel_engine.llm.offline import OfflineModel
 from novel_engine.llm.port import LanguageModel
@@ -67,7 +67,7 @@ def adapter(provider: str, options: LLMOptions, environ: Mapping[str, str] | Non
 def build_model(provider: str, options: LLMOptions | None = None, *, session_id: str = "",
                 on_failure: str = "fallback", limiter: Limiter | None = None, call_log: CallLog | None = None,
                 replay_log: CallLog | None = None, environ: Mapping[str, str] | None = None,
-                base: LanguageModel | None = None) -> LanguageModel:
+                base: LanguageModel | None = None, usage_sink: UsageSink | None = None) -> LanguageModel:
     """The language model of one session.
 
     Args:
@@ -80,6 +80,7 @@ def build_model(provider: str, options: LLMOptions | None = None, *, session_id:
         replay_log: with ``options.replay_of``: the recorded calls to replay (required then).
         environ: where keys are read (default ``os.environ``).
         base: an adapter to wrap instead of building one (tests, benchmarks).
+        usage_sink: where token and cost metrics go (default: this process's Prometheus registry).
 
     Raises:
         ConfigError: a missing key or base URL, or a replay without recorded calls.
@@ -105,7 +106,7 @@ def build_model(provider: str, options: LLMOptions | None = None, *, session_id:
         model = CircuitBreaker(model, options.breaker_failures, options.breaker_cooldown_s)
     if options.cache:
         model = CachedModel(model, settings)
-    model = MeteredModel(model, session_id, options.price_input_per_mtok, options.price_output_per_mtok)
+    model = MeteredModel(model, session_id, options.price_input_per_mtok, options.price_output_per_mtok, usage_sink)
     if call_log is not None:
         model = RecordingModel(model, call_log, model_id=model_id, settings=settings)
     return FailurePolicy(model, on_failure)

@@ -61,9 +61,14 @@ def session_model(settings: SessionSettings, session_id: str, *, runtime: str = 
     local_store = runner if runtime == "local" else None
     replay_log = StoreCallLog(runner, o.replay_of) if (o.replay_of and local_store is not None) else None
     limiter = None if o.replay_of else shared_limiter(settings, runtime, runner)
+    sink = None
+    if runtime == "ray":  # the calls happen in shard processes: export through Ray's metrics agent
+        from novel_engine.runtime.ray_metrics import RayUsageSink
+
+        sink = RayUsageSink()
     return build_model(provider, o, session_id=session_id, on_failure=settings.on_model_failure, limiter=limiter,
                        call_log=StoreCallLog(runner, session_id) if local_store is not None else None,
-                       replay_log=replay_log)
+                       replay_log=replay_log, usage_sink=sink)
 
 
 def stored_settings(runner: Any, session_id: str) -> SessionSettings:
