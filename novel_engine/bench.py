@@ -84,17 +84,16 @@ def bench_core(sizes: list[int], turns: int = 3, seed: int = 1, out: str | os.Pa
 
 
 def _ray_rss_mib() -> float:
-    """Resident memory of every Ray process on this machine plus this driver, in MiB."""
+    """Resident memory of this driver and every process it started (the Ray instance it runs:
+    GCS, raylet, workers), in MiB; other Ray instances on the machine are not counted."""
     import psutil
 
-    total = 0
-    for proc in psutil.process_iter(["name", "cmdline", "memory_info"]):
+    me = psutil.Process()
+    total = me.memory_info().rss
+    for proc in me.children(recursive=True):
         try:
-            cmd = " ".join(proc.info["cmdline"] or ())
-            if proc.pid == os.getpid() or "ray::" in cmd or "/ray/" in cmd or (proc.info["name"] or "").startswith(
-                    ("raylet", "gcs_server", "ray::")):
-                total += proc.info["memory_info"].rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied, TypeError):
+            total += proc.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return round(total / 2**20, 1)
 
@@ -117,18 +116,26 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int) -> dict[str
     if kind.startswith("llm"):
         model = SlowModel(latency_s=0.1)
     settings: dict[str, Any] = {}
+    limiter = None
     if kind == "llm-ray":
-        # until the cluster-wide limiter exists, the cap of 64 is split evenly over the persona shards
-        settings["persona_shards"] = 2
-        model = ConcurrencyLimit(model, cap // 2)
+        # one cap of 64 for the whole cluster: every persona shard asks the same limiter actor
+        from novel_engine.llm.limits import RateLimitedModel
+        from novel_engine.runtime.ray_limiter import cluster_limiter
+        from novel_engine.runtime.ray_runtime import connect
+
+        connect("local")
+        limiter = f"bench-{os.getpid()}"
+        model = RateLimitedModel(model, cluster_limiter(limiter, cap))
     elif kind == "llm-local":
         model = ConcurrencyLimit(model, cap)
-    engine = Engine(runtime, model=model)
+    # a Ray instance of its own ("local"), never a cluster some other process started on this machine
+    engine = Engine(runtime, model=model, address="local" if runtime == "ray" else None)
     scenario = "fantasy_world" if kind == "small" else synthetic(personas=personas, seed=seed)
     t0 = time.perf_counter()
     session = engine.create_session(scenario, seed=seed, **settings)
     setup = time.perf_counter() - t0
     per_turn, calls = [], []
+    phases: dict[str, float] = {}
     try:
         session.step()  # warm-up: the first call into each actor imports and loads what it needs
         for _ in range(turns):
@@ -136,13 +143,20 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int) -> dict[str
             report = session.step()
             per_turn.append(time.perf_counter() - t)
             calls.append(sum(1 for e in report.events if e.kind == "action") + 1)  # decisions + narration
+            for k, v in report.timings.items():
+                phases[k] = phases.get(k, 0.0) + v / turns
         rss = _ray_rss_mib() if runtime == "ray" else round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     finally:
         session.close()
+        if limiter is not None:
+            from novel_engine.runtime.ray_limiter import kill_limiter
+
+            kill_limiter(limiter)
     mean = sum(per_turn) / len(per_turn)
     row = {"kind": kind, "runtime": runtime, "personas": len(session.scenario.personas), "turns": turns,
            "setup_s": round(setup, 3), "seconds_per_turn": round(mean, 4),
-           "persona_turns_per_s": round(len(session.scenario.personas) / mean, 1), "rss_mib": rss}
+           "persona_turns_per_s": round(len(session.scenario.personas) / mean, 1), "rss_mib": rss,
+           "phase_seconds": {k: round(v, 4) for k, v in phases.items()}}
     if kind.startswith("llm"):
         import math
 

@@ -11,6 +11,8 @@ The director actor, which owns the world and the turn loop, is in ``ray_director
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import deque
 from typing import Any, Mapping, Sequence
 
@@ -22,10 +24,12 @@ from novel_engine.agents.persona import MEMORY_LIMIT, PersonaPool
 from novel_engine.core.briefs import MemoryItem
 from novel_engine.core.events import Action, Event
 from novel_engine.core.perception import BeliefSummary, Perception
+from novel_engine.core.setup import gc_paused
 from novel_engine.core.world import PersonaState, WorldState
 from novel_engine.errors import StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime.checkpoint import memory_rows
+from novel_engine.runtime import wire  # noqa: F401 - records cross actors as constructor calls
 from novel_engine.runtime.event_log import EventLog, HubRead
 
 __all__ = ["PersonaShard", "BeliefStoreShard", "ChroniclerActor", "EventHub", "apply_patch"]
@@ -71,26 +75,43 @@ class PersonaShard:
         self.last_turn = 0  # the last turn decided here (its state is that of the end of that turn)
         self.remembered = 0  # the last turn whose events the personas remember
         self.epoch = 0  # bumped by restore: a decide still awaiting its model then leaves no trace
+        wire.settle_gc()
+        self.timings: dict[str, float] = {}  # where the last decide call spent its time (benchmarks)
 
     def _remember(self, memories: Sequence[Event], turn: int) -> None:
         if turn > self.remembered:  # idempotent: a checkpoint may have remembered them already
             self.pool.remember(memories)
             self.remembered = turn
 
-    async def decide(self, patch: dict, views: Mapping[str, BeliefView], deciders: Sequence[str],
+    async def decide(self, patch: dict, views: Mapping[str, BeliefView] | Sequence[Any], deciders: Sequence[str],
                      memories: Sequence[Event], turn: int | None = None) -> dict[str, Action]:
         """The brief and decide phases for this shard's deciding personas, in one call.
 
-        ``memories`` are the events of turn ``turn - 1``; ``turn`` None skips the state check.
+        ``views`` are the belief views, or references to the parts each belief shard made for this
+        shard (see ``BeliefStoreShard.absorb_for``). ``memories`` are the events of turn
+        ``turn - 1``; ``turn`` None skips the state check.
         """
         if turn is not None:
             _check_turn("persona shard", self.last_turn, turn)
-        apply_patch(self.world, patch)
-        self._remember(memories, self.world.turn)
-        briefs, epoch = self.pool.briefs(self.world, views, deciders), self.epoch
-        out = await self.pool.decide(briefs)
+        epoch, t0 = self.epoch, time.perf_counter()
+        if not isinstance(views, Mapping):
+            merged: dict[str, BeliefView] = {}
+            for part in await asyncio.gather(*views):
+                merged.update(part)
+            views = merged
+            if epoch != self.epoch:  # restored while the views were awaited: this call is stale
+                raise StateLostError("persona shard was restored during the turn", role="persona shard", turn=turn)
+        t1 = time.perf_counter()
+        with gc_paused():  # as in process: a turn's short-lived records need no cyclic collection
+            apply_patch(self.world, patch)
+            self._remember(memories, self.world.turn)
+            briefs = self.pool.briefs(self.world, views, deciders)
+            t2 = time.perf_counter()
+            out = await self.pool.decide(briefs)
         if epoch == self.epoch:
             self.last_turn = self.world.turn + 1
+        wire.settle_gc()
+        self.timings = {"wait_views": t1 - t0, "brief": t2 - t1, "decide": time.perf_counter() - t2}
         return out
 
     def snapshot(self, memories: Sequence[Event], turn: int) -> dict[str, list]:
@@ -106,9 +127,14 @@ class PersonaShard:
             self.pool.agents[pid].memory = deque((MemoryItem(*m) for m in rows), maxlen=MEMORY_LIMIT)
         self.last_turn = self.remembered = turn
         self.epoch += 1
+        wire.settle_gc()
 
     def ping(self) -> str:
         return "ok"
+
+    def last_timings(self) -> dict[str, float]:
+        """Seconds the last decide call spent waiting for views, briefing and deciding."""
+        return dict(self.timings)
 
     def node(self) -> str:
         """The id of the Ray node this shard runs on (placement checks)."""
@@ -122,6 +148,8 @@ class BeliefStoreShard:
     def __init__(self, personas: Sequence[dict]) -> None:
         self.store = BeliefStore(PersonaState.from_dict(p) for p in personas)
         self.last_turn = 0
+        wire.settle_gc()
+        self.timings: dict[str, float] = {}  # where the last absorb call spent its time (benchmarks)
 
     def absorb(self, perceptions: Mapping[str, Sequence[Perception]], turn: int,
                deciders: Sequence[str], check: bool = False) -> dict[str, BeliefView]:
@@ -132,8 +160,27 @@ class BeliefStoreShard:
         self.last_turn = turn
         return self.store.views(perceptions, deciders)
 
+    def absorb_for(self, perceptions: Mapping[str, Sequence[Perception]], turn: int,
+                   deciders: Sequence[Sequence[str]]) -> Any:
+        """The believe phase, with the views split by persona shard: one return value per shard
+        (call with ``num_returns=len(deciders)``), so each goes straight to its persona shard."""
+        _check_turn("belief shard", self.last_turn, turn)
+        t0 = time.perf_counter()
+        with gc_paused():
+            self.store.absorb(perceptions, turn)
+            self.last_turn = turn
+            t1 = time.perf_counter()
+            parts = [self.store.views(perceptions, ids) for ids in deciders]
+        wire.settle_gc()
+        self.timings = {"absorb": t1 - t0, "views": time.perf_counter() - t1}
+        return parts if len(parts) > 1 else parts[0]
+
     def beliefs_of(self, persona_id: str, limit: int = 20) -> list[BeliefSummary]:
         return self.store.beliefs_of(persona_id, limit)
+
+    def last_timings(self) -> dict[str, float]:
+        """Seconds the last absorb call spent absorbing and building views."""
+        return dict(self.timings)
 
     def snapshot(self) -> dict[str, Any]:
         """Every belief model here, as checkpoint data."""
@@ -143,6 +190,7 @@ class BeliefStoreShard:
         """Continue from a checkpoint taken after ``turn``."""
         self.store.restore(beliefs)
         self.last_turn = turn
+        wire.settle_gc()
 
     def node(self) -> str:
         """The id of the Ray node this shard runs on (placement checks)."""

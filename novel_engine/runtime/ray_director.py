@@ -19,7 +19,8 @@ from typing import Any, Mapping, Sequence
 
 import ray
 
-from novel_engine.agents.chronicler import WorldContext
+from novel_engine.agents.chronicler import WorldContext, select_highlights
+from novel_engine.agents.chronicler import _mentioned as mentioned_in  # exactly whom the prose may name
 from novel_engine.agents.director import DirectorAgent
 from novel_engine.config import SessionSettings
 from novel_engine.core.events import Action, Event, InformationFragment, WorldEventSpec
@@ -30,6 +31,7 @@ from novel_engine.core.world import WorldState
 from novel_engine.errors import StateLostError
 from novel_engine.llm.offline import OfflineModel
 from novel_engine.runtime.checkpoint import assemble, encode, restore as restore_runtime
+from novel_engine.runtime import wire
 from novel_engine.runtime.local import TurnReport, chronicle_impact
 from novel_engine.runtime.sharding import ShardPlan
 
@@ -84,6 +86,7 @@ class DirectorActor:
         self._signatures = {pid: _signature(p) for pid, p in self.world.personas.items()}
         self._facts = dict(self.world.facts)
         self._lock = asyncio.Lock()
+        wire.settle_gc()
         # Every committed turn's inputs (player actions, world events, trait updates made before
         # it), so a fork can replay the story deterministically up to any turn.
         self.inputs: list[tuple[dict[str, Action], list[WorldEventSpec], dict[str, dict[str, float]]]] = []
@@ -128,21 +131,26 @@ class DirectorActor:
         timings["perceive"], t = clock() - t, clock()
         deciders = [pid for pid in sorted(world.personas) if pid not in players and world.personas[pid].can_act]
         deciding = set(deciders)
-        calls = []
+        # Belief views go from each belief shard straight to the persona shards (one object per
+        # persona shard, passed by reference): the director never unpacks or re-sends them.
+        shard_of, n = self.persona_shard_of, len(self.persona_shards)
+        view_refs: list[list[Any]] = [[] for _ in range(n)]
         for shard, ids in zip(self.belief_shards, self.plan.belief_shards):
             part = {pid: routes[pid] for pid in ids if pid in routes}
-            calls.append(shard.absorb.remote(part, turn, [pid for pid in ids if pid in deciding], True))
-        views: dict = {}
-        for v in await asyncio.gather(*calls):
-            views.update(v)
-        timings["believe"], t = clock() - t, clock()
+            split: list[list[str]] = [[] for _ in range(n)]
+            for pid in ids:
+                if pid in deciding:
+                    split[shard_of[pid]].append(pid)
+            refs = shard.absorb_for.options(num_returns=n).remote(part, turn, split)
+            for j, ref in enumerate(refs if n > 1 else [refs]):
+                view_refs[j].append(ref)
+        timings["believe"], t = 0.0, clock()  # overlaps the decide phase now
         patch = self._patch()
         memories = self._memories_by_shard()
         calls = []
         for i, (shard, ids) in enumerate(zip(self.persona_shards, self.plan.persona_shards)):
             mine = [pid for pid in ids if pid in deciding]
-            calls.append(shard.decide.remote(patch, {pid: views[pid] for pid in mine if pid in views}, mine,
-                                             memories[i], turn))
+            calls.append(shard.decide.remote(patch, view_refs[i], mine, memories[i], turn))
         decisions: dict[str, Action] = {}
         for d in await asyncio.gather(*calls):
             decisions.update(d)
@@ -150,10 +158,12 @@ class DirectorActor:
         result = self.director.resolve_turn(players, world_events, decisions=decisions)
         self.last_events = result.events
         timings["resolve"], t = clock() - t, clock()
-        mentioned = {pid for e in result.events for pid in (e.actor, e.target, *e.participants) if pid}
-        characters = {pid: world.personas[pid] for pid in sorted(mentioned) if pid in world.personas}
-        places = {l: world.locations[l] for e in result.events for l in (e.location, e.data.get("from"))
-                  if l in world.locations}
+        # Only the people and places of the events the chronicler will tell cross to it (with a
+        # large cast that is a few dozen, not every persona); it picks the same highlights.
+        told, _ = select_highlights(result.events, self.settings.highlight_limit, chronicle_impact)
+        people, where = mentioned_in(told)
+        characters = {pid: world.personas[pid] for pid in people if pid in world.personas}
+        places = {l: world.locations[l] for l in where if l in world.locations}
         prose = await self.chronicler.narrate.remote(
             result.events, characters,
             WorldContext(title=self.scenario.title, turn=turn, locations=places, tension=result.tension),
@@ -169,6 +179,7 @@ class DirectorActor:
         self._updates = {}
         await self.hub.publish.remote(hub_items(report))
         timings["commit"] = clock() - t
+        wire.settle_gc()
         return report
 
     def _memories_by_shard(self) -> list[list[Event]]:
@@ -218,6 +229,7 @@ class DirectorActor:
             self.last_events = self.history[-1].events if self.history else ()
             self._signatures = {pid: _signature(p) for pid, p in self.world.personas.items()}
             self._facts = dict(self.world.facts)
+            wire.settle_gc()
             return turn
 
     # -- reads -------------------------------------------------------------------------------

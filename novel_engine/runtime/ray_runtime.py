@@ -110,7 +110,8 @@ class RayRuntime:
             names.append(name)
             return actor_cls.options(name=name, **base, **opts).remote(*args)
 
-        persona_shards = [named(PersonaShard, _name(session_id, "persona", i), shard_opts, ids, world_dict, model, seed)
+        world_ref = ray.put(world_dict)  # stored once for every shard (and kept for their restarts)
+        persona_shards = [named(PersonaShard, _name(session_id, "persona", i), shard_opts, ids, world_ref, model, seed)
                           for i, ids in enumerate(plan.persona_shards)]
         by_id = {p["id"]: p for p in world_dict["personas"]}
         belief_shards = [named(BeliefStoreShard, _name(session_id, "belief", i), shard_opts,
@@ -126,7 +127,7 @@ class RayRuntime:
         rt.model, rt.actor_options = model, dict(actor_options or {})
         # The creating driver owns the actors: if only the director held the shards' handles, a
         # director crash would drop their last reference and Ray would destroy them for good.
-        rt._owned = [*persona_shards, *belief_shards, chronicler, hub]
+        rt._owned = [*persona_shards, *belief_shards, chronicler, hub, world_ref]
         return rt
 
     @classmethod

@@ -49,7 +49,9 @@ def plan_shards(persona_ids: Sequence[str], personas_per_actor: int | None = Non
         personas_per_actor: how many personas one persona shard hosts; None chooses: 1 for a
             cast of up to ``SMALL_CAST``, else enough to make ``max_shards`` shards.
         max_shards: the most persona shards an automatic choice makes (e.g. the cluster's CPUs).
-        belief_shards: how many belief-store shards (default: one per 4 persona shards, at least 1).
+        belief_shards: how many belief-store shards (default: as many as persona shards when they
+            pack many personas, so the believe phase runs as parallel as the decide phase; one per
+            4 persona shards, at least 1, with one actor per persona).
     Raises:
         ConfigError: for a count below 1.
     """
@@ -67,7 +69,7 @@ def plan_shards(persona_ids: Sequence[str], personas_per_actor: int | None = Non
     else:
         persona_shards = _by_hash(ids, max(1, math.ceil(n / personas_per_actor)))
     if belief_shards is None:
-        belief_shards = max(1, math.ceil(len(persona_shards) / 4))
+        belief_shards = len(persona_shards) if personas_per_actor > 1 else max(1, math.ceil(len(persona_shards) / 4))
     if belief_shards < 1:
         raise ConfigError(f"belief_shards must be at least 1, got {belief_shards}", setting="belief_shards")
     return ShardPlan(persona_shards, _by_hash(ids, belief_shards))

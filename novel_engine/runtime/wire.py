@@ -1,0 +1,63 @@
+"""Fast pickling of the records a turn sends between actors.
+
+Frozen, slotted dataclasses pickle through ``copyreg``'s generic path: a state dict built per
+object on the way out and a ``__setstate__`` loop of ``object.__setattr__`` on the way in. A
+10,000-persona turn sends about 250,000 of them (perceptions, belief views, events), which took
+seconds. Registering a reducer that pickles each record as ``(class, field values)`` makes it a
+constructor call; measured on such a turn, the perceptions went from about 1 s to 0.1 s.
+
+Only the sender needs the registration (the receiver just calls the class), and every process
+that imports the Ray actors imports this module. Nothing about the records changes: they unpickle
+equal to what was sent, and objects shared inside one message (a fragment many personas
+perceived) stay shared.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import dataclasses
+import gc
+import operator
+from typing import Any, Callable
+
+from novel_engine.agents.belief_store import BeliefView
+from novel_engine.core.events import Action, Event, InformationFragment
+from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perception
+
+__all__ = ["register", "RECORDS", "settle_gc"]
+
+RECORDS: tuple[type, ...] = (Perception, PerceivedFragment, BeliefSummary, BeliefView, InformationFragment, Event,
+                             Action)
+
+
+def _reducer(cls: type) -> Callable[[Any], tuple]:
+    names = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    if len(names) != len(dataclasses.fields(cls)):
+        raise TypeError(f"{cls.__name__} has fields outside __init__; it cannot be pickled by its constructor")
+    get = operator.attrgetter(*names)
+    if len(names) == 1:
+        return lambda obj: (cls, (get(obj),))
+    return lambda obj: (cls, get(obj))
+
+
+def register(classes: tuple[type, ...] = RECORDS) -> None:
+    """Pickle each of ``classes`` (frozen dataclasses) as a constructor call (idempotent)."""
+    for cls in classes:
+        copyreg.pickle(cls, _reducer(cls))
+
+
+def settle_gc() -> None:
+    """Keep the cyclic collector off the long-lived state of an actor process.
+
+    Call it when an actor has built its state and after each turn. An actor holds millions of
+    long-lived objects (a large cast's world, beliefs, memories) and unpickles hundreds of
+    thousands per turn; every full collection then walks the whole heap again while freeing
+    nothing (the records are acyclic and go away by reference counting). Freezing moves what
+    exists now out of the collector's sight, and a higher first threshold makes the young
+    collections rarer. (The in-process runtime pauses the collector during a turn instead.)
+    """
+    gc.set_threshold(100_000, 50, 100)
+    gc.freeze()
+
+
+register()
