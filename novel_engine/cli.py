@@ -106,6 +106,11 @@ def _parser() -> argparse.ArgumentParser:
 
     add_store_bench(bench_sub)
     cli_llm.add_bench_parser(bench_sub)
+    from serve_app.bench import add_bench_parser as add_api_bench  # `bench api`
+    from serve_app.launcher import add_serve_parser  # `serve`
+
+    add_api_bench(bench_sub)
+    add_serve_parser(sub)
 
     users = sub.add_parser("users", help="manage the users of the HTTP server")
     users_sub = users.add_subparsers(dest="users_command", required=True)
@@ -216,6 +221,12 @@ def _cmd_users(args: argparse.Namespace) -> int:
     return create_user_command(args.username, _store(args), password_stdin=args.password_stdin)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from serve_app.launcher import cmd_serve  # Ray Serve loads only for this command
+
+    return cmd_serve(args)
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from novel_engine.bench import bench_core, bench_runtime
 
@@ -224,6 +235,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         return cmd_bench_store(args)
 
+    if args.suite == "api":
+        from serve_app.bench import cmd_bench_api
+
+        return cmd_bench_api(args)
     if args.suite == "llm":
         return cli_llm.cmd_bench_llm(args)
     try:
@@ -244,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``novel-engine`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     handlers = {"run": _cmd_run, "resume": _cmd_resume, "scenarios": _cmd_scenarios, "validate": _cmd_validate, "bench": _cmd_bench,
-                "users": _cmd_users, "replay": lambda a: cli_llm.cmd_replay(a, _store(a))}
+                "users": _cmd_users, "serve": _serve, "replay": lambda a: cli_llm.cmd_replay(a, _store(a))}
     try:
         return handlers[args.command](args)
     except ScenarioError as exc:

@@ -118,7 +118,7 @@ class ServeContext:
         self.auth: Any = None
         self.engine: Any = None
         self.fanout: Any = None
-        self._owners: dict[str, SessionAccess] = {}  # owners never change: cache them per replica
+        self._sessions: dict[str, Any] = {}  # attached session handles (attaching costs Ray calls)
         self._lock = asyncio.Lock()
         self._ready = False
 
@@ -159,12 +159,9 @@ class ServeContext:
 
     # -- sessions and who may use them ---------------------------------------------------------
     async def owner_record(self, session_id: str) -> SessionAccess | None:
-        rec = self._owners.get(session_id)
-        if rec is None:
-            rec = await self.access.get_session(session_id)
-            if rec is not None:
-                self._owners[session_id] = rec
-        return rec
+        # Read every time, never cached: a session deleted through another replica must be a 404
+        # here at once (the lookup is one indexed row).
+        return await self.access.get_session(session_id)
 
     async def authorize(self, principal: Any, session_id: str, need: str = OWNER,
                         agent_id: str | None = None) -> SessionAccess:
@@ -204,14 +201,19 @@ class ServeContext:
 
     async def session(self, session_id: str) -> Any:
         """The live session (attached once per replica). 404 if its actors are gone."""
+        session = self._sessions.get(session_id)
+        if session is not None:
+            return session
         try:
-            return await run_in_threadpool(self.engine.attach, session_id)
+            session = await run_in_threadpool(self.engine.attach, session_id)
         except SessionError:
             raise not_found(session_id) from None
+        self._sessions[session_id] = session
+        return session
 
     def forget(self, session_id: str) -> None:
         """Drop this replica's handle and cached owner of a session (after a delete)."""
-        self._owners.pop(session_id, None)
+        self._sessions.pop(session_id, None)
         self.engine.forget(session_id)
 
     async def hub_of(self, session_id: str) -> Any:

@@ -207,9 +207,15 @@ class Fanout:
                 self.feeds[session_id] = feed
         return feed
 
-    async def subscribe(self, outbox: Outbox, session_id: str, after_seq: int,
+    async def subscribe(self, outbox: Outbox, session_id: str, after_seq: int | None,
                         types: frozenset[str] | None) -> Subscription:
-        """Start a subscription: catch up from ``after_seq`` in a task, then join the live feed."""
+        """Start a subscription: catch up from ``after_seq`` in a task, then join the live feed.
+
+        ``after_seq`` None means "from now": the events this replica has not yet delivered.
+        """
+        feed = await self._feed(session_id)
+        if after_seq is None:
+            after_seq = feed.last_seq
         old = outbox.subs.get(session_id)
         if old is not None:
             old.stop()
@@ -232,7 +238,9 @@ class Fanout:
                     if feed.task is None or feed.task.done():
                         feed.task = asyncio.create_task(feed.run())
                     return
-                read = await feed.hub.subscribe.remote(sub.cursor, None, 0.0, 500)
+                # the hub filters by type, so a filtered backlog costs only what it delivers
+                wanted = sorted(sub.types) if sub.types is not None else None
+                read = await feed.hub.subscribe.remote(sub.cursor, wanted, 0.0, 500)
                 if read.truncated:
                     await sub.outbox.put(control("error", code="truncated", session_id=sub.session_id,
                                                  detail=f"events after seq {sub.cursor} are no longer kept; "

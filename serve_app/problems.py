@@ -43,6 +43,10 @@ _BY_CLASS: dict[str, tuple[int, str, str]] = {
     "CheckpointError": (409, "checkpoint", "Checkpoint problem"),
     "ModelError": (502, "model-failed", "Language model failed"),
 }
+# Ray's errors when an actor is dead, restarting or out of reach: an outage, not a bug (matched by
+# name so this module needs no Ray import)
+_RAY_UNAVAILABLE = frozenset({"RayActorError", "ActorDiedError", "ActorUnavailableError", "GetTimeoutError",
+                              "ActorUnschedulableError", "OwnerDiedError", "ObjectLostError"})
 _HTTP_TITLES = {400: "Bad request", 401: "Authentication required", 403: "Permission denied", 404: "Not found",
                 405: "Method not allowed", 409: "Conflict", 413: "Request too large", 415: "Unsupported media type",
                 422: "Validation failed", 429: "Too many requests", 503: "Service unavailable"}
@@ -156,6 +160,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        if type(exc).__name__ in _RAY_UNAVAILABLE:
+            log.warning("%s %s: %s", request.method, request.url.path, type(exc).__name__)
+            return problem_response(Problem(503, "session-unavailable", "the session's actors are not answering "
+                                            "(restarting or lost); try again shortly", title="Service unavailable",
+                                            headers={"Retry-After": "2"}))
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem_response(Problem(500, "internal", "internal error; it has been logged",
                                         title="Internal error"))

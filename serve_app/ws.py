@@ -4,8 +4,9 @@ Authenticate with ``?token=<jwt or API key>`` on the URL, or with a first messag
 ``{"type": "auth", "token": ...}``. Then, one JSON object per message:
 
 - ``{"type": "subscribe", "session_id", "event_types": [...], "after_seq": n}``: the session's
-  events after ``n`` in order (``agent_action``, ``world_event``, ``causal_event``,
-  ``narrative_update``, ``turn_complete``), each with its ``seq``; answered by ``subscribed``.
+  events after ``n`` (0: from the start; omitted: from now on) in order (``agent_action``, ``world_event``, ``causal_event``,
+  ``narrative_update``, ``turn_complete``), each with its ``seq``; answered first by
+  ``subscribed`` (with the effective ``after_seq``).
   A client that reconnects and subscribes from the last ``seq`` it saw misses nothing.
 - ``{"type": "unsubscribe", "session_id"}``.
 - ``{"type": "agent_action", "session_id", "agent_id", "action": {"action_type", "target",
@@ -54,7 +55,8 @@ class SubscribeMessage(BaseModel):
     type: Literal["subscribe"]
     session_id: str = SessionId
     event_types: list[EventType] | None = Field(default=None, max_length=len(HUB_EVENT_TYPES))
-    after_seq: int = Field(default=0, ge=0, le=2**62)
+    after_seq: int | None = Field(default=None, ge=0, le=2**62,
+                                  description="events after this seq (0: from the start); omitted: from now on")
 
 
 class ActionMessage(BaseModel):
@@ -166,10 +168,11 @@ class _Socket:
     async def subscribe(self, m: SubscribeMessage) -> None:
         await self.ctx.authorize(self.principal, m.session_id, OWNER)
         await self.ctx.session(m.session_id)  # 404 if its actors are gone
-        self.send("subscribed", session_id=m.session_id, after_seq=m.after_seq,
-                  event_types=m.event_types or list(HUB_EVENT_TYPES))
         types = frozenset(m.event_types) if m.event_types else None
-        await self.ctx.fanout.subscribe(self.outbox, m.session_id, m.after_seq, types)
+        sub = await self.ctx.fanout.subscribe(self.outbox, m.session_id, m.after_seq, types)
+        # queued before the subscription's task can run, so it precedes every event frame
+        self.send("subscribed", session_id=m.session_id, after_seq=sub.after_seq,
+                  event_types=m.event_types or list(HUB_EVENT_TYPES))
 
     async def queue_action(self, m: ActionMessage) -> None:
         from serve_app.routes_agents import queue_player_action

@@ -117,3 +117,18 @@ def test_type_filter_moves_the_cursor_past_other_types():
         await fan.close()
 
     asyncio.run(scenario())
+
+
+def test_subscribing_without_after_seq_starts_from_now():
+    async def scenario() -> None:
+        hub = FakeHub()
+        fan = Fanout(lambda sid: asyncio.sleep(0, hub), poll_timeout_s=0.5)
+        hub.publish(4)
+        box = Outbox(100)
+        sub = await fan.subscribe(box, "s", None, None)
+        assert sub.after_seq == 4
+        hub.publish(2)
+        assert [f["seq"] for f in await drain(box, 6)] == [5, 6]
+        await fan.close()
+
+    asyncio.run(scenario())

@@ -1,0 +1,111 @@
+"""``novel-engine serve``: start Ray and the Serve app on this machine, print the URL, run until Ctrl-C.
+
+With no flags it uses embedded defaults: a new local Ray instance of its own (``--address`` joins
+a running cluster instead), the embedded state store under
+``NOVEL_ENGINE_DATA_DIR`` (or ``./.novel-engine``) and HTTP on 127.0.0.1:8000. Outside ``--dev``
+the server refuses to start without a strong ``NOVEL_ENGINE_JWT_SECRET``; ``--dev`` makes up a
+random one for this run (shared by every replica, lost at exit) and says so.
+
+For a cluster, deploy ``serve_app/serve_config.yaml`` (``serve deploy``) or the KubeRay manifests
+instead; this command is for a laptop or a single machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import sys
+import threading
+from typing import Any
+
+__all__ = ["add_serve_parser", "cmd_serve", "serve_env"]
+
+APP_NAME = "novel-engine"
+
+
+def add_serve_parser(sub: Any) -> None:
+    """Add ``serve`` to the top-level subcommands."""
+    p = sub.add_parser("serve", help="start the HTTP and WebSocket API on Ray Serve (Ctrl-C stops it)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000; 0 picks a free one)")
+    p.add_argument("--dev", action="store_true",
+                   help="development mode: a random JWT secret for this run if none is set (never for a shared server)")
+    p.add_argument("--replicas", type=int, default=1, help="gateway replicas (default 1)")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: start a local instance of its own)")
+    g = p.add_argument_group("state (default: an embedded store in NOVEL_ENGINE_DATA_DIR or ./.novel-engine)")
+    g.add_argument("--database-url", help="sqlite:///path or postgresql://... (env NOVEL_ENGINE_DATABASE_URL)")
+    g.add_argument("--redis-url", help="redis://host:6379/0 (env NOVEL_ENGINE_REDIS_URL)")
+    g.add_argument("--object-store-url", help="file:///path or s3://bucket/prefix (env NOVEL_ENGINE_OBJECT_STORE_URL)")
+
+
+def serve_env(dev: bool, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The ``NOVEL_ENGINE_*`` variables the replicas get (a random JWT secret in dev mode if unset).
+
+    Raises:
+        ConfigError: no usable JWT secret outside dev mode (before anything starts).
+    """
+    from serve_app.security import AuthSettings
+
+    env = {k: v for k, v in (os.environ if environ is None else environ).items() if k.startswith("NOVEL_ENGINE_")}
+    if dev and not env.get("NOVEL_ENGINE_JWT_SECRET"):
+        env["NOVEL_ENGINE_JWT_SECRET"] = secrets.token_urlsafe(48)
+    AuthSettings.from_env(dev, env)
+    return env
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run ``novel-engine serve`` from parsed arguments; returns the exit code."""
+    from novel_engine.errors import ConfigError
+    from novel_engine.storage.settings import StoreSettings
+
+    if args.replicas < 1:
+        raise ConfigError("--replicas: must be at least 1", setting="replicas")
+    env = serve_env(args.dev)
+    store = StoreSettings.from_env(database_url=args.database_url, redis_url=args.redis_url,
+                                   object_store_url=args.object_store_url)
+    port = args.port or _free_port(args.host)
+    print("starting Ray and Serve...", file=sys.stderr, flush=True)
+    from ray import serve
+
+    from novel_engine.runtime.ray_runtime import connect
+    from serve_app.app import build_app
+
+    # "local": a Ray instance of our own, never one that happens to run on this machine already
+    connect(args.address or "local")
+    serve.start(http_options={"host": args.host, "port": port})
+    config = {"database_url": store.database_url, "redis_url": store.redis_url,
+              "object_store_url": store.object_store_url, "dev_mode": args.dev}
+    app = build_app({**{k: v for k, v in config.items() if v is not None}, "num_replicas": args.replicas,
+                     "env": env})
+    try:
+        serve.run(app, name=APP_NAME, route_prefix="/")
+        shown = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
+        print(f"Novel Engine API: http://{shown}:{port}/  (docs http://{shown}:{port}/docs, "
+              f"WebSocket ws://{shown}:{port}/ws)", flush=True)
+        print(f"state: {store.describe()}" + ("  [dev mode]" if args.dev else ""), file=sys.stderr, flush=True)
+        print("create a user with: novel-engine users create NAME; stop with Ctrl-C", file=sys.stderr, flush=True)
+        _wait_for_stop()
+        print("stopping...", file=sys.stderr, flush=True)
+    finally:
+        serve.shutdown()
+    return 0
+
+
+def _wait_for_stop() -> None:
+    # Ctrl-C or `kill`: a process started in the background of a script inherits SIGINT ignored,
+    # and Ray's driver turns SIGTERM into an abrupt exit, so both are handled here explicitly.
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass

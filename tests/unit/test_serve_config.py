@@ -1,0 +1,60 @@
+"""The Serve config file and the app builder: a valid Serve schema, the right import path, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import serve_app
+from novel_engine.errors import ConfigError
+from serve_app.context import ServeConfig
+
+CONFIG = Path(serve_app.__file__).parent / "serve_config.yaml"
+
+
+def test_serve_config_is_a_valid_serve_deploy_schema_for_the_bound_app():
+    from ray.serve.schema import ServeDeploySchema
+
+    from serve_app.app import NovelEngineIngress
+
+    schema = ServeDeploySchema.model_validate(yaml.safe_load(CONFIG.read_text()))
+    (app,) = schema.applications
+    assert app.import_path == "serve_app.app:app" and app.route_prefix == "/"
+    assert [d.name for d in app.deployments] == [NovelEngineIngress.name]
+    assert app.deployments[0].max_ongoing_requests >= 1000
+    assert "NOVEL_ENGINE_JWT_SECRET" not in str(app.runtime_env)  # secrets never live in the file
+
+
+def test_builder_takes_args_and_refuses_unknown_or_malformed_ones():
+    from ray.serve import Application
+
+    from serve_app.app import app, build_app
+
+    assert isinstance(app, Application)
+    assert isinstance(build_app({"num_replicas": "2", "ws_queue_size": "64", "dev_mode": "true"}), Application)
+    with pytest.raises(ConfigError, match="unknown serve setting"):
+        build_app({"num_replica": 2})
+    with pytest.raises(ConfigError, match="ws_queue_size"):
+        build_app({"ws_queue_size": "many"})
+
+
+def test_serve_config_reads_args_over_environment():
+    cfg = ServeConfig.from_args({"heartbeat_s": "3"}, env={"NOVEL_ENGINE_SERVE_HEARTBEAT_S": "9",
+                                                           "NOVEL_ENGINE_SERVE_DEV_MODE": "yes"})
+    assert cfg.heartbeat_s == 3.0 and cfg.dev_mode is True
+
+
+def test_serve_refuses_to_start_without_a_secret_unless_dev(monkeypatch, capsys):
+    from novel_engine.cli import main
+    from serve_app.launcher import serve_env
+
+    monkeypatch.delenv("NOVEL_ENGINE_JWT_SECRET", raising=False)
+    assert main(["serve", "--port", "0"]) == 2  # refused before Ray starts
+    assert "NOVEL_ENGINE_JWT_SECRET" in capsys.readouterr().err
+    env = serve_env(True, {"NOVEL_ENGINE_DATA_DIR": "/tmp/x", "HOME": "/root"})
+    assert len(env["NOVEL_ENGINE_JWT_SECRET"]) >= 32 and env["NOVEL_ENGINE_DATA_DIR"] == "/tmp/x"
+    assert "HOME" not in env  # only the engine's own variables reach the replicas
+    with pytest.raises(ConfigError):
+        serve_env(False, {"NOVEL_ENGINE_JWT_SECRET": "changeme"})
