@@ -100,6 +100,7 @@ def test_ray_sessions_store_what_local_ones_store_and_resume(ray_session, tmp_pa
         ref = local.create_session(SCENARIO, seed=SEED, session_id="store-ray", personas_per_actor=2)
         ref.run(3)
         assert stored(engine, "store-ray") == stored(local, "store-ray")  # records, events, checkpoint bytes
+        retry_of_a_committed_turn_commits_nothing(engine, s)
         s.close()
     with Engine("ray", store=db) as engine:  # a new driver: new actors from the stored state
         resumed = engine.resume("store-ray")
@@ -111,6 +112,23 @@ def test_ray_sessions_store_what_local_ones_store_and_resume(ray_session, tmp_pa
             assert [e[0] for e in stored(engine, "store-ray")[1]] == list(range(1, len(ref.events()) + 1))
         finally:
             resumed.close()
+
+
+def retry_of_a_committed_turn_commits_nothing(engine, session):
+    from novel_engine.errors import ConflictError
+    from novel_engine.runtime.durable import turn_commit
+    from novel_engine.runtime.ray_durable import commit_once
+
+    runner, sid = engine._runner, session.id
+    before = stored(engine, sid)
+    last = runner.call(lambda st: st.turns(sid))[-1].record
+    commit = turn_commit(session.reports()[-1], last["inputs"], None)
+    head = runner.call(lambda st: st.get_session(sid))
+    again = asyncio.run(commit_once(runner, sid, head.version - 1, commit))  # as if its answer was lost
+    assert again.version == head.version and stored(engine, sid) == before
+    other = turn_commit(session.reports()[-2], last["inputs"], None)  # a different turn 3: a real conflict
+    with pytest.raises(ConflictError):
+        asyncio.run(commit_once(runner, sid, head.version - 1, type(other)(3, other.record, other.events)))
 
 
 def _disturbed_run(gate_cls, tmp_path, sid, disturb, **settings):
