@@ -80,3 +80,25 @@ def test_requests_per_minute_bucket_is_shared(request):
         return done
 
     assert not asyncio.run(main())
+
+
+def test_ray_limiter_takes_back_the_slot_of_a_caller_that_never_released(ray_session):
+    """A shard that dies mid-call never releases: its lease expires and the slot returns."""
+    from novel_engine.runtime.ray_limiter import cluster_limiter, kill_limiter
+
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    limiter = cluster_limiter(name, 1, lease_ttl_s=0.2)
+    try:
+        async def main():
+            lost = await limiter.acquire(1)  # never released, as if its caller died
+            ticket = await limiter.acquire(1)  # admitted once the lost lease expires
+            # awaited on the actor (the port's release does not wait): a late release of a reaped
+            # lease must not free a second slot
+            await limiter.actor.release.remote(lost, 0)
+            await limiter.actor.release.remote(ticket, 0)
+            return ray_session.get(limiter.actor.stats.remote())
+
+        stats = asyncio.run(main())
+        assert stats["in_flight"] == 0 and stats["peak_in_flight"] == 1
+    finally:
+        kill_limiter(name)
