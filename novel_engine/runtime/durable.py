@@ -79,7 +79,7 @@ async def load(runner: StoreRunner, session_id: str, model: LanguageModel, *, up
         CheckpointError: the session has no usable checkpoint, or a replay diverged.
     """
     try:
-        head = await runner.acall(lambda s: s.get_session(session_id))
+        head = await runner.acall(lambda s: s.get_session(session_id, fresh=True))  # never a stale cached head
     except NotFoundError:
         raise SessionError(f"no session {session_id!r} in the state store", session_id=session_id) from None
     target = head.turn if upto is None else upto

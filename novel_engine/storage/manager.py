@@ -154,9 +154,15 @@ class UnifiedStateManager(StateStore):
         inline, key = await self._place_checkpoint(record.id, record.turn, checkpoint)
         return await self.sql.create_session(record, inline, key)
 
-    async def get_session(self, session_id: str) -> SessionRecord:
+    async def get_session(self, session_id: str, *, fresh: bool = False) -> SessionRecord:
+        """The session's head, from the read cache when it has it.
+
+        The in-process cache (no Redis) sees only this process's commits, so a path that must
+        not act on a stale head (resume, reload after a conflict) passes ``fresh=True`` to read
+        SQL (and refresh the cache).
+        """
         ck = f"session:{session_id}"
-        cached = await self._best_effort("cache read", self.hot.cache_get(ck))
+        cached = None if fresh else await self._best_effort("cache read", self.hot.cache_get(ck))
         if cached is not None:
             self._stats["cache_hits"] += 1
             return _record_from(cached)
@@ -173,7 +179,12 @@ class UnifiedStateManager(StateStore):
         inline, key = await self._place_checkpoint(session_id, commit.turn, commit.checkpoint)
         if key is not None:
             commit = TurnCommit(commit.turn, commit.record, commit.events, None)
-        head = await self.sql.commit_turn(session_id, expected_version, commit, key)
+        try:
+            head = await self.sql.commit_turn(session_id, expected_version, commit, key)
+        except ConflictError:
+            # another writer got there first: whatever head this process cached is stale
+            await self._best_effort("cache drop", self.hot.cache_delete(f"session:{session_id}"))
+            raise
         # Write-through rather than delete: the new head replaces the old one, and a fill that
         # read SQL before this commit cannot put the older head back (versioned set).
         await self._best_effort("cache update", self.hot.cache_set_versioned(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from novel_engine.storage import SessionRecord, TurnCommit
+import pytest
+
+from novel_engine.errors import ConflictError
+from novel_engine.storage import SessionRecord, StoreRunner, TurnCommit, open_store
 from novel_engine.storage.manager import _record_bytes
 
 
@@ -30,3 +33,17 @@ def test_every_commit_replaces_the_cached_head(runner):
     # a plain delete (e.g. by an operator) falls back to SQL
     runner.call(lambda st: st.hot.cache_delete(f"session:{s}"))
     assert runner.call(lambda st: st.get_session(s)).turn == 3
+
+
+def test_a_writer_that_loses_a_conflict_stops_trusting_its_cached_head(store_settings):
+    with StoreRunner(open_store(store_settings)) as a, StoreRunner(open_store(store_settings)) as b:
+        s = f"t-{uuid.uuid4().hex[:12]}"
+        a.call(lambda st: st.create_session(SessionRecord(id=s, scenario={}, settings={}, seed=1), b"ck"))
+        assert a.call(lambda st: st.get_session(s)).version == 0  # cached by a
+        b.call(lambda st: st.commit_turn(s, 0, TurnCommit(1, {"turn": 1}, ())))  # another process commits
+        assert a.call(lambda st: st.get_session(s, fresh=True)).version == 1  # a resume reads SQL
+        a.call(lambda st: st.hot.cache_set(f"session:{s}", _record_bytes(
+            SessionRecord(id=s, scenario={}, settings={}, seed=1)), 300))  # a's cache still says version 0
+        with pytest.raises(ConflictError):
+            a.call(lambda st: st.commit_turn(s, 0, TurnCommit(1, {"turn": 1}, ())))
+        assert a.call(lambda st: st.get_session(s)).version == 1  # the conflict dropped the stale entry
