@@ -214,9 +214,11 @@ class ChroniclerActor:
         if check:
             _check_turn("chronicler", self.last_turn, context.turn)
         chronicler, epoch = self.chronicler, self.epoch
-        prose = await chronicler.create_narrative(events, characters, context, impact=impact)
+        with gc_paused():
+            prose = await chronicler.create_narrative(events, characters, context, impact=impact)
         if epoch == self.epoch:
             self.last_turn = context.turn
+        wire.settle_gc()
         return prose
 
     def narrative(self) -> str:
@@ -250,7 +252,9 @@ class EventHub:
         if turn and turn <= self.published_turn:
             return self.log.last_seq
         self.published_turn = max(self.published_turn, turn)
-        return self.log.publish(items)
+        seq = self.log.publish(items)
+        wire.settle_gc()  # a large cast publishes tens of thousands of items per turn
+        return seq
 
     async def subscribe(self, after_seq: int = 0, event_types: Sequence[str] | None = None,
                         timeout_s: float = 10.0, limit: int = 1000) -> HubRead:
