@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-from fastapi import FastAPI, WebSocket
+from fastapi import Depends, FastAPI, WebSocket
 from ray import serve
 from ray.serve import Application
 
@@ -50,9 +50,8 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     api.state.metrics = Metrics()
     api.state.ctx = None
     install_problem_handlers(api)
-    api.add_middleware(MetricsMiddleware, metrics=api.state.metrics, max_body_bytes=cfg.max_body_bytes)
-    from fastapi import Depends
-
+    api.add_middleware(MetricsMiddleware, metrics=api.state.metrics, max_body_bytes=cfg.max_body_bytes,
+                       replica=_replica_id())
     api.include_router(routes_ops.router)
     api.include_router(auth_router, dependencies=[Depends(context)])
     for r in (routes_sessions.router, routes_agents.router, routes_story.router):
@@ -69,6 +68,13 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
             m.sockets.dec()
 
     return api
+
+
+def _replica_id() -> str:
+    try:
+        return serve.get_replica_context().replica_id.unique_id
+    except Exception:  # noqa: BLE001 - not inside a Serve replica (a test app)
+        return "local"
 
 
 @serve.deployment(max_ongoing_requests=2000, graceful_shutdown_timeout_s=5, health_check_period_s=10,

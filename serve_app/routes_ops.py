@@ -41,10 +41,12 @@ class Metrics:
 
 
 class MetricsMiddleware:
-    """ASGI middleware: count and time HTTP requests; refuse bodies over ``max_body_bytes`` (413)."""
+    """ASGI middleware: count and time HTTP requests; refuse bodies over ``max_body_bytes`` (413);
+    name the answering replica in ``X-Novel-Engine-Replica`` (to trace a request, and for tests)."""
 
-    def __init__(self, app: Any, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(self, app: Any, metrics: Metrics, max_body_bytes: int, replica: str = "local") -> None:
         self.app, self.metrics, self.max_body = app, metrics, max_body_bytes
+        self.replica_header = (b"x-novel-engine-replica", replica.encode())
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -70,6 +72,7 @@ class MetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), self.replica_header]}
             await send(message)
 
         try:

@@ -3,7 +3,8 @@
 Serve's HTTP proxy listens on a free loopback port (never 8000: other test runs share the
 machine). The app keeps its state in a SQLite file in a temporary folder, which the tests also
 open to create users with the real security layer. A second, small application with a tiny rate
-limit and outbox runs beside it for the 429 tests.
+limit runs beside it for the 429 tests; being another replica process over the same store and
+cluster, it also shows that replicas agree on sessions, owners, deletes and event streams.
 """
 
 from __future__ import annotations

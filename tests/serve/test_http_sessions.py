@@ -179,3 +179,4 @@ def test_queued_action_that_no_longer_fits_is_dropped_and_reported(alice):
     assert turn["turn"] == 1
     alice.delete(base)
 
+
