@@ -11,9 +11,11 @@ limiter actor enforces it across the persona shards). Two cases per runtime:
   waits and retries. Figure: the turn completes, with its time against the same ideal (target at
   most 1.5x), and how many decisions fell back (should be none).
 
-``cpu_seconds_per_turn_driver`` is the CPU the in-process runtime spent per turn: google-genai's
-request building costs about 2 ms of CPU per call, so one process cannot issue 1,000 calls in the
-1.6 s of the ideal turn; on Ray the calls spread over the persona shards' processes.
+Every case runs with each Gemini transport: ``genai`` (the official client) and ``rest`` (the
+same REST calls from a template). ``cpu_seconds_per_turn_driver`` is the CPU the in-process runtime
+spent per turn: google-genai's request building costs about 2 ms of CPU per call, so one process
+cannot issue 1,000 calls in the 1.6 s of the ideal turn with it; on Ray the calls spread over the
+persona shards' processes.
 (``measure_llm("openai", ...)`` runs the clean case through the OpenAI-compatible adapter.)
 
 Each case runs in a fresh subprocess (its own Ray driver), after one warm-up turn not counted.
@@ -37,7 +39,7 @@ FAKE_KEY = "bench-fake-key"
 
 
 def measure_llm(case: str, runtime: str, personas: int, turns: int, seed: int, latency_s: float, cap: int,
-                rate_429: float, retry_after: str) -> dict[str, Any]:
+                rate_429: float, retry_after: str, transport: str = "genai") -> dict[str, Any]:
     """One figure, measured in this process (see the module docstring)."""
     from novel_engine.api import Engine
     from novel_engine.scenarios.synthetic import synthetic
@@ -53,7 +55,7 @@ def measure_llm(case: str, runtime: str, personas: int, turns: int, seed: int, l
     limiter_name = None
     try:
         options = {"base_url": url, "max_concurrency": cap, "cache": False, "backoff_s": 0.05,
-                   "max_retries": 8, "breaker_failures": 0, "timeout_s": 60.0}
+                   "max_retries": 8, "breaker_failures": 0, "timeout_s": 60.0, "gemini_transport": transport}
         # on Ray: a fresh local instance of our own, never another process's cluster on this machine
         engine = Engine(runtime, address="local") if runtime == "ray" else Engine(runtime)
         extra: dict[str, Any] = {"persona_shards": 2} if runtime == "ray" else {}
@@ -89,7 +91,8 @@ def measure_llm(case: str, runtime: str, personas: int, turns: int, seed: int, l
             kill_limiter(limiter_name)
     mean = sum(per_turn) / len(per_turn)
     ideal = sum(math.ceil(c / cap) * latency_s for c in calls) / len(calls)
-    return {"case": case, "provider": provider, "runtime": runtime, "personas": personas, "turns": turns, "cap": cap,
+    return {"case": case, "provider": provider, "transport": transport if provider == "gemini" else "httpx",
+            "runtime": runtime, "personas": personas, "turns": turns, "cap": cap,
             "latency_ms": latency_s * 1000, "rate_429": rate_429 if case == "429" else 0.0,
             "retry_after": retry_after if case == "429" else None,
             "calls_per_turn": sum(calls) / len(calls), "http_calls": stats["calls"],
@@ -111,18 +114,19 @@ def _worker(args: Sequence[str]) -> dict[str, Any]:
 
 def bench_llm(personas: int = 1000, latency_s: float = 0.1, cap: int = 64, rate_429: float = 0.1,
               retry_after: str = "0.1", turns: int = 2, seed: int = 1, runtimes: Sequence[str] = ("local", "ray"),
-              out: str | os.PathLike = "bench-results/llm.json") -> dict[str, Any]:
+              out: str | os.PathLike = "bench-results/llm.json",
+              transports: Sequence[str] = ("genai", "rest")) -> dict[str, Any]:
     """Run every case in its own subprocess, print the figures, write JSON to ``out``."""
     rows = []
     targets = {"clean": 1.15, "429": 1.5}
     for runtime in runtimes:
-        for case in ("clean", "429"):
+        for transport, case in ((t, c) for t in transports for c in ("clean", "429")):
             r = _worker([case, runtime, str(personas), str(turns), str(seed), str(latency_s), str(cap),
-                         str(rate_429), retry_after])
+                         str(rate_429), retry_after, transport])
             r["target_ratio"] = targets[case]
             r["within_target"] = r["ratio_to_ideal"] <= targets[case]
             rows.append(r)
-            print(f"{runtime:>5} {case:>6} ({r['provider']}): {personas} personas, {r['calls_per_turn']:.0f} calls/turn, cap {cap}, "
+            print(f"{runtime:>5} {case:>5} ({r['transport']}): {personas} personas, {r['calls_per_turn']:.0f} calls/turn, cap {cap}, "
                   f"{r['latency_ms']:.0f} ms/call: {r['seconds_per_turn']:.3f} s/turn, ideal "
                   f"{r['ideal_seconds_per_turn']:.3f} s ({r['ratio_to_ideal']}x, target {targets[case]}x), "
                   f"server peak in flight {r['max_in_flight_at_server']}, outcomes {r['outcomes']}, "
@@ -139,4 +143,4 @@ def bench_llm(personas: int = 1000, latency_s: float = 0.1, cap: int = 64, rate_
 if __name__ == "__main__":  # worker: python -m novel_engine.bench_llm CASE RUNTIME N TURNS SEED LATENCY CAP RATE RA
     a = sys.argv[1:]
     print(json.dumps(measure_llm(a[0], a[1], int(a[2]), int(a[3]), int(a[4]), float(a[5]), int(a[6]),
-                                 float(a[7]), a[8])))
+                                 float(a[7]), a[8], a[9] if len(a) > 9 else "genai")))

@@ -85,6 +85,8 @@ def add_bench_parser(bench_sub: Any) -> None:
     b.add_argument("--turns", type=int, default=2)
     b.add_argument("--seed", type=int, default=1)
     b.add_argument("--runtime", choices=("local", "ray", "both"), default="both")
+    b.add_argument("--transport", choices=("genai", "rest", "both"), default="both",
+                   help="Gemini through google-genai, through the REST template, or both")
     b.add_argument("--out", default="bench-results/llm.json", help="where to write the JSON figures")
 
 
@@ -95,5 +97,6 @@ def cmd_bench_llm(args: argparse.Namespace) -> int:
     runtimes = ("local", "ray") if args.runtime == "both" else (args.runtime,)
     bench_llm(personas=max(1, args.personas), latency_s=args.latency_ms / 1000.0, cap=max(1, args.cap),
               rate_429=args.rate_429, retry_after=args.retry_after, turns=max(1, args.turns), seed=args.seed,
-              runtimes=runtimes, out=args.out)
+              runtimes=runtimes, out=args.out,
+              transports=("genai", "rest") if args.transport == "both" else (args.transport,))
     return 0

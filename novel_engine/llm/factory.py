@@ -50,9 +50,14 @@ def adapter(provider: str, options: LLMOptions, environ: Mapping[str, str] | Non
         ConfigError: unknown provider, missing key (Gemini) or missing base URL (OpenAI-compatible).
     """
     if provider == "gemini":
+        key = api_key("gemini", environ) or ""
+        if options.gemini_transport == "rest":
+            from novel_engine.llm.gemini_rest import GeminiRestModel
+
+            return GeminiRestModel(options, key)
         from novel_engine.llm.gemini import GeminiModel
 
-        return GeminiModel(options, api_key("gemini", environ) or "")
+        return GeminiModel(options, key)
     if provider == "openai":
         if not options.base_url:
             raise ConfigError("llm=openai needs llm_options.base_url, the server's OpenAI-compatible API (e.g. "

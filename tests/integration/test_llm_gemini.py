@@ -12,6 +12,7 @@ from novel_engine.core.events import Decision
 from novel_engine.errors import ConfigError, ModelError, ModelFailedError, ModelTransientError
 from novel_engine.llm.factory import build_model
 from novel_engine.llm.gemini import GeminiModel
+from novel_engine.llm.gemini_rest import GeminiRestModel
 from novel_engine.llm.settings import LLMOptions
 from novel_engine.testing.fake_llm import FakeGeminiServer, sample_decision_request as _decide_request
 
@@ -34,10 +35,11 @@ def _options(server, **kw) -> dict:
     return {"base_url": server.url, "backoff_s": 0.01, "max_backoff_s": 0.05, "timeout_s": 2.0, **kw}
 
 
-def test_structured_decisions_and_prose_through_the_real_client(server, gemini_env):
+@pytest.mark.parametrize("transport", ["genai", "rest"])
+def test_structured_decisions_and_prose_through_the_real_client(server, gemini_env, transport):
     session = Engine().create_session("fantasy_world", seed=4, llm="gemini",
                                       llm_options=_options(server, temperature=0.3, max_output_tokens=300,
-                                                           thinking_budget=64))
+                                                           thinking_budget=64, gemini_transport=transport))
     report = session.step()
     assert not any("fallback" in e.flags for e in report.events)
     decisions = sum(1 for e in report.events if e.kind == "action")
@@ -46,6 +48,8 @@ def test_structured_decisions_and_prose_through_the_real_client(server, gemini_e
     gen = decide["generationConfig"]
     assert gen["responseJsonSchema"]["properties"]["action_type"]["enum"]
     assert gen["temperature"] == 0.3 and gen["maxOutputTokens"] == 300
+    thinking = gen["thinkingConfig"]
+    assert thinking.get("thinkingBudget", thinking.get("thinking_budget")) == 64
     assert "available_actions" in decide["systemInstruction"]["parts"][0]["text"]
     narrate = server.requests[-1]
     assert "responseMimeType" not in narrate["generationConfig"] and "chronicler" in \
@@ -53,17 +57,19 @@ def test_structured_decisions_and_prose_through_the_real_client(server, gemini_e
     assert report.events[0].summary in report.prose  # the fake retells the events it was given
 
 
-def test_429_and_500_are_retried_by_our_wrapper_only(server, gemini_env):
+@pytest.mark.parametrize("transport", ["genai", "rest"])
+def test_429_and_500_are_retried_by_our_wrapper_only(server, gemini_env, transport):
     server.faults.script = ["429", "500", "ok"]
-    model = build_model("gemini", LLMOptions(**_options(server)))
+    model = build_model("gemini", LLMOptions(**_options(server, gemini_transport=transport)))
     req = _decide_request()
     response = asyncio.run(model.complete(req))
     assert Decision.model_validate_json(response.text)
     assert server.calls == 3 and server.outcomes == {"429": 1, "500": 1, "ok": 1}  # no hidden client retries
 
 
-def test_bare_adapter_classifies_failures(server):
-    model = GeminiModel(LLMOptions(**_options(server, timeout_s=0.2)), KEY)
+@pytest.mark.parametrize("adapter", [GeminiModel, GeminiRestModel])
+def test_bare_adapter_classifies_failures(server, adapter):
+    model = adapter(LLMOptions(**_options(server, timeout_s=0.2)), KEY)
     server.faults.script = ["429"]
     with pytest.raises(ModelTransientError) as err:
         asyncio.run(model.complete(_decide_request()))
@@ -72,7 +78,7 @@ def test_bare_adapter_classifies_failures(server):
     server.faults.script = ["hang"]
     with pytest.raises(ModelTransientError, match="no answer within"):
         asyncio.run(model.complete(_decide_request()))
-    wrong = GeminiModel(LLMOptions(**_options(server)), "not-the-key")
+    wrong = adapter(LLMOptions(**_options(server)), "not-the-key")
     with pytest.raises(ModelError, match="HTTP 400") as err:
         asyncio.run(wrong.complete(_decide_request()))
     assert not isinstance(err.value, ModelTransientError)
