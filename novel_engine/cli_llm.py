@@ -25,6 +25,8 @@ def add_llm_flags(p: argparse.ArgumentParser) -> None:
                    help="the most model calls in flight at once, cluster-wide (default 64)")
     g.add_argument("--llm-rpm", dest="llm_rpm", type=int, default=None, help="requests per minute quota")
     g.add_argument("--llm-tpm", dest="llm_tpm", type=int, default=None, help="tokens per minute quota")
+    g.add_argument("--gemini-transport", dest="gemini_transport", choices=("genai", "rest"), default=None,
+                   help="genai (default: the official client) or rest (less CPU per call, for large casts)")
     g.add_argument("--on-model-failure", dest="on_model_failure", choices=("fallback", "fail"), default=None,
                    help="fallback (default: the offline model decides, the event is flagged) or fail (stop the turn)")
 
@@ -35,6 +37,7 @@ def llm_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "model": getattr(args, "llm_model", None), "base_url": getattr(args, "llm_base_url", None),
         "max_concurrency": getattr(args, "llm_max_concurrency", None),
         "requests_per_minute": getattr(args, "llm_rpm", None), "tokens_per_minute": getattr(args, "llm_tpm", None),
+        "gemini_transport": getattr(args, "gemini_transport", None),
     }.items() if v is not None}
     out: dict[str, Any] = {"llm": getattr(args, "llm", None), "on_model_failure": getattr(args, "on_model_failure", None)}
     if options:
