@@ -74,7 +74,11 @@ class PersonaAgent:
                             turn=brief.turn, agent=self.persona_id, repair_of=repair_of)
 
     def parse(self, brief: TurnBrief, response: ModelResponse | BaseException) -> tuple[Decision | None, str]:
-        """Validate a model response against the schema and the brief; return (decision, problem)."""
+        """Validate a model response against the schema and the brief; return (decision, problem).
+
+        Raises:
+            ModelFailedError: the response is that error (``on_model_failure="fail"``): the turn stops.
+        """
         if isinstance(response, ModelFailedError):  # on_model_failure="fail": the turn stops here
             raise response
         if isinstance(response, BaseException):
