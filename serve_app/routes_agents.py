@@ -32,6 +32,14 @@ def _require_agent(session: Any, agent_id: str) -> Any:
     raise Problem(404, "not-found", f"no agent {agent_id!r} in session {session.id!r}")
 
 
+async def _owner_and_agent(ctx: ServeContext, who: Any, session_id: str, agent_id: str) -> Any:
+    """The session, after checking the caller owns it and it has this agent."""
+    await ctx.authorize(who, session_id, OWNER)
+    session = await ctx.session(session_id)
+    _require_agent(session, agent_id)
+    return session
+
+
 async def _agents(ctx: ServeContext, session: Any, only: str | None = None) -> list[AgentOut]:
     world = await run_in_threadpool(lambda: session.world)
     meta = await ctx.access.agents(session.id)
@@ -57,9 +65,7 @@ async def list_agents(session_id: str = SessionPath, ctx: ServeContext = Ctx, wh
             summary="Change an agent's traits (from the next turn on) and its capabilities")
 async def update_agent(body: AgentUpdate, session_id: str = SessionPath, agent_id: str = AgentPath,
                        ctx: ServeContext = Ctx, who=Caller) -> AgentOut:
-    await ctx.authorize(who, session_id, OWNER)
-    session = await ctx.session(session_id)
-    _require_agent(session, agent_id)
+    session = await _owner_and_agent(ctx, who, session_id, agent_id)
     if body.parameters:
         await run_in_threadpool(session.update_agent, agent_id, body.parameters)
     if body.capabilities is not None:
@@ -82,9 +88,7 @@ async def agent_beliefs(session_id: str = SessionPath, agent_id: str = AgentPath
             summary="Grant an agent to another user: they may read its beliefs and send its actions")
 async def grant_player(body: PlayerGrant, session_id: str = SessionPath, agent_id: str = AgentPath,
                        ctx: ServeContext = Ctx, who=Caller) -> AgentOut:
-    await ctx.authorize(who, session_id, OWNER)
-    session = await ctx.session(session_id)
-    _require_agent(session, agent_id)
+    session = await _owner_and_agent(ctx, who, session_id, agent_id)
     user = await ctx.auth.get_user_by_name(body.username)
     if user is None:
         raise Problem(422, "validation", f"no user {body.username!r}", errors=[("body.username", "no such user")])
@@ -100,8 +104,7 @@ async def grant_player(body: PlayerGrant, session_id: str = SessionPath, agent_i
 @router.delete("/{agent_id}/player", status_code=204, response_class=Response, summary="Revoke an agent's player")
 async def revoke_player(session_id: str = SessionPath, agent_id: str = AgentPath, ctx: ServeContext = Ctx,
                         who=Caller) -> Response:
-    await ctx.authorize(who, session_id, OWNER)
-    _require_agent(await ctx.session(session_id), agent_id)
+    await _owner_and_agent(ctx, who, session_id, agent_id)
     await ctx.access.set_player(session_id, agent_id, None, None)
     await ctx.auth.audit("player_revoked", who.user_id, session_id=session_id, agent_id=agent_id)
     return Response(status_code=204)

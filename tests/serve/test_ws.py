@@ -37,6 +37,14 @@ async def alive(ws: Any) -> None:
     assert (await recv(ws, "pong"))["type"] == "pong"
 
 
+def open_sockets(api: Any) -> float:
+    """The replica's gauge of open WebSocket connections."""
+    for line in api.get("/metrics").text.splitlines():
+        if line.startswith("novel_engine_ws_connections "):
+            return float(line.split()[1])
+    raise AssertionError("no novel_engine_ws_connections gauge in /metrics")
+
+
 def play(api: Any, sid: str, body: dict | None = None) -> dict:
     r = api.post(f"/api/v1/sessions/{sid}/turns", json=body or {})
     assert r.status_code == 200, r.text
@@ -94,6 +102,12 @@ def test_event_type_filter_and_many_sockets(serve_server, alice):
                 await ws.close()
         assert all(g == got[0] for g in got[0::2]) and all(g == got[1] for g in got[1::2])
         assert [f["type"] for f in got[1]] == ["turn_complete"] and got[1][0] == got[0][-1]
+        # the server noticed every client leaving (the handler awaits receive, so a close is seen)
+        for _ in range(100):
+            if open_sockets(alice) == 0:
+                break
+            await asyncio.sleep(0.1)  # another process's gauge: nothing to await but a fresh read
+        assert open_sockets(alice) == 0
 
     asyncio.run(scenario())
     alice.delete(f"/api/v1/sessions/{sid}")
