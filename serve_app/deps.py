@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
-from novel_engine.errors import ConfigError
+from novel_engine.errors import NovelEngineError
 from serve_app.context import ServeContext
+from serve_app.problems import Problem
 from serve_app.security import Principal
 from serve_app.security.fastapi import principal_dependency
 
-__all__ = ["context", "caller", "Ctx", "Caller", "iso_ms"]
+__all__ = ["context", "caller", "Ctx", "Caller", "iso_ms", "dump"]
+
+log = logging.getLogger("serve_app")
 
 
 async def context(conn: HTTPConnection) -> ServeContext:
     """The replica's :class:`ServeContext`, opened at the first request that needs it."""
     ctx = getattr(conn.app.state, "ctx", None)
     if ctx is None:
-        raise ConfigError("the app has no serve context (build it with serve_app.app.build_app)", setting="ctx")
-    await ctx.start()
+        raise Problem(503, "not-ready", "the app has no serve context (build it with serve_app.app.build_app)")
+    try:
+        await ctx.start()
+    except NovelEngineError as err:
+        # the server's own setup failed (store unreachable, bad setting): not the caller's fault
+        log.error("serve context did not start: %s", err.message)
+        raise Problem(503, "not-ready", "the server is not ready (its state store or settings); see /ready",
+                      headers={"Retry-After": "5"}) from None
     conn.app.state.auth_service = ctx.auth
     return ctx
 

@@ -58,3 +58,20 @@ def test_serve_refuses_to_start_without_a_secret_unless_dev(monkeypatch, capsys)
     assert "HOME" not in env  # only the engine's own variables reach the replicas
     with pytest.raises(ConfigError):
         serve_env(False, {"NOVEL_ENGINE_JWT_SECRET": "changeme"})
+
+
+def test_a_server_that_cannot_open_its_store_answers_503_problems_but_stays_alive():
+    from fastapi.testclient import TestClient
+
+    from serve_app.app import create_app
+    from serve_app.context import ServeContext
+
+    cfg = ServeConfig(database_url="sqlite:////proc/no-such-folder/state.db", object_store_url="memory://x")
+    api = create_app(cfg)
+    api.state.ctx = ServeContext(cfg)
+    with TestClient(api) as client:
+        r = client.get("/api/v1/sessions", headers={"Authorization": "Bearer x"})
+        assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["type"].endswith("/not-ready") and "Traceback" not in r.text
+        assert client.get("/health").json() == {"status": "ok"}
+        assert client.get("/ready").status_code == 503
