@@ -31,9 +31,11 @@ def _driver():
 
 def _lost(err: BaseException) -> bool:
     asyncpg = _driver()
+    # InternalClientError: a pooled connection the server terminated while it sat idle can fail
+    # its next use with "another operation is in progress" instead of a connection error.
     return isinstance(err, (OSError, ConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError,
                             asyncpg.exceptions.InterfaceError, asyncpg.exceptions.CannotConnectNowError,
-                            asyncpg.exceptions.AdminShutdownError))
+                            asyncpg.exceptions.AdminShutdownError, asyncpg.exceptions.InternalClientError))
 
 
 class _PgTx(Tx):
@@ -98,11 +100,17 @@ class PostgresBackend(SqlBackend):
         asyncpg = _driver()
         try:
             async with self._pool.acquire() as conn:
-                async with conn.transaction():
-                    yield _PgTx(conn)
+                try:
+                    async with conn.transaction():
+                        yield _PgTx(conn)
+                except BaseException as err:
+                    if _lost(err):
+                        conn.terminate()  # never hand a broken connection out of the pool again
+                    raise
         except asyncpg.exceptions.UniqueViolationError as err:
             raise ConflictError(f"conflicting write: {err}", backend="postgresql") from None
-        except (asyncpg.PostgresError, asyncpg.exceptions.InterfaceError, OSError) as err:
+        except (asyncpg.PostgresError, asyncpg.exceptions.InterfaceError, asyncpg.exceptions.InternalClientError,
+                OSError) as err:
             if isinstance(err, asyncpg.exceptions.SerializationError):
                 raise ConflictError(f"conflicting write: {err}", backend="postgresql") from None
             raise StoreError(f"PostgreSQL error: {type(err).__name__}: {err}", backend="postgresql",

@@ -131,3 +131,25 @@ def test_a_database_that_stays_gone_gives_a_clear_error_and_nothing_half_written
         s.run(2)  # the database is back: the session goes on as if nothing happened
         assert _consistent(engine, s.id)[0] == 4
         assert _story(s) == _story(_straight(4))
+
+
+def test_a_broken_pooled_connection_counts_as_lost_and_is_not_reused(settings, monkeypatch):
+    # What asyncpg may raise on the next use of a pooled connection the server terminated while idle.
+    original, broken, used = postgres._PgTx.fetch, [], []
+
+    async def fetch(self, sql, *args):
+        if sql.startswith("UPDATE sessions"):
+            if not broken:
+                broken.append(self.conn.get_server_pid())
+                raise asyncpg.exceptions.InternalClientError("cannot switch to state 15; another operation (2) is "
+                                                             "in progress")
+            used.append(self.conn.get_server_pid())
+        return await original(self, sql, *args)
+
+    with Engine(store=settings) as engine:
+        s = engine.create_session("noir_city", seed=5, session_id=f"t-{uuid.uuid4().hex[:12]}")
+        monkeypatch.setattr(postgres._PgTx, "fetch", fetch)
+        s.run(3)  # the first commit fails on its broken connection and is retried on a fresh one
+        assert len(broken) == 1 and len(used) == 3 and _consistent(engine, s.id)[0] == 3
+        assert broken[0] not in used  # the broken connection was closed, never handed out again
+        assert _story(s) == _story(_straight(3))
