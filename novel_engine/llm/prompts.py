@@ -55,18 +55,32 @@ def _template(name: str) -> Template:
 
 def _plain(value: Any, limit: int = MAX_TEXT_CHARS) -> Any:
     """A JSON-friendly copy of ``value`` with every string cut to ``limit`` characters."""
-    if isinstance(value, str):
+    # exact-type checks first: this runs a few hundred times per prompt, a thousand prompts a turn
+    t = type(value)
+    if t is str:
         return value if len(value) <= limit else value[:limit - 1] + "\u2026"
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (bool, int)) or value is None:
-        return value
-    if isinstance(value, float):
+    if t is dict:
+        return {str(k): _plain(v, limit) for k, v in value.items()}
+    if t is list or t is tuple:
+        return [_plain(v, limit) for v in value]
+    if t is float:
         return round(value, 3)
+    if t is int or t is bool or value is None:
+        return value
+    if isinstance(value, enum.Enum):  # before str: str-valued enums stand for their value
+        return value.value
     if isinstance(value, BaseModel):
         return _plain(value.model_dump(mode="json"), limit)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name), limit) for f in dataclasses.fields(value)}
+    if isinstance(value, str):  # subclasses of the plain types
+        return _plain(str(value), limit)
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return round(float(value), 3)
     if isinstance(value, dict):
         return {str(k): _plain(v, limit) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
