@@ -133,6 +133,18 @@ class PostgresBackend(SqlBackend):
     async def events(self, session_id: str, after_seq: int = 0, limit: int | None = None):
         return await self._retry_read("events", session_id, after_seq, limit)
 
+    async def event_rows(self, session_id: str, after_seq: int = 0):
+        return await self._retry_read("event_rows", session_id, after_seq)
+
+    async def checkpoint_row(self, session_id: str, at_or_before: int | None):
+        return await self._retry_read("checkpoint_row", session_id, at_or_before)
+
+    async def archives(self, session_id: str):
+        return await self._retry_read("archives", session_id)
+
+    async def list_sessions(self):
+        return await self._retry_read("list_sessions")
+
     async def commit_turn(self, session_id: str, expected_version: int, commit: TurnCommit,
                           checkpoint_key: str | None = None) -> SessionRecord:
         try:
