@@ -14,7 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from novel_engine.errors import ConfigError
 
-__all__ = ["LLMOptions", "Provider", "PROVIDERS", "api_key", "DEFAULT_MODELS", "KEY_VARIABLES"]
+__all__ = ["LLMOptions", "Provider", "PROVIDERS", "api_key", "DEFAULT_MODELS", "KEY_VARIABLES",
+           "check_untrusted_options", "OPERATOR_ONLY"]
+
+# Options an untrusted client (an HTTP API user) must not set: the server's API key would be sent
+# to a base_url of their choosing, and replay_of would serve them another session's recorded calls.
+OPERATOR_ONLY = ("base_url", "replay_of")
 
 Provider = Literal["offline", "gemini", "openai"]
 PROVIDERS: tuple[str, ...] = ("offline", "gemini", "openai")
@@ -111,3 +116,18 @@ def api_key(provider: str, environ: Mapping[str, str] | None = None, *, required
         raise ConfigError(f"the {provider} model needs an API key: set {' or '.join(names)} in the environment "
                           f"(or choose llm=offline)", setting="llm", provider=provider, variables=list(names))
     return None
+
+
+def check_untrusted_options(options: LLMOptions | Mapping | None) -> None:
+    """Refuse the options only an operator may set when they come from an untrusted client.
+
+    Raises:
+        ConfigError: naming each operator-only option that is set (see :data:`OPERATOR_ONLY`).
+    """
+    if options is None:
+        return
+    values = options.model_dump() if isinstance(options, LLMOptions) else dict(options)
+    bad = [k for k in OPERATOR_ONLY if values.get(k) is not None]
+    if bad:
+        raise ConfigError(f"llm_options.{bad[0]} can only be set by the server's operator, not by an API client",
+                          setting=f"llm_options.{bad[0]}", fields=bad)
