@@ -123,15 +123,16 @@ class CircuitOpenError(ModelError):
     """The circuit breaker is open after repeated failures: the call was not attempted."""
 
 
-class ReplayMissError(ModelError):
-    """Replay found no recorded response for a request (the replayed session diverged)."""
-
-
 class ModelFailedError(NovelEngineError):
     """A model call failed for good and the session's ``on_model_failure`` is ``fail``: the turn stops.
 
     Deliberately not a :class:`ModelError`, so the agents' per-call fallback does not absorb it.
     """
+
+
+class ReplayMissError(ModelFailedError):
+    """Replay found no recorded response for a request: the replay cannot be exact, so the turn
+    stops (whatever ``on_model_failure`` says) instead of falling back."""
 
 
 class InvalidActionError(NovelEngineError):

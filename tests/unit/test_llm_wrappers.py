@@ -203,6 +203,10 @@ def test_recording_then_replay_gives_the_same_story_without_calls():
     assert [e.to_dict() for r in r2 for e in r.events] == [e.to_dict() for r in r1 for e in r.events]
     with pytest.raises(ReplayMissError):
         asyncio.run(RecordingModel(None, MemoryCallLog(), model_id="m", replay=True).complete(_req()))
+    # a replay that diverges (here: another story) stops the turn instead of quietly falling back
+    diverged = Engine(model=FailurePolicy(RecordingModel(None, log, model_id="m", replay=True), "fallback"))
+    with pytest.raises(ReplayMissError, match="diverged"):
+        diverged.create_session("noir_city", seed=5).step()
 
 
 def test_keys_are_checked_when_the_model_is_built():
