@@ -125,7 +125,7 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int) -> dict[str
 
         connect("local")
         limiter = f"bench-{os.getpid()}"
-        model = RateLimitedModel(model, cluster_limiter(limiter, cap))
+        model = RateLimitedModel(model, cluster_limiter(limiter, cap), local_cap=cap)
     elif kind == "llm-local":
         model = ConcurrencyLimit(model, cap)
     # a Ray instance of its own ("local"), never a cluster some other process started on this machine
