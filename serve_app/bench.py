@@ -7,7 +7,9 @@ temporary folder, offline model), creates one user and one synthetic session of 
   and throughput (turns of one session are serialised by its director, so turn latency includes
   waiting for the turns queued before it);
 - 1,000 WebSocket subscribers on that session: delivery latency from the turn's commit (the wall
-  clock the director stamps on ``turn_complete``) to its receipt by each subscriber, p50/p99.
+  clock the director stamps on ``turn_complete``) to its receipt by each subscriber, p50/p99;
+- the same delivery through a bare Serve app that only fans a message out to its sockets, which is
+  the floor Serve's WebSocket path sets on this machine (likewise ``GET /health`` for HTTP).
 
 The clients run in this process, so they share the machine's cores with the server; figures are
 printed and written as JSON (``--out``).
@@ -118,6 +120,36 @@ async def _ws_delivery(ws_url: str, url: str, token: str, sid: str, subscribers:
             "max_ms": round(max(delays) * 1000, 2)}
 
 
+async def _ws_floor(url: str, subscribers: int, turns: int) -> dict[str, Any]:
+    import httpx
+    from websockets.asyncio.client import connect
+
+    sockets = []
+    for i in range(0, subscribers, 50):
+        sockets += await asyncio.gather(*(connect(url.replace("http", "ws") + "/ws", max_queue=None)
+                                          for _ in range(min(50, subscribers - i))))
+    delays: list[float] = []
+    try:
+        async def collect(ws) -> None:
+            for _ in range(turns):
+                frame = json.loads(await ws.recv())
+                delays.append(time.time() - frame["committed_at"])
+
+        async with httpx.AsyncClient(base_url=url, timeout=300) as c:
+            while (await c.get("/count")).json() < subscribers:
+                await asyncio.sleep(0.05)  # the last sockets are still registering: no event to await
+            readers = [asyncio.create_task(collect(ws)) for ws in sockets]
+            for _ in range(turns):
+                await c.post("/fire")
+                await asyncio.sleep(0.5)  # like turns: one delivery wave at a time
+            await asyncio.wait_for(asyncio.gather(*readers), 300)
+    finally:
+        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    return {"subscribers": subscribers, "turns": turns, "deliveries": len(delays),
+            "p50_ms": round(percentile(delays, 50) * 1000, 2), "p99_ms": round(percentile(delays, 99) * 1000, 2),
+            "max_ms": round(max(delays) * 1000, 2)}
+
+
 def bench_api(clients: int = 64, gets: int = 40, turns: int = 2, subscribers: int = 1000, ws_turns: int = 5,
               personas: int = 8, out: str | os.PathLike = "bench-results/api.json") -> dict[str, Any]:
     """Start Ray and the app, run the three measurements, print them and write JSON to ``out``."""
@@ -167,9 +199,14 @@ def bench_api(clients: int = 64, gets: int = 40, turns: int = 2, subscribers: in
         _print("POST /api/v1/sessions/{id}/turns", results["post_turns"])
         results["ws_delivery"] = asyncio.run(_ws_delivery(f"ws://127.0.0.1:{port}/ws", url, token, sid,
                                                           subscribers, ws_turns))
-        w = results["ws_delivery"]
-        print(f"WebSocket delivery, {w['subscribers']} subscribers x {w['turns']} turns: p50 {w['p50_ms']} ms, "
-              f"p99 {w['p99_ms']} ms, max {w['max_ms']} ms", flush=True)
+        _print_ws("WebSocket delivery", results["ws_delivery"])
+        serve.delete("bench")  # the bare app takes its place at the root
+        from serve_app.bench_floor import floor_asgi_app
+
+        serve.run(serve.deployment(serve.ingress(floor_asgi_app)()).options(max_ongoing_requests=subscribers + 100)
+                  .bind(), name="ws-floor", route_prefix="/")
+        results["ws_floor"] = asyncio.run(_ws_floor(url, subscribers, ws_turns))
+        _print_ws("WebSocket delivery of a bare Serve fan-out app (Serve's floor)", results["ws_floor"])
     finally:
         serve.shutdown()
         runner.stop()
@@ -182,6 +219,11 @@ def bench_api(clients: int = 64, gets: int = 40, turns: int = 2, subscribers: in
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {path}")
     return result
+
+
+def _print_ws(what: str, w: dict[str, Any]) -> None:
+    print(f"{what}, {w['subscribers']} subscribers x {w['turns']} turns: p50 {w['p50_ms']} ms, "
+          f"p99 {w['p99_ms']} ms, max {w['max_ms']} ms", flush=True)
 
 
 def _print(what: str, r: dict[str, float]) -> None:

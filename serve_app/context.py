@@ -36,12 +36,15 @@ OWNER, BELIEFS, ACT = "owner", "beliefs", "act"
 
 @dataclass(frozen=True)
 class ServeConfig:
-    """The server's settings: Serve ``args`` (``serve run serve_app.app:app key=value``) over env vars.
+    """The server's settings: Serve ``args`` (``serve run serve_app.app:build_app key=value``) over
+    ``NOVEL_ENGINE_SERVE_<FIELD>`` environment variables.
 
     Attributes:
         database_url / redis_url / object_store_url: the state store (None: ``NOVEL_ENGINE_*`` env,
             else the embedded default).
-        dev_mode: allow a missing JWT secret (random per process) and say so in the log.
+        dev_mode: allow a missing JWT secret and say so in the log. Without a secret each replica
+            makes up its own, so tokens work on one replica only: ``novel-engine serve --dev``
+            gives every replica the same one.
         personas_per_actor: how many personas share one persona-shard actor (packing keeps a small
             session to a handful of actors).
         max_agents: the largest cast a request may ask for.

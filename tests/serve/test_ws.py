@@ -172,6 +172,8 @@ def test_other_users_and_bad_messages_get_error_frames_and_the_socket_stays_open
             await ws.send(invalid[0])
             assert (await recv(ws, "error"))["errors"][0]["path"] == "after_seq"
             await alive(ws)
+            while json.loads(await asyncio.wait_for(ws.recv(), 60))["type"] != "heartbeat":
+                pass  # an idle socket gets heartbeats (every 2 s in this app)
 
     asyncio.run(scenario())
     assert alice.get(f"/api/v1/sessions/{story['id']}/turns").json()["total"] == 2  # nothing was queued or played
