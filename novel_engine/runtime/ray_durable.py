@@ -71,24 +71,28 @@ async def commit_once(runner: StoreRunner, session_id: str, version: int, commit
     """Commit a turn exactly once; return the session's head.
 
     A commit whose turn is already stored with the same record and events (a retry after the
-    first attempt's answer was lost) is not written again. A store error is retried once.
+    first attempt's answer was lost) is not written again. A failed store call is tried once more.
 
     Raises:
         ConflictError: the session moved on differently (another writer).
         StoreError: the store failed twice.
     """
-    for attempt in range(2):
-        try:
-            return await runner.acall(lambda st: st.commit_turn(session_id, version, commit))
-        except ConflictError:
-            head = await runner.acall(lambda st: st.get_session(session_id))
-            if head.turn >= commit.turn and await _stored_equals(runner, session_id, commit):
-                return head
-            raise
-        except StoreError:
-            if attempt == 1:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    try:
+        return await _commit(runner, session_id, version, commit)
+    except ConflictError:
+        raise
+    except StoreError:  # e.g. a lost connection: the first attempt may or may not have gone through
+        return await _commit(runner, session_id, version, commit)
+
+
+async def _commit(runner: StoreRunner, session_id: str, version: int, commit: TurnCommit) -> SessionRecord:
+    try:
+        return await runner.acall(lambda st: st.commit_turn(session_id, version, commit))
+    except ConflictError:
+        head = await runner.acall(lambda st: st.get_session(session_id))
+        if head.turn >= commit.turn and await _stored_equals(runner, session_id, commit):
+            return head  # this very turn is stored already
+        raise
 
 
 async def _stored_equals(runner: StoreRunner, session_id: str, commit: TurnCommit) -> bool:
