@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 import pytest
+from serve_checks import Api
 
 SECRET = secrets.token_urlsafe(48)
 RATE_LIMITED_PREFIX = "/rl"
@@ -78,30 +79,6 @@ def serve_server(ray_session, tmp_path_factory) -> Iterator[Server]:
     finally:
         serve.shutdown()
         runner.stop()
-
-
-class Api:
-    """An httpx client logged in as one user."""
-
-    def __init__(self, server: Server, username: str, password: str, prefix: str = "") -> None:
-        import httpx
-
-        self.server, self.username = server, username
-        self.http = httpx.Client(base_url=server.url + prefix, timeout=60.0)
-        r = self.http.post("/api/v1/auth/login", json={"username": username, "password": password})
-        assert r.status_code == 200, r.text
-        self.token = r.json()["access_token"]
-        self.http.headers["Authorization"] = f"Bearer {self.token}"
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.http, name)
-
-    def new_session(self, **body: Any) -> dict:
-        body.setdefault("world_template", "fantasy_world")
-        body.setdefault("settings", {"seed": 7})
-        r = self.http.post("/api/v1/sessions", json=body)
-        assert r.status_code == 201, r.text
-        return r.json()
 
 
 @pytest.fixture(scope="session")

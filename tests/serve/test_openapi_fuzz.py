@@ -11,13 +11,12 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from serve_checks import Api
 
 MAX_EXAMPLES = 8
 
 
 def test_no_operation_answers_with_a_server_error(serve_server):
-    from conftest import Api
-
     fuzzer = Api(serve_server, *serve_server.create_user("fuzz"))  # its own user: touches nobody else's data
     spec = httpx.get(f"{serve_server.url}/openapi.json", timeout=30).json()
     schema = schemathesis.openapi.from_dict(spec)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from conftest import Api
-from serve_checks import assert_problem
+from serve_checks import Api, assert_problem
 from websockets.asyncio.client import connect
 
 
