@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import pytest
 
 from novel_engine.api import Engine
@@ -43,3 +46,36 @@ def test_missing_key_fails_before_any_actor_starts(ray_session, monkeypatch):
 
     with pytest.raises(ConfigError, match="GEMINI_API_KEY"):
         Engine("ray").create_session("fantasy_world", llm="gemini")
+
+
+def test_ray_limiter_keeps_the_limiter_contract(ray_session):
+    from novel_engine.runtime.ray_limiter import cluster_limiter, kill_limiter
+    from tests.contract.test_llm_limiters import check_cap_across_clients
+
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    try:
+        check_cap_across_clients(cluster_limiter(name, 2), cluster_limiter(name, 2))
+    finally:
+        kill_limiter(name)
+
+
+def test_ray_limiter_takes_back_the_slot_of_a_caller_that_never_released(ray_session):
+    """A shard that dies mid-call never releases: its lease expires and the slot returns."""
+    from novel_engine.runtime.ray_limiter import cluster_limiter, kill_limiter
+
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    limiter = cluster_limiter(name, 1, lease_ttl_s=0.2)
+    try:
+        async def main():
+            lost = await limiter.acquire(1)  # never released, as if its caller died
+            ticket = await limiter.acquire(1)  # admitted once the lost lease expires
+            # awaited on the actor (the port's release does not wait): a late release of a reaped
+            # lease must not free a second slot
+            await limiter.actor.release.remote(lost, 0)
+            await limiter.actor.release.remote(ticket, 0)
+            return ray_session.get(limiter.actor.stats.remote())
+
+        stats = asyncio.run(main())
+        assert stats["in_flight"] == 0 and stats["peak_in_flight"] == 1
+    finally:
+        kill_limiter(name)
