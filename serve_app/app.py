@@ -5,7 +5,8 @@ with ``serve_config.yaml``, KubeRay's ``serveConfigV2``); ``serve_app.app:build_
 builder taking ``args`` (``serve run serve_app.app:build_app dev_mode=true``):
 
 - deployment: ``num_replicas`` (default 1), ``max_ongoing_requests`` (default 2000: every open
-  WebSocket holds one slot for its whole life, so the default of 5 would refuse the sixth socket);
+  WebSocket holds one slot for its whole life, so the default of 5 would refuse the sixth socket),
+  ``num_cpus`` (CPUs each replica reserves; Serve's default is 1);
 - ``env``: environment variables for the replicas (e.g. ``NOVEL_ENGINE_JWT_SECRET`` from
   ``novel-engine serve``; never put secrets in a committed config file);
 - everything else is a :class:`~serve_app.context.ServeConfig` field (store URLs, ``dev_mode``...).
@@ -31,7 +32,7 @@ __all__ = ["create_app", "NovelEngineIngress", "build_app", "app", "DEPLOYMENT_K
 
 log = logging.getLogger("serve_app")
 
-DEPLOYMENT_KEYS = ("num_replicas", "max_ongoing_requests", "env")
+DEPLOYMENT_KEYS = ("num_replicas", "max_ongoing_requests", "num_cpus", "env")
 DESCRIPTION = """Stories told by many AI characters at once.
 
 Authenticate with `POST /api/v1/auth/login` and send `Authorization: Bearer <token>` (or an API key
@@ -125,9 +126,14 @@ def build_app(args: Mapping[str, Any] | None = None) -> Application:
         options["num_replicas"] = int(args.pop("num_replicas"))
     if "max_ongoing_requests" in args:
         options["max_ongoing_requests"] = int(args.pop("max_ongoing_requests"))
+    actor_options: dict[str, Any] = {}
+    if "num_cpus" in args:
+        actor_options["num_cpus"] = float(args.pop("num_cpus"))
     env = args.pop("env", None)
     if env:
-        options["ray_actor_options"] = {"runtime_env": {"env_vars": {str(k): str(v) for k, v in dict(env).items()}}}
+        actor_options["runtime_env"] = {"env_vars": {str(k): str(v) for k, v in dict(env).items()}}
+    if actor_options:
+        options["ray_actor_options"] = actor_options
     ServeConfig.from_args(args, env={})  # validate here, where the error reaches the person deploying
     return NovelEngineIngress.options(**options).bind(args)
 

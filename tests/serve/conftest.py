@@ -65,8 +65,10 @@ def serve_server(ray_session, tmp_path_factory) -> Iterator[Server]:
     runner = StoreRunner(open_store(settings)).start()
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
+    # num_cpus 0: the replicas live until the test session ends and must not hold the shared
+    # cluster's CPUs away from the other tests
     base = {"database_url": settings.database_url, "object_store_url": settings.object_store_url,
-            "heartbeat_s": "2", "max_sessions_per_user": "10"}
+            "heartbeat_s": "2", "max_sessions_per_user": "10", "num_cpus": 0}
     env = {"NOVEL_ENGINE_JWT_SECRET": SECRET, "NOVEL_ENGINE_RATE_LIMIT_PER_MINUTE": "100000",
            "NOVEL_ENGINE_LOGIN_ATTEMPTS_PER_MINUTE": "1000"}
     serve.run(build_app({**base, "env": env}), name="novel-engine", route_prefix="/")
