@@ -7,6 +7,7 @@ exit code and no traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Sequence
@@ -68,7 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     run.add_argument("--runtime", choices=("ray", "local"), default="ray",
                      help="ray (default: actors on a local or given Ray cluster) or local (in this process)")
-    run.add_argument("--address", default=None, help="Ray cluster address (default: start or reuse a local one)")
+    run.add_argument("--address", default=None,
+                     help="Ray cluster address, or 'auto' to join the cluster running here "
+                          "(default: $RAY_ADDRESS if set, else a private local Ray instance)")
     run.add_argument("--personas-per-actor", type=int, default=None, dest="personas_per_actor",
                      help="Ray: personas hosted per persona shard (default: 1 for small casts, else packed)")
     run.add_argument("--no-store", action="store_true", dest="no_store",
@@ -137,7 +140,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print("starting the Ray runtime...", file=sys.stderr, flush=True)
     # The state store keeps local sessions (so `resume` can continue them); Ray sessions are not stored yet.
     store = _store(args) if args.runtime == "local" and not args.no_store else None
-    engine = Engine(args.runtime, address=args.address, store=store)
+    # A story run never joins whatever Ray instance happens to run on this machine unless asked:
+    # "local" starts a private one (RAY_ADDRESS, as KubeRay sets it for a RayJob, still wins).
+    address = args.address or os.environ.get("RAY_ADDRESS") or "local"
+    engine = Engine(args.runtime, address=address, store=store)
     session = engine.create_session(scenario, seed=args.seed, verbosity=args.verbosity, narrative_style=args.style,
                                     personas_per_actor=args.personas_per_actor, **cli_llm.llm_overrides(args))
     if engine.store is not None and not args.quiet:
