@@ -36,9 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from novel_engine.core.events import Decision
 from novel_engine.errors import NovelEngineError
 from novel_engine.runtime.event_log import HUB_EVENT_TYPES
-from serve_app.context import ACT, OWNER, ServeContext
+from serve_app.context import OWNER, ServeContext
 from serve_app.fanout import Frame, Outbox, control
 from serve_app.problems import Problem, from_engine_error, validation_errors
+from serve_app.routes_agents import queue_player_action
 
 __all__ = ["websocket_session", "SubscribeMessage", "ActionMessage"]
 
@@ -175,8 +176,6 @@ class _Socket:
                   event_types=m.event_types or list(HUB_EVENT_TYPES))
 
     async def queue_action(self, m: ActionMessage) -> None:
-        from serve_app.routes_agents import queue_player_action
-
         for_turn = await queue_player_action(self.ctx, self.principal, m.session_id, m.agent_id, m.action)
         self.send("action_queued", session_id=m.session_id, agent_id=m.agent_id, for_turn=for_turn)
 
