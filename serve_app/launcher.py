@@ -33,7 +33,8 @@ def add_serve_parser(sub: Any) -> None:
     p.add_argument("--dev", action="store_true",
                    help="development mode: a random JWT secret for this run if none is set (never for a shared server)")
     p.add_argument("--replicas", type=int, default=1, help="gateway replicas (default 1)")
-    p.add_argument("--address", default=None, help="Ray cluster address (default: start a local instance of its own)")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address (default: RAY_ADDRESS, else a local instance of its own)")
     g = p.add_argument_group("state (default: an embedded store in NOVEL_ENGINE_DATA_DIR or ./.novel-engine)")
     g.add_argument("--database-url", help="sqlite:///path or postgresql://... (env NOVEL_ENGINE_DATABASE_URL)")
     g.add_argument("--redis-url", help="redis://host:6379/0 (env NOVEL_ENGINE_REDIS_URL)")
@@ -81,7 +82,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from serve_app.app import build_app
 
     # "local": a Ray instance of our own, never one that happens to run on this machine already
-    connect(args.address or "local")
+    # (as `novel-engine run` does: --address or RAY_ADDRESS join a cluster on purpose)
+    connect(args.address or os.environ.get("RAY_ADDRESS") or "local")
     serve.start(http_options={"host": args.host, "port": port})
     config = {"database_url": store.database_url, "redis_url": store.redis_url,
               "object_store_url": store.object_store_url, "dev_mode": args.dev}
