@@ -96,3 +96,30 @@ def test_perceived_credence_reflects_beliefs():
     b = TurnBriefFactory().create_personalized_brief(pid, world, perceptions=[agreeing, contrary], beliefs=beliefs)
     cred = {pf.fragment.id: pf.credence for pf in b.perceived}
     assert cred["f00001"] > 0.9 > 0.1 > cred["f00002"]
+
+
+def _full_bfs_hops(world, dest):
+    """The reference: a complete BFS tree from ``dest``, neighbours scanned in sorted order."""
+    from collections import deque
+    parent, queue = {dest: None}, deque([dest])
+    while queue:
+        node = queue.popleft()
+        for n in sorted(world.neighbours(node)):
+            if n not in parent:
+                parent[n] = node
+                queue.append(n)
+    return parent
+
+
+def test_next_hops_grown_on_demand_match_a_full_shortest_path_tree_in_any_query_order():
+    import random
+    world, _ = build_world(synthetic(personas=200, locations=60, seed=3))
+    places = sorted(world.locations)
+    rng = random.Random(5)
+    factory = TurnBriefFactory()
+    queries = [(rng.choice(places), rng.choice(places)) for _ in range(600)]
+    trees = {}
+    for here, dest in queries:
+        tree = trees.setdefault(dest, _full_bfs_hops(world, dest))
+        expected = None if here == dest else tree.get(here)
+        assert factory.next_hop(world, here, dest) == expected, (here, dest)
