@@ -21,11 +21,11 @@ from novel_engine.llm.prompts import render_prompt, response_schema
 from novel_engine.llm.settings import LLMOptions
 from novel_engine.llm.transport import http_failure, parse_structured, timeout_failure
 
-__all__ = ["GeminiModel"]
+__all__ = ["GeminiBase", "GeminiModel"]
 
 
-class GeminiModel(LanguageModel):
-    """The LanguageModel port over the Gemini API.
+class GeminiBase(LanguageModel):
+    """What both Gemini transports share: the key check, the model id, and pickling by settings.
 
     Args:
         options: model, temperature, maximum tokens, thinking budget, base URL, timeout.
@@ -42,15 +42,22 @@ class GeminiModel(LanguageModel):
         self.model_id = options.model_name("gemini")
         self.name = f"gemini:{self.model_id}"
         self._api_key = api_key
-        self._client: Any = None
-        self._configs: dict[tuple[Any, str], Any] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        # the client holds sessions bound to this process; every actor builds its own
+        # clients hold sessions bound to this process; every actor builds its own from the settings
         return {"options": self.options, "api_key": self._api_key}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["options"], state["api_key"])
+
+
+class GeminiModel(GeminiBase):
+    """The LanguageModel port over the Gemini API through the google-genai client (see :class:`GeminiBase`)."""
+
+    def __init__(self, options: LLMOptions, api_key: str) -> None:
+        super().__init__(options, api_key)
+        self._client: Any = None
+        self._configs: dict[tuple[Any, str], Any] = {}
 
     def _genai(self) -> Any:
         if self._client is None:

@@ -15,7 +15,8 @@ import json
 from typing import Any
 
 from novel_engine.errors import ModelError
-from novel_engine.llm.port import LanguageModel, ModelRequest, ModelResponse
+from novel_engine.llm.gemini import GeminiBase
+from novel_engine.llm.port import ModelRequest, ModelResponse
 from novel_engine.llm.prompts import render_prompt, response_schema
 from novel_engine.llm.settings import LLMOptions
 from novel_engine.llm.transport import http_failure, parse_structured, timeout_failure
@@ -25,32 +26,15 @@ __all__ = ["GeminiRestModel", "GEMINI_BASE_URL"]
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 
 
-class GeminiRestModel(LanguageModel):
-    """The LanguageModel port over Gemini's REST API (same settings as :class:`GeminiModel`).
-
-    Args:
-        options: model, temperature, maximum tokens, thinking budget, base URL, timeout.
-        api_key: the API key (sent as ``x-goog-api-key``).
-    """
-
-    provider = "gemini"
+class GeminiRestModel(GeminiBase):
+    """The LanguageModel port over Gemini's REST API (same settings as :class:`GeminiModel`; the key
+    is sent as ``x-goog-api-key``)."""
 
     def __init__(self, options: LLMOptions, api_key: str) -> None:
-        if not api_key:
-            raise ModelError("the gemini model needs an API key", provider="gemini")
-        self.options = options
-        self.model_id = options.model_name("gemini")
-        self.name = f"gemini:{self.model_id}"
-        self._api_key = api_key
+        super().__init__(options, api_key)
         base = (options.base_url or GEMINI_BASE_URL).rstrip("/")
         self._url = f"{base}/v1beta/models/{self.model_id}:generateContent"
         self._sessions: dict[asyncio.AbstractEventLoop, Any] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"options": self.options, "api_key": self._api_key}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["options"], state["api_key"])
 
     def _session(self) -> Any:
         import aiohttp
