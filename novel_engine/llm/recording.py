@@ -14,6 +14,12 @@ model it looks the key up among the records already there, so:
 :class:`StoreCallLog` keeps the records as gzipped JSON-lines objects under
 ``llm-calls/<session>/`` of the state store, one object per batch of calls (one per phase of a
 turn, not one per call).
+
+On Ray the model is called inside the shard and chronicler actors, which cannot reach the store:
+there the recorder keeps the turn's records in a :class:`TurnCallLog`, the actor hands them back
+with its turn results (:func:`take_calls`), and the driver stores them per turn
+(:meth:`StoreCallLog.put_turn`). A replay on Ray ships each actor the recorded calls of the turn
+(:func:`learn_calls`) before it plays it.
 """
 
 from __future__ import annotations
@@ -33,10 +39,16 @@ from novel_engine.llm.port import LanguageModel, ModelRequest, ModelResponse
 from novel_engine.llm.prompts import render_prompt
 from novel_engine.llm.transport import parse_structured
 
-__all__ = ["CallLog", "MemoryCallLog", "StoreCallLog", "RecordingModel"]
+__all__ = ["CallLog", "MemoryCallLog", "StoreCallLog", "TurnCallLog", "RecordingModel", "recorder_of",
+           "take_calls", "learn_calls"]
 
 _REPLAYABLE_ERRORS = {name: getattr(errors, name) for name in
                       ("ModelError", "ModelOutputError", "ModelTransientError", "CircuitOpenError")}
+
+
+def _encode(records: Sequence[dict[str, Any]]) -> bytes:
+    """A batch of records as one gzipped JSON-lines object."""
+    return gzip.compress("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode())
 
 
 class CallLog(ABC):
@@ -90,9 +102,61 @@ class StoreCallLog(CallLog):
     async def append(self, records: Sequence[dict[str, Any]]) -> None:
         if not records:
             return
-        blob = gzip.compress("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode())
+        blob = _encode(records)
         key = f"{self.prefix}{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.jsonl.gz"
         await self.runner.acall(lambda s: s.put_object(key, blob))
+
+    async def load_turns(self) -> dict[int, list[dict[str, Any]]]:
+        """Every record, by the turn it was used in (what a replay on Ray ships per turn)."""
+        keys = await self.runner.acall(lambda s: s.list_objects(self.prefix))
+        out: dict[int, list[dict[str, Any]]] = {}
+        for key in sorted(keys):
+            blob = await self.runner.acall(lambda s, k=key: s.get_object(k))
+            name = key[len(self.prefix):]
+            turn = int(name[5:15]) if name.startswith("turn-") else None
+            for line in gzip.decompress(blob).decode().splitlines():
+                if line:
+                    rec = json.loads(line)
+                    out.setdefault(turn if turn is not None else int(rec.get("turn") or 0), []).append(rec)
+        return out
+
+    async def put_turn(self, turn: int, records: Sequence[dict[str, Any]]) -> None:
+        """Store the records of one turn as one object keyed by the turn, so a turn stored twice
+        (a retried commit) replaces its records instead of adding duplicates."""
+        if not records:
+            return
+        blob = _encode(records)
+        key = f"{self.prefix}turn-{turn:010d}.jsonl.gz"
+        await self.runner.acall(lambda s: s.put_object(key, blob))
+
+
+class TurnCallLog(CallLog):
+    """Records kept in this process until the caller takes them, by turn (Ray actors).
+
+    A turn that is played again after a failure (its first results lost with the failed call)
+    answers from the recorder's memory and appends nothing new, so the records of a turn stay
+    here until a later turn is taken: ``take(turn)`` returns every record of ``turn``.
+    """
+
+    def __init__(self) -> None:
+        self.by_turn: dict[int, dict[str, dict[str, Any]]] = {}
+
+    async def load(self) -> list[dict[str, Any]]:
+        return []  # the records come from the driver (learn_calls), never from here
+
+    async def append(self, records: Sequence[dict[str, Any]]) -> None:
+        for rec in records:
+            self.by_turn.setdefault(int(rec.get("turn") or 0), {}).setdefault(rec["key"], rec)
+
+    def used(self, turn: int, rec: dict[str, Any]) -> None:
+        """File a record answered from memory (recorded in an earlier turn) under ``turn`` too."""
+        self.by_turn.setdefault(turn, {}).setdefault(rec["key"], rec)
+
+    def take(self, turn: int) -> list[dict[str, Any]]:
+        """The records of ``turn`` (in call order); the records of earlier turns are dropped."""
+        for t in [t for t in self.by_turn if t < turn]:
+            del self.by_turn[t]
+        return list(self.by_turn.get(turn, {}).values())
 
 
 class RecordingModel(LanguageModel):
@@ -131,6 +195,17 @@ class RecordingModel(LanguageModel):
                 self._known = known
         return self._known
 
+    def learn(self, records: Sequence[dict[str, Any]]) -> None:
+        """Answer these recorded requests from now on (a replay on Ray: the driver ships them).
+
+        Only for a log whose ``load`` has nothing (a :class:`TurnCallLog`): the log is not loaded
+        after this.
+        """
+        known = self._known if self._known is not None else {}
+        for rec in records:
+            known.setdefault(rec["key"], rec)
+        self._known = known
+
     def _from_record(self, rec: dict[str, Any], request: ModelRequest) -> ModelResponse:
         self.replayed += 1
         if "error" in rec:
@@ -145,6 +220,8 @@ class RecordingModel(LanguageModel):
         key = request_key(request, self.model_id, self.settings)
         rec = known.get(key)
         if rec is not None:
+            if isinstance(self.log, TurnCallLog) and not self.replay:
+                self.log.used(request.turn, rec)  # a turn's records hold every answer it used
             return self._from_record(rec, request)
         if self.replay or self.model is None:
             raise ReplayMissError(f"replay: no recorded answer for the {request.purpose} call of {request.agent} "
@@ -187,3 +264,26 @@ class RecordingModel(LanguageModel):
         out = list(await asyncio.gather(*(self._one(r) for r in requests), return_exceptions=True))
         await self._flush()
         return out
+
+
+def recorder_of(model: Any) -> RecordingModel | None:
+    """The :class:`RecordingModel` inside ``model``'s chain of wrappers (each holds the next as ``model``)."""
+    seen = 0
+    while model is not None and seen < 32:
+        if isinstance(model, RecordingModel):
+            return model
+        model, seen = getattr(model, "model", None), seen + 1
+    return None
+
+
+def take_calls(model: Any, turn: int) -> list[dict[str, Any]]:
+    """The records of ``turn`` a Ray actor's model keeps for the driver (none when not recording there)."""
+    rec = recorder_of(model)
+    return rec.log.take(turn) if rec is not None and isinstance(rec.log, TurnCallLog) else []
+
+
+def learn_calls(model: Any, records: Sequence[dict[str, Any]] | None) -> None:
+    """Give a Ray actor's recorder the recorded calls it may answer from (a replay)."""
+    rec = recorder_of(model)
+    if records and rec is not None and isinstance(rec.log, TurnCallLog):
+        rec.learn(records)

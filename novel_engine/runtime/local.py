@@ -42,6 +42,8 @@ class TurnReport:
     rejected: int = 0
     fallbacks: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    # Ray: the turn's model-call records, on their way from the actors to the driver's store
+    calls: tuple[dict, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict:
         return {"turn": self.turn, "events": [e.to_dict() for e in self.events], "prose": self.prose,

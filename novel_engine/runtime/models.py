@@ -15,7 +15,7 @@ from novel_engine.errors import NotFoundError
 from novel_engine.llm.factory import build_model, quota_name
 from novel_engine.llm.limits import Limiter
 from novel_engine.llm.port import LanguageModel
-from novel_engine.llm.recording import StoreCallLog
+from novel_engine.llm.recording import CallLog, StoreCallLog, TurnCallLog
 
 __all__ = ["session_model", "shared_limiter", "stored_settings"]
 
@@ -48,8 +48,9 @@ def session_model(settings: SessionSettings, session_id: str, *, runtime: str = 
                   runner: Any = None) -> LanguageModel:
     """The model of a new session: offline, or an adapter in its wrappers (see ``llm.factory``).
 
-    Calls are recorded in the store when the session lives in one and runs in this process (Ray
-    sessions keep no records yet: their shards cannot reach the driver's store).
+    Calls are recorded in the store when the session lives in one. On Ray the shards cannot reach
+    the store: their recorders keep each turn's records (a ``TurnCallLog``) and the driver stores
+    them with the turn (``ray_durable.step``), which also ships a replay its recorded calls.
 
     Raises:
         ConfigError: a missing API key or base URL, or a replay without a store.
@@ -59,7 +60,12 @@ def session_model(settings: SessionSettings, session_id: str, *, runtime: str = 
         return build_model("offline")
     o = settings.llm_options
     local_store = runner if runtime == "local" else None
-    replay_log = StoreCallLog(runner, o.replay_of) if (o.replay_of and local_store is not None) else None
+    call_log: CallLog | None = StoreCallLog(runner, session_id) if local_store is not None else None
+    if runtime == "ray" and runner is not None:
+        call_log = TurnCallLog()  # one per actor once pickled; the driver collects them
+    replay_log = None
+    if o.replay_of and runner is not None:
+        replay_log = StoreCallLog(runner, o.replay_of) if local_store is not None else TurnCallLog()
     limiter = None if o.replay_of else shared_limiter(settings, runtime, runner)
     sink = None
     if runtime == "ray":  # the calls happen in shard processes: export through Ray's metrics agent
@@ -67,7 +73,7 @@ def session_model(settings: SessionSettings, session_id: str, *, runtime: str = 
 
         sink = RayUsageSink()
     return build_model(provider, o, session_id=session_id, on_failure=settings.on_model_failure, limiter=limiter,
-                       call_log=StoreCallLog(runner, session_id) if local_store is not None else None,
+                       call_log=call_log,
                        replay_log=replay_log, usage_sink=sink)
 
 

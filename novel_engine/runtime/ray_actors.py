@@ -28,6 +28,7 @@ from novel_engine.core.setup import gc_paused
 from novel_engine.core.world import PersonaState, WorldState
 from novel_engine.errors import StateLostError
 from novel_engine.llm.port import LanguageModel
+from novel_engine.llm.recording import learn_calls, take_calls
 from novel_engine.runtime.checkpoint import memory_rows
 from novel_engine.runtime import wire  # noqa: F401 - records cross actors as constructor calls
 from novel_engine.runtime.event_log import EventLog, HubRead
@@ -84,13 +85,16 @@ class PersonaShard:
             self.remembered = turn
 
     async def decide(self, patch: dict, views: Mapping[str, BeliefView] | Sequence[Any], deciders: Sequence[str],
-                     memories: Sequence[Event], turn: int | None = None) -> dict[str, Action]:
+                     memories: Sequence[Event], turn: int | None = None,
+                     calls: Sequence[dict] | None = None) -> tuple[dict[str, Action], list[dict]]:
         """The brief and decide phases for this shard's deciding personas, in one call.
 
         ``views`` are the belief views, or references to the parts each belief shard made for this
         shard (see ``BeliefStoreShard.absorb_for``). ``memories`` are the events of turn
-        ``turn - 1``; ``turn`` None skips the state check.
+        ``turn - 1``; ``turn`` None skips the state check. ``calls``: recorded model calls to
+        answer from (a replay). Returns the decisions and the turn's model-call records.
         """
+        learn_calls(self.model, calls)
         if turn is not None:
             _check_turn("persona shard", self.last_turn, turn)
         epoch, t0 = self.epoch, time.perf_counter()
@@ -112,7 +116,7 @@ class PersonaShard:
             self.last_turn = self.world.turn + 1
         wire.settle_gc()
         self.timings = {"wait_views": t1 - t0, "brief": t2 - t1, "decide": time.perf_counter() - t2}
-        return out
+        return out, take_calls(self.model, self.world.turn + 1)
 
     def snapshot(self, memories: Sequence[Event], turn: int) -> dict[str, list]:
         """The personas' memories after turn ``turn`` (whose events are ``memories``), as checkpoint rows."""
@@ -210,7 +214,10 @@ class ChroniclerActor:
         self.epoch = 0  # bumped by restore (see PersonaShard)
 
     async def narrate(self, events: Sequence[Event], characters: Mapping[str, PersonaState],
-                      context: WorldContext, impact=None, check: bool = False) -> str:
+                      context: WorldContext, impact=None, check: bool = False,
+                      calls: Sequence[dict] | None = None) -> tuple[str, list[dict]]:
+        """The turn's prose, and the turn's model-call records (``calls``: recorded calls to answer from)."""
+        learn_calls(self.model, calls)
         if check:
             _check_turn("chronicler", self.last_turn, context.turn)
         chronicler, epoch = self.chronicler, self.epoch
@@ -219,7 +226,7 @@ class ChroniclerActor:
         if epoch == self.epoch:
             self.last_turn = context.turn
         wire.settle_gc()
-        return prose
+        return prose, take_calls(self.model, context.turn)
 
     def narrative(self) -> str:
         return self.chronicler.narrative()

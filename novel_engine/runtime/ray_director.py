@@ -14,6 +14,7 @@ both runtimes tell byte-identical stories for any shard count.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import Any, Mapping, Sequence
 
@@ -108,21 +109,36 @@ class DirectorActor:
         return patch
 
     async def step(self, agent_actions: Mapping[str, Action] | None = None,
-                   world_events: Sequence[WorldEventSpec] = (), turn: int | None = None) -> TurnReport:
+                   world_events: Sequence[WorldEventSpec] = (), turn: int | None = None,
+                   calls: Sequence[dict] | None = None) -> TurnReport:
         """Run one turn (turns never overlap). Player actions must already be validated.
 
         Args:
             turn: the turn the caller expects this to be; a director that restarted (and so is
                 back at turn 0) raises ``StateLostError`` instead of playing the wrong turn.
+            calls: a replay: the recorded model calls of this turn, each sent to the actor that
+                made it (the chronicler's, and each persona's to its shard).
+        Returns:
+            The report, whose ``calls`` are the model-call records the actors made or used.
         """
         async with self._lock:
             if turn is not None and turn != self.world.turn + 1:
                 raise StateLostError(f"the director is at turn {self.world.turn}, not {turn - 1}: it restarted "
                                      "and must be restored", role="director", turn=turn, have=self.world.turn)
             with gc_paused():
-                return await self._step(agent_actions or {}, world_events)
+                return await self._step(agent_actions or {}, world_events, calls or ())
 
-    async def _step(self, players: Mapping[str, Action], world_events: Sequence[WorldEventSpec]) -> TurnReport:
+    def _route_calls(self, calls: Sequence[dict]) -> tuple[list[list[dict]], list[dict]]:
+        """Recorded calls by persona shard, and the chronicler's."""
+        shards: list[list[dict]] = [[] for _ in self.persona_shards]
+        chron: list[dict] = []
+        for rec in calls:
+            i = self.persona_shard_of.get(rec.get("agent"))
+            (chron if i is None else shards[i]).append(rec)
+        return shards, chron
+
+    async def _step(self, players: Mapping[str, Action], world_events: Sequence[WorldEventSpec],
+                    calls: Sequence[dict]) -> TurnReport:
         timings: dict[str, float] = {}
         clock = time.perf_counter
         world, turn = self.world, self.world.turn + 1
@@ -147,13 +163,16 @@ class DirectorActor:
         timings["believe"], t = 0.0, clock()  # overlaps the decide phase now
         patch = self._patch()
         memories = self._memories_by_shard()
-        calls = []
+        replay_shards, replay_chron = self._route_calls(calls)
+        pending = []
         for i, (shard, ids) in enumerate(zip(self.persona_shards, self.plan.persona_shards)):
             mine = [pid for pid in ids if pid in deciding]
-            calls.append(shard.decide.remote(patch, view_refs[i], mine, memories[i], turn))
+            pending.append(shard.decide.remote(patch, view_refs[i], mine, memories[i], turn, replay_shards[i] or None))
         decisions: dict[str, Action] = {}
-        for d in await asyncio.gather(*calls):
+        records: list[dict] = []
+        for d, recs in await asyncio.gather(*pending):
             decisions.update(d)
+            records.extend(recs)
         timings["brief"], timings["decide"], t = 0.0, clock() - t, clock()
         result = self.director.resolve_turn(players, world_events, decisions=decisions)
         self.last_events = result.events
@@ -164,10 +183,11 @@ class DirectorActor:
         people, where = mentioned_in(told)
         characters = {pid: world.personas[pid] for pid in people if pid in world.personas}
         places = {l: world.locations[l] for l in where if l in world.locations}
-        prose = await self.chronicler.narrate.remote(
+        prose, recs = await self.chronicler.narrate.remote(
             result.events, characters,
             WorldContext(title=self.scenario.title, turn=turn, locations=places, tension=result.tension),
-            chronicle_impact, True)
+            chronicle_impact, True, replay_chron or None)
+        records.extend(recs)
         timings["narrate"], t = clock() - t, clock()
         self.pending = list(result.fragments)
         fallbacks = sum(1 for a in decisions.values() if "fallback" in a.flags)
@@ -180,7 +200,8 @@ class DirectorActor:
         await self.hub.publish.remote(hub_items(report))
         timings["commit"] = clock() - t
         wire.settle_gc()
-        return report
+        # the records go to the driver with this answer only; the kept report does not hold them
+        return dataclasses.replace(report, calls=tuple(records)) if records else report
 
     def _memories_by_shard(self) -> list[list[Event]]:
         """Last turn's events, each sent to the shards hosting someone it involves."""

@@ -24,6 +24,7 @@ import ray
 from novel_engine.core.events import Decision, WorldEventSpec
 from novel_engine.errors import ConflictError, SessionError, StateLostError, StoreError
 from novel_engine.llm.port import LanguageModel
+from novel_engine.llm.recording import StoreCallLog
 from novel_engine.runtime.checkpoint import capture
 from novel_engine.runtime.durable import load, turn_commit, turn_inputs
 from novel_engine.runtime.local import TurnReport
@@ -125,9 +126,10 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
     head = await runner.acall(lambda st: st.get_session(session.id))
     turn = head.turn + 1
     every = _period(runner, session)
+    replayed = await _replay_calls(runner, session, turn)
     for attempt in range(RECOVERIES + 1):
         try:
-            report = await rt.step(actions, events, turn=turn)
+            report = await rt.step(actions, events, turn=turn, calls=replayed)
             blob = await rt.checkpoint() if turn % every == 0 else None
             break
         except Exception as err:  # noqa: BLE001 - only actor losses are recovered, the rest re-raised
@@ -139,7 +141,23 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
             await recover(runner, session.id, rt, getattr(rt, "model", None))
     head = await commit_once(runner, session.id, session._version, turn_commit(report, inputs, blob))
     session._version = head.version
+    if report.calls:  # one object per (session, turn): a turn stored again replaces its records
+        await StoreCallLog(runner, session.id).put_turn(turn, report.calls)
     return report
+
+
+async def _replay_calls(runner: StoreRunner, session: Any, turn: int) -> list[dict] | None:
+    """A replay's recorded model calls of ``turn`` (None when the session is not a replay).
+
+    The recorded session's calls are loaded once per session handle and shipped turn by turn.
+    """
+    source = session.settings.llm_options.replay_of
+    if not source or (session.settings.llm or "offline") == "offline":
+        return None
+    cache = getattr(session, "_replay_turns", None)
+    if cache is None:
+        cache = session._replay_turns = await StoreCallLog(runner, source).load_turns()
+    return cache.get(turn, [])
 
 
 def _period(runner: StoreRunner, session: Any) -> int:

@@ -148,9 +148,11 @@ class RayRuntime:
 
     # -- the runtime interface used by Session ------------------------------------------------------
     async def step(self, agent_actions: Mapping[str, Action] | None = None,
-                   world_events: Sequence[WorldEventSpec] = (), turn: int | None = None) -> TurnReport:
-        """Play one turn (``turn``: the turn the caller expects it to be, see ``DirectorActor.step``)."""
-        return await self.director.step.remote(dict(agent_actions or {}), list(world_events), turn)
+                   world_events: Sequence[WorldEventSpec] = (), turn: int | None = None,
+                   calls: Sequence[dict] | None = None) -> TurnReport:
+        """Play one turn (``turn``: the turn the caller expects it to be; ``calls``: a replay's
+        recorded model calls of the turn; see ``DirectorActor.step``)."""
+        return await self.director.step.remote(dict(agent_actions or {}), list(world_events), turn, calls)
 
     async def checkpoint(self) -> bytes:
         """The session's encoded checkpoint after its last turn (the in-process runtime's layout)."""

@@ -1,0 +1,75 @@
+"""Ray sessions record their model calls in the session's store, and replay them with no API call.
+
+The calls happen inside the persona shards and the chronicler actor; the driver stores each
+turn's records with the turn, and ships a replay the recorded calls of each turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from novel_engine.api import Engine
+from novel_engine.errors import ReplayMissError
+from novel_engine.llm.recording import StoreCallLog
+from novel_engine.storage import StoreSettings
+from novel_engine.testing.fake_llm import FakeGeminiServer
+
+KEY = "ray-replay-key"
+
+
+@pytest.fixture
+def gemini_env(monkeypatch):
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.delenv("NOVEL_ENGINE_REDIS_URL", raising=False)
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+
+
+def _events(reports) -> list[dict]:
+    return [e.to_dict() for r in reports for e in r.events]
+
+
+def test_ray_session_records_its_calls_and_replays_them_on_ray_and_local(ray_session, gemini_env, tmp_path):
+    store = StoreSettings(database_url=f"sqlite:///{tmp_path / 'state.db'}",
+                          object_store_url=(tmp_path / "objects").as_uri())
+    with FakeGeminiServer(api_key=KEY) as server:
+        # a model name of its own, so the cluster-wide quota actor belongs to this test only
+        options = {"base_url": server.url, "model": "gemini-ray-replay-test", "cache": False, "timeout_s": 5.0,
+                   "gemini_transport": "rest"}
+        with Engine("ray", store=store) as engine:
+            original = engine.create_session("fantasy_world", seed=5, llm="gemini", llm_options=options,
+                                             persona_shards=2)
+            try:
+                first = original.run(2)
+                story = original.narrative()
+            finally:
+                original.close()
+            calls = server.calls
+            records = asyncio.run(StoreCallLog(engine._runner, original.id).load())
+            assert not any("fallback" in e.flags for r in first for e in r.events)
+            # every API call of every turn, from both shards and the chronicler, is in the store
+            assert sorted({r["turn"] for r in records}) == [1, 2]
+            assert len({r["key"] for r in records}) == calls
+            assert sum(r["agent"] == "chronicler" for r in records) == 2
+            assert all(r["request"]["user"] and r["response"]["text"] for r in records)
+
+            replay = engine.create_session("fantasy_world", seed=5, llm="gemini", persona_shards=3,
+                                           llm_options={**options, "replay_of": original.id})
+            try:
+                again = replay.run(2)
+                assert replay.narrative() == story
+                assert _events(again) == _events(first)
+                assert server.calls == calls  # every answer came from the records
+                with pytest.raises(ReplayMissError):  # turn 3 was never recorded: the turn stops
+                    replay.step()
+            finally:
+                replay.close()
+        assert server.calls == calls
+
+        with Engine("local", store=store) as local:  # the same records replay in process too
+            replay = local.create_session("fantasy_world", seed=5, llm="gemini",
+                                          llm_options={**options, "replay_of": original.id})
+            again = replay.run(2)
+            assert replay.narrative() == story and _events(again) == _events(first)
+        assert server.calls == calls
