@@ -15,9 +15,10 @@ from novel_engine.errors import NotFoundError
 from novel_engine.llm.factory import build_model, quota_name
 from novel_engine.llm.limits import Limiter
 from novel_engine.llm.port import LanguageModel
-from novel_engine.llm.recording import CallLog, StoreCallLog, TurnCallLog
+from novel_engine.llm.recording import CallLog, RecordingModel, StoreCallLog, TurnCallLog, recorder_of
+from novel_engine.llm.resilience import FailurePolicy
 
-__all__ = ["session_model", "shared_limiter", "stored_settings"]
+__all__ = ["session_model", "shared_limiter", "stored_settings", "driver_model"]
 
 ENV_REDIS = "NOVEL_ENGINE_REDIS_URL"
 
@@ -89,3 +90,21 @@ def stored_settings(runner: Any, session_id: str) -> SessionSettings:
     except NotFoundError:
         return SessionSettings()
     return SessionSettings.model_validate(head.settings)
+
+
+async def driver_model(model: LanguageModel | None, runner: Any, session_id: str) -> LanguageModel | None:
+    """The model a driver replays a stored Ray session's turns after its last checkpoint with.
+
+    Resuming or recovering rebuilds those turns in the driver (``durable.load``); the Ray model's
+    recorder keeps nothing there, so this one answers from the session's stored call records
+    (the recorded session's, for a replay) and calls the API only for a request never recorded.
+    Any other model is returned as it is.
+    """
+    rec = recorder_of(model)
+    if rec is None or not isinstance(rec.log, TurnCallLog) or runner is None:
+        return model
+    head = await runner.acall(lambda st: st.get_session(session_id))
+    source = SessionSettings.model_validate(head.settings).llm_options.replay_of or session_id
+    local = RecordingModel(rec.model, StoreCallLog(runner, source), model_id=rec.model_id, settings=rec.settings,
+                           replay=rec.replay)
+    return FailurePolicy(local, getattr(model, "mode", "fallback"))

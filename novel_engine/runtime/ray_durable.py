@@ -28,6 +28,7 @@ from novel_engine.llm.recording import StoreCallLog
 from novel_engine.runtime.checkpoint import capture
 from novel_engine.runtime.durable import load, turn_commit, turn_inputs
 from novel_engine.runtime.local import TurnReport
+from novel_engine.runtime.models import driver_model
 from novel_engine.runtime.ray_runtime import RayRuntime, list_sessions
 from novel_engine.storage.port import SessionRecord, TurnCommit
 from novel_engine.storage.runner import StoreRunner
@@ -64,7 +65,7 @@ async def recover(runner: StoreRunner, session_id: str, rt: RayRuntime, model: L
     """Put every actor of ``rt`` back to the session's last committed state; return that turn."""
     from novel_engine.llm.offline import OfflineModel
 
-    local, _ = await load(runner, session_id, model or OfflineModel())
+    local, _ = await load(runner, session_id, await driver_model(model, runner, session_id) or OfflineModel())
     return await rt.restore(capture(local))
 
 
@@ -179,7 +180,7 @@ async def resume(runner: StoreRunner, session_id: str, model: LanguageModel, *, 
         SessionError: the store has no such session.
         CheckpointError: the stored state cannot be continued faithfully.
     """
-    local, head = await load(runner, session_id, model)
+    local, head = await load(runner, session_id, await driver_model(model, runner, session_id))
     if session_id in list_sessions():
         rt = RayRuntime.attach(session_id)
     else:

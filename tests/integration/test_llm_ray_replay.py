@@ -73,3 +73,27 @@ def test_ray_session_records_its_calls_and_replays_them_on_ray_and_local(ray_ses
             again = replay.run(2)
             assert replay.narrative() == story and _events(again) == _events(first)
         assert server.calls == calls
+
+
+def test_a_resumed_ray_session_rebuilds_its_unsaved_turns_from_the_records(ray_session, gemini_env, tmp_path):
+    # no checkpoint after turn 0: resuming in new actors rebuilds turns 1 and 2 in the driver,
+    # which only the stored records make exact (a real model would answer differently)
+    store = StoreSettings(database_url=f"sqlite:///{tmp_path / 'state.db'}",
+                          object_store_url=(tmp_path / "objects").as_uri(), checkpoint_every=5)
+    with FakeGeminiServer(api_key=KEY) as server:
+        options = {"base_url": server.url, "model": "gemini-ray-replay-test", "cache": False, "timeout_s": 5.0,
+                   "gemini_transport": "rest"}
+        with Engine("ray", store=store) as engine:
+            session = engine.create_session("fantasy_world", seed=6, llm="gemini", llm_options=options,
+                                            persona_shards=2)
+            sid = session.id
+            session.run(2)
+            story, calls = session.narrative(), server.calls
+            session.close()  # its actors are gone: resume builds new ones from the store
+            resumed = engine.resume(sid)
+            try:
+                assert resumed.turn == 2 and resumed.narrative() == story and server.calls == calls
+                resumed.step()
+                assert resumed.turn == 3 and server.calls > calls
+            finally:
+                resumed.close()
