@@ -160,8 +160,10 @@ class Engine:
             raise SessionError(f"{what} needs a state store: create the engine with Engine(store=...)")
         return self._runner
 
-    def resume(self, session_id: str) -> "Session":
+    def resume(self, session_id: str, *, detached: bool = False) -> "Session":
         """Reopen a stored session where its last committed turn left it (e.g. after a restart).
+
+        ``detached``: Ray only: new actors (when the session's are gone) outlive this driver.
 
         Raises:
             SessionError: the engine has no store, or the store has no such session.
@@ -174,7 +176,7 @@ class Engine:
             from novel_engine.runtime import ray_durable
 
             rt, head = run_sync(ray_durable.resume(runner, session_id, self._stored_model(runner, session_id),
-                                                   actor_options=self._actor_options))
+                                                   detached=detached, actor_options=self._actor_options))
             sc, s = rt.scenario_and_settings()
             session = Session(session_id, sc, s, rt)
             session._engine, session._version = self, head.version
@@ -378,8 +380,9 @@ class Session:
         """A new session that continues this story from the end of ``at_turn`` (default: now).
 
         The fork shares no mutable state with this session. With ``seed``, its turns after
-        ``at_turn`` draw from that seed instead. On Ray the fork replays this session's recorded
-        inputs into new actors (``detached``: it outlives this driver).
+        ``at_turn`` draw from that seed instead. On Ray the fork runs in new actors (``detached``:
+        it outlives this driver), built from the state store when the session is stored, else by
+        replaying the recorded inputs its director holds.
 
         Raises:
             SessionError: ``at_turn`` is not a played turn, or it is a past one and there is no store.
@@ -396,6 +399,16 @@ class Session:
         if hasattr(self._rt, "fork"):  # Ray: replay the recorded inputs into a new set of actors
             if seed is not None:
                 raise SessionError("a fork with a new seed needs the local runtime and a state store", seed=seed)
+            if engine is not None:  # stored: from the store's checkpoint (a restored director lacks the inputs)
+                from novel_engine.runtime import ray_durable
+
+                model = self._rt.model or engine._stored_model(engine._runner, self.id)
+                rt, version = run_sync(ray_durable.fork(engine._runner, self.id, model, at, sid, detached=detached,
+                                                        actor_options=engine._actor_options))
+                fork = Session(sid, self.scenario, self.settings, rt)
+                fork._engine, fork._version = engine, version
+                engine._sessions[sid] = fork
+                return fork
             rt = self._rt.fork(sid, at, self._rt.model or OfflineModel(), detached=detached)
             return Session(sid, self.scenario, self.settings, rt)
         model = durable._local(self._rt).pool.model

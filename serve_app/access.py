@@ -87,11 +87,16 @@ class AccessStore:
         return None if row is None else SessionAccess(row[0], row[1], row[2], int(row[3]))
 
     async def sessions_of(self, owner: str, offset: int = 0, limit: int = 50) -> tuple[list[SessionAccess], int]:
-        """A page of the owner's sessions, oldest first, and how many there are in all."""
+        """A page of the owner's sessions, oldest first, and how many there are in all.
+
+        Only sessions the engine's state store holds (its ``sessions`` table): those can always be
+        opened (resumed if their actors are gone); an ownership row without a story is not listed.
+        """
+        stored = "FROM serve_sessions s JOIN sessions e ON e.id = s.session_id WHERE s.owner = $1"
         async with self.sql.transaction() as tx:
-            rows = await tx.fetch("SELECT session_id, owner, name, created_ms FROM serve_sessions WHERE owner = $1 "
-                                  "ORDER BY created_ms, session_id LIMIT $2 OFFSET $3", owner, limit, offset)
-            total = await tx.fetchone("SELECT COUNT(*) FROM serve_sessions WHERE owner = $1", owner)
+            rows = await tx.fetch(f"SELECT s.session_id, s.owner, s.name, s.created_ms {stored} "
+                                  "ORDER BY s.created_ms, s.session_id LIMIT $2 OFFSET $3", owner, limit, offset)
+            total = await tx.fetchone(f"SELECT COUNT(*) {stored}", owner)
         return [SessionAccess(r[0], r[1], r[2], int(r[3])) for r in rows], int(total[0])
 
     async def remove_session(self, session_id: str) -> None:

@@ -10,6 +10,10 @@ need to reload from the store on every request). The sessions are detached, so t
 replica that created them (a replica restart or scale-down loses nothing). Ownership, player grants
 and queued actions are kept in the state store's SQL database (:mod:`serve_app.access`), which
 every replica shares.
+
+Durability: the engine commits every turn to the same state store, so a session whose actors are
+gone (a cluster restart, a lost actor) is resumed from its last committed turn by the next request
+that needs it, and forks are built from the store rather than from a director's memory.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from typing import Any, Mapping
 
 from starlette.concurrency import run_in_threadpool
 
-from novel_engine.errors import ConfigError, NovelEngineError, PermissionDeniedError, SessionError
+from novel_engine.errors import ConfigError, NotFoundError, NovelEngineError, PermissionDeniedError, SessionError
+from novel_engine.runtime.ray_durable import is_actor_loss
 from serve_app.access import AccessStore, SessionAccess
 from serve_app.problems import Problem
 
@@ -123,6 +128,7 @@ class ServeContext:
         self.fanout: Any = None
         self._sessions: dict[str, Any] = {}  # attached session handles (attaching costs Ray calls)
         self._lock = asyncio.Lock()
+        self._resuming = asyncio.Lock()  # one resume at a time in this replica (it creates actors)
         self._ready = False
 
     async def start(self) -> "ServeContext":
@@ -146,7 +152,8 @@ class ServeContext:
             access = AccessStore(store.sql)
             await access.open()
             self.auth = AuthService(store, AuthSettings.from_env(self.config.dev_mode))
-            self.engine = await run_in_threadpool(Engine, "ray")
+            # the same store as the access tables (its own connection, on the engine's store loop)
+            self.engine = await run_in_threadpool(lambda: Engine("ray", store=self.config.store_settings()))
             self.store, self.access = store, access
             self.fanout = Fanout(self.hub_of, self.config.poll_timeout_s)
             self._ready = True
@@ -158,6 +165,8 @@ class ServeContext:
             await self.fanout.close()
         if self.store is not None:
             await self.store.close()
+        if self.engine is not None:
+            await run_in_threadpool(self.engine.close)
         self._ready = False
 
     # -- sessions and who may use them ---------------------------------------------------------
@@ -203,19 +212,74 @@ class ServeContext:
             log.warning("audit of a denied access failed: %s", err.message)
 
     async def session(self, session_id: str) -> Any:
-        """The live session (attached once per replica). 404 if its actors are gone."""
+        """The live session (attached once per replica).
+
+        A session whose actors are gone, or restarted and lost their state, is resumed from the
+        state store (new detached actors, or the live ones restored); 404 if the store does not
+        have it either.
+        """
         session = self._sessions.get(session_id)
-        if session is not None:
+        if session is not None and await self._live(session):
             return session
+        self.forget(session_id)
         try:
             session = await run_in_threadpool(self.engine.attach, session_id)
-        except SessionError:
-            raise not_found(session_id) from None
+        except Exception as err:  # noqa: BLE001 - only "no actors" and actor losses are handled
+            if not isinstance(err, SessionError) and not is_actor_loss(err):
+                raise
+            self.forget(session_id)
+            session = None
+        if session is None or not await self._live(session):
+            session = await self._resume(session_id)
         self._sessions[session_id] = session
         return session
 
+    async def _live(self, session: Any) -> bool:
+        """Whether the session's director answers and holds at least the store's last turn.
+
+        A director that restarted is back at turn 0; one ahead of the store is mid-commit (fine).
+        """
+        try:
+            turn = (await session.asummary())["turn"]
+        except Exception as err:  # noqa: BLE001
+            if is_actor_loss(err):
+                return False
+            raise
+        try:
+            head = await self.store.get_session(session.id, fresh=True)
+        except NotFoundError:
+            return True  # not a stored session: the actors are all there is
+        return turn >= head.turn
+
+    async def _resume(self, session_id: str) -> Any:
+        async with self._resuming:
+            session = self._sessions.get(session_id)
+            if session is not None:
+                return session  # resumed by a concurrent request
+            try:
+                session = await run_in_threadpool(lambda: self.engine.resume(session_id, detached=True))
+            except SessionError:
+                raise not_found(session_id) from None
+            log.info("session %s resumed from the state store", session_id)
+            return session
+
+    async def end(self, session_id: str) -> None:
+        """Kill whatever actors the session still has (never new ones just to end them)."""
+        for _ in range(3):  # attaching asks the director, which may be restarting right now
+            self.forget(session_id)
+            try:
+                session = await run_in_threadpool(self.engine.attach, session_id)
+                await run_in_threadpool(session.close)
+                break
+            except SessionError:
+                break  # no actors left
+            except Exception as err:  # noqa: BLE001
+                if not is_actor_loss(err):
+                    raise
+        self.forget(session_id)
+
     def forget(self, session_id: str) -> None:
-        """Drop this replica's handle and cached owner of a session (after a delete)."""
+        """Drop this replica's handle of a session (after a delete, or when its actors are gone)."""
         self._sessions.pop(session_id, None)
         self.engine.forget(session_id)
 

@@ -101,12 +101,7 @@ async def get_session(session_id: str = SessionPath, ctx: ServeContext = Ctx, wh
 async def delete_session(session_id: str = SessionPath, ctx: ServeContext = Ctx, who=Caller) -> Response:
     await ctx.authorize(who, session_id, OWNER)
     await ctx.access.remove_session(session_id)
-    try:
-        session = await ctx.session(session_id)
-        await run_in_threadpool(session.close)
-    except Problem:
-        pass  # its actors were already gone
-    ctx.forget(session_id)
+    await ctx.end(session_id)
     return Response(status_code=204)
 
 

@@ -25,6 +25,7 @@ from novel_engine.core.events import Decision, WorldEventSpec
 from novel_engine.errors import ConflictError, SessionError, StateLostError, StoreError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.llm.recording import StoreCallLog
+from novel_engine.runtime import durable
 from novel_engine.runtime.checkpoint import capture
 from novel_engine.runtime.durable import load, turn_commit, turn_inputs
 from novel_engine.runtime.local import TurnReport
@@ -33,7 +34,7 @@ from novel_engine.runtime.ray_runtime import RayRuntime, list_sessions
 from novel_engine.storage.port import SessionRecord, TurnCommit
 from novel_engine.storage.runner import StoreRunner
 
-__all__ = ["RECOVERIES", "is_actor_loss", "register", "step", "recover", "commit_once", "resume"]
+__all__ = ["RECOVERIES", "is_actor_loss", "register", "step", "recover", "commit_once", "resume", "fork"]
 
 RECOVERIES = 3  #: how many times one turn is retried after losing actors
 
@@ -124,7 +125,10 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
     rt: RayRuntime = session._rt
     inputs = turn_inputs({k: v if isinstance(v, Decision) else Decision.model_validate(v)
                           for k, v in (raw_actions or {}).items()}, events)
-    head = await runner.acall(lambda st: st.get_session(session.id))
+    # A fresh head, not this process's cache: another driver (a second Serve replica) may have
+    # committed turns through the same actors; the director's turn check serialises the writers.
+    head = await runner.acall(lambda st: st.get_session(session.id, fresh=True))
+    session._version = head.version
     turn = head.turn + 1
     every = _period(runner, session)
     replayed = await _replay_calls(runner, session, turn)
@@ -189,3 +193,23 @@ async def resume(runner: StoreRunner, session_id: str, model: LanguageModel, *, 
     rt.model = model
     await rt.restore(capture(local))
     return rt, head
+
+
+async def fork(runner: StoreRunner, parent_id: str, model: LanguageModel, at: int, new_id: str, *,
+               detached: bool = False, actor_options: Mapping[str, Any] | None = None) -> tuple[RayRuntime, int]:
+    """A new Ray session ``new_id`` continuing the stored session ``parent_id`` after turn ``at``.
+
+    The fork is built from the store (:func:`durable.fork`: the parent's checkpoint and recorded
+    inputs), not from the parent's actors, so it works after the parent's director restarted.
+    Returns the fork's runtime and its store version.
+    """
+    local, version = await durable.fork(runner, parent_id, model, at, None, new_id)
+    rt = RayRuntime.create(new_id, local.scenario, local.settings, model, detached=detached,
+                           actor_options=actor_options)
+    rt.model = model
+    try:
+        await rt.restore(capture(local))
+    except BaseException:
+        rt.close()
+        raise
+    return rt, version

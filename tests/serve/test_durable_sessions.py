@@ -1,0 +1,102 @@
+"""API sessions are durable: every turn is committed to the state store, a session whose actors are
+gone is resumed on the next request (the same story as an uninterrupted one), the list shows only
+stored sessions, and a fork works after the director restarted (it is built from the store)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from serve_checks import assert_problem
+
+
+def _play(api, sid: str, turns: int) -> list[dict]:
+    out = []
+    for _ in range(turns):
+        r = api.post(f"/api/v1/sessions/{sid}/turns", json={})
+        assert r.status_code == 200, r.text
+        out.append(r.json())
+    return out
+
+
+def _kill_actors(sid: str) -> None:
+    """Kill every actor of the session for good, as a cluster restart would (the store keeps it)."""
+    from novel_engine.runtime.ray_runtime import RayRuntime, list_sessions
+
+    RayRuntime.attach(sid).close()
+    assert sid not in list_sessions()
+
+
+def _kill_director(sid: str) -> None:
+    """Kill the director and let Ray restart it: it comes back at turn 0 with no turn inputs."""
+    import ray
+
+    from novel_engine.runtime.ray_runtime import NAMESPACE
+
+    ray.kill(ray.get_actor(f"ne:{sid}:director", namespace=NAMESPACE), no_restart=False)
+
+
+def test_turns_are_committed_and_a_lost_session_resumes_with_the_same_story(serve_server, alice):
+    lost, steady = alice.new_session(session_name="lost")["id"], alice.new_session(session_name="steady")["id"]
+    try:
+        played = _play(alice, lost, 2)
+        reference = _play(alice, steady, 3)
+        stored = serve_server.runner.call(lambda st: st.turns(lost))
+        assert [t.turn for t in stored] == [1, 2] and stored[-1].record["prose"] == played[-1]["prose"]
+
+        _kill_actors(lost)
+        assert lost in [i["id"] for i in alice.get("/api/v1/sessions").json()["items"]]
+        head = alice.get(f"/api/v1/sessions/{lost}")
+        assert head.status_code == 200, head.text
+        assert head.json()["turn"] == 2
+        resumed = _play(alice, lost, 1)[0]
+        assert resumed["turn"] == 3 and resumed["events"] == reference[2]["events"]
+        assert resumed["prose"] == reference[2]["prose"]
+        story = alice.get(f"/api/v1/sessions/{lost}/narrative").json()
+        assert story == alice.get(f"/api/v1/sessions/{steady}/narrative").json()
+        assert serve_server.runner.call(lambda st: st.get_session(lost)).turn == 3
+    finally:
+        alice.delete(f"/api/v1/sessions/{lost}")
+        alice.delete(f"/api/v1/sessions/{steady}")
+
+
+def test_the_list_shows_only_sessions_the_store_holds(serve_server, alice):
+    from serve_app.access import AccessStore
+
+    ghost = "ghost" + alice.username[-8:]  # an ownership row without a stored story
+    owner = asyncio.run(serve_server.auth.get_user_by_name(alice.username))["id"]
+    serve_server.runner.call(lambda st: AccessStore(st.sql).add_session(ghost, owner, "ghost"))
+    try:
+        assert ghost not in [i["id"] for i in alice.get("/api/v1/sessions").json()["items"]]
+        assert_problem(alice.get(f"/api/v1/sessions/{ghost}"), 404)
+    finally:
+        serve_server.runner.call(lambda st: AccessStore(st.sql).remove_session(ghost))
+
+
+def test_fork_after_the_director_restarted_comes_from_the_store(alice):
+    import ray
+
+    from novel_engine.runtime.ray_runtime import NAMESPACE
+
+    sid = alice.new_session(session_name="restarted")["id"]
+    fork = None
+    try:
+        original = _play(alice, sid, 2)
+        _kill_director(sid)
+        r = alice.post(f"/api/v1/sessions/{sid}/fork", json={"at_turn": 1})
+        assert r.status_code == 201, r.text
+        fork = r.json()["id"]
+        assert r.json()["turn"] == 1
+        forked = alice.get(f"/api/v1/sessions/{fork}/turns").json()["items"]
+        assert [t["events"] for t in forked] == [original[0]["events"]]
+        assert _play(alice, fork, 1)[0]["events"] == original[1]["events"]
+        assert alice.get(f"/api/v1/sessions/{sid}").json()["turn"] == 2  # the parent was restored too
+        _kill_director(sid)  # a delete ends whatever actors are left, restarted or not
+        director = ray.get_actor(f"ne:{sid}:director", namespace=NAMESPACE)
+        assert alice.delete(f"/api/v1/sessions/{sid}").status_code == 204
+        with pytest.raises(ray.exceptions.RayActorError):  # killed for good, not restarted
+            ray.get(director.turn.remote(), timeout=60)
+    finally:
+        if fork is not None:
+            alice.delete(f"/api/v1/sessions/{fork}")
+        alice.delete(f"/api/v1/sessions/{sid}")
