@@ -64,6 +64,7 @@ async def _http_load(url: str, token: str, method: str, path: str, clients: int,
 
     latencies: list[float] = []
     errors = 0
+    statuses: dict[str, int] = {}  # what the errors were: a 409 under contention is not a 500
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits,
                                  timeout=300) as client:
@@ -74,11 +75,12 @@ async def _http_load(url: str, token: str, method: str, path: str, clients: int,
                 r = await client.request(method, path, json=body)
                 latencies.append(time.perf_counter() - t)
                 errors += r.status_code >= 400
+                statuses[str(r.status_code)] = statuses.get(str(r.status_code), 0) + 1
 
         started = time.perf_counter()
         await asyncio.gather(*(one_client() for _ in range(clients)))
         seconds = time.perf_counter() - started
-    return {**_summary(latencies, seconds), "clients": clients, "errors": errors}
+    return {**_summary(latencies, seconds), "clients": clients, "errors": errors, "statuses": statuses}
 
 
 async def _ws_delivery(ws_url: str, url: str, token: str, sid: str, subscribers: int, turns: int) -> dict[str, Any]:
@@ -228,7 +230,7 @@ def _print_ws(what: str, w: dict[str, Any]) -> None:
 
 def _print(what: str, r: dict[str, float]) -> None:
     print(f"{what}: {r['requests']} requests from {r['clients']} clients: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
-          f"{r['throughput_per_s']}/s, {r['errors']} errors", flush=True)
+          f"{r['throughput_per_s']}/s, {r['errors']} errors {r.get('statuses', {})}", flush=True)
 
 
 def cmd_bench_api(args: argparse.Namespace) -> int:

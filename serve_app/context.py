@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import weakref
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
@@ -129,6 +130,9 @@ class ServeContext:
         self._sessions: dict[str, Any] = {}  # attached session handles (attaching costs Ray calls)
         self._lock = asyncio.Lock()
         self._resuming = asyncio.Lock()  # one resume at a time in this replica (it creates actors)
+        # one turn at a time per session in this replica: concurrent POSTs queue instead of racing to
+        # commit the same turn (and losing with 409); other replicas still meet optimistic versioning
+        self._turn_locks: "weakref.WeakValueDictionary[str, asyncio.Lock]" = weakref.WeakValueDictionary()
         self._ready = False
 
     async def start(self) -> "ServeContext":
@@ -210,6 +214,13 @@ class ServeContext:
                                   agent_id=agent_id, relation=relation)
         except NovelEngineError as err:  # a failing audit write must not turn a denial into a 500
             log.warning("audit of a denied access failed: %s", err.message)
+
+    def turn_lock(self, session_id: str) -> asyncio.Lock:
+        """The lock that serialises this replica's turns of one session (kept while anyone holds it)."""
+        lock = self._turn_locks.get(session_id)
+        if lock is None:
+            lock = self._turn_locks[session_id] = asyncio.Lock()
+        return lock
 
     async def session(self, session_id: str) -> Any:
         """The live session (attached once per replica).

@@ -136,6 +136,11 @@ def _turn_out(report: Any, players: list[str] | None = None, dropped: list[dict]
              summary="Play one turn: your actions override those agents' choices; queued player actions apply too")
 async def play_turn(body: TurnIn, session_id: str = SessionPath, ctx: ServeContext = Ctx, who=Caller) -> TurnOut:
     await ctx.authorize(who, session_id, OWNER)
+    async with ctx.turn_lock(session_id):
+        return await _play(ctx, session_id, body)
+
+
+async def _play(ctx: ServeContext, session_id: str, body: TurnIn) -> TurnOut:
     session = await ctx.session(session_id)
     queued = await ctx.access.take_actions(session_id)
     mine = {k: v.model_dump(mode="json") for k, v in body.agent_actions.items()}

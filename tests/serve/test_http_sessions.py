@@ -180,3 +180,14 @@ def test_queued_action_that_no_longer_fits_is_dropped_and_reported(alice):
     alice.delete(base)
 
 
+
+
+def test_concurrent_turn_requests_on_one_session_queue_instead_of_conflicting(alice):
+    from concurrent.futures import ThreadPoolExecutor
+
+    sid = alice.new_session(session_name="busy")["id"]
+    with ThreadPoolExecutor(6) as pool:
+        replies = list(pool.map(lambda _: alice.post(f"/api/v1/sessions/{sid}/turns", json={}), range(6)))
+    assert [r.status_code for r in replies] == [200] * 6, [r.text for r in replies if r.status_code != 200]
+    assert sorted(r.json()["turn"] for r in replies) == [1, 2, 3, 4, 5, 6]
+    assert alice.get(f"/api/v1/sessions/{sid}").json()["turn"] == 6
