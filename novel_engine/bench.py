@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 __all__ = ["bench_core", "measure_core", "bench_runtime", "measure_runtime"]
 
@@ -166,11 +166,11 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int) -> dict[str
     return row
 
 
-def _run_worker(args: list[str]) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-m", "novel_engine.bench", *args], capture_output=True, text=True,
-                          check=False)
+def _run_worker(args: Sequence[str], module: str = "novel_engine.bench") -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter (``python -m module *args``); return its last JSON line."""
+    proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"benchmark {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"benchmark {module} {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

@@ -105,11 +105,9 @@ def measure_llm(case: str, runtime: str, personas: int, turns: int, seed: int, l
 
 
 def _worker(args: Sequence[str]) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-m", "novel_engine.bench_llm", *args], capture_output=True, text=True,
-                          check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark llm {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    from novel_engine.bench import _run_worker
+
+    return _run_worker(args, module="novel_engine.bench_llm")
 
 
 def bench_llm(personas: int = 1000, latency_s: float = 0.1, cap: int = 64, rate_429: float = 0.1,

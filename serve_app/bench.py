@@ -117,6 +117,11 @@ async def _ws_delivery(ws_url: str, url: str, token: str, sid: str, subscribers:
         await asyncio.wait_for(asyncio.gather(*readers), 300)
     finally:
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    return _delivery(subscribers, turns, delays)
+
+
+def _delivery(subscribers: int, turns: int, delays: list[float]) -> dict[str, Any]:
+    """The figures of one WebSocket delivery run: seconds from turn commit to receipt, in ms."""
     return {"subscribers": subscribers, "turns": turns, "deliveries": len(delays),
             "p50_ms": round(percentile(delays, 50) * 1000, 2), "p99_ms": round(percentile(delays, 99) * 1000, 2),
             "max_ms": round(max(delays) * 1000, 2)}
@@ -147,9 +152,7 @@ async def _ws_floor(url: str, subscribers: int, turns: int) -> dict[str, Any]:
             await asyncio.wait_for(asyncio.gather(*readers), 300)
     finally:
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
-    return {"subscribers": subscribers, "turns": turns, "deliveries": len(delays),
-            "p50_ms": round(percentile(delays, 50) * 1000, 2), "p99_ms": round(percentile(delays, 99) * 1000, 2),
-            "max_ms": round(max(delays) * 1000, 2)}
+    return _delivery(subscribers, turns, delays)
 
 
 def bench_api(clients: int = 64, gets: int = 40, turns: int = 2, subscribers: int = 1000, ws_turns: int = 5,
