@@ -11,14 +11,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import uuid
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+
+from cli_runs import cli, run_until_killed
 
 from novel_engine import Engine
 from novel_engine.runtime.checkpoint import capture
@@ -101,11 +100,6 @@ def test_resume_replays_from_the_last_checkpoint(settings):
         assert _story(fork) == _story(straight)
 
 
-def _cli(*args: str) -> list[str]:
-    exe = Path(sys.executable).with_name("novel-engine")
-    return [str(exe), *args] if exe.exists() else [sys.executable, "-m", "novel_engine.cli", *args]
-
-
 def _redis(port: int) -> subprocess.Popen:
     proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no"], stdout=subprocess.PIPE, text=True)
@@ -136,21 +130,12 @@ def test_a_postgres_session_survives_a_restart_of_everything(settings, tmp_path)
            "NOVEL_ENGINE_REDIS_URL": f"redis://127.0.0.1:{port}/0",
            "NOVEL_ENGINE_CHECKPOINT_EVERY": "3"}  # the resume replays the turns after the last checkpoint
     try:
-        proc = subprocess.Popen(_cli("run", "space_station", "--runtime", "local", "--turns", "30", "--seed", "11"),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-        session_id = None
-        for line in proc.stderr:
-            if line.startswith("session "):
-                session_id = line.split()[1]
-            if "turn 4/30" in line:
-                proc.send_signal(signal.SIGKILL)
-                break
-        proc.wait(timeout=60)
-        assert proc.returncode == -signal.SIGKILL and session_id
+        session_id = run_until_killed(["run", "space_station", "--runtime", "local", "--turns", "30", "--seed", "11"],
+                                      env, at_turn=4, turns=30)
         redis.kill()  # the hot store restarts empty
         redis.wait()
         redis = _redis(port)
-        out = subprocess.run(_cli("resume", session_id, "--turns", "3"), capture_output=True, text=True, env=env,
+        out = subprocess.run(cli("resume", session_id, "--turns", "3"), capture_output=True, text=True, env=env,
                              timeout=120)
         assert out.returncode == 0, out.stderr
         resumed_after = int(re.search(r"resumed \S+ after turn (\d+)", out.stderr).group(1))

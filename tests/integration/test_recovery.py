@@ -5,22 +5,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+
+from cli_runs import cli, run_until_killed
 
 from novel_engine import Engine
 from novel_engine.errors import ConflictError
 from novel_engine.storage import StoreSettings
-
-
-def _cli(*args: str) -> list[str]:
-    exe = Path(sys.executable).with_name("novel-engine")
-    return [str(exe), *args] if exe.exists() else [sys.executable, "-m", "novel_engine.cli", *args]
 
 
 def _story(session) -> str:
@@ -30,18 +24,8 @@ def _story(session) -> str:
 def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_story(tmp_path):
     db = f"sqlite:///{tmp_path / 'state.db'}"
     env = {**os.environ, "NOVEL_ENGINE_DATA_DIR": str(tmp_path), "PYTHONHASHSEED": "random"}
-    proc = subprocess.Popen(_cli("run", "fantasy_world", "--runtime", "local", "--turns", "40", "--seed", "7",
-                                 "--database-url", db), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, env=env)
-    session_id = None
-    for line in proc.stderr:  # wait for the third committed turn, then kill without warning
-        if line.startswith("session "):
-            session_id = line.split()[1]
-        if "turn 3/40" in line:
-            proc.send_signal(signal.SIGKILL)
-            break
-    proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL and session_id
+    session_id = run_until_killed(["run", "fantasy_world", "--runtime", "local", "--turns", "40", "--seed", "7",
+                                   "--database-url", db], env, at_turn=3, turns=40)
     with Engine(store=db) as engine:
         resumed = engine.resume(session_id)
         assert 3 <= resumed.turn < 40
@@ -51,7 +35,7 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_story(tmp_path):
         assert _story(resumed) == _story(straight)
         assert [e.seq for e in engine._runner.call(lambda s: s.events(session_id))] == \
             list(range(1, len(straight.events()) + 1))
-    out = subprocess.run(_cli("resume", session_id, "--turns", "2", "--database-url", db),
+    out = subprocess.run(cli("resume", session_id, "--turns", "2", "--database-url", db),
                          capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     straight.run(2)
