@@ -47,7 +47,11 @@ class ScriptedModel(LanguageModel):
 
 
 class SlowModel(LanguageModel):
-    """The offline model behind a fixed latency per call, counting concurrent calls (for batching tests)."""
+    """The offline model behind a fixed latency per call, counting concurrent calls (for batching tests).
+
+    A call takes ``latency_s`` in all, like a remote model: the answer is made at once and the rest
+    of the time is waited, so the answer's own CPU time (the remote side's work) is not added to it.
+    """
 
     name = "slow"
 
@@ -63,7 +67,10 @@ class SlowModel(LanguageModel):
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            await asyncio.sleep(self.latency_s)
-            return self._offline.answer(request)
+            loop = asyncio.get_running_loop()
+            until = loop.time() + self.latency_s
+            answer = self._offline.answer(request)
+            await asyncio.sleep(max(0.0, until - loop.time()))
+            return answer
         finally:
             self.in_flight -= 1

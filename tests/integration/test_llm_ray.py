@@ -79,3 +79,55 @@ def test_ray_limiter_takes_back_the_slot_of_a_caller_that_never_released(ray_ses
         assert stats["in_flight"] == 0 and stats["peak_in_flight"] == 1
     finally:
         kill_limiter(name)
+
+
+def test_ray_limiter_batches_the_waiters_of_a_process(ray_session):
+    """200 calls of one process under a cap of 16: the cap holds, every call is admitted, a
+    cancelled waiter's slot comes back, and the actor sees far fewer messages than calls."""
+    from novel_engine.runtime.ray_limiter import cluster_limiter, kill_limiter
+
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    limiter = cluster_limiter(name, 16)
+    in_flight, peak = 0, 0
+
+    async def call() -> None:
+        nonlocal in_flight, peak
+        ticket = await limiter.acquire(10)
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        await limiter.release(ticket, 0)
+
+    async def main():
+        doomed = asyncio.ensure_future(asyncio.gather(*(limiter.acquire(1) for _ in range(20))))
+        await asyncio.sleep(0)
+        doomed.cancel()  # cancelled while waiting or holding leases they never see
+        await asyncio.gather(*(call() for _ in range(200)))
+        await asyncio.sleep(0.2)  # the last batch of releases is fire-and-forget
+        return ray_session.get(limiter.actor.stats.remote())
+
+    try:
+        stats = asyncio.run(main())
+    finally:
+        kill_limiter(name)
+    assert peak == 16
+    assert stats["in_flight"] == 0 and stats["peak_in_flight"] <= 16
+    assert stats["acquire_messages"] < 60 and stats["release_messages"] < 60, stats
+
+
+def test_slots_are_handed_on_only_when_the_quota_counts_nothing_per_call(ray_session):
+    """With requests or tokens per minute every call must be charged at the actor: no hand-overs."""
+    from novel_engine.runtime.ray_limiter import HANDOFFS, cluster_limiter, kill_limiter
+
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    try:
+        actor = cluster_limiter(name, 4).actor
+        leases, hops = ray_session.get(actor.acquire_many.remote([1, 1, 1, 1, 1]))
+        assert len(leases) == 4 and hops == HANDOFFS  # the fifth does not fit: a prefix is granted
+        ray_session.get(actor.release_many.remote([(lease, 0) for lease in leases]))
+        actor = cluster_limiter(name, 4, requests_per_minute=600).actor
+        leases, hops = ray_session.get(actor.acquire_many.remote([1]))
+        assert hops == 0
+    finally:
+        kill_limiter(name)
