@@ -434,11 +434,14 @@ class Session:
         return self._engine._require_store("events_table").call(lambda st: st.events_table(self.id))
 
     async def asummary(self) -> dict[str, Any]:
-        """Where the session stands: ``{"turn", "tension"}`` (on Ray one small actor call)."""
+        """Where the session stands: ``{"turn", "tension", "restarted"}`` (on Ray one small actor call).
+
+        ``restarted`` is true while a restarted director waits to be restored from the store.
+        """
         if hasattr(self._rt, "asummary"):
             return await self._rt.asummary()
         reports = self._rt.reports()
-        return {"turn": self._rt.turn, "tension": reports[-1].tension if reports else 0.0}
+        return {"turn": self._rt.turn, "tension": reports[-1].tension if reports else 0.0, "restarted": False}
 
     def event_hub(self) -> Any:
         """Ray only: the session's event-hub actor, ``subscribe(after_seq, event_types, timeout_s)``."""

@@ -229,9 +229,14 @@ class ServeContext:
         state store (new detached actors, or the live ones restored); 404 if the store does not
         have it either.
         """
+        return (await self.session_summary(session_id))[0]
+
+    async def session_summary(self, session_id: str) -> tuple[Any, dict[str, Any]]:
+        """The live session and its summary (``Session.asummary``), in one director call."""
         session = self._sessions.get(session_id)
-        if session is not None and await self._live(session):
-            return session
+        head = await self._live(session) if session is not None else None
+        if head is not None:
+            return session, head
         self.forget(session_id)
         try:
             session = await run_in_threadpool(self.engine.attach, session_id)
@@ -240,27 +245,36 @@ class ServeContext:
                 raise
             self.forget(session_id)
             session = None
-        if session is None or not await self._live(session):
+        head = await self._live(session) if session is not None else None
+        if head is None:
             session = await self._resume(session_id)
+            head = await session.asummary()
         self._sessions[session_id] = session
-        return session
+        return session, head
 
-    async def _live(self, session: Any) -> bool:
-        """Whether the session's director answers and holds at least the store's last turn.
+    async def _live(self, session: Any) -> dict[str, Any] | None:
+        """The session's summary if its director answers and holds the session's state, else None.
 
-        A director that restarted is back at turn 0; one ahead of the store is mid-commit (fine).
+        A director that restarted says so until it is restored. One at turn 0 may also be a
+        resumed session's new director not restored yet, so only then is the store asked (a read
+        per request would cost more than the rest of a GET).
         """
         try:
-            turn = (await session.asummary())["turn"]
+            head = await session.asummary()
         except Exception as err:  # noqa: BLE001
             if is_actor_loss(err):
-                return False
+                return None
             raise
-        try:
-            head = await self.store.get_session(session.id, fresh=True)
-        except NotFoundError:
-            return True  # not a stored session: the actors are all there is
-        return turn >= head.turn
+        if head.get("restarted"):
+            return None
+        if head["turn"] == 0:
+            try:
+                stored = await self.store.get_session(session.id, fresh=True)
+            except NotFoundError:
+                return head  # not a stored session: the actors are all there is
+            if stored.turn > 0:
+                return None
+        return head
 
     async def _resume(self, session_id: str) -> Any:
         async with self._resuming:

@@ -29,8 +29,9 @@ router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
 SessionPath = Path(..., min_length=1, max_length=128, pattern=ID_PATTERN)
 
 
-async def session_out(ctx: ServeContext, rec: SessionAccess, session: Any) -> SessionOut:
-    head = await session.asummary()
+async def session_out(ctx: ServeContext, rec: SessionAccess, session: Any,
+                      head: dict[str, Any] | None = None) -> SessionOut:
+    head = head or await session.asummary()
     return SessionOut(id=rec.session_id, name=rec.name, turn=head["turn"], tension=head["tension"],
                       title=session.scenario.title, seed=session.seed, created_at=iso_ms(rec.created_ms),
                       personas=[PersonaBrief(id=p.id, name=p.name) for p in session.scenario.personas])
@@ -94,7 +95,7 @@ async def list_sessions(offset: int = Query(0, ge=0, le=1_000_000), limit: int =
 @router.get("/{session_id}", response_model=SessionOut, summary="A session's status, turn, personas and tension")
 async def get_session(session_id: str = SessionPath, ctx: ServeContext = Ctx, who=Caller) -> SessionOut:
     rec = await ctx.authorize(who, session_id, OWNER)
-    return await session_out(ctx, rec, await ctx.session(session_id))
+    return await session_out(ctx, rec, *await ctx.session_summary(session_id))
 
 
 @router.delete("/{session_id}", status_code=204, response_class=Response, summary="End a session for good")

@@ -76,6 +76,9 @@ class DirectorActor:
         self.seed = settings.seed if settings.seed is not None else scenario.seed
         self.world, initial = build_world(scenario)
         self.pending: list[InformationFragment] = list(initial)
+        # A restarted director is back at turn 0 until the driver restores it: readers (the Serve
+        # app) learn that from ``summary`` without a store read per request.
+        self._restarted = ray.get_runtime_context().was_current_actor_reconstructed
         self.fog = FogOfWarService(attention=settings.attention)
         self.director = DirectorAgent(self.world, scenario, self.seed, difficulty=settings.difficulty)
         self.plan = plan
@@ -250,6 +253,7 @@ class DirectorActor:
             self.last_events = self.history[-1].events if self.history else ()
             self._signatures = {pid: _signature(p) for pid, p in self.world.personas.items()}
             self._facts = dict(self.world.facts)
+            self._restarted = False
             wire.settle_gc()
             return turn
 
@@ -261,8 +265,10 @@ class DirectorActor:
         return list(self.history)
 
     def summary(self) -> dict[str, Any]:
-        """Where the session stands, in one small answer: the turn and the tension after it."""
-        return {"turn": self.world.turn, "tension": self.history[-1].tension if self.history else 0.0}
+        """Where the session stands, in one small answer: the turn, the tension after it, and whether
+        this director restarted and has not been restored yet (its state is then not the session's)."""
+        return {"turn": self.world.turn, "tension": self.history[-1].tension if self.history else 0.0,
+                "restarted": self._restarted}
 
     def turn_inputs(self, upto: int) -> list:
         """The inputs of turns 1..``upto`` (what a fork replays)."""

@@ -30,6 +30,7 @@ ALGORITHM = "HS256"
 API_KEY_PREFIX = "nek_"
 _KEY = re.compile(r"nek_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 _MAX_TOKEN = 4096
+_VERIFIED_CACHE = 4096  # tokens whose signature was checked: a GET should not pay an HMAC and a JSON parse
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class TokenIssuer:
 
     def __init__(self, secret: str, ttl_s: int) -> None:
         self._secret, self.ttl_s = secret, ttl_s
+        # Only tokens with a valid signature get in (nobody can fill it without the secret);
+        # expiry is still checked on every call.
+        self._verified: dict[str, TokenClaims] = {}
 
     def issue(self, user_id: str, username: str, now: float) -> tuple[str, int]:
         """A signed token for a user; returns ``(token, expires_at)`` (epoch seconds)."""
@@ -67,6 +71,17 @@ class TokenIssuer:
             AuthenticationError: ``reason`` is ``expired`` or ``invalid`` (bad signature, wrong
                 algorithm or issuer, missing claims, garbage).
         """
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._decode(token)
+            if len(self._verified) >= _VERIFIED_CACHE:
+                self._verified.pop(next(iter(self._verified)))  # the oldest entry
+            self._verified[token] = claims
+        if claims.expires_at <= now:
+            raise AuthenticationError("access token expired; log in again", reason="expired")
+        return claims
+
+    def _decode(self, token: str) -> TokenClaims:
         if len(token) > _MAX_TOKEN:
             raise AuthenticationError("invalid access token", reason="invalid")
         try:
@@ -78,8 +93,6 @@ class TokenIssuer:
         if claims.get("typ") != "access" or not isinstance(claims.get("exp"), int) \
                 or not isinstance(claims.get("sub"), str) or not isinstance(claims.get("name"), str):
             raise AuthenticationError("invalid access token", reason="invalid")
-        if claims["exp"] <= now:
-            raise AuthenticationError("access token expired; log in again", reason="expired")
         return TokenClaims(claims["sub"], claims["name"], claims["exp"])
 
 
