@@ -65,15 +65,17 @@ class LocalRuntime:
         self.scenario = scenario
         self.settings = settings
         self.seed = seed
-        self.world, initial = build_world(scenario)
-        self.pending: list[InformationFragment] = list(initial)
-        self.fog = FogOfWarService(attention=settings.attention)
-        self.beliefs = BeliefStore(self.world.personas.values())
-        self.pool = PersonaPool(self.world.personas.values(), model, seed)
-        self.director = DirectorAgent(self.world, scenario, seed, difficulty=settings.difficulty)
-        self.chronicler = ChroniclerAgent(model, style=settings.narrative_style or scenario.style,
-                                          verbosity=settings.verbosity, focus_areas=settings.focus_areas,
-                                          seed=seed, highlight_limit=settings.highlight_limit, title=scenario.title)
+        with gc_paused(freeze=True):  # the session's state: millions of long-lived objects in a large cast
+            self.world, initial = build_world(scenario)
+            self.pending: list[InformationFragment] = list(initial)
+            self.fog = FogOfWarService(attention=settings.attention)
+            self.beliefs = BeliefStore(self.world.personas.values())
+            self.pool = PersonaPool(self.world.personas.values(), model, seed)
+            self.director = DirectorAgent(self.world, scenario, seed, difficulty=settings.difficulty)
+            self.chronicler = ChroniclerAgent(model, style=settings.narrative_style or scenario.style,
+                                              verbosity=settings.verbosity, focus_areas=settings.focus_areas,
+                                              seed=seed, highlight_limit=settings.highlight_limit,
+                                              title=scenario.title)
         self.history: list[TurnReport] = []
 
     @property
@@ -85,8 +87,9 @@ class LocalRuntime:
                    world_events: Sequence[WorldEventSpec] = ()) -> TurnReport:
         """Run one turn. Player actions must already be validated (see ``validate_action``)."""
         # A turn allocates hundreds of thousands of short-lived, acyclic records; the cyclic
-        # collector would walk the whole heap again and again while freeing nothing.
-        with gc_paused():
+        # collector would walk the whole heap again and again while freeing nothing. What the turn
+        # keeps is long-lived: frozen out of the collector's sight (as the Ray actors do).
+        with gc_paused(freeze=True):
             return await self._step(agent_actions, world_events)
 
     async def _step(self, agent_actions: Mapping[str, Action] | None,
