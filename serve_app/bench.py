@@ -168,7 +168,7 @@ def bench_api(clients: int = 64, gets: int = 40, turns: int = 2, subscribers: in
     from novel_engine.runtime.ray_runtime import connect
     from novel_engine.storage import StoreRunner, StoreSettings, open_store
     from serve_app.app import build_app
-    from serve_app.launcher import _free_port
+    from serve_app.launcher import _free_port, use_haproxy_ingress
     from serve_app.security import AuthService, AuthSettings
 
     secret = secrets.token_urlsafe(48)
@@ -176,6 +176,7 @@ def bench_api(clients: int = 64, gets: int = 40, turns: int = 2, subscribers: in
     store = StoreSettings(database_url=f"sqlite:///{folder / 'state.db'}", object_store_url=(folder / "obj").as_uri())
     port = _free_port("127.0.0.1")
     print("starting Ray and Serve...", file=sys.stderr, flush=True)
+    haproxy = use_haproxy_ingress()  # as `novel-engine serve` starts it
     connect("local")  # a Ray instance of its own, never one another process runs on this machine
     runner = StoreRunner(open_store(store)).start()
     try:
@@ -219,7 +220,8 @@ def bench_api(clients: int = 64, gets: int = 40, turns: int = 2, subscribers: in
         serve.shutdown()
         runner.stop()
         ray.shutdown()
-    result = {"suite": "api", "personas": personas, "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
+    result = {"suite": "api", "personas": personas, "ingress": "haproxy" if haproxy else "proxy",
+              "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
               "load_average_1m_at_end": round(os.getloadavg()[0], 2),  # other work on the machine skews figures
               "targets": {"get_p99_ms": 50, "ws_delivery_p99_ms": 100}, **results}
     path = Path(out)

@@ -23,7 +23,9 @@ def ray_cluster():
     from ray.cluster_utils import Cluster
 
     from novel_engine.runtime.ray_runtime import connect
+    from serve_app.launcher import use_haproxy_ingress
 
+    use_haproxy_ingress()  # the Serve tests run behind the ingress `novel-engine serve` uses
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     for i in range(NODES - 1):
         cluster.add_node(num_cpus=1, resources={f"node{i + 2}": 1})

@@ -75,3 +75,20 @@ def test_a_server_that_cannot_open_its_store_answers_503_problems_but_stays_aliv
         assert r.json()["type"].endswith("/not-ready") and "Traceback" not in r.text
         assert client.get("/health").json() == {"status": "ok"}
         assert client.get("/ready").status_code == 503
+
+
+def test_haproxy_ingress_is_chosen_before_ray_starts_unless_the_python_proxy_is_asked_for():
+    from serve_app.launcher import HAPROXY_ENV, use_haproxy_ingress
+
+    env: dict[str, str] = {}
+    assert use_haproxy_ingress(environ=env) is True
+    assert {k: env[k] for k in HAPROXY_ENV} == HAPROXY_ENV
+    assert env["RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S"] == "2.0"
+    # what the operator set wins
+    env = {"RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "30"}
+    use_haproxy_ingress(environ=env)
+    assert env["RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S"] == "30"
+    env = {"NOVEL_ENGINE_SERVE_INGRESS": "proxy"}
+    assert use_haproxy_ingress(environ=env) is False and set(env) == {"NOVEL_ENGINE_SERVE_INGRESS"}
+    with pytest.raises(ConfigError, match="NOVEL_ENGINE_SERVE_INGRESS: must be haproxy or proxy"):
+        use_haproxy_ingress(environ={"NOVEL_ENGINE_SERVE_INGRESS": "nginx"})
