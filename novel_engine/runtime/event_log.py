@@ -52,6 +52,13 @@ class EventLog:
             self._changed = None
         return self.last_seq
 
+    def reset(self, items: Sequence[dict[str, Any]], first_seq: int) -> None:
+        """Hold exactly ``items``, numbered from ``first_seq`` (a hub rebuilt from a session's
+        history continues its numbering, so a subscriber's cursor stays valid)."""
+        self._items.clear()
+        self.last_seq = first_seq - 1
+        self.publish(items)
+
     def read(self, after_seq: int = 0, types: Sequence[str] | None = None, limit: int = 1000) -> HubRead:
         """Items with ``seq > after_seq`` (of the given types), oldest first, at most ``limit``."""
         items = self._items

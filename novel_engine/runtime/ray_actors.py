@@ -247,14 +247,22 @@ class ChroniclerActor:
 
 @ray.remote
 class EventHub:
-    """The session's ordered event log; subscribers long-poll it from a cursor."""
+    """The session's ordered event log; subscribers long-poll it from a cursor.
+
+    A hub that restarted is empty: it refuses to publish (``StateLostError``) until the director
+    gives it back its window of the session's history (``restore``), so sequence numbers go on
+    where they were instead of starting again at 1.
+    """
 
     def __init__(self, capacity: int = 10_000) -> None:
         self.log = EventLog(capacity)
         self.published_turn = 0
+        self.lost = ray.get_runtime_context().was_current_actor_reconstructed
 
     async def publish(self, items: Sequence[dict]) -> int:
         """Append items; a turn's items are appended once (a retried turn publishes nothing new)."""
+        if self.lost:
+            raise StateLostError("the event hub restarted and must be restored", role="event hub")
         turn = max((int(i.get("turn") or 0) for i in items), default=0)
         if turn and turn <= self.published_turn:
             return self.log.last_seq
@@ -262,6 +270,18 @@ class EventHub:
         seq = self.log.publish(items)
         wire.settle_gc()  # a large cast publishes tens of thousands of items per turn
         return seq
+
+    async def restore(self, items: Sequence[dict], first_seq: int, turn: int) -> int:
+        """Hold ``items`` (numbered from ``first_seq``), the window after ``turn``, unless this hub
+        already published that turn (a live hub keeps its log). Returns the last sequence number."""
+        if self.lost or turn > self.published_turn:
+            self.log.reset(items, first_seq)
+            self.published_turn, self.lost = turn, False
+        return self.log.last_seq
+
+    async def window_size(self) -> int:
+        """How many items this hub keeps."""
+        return self.log.capacity
 
     async def subscribe(self, after_seq: int = 0, event_types: Sequence[str] | None = None,
                         timeout_s: float = 10.0, limit: int = 1000) -> HubRead:

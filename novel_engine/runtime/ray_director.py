@@ -43,16 +43,35 @@ def _signature(p) -> tuple:
     return (p.location, p.health, p.hidden, tuple((k, r.trust, r.affinity) for k, r in p.relationships.items()))
 
 
-def hub_items(report: TurnReport) -> list[dict[str, Any]]:
-    """What a turn publishes on the event hub: its events, its prose, then ``turn_complete``."""
+def hub_items(report: TurnReport, committed_at: float | None = None) -> list[dict[str, Any]]:
+    """What a turn publishes on the event hub: its events, its prose, then ``turn_complete``.
+
+    ``committed_at``: when the turn was committed (default now).
+    """
     kinds = {"action": "agent_action", "world": "world_event", "causal": "causal_event"}
     items: list[dict[str, Any]] = [{"type": kinds.get(e.kind, "world_event"), "turn": report.turn,
                                     "event": e.to_dict()} for e in report.events]
     items.append({"type": "narrative_update", "turn": report.turn, "prose": report.prose})
     items.append({"type": "turn_complete", "turn": report.turn, "tension": report.tension,
                   "events": len(report.events), "milestones": list(report.milestones),
-                  "committed_at": time.time()})  # wall clock, so subscribers can measure delivery
+                  # wall clock, so subscribers can measure delivery
+                  "committed_at": time.time() if committed_at is None else committed_at})
     return items
+
+
+def hub_window(reports: Sequence[TurnReport], capacity: int) -> tuple[list[dict[str, Any]], int]:
+    """The items a hub that saw every turn of ``reports`` would hold (its newest ``capacity``),
+    and the sequence number of the first: a turn publishes ``len(events) + 2`` items."""
+    total = sum(len(r.events) + 2 for r in reports)
+    tail: list[list[dict[str, Any]]] = []
+    kept = 0
+    for report in reversed(reports):
+        if kept >= capacity:
+            break
+        tail.append(hub_items(report, committed_at=0.0))  # the commit time of an old turn is not kept
+        kept += len(tail[-1])
+    items = [item for turn in reversed(tail) for item in turn][-capacity:] if tail else []
+    return items, total - len(items) + 1
 
 
 @ray.remote
@@ -113,7 +132,7 @@ class DirectorActor:
 
     async def step(self, agent_actions: Mapping[str, Action] | None = None,
                    world_events: Sequence[WorldEventSpec] = (), turn: int | None = None,
-                   calls: Sequence[dict] | None = None) -> TurnReport:
+                   calls: Sequence[dict] | None = None, publish: bool = True) -> TurnReport:
         """Run one turn (turns never overlap). Player actions must already be validated.
 
         Args:
@@ -121,6 +140,8 @@ class DirectorActor:
                 back at turn 0) raises ``StateLostError`` instead of playing the wrong turn.
             calls: a replay: the recorded model calls of this turn, each sent to the actor that
                 made it (the chronicler's, and each persona's to its shard).
+            publish: put the turn on the event hub now; a stored session's driver passes False
+                and calls :meth:`publish` once the store has committed the turn.
         Returns:
             The report, whose ``calls`` are the model-call records the actors made or used.
         """
@@ -129,7 +150,29 @@ class DirectorActor:
                 raise StateLostError(f"the director is at turn {self.world.turn}, not {turn - 1}: it restarted "
                                      "and must be restored", role="director", turn=turn, have=self.world.turn)
             with gc_paused():
-                return await self._step(agent_actions or {}, world_events, calls or ())
+                report = await self._step(agent_actions or {}, world_events, calls or ())
+            if publish:
+                await self._publish(report)
+            return report
+
+    async def publish(self, turn: int) -> None:
+        """Put turn ``turn`` (the last one played) on the event hub; a turn already there is not
+        added again."""
+        async with self._lock:
+            if self.history and self.history[-1].turn == turn:
+                await self._publish(self.history[-1])
+
+    async def _publish(self, report: TurnReport) -> None:
+        try:
+            await self.hub.publish.remote(hub_items(report))
+        except StateLostError:  # the hub restarted empty: give it back its window first
+            before = [r for r in self.history if r.turn < report.turn]
+            await self._restore_hub(before)
+            await self.hub.publish.remote(hub_items(report))
+
+    async def _restore_hub(self, reports: Sequence[TurnReport]) -> None:
+        items, first = hub_window(reports, await self.hub.window_size.remote())
+        await self.hub.restore.remote(items, first, reports[-1].turn if reports else 0)
 
     def _route_calls(self, calls: Sequence[dict]) -> tuple[list[list[dict]], list[dict]]:
         """Recorded calls by persona shard, and the chronicler's."""
@@ -200,7 +243,6 @@ class DirectorActor:
         self.history.append(report)
         self.inputs.append((dict(players), list(world_events), self._updates))
         self._updates = {}
-        await self.hub.publish.remote(hub_items(report))
         timings["commit"] = clock() - t
         wire.settle_gc()
         # the records go to the driver with this answer only; the kept report does not hold them
@@ -253,6 +295,7 @@ class DirectorActor:
             self.last_events = self.history[-1].events if self.history else ()
             self._signatures = {pid: _signature(p) for pid, p in self.world.personas.items()}
             self._facts = dict(self.world.facts)
+            await self._restore_hub(self.history)  # a new or restarted hub numbers on from here
             self._restarted = False
             wire.settle_gc()
             return turn

@@ -17,6 +17,7 @@ turn again. The engine is deterministic, so the retried turn is the turn an undi
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Mapping, Sequence
 
 import ray
@@ -37,6 +38,8 @@ from novel_engine.storage.runner import StoreRunner
 __all__ = ["RECOVERIES", "is_actor_loss", "register", "step", "recover", "commit_once", "resume", "fork"]
 
 RECOVERIES = 3  #: how many times one turn is retried after losing actors
+
+log = logging.getLogger(__name__)
 
 
 def is_actor_loss(err: BaseException) -> bool:
@@ -134,7 +137,7 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
     replayed = await _replay_calls(runner, session, turn)
     for attempt in range(RECOVERIES + 1):
         try:
-            report = await rt.step(actions, events, turn=turn, calls=replayed)
+            report = await rt.step(actions, events, turn=turn, calls=replayed, publish=False)
             blob = await rt.checkpoint() if turn % every == 0 else None
             break
         except Exception as err:  # noqa: BLE001 - only actor losses are recovered, the rest re-raised
@@ -146,6 +149,12 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
             await recover(runner, session.id, rt, getattr(rt, "model", None))
     head = await commit_once(runner, session.id, session._version, turn_commit(report, inputs, blob))
     session._version = head.version
+    try:  # subscribers see a turn only once it is stored
+        await rt.publish(turn)
+    except Exception as err:  # noqa: BLE001 - the turn is committed; the next recovery republishes it
+        if not is_actor_loss(err):
+            raise
+        log.warning("turn %d of %s is committed but not yet on its event hub: %s", turn, session.id, err)
     if report.calls:  # one object per (session, turn): a turn stored again replaces its records
         await StoreCallLog(runner, session.id).put_turn(turn, report.calls)
     return report

@@ -119,7 +119,9 @@ class RayRuntime:
         chronicler = named(ChroniclerActor, _name(session_id, "chronicler"), {"num_cpus": 0}, model,
                            settings.narrative_style or scenario.style, settings.verbosity, settings.focus_areas,
                            seed, settings.highlight_limit, scenario.title)
-        hub = named(EventHub, _name(session_id, "hub"), {"num_cpus": 0})
+        # its calls are idempotent (a turn is published once, reads are reads): retried across a restart,
+        # where the new, empty hub refuses to publish until the director restores its window
+        hub = named(EventHub, _name(session_id, "hub"), {"num_cpus": 0, "max_task_retries": -1})
         director = named(DirectorActor, _name(session_id, "director"), {"num_cpus": 0}, scenario, settings, plan,
                          persona_shards, belief_shards, chronicler, hub)
         ray.get([a.ping.remote() for a in persona_shards] + [director.turn.remote()])
@@ -149,10 +151,15 @@ class RayRuntime:
     # -- the runtime interface used by Session ------------------------------------------------------
     async def step(self, agent_actions: Mapping[str, Action] | None = None,
                    world_events: Sequence[WorldEventSpec] = (), turn: int | None = None,
-                   calls: Sequence[dict] | None = None) -> TurnReport:
+                   calls: Sequence[dict] | None = None, publish: bool = True) -> TurnReport:
         """Play one turn (``turn``: the turn the caller expects it to be; ``calls``: a replay's
-        recorded model calls of the turn; see ``DirectorActor.step``)."""
-        return await self.director.step.remote(dict(agent_actions or {}), list(world_events), turn, calls)
+        recorded model calls of the turn; ``publish`` False: the caller publishes it once it is
+        committed; see ``DirectorActor.step``)."""
+        return await self.director.step.remote(dict(agent_actions or {}), list(world_events), turn, calls, publish)
+
+    async def publish(self, turn: int) -> None:
+        """Put the committed turn ``turn`` on the session's event hub."""
+        await self.director.publish.remote(turn)
 
     async def checkpoint(self) -> bytes:
         """The session's encoded checkpoint after its last turn (the in-process runtime's layout)."""

@@ -211,3 +211,58 @@ def test_removing_a_node_mid_turn_loses_and_repeats_nothing(gate_cls, ray_cluste
         ray_cluster.add_node(num_cpus=1, resources={"node3": 1})
         ray_cluster.wait_for_nodes()
     _check(result, undisturbed)
+
+
+def _hub_items(session) -> list[dict]:
+    import ray
+
+    return list(ray.get(session.event_hub().subscribe.remote(0, None, 0.0, 100_000)).items)
+
+
+def _without_clock(items: list[dict]) -> list[dict]:
+    return [{k: v for k, v in i.items() if k != "committed_at"} for i in items]
+
+
+def test_the_event_hub_numbers_on_after_a_restart_and_a_resume_and_shows_only_stored_turns(
+        ray_session, tmp_path, undisturbed, monkeypatch):
+    import ray
+
+    from novel_engine.errors import StoreError
+    from novel_engine.runtime import ray_durable
+
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    with Engine("ray", store=db) as engine:
+        s = engine.create_session(SCENARIO, seed=SEED, session_id="hub-restart", personas_per_actor=3)
+        try:
+            s.run(2)
+            before = _hub_items(s)
+            ray.kill(ray.get_actor("ne:hub-restart:hub", namespace="novel_engine"), no_restart=False)
+            s.step()  # the restarted hub refuses to publish, gets its window back, then turn 3
+            after = _hub_items(s)
+            assert [i["seq"] for i in after] == list(range(1, len(after) + 1))
+            assert _without_clock(after[:len(before)]) == _without_clock(before)
+            assert after[-1]["type"] == "turn_complete" and after[-1]["turn"] == 3
+            last = after[-1]["seq"]
+
+            def refuse(*_args, **_kwargs):
+                raise StoreError("the store is down")
+
+            monkeypatch.setattr(ray_durable, "commit_once", refuse)
+            with pytest.raises(StoreError):
+                s.step()  # turn 4 is played but not stored: subscribers must not see it
+            assert ray.get(s.event_hub().last_seq.remote()) == last
+            monkeypatch.undo()
+        finally:
+            s.close()
+    with Engine("ray", store=db) as engine:  # new actors from the store: the hub numbers on
+        resumed = engine.resume("hub-restart")
+        try:
+            assert ray.get(resumed.event_hub().last_seq.remote()) == last
+            assert _without_clock(_hub_items(resumed)) == _without_clock(after)
+            resumed.step()
+            assert story(resumed) == story(undisturbed)
+            tail = _hub_items(resumed)[len(after):]
+            assert [i["seq"] for i in tail] == list(range(last + 1, last + 1 + len(tail)))
+            assert tail[-1]["turn"] == 4 and tail[-1]["committed_at"] > 0
+        finally:
+            resumed.close()

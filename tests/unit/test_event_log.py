@@ -47,3 +47,26 @@ def test_subscribe_long_polls_until_something_arrives():
         skipped = await log.subscribe(1, ["turn_complete"], timeout_s=0.01)
         assert skipped.items == () and skipped.last_seq == 2
     asyncio.run(go())
+
+
+def test_a_rebuilt_window_numbers_on_from_the_sessions_history():
+    """hub_window gives what a hub that saw every turn would hold; reset continues its numbering."""
+    from novel_engine.api import Engine
+    from novel_engine.runtime.ray_director import hub_items, hub_window
+
+    session = Engine().create_session("noir_city", seed=3)
+    reports = session.run(4)
+    whole = EventLog(capacity=100_000)
+    for r in reports:
+        whole.publish(hub_items(r, committed_at=0.0))
+    for capacity in (1, 7, 10_000):
+        items, first = hub_window(reports, capacity)
+        log = EventLog(capacity)
+        log.reset(items, first)
+        kept = whole.read(whole.last_seq - min(capacity, whole.last_seq), None, 100_000).items
+        assert log.last_seq == whole.last_seq
+        assert log.read(0, None, 100_000).items == kept
+        assert log.read(0, None, 100_000).truncated == (capacity < whole.last_seq)
+        log.publish([{"type": "turn_complete", "turn": 5}])
+        assert log.last_seq == whole.last_seq + 1
+    assert hub_window([], 10) == ([], 1)
