@@ -354,9 +354,12 @@ class Session:
         p.write_text(self.markdown(), encoding="utf-8")
         return p
 
-    def reports(self) -> list[TurnReport]:
-        """Every turn's report so far."""
-        return self._rt.reports()
+    def reports(self, after: int = 0, limit: int | None = None) -> list[TurnReport]:
+        """The turns' reports so far, oldest first; ``after``/``limit`` page them (the turns
+        after turn ``after``, at most ``limit``), so a page of a long story is all that moves."""
+        if after < 0 or (limit is not None and limit < 0):
+            raise SessionError("after and limit must be zero or more", after=after, limit=limit)
+        return self._rt.reports(after, limit)
 
     def events(self) -> list[Event]:
         """Every event so far, in order."""

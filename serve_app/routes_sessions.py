@@ -172,9 +172,9 @@ async def _play(ctx: ServeContext, session_id: str, body: TurnIn) -> TurnOut:
 async def list_turns(session_id: str = SessionPath, after: int = Query(0, ge=0, le=1_000_000),
                      limit: int = Query(20, ge=1, le=100), ctx: ServeContext = Ctx, who=Caller) -> TurnPage:
     await ctx.authorize(who, session_id, OWNER)
-    session = await ctx.session(session_id)
-    reports = await run_in_threadpool(session.reports)
-    page = [r for r in reports if r.turn > after][:limit]
-    more = page and page[-1].turn < (reports[-1].turn if reports else 0)
-    return TurnPage(items=[_turn_out(r) for r in page], total=len(reports), after=after, limit=limit,
+    session, head = await ctx.session_summary(session_id)
+    page = await run_in_threadpool(session.reports, after, limit + 1)  # one more: is there a next page?
+    more = len(page) > limit
+    page = page[:limit]
+    return TurnPage(items=[_turn_out(r) for r in page], total=head["turn"], after=after, limit=limit,
                     next_after=page[-1].turn if more else None)

@@ -24,7 +24,7 @@ from novel_engine.core.world import WorldState
 from novel_engine.core.setup import build_world, gc_paused
 from novel_engine.llm.port import LanguageModel
 
-__all__ = ["LocalRuntime", "TurnReport", "PHASES"]
+__all__ = ["LocalRuntime", "TurnReport", "PHASES", "page_of"]
 
 PHASES = ("perceive", "believe", "brief", "decide", "resolve", "narrate", "commit")
 
@@ -49,6 +49,12 @@ class TurnReport:
         return {"turn": self.turn, "events": [e.to_dict() for e in self.events], "prose": self.prose,
                 "tension": self.tension, "coherence": self.coherence, "milestones": list(self.milestones),
                 "rejected": self.rejected, "fallbacks": self.fallbacks}
+
+
+def page_of(history: Sequence[TurnReport], after: int, limit: int | None) -> list[TurnReport]:
+    """The reports of turns after ``after`` in a history of consecutive turns, at most ``limit``."""
+    start = max(0, after - history[0].turn + 1) if history else 0
+    return list(history[start:] if limit is None else history[start:start + max(0, limit)])
 
 
 class LocalRuntime:
@@ -127,9 +133,9 @@ class LocalRuntime:
 
 
     # -- the runtime interface Session uses (RayRuntime offers the same) -------------------------
-    def reports(self) -> list[TurnReport]:
-        """Every committed turn's report."""
-        return list(self.history)
+    def reports(self, after: int = 0, limit: int | None = None) -> list[TurnReport]:
+        """The committed turns' reports after turn ``after``, oldest first (at most ``limit``)."""
+        return page_of(self.history, after, limit)
 
     def world_state(self) -> WorldState:
         """The live world (the director's own; read it, do not change it)."""

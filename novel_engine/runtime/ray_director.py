@@ -33,7 +33,7 @@ from novel_engine.errors import StateLostError
 from novel_engine.llm.offline import OfflineModel
 from novel_engine.runtime.checkpoint import assemble, encode, restore as restore_runtime
 from novel_engine.runtime import wire
-from novel_engine.runtime.local import TurnReport, chronicle_impact
+from novel_engine.runtime.local import TurnReport, chronicle_impact, page_of
 from novel_engine.runtime.sharding import ShardPlan
 
 __all__ = ["DirectorActor", "hub_items"]
@@ -304,8 +304,8 @@ class DirectorActor:
     def turn(self) -> int:
         return self.world.turn
 
-    def reports(self) -> list[TurnReport]:
-        return list(self.history)
+    def reports(self, after: int = 0, limit: int | None = None) -> list[TurnReport]:
+        return page_of(self.history, after, limit)
 
     def summary(self) -> dict[str, Any]:
         """Where the session stands, in one small answer: the turn, the tension after it, and whether

@@ -185,8 +185,8 @@ class RayRuntime:
     def turn(self) -> int:
         return ray.get(self.director.turn.remote())
 
-    def reports(self) -> list[TurnReport]:
-        return ray.get(self.director.reports.remote())
+    def reports(self, after: int = 0, limit: int | None = None) -> list[TurnReport]:
+        return ray.get(self.director.reports.remote(after, limit))
 
     def world_state(self):
         return ray.get(self.director.world_state.remote())

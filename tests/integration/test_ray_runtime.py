@@ -142,3 +142,22 @@ def test_custom_resources_pin_shards_to_nodes(ray_session):
         asyncio.run(rt.step())
     finally:
         rt.close()
+
+
+@pytest.mark.parametrize("runtime", ["local", "ray"])
+def test_reports_come_a_page_at_a_time(ray_session, runtime):
+    from novel_engine import Engine
+    from novel_engine.errors import SessionError
+
+    s = Engine(runtime).create_session("noir_city", seed=2)
+    try:
+        s.run(5)
+        every = s.reports()
+        assert [r.turn for r in every] == [1, 2, 3, 4, 5]
+        assert [r.turn for r in s.reports(2, 2)] == [3, 4]
+        assert [r.to_dict() for r in s.reports(4)] == [every[-1].to_dict()]
+        assert s.reports(5) == [] and s.reports(0, 0) == [] and s.reports(99, 3) == []
+        with pytest.raises(SessionError, match="zero or more"):
+            s.reports(-1)
+    finally:
+        s.close()
