@@ -210,9 +210,11 @@ async def fork(runner: StoreRunner, parent_id: str, model: LanguageModel, at: in
 
     The fork is built from the store (:func:`durable.fork`: the parent's checkpoint and recorded
     inputs), not from the parent's actors, so it works after the parent's director restarted.
-    Returns the fork's runtime and its store version.
+    The turns after the parent's checkpoint are rebuilt from its recorded model calls, not by
+    calling the model again. Returns the fork's runtime and its store version.
     """
-    local, version = await durable.fork(runner, parent_id, model, at, None, new_id)
+    local, version = await durable.fork(runner, parent_id, await driver_model(model, runner, parent_id), at, None,
+                                        new_id)
     rt = RayRuntime.create(new_id, local.scenario, local.settings, model, detached=detached,
                            actor_options=actor_options)
     rt.model = model

@@ -75,7 +75,7 @@ def test_ray_session_records_its_calls_and_replays_them_on_ray_and_local(ray_ses
         assert server.calls == calls
 
 
-def test_a_resumed_ray_session_rebuilds_its_unsaved_turns_from_the_records(ray_session, gemini_env, tmp_path):
+def test_a_resumed_or_forked_ray_session_rebuilds_its_unsaved_turns_from_the_records(ray_session, gemini_env, tmp_path):
     # no checkpoint after turn 0: resuming in new actors rebuilds turns 1 and 2 in the driver,
     # which only the stored records make exact (a real model would answer differently)
     store = StoreSettings(database_url=f"sqlite:///{tmp_path / 'state.db'}",
@@ -89,6 +89,11 @@ def test_a_resumed_ray_session_rebuilds_its_unsaved_turns_from_the_records(ray_s
             sid = session.id
             session.run(2)
             story, calls = session.narrative(), server.calls
+            fork = session.fork(2)  # built from the store too: its turns come from the records
+            try:
+                assert fork.turn == 2 and fork.narrative() == story and server.calls == calls
+            finally:
+                fork.close()
             session.close()  # its actors are gone: resume builds new ones from the store
             resumed = engine.resume(sid)
             try:
