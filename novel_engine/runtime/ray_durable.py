@@ -147,6 +147,12 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
                 raise SessionError(f"turn {turn} of {session.id!r} failed after {RECOVERIES} recoveries: {err}",
                                    session_id=session.id, turn=turn) from None
             await recover(runner, session.id, rt, getattr(rt, "model", None))
+    if report.calls:
+        # Before the commit: a committed turn always has its records (a resume or a recovery
+        # rebuilds it from them). One object per (session, turn), so a turn stored again replaces
+        # them; a writer that then loses the commit race wrote the same answers (a turn played
+        # again gets them from the shards' recorders).
+        await StoreCallLog(runner, session.id).put_turn(turn, report.calls)
     head = await commit_once(runner, session.id, session._version, turn_commit(report, inputs, blob))
     session._version = head.version
     try:  # subscribers see a turn only once it is stored
@@ -155,8 +161,6 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
         if not is_actor_loss(err):
             raise
         log.warning("turn %d of %s is committed but not yet on its event hub: %s", turn, session.id, err)
-    if report.calls:  # one object per (session, turn): a turn stored again replaces its records
-        await StoreCallLog(runner, session.id).put_turn(turn, report.calls)
     return report
 
 

@@ -102,3 +102,33 @@ def test_a_resumed_or_forked_ray_session_rebuilds_its_unsaved_turns_from_the_rec
                 assert resumed.turn == 3 and server.calls > calls
             finally:
                 resumed.close()
+
+
+def test_a_turn_whose_call_records_cannot_be_stored_is_not_committed(ray_session, gemini_env, tmp_path,
+                                                                      monkeypatch):
+    from novel_engine.errors import StoreError
+
+    store = StoreSettings(database_url=f"sqlite:///{tmp_path / 'state.db'}",
+                          object_store_url=(tmp_path / "objects").as_uri())
+    with FakeGeminiServer(api_key=KEY) as server:
+        options = {"base_url": server.url, "model": "gemini-ray-records-test", "cache": False, "timeout_s": 5.0,
+                   "gemini_transport": "rest"}
+        with Engine("ray", store=store) as engine:
+            session = engine.create_session("noir_city", seed=4, llm="gemini", llm_options=options)
+            try:
+                session.step()
+
+                async def refuse(*_args, **_kwargs):
+                    raise StoreError("the object store is down")
+
+                monkeypatch.setattr(StoreCallLog, "put_turn", refuse)
+                with pytest.raises(StoreError, match="object store is down"):
+                    session.step()
+                assert engine._runner.call(lambda st: st.get_session(session.id, fresh=True)).turn == 1
+                monkeypatch.undo()
+                session.step()  # the same turn again, stored with its records this time
+                assert engine._runner.call(lambda st: st.get_session(session.id, fresh=True)).turn == 2
+                turns = asyncio.run(StoreCallLog(engine._runner, session.id).load_turns())
+                assert sorted(turns) == [1, 2] and all(turns[t] for t in turns)
+            finally:
+                session.close()
