@@ -26,17 +26,24 @@ def gemini_env(monkeypatch):
     monkeypatch.setenv("GEMINI_API_KEY", KEY)
 
 
+def _store(tmp_path, **extra) -> StoreSettings:
+    return StoreSettings(database_url=f"sqlite:///{tmp_path / 'state.db'}",
+                         object_store_url=(tmp_path / "objects").as_uri(), **extra)
+
+
+def _options(server, model: str) -> dict:
+    # a model name of its own per test, so the cluster-wide quota actor belongs to that test only
+    return {"base_url": server.url, "model": model, "cache": False, "timeout_s": 5.0, "gemini_transport": "rest"}
+
+
 def _events(reports) -> list[dict]:
     return [e.to_dict() for r in reports for e in r.events]
 
 
 def test_ray_session_records_its_calls_and_replays_them_on_ray_and_local(ray_session, gemini_env, tmp_path):
-    store = StoreSettings(database_url=f"sqlite:///{tmp_path / 'state.db'}",
-                          object_store_url=(tmp_path / "objects").as_uri())
+    store = _store(tmp_path)
     with FakeGeminiServer(api_key=KEY) as server:
-        # a model name of its own, so the cluster-wide quota actor belongs to this test only
-        options = {"base_url": server.url, "model": "gemini-ray-replay-test", "cache": False, "timeout_s": 5.0,
-                   "gemini_transport": "rest"}
+        options = _options(server, "gemini-ray-replay-test")
         with Engine("ray", store=store) as engine:
             original = engine.create_session("fantasy_world", seed=5, llm="gemini", llm_options=options,
                                              persona_shards=2)
@@ -78,11 +85,9 @@ def test_ray_session_records_its_calls_and_replays_them_on_ray_and_local(ray_ses
 def test_a_resumed_or_forked_ray_session_rebuilds_its_unsaved_turns_from_the_records(ray_session, gemini_env, tmp_path):
     # no checkpoint after turn 0: resuming in new actors rebuilds turns 1 and 2 in the driver,
     # which only the stored records make exact (a real model would answer differently)
-    store = StoreSettings(database_url=f"sqlite:///{tmp_path / 'state.db'}",
-                          object_store_url=(tmp_path / "objects").as_uri(), checkpoint_every=5)
+    store = _store(tmp_path, checkpoint_every=5)
     with FakeGeminiServer(api_key=KEY) as server:
-        options = {"base_url": server.url, "model": "gemini-ray-replay-test", "cache": False, "timeout_s": 5.0,
-                   "gemini_transport": "rest"}
+        options = _options(server, "gemini-ray-replay-test")
         with Engine("ray", store=store) as engine:
             session = engine.create_session("fantasy_world", seed=6, llm="gemini", llm_options=options,
                                             persona_shards=2)
@@ -108,11 +113,9 @@ def test_a_turn_whose_call_records_cannot_be_stored_is_not_committed(ray_session
                                                                       monkeypatch):
     from novel_engine.errors import StoreError
 
-    store = StoreSettings(database_url=f"sqlite:///{tmp_path / 'state.db'}",
-                          object_store_url=(tmp_path / "objects").as_uri())
+    store = _store(tmp_path)
     with FakeGeminiServer(api_key=KEY) as server:
-        options = {"base_url": server.url, "model": "gemini-ray-records-test", "cache": False, "timeout_s": 5.0,
-                   "gemini_transport": "rest"}
+        options = _options(server, "gemini-ray-records-test")
         with Engine("ray", store=store) as engine:
             session = engine.create_session("noir_city", seed=4, llm="gemini", llm_options=options)
             try:
