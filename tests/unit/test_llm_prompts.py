@@ -105,3 +105,16 @@ def test_response_schema_is_self_contained():
     schema = response_schema(Decision)
     assert "$ref" not in json.dumps(schema) and "$defs" not in schema
     assert "attack" in schema["properties"]["action_type"]["enum"]
+
+
+def test_brief_data_is_built_plain_and_cut_as_the_generic_walk_would_make_it():
+    from novel_engine.llm.prompts import _brief_data, _plain
+
+    long = "y" * (MAX_TEXT_CHARS + 50)
+    brief = dataclasses.replace(_brief(description=long), voice=(long, "short"), health=0.123456,
+                                memories=(MemoryItem(2, "e1", long, "witness"),))
+    data = _brief_data(brief)
+    assert _plain(data) == data  # nothing left for the generic walk to change
+    assert data["description"] == long[:MAX_TEXT_CHARS - 1] + "\u2026" and data["voice"][1] == "short"
+    assert data["memories"][0]["summary"].endswith("\u2026") and data["health"] == 0.123
+    assert json.loads(json.dumps(data)) == data
