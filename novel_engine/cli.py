@@ -75,13 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--personas-per-actor", type=int, default=None, dest="personas_per_actor",
                      help="Ray: personas hosted per persona shard (default: 1 for small casts, else packed)")
     run.add_argument("--no-store", action="store_true", dest="no_store",
-                     help="local runtime: keep the session in memory only (no resume)")
+                     help="keep the session in memory only (no resume, and on Ray no recovery of lost actors)")
     _store_flags(run)
     cli_llm.add_llm_flags(run)
     cli_llm.add_replay_parser(sub, _store_flags)
 
-    res = sub.add_parser("resume", help="continue a stored session (local runtime) where it stopped")
-    res.add_argument("session_id", help="the id `novel-engine run --runtime local` printed on stderr")
+    res = sub.add_parser("resume", help="continue a stored session where it stopped (in this process)")
+    res.add_argument("session_id", help="the id `novel-engine run` printed on stderr")
     res.add_argument("--turns", type=_positive, default=1, help="how many more turns to play (default 1)")
     res.add_argument("--out", help="also write the whole story as Markdown to this file")
     res.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -138,8 +138,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise NovelEngineError("--personas-per-actor: must be at least 1")
     if args.runtime == "ray" and not args.quiet:
         print("starting the Ray runtime...", file=sys.stderr, flush=True)
-    # The state store keeps local sessions (so `resume` can continue them); Ray sessions are not stored yet.
-    store = _store(args) if args.runtime == "local" and not args.no_store else None
+    # The state store keeps every turn (so `resume` can continue the story, and on Ray the driver can
+    # rebuild actors lost mid-run from it); Ray sessions store exactly what local ones do.
+    store = None if args.no_store else _store(args)
     # A story run never joins whatever Ray instance happens to run on this machine unless asked:
     # "local" starts a private one (RAY_ADDRESS, as KubeRay sets it for a RayJob, still wins).
     address = args.address or os.environ.get("RAY_ADDRESS") or "local"

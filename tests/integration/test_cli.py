@@ -24,9 +24,16 @@ def test_run_prints_the_same_story_twice_and_writes_files(tmp_path):
     b = cli("run", "fantasy_world", "--turns", "10", "--seed", "7", "--runtime", "local")
     assert a.returncode == 0, a.stderr
     assert a.stdout == b.stdout  # byte-identical, across processes and hash seeds
-    on_ray = cli("run", "fantasy_world", "--turns", "10", "--seed", "7")  # Ray is the default runtime
+    on_ray = cli("run", "fantasy_world", "--turns", "10", "--seed", "7",  # Ray is the default runtime
+                 "--database-url", f"sqlite:///{tmp_path / 'ray.db'}")
     assert on_ray.returncode == 0, on_ray.stderr[-3000:]
     assert on_ray.stdout == a.stdout
+    # the Ray run was stored like a local one: `resume` continues it in process, as 12 straight turns go
+    sid = on_ray.stderr.split("novel-engine resume ")[1].split()[0]
+    more = cli("resume", sid, "--turns", "2", "--database-url", f"sqlite:///{tmp_path / 'ray.db'}")
+    assert more.returncode == 0, more.stderr[-3000:]
+    straight = cli("run", "fantasy_world", "--turns", "12", "--seed", "7", "--runtime", "local", "--no-store")
+    assert straight.stdout.endswith(more.stdout) and "## Turn 11" in more.stdout
     assert "## Turn 10" in a.stdout and "## Turn 1\n" in a.stdout
     assert "turn 10/10" in a.stderr  # progress goes to stderr
     assert (tmp_path / "s.md").read_text().startswith("# ")
