@@ -170,7 +170,7 @@ class PersonaPool:
             view = views.get(pid)
             out.append(create(pid, world, self.agents[pid].memory,
                               perceptions=view.perceived if view else (),
-                              belief_summary=view.beliefs if view else ()))
+                              belief_summary=view.beliefs if view else (), ordered=True))
         return out
 
     async def decide(self, briefs: Sequence[TurnBrief]) -> dict[str, Action]:

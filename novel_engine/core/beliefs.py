@@ -355,11 +355,13 @@ class BeliefModel:
                 del items[limit:]
         return [b for *_, b in items]
 
-    def view(self, perceptions: Iterable[Perception]) -> list[PerceivedFragment]:
+    def view(self, perceptions: Iterable[Perception], limit: int | None = None) -> list[PerceivedFragment]:
         """Each perception with the credence the persona *now* gives its claim (after absorbing it).
 
         This is the subjective view of a turn's perceptions once :meth:`absorb` has run; an item
-        without a key gets ``(1 + e) / 2`` as in :meth:`apply_to_information`.
+        without a key gets ``(1 + e) / 2`` as in :meth:`apply_to_information`. With ``limit``: only
+        the ``limit`` most salient, in brief order (salience x credence, high first, then fragment
+        id), ranked here as plain tuples rather than by a key function per item.
         """
         out = []
         keys = self._keys
@@ -369,12 +371,17 @@ class BeliefModel:
             if state is None:
                 source = self._source(p)
                 factor = 1.0 if source in _FULL_TRUST else self._factor.get(source, 0.75)
-                out.append(PerceivedFragment(p, (1.0 + min(_MAX_E, p.reliability * factor)) / 2.0))
+                c = (1.0 + min(_MAX_E, p.reliability * factor)) / 2.0
             else:
                 sup = state.support
                 vk = f.value if f.value.__class__ is str else _vkey(f.value)
-                out.append(PerceivedFragment(p, _sigmoid(2.0 * sup.get(vk, 0.0) - sum(sup.values()))))
-        return out
+                c = _sigmoid(2.0 * sup.get(vk, 0.0) - sum(sup.values()))
+            out.append((-f.salience * c, f.id, len(out), PerceivedFragment(p, c)) if limit is not None
+                       else PerceivedFragment(p, c))
+        if limit is None:
+            return out
+        out.sort()  # the position breaks ties (a stable sort's order): fragments are never compared
+        return [pf for *_, pf in out[:limit]]
 
     def evidence(self, key: str) -> list[EvidenceRecord]:
         """The kept evidence for ``key``, oldest first (at most ``MAX_EVIDENCE``; [] if unknown)."""

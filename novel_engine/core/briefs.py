@@ -138,7 +138,8 @@ class TurnBriefFactory:
                                   previous_actions: Sequence[Event | MemoryItem] = (), *,
                                   perceptions: Iterable[PerceivedFragment | Perception] = (),
                                   beliefs: "BeliefModel | None" = None,
-                                  belief_summary: Sequence[BeliefSummary] | None = None) -> TurnBrief:
+                                  belief_summary: Sequence[BeliefSummary] | None = None,
+                                  ordered: bool = False) -> TurnBrief:
         """Return the bounded brief of ``agent_id`` for the coming turn.
 
         Args:
@@ -148,6 +149,8 @@ class TurnBriefFactory:
             perceptions: what it perceived this turn, with or without credence.
             beliefs: its belief model, for the belief summary and the credence of perceptions.
             belief_summary: its leading beliefs, when they were computed elsewhere (a belief shard).
+            ordered: ``perceptions`` are credited fragments already in brief order and cut (a
+                belief view's), so they are not ranked again.
         Raises:
             NovelEngineError: for an unknown persona.
         """
@@ -159,7 +162,8 @@ class TurnBriefFactory:
         loc = world_state.locations[here]
         present = self._present(agent_id, me.relationships, here, world_state)
         neighbours = tuple((n, world_state.locations[n].name) for n in loc.neighbours[: lim.neighbours])
-        perceived = self._perceived(perceptions, beliefs)
+        perceived = (tuple(perceptions[: lim.perceived]) if ordered and isinstance(perceptions, (tuple, list))
+                     else self._perceived(perceptions, beliefs))
         if belief_summary is not None:
             belief_summary = tuple(belief_summary[: lim.beliefs])
         else:

@@ -106,11 +106,11 @@ class LocalRuntime:
         t = clock()
         routes = self.fog.route(self.pending, world)
         timings["perceive"], t = clock() - t, clock()
-        self.beliefs.absorb(routes, turn)
-        timings["believe"], t = clock() - t, clock()
         players = agent_actions or {}
         deciders = [pid for pid in sorted(world.personas) if pid not in players and world.personas[pid].can_act]
-        briefs = self.pool.briefs(world, self.beliefs.views(routes, deciders), deciders)
+        views = self.beliefs.absorb_views(routes, turn, deciders)  # the views too: see absorb_views
+        timings["believe"], t = clock() - t, clock()
+        briefs = self.pool.briefs(world, views, deciders)
         timings["brief"], t = clock() - t, clock()
         decisions = await self.pool.decide(briefs)
         timings["decide"], t = clock() - t, clock()

@@ -171,10 +171,10 @@ class BeliefStoreShard:
         _check_turn("belief shard", self.last_turn, turn)
         t0 = time.perf_counter()
         with gc_paused():
-            self.store.absorb(perceptions, turn)
+            views = self.store.absorb_views(perceptions, turn, [pid for ids in deciders for pid in ids])
             self.last_turn = turn
             t1 = time.perf_counter()
-            parts = [self.store.views(perceptions, ids) for ids in deciders]
+            parts = [{pid: views[pid] for pid in ids if pid in views} for ids in deciders]
         wire.settle_gc()
         self.timings = {"absorb": t1 - t0, "views": time.perf_counter() - t1}
         return parts if len(parts) > 1 else parts[0]

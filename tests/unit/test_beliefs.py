@@ -350,3 +350,26 @@ def test_absorb_reads_only_own_private_fully_reliable_fragments_as_certain():
     view = m.apply_to_information([Perception(own, 1.0, Via.PRIVATE)])[0]
     m.absorb([Perception(own, 1.0, Via.PRIVATE)], turn=2)
     assert m.belief("k").value == "b" and m.credence("k", "b") == pytest.approx(view.credence)
+
+
+def test_absorb_views_and_ranked_views_equal_the_two_pass_results():
+    """absorb_views (one pass, persona by persona) and view(limit) (ranked as tuples) must give
+    exactly what absorb, then views, then a sort by perceived_order gave."""
+    from novel_engine.agents.belief_store import BeliefStore
+    from novel_engine.core.briefs import perceived_order
+    from novel_engine.core.fog_of_war import FogOfWarService
+    from novel_engine.core.setup import build_world
+    from novel_engine.scenarios.synthetic import synthetic
+
+    world, initial = build_world(synthetic(personas=400, seed=11))
+    routes = FogOfWarService().route(initial, world)
+    ids = sorted(world.personas)[::3]
+    one, two = BeliefStore(world.personas.values()), BeliefStore(world.personas.values())
+    fused = one.absorb_views(routes, 1, ids)
+    assert sum(len(v.perceived) for v in fused.values()) > len(ids) and any(v.beliefs for v in fused.values())
+    two.absorb(routes, 1)
+    assert fused == two.views(routes, ids)
+    assert one.to_dict() == two.to_dict()  # every persona absorbed once, those without a view too
+    for pid in ids[:50]:
+        model, seen = two.models[pid], routes.get(pid, [])
+        assert model.view(seen, 5) == sorted(model.view(seen), key=perceived_order)[:5]
