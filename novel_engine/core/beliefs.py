@@ -258,6 +258,13 @@ class BeliefModel:
         Raises:
             NovelEngineError: reliability out of [0, 1], key not a string, or value not a JSON scalar.
         """
+        state, vk = self._update(key, value, source, reliability, turn, valence, certain)
+        sup = state.support
+        return _sigmoid(2.0 * sup[vk] - sum(sup.values()))
+
+    def _update(self, key: str, value: Scalar, source: str, reliability: float, turn: int, valence: float,
+                certain: bool) -> tuple[_KeyState, Any]:
+        """:meth:`update_belief` without computing the new credence (absorb does not need it)."""
         if not 0.0 <= reliability <= 1.0:
             raise NovelEngineError(f"reliability must be in [0, 1], got {reliability!r}", key=key)
         vk = value if value.__class__ is str else _vkey(value)
@@ -281,7 +288,7 @@ class BeliefModel:
         if turn > state.last_turn:
             state.last_turn = turn
             heappush(self._age, (turn, key))
-        return _sigmoid(2.0 * sup[vk] - sum(sup.values()))
+        return state, vk
 
     def _open(self, key: str, vk: Any, turn: int) -> _KeyState:
         if key.__class__ is not str:
@@ -438,8 +445,7 @@ class BeliefModel:
             f = p.fragment
             if f.key is not None:
                 source = self._source(p)
-                self.update_belief(f.key, f.value, source, p.reliability, turn=turn, valence=f.valence,
-                                   certain=_certain(p, source))
+                self._update(f.key, f.value, source, p.reliability, turn, f.valence, _certain(p, source))
                 n += 1
         return n
 
