@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from heapq import heapify, heappop, heappush, nsmallest
+from bisect import bisect_left, insort
+from heapq import heapify, heappop, heappush
 from typing import Any, Iterable, Mapping, Union
 
 from novel_engine.core.events import InformationFragment, Visibility
@@ -131,10 +132,11 @@ def _bias_name(name: str) -> str | None:
 class _KeyState:
     """Everything kept about one key (slotted: there are up to ``capacity`` per persona)."""
 
-    __slots__ = ("support", "anchor", "last_turn", "evidence", "summary")
+    __slots__ = ("support", "anchor", "last_turn", "evidence", "summary", "rank")
 
     def __init__(self, anchor: Any, last_turn: int) -> None:
         self.summary: BeliefSummary | None = None  # cached leading belief, dropped on every update
+        self.rank: tuple | None = None  # this key's entry in the model's ranking, once ranked
         self.support: dict[Any, float] = {}
         self.anchor = anchor
         self.last_turn = last_turn
@@ -154,7 +156,7 @@ class BeliefModel:
     """
 
     __slots__ = ("agent_id", "capacity", "_keys", "_age", "_trust", "_factor", "_biases",
-                 "_confirmation", "_anchoring", "_recency", "_negativity")
+                 "_confirmation", "_anchoring", "_recency", "_negativity", "_rank", "_stale")
 
     def __init__(self, agent_id: str, *, capacity: int = 64, trust: Mapping[str, float] | None = None) -> None:
         if not isinstance(capacity, int) or capacity < 1:
@@ -165,6 +167,11 @@ class BeliefModel:
         # min-heap of (last turn, key) for eviction; an entry is stale unless it matches the key's
         # current last turn, so updates only push (no search) and eviction pops past stale ones
         self._age: list[tuple[int, str]] = []
+        # The salience ranking of beliefs(), kept sorted between calls: (-credence, -last turn, key)
+        # per key; keys updated since the last call are re-ranked then (a turn touches a few keys,
+        # while re-sorting every key of every persona each turn was a large part of the turn).
+        self._rank: list[tuple[float, int, str]] | None = None  # None: not ranked yet
+        self._stale: list[str] = []  # keys updated since the ranking was last brought up to date
         self._trust: dict[str, float] = {}
         self._factor: dict[str, float] = {}  # source -> f(source), kept in step with _trust
         self._biases: dict[str, float] = {}
@@ -288,6 +295,8 @@ class BeliefModel:
         if turn > state.last_turn:
             state.last_turn = turn
             heappush(self._age, (turn, key))
+        if self._rank is not None:
+            self._stale.append(key)
         return state, vk
 
     def _open(self, key: str, vk: Any, turn: int) -> _KeyState:
@@ -300,6 +309,8 @@ class BeliefModel:
                 st = keys.get(k)
                 if st is not None and st.last_turn == t:
                     del keys[k]
+                    if self._rank is not None and st.rank is not None:
+                        self._unrank(st.rank)
                     break
         state = keys[key] = _KeyState(vk, turn)
         heappush(age, (turn, key))
@@ -350,17 +361,31 @@ class BeliefModel:
     def beliefs(self, limit: int | None = None) -> list[BeliefSummary]:
         """Leading beliefs, most salient first: by credence (high first), then last update turn
         (recent first), then key; at most ``limit`` of them."""
-        # plain tuples compared in C (keys are unique, so the summary itself is never compared):
-        # a key function called per item cost more than the ranking at 100,000 personas
-        summary = self._summary
-        items = [(-(b := summary(k, st)).credence, -st.last_turn, k, b) for k, st in self._keys.items()]
-        if limit is not None and len(items) > 4 * limit:
-            items = nsmallest(limit, items)
-        else:
-            items.sort()
-            if limit is not None:
-                del items[limit:]
-        return [b for *_, b in items]
+        rank, keys, summary = self._rank, self._keys, self._summary
+        if rank is None:  # first call: rank every key (plain tuples, compared in C; keys are unique)
+            rank = self._rank = []
+            for k, st in keys.items():
+                st.rank = (-summary(k, st).credence, -st.last_turn, k)
+                rank.append(st.rank)
+            rank.sort()
+        elif self._stale:
+            for k in self._stale:
+                st = keys.get(k)
+                if st is None:
+                    continue  # evicted since: its entry went with it
+                if st.rank is not None:
+                    self._unrank(st.rank)
+                st.rank = (-summary(k, st).credence, -st.last_turn, k)
+                insort(rank, st.rank)
+        self._stale.clear()
+        top = rank if limit is None else rank[:limit]
+        return [summary(k, keys[k]) for _, _, k in top]
+
+    def _unrank(self, entry: tuple[float, int, str]) -> None:
+        rank = self._rank
+        i = bisect_left(rank, entry)
+        if i < len(rank) and rank[i] == entry:
+            del rank[i]
 
     def view(self, perceptions: Iterable[Perception], limit: int | None = None) -> list[PerceivedFragment]:
         """Each perception with the credence the persona *now* gives its claim (after absorbing it).

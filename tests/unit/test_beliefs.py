@@ -373,3 +373,26 @@ def test_absorb_views_and_ranked_views_equal_the_two_pass_results():
     for pid in ids[:50]:
         model, seen = two.models[pid], routes.get(pid, [])
         assert model.view(seen, 5) == sorted(model.view(seen), key=perceived_order)[:5]
+
+
+def test_the_kept_ranking_equals_a_full_sort_through_updates_evictions_and_restores():
+    import random
+
+    rnd = random.Random(5)
+    model = BeliefModel("p", capacity=12)
+    model.add_cognitive_bias("recency", 0.3)
+
+    def full_sort(m: BeliefModel) -> list:
+        fresh = BeliefModel.from_dict(m.to_dict())  # ranks every key from scratch
+        return fresh.beliefs()
+
+    for turn in range(1, 40):
+        for _ in range(rnd.randint(1, 6)):
+            model.update_belief(f"k{rnd.randint(0, 30)}", rnd.choice(["a", "b", 3, True]), rnd.choice(["x", "self"]),
+                                rnd.random(), turn=turn, certain=rnd.random() < 0.1)
+        if turn % 3:
+            got = model.beliefs(rnd.randint(1, 15))
+            assert got == full_sort(model)[:len(got)]
+        if turn % 10 == 0:
+            model = BeliefModel.from_dict(model.to_dict())
+    assert len(model.keys()) == 12 and model.beliefs() == full_sort(model)
