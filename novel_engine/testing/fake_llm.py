@@ -38,7 +38,8 @@ class Faults:
     """What a fake server does wrong, and how often.
 
     Attributes:
-        latency_s: delay before every answer.
+        latency_s: how long every answer takes, the fake's own work included (like a remote API,
+            whose latency includes its compute: the answer is made first, the rest is waited).
         rate_429 / rate_500 / rate_hang / rate_malformed: the share of calls answered with 429,
             500, a hang of ``hang_s`` (longer than the client's timeout) or malformed JSON text.
         retry_after: the Retry-After header sent with a 429 (None: no header).
@@ -191,13 +192,17 @@ class _FakeServer:
             if outcome == "429":  # a quota refusal comes back at once
                 headers = {"Retry-After": self.faults.retry_after} if self.faults.retry_after else {}
                 return 429, headers, "Resource has been exhausted (e.g. check quota)."
+            loop = asyncio.get_running_loop()
+            until = loop.time() + self.faults.latency_s
+            text = fake_answer(user, json_wanted) if outcome in ("ok", "malformed") else ""
             if self.faults.latency_s:
-                await asyncio.sleep(self.faults.latency_s)
+                # what is left of the latency: 64 answers made at once would otherwise queue for
+                # this one process and stretch the calls of a wave by their sum
+                await asyncio.sleep(max(0.0, until - loop.time()))
             if outcome == "500":
                 return 500, {}, "Internal error encountered."
             if outcome == "hang":
                 await asyncio.sleep(self.faults.hang_s)
-            text = fake_answer(user, json_wanted)
             if outcome == "malformed":
                 text = text[: max(1, len(text) // 2)]
             return 200, {}, text
