@@ -12,7 +12,8 @@ temporary folder, offline model), creates one user and one synthetic session of 
 - the same delivery through a bare Serve app that only fans a message out to its sockets, which is
   the floor Serve's WebSocket path sets on this machine (likewise ``GET /health`` for HTTP).
 
-The clients run in this process, so they share the machine's cores with the server; figures are
+The HTTP clients run in a process of their own (not this one, the Ray driver) and the WebSocket
+clients in this one; either way they share the machine's cores with the server. Figures are
 printed and written as JSON (``--out``).
 """
 
@@ -57,6 +58,16 @@ def _summary(latencies: list[float], seconds: float) -> dict[str, float]:
             "p99_ms": round(percentile(latencies, 99) * 1000, 2),
             "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
             "throughput_per_s": round(len(latencies) / seconds, 1)}
+
+
+def _http_load_elsewhere(url: str, token: str, method: str, path: str, clients: int, per_client: int,
+                         body: dict | None = None) -> dict[str, Any]:
+    """:func:`_http_load` in a fresh interpreter: this process is also the Ray driver, whose
+    threads would add their pauses to the clients' latencies."""
+    from novel_engine.bench import _run_worker
+
+    return _run_worker(["load", url, token, method, path, str(clients), str(per_client), json.dumps(body)],
+                       module="serve_app.bench")
 
 
 async def _http_load(url: str, token: str, method: str, path: str, clients: int, per_client: int,
@@ -228,15 +239,14 @@ def bench_api(clients: int = 64, gets: int = 40, turns: int = 2, subscribers: in
         httpx.post(f"{url}/api/v1/sessions/{sid}/turns", headers=h, json={}, timeout=120).raise_for_status()  # warm-up
         results: dict[str, Any] = {}
         # reference points: one client alone (no queueing), and Serve's floor (a route doing nothing)
-        results["get_session_1_client"] = asyncio.run(_http_load(url, token, "GET", f"/api/v1/sessions/{sid}", 1,
-                                                                 200))
+        results["get_session_1_client"] = _http_load_elsewhere(url, token, "GET", f"/api/v1/sessions/{sid}", 1, 200)
         _print("GET /api/v1/sessions/{id}, 1 client", results["get_session_1_client"])
-        results["health_floor"] = asyncio.run(_http_load(url, token, "GET", "/health", clients, gets))
+        results["health_floor"] = _http_load_elsewhere(url, token, "GET", "/health", clients, gets)
         _print("GET /health (Serve's floor)", results["health_floor"])
-        results["get_session"] = asyncio.run(_http_load(url, token, "GET", f"/api/v1/sessions/{sid}", clients, gets))
+        results["get_session"] = _http_load_elsewhere(url, token, "GET", f"/api/v1/sessions/{sid}", clients, gets)
         _print("GET /api/v1/sessions/{id}", results["get_session"])
-        results["post_turns"] = asyncio.run(_http_load(url, token, "POST", f"/api/v1/sessions/{sid}/turns", clients,
-                                                       turns, body={}))
+        results["post_turns"] = _http_load_elsewhere(url, token, "POST", f"/api/v1/sessions/{sid}/turns", clients,
+                                                     turns, body={})
         _print("POST /api/v1/sessions/{id}/turns", results["post_turns"])
         results["ws_delivery"] = asyncio.run(_ws_delivery(f"ws://127.0.0.1:{port}/ws", url, token, sid,
                                                           subscribers, ws_turns))
@@ -286,3 +296,9 @@ def cmd_bench_api(args: argparse.Namespace) -> int:
             raise NovelEngineError(f"--{name.replace('_', '-')}: must be at least 1")
     bench_api(args.clients, args.gets, args.turns, args.subscribers, args.ws_turns, args.personas, args.out)
     return 0
+
+
+if __name__ == "__main__":  # a load worker: python -m serve_app.bench load URL TOKEN METHOD PATH CLIENTS PER BODY
+    _, _, _url, _token, _method, _path, _clients, _per, _body = sys.argv
+    print(json.dumps(asyncio.run(_http_load(_url, _token, _method, _path, int(_clients), int(_per),
+                                            json.loads(_body)))))
