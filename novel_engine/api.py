@@ -310,6 +310,10 @@ class Session:
             from novel_engine.runtime import durable
 
             return await durable.step(runner, self, agent_actions, actions, events)
+        if hasattr(self._rt, "played"):  # a Ray session without a store: the driver keeps its inputs
+            from novel_engine.runtime import ray_durable
+
+            return await ray_durable.step_unstored(self, agent_actions, actions, events)
         return await self._rt.step(actions, events)
 
     def step(self, agent_actions: Mapping[str, Any] | None = None,

@@ -35,7 +35,8 @@ from novel_engine.runtime.ray_runtime import RayRuntime, list_sessions
 from novel_engine.storage.port import SessionRecord, TurnCommit
 from novel_engine.storage.runner import StoreRunner
 
-__all__ = ["RECOVERIES", "is_actor_loss", "register", "step", "recover", "commit_once", "resume", "fork"]
+__all__ = ["RECOVERIES", "is_actor_loss", "register", "step", "step_unstored", "recover", "commit_once", "resume",
+           "fork"]
 
 RECOVERIES = 3  #: how many times one turn is retried after losing actors
 
@@ -126,8 +127,7 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
         SessionError: the turn failed after :data:`RECOVERIES` recoveries.
     """
     rt: RayRuntime = session._rt
-    inputs = turn_inputs({k: v if isinstance(v, Decision) else Decision.model_validate(v)
-                          for k, v in (raw_actions or {}).items()}, events)
+    inputs = _inputs(raw_actions, events)
     # A fresh head, not this process's cache: another driver (a second Serve replica) may have
     # committed turns through the same actors; the director's turn check serialises the writers.
     head = await runner.acall(lambda st: st.get_session(session.id, fresh=True))
@@ -162,6 +162,72 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
             raise
         log.warning("turn %d of %s is committed but not yet on its event hub: %s", turn, session.id, err)
     return report
+
+
+def _inputs(raw_actions: Mapping[str, Any] | None, events: Sequence[WorldEventSpec]) -> dict[str, Any]:
+    return turn_inputs({k: v if isinstance(v, Decision) else Decision.model_validate(v)
+                        for k, v in (raw_actions or {}).items()}, events)
+
+
+async def step_unstored(session: Any, raw_actions: Mapping[str, Any] | None, actions: Mapping[str, Any],
+                        events: Sequence[WorldEventSpec]) -> TurnReport:
+    """Play one turn of a Ray session that has no state store.
+
+    The driver that created the session keeps every turn's inputs (a few bytes a turn) and tells
+    the director which turn it expects, so a restarted actor refuses instead of telling another
+    story. With the offline model, whose replay is exact, lost actors are then rebuilt by playing
+    the inputs again in this process and restoring every actor from the result; with another
+    model (a replay would ask it again and hear other answers) the loss is reported.
+
+    Raises:
+        StateLostError: actors were lost and cannot be rebuilt exactly (see above).
+        SessionError: the turn failed after :data:`RECOVERIES` rebuilds.
+    """
+    rt: RayRuntime = session._rt
+    played = rt.played
+    inputs = _inputs(raw_actions, events)
+    for attempt in range(RECOVERIES + 1):
+        try:
+            report = await rt.step(actions, events, turn=None if played is None else len(played) + 1)
+            break
+        except Exception as err:  # noqa: BLE001 - only actor losses are rebuilt, the rest re-raised
+            if not is_actor_loss(err):
+                raise
+            if played is None or getattr(rt.model, "name", None) != "offline":
+                raise StateLostError(f"session {session.id!r} lost actors and has no state store to rebuild "
+                                     "them from (give the Engine a store: Engine('ray', store=...))",
+                                     session_id=session.id) from err
+            if attempt == RECOVERIES:
+                raise SessionError(f"turn {len(played) + 1} of {session.id!r} failed after {RECOVERIES} "
+                                   f"rebuilds: {err}", session_id=session.id) from None
+            if await _director_turn(rt) > len(played):  # another driver played on: its turns are not ours to undo
+                rt.played = played = None
+                continue
+            await _rebuild(rt, played)
+    if played is not None:
+        played.append(inputs)
+    return report
+
+
+async def _director_turn(rt: RayRuntime) -> int:
+    try:
+        return await rt.director.turn.remote()
+    except Exception as err:  # noqa: BLE001 - a director still restarting counts as behind
+        if is_actor_loss(err):
+            return 0
+        raise
+
+
+async def _rebuild(rt: RayRuntime, played: Sequence[Mapping[str, Any]]) -> None:
+    """Every actor back to the state after the turns of ``played`` (the offline model's replay)."""
+    from novel_engine.llm.offline import OfflineModel
+    from novel_engine.runtime.local import LocalRuntime
+
+    scenario, settings = await rt.ascenario_and_settings()
+    local = LocalRuntime(scenario, settings, OfflineModel())
+    for inputs in played:
+        await durable.replay_turn(local, inputs)
+    await rt.restore(capture(local))
 
 
 async def _replay_calls(runner: StoreRunner, session: Any, turn: int) -> list[dict] | None:

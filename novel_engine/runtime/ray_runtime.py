@@ -79,6 +79,9 @@ class RayRuntime:
         self.names = list(names)
         self.seed = seed
         self.model: LanguageModel | None = None  # known when this driver created the session
+        # The inputs of every turn, when this driver created the session and has no store: what a
+        # lost actor is rebuilt from (ray_durable.step_unstored). None: the history is not known here.
+        self.played: list[dict[str, Any]] | None = None
         self.actor_options: dict[str, Any] = {}
 
     @classmethod
@@ -126,7 +129,7 @@ class RayRuntime:
                          persona_shards, belief_shards, chronicler, hub)
         ray.get([a.ping.remote() for a in persona_shards] + [director.turn.remote()])
         rt = cls(session_id, director, names, seed)
-        rt.model, rt.actor_options = model, dict(actor_options or {})
+        rt.model, rt.actor_options, rt.played = model, dict(actor_options or {}), []
         # The creating driver owns the actors: if only the director held the shards' handles, a
         # director crash would drop their last reference and Ray would destroy them for good.
         rt._owned = [*persona_shards, *belief_shards, chronicler, hub, world_ref]
@@ -244,6 +247,10 @@ class RayRuntime:
     def scenario_and_settings(self):
         """The session's scenario and settings (as the director holds them)."""
         return ray.get(self.director.scenario_and_settings.remote())
+
+    async def ascenario_and_settings(self):
+        """Async :meth:`scenario_and_settings`."""
+        return await self.director.scenario_and_settings.remote()
 
     def placement(self) -> dict[str, str]:
         """Which node each shard runs on: actor name -> node id."""

@@ -266,3 +266,35 @@ def test_the_event_hub_numbers_on_after_a_restart_and_a_resume_and_shows_only_st
             assert tail[-1]["turn"] == 4 and tail[-1]["committed_at"] > 0
         finally:
             resumed.close()
+
+
+def test_a_session_without_a_store_rebuilds_lost_actors_from_the_inputs_its_driver_kept(ray_session, undisturbed):
+    import ray
+
+    from novel_engine.errors import StateLostError
+    from novel_engine.testing import SlowModel
+
+    engine = Engine("ray")
+    s = engine.create_session(SCENARIO, seed=SEED, session_id="unstored", personas_per_actor=3)
+    try:
+        s.step()
+        ray.kill(ray.get_actor("ne:unstored:director", namespace="novel_engine"), no_restart=False)
+        s.step()  # the restarted director refuses turn 2, is rebuilt from turn 1's inputs, plays on
+        ray.kill(ray.get_actor("ne:unstored:persona:0", namespace="novel_engine"), no_restart=False)
+        s.run(2)
+        assert story(s) == story(undisturbed)
+        # a second handle plays a turn: the first must not undo it when it finds the director ahead
+        other = Engine("ray").attach("unstored")  # another handle, as another driver would have
+        other.step()
+        s.step()
+        assert s.turn == 6 and [r.turn for r in s.reports()] == [1, 2, 3, 4, 5, 6]
+    finally:
+        s.close()
+    slow = Engine("ray", model=SlowModel(latency_s=0.0)).create_session(SCENARIO, seed=SEED, session_id="unstored-llm")
+    try:
+        slow.step()
+        ray.kill(ray.get_actor("ne:unstored-llm:director", namespace="novel_engine"), no_restart=False)
+        with pytest.raises(StateLostError, match="no state store"):
+            slow.step()  # another model's replay would not be exact: the loss is reported instead
+    finally:
+        slow.close()
