@@ -53,12 +53,16 @@ def _template(name: str) -> Template:
     return Template(text)
 
 
+def _cut(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
 def _plain(value: Any, limit: int = MAX_TEXT_CHARS) -> Any:
     """A JSON-friendly copy of ``value`` with every string cut to ``limit`` characters."""
     # exact-type checks first: this runs a few hundred times per prompt, a thousand prompts a turn
     t = type(value)
     if t is str:
-        return value if len(value) <= limit else value[:limit - 1] + "\u2026"
+        return _cut(value, limit)
     if t is dict:
         return {str(k): _plain(v, limit) for k, v in value.items()}
     if t is list or t is tuple:
@@ -106,10 +110,6 @@ def _bounded(data: dict[str, Any], limit: int) -> str:
         data["trimmed"] = True
         text = quote_data(data)
     return text
-
-
-def _cut(text: str, limit: int = MAX_TEXT_CHARS) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
 
 
 def _brief_data(brief: TurnBrief) -> dict[str, Any]:

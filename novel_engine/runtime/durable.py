@@ -25,9 +25,13 @@ from novel_engine.storage.runner import StoreRunner
 __all__ = ["turn_inputs", "turn_commit", "session_record", "encode_state", "load"]
 
 
-def turn_inputs(decisions: Mapping[str, Decision], world_events: Sequence[WorldEventSpec]) -> dict[str, Any]:
-    """The validated inputs of a turn as JSON-friendly data (what a replay needs)."""
-    return {"agent_actions": {k: d.model_dump(mode="json") for k, d in sorted(decisions.items())},
+def turn_inputs(decisions: Mapping[str, Any] | None, world_events: Sequence[WorldEventSpec]) -> dict[str, Any]:
+    """The validated inputs of a turn as JSON-friendly data (what a replay needs).
+
+    ``decisions``: player actions as :class:`Decision` or as the raw dicts a caller sent.
+    """
+    decided = {k: d if isinstance(d, Decision) else Decision.model_validate(d) for k, d in (decisions or {}).items()}
+    return {"agent_actions": {k: d.model_dump(mode="json") for k, d in sorted(decided.items())},
             "world_events": [w.model_dump(mode="json") for w in world_events]}
 
 
@@ -168,8 +172,7 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
 
         return await ray_durable.step(runner, session, raw_actions, actions, events)
     rt = _local(session._rt)
-    inputs = turn_inputs({k: v if isinstance(v, Decision) else Decision.model_validate(v)
-                          for k, v in (raw_actions or {}).items()}, events)
+    inputs = turn_inputs(raw_actions, events)
     report = await rt.step(actions, events)
     blob = encode_state(rt) if report.turn % checkpoint_period(runner, rt) == 0 else None
     commit = turn_commit(report, inputs, blob)

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 import ray
 
-from novel_engine.core.events import Decision, WorldEventSpec
+from novel_engine.core.events import WorldEventSpec
 from novel_engine.errors import ConflictError, SessionError, StateLostError, StoreError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.llm.recording import StoreCallLog
@@ -127,7 +127,7 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
         SessionError: the turn failed after :data:`RECOVERIES` recoveries.
     """
     rt: RayRuntime = session._rt
-    inputs = _inputs(raw_actions, events)
+    inputs = turn_inputs(raw_actions, events)
     # A fresh head, not this process's cache: another driver (a second Serve replica) may have
     # committed turns through the same actors; the director's turn check serialises the writers.
     head = await runner.acall(lambda st: st.get_session(session.id, fresh=True))
@@ -164,11 +164,6 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
     return report
 
 
-def _inputs(raw_actions: Mapping[str, Any] | None, events: Sequence[WorldEventSpec]) -> dict[str, Any]:
-    return turn_inputs({k: v if isinstance(v, Decision) else Decision.model_validate(v)
-                        for k, v in (raw_actions or {}).items()}, events)
-
-
 async def step_unstored(session: Any, raw_actions: Mapping[str, Any] | None, actions: Mapping[str, Any],
                         events: Sequence[WorldEventSpec]) -> TurnReport:
     """Play one turn of a Ray session that has no state store.
@@ -185,7 +180,7 @@ async def step_unstored(session: Any, raw_actions: Mapping[str, Any] | None, act
     """
     rt: RayRuntime = session._rt
     played = rt.played
-    inputs = _inputs(raw_actions, events)
+    inputs = turn_inputs(raw_actions, events)
     for attempt in range(RECOVERIES + 1):
         try:
             report = await rt.step(actions, events, turn=None if played is None else len(played) + 1)

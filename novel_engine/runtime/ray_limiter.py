@@ -4,8 +4,8 @@ A session on Ray has many persona shards, each calling the model concurrently; a
 would multiply the quota by the number of shards. :class:`RayLimiter` is the
 :class:`~novel_engine.llm.limits.Limiter` port over one async actor, named after the quota it
 guards (``ne:llm-limiter:<name>``), so every shard of every session using that quota shares it.
-The actor holds a :class:`~novel_engine.llm.limits.LocalLimiter`; ``acquire`` waits inside the actor
-until the call fits, ``release`` frees the slot without the caller waiting for the answer.
+The actor holds a :class:`~novel_engine.llm.limits.LocalLimiter`; ``acquire_many`` waits inside the
+actor until a call fits, ``release`` frees the slot without the caller waiting for the answer.
 
 Calls of one process are batched: the acquirers waiting in a shard go to the actor as one
 ``acquire_many`` (the first waits its FIFO turn, the rest get whatever fits at that moment), and
@@ -57,11 +57,6 @@ class LimiterActor:
         self._next = 0
         self._reaper: asyncio.Task | None = None
         self._messages = {"acquire_messages": 0, "release_messages": 0}  # how well callers batch
-
-    async def acquire(self, tokens: int) -> int:
-        self._messages["acquire_messages"] += 1
-        await self.limiter.acquire(tokens)
-        return self._lease()
 
     async def acquire_many(self, tokens: list[int]) -> tuple[list[int], int]:
         """Leases for a prefix of ``tokens`` (at least the first, which waits its FIFO turn; then
