@@ -17,6 +17,7 @@ See :mod:`serve_app.context` for why sessions run as detached, named Ray actors.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Mapping
 
 from fastapi import Depends, FastAPI, WebSocket
@@ -88,8 +89,9 @@ class NovelEngineIngress:
         config: :class:`ServeConfig` fields (strings are converted).
 
     Raises:
-        ConfigError: a bad setting, or a missing / weak JWT secret outside dev mode (the replica
-            refuses to start, so a misconfigured deployment fails loudly at deploy time).
+        ConfigError: a bad setting, a missing / weak JWT secret outside dev mode, or an allowed
+            language model without its key or base URL (the replica refuses to start, so a
+            misconfigured deployment fails loudly at deploy time).
     """
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
@@ -98,6 +100,7 @@ class NovelEngineIngress:
         cfg = ServeConfig.from_args(config)
         AuthSettings.from_env(cfg.dev_mode)  # fail now, not at the first request
         self.ctx = ServeContext(cfg)
+        self.ctx.llm.check_callable(os.environ)  # an allowed model without its key or URL: fail now too
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         # Built here, in the replica, rather than pickled from the driver: the app then holds

@@ -19,6 +19,7 @@ that needs it, and forks are built from the store rather than from a director's 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import weakref
@@ -30,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from novel_engine.errors import ConfigError, NotFoundError, NovelEngineError, PermissionDeniedError, SessionError
 from novel_engine.runtime.ray_durable import is_actor_loss
 from serve_app.access import AccessStore, SessionAccess
+from serve_app.llm_access import LLMAccess
 from serve_app.problems import Problem
 
 __all__ = ["ServeConfig", "ServeContext", "OWNER", "BELIEFS", "ACT"]
@@ -59,6 +61,8 @@ class ServeConfig:
         ws_queue_size: frames buffered per WebSocket before the client is told to resubscribe.
         heartbeat_s: seconds between heartbeat frames on an idle socket.
         poll_timeout_s: how long one event-hub long-poll waits.
+        llm_allowed: the language models clients may choose, comma-separated (``offline`` always).
+        llm_options: the operator's options per provider, JSON (see :mod:`serve_app.llm_access`).
     """
 
     database_url: str | None = None
@@ -72,6 +76,8 @@ class ServeConfig:
     ws_queue_size: int = 512
     heartbeat_s: float = 15.0
     poll_timeout_s: float = 5.0
+    llm_allowed: str = "offline"
+    llm_options: str = ""
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> "ServeConfig":
@@ -95,11 +101,19 @@ class ServeConfig:
             try:
                 if kind is bool:
                     values[name] = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
+                elif kind is str and isinstance(raw, Mapping):  # llm_options as YAML in a Serve config
+                    values[name] = json.dumps(raw)
                 else:
                     values[name] = kind(raw)
             except (TypeError, ValueError):
                 raise ConfigError(f"serve setting {name}: expected {kind.__name__}, got {raw!r}", setting=name) from None
-        return cls(**values)
+        config = cls(**values)
+        config.llm_access()  # a bad LLM policy fails here, where the person deploying sees it
+        return config
+
+    def llm_access(self) -> LLMAccess:
+        """The LLM policy (:class:`~serve_app.llm_access.LLMAccess`) of ``llm_allowed``/``llm_options``."""
+        return LLMAccess.parse(self.llm_allowed, self.llm_options)
 
     def store_settings(self) -> Any:
         from novel_engine.storage.settings import StoreSettings
@@ -122,6 +136,7 @@ class ServeContext:
 
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
+        self.llm = config.llm_access()
         self.store: Any = None
         self.access: AccessStore | None = None
         self.auth: Any = None

@@ -69,6 +69,14 @@ def add_serve_parser(sub: Any) -> None:
     p.add_argument("--replicas", type=int, default=1, help="gateway replicas (default 1)")
     p.add_argument("--address", default=None,
                    help="Ray cluster address (default: RAY_ADDRESS, else a local instance of its own)")
+    m = p.add_argument_group("language models (keys: GEMINI_API_KEY or GOOGLE_API_KEY, OPENAI_API_KEY in this "
+                             "command's environment, which the replicas of its own Ray instance inherit)")
+    m.add_argument("--llm-allowed", default=None, metavar="LIST",
+                   help="models clients may choose, e.g. offline,gemini (default offline; env "
+                        "NOVEL_ENGINE_SERVE_LLM_ALLOWED)")
+    m.add_argument("--llm-options", default=None, metavar="JSON",
+                   help='the operator\'s options per model, e.g. \'{"openai": {"base_url": "http://localhost:8000/v1"}}\' '
+                        "(env NOVEL_ENGINE_SERVE_LLM_OPTIONS)")
     g = p.add_argument_group("state (default: an embedded store in NOVEL_ENGINE_DATA_DIR or ./.novel-engine)")
     g.add_argument("--database-url", help="sqlite:///path or postgresql://... (env NOVEL_ENGINE_DATABASE_URL)")
     g.add_argument("--redis-url", help="redis://host:6379/0 (env NOVEL_ENGINE_REDIS_URL)")
@@ -106,6 +114,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.replicas < 1:
         raise ConfigError("--replicas: must be at least 1", setting="replicas")
     env = serve_env(args.dev)
+    from serve_app.context import ServeConfig
+
+    llm = {"llm_allowed": args.llm_allowed, "llm_options": args.llm_options}
+    ServeConfig.from_args({k: v for k, v in llm.items() if v is not None}).llm_access().check_callable(os.environ)
     store = StoreSettings.from_env(database_url=args.database_url, redis_url=args.redis_url,
                                    object_store_url=args.object_store_url)
     port = args.port or _free_port(args.host)
@@ -123,7 +135,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     connect(address)
     serve.start(http_options={"host": args.host, "port": port})
     config = {"database_url": store.database_url, "redis_url": store.redis_url,
-              "object_store_url": store.object_store_url, "dev_mode": args.dev}
+              "object_store_url": store.object_store_url, "dev_mode": args.dev,
+              **llm}
     app = build_app({**{k: v for k, v in config.items() if v is not None}, "num_replicas": args.replicas,
                      "env": env})
     try:

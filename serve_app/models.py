@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from novel_engine.config import SessionSettings
 from novel_engine.core.events import Decision, WorldEventSpec
 
-__all__ = ["SettingsIn", "CreateSession", "PersonaBrief", "SessionOut", "SessionItem", "SessionPage", "TurnIn",
+__all__ = ["LLMChoiceIn", "SettingsIn", "CreateSession", "PersonaBrief", "SessionOut", "SessionItem", "SessionPage", "TurnIn",
            "TurnOut", "TurnPage", "ForkIn", "AgentOut", "AgentUpdate", "PlayerGrant", "BeliefOut", "BeliefsOut",
            "ActionQueued", "NarrativeOut", "ID_PATTERN", "SESSION_ID"]
 
@@ -26,13 +26,26 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class LLMChoiceIn(_In):
+    """The model options a client may tune (the server's operator sets the rest)."""
+
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_output_tokens: int | None = Field(default=None, ge=16, le=65536,
+                                          description="at most the server's own limit")
+
+
 class SettingsIn(_In):
     """The session settings a client may choose (the server picks the placement knobs)."""
 
     difficulty: float | None = Field(default=None, ge=0.0, le=1.0)
     narrative_style: SessionSettings.model_fields["narrative_style"].annotation = None  # type: ignore[valid-type]
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
-    llm: Literal["offline"] = "offline"
+    llm: Literal["offline", "gemini", "openai"] = Field(
+        default="offline", description="the language model; the server says which it offers (others: 422)")
+    llm_options: LLMChoiceIn | None = None
+    on_model_failure: Literal["fallback", "fail"] | None = Field(
+        default=None, description="a model call failing after its retries: the offline model decides that one "
+                                  "thing (fallback, flagged on the event) or the turn fails (fail)")
 
 
 class CreateSession(_In):
@@ -68,6 +81,7 @@ class SessionOut(BaseModel):
     tension: float
     title: str
     seed: int
+    llm: str = Field(default="offline", description="the language model deciding and narrating")
     personas: list[PersonaBrief]
     created_at: str
 

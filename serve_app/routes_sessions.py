@@ -34,6 +34,7 @@ async def session_out(ctx: ServeContext, rec: SessionAccess, session: Any,
     head = head or await session.asummary()
     return SessionOut(id=rec.session_id, name=rec.name, turn=head["turn"], tension=head["tension"],
                       title=session.scenario.title, seed=session.seed, created_at=iso_ms(rec.created_ms),
+                      llm=session.settings.llm or "offline",
                       personas=[PersonaBrief(id=p.id, name=p.name) for p in session.scenario.personas])
 
 
@@ -70,6 +71,7 @@ async def create_session(body: CreateSession, response: Response, ctx: ServeCont
         raise Problem(422, "validation", f"at most {ctx.config.max_agents} personas per session",
                       errors=[("body.scenario.personas", f"at most {ctx.config.max_agents}")])
     chosen = {k: v for k, v in body.settings.model_dump().items() if v is not None}
+    chosen.update(ctx.llm.session_settings(chosen.pop("llm"), chosen.pop("llm_options", None)))
     settings = parse_settings(chosen, personas_per_actor=ctx.config.personas_per_actor)
     sid = uuid.uuid4().hex[:12]
     session = await run_in_threadpool(ctx.engine.create_session, scenario, settings=settings, session_id=sid,

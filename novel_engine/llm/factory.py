@@ -39,8 +39,8 @@ def sampling_settings(options: LLMOptions) -> dict[str, Any]:
 
 
 def quota_name(provider: str, options: LLMOptions) -> str:
-    """The name of the quota a provider's model shares across sessions (and the cluster)."""
-    return f"{provider}:{options.model_name(provider)}"
+    """The name of the quota a session's calls count against, across sessions and the cluster."""
+    return options.quota or f"{provider}:{options.model_name(provider)}"
 
 
 def adapter(provider: str, options: LLMOptions, environ: Mapping[str, str] | None = None) -> LanguageModel:

@@ -14,12 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from novel_engine.errors import ConfigError
 
-__all__ = ["LLMOptions", "Provider", "PROVIDERS", "api_key", "DEFAULT_MODELS", "KEY_VARIABLES",
-           "check_untrusted_options", "OPERATOR_ONLY"]
-
-# Options an untrusted client (an HTTP API user) must not set: the server's API key would be sent
-# to a base_url of their choosing, and replay_of would serve them another session's recorded calls.
-OPERATOR_ONLY = ("base_url", "replay_of")
+__all__ = ["LLMOptions", "Provider", "PROVIDERS", "api_key", "DEFAULT_MODELS", "KEY_VARIABLES"]
 
 Provider = Literal["offline", "gemini", "openai"]
 PROVIDERS: tuple[str, ...] = ("offline", "gemini", "openai")
@@ -50,6 +45,10 @@ class LLMOptions(BaseModel):
         backoff_s: the first backoff (doubled per retry, with full jitter, capped at ``max_backoff_s``).
         max_backoff_s: the longest wait between two attempts (a longer Retry-After is honoured).
         max_concurrency: the most calls in flight at once, across the whole cluster.
+        quota: the name of the quota these calls count against (None: ``<provider>:<model>``).
+            Sessions naming the same quota share its limits (one limiter actor or Redis bucket per
+            name, whose limits are those of the session that configured it last); give sessions
+            with different limits different names.
         requests_per_minute: the project's request quota (None: unlimited).
         tokens_per_minute: the project's token quota (None: unlimited).
         breaker_failures: consecutive failed calls that open the circuit breaker (0: no breaker).
@@ -79,6 +78,7 @@ class LLMOptions(BaseModel):
     backoff_s: float = Field(default=0.5, ge=0.0, le=60.0)
     max_backoff_s: float = Field(default=20.0, ge=0.0, le=600.0)
     max_concurrency: int = Field(default=64, ge=1, le=100_000)
+    quota: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
     requests_per_minute: int | None = Field(default=None, ge=1)
     tokens_per_minute: int | None = Field(default=None, ge=1)
     breaker_failures: int = Field(default=20, ge=0)
@@ -116,18 +116,3 @@ def api_key(provider: str, environ: Mapping[str, str] | None = None, *, required
         raise ConfigError(f"the {provider} model needs an API key: set {' or '.join(names)} in the environment "
                           f"(or choose llm=offline)", setting="llm", provider=provider, variables=list(names))
     return None
-
-
-def check_untrusted_options(options: LLMOptions | Mapping | None) -> None:
-    """Refuse the options only an operator may set when they come from an untrusted client.
-
-    Raises:
-        ConfigError: naming each operator-only option that is set (see :data:`OPERATOR_ONLY`).
-    """
-    if options is None:
-        return
-    values = options.model_dump() if isinstance(options, LLMOptions) else dict(options)
-    bad = [k for k in OPERATOR_ONLY if values.get(k) is not None]
-    if bad:
-        raise ConfigError(f"llm_options.{bad[0]} can only be set by the server's operator, not by an API client",
-                          setting=f"llm_options.{bad[0]}", fields=bad)

@@ -22,6 +22,7 @@ from serve_checks import Api
 SECRET = secrets.token_urlsafe(48)
 RATE_LIMITED_PREFIX = "/rl"
 RATE_LIMIT = 5
+LLM_MAX_TOKENS = 256  # the operator's cap on max_output_tokens for llm="gemini"
 
 
 def free_port() -> int:
@@ -39,6 +40,7 @@ class Server:
     store_settings: Any
     runner: Any
     auth: Any
+    gemini: Any  # the fake Gemini server behind the app's llm="gemini" (operator options: LLM_OPTIONS)
     secret: str = SECRET
     rate_limit: int = RATE_LIMIT
     rate_limited_url: str = ""
@@ -56,6 +58,7 @@ def serve_server(ray_session, tmp_path_factory) -> Iterator[Server]:
     from ray import serve
 
     from novel_engine.storage import StoreRunner, StoreSettings, open_store
+    from novel_engine.testing.fake_llm import FakeGeminiServer
     from serve_app.app import build_app
     from serve_app.security import AuthService, AuthSettings
 
@@ -63,6 +66,7 @@ def serve_server(ray_session, tmp_path_factory) -> Iterator[Server]:
     settings = StoreSettings(database_url=f"sqlite:///{folder / 'state.db'}",
                              object_store_url=(folder / "objects").as_uri())
     runner = StoreRunner(open_store(settings)).start()
+    gemini = FakeGeminiServer(api_key="fake-serve-key").start()
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     # num_cpus 0: the replicas live until the test session ends and must not hold the shared
@@ -71,16 +75,22 @@ def serve_server(ray_session, tmp_path_factory) -> Iterator[Server]:
             "heartbeat_s": "2", "max_sessions_per_user": "10", "num_cpus": 0}
     env = {"NOVEL_ENGINE_JWT_SECRET": SECRET, "NOVEL_ENGINE_RATE_LIMIT_PER_MINUTE": "100000",
            "NOVEL_ENGINE_LOGIN_ATTEMPTS_PER_MINUTE": "1000"}
-    serve.run(build_app({**base, "env": env}), name="novel-engine", route_prefix="/")
+    # the operator offers Gemini (the fake server; the key only in the replicas' environment)
+    llm = {"llm_allowed": "offline,gemini",
+           "llm_options": {"gemini": {"base_url": gemini.url, "gemini_transport": "rest", "max_retries": 1,
+                                      "backoff_s": 0.01, "max_output_tokens": LLM_MAX_TOKENS, "quota": "serve-tests"}}}
+    serve.run(build_app({**base, **llm, "env": {**env, "GEMINI_API_KEY": "fake-serve-key"}}), name="novel-engine",
+              route_prefix="/")
     serve.run(build_app({**base, "env": {**env, "NOVEL_ENGINE_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT)}}),
               name="novel-engine-rate-limited", route_prefix=RATE_LIMITED_PREFIX)
     auth = AuthService(runner, AuthSettings(jwt_secret=SECRET))
     try:
-        yield Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws", settings, runner, auth,
+        yield Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws", settings, runner, auth, gemini,
                      rate_limited_url=f"http://127.0.0.1:{port}{RATE_LIMITED_PREFIX}")
     finally:
         serve.shutdown()
         runner.stop()
+        gemini.stop()
 
 
 @pytest.fixture(scope="session")
