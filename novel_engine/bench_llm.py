@@ -18,6 +18,14 @@ cannot issue 1,000 calls in the 1.6 s of the ideal turn with it; on Ray the call
 persona shards' processes.
 (``measure_llm("openai", ...)`` runs the clean case through the OpenAI-compatible adapter.)
 
+Baseline in the same run (clean Gemini case): ``floor_seconds`` is what the same fake server and
+cap take for the same calls with no engine at all: a bare aiohttp client sends one real decision
+request's bytes per persona (at most ``cap`` at once), then one more call once they are all back
+(the narration waits for every decision). On a 2-core machine the fake server shares the cores and
+each call takes a few ms more than its 100 ms (wake-ups, the server's own work), so the floor
+itself sits near 1.15x of the ideal; ``ratio_to_floor`` is what the engine adds on top. (The
+server's ``http_calls`` and ``outcomes`` count the floor's calls too.)
+
 Each case runs in a fresh subprocess (its own Ray driver), after one warm-up turn not counted.
 """
 
@@ -69,6 +77,7 @@ def measure_llm(case: str, runtime: str, personas: int, turns: int, seed: int, l
         per_turn, calls, fallbacks, cpu = [], [], 0, 0.0
         try:
             session.step()  # warm-up: imports, connections, actors
+            floor = http_floor(url, personas, cap, turns) if case == "clean" and provider == "gemini" else None
             for _ in range(turns):
                 t, c = time.perf_counter(), time.process_time()
                 report = session.step()
@@ -100,8 +109,47 @@ def measure_llm(case: str, runtime: str, personas: int, turns: int, seed: int, l
             "seconds_per_turn": round(mean, 4), "max_seconds_per_turn": round(max(per_turn), 4),
             "ideal_seconds_per_turn": round(ideal, 4), "ratio_to_ideal": round(mean / ideal, 3),
             "fallbacks": fallbacks, "cpu_seconds_per_turn_driver": round(cpu / len(per_turn), 4),
+            "floor_seconds": None if floor is None else round(floor, 4),
+            "ratio_to_floor": None if floor is None else round(mean / floor, 3),
             # the machine may be shared: a busy one stretches every figure
             "load_average_1m": round(os.getloadavg()[0], 2)}
+
+
+def http_floor(url: str, decisions: int, cap: int, repeats: int = 2) -> float:
+    """Seconds a bare aiohttp client takes for ``decisions`` calls (``cap`` at once) and then one
+    more, against the Gemini fake at ``url``: the turn's calls with no engine (mean of ``repeats``)."""
+    import asyncio
+
+    import aiohttp
+
+    from novel_engine.llm.gemini_rest import GeminiRestModel
+    from novel_engine.llm.prompts import render_prompt
+    from novel_engine.llm.settings import LLMOptions
+    from novel_engine.testing.fake_llm import sample_decision_request
+
+    request = sample_decision_request()
+    model = GeminiRestModel(LLMOptions(base_url=url), FAKE_KEY)
+    prompt = render_prompt(request)
+    payload = json.dumps(model._body(request, prompt.system, prompt.user))
+
+    async def run() -> float:
+        gate = asyncio.Semaphore(cap)
+        headers = {"x-goog-api-key": FAKE_KEY, "Content-Type": "application/json"}
+        async with aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=0)) as http:
+            async def call() -> None:
+                async with gate, http.post(model._url, data=payload) as resp:
+                    await resp.read()
+
+            await asyncio.gather(*(call() for _ in range(cap)))  # warm the connections
+            total = 0.0
+            for _ in range(repeats):
+                t = time.perf_counter()
+                await asyncio.gather(*(call() for _ in range(decisions)))
+                await call()  # the narration
+                total += time.perf_counter() - t
+            return total / repeats
+
+    return asyncio.run(run())
 
 
 def _worker(args: Sequence[str]) -> dict[str, Any]:
@@ -124,9 +172,12 @@ def bench_llm(personas: int = 1000, latency_s: float = 0.1, cap: int = 64, rate_
             r["target_ratio"] = targets[case]
             r["within_target"] = r["ratio_to_ideal"] <= targets[case]
             rows.append(r)
+            floor = "" if r.get("floor_seconds") is None else (
+                f", bare-client floor {r['floor_seconds']:.3f} s ({r['floor_seconds'] / r['ideal_seconds_per_turn']:.3f}x"
+                f" of ideal; engine {r['ratio_to_floor']}x of floor)")
             print(f"{runtime:>5} {case:>5} ({r['transport']}): {personas} personas, {r['calls_per_turn']:.0f} calls/turn, cap {cap}, "
                   f"{r['latency_ms']:.0f} ms/call: {r['seconds_per_turn']:.3f} s/turn, ideal "
-                  f"{r['ideal_seconds_per_turn']:.3f} s ({r['ratio_to_ideal']}x, target {targets[case]}x), "
+                  f"{r['ideal_seconds_per_turn']:.3f} s ({r['ratio_to_ideal']}x, target {targets[case]}x){floor}, "
                   f"server peak in flight {r['max_in_flight_at_server']}, outcomes {r['outcomes']}, "
                   f"fallbacks {r['fallbacks']}, load {r['load_average_1m']}", flush=True)
     result = {"suite": "llm", "personas": personas, "turns": turns, "seed": seed, "cap": cap,
