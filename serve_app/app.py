@@ -47,8 +47,10 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     from serve_app.security.fastapi import auth_router
     from serve_app.ws import websocket_session
 
-    api = FastAPI(title="Novel Engine", version="1", description=DESCRIPTION)
     cfg = config or ServeConfig()
+    api = FastAPI(title="Novel Engine", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    _install_docs(api, public=cfg.public_docs or cfg.dev_mode)
     api.state.metrics = Metrics()
     api.state.ctx = None
     install_problem_handlers(api)
@@ -70,6 +72,25 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
             m.sockets.dec()
 
     return api
+
+
+def _install_docs(api: FastAPI, public: bool) -> None:
+    """``/openapi.json`` and ``/docs`` (Swagger UI): for callers with a token or key, like every API
+    route, unless ``public`` (a browser sends no token, so browsing /docs needs public docs)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse, JSONResponse
+
+    from serve_app.deps import caller
+
+    guard = [] if public else [Depends(caller)]
+
+    @api.get("/openapi.json", include_in_schema=False, dependencies=guard)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(api.openapi())
+
+    @api.get("/docs", include_in_schema=False, dependencies=guard)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Novel Engine API")
 
 
 def _replica_id() -> str:

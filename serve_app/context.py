@@ -61,6 +61,8 @@ class ServeConfig:
         ws_queue_size: frames buffered per WebSocket before the client is told to resubscribe.
         heartbeat_s: seconds between heartbeat frames on an idle socket.
         poll_timeout_s: how long one event-hub long-poll waits.
+        public_docs: serve ``/docs`` and ``/openapi.json`` to anyone (dev mode does too); otherwise
+            they need a token or key like every API route.
         llm_allowed: the language models clients may choose, comma-separated (``offline`` always).
         llm_options: the operator's options per provider, JSON (see :mod:`serve_app.llm_access`).
     """
@@ -76,6 +78,7 @@ class ServeConfig:
     ws_queue_size: int = 512
     heartbeat_s: float = 15.0
     poll_timeout_s: float = 5.0
+    public_docs: bool = False
     llm_allowed: str = "offline"
     llm_options: str = ""
 

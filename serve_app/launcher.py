@@ -66,6 +66,8 @@ def add_serve_parser(sub: Any) -> None:
     p.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000; 0 picks a free one)")
     p.add_argument("--dev", action="store_true",
                    help="development mode: a random JWT secret for this run if none is set (never for a shared server)")
+    p.add_argument("--public-docs", action="store_true", dest="public_docs",
+                   help="serve /docs and /openapi.json without a token (--dev does too)")
     p.add_argument("--replicas", type=int, default=1, help="gateway replicas (default 1)")
     p.add_argument("--address", default=None,
                    help="Ray cluster address (default: RAY_ADDRESS, else a local instance of its own)")
@@ -136,13 +138,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     serve.start(http_options={"host": args.host, "port": port})
     config = {"database_url": store.database_url, "redis_url": store.redis_url,
               "object_store_url": store.object_store_url, "dev_mode": args.dev,
+              "public_docs": getattr(args, "public_docs", False),
               **llm}
     app = build_app({**{k: v for k, v in config.items() if v is not None}, "num_replicas": args.replicas,
                      "env": env})
     try:
         serve.run(app, name=APP_NAME, route_prefix="/")
         shown = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
-        print(f"Novel Engine API: http://{shown}:{port}/  (docs http://{shown}:{port}/docs, "
+        docs = f"docs http://{shown}:{port}/docs" if args.dev or args.public_docs else "docs: /openapi.json with a token"
+        print(f"Novel Engine API: http://{shown}:{port}/  ({docs}, "
               f"WebSocket ws://{shown}:{port}/ws)", flush=True)
         print(f"state: {store.describe()}" + ("  [dev mode]" if args.dev else ""), file=sys.stderr, flush=True)
         print("create a user with: novel-engine users create NAME; stop with Ctrl-C", file=sys.stderr, flush=True)

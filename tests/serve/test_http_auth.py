@@ -19,7 +19,24 @@ def test_open_routes_need_no_credentials(serve_server):
         metrics = c.get("/metrics")
         assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
         assert 'novel_engine_http_requests_total{method="GET",route="/api/v1/sessions",status="401"}' in metrics.text
-        assert c.get("/openapi.json").json()["info"]["title"] == "Novel Engine"
+        # the API's description is an API route like the others outside dev mode / public_docs
+        for path in ("/openapi.json", "/docs"):
+            assert_problem(c.get(path), 401)
+
+
+def test_docs_for_callers_with_a_token_and_public_when_configured(serve_server, alice):
+    assert alice.get("/openapi.json").json()["info"]["title"] == "Novel Engine"
+    assert "swagger-ui" in alice.get("/docs").text
+    from fastapi.testclient import TestClient
+
+    from serve_app.app import create_app
+    from serve_app.context import ServeConfig
+
+    for config in (ServeConfig(public_docs=True), ServeConfig(dev_mode=True)):
+        with TestClient(create_app(config)) as c:  # no serve context needed for public docs
+            spec = c.get("/openapi.json").json()
+            assert "/api/v1/sessions" in spec["paths"] and "/openapi.json" not in spec["paths"]
+            assert c.get("/docs").status_code == 200
 
 
 def test_every_api_route_refuses_missing_or_bad_credentials(serve_server):

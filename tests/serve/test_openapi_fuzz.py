@@ -18,9 +18,9 @@ MAX_EXAMPLES = 8
 
 def test_no_operation_answers_with_a_server_error(serve_server):
     fuzzer = Api(serve_server, *serve_server.create_user("fuzz"))  # its own user: touches nobody else's data
-    spec = httpx.get(f"{serve_server.url}/openapi.json", timeout=30).json()
-    schema = schemathesis.openapi.from_dict(spec)
     headers = {"Authorization": f"Bearer {fuzzer.token}"}
+    spec = httpx.get(f"{serve_server.url}/openapi.json", headers=headers, timeout=30).json()
+    schema = schemathesis.openapi.from_dict(spec)
     seen: dict[str, set[int]] = {}
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 18
