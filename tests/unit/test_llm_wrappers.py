@@ -231,3 +231,14 @@ def test_scenario_llm_is_used_unless_the_session_says_otherwise(monkeypatch):
         Engine().create_session(data)
     session = Engine().create_session(data, llm="offline")
     assert session.settings.llm == "offline" and session.step().prose
+
+
+def test_sessions_share_a_quota_by_name():
+    from novel_engine.llm.factory import quota_name
+
+    assert quota_name("gemini", LLMOptions()) == "gemini:gemini-2.5-flash"
+    assert quota_name("openai", LLMOptions(model="llama3.1")) == "openai:llama3.1"
+    # sessions with their own limits name their own quota (the same name shares one limiter)
+    assert quota_name("gemini", LLMOptions(quota="story-api")) == "story-api"
+    with pytest.raises(ValueError):
+        LLMOptions(quota="no spaces/or slashes")
