@@ -92,24 +92,35 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
         base_help = 0.6 * compassion - 0.2 * aggro - 0.35
         base_speak = 0.5 * social - 0.2 - 0.3 * threat
         base_persuade = 0.35 * social + 0.3 * intel - 0.45
+        help_w = 0.4 + 0.6 * compassion
+        gget = goals.get if goals else None
         for p in brief.present:
             # what this persona would most like to do with each person present (then noise decides
-            # between people and the other options): one option per person keeps a turn cheap
+            # between people and the other options): one option per person keeps a turn cheap.
+            # Candidates in a fixed order (help, speak, persuade, attack), the first best kept.
             pid, trust, aff, status = p.id, p.trust, p.affinity, p.status
             need = 0.6 if status == "wounded" else 0.9 if status == "incapacitated" else 0.0
-            cands = [("help", base_help + 0.3 * aff + need * (0.4 + 0.6 * compassion), "compassion"),
-                     ("speak", base_speak + 0.2 * trust + 0.1 * aff, "company"),
-                     ("persuade", base_persuade + 0.15 * trust, "persuasion")]
+            best_u = base_help + 0.3 * aff + need * help_w
+            if gget is not None:
+                best_u += gget(("help", pid), 0.0)
+            best_act, best_why = "help", "compassion"
+            u = base_speak + 0.2 * trust + 0.1 * aff
+            if gget is not None:
+                u += gget(("speak", pid), 0.0)
+            if u > best_u:
+                best_act, best_u, best_why = "speak", u, "company"
+            u = base_persuade + 0.15 * trust
+            if gget is not None:
+                u += gget(("persuade", pid), 0.0)
+            if u > best_u:
+                best_act, best_u, best_why = "persuade", u, "persuasion"
             if status != "incapacitated":
-                hostility = (0.5 * (-trust if trust < 0.0 else 0.0) + 0.5 * (-aff if aff < 0.0 else 0.0)
-                             + (0.6 if pid in provoked else 0.0) - (0.3 * aff if aff > 0.0 else 0.0))
-                cands.append(("attack", base_attack + hostility, "hostility"))
-            best_act, best_u, best_why = "speak", -9.0, ""
-            for act, u, why in cands:
-                if goals:
-                    u += goals.get((act, pid), 0.0)
+                u = base_attack + (0.5 * (-trust if trust < 0.0 else 0.0) + 0.5 * (-aff if aff < 0.0 else 0.0)
+                                   + (0.6 if pid in provoked else 0.0) - (0.3 * aff if aff > 0.0 else 0.0))
+                if gget is not None:
+                    u += gget(("attack", pid), 0.0)
                 if u > best_u:
-                    best_act, best_u, best_why = act, u, why
+                    best_act, best_u, best_why = "attack", u, "hostility"
             add((best_act, pid, best_u, best_why))
     wander = 0.08 * (1.0 - social) + 0.1 * courage - 0.22 - 0.2 * threat * courage
     for place in avail.get("move", ()):
