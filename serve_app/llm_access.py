@@ -89,8 +89,10 @@ class LLMAccess:
             ConfigError: naming the provider and what it lacks.
         """
         for provider in self.allowed:
-            if provider == "gemini":
-                api_key("gemini", environ)
+            if provider == "gemini" and api_key("gemini", environ, required=False) is None:
+                raise ConfigError("serve setting llm_allowed offers gemini, which needs an API key: set "
+                                  "GEMINI_API_KEY or GOOGLE_API_KEY in the environment of the server's replicas",
+                                  setting="llm_allowed")
             elif provider == "openai" and not self.options_of("openai").base_url:
                 raise ConfigError("serve setting llm_allowed has openai, which needs llm_options.openai.base_url "
                                   "(the OpenAI-compatible server to call)", setting="llm_options.openai.base_url")
