@@ -67,17 +67,17 @@ class BeliefStore:
         return out
 
     def absorb_views(self, perceptions: Mapping[str, Sequence[Perception]], turn: int,
-                     ids: Sequence[str]) -> dict[str, BeliefView]:
+                     ids: Sequence[str], others: bool = True) -> dict[str, BeliefView]:
         """:meth:`absorb` then :meth:`views` of ``ids`` (same results), persona by persona.
 
         Each model is read right after it was updated, while its objects are still in the CPU
-        cache: in a second pass over 100,000 personas every read missed it again.
+        cache: in a second pass over 100,000 personas every read missed it again. ``others``:
+        also absorb the perceptions of personas not in ``ids`` (False when the caller goes through
+        the personas in chunks and has called :meth:`absorb_others` once).
         """
-        models, wanted = self.models, set(ids)
-        for pid, items in perceptions.items():  # those without a view: absorb only
-            model = models.get(pid)
-            if model is not None and items and pid not in wanted:
-                model.absorb(items, turn)
+        if others:
+            self.absorb_others(perceptions, turn, ids)
+        models = self.models
         out = {}
         for pid in ids:
             model = models.get(pid)
@@ -88,6 +88,14 @@ class BeliefStore:
                 model.absorb(items, turn)
             out[pid] = self._view(model, items)
         return out
+
+    def absorb_others(self, perceptions: Mapping[str, Sequence[Perception]], turn: int, ids: Iterable[str]) -> None:
+        """Absorb the perceptions of every persona *not* in ``ids`` (those who get no view)."""
+        models, wanted = self.models, set(ids)
+        for pid, items in perceptions.items():
+            model = models.get(pid)
+            if model is not None and items and pid not in wanted:
+                model.absorb(items, turn)
 
     def _view(self, model: BeliefModel, items: Sequence[Perception]) -> BeliefView:
         return BeliefView(tuple(model.view(items, self.limits.perceived)), tuple(model.beliefs(self.limits.beliefs)))

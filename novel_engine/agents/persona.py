@@ -152,15 +152,18 @@ class PersonaPool:
         self.factory = TurnBriefFactory()
 
     def briefs(self, world: WorldState, views: Mapping[str, BeliefView],
-               ids: Iterable[str] | None = None) -> list[TurnBrief]:
+               ids: Iterable[str] | None = None, new_turn: bool = True) -> list[TurnBrief]:
         """Briefs for the given personas (default: every hosted persona that can act), in id order.
 
         Args:
             world: the world (or a replica of it).
             views: each persona's belief view of the turn (from its belief store).
             ids: the personas to brief.
+            new_turn: the first briefs of a turn (False for the next chunk of the same turn: the
+                per-turn caches stay).
         """
-        self.factory.begin_turn(world)
+        if new_turn:
+            self.factory.begin_turn(world)
         out = []
         create = self.factory.create_personalized_brief
         for pid in sorted(self.agents if ids is None else ids):

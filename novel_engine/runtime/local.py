@@ -8,6 +8,7 @@ each is kept in the turn's report.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
@@ -22,11 +23,13 @@ from novel_engine.core.fog_of_war import FogOfWarService
 from novel_engine.core.scenario import Scenario
 from novel_engine.core.world import WorldState
 from novel_engine.core.setup import build_world, gc_paused
+from novel_engine.llm.offline import OfflineModel
 from novel_engine.llm.port import LanguageModel
 
 __all__ = ["LocalRuntime", "TurnReport", "PHASES", "page_of"]
 
 PHASES = ("perceive", "believe", "brief", "decide", "resolve", "narrate", "commit")
+DECIDE_CHUNK = 64  # personas briefed before their calls go out (a model with latency; see _decide_as_briefed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +111,16 @@ class LocalRuntime:
         timings["perceive"], t = clock() - t, clock()
         players = agent_actions or {}
         deciders = [pid for pid in sorted(world.personas) if pid not in players and world.personas[pid].can_act]
-        views = self.beliefs.absorb_views(routes, turn, deciders)  # the views too: see absorb_views
-        timings["believe"], t = clock() - t, clock()
-        briefs = self.pool.briefs(world, views, deciders)
-        timings["brief"], t = clock() - t, clock()
-        decisions = await self.pool.decide(briefs)
-        timings["decide"], t = clock() - t, clock()
+        if isinstance(self.pool.model, OfflineModel):  # no latency to hide: one phase after another
+            views = self.beliefs.absorb_views(routes, turn, deciders)  # the views too: see absorb_views
+            timings["believe"], t = clock() - t, clock()
+            briefs = self.pool.briefs(world, views, deciders)
+            timings["brief"], t = clock() - t, clock()
+            decisions = await self.pool.decide(briefs)
+            timings["decide"], t = clock() - t, clock()
+        else:
+            decisions = await self._decide_as_briefed(routes, turn, deciders, timings)
+            t = clock()
         result: TurnResult = self.director.resolve_turn(players, world_events, decisions=decisions)
         self.pool.remember(result.events)
         timings["resolve"], t = clock() - t, clock()
@@ -131,6 +138,47 @@ class LocalRuntime:
         timings["commit"] = clock() - t
         return report
 
+
+    async def _decide_as_briefed(self, routes: Mapping[str, Sequence], turn: int, deciders: list[str],
+                                 timings: dict[str, float]) -> dict[str, Action]:
+        """Beliefs, briefs and model calls chunk by chunk, for a model with latency: a chunk's
+        calls go out while the next chunk is briefed, instead of every call waiting for every brief.
+
+        The same updates, briefs and requests as the phases one after another (each persona's
+        own, in id order), so the same story; ``timings`` gets the time spent believing and
+        briefing, and ``decide`` the rest.
+        """
+        clock = time.perf_counter
+        start = t = clock()
+        self.beliefs.absorb_others(routes, turn, deciders)
+        believe = brief = 0.0
+        tasks: list[asyncio.Task] = []
+        try:
+            for i in range(0, len(deciders), DECIDE_CHUNK):
+                ids = deciders[i:i + DECIDE_CHUNK]
+                views = self.beliefs.absorb_views(routes, turn, ids, others=False)
+                t2 = clock()
+                believe += t2 - t
+                briefs = self.pool.briefs(self.world, views, ids, new_turn=i == 0)
+                t = clock()
+                brief += t - t2
+                tasks.append(asyncio.ensure_future(self.pool.decide(briefs)))
+                # let this chunk's calls go out: one turn of the loop starts its task, the next
+                # the calls it gathers (tasks of their own) up to their first wait on the network
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
+                t = clock()
+            decisions: dict[str, Action] = {}
+            for task in tasks:
+                decisions.update(await task)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        timings["believe"], timings["brief"] = believe, brief
+        timings["decide"] = clock() - start - believe - brief
+        return decisions
 
     # -- the runtime interface Session uses (RayRuntime offers the same) -------------------------
     def reports(self, after: int = 0, limit: int | None = None) -> list[TurnReport]:

@@ -78,3 +78,33 @@ def test_pool_decides_concurrently_so_a_turn_costs_one_latency():
     actions = asyncio.run(pool.decide(briefs))
     assert set(actions) == {b.agent_id for b in briefs}
     assert model.max_in_flight == len(briefs) > 1  # all calls were in flight together
+
+
+def test_a_model_with_latency_is_called_as_soon_as_a_chunk_is_briefed_and_tells_the_same_story():
+    """The in-process runtime briefs a model with latency chunk by chunk, each chunk's calls going
+    out before the next chunk is briefed; the story is the offline model's, byte for byte."""
+    from novel_engine.api import Engine
+    from novel_engine.runtime.local import DECIDE_CHUNK
+    from novel_engine.scenarios import synthetic
+
+    scenario = synthetic(personas=3 * DECIDE_CHUNK + 7, seed=3)
+    model = SlowModel(latency_s=0.002)
+    session = Engine("local", model=model).create_session(scenario, seed=3)
+    pool = session._rt.pool
+    calls_when_briefed: list[int] = []
+    briefs = pool.briefs
+
+    def spy(world, views, ids=None, new_turn=True):
+        calls_when_briefed.append(model.calls)
+        return briefs(world, views, ids, new_turn)
+
+    pool.briefs = spy
+    reference = Engine("local").create_session(scenario, seed=3)
+    for _ in range(3):
+        got, want = session.step(), reference.step()
+        assert (got.prose, got.events) == (want.prose, want.events)
+        assert set(got.timings) >= {"believe", "brief", "decide"}
+    # four chunks a turn; a chunk's calls had started when the next chunk was briefed
+    first_turn = calls_when_briefed[:4]
+    assert len(calls_when_briefed) == 12 and first_turn[0] == 0
+    assert all(later > earlier for earlier, later in zip(first_turn, first_turn[1:]))
