@@ -61,9 +61,9 @@ def make_payloads(personas: int, turns: int, seed: int) -> dict[str, Any]:
 
 def run_turn(rt: Any) -> Any:
     """One turn of a local runtime, on a private event loop."""
-    import asyncio
+    from novel_engine.api import run_sync
 
-    return asyncio.run(rt.step({}, []))
+    return run_sync(rt.step({}, []))
 
 
 def _pct(values: list[float], q: float) -> float:
