@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from novel_engine.core.beliefs import BeliefModel
 from novel_engine.core.briefs import BriefLimits
 from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perception
+from novel_engine.core.records import fast_constructor
 from novel_engine.core.world import PersonaState
 
 __all__ = ["BeliefStore", "BeliefView", "new_belief_model"]
@@ -25,6 +26,9 @@ class BeliefView:
 
     perceived: tuple[PerceivedFragment, ...]
     beliefs: tuple[BeliefSummary, ...]
+
+
+_view = fast_constructor(BeliefView)  # one per persona per turn
 
 
 def new_belief_model(persona: PersonaState) -> BeliefModel:
@@ -98,7 +102,7 @@ class BeliefStore:
                 model.absorb(items, turn)
 
     def _view(self, model: BeliefModel, items: Sequence[Perception]) -> BeliefView:
-        return BeliefView(tuple(model.view(items, self.limits.perceived)), tuple(model.beliefs(self.limits.beliefs)))
+        return _view(tuple(model.view(items, self.limits.perceived)), tuple(model.beliefs(self.limits.beliefs)))
 
     def beliefs_of(self, persona_id: str, limit: int = 20) -> list[BeliefSummary]:
         """A persona's leading beliefs, most salient first ([] for a persona not in this store)."""

@@ -24,7 +24,7 @@ from novel_engine.core.rng import RandomStreams
 from novel_engine.core.world import PersonaState, WorldState
 from novel_engine.errors import ModelFailedError
 from novel_engine.llm.offline_policy import decide as offline_decide
-from novel_engine.llm.port import LanguageModel, ModelRequest, ModelResponse
+from novel_engine.llm.port import LanguageModel, ModelRequest, ModelResponse, build_request
 
 __all__ = ["PersonaAgent", "PersonaPool", "check_decision"]
 
@@ -70,8 +70,7 @@ class PersonaAgent:
 
     def request(self, brief: TurnBrief, repair_of: tuple[str, str] | None = None) -> ModelRequest:
         """The model request for this persona's decision on ``brief``."""
-        return ModelRequest(purpose="decide", context=brief, schema=Decision, seed=self.streams.seed,
-                            turn=brief.turn, agent=self.persona_id, repair_of=repair_of)
+        return build_request("decide", brief, Decision, self.streams.seed, brief.turn, self.persona_id, repair_of)
 
     def parse(self, brief: TurnBrief, response: ModelResponse | BaseException) -> tuple[Decision | None, str]:
         """Validate a model response against the schema and the brief; return (decision, problem).

@@ -46,7 +46,8 @@ from heapq import heapify, heappop, heappush
 from typing import Any, Iterable, Mapping, Union
 
 from novel_engine.core.events import InformationFragment, Visibility
-from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perception, Via
+from novel_engine.core.perception import (BeliefSummary, PerceivedFragment, Perception, Via, build_perceived,
+                                          build_summary)
 from novel_engine.errors import NovelEngineError
 
 __all__ = ["BeliefModel", "EvidenceRecord", "BIAS_NAMES", "MAX_EVIDENCE"]
@@ -336,7 +337,7 @@ class BeliefModel:
         sup = state.support
         if len(sup) == 1:  # the common case: one value claimed, uncontested
             (v, sv), = sup.items()
-            state.summary = BeliefSummary(key, _unkey(v), _sigmoid(sv), False)
+            state.summary = build_summary(key, _unkey(v), _sigmoid(sv), False)
             return state.summary
         lead, best, runner = None, -math.inf, 0.0
         for v, s in sup.items():  # ties: the value claimed first leads
@@ -347,7 +348,7 @@ class BeliefModel:
             else:
                 runner = max(runner, s)
         contested = runner > 0.0 and runner >= 0.5 * best
-        state.summary = BeliefSummary(key, _unkey(lead), _sigmoid(2.0 * best - sum(sup.values())), contested)
+        state.summary = build_summary(key, _unkey(lead), _sigmoid(2.0 * best - sum(sup.values())), contested)
         return state.summary
 
     def belief(self, key: str) -> BeliefSummary | None:
@@ -408,8 +409,8 @@ class BeliefModel:
                 sup = state.support
                 vk = f.value if f.value.__class__ is str else _vkey(f.value)
                 c = _sigmoid(2.0 * sup.get(vk, 0.0) - sum(sup.values()))
-            out.append((-f.salience * c, f.id, len(out), PerceivedFragment(p, c)) if limit is not None
-                       else PerceivedFragment(p, c))
+            out.append((-f.salience * c, f.id, len(out), build_perceived(p, c)) if limit is not None
+                       else build_perceived(p, c))
         if limit is None:
             return out
         out.sort()  # the position breaks ties (a stable sort's order): fragments are never compared

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from novel_engine.core.events import ActionType, Event
 from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perception
+from novel_engine.core.records import fast_constructor
 from novel_engine.core.world import Goal, WorldState
 
 if TYPE_CHECKING:  # the belief model is only needed for type hints here
@@ -104,6 +105,12 @@ class TurnBrief:
                 + len(self.memories) + len(self.paths) + len(self.goals))
 
 
+# the constructors of what every brief holds, per persona per turn (see novel_engine.core.records)
+_present_persona = fast_constructor(PresentPersona)
+_memory = fast_constructor(MemoryItem)
+_brief = fast_constructor(TurnBrief)
+
+
 def memory_from_event(agent_id: str, event: Event) -> MemoryItem:
     """Turn an event into the memory ``agent_id`` keeps of it."""
     if event.actor == agent_id:
@@ -112,7 +119,7 @@ def memory_from_event(agent_id: str, event: Event) -> MemoryItem:
         role, other = "target", event.actor
     else:
         role, other = "witness", event.actor
-    return MemoryItem(event.turn, event.id, event.summary, role, event.action_type, other, event.outcome.value)
+    return _memory(event.turn, event.id, event.summary, role, event.action_type, other, event.outcome.value)
 
 
 class TurnBriefFactory:
@@ -180,11 +187,9 @@ class TurnBriefFactory:
             for a in _PERSONA_ACTIONS:
                 actions[a] = ids
         paths = self._paths(me.goals, here, belief_summary, world_state)
-        return TurnBrief(agent_id=agent_id, name=me.name, turn=world_state.turn + 1, location=here,
-                         location_name=loc.name, health=me.health, status=me.status, traits=me.traits,
-                         goals=me.goals, present=present, neighbours=neighbours, perceived=perceived,
-                         beliefs=belief_summary, memories=memories, available_actions=actions, paths=paths,
-                         voice=me.voice[: lim.voice], description=me.description)
+        return _brief(agent_id, me.name, world_state.turn + 1, here, loc.name, me.health, me.status, me.traits,
+                      me.goals, present, neighbours, perceived, belief_summary, memories, actions, paths,
+                      me.voice[: lim.voice], me.description)
 
     def _present(self, agent_id: str, rels: dict, here: str, world: WorldState) -> tuple[PresentPersona, ...]:
         limit = self.limits.present
@@ -210,7 +215,7 @@ class TurnBriefFactory:
         for pid in chosen:
             p = personas[pid]
             r = rels.get(pid)
-            out.append(PresentPersona(pid, p.name, p.status, r.trust if r else 0.0, r.affinity if r else 0.0))
+            out.append(_present_persona(pid, p.name, p.status, r.trust if r else 0.0, r.affinity if r else 0.0))
         return tuple(out)
 
     def _perceived(self, perceptions: Iterable[PerceivedFragment | Perception],

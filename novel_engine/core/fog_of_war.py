@@ -39,7 +39,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from novel_engine.core.events import InformationFragment, Visibility
-from novel_engine.core.perception import Perception, Via
+from novel_engine.core.perception import Perception, Via, build_perception
 from novel_engine.core.world import PersonaState, WorldState
 from novel_engine.errors import ConfigError, NovelEngineError
 
@@ -183,7 +183,7 @@ class FogOfWarService:
                 if items:
                     for listener in self._listeners(world.personas[speaker], world):
                         received.setdefault(listener, []).extend(
-                            Perception(p.fragment, p.reliability * self.hearsay_decay, _HEARSAY, hop, speaker)
+                            build_perception(p.fragment, p.reliability * self.hearsay_decay, _HEARSAY, hop, speaker)
                             for p in items)
             heard.extend(received.get(agent_id, _EMPTY))
             level = {x: _top(_dedup(got), self.gossip) for x, got in received.items()}
@@ -206,19 +206,19 @@ class FogOfWarService:
         out: list[Perception] = []
         for f in frags:
             if f.visibility is _PUBLIC:
-                out.append(Perception(f, f.reliability, _BROADCAST))
+                out.append(build_perception(f, f.reliability, _BROADCAST, 0, None))
             elif f.visibility is _PRIVATE:
                 if f.origin == persona.id:
-                    out.append(Perception(f, f.reliability, _OWN))
+                    out.append(build_perception(f, f.reliability, _OWN, 0, None))
             elif f.location is not None:
                 if f.location == here:
-                    out.append(Perception(f, f.reliability, _HERE))
+                    out.append(build_perception(f, f.reliability, _HERE, 0, None))
                     continue
                 d = dist.get(f.location)
                 if d is not None and d <= f.reach:
                     factor = (self.nearby_factor * _visibility(world, f.location)) ** d
                     if factor > 0.0:
-                        out.append(Perception(f, f.reliability * factor, _NEARBY))
+                        out.append(build_perception(f, f.reliability * factor, _NEARBY, 0, None))
         return _top(_dedup(out), self.attention)
 
     def _listeners(self, speaker: PersonaState, world: WorldState) -> list[str]:
@@ -264,9 +264,9 @@ class FogOfWarService:
         local: dict[str, list[InformationFragment]] = {}
         for f in _unique(fragments):
             if f.visibility is _PUBLIC:
-                public.append(_entry(Perception(f, f.reliability, _BROADCAST)))
+                public.append(_entry(build_perception(f, f.reliability, _BROADCAST, 0, None)))
             elif f.visibility is _PRIVATE:
-                private.setdefault(f.origin, []).append(_entry(Perception(f, f.reliability, _OWN)))
+                private.setdefault(f.origin, []).append(_entry(build_perception(f, f.reliability, _OWN, 0, None)))
             elif f.location is not None:
                 local.setdefault(f.location, []).append(f)
         public = sorted(public)[:attention]
@@ -311,7 +311,7 @@ class FogOfWarService:
         found: dict[str, list[_Entry]] = {}
         for place, frags in local.items():
             if occupants.get(place):
-                found.setdefault(place, []).extend(_entry(Perception(f, f.reliability, _HERE)) for f in frags)
+                found.setdefault(place, []).extend(_entry(build_perception(f, f.reliability, _HERE, 0, None)) for f in frags)
             reach = max(f.reach for f in frags)
             base = self.nearby_factor * _visibility(world, place)
             if reach < 1 or base <= 0.0:
@@ -336,7 +336,7 @@ class FogOfWarService:
                 if not nxt:
                     break
                 # one Perception per (fragment, distance), shared by every place at that distance
-                seen_here = [_entry(Perception(f, f.reliability * factor, _NEARBY)) for f in frags if f.reach >= d]
+                seen_here = [_entry(build_perception(f, f.reliability * factor, _NEARBY, 0, None)) for f in frags if f.reach >= d]
                 for src in nxt:
                     if occupants.get(src):
                         found.setdefault(src, []).extend(seen_here)
@@ -382,7 +382,7 @@ class FogOfWarService:
                 for e in items:
                     f = e[2].fragment
                     r = e[2].reliability * decay
-                    told.append((-(f.salience * (0.5 + 0.5 * r)), e[1], Perception(f, r, _HEARSAY, hop, speaker)))
+                    told.append((-(f.salience * (0.5 + 0.5 * r)), e[1], build_perception(f, r, _HEARSAY, hop, speaker)))
                 told.sort()
                 for x in listeners:
                     got = received.get(x)

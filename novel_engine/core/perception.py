@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from novel_engine.core.events import InformationFragment
+from novel_engine.core.records import fast_constructor
 
-__all__ = ["Perception", "PerceivedFragment", "BeliefSummary", "Via"]
+__all__ = ["Perception", "PerceivedFragment", "BeliefSummary", "Via", "build_perception", "build_perceived",
+           "build_summary"]
 
 
 class Via:
@@ -68,3 +70,11 @@ class BeliefSummary:
     value: Any
     credence: float
     contested: bool = False  # another value has real support too
+
+
+# the hot paths' constructors (every field, positionally; see novel_engine.core.records): routing
+# makes a Perception per fragment a persona receives, beliefs a PerceivedFragment per perception
+# and a BeliefSummary per updated key, every turn, for every persona
+build_perception = fast_constructor(Perception)
+build_perceived = fast_constructor(PerceivedFragment)
+build_summary = fast_constructor(BeliefSummary)

@@ -14,7 +14,7 @@ from novel_engine.core.briefs import TurnBrief
 from novel_engine.core.rng import RandomStreams
 from novel_engine.errors import ModelError
 from novel_engine.llm.offline_policy import decide
-from novel_engine.llm.port import LanguageModel, ModelRequest, ModelResponse, NarrationInput
+from novel_engine.llm.port import LanguageModel, ModelRequest, ModelResponse, NarrationInput, build_response
 
 __all__ = ["OfflineModel"]
 
@@ -39,7 +39,7 @@ class OfflineModel(LanguageModel):
             if not isinstance(request.context, TurnBrief):
                 raise ModelError("the offline model decides from a TurnBrief", got=type(request.context).__name__)
             decision = decide(request.context, self._rng(request.seed))
-            return ModelResponse(text="", model=self.name, parsed=decision)
+            return build_response("", self.name, decision, 0, 0)
         if request.purpose == "narrate":
             if not isinstance(request.context, NarrationInput):
                 raise ModelError("the offline model narrates from a NarrationInput",

@@ -17,6 +17,7 @@ from typing import Any, Literal, Sequence
 from pydantic import BaseModel
 
 from novel_engine.core.events import Event
+from novel_engine.core.records import fast_constructor
 
 __all__ = [
     "LanguageModel",
@@ -25,6 +26,8 @@ __all__ = [
     "NarrationInput",
     "CharacterSketch",
     "Purpose",
+    "build_request",
+    "build_response",
 ]
 
 Purpose = Literal["decide", "narrate"]
@@ -117,3 +120,8 @@ class LanguageModel(ABC):
     async def complete_many(self, requests: Sequence[ModelRequest]) -> list[ModelResponse | BaseException]:
         """Answer many requests concurrently, in order; a failed call yields its exception."""
         return list(await asyncio.gather(*(self.complete(r) for r in requests), return_exceptions=True))
+
+
+# one request and one answer per persona per turn (see novel_engine.core.records)
+build_request = fast_constructor(ModelRequest)
+build_response = fast_constructor(ModelResponse)
