@@ -23,28 +23,38 @@ NOISE = 0.25  # amplitude of the seeded noise added to every utility
 
 def threat_level(brief: TurnBrief) -> float:
     """How much danger the persona senses, in [0, 1]: bad news it credits, foes present, recent attacks."""
+    # comparisons rather than max(): this runs for every persona every turn
     threat = 0.0
     for pf in brief.perceived:
         per = pf.perception
         v = per.fragment.valence
         if v < 0:
-            threat = max(threat, -v * pf.credence * (1.0 if per.via in ("here", "private") else 0.6))
+            t = -v * pf.credence * (1.0 if per.via in ("here", "private") else 0.6)
+            if t > threat:
+                threat = t
     for p in brief.present:
         if p.trust < -0.4 and p.affinity < -0.2:
-            threat = max(threat, 0.5 + 0.4 * min(1.0, -p.trust))
-    for m in brief.memories:
-        if m.role == "target" and m.action_type == "attack" and m.turn >= brief.turn - 2:
-            threat = max(threat, 0.8)
-    return min(1.0, threat)
+            t = 0.5 + 0.4 * (1.0 if -p.trust > 1.0 else -p.trust)
+            if t > threat:
+                threat = t
+    if threat < 0.8:
+        recent = brief.turn - 2
+        for m in brief.memories:
+            if m.role == "target" and m.action_type == "attack" and m.turn >= recent:
+                threat = 0.8
+                break
+    return 1.0 if threat > 1.0 else threat
 
 
 def _goal_bonus(brief: TurnBrief) -> dict[tuple[str, str | None], float]:
     """Utility bonuses for options that pursue a goal directly, or lead toward it."""
     bonus: dict[tuple[str, str | None], float] = {}
-    present = {p.id for p in brief.present}
+    present: set[str] | None = None  # made only when a goal names someone
     for g in brief.goals:
         if g.action is None:
             continue
+        if g.target is not None and present is None:
+            present = {p.id for p in brief.present}
         act = g.action.value
         w = 0.35 + 0.55 * g.priority
         if g.target is not None and g.target in present:
