@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from novel_engine.core.events import ActionType, Event
+from novel_engine.core.events import Event
 from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perception
 from novel_engine.core.records import fast_constructor
 from novel_engine.core.world import Goal, WorldState
