@@ -183,7 +183,7 @@ class FogOfWarService:
                 if items:
                     for listener in self._listeners(world.personas[speaker], world):
                         received.setdefault(listener, []).extend(
-                            build_perception(p.fragment, p.reliability * self.hearsay_decay, _HEARSAY, hop, speaker)
+                            Perception(p.fragment, p.reliability * self.hearsay_decay, _HEARSAY, hop, speaker)
                             for p in items)
             heard.extend(received.get(agent_id, _EMPTY))
             level = {x: _top(_dedup(got), self.gossip) for x, got in received.items()}
@@ -206,19 +206,19 @@ class FogOfWarService:
         out: list[Perception] = []
         for f in frags:
             if f.visibility is _PUBLIC:
-                out.append(build_perception(f, f.reliability, _BROADCAST, 0, None))
+                out.append(Perception(f, f.reliability, _BROADCAST))
             elif f.visibility is _PRIVATE:
                 if f.origin == persona.id:
-                    out.append(build_perception(f, f.reliability, _OWN, 0, None))
+                    out.append(Perception(f, f.reliability, _OWN))
             elif f.location is not None:
                 if f.location == here:
-                    out.append(build_perception(f, f.reliability, _HERE, 0, None))
+                    out.append(Perception(f, f.reliability, _HERE))
                     continue
                 d = dist.get(f.location)
                 if d is not None and d <= f.reach:
                     factor = (self.nearby_factor * _visibility(world, f.location)) ** d
                     if factor > 0.0:
-                        out.append(build_perception(f, f.reliability * factor, _NEARBY, 0, None))
+                        out.append(Perception(f, f.reliability * factor, _NEARBY))
         return _top(_dedup(out), self.attention)
 
     def _listeners(self, speaker: PersonaState, world: WorldState) -> list[str]:
@@ -311,7 +311,8 @@ class FogOfWarService:
         found: dict[str, list[_Entry]] = {}
         for place, frags in local.items():
             if occupants.get(place):
-                found.setdefault(place, []).extend(_entry(build_perception(f, f.reliability, _HERE, 0, None)) for f in frags)
+                here = found.setdefault(place, [])
+                here.extend(_entry(build_perception(f, f.reliability, _HERE, 0, None)) for f in frags)
             reach = max(f.reach for f in frags)
             base = self.nearby_factor * _visibility(world, place)
             if reach < 1 or base <= 0.0:
@@ -336,7 +337,8 @@ class FogOfWarService:
                 if not nxt:
                     break
                 # one Perception per (fragment, distance), shared by every place at that distance
-                seen_here = [_entry(build_perception(f, f.reliability * factor, _NEARBY, 0, None)) for f in frags if f.reach >= d]
+                seen_here = [_entry(build_perception(f, f.reliability * factor, _NEARBY, 0, None))
+                             for f in frags if f.reach >= d]
                 for src in nxt:
                     if occupants.get(src):
                         found.setdefault(src, []).extend(seen_here)

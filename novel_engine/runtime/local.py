@@ -138,7 +138,6 @@ class LocalRuntime:
         timings["commit"] = clock() - t
         return report
 
-
     async def _decide_as_briefed(self, routes: Mapping[str, Sequence], turn: int, deciders: list[str],
                                  timings: dict[str, float]) -> dict[str, Action]:
         """Beliefs, briefs and model calls chunk by chunk, for a model with latency: a chunk's
