@@ -138,7 +138,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     serve.start(http_options={"host": args.host, "port": port})
     config = {"database_url": store.database_url, "redis_url": store.redis_url,
               "object_store_url": store.object_store_url, "dev_mode": args.dev,
-              "public_docs": getattr(args, "public_docs", False),
+              "public_docs": args.public_docs,
               **llm}
     app = build_app({**{k: v for k, v in config.items() if v is not None}, "num_replicas": args.replicas,
                      "env": env})

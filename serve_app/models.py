@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from novel_engine.config import SessionSettings
 from novel_engine.core.events import Decision, WorldEventSpec
+from novel_engine.llm.settings import Provider
 
-__all__ = ["LLMChoiceIn", "SettingsIn", "CreateSession", "PersonaBrief", "SessionOut", "SessionItem", "SessionPage", "TurnIn",
-           "TurnOut", "TurnPage", "ForkIn", "AgentOut", "AgentUpdate", "PlayerGrant", "BeliefOut", "BeliefsOut",
+__all__ = ["LLMChoiceIn", "SettingsIn", "CreateSession", "PersonaBrief", "SessionOut", "SessionItem", "SessionPage",
+           "TurnIn", "TurnOut", "TurnPage", "ForkIn", "AgentOut", "AgentUpdate", "PlayerGrant", "BeliefOut", "BeliefsOut",
            "ActionQueued", "NarrativeOut", "ID_PATTERN", "SESSION_ID"]
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
@@ -40,7 +41,7 @@ class SettingsIn(_In):
     difficulty: float | None = Field(default=None, ge=0.0, le=1.0)
     narrative_style: SessionSettings.model_fields["narrative_style"].annotation = None  # type: ignore[valid-type]
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
-    llm: Literal["offline", "gemini", "openai"] = Field(
+    llm: Provider = Field(
         default="offline", description="the language model; the server says which it offers (others: 422)")
     llm_options: LLMChoiceIn | None = None
     on_model_failure: Literal["fallback", "fail"] | None = Field(
