@@ -132,14 +132,19 @@ class TurnBriefFactory:
     def __init__(self, limits: BriefLimits | None = None) -> None:
         self.limits = limits or BriefLimits()
         self._turn: int | None = None
-        self._sorted_here: dict[str, list[str]] = {}
+        # place -> who can be seen there this turn (see _Crowd); the world does not change while
+        # one turn's briefs are made, and everyone at a place shares what strangers look like
+        self._crowds: dict[str, _Crowd] = {}
         self._next_hop: dict[str, _HopTree] = {}  # destination -> shortest-path tree grown on demand
         self._adjacent: dict[str, tuple[str, ...]] = {}  # place -> its neighbours, sorted (the map is fixed)
+        # place -> (its Location, neighbours as (id, name), the actions open there to anyone):
+        # the map is fixed, so this is made once per place (the Location is kept to notice a new world)
+        self._places: dict[str, tuple[Any, tuple[tuple[str, str], ...], dict[str, tuple[str, ...]]]] = {}
 
     def begin_turn(self, world: WorldState) -> None:
         """Drop per-turn caches (who stands where) before the briefs of a new turn."""
         self._turn = world.turn
-        self._sorted_here.clear()
+        self._crowds.clear()
 
     def create_personalized_brief(self, agent_id: str, world_state: WorldState,
                                   previous_actions: Sequence[Event | MemoryItem] = (), *,
@@ -167,21 +172,26 @@ class TurnBriefFactory:
         me = world_state.persona(agent_id)
         here = me.location
         loc = world_state.locations[here]
+        place = self._places.get(here)
+        if place is None or place[0] is not loc:
+            place = self._places[here] = self._place(loc, world_state)
+        _, neighbours, open_here = place
         present = self._present(agent_id, me.relationships, here, world_state)
-        neighbours = tuple((n, world_state.locations[n].name) for n in loc.neighbours[: lim.neighbours])
         perceived = (tuple(perceptions[: lim.perceived]) if ordered and isinstance(perceptions, (tuple, list))
                      else self._perceived(perceptions, beliefs))
         if belief_summary is not None:
             belief_summary = tuple(belief_summary[: lim.beliefs])
         else:
             belief_summary = tuple(beliefs.beliefs(lim.beliefs)) if beliefs is not None else ()
-        memories = tuple(m if isinstance(m, MemoryItem) else memory_from_event(agent_id, m)
-                         for m in list(previous_actions)[-lim.memories:])
-        actions: dict[str, tuple[str, ...]] = {a: () for a in _UNTARGETED}
-        if neighbours:
-            hops = tuple(n for n, _ in neighbours)
-            actions["move"] = hops
-            actions["flee"] = hops
+        memories = tuple(previous_actions)
+        if len(memories) > lim.memories:
+            memories = memories[-lim.memories:]
+        for m in memories:  # events (not yet memories) are turned into memories
+            if m.__class__ is not MemoryItem:
+                memories = tuple(m if isinstance(m, MemoryItem) else memory_from_event(agent_id, m)
+                                 for m in memories)
+                break
+        actions = open_here.copy()  # each brief owns its dict
         if present:
             ids = tuple(p.id for p in present)
             for a in _PERSONA_ACTIONS:
@@ -191,31 +201,40 @@ class TurnBriefFactory:
                       me.goals, present, neighbours, perceived, belief_summary, memories, actions, paths,
                       me.voice[: lim.voice], me.description)
 
+    def _place(self, loc: Any, world: WorldState) -> tuple[Any, tuple[tuple[str, str], ...],
+                                                            dict[str, tuple[str, ...]]]:
+        """What every brief made at ``loc`` shares: its neighbours and the actions open to anyone there."""
+        neighbours = tuple((n, world.locations[n].name) for n in loc.neighbours[: self.limits.neighbours])
+        actions: dict[str, tuple[str, ...]] = {a: () for a in _UNTARGETED}
+        if neighbours:
+            hops = tuple(n for n, _ in neighbours)
+            actions["move"] = hops
+            actions["flee"] = hops
+        return loc, neighbours, actions
+
     def _present(self, agent_id: str, rels: dict, here: str, world: WorldState) -> tuple[PresentPersona, ...]:
         limit = self.limits.present
-        occupants = world.present_at(here)
-        personas = world.personas
-        chosen: list[str] = []
+        crowd = self._crowds.get(here)
+        if crowd is None:
+            crowd = self._crowds[here] = _Crowd(world.present_at(here), world.personas)
+        strangers = crowd.strangers
+        out: list[PresentPersona] = []
         # people the persona has a relationship with come first, strongest first
-        known = [t for t in rels if t in occupants and not personas[t].hidden]
+        known = [t for t in rels if t in strangers]  # strangers: everyone visible here
         if known:
             known.sort(key=lambda t: (-(abs(rels[t].trust) + abs(rels[t].affinity)), t))
-            chosen = known[:limit]
-        if len(chosen) < limit and len(occupants) > len(chosen) + 1:
-            ordered = self._sorted_here.get(here)
-            if ordered is None:
-                ordered = self._sorted_here[here] = sorted(occupants)
-            taken = set(chosen)
-            for pid in ordered:
-                if len(chosen) >= limit:
-                    break
-                if pid != agent_id and pid not in taken and not personas[pid].hidden:
-                    chosen.append(pid)
-        out = []
-        for pid in chosen:
-            p = personas[pid]
-            r = rels.get(pid)
-            out.append(_present_persona(pid, p.name, p.status, r.trust if r else 0.0, r.affinity if r else 0.0))
+            for pid in known[:limit]:
+                seen, r = strangers[pid], rels[pid]
+                out.append(_present_persona(pid, seen.name, seen.status, r.trust, r.affinity))
+        # then the others by id: nobody left has a relationship with the persona (all of those
+        # were taken), so each is seen as a stranger, the same record for every onlooker
+        if len(out) < limit and crowd.size > len(out) + 1:
+            taken = set(known) if known else ()
+            for pid, seen in strangers.items():
+                if pid != agent_id and pid not in taken:
+                    out.append(seen)
+                    if len(out) >= limit:
+                        break
         return tuple(out)
 
     def _perceived(self, perceptions: Iterable[PerceivedFragment | Perception],
@@ -275,6 +294,22 @@ def perceived_order(pf: PerceivedFragment) -> tuple[float, str]:
     """Sort key of perceptions in a brief: most salient and most credited first, then by id."""
     f = pf.perception.fragment
     return -f.salience * pf.credence, f.id
+
+
+class _Crowd:
+    """Who can be seen at one place this turn: ``strangers`` maps each visible occupant, in id
+    order, to how a stranger sees them (no trust, no affinity); ``size`` counts every occupant,
+    hidden ones included."""
+
+    __slots__ = ("strangers", "size")
+
+    def __init__(self, occupants: set[str], personas: dict) -> None:
+        self.size = len(occupants)
+        self.strangers: dict[str, PresentPersona] = {}
+        for pid in sorted(occupants):
+            p = personas[pid]
+            if not p.hidden:
+                self.strangers[pid] = _present_persona(pid, p.name, p.status, 0.0, 0.0)
 
 
 class _HopTree:

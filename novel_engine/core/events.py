@@ -28,6 +28,7 @@ __all__ = [
     "SourceType",
     "Visibility",
     "Outcome",
+    "build_decision",
     "Decision",
     "Action",
     "Effect",
@@ -273,3 +274,22 @@ build_event: Callable[..., Event] = fast_constructor(Event)
 build_fragment: Callable[..., InformationFragment] = fast_constructor(InformationFragment)
 # ``Action(...)`` the same way, for ``Action.from_decision``: one per persona per turn.
 _build_action: Callable[..., Action] = fast_constructor(Action)
+_DECISION_FIELDS = frozenset(Decision.model_fields)
+_new, _set = object.__new__, object.__setattr__
+
+
+def build_decision(action_type: ActionType, target: str | None, parameters: dict[str, Scalar],
+                   dialogue: str | None, rationale: str, motivated_by: list[str]) -> Decision:
+    """``Decision.model_construct(...)`` of every field, about three times cheaper (the offline
+    policy makes one per persona per turn). Nothing is validated: every value must already be valid.
+
+    It fills what ``model_construct`` fills (the field values, which fields were set, no extra
+    or private values); a test holds it equal to ``model_construct`` and to a validated Decision.
+    """
+    decision = _new(Decision)
+    _set(decision, "__dict__", {"action_type": action_type, "target": target, "parameters": parameters,
+                                "dialogue": dialogue, "rationale": rationale, "motivated_by": motivated_by})
+    _set(decision, "__pydantic_fields_set__", set(_DECISION_FIELDS))
+    _set(decision, "__pydantic_extra__", None)
+    _set(decision, "__pydantic_private__", None)
+    return decision

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from novel_engine.core.briefs import TurnBrief
-from novel_engine.core.events import Decision, ActionType
+from novel_engine.core.events import ActionType, Decision, build_decision
 from novel_engine.core.rng import RandomStreams
 
 __all__ = ["decide", "threat_level", "NOISE"]
@@ -49,18 +49,21 @@ def threat_level(brief: TurnBrief) -> float:
 def _goal_bonus(brief: TurnBrief) -> dict[tuple[str, str | None], float]:
     """Utility bonuses for options that pursue a goal directly, or lead toward it."""
     bonus: dict[tuple[str, str | None], float] = {}
-    present: set[str] | None = None  # made only when a goal names someone
     for g in brief.goals:
         if g.action is None:
             continue
-        if g.target is not None and present is None:
-            present = {p.id for p in brief.present}
         act = g.action.value
         w = 0.35 + 0.55 * g.priority
-        if g.target is not None and g.target in present:
+        here = False  # whether the goal's target is present (a loop: no set made per persona)
+        if g.target is not None:
+            for p in brief.present:
+                if p.id == g.target:
+                    here = True
+                    break
+        if here:
             bonus[(act, g.target)] = bonus.get((act, g.target), 0.0) + w
             continue
-        place = g.location or (g.target if g.target and g.target not in present else None)
+        place = g.location or (g.target if g.target else None)  # a target here was handled above
         if act in ("investigate", "observe", "hide", "rest") and (place is None or place == brief.location):
             bonus[(act, None)] = bonus.get((act, None), 0.0) + w
             continue
@@ -157,11 +160,10 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
             best_u, best = u, opt
     action, target, _, why = best
     # built without re-validation: every field comes from the brief and is valid by construction
-    return Decision.model_construct(
-        action_type=ActionType(action), target=target, dialogue=_line(brief, action, rand),
-        rationale=_rationale(brief, action, target, why, threat),
-        parameters=_tells(brief, target) if action in ("speak", "persuade") else {},
-        motivated_by=_motives(brief, action, target))
+    return build_decision(ActionType(action), target,
+                          _tells(brief, target) if action in ("speak", "persuade") else {},
+                          _line(brief, action, rand), _rationale(brief, action, target, why, threat),
+                          _motives(brief, action, target))
 
 
 def _tells(brief: TurnBrief, listener: str | None) -> dict[str, Any]:

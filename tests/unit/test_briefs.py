@@ -123,3 +123,51 @@ def test_next_hops_grown_on_demand_match_a_full_shortest_path_tree_in_any_query_
         tree = trees.setdefault(dest, _full_bfs_hops(world, dest))
         expected = None if here == dest else tree.get(here)
         assert factory.next_hop(world, here, dest) == expected, (here, dest)
+
+
+def _present_reference(world, pid: str, limit: int) -> list[tuple]:
+    """Who a persona sees, written plainly: relationships first (strongest, then id), then by id."""
+    me = world.personas[pid]
+    visible = sorted(o for o in world.present_at(me.location) if not world.personas[o].hidden)
+    rels = me.relationships
+    known = sorted((o for o in rels if o in visible),
+                   key=lambda o: (-(abs(rels[o].trust) + abs(rels[o].affinity)), o))[:limit]
+    rest = [o for o in visible if o != pid and o not in known][: limit - len(known)]
+    out = []
+    for o in known + rest:
+        r, p = rels.get(o), world.personas[o]
+        out.append((o, p.name, p.status, r.trust if r else 0.0, r.affinity if r else 0.0))
+    return out
+
+
+def test_who_is_present_follows_relationships_then_ids_and_strangers_share_one_record():
+    world, _ = build_world(synthetic(personas=400, locations=8, seed=5))  # ~50 people per place
+    factory, limit = TurnBriefFactory(), BriefLimits().present
+    here = world.personas[sorted(world.personas)[0]].location
+    crowd = sorted(world.present_at(here))
+    for pid in crowd[:12]:
+        b = factory.create_personalized_brief(pid, world)
+        assert [(p.id, p.name, p.status, p.trust, p.affinity) for p in b.present] == \
+            _present_reference(world, pid, limit)
+    a, b = (factory.create_personalized_brief(pid, world) for pid in crowd[-2:])
+    shared = {p.id for p in a.present} & {p.id for p in b.present}
+    strangers = [o for o in shared if o not in world.personas[crowd[-2]].relationships
+                 and o not in world.personas[crowd[-1]].relationships]
+    assert strangers and all(next(p for p in a.present if p.id == o) is next(p for p in b.present if p.id == o)
+                             for o in strangers)
+
+
+def test_a_new_turn_sees_who_moved_hid_or_was_wounded():
+    world, _ = build_world(synthetic(personas=400, locations=8, seed=5))
+    factory = TurnBriefFactory()
+    pid = sorted(world.personas)[0]
+    first = factory.create_personalized_brief(pid, world)
+    gone, hurt = first.present[0].id, first.present[1].id
+    world.personas[gone].hidden = True
+    world.personas[hurt].health = 0.3
+    world.turn += 1  # the per-turn caches go with the turn
+    second = factory.create_personalized_brief(pid, world)
+    assert gone not in {p.id for p in second.present}
+    assert next(p for p in second.present if p.id == hurt).status == "wounded"
+    assert [(p.id, p.name, p.status, p.trust, p.affinity) for p in second.present] == \
+        _present_reference(world, pid, BriefLimits().present)

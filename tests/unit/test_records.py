@@ -67,3 +67,20 @@ def test_fast_constructor_refuses_what_it_cannot_build_faithfully() -> None:
     for cls in (Unslotted, Checked, Clashing, int):
         with pytest.raises(NovelEngineError):
             fast_constructor(cls)
+
+
+def test_build_decision_makes_what_model_construct_and_validation_make() -> None:
+    from novel_engine.core.events import ActionType, Decision, build_decision
+
+    args = (ActionType.SPEAK, "bob", {"tells_key": "k", "tells_value": 1}, "Hello.", "company", ["e1"])
+    built = build_decision(*args)
+    names = ("action_type", "target", "parameters", "dialogue", "rationale", "motivated_by")
+    constructed = Decision.model_construct(**dict(zip(names, args)))
+    validated = Decision.model_validate(dict(zip(names, args)))
+    assert type(built) is Decision
+    assert built == constructed == validated
+    assert built.model_dump() == validated.model_dump()
+    assert built.model_dump_json() == validated.model_dump_json()
+    assert built.model_fields_set == constructed.model_fields_set == set(names)
+    assert pickle.loads(pickle.dumps(built)) == validated
+    assert built.model_copy(update={"target": "cid"}).target == "cid"
