@@ -467,11 +467,18 @@ class BeliefModel:
             How many updates were made.
         """
         n = 0
+        me, update, private = self.agent_id, self._update, Visibility.PRIVATE
         for p in perceptions:
             f = p.fragment
-            if f.key is not None:
-                source = self._source(p)
-                self._update(f.key, f.value, source, p.reliability, turn, f.valence, _certain(p, source))
+            key = f.key
+            if key is not None:
+                # _source and _certain inlined: this runs for every perception of every persona
+                source = p.told_by or f.origin
+                if source == me:
+                    source = "self"
+                r = p.reliability
+                update(key, f.value, source, r, turn, f.valence,
+                       source == "self" and r >= 1.0 and f.visibility is private)
                 n += 1
         return n
 

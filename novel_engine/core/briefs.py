@@ -136,7 +136,7 @@ class TurnBriefFactory:
         # one turn's briefs are made, and everyone at a place shares what strangers look like
         self._crowds: dict[str, _Crowd] = {}
         self._next_hop: dict[str, _HopTree] = {}  # destination -> shortest-path tree grown on demand
-        self._adjacent: dict[str, tuple[str, ...]] = {}  # place -> its neighbours, sorted (the map is fixed)
+        self._map: _PlaceMap | None = None  # the map as numbers, made on first use (the map is fixed)
         # place -> (its Location, neighbours as (id, name), the actions open there to anyone):
         # the map is fixed, so this is made once per place (the Location is kept to notice a new world)
         self._places: dict[str, tuple[Any, tuple[tuple[str, str], ...], dict[str, tuple[str, ...]]]] = {}
@@ -260,7 +260,6 @@ class TurnBriefFactory:
                world: WorldState) -> dict[str, str]:
         if not goals:
             return {}
-        believed = {b.key: b.value for b in beliefs}
         paths: dict[str, str] = {}
         for g in goals:
             dest = g.location
@@ -268,7 +267,10 @@ class TurnBriefFactory:
                 if g.target in world.locations:
                     dest = g.target
                 else:  # a persona: go where the persona believes they are (fog of war: no peeking)
-                    v = believed.get(f"location_of:{g.target}")
+                    want, v = "location_of:" + g.target, None
+                    for b in beliefs:  # a handful: no dict of them per persona (the last one counts)
+                        if b.key == want:
+                            v = b.value
                     dest = v if isinstance(v, str) and v in world.locations else None
             if dest is None or dest == here or dest in paths:
                 continue
@@ -284,10 +286,17 @@ class TurnBriefFactory:
         a full tree per destination made the first turn of a 100,000-persona world (10,000 places,
         thousands of destinations) quadratic in the size of the map.
         """
+        places = self._map
+        if places is None:
+            places = self._map = _PlaceMap(world)
+        to, at = places.index.get(dest), places.index.get(here)
+        if to is None or at is None:
+            return None  # a place not on the map: no way there or from there
         tree = self._next_hop.get(dest)
         if tree is None:
-            tree = self._next_hop[dest] = _HopTree(dest)
-        return tree.hop(here, self._adjacent, world)
+            tree = self._next_hop[dest] = _HopTree(to)
+        hop = tree.hop(at, places.adjacent)
+        return None if hop is None or hop == at else places.ids[hop]  # the destination is its own parent
 
 
 def perceived_order(pf: PerceivedFragment) -> tuple[float, str]:
@@ -312,29 +321,40 @@ class _Crowd:
                 self.strangers[pid] = _present_persona(pid, p.name, p.status, 0.0, 0.0)
 
 
-class _HopTree:
-    """A BFS tree outward from a destination, expanded lazily: a place's parent is its next hop.
+class _PlaceMap:
+    """The map with places numbered in id order: ``adjacent[i]`` lists place i's neighbours by
+    number, ascending (so in id order). Trees of numbers grow a third faster than trees of ids
+    (no string to hash or compare), and a 100,000-persona turn grows millions of tree nodes."""
 
-    Neighbour lists are scanned in sorted order so ties break the same way on every run, and the
+    __slots__ = ("ids", "index", "adjacent")
+
+    def __init__(self, world: WorldState) -> None:
+        self.ids = sorted(world.locations)
+        self.index = {pid: i for i, pid in enumerate(self.ids)}
+        index = self.index
+        self.adjacent = [tuple(sorted(index[n] for n in world.neighbours(pid) if n in index)) for pid in self.ids]
+
+
+class _HopTree:
+    """A BFS tree outward from a destination (place numbers), expanded lazily: a place's parent is
+    its next hop.
+
+    Neighbour lists are scanned in id order so ties break the same way on every run, and the
     expansion stops and resumes between whole nodes, so the tree is the same whatever was asked first.
     """
 
     __slots__ = ("parent", "frontier")
 
-    def __init__(self, dest: str) -> None:
-        self.parent: dict[str, str] = {dest: dest}
+    def __init__(self, dest: int) -> None:
+        self.parent: dict[int, int] = {dest: dest}
         self.frontier = deque([dest])
 
-    def hop(self, here: str, adjacent: dict[str, tuple[str, ...]], world: WorldState) -> str | None:
+    def hop(self, here: int, adjacent: list[tuple[int, ...]]) -> int | None:
         parent, frontier = self.parent, self.frontier
         while here not in parent and frontier:
             node = frontier.popleft()
-            nbrs = adjacent.get(node)
-            if nbrs is None:
-                nbrs = adjacent[node] = tuple(sorted(world.neighbours(node)))
-            for n in nbrs:
+            for n in adjacent[node]:
                 if n not in parent:
                     parent[n] = node
                     frontier.append(n)
-        hop = parent.get(here)
-        return None if hop == here else hop  # the destination is its own parent: no hop from there
+        return parent.get(here)
