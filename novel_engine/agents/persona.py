@@ -18,7 +18,7 @@ from typing import Iterable, Mapping, Sequence
 from pydantic import ValidationError
 
 from novel_engine.agents.belief_store import BeliefView
-from novel_engine.core.briefs import MemoryItem, TurnBrief, TurnBriefFactory, memory_from_event
+from novel_engine.core.briefs import BriefLimits, MemoryItem, TurnBrief, TurnBriefFactory, memory_from_event
 from novel_engine.core.events import Action, Decision, Event
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.world import PersonaState, WorldState
@@ -28,7 +28,9 @@ from novel_engine.llm.port import LanguageModel, ModelRequest, ModelResponse, bu
 
 __all__ = ["PersonaAgent", "PersonaPool", "check_decision"]
 
-MEMORY_LIMIT = 20
+#: Memories a persona keeps: as many as its brief shows (more were never read, and cost ~100 bytes
+#: each per persona: 150 MB over a long 100,000-persona session).
+MEMORY_LIMIT = BriefLimits().memories
 
 
 def check_decision(brief: TurnBrief, decision: Decision) -> str | None:

@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from bisect import bisect_left, insort
-from heapq import heapify, heappop, heappush
+from heapq import heapify, heappop, heappush, heapreplace
 from typing import Any, Iterable, Mapping, Union
 
 from novel_engine.core.events import InformationFragment, Visibility
@@ -165,8 +165,11 @@ class BeliefModel:
         self.agent_id = agent_id
         self.capacity = capacity
         self._keys: dict[str, _KeyState] = {}
-        # min-heap of (last turn, key) for eviction; an entry is stale unless it matches the key's
-        # current last turn, so updates only push (no search) and eviction pops past stale ones
+        # min-heap of (turn, key) for eviction, one entry per key, made when the key is opened:
+        # an update leaves it alone, so its turn may be older than the key's last turn. Eviction
+        # re-files such an entry at the key's last turn and looks again; an entry that is up to
+        # date at the top is the true minimum (every key's entry is at or below its last turn).
+        # Pushing an entry per update kept up to four times the keys' worth of tuples per persona.
         self._age: list[tuple[int, str]] = []
         # The salience ranking of beliefs(), kept sorted between calls: (-credence, -last turn, key)
         # per key; keys updated since the last call are re-ranked then (a turn touches a few keys,
@@ -294,8 +297,7 @@ class BeliefModel:
         if len(evidence) > MAX_EVIDENCE:
             del evidence[0]
         if turn > state.last_turn:
-            state.last_turn = turn
-            heappush(self._age, (turn, key))
+            state.last_turn = turn  # its eviction entry is brought up to date when it comes up
         if self._rank is not None:
             self._stale.append(key)
         return state, vk
@@ -305,18 +307,18 @@ class BeliefModel:
             raise NovelEngineError(f"belief keys must be strings, got {key!r}", key=repr(key))
         keys, age = self._keys, self._age
         if len(keys) >= self.capacity:
-            while True:  # the oldest (last turn, key) that is still current
-                t, k = heappop(age)
-                st = keys.get(k)
-                if st is not None and st.last_turn == t:
+            while True:  # the oldest (last turn, key): re-file out-of-date entries until one is current
+                t, k = age[0]
+                st = keys[k]
+                if st.last_turn == t:
+                    heappop(age)
                     del keys[k]
                     if self._rank is not None and st.rank is not None:
                         self._unrank(st.rank)
                     break
+                heapreplace(age, (st.last_turn, k))
         state = keys[key] = _KeyState(vk, turn)
         heappush(age, (turn, key))
-        if len(age) > 4 * self.capacity + 16:  # mostly stale entries: rebuild from the live keys
-            self._reindex()
         return state
 
     def _reindex(self) -> None:

@@ -303,6 +303,7 @@ def test_eviction_matches_the_rule(capacity, seq):
         last[key] = max(last.get(key, turn), turn)
         m.update_belief(key, 1, turn=turn)
         assert sorted(m.keys()) == sorted(last)
+        assert len(m._age) == len(last)  # one eviction entry per key, however many updates
     assert BeliefModel.from_dict(m.to_dict()).to_dict() == m.to_dict()
 
 
