@@ -96,10 +96,14 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
     threat = threat_level(brief)
     provoked = {m.other for m in brief.memories if m.role == "target" and m.action_type == "attack"}
     avail = brief.available_actions
-    # (action, target, utility before goals and noise, why): one flat list, scored in one loop below
-    opts: list[tuple[str, str | None, float, str]] = []
-    add = opts.append
     goals = _goal_bonus(brief)
+    last = brief.memories[-1] if brief.memories and brief.memories[-1].role == "actor" else None
+    again_act, again_target = (last.action_type, last.other) if last is not None else (None, None)
+    rand = streams.stream(brief.turn, brief.agent_id, "decide").random
+    # Every option (action, target) gets its utility plus seeded noise, drawn in a fixed order
+    # (the people present, moves, flights, then hide, observe, investigate, rest); the highest
+    # wins. Options are scored as they are made: no list of them per persona.
+    top_u, top_act, top_target, top_why = -9.0, "rest", None, "fatigue"
     if "attack" in avail:
         base_attack = 0.5 * aggro + 0.3 * courage - 0.4 * compassion - 0.5 * (1.0 - health) - 0.35
         base_help = 0.6 * compassion - 0.2 * aggro - 0.35
@@ -134,31 +138,33 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
                     u += gget(("attack", pid), 0.0)
                 if u > best_u:
                     best_act, best_u, best_why = "attack", u, "hostility"
-            add((best_act, pid, best_u, best_why))
-    wander = 0.08 * (1.0 - social) + 0.1 * courage - 0.22 - 0.2 * threat * courage
-    for place in avail.get("move", ()):
-        add(("move", place, wander, "wander"))
-    flee_wish = threat * (1.0 - courage) * 1.2 + 0.5 * (1.0 - health) * threat - 0.35
-    for place in avail.get("flee", ()):
-        add(("flee", place, flee_wish, "fear"))
-    add(("hide", None, 0.9 * threat * (1.0 - courage) + 0.1 * (1.0 - social) - 0.25, "caution"))
-    add(("observe", None, 0.3 * intel + 0.1 * threat - 0.05 - 0.1 * social, "vigilance"))
-    add(("investigate", None, 0.45 * intel - 0.12 - 0.3 * threat, "curiosity"))
-    add(("rest", None, 0.9 * (1.0 - health) - 0.15, "fatigue"))
-
-    last = brief.memories[-1] if brief.memories and brief.memories[-1].role == "actor" else None
-    again = (last.action_type, last.other) if last is not None else None
-    rand = streams.stream(brief.turn, brief.agent_id, "decide").random
-    best_u, best = -9.0, opts[-1]
-    for opt in opts:
-        u = opt[2] + NOISE * (rand() - 0.5)
-        if goals and (opt[1] is None or opt[0] in ("move", "flee")):  # person goals are already in
-            u += goals.get((opt[0], opt[1]), 0.0)
-        if again is not None and again[0] == opt[0] and again[1] == opt[1]:
-            u -= 0.12  # people rarely do the very same thing twice running
-        if u > best_u:
-            best_u, best = u, opt
-    action, target, _, why = best
+            u = best_u + NOISE * (rand() - 0.5)  # a person's goals are already in best_u
+            if again_target == pid and again_act == best_act:
+                u -= 0.12  # people rarely do the very same thing twice running
+            if u > top_u:
+                top_u, top_act, top_target, top_why = u, best_act, pid, best_why
+    for act, base, why in (("move", 0.08 * (1.0 - social) + 0.1 * courage - 0.22 - 0.2 * threat * courage, "wander"),
+                           ("flee", threat * (1.0 - courage) * 1.2 + 0.5 * (1.0 - health) * threat - 0.35, "fear")):
+        for place in avail.get(act, ()):
+            u = base + NOISE * (rand() - 0.5)
+            if goals:
+                u += goals.get((act, place), 0.0)
+            if again_target == place and again_act == act:
+                u -= 0.12
+            if u > top_u:
+                top_u, top_act, top_target, top_why = u, act, place, why
+    for act, base, why in (("hide", 0.9 * threat * (1.0 - courage) + 0.1 * (1.0 - social) - 0.25, "caution"),
+                           ("observe", 0.3 * intel + 0.1 * threat - 0.05 - 0.1 * social, "vigilance"),
+                           ("investigate", 0.45 * intel - 0.12 - 0.3 * threat, "curiosity"),
+                           ("rest", 0.9 * (1.0 - health) - 0.15, "fatigue")):
+        u = base + NOISE * (rand() - 0.5)
+        if goals:
+            u += goals.get((act, None), 0.0)
+        if again_target is None and again_act == act:
+            u -= 0.12
+        if u > top_u:
+            top_u, top_act, top_target, top_why = u, act, None, why
+    action, target, why = top_act, top_target, top_why
     # built without re-validation: every field comes from the brief and is valid by construction
     return build_decision(ActionType(action), target,
                           _tells(brief, target) if action in ("speak", "persuade") else {},
