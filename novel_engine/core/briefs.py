@@ -137,9 +137,9 @@ class TurnBriefFactory:
         self._crowds: dict[str, _Crowd] = {}
         self._next_hop: dict[str, _HopTree] = {}  # destination -> shortest-path tree grown on demand
         self._map: _PlaceMap | None = None  # the map as numbers, made on first use (the map is fixed)
-        # place -> (its Location, neighbours as (id, name), the actions open there to anyone):
-        # the map is fixed, so this is made once per place (the Location is kept to notice a new world)
-        self._places: dict[str, tuple[Any, tuple[tuple[str, str], ...], dict[str, tuple[str, ...]]]] = {}
+        # place -> (neighbours as (id, name), the actions open there to anyone): made once per place
+        # (the map is fixed, as for the hop trees)
+        self._places: dict[str, tuple[tuple[tuple[str, str], ...], dict[str, tuple[str, ...]]]] = {}
 
     def begin_turn(self, world: WorldState) -> None:
         """Drop per-turn caches (who stands where) before the briefs of a new turn."""
@@ -173,9 +173,9 @@ class TurnBriefFactory:
         here = me.location
         loc = world_state.locations[here]
         place = self._places.get(here)
-        if place is None or place[0] is not loc:
+        if place is None:
             place = self._places[here] = self._place(loc, world_state)
-        _, neighbours, open_here = place
+        neighbours, open_here = place
         present = self._present(agent_id, me.relationships, here, world_state)
         perceived = (tuple(perceptions[: lim.perceived]) if ordered and isinstance(perceptions, (tuple, list))
                      else self._perceived(perceptions, beliefs))
@@ -201,8 +201,7 @@ class TurnBriefFactory:
                       me.goals, present, neighbours, perceived, belief_summary, memories, actions, paths,
                       me.voice[: lim.voice], me.description)
 
-    def _place(self, loc: Any, world: WorldState) -> tuple[Any, tuple[tuple[str, str], ...],
-                                                            dict[str, tuple[str, ...]]]:
+    def _place(self, loc: Any, world: WorldState) -> tuple[tuple[tuple[str, str], ...], dict[str, tuple[str, ...]]]:
         """What every brief made at ``loc`` shares: its neighbours and the actions open to anyone there."""
         neighbours = tuple((n, world.locations[n].name) for n in loc.neighbours[: self.limits.neighbours])
         actions: dict[str, tuple[str, ...]] = {a: () for a in _UNTARGETED}
@@ -210,7 +209,7 @@ class TurnBriefFactory:
             hops = tuple(n for n, _ in neighbours)
             actions["move"] = hops
             actions["flee"] = hops
-        return loc, neighbours, actions
+        return neighbours, actions
 
     def _present(self, agent_id: str, rels: dict, here: str, world: WorldState) -> tuple[PresentPersona, ...]:
         limit = self.limits.present
