@@ -45,6 +45,7 @@ from bisect import bisect_left, insort
 from heapq import heapify, heappop, heappush, heapreplace
 from typing import Any, Iterable, Mapping, Union
 
+from novel_engine.core.belief_state import MAX_E, RECORD, W_MAX, KeyState, lead, sigmoid, unkey, vkey
 from novel_engine.core.events import InformationFragment, Visibility
 from novel_engine.core.perception import (BeliefSummary, PerceivedFragment, Perception, Via, build_perceived,
                                           build_summary)
@@ -55,12 +56,12 @@ __all__ = ["BeliefModel", "EvidenceRecord", "BIAS_NAMES", "MAX_EVIDENCE"]
 Scalar = Union[str, int, float, bool, None]
 BIAS_NAMES = ("confirmation", "anchoring", "recency", "negativity")
 MAX_EVIDENCE = 6
-_MAX_E = 0.99
+_EVIDENCE_ITEMS = MAX_EVIDENCE * RECORD
 _FULL_TRUST = frozenset({"self", "world"})
-_W_MAX = math.log((1.0 + _MAX_E) / (1.0 - _MAX_E))  # the weight of certain first-hand evidence
 _ALIASES = {"anchor": "anchoring", "confirm": "confirmation", "recent": "recency", "negative": "negativity"}
 _VIA = {Visibility.PUBLIC: Via.BROADCAST, Visibility.LOCAL: Via.HERE, Visibility.PRIVATE: Via.PRIVATE}
 _SCHEMA = 1
+_vkey, _unkey, _sigmoid, _MAX_E, _W_MAX = vkey, unkey, sigmoid, MAX_E, W_MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,39 +83,9 @@ class EvidenceRecord:
     turn: int
 
 
-class _BoolKey:
-    """Stands for True/False in support dicts, so that they never merge with 1/0 (True == 1)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: bool) -> None:
-        self.value = value
-
-
-_TRUE, _FALSE = _BoolKey(True), _BoolKey(False)
-
-
-def _vkey(value: Any) -> Any:
-    cls = value.__class__
-    if cls is str or cls is int or value is None:
-        return value
-    if cls is bool:
-        return _TRUE if value else _FALSE
-    if cls is float and math.isfinite(value):
-        return value
-    raise NovelEngineError(f"belief values must be JSON scalars (str, int, finite float, bool, None), "
-                           f"got {value!r}", value=repr(value))
-
-
-def _unkey(vk: Any) -> Scalar:
-    return vk.value if vk.__class__ is _BoolKey else vk
-
-
-def _sigmoid(x: float) -> float:
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)  # never overflows for x < 0
-    return z / (1.0 + z)
+def _credence(state: KeyState) -> float:
+    """The credence of a key's leading value (what its summary would say)."""
+    return _sigmoid(state.s) if state.sup is None else lead(state)[1]
 
 
 def _certain(p: Perception, source: str) -> bool:
@@ -128,20 +99,6 @@ def _bias_name(name: str) -> str | None:
         n = n[:-5]
     n = _ALIASES.get(n, n)
     return n if n in BIAS_NAMES else None
-
-
-class _KeyState:
-    """Everything kept about one key (slotted: there are up to ``capacity`` per persona)."""
-
-    __slots__ = ("support", "anchor", "last_turn", "evidence", "summary", "rank")
-
-    def __init__(self, anchor: Any, last_turn: int) -> None:
-        self.summary: BeliefSummary | None = None  # cached leading belief, dropped on every update
-        self.rank: tuple | None = None  # this key's entry in the model's ranking, once ranked
-        self.support: dict[Any, float] = {}
-        self.anchor = anchor
-        self.last_turn = last_turn
-        self.evidence: list[tuple] = []  # oldest first, at most MAX_EVIDENCE (cheaper than a deque)
 
 
 class BeliefModel:
@@ -164,7 +121,7 @@ class BeliefModel:
             raise NovelEngineError(f"belief capacity must be an integer >= 1, got {capacity!r}", capacity=capacity)
         self.agent_id = agent_id
         self.capacity = capacity
-        self._keys: dict[str, _KeyState] = {}
+        self._keys: dict[str, KeyState] = {}
         # min-heap of (turn, key) for eviction, one entry per key, made when the key is opened:
         # an update leaves it alone, so its turn may be older than the key's last turn. Eviction
         # re-files such an entry at the key's last turn and looks again; an entry that is up to
@@ -220,7 +177,7 @@ class BeliefModel:
         """The biases set so far, by canonical name (a copy)."""
         return dict(self._biases)
 
-    def _weigh(self, state: _KeyState | None, vk: Any, source: str, reliability: float, turn: int,
+    def _weigh(self, state: KeyState | None, vk: Any, source: str, reliability: float, turn: int,
                valence: float) -> tuple[float, float]:
         """Return (decay factor for the key's support, weight to add), without changing anything."""
         f = 1.0 if source in _FULL_TRUST else self._factor.get(source, 0.75)
@@ -235,12 +192,11 @@ class BeliefModel:
             decay = (1.0 - self._recency / 2.0) ** (turn - state.last_turn)
         if w:
             if self._confirmation:
-                sup = state.support
-                total = sum(sup.values())
-                if 2.0 * sup.get(vk, 0.0) > total:
+                total = state.total()
+                if 2.0 * state.support_of(vk) > total:
                     w *= 1.0 + self._confirmation
                 else:
-                    for s in sup.values():
+                    for _, s in state.items():
                         if 2.0 * s > total:  # another value leads with credence > 0.5
                             w *= 1.0 - self._confirmation
                             break
@@ -270,39 +226,37 @@ class BeliefModel:
             NovelEngineError: reliability out of [0, 1], key not a string, or value not a JSON scalar.
         """
         state, vk = self._update(key, value, source, reliability, turn, valence, certain)
-        sup = state.support
-        return _sigmoid(2.0 * sup[vk] - sum(sup.values()))
+        return _sigmoid(2.0 * state.support_of(vk) - state.total())
 
     def _update(self, key: str, value: Scalar, source: str, reliability: float, turn: int, valence: float,
-                certain: bool) -> tuple[_KeyState, Any]:
+                certain: bool) -> tuple[KeyState, Any]:
         """:meth:`update_belief` without computing the new credence (absorb does not need it)."""
         if not 0.0 <= reliability <= 1.0:
             raise NovelEngineError(f"reliability must be in [0, 1], got {reliability!r}", key=key)
         vk = value if value.__class__ is str else _vkey(value)
         state = self._keys.get(key)
         decay, w = self._weigh(state, vk, source, reliability, turn, valence)
-        if state is None:
-            state = self._open(key, vk, turn)
-        sup = state.support
         if certain:
-            sup.clear()  # certainty: nothing else is left standing (the evidence records stay)
-            w = _W_MAX
-        elif decay != 1.0:
-            for k in sup:
-                sup[k] *= decay
-        sup[vk] = sup.get(vk, 0.0) + w
-        state.summary = None
-        evidence = state.evidence
-        evidence.append((source, value, reliability, w, turn))
-        if len(evidence) > MAX_EVIDENCE:
-            del evidence[0]
+            w = _W_MAX  # certainty: nothing else is left standing (the evidence records stay)
+        if state is None:  # a new key: its one value, its first record
+            state = self._open(key, vk, turn, 0.0 + w, [source, value, reliability, w, turn])
+        else:
+            if certain:
+                state.settle(vk, w)
+            else:
+                state.add(vk, w, decay)
+            state.summary = None
+            evidence = state.evidence
+            evidence += (source, value, reliability, w, turn)
+            if len(evidence) > _EVIDENCE_ITEMS:
+                del evidence[:RECORD]
         if turn > state.last_turn:
             state.last_turn = turn  # its eviction entry is brought up to date when it comes up
         if self._rank is not None:
             self._stale.append(key)
         return state, vk
 
-    def _open(self, key: str, vk: Any, turn: int) -> _KeyState:
+    def _open(self, key: str, vk: Any, turn: int, s: float, evidence: list) -> KeyState:
         if key.__class__ is not str:
             raise NovelEngineError(f"belief keys must be strings, got {key!r}", key=repr(key))
         keys, age = self._keys, self._age
@@ -317,7 +271,7 @@ class BeliefModel:
                         self._unrank(st.rank)
                     break
                 heapreplace(age, (st.last_turn, k))
-        state = keys[key] = _KeyState(vk, turn)
+        state = keys[key] = KeyState(vk, turn, vk, s, evidence)
         heappush(age, (turn, key))
         return state
 
@@ -330,28 +284,14 @@ class BeliefModel:
         state = self._keys.get(key)
         if state is None:
             return 0.5
-        sup = state.support
-        return _sigmoid(2.0 * sup.get(_vkey(value), 0.0) - sum(sup.values()))
+        return _sigmoid(2.0 * state.support_of(_vkey(value)) - state.total())
 
-    def _summary(self, key: str, state: _KeyState) -> BeliefSummary:
-        if state.summary is not None:
-            return state.summary
-        sup = state.support
-        if len(sup) == 1:  # the common case: one value claimed, uncontested
-            (v, sv), = sup.items()
-            state.summary = build_summary(key, _unkey(v), _sigmoid(sv), False)
-            return state.summary
-        lead, best, runner = None, -math.inf, 0.0
-        for v, s in sup.items():  # ties: the value claimed first leads
-            if s > best:
-                if lead is not None:
-                    runner = max(runner, best)
-                lead, best = v, s
-            else:
-                runner = max(runner, s)
-        contested = runner > 0.0 and runner >= 0.5 * best
-        state.summary = build_summary(key, _unkey(lead), _sigmoid(2.0 * best - sum(sup.values())), contested)
-        return state.summary
+    def _summary(self, key: str, state: KeyState) -> BeliefSummary:
+        summary = state.summary
+        if summary is None:
+            top, credence, contested = lead(state)
+            summary = state.summary = build_summary(key, _unkey(top), credence, contested)
+        return summary
 
     def belief(self, key: str) -> BeliefSummary | None:
         """The leading value of ``key`` (highest support; ties: the one claimed first), or None.
@@ -364,11 +304,13 @@ class BeliefModel:
     def beliefs(self, limit: int | None = None) -> list[BeliefSummary]:
         """Leading beliefs, most salient first: by credence (high first), then last update turn
         (recent first), then key; at most ``limit`` of them."""
+        # Ranked by the leading credence alone: a summary is made only for the keys returned
+        # (most keys of a persona are never among its top few, and need none).
         rank, keys, summary = self._rank, self._keys, self._summary
         if rank is None:  # first call: rank every key (plain tuples, compared in C; keys are unique)
             rank = self._rank = []
             for k, st in keys.items():
-                st.rank = (-summary(k, st).credence, -st.last_turn, k)
+                st.rank = (-_credence(st), -st.last_turn, k)
                 rank.append(st.rank)
             rank.sort()
         elif self._stale:
@@ -376,10 +318,14 @@ class BeliefModel:
                 st = keys.get(k)
                 if st is None:
                     continue  # evicted since: its entry went with it
-                if st.rank is not None:
-                    self._unrank(st.rank)
-                st.rank = (-summary(k, st).credence, -st.last_turn, k)
-                insort(rank, st.rank)
+                entry = (-_credence(st), -st.last_turn, k)
+                old = st.rank
+                if old == entry:
+                    continue  # e.g. a key updated twice this turn: already re-ranked
+                if old is not None:
+                    self._unrank(old)
+                st.rank = entry
+                insort(rank, entry)
         self._stale.clear()
         top = rank if limit is None else rank[:limit]
         return [summary(k, keys[k]) for _, _, k in top]
@@ -407,10 +353,12 @@ class BeliefModel:
                 source = self._source(p)
                 factor = 1.0 if source in _FULL_TRUST else self._factor.get(source, 0.75)
                 c = (1.0 + min(_MAX_E, p.reliability * factor)) / 2.0
+            elif state.sup is None:  # support_of and total, inlined: once per perception per turn
+                s = state.s
+                c = _sigmoid(2.0 * (s if state.one == (f.value if f.value.__class__ is str else _vkey(f.value))
+                                    else 0.0) - s)
             else:
-                sup = state.support
-                vk = f.value if f.value.__class__ is str else _vkey(f.value)
-                c = _sigmoid(2.0 * sup.get(vk, 0.0) - sum(sup.values()))
+                c = _sigmoid(2.0 * state.sup.get(_vkey(f.value), 0.0) - sum(state.sup.values()))
             out.append((-f.salience * c, f.id, len(out), build_perceived(p, c)) if limit is not None
                        else build_perceived(p, c))
         if limit is None:
@@ -421,7 +369,7 @@ class BeliefModel:
     def evidence(self, key: str) -> list[EvidenceRecord]:
         """The kept evidence for ``key``, oldest first (at most ``MAX_EVIDENCE``; [] if unknown)."""
         state = self._keys.get(key)
-        return [] if state is None else [EvidenceRecord(*t) for t in state.evidence]
+        return [] if state is None else [EvidenceRecord(*t) for t in state.records()]
 
     def keys(self) -> list[str]:
         """The keys held, in the order they were first recorded."""
@@ -454,7 +402,7 @@ class BeliefModel:
             decay, w = self._weigh(state, vk, source, p.reliability, f.turn, f.valence)
             if _certain(p, source):
                 decay, w = 0.0, _W_MAX  # certainty, as in update_belief
-            sup = {} if state is None else {k: s * decay for k, s in state.support.items()}
+            sup = {} if state is None else {k: s * decay for k, s in state.items()}
             sup[vk] = sup.get(vk, 0.0) + w
             out.append(PerceivedFragment(p, _sigmoid(2.0 * sup[vk] - sum(sup.values()))))
         return out
@@ -490,8 +438,8 @@ class BeliefModel:
             "v": _SCHEMA, "agent_id": self.agent_id, "capacity": self.capacity,
             "trust": dict(self._trust), "biases": dict(self._biases),
             "keys": [{"key": k, "anchor": _unkey(st.anchor), "last_turn": st.last_turn,
-                      "support": [[_unkey(v), s] for v, s in st.support.items()],
-                      "evidence": [list(t) for t in st.evidence]} for k, st in self._keys.items()],
+                      "support": [[_unkey(v), s] for v, s in st.items()],
+                      "evidence": [list(t) for t in st.records()]} for k, st in self._keys.items()],
         }
 
     @classmethod
@@ -505,10 +453,12 @@ class BeliefModel:
         for name, strength in (d.get("biases") or {}).items():
             model.add_cognitive_bias(name, strength)
         for entry in d.get("keys", ()):
-            state = _KeyState(_vkey(entry["anchor"]), entry["last_turn"])
-            for value, support in entry["support"]:
-                state.support[_vkey(value)] = support
-            state.evidence.extend(tuple(t) for t in entry["evidence"][-MAX_EVIDENCE:])
+            records = entry["evidence"][-MAX_EVIDENCE:]
+            if any(len(t) != RECORD for t in records):
+                raise NovelEngineError(f"belief snapshot of {model.agent_id!r}: an evidence record of key "
+                                       f"{entry['key']!r} does not have {RECORD} items", key=entry["key"])
+            state = KeyState(_vkey(entry["anchor"]), entry["last_turn"], None, 0.0, [x for t in records for x in t])
+            state.restore_support([(_vkey(value), support) for value, support in entry["support"]])
             model._keys[entry["key"]] = state
         model._reindex()
         return model

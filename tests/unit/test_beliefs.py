@@ -307,6 +307,81 @@ def test_eviction_matches_the_rule(capacity, seq):
     assert BeliefModel.from_dict(m.to_dict()).to_dict() == m.to_dict()
 
 
+class _DictRule:
+    """The update rule spelled out with a plain dict of support per key (no capacity): the compact
+    per-key layout of BeliefModel must give exactly the same floats."""
+
+    def __init__(self, biases):
+        self.b = {k: biases.get(k, 0.0) for k in ("confirmation", "anchoring", "recency", "negativity")}
+        self.factor = {"friend": 0.75, "foe": 0.25}
+        self.keys = {}
+
+    def update(self, key, vk, value, source, r, turn, valence, certain):
+        f = 1.0 if source in ("self", "world") else self.factor.get(source, 0.75)
+        e = min(r * f, 0.99)
+        w = math.log((1.0 + e) / (1.0 - e))
+        decay, st, b = 1.0, self.keys.get(key), self.b
+        if st is not None:
+            sup = st["sup"]
+            if b["recency"] and turn > st["last"]:
+                decay = (1.0 - b["recency"] / 2.0) ** (turn - st["last"])
+            if w and b["confirmation"]:
+                total = sum(sup.values())
+                if 2.0 * sup.get(vk, 0.0) > total:
+                    w *= 1.0 + b["confirmation"]
+                elif any(2.0 * x > total for x in sup.values()):
+                    w *= 1.0 - b["confirmation"]
+            if w and b["anchoring"] and vk != st["anchor"]:
+                w *= 1.0 - b["anchoring"]
+        if valence < 0.0 and b["negativity"] and (w or st is None):
+            w *= 1.0 + b["negativity"] * -valence
+        if st is None:
+            st = self.keys[key] = {"sup": {}, "anchor": vk, "last": turn, "ev": []}
+        sup = st["sup"]
+        if certain:
+            sup.clear()
+            w = math.log((1.0 + 0.99) / (1.0 - 0.99))
+        else:
+            for k in sup:
+                sup[k] *= decay
+        sup[vk] = sup.get(vk, 0.0) + w
+        st["ev"] = (st["ev"] + [(source, value, r, w, turn)])[-MAX_EVIDENCE:]
+        st["last"] = max(st["last"], turn)
+
+    def credence(self, key, vk):
+        sup = self.keys[key]["sup"]
+        x = 2.0 * sup.get(vk, 0.0) - sum(sup.values())
+        return 1.0 / (1.0 + math.exp(-x)) if x >= 0.0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["k1", "k2", "k3"]), st.sampled_from(["a", "b", 0, 1, 1.0, True, None]),
+                          st.sampled_from(["self", "world", "friend", "foe", "stranger"]), st.floats(0.0, 1.0),
+                          st.integers(0, 12), st.floats(-1.0, 1.0), st.booleans()), max_size=40), bias_sets)
+def test_compact_key_state_equals_the_rule_with_plain_dicts(seq, biases):
+    from novel_engine.core.belief_state import vkey
+
+    m = BeliefModel("me", capacity=64, trust={"friend": 0.5, "foe": -0.5})
+    for name, strength in biases.items():
+        m.add_cognitive_bias(name, strength)
+    ref = _DictRule(m.biases)
+    for key, value, source, rel, turn, valence, certain in seq:
+        got = m.update_belief(key, value, source, rel, turn=turn, valence=valence, certain=certain)
+        ref.update(key, vkey(value), value, source, rel, turn, valence, certain)
+        assert got == ref.credence(key, vkey(value))  # exactly: the same floats, not just close ones
+        for other in ("a", "b", 0, True, None):
+            assert m.credence(key, other) == ref.credence(key, vkey(other))
+    for key, st_ in ref.keys.items():
+        assert [(e.source, e.value, e.reliability, e.weight, e.turn) for e in m.evidence(key)] == st_["ev"]
+        sup = st_["sup"]
+        best = max(sup.values())
+        leader = next(v for v, x in sup.items() if x == best)  # ties: the value claimed first
+        b = m.belief(key)
+        assert (b.value, b.credence) == ((leader.value if hasattr(leader, "value") else leader), ref.credence(key, leader))
+    dumped = {k["key"]: k["support"] for k in m.to_dict()["keys"]}
+    assert dumped == {k: [[getattr(v, "value", v), x] for v, x in s["sup"].items()] for k, s in ref.keys.items()}
+
+
 @settings(max_examples=200, deadline=None)
 @given(updates)
 def test_without_biases_order_does_not_matter(seq):
