@@ -9,13 +9,13 @@ size of the world.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from novel_engine.core.events import Event
 from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perception
 from novel_engine.core.records import fast_constructor
+from novel_engine.core.routes import HopTrees
 from novel_engine.core.world import Goal, WorldState
 
 if TYPE_CHECKING:  # the belief model is only needed for type hints here
@@ -135,8 +135,7 @@ class TurnBriefFactory:
         # place -> who can be seen there this turn (see _Crowd); the world does not change while
         # one turn's briefs are made, and everyone at a place shares what strangers look like
         self._crowds: dict[str, _Crowd] = {}
-        self._next_hop: dict[str, _HopTree] = {}  # destination -> shortest-path tree grown on demand
-        self._map: _PlaceMap | None = None  # the map as numbers, made on first use (the map is fixed)
+        self._routes = HopTrees()  # shortest-path trees, one per destination, grown on demand
         # place -> (neighbours as (id, name), the actions open there to anyone): made once per place
         # (the map is fixed, as for the hop trees)
         self._places: dict[str, tuple[tuple[tuple[str, str], ...], dict[str, tuple[str, ...]]]] = {}
@@ -281,21 +280,11 @@ class TurnBriefFactory:
     def next_hop(self, world: WorldState, here: str, dest: str) -> str | None:
         """The neighbour of ``here`` on a shortest path to ``dest`` (None if unreachable or already there).
 
-        One breadth-first tree per destination, grown only as far as the places asked about:
-        a full tree per destination made the first turn of a 100,000-persona world (10,000 places,
-        thousands of destinations) quadratic in the size of the map.
+        One breadth-first tree per destination, grown only as far as the places asked about (see
+        :mod:`novel_engine.core.routes`): a full tree per destination made the first turn of a
+        100,000-persona world (10,000 places, thousands of destinations) quadratic in the map.
         """
-        places = self._map
-        if places is None:
-            places = self._map = _PlaceMap(world)
-        to, at = places.index.get(dest), places.index.get(here)
-        if to is None or at is None:
-            return None  # a place not on the map: no way there or from there
-        tree = self._next_hop.get(dest)
-        if tree is None:
-            tree = self._next_hop[dest] = _HopTree(to)
-        hop = tree.hop(at, places.adjacent)
-        return None if hop is None or hop == at else places.ids[hop]  # the destination is its own parent
+        return self._routes.next_hop(world, here, dest)
 
 
 def perceived_order(pf: PerceivedFragment) -> tuple[float, str]:
@@ -318,42 +307,3 @@ class _Crowd:
             p = personas[pid]
             if not p.hidden:
                 self.strangers[pid] = _present_persona(pid, p.name, p.status, 0.0, 0.0)
-
-
-class _PlaceMap:
-    """The map with places numbered in id order: ``adjacent[i]`` lists place i's neighbours by
-    number, ascending (so in id order). Trees of numbers grow a third faster than trees of ids
-    (no string to hash or compare), and a 100,000-persona turn grows millions of tree nodes."""
-
-    __slots__ = ("ids", "index", "adjacent")
-
-    def __init__(self, world: WorldState) -> None:
-        self.ids = sorted(world.locations)
-        self.index = {pid: i for i, pid in enumerate(self.ids)}
-        index = self.index
-        self.adjacent = [tuple(sorted(index[n] for n in world.neighbours(pid) if n in index)) for pid in self.ids]
-
-
-class _HopTree:
-    """A BFS tree outward from a destination (place numbers), expanded lazily: a place's parent is
-    its next hop.
-
-    Neighbour lists are scanned in id order so ties break the same way on every run, and the
-    expansion stops and resumes between whole nodes, so the tree is the same whatever was asked first.
-    """
-
-    __slots__ = ("parent", "frontier")
-
-    def __init__(self, dest: int) -> None:
-        self.parent: dict[int, int] = {dest: dest}
-        self.frontier = deque([dest])
-
-    def hop(self, here: int, adjacent: list[tuple[int, ...]]) -> int | None:
-        parent, frontier = self.parent, self.frontier
-        while here not in parent and frontier:
-            node = frontier.popleft()
-            for n in adjacent[node]:
-                if n not in parent:
-                    parent[n] = node
-                    frontier.append(n)
-        return parent.get(here)
