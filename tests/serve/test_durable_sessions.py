@@ -5,6 +5,7 @@ stored sessions, and a fork works after the director restarted (it is built from
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from serve_checks import assert_problem
@@ -84,6 +85,12 @@ def test_fork_after_the_director_restarted_comes_from_the_store(alice):
         original = _play(alice, sid, 2)
         _kill_director(sid)
         r = alice.post(f"/api/v1/sessions/{sid}/fork", json={"at_turn": 1})
+        deadline = time.monotonic() + 120
+        while r.status_code == 503 and time.monotonic() < deadline:
+            # a director still restarting answers 503 with Retry-After, as documented: a client retries
+            assert r.json()["type"].endswith("/session-unavailable") and r.headers["retry-after"], r.text
+            time.sleep(int(r.headers["retry-after"]))
+            r = alice.post(f"/api/v1/sessions/{sid}/fork", json={"at_turn": 1})
         assert r.status_code == 201, r.text
         fork = r.json()["id"]
         assert r.json()["turn"] == 1
