@@ -57,6 +57,7 @@ def bench_core(sizes: list[int], turns: int = 3, seed: int = 1, out: str | os.Pa
                ) -> dict[str, Any]:
     """Measure every cast size in its own subprocess, print a table, write JSON to ``out``."""
     rows = []
+    before = host_calibration()
     for n in sizes:
         proc = subprocess.run([sys.executable, "-m", "novel_engine.bench", str(n), str(turns), str(seed)],
                               capture_output=True, text=True, check=False)
@@ -72,15 +73,47 @@ def bench_core(sizes: list[int], turns: int = 3, seed: int = 1, out: str | os.Pa
     base = rows[0]["seconds_per_turn"] / rows[0]["personas"]
     for r in rows:
         r["cost_ratio"] = round((r["seconds_per_turn"] / r["personas"]) / base, 3)
+    calibration = {"before": before, "after": host_calibration()}
     result = {"suite": "core", "turns": turns, "seed": seed, "baseline_personas": rows[0]["personas"],
-              "cpu_count": os.cpu_count(), "python": sys.version.split()[0], "results": rows}
+              "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
+              "host_calibration_s": calibration, "results": rows}
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print("cost per persona-turn relative to the smallest cast: "
           + ", ".join(f"{r['personas']}: {r['cost_ratio']}x" for r in rows))
+    print(f"host speed: a fixed pure-Python workload took {calibration['before']:.4f} s before and "
+          f"{calibration['after']:.4f} s after (compare runs on other days or machines relative to it)")
     print(f"wrote {path}")
     return result
+
+
+class _Cell:
+    __slots__ = ("a", "b")
+
+    def __init__(self, a: int, b: float) -> None:
+        self.a, self.b = a, b
+
+
+def host_calibration(repeat: int = 5) -> float:
+    """Seconds (best of ``repeat``) of a fixed pure-Python workload like a turn's (slotted objects,
+    dict reads and writes, float arithmetic, sorting), which never changes with the engine's code.
+
+    A shared machine's speed drifts by tens of percent between hours and days; the engine's figures
+    divided by this one compare across runs where the raw seconds do not.
+    """
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        cells = [_Cell(i, (i % 97) * 0.25) for i in range(20_000)]
+        totals: dict[int, float] = {}
+        for _ in range(5):
+            for c in cells:
+                k = c.a % 4099
+                totals[k] = totals.get(k, 0.0) + c.b * 1.0001 - 0.5
+            cells.sort(key=lambda c: (totals[c.a % 4099], c.a))
+        best = min(best, time.perf_counter() - t)
+    return round(best, 4)
 
 
 def _ray_rss_mib() -> float:

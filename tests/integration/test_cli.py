@@ -87,3 +87,5 @@ def test_bench_core_writes_json(tmp_path):
         assert r["seconds_per_turn"] > 0 and r["peak_rss_mib"] > 0 and r["persona_turns_per_s"] > 0
         assert set(r["phase_seconds"]) >= {"perceive", "believe", "brief", "decide", "resolve", "narrate"}
     assert rows[0]["cost_ratio"] == 1.0
+    cal = data["host_calibration_s"]  # the host's speed, measured beside the figures
+    assert 0 < cal["before"] < 60 and 0 < cal["after"] < 60 and "host speed" in out.stdout
