@@ -101,8 +101,14 @@ def test_fork_after_the_director_restarted_comes_from_the_store(alice):
         _kill_director(sid)  # a delete ends whatever actors are left, restarted or not
         director = ray.get_actor(f"ne:{sid}:director", namespace=NAMESPACE)
         assert alice.delete(f"/api/v1/sessions/{sid}").status_code == 204
-        with pytest.raises(ray.exceptions.RayActorError):  # killed for good, not restarted
-            ray.get(director.turn.remote(), timeout=60)
+        # killed for good, not restarted (ray.kill is asynchronous: a call may still get in first)
+        deadline = time.monotonic() + 60
+        with pytest.raises(ray.exceptions.RayActorError):
+            while time.monotonic() < deadline:
+                ray.get(director.turn.remote(), timeout=60)
+                time.sleep(0.5)
+        with pytest.raises(ValueError):  # and its name is gone: nothing restarted it
+            ray.get_actor(f"ne:{sid}:director", namespace=NAMESPACE)
     finally:
         if fork is not None:
             alice.delete(f"/api/v1/sessions/{fork}")
