@@ -238,6 +238,19 @@ class Engine:
         """Drop this engine's handle on a session (the session itself is not touched)."""
         self._sessions.pop(session_id, None)
 
+    def end(self, session_id: str) -> int:
+        """End a session for good: close this engine's handle on it and, with Ray, kill every actor
+        of it found by name, without asking any of them (a director restarting after a crash cannot
+        answer, and must not come back). What is stored stays stored. Returns the actors killed."""
+        session = self._sessions.pop(session_id, None)
+        if self.runtime != "ray":
+            if session is not None:
+                session.close()
+            return 0
+        from novel_engine.runtime.ray_runtime import kill_session_actors
+
+        return kill_session_actors(session_id)
+
     def get_session(self, session_id: str) -> "Session":
         """Return a session created or attached by this engine; ``SessionError`` if there is none."""
         try:

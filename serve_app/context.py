@@ -307,19 +307,11 @@ class ServeContext:
             return session
 
     async def end(self, session_id: str) -> None:
-        """Kill whatever actors the session still has (never new ones just to end them)."""
-        for _ in range(3):  # attaching asks the director, which may be restarting right now
-            self.forget(session_id)
-            try:
-                session = await run_in_threadpool(self.engine.attach, session_id)
-                await run_in_threadpool(session.close)
-                break
-            except SessionError:
-                break  # no actors left
-            except Exception as err:  # noqa: BLE001
-                if not is_actor_loss(err):
-                    raise
+        """Kill whatever actors the session still has (never new ones just to end them), by name:
+        attaching would ask the director, which may be restarting right now and would then come
+        back after the delete, alive and unowned."""
         self.forget(session_id)
+        await run_in_threadpool(self.engine.end, session_id)
 
     def forget(self, session_id: str) -> None:
         """Drop this replica's handle of a session (after a delete, or when its actors are gone)."""

@@ -63,6 +63,21 @@ def _named_actors() -> list[str]:
     return [a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a.get("namespace") == NAMESPACE]
 
 
+def kill_session_actors(session_id: str, names: Sequence[str] = ()) -> int:
+    """Kill every actor of a session for good, found by name (plus ``names``), asking none of them:
+    it works whatever state they are in (alive, restarting after a crash, half gone). Returns how
+    many were killed."""
+    prefix = _PREFIX + session_id + ":"
+    killed = 0
+    for name in sorted({*names, *(n for n in _named_actors() if n.startswith(prefix))}):
+        try:
+            ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+            killed += 1
+        except ValueError:
+            pass  # already gone
+    return killed
+
+
 def list_sessions() -> list[str]:
     """Ids of the sessions whose director is alive in this namespace."""
     names = _named_actors()
@@ -267,8 +282,4 @@ class RayRuntime:
 
     def close(self) -> None:
         """Kill every actor of the session (the session is gone afterwards)."""
-        for name in self.names:
-            try:
-                ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
-            except ValueError:
-                pass  # already gone
+        kill_session_actors(self.session_id, self.names)

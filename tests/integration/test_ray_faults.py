@@ -298,3 +298,29 @@ def test_a_session_without_a_store_rebuilds_lost_actors_from_the_inputs_its_driv
             slow.step()  # another model's replay would not be exact: the loss is reported instead
     finally:
         slow.close()
+
+
+def test_ending_a_session_whose_director_is_restarting_leaves_no_actor_behind(ray_session):
+    """Engine.end kills by name, asking no actor: a director caught restarting after a crash must
+    not come back once the session is ended (the HTTP delete uses it)."""
+    import time
+
+    import ray
+
+    from novel_engine.runtime.ray_runtime import NAMESPACE, list_sessions
+
+    engine = Engine("ray")
+    s = engine.create_session(SCENARIO, seed=SEED, session_id="end-restarting", personas_per_actor=3)
+    s.step()
+    director = ray.get_actor("ne:end-restarting:director", namespace=NAMESPACE)
+    ray.kill(director, no_restart=False)  # Ray restarts it...
+    assert engine.end("end-restarting") >= 4  # ...and the end kills it by name, with the rest
+    deadline = time.monotonic() + 60
+    with pytest.raises(ray.exceptions.RayActorError):  # ray.kill is asynchronous: wait for it
+        while time.monotonic() < deadline:
+            ray.get(director.turn.remote(), timeout=60)
+            time.sleep(0.2)
+    assert "end-restarting" not in list_sessions()
+    assert not [a for a in ray.util.list_named_actors(all_namespaces=True)
+                if a["name"].startswith("ne:end-restarting:")]
+    assert engine.end("end-restarting") == 0  # nothing left: ending again is harmless
