@@ -59,6 +59,7 @@ def unkey(vk: Any) -> Any:
 
 
 def sigmoid(x: float) -> float:
+    """The logistic function 1 / (1 + e^-x), without overflow for large negative x."""
     if x >= 0.0:
         return 1.0 / (1.0 + math.exp(-x))
     z = math.exp(x)  # never overflows for x < 0

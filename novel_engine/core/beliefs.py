@@ -61,7 +61,6 @@ _FULL_TRUST = frozenset({"self", "world"})
 _ALIASES = {"anchor": "anchoring", "confirm": "confirmation", "recent": "recency", "negative": "negativity"}
 _VIA = {Visibility.PUBLIC: Via.BROADCAST, Visibility.LOCAL: Via.HERE, Visibility.PRIVATE: Via.PRIVATE}
 _SCHEMA = 1
-_vkey, _unkey, _sigmoid, _MAX_E, _W_MAX = vkey, unkey, sigmoid, MAX_E, W_MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +84,7 @@ class EvidenceRecord:
 
 def _credence(state: KeyState) -> float:
     """The credence of a key's leading value (what its summary would say)."""
-    return _sigmoid(state.s) if state.sup is None else lead(state)[1]
+    return sigmoid(state.s) if state.sup is None else lead(state)[1]
 
 
 def _certain(p: Perception, source: str) -> bool:
@@ -182,8 +181,8 @@ class BeliefModel:
         """Return (decay factor for the key's support, weight to add), without changing anything."""
         f = 1.0 if source in _FULL_TRUST else self._factor.get(source, 0.75)
         e = reliability * f
-        if e > _MAX_E:
-            e = _MAX_E
+        if e > MAX_E:
+            e = MAX_E
         w = math.log((1.0 + e) / (1.0 - e))
         decay = 1.0
         if state is None:  # a new key: no leader, and this value becomes the anchor
@@ -226,18 +225,18 @@ class BeliefModel:
             NovelEngineError: reliability out of [0, 1], key not a string, or value not a JSON scalar.
         """
         state, vk = self._update(key, value, source, reliability, turn, valence, certain)
-        return _sigmoid(2.0 * state.support_of(vk) - state.total())
+        return sigmoid(2.0 * state.support_of(vk) - state.total())
 
     def _update(self, key: str, value: Scalar, source: str, reliability: float, turn: int, valence: float,
                 certain: bool) -> tuple[KeyState, Any]:
         """:meth:`update_belief` without computing the new credence (absorb does not need it)."""
         if not 0.0 <= reliability <= 1.0:
             raise NovelEngineError(f"reliability must be in [0, 1], got {reliability!r}", key=key)
-        vk = value if value.__class__ is str else _vkey(value)
+        vk = value if value.__class__ is str else vkey(value)
         state = self._keys.get(key)
         decay, w = self._weigh(state, vk, source, reliability, turn, valence)
         if certain:
-            w = _W_MAX  # certainty: nothing else is left standing (the evidence records stay)
+            w = W_MAX  # certainty: nothing else is left standing (the evidence records stay)
         if state is None:  # a new key: its one value, its first record
             state = self._open(key, vk, turn, 0.0 + w, [source, value, reliability, w, turn])
         else:
@@ -284,13 +283,13 @@ class BeliefModel:
         state = self._keys.get(key)
         if state is None:
             return 0.5
-        return _sigmoid(2.0 * state.support_of(_vkey(value)) - state.total())
+        return sigmoid(2.0 * state.support_of(vkey(value)) - state.total())
 
     def _summary(self, key: str, state: KeyState) -> BeliefSummary:
         summary = state.summary
         if summary is None:
             top, credence, contested = lead(state)
-            summary = state.summary = build_summary(key, _unkey(top), credence, contested)
+            summary = state.summary = build_summary(key, unkey(top), credence, contested)
         return summary
 
     def belief(self, key: str) -> BeliefSummary | None:
@@ -352,13 +351,13 @@ class BeliefModel:
             if state is None:
                 source = self._source(p)
                 factor = 1.0 if source in _FULL_TRUST else self._factor.get(source, 0.75)
-                c = (1.0 + min(_MAX_E, p.reliability * factor)) / 2.0
+                c = (1.0 + min(MAX_E, p.reliability * factor)) / 2.0
             elif state.sup is None:  # support_of and total, inlined: once per perception per turn
                 s = state.s
-                c = _sigmoid(2.0 * (s if state.one == (f.value if f.value.__class__ is str else _vkey(f.value))
+                c = sigmoid(2.0 * (s if state.one == (f.value if f.value.__class__ is str else vkey(f.value))
                                     else 0.0) - s)
             else:
-                c = _sigmoid(2.0 * state.sup.get(_vkey(f.value), 0.0) - sum(state.sup.values()))
+                c = sigmoid(2.0 * state.sup.get(vkey(f.value), 0.0) - sum(state.sup.values()))
             out.append((-f.salience * c, f.id, len(out), build_perceived(p, c)) if limit is not None
                        else build_perceived(p, c))
         if limit is None:
@@ -395,16 +394,16 @@ class BeliefModel:
             source = self._source(p)
             if f.key is None:
                 factor = 1.0 if source in _FULL_TRUST else self._factor.get(source, 0.75)
-                out.append(PerceivedFragment(p, (1.0 + min(_MAX_E, p.reliability * factor)) / 2.0))
+                out.append(PerceivedFragment(p, (1.0 + min(MAX_E, p.reliability * factor)) / 2.0))
                 continue
-            vk = _vkey(f.value)
+            vk = vkey(f.value)
             state = self._keys.get(f.key)
             decay, w = self._weigh(state, vk, source, p.reliability, f.turn, f.valence)
             if _certain(p, source):
-                decay, w = 0.0, _W_MAX  # certainty, as in update_belief
+                decay, w = 0.0, W_MAX  # certainty, as in update_belief
             sup = {} if state is None else {k: s * decay for k, s in state.items()}
             sup[vk] = sup.get(vk, 0.0) + w
-            out.append(PerceivedFragment(p, _sigmoid(2.0 * sup[vk] - sum(sup.values()))))
+            out.append(PerceivedFragment(p, sigmoid(2.0 * sup[vk] - sum(sup.values()))))
         return out
 
     def absorb(self, perceptions: Iterable[Perception], turn: int) -> int:
@@ -437,8 +436,8 @@ class BeliefModel:
         return {
             "v": _SCHEMA, "agent_id": self.agent_id, "capacity": self.capacity,
             "trust": dict(self._trust), "biases": dict(self._biases),
-            "keys": [{"key": k, "anchor": _unkey(st.anchor), "last_turn": st.last_turn,
-                      "support": [[_unkey(v), s] for v, s in st.items()],
+            "keys": [{"key": k, "anchor": unkey(st.anchor), "last_turn": st.last_turn,
+                      "support": [[unkey(v), s] for v, s in st.items()],
                       "evidence": [list(t) for t in st.records()]} for k, st in self._keys.items()],
         }
 
@@ -457,8 +456,8 @@ class BeliefModel:
             if any(len(t) != RECORD for t in records):
                 raise NovelEngineError(f"belief snapshot of {model.agent_id!r}: an evidence record of key "
                                        f"{entry['key']!r} does not have {RECORD} items", key=entry["key"])
-            state = KeyState(_vkey(entry["anchor"]), entry["last_turn"], None, 0.0, [x for t in records for x in t])
-            state.restore_support([(_vkey(value), support) for value, support in entry["support"]])
+            state = KeyState(vkey(entry["anchor"]), entry["last_turn"], None, 0.0, [x for t in records for x in t])
+            state.restore_support([(vkey(value), support) for value, support in entry["support"]])
             model._keys[entry["key"]] = state
         model._reindex()
         return model
