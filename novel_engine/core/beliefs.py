@@ -288,8 +288,12 @@ class BeliefModel:
     def _summary(self, key: str, state: KeyState) -> BeliefSummary:
         summary = state.summary
         if summary is None:
-            top, credence, contested = lead(state)
-            summary = state.summary = build_summary(key, unkey(top), credence, contested)
+            if state.sup is None and state.s >= 0.0:  # lead() inlined for a one-value key: uncontested
+                summary = state.summary = build_summary(key, unkey(state.one), 1.0 / (1.0 + math.exp(-state.s)),
+                                                        False)
+            else:
+                top, credence, contested = lead(state)
+                summary = state.summary = build_summary(key, unkey(top), credence, contested)
         return summary
 
     def belief(self, key: str) -> BeliefSummary | None:
@@ -313,11 +317,15 @@ class BeliefModel:
                 rank.append(st.rank)
             rank.sort()
         elif self._stale:
+            exp = math.exp
             for k in self._stale:
                 st = keys.get(k)
                 if st is None:
                     continue  # evicted since: its entry went with it
-                entry = (-_credence(st), -st.last_turn, k)
+                if st.sup is None:  # _credence inlined for a one-value key (its support is > 0)
+                    entry = (-1.0 / (1.0 + exp(-st.s)) if st.s >= 0.0 else -_credence(st), -st.last_turn, k)
+                else:
+                    entry = (-lead(st)[1], -st.last_turn, k)
                 old = st.rank
                 if old == entry:
                     continue  # e.g. a key updated twice this turn: already re-ranked
@@ -327,7 +335,11 @@ class BeliefModel:
                 insort(rank, entry)
         self._stale.clear()
         top = rank if limit is None else rank[:limit]
-        return [summary(k, keys[k]) for _, _, k in top]
+        out = []
+        for _, _, k in top:
+            st = keys[k]
+            out.append(st.summary or summary(k, st))  # a summary is never falsy
+        return out
 
     def _unrank(self, entry: tuple[float, int, str]) -> None:
         rank = self._rank
@@ -344,7 +356,7 @@ class BeliefModel:
         id), ranked here as plain tuples rather than by a key function per item.
         """
         out = []
-        keys = self._keys
+        keys, exp = self._keys, math.exp
         for p in perceptions:
             f = p.fragment
             state = keys.get(f.key) if f.key is not None else None
@@ -352,10 +364,10 @@ class BeliefModel:
                 source = self._source(p)
                 factor = 1.0 if source in _FULL_TRUST else self._factor.get(source, 0.75)
                 c = (1.0 + min(MAX_E, p.reliability * factor)) / 2.0
-            elif state.sup is None:  # support_of and total, inlined: once per perception per turn
+            elif state.sup is None:  # support_of, total and sigmoid inlined: once per perception per turn
                 s = state.s
-                c = sigmoid(2.0 * (s if state.one == (f.value if f.value.__class__ is str else vkey(f.value))
-                                    else 0.0) - s)
+                x = 2.0 * (s if state.one == (f.value if f.value.__class__ is str else vkey(f.value)) else 0.0) - s
+                c = 1.0 / (1.0 + exp(-x)) if x >= 0.0 else sigmoid(x)
             else:
                 c = sigmoid(2.0 * state.sup.get(vkey(f.value), 0.0) - sum(state.sup.values()))
             out.append((-f.salience * c, f.id, len(out), build_perceived(p, c)) if limit is not None

@@ -371,6 +371,13 @@ def test_compact_key_state_equals_the_rule_with_plain_dicts(seq, biases):
         assert got == ref.credence(key, vkey(value))  # exactly: the same floats, not just close ones
         for other in ("a", "b", 0, True, None):
             assert m.credence(key, other) == ref.credence(key, vkey(other))
+            # what a brief shows of a perceived claim, and the ranking of beliefs(), by the same rule
+            [seen] = m.view([Perception(frag(key, other), 0.5, Via.HEARSAY)])
+            assert seen.credence == ref.credence(key, vkey(other))
+        ranked = sorted(ref.keys, key=lambda k: (-max(ref.credence(k, v) for v in ref.keys[k]["sup"]),
+                                                 -ref.keys[k]["last"], k))
+        assert [(b.key, b.credence) for b in m.beliefs()] == \
+            [(k, max(ref.credence(k, v) for v in ref.keys[k]["sup"])) for k in ranked]
     for key, st_ in ref.keys.items():
         assert [(e.source, e.value, e.reliability, e.weight, e.turn) for e in m.evidence(key)] == st_["ev"]
         sup = st_["sup"]
