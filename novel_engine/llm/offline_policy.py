@@ -46,9 +46,12 @@ def threat_level(brief: TurnBrief) -> float:
     return 1.0 if threat > 1.0 else threat
 
 
-def _goal_bonus(brief: TurnBrief) -> dict[tuple[str, str | None], float]:
-    """Utility bonuses for options that pursue a goal directly, or lead toward it."""
+def _goal_bonus(brief: TurnBrief) -> tuple[dict[tuple[str, str | None], float], dict[str, dict[str, float]]]:
+    """Utility bonuses for options that pursue a goal directly, or lead toward it: by (action,
+    target) for moves and untargeted actions, and by person present, then action, for the rest
+    (so that scoring the people present looks each person up once, not once per action)."""
     bonus: dict[tuple[str, str | None], float] = {}
+    people: dict[str, dict[str, float]] = {}
     for g in brief.goals:
         if g.action is None:
             continue
@@ -61,7 +64,8 @@ def _goal_bonus(brief: TurnBrief) -> dict[tuple[str, str | None], float]:
                     here = True
                     break
         if here:
-            bonus[(act, g.target)] = bonus.get((act, g.target), 0.0) + w
+            acts = people.setdefault(g.target, {})
+            acts[act] = acts.get(act, 0.0) + w
             continue
         place = g.location or (g.target if g.target else None)  # a target here was handled above
         if act in ("investigate", "observe", "hide", "rest") and (place is None or place == brief.location):
@@ -71,7 +75,7 @@ def _goal_bonus(brief: TurnBrief) -> dict[tuple[str, str | None], float]:
             if dest == place or (g.target is not None and dest == _believed_place(brief, g.target)):
                 key = ("move", hop)
                 bonus[key] = max(bonus.get(key, 0.0), 0.8 * w)
-    return bonus
+    return bonus, people
 
 
 def _believed_place(brief: TurnBrief, persona: str) -> Any:
@@ -96,7 +100,7 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
     threat = threat_level(brief)
     provoked = {m.other for m in brief.memories if m.role == "target" and m.action_type == "attack"}
     avail = brief.available_actions
-    goals = _goal_bonus(brief)
+    goals, people = _goal_bonus(brief)
     last = brief.memories[-1] if brief.memories and brief.memories[-1].role == "actor" else None
     again_act, again_target = (last.action_type, last.other) if last is not None else (None, None)
     rand = streams.stream(brief.turn, brief.agent_id, "decide").random
@@ -110,32 +114,32 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
         base_speak = 0.5 * social - 0.2 - 0.3 * threat
         base_persuade = 0.35 * social + 0.3 * intel - 0.45
         help_w = 0.4 + 0.6 * compassion
-        gget = goals.get if goals else None
         for p in brief.present:
             # what this persona would most like to do with each person present (then noise decides
             # between people and the other options): one option per person keeps a turn cheap.
             # Candidates in a fixed order (help, speak, persuade, attack), the first best kept.
             pid, trust, aff, status = p.id, p.trust, p.affinity, p.status
             need = 0.6 if status == "wounded" else 0.9 if status == "incapacitated" else 0.0
+            gp = people.get(pid) if people else None  # this person's goal bonuses, by action
             best_u = base_help + 0.3 * aff + need * help_w
-            if gget is not None:
-                best_u += gget(("help", pid), 0.0)
+            if gp is not None:
+                best_u += gp.get("help", 0.0)
             best_act, best_why = "help", "compassion"
             u = base_speak + 0.2 * trust + 0.1 * aff
-            if gget is not None:
-                u += gget(("speak", pid), 0.0)
+            if gp is not None:
+                u += gp.get("speak", 0.0)
             if u > best_u:
                 best_act, best_u, best_why = "speak", u, "company"
             u = base_persuade + 0.15 * trust
-            if gget is not None:
-                u += gget(("persuade", pid), 0.0)
+            if gp is not None:
+                u += gp.get("persuade", 0.0)
             if u > best_u:
                 best_act, best_u, best_why = "persuade", u, "persuasion"
             if status != "incapacitated":
                 u = base_attack + (0.5 * (-trust if trust < 0.0 else 0.0) + 0.5 * (-aff if aff < 0.0 else 0.0)
                                    + (0.6 if pid in provoked else 0.0) - (0.3 * aff if aff > 0.0 else 0.0))
-                if gget is not None:
-                    u += gget(("attack", pid), 0.0)
+                if gp is not None:
+                    u += gp.get("attack", 0.0)
                 if u > best_u:
                     best_act, best_u, best_why = "attack", u, "hostility"
             u = best_u + NOISE * (rand() - 0.5)  # a person's goals are already in best_u
