@@ -71,6 +71,15 @@ def test_goals_pull_toward_their_target_and_place():
     dragon = PresentPersona("dragon", "Dragon", "active")
     goal = Goal("slay the dragon", action=ActionType.ATTACK, target="dragon", priority=1.0)
     assert many(BRAVE, present=[dragon], goals=[goal])["attack"] > 50
+    # a goal names one person present, for any personal action: even the gentle do what it asks
+    bob, ann = PresentPersona("bob", "Bob", "active"), PresentPersona("ann", "Ann", "active")
+    for act in (ActionType.ATTACK, ActionType.PERSUADE, ActionType.SPEAK, ActionType.HELP):
+        got = Counter()
+        for i in range(40):
+            d = decide(brief(TIMID, agent=f"p{i}", present=[ann, bob],
+                             goals=[Goal("see to bob", action=act, target="bob", priority=1.0)]), RandomStreams(11))
+            got[(d.action_type.value, d.target)] += 1
+        assert got[(act.value, "bob")] > 30, (act, got)
     far = many(BRAVE, goals=[Goal("reach the tower", action=ActionType.MOVE, location="tower")],
                paths={"tower": "road"})
     assert far["move"] > 45
