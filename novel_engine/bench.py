@@ -46,6 +46,7 @@ def measure_core(personas: int, turns: int, seed: int) -> dict[str, Any]:
     return {
         "personas": personas, "turns": turns, "setup_s": round(setup, 4),
         "seconds_per_turn": round(mean, 4), "max_seconds_per_turn": round(max(per_turn), 4),
+        "turn_seconds": [round(x, 4) for x in per_turn],  # each turn: a target holds for every turn
         "cpu_seconds_per_turn": round(cpu / turns, 4),
         "persona_turns_per_s": round(personas / mean, 1), "events_per_turn": events / turns,
         "peak_rss_mib": round(rss_kib / 1024, 1),
@@ -66,7 +67,8 @@ def bench_core(sizes: list[int], turns: int = 3, seed: int = 1, out: str | os.Pa
         row = json.loads(proc.stdout.strip().splitlines()[-1])
         rows.append(row)
         ph = row["phase_seconds"]
-        print(f"{n:>8} personas: {row['seconds_per_turn']:8.3f} s/turn ({row['cpu_seconds_per_turn']:.3f} CPU) "
+        print(f"{n:>8} personas: {row['seconds_per_turn']:8.3f} s/turn ({row['cpu_seconds_per_turn']:.3f} CPU, "
+              f"slowest {row['max_seconds_per_turn']:.3f}) "
               f"{row['persona_turns_per_s']:>10,.0f} "
               f"persona-turns/s  peak RSS {row['peak_rss_mib']:8.1f} MiB  | "
               + " ".join(f"{k} {v:.3f}" for k, v in ph.items()), flush=True)

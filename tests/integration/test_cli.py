@@ -85,6 +85,8 @@ def test_bench_core_writes_json(tmp_path):
     assert [r["personas"] for r in rows] == [50, 200]
     for r in rows:
         assert r["seconds_per_turn"] > 0 and r["peak_rss_mib"] > 0 and r["persona_turns_per_s"] > 0
+        assert len(r["turn_seconds"]) == 2 and max(r["turn_seconds"]) == r["max_seconds_per_turn"]
+        assert abs(sum(r["turn_seconds"]) / 2 - r["seconds_per_turn"]) < 1e-3
         assert set(r["phase_seconds"]) >= {"perceive", "believe", "brief", "decide", "resolve", "narrate"}
     assert rows[0]["cost_ratio"] == 1.0
     cal = data["host_calibration_s"]  # the host's speed, measured beside the figures
