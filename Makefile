@@ -1,7 +1,7 @@
 # Two commands set up everything on a fresh machine:
 #   make story   - install Novel Engine in .venv and run a story
 #   make test    - install it with the test extras and pass the whole test suite
-# the interpreter .venv is made from: a static CPython 3.11-3.13 if any, else the fastest (tools/pick-python)
+# the interpreter .venv is made from: a static CPython 3.11-3.13 if any, else the first (tools/pick-python)
 PYTHON ?= $(shell tools/pick-python)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
