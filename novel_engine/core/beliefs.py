@@ -322,10 +322,9 @@ class BeliefModel:
                 st = keys.get(k)
                 if st is None:
                     continue  # evicted since: its entry went with it
-                if st.sup is None:  # _credence inlined for a one-value key (its support is > 0)
-                    entry = (-1.0 / (1.0 + exp(-st.s)) if st.s >= 0.0 else -_credence(st), -st.last_turn, k)
-                else:
-                    entry = (-lead(st)[1], -st.last_turn, k)
+                # _credence, inlined for a one-value key (support >= 0: sigmoid's first branch)
+                c = 1.0 / (1.0 + exp(-st.s)) if st.sup is None and st.s >= 0.0 else _credence(st)
+                entry = (-c, -st.last_turn, k)
                 old = st.rank
                 if old == entry:
                     continue  # e.g. a key updated twice this turn: already re-ranked
