@@ -144,6 +144,9 @@ class Engine:
         if self.runtime == "ray":
             from novel_engine.runtime.ray_runtime import RayRuntime
 
+            if s.processes > 1:
+                raise ConfigError("processes is a local-runtime setting; a Ray session spreads its personas "
+                                  "over persona_shards actors instead", setting="processes")
             rt: Any = RayRuntime.create(sid, sc, s, self._model_for(s, sid), detached=detached,
                                         actor_options=self._actor_options)
         else:

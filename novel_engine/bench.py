@@ -20,17 +20,18 @@ from typing import Any, Sequence
 __all__ = ["bench_core", "measure_core", "bench_runtime", "measure_runtime"]
 
 
-def measure_core(personas: int, turns: int, seed: int) -> dict[str, Any]:
-    """Run a synthetic world of ``personas`` for ``turns`` turns in this process; return the figures."""
+def measure_core(personas: int, turns: int, seed: int, processes: int = 1) -> dict[str, Any]:
+    """Run a synthetic world of ``personas`` for ``turns`` turns in this process (and ``processes``
+    - 1 replicas); return the figures."""
     from novel_engine.api import Engine
     from novel_engine.runtime.local import PHASES
     from novel_engine.scenarios.synthetic import synthetic
 
     t0 = time.perf_counter()
     scenario = synthetic(personas=personas, seed=seed)
-    session = Engine().create_session(scenario, seed=seed)
+    session = Engine().create_session(scenario, seed=seed, processes=processes)
     setup = time.perf_counter() - t0
-    per_turn, phases = [], {p: 0.0 for p in PHASES}
+    per_turn, phases = [], {p: 0.0 for p in PHASES}  # (+ "exchange" with replicas)
     events, cpu = 0, 0.0
     for _ in range(turns):
         # CPU time beside wall time: on a shared machine wall time also counts other processes' turns
@@ -40,41 +41,55 @@ def measure_core(personas: int, turns: int, seed: int) -> dict[str, Any]:
         cpu += time.process_time() - c
         events += len(report.events)
         for k, v in report.timings.items():
-            phases[k] += v
+            phases[k] = phases.get(k, 0.0) + v
+    session.close()  # the replicas end: their peak RSS is then known
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    replica_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if processes > 1 else 0
     mean = sum(per_turn) / len(per_turn)
     return {
-        "personas": personas, "turns": turns, "setup_s": round(setup, 4),
+        "personas": personas, "processes": processes, "turns": turns, "setup_s": round(setup, 4),
         "seconds_per_turn": round(mean, 4), "max_seconds_per_turn": round(max(per_turn), 4),
         "turn_seconds": [round(x, 4) for x in per_turn],  # each turn: a target holds for every turn
         "cpu_seconds_per_turn": round(cpu / turns, 4),
         "persona_turns_per_s": round(personas / mean, 1), "events_per_turn": events / turns,
         "peak_rss_mib": round(rss_kib / 1024, 1),
+        "replica_peak_rss_mib": round(replica_kib / 1024, 1),  # the largest replica's
         "phase_seconds": {k: round(v / turns, 4) for k, v in phases.items()},
     }
 
 
-def bench_core(sizes: list[int], turns: int = 3, seed: int = 1, out: str | os.PathLike = "bench-results/core.json"
-               ) -> dict[str, Any]:
-    """Measure every cast size in its own subprocess, print a table, write JSON to ``out``."""
+def bench_core(sizes: list[int], turns: int = 3, seed: int = 1, out: str | os.PathLike = "bench-results/core.json",
+               processes: Sequence[int] = (1,)) -> dict[str, Any]:
+    """Measure every cast size (with each process count) in its own subprocess, print a table,
+    write JSON to ``out``."""
     rows = []
     before = host_calibration()
     for n in sizes:
-        proc = subprocess.run([sys.executable, "-m", "novel_engine.bench", str(n), str(turns), str(seed)],
-                              capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError(f"benchmark of {n} personas failed:\n{proc.stderr[-2000:]}")
-        row = json.loads(proc.stdout.strip().splitlines()[-1])
-        rows.append(row)
-        ph = row["phase_seconds"]
-        print(f"{n:>8} personas: {row['seconds_per_turn']:8.3f} s/turn ({row['cpu_seconds_per_turn']:.3f} CPU, "
-              f"slowest {row['max_seconds_per_turn']:.3f}) "
-              f"{row['persona_turns_per_s']:>10,.0f} "
-              f"persona-turns/s  peak RSS {row['peak_rss_mib']:8.1f} MiB  | "
-              + " ".join(f"{k} {v:.3f}" for k, v in ph.items()), flush=True)
-    base = rows[0]["seconds_per_turn"] / rows[0]["personas"]
+        for procs in processes:
+            proc = subprocess.run([sys.executable, "-m", "novel_engine.bench", str(n), str(turns), str(seed),
+                                   str(procs)], capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                raise RuntimeError(f"benchmark of {n} personas on {procs} processes failed:\n{proc.stderr[-2000:]}")
+            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            ph = row["phase_seconds"]
+            print(f"{n:>8} personas x{procs}: {row['seconds_per_turn']:8.3f} s/turn ({row['cpu_seconds_per_turn']:.3f} "
+                  f"CPU, slowest {row['max_seconds_per_turn']:.3f}) "
+                  f"{row['persona_turns_per_s']:>10,.0f} "
+                  f"persona-turns/s  peak RSS {row['peak_rss_mib']:8.1f} MiB  | "
+                  + " ".join(f"{k} {v:.3f}" for k, v in ph.items()), flush=True)
+    for procs in processes:
+        mine = [r for r in rows if r["processes"] == procs]
+        base = mine[0]["seconds_per_turn"] / mine[0]["personas"]
+        for r in mine:
+            r["cost_ratio"] = round((r["seconds_per_turn"] / r["personas"]) / base, 3)
+        print(f"cost per persona-turn on {procs} process(es) relative to the smallest cast: "
+              + ", ".join(f"{r['personas']}: {r['cost_ratio']}x" for r in mine))
+    single = {r["personas"]: r["seconds_per_turn"] for r in rows if r["processes"] == 1}
     for r in rows:
-        r["cost_ratio"] = round((r["seconds_per_turn"] / r["personas"]) / base, 3)
+        if r["processes"] > 1 and r["personas"] in single:
+            r["speedup"] = round(single[r["personas"]] / r["seconds_per_turn"], 3)
+            print(f"{r['personas']} personas: {r['processes']} processes {r['speedup']}x as fast as one")
     calibration = {"before": before, "after": host_calibration()}
     result = {"suite": "core", "turns": turns, "seed": seed, "baseline_personas": rows[0]["personas"],
               "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
@@ -82,8 +97,6 @@ def bench_core(sizes: list[int], turns: int = 3, seed: int = 1, out: str | os.Pa
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print("cost per persona-turn relative to the smallest cast: "
-          + ", ".join(f"{r['personas']}: {r['cost_ratio']}x" for r in rows))
     print(f"host speed: a fixed pure-Python workload took {calibration['before']:.4f} s before and "
           f"{calibration['after']:.4f} s after (compare runs on other days or machines relative to it)")
     print(f"wrote {path}")
@@ -239,8 +252,8 @@ def bench_runtime(sizes: list[int], turns: int = 3, seed: int = 1, llm_personas:
     return result
 
 
-if __name__ == "__main__":  # workers: python -m novel_engine.bench N TURNS SEED | runtime KIND N TURNS SEED
+if __name__ == "__main__":  # workers: python -m novel_engine.bench N TURNS SEED PROCS | runtime KIND N TURNS SEED
     if sys.argv[1] == "runtime":
         print(json.dumps(measure_runtime(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))))
     else:
-        print(json.dumps(measure_core(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))))
+        print(json.dumps(measure_core(*map(int, sys.argv[1:5]))))

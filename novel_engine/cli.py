@@ -74,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
                           "(default: $RAY_ADDRESS if set, else a private local Ray instance)")
     run.add_argument("--personas-per-actor", type=int, default=None, dest="personas_per_actor",
                      help="Ray: personas hosted per persona shard (default: 1 for small casts, else packed)")
+    run.add_argument("--processes", type=_positive, default=None,
+                     help="local runtime, offline model: processes sharing each turn's per-persona work "
+                          "(default 1; the story is the same)")
     run.add_argument("--no-store", action="store_true", dest="no_store",
                      help="keep the session in memory only (no resume, and on Ray no recovery of lost actors)")
     _store_flags(run)
@@ -98,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     core.add_argument("--personas", default="100,1000,10000,100000", help="comma-separated cast sizes")
     core.add_argument("--turns", type=_positive, default=3)
     core.add_argument("--seed", type=int, default=1)
+    core.add_argument("--processes", default="1",
+                      help="comma-separated process counts to measure each cast size with (e.g. 1,2)")
     core.add_argument("--out", default="bench-results/core.json", help="where to write the JSON figures")
     rt = bench_sub.add_parser("runtime", help="the Ray runtime beside the in-process one, LLM-bound turns, small casts")
     rt.add_argument("--personas", default="1000,10000,100000", help="comma-separated cast sizes")
@@ -136,6 +141,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     check_target(args.events, "--events")
     if args.personas_per_actor is not None and args.personas_per_actor < 1:
         raise NovelEngineError("--personas-per-actor: must be at least 1")
+    if args.processes is not None and args.processes > 1 and args.runtime == "ray":
+        raise NovelEngineError("--processes: the Ray runtime spreads a session over actors; "
+                               "use it with --runtime local")
     if args.runtime == "ray" and not args.quiet:
         print("starting the Ray runtime...", file=sys.stderr, flush=True)
     # The state store keeps every turn (so `resume` can continue the story, and on Ray the driver can
@@ -146,7 +154,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     address = args.address or os.environ.get("RAY_ADDRESS") or "local"
     engine = Engine(args.runtime, address=address, store=store)
     session = engine.create_session(scenario, seed=args.seed, verbosity=args.verbosity, narrative_style=args.style,
-                                    personas_per_actor=args.personas_per_actor, **cli_llm.llm_overrides(args))
+                                    personas_per_actor=args.personas_per_actor, processes=args.processes,
+                                    **cli_llm.llm_overrides(args))
     if engine.store is not None and not args.quiet:
         print(f"session {session.id} (continue it with: novel-engine resume {session.id} --turns N)",
               file=sys.stderr, flush=True)
@@ -258,7 +267,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         bench_runtime(sizes, turns=max(1, args.turns), seed=args.seed, llm_personas=max(1, args.llm_personas),
                       out=args.out)
     else:
-        bench_core(sizes, turns=max(1, args.turns), seed=args.seed, out=args.out)
+        try:
+            processes = [int(x) for x in args.processes.split(",") if x.strip()]
+        except ValueError:
+            raise NovelEngineError(f"--processes: expected comma-separated whole numbers, got {args.processes!r}"
+                                   ) from None
+        if not processes or min(processes) < 1:
+            raise NovelEngineError("--processes: give at least one process count of 1 or more")
+        bench_core(sizes, turns=max(1, args.turns), seed=args.seed, out=args.out, processes=processes)
     return 0
 
 

@@ -35,6 +35,9 @@ class SessionSettings(BaseModel):
         persona_shards: Ray runtime: the most persona shards an automatic packing makes (None: the
             cluster's CPU count, at least 2).
         belief_shards: Ray runtime: belief-store shards (None: one per four persona shards).
+        processes: local runtime, offline model: processes that share each turn's per-persona work
+            (believe, brief, decide); 1 plays every phase in this process. At most the machine's
+            CPU count. The story is the same whatever the number (see ``runtime/replicas.py``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -52,6 +55,7 @@ class SessionSettings(BaseModel):
     personas_per_actor: int | None = Field(default=None, ge=1)
     persona_shards: int | None = Field(default=None, ge=1, le=1024)
     belief_shards: int | None = Field(default=None, ge=1, le=1024)
+    processes: int = Field(default=1, ge=1, le=64)
 
 
 def parse_settings(settings: SessionSettings | dict | None, **overrides) -> SessionSettings:

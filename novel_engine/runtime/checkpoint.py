@@ -52,9 +52,8 @@ def _memory(item: MemoryItem) -> list[Any]:
 
 
 def _beliefs_of(runtime: "LocalRuntime") -> dict[str, Any]:
-    store = getattr(runtime, "beliefs", None)
-    if store is not None:
-        return store.to_dict()
+    if getattr(runtime, "beliefs", None) is not None:
+        return runtime.belief_models()
     return {pid: a.beliefs.to_dict() for pid, a in runtime.pool.agents.items()}  # beliefs held by agents
 
 
@@ -140,7 +139,7 @@ def report_from_dict(d: Mapping[str, Any], events: list[Event] | None = None) ->
 
 
 def restore(state: Mapping[str, Any], model: LanguageModel, *, seed: int | None = None,
-            scenario: Scenario | None = None) -> "LocalRuntime":
+            scenario: Scenario | None = None, replicate: bool = True) -> "LocalRuntime":
     """Build a runtime that continues from ``state`` (written by :func:`capture`).
 
     Args:
@@ -148,6 +147,7 @@ def restore(state: Mapping[str, Any], model: LanguageModel, *, seed: int | None 
         model: the language model the restored personas and chronicler use.
         seed: a different seed for the turns to come (a fork); default: the checkpoint's.
         scenario: the session's scenario, for checkpoints captured without it.
+        replicate: start the replica processes the settings ask for.
     Returns:
         A runtime whose next :meth:`~LocalRuntime.step` plays turn ``state["turn"] + 1``.
     Raises:
@@ -166,7 +166,7 @@ def restore(state: Mapping[str, Any], model: LanguageModel, *, seed: int | None 
         settings = settings.model_copy(update={"seed": the_seed})
         # Build the runtime the ordinary way (so any part it gains later exists), then replace
         # the state that turns have changed.
-        rt = LocalRuntime(scenario, settings, model)
+        rt = LocalRuntime(scenario, settings, model, replicate=False)
         rt.world = world = WorldState.from_dict(state["world"])
         rt.pending = [InformationFragment.from_dict(f) for f in state["pending"]]
         pool = PersonaPool(world.personas.values(), model, the_seed)
@@ -192,6 +192,8 @@ def restore(state: Mapping[str, Any], model: LanguageModel, *, seed: int | None 
     if world.turn != state["turn"]:
         raise CheckpointError("malformed checkpoint: world turn and checkpoint turn differ",
                               turn=state["turn"], world_turn=world.turn)
+    if replicate:
+        rt.replicate()
     return rt
 
 

@@ -9,9 +9,10 @@ each is kept in the turn's report.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from novel_engine.agents.belief_store import BeliefStore
 from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext
@@ -24,7 +25,9 @@ from novel_engine.core.scenario import Scenario
 from novel_engine.core.world import WorldState
 from novel_engine.core.setup import build_world, gc_paused
 from novel_engine.llm.offline import OfflineModel
+from novel_engine.errors import ConfigError
 from novel_engine.llm.port import LanguageModel
+from novel_engine.runtime.replicas import Replicas, Split, turn_digest
 
 __all__ = ["LocalRuntime", "TurnReport", "PHASES", "page_of"]
 
@@ -69,11 +72,14 @@ class LocalRuntime:
         model: the language model personas and chronicler use.
     """
 
-    def __init__(self, scenario: Scenario, settings: SessionSettings, model: LanguageModel) -> None:
+    def __init__(self, scenario: Scenario, settings: SessionSettings, model: LanguageModel, *,
+                 replicate: bool = True) -> None:
         seed = settings.seed if settings.seed is not None else scenario.seed
         self.scenario = scenario
         self.settings = settings
         self.seed = seed
+        self.split: Split | None = None  # processes > 1: which personas this process decides for
+        self.narrates = True  # False in a replica process: the driver writes the prose
         with gc_paused(freeze=True):  # the session's state: millions of long-lived objects in a large cast
             self.world, initial = build_world(scenario)
             self.pending: list[InformationFragment] = list(initial)
@@ -86,6 +92,21 @@ class LocalRuntime:
                                               seed=seed, highlight_limit=settings.highlight_limit,
                                               title=scenario.title)
         self.history: list[TurnReport] = []
+        if replicate:
+            self.replicate()
+
+    def replicate(self) -> None:
+        """Start the replica processes ``settings.processes`` asks for, each a copy of this
+        runtime as it is now (call it once the state is final: built, or restored)."""
+        if self.settings.processes > 1 and self.split is None:
+            self.join(Replicas(self, _check_processes(self.settings, self.pool.model)))
+
+    def join(self, split: Split) -> None:
+        """Share the turns with other processes: from now on this one decides for, and keeps the
+        beliefs of, the personas ``split`` gives it."""
+        split.assign(self.world.personas)
+        self.split = split
+        self.beliefs.models = {pid: m for pid, m in self.beliefs.models.items() if split.owner(pid) == split.part}
 
     @property
     def turn(self) -> int:
@@ -106,24 +127,37 @@ class LocalRuntime:
         timings: dict[str, float] = {}
         clock = time.perf_counter
         world, turn = self.world, self.world.turn + 1
+        players = agent_actions or {}
+        split = self.split
+        if split is not None:  # the replicas start the turn too
+            split.begin(players, world_events)
         t = clock()
         routes = self.fog.route(self.pending, world)
         timings["perceive"], t = clock() - t, clock()
-        players = agent_actions or {}
         deciders = [pid for pid in sorted(world.personas) if pid not in players and world.personas[pid].can_act]
         if isinstance(self.pool.model, OfflineModel):  # no latency to hide: one phase after another
-            views = self.beliefs.absorb_views(routes, turn, deciders)  # the views too: see absorb_views
+            mine = deciders if split is None else split.mine(deciders)
+            views = self.beliefs.absorb_views(routes, turn, mine)  # the views too: see absorb_views
             timings["believe"], t = clock() - t, clock()
-            briefs = self.pool.briefs(world, views, deciders)
+            briefs = self.pool.briefs(world, views, mine)
             timings["brief"], t = clock() - t, clock()
             decisions = await self.pool.decide(briefs)
             timings["decide"], t = clock() - t, clock()
+            if split is not None:  # the other processes' decisions (and the wait for the slowest)
+                decisions = split.exchange(deciders, decisions)
+                timings["exchange"], t = clock() - t, clock()
         else:
             decisions = await self._decide_as_briefed(routes, turn, deciders, timings)
             t = clock()
         result: TurnResult = self.director.resolve_turn(players, world_events, decisions=decisions)
         self.pool.remember(result.events)
+        if split is not None:
+            split.check(turn_digest(turn, result.events, result.tension, len(result.fragments)))
         timings["resolve"], t = clock() - t, clock()
+        if not self.narrates:  # a replica: the driver narrates and keeps the history
+            self.pending = list(result.fragments)
+            return TurnReport(turn=turn, events=result.events, prose="", tension=result.tension,
+                              coherence=result.coherence, timings=timings)
         prose = await self.chronicler.create_narrative(
             result.events, world.personas,
             WorldContext(title=self.scenario.title, turn=turn, locations=world.locations, tension=result.tension),
@@ -201,10 +235,35 @@ class LocalRuntime:
         return self.director.causal_graph.explain(event_id)
 
     def beliefs_of(self, persona_id: str, limit: int = 20) -> list:
+        split = self.split
+        if isinstance(split, Replicas) and split.owner(persona_id) != split.part:
+            return split.beliefs_of(persona_id, limit)
         return self.beliefs.beliefs_of(persona_id, limit)
 
+    def belief_models(self) -> dict[str, Any]:
+        """Every persona's belief model as checkpoint data, from whichever process holds it."""
+        data = self.beliefs.to_dict()
+        if isinstance(self.split, Replicas):
+            data.update(self.split.belief_models())
+            data = {pid: data[pid] for pid in self.world.personas if pid in data}  # one process's order
+        return data
+
     def close(self) -> None:
-        """Nothing to release in process."""
+        """Stop the replica processes, if any (nothing else to release in process)."""
+        if isinstance(self.split, Replicas):
+            self.split.close()
+
+
+def _check_processes(settings: SessionSettings, model: LanguageModel) -> int:
+    """The number of processes to share turns with, or a clear error why it cannot be done."""
+    n = settings.processes
+    if not isinstance(model, OfflineModel):
+        raise ConfigError(f"processes={n} needs the offline model: turns decided by a model behind a network "
+                          "wait on its latency, which one process hides already", setting="processes")
+    cpus = os.cpu_count() or 1
+    if n > cpus:
+        raise ConfigError(f"processes={n} is more than this machine's {cpus} CPUs", setting="processes")
+    return n
 
 
 def chronicle_impact(ev: Event) -> float:

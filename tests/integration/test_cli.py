@@ -21,9 +21,10 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 def test_run_prints_the_same_story_twice_and_writes_files(tmp_path):
     a = cli("run", "fantasy_world", "--turns", "10", "--seed", "7", "--runtime", "local", "--out",
             str(tmp_path / "s.md"), "--events", str(tmp_path / "e.jsonl"))
-    b = cli("run", "fantasy_world", "--turns", "10", "--seed", "7", "--runtime", "local")
+    b = cli("run", "fantasy_world", "--turns", "10", "--seed", "7", "--runtime", "local", "--processes", "2")
     assert a.returncode == 0, a.stderr
-    assert a.stdout == b.stdout  # byte-identical, across processes and hash seeds
+    assert b.returncode == 0, b.stderr
+    assert a.stdout == b.stdout  # byte-identical, across runs, hash seeds and process counts
     on_ray = cli("run", "fantasy_world", "--turns", "10", "--seed", "7",  # Ray is the default runtime
                  "--database-url", f"sqlite:///{tmp_path / 'ray.db'}")
     assert on_ray.returncode == 0, on_ray.stderr[-3000:]
@@ -71,18 +72,25 @@ def test_validate_prints_every_error_without_traceback(tmp_path):
 def test_user_errors_are_clean():
     for args in (["run", "no_such_world"], ["run", "fantasy_world", "--turns", "-3"],
                  ["run", "fantasy_world", "--runtime", "local", "--personas-per-actor", "0"],
-                 ["run", "fantasy_world", "--verbosity", "7"], ["bench", "core", "--personas", "ten"]):
+                 ["run", "fantasy_world", "--verbosity", "7"], ["bench", "core", "--personas", "ten"],
+                 ["run", "fantasy_world", "--processes", "2"], ["run", "fantasy_world", "--processes", "0"],
+                 ["bench", "core", "--processes", "two"]):
         out = cli(*args)
         assert out.returncode == 2, args
         assert "Traceback" not in out.stderr and out.stderr.strip(), args
 
 
 def test_bench_core_writes_json(tmp_path):
-    out = cli("bench", "core", "--personas", "50,200", "--turns", "2", "--out", str(tmp_path / "b.json"))
+    out = cli("bench", "core", "--personas", "50,200", "--turns", "2", "--processes", "1,2",
+              "--out", str(tmp_path / "b.json"))
     assert out.returncode == 0, out.stderr
     data = json.loads((tmp_path / "b.json").read_text())
     rows = data["results"]
-    assert [r["personas"] for r in rows] == [50, 200]
+    assert [(r["personas"], r["processes"]) for r in rows] == [(50, 1), (50, 2), (200, 1), (200, 2)]
+    shared = [r for r in rows if r["processes"] == 2]  # the replica's share is waited for, and measured
+    assert all(r["phase_seconds"]["exchange"] > 0 and r["replica_peak_rss_mib"] > 0 and r["speedup"] > 0
+               for r in shared)
+    rows = [r for r in rows if r["processes"] == 1]
     for r in rows:
         assert r["seconds_per_turn"] > 0 and r["peak_rss_mib"] > 0 and r["persona_turns_per_s"] > 0
         assert len(r["turn_seconds"]) == 2 and max(r["turn_seconds"]) == r["max_seconds_per_turn"]
