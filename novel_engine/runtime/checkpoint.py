@@ -30,7 +30,6 @@ from novel_engine.agents.chronicler import ChroniclerAgent
 from novel_engine.agents.director import DirectorAgent
 from novel_engine.agents.persona import MEMORY_LIMIT, PersonaPool
 from novel_engine.config import SessionSettings
-from novel_engine.core.beliefs import BeliefModel
 from novel_engine.core.briefs import MemoryItem
 from novel_engine.core.causal_graph import CausalGraph
 from novel_engine.core.events import Event, InformationFragment
@@ -51,21 +50,6 @@ def _memory(item: MemoryItem) -> list[Any]:
     return [item.turn, item.event_id, item.summary, item.role, item.action_type, item.other, item.outcome]
 
 
-def _beliefs_of(runtime: "LocalRuntime") -> dict[str, Any]:
-    if getattr(runtime, "beliefs", None) is not None:
-        return runtime.belief_models()
-    return {pid: a.beliefs.to_dict() for pid, a in runtime.pool.agents.items()}  # beliefs held by agents
-
-
-def _restore_beliefs(runtime: "LocalRuntime", data: Mapping[str, Any]) -> None:
-    store = getattr(runtime, "beliefs", None)
-    if store is not None:
-        store.restore(data)
-        return
-    for pid, d in data.items():  # beliefs held by agents
-        runtime.pool.agents[pid].beliefs = BeliefModel.from_dict(d)
-
-
 def capture(runtime: "LocalRuntime", *, history: bool = True, scenario: bool = True) -> dict[str, Any]:
     """Return the state of ``runtime`` between two turns as a JSON-friendly dict.
 
@@ -75,9 +59,10 @@ def capture(runtime: "LocalRuntime", *, history: bool = True, scenario: bool = T
             it keeps those as turn records and events already.
         scenario: include the scenario (the store keeps it once, in the session record).
     """
+    beliefs, memory = runtime.held()
     return assemble(turn=runtime.turn, seed=runtime.seed, scenario=runtime.scenario, settings=runtime.settings,
-                    world=runtime.world, pending=runtime.pending, beliefs=_beliefs_of(runtime),
-                    memory=memory_rows(runtime.pool.agents), director=runtime.director,
+                    world=runtime.world, pending=runtime.pending, beliefs=beliefs,
+                    memory=memory, director=runtime.director,
                     chronicler=runtime.chronicler.to_dict(),
                     history=runtime.history if history else None, with_scenario=scenario)
 
@@ -173,7 +158,7 @@ def restore(state: Mapping[str, Any], model: LanguageModel, *, seed: int | None 
         for pid, items in state["memory"].items():
             pool.agents[pid].memory = deque((MemoryItem(*m) for m in items), maxlen=MEMORY_LIMIT)
         rt.pool = pool
-        _restore_beliefs(rt, state["beliefs"])
+        rt.beliefs.restore(state["beliefs"])
         ds = state["director"]
         director = DirectorAgent(world, scenario, the_seed, CausalGraph.from_dict(ds["causal_graph"]),
                                  difficulty=ds["difficulty"])

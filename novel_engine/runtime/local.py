@@ -27,6 +27,7 @@ from novel_engine.core.setup import build_world, gc_paused
 from novel_engine.llm.offline import OfflineModel
 from novel_engine.errors import ConfigError
 from novel_engine.llm.port import LanguageModel
+from novel_engine.runtime.checkpoint import memory_rows
 from novel_engine.runtime.replicas import Replicas, Split, turn_digest
 
 __all__ = ["LocalRuntime", "TurnReport", "PHASES", "page_of"]
@@ -102,11 +103,13 @@ class LocalRuntime:
             self.join(Replicas(self, _check_processes(self.settings, self.pool.model)))
 
     def join(self, split: Split) -> None:
-        """Share the turns with other processes: from now on this one decides for, and keeps the
-        beliefs of, the personas ``split`` gives it."""
+        """Share the turns with other processes: from now on this one perceives for, decides for
+        and keeps the beliefs and memories of the personas ``split`` gives it."""
         split.assign(self.world.personas)
         self.split = split
-        self.beliefs.models = {pid: m for pid, m in self.beliefs.models.items() if split.owner(pid) == split.part}
+        mine = split.owner
+        self.beliefs.models = {pid: m for pid, m in self.beliefs.models.items() if mine(pid) == split.part}
+        self.pool.agents = {pid: a for pid, a in self.pool.agents.items() if mine(pid) == split.part}
 
     @property
     def turn(self) -> int:
@@ -132,7 +135,7 @@ class LocalRuntime:
         if split is not None:  # the replicas start the turn too
             split.begin(players, world_events)
         t = clock()
-        routes = self.fog.route(self.pending, world)
+        routes = self.fog.route(self.pending, world, None if split is None else split.own)
         timings["perceive"], t = clock() - t, clock()
         deciders = [pid for pid in sorted(world.personas) if pid not in players and world.personas[pid].can_act]
         if isinstance(self.pool.model, OfflineModel):  # no latency to hide: one phase after another
@@ -240,13 +243,18 @@ class LocalRuntime:
             return split.beliefs_of(persona_id, limit)
         return self.beliefs.beliefs_of(persona_id, limit)
 
-    def belief_models(self) -> dict[str, Any]:
-        """Every persona's belief model as checkpoint data, from whichever process holds it."""
-        data = self.beliefs.to_dict()
+    def held(self) -> tuple[dict[str, Any], dict[str, list]]:
+        """Every persona's belief model and memories as checkpoint data (``BeliefStore.to_dict``,
+        ``memory_rows``), gathered from whichever process holds them."""
+        beliefs, memory = self.beliefs.to_dict(), memory_rows(self.pool.agents)
         if isinstance(self.split, Replicas):
-            data.update(self.split.belief_models())
-            data = {pid: data[pid] for pid in self.world.personas if pid in data}  # one process's order
-        return data
+            for b, m in self.split.held():
+                beliefs.update(b)
+                memory.update(m)
+            order = self.world.personas  # one process's order
+            beliefs = {pid: beliefs[pid] for pid in order if pid in beliefs}
+            memory = {pid: memory[pid] for pid in order if pid in memory}
+        return beliefs, memory
 
     def close(self) -> None:
         """Stop the replica processes, if any (nothing else to release in process)."""

@@ -5,10 +5,12 @@ local session runs in the driver's process and in N-1 *replica* processes (spawn
 the same world from the same scenario, or restores the driver's checkpoint). Every process plays
 every turn:
 
-- perceive and resolve run in every process, on the whole world: they are the director's
-  sequential work, and repeating them costs less than shipping a world between processes;
-- believe, brief and decide are split: process ``k`` handles the personas at positions k, k+N,
-  k+2N... of the sorted cast (:meth:`Split.owner`) and holds only their belief models;
+- resolve runs in every process, on the whole world: it is the director's sequential work, and
+  repeating it costs less than shipping a world between processes;
+- the rest is split: process ``k`` handles the personas at positions k, k+N, k+2N... of the sorted
+  cast (:meth:`Split.owner`): it routes their perceptions (hearsay still spreads through the whole
+  cast), updates their beliefs, briefs them and decides for them, and it alone holds their belief
+  models and memories;
 - the replicas send their decisions to the driver, which answers each with everyone else's, so
   every process resolves the same decisions in the same order and the worlds stay identical. A
   digest of each resolved turn is compared; a replica that diverges, fails or dies stops the
@@ -70,10 +72,13 @@ class Split:
     def __init__(self, part: int, parts: int) -> None:
         self.part, self.parts = part, parts
         self._position: dict[str, int] = {}
+        self.own: list[str] = []
 
     def assign(self, persona_ids: Iterable[str]) -> None:
         """Fix ownership by position in the sorted cast (the same in every process)."""
-        self._position = {pid: i for i, pid in enumerate(sorted(persona_ids))}
+        cast = sorted(persona_ids)
+        self._position = {pid: i for i, pid in enumerate(cast)}
+        self.own = cast[self.part::self.parts]  # this process's personas, sorted
 
     def owner(self, persona_id: str) -> int:
         """The process that decides for ``persona_id`` and holds its beliefs."""
@@ -191,12 +196,9 @@ class Replicas(Split):
         """The leading beliefs of a persona a replica holds."""
         return self.ask(self.owner(persona_id), ("beliefs_of", persona_id, limit))
 
-    def belief_models(self) -> dict[str, Any]:
-        """The belief models every replica holds, as checkpoint data."""
-        out: dict[str, Any] = {}
-        for k in self._each():
-            out.update(self.ask(k, ("beliefs",)))
-        return out
+    def held(self) -> list[tuple[dict, dict]]:
+        """What every replica holds, as checkpoint data: (belief models, memory rows) each."""
+        return [self.ask(k, ("held",)) for k in self._each()]
 
     def pids(self) -> list[int]:
         """The replica processes' ids."""
@@ -298,6 +300,8 @@ class Link(Split):
 
 def serve(runtime: "LocalRuntime", conn: Connection, part: int, parts: int) -> None:
     """A replica: play turns and answer requests until told to stop or until the driver is gone."""
+    from novel_engine.runtime.checkpoint import memory_rows
+
     loop = asyncio.new_event_loop()
     try:
         rt = runtime
@@ -310,8 +314,8 @@ def serve(runtime: "LocalRuntime", conn: Connection, part: int, parts: int) -> N
                 loop.run_until_complete(rt.step(message[1], message[2]))
             elif op == "beliefs_of":
                 conn.send((op, rt.beliefs.beliefs_of(message[1], message[2])))
-            elif op == "beliefs":
-                conn.send((op, rt.beliefs.to_dict()))
+            elif op == "held":
+                conn.send((op, (rt.beliefs.to_dict(), memory_rows(rt.pool.agents))))
             elif op == "close":
                 return
             else:
