@@ -20,9 +20,15 @@ from typing import Any, Sequence
 __all__ = ["bench_core", "measure_core", "bench_runtime", "measure_runtime"]
 
 
-def measure_core(personas: int, turns: int, seed: int, processes: int = 1) -> dict[str, Any]:
+def measure_core(personas: int, turns: int, seed: int, processes: int = 1, count_calls: bool = False
+                 ) -> dict[str, Any]:
     """Run a synthetic world of ``personas`` for ``turns`` turns in this process (and ``processes``
-    - 1 replicas); return the figures."""
+    - 1 replicas); return the figures.
+
+    ``count_calls`` (one process only): play one more turn under ``cProfile`` and report the
+    function calls it made per persona: the work the code does, whatever the memory hierarchy
+    and the host's speed do to the seconds (linear work shows as the same count at every size).
+    """
     from novel_engine.api import Engine
     from novel_engine.runtime.local import PHASES
     from novel_engine.scenarios.synthetic import synthetic
@@ -42,6 +48,14 @@ def measure_core(personas: int, turns: int, seed: int, processes: int = 1) -> di
         events += len(report.events)
         for k, v in report.timings.items():
             phases[k] = phases.get(k, 0.0) + v
+    calls = None
+    if count_calls and processes == 1:
+        import cProfile
+        import pstats
+
+        profile = cProfile.Profile()
+        profile.runcall(session.step)
+        calls = round(pstats.Stats(profile).total_calls / personas, 2)
     session.close()  # the replicas end: their peak RSS is then known
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     replica_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if processes > 1 else 0
@@ -55,19 +69,20 @@ def measure_core(personas: int, turns: int, seed: int, processes: int = 1) -> di
         "peak_rss_mib": round(rss_kib / 1024, 1),
         "replica_peak_rss_mib": round(replica_kib / 1024, 1),  # the largest replica's
         "phase_seconds": {k: round(v / turns, 4) for k, v in phases.items()},
+        **({"calls_per_persona_turn": calls} if calls is not None else {}),
     }
 
 
 def bench_core(sizes: list[int], turns: int = 3, seed: int = 1, out: str | os.PathLike = "bench-results/core.json",
-               processes: Sequence[int] = (1,)) -> dict[str, Any]:
+               processes: Sequence[int] = (1,), count_calls: bool = False) -> dict[str, Any]:
     """Measure every cast size (with each process count) in its own subprocess, print a table,
-    write JSON to ``out``."""
+    write JSON to ``out`` (``count_calls``: see :func:`measure_core`)."""
     rows = []
     before = host_calibration()
     for n in sizes:
         for procs in processes:
             proc = subprocess.run([sys.executable, "-m", "novel_engine.bench", str(n), str(turns), str(seed),
-                                   str(procs)], capture_output=True, text=True, check=False)
+                                   str(procs), str(int(count_calls))], capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 raise RuntimeError(f"benchmark of {n} personas on {procs} processes failed:\n{proc.stderr[-2000:]}")
             row = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -85,6 +100,12 @@ def bench_core(sizes: list[int], turns: int = 3, seed: int = 1, out: str | os.Pa
             r["cost_ratio"] = round((r["seconds_per_turn"] / r["personas"]) / base, 3)
         print(f"cost per persona-turn on {procs} process(es) relative to the smallest cast: "
               + ", ".join(f"{r['personas']}: {r['cost_ratio']}x" for r in mine))
+    counted = [r for r in rows if "calls_per_persona_turn" in r]
+    if counted:
+        base_calls = counted[0]["calls_per_persona_turn"]
+        print("function calls per persona-turn (the work done, whatever the memory hierarchy does to time): "
+              + ", ".join(f"{r['personas']}: {r['calls_per_persona_turn']} "
+                          f"({r['calls_per_persona_turn'] / base_calls:.3f}x)" for r in counted))
     single = {r["personas"]: r["seconds_per_turn"] for r in rows if r["processes"] == 1}
     for r in rows:
         if r["processes"] > 1 and r["personas"] in single:
@@ -252,8 +273,8 @@ def bench_runtime(sizes: list[int], turns: int = 3, seed: int = 1, llm_personas:
     return result
 
 
-if __name__ == "__main__":  # workers: python -m novel_engine.bench N TURNS SEED PROCS | runtime KIND N TURNS SEED
+if __name__ == "__main__":  # workers: python -m novel_engine.bench N TURNS SEED PROCS CALLS | runtime KIND N TURNS SEED
     if sys.argv[1] == "runtime":
         print(json.dumps(measure_runtime(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))))
     else:
-        print(json.dumps(measure_core(*map(int, sys.argv[1:5]))))
+        print(json.dumps(measure_core(*map(int, sys.argv[1:5]), count_calls=sys.argv[5] == "1")))

@@ -103,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     core.add_argument("--seed", type=int, default=1)
     core.add_argument("--processes", default="1",
                       help="comma-separated process counts to measure each cast size with (e.g. 1,2)")
+    core.add_argument("--count-calls", action="store_true", dest="count_calls",
+                      help="one more turn per size (one process) under cProfile: function calls per persona-turn")
     core.add_argument("--out", default="bench-results/core.json", help="where to write the JSON figures")
     rt = bench_sub.add_parser("runtime", help="the Ray runtime beside the in-process one, LLM-bound turns, small casts")
     rt.add_argument("--personas", default="1000,10000,100000", help="comma-separated cast sizes")
@@ -274,7 +276,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                                    ) from None
         if not processes or min(processes) < 1:
             raise NovelEngineError("--processes: give at least one process count of 1 or more")
-        bench_core(sizes, turns=max(1, args.turns), seed=args.seed, out=args.out, processes=processes)
+        bench_core(sizes, turns=max(1, args.turns), seed=args.seed, out=args.out, processes=processes,
+                   count_calls=args.count_calls)
     return 0
 
 

@@ -81,7 +81,7 @@ def test_user_errors_are_clean():
 
 
 def test_bench_core_writes_json(tmp_path):
-    out = cli("bench", "core", "--personas", "50,200", "--turns", "2", "--processes", "1,2",
+    out = cli("bench", "core", "--personas", "50,200", "--turns", "2", "--processes", "1,2", "--count-calls",
               "--out", str(tmp_path / "b.json"))
     assert out.returncode == 0, out.stderr
     data = json.loads((tmp_path / "b.json").read_text())
@@ -91,6 +91,10 @@ def test_bench_core_writes_json(tmp_path):
     assert all(r["phase_seconds"]["exchange"] > 0 and r["replica_peak_rss_mib"] > 0 and r["speedup"] > 0
                for r in shared)
     rows = [r for r in rows if r["processes"] == 1]
+    # the work per persona-turn, counted in calls: about the same at both sizes (linear work)
+    calls = [r["calls_per_persona_turn"] for r in rows]
+    assert all(c > 50 for c in calls) and 0.5 < calls[1] / calls[0] < 2.0, calls
+    assert "function calls per persona-turn" in out.stdout
     for r in rows:
         assert r["seconds_per_turn"] > 0 and r["peak_rss_mib"] > 0 and r["persona_turns_per_s"] > 0
         assert len(r["turn_seconds"]) == 2 and max(r["turn_seconds"]) == r["max_seconds_per_turn"]
