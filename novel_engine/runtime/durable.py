@@ -67,7 +67,7 @@ async def replay_turn(rt: LocalRuntime, inputs: Mapping[str, Any]) -> TurnReport
 
 
 async def load(runner: StoreRunner, session_id: str, model: LanguageModel, *, upto: int | None = None,
-               seed: int | None = None) -> tuple[LocalRuntime, SessionRecord]:
+               seed: int | None = None, replicate: bool = True) -> tuple[LocalRuntime, SessionRecord]:
     """Rebuild the runtime of a stored session as it was after turn ``upto`` (default: its last).
 
     Args:
@@ -76,6 +76,8 @@ async def load(runner: StoreRunner, session_id: str, model: LanguageModel, *, up
         model: the language model of the rebuilt runtime.
         upto: the turn to stop at.
         seed: a new seed for the turns after ``upto`` (forks).
+        replicate: start the replica processes the session's settings ask for (False when the
+            runtime only carries state to Ray actors).
     Returns:
         ``(runtime, head)``: the runtime and the session's stored head.
     Raises:
@@ -98,7 +100,7 @@ async def load(runner: StoreRunner, session_id: str, model: LanguageModel, *, up
     scenario = Scenario.model_validate(head.scenario)
     replaying = ck_turn < target
     # replayed turns must use the seed they were played with; a fork's seed applies after them
-    rt = restore(decode(blob), model, scenario=scenario, seed=None if replaying else seed)
+    rt = restore(decode(blob), model, scenario=scenario, seed=None if replaying else seed, replicate=replicate)
     records = await runner.acall(lambda s: s.turns(session_id, 0, target))
     events = await runner.acall(lambda s: s.events(session_id, 0, records[-1].last_seq if records else 0))
     by_turn: dict[int, list[Event]] = {}
@@ -118,7 +120,7 @@ async def load(runner: StoreRunner, session_id: str, model: LanguageModel, *, up
                                   "stored session cannot be continued faithfully", session_id=session_id,
                                   turn=rec.turn)
     if replaying and seed is not None:
-        rt = restore(capture(rt), model, scenario=scenario, seed=seed)
+        rt = restore(capture(rt), model, scenario=scenario, seed=seed, replicate=replicate)
     return rt, head
 
 

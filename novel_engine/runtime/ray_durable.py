@@ -70,7 +70,8 @@ async def recover(runner: StoreRunner, session_id: str, rt: RayRuntime, model: L
     """Put every actor of ``rt`` back to the session's last committed state; return that turn."""
     from novel_engine.llm.offline import OfflineModel
 
-    local, _ = await load(runner, session_id, await driver_model(model, runner, session_id) or OfflineModel())
+    local, _ = await load(runner, session_id, await driver_model(model, runner, session_id) or OfflineModel(),
+                          replicate=False)
     return await rt.restore(capture(local))
 
 
@@ -219,7 +220,7 @@ async def _rebuild(rt: RayRuntime, played: Sequence[Mapping[str, Any]]) -> None:
     from novel_engine.runtime.local import LocalRuntime
 
     scenario, settings = await rt.ascenario_and_settings()
-    local = LocalRuntime(scenario, settings, OfflineModel())
+    local = LocalRuntime(scenario, settings, OfflineModel(), replicate=False)
     for inputs in played:
         await durable.replay_turn(local, inputs)
     await rt.restore(capture(local))
@@ -258,7 +259,7 @@ async def resume(runner: StoreRunner, session_id: str, model: LanguageModel, *, 
         SessionError: the store has no such session.
         CheckpointError: the stored state cannot be continued faithfully.
     """
-    local, head = await load(runner, session_id, await driver_model(model, runner, session_id))
+    local, head = await load(runner, session_id, await driver_model(model, runner, session_id), replicate=False)
     if session_id in list_sessions():
         rt = RayRuntime.attach(session_id)
     else:
