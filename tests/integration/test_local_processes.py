@@ -145,3 +145,24 @@ def test_processes_are_refused_where_they_cannot_help():
         Engine().create_session("fantasy_world", processes=too_many)
     with pytest.raises(ConfigError, match="processes"):
         Engine().create_session("fantasy_world", processes=0)
+
+
+def test_three_processes_tell_the_same_story(monkeypatch):
+    # more processes than this 2-CPU machine has: slower, but the exchange between a driver and two
+    # replicas (each gets the other two's decisions) must still give the one-process story
+    monkeypatch.setattr("novel_engine.runtime.local.os.cpu_count", lambda: 4)
+    scenario = synthetic(personas=400, seed=4)
+    one = Engine().create_session(scenario, seed=4)
+    three = Engine().create_session(scenario, seed=4, processes=3)
+    try:
+        assert len(three._rt.split.pids()) == 2
+        one.run(4)
+        three.run(4)
+        assert record(three) == record(one)
+        cast = sorted(one.world.personas)
+        assert {three._rt.split.owner(p) for p in cast[:3]} == {0, 1, 2}
+        assert [three.beliefs(p, 5) for p in cast[:6]] == [one.beliefs(p, 5) for p in cast[:6]]
+        assert state(three) == state(one)
+    finally:
+        one.close()
+        three.close()
