@@ -3,7 +3,8 @@
 It is the reference the Ray runtime must match byte for byte, and the fastest way to run small
 stories and tests. A turn goes through the phases of ``ARCHITECTURE.md``: perceive, believe,
 brief, decide, resolve (which records into the causal graph), narrate, commit; the time spent in
-each is kept in the turn's report.
+each is kept in the turn's report. With ``settings.processes`` > 1 the per-persona phases are
+shared with forked replicas of the runtime (``replicas.py``), and the story stays the same.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from novel_engine.core.fog_of_war import FogOfWarService
 from novel_engine.core.scenario import Scenario
 from novel_engine.core.world import WorldState
 from novel_engine.core.setup import build_world, gc_paused
-from novel_engine.llm.offline import OfflineModel
 from novel_engine.errors import ConfigError
+from novel_engine.llm.offline import OfflineModel
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime.checkpoint import memory_rows
 from novel_engine.runtime.replicas import Replicas, Split, turn_digest
