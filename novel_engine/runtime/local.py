@@ -108,9 +108,9 @@ class LocalRuntime:
         and keeps the beliefs and memories of the personas ``split`` gives it."""
         split.assign(self.world.personas)
         self.split = split
-        mine = split.owner
-        self.beliefs.models = {pid: m for pid, m in self.beliefs.models.items() if mine(pid) == split.part}
-        self.pool.agents = {pid: a for pid, a in self.pool.agents.items() if mine(pid) == split.part}
+        owner, part = split.owner, split.part
+        self.beliefs.models = {pid: m for pid, m in self.beliefs.models.items() if owner(pid) == part}
+        self.pool.agents = {pid: a for pid, a in self.pool.agents.items() if owner(pid) == part}
 
     @property
     def turn(self) -> int:
@@ -148,7 +148,7 @@ class LocalRuntime:
             decisions = await self.pool.decide(briefs)
             timings["decide"], t = clock() - t, clock()
             if split is not None:  # the other processes' decisions (and the wait for the slowest)
-                decisions = split.exchange(deciders, decisions)
+                decisions = split.exchange(decisions)
                 timings["exchange"], t = clock() - t, clock()
         else:
             decisions = await self._decide_as_briefed(routes, turn, deciders, timings)
@@ -249,12 +249,9 @@ class LocalRuntime:
         ``memory_rows``), gathered from whichever process holds them."""
         beliefs, memory = self.beliefs.to_dict(), memory_rows(self.pool.agents)
         if isinstance(self.split, Replicas):
-            for b, m in self.split.held():
+            for b, m in self.split.held():  # (checkpoints are encoded with sorted keys)
                 beliefs.update(b)
                 memory.update(m)
-            order = self.world.personas  # one process's order
-            beliefs = {pid: beliefs[pid] for pid in order if pid in beliefs}
-            memory = {pid: memory[pid] for pid in order if pid in memory}
         return beliefs, memory
 
     def close(self) -> None:

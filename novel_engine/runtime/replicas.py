@@ -1,9 +1,9 @@
 """Replicas: one local session's turns shared by several processes of this machine.
 
 A large cast's turn is CPU-bound Python, and one process uses one core. With ``processes=N`` a
-local session runs in the driver's process and in N-1 *replica* processes (spawned; each builds
-the same world from the same scenario, or restores the driver's checkpoint). Every process plays
-every turn:
+local session runs in the driver's process and in N-1 *replica* processes, forked from the driver
+once its state is built or restored (so each starts as an exact copy). Every process plays every
+turn:
 
 - resolve runs in every process, on the whole world: it is the director's sequential work, and
   repeating it costs less than shipping a world between processes;
@@ -12,7 +12,8 @@ every turn:
   cast), updates their beliefs, briefs them and decides for them, and it alone holds their belief
   models and memories;
 - the replicas send their decisions to the driver, which answers each with everyone else's, so
-  every process resolves the same decisions in the same order and the worlds stay identical. A
+  every process resolves the same decisions (the director takes them in actor order) and the
+  worlds stay identical. A
   digest of each resolved turn is compared; a replica that diverges, fails or dies stops the
   session with a :class:`~novel_engine.errors.ReplicaError` (never a hang).
 
@@ -53,12 +54,13 @@ def turn_digest(turn: int, events: Sequence[Event], tension: float, fragments: i
     return turn, len(events), tension, fragments, zlib.crc32(text.encode())
 
 
-def _merge(order: Sequence[str], parts: Iterable[Mapping[str, Action]]) -> dict[str, Action]:
-    """Every part's decisions in ``order`` (the one process's order, so the same story)."""
+def _merge(parts: Iterable[Mapping[str, Action]]) -> dict[str, Action]:
+    """Every part's decisions in one dict (the director resolves them in actor order, whatever
+    the dict's)."""
     every: dict[str, Action] = {}
     for part in parts:
         every.update(part)
-    return {pid: every[pid] for pid in order if pid in every}
+    return every
 
 
 class Split:
@@ -93,8 +95,8 @@ class Split:
     def begin(self, actions: Mapping[str, Action], world_events: Sequence[Any]) -> None:
         """A turn starts (the driver tells its replicas)."""
 
-    def exchange(self, order: Sequence[str], mine: Mapping[str, Action]) -> dict[str, Action]:
-        """Every process's decisions, in ``order``, given this process's own."""
+    def exchange(self, mine: Mapping[str, Action]) -> dict[str, Action]:
+        """Every process's decisions, given this process's own."""
         raise NotImplementedError
 
     def check(self, digest: tuple) -> None:
@@ -174,11 +176,11 @@ class Replicas(Split):
         for k in self._each():
             self._send(k, ("step", dict(actions), list(world_events)))
 
-    def exchange(self, order: Sequence[str], mine: Mapping[str, Action]) -> dict[str, Action]:
+    def exchange(self, mine: Mapping[str, Action]) -> dict[str, Action]:
         got = [dict(mine)] + [self._recv(k, "decisions") for k in self._each()]
         for k in self._each():  # each replica gets what the others decided
             self._send(k, ("decisions", [d for j, d in enumerate(got) if j != k]))
-        return _merge(order, got)
+        return _merge(got)
 
     def check(self, digest: tuple) -> None:
         for k in self._each():
@@ -287,12 +289,12 @@ class Link(Split):
         super().__init__(part, parts)
         self.conn = conn
 
-    def exchange(self, order: Sequence[str], mine: Mapping[str, Action]) -> dict[str, Action]:
+    def exchange(self, mine: Mapping[str, Action]) -> dict[str, Action]:
         self.conn.send(("decisions", dict(mine)))
         tag, others = self.conn.recv()
         if tag != "decisions":
             raise ReplicaError(f"the driver sent {tag!r} where decisions were due", part=self.part)
-        return _merge(order, [mine, *others])
+        return _merge([mine, *others])
 
     def check(self, digest: tuple) -> None:
         self.conn.send(("digest", digest))
@@ -303,8 +305,8 @@ def serve(runtime: "LocalRuntime", conn: Connection, part: int, parts: int) -> N
     from novel_engine.runtime.checkpoint import memory_rows
 
     loop = asyncio.new_event_loop()
+    rt = runtime
     try:
-        rt = runtime
         rt.join(Link(conn, part, parts))
         rt.narrates = False
         while True:
