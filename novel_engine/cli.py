@@ -245,6 +245,17 @@ def _serve(args: argparse.Namespace) -> int:
     return cmd_serve(args)
 
 
+def _counts(text: str, flag: str, what: str) -> list[int]:
+    """A comma-separated list of whole numbers of at least 1, or a user error naming ``flag``."""
+    try:
+        counts = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise NovelEngineError(f"{flag}: expected comma-separated whole numbers, got {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise NovelEngineError(f"{flag}: give at least one {what} of 1 or more")
+    return counts
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from novel_engine.bench import bench_core, bench_runtime
 
@@ -259,25 +270,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         return cmd_bench_api(args)
     if args.suite == "llm":
         return cli_llm.cmd_bench_llm(args)
-    try:
-        sizes = [int(x) for x in args.personas.split(",") if x.strip()]
-    except ValueError:
-        raise NovelEngineError(f"--personas: expected comma-separated whole numbers, got {args.personas!r}") from None
-    if not sizes or min(sizes) < 1:
-        raise NovelEngineError("--personas: give at least one cast size of 1 or more")
+    sizes = _counts(args.personas, "--personas", "cast size")
     if args.suite == "runtime":
         bench_runtime(sizes, turns=max(1, args.turns), seed=args.seed, llm_personas=max(1, args.llm_personas),
                       out=args.out)
     else:
-        try:
-            processes = [int(x) for x in args.processes.split(",") if x.strip()]
-        except ValueError:
-            raise NovelEngineError(f"--processes: expected comma-separated whole numbers, got {args.processes!r}"
-                                   ) from None
-        if not processes or min(processes) < 1:
-            raise NovelEngineError("--processes: give at least one process count of 1 or more")
-        bench_core(sizes, turns=max(1, args.turns), seed=args.seed, out=args.out, processes=processes,
-                   count_calls=args.count_calls)
+        bench_core(sizes, turns=max(1, args.turns), seed=args.seed, out=args.out,
+                   processes=_counts(args.processes, "--processes", "process count"), count_calls=args.count_calls)
     return 0
 
 
