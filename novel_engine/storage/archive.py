@@ -29,7 +29,7 @@ def _pa():
     except ImportError:  # pragma: no cover - depends on the install
         from novel_engine.errors import StoreError
 
-        raise StoreError("event archives need pyarrow: pip install 'novel-engine[state]'", backend="archive") from None
+        raise StoreError("event archives need pyarrow, a dependency of novel-engine that is missing: reinstall it (pip install novel-engine)", backend="archive") from None
     return pa, pq
 
 

@@ -155,7 +155,7 @@ class RedisHot(HotStore):
             from redis.exceptions import ConnectionError as RConnErr, TimeoutError as RTimeout
             from redis.asyncio.retry import Retry
         except ImportError:  # pragma: no cover - depends on the install
-            raise StoreError("Redis needs the redis package: pip install 'novel-engine[state]'", backend="redis") from None
+            raise StoreError("Redis needs the redis package, a dependency of novel-engine that is missing: reinstall it (pip install novel-engine)", backend="redis") from None
         # About a second of retries rides out a quick restart of a local Redis; longer outages
         # surface as StoreError (best-effort callers count them and carry on without Redis).
         self._r = aioredis.Redis.from_url(self.url, retry=Retry(ExponentialBackoff(cap=0.25, base=0.02), 6),

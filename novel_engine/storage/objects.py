@@ -40,7 +40,7 @@ class ObjectStore:
         try:
             import fsspec
         except ImportError:  # pragma: no cover - fsspec ships with the state extra
-            raise StoreError("the object store needs fsspec: pip install 'novel-engine[state]'",
+            raise StoreError("the object store needs fsspec, a dependency of novel-engine that is missing: reinstall it (pip install novel-engine)",
                              backend="object_store") from None
         try:
             if self.scheme == "s3":
@@ -52,7 +52,7 @@ class ObjectStore:
                 if self.scheme == "file":
                     await asyncio.to_thread(self._fs.makedirs, self.root, True)
         except ImportError:
-            raise StoreError("S3 needs s3fs: pip install 'novel-engine[state]'", backend="object_store") from None
+            raise StoreError("S3 needs s3fs, a dependency of novel-engine that is missing: reinstall it (pip install novel-engine)", backend="object_store") from None
         except Exception as err:  # noqa: BLE001 - fsspec/s3fs raise many unrelated types
             raise StoreError(f"cannot open the object store {self.url}: {type(err).__name__}: {err}; check "
                              "NOVEL_ENGINE_OBJECT_STORE_URL, NOVEL_ENGINE_S3_ENDPOINT and AWS credentials",

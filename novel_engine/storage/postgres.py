@@ -25,7 +25,7 @@ def _driver():
     try:
         import asyncpg
     except ImportError:  # pragma: no cover - depends on the install
-        raise StoreError("PostgreSQL needs asyncpg: pip install 'novel-engine[state]'", backend="postgresql") from None
+        raise StoreError("PostgreSQL needs asyncpg, a dependency of novel-engine that is missing: reinstall it (pip install novel-engine)", backend="postgresql") from None
     return asyncpg
 
 
