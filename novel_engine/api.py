@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from novel_engine.agents.director import validate_action
 from novel_engine.config import SessionSettings, parse_settings
+from novel_engine.core.rng import check_seed
 from novel_engine.core.events import Action, Decision, Event, WorldEventSpec
 from novel_engine.core.perception import BeliefSummary
 from novel_engine.core.scenario import Scenario
@@ -130,7 +131,8 @@ class Engine:
             **overrides: individual settings, e.g. ``verbosity=0.3``.
         Raises:
             ScenarioError: the scenario is invalid or unknown.
-            ConfigError: a setting is invalid.
+            ConfigError: a setting is invalid, e.g. a seed outside ``0 <= seed < 2**63``
+                (:data:`novel_engine.config.SEED_LIMIT`).
         """
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         s = parse_settings(settings if settings is not None else None, seed=seed, **overrides)
@@ -199,6 +201,15 @@ class Engine:
         session._engine, session._version = self, head.version
         self._sessions[session_id] = session  # replaces a stale handle of the same session
         return session
+
+    def stored_sessions(self) -> list[Any]:
+        """Every session in the state store, as :class:`~novel_engine.storage.port.SessionRecord` heads
+        (id, scenario, turn, ``played_at``...), by id.
+
+        Raises:
+            SessionError: the engine has no store.
+        """
+        return self._require_store("stored_sessions").call(lambda st: st.list_sessions())
 
     def close(self) -> None:
         """Close the state store (everything committed stays in it)."""
@@ -379,8 +390,41 @@ class Session:
 
     def export_markdown(self, path: str | os.PathLike) -> Path:
         """Write the story as Markdown to ``path``; return the path."""
+        return self.export(path, format="markdown")
+
+    def export_epub(self, path: str | os.PathLike) -> Path:
+        """Write the story as an EPUB 3 e-book (a chapter per turn) to ``path``; return the path."""
+        return self.export(path, format="epub")
+
+    def export_html(self, path: str | os.PathLike) -> Path:
+        """Write the story as one standalone HTML page with its tension curve to ``path``; return the path."""
+        return self.export(path, format="html")
+
+    def render(self, format: str = "markdown") -> bytes:
+        """The story as the bytes of a ``markdown``, ``epub`` or ``html`` file.
+
+        Raises:
+            ConfigError: unknown format.
+        """
+        from novel_engine.story_formats import StoryDocument, format_for_path, render_epub, render_html
+
+        fmt = format_for_path("", format)
+        if fmt == "markdown":
+            return self.markdown().encode("utf-8")
+        doc = StoryDocument(self.markdown(), self.tension_curve(), self.scenario.description, self.id, self.seed)
+        return render_epub(doc) if fmt == "epub" else render_html(doc).encode("utf-8")
+
+    def export(self, path: str | os.PathLike, format: str | None = None) -> Path:
+        """Write the story to ``path`` as ``format`` (``markdown``, ``epub`` or ``html``; default: by the
+        extension, ``.epub``, ``.html``/``.htm``, else Markdown); return the path.
+
+        Raises:
+            ConfigError: unknown format.
+        """
+        from novel_engine.story_formats import format_for_path
+
         p = Path(path)
-        p.write_text(self.markdown(), encoding="utf-8")
+        p.write_bytes(self.render(format_for_path(p, format)))
         return p
 
     def reports(self, after: int = 0, limit: int | None = None) -> list[TurnReport]:
@@ -418,10 +462,13 @@ class Session:
 
         Raises:
             SessionError: ``at_turn`` is not a played turn, or it is a past one and there is no store.
+            ConfigError: ``seed`` is not a whole number with ``0 <= seed < 2**63``.
         """
         from novel_engine.runtime import durable
         from novel_engine.runtime.checkpoint import capture, restore
 
+        if seed is not None:
+            check_seed(seed)
         now = self.turn
         at = now if at_turn is None else at_turn
         if not 0 <= at <= now:

@@ -1,23 +1,29 @@
-"""The ``novel-engine`` command line: run stories, list and validate scenarios, run benchmarks.
+"""The ``novel-engine`` command line: run stories, list and resume stored sessions, list and validate
+scenarios, run benchmarks (also ``python -m novel_engine``).
 
-User errors (a bad scenario, an unknown name, a bad flag) are printed to stderr with a non-zero
-exit code and no traceback.
+User errors (a bad scenario, an unknown name, a bad flag or setting, a seed out of range) are one
+line on stderr with exit code 2 and no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
 from typing import Sequence
 
 from novel_engine import cli_llm
-from novel_engine.errors import NovelEngineError, ScenarioError
+from novel_engine.cli_support import (
+    CliParser, TurnProgress, add_log_level, emit, load_cli_scenario, seed_arg, setup_logging, user_error, version,
+)
+from novel_engine.errors import NovelEngineError
 
 __all__ = ["main"]
 
 EXIT_USER_ERROR = 2
+log = logging.getLogger("novel_engine.cli")
 
 
 def _positive(text: str) -> int:
@@ -55,20 +61,26 @@ def _store(args: argparse.Namespace):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="novel-engine", description="Stories told by many AI characters at once.")
+    p = CliParser(prog="novel-engine", description="Stories told by many AI characters at once.")
+    p.add_argument("--version", action="version", version=f"novel-engine {version()}")
+    add_log_level(p, top=True)
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a story and print it turn by turn")
-    run.add_argument("scenario", help="a built-in scenario name (see `novel-engine scenarios`) or a YAML file")
+    run.add_argument("scenario", help="a built-in scenario name (see `novel-engine scenarios`), a YAML file, or "
+                                      "synthetic:PERSONAS[:STYLE] (a generated world, e.g. synthetic:5000:noir)")
     run.add_argument("--turns", type=_positive, default=10, help="how many turns to play (default 10)")
-    run.add_argument("--seed", type=int, default=None, help="the session seed (default: the scenario's)")
-    run.add_argument("--out", help="also write the story as Markdown to this file or s3://bucket/key")
+    run.add_argument("--seed", type=seed_arg, default=None,
+                     help="the session seed, 0 <= seed < 2**63 (default: the scenario's; synthetic: 0)")
+    run.add_argument("--out", help="also write the story to this file or s3://bucket/key: EPUB (.epub), "
+                                   "a standalone HTML page with the tension curve (.html), else Markdown")
     run.add_argument("--events", help="also write every event as JSON lines to this file or s3://bucket/key")
     run.add_argument("--verbosity", type=_unit, default=None, help="prose verbosity in [0, 1]")
     run.add_argument("--style", choices=("epic_fantasy", "noir", "sci_fi"), help="override the prose style")
-    run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    run.add_argument("--runtime", choices=("ray", "local"), default="ray",
-                     help="ray (default: actors on a local or given Ray cluster) or local (in this process)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or messages on stderr")
+    run.add_argument("--runtime", choices=("local", "ray"), default="local",
+                     help="local (default, as Engine(): every phase in this process) or ray (actors on a "
+                          "private local Ray instance or a given cluster; the same story)")
     run.add_argument("--address", default=None,
                      help="Ray cluster address, or 'auto' to join the cluster running here "
                           "(default: $RAY_ADDRESS if set, else a private local Ray instance)")
@@ -86,9 +98,12 @@ def _parser() -> argparse.ArgumentParser:
     res = sub.add_parser("resume", help="continue a stored session where it stopped (in this process)")
     res.add_argument("session_id", help="the id `novel-engine run` printed on stderr")
     res.add_argument("--turns", type=_positive, default=1, help="how many more turns to play (default 1)")
-    res.add_argument("--out", help="also write the whole story as Markdown to this file")
-    res.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    res.add_argument("--out", help="also write the whole story to this file (.epub, .html, else Markdown)")
+    res.add_argument("--quiet", action="store_true", help="no progress bar or messages on stderr")
     _store_flags(res)
+
+    ses = sub.add_parser("sessions", help="list the stored sessions (id, scenario, turns, last played)")
+    _store_flags(ses)
 
     sub.add_parser("scenarios", help="list the built-in scenarios")
 
@@ -100,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     core = bench_sub.add_parser("core", help="the in-process engine at growing cast sizes")
     core.add_argument("--personas", default="100,1000,10000,100000", help="comma-separated cast sizes")
     core.add_argument("--turns", type=_positive, default=3)
-    core.add_argument("--seed", type=int, default=1)
+    core.add_argument("--seed", type=seed_arg, default=1)
     core.add_argument("--processes", default="1",
                       help="comma-separated process counts to measure each cast size with (e.g. 1,2)")
     core.add_argument("--count-calls", action="store_true", dest="count_calls",
@@ -110,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     rt.add_argument("--personas", default="1000,10000,100000", help="comma-separated cast sizes")
     rt.add_argument("--llm-personas", type=_positive, default=1000, dest="llm_personas")
     rt.add_argument("--turns", type=_positive, default=3)
-    rt.add_argument("--seed", type=int, default=1)
+    rt.add_argument("--seed", type=seed_arg, default=1)
     rt.add_argument("--out", default="bench-results/runtime.json", help="where to write the JSON figures")
     from novel_engine.bench_store import add_bench_parser as add_store_bench  # `bench store`
 
@@ -129,16 +144,17 @@ def _parser() -> argparse.ArgumentParser:
     uc.add_argument("--password-stdin", action="store_true", dest="password_stdin",
                     help="read the password from the first line of stdin instead of prompting")
     _store_flags(uc)
+    for command in sub.choices.values():
+        add_log_level(command)
     return p
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from novel_engine.api import Engine
 
-    from novel_engine.scenarios import load_scenario
     from novel_engine.storage.exports import check_target
 
-    scenario = load_scenario(args.scenario)  # a bad scenario fails before Ray starts
+    scenario = load_cli_scenario(args.scenario, args.seed)  # a bad scenario fails before Ray starts
     check_target(args.out, "--out")  # so does a malformed s3:// URL
     check_target(args.events, "--events")
     if args.personas_per_actor is not None and args.personas_per_actor < 1:
@@ -168,6 +184,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         engine.close()
 
 
+def _play_turns(session, args: argparse.Namespace) -> None:
+    """Play ``args.turns`` turns, printing each on stdout, with a progress bar on a terminal's stderr."""
+    with TurnProgress(args.turns, quiet=args.quiet, logger=log).active() as progress:
+        for i in range(1, args.turns + 1):
+            report = session.step()
+            emit(f"## Turn {report.turn}\n\n{report.prose}\n")
+            progress.turn_done(i, report)
+
+
 def _play(session, args: argparse.Namespace) -> int:
     from novel_engine.storage.exports import export_session
 
@@ -176,15 +201,9 @@ def _play(session, args: argparse.Namespace) -> int:
     if sc.description:
         print(f"*{sc.description.strip()}*\n", flush=True)
     started = time.perf_counter()
-    for i in range(1, args.turns + 1):
-        report = session.step()
-        print(f"## Turn {report.turn}\n\n{report.prose}\n", flush=True)
-        if not args.quiet:
-            bar = "#" * i + "." * (args.turns - i)
-            print(f"[{bar}] turn {i}/{args.turns}: {len(report.events)} events, tension {report.tension:.2f}, "
-                  f"{sum(report.timings.values()) * 1000:.0f} ms", file=sys.stderr, flush=True)
+    _play_turns(session, args)
     if args.out:
-        export_session(session, args.out, "markdown", flag="--out")  # a path or s3://bucket/key
+        export_session(session, args.out, flag="--out")  # a path or s3://bucket/key; the format by extension
     if args.events:
         export_session(session, args.events, "events", flag="--events")
     if not args.quiet:
@@ -203,15 +222,16 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         session = engine.resume(args.session_id)
         if not args.quiet:
             print(f"resumed {session.id} after turn {session.turn}", file=sys.stderr, flush=True)
-        for i in range(1, args.turns + 1):
-            report = session.step()
-            print(f"## Turn {report.turn}\n\n{report.prose}\n", flush=True)
-            if not args.quiet:
-                print(f"turn {i}/{args.turns}: {len(report.events)} events, tension {report.tension:.2f}",
-                      file=sys.stderr, flush=True)
+        _play_turns(session, args)
         if args.out:
-            export_session(session, args.out, "markdown", flag="--out")
+            export_session(session, args.out, flag="--out")
     return 0
+
+
+def _cmd_sessions(args: argparse.Namespace) -> int:
+    from novel_engine.cli_sessions import list_stored_sessions
+
+    return list_stored_sessions(_store(args))
 
 
 def _cmd_scenarios(_: argparse.Namespace) -> int:
@@ -283,15 +303,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``novel-engine`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
-    handlers = {"run": _cmd_run, "resume": _cmd_resume, "scenarios": _cmd_scenarios, "validate": _cmd_validate, "bench": _cmd_bench,
-                "users": _cmd_users, "serve": _serve, "replay": lambda a: cli_llm.cmd_replay(a, _store(a))}
+    setup_logging(args.log_level)
+    handlers = {"run": _cmd_run, "resume": _cmd_resume, "sessions": _cmd_sessions, "scenarios": _cmd_scenarios,
+                "validate": _cmd_validate, "bench": _cmd_bench, "users": _cmd_users, "serve": _serve,
+                "replay": lambda a: cli_llm.cmd_replay(a, _store(a))}
     try:
         return handlers[args.command](args)
-    except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
     except NovelEngineError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(user_error(exc), file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from novel_engine.core.rng import SEED_LIMIT, check_seed, seed_problem
 from novel_engine.errors import ConfigError
 from novel_engine.llm.settings import LLMOptions
 
-__all__ = ["SessionSettings", "parse_settings"]
+__all__ = ["SEED_LIMIT", "SessionSettings", "parse_settings"]
 
 
 class SessionSettings(BaseModel):
     """How a session runs. Every field has a default that works on a bare machine.
 
     Attributes:
-        seed: the session seed (None: the scenario's default seed).
+        seed: the session seed, ``0 <= seed < SEED_LIMIT`` (2**63) (None: the scenario's default seed).
         llm: which language model decides and narrates: ``offline`` (no key or network), ``gemini``
             (key in GEMINI_API_KEY or GOOGLE_API_KEY) or ``openai`` (an OpenAI-compatible server at
             ``llm_options.base_url``). None: the scenario's ``llm``, else offline.
@@ -57,6 +58,14 @@ class SessionSettings(BaseModel):
     belief_shards: int | None = Field(default=None, ge=1, le=1024)
     processes: int = Field(default=1, ge=1, le=64)
 
+    @field_validator("seed")
+    @classmethod
+    def _seed_in_range(cls, v: int | None) -> int | None:
+        problem = None if v is None else seed_problem(v)
+        if problem is not None:
+            raise ValueError(problem)
+        return v
+
 
 def parse_settings(settings: SessionSettings | dict | None, **overrides) -> SessionSettings:
     """Validate settings given as a model or a dict (plus keyword overrides that are not None).
@@ -66,6 +75,8 @@ def parse_settings(settings: SessionSettings | dict | None, **overrides) -> Sess
     """
     base = settings.model_dump() if isinstance(settings, SessionSettings) else dict(settings or {})
     base.update({k: v for k, v in overrides.items() if v is not None})
+    if base.get("seed") is not None:
+        check_seed(base["seed"])  # one plain sentence rather than pydantic's wording
     try:
         return SessionSettings.model_validate(base)
     except ValidationError as exc:

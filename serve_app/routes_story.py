@@ -1,11 +1,12 @@
-"""Story routes: the narrative (Markdown or JSON), the causal graph and the explanation of an event."""
+"""Story routes: the narrative (Markdown or JSON), exports (Markdown, EPUB, HTML), the causal graph and the
+explanation of an event."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from novel_engine.errors import NovelEngineError
@@ -55,3 +56,21 @@ async def explain(session_id: str = SessionPath, event_id: str = Path(..., min_l
             raise Problem(404, "not-found", f"no event {event_id!r} in session {session_id!r}") from None
         raise
     return {"event_id": event_id, "causes": dump(list(chain))}
+
+
+_EXTENSIONS = {"markdown": "md", "epub": "epub", "html": "html"}
+
+
+@router.get("/export", response_class=Response,
+            responses={200: {"content": {"text/markdown": {}, "application/epub+zip": {}, "text/html": {}},
+                             "description": "the story as a file to download"}},
+            summary="The story as a file: Markdown, an EPUB e-book, or a standalone HTML page with its tension curve")
+async def export(session_id: str = SessionPath, format: Literal["markdown", "epub", "html"] = Query("markdown"),
+                 ctx: ServeContext = Ctx, who=Caller) -> Response:
+    from novel_engine.story_formats import MEDIA_TYPES
+
+    await ctx.authorize(who, session_id, OWNER)
+    session = await ctx.session(session_id)
+    body = await run_in_threadpool(session.render, format)
+    return Response(body, media_type=MEDIA_TYPES[format], headers={
+        "Content-Disposition": f'attachment; filename="{session_id}.{_EXTENSIONS[format]}"'})

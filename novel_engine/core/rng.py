@@ -14,10 +14,38 @@ import hashlib
 import random
 from typing import Sequence, TypeVar
 
-__all__ = ["RandomStreams", "stable_hash"]
+from novel_engine.errors import ConfigError
+
+__all__ = ["SEED_LIMIT", "RandomStreams", "check_seed", "seed_problem", "stable_hash"]
 
 T = TypeVar("T")
 _SCALE = 1.0 / float(1 << 64)
+
+#: Session seeds are whole numbers with ``0 <= seed < SEED_LIMIT``: the stores keep them as signed
+#: 64-bit integers (SQLite INTEGER, PostgreSQL BIGINT), so a larger one could not be stored. The CLI,
+#: the Python API, scenario files and the HTTP API all check against this one constant.
+SEED_LIMIT = 2**63
+
+
+def seed_problem(seed: object) -> str | None:
+    """What is wrong with ``seed`` as a session seed, or None when it is a valid one."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        return f"must be a whole number, got {seed!r}"
+    if not 0 <= seed < SEED_LIMIT:
+        return f"must be between 0 and 2**63 - 1 ({SEED_LIMIT - 1}), got {seed}"
+    return None
+
+
+def check_seed(seed: object, setting: str = "seed") -> int:
+    """Return ``seed`` if it is a valid session seed (``0 <= seed < SEED_LIMIT``).
+
+    Raises:
+        ConfigError: it is not a whole number in that range; the message names ``setting``.
+    """
+    problem = seed_problem(seed)
+    if problem is not None:
+        raise ConfigError(f"{setting}: {problem}", setting=setting, value=repr(seed))
+    return seed  # type: ignore[return-value]
 
 
 def stable_hash(text: str) -> int:

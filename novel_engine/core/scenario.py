@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BeforeValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from novel_engine.core.events import ActionType, Effect, SourceType, Visibility
+from novel_engine.core.rng import seed_problem
 from novel_engine.core.world import CORE_TRAITS
 from novel_engine.errors import FieldError, ScenarioError
 
@@ -43,7 +44,15 @@ def _goal_from_text(v: Any) -> Any:
     return {"text": v} if isinstance(v, str) else v
 
 
+def _seed(v: int) -> int:
+    problem = seed_problem(v)
+    if problem is not None:
+        raise ValueError(problem)
+    return v
+
+
 Unit = Annotated[float, AfterValidator(_unit)]
+Seed = Annotated[int, AfterValidator(_seed)]
 SignedUnit = Annotated[float, AfterValidator(_signed_unit)]
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
@@ -182,7 +191,7 @@ class Scenario(_Model):
     title: str = Field(min_length=1, max_length=200)
     style: Literal["epic_fantasy", "noir", "sci_fi"] = "epic_fantasy"
     description: str = Field(default="", max_length=4000)
-    seed: int = 0
+    seed: Seed = 0
     difficulty: Unit = 0.5
     llm: Literal["offline", "gemini", "openai"] | None = None
     facts: dict[str, Scalar] = Field(default_factory=dict)

@@ -17,6 +17,7 @@ from novel_engine.core.scenario import (
     STYLES, CausalRuleSpec, ComplicationSpec, Condition, EventPattern, FragmentSpec, GoalSpec,
     LocationSpec, NarrativeGoalSpec, PersonaSpec, RelationshipSpec, Scenario,
 )
+from novel_engine.core.rng import seed_problem
 from novel_engine.core.setup import gc_paused
 from novel_engine.core.world import CORE_TRAITS
 from novel_engine.errors import NovelEngineError
@@ -77,9 +78,8 @@ def _check(personas: Any, locations: Any, seed: Any, style: Any) -> None:
     if locations is not None and (not is_int(locations) or locations < 1):
         raise NovelEngineError(f"synthetic(): locations must be an integer >= 1 or None, got {locations!r}",
                                argument="locations", value=repr(locations))
-    if not is_int(seed):
-        raise NovelEngineError(f"synthetic(): seed must be an integer, got {seed!r}",
-                               argument="seed", value=repr(seed))
+    if seed_problem(seed) is not None:  # the generator seed is also the session seed
+        raise NovelEngineError(f"synthetic(): seed {seed_problem(seed)}", argument="seed", value=repr(seed))
     if style not in STYLES:
         raise NovelEngineError(f"synthetic(): style must be one of {', '.join(STYLES)}, got {style!r}",
                                argument="style", value=repr(style))

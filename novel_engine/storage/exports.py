@@ -1,4 +1,4 @@
-"""Write an export (a story as Markdown, events as JSON lines) to a local path or an object-store URL.
+"""Write an export (a story as Markdown, EPUB or HTML, events as JSON lines) to a local path or an object-store URL.
 
 ``novel-engine run --out`` takes either a file path or an ``s3://bucket/key`` URL. The URL form is
 what a headless RayJob on Kubernetes uses: its pods are thrown away when the job ends, so the story
@@ -73,9 +73,9 @@ def _run(coro_fn) -> None:
         raise errors[0]
 
 
-def write_export(target: str | os.PathLike, text: str, *, flag: str = "--out",
+def write_export(target: str | os.PathLike, text: str | bytes, *, flag: str = "--out",
                  env: Mapping[str, str] | None = None) -> str:
-    """Write ``text`` (UTF-8) to a file path or an object URL; return where it went.
+    """Write ``text`` (UTF-8 when a str) to a file path or an object URL; return where it went.
 
     Args:
         target: a path, ``s3://bucket/key`` or ``memory://name/key``.
@@ -87,9 +87,10 @@ def write_export(target: str | os.PathLike, text: str, *, flag: str = "--out",
         ConfigError: the URL names no bucket or no key.
         StoreError: the object store is unreachable, the bucket is missing or the write failed.
     """
+    data = text.encode("utf-8") if isinstance(text, str) else text
     if not is_object_url(target):
         path = Path(target)
-        path.write_text(text, encoding="utf-8")
+        path.write_bytes(data)
         return str(path)
     url = str(target)
     root, key = _split(url, flag)
@@ -100,7 +101,7 @@ def write_export(target: str | os.PathLike, text: str, *, flag: str = "--out",
     async def put() -> None:
         await store.open()
         try:
-            await store.put(key, text.encode("utf-8"))
+            await store.put(key, data)
         finally:
             await store.close()
 
@@ -108,13 +109,21 @@ def write_export(target: str | os.PathLike, text: str, *, flag: str = "--out",
     return url
 
 
-def export_session(session, target: str | os.PathLike, what: str = "markdown", *, flag: str = "--out") -> str:
-    """Export a session's story (``what="markdown"``) or events (``"events"``) to a path or object URL.
+def export_session(session, target: str | os.PathLike, what: str = "story", *, flag: str = "--out") -> str:
+    """Export a session's story (``what="story"``: Markdown, EPUB or HTML by the target's extension,
+    see :func:`~novel_engine.story_formats.format_for_path`) or events (``"events"``) to a path or
+    object URL.
 
     Paths go straight to the session's own exporter; object URLs get the same bytes, written to a
     temporary file first and then uploaded whole, so a reader never sees half a story.
     """
-    exporter = {"markdown": session.export_markdown, "events": session.export_events}[what]
+    from novel_engine.story_formats import format_for_path
+
+    if what == "events":
+        exporter = session.export_events
+    else:
+        fmt = "markdown" if what == "markdown" else format_for_path(target)
+        exporter = lambda path: session.export(path, format=fmt)  # noqa: E731
     if not is_object_url(target):
         exporter(target)
         return str(target)
@@ -122,4 +131,4 @@ def export_session(session, target: str | os.PathLike, what: str = "markdown", *
     with tempfile.TemporaryDirectory(prefix="novel-engine-export-") as folder:
         tmp = Path(folder) / "export"
         exporter(tmp)
-        return write_export(target, tmp.read_text(encoding="utf-8"), flag=flag)
+        return write_export(target, tmp.read_bytes(), flag=flag)

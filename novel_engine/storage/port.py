@@ -33,6 +33,9 @@ class SessionRecord:
         last_seq: the sequence number of the session's last event.
         parent: ``(session_id, turn)`` this session was forked from, if any.
         owner: the user owning the session, if any.
+        played_at: when the session was created or last committed a turn, in seconds since the
+            epoch by the store's clock (None when not read from a store). Not part of the story,
+            so records that differ only here are equal.
     """
 
     id: str
@@ -44,6 +47,7 @@ class SessionRecord:
     last_seq: int = 0
     parent: tuple[str, int] | None = None
     owner: str | None = None
+    played_at: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

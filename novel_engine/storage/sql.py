@@ -16,6 +16,7 @@ import asyncio
 import json
 import re
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -52,7 +53,11 @@ def migrations(dialect: str) -> list[tuple[int, list[str]]]:
     # archived events from SQL (see SqlBackend.record_archive).
     archives = ["CREATE TABLE event_archives (session_id TEXT NOT NULL REFERENCES sessions(id), first_seq BIGINT "
                 "NOT NULL, last_seq BIGINT NOT NULL, object_key TEXT NOT NULL, PRIMARY KEY (session_id, first_seq))"]
-    return [(1, first), (2, ["CREATE INDEX events_by_turn ON events (session_id, turn)"]), (3, archives)]
+    # 4: when each session last played a turn, for `novel-engine sessions` (DOUBLE PRECISION is
+    # REAL in SQLite and float8 in PostgreSQL)
+    played = ["ALTER TABLE sessions ADD COLUMN played_at DOUBLE PRECISION"]
+    return [(1, first), (2, ["CREATE INDEX events_by_turn ON events (session_id, turn)"]), (3, archives),
+            (4, played)]
 
 
 class Tx(ABC):
@@ -85,13 +90,14 @@ def _dumps(value: Any) -> str:
 
 
 def _session(row: tuple) -> SessionRecord:
-    sid, scenario, settings, seed, turn, version, last_seq, parent_id, parent_turn, owner = row
+    sid, scenario, settings, seed, turn, version, last_seq, parent_id, parent_turn, owner, played_at = row
     return SessionRecord(id=sid, scenario=json.loads(scenario), settings=json.loads(settings), seed=int(seed),
                          turn=int(turn), version=int(version), last_seq=int(last_seq),
-                         parent=(parent_id, int(parent_turn)) if parent_id else None, owner=owner)
+                         parent=(parent_id, int(parent_turn)) if parent_id else None, owner=owner,
+                         played_at=float(played_at) if played_at is not None else None)
 
 
-_SESSION_COLS = "id, scenario, settings, seed, turn, version, last_seq, parent_id, parent_turn, owner"
+_SESSION_COLS = "id, scenario, settings, seed, turn, version, last_seq, parent_id, parent_turn, owner, played_at"
 
 
 class SqlBackend(ABC):
@@ -134,9 +140,9 @@ class SqlBackend(ABC):
             if await tx.fetchone("SELECT 1 FROM sessions WHERE id = $1", rec.id):
                 raise ConflictError(f"session {rec.id!r} already exists", session_id=rec.id)
             await tx.execute(
-                f"INSERT INTO sessions ({_SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                f"INSERT INTO sessions ({_SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 rec.id, _dumps(rec.scenario), _dumps(rec.settings), rec.seed, rec.turn, rec.version, rec.last_seq,
-                rec.parent[0] if rec.parent else None, rec.parent[1] if rec.parent else None, rec.owner)
+                rec.parent[0] if rec.parent else None, rec.parent[1] if rec.parent else None, rec.owner, time.time())
             if checkpoint is not None or checkpoint_key is not None:
                 await tx.execute("INSERT INTO checkpoints (session_id, turn, data, object_key) VALUES ($1, $2, $3, $4)",
                                  rec.id, rec.turn, checkpoint, checkpoint_key)
@@ -161,9 +167,9 @@ class SqlBackend(ABC):
             # The version check and the head update are one statement, so two writers can never
             # both pass it; the loser changes nothing and learns why below.
             row = await tx.fetchone(
-                "UPDATE sessions SET version = version + 1, turn = $1, last_seq = last_seq + $2 "
-                "WHERE id = $3 AND version = $4 AND turn = $5 RETURNING last_seq",
-                commit.turn, n, session_id, expected_version, commit.turn - 1)
+                "UPDATE sessions SET version = version + 1, turn = $1, last_seq = last_seq + $2, played_at = $3 "
+                "WHERE id = $4 AND version = $5 AND turn = $6 RETURNING last_seq",
+                commit.turn, n, time.time(), session_id, expected_version, commit.turn - 1)
             if row is None:
                 head = await tx.fetchone("SELECT version, turn FROM sessions WHERE id = $1", session_id)
                 if head is None:
