@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import shutil
+import os
 import sys
 from importlib import metadata
 from typing import Any, Iterator, NoReturn
@@ -64,15 +64,12 @@ def add_log_level(p: argparse.ArgumentParser, *, top: bool = False) -> None:
 
 
 def setup_logging(level: str) -> None:
-    """Send Novel Engine's log records at ``level`` and above to stderr, one line each."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("novel_engine")
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
-    for name in ("serve_app",):
-        logging.getLogger(name).setLevel(level.upper())
+    """Send log records at ``level`` and above to stderr, one line each.
+
+    Configures the root logger only when nothing has yet (as ``logging.basicConfig`` does), so
+    ``main()`` called inside another program (a test, a notebook) leaves that program's logging alone.
+    """
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
 
 def load_cli_scenario(name: str, seed: int | None) -> Any:
@@ -121,11 +118,14 @@ class TurnProgress:
 
         self.total = total
         self._log = logger
-        width = min(100, shutil.get_terminal_size((80, 24)).columns)
+        try:  # the bar goes to stderr, so its terminal's width counts (stdout may be a file)
+            columns = os.get_terminal_size(sys.stderr.fileno()).columns or 80
+        except (OSError, ValueError, AttributeError):
+            columns = 80
+        width = min(100, columns)
         # disable=None: tqdm turns itself off when stderr is not a terminal
         self._bar = tqdm(total=total, unit="turn", file=sys.stderr, ncols=width, disable=True if quiet else None,
-                         leave=False, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} turns [{elapsed}<{remaining}] "
-                                                 "{postfix}")
+                         leave=False, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} turns [{elapsed}<{remaining}{postfix}]")
 
     @contextlib.contextmanager
     def active(self) -> Iterator["TurnProgress"]:
@@ -133,7 +133,7 @@ class TurnProgress:
         from tqdm.contrib.logging import logging_redirect_tqdm
 
         try:
-            with logging_redirect_tqdm(loggers=[logging.getLogger("novel_engine")]):
+            with logging_redirect_tqdm():  # the root logger's stderr handler
                 yield self
         finally:
             self._bar.close()
