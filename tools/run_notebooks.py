@@ -22,8 +22,10 @@ from typing import Any, Callable, Mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-#: the sizes the committed outputs are made with (the notebooks' own defaults, with a private Ray)
-COMMITTED_ENV = {"RAY_ADDRESS": "local", "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
+#: how the committed outputs are made: the notebooks' own sizes, in process (the same stories as on Ray,
+#: byte for byte, without Ray's start-up log in the outputs); ``--env NE_RUNTIME=ray`` runs them on a
+#: private Ray instance (RAY_ADDRESS=local: never one already running here)
+COMMITTED_ENV = {"NE_RUNTIME": "local", "RAY_ADDRESS": "local", "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
 
 
 def kernel_for_this_python(folder: Path) -> tuple[str, dict[str, str]]:
@@ -53,8 +55,10 @@ def kernel_for_this_python(folder: Path) -> tuple[str, dict[str, str]]:
 
 
 def execute(path: Path, kernel: tuple[str, Mapping[str, str]], workdir: Path, settings: Mapping[str, str],
-            on_cell_executed: Callable[..., Any] | None = None, timeout: int = 600) -> tuple[Any, Any]:
+            after_cell: Callable[[Any], Any] | None = None, timeout: int = 600) -> tuple[Any, Any]:
     """Run ``path`` in a fresh kernel; return the executed notebook and the nbclient client.
+
+    ``after_cell(client)`` runs after every cell (the tests look at the kernel's processes there).
 
     Raises nbclient's CellExecutionError (naming the failing cell, with its traceback) if a cell fails.
     """
@@ -65,12 +69,15 @@ def execute(path: Path, kernel: tuple[str, Mapping[str, str]], workdir: Path, se
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, kernel_name=name, timeout=timeout, startup_timeout=60, record_timing=False,
                                      resources={"metadata": {"path": str(workdir)}})
-    if on_cell_executed is not None:
-        client.on_cell_executed = on_cell_executed
+    if after_cell is not None:
+        client.on_cell_executed = lambda **_: after_cell(client)
     client.execute(env={**base_env, **COMMITTED_ENV, **settings})
     # the saved notebook names the standard kernel, whichever spec ran it here
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     nb.metadata.get("language_info", {}).pop("version", None)  # the build's patch level: noise in diffs
+    nb.metadata["novel_engine"] = {"executed_by": "tools/run_notebooks.py",
+                                   "settings": {k: v for k, v in {**COMMITTED_ENV, **settings}.items()
+                                                if k.startswith("NE_")}}
     return nb, client
 
 

@@ -1,4 +1,5 @@
-"""The notebooks in notebooks/ run top to bottom, small, in a real Jupyter kernel.
+"""The notebooks in notebooks/ run top to bottom, small, in a real Jupyter kernel, and are committed
+with the outputs of a real run of the current engine (``make notebooks``).
 
 Each notebook reads its sizes from ``NE_*`` environment variables; here they run with a few hundred
 personas and three turns. The quickstart runs on Ray: its kernel starts its own private Ray instance
@@ -8,16 +9,18 @@ that every process the kernel started is gone once the notebook has run and the 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+TOOL = ROOT / "tools" / "run_notebooks.py"
 QUICKSTART = NOTEBOOKS / "01_quickstart.ipynb"
 LARGE_CAST = NOTEBOOKS / "02_large_cast.ipynb"
 
@@ -27,33 +30,19 @@ def need(module: str):
     return __import__(module) if os.environ.get("CI") == "true" else pytest.importorskip(module)
 
 
+def tool():
+    """tools/run_notebooks.py, which `make notebooks` runs: the tests execute notebooks the same way."""
+    spec = importlib.util.spec_from_file_location("run_notebooks", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory) -> tuple[str, dict[str, str]]:
-    """A kernel spec that runs this interpreter (the venv's), and the environment to find it with.
-
-    ipykernel installs a ``python3`` spec whose command is ``python``, which jupyter_client replaces
-    with ``sys.executable``; a spec pointing at any other interpreter would run the notebooks outside
-    the venv, so then we write our own spec in a temporary directory and put it on JUPYTER_PATH.
-    """
+    """A kernel spec that runs this interpreter (the venv's), and the environment to find it with."""
     need("ipykernel")
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    env = {k: v for k, v in os.environ.items() if k != "JUPYTER_PATH"}
-    try:
-        argv0 = KernelSpecManager().get_kernel_spec("python3").argv[0]
-    except NoSuchKernel:
-        argv0 = None
-    this_python = {"python", f"python{sys.version_info[0]}", "python%d.%d" % sys.version_info[:2]}
-    if argv0 in this_python or (argv0 and os.path.abspath(argv0) == os.path.abspath(sys.executable)):
-        return "python3", env
-    root = tmp_path_factory.mktemp("jupyter")
-    spec_dir = root / "kernels" / "novel-engine-test"
-    spec_dir.mkdir(parents=True)
-    (spec_dir / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (novel-engine tests)", "language": "python"}))
-    env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("JUPYTER_PATH")]))
-    return "novel-engine-test", env
+    return tool().kernel_for_this_python(tmp_path_factory.mktemp("jupyter"))
 
 
 def run_notebook(path: Path, kernel, workdir: Path, **settings: str):
@@ -61,18 +50,13 @@ def run_notebook(path: Path, kernel, workdir: Path, **settings: str):
 
     Raises nbclient's CellExecutionError (with the failing cell and traceback) if a cell fails.
     """
-    nbformat = need("nbformat")
-    nbclient = need("nbclient")
+    need("nbformat")
+    need("nbclient")
     psutil = need("psutil")
     need("matplotlib")
-    name, base_env = kernel
-    env = {**base_env, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1", **settings}
-    nb = nbformat.read(path, as_version=4)
     descendants: dict[int, psutil.Process] = {}
-    client = nbclient.NotebookClient(nb, kernel_name=name, timeout=120, startup_timeout=60,
-                                     resources={"metadata": {"path": str(workdir)}})
 
-    def remember_children(**_):
+    def remember_children(client):
         # after every cell: whatever the kernel has started so far (Ray's gcs_server, raylet, workers...)
         try:
             kernel_proc = psutil.Process(client.km.provisioner.pid)
@@ -81,8 +65,7 @@ def run_notebook(path: Path, kernel, workdir: Path, **settings: str):
         except (psutil.Error, AttributeError):
             pass
 
-    client.on_cell_executed = remember_children
-    client.execute(env=env)
+    nb, _ = tool().execute(path, kernel, workdir, settings, after_cell=remember_children, timeout=120)
     return nb, list(descendants.values())
 
 
@@ -115,11 +98,14 @@ def wait_gone(procs, seconds: float) -> list:
 
 
 @pytest.mark.parametrize("path", [QUICKSTART, LARGE_CAST], ids=lambda p: p.stem)
-def test_notebooks_are_saved_clean_and_use_the_public_api(path):
+def test_notebooks_are_committed_with_the_outputs_of_a_run_and_use_the_public_api(path):
     nb = json.loads(path.read_text(encoding="utf-8"))
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    assert code and all(not c["outputs"] and c["execution_count"] is None for c in code), \
-        f"{path.name} was saved with outputs; clear them before committing"
+    # executed top to bottom in one kernel, every cell, and none failed: what `make notebooks` saves
+    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1)), \
+        f"{path.name} was not saved from one top-to-bottom run: run `make notebooks` and commit the result"
+    assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+    assert len([o for c in code for o in c["outputs"] if "image/png" in o.get("data", {})]) >= 2  # the plots
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
     source = "\n".join("".join(c["source"]) for c in code)
     imported = set(re.findall(r"^\s*(?:from|import)\s+(novel_engine[\w.]*)", source, re.M))
@@ -127,6 +113,20 @@ def test_notebooks_are_saved_clean_and_use_the_public_api(path):
     assert "ray.shutdown()" in source  # on Ray, leave nothing running (kernels shut down slowly otherwise)
     for var in ("NE_TURNS", "NE_RUNTIME") + (("NE_PROCESSES",) if path == LARGE_CAST else ()):
         assert f'os.environ.get("{var}"' in source
+
+
+def test_the_committed_quickstart_tells_the_story_the_engine_tells_now():
+    from novel_engine import Engine
+
+    nb = json.loads(QUICKSTART.read_text(encoding="utf-8"))
+    printed = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+    turns, scenario, seed = re.search(r"(\d+) turns of '(\w+)' \(seed (\d+)\)", printed).groups()
+    story = ["".join(o["data"]["text/markdown"]) for c in nb["cells"] for o in c.get("outputs", [])
+             if "text/markdown" in o.get("data", {}) and "".join(o["data"]["text/markdown"]).startswith("# ")]
+    session = Engine().create_session(scenario, seed=int(seed))
+    session.run(int(turns))
+    # stale outputs (the story engine changed since): run `make notebooks` and commit the notebooks
+    assert story == [f"# {session.scenario.title}\n\n" + session.narrative()]
 
 
 @pytest.mark.slow
