@@ -16,13 +16,13 @@ from typing import Sequence
 
 from novel_engine import cli_llm
 from novel_engine.cli_support import (
-    CliParser, TurnProgress, add_log_level, emit, load_cli_scenario, seed_arg, setup_logging, user_error, version,
+    EXIT_USER_ERROR, CliParser, TurnProgress, add_log_level, emit, load_cli_scenario, seed_arg, setup_logging,
+    user_error, version,
 )
 from novel_engine.errors import NovelEngineError
 
 __all__ = ["main"]
 
-EXIT_USER_ERROR = 2
 log = logging.getLogger("novel_engine.cli")
 
 

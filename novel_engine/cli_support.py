@@ -15,8 +15,8 @@ from typing import Any, Iterator, NoReturn
 from novel_engine.core.rng import SEED_LIMIT, seed_problem
 from novel_engine.errors import NovelEngineError
 
-__all__ = ["CliParser", "LOG_LEVELS", "SYNTHETIC_PREFIX", "TurnProgress", "add_log_level", "emit",
-           "load_cli_scenario", "seed_arg", "setup_logging", "version"]
+__all__ = ["EXIT_USER_ERROR", "CliParser", "LOG_LEVELS", "SYNTHETIC_PREFIX", "TurnProgress", "add_log_level", "emit",
+           "load_cli_scenario", "seed_arg", "setup_logging", "user_error", "version"]
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SYNTHETIC_PREFIX = "synthetic:"
