@@ -29,6 +29,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from novel_engine.cli_support import seed_arg
+
 __all__ = ["add_bench_parser", "cmd_bench_store", "bench_store", "make_payloads", "measure_backend"]
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -216,7 +218,7 @@ def add_bench_parser(bench_sub: Any) -> None:
     p.add_argument("--personas", default="100,10000", help="comma-separated cast sizes")
     p.add_argument("--backends", default="embedded,postgresql,s3", help="comma-separated: embedded, postgresql, s3")
     p.add_argument("--commits", type=int, default=0, help="commits per backend and size (0: 100, or 20 above 1,000 personas)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=seed_arg, default=1)
     p.add_argument("--postgres-url", default=os.environ.get("NOVEL_ENGINE_BENCH_POSTGRES_URL", DEFAULT_PG))
     p.add_argument("--redis-url", default=os.environ.get("NOVEL_ENGINE_BENCH_REDIS_URL", DEFAULT_REDIS))
     p.add_argument("--out", default="bench-results/store.json", help="where to write the JSON figures")

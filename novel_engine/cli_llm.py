@@ -10,6 +10,8 @@ import argparse
 import sys
 from typing import Any, Callable
 
+from novel_engine.cli_support import seed_arg
+
 __all__ = ["add_llm_flags", "llm_overrides", "add_replay_parser", "cmd_replay", "add_bench_parser", "cmd_bench_llm"]
 
 
@@ -86,7 +88,7 @@ def add_bench_parser(bench_sub: Any) -> None:
     b.add_argument("--rate-429", type=float, default=0.10, dest="rate_429", help="share of calls answered 429")
     b.add_argument("--retry-after", default="0.1", dest="retry_after", help="Retry-After sent with a 429 (seconds)")
     b.add_argument("--turns", type=int, default=2)
-    b.add_argument("--seed", type=int, default=1)
+    b.add_argument("--seed", type=seed_arg, default=1)
     b.add_argument("--runtime", choices=("local", "ray", "both"), default="both")
     b.add_argument("--transport", choices=("genai", "rest", "both"), default="both",
                    help="Gemini through google-genai, through the REST template, or both")
