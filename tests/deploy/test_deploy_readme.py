@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import deploy_checks as dc
-from kustomize_lite import build, load_documents
+from kustomize import build, load_documents
 
 ROOT = dc.ROOT
 START, END = "## Connect drivers and notebooks to a cluster", "## Benchmark"
