@@ -86,10 +86,12 @@ class Engine:
             database URL (``sqlite:///path``, ``postgresql://...``), ``"memory"``, a
             :class:`~novel_engine.storage.StoreSettings` (``StoreSettings.from_env()`` reads the
             ``NOVEL_ENGINE_*`` variables) or a ``UnifiedStateManager``. None: this process only.
+        dashboard: Ray only: start Ray's dashboard (on loopback) with the local instance this
+            engine starts; :meth:`ray_info` says where it is and where the actors' logs are.
     """
 
     def __init__(self, runtime: str = "local", *, address: str | None = None, model: LanguageModel | None = None,
-                 actor_options: Mapping[str, Any] | None = None, store: Any = None) -> None:
+                 actor_options: Mapping[str, Any] | None = None, store: Any = None, dashboard: bool = False) -> None:
         if runtime not in RUNTIMES:
             raise ConfigError(f"unknown runtime {runtime!r}; available: {', '.join(RUNTIMES)}", setting="runtime")
         self.runtime = runtime
@@ -104,7 +106,21 @@ class Engine:
         if runtime == "ray":
             from novel_engine.runtime.ray_runtime import connect
 
-            connect(address)
+            connect(address, dashboard=dashboard)
+
+    def ray_info(self) -> dict[str, str | None]:
+        """Where to look at the Ray instance: ``dashboard_url`` (None when the instance runs none: a
+        local one started without ``dashboard=True``),
+        ``token_file`` (the token the dashboard asks for) and ``logs_dir`` (every actor's output).
+
+        Raises:
+            ConfigError: the engine runs in process (no Ray).
+        """
+        if self.runtime != "ray":
+            raise ConfigError("ray_info: this engine runs in process; create it with Engine('ray')", setting="runtime")
+        from novel_engine.runtime.ray_runtime import where_to_look
+
+        return where_to_look()
 
     def _model_for(self, settings: SessionSettings, session_id: str = "") -> LanguageModel:
         if self._model is not None:

@@ -9,6 +9,7 @@ divided by the baseline's, so linear scaling shows as ratios near 1.
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import subprocess
@@ -16,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
+
+from novel_engine.errors import BenchmarkError
 
 __all__ = ["bench_core", "measure_core", "bench_runtime", "measure_runtime"]
 
@@ -182,8 +185,9 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int) -> dict[str
     runtime = "local" if kind in ("local", "llm-local") else "ray"
     model = None
     cap = 64
+    model_latency_s = 0.1
     if kind.startswith("llm"):
-        model = SlowModel(latency_s=0.1)
+        model = SlowModel(latency_s=model_latency_s)
     settings: dict[str, Any] = {}
     limiter = None
     if kind == "llm-ray":
@@ -227,20 +231,38 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int) -> dict[str
            "persona_turns_per_s": round(len(session.scenario.personas) / mean, 1), "rss_mib": rss,
            "phase_seconds": {k: round(v, 4) for k, v in phases.items()}}
     if kind.startswith("llm"):
-        import math
-
-        ideal = [math.ceil((c - 1) / cap) * 0.1 + 0.1 for c in calls]  # decisions in waves of 64, then the prose
+        ideal = [ideal_turn_seconds(c, cap, model_latency_s) for c in calls]
         row["ideal_seconds_per_turn"] = round(sum(ideal) / len(ideal), 4)
         row["ratio_to_ideal"] = round(mean / row["ideal_seconds_per_turn"], 3)
     return row
 
 
 def _run_worker(args: Sequence[str], module: str = "novel_engine.bench") -> dict[str, Any]:
-    """Run one measurement in a fresh interpreter (``python -m module *args``); return its last JSON line."""
+    """Run one measurement in a fresh interpreter (``python -m module *args``); return the JSON
+    object it printed last.
+
+    Raises:
+        BenchmarkError: the worker failed or printed no figures; the message holds the end of its
+            stderr (and of its stdout), so the cause shows instead of a traceback of this process.
+    """
     proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark {module} {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    for line in reversed(proc.stdout.strip().splitlines() if proc.returncode == 0 else []):
+        try:
+            figures = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a library's log line after the figures
+        if isinstance(figures, dict):
+            return figures
+    what = f"exited with status {proc.returncode}" if proc.returncode else "printed no figures"
+    raise BenchmarkError(f"benchmark worker `{module} {' '.join(args)}` {what}; its output ends with:\n"
+                         f"{proc.stderr[-3000:].rstrip() or '(no stderr)'}\n{proc.stdout[-1000:].rstrip()}",
+                         worker=module, returncode=proc.returncode)
+
+
+def ideal_turn_seconds(calls: int, cap: int, latency_s: float) -> float:
+    """The shortest possible LLM-bound turn: ``calls - 1`` decisions in waves of ``cap`` concurrent
+    calls, then the narration, one call that needs the decisions' outcome."""
+    return math.ceil(max(calls - 1, 0) / cap) * latency_s + latency_s
 
 
 def bench_runtime(sizes: list[int], turns: int = 3, seed: int = 1, llm_personas: int = 1000,

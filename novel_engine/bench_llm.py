@@ -32,7 +32,6 @@ Each case runs in a fresh subprocess (its own Ray driver), after one warm-up tur
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -40,6 +39,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Sequence
+
+from novel_engine.bench import _run_worker, ideal_turn_seconds
 
 __all__ = ["bench_llm", "measure_llm"]
 
@@ -99,7 +100,7 @@ def measure_llm(case: str, runtime: str, personas: int, turns: int, seed: int, l
 
             kill_limiter(limiter_name)
     mean = sum(per_turn) / len(per_turn)
-    ideal = sum(math.ceil(c / cap) * latency_s for c in calls) / len(calls)
+    ideal = sum(ideal_turn_seconds(c, cap, latency_s) for c in calls) / len(calls)
     return {"case": case, "provider": provider, "transport": transport if provider == "gemini" else "httpx",
             "runtime": runtime, "personas": personas, "turns": turns, "cap": cap,
             "latency_ms": latency_s * 1000, "rate_429": rate_429 if case == "429" else 0.0,
@@ -153,8 +154,6 @@ def http_floor(url: str, decisions: int, cap: int, repeats: int = 2) -> float:
 
 
 def _worker(args: Sequence[str]) -> dict[str, Any]:
-    from novel_engine.bench import _run_worker
-
     return _run_worker(args, module="novel_engine.bench_llm")
 
 

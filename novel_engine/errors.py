@@ -34,6 +34,7 @@ __all__ = [
     "AuthenticationError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "BenchmarkError",
 ]
 
 
@@ -207,3 +208,7 @@ class RateLimitedError(NovelEngineError):
     def __init__(self, message: str, retry_after: int = 1, **details: Any) -> None:
         super().__init__(message, retry_after=retry_after, **details)
         self.retry_after = retry_after
+
+
+class BenchmarkError(NovelEngineError):
+    """A benchmark's worker process failed; the message carries the worker's own error output."""

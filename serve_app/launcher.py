@@ -16,6 +16,7 @@ Ingress: a Ray instance this command starts uses Serve's HAProxy ingress (see
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import secrets
 import signal
@@ -41,7 +42,10 @@ def use_haproxy_ingress(draining_s: float | None = 2.0, environ: Any = None) -> 
     Sets :data:`HAPROXY_ENV` (values already set win) unless ``NOVEL_ENGINE_SERVE_INGRESS`` is
     ``proxy``. ``draining_s`` shortens how long a stopping replica keeps serving while HAProxy
     learns it is gone (Ray's default of 30 s suits a cluster behind a load balancer, not Ctrl-C
-    on one machine); None keeps Ray's default. Returns whether HAProxy was chosen.
+    on one machine); None keeps Ray's default. HAProxy runs behind
+    :mod:`serve_app.haproxy_guard` (side ports on loopback, no statistics page, dies with its
+    parent), and HAProxy processes a hard-killed server left behind are reaped first. Returns
+    whether HAProxy was chosen.
     """
     environ = os.environ if environ is None else environ
     choice = environ.get("NOVEL_ENGINE_SERVE_INGRESS", "haproxy")
@@ -54,6 +58,13 @@ def use_haproxy_ingress(draining_s: float | None = 2.0, environ: Any = None) -> 
         return False
     for key, value in HAPROXY_ENV.items():
         environ.setdefault(key, value)
+    from serve_app import haproxy_guard
+
+    reaped = haproxy_guard.reap_orphans()
+    if reaped:
+        logging.getLogger(__name__).warning("stopped %d HAProxy process(es) a killed server left behind: %s",
+                                            len(reaped), reaped)
+    haproxy_guard.install(environ)
     if draining_s is not None:
         environ.setdefault("RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", str(draining_s))
     return True
@@ -135,6 +146,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if address == "local":  # a cluster we join has its own ingress settings
         use_haproxy_ingress()
     connect(address)
+    stop = _stop_on_signals()  # before the app answers: a stop asked for as soon as it is up is not lost
     serve.start(http_options={"host": args.host, "port": port})
     config = {"database_url": store.database_url, "redis_url": store.redis_url,
               "object_store_url": store.object_store_url, "dev_mode": args.dev,
@@ -150,18 +162,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
               f"WebSocket ws://{shown}:{port}/ws)", flush=True)
         print(f"state: {store.describe()}" + ("  [dev mode]" if args.dev else ""), file=sys.stderr, flush=True)
         print("create a user with: novel-engine users create NAME; stop with Ctrl-C", file=sys.stderr, flush=True)
-        _wait_for_stop()
+        while not stop.wait(1.0):
+            pass
         print("stopping...", file=sys.stderr, flush=True)
     finally:
         serve.shutdown()
     return 0
 
 
-def _wait_for_stop() -> None:
+def _stop_on_signals() -> threading.Event:
     # Ctrl-C or `kill`: a process started in the background of a script inherits SIGINT ignored,
     # and Ray's driver turns SIGTERM into an abrupt exit, so both are handled here explicitly.
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(1.0):
-        pass
+    return stop

@@ -30,22 +30,44 @@ from novel_engine.runtime.ray_actors import BeliefStoreShard, ChroniclerActor, E
 from novel_engine.runtime.ray_director import DirectorActor
 from novel_engine.runtime.sharding import plan_shards
 
-__all__ = ["RayRuntime", "connect", "list_sessions", "cluster_alive", "NAMESPACE"]
+__all__ = ["RayRuntime", "connect", "where_to_look", "list_sessions", "cluster_alive", "NAMESPACE"]
 
 NAMESPACE = "novel_engine"
 _PREFIX = "ne:"
 
 
-def connect(address: str | None = None, namespace: str = NAMESPACE, **init_kwargs: Any) -> None:
-    """Connect this process to Ray (start a local instance when ``address`` is None and none runs)."""
+def connect(address: str | None = None, namespace: str = NAMESPACE, *, dashboard: bool = False,
+            **init_kwargs: Any) -> None:
+    """Connect this process to Ray (start a local instance when ``address`` is None and none runs).
+
+    ``dashboard=True`` starts Ray's dashboard with a local instance, on loopback (its port is
+    Ray's, 8265 unless taken): actors, tasks, metrics and every actor's log in the browser.
+    It is off by default because a local instance starts a second or two faster without it.
+    """
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    web = {"include_dashboard": True, "dashboard_host": "127.0.0.1"} if dashboard else {"include_dashboard": False}
     try:
-        ray.init(address=address, namespace=namespace, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False, **init_kwargs)
+        context = ray.init(address=address, namespace=namespace, log_to_driver=False, configure_logging=False,
+                           **web, **init_kwargs)
     except (ConnectionError, ValueError) as exc:
         raise ConfigError(f"cannot connect to Ray at {address!r}: {exc}", setting="address") from None
+    _dashboard["url"] = f"http://{context.dashboard_url}" if getattr(context, "dashboard_url", None) else None
+
+
+_dashboard: dict[str, str | None] = {"url": None}
+
+
+def where_to_look() -> dict[str, str | None]:
+    """Where a person looks at the Ray instance this process joined: its dashboard's URL (None when
+    it runs none: a local instance starts one only when asked), the file holding the token it asks for (Ray 2.60 turns token auth on for
+    local instances), and this node's log folder, where every actor's stdout and stderr go
+    (``worker-*.out`` / ``.err``)."""
+    node = ray._private.worker.global_worker.node  # Ray offers the log folder only through its node object
+    token = os.path.expanduser("~/.ray/auth_token")
+    return {"dashboard_url": _dashboard["url"], "token_file": token if os.path.isfile(token) else None,
+            "logs_dir": node.get_logs_dir_path() if node is not None else None}
 
 
 def cluster_alive() -> bool:

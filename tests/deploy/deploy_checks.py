@@ -19,7 +19,7 @@ import jsonschema
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-CRD_DIR = ROOT.parent / "shared" / "kuberay-crds"
+CRD_DIR = Path(__file__).resolve().parent / "kuberay-crds"  # KubeRay v1 CRDs; see its README
 K8S_VERSION = "1.33"  # kubernetes-validate ships its schemas; 1.33 is widely available on managed clusters
 BUILDS = ("k8s/overlays/dev", "k8s/overlays/prod", "k8s/jobs/story")
 CRD_FILES = {"RayCluster": "ray.io_rayclusters.yaml", "RayJob": "ray.io_rayjobs.yaml",
@@ -378,7 +378,7 @@ def network_policy_problems(docs: list[dict], all_pods: list[Pod]) -> list[str]:
 # -- everything ------------------------------------------------------------------------------------
 def check_tree(root: Path = ROOT, ray_version: str | None = None) -> list[str]:
     """Every check over a checkout (or a copy of one): build, schemas, images, secrets, pods, policies."""
-    from kustomize_lite import build, load_documents
+    from kustomize import build, load_documents
 
     ray_version = ray_version or pinned_ray_version(root / "pyproject.toml")
     builds = {b: build(root / b) for b in BUILDS}

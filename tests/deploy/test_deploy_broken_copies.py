@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import deploy_checks as dc
-from kustomize_lite import KustomizeError
+from kustomize import KustomizeError
 
 
 @pytest.fixture
@@ -109,3 +109,11 @@ def test_missing_crds_fail_with_a_clear_message(tree, monkeypatch):
     finally:
         dc.crd_validator.cache_clear()
         dc.crd_problems.cache_clear()
+
+
+def test_without_kubectl_or_kustomize_the_build_says_how_to_get_one(tree, monkeypatch):
+    import kustomize
+
+    monkeypatch.setattr(kustomize.shutil, "which", lambda name: None)
+    with pytest.raises(FileNotFoundError, match="install kubectl"):
+        kustomize.build(tree / "k8s/overlays/dev")

@@ -1,8 +1,8 @@
 """The manifests in k8s/ and the cluster files: they parse, build, validate and agree with each other.
 
-No cluster is needed: KubeRay objects validate against the CRDs in ../shared/kuberay-crds, built-in
+No cluster is needed: KubeRay objects validate against the CRDs in tests/deploy/kuberay-crds, built-in
 kinds against kubernetes-validate's schemas (Kubernetes ``K8S_VERSION``), and the overlays are
-assembled by ``kustomize_lite`` as ``kubectl apply -k`` would assemble them.
+built by ``kubectl kustomize``, as ``kubectl apply -k`` builds them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import deploy_checks as dc
-from kustomize_lite import build, load_documents
+from kustomize import build, load_documents
 
 ROOT = dc.ROOT
 RAY = dc.pinned_ray_version()

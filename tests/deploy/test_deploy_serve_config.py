@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 import deploy_checks as dc
-from kustomize_lite import build
+from kustomize import build
 
 ROOT = dc.ROOT
 REPO_CONFIG = ROOT / "serve_app" / "serve_config.yaml"

@@ -17,7 +17,7 @@ def test_bench_llm_measures_the_turn_and_the_bare_client_floor(tmp_path, capsys,
     assert (clean["case"], refused["case"]) == ("clean", "429")
     # 20 decisions at most 8 at a time, then the narration: never fewer than four 20 ms rounds
     assert clean["floor_seconds"] >= 0.08 and clean["ratio_to_floor"] > 0
-    assert clean["ideal_seconds_per_turn"] == 0.06  # ceil(21 / 8) rounds of 20 ms
+    assert clean["ideal_seconds_per_turn"] == 0.08  # ceil(20 / 8) rounds of 20 ms, then the narration
     assert clean["seconds_per_turn"] >= 0.08 and clean["fallbacks"] == 0
     assert clean["max_in_flight_at_server"] <= 8 and clean["outcomes"] == {"ok": clean["http_calls"]}
     assert refused["floor_seconds"] is None and refused["outcomes"].get("429", 0) > 0

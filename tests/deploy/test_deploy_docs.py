@@ -1,7 +1,7 @@
-"""The README's cluster sections agree with the files: every path, overlay, resource name, Secret key,
+"""The cluster page of the docs (docs/clusters.md) agrees with the files: every path, overlay, resource name, Secret key,
 label selector, port and route they mention exists.
 
-A renamed Service, a new Secret key or a moved overlay fails here until the README follows.
+A renamed Service, a new Secret key or a moved overlay fails here until the page follows.
 """
 
 from __future__ import annotations
@@ -13,17 +13,18 @@ import pytest
 import yaml
 
 import deploy_checks as dc
-from kustomize_lite import build, load_documents
+from kustomize import build, load_documents
 
 ROOT = dc.ROOT
-START, END = "## Connect drivers and notebooks to a cluster", "## Benchmark"
+PAGE = ROOT / "docs" / "clusters.md"
 
 
 @pytest.fixture(scope="module")
 def text() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert START in readme and "## Run on Kubernetes" in readme and "## Run on VMs" in readme
-    return readme[readme.index(START):readme.index(END, readme.index(START))]
+    page = PAGE.read_text(encoding="utf-8")
+    assert "## Connect drivers and notebooks to a cluster" in page and "## Run on Kubernetes" in page \
+        and "## Run on VMs" in page
+    return page
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def _commands(text: str) -> list[str]:
 def missing_paths(text: str) -> list[str]:
     """Repository paths the text mentions that do not exist."""
     paths = set(re.findall(r"(?<![\w/])((?:k8s|cluster|serve_app|tests/deploy)(?:/[\w.-]+)*)", text))
-    # files the README itself makes from a committed template (`cp x.template x`) need not exist
+    # files the page itself makes from a committed template (`cp x.template x`) need not exist
     made = {argv[2] for argv in (shlex.split(c) for c in _commands(text))
             if argv and argv[0] == "cp" and (ROOT / argv[1]).is_file()}
     return sorted(p for p in paths - made if not (ROOT / p).exists())
