@@ -45,14 +45,11 @@ def version() -> str:
 
 def seed_arg(text: str) -> int:
     """argparse type of ``--seed``: a whole number with ``0 <= seed < 2**63`` (see ``SEED_LIMIT``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {SEED_LIMIT - 1}, got {text!r}") from None
-    problem = seed_problem(value)
+    whole = text.strip().lstrip("+-").isdigit()
+    problem = seed_problem(int(text)) if whole else f"expected a whole number from 0 to {SEED_LIMIT - 1}, got {text!r}"
     if problem is not None:
         raise argparse.ArgumentTypeError(problem)
-    return value
+    return int(text)
 
 
 def add_log_level(p: argparse.ArgumentParser, *, top: bool = False) -> None:
