@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--address", default=None,
                      help="Ray cluster address, or 'auto' to join the cluster running here "
                           "(default: $RAY_ADDRESS if set, else a private local Ray instance)")
+    run.add_argument("--dashboard", action="store_true",
+                     help="Ray: start Ray's dashboard (on loopback) with the private local instance and say "
+                          "where it and the actors' logs are")
     run.add_argument("--personas-per-actor", type=int, default=None, dest="personas_per_actor",
                      help="Ray: personas hosted per persona shard (default: 1 for small casts, else packed)")
     run.add_argument("--processes", type=_positive, default=None,
@@ -162,6 +165,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.processes is not None and args.processes > 1 and args.runtime == "ray":
         raise NovelEngineError("--processes: the Ray runtime spreads a session over actors; "
                                "use it with --runtime local")
+    if args.dashboard and args.runtime != "ray":
+        raise NovelEngineError("--dashboard: Ray's dashboard needs --runtime ray")
     if args.runtime == "ray" and not args.quiet:
         print("starting the Ray runtime...", file=sys.stderr, flush=True)
     # The state store keeps every turn (so `resume` can continue the story, and on Ray the driver can
@@ -170,7 +175,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # A story run never joins whatever Ray instance happens to run on this machine unless asked:
     # "local" starts a private one (RAY_ADDRESS, as KubeRay sets it for a RayJob, still wins).
     address = args.address or os.environ.get("RAY_ADDRESS") or "local"
-    engine = Engine(args.runtime, address=address, store=store)
+    engine = Engine(args.runtime, address=address, store=store, dashboard=args.dashboard)
+    if args.dashboard:
+        info = engine.ray_info()
+        print(f"Ray dashboard: {info['dashboard_url'] or 'not running (this cluster has none)'}"
+              + (f" (it asks for the token in {info['token_file']})" if info["token_file"] else "")
+              + f"; actors' logs: {info['logs_dir']}", file=sys.stderr, flush=True)
     session = engine.create_session(scenario, seed=args.seed, verbosity=args.verbosity, narrative_style=args.style,
                                     personas_per_actor=args.personas_per_actor, processes=args.processes,
                                     **cli_llm.llm_overrides(args))

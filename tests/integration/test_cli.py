@@ -146,6 +146,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     one_line_error(cli("run", "synthetic:50:western"), "unknown style 'western'")
     db = f"sqlite:///{tmp_path / 'state.db'}"
     one_line_error(cli("resume", "nosuchsession", "--database-url", db), "nosuchsession")
+    one_line_error(cli("run", "fantasy_world", "--dashboard"), "--dashboard", "--runtime ray")
 
 
 def test_sessions_lists_what_resume_takes(tmp_path):
