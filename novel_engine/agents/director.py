@@ -30,7 +30,7 @@ from novel_engine.core.events import (LOCATION_TARGETED, PERSONA_TARGETED, Actio
 from novel_engine.core.records import fast_constructor
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.scenario import ComplicationSpec, EventPattern, NarrativeGoalSpec, Scenario
-from novel_engine.core.world import Relationship, WorldState
+from novel_engine.core.world import DANGER_AT, FALLEN, GOALS_DONE, MUSTER_AT, Relationship, WorldState, goal_met
 from novel_engine.errors import InvalidActionError
 
 __all__ = ["DirectorAgent", "TurnResult", "validate_action", "event_matches"]
@@ -41,7 +41,7 @@ CALM_TENSION = 0.25  # below this for CALM_TURNS turns running, the director inj
 CALM_TURNS = 2
 STALL_TURNS = 2  # turns after the last milestone or complication before the next complication
 PROTAGONISTS = 8
-FALLEN = "fallen:"  # fact: where a persona lies incapacitated (kept until they are helped up)
+DANGER_INTENSITY, DANGER_TURNS = 0.6, 3  # a world event this strong leaves its place dangerous for a while
 _COMPLICATION_TURN = "complication_turn"  # fact: the turn the director last fired a complication
 _MOVES = frozenset({ActionType.MOVE, ActionType.FLEE})
 
@@ -150,6 +150,7 @@ class DirectorAgent:
         self.recent: list[Event] = []  # action events of the last few turns (coherence: repetition)
         self.complications_used: set[int] = set()
         self._boost = 0.0  # tension added by effects during the turn being resolved
+        self._any_danger = False
 
     @property
     def tension(self) -> float:
@@ -174,6 +175,7 @@ class DirectorAgent:
         prefix = f"e{turn:04d}."  # event ids number the turn's events in creation order
         events: list[Event] = []
         fragments: list[InformationFragment] = []
+        self._expire_dangers(turn)
         for spec in world_events:
             self._happen(spec, "world", f"{prefix}{len(events) + 1:06d}", turn, (), events, fragments,
                          flags=("injected",))
@@ -219,6 +221,8 @@ class DirectorAgent:
                     revised.append(eid)
                     r = self._revise(r, turn)
             self._apply((r,))
+            if r.event.actor is not None:
+                self._goals_met(r.event)
             events.append(r.event)
             fragments.extend(r.fragments)
         report = check.report()
@@ -305,6 +309,33 @@ class DirectorAgent:
             if r.move is not None and p.can_act:
                 world.move(actor, r.move)
 
+    def _goals_met(self, ev: Event) -> None:
+        """Mark the actor's goals this act fulfilled (fact ``goals_done:<persona>``: their indices)."""
+        p = self.world.personas[ev.actor]  # type: ignore[index]
+        if not p.goals or ev.outcome is Outcome.BLOCKED or ev.outcome is Outcome.FAILURE:
+            return
+        key = GOALS_DONE + p.id
+        done = self.world.facts.get(key, "")
+        met = [str(i) for i, g in enumerate(p.goals) if goal_met(g, ev, p, self.world)]
+        if met:
+            old = done.split(",") if done else []
+            new = sorted(set(old).union(met), key=int)
+            if new != old:
+                self.world.facts[key] = ",".join(new)
+
+    def _expire_dangers(self, turn: int) -> None:
+        """Dangers (fires, raids) burn for ``DANGER_TURNS`` turns, then die down."""
+        facts = self.world.facts
+        for key in [k for k, v in facts.items() if k.startswith(DANGER_AT) and isinstance(v, int)
+                    and turn - v >= DANGER_TURNS] if self._dangers_possible() else ():
+            del facts[key]
+
+    def _dangers_possible(self) -> bool:
+        # scanning every fact each turn costs in a large world: only when a danger was ever set
+        if not self._any_danger:
+            self._any_danger = any(k.startswith(DANGER_AT) for k in self.world.facts)
+        return self._any_danger
+
     def _mark_fallen(self, p) -> None:
         """Keep ``fallen:<persona>`` (where they lie) in step with their health: consequences persist."""
         key = FALLEN + p.id
@@ -320,6 +351,9 @@ class DirectorAgent:
         """Record a world or causal event, apply its effects and leave a fragment of it."""
         world = self.world
         location = spec.location if spec.location in world.locations else None
+        if location is not None and spec.intensity >= DANGER_INTENSITY \
+                and not any(e.key == MUSTER_AT for e in spec.effects):  # an order is no danger
+            world.facts[DANGER_AT + location] = turn  # a standing danger there for DANGER_TURNS turns
         ev = Event(id=event_id, turn=turn, kind=kind, summary=spec.description, location=location,
                    participants=tuple(s for s in spec.subjects if s in world.personas), causes=causes,
                    intensity=spec.intensity, flags=flags, data=dict(data or {}))

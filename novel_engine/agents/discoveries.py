@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from novel_engine.core.scenario import FragmentSpec
-from novel_engine.core.world import WorldState
+from novel_engine.core.world import SEARCHED_OUT, SUSPECTS, WorldState
 
 __all__ = ["Kept", "Discoveries", "SEARCHED_OUT", "UNCOVERED", "SUSPECTS"]
 
-SEARCHED_OUT, UNCOVERED, SUSPECTS = "searched_out:", "uncovered:", "suspects:"
+UNCOVERED = "uncovered:"
 
 
 @dataclass(frozen=True, slots=True)

@@ -251,8 +251,8 @@ class ActionResolver:
         return _SUCCESS
 
     def _reply(self, kind: str, t: PersonaState | None, turn: int) -> str | None:
-        if t is None or not t.voice:
-            return None
+        if t is None or not t.voice or t.health <= 0.0:
+            return None  # someone down says nothing
         if self.streams.uniform(turn, t.id, f"reply:{kind}") < 0.5:
             return None
         return self.streams.choice(t.voice, turn, t.id, "reply")

@@ -91,6 +91,7 @@ class _Reader:
         self.health = {p.id: p.health for p in scenario.personas}
         self.kept: dict[str, str | None] = {f.id: f.location for f in scenario.fragments}
         self.facts: dict[str, Any] = dict(scenario.facts)
+        self.owner = {f.id: f.origin for f in scenario.fragments}
         self.rules = {r.id: r.then for r in scenario.causal_rules}
         self.complications = {c.description: c for c in scenario.complications}
         self.f = figures
@@ -165,6 +166,10 @@ class _Reader:
                 m = re.search(r"signs that (.+) is at (.+)", part.strip(), re.I)
                 if m and m.group(2).strip() != self._place_name(ev.location):
                     self.flag("remote_knowledge", ev, part.strip())
+        for item in ev.data.get("confided", ()) or ():
+            self.facts[f"uncovered:{item}"] = True
+            if self.owner.get(item) != ev.target:
+                self.flag("remote_knowledge", ev, f"{item} is not {ev.target}'s to confide")
         for item in ev.data.get("found", ()) or ():
             self.facts[f"uncovered:{item}"] = True
             where = self.kept.get(item) if not str(item).startswith("clue:") else str(item).split(":")[1]
@@ -270,13 +275,13 @@ def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, 
                 trail = places.setdefault(ev.actor, [])
                 if not trail or trail[-1] != ev.location:
                     trail.append(ev.location)
-            for item in ev.data.get("found", ()) or ():
+            for item in (*(ev.data.get("found", ()) or ()), *(ev.data.get("confided", ()) or ())):
                 if item in owners and owners[item] != ev.actor:
                     uncovered.add(item)
         for gid in milestones:
             f.milestones += 1
             goal = goals.get(gid)
-            hit = goal is not None and any(_matches(goal.when, ev) for ev in events) \
+            hit = goal is not None and (goal.when is None or any(_matches(goal.when, ev) for ev in events)) \
                 and all(condition_holds(c, _FactsView(reader)) for c in getattr(goal, "conditions", ()))
             if hit:
                 f.milestones_holding += 1

@@ -47,7 +47,8 @@ FORMAT = 1  #: bump when the layout changes; :func:`restore` refuses unknown for
 
 
 def _memory(item: MemoryItem) -> list[Any]:
-    return [item.turn, item.event_id, item.summary, item.role, item.action_type, item.other, item.outcome]
+    return [item.turn, item.event_id, item.summary, item.role, item.action_type, item.other, item.outcome,
+            item.place, item.progress]
 
 
 def capture(runtime: "LocalRuntime", *, history: bool = True, scenario: bool = True) -> dict[str, Any]:
