@@ -1,0 +1,263 @@
+"""Stories that hold together (issue 18, the engine's side): one consistent turn, a coherence check
+against the world, discoveries, consequences that persist, goals as plans, pacing, tension."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from novel_engine.agents.director import DirectorAgent
+from novel_engine.core.briefs import MemoryItem, TurnBriefFactory
+from novel_engine.core.coherence import NarrativeCoherenceEngine, character_arcs
+from novel_engine.core.events import Action, ActionType, Event, Outcome
+from novel_engine.core.perception import BeliefSummary
+from novel_engine.core.rng import RandomStreams
+from novel_engine.core.scenario import validate_scenario
+from novel_engine.core.setup import build_world
+from novel_engine.llm.offline_policy import decide
+
+TRAITS = dict(courage=0.5, intelligence=0.5, compassion=0.5, aggressiveness=0.5, social_tendency=0.5)
+SHARP = {**TRAITS, "intelligence": 1.0}
+
+
+def scenario(**extra):
+    data = {
+        "title": "Test", "seed": 1,
+        "locations": [{"id": "hall", "name": "The Hall", "neighbours": ["yard"]},
+                      {"id": "yard", "name": "The Yard", "neighbours": ["hall", "gate"]},
+                      {"id": "gate", "name": "The Gate", "neighbours": ["yard"]}],
+        "personas": [
+            {"id": "ann", "name": "Ann", "location": "hall",
+             "traits": {**TRAITS, "courage": 0.9, "aggressiveness": 0.9, "compassion": 0.2}},
+            {"id": "bob", "name": "Bob", "location": "hall", "traits": {**TRAITS, "courage": 0.1}},
+            {"id": "cat", "name": "Cat", "location": "yard", "traits": SHARP,
+             "relationships": [{"target": "bob", "trust": 0.5, "affinity": 0.6}]},
+        ],
+    }
+    data.update(extra)
+    return validate_scenario(data)
+
+
+def director(sc=None, seed=1):
+    sc = sc or scenario()
+    world, _ = build_world(sc)
+    return DirectorAgent(world, sc, seed), world
+
+
+def act(actor, kind, target=None):
+    return Action(actor=actor, action_type=ActionType(kind), target=target)
+
+
+# -- one consistent turn -----------------------------------------------------------------------
+
+def test_moves_take_effect_before_interactions():
+    d, world = director()
+    # ann (first in actor order) persuades bob, who leaves the hall this same turn
+    result = d.resolve_turn(decisions={"ann": act("ann", "persuade", "bob"), "bob": act("bob", "move", "yard")})
+    kinds = [e.action_type for e in result.events]
+    assert kinds == ["move", "persuade"]  # the move is told (and takes effect) first
+    persuade = result.events[1]
+    assert persuade.outcome is Outcome.BLOCKED and persuade.data.get("missing")
+    assert "reply" not in persuade.data
+
+
+def _downing_seed():
+    """A seed where ann's blow fells bob (so bob's own act that turn must not happen)."""
+    for seed in range(1, 60):
+        sc = scenario()
+        world, _ = build_world(sc)
+        world.personas["bob"].health = 0.01
+        d = DirectorAgent(world, sc, seed)
+        result = d.resolve_turn(decisions={"ann": act("ann", "attack", "bob"), "bob": act("bob", "attack", "ann")})
+        if "bob" in result.events[0].data.get("incapacitated", ()):
+            return result, world
+    raise AssertionError("no seed in 1-59 fells bob")
+
+
+def test_whoever_falls_does_nothing_more_until_helped():
+    result, world = _downing_seed()
+    assert [e.actor for e in result.events if e.kind == "action"] == ["ann"]
+    dropped = {ev.actor: [v.kind for v in vs] for ev, vs in result.rejected}
+    assert dropped == {"bob": ["incapacitated_actor"]}
+    assert world.facts["fallen:bob"] == "hall"
+    d = DirectorAgent(world, scenario(), 1)
+    again = d.resolve_turn(decisions={"bob": act("bob", "rest")})
+    assert not [e for e in again.events if e.actor == "bob"]  # still down: nothing
+
+
+# -- the coherence check against the world -----------------------------------------------------
+
+def _event(eid, actor, kind, target=None, location="hall", **data):
+    return Event(id=eid, turn=1, kind="action", summary="x", actor=actor, action_type=kind, target=target,
+                 location=location, outcome=Outcome.SUCCESS, data=data)
+
+
+def test_the_turn_check_catches_what_the_world_contradicts():
+    sc = scenario()
+    world, _ = build_world(sc)
+    arcs = character_arcs(world)
+    check = NarrativeCoherenceEngine().begin_turn([], world=world, kept={"pact": "yard"})
+    assert check.check(_event("e1", "ann", "persuade", "cat"), arcs["ann"])[0].kind == "absent_target"
+    assert check.check(_event("e2", "ann", "move", "gate", location="gate", **{"from": "hall"}),
+                       arcs["ann"])[0].kind == "impossible_move"
+    assert check.check(_event("e3", "ann", "investigate", found=["pact"]), arcs["ann"])[0].kind == \
+        "unperceived_knowledge"
+    world.personas["bob"].health = 0.0
+    assert check.check(_event("e4", "ann", "speak", "bob", reply="hm"), arcs["ann"])[0].kind == "absent_target"
+    assert check.check(_event("e5", "ann", "speak", "bob"), arcs["ann"]) is None  # talking at the fallen is no lie
+    assert check.report().score < 1.0 and len(check.report().violations) == 4
+
+
+# -- discoveries -------------------------------------------------------------------------------
+
+FRAGMENTS = [
+    {"id": "ledger", "content": "The ledger names the buyer.", "location": "hall", "visibility": "private",
+     "origin": "bob", "key": "buyer", "value": "bob", "salience": 0.9},
+    {"id": "soot", "content": "Soot on the sill.", "location": "hall", "visibility": "local", "salience": 0.4},
+    {"id": "far", "content": "Far away, a letter.", "location": "gate", "visibility": "local", "salience": 1.0},
+]
+
+
+def _search(d, world, turn_limit=12):
+    found = []
+    for _ in range(turn_limit):
+        r = d.resolve_turn(decisions={"cat": act("cat", "investigate")})
+        ev = [e for e in r.events if e.actor == "cat"][0]
+        found.append(ev)
+        if ev.data.get("searched_out"):
+            break
+    return found
+
+
+def test_searching_a_place_uncovers_what_is_kept_there_most_salient_first_and_then_says_so():
+    sc = scenario(fragments=FRAGMENTS)
+    world, _ = build_world(sc)
+    world.move("cat", "hall")
+    d = DirectorAgent(world, sc, 3)
+    events = _search(d, world)
+    found = [f for e in events for f in e.data.get("found", ())]
+    assert found[:2] == ["ledger", "soot"] and "far" not in found  # most salient first, nothing remote
+    assert world.facts["uncovered:ledger"] == "cat" and world.facts["searched_out:hall"] is True
+    assert world.facts["suspects:cat"] == "bob"  # the ledger points at bob
+    last = d.resolve_turn(decisions={"cat": act("cat", "investigate")}).events[-1]
+    assert "found" not in last.data
+    if last.outcome is Outcome.SUCCESS:
+        assert "nothing is left to find" in last.summary
+
+
+def test_a_secret_owner_won_over_confides_it_face_to_face():
+    people = scenario().model_dump()["personas"]
+    people[1]["relationships"] = [{"target": "cat", "trust": 0.9, "affinity": 0.9}]  # bob trusts cat
+    sc = scenario(fragments=FRAGMENTS, personas=people)
+    for seed in range(1, 80):
+        world, _ = build_world(sc)
+        world.move("cat", "hall")
+        d = DirectorAgent(world, sc, seed)
+        ev = d.resolve_turn(decisions={"cat": act("cat", "persuade", "bob")}).events[-1]
+        if ev.outcome is Outcome.SUCCESS:
+            assert ev.data["confided"] == ["ledger"] and world.facts["uncovered:ledger"] == "cat"
+            return
+    raise AssertionError("bob was never won over")
+
+
+# -- consequences that persist, goals as plans -----------------------------------------------
+
+def test_a_fallen_ally_known_of_comes_first_in_the_brief_and_the_policy_goes_to_help():
+    sc = scenario()
+    world, _ = build_world(sc)
+    world.personas["bob"].health = 0.0
+    world.facts["fallen:bob"] = "hall"
+    believes = (BeliefSummary("status_of:bob", "incapacitated", 0.9),)
+    brief = TurnBriefFactory().create_personalized_brief("cat", world, belief_summary=believes)
+    assert brief.goals[0].action is ActionType.HELP and brief.goals[0].location == "hall"
+    assert brief.paths == {"hall": "hall"}
+    moves = Counter(decide(TurnBriefFactory().create_personalized_brief("cat", world, belief_summary=believes),
+                           RandomStreams(s)).target for s in range(30))
+    assert moves["hall"] >= 24
+    unaware = TurnBriefFactory().create_personalized_brief("cat", world, belief_summary=())
+    assert not unaware.goals  # no perception path, no rescue
+
+
+def test_goals_complete_and_the_brief_moves_on():
+    sc = scenario(personas=[{"id": "ann", "name": "Ann", "location": "hall", "traits": TRAITS,
+                             "goals": [{"text": "Reach the yard", "action": "move", "target": "yard",
+                                        "location": "yard"},
+                                       {"text": "Search the gate", "action": "investigate", "location": "gate"}]}])
+    world, _ = build_world(sc)
+    d = DirectorAgent(world, sc, 1)
+    d.resolve_turn(decisions={"ann": act("ann", "move", "yard")})
+    assert world.facts["goals_done:ann"] == "0"
+    goals = TurnBriefFactory().create_personalized_brief("ann", world).goals
+    assert [g.text for g in goals] == ["Search the gate"]
+    world.facts["searched_out:gate"] = True
+    assert TurnBriefFactory().create_personalized_brief("ann", world).goals == ()
+
+
+def _policy_brief(memories, **kw):
+    from tests.unit.test_offline_policy import brief  # the shared brief builder
+    return brief(SHARP, memories=memories, **kw)
+
+
+def test_an_act_is_repeated_only_when_it_made_progress():
+    def repeats(progress):
+        mem = [MemoryItem(2, "e2", "searched", "actor", "investigate", None, "success", "square", progress)]
+        return sum(decide(_policy_brief(mem, agent=f"p{i}"), RandomStreams(5)).action_type.value == "investigate"
+                   for i in range(60))
+    assert repeats(False) <= 6 < 30 <= repeats(True)
+
+
+def test_no_two_place_bounce():
+    # went square -> road, then road -> square: going to the road again would make A, B, A, B
+    mem = [MemoryItem(1, "e1", "went", "actor", "move", "road", "success", "square", True),
+           MemoryItem(2, "e2", "came back", "actor", "move", "square", "success", "road", True)]
+    from novel_engine.core.world import Goal
+    goal = Goal("Reach the road", ActionType.MOVE, "road", "road", 1.0)
+    picks = Counter(decide(_policy_brief(mem, agent=f"p{i}", goals=[goal], paths={"road": "road"}),
+                           RandomStreams(2)).target for i in range(60))
+    assert picks["road"] == 0
+    fresh = Counter(decide(_policy_brief([], agent=f"p{i}", goals=[goal], paths={"road": "road"}),
+                           RandomStreams(2)).target for i in range(60))
+    assert fresh["road"] > 30  # the goal alone does draw them there
+
+
+# -- pacing, milestones, tension -----------------------------------------------------------------
+
+COMPLICATIONS = [{"description": f"Trouble number {i}.", "location": "yard", "intensity": 0.3} for i in range(4)]
+
+
+def test_the_director_fires_unused_complications_when_the_story_stalls():
+    d, world = director(scenario(complications=COMPLICATIONS))
+    fired = []
+    for _ in range(12):
+        r = d.resolve_turn(decisions={"ann": act("ann", "observe")})
+        fired += [e.summary for e in r.events if "pacing" in e.flags]
+    assert len(fired) >= 3 and len(set(fired)) == len(fired)
+
+
+def test_milestones_are_conditions_on_facts_not_keywords():
+    goals = [{"id": "found_it", "description": "The ledger is found.", "conditions": ["uncovered:ledger"]},
+             {"id": "searched", "description": "A search of the hall turns something up.",
+              "when": {"action_type": "investigate", "location": "hall"}, "conditions": ["uncovered:soot"]}]
+    sc = scenario(fragments=FRAGMENTS, narrative_goals=goals)
+    world, _ = build_world(sc)
+    d = DirectorAgent(world, sc, 3)
+    first = d.resolve_turn(decisions={"ann": act("ann", "observe")})
+    assert first.milestones == ()  # nothing found yet, whatever is said
+    world.move("cat", "hall")
+    reached = []
+    for _ in range(10):
+        reached += d.resolve_turn(decisions={"cat": act("cat", "investigate")}).milestones
+    assert "found_it" in reached and world.facts.get("uncovered:ledger")
+    assert ("searched" in reached) == bool(world.facts.get("uncovered:soot"))
+
+
+def test_a_standing_threat_keeps_the_tension_up():
+    threat = [{"id": "fire", "when": {"action_type": "attack"},
+               "then": {"description": "Fire!", "location": "yard", "intensity": 0.9, "key": "burning",
+                        "value": True}}]
+    calm_d, _ = director(scenario(causal_rules=threat))
+    hot_d, hot_world = director(scenario(causal_rules=threat))
+    hot_world.facts["burning"] = True
+    for _ in range(4):
+        calm = calm_d.resolve_turn(decisions={"ann": act("ann", "rest")}).tension
+        hot = hot_d.resolve_turn(decisions={"ann": act("ann", "rest")}).tension
+    assert hot > calm + 0.1
