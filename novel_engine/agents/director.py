@@ -194,6 +194,7 @@ class DirectorAgent:
         rejected: list[tuple[Event, tuple[Violation, ...]]] = []
         revised: list[str] = []
         n = len(events)  # each world or causal event above took the next number
+        fell: set[str] = set()
         # The order actions take effect in: every move first, then everything else, each in actor
         # order. An interaction meets its target where the target now stands; whoever falls does
         # nothing more; each act is checked against the world as the acts before it left it.
@@ -204,13 +205,21 @@ class DirectorAgent:
             n += 1
             action = actions[actor]
             eid = f"{prefix}{n:06d}"
-            if not p.can_act:
+            if not p.can_act or actor in fell:
                 r = self._incapable(action, eid, turn)
                 rejected.append((r.event, (Violation("incapacitated_actor", eid,
                                                      f"{p.name} is down and does nothing until helped", 1.0),)))
                 continue
             r = resolve(self._sanitise(action), eid, turn, known)[0]
             found = check.check(r.event, _arc(p.id, p.location, p.status, p.traits, _Grudges(p.relationships)))
+            if found:
+                if any(v.kind == "absent_target" for v in found) and r.event.action_type != "observe":
+                    # the target fell earlier this turn: the actor stops and takes in the scene instead
+                    revised.append(eid)
+                    r = resolve(Action(actor=actor, action_type=ActionType.OBSERVE, rationale=action.rationale,
+                                       origin=action.origin, flags=(*action.flags, "repaired")), eid, turn)[0]
+                    found = check.check(r.event, _arc(p.id, p.location, p.status, p.traits,
+                                                      _Grudges(p.relationships)))
             if found:
                 if any(v.severity >= 1.0 for v in found):
                     rejected.append((r.event, tuple(found)))
@@ -221,6 +230,9 @@ class DirectorAgent:
                     revised.append(eid)
                     r = self._revise(r, turn)
             self._apply((r,))
+            down = r.event.data.get("incapacitated")
+            if down:
+                fell.update(down)  # whoever fell this turn does nothing more this turn, even if helped up
             if r.event.actor is not None:
                 self._goals_met(r.event)
             events.append(r.event)

@@ -312,8 +312,8 @@ def _against_world(event: Event, actor: str, world: WorldState, kept: Mapping[st
         t = world.personas.get(event.target)
         if t is None or me is None or t.location != me.location:
             found = [Violation("absent_target", event.id, f"{event.target} is not where {actor} is", _HARD)]
-        elif data.get("reply") and t.health <= 0.0:
-            found = [Violation("absent_target", event.id, f"{event.target} is down and cannot reply", _HARD)]
+        elif t.health <= 0.0 and kind != "help":
+            found = [Violation("absent_target", event.id, f"{event.target} is down: only help reaches them", _HARD)]
     elif kind in _MOVES and event.target is not None and me is not None:
         start = data.get("from", me.location)
         if event.target != start and event.target not in world.neighbours(start):

@@ -117,9 +117,15 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
     health = brief.health
     threat = threat_level(brief)
     provoked = {m.other for m in brief.memories if m.role == "target" and m.action_type == "attack"}
+    # known aggressors (it saw or heard them attack someone): nobody nurses them back to their feet
+    aggressors = {b.key[8:] for b in brief.beliefs if b.key.startswith("hostile:")} if brief.beliefs else ()
     avail = brief.available_actions
     goals, people = _goal_bonus(brief)
-    last = brief.memories[-1] if brief.memories and brief.memories[-1].role == "actor" else None
+    last = None  # the persona's own act of last turn (later memories may be what others did to it)
+    for m in reversed(brief.memories):
+        if m.role == "actor":
+            last = m
+            break
     again_act, again_target = (last.action_type, last.other) if last is not None else (None, None)
     # doing the very same thing again is for plans that move on (a search that found something, a
     # blow that wounded); otherwise people move on to something else
@@ -145,6 +151,8 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
             need = 0.6 if status == "wounded" else 0.9 if status == "incapacitated" else -0.3
             gp = people.get(pid) if people else None  # this person's goal bonuses, by action
             best_u = base_help + 0.3 * aff + need * help_w
+            if aff < -0.3 or pid in provoked or (aggressors and pid in aggressors and aff <= 0.3):
+                best_u -= 1.2
             if gp is not None:
                 best_u += gp.get("help", 0.0)
             best_act, best_why = "help", "compassion"
@@ -167,7 +175,8 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
                     best_act, best_u, best_why = "attack", u, "hostility"
             u = best_u + NOISE * (rand() - 0.5)  # a person's goals are already in best_u
             if again_target == pid and again_act == best_act:
-                u -= again
+                # a fight that goes nowhere ends: neither side swings again at once
+                u -= again * (2.0 + (1.0 if pid in provoked else 0.0)) if best_act == "attack" else again
             if u > top_u:
                 top_u, top_act, top_target, top_why = u, best_act, pid, best_why
     for act, base, why in (("move", 0.08 * (1.0 - social) + 0.1 * courage - 0.22 - 0.2 * threat * courage, "wander"),

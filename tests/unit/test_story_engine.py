@@ -103,8 +103,9 @@ def test_the_turn_check_catches_what_the_world_contradicts():
         "unperceived_knowledge"
     world.personas["bob"].health = 0.0
     assert check.check(_event("e4", "ann", "speak", "bob", reply="hm"), arcs["ann"])[0].kind == "absent_target"
-    assert check.check(_event("e5", "ann", "speak", "bob"), arcs["ann"]) is None  # talking at the fallen is no lie
-    assert check.report().score < 1.0 and len(check.report().violations) == 4
+    assert check.check(_event("e5", "ann", "attack", "bob"), arcs["ann"])[0].kind == "absent_target"
+    assert check.check(_event("e6", "ann", "help", "bob"), arcs["ann"]) is None  # only help reaches the fallen
+    assert check.report().score < 1.0 and len(check.report().violations) == 5
 
 
 # -- discoveries -------------------------------------------------------------------------------
@@ -261,3 +262,19 @@ def test_a_standing_threat_keeps_the_tension_up():
         calm = calm_d.resolve_turn(decisions={"ann": act("ann", "rest")}).tension
         hot = hot_d.resolve_turn(decisions={"ann": act("ann", "rest")}).tension
     assert hot > calm + 0.1
+
+
+def test_a_fight_that_goes_nowhere_ends_and_foes_are_not_nursed():
+    from novel_engine.core.briefs import PresentPersona
+    from tests.unit.test_offline_policy import BRAVE, KIND, brief
+    foe = PresentPersona("foe", "Foe", "active", trust=-0.8, affinity=-0.7)
+    swung = [MemoryItem(2, "e2", "attacked", "actor", "attack", "foe", "blocked", "square", False),
+             MemoryItem(2, "e3", "was attacked", "target", "attack", "foe", "blocked", "square", False)]
+    def attacks(memories):
+        return sum(decide(brief(BRAVE, present=[foe], memories=memories, agent=f"p{i}"), RandomStreams(4)).action_type
+                   is ActionType.ATTACK for i in range(60))
+    assert attacks(swung) <= 10 < 40 <= attacks(swung[1:])
+    fallen_foe = PresentPersona("foe", "Foe", "incapacitated", trust=-0.8, affinity=-0.7)
+    helps = sum(decide(brief(KIND, present=[fallen_foe], agent=f"p{i}"), RandomStreams(4)).action_type
+                is ActionType.HELP for i in range(60))
+    assert helps == 0
