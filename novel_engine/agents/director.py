@@ -58,6 +58,14 @@ class TurnResult:
     rejected: tuple[tuple[Event, tuple[Violation, ...]], ...] = ()
     milestones: tuple[str, ...] = ()
     revised: tuple[str, ...] = field(default=())
+    repairs: tuple[Violation, ...] = ()  # what the repaired acts violated before repair
+
+    def violation_counts(self) -> dict[str, int]:
+        """Coherence violations caught this turn (rejected and repaired acts), by kind."""
+        out: dict[str, int] = {}
+        for v in (*(v for _, vs in self.rejected for v in vs), *self.repairs):
+            out[v.kind] = out.get(v.kind, 0) + 1
+        return dict(sorted(out.items()))
 
 
 def validate_action(world: WorldState, actor: str, decision: Decision) -> Action:
@@ -195,6 +203,7 @@ class DirectorAgent:
         revised: list[str] = []
         n = len(events)  # each world or causal event above took the next number
         fell: set[str] = set()
+        repairs: list[Violation] = []
         # The order actions take effect in: every move first, then everything else, each in actor
         # order. An interaction meets its target where the target now stands; whoever falls does
         # nothing more; each act is checked against the world as the acts before it left it.
@@ -214,6 +223,7 @@ class DirectorAgent:
             found = check.check(r.event, _arc(p.id, p.location, p.status, p.traits, _Grudges(p.relationships)))
             if found:
                 if any(v.kind == "absent_target" for v in found) and r.event.action_type != "observe":
+                    repairs.extend(found)
                     # the target fell earlier this turn: the actor stops and takes in the scene instead
                     revised.append(eid)
                     r = resolve(Action(actor=actor, action_type=ActionType.OBSERVE, rationale=action.rationale,
@@ -247,7 +257,7 @@ class DirectorAgent:
         self.recent.extend(e for e in events if e.kind == "action")
         return TurnResult(turn=turn, events=tuple(events), fragments=tuple(fragments), tension=tension,
                           coherence=report.score, rejected=tuple(rejected), milestones=tuple(milestones),
-                          revised=tuple(revised))
+                          revised=tuple(revised), repairs=tuple(repairs))
 
     # -- pieces of a turn ----------------------------------------------------------------------
     def causal_graph_ids(self, motive_lists) -> set[str]:

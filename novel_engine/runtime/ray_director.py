@@ -34,6 +34,7 @@ from novel_engine.llm.offline import OfflineModel
 from novel_engine.runtime.checkpoint import assemble, encode, restore as restore_runtime
 from novel_engine.runtime import wire
 from novel_engine.runtime.local import TurnReport, chronicle_impact, page_of
+from novel_engine.runtime.ray_metrics import record_coherence
 from novel_engine.runtime.sharding import ShardPlan
 
 __all__ = ["DirectorActor", "hub_items"]
@@ -54,6 +55,7 @@ def hub_items(report: TurnReport, committed_at: float | None = None) -> list[dic
     items.append({"type": "narrative_update", "turn": report.turn, "prose": report.prose})
     items.append({"type": "turn_complete", "turn": report.turn, "tension": report.tension,
                   "events": len(report.events), "milestones": list(report.milestones),
+                  "rejected": report.rejected, "repaired": report.repaired,
                   # wall clock, so subscribers can measure delivery
                   "committed_at": time.time() if committed_at is None else committed_at})
     return items
@@ -239,7 +241,11 @@ class DirectorActor:
         fallbacks = sum(1 for a in decisions.values() if "fallback" in a.flags)
         report = TurnReport(turn=turn, events=result.events, prose=prose, tension=result.tension,
                             coherence=result.coherence, milestones=result.milestones,
-                            rejected=len(result.rejected), fallbacks=fallbacks, timings=timings)
+                            rejected=len(result.rejected), fallbacks=fallbacks, timings=timings,
+                            repaired=len(result.revised), violations=result.violation_counts())
+        if report.violations:
+            # labelled by the actor's name, which names the session
+            record_coherence(ray.get_runtime_context().get_actor_name() or "", report.violations)
         self.history.append(report)
         self.inputs.append((dict(players), list(world_events), self._updates))
         self._updates = {}

@@ -78,6 +78,7 @@ def test_whoever_falls_does_nothing_more_until_helped():
     assert [e.actor for e in result.events if e.kind == "action"] == ["ann"]
     dropped = {ev.actor: [v.kind for v in vs] for ev, vs in result.rejected}
     assert dropped == {"bob": ["incapacitated_actor"]}
+    assert result.violation_counts() == {"incapacitated_actor": 1}  # what the turn report and the metric carry
     assert world.facts["fallen:bob"] == "hall"
     d = DirectorAgent(world, scenario(), 1)
     again = d.resolve_turn(decisions={"bob": act("bob", "rest")})
@@ -278,3 +279,12 @@ def test_a_fight_that_goes_nowhere_ends_and_foes_are_not_nursed():
     helps = sum(decide(brief(KIND, present=[fallen_foe], agent=f"p{i}"), RandomStreams(4)).action_type
                 is ActionType.HELP for i in range(60))
     assert helps == 0
+
+
+def test_the_turn_report_carries_what_coherence_caught():
+    from novel_engine.runtime.checkpoint import report_from_dict
+    from novel_engine.runtime.local import TurnReport
+    r = TurnReport(turn=1, events=(), prose="", tension=0.2, coherence=0.5, rejected=1, repaired=2,
+                   violations={"absent_target": 2, "incapacitated_actor": 1})
+    back = report_from_dict(r.to_dict())
+    assert (back.repaired, back.violations) == (2, {"absent_target": 2, "incapacitated_actor": 1})
