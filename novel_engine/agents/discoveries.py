@@ -9,7 +9,8 @@ or told by its owner face to face.
 
 What is found is remembered in world facts (``uncovered:<fragment>`` names the finder), so the story
 is the same on every runtime and survives checkpoints; ``suspects:<finder>`` names the persona a
-finding points to (the value of its key is a persona), whom the finder then means to confront.
+finding points to (the value of its key is a persona), whom the finder then means to confront. A
+kept fragment keyed ``item:<name>`` is a thing: whoever finds it picks it up (``holder:<name>``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import Any, Iterable
 from novel_engine.core.scenario import FragmentSpec
 from novel_engine.core.world import SEARCHED_OUT, SUSPECTS, WorldState
 
-__all__ = ["Kept", "Discoveries", "SEARCHED_OUT", "UNCOVERED", "SUSPECTS"]
+__all__ = ["Kept", "Discoveries", "SEARCHED_OUT", "UNCOVERED", "SUSPECTS", "ITEM", "HOLDER"]
 
 UNCOVERED = "uncovered:"
+ITEM, HOLDER = "item:", "holder:"  # a kept fragment keyed item:<name> is a thing; holder:<name> who has it
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,8 @@ class Discoveries:
         out: dict[str, Any] = {}
         for k in items:
             out[UNCOVERED + k.id] = finder
+            if k.key and k.key.startswith(ITEM):
+                out[HOLDER + k.key[len(ITEM):]] = finder  # a thing found is picked up
             if isinstance(k.value, str) and k.value in world.personas and k.value != finder:
                 out[SUSPECTS + finder] = k.value
         for key in clues:

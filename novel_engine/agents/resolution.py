@@ -401,6 +401,9 @@ class ActionResolver:
         items, clues, out = self.discoveries.search(world, actor.id, here, 2 if full else 1)
         if items or clues:
             data["found"] = [k.id for k in items] + clues
+            things = [k.key[5:] for k in items if k.key and k.key.startswith("item:")]
+            if things:
+                data["picked_up"] = things
             data["finding"] = "; ".join([k.content for k in items] + [str(world.facts[c]) for c in clues])
         if out and full:
             data["searched_out"] = True

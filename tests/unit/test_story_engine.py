@@ -288,3 +288,17 @@ def test_the_turn_report_carries_what_coherence_caught():
                    violations={"absent_target": 2, "incapacitated_actor": 1})
     back = report_from_dict(r.to_dict())
     assert (back.repaired, back.violations) == (2, {"absent_target": 2, "incapacitated_actor": 1})
+
+
+def test_a_thing_found_is_picked_up_and_points_at_its_owner():
+    knife = {"id": "knife", "content": "A knife with B.'s initials.", "location": "hall", "visibility": "local",
+             "key": "item:knife", "value": "bob", "salience": 0.8}
+    sc = scenario(fragments=[knife])
+    world, _ = build_world(sc)
+    world.move("cat", "hall")
+    d = DirectorAgent(world, sc, 3)
+    events = _search(d, world)
+    assert any(e.data.get("picked_up") == ["knife"] for e in events)
+    assert world.facts["holder:knife"] == "cat" and world.facts["suspects:cat"] == "bob"
+    goals = TurnBriefFactory().create_personalized_brief("cat", world).goals
+    assert goals[0].action is ActionType.PERSUADE and goals[0].target == "bob"  # confront whom it points to
