@@ -457,10 +457,10 @@ class DirectorAgent:
     def _tension(self, events: Sequence[Event], milestones: Sequence[str]) -> float:
         """Tension from the turn's strongest moments (normalised for the cast), the threats still
         standing and how the protagonists fare, smoothed over turns."""
-        top = heapq.nlargest(5, (e.intensity for e in events))
-        acts = [e.intensity for e in events if e.kind == "action"]
-        share = min(1.0, (sum(acts) / len(acts)) / 0.4) if acts else 0.0  # how much of the cast is in danger
-        pulse = 0.5 * sum(top) / 5.0 + 0.5 * share
+        # the strongest quarter of the turn's events (at least five): in a large cast a handful of
+        # fights among thousands is not a climax
+        k = max(5, len(events) // 4)
+        pulse = sum(heapq.nlargest(k, (e.intensity for e in events))) / k
         facts = self.world.facts
         threat = min(1.0, sum(i for key, value, i in self.threats if facts.get(key) == value) / 1.5)
         personas = self.world.personas

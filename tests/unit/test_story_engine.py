@@ -302,3 +302,12 @@ def test_a_thing_found_is_picked_up_and_points_at_its_owner():
     assert world.facts["holder:knife"] == "cat" and world.facts["suspects:cat"] == "bob"
     goals = TurnBriefFactory().create_personalized_brief("cat", world).goals
     assert goals[0].action is ActionType.PERSUADE and goals[0].target == "bob"  # confront whom it points to
+
+
+def test_tension_in_a_large_cast_is_not_pinned_at_the_top():
+    from novel_engine.api import Engine
+    from novel_engine.scenarios.synthetic import synthetic
+    session = Engine().create_session(synthetic(personas=1000, seed=1), seed=1)
+    curve = [r.tension for r in session.run(10)]
+    session.close()
+    assert max(curve) < 0.97 and sum(curve) / len(curve) < 0.85, curve
