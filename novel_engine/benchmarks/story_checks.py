@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from novel_engine.agents.director import event_matches  # a pattern match, not a coherence verdict
 from novel_engine.core.causal_effects import condition_holds
 from novel_engine.core.events import Event
 from novel_engine.core.scenario import Scenario
@@ -183,15 +184,6 @@ class _Reader:
         return "the" + name[3:] if name.startswith("The ") else name
 
 
-def _matches(when: Any, ev: Event) -> bool:
-    return ((when.kind is None or when.kind == ev.kind)
-            and (when.action_type is None or when.action_type.value == ev.action_type)
-            and (when.actor is None or when.actor == ev.actor)
-            and (when.target is None or when.target == ev.target)
-            and (when.location is None or when.location == ev.location)
-            and (when.outcome is None or when.outcome == ev.outcome.value))
-
-
 def _progress(ev: Event, told_before: set[tuple[str, str | None, Any]]) -> bool:
     """Whether an act moved its plan on (what makes doing it again reasonable)."""
     d, kind, out = ev.data, ev.action_type, ev.outcome.value
@@ -281,7 +273,7 @@ def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, 
         for gid in milestones:
             f.milestones += 1
             goal = goals.get(gid)
-            hit = goal is not None and (goal.when is None or any(_matches(goal.when, ev) for ev in events)) \
+            hit = goal is not None and (goal.when is None or any(event_matches(goal.when, ev) for ev in events)) \
                 and all(condition_holds(c, _FactsView(reader)) for c in getattr(goal, "conditions", ()))
             if hit:
                 f.milestones_holding += 1

@@ -38,9 +38,8 @@ def scenario(**extra):
 
 
 def director(sc=None, seed=1):
-    sc = sc or scenario()
-    world, _ = build_world(sc)
-    return DirectorAgent(world, sc, seed), world
+    from tests.unit.test_director import director as make  # the same builder, over this module's scenario
+    return make(sc or scenario(), seed)
 
 
 def act(actor, kind, target=None):
