@@ -79,6 +79,11 @@ def _goal_bonus(brief: TurnBrief) -> tuple[dict[tuple[str, str | None], float], 
     return bonus, people
 
 
+def _aggressors(brief: TurnBrief) -> set[str]:
+    """Whom the persona believes attacked someone (``hostile:<attacker>`` beliefs)."""
+    return {b.key[8:] for b in brief.beliefs if b.key.startswith("hostile:")}
+
+
 def _bounce_back(brief: TurnBrief) -> tuple[str | None, str | None, float] | None:
     """(the move that would make A, B, A, B, the place just left, the cost of going straight back
     there) from the persona's own moves: a place fled from lately is not gone back to."""
@@ -117,8 +122,7 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
     health = brief.health
     threat = threat_level(brief)
     provoked = {m.other for m in brief.memories if m.role == "target" and m.action_type == "attack"}
-    # known aggressors (it saw or heard them attack someone): nobody nurses them back to their feet
-    aggressors = {b.key[8:] for b in brief.beliefs if b.key.startswith("hostile:")} if brief.beliefs else ()
+    aggressors = None  # known aggressors, worked out when someone hurt is present (see _aggressors)
     avail = brief.available_actions
     goals, people = _goal_bonus(brief)
     last = None  # the persona's own act of last turn (later memories may be what others did to it)
@@ -151,8 +155,10 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
             need = 0.6 if status == "wounded" else 0.9 if status == "incapacitated" else -0.3
             gp = people.get(pid) if people else None  # this person's goal bonuses, by action
             best_u = base_help + 0.3 * aff + need * help_w
-            if aff < -0.3 or pid in provoked or (aggressors and pid in aggressors and aff <= 0.3):
-                best_u -= 1.2
+            if need > 0.0 and aggressors is None:
+                aggressors = _aggressors(brief)
+            if aff < -0.3 or pid in provoked or (need > 0.0 and pid in aggressors and aff <= 0.3):
+                best_u -= 1.2  # nobody nurses a foe, or a known aggressor, back to its feet
             if gp is not None:
                 best_u += gp.get("help", 0.0)
             best_act, best_why = "help", "compassion"
