@@ -15,14 +15,15 @@ shows, so the offline policy and a language model both act on them:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from novel_engine.core.events import ActionType
 from novel_engine.core.perception import BeliefSummary
-from novel_engine.core.world import (GOALS_DONE, MUSTER_AT, SEARCHED_OUT, SUSPECTS, Goal, PersonaState,
-                                     WorldState)
+from novel_engine.core.world import (DANGER_AT, FALLEN, GOALS_DONE, MUSTER_AT, SEARCHED_OUT, SUSPECTS, Goal,
+                                     PersonaState, WorldState)
 
-__all__ = ["standing_goals", "goal_open"]
+__all__ = ["standing_goals", "goal_open", "StandingCondition", "standing_conditions"]
 
 _HELP, _PERSUADE, _MOVE = ActionType.HELP, ActionType.PERSUADE, ActionType.MOVE
 ALLY_AFFINITY = 0.3  # at or above this affinity, a fallen persona is an ally to go and help
@@ -81,3 +82,28 @@ def standing_goals(me: PersonaState, world: WorldState, beliefs: Sequence[Belief
         extra = extra or []
         extra.append(Goal(f"Go to {world.locations[muster].name}, as ordered", _MOVE, muster, muster, 0.85))
     return (*extra, *goals) if extra else goals
+
+
+@dataclass(frozen=True, slots=True)
+class StandingCondition:
+    """A consequence that still holds, for whoever tells the story ("Ser Aldric still lies on the
+    tower stairs"): ``kind`` is ``fallen``, ``danger`` or ``muster``; ``subject`` a persona id (fallen)
+    or None; ``place`` where it holds."""
+
+    kind: str
+    subject: str | None
+    place: str | None
+
+
+def standing_conditions(world: WorldState) -> tuple[StandingCondition, ...]:
+    """What still holds in ``world`` after its last turn: who lies fallen where, which places are in
+    danger, where an order sends everyone; sorted, so every runtime tells them alike."""
+    out = []
+    for key, value in world.facts.items():
+        if key.startswith(FALLEN):
+            out.append(StandingCondition("fallen", key[len(FALLEN):], value if isinstance(value, str) else None))
+        elif key.startswith(DANGER_AT):
+            out.append(StandingCondition("danger", None, key[len(DANGER_AT):]))
+        elif key == MUSTER_AT and isinstance(value, str):
+            out.append(StandingCondition("muster", None, value))
+    return tuple(sorted(out, key=lambda c: (c.kind, c.subject or "", c.place or "")))

@@ -310,3 +310,16 @@ def test_tension_in_a_large_cast_is_not_pinned_at_the_top():
     curve = [r.tension for r in session.run(10)]
     session.close()
     assert max(curve) < 0.97 and sum(curve) / len(curve) < 0.85, curve
+
+
+def test_standing_conditions_name_who_lies_where_and_what_still_burns():
+    from novel_engine.core.events import WorldEventSpec
+    from novel_engine.core.standing import StandingCondition, standing_conditions
+    result, world = _downing_seed()
+    d = DirectorAgent(world, scenario(), 1)
+    d.resolve_turn(world_events=[WorldEventSpec(description="Fire!", location="yard", intensity=0.9)], decisions={})
+    assert standing_conditions(world) == (StandingCondition("danger", None, "yard"),
+                                          StandingCondition("fallen", "bob", "hall"))
+    for _ in range(3):  # a fire burns out after a few turns; the fallen stay down until helped
+        d.resolve_turn(decisions={})
+    assert standing_conditions(world) == (StandingCondition("fallen", "bob", "hall"),)
