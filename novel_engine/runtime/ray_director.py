@@ -127,9 +127,15 @@ class DirectorActor:
                 sigs[pid] = sig
                 changed.append(p.to_dict())
         patch: dict[str, Any] = {"turn": self.world.turn, "personas": changed}
-        if self.world.facts != self._facts:
-            self._facts = dict(self.world.facts)
-            patch["facts"] = self._facts
+        facts, old = self.world.facts, self._facts
+        if facts != old:
+            # only what changed: consequences keep a fact per persona or place (goals reached,
+            # places searched out), too many to resend whole every turn in a large cast
+            patch["facts_set"] = {k: v for k, v in facts.items() if k not in old or old[k] != v}
+            removed = [k for k in old if k not in facts]
+            if removed:
+                patch["facts_removed"] = removed
+            self._facts = dict(facts)
         return patch
 
     async def step(self, agent_actions: Mapping[str, Action] | None = None,

@@ -323,3 +323,11 @@ def test_standing_conditions_name_who_lies_where_and_what_still_burns():
     for _ in range(3):  # a fire burns out after a few turns; the fallen stay down until helped
         d.resolve_turn(decisions={})
     assert standing_conditions(world) == (StandingCondition("fallen", "bob", "hall"),)
+
+
+def test_shard_replicas_get_only_the_facts_that_changed():
+    from novel_engine.runtime.ray_actors import apply_patch
+    world, _ = build_world(scenario())
+    world.facts.update({"a": 1, "b": 2})
+    apply_patch(world, {"turn": 3, "personas": [], "facts_set": {"b": 5, "c": True}, "facts_removed": ["a"]})
+    assert world.facts == {"b": 5, "c": True} and world.turn == 3
