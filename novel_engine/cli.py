@@ -134,6 +134,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_store_bench(bench_sub)
     cli_llm.add_bench_parser(bench_sub)
+    from novel_engine.benchmarks.story import add_bench_parser as add_story_bench  # `bench story`
+
+    add_story_bench(bench_sub)
     from serve_app.bench import add_bench_parser as add_api_bench  # `bench api`
     from serve_app.launcher import add_serve_parser  # `serve`
 
@@ -300,6 +303,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         return cmd_bench_api(args)
     if args.suite == "llm":
         return cli_llm.cmd_bench_llm(args)
+    if args.suite == "story":
+        from novel_engine.benchmarks.story import cmd_bench_story
+
+        return cmd_bench_story(args)
     sizes = _counts(args.personas, "--personas", "cast size")
     if args.suite == "runtime":
         bench_runtime(sizes, turns=max(1, args.turns), seed=args.seed, llm_personas=max(1, args.llm_personas),

@@ -123,6 +123,9 @@ class TurnOut(BaseModel):
     milestones: list[str]
     rejected: int = 0
     fallbacks: int = 0
+    repaired: int = Field(default=0, description="acts the coherence check repaired before the turn committed")
+    violations: dict[str, int] = Field(default_factory=dict,
+                                       description="coherence violations caught this turn (rejected or repaired), by kind")
     player_actions: list[str] = Field(default_factory=list, description="agents whose queued action was applied")
     dropped_actions: list[DroppedAction] = Field(default_factory=list,
                                                  description="queued actions no longer valid this turn")

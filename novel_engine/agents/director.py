@@ -20,7 +20,9 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from novel_engine.agents.discoveries import Discoveries
 from novel_engine.agents.resolution import ActionResolver, Resolution
+from novel_engine.core.causal_effects import condition_holds
 from novel_engine.core.causal_graph import CausalGraph
 from novel_engine.core.coherence import CharacterArc, NarrativeCoherenceEngine, Violation
 from novel_engine.core.events import (LOCATION_TARGETED, PERSONA_TARGETED, Action, ActionType, Decision, Event,
@@ -28,7 +30,7 @@ from novel_engine.core.events import (LOCATION_TARGETED, PERSONA_TARGETED, Actio
 from novel_engine.core.records import fast_constructor
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.scenario import ComplicationSpec, EventPattern, NarrativeGoalSpec, Scenario
-from novel_engine.core.world import Relationship, WorldState
+from novel_engine.core.world import DANGER_AT, FALLEN, GOALS_DONE, MUSTER_AT, Relationship, WorldState, goal_met
 from novel_engine.errors import InvalidActionError
 
 __all__ = ["DirectorAgent", "TurnResult", "validate_action", "event_matches"]
@@ -37,6 +39,11 @@ _arc = fast_constructor(CharacterArc)  # CharacterArc(...) for every actor of ev
 
 CALM_TENSION = 0.25  # below this for CALM_TURNS turns running, the director injects a complication
 CALM_TURNS = 2
+STALL_TURNS = 2  # turns after the last milestone or complication before the next complication
+PROTAGONISTS = 8
+DANGER_INTENSITY, DANGER_TURNS = 0.6, 3  # a world event this strong leaves its place dangerous for a while
+_COMPLICATION_TURN = "complication_turn"  # fact: the turn the director last fired a complication
+_MOVES = frozenset({ActionType.MOVE, ActionType.FLEE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,14 @@ class TurnResult:
     rejected: tuple[tuple[Event, tuple[Violation, ...]], ...] = ()
     milestones: tuple[str, ...] = ()
     revised: tuple[str, ...] = field(default=())
+    repairs: tuple[Violation, ...] = ()  # what the repaired acts violated before repair
+
+    def violation_counts(self) -> dict[str, int]:
+        """Coherence violations caught this turn (rejected and repaired acts), by kind."""
+        out: dict[str, int] = {}
+        for v in (*(v for _, vs in self.rejected for v in vs), *self.repairs):
+            out[v.kind] = out.get(v.kind, 0) + 1
+        return dict(sorted(out.items()))
 
 
 def validate_action(world: WorldState, actor: str, decision: Decision) -> Action:
@@ -126,8 +141,13 @@ class DirectorAgent:
         self.scenario = scenario
         self.streams = RandomStreams(seed)
         self.difficulty = scenario.difficulty if difficulty is None else difficulty
-        self.resolver = ActionResolver(world_state, self.streams, self.difficulty)
+        self.discoveries = Discoveries(scenario.fragments)
+        self.kept = self.discoveries.where()
+        self.resolver = ActionResolver(world_state, self.streams, self.difficulty, self.discoveries)
         self.coherence = NarrativeCoherenceEngine()
+        # the cast whose fate the tension follows: a scenario's first personas (its leads)
+        self.protagonists = tuple(p.id for p in scenario.personas[:PROTAGONISTS])
+        self.threats = _threats(scenario)
         self.causal_graph = causal_graph if causal_graph is not None else CausalGraph()
         if causal_graph is None:
             for rule in scenario.causal_rules:
@@ -138,6 +158,7 @@ class DirectorAgent:
         self.recent: list[Event] = []  # action events of the last few turns (coherence: repetition)
         self.complications_used: set[int] = set()
         self._boost = 0.0  # tension added by effects during the turn being resolved
+        self._any_danger = False
 
     @property
     def tension(self) -> float:
@@ -162,6 +183,7 @@ class DirectorAgent:
         prefix = f"e{turn:04d}."  # event ids number the turn's events in creation order
         events: list[Event] = []
         fragments: list[InformationFragment] = []
+        self._expire_dangers(turn)
         for spec in world_events:
             self._happen(spec, "world", f"{prefix}{len(events) + 1:06d}", turn, (), events, fragments,
                          flags=("injected",))
@@ -174,56 +196,68 @@ class DirectorAgent:
                          flags=("pacing",))
 
         known = self.causal_graph_ids(a.motivated_by for a in actions.values())
-        resolved: list[Resolution] = []
-        proposed: list[Event] = []
-        arcs: dict[str, CharacterArc] = {}  # each actor as it stands before the turn's effects
         personas = world.personas
         resolve = self.resolver.resolve
+        check = self.coherence.begin_turn(self.recent, self.causal_graph, world, self.kept)
+        rejected: list[tuple[Event, tuple[Violation, ...]]] = []
+        revised: list[str] = []
         n = len(events)  # each world or causal event above took the next number
-        for actor in sorted(actions):
+        fell: set[str] = set()
+        repairs: list[Violation] = []
+        # The order actions take effect in: every move first, then everything else, each in actor
+        # order. An interaction meets its target where the target now stands; whoever falls does
+        # nothing more; each act is checked against the world as the acts before it left it.
+        for actor in sorted(actions, key=lambda a: (actions[a].action_type not in _MOVES, a)):
             p = personas.get(actor)
             if p is None:
                 continue
             n += 1
             action = actions[actor]
-            if p.can_act:
-                r = resolve(self._sanitise(action), f"{prefix}{n:06d}", turn, known)[0]
-            else:
-                r = self._incapable(action, f"{prefix}{n:06d}", turn)
-            resolved.append(r)
-            proposed.append(r.event)
-            a = personas[r.event.actor]  # the persona the action names (the one it is keyed by)
-            arcs[a.id] = _arc(a.id, a.location, a.status, a.traits, _Grudges(a.relationships))
-
-        report = self.coherence.evaluate_coherence(self.recent, proposed, arcs, known_event_ids=self.causal_graph)
-        by_event = report.by_event()
-        hard = report.rejected_ids()
-        rejected: list[tuple[Event, tuple[Violation, ...]]] = []
-        revised: list[str] = []
-        kept = resolved if not by_event else []  # a clean turn (the usual case) keeps every event as is
-        for r in resolved if by_event else ():
-            eid = r.event.id
-            if eid in hard:
-                rejected.append((r.event, tuple(by_event[eid])))
-            elif eid in by_event and any(v.kind == "out_of_character" for v in by_event[eid]) \
-                    and 1.0 - sum(v.severity for v in by_event[eid]) < self.coherence.threshold:
-                # this event alone would pull the story under the coherence threshold: tone it down
-                revised.append(eid)
-                kept.append(self._revise(r, turn))
-            else:
-                kept.append(r)
-        self._apply(kept)
-        for r in kept:
+            eid = f"{prefix}{n:06d}"
+            if not p.can_act or actor in fell:
+                r = self._incapable(action, eid, turn)
+                rejected.append((r.event, (Violation("incapacitated_actor", eid,
+                                                     f"{p.name} is down and does nothing until helped", 1.0),)))
+                continue
+            r = resolve(self._sanitise(action), eid, turn, known)[0]
+            found = check.check(r.event, _arc(p.id, p.location, p.status, p.traits, _Grudges(p.relationships)))
+            if found:
+                if any(v.kind == "absent_target" for v in found) and r.event.action_type != "observe":
+                    repairs.extend(found)
+                    # the target fell earlier this turn: the actor stops and takes in the scene instead
+                    revised.append(eid)
+                    r = resolve(Action(actor=actor, action_type=ActionType.OBSERVE, rationale=action.rationale,
+                                       origin=action.origin, flags=(*action.flags, "repaired")), eid, turn)[0]
+                    found = check.check(r.event, _arc(p.id, p.location, p.status, p.traits,
+                                                      _Grudges(p.relationships)))
+            if found:
+                if any(v.severity >= 1.0 for v in found):
+                    rejected.append((r.event, tuple(found)))
+                    continue
+                if any(v.kind == "out_of_character" for v in found) \
+                        and 1.0 - sum(v.severity for v in found) < self.coherence.threshold:
+                    # this event alone would pull the story under the coherence threshold: tone it down
+                    revised.append(eid)
+                    r = self._revise(r, turn)
+            self._apply((r,))
+            down = r.event.data.get("incapacitated")
+            if down:
+                fell.update(down)  # whoever fell this turn does nothing more this turn, even if helped up
+            if r.event.actor is not None:
+                self._goals_met(r.event)
             events.append(r.event)
             fragments.extend(r.fragments)
+        report = check.report()
         milestones = self._record(events)
         tension = self._tension(events, milestones)
+        if any("pacing" in e.flags for e in events):
+            world.facts[_COMPLICATION_TURN] = turn
         world.turn = turn
         self.recent = [e for e in self.recent if e.turn > turn - self.coherence.repetition_window]
         self.recent.extend(e for e in events if e.kind == "action")
         return TurnResult(turn=turn, events=tuple(events), fragments=tuple(fragments), tension=tension,
                           coherence=report.score, rejected=tuple(rejected), milestones=tuple(milestones),
-                          revised=tuple(revised))
+                          revised=tuple(revised), repairs=tuple(repairs))
 
     # -- pieces of a turn ----------------------------------------------------------------------
     def causal_graph_ids(self, motive_lists) -> set[str]:
@@ -272,6 +306,14 @@ class DirectorAgent:
         for pid in sorted(health):
             p = personas[pid]
             p.health = round(max(0.0, min(1.0, p.health + health[pid])), 6)
+            self._mark_fallen(p)
+        for r in kept:
+            if r.facts:
+                for key, value in r.facts.items():
+                    if value is None:
+                        world.facts.pop(key, None)
+                    else:
+                        world.facts[key] = value
         fans = self.resolver.fans
         for r in kept:
             actor = r.event.actor
@@ -289,12 +331,51 @@ class DirectorAgent:
             if r.move is not None and p.can_act:
                 world.move(actor, r.move)
 
+    def _goals_met(self, ev: Event) -> None:
+        """Mark the actor's goals this act fulfilled (fact ``goals_done:<persona>``: their indices)."""
+        p = self.world.personas[ev.actor]  # type: ignore[index]
+        if not p.goals or ev.outcome is Outcome.BLOCKED or ev.outcome is Outcome.FAILURE:
+            return
+        key = GOALS_DONE + p.id
+        done = self.world.facts.get(key, "")
+        met = [str(i) for i, g in enumerate(p.goals) if goal_met(g, ev, p, self.world)]
+        if met:
+            old = done.split(",") if done else []
+            new = sorted(set(old).union(met), key=int)
+            if new != old:
+                self.world.facts[key] = ",".join(new)
+
+    def _expire_dangers(self, turn: int) -> None:
+        """Dangers (fires, raids) burn for ``DANGER_TURNS`` turns, then die down."""
+        facts = self.world.facts
+        for key in [k for k, v in facts.items() if k.startswith(DANGER_AT) and isinstance(v, int)
+                    and turn - v >= DANGER_TURNS] if self._dangers_possible() else ():
+            del facts[key]
+
+    def _dangers_possible(self) -> bool:
+        # scanning every fact each turn costs in a large world: only when a danger was ever set
+        if not self._any_danger:
+            self._any_danger = any(k.startswith(DANGER_AT) for k in self.world.facts)
+        return self._any_danger
+
+    def _mark_fallen(self, p) -> None:
+        """Keep ``fallen:<persona>`` (where they lie) in step with their health: consequences persist."""
+        key = FALLEN + p.id
+        if p.health <= 0.0:
+            if key not in self.world.facts:
+                self.world.facts[key] = p.location
+        elif key in self.world.facts:
+            del self.world.facts[key]
+
     def _happen(self, spec: ComplicationSpec | WorldEventSpec, kind: str, event_id: str, turn: int,
                 causes: tuple[str, ...], events: list[Event], fragments: list[InformationFragment],
                 flags: tuple[str, ...] = (), data: dict[str, Any] | None = None) -> None:
         """Record a world or causal event, apply its effects and leave a fragment of it."""
         world = self.world
         location = spec.location if spec.location in world.locations else None
+        if location is not None and spec.intensity >= DANGER_INTENSITY \
+                and not any(e.key == MUSTER_AT for e in spec.effects):  # an order is no danger
+            world.facts[DANGER_AT + location] = turn  # a standing danger there for DANGER_TURNS turns
         ev = Event(id=event_id, turn=turn, kind=kind, summary=spec.description, location=location,
                    participants=tuple(s for s in spec.subjects if s in world.personas), causes=causes,
                    intensity=spec.intensity, flags=flags, data=dict(data or {}))
@@ -317,8 +398,10 @@ class DirectorAgent:
             world.facts[eff.key] = eff.value
         elif eff.kind == "wound" and p is not None:
             p.health = max(0.0, p.health - float(eff.value if isinstance(eff.value, (int, float)) else 0.35))
+            self._mark_fallen(p)
         elif eff.kind == "heal" and p is not None:
             p.health = min(1.0, p.health + float(eff.value if isinstance(eff.value, (int, float)) else 0.3))
+            self._mark_fallen(p)
         elif eff.kind == "move" and p is not None and eff.value in world.locations:
             world.move(p.id, str(eff.value))
         elif eff.kind == "relationship" and eff.target and "->" in eff.target:
@@ -329,10 +412,17 @@ class DirectorAgent:
             self._boost += float(eff.value)
 
     def _pacing(self, turn: int) -> ComplicationSpec | None:
-        """A complication when the story has idled below ``CALM_TENSION`` for ``CALM_TURNS`` turns."""
+        """An unused authored complication when the story stalls: tension under ``CALM_TENSION`` for
+        ``CALM_TURNS`` turns, or ``STALL_TURNS`` turns with no milestone reached and no complication."""
         comps = self.scenario.complications
+        if not comps:
+            return None
         recent = self.tension_history[-CALM_TURNS:]
-        if not comps or len(recent) < CALM_TURNS or max(recent) >= CALM_TENSION:
+        calm = len(recent) >= CALM_TURNS and max(recent) < CALM_TENSION
+        last = max([0, *self.reached.values()], default=0)
+        fired = self.world.facts.get(_COMPLICATION_TURN, 0)
+        last = max(last, fired if isinstance(fired, int) else 0)
+        if not calm and turn - last <= STALL_TURNS:
             return None
         unused = [i for i in range(len(comps)) if i not in self.complications_used]
         if not unused:
@@ -346,21 +436,50 @@ class DirectorAgent:
         add_event = self.causal_graph.add_event
         reached = self.reached
         open_goals = [goal for goal in self.narrative_goals if goal.id not in reached]
+        turn = self.world.turn + 1
         for ev in events:
             add_event(ev)
             if open_goals:
                 for goal in open_goals:
-                    if goal.id not in reached and event_matches(goal.when, ev):
+                    if goal.id not in reached and goal.when is not None and event_matches(goal.when, ev) \
+                            and self._holds(goal):
                         reached[goal.id] = ev.turn
                         milestones.append(goal.id)
+        for goal in open_goals:  # goals that are conditions on the world alone
+            if goal.id not in reached and goal.when is None and self._holds(goal):
+                reached[goal.id] = turn
+                milestones.append(goal.id)
         return milestones
 
+    def _holds(self, goal: NarrativeGoalSpec) -> bool:
+        return all(condition_holds(c, self.world) for c in goal.conditions)
+
     def _tension(self, events: Sequence[Event], milestones: Sequence[str]) -> float:
-        """Tension follows the turn's strongest moments (top five), smoothed over turns."""
-        top = heapq.nlargest(5, (e.intensity for e in events))
-        pulse = sum(top) / 5.0
-        t = 0.6 * self.tension + 0.4 * min(1.0, 1.6 * pulse) + 0.1 * len(milestones) + self._boost
+        """Tension from the turn's strongest moments (normalised for the cast), the threats still
+        standing and how the protagonists fare, smoothed over turns."""
+        # the strongest quarter of the turn's events (at least five): in a large cast a handful of
+        # fights among thousands is not a climax
+        k = max(5, len(events) // 4)
+        pulse = sum(heapq.nlargest(k, (e.intensity for e in events))) / k
+        facts = self.world.facts
+        threat = min(1.0, sum(i for key, value, i in self.threats if facts.get(key) == value) / 1.5)
+        personas = self.world.personas
+        leads = [personas[p] for p in self.protagonists if p in personas]
+        hurt = sum(1.0 if p.health <= 0 else 0.5 if p.health < 0.6 else 0.0 for p in leads) / len(leads) if leads else 0.0
+        now = min(1.0, 1.2 * (0.5 * pulse + 0.3 * threat + 0.2 * hurt))
+        t = 0.6 * self.tension + 0.4 * now + 0.1 * len(milestones) + self._boost
         self._boost = 0.0
         t = round(max(0.0, min(1.0, t)), 6)
         self.tension_history.append(t)
         return t
+
+
+def _threats(scenario: Scenario) -> tuple[tuple[str, Any, float], ...]:
+    """The facts that make a standing threat while they hold the value a strong event gave them
+    (the dragon awake, the village burning), with that event's intensity."""
+    out = []
+    specs = [r.then for r in scenario.causal_rules] + list(scenario.complications)
+    for spec in specs:
+        if spec.key and spec.intensity >= 0.6 and scenario.facts.get(spec.key) != spec.value:
+            out.append((spec.key, spec.value, spec.intensity))
+    return tuple(sorted(set(out), key=lambda x: (x[0], str(x[1]))))

@@ -31,6 +31,7 @@ __all__ = ["PersonaAgent", "PersonaPool", "check_decision"]
 #: Memories a persona keeps: as many as its brief shows (more were never read, and cost ~100 bytes
 #: each per persona: 150 MB over a long 100,000-persona session).
 MEMORY_LIMIT = BriefLimits().memories
+_MOVES = ("move", "flee")
 
 
 def check_decision(brief: TurnBrief, decision: Decision) -> str | None:
@@ -67,8 +68,19 @@ class PersonaAgent:
         self.flags: tuple[str, ...] = ()
 
     def remember(self, event: Event) -> None:
-        """Keep an event the persona took part in or witnessed."""
-        self.memory.append(memory_from_event(self.persona_id, event))
+        """Keep an event the persona took part in or witnessed.
+
+        When memory is full, the oldest memory goes, except the persona's own last two moves: they
+        say where it came from, which keeps it from bouncing between two places."""
+        memory = self.memory
+        if len(memory) == memory.maxlen:
+            moves = [m for m in memory if m.role == "actor" and m.action_type in _MOVES][-2:]
+            if moves and memory[0] in moves:
+                for m in memory:
+                    if m not in moves:
+                        memory.remove(m)
+                        break
+        memory.append(memory_from_event(self.persona_id, event))
 
     def request(self, brief: TurnBrief, repair_of: tuple[str, str] | None = None) -> ModelRequest:
         """The model request for this persona's decision on ``brief``."""

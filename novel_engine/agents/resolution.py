@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from novel_engine.agents.discoveries import SUSPECTS, Discoveries
 from novel_engine.core.events import (Action, ActionType, Event, InformationFragment, Outcome, SourceType, Visibility,
                                       build_event, build_fragment)
 from novel_engine.core.negotiation import AgentNegotiationEngine, NegotiationContext, NegotiationResult
@@ -54,6 +55,7 @@ class Resolution:
     move: str | None = None  # destination of the actor
     hide: bool = False
     relations: list[tuple[str, str, float, float]] = field(default_factory=list)  # (who, of whom, trust, affinity)
+    facts: dict[str, Any] | None = None  # world facts the act sets (None: deletes the fact)
 
 
 class ActionResolver:
@@ -63,10 +65,13 @@ class ActionResolver:
         world: the world state (read only here).
         streams: the session's random streams.
         difficulty: in [0, 1]; higher makes contested actions harder.
+        discoveries: what can be found where (investigations and confidences).
     """
 
-    def __init__(self, world: WorldState, streams: RandomStreams, difficulty: float = 0.5) -> None:
+    def __init__(self, world: WorldState, streams: RandomStreams, difficulty: float = 0.5,
+                 discoveries: Discoveries | None = None) -> None:
         self.world = world
+        self.discoveries = discoveries if discoveries is not None else Discoveries(())
         self.streams = streams
         self.difficulty = difficulty
         self.negotiation = AgentNegotiationEngine()
@@ -246,8 +251,8 @@ class ActionResolver:
         return _SUCCESS
 
     def _reply(self, kind: str, t: PersonaState | None, turn: int) -> str | None:
-        if t is None or not t.voice:
-            return None
+        if t is None or not t.voice or t.health <= 0.0:
+            return None  # someone down says nothing
         if self.streams.uniform(turn, t.id, f"reply:{kind}") < 0.5:
             return None
         return self.streams.choice(t.voice, turn, t.id, "reply")
@@ -262,13 +267,28 @@ class ActionResolver:
             elif ok and kind == "help":
                 res.health[t.id] = 0.3 if full else 0.15
                 res.relations.append((t.id, actor.id, 0.2, 0.2))
+                if t.health < 1.0:
+                    data["healed"] = True
+                    if t.health <= 0.0:
+                        data["raised"] = [t.id]
             elif ok and kind == "persuade":
                 res.relations.append((t.id, actor.id, 0.15 if full else 0.08, 0.1 if full else 0.05))
+                if full:
+                    self._confide(actor, t, res, data)
             elif ok and kind == "speak":
                 res.relations.append((t.id, actor.id, 0.05, 0.05))
                 res.relations.append((actor.id, t.id, 0.03, 0.05))
-        if kind == "rest":
+        if t is not None and ok and (kind == "persuade" or kind == "speak") \
+                and self.world.facts.get(SUSPECTS + actor.id) == t.id:
+            res.facts = res.facts or {}
+            res.facts[SUSPECTS + actor.id] = None  # confronted: the suspicion has had its say
+            data["confronted"] = True
+        if kind == "investigate" and ok:
+            self._search(actor, full, res, data)
+        elif kind == "rest":
             res.health[actor.id] = 0.15
+            if actor.health < 1.0:
+                data["healed"] = True
         elif kind == "move" or kind == "flee":
             res.move = data["to"]
         elif kind == "hide" and ok:
@@ -308,6 +328,8 @@ class ActionResolver:
             if kind == "investigate" or kind == "hide":
                 if outcome is _FAILURE:
                     tail = " but finds nothing" if kind == "investigate" else " but is seen"
+                elif kind == "investigate" and "found" not in data and data.get("searched_out"):
+                    tail = ", but nothing is left to find there"
                 elif outcome is _PARTIAL:
                     tail = ", with little to show"
             return f"{a} {verb} {self._place(location)}{tail}"
@@ -359,36 +381,57 @@ class ActionResolver:
                 out.append(self._seen(ev, f"ev:{ev.id}:down:{victim}", f"status_of:{victim}", "incapacitated",
                                       -0.9, 1.0, 1, subjects=(victim,)))
         elif kind == "speak" or kind == "persuade":
+            for kid in data.get("confided", ()):
+                k = self.discoveries.by_id[kid]
+                out.append(self._private(ev, aid, f"confided:{kid}", k.content, k.key or f"found:{kid}", k.value,
+                                         reliability=0.9, source=SourceType.HEARSAY, salience=max(0.8, k.salience)))
             tells = data.get("tells")
             if t is not None and outcome is not _BLOCKED and isinstance(tells, dict):
                 out.append(self._private(ev, t.id, "told", f"{actor.name} says: {tells.get('content', '')}",
                                          tells["key"], tells.get("value"), reliability=0.75,
                                          source=SourceType.HEARSAY))
         elif kind == "investigate" and ok:
-            self._findings(res, actor, outcome is _SUCCESS)
+            self._findings(res, actor)
         elif kind == "observe":
             self._observations(res, actor)
 
-    def _findings(self, res: Resolution, actor: PersonaState, full: bool) -> None:
-        """Investigating reveals clues kept in world facts (``clue:<place>:<name>``) and goal targets' trails."""
+    def _search(self, actor: PersonaState, full: bool, res: Resolution, data: dict) -> None:
+        """Searching a place uncovers what is kept there (see :mod:`novel_engine.agents.discoveries`)."""
+        world, here = self.world, actor.location
+        items, clues, out = self.discoveries.search(world, actor.id, here, 2 if full else 1)
+        if items or clues:
+            data["found"] = [k.id for k in items] + clues
+            things = [k.key[5:] for k in items if k.key and k.key.startswith("item:")]
+            if things:
+                data["picked_up"] = things
+            data["finding"] = "; ".join([k.content for k in items] + [str(world.facts[c]) for c in clues])
+        if out and full:
+            data["searched_out"] = True
+        if items or clues or (out and full):
+            res.facts = dict(res.facts or {}, **self.discoveries.facts_after(world, actor.id, here, items, clues,
+                                                                             out and full))
+
+    def _findings(self, res: Resolution, actor: PersonaState) -> None:
+        """The private fragments of what a search found (one per item)."""
         ev, world = res.event, self.world
-        prefix = f"clue:{actor.location}:"
-        found = []
-        for key in sorted(k for k in world.facts if k.startswith(prefix))[: 2 if full else 1]:
-            name = key[len(prefix):]
-            found.append(str(world.facts[key]))
-            res.fragments.append(self._private(ev, actor.id, f"clue:{name}", str(world.facts[key]),
-                                               f"clue:{name}", str(world.facts[key]), reliability=0.95))
-        for g in actor.goals:
-            other = world.personas.get(g.target) if g.target else None
-            if other is not None and other.id != actor.id and full:
-                res.fragments.append(self._private(
-                    ev, actor.id, f"trail:{other.id}", f"Signs show that {other.name} is at {self._place(other.location)}",
-                    f"location_of:{other.id}", other.location, reliability=0.8))
-                found.append(f"signs that {other.name} is at {self._place(other.location)}")
-                break
-        if found:
-            ev.data["finding"] = "; ".join(found)
+        for item in ev.data.get("found", ()):
+            k = self.discoveries.by_id.get(item)
+            if k is not None:
+                res.fragments.append(self._private(ev, actor.id, f"found:{k.id}", k.content, k.key or f"found:{k.id}",
+                                                   k.value, reliability=0.95, salience=max(0.8, k.salience)))
+            else:  # a clue fact
+                name = item.split(":", 2)[2]
+                res.fragments.append(self._private(ev, actor.id, f"clue:{name}", str(world.facts[item]),
+                                                   f"clue:{name}", str(world.facts[item]), reliability=0.95))
+
+    def _confide(self, actor: PersonaState, t: PersonaState, res: Resolution, data: dict) -> None:
+        """Won over, the target tells the actor its most salient secret still kept (face to face)."""
+        k = self.discoveries.confided(self.world, t.id)
+        if k is None:
+            return
+        data["confided"] = [k.id]
+        data["finding"] = k.content
+        res.facts = dict(res.facts or {}, **self.discoveries.facts_after(self.world, actor.id, t.location, (k,), (), False))
 
     def _observations(self, res: Resolution, actor: PersonaState) -> None:
         """Keeping watch shows who is in the neighbouring places (up to three people)."""

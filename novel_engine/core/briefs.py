@@ -16,13 +16,14 @@ from novel_engine.core.events import Event
 from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perception
 from novel_engine.core.records import fast_constructor
 from novel_engine.core.routes import HopTrees
-from novel_engine.core.world import Goal, WorldState
+from novel_engine.core.standing import standing_goals
+from novel_engine.core.world import DANGER_AT, FALLEN, SEARCHED_OUT, Goal, WorldState
 
 if TYPE_CHECKING:  # the belief model is only needed for type hints here
     from novel_engine.core.beliefs import BeliefModel
 
 __all__ = ["TurnBrief", "PresentPersona", "MemoryItem", "BriefLimits", "TurnBriefFactory", "memory_from_event",
-           "perceived_order"]
+           "perceived_order", "made_progress"]
 
 _UNTARGETED = ("observe", "investigate", "hide", "rest")
 _PERSONA_ACTIONS = ("speak", "persuade", "help", "attack")
@@ -50,6 +51,8 @@ class MemoryItem:
     action_type: str | None = None
     other: str | None = None  # the other party (target if actor, actor if target)
     outcome: str = "none"
+    place: str | None = None  # where the actor stood when it acted (a move's starting place)
+    progress: bool = False  # the act moved a plan on (found something, wounded, healed, won over...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,7 @@ class TurnBrief:
     paths: dict[str, str] = field(default_factory=dict)
     voice: tuple[str, ...] = ()
     description: str = ""
+    conditions: tuple[str, ...] = ()  # standing conditions here: "danger", "searched_out"
 
     def belief_value(self, key: str) -> tuple[Any, float] | None:
         """The leading value and credence the persona holds for ``key``, if it is in the brief."""
@@ -119,7 +123,27 @@ def memory_from_event(agent_id: str, event: Event) -> MemoryItem:
         role, other = "target", event.actor
     else:
         role, other = "witness", event.actor
-    return _memory(event.turn, event.id, event.summary, role, event.action_type, other, event.outcome.value)
+    data = event.data
+    place = data.get("from", event.location) if data else event.location
+    return _memory(event.turn, event.id, event.summary, role, event.action_type, other, event.outcome.value,
+                   place, made_progress(event))
+
+
+_PROGRESS_MARKS = ("found", "damage", "healed", "confided", "confronted", "incapacitated")
+
+
+def made_progress(event: Event) -> bool:
+    """Whether an act moved its plan on: a search that found something, a blow that wounded, help
+    or rest that healed, a secret confided, a suspect confronted, a persuasion won, a move made."""
+    data = event.data
+    if data:
+        for mark in _PROGRESS_MARKS:
+            if mark in data:
+                return True
+    kind = event.action_type
+    if kind == "persuade":
+        return event.outcome.value == "success"
+    return (kind == "move" or kind == "flee") and event.outcome.value != "blocked"
 
 
 class TurnBriefFactory:
@@ -139,11 +163,15 @@ class TurnBriefFactory:
         # place -> (neighbours as (id, name), the actions open there to anyone): made once per place
         # (the map is fixed, as for the hop trees)
         self._places: dict[str, tuple[tuple[tuple[str, str], ...], dict[str, tuple[str, ...]]]] = {}
+        self._fallen: dict[str, Any] = {}
 
     def begin_turn(self, world: WorldState) -> None:
         """Drop per-turn caches (who stands where) before the briefs of a new turn."""
         self._turn = world.turn
         self._crowds.clear()
+        # who lies fallen, and where: one pass over the facts a turn, not one per brief
+        self._fallen = {k[len(FALLEN):]: v for k, v in world.facts.items() if k.startswith(FALLEN)}
+
 
     def create_personalized_brief(self, agent_id: str, world_state: WorldState,
                                   previous_actions: Sequence[Event | MemoryItem] = (), *,
@@ -195,10 +223,18 @@ class TurnBriefFactory:
             ids = tuple(p.id for p in present)
             for a in _PERSONA_ACTIONS:
                 actions[a] = ids
-        paths = self._paths(me.goals, here, belief_summary, world_state)
+        facts = world_state.facts
+        goals = standing_goals(me, world_state, belief_summary, self._fallen) if facts or me.goals else ()
+        conditions: tuple[str, ...] = ()
+        if facts:
+            if facts.get(DANGER_AT + here) is not None:
+                conditions = ("danger",)
+            if facts.get(SEARCHED_OUT + here):
+                conditions += ("searched_out",)
+        paths = self._paths(goals, here, belief_summary, world_state)
         return _brief(agent_id, me.name, world_state.turn + 1, here, loc.name, me.health, me.status, me.traits,
-                      me.goals, present, neighbours, perceived, belief_summary, memories, actions, paths,
-                      me.voice[: lim.voice], me.description)
+                      goals, present, neighbours, perceived, belief_summary, memories, actions, paths,
+                      me.voice[: lim.voice], me.description, conditions)
 
     def _place(self, loc: Any, world: WorldState) -> tuple[tuple[tuple[str, str], ...], dict[str, tuple[str, ...]]]:
         """What every brief made at ``loc`` shares: its neighbours and the actions open to anyone there."""

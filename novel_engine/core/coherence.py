@@ -19,7 +19,15 @@ out_of_character          0.6       an unprovoked attack by a gentle soul (compa
                                     (aggressiveness >= 0.8, compassion <= 0.15)
 repetition                0.3       an actor does the same thing (type and target) again, as it
                                     did in each of the last ``repetition_window`` turns
+absent_target             1.0       (against the world) an interaction's target is not where the
+                                    actor is when the interaction takes effect
+impossible_move           1.0       (against the world) a move to a place that is not next door
+unperceived_knowledge     1.0       (against the world) something found that is not kept where
+                                    it was found (knowledge without a perception path)
 ========================  ========  ==========================================================
+
+The director checks each action as it takes effect (:meth:`NarrativeCoherenceEngine.begin_turn`),
+against the world as the turn's earlier actions left it, and drops or repairs what fails.
 
 The score is 1 minus the mean, over the proposed events, of each event's summed severity capped
 at 1: 1.0 is a flawless turn. The director rejects events with a hard violation (severity 1.0)
@@ -37,13 +45,14 @@ from novel_engine.core.events import Event
 from novel_engine.core.world import INCAPACITATED, PersonaState, WorldState
 from novel_engine.errors import NovelEngineError
 
-__all__ = ["CharacterArc", "Violation", "ViolationKind", "CoherenceReport", "NarrativeCoherenceEngine",
+__all__ = ["CharacterArc", "Violation", "ViolationKind", "CoherenceReport", "NarrativeCoherenceEngine", "TurnCheck",
            "character_arcs", "SEVERITY"]
 
 ViolationKind = Literal["absent_actor", "incapacitated_actor", "location_contradiction", "out_of_character",
-                        "uncaused_effect", "repetition"]
+                        "uncaused_effect", "repetition", "absent_target", "impossible_move", "unperceived_knowledge"]
 SEVERITY: Mapping[str, float] = {
     "absent_actor": 1.0, "incapacitated_actor": 1.0, "location_contradiction": 1.0, "uncaused_effect": 1.0,
+    "absent_target": 1.0, "impossible_move": 1.0, "unperceived_knowledge": 1.0,
     "out_of_character": 0.6, "repetition": 0.3,
 }
 _MOVES = frozenset({"move", "flee"})
@@ -162,46 +171,25 @@ class NarrativeCoherenceEngine:
         Returns:
             The report; its score is 1.0 when nothing is proposed.
         """
-        window = self.repetition_window
-        # what each actor did, as (actor, turn, action type, target): repetition looks rows up here
-        # (an ActionType member is a str that hashes and compares as its value: no need to convert)
-        done: set[tuple[str, int, str | None, str | None]] = set()
-        if window:
-            done = {(e.actor, e.turn, e.action_type, e.target)
-                    for e in previous_events if e.kind == "action" and e.actor is not None}
-        seen_ids: set[str] | None = None  # built on first need: few turns propose causal events
-        arcs = character_arcs
-
-        violations: list[Violation] = []
-        first_place: dict[tuple[str, int], str | None] = {}
-        total = 0.0
+        check = self.begin_turn(previous_events, known_event_ids)
         for event in proposed_events:
-            kind = event.kind
-            if kind == "action":
-                actor = event.actor
-                if actor is None:
-                    continue
-                arc = arcs.get(actor)
-                if arc is None:
-                    violations.append(Violation("absent_actor", event.id, f"{actor} is not in the story",
-                                                _HARD))
-                    total += 1.0
-                    continue
-                # the common case, a plain coherent action, costs a handful of comparisons and no allocation
-                found = self._check_action(event, actor, arc, done, window, first_place)
-                if found:
-                    violations.extend(found)
-                    total += min(1.0, sum(v.severity for v in found))
-            elif kind == "causal" or kind == "reaction":
-                if seen_ids is None:
-                    seen_ids = {e.id for e in previous_events}
-                    seen_ids.update(e.id for e in proposed_events)
-                found = _uncaused(event, seen_ids, known_event_ids)
-                if found:
-                    violations.extend(found)
-                    total += min(1.0, sum(v.severity for v in found))
-        score = 1.0 - total / len(proposed_events) if proposed_events else 1.0
-        return CoherenceReport(score=max(0.0, score), violations=tuple(violations))
+            check.check(event, character_arcs.get(event.actor) if event.actor is not None else None,
+                        proposed=proposed_events)
+        return check.report()
+
+    def begin_turn(self, previous_events: Sequence[Event], known_event_ids: Container[str] = frozenset(),
+                   world: WorldState | None = None, kept: Mapping[str, str | None] | None = None) -> "TurnCheck":
+        """A check of one turn's events, one at a time, as the director resolves them.
+
+        Args:
+            previous_events: recent history (for repetition and causes).
+            known_event_ids: more ids a cause may refer to.
+            world: the world as it stands when each event is checked (moves already made, effects of
+                earlier events applied): with it, targets must be present, moves must go next door,
+                and what is found must be kept where it is found.
+            kept: fragment id -> the place it is kept (what investigating may find, and where).
+        """
+        return TurnCheck(self, previous_events, known_event_ids, world, kept or {})
 
     def _check_action(self, event: Event, actor: str, arc: CharacterArc,
                       done: set[tuple[str, int, str | None, str | None]], window: int,
@@ -240,6 +228,105 @@ class NarrativeCoherenceEngine:
             found.append(Violation("repetition", eid, f"{actor} does the same ({what}) for {window + 1} turns running",
                                    SEVERITY["repetition"]))
         return found
+
+
+class TurnCheck:
+    """The coherence check of one turn, event by event (see :meth:`NarrativeCoherenceEngine.begin_turn`).
+
+    ``check`` returns the violations of one event (None when it has none) and remembers them for
+    :meth:`report`. With a world, it checks the event against the world as it stands at that
+    moment of the turn: an absent or incapacitated target of an interaction (``absent_target``), a
+    move to a place that is not next door (``impossible_move``), something found that is not kept
+    where it was found (``unperceived_knowledge``).
+    """
+
+    __slots__ = ("engine", "previous", "known", "world", "kept", "done", "seen_ids", "violations", "total",
+                 "count", "first_place")
+
+    def __init__(self, engine: NarrativeCoherenceEngine, previous: Sequence[Event], known: Container[str],
+                 world: WorldState | None, kept: Mapping[str, str | None]) -> None:
+        self.engine, self.previous, self.known, self.world, self.kept = engine, previous, known, world, kept
+        window = engine.repetition_window
+        # what each actor did, as (actor, turn, action type, target): repetition looks rows up here
+        # (an ActionType member is a str that hashes and compares as its value: no need to convert)
+        self.done: set[tuple[str, int, str | None, str | None]] = set()
+        if window:
+            self.done = {(e.actor, e.turn, e.action_type, e.target)
+                         for e in previous if e.kind == "action" and e.actor is not None}
+        self.seen_ids: set[str] | None = None  # built on first need: few turns propose causal events
+        self.violations: list[Violation] = []
+        self.total = 0.0
+        self.count = 0
+        self.first_place: dict[tuple[str, int], str | None] = {}
+
+    def check(self, event: Event, arc: CharacterArc | None, proposed: Sequence[Event] = ()) -> list[Violation] | None:
+        """The violations of one proposed event (None when it is coherent)."""
+        self.count += 1
+        kind = event.kind
+        found: list[Violation] | None = None
+        if kind == "action":
+            actor = event.actor
+            if actor is None:
+                return None
+            if arc is None:
+                found = [Violation("absent_actor", event.id, f"{actor} is not in the story", _HARD)]
+            else:
+                # the common case, a plain coherent action, costs a handful of comparisons and no allocation
+                found = self.engine._check_action(event, actor, arc, self.done, self.engine.repetition_window,
+                                                  self.first_place)
+                if self.world is not None:
+                    more = _against_world(event, actor, self.world, self.kept)
+                    if more:
+                        found = (found or []) + more
+        elif kind == "causal" or kind == "reaction":
+            if self.seen_ids is None:
+                self.seen_ids = {e.id for e in self.previous}
+                self.seen_ids.update(e.id for e in proposed)
+            found = _uncaused(event, self.seen_ids, self.known) or None
+        if found:
+            self.violations.extend(found)
+            self.total += min(1.0, sum(v.severity for v in found))
+        return found
+
+    def note(self, event_id: str) -> None:
+        """Count an event told this turn that needed no check (a world event): causes may name it."""
+        if self.seen_ids is not None:
+            self.seen_ids.add(event_id)
+
+    def report(self) -> CoherenceReport:
+        """The turn's score and every violation found so far."""
+        score = 1.0 - self.total / self.count if self.count else 1.0
+        return CoherenceReport(score=max(0.0, score), violations=tuple(self.violations))
+
+
+_INTERACTIONS = frozenset({"attack", "help", "persuade", "speak"})
+
+
+def _against_world(event: Event, actor: str, world: WorldState, kept: Mapping[str, str | None]) -> list[Violation] | None:
+    """An action's problems with the world as it stands when it takes effect."""
+    kind = event.action_type
+    found: list[Violation] | None = None
+    data = event.data
+    me = world.personas.get(actor)
+    if kind in _INTERACTIONS and event.target is not None and not data.get("missing"):
+        t = world.personas.get(event.target)
+        if t is None or me is None or t.location != me.location:
+            found = [Violation("absent_target", event.id, f"{event.target} is not where {actor} is", _HARD)]
+        elif t.health <= 0.0 and kind != "help":
+            found = [Violation("absent_target", event.id, f"{event.target} is down: only help reaches them", _HARD)]
+    elif kind in _MOVES and event.target is not None and me is not None:
+        start = data.get("from", me.location)
+        if event.target != start and event.target not in world.neighbours(start):
+            found = [Violation("impossible_move", event.id, f"{event.target} is not next to {start}", _HARD)]
+    items = data.get("found")
+    if items:
+        for item in items:
+            where = kept.get(item, "") if not item.startswith("clue:") else item.split(":")[1]
+            if where != event.location:
+                found = found or []
+                found.append(Violation("unperceived_knowledge", event.id,
+                                       f"{actor} learns {item} at {event.location}, but it is kept at {where}", _HARD))
+    return found
 
 
 def _out_of_character(event: Event, actor: str, arc: CharacterArc, kind: str) -> Violation | None:

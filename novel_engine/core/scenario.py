@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BeforeValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from novel_engine.core.events import ActionType, Effect, SourceType, Visibility
 from novel_engine.core.rng import seed_problem
@@ -164,11 +164,19 @@ class CausalRuleSpec(_Model):
 
 
 class NarrativeGoalSpec(_Model):
-    """A story beat the director steers toward; reached when an event matches ``when``."""
+    """A story beat: reached when an event matches ``when`` (if given) and every condition holds
+    in the world after that turn (a fact, a persona's status or place), e.g. ``uncovered:<fragment>``."""
 
     id: Id
     description: str = Field(min_length=1, max_length=500)
-    when: EventPattern
+    when: EventPattern | None = None
+    conditions: list[Annotated[Condition, BeforeValidator(_condition_from_text)]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something_to_reach(self) -> "NarrativeGoalSpec":
+        if self.when is None and not self.conditions:
+            raise ValueError("a narrative goal needs `when` (an event pattern) or `conditions` (or both)")
+        return self
 
 
 class ComplicationSpec(_Model):

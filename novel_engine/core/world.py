@@ -23,11 +23,20 @@ __all__ = [
     "ACTIVE",
     "WOUNDED",
     "INCAPACITATED",
+    "FALLEN", "GOALS_DONE", "DANGER_AT", "SEARCHED_OUT", "SUSPECTS", "MUSTER_AT",
+    "goal_met",
 ]
 
 CORE_TRAITS = ("courage", "intelligence", "compassion", "aggressiveness", "social_tendency")
 ACTIVE, WOUNDED, INCAPACITATED = "active", "wounded", "incapacitated"
 _WOUNDED_BELOW = 0.6
+# world facts that keep consequences standing (read by briefs, set by the director)
+FALLEN = "fallen:"  # fallen:<persona> = where they lie incapacitated, until helped up
+GOALS_DONE = "goals_done:"  # goals_done:<persona> = "0,2": indices of the goals it has reached
+DANGER_AT = "danger_at:"  # danger_at:<place> = the turn a fire, raid or storm struck there
+SEARCHED_OUT = "searched_out:"  # searched_out:<place> = True: nothing left to find there
+SUSPECTS = "suspects:"  # suspects:<persona> = whom what it found points to (to confront)
+MUSTER_AT = "muster_at"  # the place an order sends everyone to (an evacuation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,3 +216,25 @@ def iter_active(world: WorldState, ids: Iterable[str]) -> Iterable[PersonaState]
         p = personas.get(pid)
         if p is not None and p.can_act:
             yield p
+
+
+def goal_met(goal: Goal, ev: Any, actor: PersonaState, world: WorldState) -> bool:
+    """Whether the act ``ev`` (already applied to ``world``) fulfils ``goal`` of its actor."""
+    act = goal.action.value if goal.action is not None else None
+    kind, out = ev.action_type, ev.outcome.value
+    if act is None:
+        return False
+    if act == "move":
+        return (kind == "move" or kind == "flee") and actor.location == (goal.location or goal.target)
+    if act in ("persuade", "speak"):
+        return kind in ("persuade", "speak") and ev.target == goal.target \
+            and (out == "success" or (act == "speak" and out == "partial"))
+    if act == "help":
+        t = world.personas.get(goal.target or "")
+        return kind == "help" and ev.target == goal.target and t is not None and t.health >= _WOUNDED_BELOW
+    if act == "attack":
+        return kind == "attack" and goal.target in (ev.data.get("incapacitated") or ())
+    if act == "investigate":
+        place = goal.location or goal.target
+        return kind == "investigate" and bool(world.facts.get(SEARCHED_OUT + (place or actor.location)))
+    return kind == act and out == "success" and (goal.location in (None, actor.location))

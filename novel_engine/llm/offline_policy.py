@@ -19,6 +19,7 @@ from novel_engine.core.rng import RandomStreams
 __all__ = ["decide", "threat_level", "NOISE"]
 
 NOISE = 0.25  # amplitude of the seeded noise added to every utility
+REPEAT_PENALTY = 0.6  # repeating last turn's act on the same target when it made no progress
 
 
 def threat_level(brief: TurnBrief) -> float:
@@ -78,6 +79,28 @@ def _goal_bonus(brief: TurnBrief) -> tuple[dict[tuple[str, str | None], float], 
     return bonus, people
 
 
+def _aggressors(brief: TurnBrief) -> set[str]:
+    """Whom the persona believes attacked someone (``hostile:<attacker>`` beliefs)."""
+    return {b.key[8:] for b in brief.beliefs if b.key.startswith("hostile:")}
+
+
+def _bounce_back(brief: TurnBrief) -> tuple[str | None, str | None, float] | None:
+    """(the move that would make A, B, A, B, the place just left, the cost of going straight back
+    there) from the persona's own moves: a place fled from lately is not gone back to."""
+    moves = [m for m in brief.memories if m.role == "actor" and m.action_type in ("move", "flee")
+             and m.outcome != "blocked"]
+    if not moves:
+        return None
+    last = moves[-1]
+    bounce = None
+    if len(moves) >= 2:
+        before = moves[-2]
+        if before.place == brief.location and before.other == last.place:
+            bounce = before.other  # came here from B after going here -> B: going to B again bounces
+    fled = last.action_type == "flee" and last.turn >= brief.turn - 4
+    return bounce, last.place, 0.9 if fled else 0.2
+
+
 def _believed_place(brief: TurnBrief, persona: str) -> Any:
     found = brief.belief_value(f"location_of:{persona}")
     return found[0] if found else None
@@ -99,10 +122,20 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
     health = brief.health
     threat = threat_level(brief)
     provoked = {m.other for m in brief.memories if m.role == "target" and m.action_type == "attack"}
+    aggressors = None  # known aggressors, worked out when someone hurt is present (see _aggressors)
     avail = brief.available_actions
     goals, people = _goal_bonus(brief)
-    last = brief.memories[-1] if brief.memories and brief.memories[-1].role == "actor" else None
+    last = None  # the persona's own act of last turn (later memories may be what others did to it)
+    for m in reversed(brief.memories):
+        if m.role == "actor":
+            last = m
+            break
     again_act, again_target = (last.action_type, last.other) if last is not None else (None, None)
+    # doing the very same thing again is for plans that move on (a search that found something, a
+    # blow that wounded); otherwise people move on to something else
+    again = REPEAT_PENALTY if last is not None and last.turn == brief.turn - 1 and not last.progress else 0.0
+    back = _bounce_back(brief)  # the place that would make A, B, A, B (and the one just left)
+    conditions = brief.conditions
     rand = streams.stream(brief.turn, brief.agent_id, "decide").random
     # Every option (action, target) gets its utility plus seeded noise, drawn in a fixed order
     # (the people present, moves, flights, then hide, observe, investigate, rest); the highest
@@ -119,23 +152,27 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
             # between people and the other options): one option per person keeps a turn cheap.
             # Candidates in a fixed order (help, speak, persuade, attack), the first best kept.
             pid, trust, aff, status = p.id, p.trust, p.affinity, p.status
-            need = 0.6 if status == "wounded" else 0.9 if status == "incapacitated" else 0.0
+            need = 0.6 if status == "wounded" else 0.9 if status == "incapacitated" else -0.3
             gp = people.get(pid) if people else None  # this person's goal bonuses, by action
             best_u = base_help + 0.3 * aff + need * help_w
+            if need > 0.0 and aggressors is None:
+                aggressors = _aggressors(brief)
+            if aff < -0.3 or pid in provoked or (need > 0.0 and pid in aggressors and aff <= 0.3):
+                best_u -= 1.2  # nobody nurses a foe, or a known aggressor, back to its feet
             if gp is not None:
                 best_u += gp.get("help", 0.0)
             best_act, best_why = "help", "compassion"
-            u = base_speak + 0.2 * trust + 0.1 * aff
-            if gp is not None:
-                u += gp.get("speak", 0.0)
-            if u > best_u:
-                best_act, best_u, best_why = "speak", u, "company"
-            u = base_persuade + 0.15 * trust
-            if gp is not None:
-                u += gp.get("persuade", 0.0)
-            if u > best_u:
-                best_act, best_u, best_why = "persuade", u, "persuasion"
-            if status != "incapacitated":
+            if status != "incapacitated":  # someone down can be helped, not talked to or fought
+                u = base_speak + 0.2 * trust + 0.1 * aff
+                if gp is not None:
+                    u += gp.get("speak", 0.0)
+                if u > best_u:
+                    best_act, best_u, best_why = "speak", u, "company"
+                u = base_persuade + 0.15 * trust
+                if gp is not None:
+                    u += gp.get("persuade", 0.0)
+                if u > best_u:
+                    best_act, best_u, best_why = "persuade", u, "persuasion"
                 u = base_attack + (0.5 * (-trust if trust < 0.0 else 0.0) + 0.5 * (-aff if aff < 0.0 else 0.0)
                                    + (0.6 if pid in provoked else 0.0) - (0.3 * aff if aff > 0.0 else 0.0))
                 if gp is not None:
@@ -144,7 +181,8 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
                     best_act, best_u, best_why = "attack", u, "hostility"
             u = best_u + NOISE * (rand() - 0.5)  # a person's goals are already in best_u
             if again_target == pid and again_act == best_act:
-                u -= 0.12  # people rarely do the very same thing twice running
+                # a fight that goes nowhere ends: neither side swings again at once
+                u -= again * (2.0 + (1.0 if pid in provoked else 0.0)) if best_act == "attack" else again
             if u > top_u:
                 top_u, top_act, top_target, top_why = u, best_act, pid, best_why
     for act, base, why in (("move", 0.08 * (1.0 - social) + 0.1 * courage - 0.22 - 0.2 * threat * courage, "wander"),
@@ -154,7 +192,14 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
             if goals:
                 u += goals.get((act, place), 0.0)
             if again_target == place and again_act == act:
-                u -= 0.12
+                u -= again
+            if back is not None:
+                if place == back[0]:
+                    u -= 1.0  # A, B, A and now B again: a bounce
+                elif place == back[1]:
+                    u -= back[2]  # straight back where it came from (fled from: not soon)
+            if conditions and "danger" in conditions and act == "flee":
+                u += 0.6 * (1.0 - courage) + 0.1
             if u > top_u:
                 top_u, top_act, top_target, top_why = u, act, place, why
     for act, base, why in (("hide", 0.9 * threat * (1.0 - courage) + 0.1 * (1.0 - social) - 0.25, "caution"),
@@ -165,7 +210,9 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
         if goals:
             u += goals.get((act, None), 0.0)
         if again_target is None and again_act == act:
-            u -= 0.12
+            u -= again
+        if conditions and act == "investigate" and "searched_out" in conditions:
+            u -= 0.6  # nothing is left to find here
         if u > top_u:
             top_u, top_act, top_target, top_why = u, act, None, why
     action, target, why = top_act, top_target, top_why

@@ -133,6 +133,9 @@ def _brief_data(brief: TurnBrief) -> dict[str, Any]:
                      for m in brief.memories],
         "available_actions": {k: [cut(x) for x in v] for k, v in brief.available_actions.items()},
         "paths": {k: cut(v) for k, v in brief.paths.items()},
+        # standing conditions here (a danger, a place searched out), only when there are some, so
+        # recorded prompts of briefs without any stay the same
+        **({"conditions": list(brief.conditions)} if brief.conditions else {}),
     }
 
 

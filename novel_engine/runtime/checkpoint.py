@@ -47,7 +47,8 @@ FORMAT = 1  #: bump when the layout changes; :func:`restore` refuses unknown for
 
 
 def _memory(item: MemoryItem) -> list[Any]:
-    return [item.turn, item.event_id, item.summary, item.role, item.action_type, item.other, item.outcome]
+    return [item.turn, item.event_id, item.summary, item.role, item.action_type, item.other, item.outcome,
+            item.place, item.progress]
 
 
 def capture(runtime: "LocalRuntime", *, history: bool = True, scenario: bool = True) -> dict[str, Any]:
@@ -120,7 +121,8 @@ def report_from_dict(d: Mapping[str, Any], events: list[Event] | None = None) ->
     evs = events if events is not None else [Event.from_dict(e) for e in d.get("events", ())]
     return TurnReport(turn=int(d["turn"]), events=tuple(evs), prose=d["prose"], tension=d["tension"],
                       coherence=d["coherence"], milestones=tuple(d.get("milestones", ())),
-                      rejected=int(d.get("rejected", 0)), fallbacks=int(d.get("fallbacks", 0)))
+                      rejected=int(d.get("rejected", 0)), fallbacks=int(d.get("fallbacks", 0)),
+                      repaired=int(d.get("repaired", 0)), violations=dict(d.get("violations", {})))
 
 
 def restore(state: Mapping[str, Any], model: LanguageModel, *, seed: int | None = None,

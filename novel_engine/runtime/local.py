@@ -50,13 +50,16 @@ class TurnReport:
     rejected: int = 0
     fallbacks: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    repaired: int = 0  # acts the coherence check repaired before commit (flagged on their events)
+    violations: dict[str, int] = field(default_factory=dict)  # coherence violations caught, by kind
     # Ray: the turn's model-call records, on their way from the actors to the driver's store
     calls: tuple[dict, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict:
         return {"turn": self.turn, "events": [e.to_dict() for e in self.events], "prose": self.prose,
                 "tension": self.tension, "coherence": self.coherence, "milestones": list(self.milestones),
-                "rejected": self.rejected, "fallbacks": self.fallbacks}
+                "rejected": self.rejected, "fallbacks": self.fallbacks, "repaired": self.repaired,
+                "violations": dict(self.violations)}
 
 
 def page_of(history: Sequence[TurnReport], after: int, limit: int | None) -> list[TurnReport]:
@@ -171,7 +174,8 @@ class LocalRuntime:
         fallbacks = sum(1 for a in decisions.values() if "fallback" in a.flags)
         report = TurnReport(turn=turn, events=result.events, prose=prose, tension=result.tension,
                             coherence=result.coherence, milestones=result.milestones,
-                            rejected=len(result.rejected), fallbacks=fallbacks, timings=timings)
+                            rejected=len(result.rejected), fallbacks=fallbacks, timings=timings,
+                            repaired=len(result.revised), violations=result.violation_counts())
         self.history.append(report)
         timings["commit"] = clock() - t
         return report

@@ -47,6 +47,10 @@ def apply_patch(world: WorldState, patch: Mapping[str, Any]) -> None:
         world.occupants.setdefault(p.location, set()).add(p.id)
     if "facts" in patch:
         world.facts = dict(patch["facts"])
+    for key, value in patch.get("facts_set", {}).items():
+        world.facts[key] = value
+    for key in patch.get("facts_removed", ()):
+        world.facts.pop(key, None)
     world.turn = patch.get("turn", world.turn)
 
 

@@ -34,6 +34,7 @@ from novel_engine.llm.offline import OfflineModel
 from novel_engine.runtime.checkpoint import assemble, encode, restore as restore_runtime
 from novel_engine.runtime import wire
 from novel_engine.runtime.local import TurnReport, chronicle_impact, page_of
+from novel_engine.runtime.ray_metrics import record_coherence
 from novel_engine.runtime.sharding import ShardPlan
 
 __all__ = ["DirectorActor", "hub_items"]
@@ -54,6 +55,7 @@ def hub_items(report: TurnReport, committed_at: float | None = None) -> list[dic
     items.append({"type": "narrative_update", "turn": report.turn, "prose": report.prose})
     items.append({"type": "turn_complete", "turn": report.turn, "tension": report.tension,
                   "events": len(report.events), "milestones": list(report.milestones),
+                  "rejected": report.rejected, "repaired": report.repaired,
                   # wall clock, so subscribers can measure delivery
                   "committed_at": time.time() if committed_at is None else committed_at})
     return items
@@ -125,9 +127,15 @@ class DirectorActor:
                 sigs[pid] = sig
                 changed.append(p.to_dict())
         patch: dict[str, Any] = {"turn": self.world.turn, "personas": changed}
-        if self.world.facts != self._facts:
-            self._facts = dict(self.world.facts)
-            patch["facts"] = self._facts
+        facts, old = self.world.facts, self._facts
+        if facts != old:
+            # only what changed: consequences keep a fact per persona or place (goals reached,
+            # places searched out), too many to resend whole every turn in a large cast
+            patch["facts_set"] = {k: v for k, v in facts.items() if k not in old or old[k] != v}
+            removed = [k for k in old if k not in facts]
+            if removed:
+                patch["facts_removed"] = removed
+            self._facts = dict(facts)
         return patch
 
     async def step(self, agent_actions: Mapping[str, Action] | None = None,
@@ -239,7 +247,11 @@ class DirectorActor:
         fallbacks = sum(1 for a in decisions.values() if "fallback" in a.flags)
         report = TurnReport(turn=turn, events=result.events, prose=prose, tension=result.tension,
                             coherence=result.coherence, milestones=result.milestones,
-                            rejected=len(result.rejected), fallbacks=fallbacks, timings=timings)
+                            rejected=len(result.rejected), fallbacks=fallbacks, timings=timings,
+                            repaired=len(result.revised), violations=result.violation_counts())
+        if report.violations:
+            # labelled by the actor's name, which names the session
+            record_coherence(ray.get_runtime_context().get_actor_name() or "", report.violations)
         self.history.append(report)
         self.inputs.append((dict(players), list(world_events), self._updates))
         self._updates = {}

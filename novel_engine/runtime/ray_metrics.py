@@ -12,7 +12,7 @@ from typing import Any
 
 from novel_engine.llm.accounting import UsageSink
 
-__all__ = ["RayUsageSink"]
+__all__ = ["RayUsageSink", "record_coherence"]
 
 _COUNTERS: dict[str, Any] = {}
 
@@ -26,8 +26,18 @@ def _counters() -> dict[str, Any]:
             tokens=Counter("novel_engine_llm_tokens", "Model tokens by direction",
                            tag_keys=("session", "model", "direction")),
             cost=Counter("novel_engine_llm_cost_usd", "Model cost in US dollars", tag_keys=("session", "model")),
+            coherence=Counter("novel_engine_coherence_violations",
+                              "Story acts the coherence check rejected or repaired before commit, by kind",
+                              tag_keys=("session", "kind")),
         )
     return _COUNTERS
+
+
+def record_coherence(session: str, violations: dict[str, int]) -> None:
+    """Count a turn's coherence violations (kind -> number) on the node's metrics endpoint."""
+    c = _counters()["coherence"]
+    for kind, n in sorted(violations.items()):
+        c.inc(n, tags={"session": session, "kind": kind})
 
 
 class RayUsageSink(UsageSink):

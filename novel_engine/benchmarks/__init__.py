@@ -1,0 +1,1 @@
+"""Benchmarks that read what the engine produces (``novel-engine bench story``)."""

@@ -1,0 +1,329 @@
+"""An independent reader of a finished story: what a careful reader would object to, counted.
+
+:func:`check_story` replays a story's events over its own copy of the map and the cast (places,
+who stands where, who is down) and never asks the engine's coherence engine, so it also catches
+what that engine lets through. It takes the scenario, the turns' events, prose and milestones,
+and returns :class:`StoryFigures`:
+
+- contradictions, by kind: an act by someone who is down (``incapacitated_actor``), an act away
+  from where the actor stands (``misplaced_actor``), an interaction with someone who is not there
+  (``absent_target``), a move to a place that is not next door (``non_neighbour_move``), something
+  learnt that is not kept where it was found (``remote_knowledge``), a line spoken by someone down
+  or away (``absent_speaker``), an event told before its cause (``effect_before_cause``), a
+  milestone whose condition does not hold (``milestone_without_content``);
+- repeats: a persona doing the same action to the same target as the turn before, without progress
+  (a search that finds something, a blow that wounds, help that heals, news not told before);
+- bounces: A, B, A, B in a persona's places;
+- planted secrets (private fragments with an owner) uncovered by someone else;
+- authored complications fired by the director (events flagged ``pacing``);
+- quoted lines in the prose that are verbatim scenario voice lines;
+- distinct sentence templates per sentence (names, places and numbers normalised).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from novel_engine.agents.director import event_matches  # a pattern match, not a coherence verdict
+from novel_engine.core.causal_effects import condition_holds
+from novel_engine.core.events import Event
+from novel_engine.core.scenario import Scenario
+from novel_engine.core.setup import build_world
+
+__all__ = ["StoryFigures", "check_story", "CONTRADICTIONS"]
+
+CONTRADICTIONS = ("incapacitated_actor", "misplaced_actor", "absent_target", "non_neighbour_move", "remote_knowledge",
+                  "absent_speaker", "effect_before_cause", "milestone_without_content")
+_PERSONA_ACTS = frozenset({"attack", "help", "persuade", "speak"})
+_MOVES = frozenset({"move", "flee"})
+_QUOTE = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
+_SENTENCE = re.compile(r"(?<=[.!?…])[\"”’]?\s+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+@dataclass
+class StoryFigures:
+    """What the checker counted in one story."""
+
+    turns: int = 0
+    contradictions: dict[str, int] = field(default_factory=lambda: {k: 0 for k in CONTRADICTIONS})
+    examples: list[str] = field(default_factory=list)  # the first few contradictions, in words
+    repeat_candidates: int = 0  # persona-turns whose actor also acted the turn before
+    repeats: int = 0  # of those, the same action and target without progress
+    bounces: int = 0
+    secrets: int = 0
+    secrets_uncovered: int = 0
+    complications: int = 0
+    complications_fired: int = 0
+    quotes: int = 0
+    quotes_verbatim: int = 0
+    sentences: int = 0
+    templates: int = 0
+    milestones: int = 0
+    milestones_holding: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures and the ratios derived from them."""
+        return {**{k: v for k, v in self.__dict__.items()}, "contradictions_total": sum(self.contradictions.values()),
+                **ratios(self)}
+
+
+def ratios(f: StoryFigures) -> dict[str, float | None]:
+    """The issue's ratios from raw counts (None when there is nothing to divide by)."""
+    def div(a: int, b: int) -> float | None:
+        return round(a / b, 4) if b else None
+    return {"repeat_ratio": div(f.repeats, f.repeat_candidates),
+            "secrets_ratio": div(f.secrets_uncovered, f.secrets),
+            "complications_ratio": div(f.complications_fired, f.complications),
+            "verbatim_quote_ratio": div(f.quotes_verbatim, f.quotes),
+            "template_ratio": div(f.templates, f.sentences),
+            "milestones_holding_ratio": div(f.milestones_holding, f.milestones)}
+
+
+class _Reader:
+    """The checker's own account of the world, advanced event by event in the order they are told."""
+
+    def __init__(self, scenario: Scenario, figures: StoryFigures) -> None:
+        self.world, _ = build_world(scenario)
+        self.neighbours = {l.id: set(l.neighbours) for l in scenario.locations}
+        self.at = {p.id: p.location for p in scenario.personas}
+        self.health = {p.id: p.health for p in scenario.personas}
+        self.kept: dict[str, str | None] = {f.id: f.location for f in scenario.fragments}
+        self.facts: dict[str, Any] = dict(scenario.facts)
+        self.owner = {f.id: f.origin for f in scenario.fragments}
+        self.rules = {r.id: r.then for r in scenario.causal_rules}
+        self.complications = {c.description: c for c in scenario.complications}
+        self.f = figures
+
+    def down(self, pid: str | None) -> bool:
+        return pid is not None and self.health.get(pid, 1.0) <= 0.0
+
+    def flag(self, kind: str, ev: Event, detail: str) -> None:
+        self.f.contradictions[kind] += 1
+        if len(self.f.examples) < 12:
+            self.f.examples.append(f"turn {ev.turn} {ev.id} {kind}: {detail} ({ev.summary})")
+
+    def read(self, ev: Event, told: set[str]) -> None:
+        for cause in ev.causes:
+            if cause.startswith(f"e{ev.turn:04d}.") and cause not in told:
+                self.flag("effect_before_cause", ev, f"cause {cause} is told later")
+        told.add(ev.id)
+        if ev.kind != "action" or ev.actor is None:
+            self._world_effects(ev)
+            return
+        actor, kind, data = ev.actor, ev.action_type, ev.data
+        blocked = ev.outcome.value == "blocked"
+        if self.down(actor) and "cannot" not in ev.summary:
+            self.flag("incapacitated_actor", ev, f"{actor} is down")
+        start = data.get("from", ev.location) if kind in _MOVES else ev.location
+        if start != self.at.get(actor):
+            self.flag("misplaced_actor", ev, f"{actor} is at {self.at.get(actor)}, acts at {start}")
+        if kind in _MOVES and ev.target is not None and ev.target != start \
+                and ev.target not in self.neighbours.get(start, ()):
+            self.flag("non_neighbour_move", ev, f"{start} -> {ev.target}")
+        target = ev.target if kind in _PERSONA_ACTS else None
+        if target is not None and not data.get("missing") and self.at.get(target) != self.at.get(actor):
+            self.flag("absent_target", ev, f"{target} is at {self.at.get(target)}, not {self.at.get(actor)}")
+        if ev.dialogue and self.down(actor):
+            self.flag("absent_speaker", ev, f"{actor} speaks while down")
+        if data.get("reply") and target is not None and (self.down(target) or self.at.get(target) != start):
+            self.flag("absent_speaker", ev, f"{target} replies from away or while down")
+        self._knowledge(ev)
+        # effects
+        if kind in _MOVES and not blocked and ev.location:
+            self.at[actor] = ev.location
+        if "damage" in data and target is not None:
+            self.health[target] = self.health.get(target, 1.0) - float(data["damage"])
+        for victim in data.get("incapacitated", ()):
+            self.health[victim] = 0.0
+        if kind == "help" and target is not None and ev.outcome.value in ("success", "partial"):
+            self.health[target] = max(self.health.get(target, 1.0), 0.0) + (0.3 if ev.outcome.value == "success" else 0.15)
+        if kind == "rest":
+            self.health[actor] = min(1.0, self.health.get(actor, 1.0) + 0.15)
+
+    def _world_effects(self, ev: Event) -> None:
+        """The facts and places a world or causal event changes, read from the scenario's own text."""
+        spec = self.rules.get(ev.data.get("rule_id")) if ev.kind == "causal" else self.complications.get(ev.summary)
+        if spec is None:
+            return
+        if spec.key:
+            self.facts[spec.key] = spec.value
+        for eff in spec.effects:
+            if eff.kind == "set_fact" and eff.key:
+                self.facts[eff.key] = eff.value
+            elif eff.kind == "move" and eff.target in self.at and eff.value in self.neighbours:
+                self.at[eff.target] = str(eff.value)
+            elif eff.kind == "wound" and eff.target in self.health:
+                self.health[eff.target] -= float(eff.value) if isinstance(eff.value, (int, float)) else 0.35
+            elif eff.kind == "heal" and eff.target in self.health:
+                self.health[eff.target] += float(eff.value) if isinstance(eff.value, (int, float)) else 0.3
+
+    def _knowledge(self, ev: Event) -> None:
+        finding = str(ev.data.get("finding", ""))
+        if "signs that" in finding.lower():  # a trail: where someone is now, read from afar
+            for part in finding.split(";"):
+                m = re.search(r"signs that (.+) is at (.+)", part.strip(), re.I)
+                if m and m.group(2).strip() != self._place_name(ev.location):
+                    self.flag("remote_knowledge", ev, part.strip())
+        for item in ev.data.get("confided", ()) or ():
+            self.facts[f"uncovered:{item}"] = True
+            if self.owner.get(item) != ev.target:
+                self.flag("remote_knowledge", ev, f"{item} is not {ev.target}'s to confide")
+        for item in ev.data.get("found", ()) or ():
+            self.facts[f"uncovered:{item}"] = True
+            where = self.kept.get(item) if not str(item).startswith("clue:") else str(item).split(":")[1]
+            if item in self.kept or str(item).startswith("clue:"):
+                if where not in (None, ev.location):
+                    self.flag("remote_knowledge", ev, f"{item} is kept at {where}")
+
+    def _place_name(self, loc: str | None) -> str:
+        l = self.world.locations.get(loc or "")
+        name = l.name if l else ""
+        return "the" + name[3:] if name.startswith("The ") else name
+
+
+def _progress(ev: Event, told_before: set[tuple[str, str | None, Any]]) -> bool:
+    """Whether an act moved its plan on (what makes doing it again reasonable)."""
+    d, kind, out = ev.data, ev.action_type, ev.outcome.value
+    if kind == "investigate":
+        return bool(d.get("found") or d.get("finding"))
+    if kind == "attack":
+        return bool(d.get("damage"))
+    if kind == "help":
+        return out in ("success", "partial") and bool(d.get("healed", True))
+    if kind == "rest":
+        return bool(d.get("healed"))
+    if kind in ("speak", "persuade"):
+        tells = d.get("tells")
+        key = (ev.actor or "", ev.target, tells.get("key") if isinstance(tells, dict) else None)
+        new = key[2] is not None and key not in told_before
+        told_before.add(key)
+        return new or (kind == "persuade" and out == "success")
+    return False
+
+
+def _template(sentence: str, names: Sequence[str]) -> str:
+    s = sentence
+    for n in names:
+        if n and n in s:
+            s = s.replace(n, "<N>")
+    return _NUMBER.sub("<#>", s).strip().lower()
+
+
+def _names(scenario: Scenario) -> list[str]:
+    """Every persona and place name, and first and last names, longest first (so parts go last)."""
+    out: set[str] = set()
+    for p in scenario.personas:
+        out.add(p.name)
+        parts = p.name.split()
+        out.update(w for w in parts if len(w) > 2 and w[0].isupper())
+    for l in scenario.locations:
+        out.add(l.name)
+        if l.name.startswith("The "):
+            out.add(l.name[4:])
+    return sorted(out, key=lambda s: (-len(s), s))
+
+
+def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, Sequence[str]]]) -> StoryFigures:
+    """Read a story and count what a reader would object to.
+
+    Args:
+        scenario: the scenario the story was played from.
+        turns: each turn's (events in the order told, prose, milestones reached), in turn order.
+    Returns:
+        The story's :class:`StoryFigures`.
+    """
+    f = StoryFigures(turns=len(turns))
+    reader = _Reader(scenario, f)
+    goals = {g.id: g for g in scenario.narrative_goals}
+    last: dict[str, tuple[int, str | None, str | None]] = {}
+    places: dict[str, list[str]] = {p.id: [p.location] for p in scenario.personas}
+    told_before: set[tuple[str, str | None, Any]] = set()
+    owners = {fr.id: fr.origin for fr in scenario.fragments
+              if fr.visibility.value == "private" and fr.origin not in ("world", "")}
+    uncovered: set[str] = set()
+    fired: set[str] = set()
+    voice = {_norm(v) for p in scenario.personas for v in p.voice}
+    names = _names(scenario)
+    templates: set[str] = set()
+    for events, prose, milestones in turns:
+        told: set[str] = set()
+        for ev in events:
+            reader.read(ev, told)
+            if "pacing" in ev.flags:
+                fired.add(ev.summary)
+            if ev.kind != "action" or ev.actor is None:
+                continue
+            prev = last.get(ev.actor)
+            progressed = _progress(ev, told_before)
+            if prev is not None and prev[0] == ev.turn - 1:
+                f.repeat_candidates += 1
+                if prev[1:] == (ev.action_type, ev.target) and not progressed:
+                    f.repeats += 1
+            last[ev.actor] = (ev.turn, ev.action_type, ev.target)
+            if ev.action_type in _MOVES and ev.outcome.value != "blocked" and ev.location:
+                trail = places.setdefault(ev.actor, [])
+                if not trail or trail[-1] != ev.location:
+                    trail.append(ev.location)
+            for item in (*(ev.data.get("found", ()) or ()), *(ev.data.get("confided", ()) or ())):
+                if item in owners and owners[item] != ev.actor:
+                    uncovered.add(item)
+        for gid in milestones:
+            f.milestones += 1
+            goal = goals.get(gid)
+            hit = goal is not None and (goal.when is None or any(event_matches(goal.when, ev) for ev in events)) \
+                and all(condition_holds(c, _FactsView(reader)) for c in getattr(goal, "conditions", ()))
+            if hit:
+                f.milestones_holding += 1
+            else:
+                reader.flag("milestone_without_content", events[0] if events else Event("-", 0, "world", gid),
+                            f"milestone {gid} has no event or fact behind it")
+        for q in _QUOTE.findall(prose):
+            f.quotes += 1
+            f.quotes_verbatim += _norm(q) in voice
+        for s in _SENTENCE.split(prose.replace("\n", " ")):
+            if len(s.strip()) > 3:
+                f.sentences += 1
+                templates.add(_template(s, names))
+    f.templates = len(templates)
+    f.bounces = sum(_bounces(trail) for trail in places.values())
+    f.secrets, f.secrets_uncovered = len(owners), len(uncovered)
+    f.complications, f.complications_fired = len(scenario.complications), len(fired)
+    return f
+
+
+class _FactsView:
+    """A world-like object for :func:`condition_holds`: facts the turn's events set, places and health as read."""
+
+    def __init__(self, reader: _Reader) -> None:
+        self.facts = reader.facts
+        self.personas = _PersonaView(reader)
+
+
+class _PersonaView(Mapping):
+    def __init__(self, reader: _Reader) -> None:
+        self.r = reader
+
+    def __getitem__(self, pid: str) -> Any:
+        if pid not in self.r.at:
+            raise KeyError(pid)
+        h = self.r.health.get(pid, 1.0)
+        return type("P", (), {"status": "incapacitated" if h <= 0 else "wounded" if h < 0.6 else "active",
+                              "location": self.r.at[pid]})()
+
+    def __iter__(self):
+        return iter(self.r.at)
+
+    def __len__(self) -> int:
+        return len(self.r.at)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\W+", " ", text).strip().lower()
+
+
+def _bounces(trail: Sequence[str]) -> int:
+    return sum(1 for i in range(len(trail) - 3)
+               if trail[i] == trail[i + 2] and trail[i + 1] == trail[i + 3] and trail[i] != trail[i + 1])

@@ -1,0 +1,78 @@
+"""bench story's reader: it counts every kind of contradiction, loop and pay-off it is meant to,
+independently of the engine's coherence engine; and the built-ins read clean on fixed seeds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from novel_engine.benchmarks.story import bench_story, play_and_check
+from novel_engine.benchmarks.story_checks import CONTRADICTIONS, check_story
+from novel_engine.core.events import Event, Outcome
+from tests.unit.test_story_engine import FRAGMENTS, scenario
+
+
+def ev(n, actor, kind, target=None, location="hall", outcome=Outcome.SUCCESS, turn=1, causes=(), dialogue=None,
+       **data):
+    return Event(id=f"e{turn:04d}.{n:06d}", turn=turn, kind="action", summary=f"{actor} {kind}", actor=actor,
+                 action_type=kind, target=target, location=location, outcome=outcome, causes=causes,
+                 dialogue=dialogue, data=data)
+
+
+def test_the_reader_counts_each_kind_of_contradiction():
+    goals = [{"id": "never", "description": "x", "when": {"action_type": "help"}}]
+    sc = scenario(fragments=FRAGMENTS, narrative_goals=goals)
+    events = [
+        ev(1, "bob", "move", "gate", location="gate", **{"from": "hall", "to": "gate"}),  # not next door
+        ev(2, "ann", "persuade", "cat"),  # cat is in the yard
+        ev(3, "ann", "attack", "bob", location="gate", causes=("e0001.000009",)),  # ann is in the hall; cause later
+        ev(4, "ann", "investigate", found=["far"]),  # kept at the gate
+        ev(5, "cat", "attack", "cat", location="yard", damage=2.0, incapacitated=["cat"]),
+        ev(6, "cat", "speak", "cat", location="yard", dialogue="I rise."),  # down, and speaking
+        ev(9, "ann", "observe"),
+    ]
+    f = check_story(sc, [(events, "", ("never",))])
+    assert set(CONTRADICTIONS) == {k for k, n in f.contradictions.items() if n}, f.examples
+    assert f.milestones == 1 and f.milestones_holding == 0
+
+
+def test_the_reader_counts_repeats_bounces_secrets_quotes_and_templates():
+    sc = scenario(fragments=FRAGMENTS,
+                  personas=[*scenario().model_dump()["personas"][:2],
+                            {**scenario().model_dump()["personas"][2], "voice": ["Not again, not ever."]}])
+    turns = []
+    trail = ["yard", "hall", "yard", "hall"]
+    for t in range(1, 5):
+        events = [ev(1, "cat", "move", trail[t - 1], location=trail[t - 1], turn=t,
+                     **{"from": (["yard", *trail])[t - 1], "to": trail[t - 1]}),
+                  ev(2, "ann", "observe", turn=t),
+                  ev(3, "bob", "investigate", turn=t, **({"found": ["ledger"]} if t == 1 else {}))]
+        turns.append((events, 'Ann keeps watch over the Hall. Cat says: "Not again, not ever." Ann waits 3 days.', ()))
+    f = check_story(sc, turns)
+    assert f.bounces == 1  # yard, hall, yard, hall
+    assert f.repeat_candidates == 9 and f.repeats == 6  # ann observes thrice more; bob searches on, finding nothing
+    assert f.secrets == 1 and f.secrets_uncovered == 0  # bob found his own ledger: no news
+    assert f.quotes == 4 and f.quotes_verbatim == 4
+    assert f.sentences == 12 and f.templates == 3  # names and numbers normalised
+    assert sum(f.contradictions.values()) == 0, f.examples
+
+
+@pytest.mark.parametrize("name", ["fantasy_world", "noir_city", "space_station"])
+def test_builtins_tell_stories_without_contradictions_on_fixed_seeds(name):
+    for seed in (1, 2):
+        f = play_and_check(name, seed, 20)
+        assert sum(f.contradictions.values()) == 0, f.examples
+        assert f.bounces == 0
+        assert f.milestones_holding == f.milestones
+        assert f.complications_fired >= 3
+
+
+def test_bench_story_writes_its_figures(tmp_path, capsys):
+    out = tmp_path / "story.json"
+    result = bench_story(seeds=(1,), turns=4, personas=20, out=out, scenarios=["noir_city"])
+    data = json.loads(out.read_text())
+    assert set(data["scenarios"]) == {"noir_city", "synthetic_20"} and data["turns"] == 4
+    assert data["overall"]["stories"] == 2 and "load_average" in data
+    assert result["scenarios"]["noir_city"]["turns"] == 4
+    assert "overall" in capsys.readouterr().out
