@@ -168,6 +168,8 @@ def test_cache_answers_identical_requests_once():
 
 
 def test_metering_counts_tokens_and_cost():
+    tokens = usage_metrics()["tokens"].labels(model="flaky", direction="input")
+    before = tokens._value.get()
     metered = MeteredModel(Flaky([ModelError("x")]), "sess-meter", price_input_per_mtok=1.0, price_output_per_mtok=2.0)
     with pytest.raises(ModelError):
         asyncio.run(metered.complete(_req()))
@@ -175,8 +177,7 @@ def test_metering_counts_tokens_and_cost():
     u = metered.usage()
     assert (u["calls"], u["failures"], u["input_tokens"], u["output_tokens"]) == (2, 1, 100, 10)
     assert u["cost_usd"] == pytest.approx((100 * 1.0 + 10 * 2.0) / 1e6)
-    tokens = usage_metrics()["tokens"].labels(session="sess-meter", model="flaky", direction="input")
-    assert tokens._value.get() == 100
+    assert tokens._value.get() - before == 100
 
 
 def test_failure_policy_fail_stops_the_turn_and_fallback_flags_it():
