@@ -21,7 +21,7 @@ __all__ = ["LLMChoiceIn", "SettingsIn", "CreateSession", "PersonaBrief", "Sessio
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 SESSION_ID = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
-MAX_SEED = 2**63 - 1
+MAX_SEED = 2**63 - 1  # the largest seed the state store keeps (SQL BIGINT); larger ones are a 422
 _TEMPLATES = builtin_names()
 
 
@@ -43,7 +43,9 @@ class SettingsIn(_In):
 
     difficulty: float | None = Field(default=None, ge=0.0, le=1.0)
     narrative_style: SessionSettings.model_fields["narrative_style"].annotation = None  # type: ignore[valid-type]
-    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED,
+                             description="0 to 2^63 - 1 (a signed 64-bit integer, as the store keeps it); "
+                                         "none: a random one, reported in the session")
     llm: Provider = Field(
         default="offline", description="the language model; the server says which it offers (others: 422)")
     llm_options: LLMChoiceIn | None = None
