@@ -19,6 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.routing import Match
 
+from serve_app.models import MAX_SEED
 from serve_app.problems import MEDIA_TYPE
 
 __all__ = ["ProblemDoc", "problems", "API_ERRORS", "SESSION_ERRORS", "install_openapi",
@@ -91,25 +92,35 @@ def install_openapi(app: FastAPI, max_agents: int | None = None) -> None:
             problem = ProblemDoc.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(problem.pop("$defs", {}))
             schemas["Problem"] = problem
-            _drop_plain_validation_errors(doc)
-            count = schemas.get("CreateSession", {}).get("properties", {}).get("agent_count")
-            if max_agents is not None and count is not None:
-                for branch in count.get("anyOf", [count]):
-                    if branch.get("type") == "integer":
-                        branch["maximum"] = min(branch.get("maximum", max_agents), max_agents)
+            _integer_bounds(doc)
+            if max_agents is not None:
+                _bound(schemas, "CreateSession", "agent_count", max_agents)
+            _bound(schemas, "SettingsIn", "seed", MAX_SEED)
             app.openapi_schema = doc
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _drop_plain_validation_errors(doc: dict[str, Any]) -> None:
-    # FastAPI adds its own 422 (HTTPValidationError, application/json) to a route with inputs when
-    # the route declares none; every route here declares its problems, so any left are unused.
-    schemas = doc["components"]["schemas"]
-    if not any("HTTPValidationError" in str(op) for path in doc.get("paths", {}).values() for op in path.values()):
-        schemas.pop("HTTPValidationError", None)
-        schemas.pop("ValidationError", None)
+def _integer_bounds(node: Any) -> None:
+    # FastAPI's OpenAPI models hold bounds as floats (1.0, 100000.0); an integer's are integers
+    if isinstance(node, dict):
+        for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            if isinstance(node.get(key), float) and node[key].is_integer():
+                node[key] = int(node[key])
+        for value in node.values():
+            _integer_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _integer_bounds(value)
+
+
+def _bound(schemas: dict[str, Any], model: str, field: str, maximum: int) -> None:
+    """Set an integer field's maximum exactly (past 2^53 a float cannot hold it: the seed's 2^63 - 1)."""
+    prop = schemas.get(model, {}).get("properties", {}).get(field)
+    for branch in prop.get("anyOf", [prop]) if prop else ():
+        if branch.get("type") == "integer":
+            branch["maximum"] = min(int(branch.get("maximum", maximum)), maximum)
 
 
 _METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
