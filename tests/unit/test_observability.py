@@ -177,6 +177,28 @@ def test_http_requests_are_spans_named_by_route(spans):
     assert server[0].attributes["http.route"] == "/api/v1/sessions/{session_id}"
 
 
+def test_a_turn_played_in_a_request_nests_under_the_request_span(spans):
+    # as the turns route does: session.step in the thread pool (Ray sessions need a cluster; the
+    # span context reaches the turn the same way whatever the runtime)
+    from starlette.concurrency import run_in_threadpool
+
+    from novel_engine import Engine
+
+    session = Engine().create_session("fantasy_world", seed=7)
+    api = create_app(ServeConfig())
+
+    @api.post("/play")
+    async def play() -> int:
+        return (await run_in_threadpool(session.step)).turn
+
+    with TestClient(api) as client:
+        assert client.post("/play").json() == 1
+    done = spans.get_finished_spans()
+    (request,) = [s for s in done if s.kind.name == "SERVER"]
+    (turn,) = [s for s in done if s.name == "novel_engine.turn"]
+    assert turn.parent.span_id == request.context.span_id and turn.context.trace_id == request.context.trace_id
+
+
 class _Collector(http.server.BaseHTTPRequestHandler):
     """An OTLP/HTTP receiver: keeps what is posted to /v1/traces."""
 
