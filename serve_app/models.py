@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from novel_engine.config import SessionSettings
+from novel_engine.core.rng import SEED_LIMIT
 from novel_engine.core.events import Decision, WorldEventSpec
 from novel_engine.llm.settings import Provider
 from novel_engine.scenarios import builtin_names
@@ -21,7 +22,7 @@ __all__ = ["LLMChoiceIn", "SettingsIn", "CreateSession", "PersonaBrief", "Sessio
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 SESSION_ID = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
-MAX_SEED = 2**63 - 1  # the largest seed the state store keeps (SQL BIGINT); larger ones are a 422
+MAX_SEED = SEED_LIMIT - 1  # the engine's seed range (novel_engine.core.rng); larger ones are a 422
 _TEMPLATES = builtin_names()
 
 
