@@ -21,7 +21,7 @@ MAX_EXAMPLES = 5
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 SESSION_ROUTES = """
 [[operations]]
-include-path-regex = "^/api/v1/sessions/[{{]session_id[}}]/(agents|turns|narrative|causal-graph|events|fork)"
+include-path-regex = "^/api/v1/sessions/[{{]session_id[}}]/(agents|turns|narrative|causal-graph|events|export|fork)"
 parameters = {{ "path.session_id" = "{session}", "path.agent_id" = "hero_001" }}
 """
 
