@@ -33,6 +33,7 @@ from novel_engine.llm.offline import OfflineModel
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime.local import LocalRuntime, TurnReport
 from novel_engine.scenarios import load_scenario
+from novel_engine.tracing import configure_tracing, turn_span
 
 __all__ = ["Engine", "Session", "TurnReport"]
 
@@ -99,6 +100,7 @@ class Engine:
         self._actor_options = dict(actor_options or {})
         self._sessions: dict[str, Session] = {}
         self._runner = None
+        configure_tracing()  # OTLP export of turn spans when OTEL_EXPORTER_OTLP_ENDPOINT is set
         if store is not None:
             from novel_engine.runtime import durable
 
@@ -355,7 +357,14 @@ class Session:
 
     async def astep(self, agent_actions: Mapping[str, Any] | None = None,
                     world_events: Sequence[Any] | None = None) -> TurnReport:
-        """Async :meth:`step`."""
+        """Async :meth:`step` (traced: a span for the turn, one per phase; see :mod:`novel_engine.tracing`)."""
+        with turn_span(self.id, "local" if isinstance(self._rt, LocalRuntime) else "ray") as add_phases:
+            report = await self._astep(agent_actions, world_events)
+            add_phases(report)
+            return report
+
+    async def _astep(self, agent_actions: Mapping[str, Any] | None,
+                     world_events: Sequence[Any] | None) -> TurnReport:
         actions, events = self._parse(agent_actions, world_events)
         runner = self._engine._runner if self._engine is not None else None
         if runner is not None:

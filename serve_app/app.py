@@ -1,8 +1,9 @@
 """The Ray Serve application: a FastAPI ingress over ``novel_engine.api``.
 
-``serve_app.app:app`` is the bound application (``serve run serve_app.app:app``, ``serve deploy``
-with ``serve_config.yaml``, KubeRay's ``serveConfigV2``); ``serve_app.app:build_app`` is the
-builder taking ``args`` (``serve run serve_app.app:build_app dev_mode=true``):
+``serve_app.app:build_app`` is the application builder taking ``args`` (``serve deploy
+serve_app/serve_config.yaml``, KubeRay's ``serveConfigV2``, ``serve run serve_app.app:build_app
+dev_mode=true``); ``serve_app.app:app`` is the application bound with no args
+(``serve run serve_app.app:app``). The args:
 
 - deployment: ``num_replicas`` (default 1), ``max_ongoing_requests`` (default 2000: every open
   WebSocket holds one slot for its whole life, so the default of 5 would refuse the sixth socket),
@@ -16,6 +17,7 @@ See :mod:`serve_app.context` for why sessions run as detached, named Ray actors.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from typing import Any, Mapping
@@ -26,8 +28,9 @@ from ray.serve import Application
 
 from serve_app.context import ServeConfig, ServeContext
 from serve_app.deps import context
+from serve_app.openapi import install_openapi
 from serve_app.problems import install_problem_handlers
-from serve_app.routes_ops import Metrics, MetricsMiddleware
+from serve_app.routes_ops import Metrics, MetricsMiddleware, probe_dependencies
 
 __all__ = ["create_app", "NovelEngineIngress", "build_app", "app", "DEPLOYMENT_KEYS"]
 
@@ -50,6 +53,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     cfg = config or ServeConfig()
     api = FastAPI(title="Novel Engine", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None,
                   openapi_url=None)
+    install_openapi(api, max_agents=cfg.max_agents)
     _install_docs(api, public=cfg.public_docs or cfg.dev_mode)
     api.state.metrics = Metrics()
     api.state.ctx = None
@@ -57,9 +61,13 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     api.add_middleware(MetricsMiddleware, metrics=api.state.metrics, max_body_bytes=cfg.max_body_bytes,
                        replica=_replica_id())
     api.include_router(routes_ops.router)
+    if not cfg.metrics_port:  # else the replica serves them on that port only (see routes_ops)
+        api.include_router(routes_ops.metrics_router)
     api.include_router(auth_router, dependencies=[Depends(context)])
     for r in (routes_sessions.router, routes_agents.router, routes_story.router):
         api.include_router(r)
+
+    _install_tracing(api)
 
     @api.websocket("/ws")
     async def ws_endpoint(websocket: WebSocket) -> None:
@@ -91,6 +99,17 @@ def _install_docs(api: FastAPI, public: bool) -> None:
     @api.get("/docs", include_in_schema=False, dependencies=guard)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Novel Engine API")
+
+
+def _install_tracing(api: FastAPI) -> None:
+    """A span per HTTP request (OpenTelemetry's FastAPI instrumentation) when tracing is on."""
+    from novel_engine import tracing
+
+    if not (tracing.configure_tracing() or tracing.enabled()):
+        return  # off: not even the instrumentation's no-op middleware
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(api, tracer_provider=tracing.tracer_provider(), excluded_urls="health,metrics")
 
 
 def _replica_id() -> str:
@@ -128,13 +147,27 @@ class NovelEngineIngress:
         # this replica's context and its routes resolve their type hints in their own modules.
         api = create_app(self.ctx.config)
         api.state.ctx = self.ctx
+        self.metrics: Metrics = api.state.metrics
+        self.metrics.attach(self.ctx)
+        port = self.ctx.config.metrics_port
+        if port:
+            try:
+                self.metrics.serve_on(port)
+            except OSError as err:  # another replica on this node holds it: one per node is the plan
+                log.error("metrics port %s: %s; this replica's metrics are not exported", port, err)
+        self._probe: asyncio.Task | None = None
         return api
 
     async def check_health(self) -> None:
         """Serve's health check: the replica is healthy if its event loop answers (store outages
-        show on /ready, and restarting the replica would not fix them)."""
+        show on /ready and in ``novel_engine_dependency_up``, and restarting the replica would not
+        fix them). It also starts a probe of the dependencies for that metric, not waited for."""
+        if getattr(self, "metrics", None) is not None and (self._probe is None or self._probe.done()):
+            self._probe = asyncio.ensure_future(probe_dependencies(self.ctx, self.metrics))
 
     async def __del__(self) -> None:
+        if getattr(self, "metrics", None) is not None:
+            self.metrics.close()
         await self.ctx.close()
 
 

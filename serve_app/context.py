@@ -65,6 +65,9 @@ class ServeConfig:
             they need a token or key like every API route.
         llm_allowed: the language models clients may choose, comma-separated (``offline`` always).
         llm_options: the operator's options per provider, JSON (see :mod:`serve_app.llm_access`).
+        metrics_port: 0 (default): the replica's Prometheus metrics at ``/metrics`` on the app;
+            a port: there instead, on every interface of the replica's node, and not on the app
+            (so an Ingress to the app never exposes them; one replica per node, as k8s/ places them).
     """
 
     database_url: str | None = None
@@ -81,6 +84,7 @@ class ServeConfig:
     public_docs: bool = False
     llm_allowed: str = "offline"
     llm_options: str = ""
+    metrics_port: int = 0
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> "ServeConfig":

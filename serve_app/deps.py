@@ -39,9 +39,10 @@ async def context(conn: HTTPConnection) -> ServeContext:
 _principal = principal_dependency()
 
 
-async def caller(conn: HTTPConnection, ctx: ServeContext = Depends(context)) -> Principal:
-    """The authenticated caller (401 without a valid token or key; 429 over the rate limit)."""
-    return await _principal(conn)
+async def caller(ctx: ServeContext = Depends(context), who: Principal = Depends(_principal)) -> Principal:
+    """The authenticated caller (401 without a valid token or key; 429 over the rate limit); the
+    context comes first, since it opens the auth service the credential is checked against."""
+    return who
 
 
 Ctx = Depends(context)

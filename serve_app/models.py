@@ -6,13 +6,15 @@ naming the field rather than a surprise deeper in the engine.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from novel_engine.config import SessionSettings
+from novel_engine.core.rng import SEED_LIMIT
 from novel_engine.core.events import Decision, WorldEventSpec
 from novel_engine.llm.settings import Provider
+from novel_engine.scenarios import builtin_names
 
 __all__ = ["LLMChoiceIn", "SettingsIn", "CreateSession", "PersonaBrief", "SessionOut", "SessionItem", "SessionPage",
            "TurnIn", "TurnOut", "TurnPage", "ForkIn", "AgentOut", "AgentUpdate", "PlayerGrant", "BeliefOut", "BeliefsOut",
@@ -20,11 +22,13 @@ __all__ = ["LLMChoiceIn", "SettingsIn", "CreateSession", "PersonaBrief", "Sessio
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 SESSION_ID = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
-MAX_SEED = 2**63 - 1
+MAX_SEED = SEED_LIMIT - 1  # the engine's seed range (novel_engine.core.rng); larger ones are a 422
+_TEMPLATES = builtin_names()
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON true is not the number 1, nor "3" the number 3; the schema says integer and means it
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class LLMChoiceIn(_In):
@@ -40,7 +44,9 @@ class SettingsIn(_In):
 
     difficulty: float | None = Field(default=None, ge=0.0, le=1.0)
     narrative_style: SessionSettings.model_fields["narrative_style"].annotation = None  # type: ignore[valid-type]
-    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED,
+                             description="0 to 2^63 - 1 (a signed 64-bit integer, as the store keeps it); "
+                                         "none: a random one, reported in the session")
     llm: Provider = Field(
         default="offline", description="the language model; the server says which it offers (others: 422)")
     llm_options: LLMChoiceIn | None = None
@@ -49,13 +55,38 @@ class SettingsIn(_In):
                                   "thing (fallback, flagged on the event) or the turn fails (fail)")
 
 
-class CreateSession(_In):
-    """``POST /api/v1/sessions``: a built-in ``world_template`` (or ``synthetic``) or an inline ``scenario``."""
+def _world_rules(schema: dict[str, Any]) -> None:
+    """The rules of :meth:`CreateSession._one_world` and of ``routes_sessions._scenario`` in the schema:
+    exactly one of world_template and scenario; ``synthetic`` needs agent_count; a built-in's
+    agent_count, if given, is its cast size."""
+    from novel_engine.scenarios import describe_builtins
 
+    schema["oneOf"] = [{"required": ["world_template"]}, {"required": ["scenario"]}]
+    chosen = lambda name: {"properties": {"world_template": {"const": name}}, "required": ["world_template"]}  # noqa: E731
+    rules = [{"if": chosen("synthetic"), "then": {"required": ["agent_count"],
+                                                  "properties": {"agent_count": {"type": "integer"}}}}]
+    for b in describe_builtins():
+        rules.append({"if": chosen(b["name"]), "then": {"properties": {"agent_count": {"enum": [b["personas"], None]}}}})
+    schema["allOf"] = rules
+    schema["properties"]["world_template"]["enum"] = [*_TEMPLATES, "synthetic"]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # absent is allowed; null is not (the schema must not offer it)
+
+
+class CreateSession(_In):
+    """``POST /api/v1/sessions``: a built-in ``world_template`` (or ``synthetic``) or an inline ``scenario``,
+    exactly one of them."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_world_rules)
     session_name: str = Field(default="Untitled story", min_length=1, max_length=200)
-    world_template: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$",
-                                       examples=["fantasy_world"])
-    scenario: dict[str, Any] | None = Field(default=None, description="an inline scenario (same schema as the YAML files)")
+    # Typed without None although they default to None: absent means "the other one"; an explicit
+    # null is refused (422), so the schema and the server agree on what "given" means.
+    world_template: str = Field(default=None, min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$",  # type: ignore[assignment]
+                                examples=["fantasy_world"], json_schema_extra=_no_default)
+    scenario: dict[str, Any] = Field(default=None, json_schema_extra=_no_default,  # type: ignore[assignment]
+                                     description="an inline scenario (same schema as the YAML files)")
     agent_count: int | None = Field(default=None, ge=1, le=100_000,
                                     description="synthetic: the cast size; built-in: must match the template's cast")
     settings: SettingsIn = Field(default_factory=SettingsIn)
@@ -157,21 +188,16 @@ class AgentOut(BaseModel):
     capabilities: list[str] = Field(default_factory=list)
 
 
+Name = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
 class AgentUpdate(_In):
-    """``PUT .../agents/{agent_id}``: trait values (``parameters``) from the next turn on, and capabilities."""
+    """``PUT .../agents/{agent_id}``: trait values (``parameters``, names of 1-64 characters, values in
+    [0, 1]) from the next turn on, and capabilities (1-64 characters each)."""
 
-    parameters: dict[str, float] = Field(default_factory=dict, max_length=32)
-    capabilities: list[str] | None = Field(default=None, max_length=32)
-
-    @model_validator(mode="after")
-    def _bounded(self) -> "AgentUpdate":
-        for name, value in self.parameters.items():
-            if not (1 <= len(name) <= 64) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"parameters.{name}: a trait name of 1-64 characters with a value in [0, 1]")
-        for c in self.capabilities or ():
-            if not 1 <= len(c) <= 64:
-                raise ValueError("capabilities: each must be 1-64 characters")
-        return self
+    parameters: dict[Name, Unit] = Field(default_factory=dict, max_length=32)
+    capabilities: list[Name] | None = Field(default=None, max_length=32)
 
 
 class PlayerGrant(_In):

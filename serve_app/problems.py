@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from novel_engine.errors import FieldError, NovelEngineError, ScenarioError
 
 __all__ = ["Problem", "problem_response", "problem_body", "install_problem_handlers", "validation_errors",
-           "PROBLEM_TYPE_BASE"]
+           "PROBLEM_TYPE_BASE", "MEDIA_TYPE"]
 
 log = logging.getLogger("serve_app")
 
@@ -153,10 +153,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(Problem(422, "validation", detail, errors=errs))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, f"http-{exc.status_code}")
         detail = exc.detail if isinstance(exc.detail, str) else _HTTP_TITLES.get(exc.status_code, "error")
-        return problem_response(Problem(exc.status_code, slug, detail, headers=dict(exc.headers or {})))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not only those of the first route matched
+            from serve_app.openapi import allowed_methods
+
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
+        return problem_response(Problem(exc.status_code, slug, detail, headers=headers))
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

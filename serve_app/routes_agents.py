@@ -16,11 +16,12 @@ from novel_engine.core.events import Decision
 from serve_app.context import ACT, BELIEFS, OWNER, ServeContext
 from serve_app.deps import Caller, Ctx, dump
 from serve_app.models import ID_PATTERN, ActionQueued, AgentOut, AgentUpdate, BeliefsOut, PlayerGrant
+from serve_app.openapi import SESSION_ERRORS
 from serve_app.problems import Problem
 
 __all__ = ["router", "queue_player_action"]
 
-router = APIRouter(prefix="/api/v1/sessions/{session_id}/agents", tags=["agents"])
+router = APIRouter(prefix="/api/v1/sessions/{session_id}/agents", tags=["agents"], responses=SESSION_ERRORS)
 SessionPath = Path(..., min_length=1, max_length=128, pattern=ID_PATTERN)
 AgentPath = Path(..., min_length=1, max_length=128)
 

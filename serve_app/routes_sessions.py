@@ -21,11 +21,12 @@ from serve_app.context import OWNER, ServeContext
 from serve_app.deps import Caller, Ctx, iso_ms
 from serve_app.models import (ID_PATTERN, CreateSession, ForkIn, PersonaBrief, SessionItem, SessionOut, SessionPage,
                               TurnIn, TurnOut, TurnPage)
+from serve_app.openapi import SESSION_ERRORS, problems
 from serve_app.problems import Problem
 
 __all__ = ["router", "session_out"]
 
-router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
+router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], responses=SESSION_ERRORS)
 SessionPath = Path(..., min_length=1, max_length=128, pattern=ID_PATTERN)
 
 
@@ -135,7 +136,7 @@ def _turn_out(report: Any, players: list[str] | None = None, dropped: list[dict]
     return TurnOut(**d, player_actions=players or [], dropped_actions=dropped or [])
 
 
-@router.post("/{session_id}/turns", response_model=TurnOut,
+@router.post("/{session_id}/turns", response_model=TurnOut, responses=problems(502),
              summary="Play one turn: your actions override those agents' choices; queued player actions apply too")
 async def play_turn(body: TurnIn, session_id: str = SessionPath, ctx: ServeContext = Ctx, who=Caller) -> TurnOut:
     await ctx.authorize(who, session_id, OWNER)

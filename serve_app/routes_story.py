@@ -13,11 +13,12 @@ from novel_engine.errors import NovelEngineError
 from serve_app.context import OWNER, ServeContext
 from serve_app.deps import Caller, Ctx, dump
 from serve_app.models import ID_PATTERN, NarrativeOut
+from serve_app.openapi import SESSION_ERRORS
 from serve_app.problems import Problem
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/sessions/{session_id}", tags=["story"])
+router = APIRouter(prefix="/api/v1/sessions/{session_id}", tags=["story"], responses=SESSION_ERRORS)
 SessionPath = Path(..., min_length=1, max_length=128, pattern=ID_PATTERN)
 
 

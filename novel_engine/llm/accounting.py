@@ -4,8 +4,9 @@
 the response schema and the rendered prompt (which already holds the persona, the turn and the
 brief). The cache and the record/replay log both key answers by it.
 
-:class:`MeteredModel` counts calls, tokens and cost per session and exports them as Prometheus
-metrics (``novel_engine_llm_*``, labelled by session and model) in the process making the calls.
+:class:`MeteredModel` counts calls, tokens and cost per session (:meth:`MeteredModel.usage`) and
+exports them as Prometheus metrics (``novel_engine_llm_*``, labelled by model and outcome, never by
+session: a label per session would grow without bound) in the process making the calls.
 """
 
 from __future__ import annotations
@@ -78,11 +79,13 @@ def usage_metrics() -> dict[str, Any]:
     if not _METRICS:
         from prometheus_client import Counter
 
-        labels = ["session", "model"]
         _METRICS.update(
-            calls=Counter("novel_engine_llm_calls", "Model calls by outcome", labels + ["outcome"]),
-            tokens=Counter("novel_engine_llm_tokens", "Model tokens by direction", labels + ["direction"]),
-            cost=Counter("novel_engine_llm_cost_usd", "Model cost in US dollars", labels),
+            calls=Counter("novel_engine_llm_calls", "Model calls by outcome", ["model", "outcome"]),
+            tokens=Counter("novel_engine_llm_tokens", "Model tokens by direction", ["model", "direction"]),
+            cost=Counter("novel_engine_llm_cost_usd", "Model cost in US dollars", ["model"]),
+            admissions=Counter("novel_engine_llm_quota_admissions", "Model calls admitted by the quota", ["model"]),
+            waited=Counter("novel_engine_llm_quota_wait_seconds", "Time model calls waited for the quota",
+                           ["model"]),
         )
     return _METRICS
 
@@ -98,11 +101,18 @@ class UsageSink:
                cost: float = 0.0) -> None:
         """Count one call (``outcome`` is ``ok`` or the error's class name) and its tokens and cost."""
         m = usage_metrics()
-        m["calls"].labels(session=session, model=model, outcome=outcome).inc()
+        m["calls"].labels(model=model, outcome=outcome).inc()
         if outcome == "ok":
-            m["tokens"].labels(session=session, model=model, direction="input").inc(input_tokens)
-            m["tokens"].labels(session=session, model=model, direction="output").inc(output_tokens)
-            m["cost"].labels(session=session, model=model).inc(cost)
+            m["tokens"].labels(model=model, direction="input").inc(input_tokens)
+            m["tokens"].labels(model=model, direction="output").inc(output_tokens)
+            m["cost"].labels(model=model).inc(cost)
+
+    def admitted(self, model: str, waited_s: float) -> None:
+        """Count one call the quota admitted after waiting ``waited_s`` seconds (saturation shows as
+        the wait per admission growing)."""
+        m = usage_metrics()
+        m["admissions"].labels(model=model).inc()
+        m["waited"].labels(model=model).inc(waited_s)
 
 
 class MeteredModel(LanguageModel):

@@ -105,7 +105,7 @@ def build_model(provider: str, options: LLMOptions | None = None, *, session_id:
     local_cap = None if limiter is None else options.max_concurrency  # a shared limiter: queue locally first
     if limiter is None:
         limiter = LocalLimiter(options.max_concurrency, options.requests_per_minute, options.tokens_per_minute)
-    model = RateLimitedModel(model, limiter, options.max_output_tokens, local_cap)
+    model = RateLimitedModel(model, limiter, options.max_output_tokens, local_cap, usage_sink or UsageSink())
     model = RetryingModel(model, options.max_retries, options.backoff_s, options.max_backoff_s)
     if options.breaker_failures:
         model = CircuitBreaker(model, options.breaker_failures, options.breaker_cooldown_s)

@@ -167,17 +167,18 @@ class RateLimitedModel(LanguageModel):
     """
 
     def __init__(self, model: LanguageModel, limiter: Limiter, max_output_tokens: int = 512,
-                 local_cap: int | None = None) -> None:
+                 local_cap: int | None = None, sink: Any = None) -> None:
         self.model = model
         self.name = model.name
         self.limiter = limiter
         self.max_output_tokens = max_output_tokens
         self.local_cap = local_cap
+        self.sink = sink  # a UsageSink: how long each call waited for the quota (saturation)
         self._gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         return {"model": self.model, "limiter": self.limiter, "max_output_tokens": self.max_output_tokens,
-                "local_cap": self.local_cap}
+                "local_cap": self.local_cap, "sink": self.sink}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)
@@ -194,16 +195,19 @@ class RateLimitedModel(LanguageModel):
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         gate = self._gate()
+        queued = time.monotonic()
         if gate is None:
-            return await self._admitted(request)
+            return await self._admitted(request, queued)
         async with gate:
-            return await self._admitted(request)
+            return await self._admitted(request, queued)
 
-    async def _admitted(self, request: ModelRequest) -> ModelResponse:
+    async def _admitted(self, request: ModelRequest, queued: float) -> ModelResponse:
         # a typical prompt's size, not the rendered one: rendering twice per call costs more CPU than a
         # guess corrected by the actual usage right after the call
         estimate = PROMPT_TOKENS.get(request.purpose, 1500) + self.max_output_tokens // 2
         ticket = await self.limiter.acquire(estimate)
+        if self.sink is not None:
+            self.sink.admitted(self.name, time.monotonic() - queued)
         used = estimate
         try:
             response = await self.model.complete(request)

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Response, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import HTTPConnection
 
@@ -25,10 +26,19 @@ from serve_app.security.principal import Principal
 from serve_app.security.service import AuthService
 
 __all__ = ["auth_router", "build_auth_router", "principal_dependency", "credential_from", "LoginRequest",
-           "TokenResponse", "ApiKeyCreateRequest", "ApiKeyCreated", "ApiKeyInfo", "AUTH_PREFIX"]
+           "TokenResponse", "ApiKeyCreateRequest", "ApiKeyCreated", "ApiKeyInfo", "AUTH_PREFIX", "BEARER", "API_KEY"]
 
 AUTH_PREFIX = "/api/v1/auth"
 GetAuth = Callable[[], AuthService]
+
+# The two ways to send a credential, declared with FastAPI's security utilities so the OpenAPI
+# document has security schemes (the Authorize button of /docs, credentials in generated clients).
+# auto_error=False: a missing or bad credential is judged by the auth service (a 401 problem with
+# WWW-Authenticate), not by FastAPI's own 403; credential_from reads the headers.
+BEARER = HTTPBearer(auto_error=False, bearerFormat="JWT", scheme_name="bearer",
+                    description="A token from POST /api/v1/auth/login (or an API key) as `Authorization: Bearer ...`")
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="apiKey",
+                       description="An API key from POST /api/v1/auth/api-keys")
 
 
 class LoginRequest(BaseModel):
@@ -102,7 +112,9 @@ def principal_dependency(get_auth: GetAuth | None = None) -> Callable[[HTTPConne
     audited as ``access_denied`` with the method and path) or ``RateLimitedError``.
     """
 
-    async def current_principal(conn: HTTPConnection) -> Principal:
+    async def current_principal(conn: HTTPConnection,
+                                _bearer: HTTPAuthorizationCredentials | None = Security(BEARER),
+                                _key: str | None = Security(API_KEY)) -> Principal:
         auth = get_auth() if get_auth is not None else _from_app_state(conn)
         context = {"method": conn.scope.get("method", "WEBSOCKET"), "path": conn.url.path}
         principal = await auth.authenticate(credential_from(conn) or "", context=context)
@@ -114,7 +126,9 @@ def principal_dependency(get_auth: GetAuth | None = None) -> Callable[[HTTPConne
 
 def build_auth_router(get_auth: GetAuth | None = None) -> APIRouter:
     """The ``/api/v1/auth`` routes over the service ``get_auth()`` (None: ``app.state.auth_service``)."""
-    router = APIRouter(prefix=AUTH_PREFIX, tags=["auth"])
+    from serve_app.openapi import API_ERRORS, problems
+
+    router = APIRouter(prefix=AUTH_PREFIX, tags=["auth"], responses=API_ERRORS)
     principal = principal_dependency(get_auth)
 
     def service(conn: HTTPConnection) -> AuthService:
@@ -134,7 +148,7 @@ def build_auth_router(get_auth: GetAuth | None = None) -> APIRouter:
     async def list_keys(auth: AuthService = Depends(service), who: Principal = Depends(principal)) -> Any:
         return await auth.list_api_keys(who)
 
-    @router.delete("/api-keys/{key_id}", status_code=204, response_class=Response,
+    @router.delete("/api-keys/{key_id}", status_code=204, response_class=Response, responses=problems(404),
                    summary="Revoke one of your API keys; it is refused from the next request on")
     async def revoke_key(key_id: str, auth: AuthService = Depends(service),
                          who: Principal = Depends(principal)) -> Response:

@@ -26,7 +26,7 @@ CRD_FILES = {"RayCluster": "ray.io_rayclusters.yaml", "RayJob": "ray.io_rayjobs.
              "RayService": "ray.io_rayservices.yaml"}
 PLACEHOLDER = "REPLACE_ME"
 # namespaces outside ours that may reach Ray pods, and on which ports (the README's defaults)
-EXTERNAL_PEERS = {"ingress-nginx": {8000}, "kuberay-system": {8000, 8265, 52365}, "monitoring": {8080}}
+EXTERNAL_PEERS = {"ingress-nginx": {8000}, "kuberay-system": {8000, 8265, 52365}, "monitoring": {8080, 9500}}
 
 
 # -- schemas ---------------------------------------------------------------------------------------

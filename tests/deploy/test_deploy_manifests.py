@@ -137,7 +137,7 @@ def test_the_server_refuses_the_template_jwt_secret():
 def test_configmap_names_only_settings_the_code_reads(builds):
     code = "".join(p.read_text(encoding="utf-8") for d in ("novel_engine", "serve_app")
                    for p in (ROOT / d).rglob("*.py"))
-    data = one(builds["k8s/overlays/dev"], "ConfigMap")["data"]
+    data = one(builds["k8s/overlays/dev"], "ConfigMap", "novel-engine-config")["data"]
     from serve_app.context import ServeConfig
 
     serve_fields = {f"NOVEL_ENGINE_SERVE_{f.name.upper()}" for f in dataclasses.fields(ServeConfig)}
@@ -199,7 +199,7 @@ def test_the_rayjob_runs_a_real_scenario_and_writes_to_the_object_store_bucket(b
     assert args.scenario in {r["name"] for r in describe_builtins()}
     assert is_object_url(args.out) and args.out.startswith("s3://")
     check_target(args.out)
-    store = one(builds["k8s/overlays/prod"], "ConfigMap")["data"]["NOVEL_ENGINE_OBJECT_STORE_URL"]
+    store = one(builds["k8s/overlays/prod"], "ConfigMap", "novel-engine-config")["data"]["NOVEL_ENGINE_OBJECT_STORE_URL"]
     assert args.out.split("/")[2] == store.split("/")[2]  # same bucket as the state store's objects
     assert job["spec"]["shutdownAfterJobFinishes"] is True
 

@@ -57,13 +57,18 @@ def serve_problems(config: dict) -> list[str]:
     return problems
 
 
-def deployment_names(import_path: str) -> set[str]:
-    """The deployments of the application an import path names (a bound app or a builder)."""
+def deployment_names(import_path: str, args: dict | None = None) -> set[str]:
+    """The deployments of the application an import path names (a bound app, or a builder called
+    with the config's ``args``, as Serve does: a bad arg fails here)."""
     from ray.serve import Application
 
     module, _, attr = import_path.partition(":")
     target = getattr(importlib.import_module(module), attr)
-    app = target if isinstance(target, Application) else target({})
+    if isinstance(target, Application):
+        assert not args, f"{import_path} is a bound application: Serve refuses args for it"
+        app = target
+    else:
+        app = target(dict(args or {}))
     assert isinstance(app, Application), f"{import_path} is neither a bound application nor a builder of one"
     names, todo = set(), [app]
     while todo:
@@ -78,7 +83,7 @@ def import_problems(config: dict) -> list[str]:
     problems = []
     for app in config["applications"]:
         try:
-            names = deployment_names(app["import_path"])
+            names = deployment_names(app["import_path"], app.get("args"))
         except (ImportError, AttributeError) as exc:
             problems.append(f"{app['import_path']}: does not import: {exc}")
             continue
@@ -97,7 +102,8 @@ def test_serve_config_v2_validates_against_serve_and_imports(rayservice_config):
     assert serve_problems(rayservice_config) == []
     assert import_problems(rayservice_config) == []
     (app,) = rayservice_config["applications"]
-    assert app["import_path"] == "serve_app.app:app" and app["route_prefix"] == "/"
+    assert app["import_path"] == "serve_app.app:build_app" and app["route_prefix"] == "/"
+    assert {"llm_allowed", "llm_options", "public_docs"} <= set(app["args"])
     (dep,) = app["deployments"]
     assert dep["autoscaling_config"]["min_replicas"] >= 1 and dep["max_ongoing_requests"] >= 1000
     assert rayservice_config["http_options"]["port"] == 8000  # KubeRay's serve Service targets 8000

@@ -71,8 +71,10 @@ def serve_server(ray_session, tmp_path_factory) -> Iterator[Server]:
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     # num_cpus 0: the replicas live until the test session ends and must not hold the shared
     # cluster's CPUs away from the other tests
+    # max_agents 24: the OpenAPI document publishes it, and the fuzz test then asks for synthetic
+    # casts up to it (thousands of personas would be minutes of work on the shared cluster)
     base = {"database_url": settings.database_url, "object_store_url": settings.object_store_url,
-            "heartbeat_s": "2", "max_sessions_per_user": "10", "num_cpus": 0}
+            "heartbeat_s": "2", "max_sessions_per_user": "10", "max_agents": "24", "num_cpus": 0}
     env = {"NOVEL_ENGINE_JWT_SECRET": SECRET, "NOVEL_ENGINE_RATE_LIMIT_PER_MINUTE": "100000",
            "NOVEL_ENGINE_LOGIN_ATTEMPTS_PER_MINUTE": "1000"}
     # the operator offers Gemini (the fake server; the key only in the replicas' environment)

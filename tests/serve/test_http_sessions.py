@@ -131,6 +131,10 @@ def test_agents_can_be_listed_and_changed(alice, story):
     ({"world_template": "fantasy_world", "agent_count": 3}, "body.agent_count"),
     ({"world_template": "synthetic"}, "body.agent_count"),
     ({"world_template": "fantasy_world", "settings": {"difficulty": 2}}, "body.settings.difficulty"),
+    ({"world_template": "fantasy_world", "settings": {"seed": 99999999999999999999999}}, "body.settings.seed"),
+    ({"world_template": "fantasy_world", "settings": {"seed": -1}}, "body.settings.seed"),
+    ({"world_template": "fantasy_world", "settings": {"seed": "7"}}, "body.settings.seed"),
+    ({"world_template": None, "scenario": {"title": "x"}}, "body.world_template"),
     ({"world_template": "fantasy_world", "settings": {"llm": "gpt-9"}}, "body.settings.llm"),
     ({"world_template": "fantasy_world", "bogus": 1}, "body.bogus"),
     ({"scenario": {"title": "T", "locations": [{"id": "a", "name": "A"}], "personas": [

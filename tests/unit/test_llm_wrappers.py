@@ -10,7 +10,7 @@ import pytest
 from novel_engine.api import Engine
 from novel_engine.errors import (CircuitOpenError, ConfigError, ModelError, ModelFailedError, ModelTransientError,
                                  ReplayMissError)
-from novel_engine.llm.accounting import CachedModel, MeteredModel, usage_metrics
+from novel_engine.llm.accounting import CachedModel, MeteredModel, UsageSink, usage_metrics
 from novel_engine.llm.factory import build_model
 from novel_engine.llm.limits import LocalLimiter, Quota, RateLimitedModel
 from novel_engine.llm.offline import OfflineModel
@@ -168,6 +168,8 @@ def test_cache_answers_identical_requests_once():
 
 
 def test_metering_counts_tokens_and_cost():
+    tokens = usage_metrics()["tokens"].labels(model="flaky", direction="input")
+    before = tokens._value.get()
     metered = MeteredModel(Flaky([ModelError("x")]), "sess-meter", price_input_per_mtok=1.0, price_output_per_mtok=2.0)
     with pytest.raises(ModelError):
         asyncio.run(metered.complete(_req()))
@@ -175,8 +177,7 @@ def test_metering_counts_tokens_and_cost():
     u = metered.usage()
     assert (u["calls"], u["failures"], u["input_tokens"], u["output_tokens"]) == (2, 1, 100, 10)
     assert u["cost_usd"] == pytest.approx((100 * 1.0 + 10 * 2.0) / 1e6)
-    tokens = usage_metrics()["tokens"].labels(session="sess-meter", model="flaky", direction="input")
-    assert tokens._value.get() == 100
+    assert tokens._value.get() - before == 100
 
 
 def test_failure_policy_fail_stops_the_turn_and_fallback_flags_it():
@@ -242,3 +243,31 @@ def test_sessions_share_a_quota_by_name():
     assert quota_name("gemini", LLMOptions(quota="story-api")) == "story-api"
     with pytest.raises(ValueError):
         LLMOptions(quota="no spaces/or slashes")
+
+
+class _Sink(UsageSink):
+    def __init__(self) -> None:
+        self.admitted_after: list[float] = []
+
+    def admitted(self, model: str, waited_s: float) -> None:
+        self.admitted_after.append(waited_s)
+
+
+def test_the_quota_wait_of_every_call_is_counted():
+    """Saturation shows in the metrics: with room for one call at a time, the second waits for the first."""
+    inner, sink = Gated(), _Sink()
+    limited = RateLimitedModel(inner, LocalLimiter(1), sink=sink)
+
+    async def main() -> None:
+        first = asyncio.ensure_future(limited.complete(_req("a")))
+        second = asyncio.ensure_future(limited.complete(_req("b")))
+        await asyncio.sleep(0.2)  # the second is queued behind the first meanwhile
+        inner.gate.set()
+        await asyncio.gather(first, second)
+
+    asyncio.run(main())
+    assert len(sink.admitted_after) == 2 and min(sink.admitted_after) < 0.1 <= max(sink.admitted_after)
+    waited = usage_metrics()["waited"].labels(model="gated")
+    before = waited._value.get()
+    UsageSink().admitted("gated", 1.5)  # the default sink: Prometheus counters by model only
+    assert waited._value.get() - before == 1.5

@@ -14,14 +14,16 @@ from serve_app.context import ServeConfig
 CONFIG = Path(serve_app.__file__).parent / "serve_config.yaml"
 
 
-def test_serve_config_is_a_valid_serve_deploy_schema_for_the_bound_app():
+def test_serve_config_is_a_valid_serve_deploy_schema_for_the_builder_and_its_args():
     from ray.serve.schema import ServeDeploySchema
 
-    from serve_app.app import NovelEngineIngress
+    from serve_app.app import NovelEngineIngress, build_app
 
     schema = ServeDeploySchema.model_validate(yaml.safe_load(CONFIG.read_text()))
     (app,) = schema.applications
-    assert app.import_path == "serve_app.app:app" and app.route_prefix == "/"
+    assert app.import_path == "serve_app.app:build_app" and app.route_prefix == "/"
+    assert {"llm_allowed", "llm_options", "public_docs"} <= set(app.args)
+    build_app(app.args)  # what Serve calls with them
     assert [d.name for d in app.deployments] == [NovelEngineIngress.name]
     assert app.deployments[0].max_ongoing_requests >= 1000
     assert "NOVEL_ENGINE_JWT_SECRET" not in str(app.runtime_env)  # secrets never live in the file
