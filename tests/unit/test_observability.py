@@ -29,7 +29,8 @@ from serve_app.context import ServeConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 # the only label names a metric may have: each takes a handful of values (routes are templates)
-BOUNDED_LABELS = {"method", "route", "status", "dependency", "model", "outcome", "direction"}
+# each a small fixed set (kind: the coherence violation kinds of core/coherence.py)
+BOUNDED_LABELS = {"method", "route", "status", "dependency", "model", "outcome", "direction", "kind"}
 
 
 def free_port() -> int:
