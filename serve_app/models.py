@@ -16,7 +16,7 @@ from novel_engine.llm.settings import Provider
 
 __all__ = ["LLMChoiceIn", "SettingsIn", "CreateSession", "PersonaBrief", "SessionOut", "SessionItem", "SessionPage",
            "TurnIn", "TurnOut", "TurnPage", "ForkIn", "AgentOut", "AgentUpdate", "PlayerGrant", "BeliefOut", "BeliefsOut",
-           "ActionQueued", "NarrativeOut", "ID_PATTERN", "SESSION_ID"]
+           "ActionQueued", "NarrativeOut", "TemplateOut", "CatalogOut", "ID_PATTERN", "SESSION_ID"]
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 SESSION_ID = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
@@ -56,15 +56,36 @@ class CreateSession(_In):
     world_template: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$",
                                        examples=["fantasy_world"])
     scenario: dict[str, Any] | None = Field(default=None, description="an inline scenario (same schema as the YAML files)")
+    scenario_yaml: str | None = Field(default=None, min_length=1, max_length=1_000_000,
+                                      description="an uploaded scenario file's text (YAML or JSON); its errors come "
+                                                  "back as body.scenario.<path>, syntax errors with line and column")
     agent_count: int | None = Field(default=None, ge=1, le=100_000,
                                     description="synthetic: the cast size; built-in: must match the template's cast")
     settings: SettingsIn = Field(default_factory=SettingsIn)
 
     @model_validator(mode="after")
     def _one_world(self) -> "CreateSession":
-        if (self.world_template is None) == (self.scenario is None):
-            raise ValueError("give exactly one of world_template and scenario")
+        if sum(x is not None for x in (self.world_template, self.scenario, self.scenario_yaml)) != 1:
+            raise ValueError("give exactly one of world_template, scenario and scenario_yaml")
         return self
+
+
+class TemplateOut(BaseModel):
+    """A built-in world template."""
+
+    name: str
+    title: str
+    style: str
+    personas: int
+    locations: int
+
+
+class CatalogOut(BaseModel):
+    """What a client may choose when creating a session on this server."""
+
+    templates: list[TemplateOut]
+    llms: list[str] = Field(description="the language models this server offers (settings.llm)")
+    max_agents: int = Field(description="the largest cast a session may have (synthetic agent_count)")
 
 
 class PersonaBrief(BaseModel):

@@ -15,11 +15,11 @@ from starlette.concurrency import run_in_threadpool
 
 from novel_engine.config import parse_settings
 from novel_engine.errors import InvalidActionError, UnknownScenarioError
-from novel_engine.scenarios import load_scenario, synthetic
+from novel_engine.scenarios import describe_builtins, load_scenario, parse_scenario_text, synthetic
 from serve_app.access import SessionAccess
 from serve_app.context import OWNER, ServeContext
 from serve_app.deps import Caller, Ctx, iso_ms
-from serve_app.models import (ID_PATTERN, CreateSession, ForkIn, PersonaBrief, SessionItem, SessionOut, SessionPage,
+from serve_app.models import (ID_PATTERN, CatalogOut, CreateSession, ForkIn, PersonaBrief, SessionItem, SessionOut, SessionPage,
                               TurnIn, TurnOut, TurnPage)
 from serve_app.problems import Problem
 
@@ -39,6 +39,12 @@ async def session_out(ctx: ServeContext, rec: SessionAccess, session: Any,
 
 
 def _scenario(ctx: ServeContext, body: CreateSession) -> Any:
+    if body.scenario_yaml is not None:
+        sc = parse_scenario_text(body.scenario_yaml, source="scenario_yaml")  # ScenarioError -> 422
+        if body.agent_count is not None and body.agent_count != len(sc.personas):
+            raise Problem(422, "validation", "agent_count must match the uploaded scenario's personas (or be omitted)",
+                          errors=[("body.agent_count", "does not match the number of personas in the scenario")])
+        return sc
     if body.scenario is not None:
         if body.agent_count is not None and body.agent_count != len(body.scenario.get("personas") or []):
             raise Problem(422, "validation", "agent_count must match the inline scenario's personas (or be omitted)",
@@ -59,6 +65,13 @@ def _scenario(ctx: ServeContext, body: CreateSession) -> Any:
                f"{len(sc.personas)} (use world_template 'synthetic' for any cast size)")
         raise Problem(422, "validation", msg, errors=[("body.agent_count", msg)])
     return sc
+
+
+@router.get("/catalog", response_model=CatalogOut,
+            summary="What you may choose for a new session: built-in templates, language models, the cast limit")
+async def catalog(ctx: ServeContext = Ctx, who=Caller) -> CatalogOut:
+    templates = await run_in_threadpool(describe_builtins)
+    return CatalogOut(templates=templates, llms=list(ctx.llm.allowed), max_agents=ctx.config.max_agents)
 
 
 @router.post("", status_code=201, response_model=SessionOut, summary="Start a session (you own it)")

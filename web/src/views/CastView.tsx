@@ -1,0 +1,106 @@
+// The cast: where each persona is, its status, traits and player; a persona's beliefs with credence.
+import { useQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { Link } from "wouter";
+import { api, unwrap, type AgentOut } from "../api/client";
+import { Problem } from "./Problem";
+
+function Beliefs({ sessionId, agent }: { sessionId: string; agent: AgentOut }) {
+  const q = useQuery({
+    queryKey: ["beliefs", sessionId, agent.id],
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/v1/sessions/{session_id}/agents/{agent_id}/beliefs", {
+          params: { path: { session_id: sessionId, agent_id: agent.id }, query: { limit: 50 } },
+        }),
+      ),
+  });
+  return (
+    <section aria-labelledby="beliefs-h" className="beliefs">
+      <h2 id="beliefs-h">What {agent.name} believes</h2>
+      <Problem error={q.error} title="Could not load beliefs" />
+      {q.data && q.data.beliefs.length === 0 && <p>No beliefs yet.</p>}
+      {q.data && q.data.beliefs.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">About</th>
+              <th scope="col">Believes</th>
+              <th scope="col">Credence</th>
+            </tr>
+          </thead>
+          <tbody>
+            {q.data.beliefs.map((b) => (
+              <tr key={b.key}>
+                <td>
+                  <code>{b.key}</code>
+                </td>
+                <td>
+                  {JSON.stringify(b.value)}
+                  {b.contested ? " (contested)" : ""}
+                </td>
+                <td className="num">
+                  <meter min={0} max={1} value={b.credence} aria-label={`credence ${b.credence.toFixed(2)}`} /> {b.credence.toFixed(2)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+export default function CastView({ sessionId }: { sessionId: string }) {
+  const q = useQuery({
+    queryKey: ["agents", sessionId],
+    queryFn: () => unwrap(api.GET("/api/v1/sessions/{session_id}/agents", { params: { path: { session_id: sessionId } } })),
+  });
+  const [chosen, setChosen] = useState<string | null>(null);
+  const agent = q.data?.find((a) => a.id === chosen) ?? null;
+  return (
+    <div className="cast">
+      <h1>Cast</h1>
+      <nav aria-label="story views" className="tabs">
+        <Link href={`/sessions/${sessionId}`}>Story</Link>
+        <Link href={`/sessions/${sessionId}/graph`}>Causal graph</Link>
+      </nav>
+      <Problem error={q.error} title="Could not load the cast" />
+      {q.data && (
+        <table className="cast-list">
+          <thead>
+            <tr>
+              <th scope="col">Persona</th>
+              <th scope="col">Place</th>
+              <th scope="col">Status</th>
+              <th scope="col">Health</th>
+              <th scope="col">Traits</th>
+              <th scope="col">Player</th>
+            </tr>
+          </thead>
+          <tbody>
+            {q.data.map((a) => (
+              <tr key={a.id} aria-selected={a.id === chosen}>
+                <td>
+                  <button type="button" className="link" onClick={() => setChosen(a.id)}>
+                    {a.name}
+                  </button>
+                </td>
+                <td>{a.location}</td>
+                <td>{a.status}</td>
+                <td className="num">{a.health.toFixed(2)}</td>
+                <td>
+                  {Object.entries(a.traits)
+                    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+                    .join(", ")}
+                </td>
+                <td>{a.player ?? ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {agent && <Beliefs sessionId={sessionId} agent={agent} />}
+    </div>
+  );
+}
