@@ -16,7 +16,7 @@ from novel_engine.llm.settings import Provider
 
 __all__ = ["LLMChoiceIn", "SettingsIn", "CreateSession", "PersonaBrief", "SessionOut", "SessionItem", "SessionPage",
            "TurnIn", "TurnOut", "TurnPage", "ForkIn", "AgentOut", "AgentUpdate", "PlayerGrant", "BeliefOut", "BeliefsOut",
-           "ActionQueued", "NarrativeOut", "TemplateOut", "CatalogOut", "ID_PATTERN", "SESSION_ID"]
+           "ActionQueued", "NarrativeOut", "TemplateOut", "CatalogOut", "LensRow", "TruthLensOut", "ID_PATTERN", "SESSION_ID"]
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 SESSION_ID = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
@@ -208,6 +208,24 @@ class BeliefOut(BaseModel):
 class BeliefsOut(BaseModel):
     agent_id: str
     beliefs: list[BeliefOut]
+
+
+class LensRow(BaseModel):
+    """One belief beside the world's truth about the same key."""
+
+    key: str
+    believed: Any
+    credence: float
+    contested: bool = False
+    truth: Any = Field(default=None, description="what is true in the world (null when the key is no world fact)")
+    checkable: bool = Field(description="the key names a world fact or a persona's place, so it has a truth")
+    matches: bool | None = Field(default=None, description="the belief equals the truth (null if not checkable)")
+
+
+class TruthLensOut(BaseModel):
+    agent_id: str
+    turn: int
+    rows: list[LensRow]
 
 
 class ActionQueued(BaseModel):

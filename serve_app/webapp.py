@@ -22,7 +22,7 @@ log = logging.getLogger("serve_app")
 
 BUILD_HINT = "the web app is not built: run `make web` (Node 20+, npm) in the repository, then restart the server"
 _MISSING_PAGE = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Novel Engine</title></head>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Novel Engine</title></head>
 <body><main><h1>Novel Engine</h1><p>The API is running, but {BUILD_HINT}.</p>
 <p>The API itself is at <code>/api/v1</code>; its schema at <code>/openapi.json</code>.</p></main></body></html>"""
 # hashed file names under /assets never change, so browsers may keep them; index.html must be

@@ -4,11 +4,12 @@ import AxeBuilder from "@axe-core/playwright";
 import { test as base, expect, type Page } from "@playwright/test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { TestServer } from "./server";
 
-export const SHOTS = join(__dirname, "..", "test-results", "screenshots");
+export const SHOTS = fileURLToPath(new URL("../test-results/screenshots", import.meta.url));
 
-type Fixtures = { allowConsole: RegExp[]; consoleErrors: string[] };
+type Fixtures = { allowConsole: RegExp | null; consoleErrors: string[] };
 type WorkerFixtures = { server: TestServer };
 
 export const test = base.extend<Fixtures, WorkerFixtures>({
@@ -21,12 +22,12 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
     },
     { scope: "worker", timeout: 240_000 },
   ],
-  allowConsole: [[], { option: true }],
+  allowConsole: [null, { option: true }],
   baseURL: async ({ server }, use) => use(server.url),
   consoleErrors: async ({}, use) => use([]),
   page: async ({ page, allowConsole, consoleErrors }, use, info) => {
     page.on("console", (m) => {
-      if (m.type() === "error" && !allowConsole.some((re) => re.test(m.text()))) consoleErrors.push(m.text());
+      if (m.type() === "error" && !(allowConsole && allowConsole.test(m.text()))) consoleErrors.push(m.text());
     });
     page.on("pageerror", (e) => consoleErrors.push(`page error: ${e.message}`));
     await use(page);
@@ -71,4 +72,18 @@ export async function createStory(page: Page, name: string, seed = 7): Promise<s
 /** The turns of the chapters on the page, in order. */
 export async function chapterTurns(page: Page): Promise<number[]> {
   return (await page.locator("article.chapter").evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-turn")))));
+}
+
+/** Save a screenshot of the page as it is now (besides the one every test saves at its end). */
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** GET an API path as the user signed in on ``page`` (its token from sessionStorage). */
+export async function apiGet(page: Page, path: string): Promise<any> {
+  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem("novel-engine.auth")!).token as string);
+  const r = await page.request.get(path, { headers: { Authorization: `Bearer ${token}` } });
+  expect(r.status(), await r.text()).toBe(200);
+  return r.json();
 }

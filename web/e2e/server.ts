@@ -6,9 +6,10 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-const REPO = resolve(__dirname, "..", "..");
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
 export const NOVEL_ENGINE = process.env.NOVEL_ENGINE_BIN ?? join(REPO, ".venv", "bin", "novel-engine");
 
 async function freePort(): Promise<number> {
@@ -34,12 +35,31 @@ export class TestServer {
   }
 
   private env(): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env, NOVEL_ENGINE_DATA_DIR: this.dataDir, NOVEL_ENGINE_JWT_SECRET: this.secret, PYTHONUNBUFFERED: "1" };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      NOVEL_ENGINE_DATA_DIR: this.dataDir, NOVEL_ENGINE_JWT_SECRET: this.secret, PYTHONUNBUFFERED: "1",
+      // Serve's Python proxy: HAProxy's stats and metrics ports are fixed, and other servers on a
+      // shared machine (another test run) may hold them
+      NOVEL_ENGINE_SERVE_INGRESS: "proxy",
+    };
     delete env.RAY_ADDRESS;
     return env;
   }
 
+  /** Start the server; a Ray node that times out starting (a machine under heavy load) is tried again. */
   async start(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.startOnce();
+        return;
+      } catch (err) {
+        if (attempt >= 3 || !/timed out during startup/.test(String(err))) throw err;
+        this.log = "";
+      }
+    }
+  }
+
+  private async startOnce(): Promise<void> {
     if (!this.port) this.port = await freePort();
     const proc = spawn(NOVEL_ENGINE, ["serve", "--port", String(this.port), "--dev"], {
       env: this.env(),

@@ -195,6 +195,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/{session_id}/agents/{agent_id}/truth-lens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An agent's beliefs beside what is true in the world (the owner only) */
+        get: operations["truth_lens_api_v1_sessions__session_id__agents__agent_id__truth_lens_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions/{session_id}/causal-graph": {
         parameters: {
             query?: never;
@@ -576,6 +593,38 @@ export interface components {
             temperature?: number | null;
         };
         /**
+         * LensRow
+         * @description One belief beside the world's truth about the same key.
+         */
+        LensRow: {
+            /** Believed */
+            believed: unknown;
+            /**
+             * Checkable
+             * @description the key names a world fact or a persona's place, so it has a truth
+             */
+            checkable: boolean;
+            /**
+             * Contested
+             * @default false
+             */
+            contested: boolean;
+            /** Credence */
+            credence: number;
+            /** Key */
+            key: string;
+            /**
+             * Matches
+             * @description the belief equals the truth (null if not checkable)
+             */
+            matches?: boolean | null;
+            /**
+             * Truth
+             * @description what is true in the world (null when the key is no world fact)
+             */
+            truth?: unknown;
+        };
+        /**
          * LoginRequest
          * @description Body of ``POST /api/v1/auth/login``.
          */
@@ -731,6 +780,15 @@ export interface components {
              * @default bearer
              */
             token_type: string;
+        };
+        /** TruthLensOut */
+        TruthLensOut: {
+            /** Agent Id */
+            agent_id: string;
+            /** Rows */
+            rows: components["schemas"]["LensRow"][];
+            /** Turn */
+            turn: number;
         };
         /**
          * TurnIn
@@ -1309,6 +1367,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    truth_lens_api_v1_sessions__session_id__agents__agent_id__truth_lens_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                session_id: string;
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TruthLensOut"];
+                };
             };
             /** @description Validation Error */
             422: {

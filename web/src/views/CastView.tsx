@@ -51,12 +51,63 @@ function Beliefs({ sessionId, agent }: { sessionId: string; agent: AgentOut }) {
   );
 }
 
+function TruthLens({ sessionId, agent }: { sessionId: string; agent: AgentOut }) {
+  const q = useQuery({
+    queryKey: ["lens", sessionId, agent.id],
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/v1/sessions/{session_id}/agents/{agent_id}/truth-lens", {
+          params: { path: { session_id: sessionId, agent_id: agent.id }, query: { limit: 50 } },
+        }),
+      ),
+  });
+  const wrong = q.data?.rows.filter((r) => r.matches === false).length ?? 0;
+  return (
+    <section aria-labelledby="lens-h" className="beliefs">
+      <h2 id="lens-h">Truth vs belief: {agent.name}</h2>
+      <Problem error={q.error} title="Could not load the lens" />
+      {q.data && (
+        <p>
+          After turn {q.data.turn}: {wrong} of {q.data.rows.filter((r) => r.checkable).length} checkable beliefs are wrong.
+        </p>
+      )}
+      {q.data && q.data.rows.length > 0 && (
+        <table className="lens">
+          <thead>
+            <tr>
+              <th scope="col">About</th>
+              <th scope="col">Believes</th>
+              <th scope="col">Credence</th>
+              <th scope="col">True in the world</th>
+              <th scope="col">Verdict</th>
+            </tr>
+          </thead>
+          <tbody>
+            {q.data.rows.map((r) => (
+              <tr key={r.key} className={r.matches === false ? "wrong" : undefined}>
+                <td>
+                  <code>{r.key}</code>
+                </td>
+                <td>{JSON.stringify(r.believed)}</td>
+                <td className="num">{r.credence.toFixed(2)}</td>
+                <td>{r.checkable ? JSON.stringify(r.truth) : "(an opinion, not a fact)"}</td>
+                <td>{r.matches === null ? "" : r.matches ? "right" : "wrong"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
 export default function CastView({ sessionId }: { sessionId: string }) {
   const q = useQuery({
     queryKey: ["agents", sessionId],
     queryFn: () => unwrap(api.GET("/api/v1/sessions/{session_id}/agents", { params: { path: { session_id: sessionId } } })),
   });
   const [chosen, setChosen] = useState<string | null>(null);
+  const [lens, setLens] = useState(false);
   const agent = q.data?.find((a) => a.id === chosen) ?? null;
   return (
     <div className="cast">
@@ -100,7 +151,14 @@ export default function CastView({ sessionId }: { sessionId: string }) {
           </tbody>
         </table>
       )}
-      {agent && <Beliefs sessionId={sessionId} agent={agent} />}
+      {agent && (
+        <>
+          <label className="lens-toggle">
+            <input type="checkbox" checked={lens} onChange={(e) => setLens(e.target.checked)} /> Truth vs belief lens
+          </label>
+          {lens ? <TruthLens sessionId={sessionId} agent={agent} /> : <Beliefs sessionId={sessionId} agent={agent} />}
+        </>
+      )}
     </div>
   );
 }

@@ -3,10 +3,13 @@ import { api, unwrap } from "../api/client";
 import type { StoryEvent } from "../live/story";
 import { Problem } from "./Problem";
 
+/** One step of ``explain`` (novel_engine.core.causal_frontier.ExplanationStep). */
 interface Cause {
-  id?: string;
-  turn?: number;
-  summary?: string;
+  event_id: string;
+  turn: number;
+  summary: string;
+  strength: number;
+  depth: number;
 }
 
 /** The chain of causes behind one event, root causes first (``GET .../events/{id}/explain``). */
@@ -20,7 +23,7 @@ export function ExplainPanel({ sessionId, event, onClose }: { sessionId: string;
         }),
       ),
   });
-  const causes = ((q.data?.causes as Cause[] | undefined) ?? []).filter((c) => c.id !== event.id);
+  const causes = ((q.data?.causes as Cause[] | undefined) ?? []).filter((c) => c.event_id !== event.id);
   return (
     <section className="explain" aria-labelledby="explain-h">
       <h2 id="explain-h">Why: {event.summary}</h2>
@@ -33,8 +36,11 @@ export function ExplainPanel({ sessionId, event, onClose }: { sessionId: string;
       {causes.length > 0 && (
         <ol className="causes" aria-label="chain of causes">
           {causes.map((c, i) => (
-            <li key={c.id ?? i}>
-              <span className="turn">turn {c.turn}</span> {c.summary}
+            <li key={`${c.event_id}-${i}`}>
+              <span className="turn">turn {c.turn}</span> {c.summary}{" "}
+              <span className="turn">
+                ({c.depth === 1 ? "direct cause" : `${c.depth} steps back`}, strength {c.strength.toFixed(2)})
+              </span>
             </li>
           ))}
         </ol>

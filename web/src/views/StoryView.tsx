@@ -70,6 +70,17 @@ export default function StoryView({ sessionId }: { sessionId: string }) {
   }
 
   const points = chapters.map((c) => [c.turn, c.tension ?? 0] as const);
+  if (session.isError) {
+    return (
+      <div className="story">
+        <h1>Story</h1>
+        <Problem error={session.error} title="Could not load the session" />
+        <p>
+          <Link href="/">Back to your stories</Link>
+        </p>
+      </div>
+    );
+  }
   return (
     <div className="story">
       <div className="story-head">
@@ -89,7 +100,6 @@ export default function StoryView({ sessionId }: { sessionId: string }) {
           {live.statusDetail ? ` (${live.statusDetail})` : ""}
         </p>
       </div>
-      <Problem error={session.error} title="Could not load the session" />
       <div className="controls" role="group" aria-label="play">
         <button type="button" onClick={() => void play(1)} disabled={!!playing}>
           Play one turn
