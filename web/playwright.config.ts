@@ -4,6 +4,8 @@ import { defineConfig } from "@playwright/test";
 
 export default defineConfig({
   testDir: "e2e",
+  // *.spec.ts are the tests; *.bench.ts are benchmarks, run on their own (npm run bench:render)
+  testMatch: process.env.NE_BENCH ? "**/*.bench.ts" : "**/*.spec.ts",
   outputDir: "test-results/artifacts",
   workers: 1, // one server, and the machine has two cores
   fullyParallel: false,

@@ -17,8 +17,8 @@ title: Two in a hall
 locations:
   - {id: hall, name: Hall}
 personas:
-  - {id: ada, name: Ada, location: hall}
-  - {id: bo, name: Bo, location: hall}
+  - {id: ada, name: Ada, location: hall, traits: {courage: 0.5, intelligence: 0.5, compassion: 0.5, aggressiveness: 0.2, social_tendency: 0.6}}
+  - {id: bo, name: Bo, location: hall, traits: {courage: 0.5, intelligence: 0.5, compassion: 0.5, aggressiveness: 0.2, social_tendency: 0.6}}
 """
 
 
@@ -47,7 +47,7 @@ def test_an_uploaded_yaml_scenario_starts_a_session(alice):
 
 
 def test_a_broken_yaml_scenario_gets_its_errors_by_field(alice):
-    broken = GOOD_YAML.replace("location: hall}\n  - {id: bo", "location: moon}\n  - {id: bo")
+    broken = GOOD_YAML.replace("name: Ada, location: hall", "name: Ada, location: moon")
     body = assert_problem(alice.post("/api/v1/sessions", json={"scenario_yaml": broken}), 422)
     paths = [e["path"] for e in body["errors"]]
     assert any(p.startswith("body.scenario.personas") for p in paths), body

@@ -67,7 +67,17 @@ test("explain an event: its chain of causes, as the API gives it", async ({ page
   expected.forEach((summary: string, i: number) => expect(texts[i]).toContain(summary));
   await checkA11y(page);
   await shot(page, "explain");
-  expect(sid).toBeTruthy();
+
+  // fork at turn 2: a new story of the user's with the first two chapters, then its own way
+  await page.getByLabel("Fork at turn").fill("2");
+  await page.getByRole("button", { name: "Fork", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "Why story (fork at turn 2)", level: 1 })).toBeVisible({ timeout: 90_000 });
+  expect(page.url()).not.toContain(sid);
+  await expect(page.getByRole("heading", { name: /^Turn 2/ })).toBeVisible();
+  expect(await chapterTurns(page)).toEqual([1, 2]);
+  await page.getByRole("link", { name: "All stories" }).click();
+  await expect(page.getByRole("link", { name: "Why story (fork at turn 2)" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Why story", exact: true })).toBeVisible();
 });
 
 test.describe("a restart", () => {

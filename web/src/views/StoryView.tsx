@@ -2,7 +2,7 @@
 // explain-an-event, and the Markdown export. Long stories render through a virtualised list.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { lazy, Suspense, useMemo, useRef, useState } from "react";
-import { Link } from "wouter";
+import { Link, useLocation } from "wouter";
 import { useAuth } from "../api/auth";
 import { api, getText, unwrap } from "../api/client";
 import { chaptersInOrder, type StoryEvent } from "../live/story";
@@ -33,6 +33,24 @@ export default function StoryView({ sessionId }: { sessionId: string }) {
   const [exportError, setExportError] = useState<unknown>(null);
   const [explained, setExplained] = useState<StoryEvent | null>(null);
   const stopRef = useRef(false);
+  const [, navigate] = useLocation();
+  const [forkAt, setForkAt] = useState<number | null>(null);
+  const [forkError, setForkError] = useState<unknown>(null);
+
+  async function fork() {
+    setForkError(null);
+    try {
+      const at = forkAt ?? live.story.lastTurn;
+      const s = await unwrap(
+        api.POST("/api/v1/sessions/{session_id}/fork", { params: { path: { session_id: sessionId } }, body: { at_turn: at } }),
+      );
+      void qc.invalidateQueries({ queryKey: ["sessions"] });
+      qc.setQueryData(["session", s.id], s);
+      navigate(`/sessions/${s.id}`);
+    } catch (err) {
+      setForkError(err);
+    }
+  }
 
   async function play(n: number) {
     stopRef.current = false;
@@ -117,6 +135,19 @@ export default function StoryView({ sessionId }: { sessionId: string }) {
         <button type="button" onClick={() => void exportMarkdown()}>
           Export Markdown
         </button>
+        <label>
+          Fork at turn
+          <input
+            type="number"
+            min={0}
+            max={live.story.lastTurn}
+            value={forkAt ?? live.story.lastTurn}
+            onChange={(e) => setForkAt(Number(e.target.value))}
+          />
+        </label>
+        <button type="button" onClick={() => void fork()} disabled={!!playing}>
+          Fork
+        </button>
         {playing && (
           <span role="status">
             Playing {playing.done}/{playing.of}…
@@ -125,6 +156,7 @@ export default function StoryView({ sessionId }: { sessionId: string }) {
       </div>
       <Problem error={playError} title="The turn failed" />
       <Problem error={exportError} title="Export failed" />
+      <Problem error={forkError} title="Could not fork" />
       {live.error && <Problem error={new Error(live.error)} title="Could not load earlier turns" />}
       <div className="story-body">
         <section className="chapters" aria-label="chapters">
