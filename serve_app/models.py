@@ -16,7 +16,7 @@ from novel_engine.llm.settings import Provider
 
 __all__ = ["LLMChoiceIn", "SettingsIn", "CreateSession", "PersonaBrief", "SessionOut", "SessionItem", "SessionPage",
            "TurnIn", "TurnOut", "TurnPage", "ForkIn", "AgentOut", "AgentUpdate", "PlayerGrant", "BeliefOut", "BeliefsOut",
-           "ActionQueued", "NarrativeOut", "TemplateOut", "CatalogOut", "LensRow", "TruthLensOut", "ID_PATTERN", "SESSION_ID"]
+           "ActionQueued", "NarrativeOut", "TemplateOut", "CatalogOut", "LensRow", "TruthLensOut", "PlayingOut", "ID_PATTERN", "SESSION_ID"]
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 SESSION_ID = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
@@ -208,6 +208,14 @@ class BeliefOut(BaseModel):
 class BeliefsOut(BaseModel):
     agent_id: str
     beliefs: list[BeliefOut]
+
+
+class PlayingOut(BaseModel):
+    """An agent another user granted you: you may read its beliefs and queue its actions."""
+
+    session_id: str
+    session_name: str
+    agent_id: str
 
 
 class LensRow(BaseModel):

@@ -19,8 +19,8 @@ from novel_engine.scenarios import describe_builtins, load_scenario, parse_scena
 from serve_app.access import SessionAccess
 from serve_app.context import OWNER, ServeContext
 from serve_app.deps import Caller, Ctx, iso_ms
-from serve_app.models import (ID_PATTERN, CatalogOut, CreateSession, ForkIn, PersonaBrief, SessionItem, SessionOut, SessionPage,
-                              TurnIn, TurnOut, TurnPage)
+from serve_app.models import (ID_PATTERN, CatalogOut, CreateSession, ForkIn, PersonaBrief, PlayingOut, SessionItem,
+                              SessionOut, SessionPage, TurnIn, TurnOut, TurnPage)
 from serve_app.problems import Problem
 
 __all__ = ["router", "session_out"]
@@ -72,6 +72,13 @@ def _scenario(ctx: ServeContext, body: CreateSession) -> Any:
 async def catalog(ctx: ServeContext = Ctx, who=Caller) -> CatalogOut:
     templates = await run_in_threadpool(describe_builtins)
     return CatalogOut(templates=templates, llms=list(ctx.llm.allowed), max_agents=ctx.config.max_agents)
+
+
+@router.get("/playing", response_model=list[PlayingOut],
+            summary="The agents other users granted you (you may read their beliefs and queue their actions)")
+async def playing(ctx: ServeContext = Ctx, who=Caller) -> list[PlayingOut]:
+    rows = await ctx.access.played_by(who.user_id)
+    return [PlayingOut(session_id=s, session_name=n, agent_id=a) for s, n, a in rows]
 
 
 @router.post("", status_code=201, response_model=SessionOut, summary="Start a session (you own it)")

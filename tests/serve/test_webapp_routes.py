@@ -102,3 +102,17 @@ def test_truth_lens_puts_beliefs_beside_the_world_for_the_owner_only(alice, bob,
     assert facts_checked > 0, "two turns gave no belief about anyone's whereabouts"
     some_agent = next(iter(agents))
     assert_problem(bob.get(f"/api/v1/sessions/{sid}/agents/{some_agent}/truth-lens"), 404)
+
+
+def test_playing_lists_the_agents_granted_to_the_caller(alice, bob, story):
+    sid = story["id"]
+    agent = story["personas"][0]["id"]
+    r = alice.put(f"/api/v1/sessions/{sid}/agents/{agent}/player", json={"username": bob.username})
+    assert r.status_code == 200, r.text
+    try:
+        mine = bob.get("/api/v1/sessions/playing").json()
+        assert {"session_id": sid, "session_name": story["name"], "agent_id": agent} in mine
+        assert all(p["session_id"] != sid for p in alice.get("/api/v1/sessions/playing").json())
+    finally:
+        assert alice.delete(f"/api/v1/sessions/{sid}/agents/{agent}/player").status_code == 204
+    assert all(p["session_id"] != sid for p in bob.get("/api/v1/sessions/playing").json())

@@ -11,6 +11,7 @@ import { ErrorBoundary } from "./views/ErrorBoundary";
 const StoryView = lazy(() => import("./views/StoryView"));
 const CastView = lazy(() => import("./views/CastView"));
 const GraphView = lazy(() => import("./views/GraphView"));
+const PlayerView = lazy(() => import("./views/PlayerView"));
 
 export function App() {
   const { auth, signOut } = useAuth();
@@ -38,6 +39,7 @@ export function App() {
               <Route path="/sessions/:id">{(p) => <StoryView sessionId={p.id} />}</Route>
               <Route path="/sessions/:id/cast">{(p) => <CastView sessionId={p.id} />}</Route>
               <Route path="/sessions/:id/graph">{(p) => <GraphView sessionId={p.id} />}</Route>
+              <Route path="/play/:sid/:agent">{(p) => <PlayerView sessionId={p.sid} agentId={p.agent} />}</Route>
               <Route>
                 <h1>Not found</h1>
                 <p>

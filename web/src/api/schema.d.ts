@@ -91,6 +91,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/playing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The agents other users granted you (you may read their beliefs and queue their actions) */
+        get: operations["playing_api_v1_sessions_playing_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions/{session_id}": {
         parameters: {
             query?: never;
@@ -663,6 +680,18 @@ export interface components {
             /** Username */
             username: string;
         };
+        /**
+         * PlayingOut
+         * @description An agent another user granted you: you may read its beliefs and queue its actions.
+         */
+        PlayingOut: {
+            /** Agent Id */
+            agent_id: string;
+            /** Session Id */
+            session_id: string;
+            /** Session Name */
+            session_name: string;
+        };
         /** SessionItem */
         SessionItem: {
             /** Created At */
@@ -1112,6 +1141,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CatalogOut"];
+                };
+            };
+        };
+    };
+    playing_api_v1_sessions_playing_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlayingOut"][];
                 };
             };
         };

@@ -3,53 +3,8 @@ import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link } from "wouter";
 import { api, unwrap, type AgentOut } from "../api/client";
+import { Beliefs } from "./Beliefs";
 import { Problem } from "./Problem";
-
-function Beliefs({ sessionId, agent }: { sessionId: string; agent: AgentOut }) {
-  const q = useQuery({
-    queryKey: ["beliefs", sessionId, agent.id],
-    queryFn: () =>
-      unwrap(
-        api.GET("/api/v1/sessions/{session_id}/agents/{agent_id}/beliefs", {
-          params: { path: { session_id: sessionId, agent_id: agent.id }, query: { limit: 50 } },
-        }),
-      ),
-  });
-  return (
-    <section aria-labelledby="beliefs-h" className="beliefs">
-      <h2 id="beliefs-h">What {agent.name} believes</h2>
-      <Problem error={q.error} title="Could not load beliefs" />
-      {q.data && q.data.beliefs.length === 0 && <p>No beliefs yet.</p>}
-      {q.data && q.data.beliefs.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">About</th>
-              <th scope="col">Believes</th>
-              <th scope="col">Credence</th>
-            </tr>
-          </thead>
-          <tbody>
-            {q.data.beliefs.map((b) => (
-              <tr key={b.key}>
-                <td>
-                  <code>{b.key}</code>
-                </td>
-                <td>
-                  {JSON.stringify(b.value)}
-                  {b.contested ? " (contested)" : ""}
-                </td>
-                <td className="num">
-                  <meter min={0} max={1} value={b.credence} aria-label={`credence ${b.credence.toFixed(2)}`} /> {b.credence.toFixed(2)}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-    </section>
-  );
-}
 
 function TruthLens({ sessionId, agent }: { sessionId: string; agent: AgentOut }) {
   const q = useQuery({
@@ -156,7 +111,7 @@ export default function CastView({ sessionId }: { sessionId: string }) {
           <label className="lens-toggle">
             <input type="checkbox" checked={lens} onChange={(e) => setLens(e.target.checked)} /> Truth vs belief lens
           </label>
-          {lens ? <TruthLens sessionId={sessionId} agent={agent} /> : <Beliefs sessionId={sessionId} agent={agent} />}
+          {lens ? <TruthLens sessionId={sessionId} agent={agent} /> : <Beliefs sessionId={sessionId} agentId={agent.id} name={agent.name} />}
         </>
       )}
     </div>

@@ -122,7 +122,7 @@ export function CreateSessionForm() {
             ))}
           </select>
         </label>
-        <button type="submit" disabled={create.isPending || (source === "upload" && !yaml)}>
+        <button type="submit" disabled={create.isPending || !catalog.data || (source === "upload" && !yaml)}>
           {create.isPending ? "Starting…" : "Start the story"}
         </button>
         <Problem error={create.error} title="The story could not start" />

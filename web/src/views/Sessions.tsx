@@ -27,6 +27,27 @@ function Row({ item }: { item: Schemas["SessionItem"] }) {
   );
 }
 
+/** Characters other users granted you (shown only if there are any). */
+function Playing() {
+  const q = useQuery({ queryKey: ["playing"], queryFn: () => unwrap(api.GET("/api/v1/sessions/playing")) });
+  if (!q.data?.length && !q.error) return null;
+  return (
+    <section aria-labelledby="playing-h">
+      <h2 id="playing-h">Characters you play</h2>
+      <Problem error={q.error} title="Could not list your characters" />
+      <ul>
+        {q.data?.map((p) => (
+          <li key={`${p.session_id}/${p.agent_id}`}>
+            <Link href={`/play/${p.session_id}/${p.agent_id}`}>
+              {p.agent_id} in {p.session_name}
+            </Link>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
 export function Sessions() {
   const list = useQuery({
     queryKey: ["sessions"],
@@ -57,6 +78,7 @@ export function Sessions() {
           </table>
         )}
       </section>
+      <Playing />
       <CreateSessionForm />
     </div>
   );
