@@ -27,7 +27,7 @@ test("a granted player sees only their persona and can act", async ({ page, serv
   await expect(p.getByRole("heading", { name: `Playing ${agent}` })).toBeVisible();
   const beliefs = (await apiGet(p, `/api/v1/sessions/${sid}/agents/${agent}/beliefs?limit=50`)).beliefs as unknown[];
   await expect(p.getByRole("region", { name: `What ${agent} believes` }).locator("tbody tr")).toHaveCount(beliefs.length);
-  await p.getByLabel("Action").selectOption("observe");
+  await p.getByRole("combobox").selectOption("observe"); // the only select: the action
   await p.getByRole("button", { name: "Queue action" }).click();
   await expect(p.getByRole("status")).toHaveText("Queued: observe for turn 2.");
   await checkA11y(p);

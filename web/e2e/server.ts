@@ -85,15 +85,19 @@ export class TestServer {
     } finally {
       clearTimeout(timer);
     }
-    for (let i = 0; i < 120; i++) {
+    // Serve's proxy learns the app's routes a moment after `serve.run` returns (longer on a loaded machine)
+    let last = "no answer";
+    for (let i = 0; i < 360; i++) {
       try {
-        if ((await fetch(`${this.url}/health`)).ok) return;
-      } catch {
-        /* not listening yet */
+        const r = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(5_000) });
+        if (r.ok) return;
+        last = `HTTP ${r.status}`;
+      } catch (err) {
+        last = String(err);
       }
       await new Promise((r) => setTimeout(r, 500));
     }
-    throw new Error("the server never answered /health");
+    throw new Error(`the server never answered /health (last: ${last}):\n${this.log.slice(-2000)}`);
   }
 
   async stop(): Promise<void> {

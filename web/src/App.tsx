@@ -36,9 +36,9 @@ export function App() {
               <Route path="/">
                 <Sessions />
               </Route>
-              <Route path="/sessions/:id">{(p) => <StoryView sessionId={p.id} />}</Route>
-              <Route path="/sessions/:id/cast">{(p) => <CastView sessionId={p.id} />}</Route>
-              <Route path="/sessions/:id/graph">{(p) => <GraphView sessionId={p.id} />}</Route>
+              <Route path="/sessions/:id">{(p) => <StoryView key={p.id} sessionId={p.id} />}</Route>
+              <Route path="/sessions/:id/cast">{(p) => <CastView key={p.id} sessionId={p.id} />}</Route>
+              <Route path="/sessions/:id/graph">{(p) => <GraphView key={p.id} sessionId={p.id} />}</Route>
               <Route path="/play/:sid/:agent">{(p) => <PlayerView sessionId={p.sid} agentId={p.agent} />}</Route>
               <Route>
                 <h1>Not found</h1>
