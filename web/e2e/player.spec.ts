@@ -1,4 +1,5 @@
 // A granted player sees only their persona: its beliefs, and a form to queue its next action.
+// The story and the other personas stay closed to them (403: players know the session exists).
 import { apiGet, checkA11y, createStory, expect, shot, signIn, test } from "./fixtures";
 
 test.use({ allowConsole: /Failed to load resource: the server responded with a status of 404/ });
@@ -33,12 +34,13 @@ test("a granted player sees only their persona and can act", async ({ page, serv
   await checkA11y(p);
   await shot(p, "player-view");
 
-  // the player may not read the story, the cast or another persona's beliefs
+  // the player may not read the story, the cast or another persona's beliefs (a player knows the
+  // session exists, so the API answers 403 rather than a stranger's 404)
   const other = session.personas[1].id as string;
   const ptoken = await p.evaluate(() => JSON.parse(sessionStorage.getItem("novel-engine.auth")!).token as string);
   for (const path of [`/api/v1/sessions/${sid}`, `/api/v1/sessions/${sid}/agents`, `/api/v1/sessions/${sid}/narrative`,
     `/api/v1/sessions/${sid}/agents/${other}/beliefs`]) {
-    expect((await p.request.get(path, { headers: { Authorization: `Bearer ${ptoken}` } })).status(), path).toBe(404);
+    expect((await p.request.get(path, { headers: { Authorization: `Bearer ${ptoken}` } })).status(), path).toBe(403);
   }
   await ctx.close();
 

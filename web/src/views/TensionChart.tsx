@@ -15,7 +15,7 @@ export default function TensionChart({ points }: { points: ReadonlyArray<readonl
       width: Math.max(240, el.clientWidth || 320),
       height: 200,
       scales: { x: { time: false }, y: { range: [0, 1] } },
-      axes: [{ label: "turn" }, { label: "tension" }],
+      axes: [{ label: "turn", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }, { label: "tension" }],
       series: [{}, { label: "tension", stroke: "#8a3b12", width: 2, fill: "rgba(138,59,18,0.08)" }],
       legend: { show: false },
     };
