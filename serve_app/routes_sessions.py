@@ -40,7 +40,11 @@ async def session_out(ctx: ServeContext, rec: SessionAccess, session: Any,
 
 def _scenario(ctx: ServeContext, body: CreateSession) -> Any:
     if body.scenario_yaml is not None:
-        sc = parse_scenario_text(body.scenario_yaml, source="scenario_yaml")  # ScenarioError -> 422
+        try:
+            sc = parse_scenario_text(body.scenario_yaml, source="scenario_yaml")  # ScenarioError -> 422
+        except RecursionError:  # PyYAML recurses once per nesting level
+            raise Problem(422, "invalid-scenario", "the scenario is nested too deeply to be a scenario",
+                          errors=[("body.scenario_yaml", "nested too deeply")]) from None
         if body.agent_count is not None and body.agent_count != len(sc.personas):
             raise Problem(422, "validation", "agent_count must match the uploaded scenario's personas (or be omitted)",
                           errors=[("body.agent_count", "does not match the number of personas in the scenario")])

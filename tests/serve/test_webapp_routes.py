@@ -55,6 +55,9 @@ def test_a_broken_yaml_scenario_gets_its_errors_by_field(alice):
     # bad YAML syntax: the line and column in the detail
     body = assert_problem(alice.post("/api/v1/sessions", json={"scenario_yaml": "title: [unclosed\n"}), 422)
     assert "line" in body["detail"] and "column" in body["detail"], body
+    # nesting deep enough to exhaust the parser's recursion: a 422, not a 500
+    body = assert_problem(alice.post("/api/v1/sessions", json={"scenario_yaml": "[" * 100_000}), 422)
+    assert body["errors"][0]["path"] == "body.scenario_yaml"
     # exactly one source of the world
     body = assert_problem(alice.post("/api/v1/sessions", json={"scenario_yaml": GOOD_YAML,
                                                               "world_template": "fantasy_world"}), 422)
