@@ -10,7 +10,13 @@ STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 NSTAMP := $(VENV)/.installed-notebooks
 
-.PHONY: story test bench notebooks clean
+.PHONY: story test bench notebooks clean web web-test
+
+# The web app (web/): Node packages from the committed lockfile, API types from the app's OpenAPI
+# schema, built into serve_app/webapp (package data, not committed). Its e2e tests run in Debian's
+# chromium (/usr/bin/chromium); Playwright never downloads a browser.
+NPM_STAMP := web/node_modules/.installed
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +37,23 @@ $(NSTAMP): pyproject.toml | $(BIN)/python
 story: $(STAMP)
 	$(BIN)/novel-engine run fantasy_world --turns 10 --seed 7
 
-test: $(TSTAMP)
+# the web app's tests first, so that pytest's summary closes the output
+test: $(TSTAMP) web
+	$(MAKE) web-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+$(NPM_STAMP): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+web: $(NPM_STAMP) $(STAMP)
+	$(BIN)/python web/scripts/dump_openapi.py build/openapi.json
+	cd web && npx openapi-typescript ../build/openapi.json -o src/api/schema.d.ts
+	cd web && npm run build
+
+web-test: $(NPM_STAMP)
+	cd web && npx vitest run
+	cd web && NOVEL_ENGINE_BIN=$(CURDIR)/$(BIN)/novel-engine npx playwright test
 
 notebooks: $(NSTAMP)
 	$(BIN)/python tools/run_notebooks.py
@@ -41,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/novel-engine bench core --personas 100,1000,10000,100000 --turns 3
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache serve_app/webapp web/node_modules web/test-results

@@ -128,6 +128,14 @@ class AccessStore:
                                     session_id, user_id)
         return row is not None
 
+    async def played_by(self, user_id: str) -> list[tuple[str, str, str]]:
+        """The agents granted to the user, as ``(session_id, session name, agent_id)``, oldest session first."""
+        async with self.sql.transaction() as tx:
+            rows = await tx.fetch("SELECT a.session_id, s.name, a.agent_id FROM serve_agents a JOIN serve_sessions s "
+                                  "ON s.session_id = a.session_id WHERE a.player_id = $1 "
+                                  "ORDER BY s.created_ms, a.session_id, a.agent_id", user_id)
+        return [(r[0], r[1], r[2]) for r in rows]
+
     async def _upsert(self, session_id: str, agent_id: str, column_values: dict[str, Any]) -> None:
         # placeholders in ascending textual order: the SQLite adapter binds them positionally
         n = len(column_values)

@@ -48,6 +48,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     """The FastAPI app with every route; ``app.state.ctx`` is set by the deployment (or a test)."""
     from serve_app import routes_agents, routes_ops, routes_sessions, routes_story
     from serve_app.security.fastapi import auth_router
+    from serve_app.webapp import install_webapp
     from serve_app.ws import websocket_session
 
     cfg = config or ServeConfig()
@@ -66,6 +67,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     api.include_router(auth_router, dependencies=[Depends(context)])
     for r in (routes_sessions.router, routes_agents.router, routes_story.router):
         api.include_router(r)
+    install_webapp(api)
 
     _install_tracing(api)
 

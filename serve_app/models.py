@@ -18,7 +18,7 @@ from novel_engine.scenarios import builtin_names
 
 __all__ = ["LLMChoiceIn", "SettingsIn", "CreateSession", "PersonaBrief", "SessionOut", "SessionItem", "SessionPage",
            "TurnIn", "TurnOut", "TurnPage", "ForkIn", "AgentOut", "AgentUpdate", "PlayerGrant", "BeliefOut", "BeliefsOut",
-           "ActionQueued", "NarrativeOut", "ID_PATTERN", "SESSION_ID"]
+           "ActionQueued", "NarrativeOut", "TemplateOut", "CatalogOut", "LensRow", "TruthLensOut", "PlayingOut", "ID_PATTERN", "SESSION_ID"]
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 SESSION_ID = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
@@ -57,11 +57,11 @@ class SettingsIn(_In):
 
 def _world_rules(schema: dict[str, Any]) -> None:
     """The rules of :meth:`CreateSession._one_world` and of ``routes_sessions._scenario`` in the schema:
-    exactly one of world_template and scenario; ``synthetic`` needs agent_count; a built-in's
+    exactly one of world_template, scenario and scenario_yaml; ``synthetic`` needs agent_count; a built-in's
     agent_count, if given, is its cast size."""
     from novel_engine.scenarios import describe_builtins
 
-    schema["oneOf"] = [{"required": ["world_template"]}, {"required": ["scenario"]}]
+    schema["oneOf"] = [{"required": ["world_template"]}, {"required": ["scenario"]}, {"required": ["scenario_yaml"]}]
     chosen = lambda name: {"properties": {"world_template": {"const": name}}, "required": ["world_template"]}  # noqa: E731
     rules = [{"if": chosen("synthetic"), "then": {"required": ["agent_count"],
                                                   "properties": {"agent_count": {"type": "integer"}}}}]
@@ -87,15 +87,37 @@ class CreateSession(_In):
                                 examples=["fantasy_world"], json_schema_extra=_no_default)
     scenario: dict[str, Any] = Field(default=None, json_schema_extra=_no_default,  # type: ignore[assignment]
                                      description="an inline scenario (same schema as the YAML files)")
+    scenario_yaml: str = Field(default=None, min_length=1, max_length=1_000_000,  # type: ignore[assignment]
+                               json_schema_extra=_no_default,
+                               description="an uploaded scenario file's text (YAML or JSON); its errors come "
+                                           "back as body.scenario.<path>, syntax errors with line and column")
     agent_count: int | None = Field(default=None, ge=1, le=100_000,
                                     description="synthetic: the cast size; built-in: must match the template's cast")
     settings: SettingsIn = Field(default_factory=SettingsIn)
 
     @model_validator(mode="after")
     def _one_world(self) -> "CreateSession":
-        if (self.world_template is None) == (self.scenario is None):
-            raise ValueError("give exactly one of world_template and scenario")
+        if sum(x is not None for x in (self.world_template, self.scenario, self.scenario_yaml)) != 1:
+            raise ValueError("give exactly one of world_template, scenario and scenario_yaml")
         return self
+
+
+class TemplateOut(BaseModel):
+    """A built-in world template."""
+
+    name: str
+    title: str
+    style: str
+    personas: int
+    locations: int
+
+
+class CatalogOut(BaseModel):
+    """What a client may choose when creating a session on this server."""
+
+    templates: list[TemplateOut]
+    llms: list[str] = Field(description="the language models this server offers (settings.llm)")
+    max_agents: int = Field(description="the largest cast a session may have (synthetic agent_count)")
 
 
 class PersonaBrief(BaseModel):
@@ -216,6 +238,32 @@ class BeliefOut(BaseModel):
 class BeliefsOut(BaseModel):
     agent_id: str
     beliefs: list[BeliefOut]
+
+
+class PlayingOut(BaseModel):
+    """An agent another user granted you: you may read its beliefs and queue its actions."""
+
+    session_id: str
+    session_name: str
+    agent_id: str
+
+
+class LensRow(BaseModel):
+    """One belief beside the world's truth about the same key."""
+
+    key: str
+    believed: Any
+    credence: float
+    contested: bool = False
+    truth: Any = Field(default=None, description="what is true in the world (null when the key is no world fact)")
+    checkable: bool = Field(description="the key names a world fact or a persona's place, so it has a truth")
+    matches: bool | None = Field(default=None, description="the belief equals the truth (null if not checkable)")
+
+
+class TruthLensOut(BaseModel):
+    agent_id: str
+    turn: int
+    rows: list[LensRow]
 
 
 class ActionQueued(BaseModel):

@@ -15,7 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from novel_engine.core.events import Decision
 from serve_app.context import ACT, BELIEFS, OWNER, ServeContext
 from serve_app.deps import Caller, Ctx, dump
-from serve_app.models import ID_PATTERN, ActionQueued, AgentOut, AgentUpdate, BeliefsOut, PlayerGrant
+from serve_app.models import (ID_PATTERN, ActionQueued, AgentOut, AgentUpdate, BeliefsOut, LensRow, PlayerGrant,
+                              TruthLensOut)
 from serve_app.openapi import SESSION_ERRORS
 from serve_app.problems import Problem
 
@@ -83,6 +84,32 @@ async def agent_beliefs(session_id: str = SessionPath, agent_id: str = AgentPath
     _require_agent(session, agent_id)
     beliefs = await run_in_threadpool(session.beliefs, agent_id, limit)
     return BeliefsOut(agent_id=agent_id, beliefs=dump(list(beliefs)))
+
+
+def _truth(world: Any, key: str) -> tuple[bool, Any]:
+    """Whether ``key`` has a truth in the world, and what it is: a world fact, or where a persona is
+    (``location_of:<persona>``); other keys (who is hostile, who talked) are opinions about events."""
+    if key in world.facts:
+        return True, world.facts[key]
+    if key.startswith("location_of:"):
+        p = world.personas.get(key.split(":", 1)[1])
+        return (True, p.location) if p is not None else (False, None)
+    return False, None
+
+
+@router.get("/{agent_id}/truth-lens", response_model=TruthLensOut,
+            summary="An agent's beliefs beside what is true in the world (the owner only)")
+async def truth_lens(session_id: str = SessionPath, agent_id: str = AgentPath, limit: int = Query(50, ge=1, le=200),
+                     ctx: ServeContext = Ctx, who=Caller) -> TruthLensOut:
+    session = await _owner_and_agent(ctx, who, session_id, agent_id)
+    beliefs = await run_in_threadpool(session.beliefs, agent_id, limit)
+    world = await run_in_threadpool(lambda: session.world)
+    rows = []
+    for b in beliefs:
+        checkable, truth = _truth(world, b.key)
+        rows.append(LensRow(key=b.key, believed=b.value, credence=b.credence, contested=b.contested, truth=truth,
+                            checkable=checkable, matches=(b.value == truth) if checkable else None))
+    return TruthLensOut(agent_id=agent_id, turn=world.turn, rows=rows)
 
 
 @router.put("/{agent_id}/player", response_model=AgentOut,

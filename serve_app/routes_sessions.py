@@ -15,12 +15,12 @@ from starlette.concurrency import run_in_threadpool
 
 from novel_engine.config import parse_settings
 from novel_engine.errors import InvalidActionError, UnknownScenarioError
-from novel_engine.scenarios import load_scenario, synthetic
+from novel_engine.scenarios import describe_builtins, load_scenario, parse_scenario_text, synthetic
 from serve_app.access import SessionAccess
 from serve_app.context import OWNER, ServeContext
 from serve_app.deps import Caller, Ctx, iso_ms
-from serve_app.models import (ID_PATTERN, CreateSession, ForkIn, PersonaBrief, SessionItem, SessionOut, SessionPage,
-                              TurnIn, TurnOut, TurnPage)
+from serve_app.models import (ID_PATTERN, CatalogOut, CreateSession, ForkIn, PersonaBrief, PlayingOut, SessionItem,
+                              SessionOut, SessionPage, TurnIn, TurnOut, TurnPage)
 from serve_app.openapi import SESSION_ERRORS, problems
 from serve_app.problems import Problem
 
@@ -40,6 +40,16 @@ async def session_out(ctx: ServeContext, rec: SessionAccess, session: Any,
 
 
 def _scenario(ctx: ServeContext, body: CreateSession) -> Any:
+    if body.scenario_yaml is not None:
+        try:
+            sc = parse_scenario_text(body.scenario_yaml, source="scenario_yaml")  # ScenarioError -> 422
+        except RecursionError:  # PyYAML recurses once per nesting level
+            raise Problem(422, "invalid-scenario", "the scenario is nested too deeply to be a scenario",
+                          errors=[("body.scenario_yaml", "nested too deeply")]) from None
+        if body.agent_count is not None and body.agent_count != len(sc.personas):
+            raise Problem(422, "validation", "agent_count must match the uploaded scenario's personas (or be omitted)",
+                          errors=[("body.agent_count", "does not match the number of personas in the scenario")])
+        return sc
     if body.scenario is not None:
         if body.agent_count is not None and body.agent_count != len(body.scenario.get("personas") or []):
             raise Problem(422, "validation", "agent_count must match the inline scenario's personas (or be omitted)",
@@ -60,6 +70,20 @@ def _scenario(ctx: ServeContext, body: CreateSession) -> Any:
                f"{len(sc.personas)} (use world_template 'synthetic' for any cast size)")
         raise Problem(422, "validation", msg, errors=[("body.agent_count", msg)])
     return sc
+
+
+@router.get("/catalog", response_model=CatalogOut,
+            summary="What you may choose for a new session: built-in templates, language models, the cast limit")
+async def catalog(ctx: ServeContext = Ctx, who=Caller) -> CatalogOut:
+    templates = await run_in_threadpool(describe_builtins)
+    return CatalogOut(templates=templates, llms=list(ctx.llm.allowed), max_agents=ctx.config.max_agents)
+
+
+@router.get("/playing", response_model=list[PlayingOut],
+            summary="The agents other users granted you (you may read their beliefs and queue their actions)")
+async def playing(ctx: ServeContext = Ctx, who=Caller) -> list[PlayingOut]:
+    rows = await ctx.access.played_by(who.user_id)
+    return [PlayingOut(session_id=s, session_name=n, agent_id=a) for s, n, a in rows]
 
 
 @router.post("", status_code=201, response_model=SessionOut, summary="Start a session (you own it)")
