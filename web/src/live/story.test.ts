@@ -19,6 +19,7 @@ function turnOut(turn: number): TurnOut {
     coherence: 1,
     milestones: [],
     rejected: 0,
+    repaired: 0,
     fallbacks: 0,
   };
 }

@@ -42,7 +42,8 @@ export function CreateSessionForm() {
     const settings: CreateSession["settings"] = { llm: llm as NonNullable<CreateSession["settings"]>["llm"] };
     if (seed.trim() !== "") settings.seed = Number(seed);
     const body: CreateSession = { session_name: name.trim() || "Untitled story", settings };
-    if (source === "template") body.world_template = chosenTemplate;
+    // the catalog lists exactly the templates the schema's enum allows
+    if (source === "template") body.world_template = chosenTemplate as NonNullable<CreateSession["world_template"]>;
     else if (source === "synthetic") {
       body.world_template = "synthetic";
       body.agent_count = count;
