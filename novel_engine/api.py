@@ -23,6 +23,7 @@ from typing import Any, Callable, Coroutine, Mapping, Sequence, TypeVar
 from pydantic import ValidationError
 
 from novel_engine.agents.director import validate_action
+from novel_engine.agents.point_of_view import PovChapter, pov_chapters
 from novel_engine.config import SessionSettings, parse_settings
 from novel_engine.core.events import Action, Decision, Event, WorldEventSpec
 from novel_engine.core.perception import BeliefSummary
@@ -369,9 +370,32 @@ class Session:
         return out
 
     # -- reading -------------------------------------------------------------------------------
-    def narrative(self) -> str:
-        """The whole story so far, as prose."""
-        return self._rt.narrative()
+    def narrative(self, pov: str | None = None) -> str:
+        """The whole story so far, as prose; with ``pov``, as that persona saw it (see :meth:`pov_chapters`).
+
+        Raises:
+            SessionError: ``pov`` is not a persona of this story.
+        """
+        if pov is None:
+            return self._rt.narrative()
+        return "\n\n".join(chapter.text for chapter in self.pov_chapters(pov))
+
+    def pov_chapters(self, persona_id: str) -> list[PovChapter]:
+        """Every chapter told from ``persona_id``'s perceptions and beliefs only (misconceptions
+        included), by the offline grammar whatever model narrates the story.
+
+        Raises:
+            SessionError: ``persona_id`` is not a persona of this story.
+        """
+        spec = next((p for p in self.scenario.personas if p.id == persona_id), None)
+        if spec is None:
+            raise SessionError(f"unknown persona {persona_id!r} for a point of view", agent_id=persona_id)
+        world, s = self._rt.world_state(), self.settings
+        return pov_chapters(persona_id, spec.location, ((r.turn, r.events, r.tension) for r in self.reports()),
+                            world.personas, world.locations, self._rt.belief_model_of(persona_id),
+                            title=self.scenario.title, style=s.narrative_style or self.scenario.style,
+                            verbosity=s.verbosity, focus=s.focus_areas, seed=self.seed,
+                            highlight_limit=s.highlight_limit)
 
     def markdown(self) -> str:
         """The story as a Markdown document."""

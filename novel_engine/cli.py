@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--verbosity", type=_unit, default=None, help="prose verbosity in [0, 1]")
     run.add_argument("--style", choices=("epic_fantasy", "noir", "sci_fi"), help="override the prose style")
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    run.add_argument("--pov", default=None, metavar="PERSONA",
+                     help="tell the story as this persona saw it (its perceptions and beliefs only)")
     run.add_argument("--runtime", choices=("ray", "local"), default="ray",
                      help="ray (default: actors on a local or given Ray cluster) or local (in this process)")
     run.add_argument("--address", default=None,
@@ -141,6 +143,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)  # a bad scenario fails before Ray starts
     check_target(args.out, "--out")  # so does a malformed s3:// URL
     check_target(args.events, "--events")
+    if args.pov is not None and not any(p.id == args.pov for p in scenario.personas):
+        raise NovelEngineError(f"--pov: no persona {args.pov!r} in {scenario.title!r}; choose one of "
+                               f"{', '.join(p.id for p in scenario.personas[:20])}")
     if args.personas_per_actor is not None and args.personas_per_actor < 1:
         raise NovelEngineError("--personas-per-actor: must be at least 1")
     if args.processes is not None and args.processes > 1 and args.runtime == "ray":
@@ -178,7 +183,8 @@ def _play(session, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     for i in range(1, args.turns + 1):
         report = session.step()
-        print(f"## Turn {report.turn}\n\n{report.prose}\n", flush=True)
+        prose = session.pov_chapters(args.pov)[-1].text if args.pov else report.prose
+        print(f"## Turn {report.turn}\n\n{prose}\n", flush=True)
         if not args.quiet:
             bar = "#" * i + "." * (args.turns - i)
             print(f"[{bar}] turn {i}/{args.turns}: {len(report.events)} events, tension {report.tension:.2f}, "

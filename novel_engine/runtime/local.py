@@ -244,6 +244,13 @@ class LocalRuntime:
             return split.beliefs_of(persona_id, limit)
         return self.beliefs.beliefs_of(persona_id, limit)
 
+    def belief_model_of(self, persona_id: str) -> dict[str, Any] | None:
+        """A persona's whole belief model as data (point-of-view chapters read its evidence)."""
+        split = self.split
+        if isinstance(split, Replicas) and split.owner(persona_id) != split.part:
+            return split.ask(split.owner(persona_id), ("model_of", persona_id))
+        return self.beliefs.model_of(persona_id)
+
     def held(self) -> tuple[dict[str, Any], dict[str, list]]:
         """Every persona's belief model and memories as checkpoint data (``BeliefStore.to_dict``,
         ``memory_rows``), gathered from whichever process holds them."""

@@ -182,6 +182,9 @@ class BeliefStoreShard:
     def beliefs_of(self, persona_id: str, limit: int = 20) -> list[BeliefSummary]:
         return self.store.beliefs_of(persona_id, limit)
 
+    def model_of(self, persona_id: str) -> dict[str, Any] | None:
+        return self.store.model_of(persona_id)
+
     def last_timings(self) -> dict[str, float]:
         """Seconds the last absorb call spent absorbing and building views."""
         return dict(self.timings)

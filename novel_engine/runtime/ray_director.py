@@ -341,3 +341,7 @@ class DirectorActor:
         if i is None:
             return []
         return await self.belief_shards[i].beliefs_of.remote(persona_id, limit)
+
+    async def belief_model_of(self, persona_id: str) -> dict | None:
+        i = self.plan.belief_shard_of().get(persona_id)
+        return None if i is None else await self.belief_shards[i].model_of.remote(persona_id)

@@ -224,6 +224,9 @@ class RayRuntime:
     def beliefs_of(self, persona_id: str, limit: int = 20) -> list[BeliefSummary]:
         return ray.get(self.director.beliefs_of.remote(persona_id, limit))
 
+    def belief_model_of(self, persona_id: str) -> dict | None:
+        return ray.get(self.director.belief_model_of.remote(persona_id))
+
     async def asummary(self) -> dict:
         """The turn and the tension after it, in one small call."""
         return await self.director.summary.remote()

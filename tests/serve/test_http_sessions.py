@@ -99,6 +99,11 @@ def test_player_may_read_beliefs_and_act_for_one_agent_only(alice, bob):
         f"{base}/agents/hero_001/beliefs").json()["beliefs"]
     queued = bob.post(f"{base}/agents/hero_001/actions", json={"action_type": "rest"})
     assert queued.status_code == 202 and queued.json()["for_turn"] == 2
+    own = bob.get(f"{base}/narrative", params={"pov": "hero_001"})  # the story as their persona saw it
+    assert own.status_code == 200 and [t["turn"] for t in own.json()["turns"]] == [1]
+    assert own.json() == alice.get(f"{base}/narrative", params={"pov": "hero_001"}).json()
+    assert_problem(bob.get(f"{base}/narrative", params={"pov": "dragon"}), 403)
+    assert_problem(alice.get(f"{base}/narrative", params={"pov": "nobody"}), 404)
     for method, path, body in [("GET", base, None), ("GET", f"{base}/agents/dragon/beliefs", None),
                                ("POST", f"{base}/agents/dragon/actions", REST), ("POST", f"{base}/turns", {}),
                                ("GET", f"{base}/narrative", None), ("DELETE", base, None)]:
@@ -157,6 +162,7 @@ def test_bad_input_on_every_route_is_a_422_naming_the_field(alice, story):
         ("PUT", f"{base}/agents/hero_001/player", {"username": "no-such-user-xyz"}, "body.username"),
         ("POST", f"{base}/agents/hero_001/actions", {"action_type": "rest", "extra": 1}, "body.extra"),
         ("GET", f"{base}/narrative?format=pdf", None, "query.format"),
+        ("GET", f"{base}/narrative?pov=not%20an%20id!", None, "query.pov"),
         ("GET", f"{base}/agents/hero_001/beliefs?limit=100000", None, "query.limit"),
     ]
     for method, path, body, where in cases:
