@@ -74,16 +74,34 @@ def select_highlights(events: Sequence[Event], limit: int,
     room = limit - len(keep)
     if room > 0:
         rest = [(-float(score(e)), e.id, i) for i, e in enumerate(events) if i not in keep]
-        keep.update(i for _, _, i in heapq.nsmallest(room, rest))
+        best = heapq.nsmallest(room, rest)
+        keep.update(i for _, _, i in best)
+        # a large cast talks too: fights outscore words, so one exchange takes the last place
+        if room >= 4 and not any(_talk(events[i]) for i in keep):
+            talk = [r for r in rest if _talk(events[r[2]])]
+            if talk:
+                keep.discard(best[-1][2])
+                keep.add(min(talk)[2])
     return [e for i, e in enumerate(events) if i in keep], len(events) - len(keep)
+
+
+def _talk(e: Event) -> bool:
+    return getattr(e.action_type, "value", e.action_type) in ("speak", "persuade") and not (e.data or {}).get("missing")
 
 
 def _sketch(c: PersonaState | CharacterSketch) -> CharacterSketch:
     if isinstance(c, CharacterSketch):
         return c
     if isinstance(c, PersonaState):
+        goals = sorted(c.goals, key=lambda g: -g.priority)  # stable: the scenario's order breaks ties
+        aims: dict[str, str] = {}
+        for g in goals:
+            if g.target and g.target != c.id:
+                aims.setdefault(g.target, g.text)
         return CharacterSketch(id=c.id, name=c.name, description=c.description, voice=tuple(c.voice),
-                               traits=dict(c.traits), status=c.status)
+                               traits=dict(c.traits), status=c.status, kind=c.kind,
+                               goal=goals[0].text if goals else "", aims=aims,
+                               bonds={k: r.affinity for k, r in c.relationships.items()})
     raise NovelEngineError(f"a character must be a PersonaState or a CharacterSketch, not {type(c).__name__}",
                            got=type(c).__name__)
 
@@ -107,6 +125,15 @@ def _mentioned(events: Sequence[Event]) -> tuple[list[str], list[str]]:
         for stance in data.get("stances") or ():
             if isinstance(stance, dict) and isinstance(stance.get("agent"), str):
                 people[stance["agent"]] = None
+        told = data.get("tells")
+        if isinstance(told, dict) and isinstance(told.get("key"), str):
+            # whom and where a told fact names (the line said is made from it): kept if they exist
+            subject, value = told["key"].partition(":")[2], told.get("value")
+            if subject:
+                people[subject] = None
+            if isinstance(value, str) and value:
+                people[value] = None
+                places[value] = None
         for lid in (e.location, data.get("from")):
             if isinstance(lid, str) and lid:
                 places[lid] = None
@@ -212,7 +239,12 @@ class ChroniclerAgent:
         return NarrationInput(turn=ctx.turn, title=self.title or ctx.title, style=self.style,
                               verbosity=self.verbosity, focus=self.focus_areas, events=tuple(events),
                               characters=sketches, locations=locations, tension=min(1.0, max(0.0, tension)),
-                              omitted=omitted)
+                              omitted=omitted, before=self.before(ctx.turn))
+
+    def before(self, turn: int) -> str:
+        """The text of the five chapters before ``turn`` (read from the chapters themselves, so a
+        restored chronicler writes on exactly as an uninterrupted one)."""
+        return "\n\n".join(self._chapters[t] for t in range(turn - 5, turn) if t in self._chapters)
 
     # --- the story --------------------------------------------------------------------------------
 

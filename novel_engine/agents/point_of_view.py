@@ -161,6 +161,8 @@ class PointOfView:
         data = dict(e.data or {})
         if e.actor != self.pid:
             data.pop("finding", None)  # watching a search does not tell what it found
+            if e.target != self.pid:
+                data.pop("tells", None)  # nor does a word overheard tell the persona its content
         if data.get("from") not in self.places:
             data.pop("from", None)
         return replace(e, data=data) if data != e.data else e
@@ -228,7 +230,7 @@ class PointOfView:
             if p is not None:
                 # its state as the story stands now would tell a past chapter the future
                 out[pid] = CharacterSketch(id=p.id, name=p.name, description=p.description, voice=tuple(p.voice),
-                                           traits=dict(p.traits))
+                                           traits=dict(p.traits), kind=p.kind)
         return out
 
 

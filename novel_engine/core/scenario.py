@@ -19,10 +19,12 @@ from novel_engine.errors import FieldError, ScenarioError
 __all__ = [
     "Scenario", "LocationSpec", "PersonaSpec", "GoalSpec", "RelationshipSpec", "FragmentSpec",
     "EventPattern", "Condition", "CausalRuleSpec", "NarrativeGoalSpec", "ComplicationSpec",
-    "validate_scenario", "STYLES",
+    "validate_scenario", "STYLES", "KINDS",
 ]
 
 STYLES = ("epic_fantasy", "noir", "sci_fi")
+#: What a persona can be; the chronicler's verbs fit it (a machine is damaged, a spirit fades).
+KINDS = ("human", "beast", "machine", "spirit")
 Scalar = Union[str, int, float, bool, None]
 
 
@@ -94,6 +96,7 @@ class PersonaSpec(_Model):
     biases: dict[Literal["confirmation", "anchoring", "recency", "negativity"], Unit] = Field(default_factory=dict)
     voice: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=20)
     health: Unit = 1.0
+    kind: Literal["human", "beast", "machine", "spirit"] = "human"  # KINDS: a machine is damaged, not bleeding
 
 
 class FragmentSpec(_Model):

@@ -21,7 +21,8 @@ from functools import lru_cache
 from novel_engine.core.rng import stable_hash
 from novel_engine.llm.port import NarrationInput
 from novel_engine.llm.prose_events import LOCATION_TARGETED, TERSE, EventWriter, Slots
-from novel_engine.llm.prose_grammar import Template, cap, decap, first_sentence, load_grammar, number_words, ordinal
+from novel_engine.llm.prose_grammar import (Template, cap, decap, first_sentence, load_grammar, number_words, ordinal,
+                                            strip_end)
 
 __all__ = ["narrate", "tension_band"]
 
@@ -57,16 +58,24 @@ class _Writer(EventWriter):
         """A chapter-level line (opening, atmosphere, closing...). These step through their pool
         turn by turn, from an offset given by the story's title, so a pool of n lines gives n
         chapters in a row that do not open or close alike (random draws would repeat within a few)."""
-        return cap(self.rotated(key, absent, lane, lanes).render(slots))
+        return cap(self.rotated(key, absent, lane, lanes, slots).render(slots))
 
     def rotated(self, key: str, absent: frozenset[str] | set[str] = frozenset(), lane: int = 0,
-                lanes: int = 1) -> Template:
-        """The template :meth:`rotate` fills (for callers that need to know how it opens)."""
+                lanes: int = 1, slots: dict[str, str] | None = None) -> Template:
+        """The template :meth:`rotate` fills (for callers that need to know how it opens): the
+        turn's place in the pool, or the next one on whose text the chapters before are silent."""
         pool = self.g.pools[key]
         if absent:
             pool = tuple(t for t in pool if not t.fields & absent) or pool
         step = self.inp.turn * lanes + lane
-        choice = pool[(_offset(self.inp.title, self.g.style, key) + step) % len(pool)]
+        start = _offset(self.inp.title, self.g.style, key) + step
+        choice = pool[start % len(pool)]
+        if self.before and slots is not None:
+            for k in range(len(pool)):
+                candidate = pool[(start + k) % len(pool)]
+                if strip_end(candidate.render(slots)) not in self.before:
+                    choice = candidate
+                    break
         self.used.add(choice.text)
         return choice
 
@@ -129,9 +138,10 @@ class _Writer(EventWriter):
         started = False
         if (self.f_atmos and self.v > 0 and first_here and loc and self.scenes < 2
                 and self.rng.random() < 0.5 + 0.3 * self.v):
-            t = self.rotated("scene", lane=self.scenes, lanes=2)
+            slots = Slots(self, "move", place=self.place(loc))
+            t = self.rotated("scene", lane=self.scenes, lanes=2, slots=slots)
             self.scenes += 1
-            line = t.render(Slots(self, "move", place=self.place(loc)))
+            line = t.render(slots)
             prefix = self.prefix(index, first_here, loc, names_place=True)
             if prefix and not t.text.startswith("{"):  # a template's own capital, never a name's
                 line = decap(line)

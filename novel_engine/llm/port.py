@@ -43,6 +43,10 @@ class CharacterSketch:
     voice: tuple[str, ...] = ()
     traits: dict[str, float] = field(default_factory=dict)
     status: str = "active"
+    kind: str = "human"  # human, beast, machine or spirit: which verbs fit it
+    goal: str = ""  # its most pressing goal, in words (what it talks about)
+    aims: dict[str, str] = field(default_factory=dict)  # persona id -> the goal that concerns them
+    bonds: dict[str, float] = field(default_factory=dict)  # persona id -> affinity towards them
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,7 @@ class NarrationInput:
     locations: dict[str, tuple[str, str]]
     tension: float
     omitted: int = 0
+    before: str = ""  # the five chapters before this one: what the prose should not say again
 
 
 @dataclass(frozen=True, slots=True)

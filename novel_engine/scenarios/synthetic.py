@@ -293,7 +293,7 @@ def _cast(rand: Callable[[], float], ids: list[str], names: list[str], home: lis
             persona_fs, id=ids[i], name=names[i],
             description=f"A {moods[int(rand() * n_moods)]} {roles[int(rand() * n_roles)]} from {loc_names[at]}.",
             traits=traits, goals=goals, location=loc_ids[at], relationships=rels, controlled_by=None,
-            biases=biases, voice=[], health=1.0))
+            biases=biases, voice=[], health=1.0, kind="human"))
     return out
 
 
