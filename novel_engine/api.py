@@ -397,6 +397,11 @@ class Session:
                             verbosity=s.verbosity, focus=s.focus_areas, seed=self.seed,
                             highlight_limit=s.highlight_limit)
 
+    def narration_fallbacks(self) -> list[tuple[int, str]]:
+        """The chapters the offline grammar wrote instead of the model, as (turn, why): the model
+        failed, or its prose did not hold against the events (``ungrounded: ...``)."""
+        return self._rt.narration_fallbacks()
+
     def markdown(self) -> str:
         """The story as a Markdown document."""
         return self._rt.export_markdown()

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
+from novel_engine.agents.grounding import check_prose
 from novel_engine.core.events import LOCATION_TARGETED, Event
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.world import Location, PersonaState
@@ -184,6 +185,9 @@ class ChroniclerAgent:
         self.highlight_limit = highlight_limit
         self.title = title
         self.fallbacks: list[NarrationFallback] = []
+        # who is down, as the story has told it (id -> (name, place name)): the standing conditions
+        # a model is given and checked against; kept by turn so a retried turn starts from the same
+        self._down: dict[int, dict[str, tuple[str, str]]] = {}
         self._chapters: dict[int, str] = {}
         self._chapter_titles: dict[int, str] = {}
 
@@ -206,7 +210,8 @@ class ChroniclerAgent:
         if not self.title and world_context.title:
             self.title = world_context.title
         highlights, omitted = select_highlights(events, self.highlight_limit, impact)
-        inp = self._narration_input(highlights, omitted, characters, world_context)
+        down = self._down_before(turn)
+        inp = self._narration_input(highlights, omitted, characters, world_context, down)
         # a retried turn starts from a clean slate: its earlier chapter and fallback record go
         self.fallbacks = [f for f in self.fallbacks if f.turn != turn]
         if not highlights:
@@ -219,18 +224,46 @@ class ChroniclerAgent:
                 text = (response.text or "").strip()
                 if not text:
                     raise ModelError("the model returned empty prose", model=getattr(self.model, "name", "model"))
+                # the offline grammar tells only what it is given; a language model is checked
+                problems = [] if response.model == "offline" else check_prose(
+                    text, inp, {pid: name for pid, (name, _) in down.items()})
+                if problems:
+                    self.fallbacks.append(NarrationFallback(turn, "ungrounded: " + "; ".join(problems[:5])))
+                    text = narrate(inp, self._stream(turn))
             except ModelError as err:
                 self.fallbacks.append(NarrationFallback(turn, f"{type(err).__name__}: {err}"))
                 text = narrate(inp, self._stream(turn))
         self._chapters[turn] = text
+        self._down[turn] = self._down_after(down, inp, characters)
+        for old in [t for t in self._down if t < turn - 1]:
+            del self._down[old]
         return text
+
+    def _down_before(self, turn: int) -> dict[str, tuple[str, str]]:
+        earlier = [t for t in self._down if t < turn]
+        return dict(self._down[max(earlier)]) if earlier else {}
+
+    @staticmethod
+    def _down_after(down: dict[str, tuple[str, str]], inp: NarrationInput,
+                    characters: Mapping[str, PersonaState | CharacterSketch]) -> dict[str, tuple[str, str]]:
+        """Who is down after the turn: those down before, less those now up, plus those fallen."""
+        out = dict(down)
+        for pid, sketch in inp.characters.items():
+            if sketch.status == "incapacitated":
+                c = characters.get(pid)
+                lid = c.location if isinstance(c, PersonaState) else None
+                out[pid] = (sketch.name, inp.locations.get(lid or "", ("", ""))[0])
+            else:
+                out.pop(pid, None)
+        return dict(sorted(out.items()))
 
     def _stream(self, turn: int):
         # the very stream the offline model narrates from, so a fallback reads like offline prose
         return RandomStreams(self.seed).stream(turn, "chronicler", "narrate")
 
     def _narration_input(self, events: list[Event], omitted: int,
-                         characters: Mapping[str, PersonaState | CharacterSketch], ctx: WorldContext) -> NarrationInput:
+                         characters: Mapping[str, PersonaState | CharacterSketch], ctx: WorldContext,
+                         down: Mapping[str, tuple[str, str]] = {}) -> NarrationInput:
         people, places = _mentioned(events)
         sketches = {pid: _sketch(characters[pid]) for pid in people if pid in characters}
         locations = {lid: (ctx.locations[lid].name, ctx.locations[lid].description)
@@ -239,7 +272,9 @@ class ChroniclerAgent:
         return NarrationInput(turn=ctx.turn, title=self.title or ctx.title, style=self.style,
                               verbosity=self.verbosity, focus=self.focus_areas, events=tuple(events),
                               characters=sketches, locations=locations, tension=min(1.0, max(0.0, tension)),
-                              omitted=omitted, before=self.before(ctx.turn))
+                              omitted=omitted, before=self.before(ctx.turn),
+                              conditions=tuple(f"{name} lies fallen at {place}" if place else f"{name} lies fallen"
+                                               for name, place in list(down.values())[:8]))
 
     def before(self, turn: int) -> str:
         """The text of the five chapters before ``turn`` (read from the chapters themselves, so a
@@ -279,6 +314,7 @@ class ChroniclerAgent:
             "title": self.title,
             "chapters": [{"turn": t, "text": s, "title": self._chapter_titles.get(t)} for t, s in self.chapters()],
             "fallbacks": [{"turn": f.turn, "error": f.error} for f in self.fallbacks],
+            "down": {str(t): {pid: list(v) for pid, v in d.items()} for t, d in self._down.items()},
         }
 
     @classmethod
@@ -298,6 +334,8 @@ class ChroniclerAgent:
                 if ch.get("title"):
                     agent._chapter_titles[int(ch["turn"])] = str(ch["title"])
             agent.fallbacks = [NarrationFallback(int(f["turn"]), str(f["error"])) for f in d.get("fallbacks", ())]
+            agent._down = {int(t): {pid: (str(v[0]), str(v[1])) for pid, v in down.items()}
+                           for t, down in (d.get("down") or {}).items()}
         except (AttributeError, KeyError, TypeError, ValueError) as err:
             raise NovelEngineError(f"not a chronicler state: {err}", error=str(err)) from None
         return agent

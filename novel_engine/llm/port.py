@@ -77,6 +77,7 @@ class NarrationInput:
     tension: float
     omitted: int = 0
     before: str = ""  # the five chapters before this one: what the prose should not say again
+    conditions: tuple[str, ...] = ()  # what still stands from earlier turns ("X lies fallen at Y")
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,6 +147,7 @@ def _narration_data(inp: NarrationInput) -> dict[str, Any]:
         "characters": [{"id": c.id, "name": c.name, "description": c.description, "voice": list(c.voice),
                         "status": c.status, "kind": c.kind} for c in inp.characters.values()],
         "places": [{"id": k, "name": n, "description": d} for k, (n, d) in inp.locations.items()],
+        "standing_conditions": list(inp.conditions),
     }
 
 

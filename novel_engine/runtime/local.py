@@ -232,6 +232,9 @@ class LocalRuntime:
     def export_markdown(self) -> str:
         return self.chronicler.export_markdown()
 
+    def narration_fallbacks(self) -> list[tuple[int, str]]:
+        return [(f.turn, f.error) for f in self.chronicler.fallbacks]
+
     def causal_graph(self) -> dict:
         return self.director.causal_graph.to_node_link()
 

@@ -234,6 +234,9 @@ class ChroniclerActor:
     def narrative(self) -> str:
         return self.chronicler.narrative()
 
+    def narration_fallbacks(self) -> list[tuple[int, str]]:
+        return [(f.turn, f.error) for f in self.chronicler.fallbacks]
+
     def export_markdown(self) -> str:
         return self.chronicler.export_markdown()
 

@@ -215,6 +215,9 @@ class RayRuntime:
     def export_markdown(self) -> str:
         return ray.get(self._actor("chronicler").export_markdown.remote())
 
+    def narration_fallbacks(self) -> list[tuple[int, str]]:
+        return ray.get(self._actor("chronicler").narration_fallbacks.remote())
+
     def causal_graph(self) -> dict:
         return ray.get(self.director.causal_graph.remote())
 
