@@ -23,6 +23,7 @@ from typing import Any, Callable, Coroutine, Mapping, Sequence, TypeVar
 from pydantic import ValidationError
 
 from novel_engine.agents.director import validate_action
+from novel_engine.agents.chronicler import main_goals
 from novel_engine.agents.point_of_view import PovChapter, pov_chapters
 from novel_engine.config import SessionSettings, parse_settings
 from novel_engine.core.events import Action, Decision, Event, WorldEventSpec
@@ -283,6 +284,7 @@ class Session:
         self.scenario = scenario
         self.settings = settings
         self._rt = runtime
+        self._reached: tuple[int, frozenset[str]] = (0, frozenset())  # (up to turn, narrative goals reached)
 
     @property
     def seed(self) -> int:
@@ -358,7 +360,8 @@ class Session:
         return run_sync(self.astep(agent_actions, world_events))
 
     def run(self, turns: int, on_turn: Callable[[TurnReport], None] | None = None) -> list[TurnReport]:
-        """Play ``turns`` turns, calling ``on_turn`` after each; return their reports."""
+        """Play ``turns`` turns, calling ``on_turn`` after each; return their reports. The run stops
+        early when the story ends (see :attr:`finished`)."""
         if turns < 0:
             raise SessionError("turns must be zero or more", turns=turns)
         out = []
@@ -367,7 +370,25 @@ class Session:
             out.append(report)
             if on_turn is not None:
                 on_turn(report)
+            if self.finished:
+                break
         return out
+
+    @property
+    def finished(self) -> bool:
+        """Whether the story has ended: every main narrative goal of the scenario is reached (its
+        last chapter ends with an epilogue). A scenario without main goals never ends by itself;
+        more turns may still be played."""
+        main = main_goals(self.scenario)
+        if not main:
+            return False
+        upto, reached = self._reached
+        turn = self.turn
+        if turn != upto:
+            reached = frozenset(m for r in self._rt.reports(after=upto if turn > upto else 0) for m in r.milestones) | (
+                reached if turn > upto else frozenset())
+            self._reached = (turn, reached)
+        return main <= reached
 
     # -- reading -------------------------------------------------------------------------------
     def narrative(self, pov: str | None = None) -> str:

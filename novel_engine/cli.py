@@ -189,6 +189,10 @@ def _play(session, args: argparse.Namespace) -> int:
             bar = "#" * i + "." * (args.turns - i)
             print(f"[{bar}] turn {i}/{args.turns}: {len(report.events)} events, tension {report.tension:.2f}, "
                   f"{sum(report.timings.values()) * 1000:.0f} ms", file=sys.stderr, flush=True)
+        if session.finished:
+            if not args.quiet:
+                print(f"the story ends at turn {report.turn}: its main goals are reached", file=sys.stderr)
+            break
     if args.out:
         export_session(session, args.out, "markdown", flag="--out")  # a path or s3://bucket/key
     if args.events:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from novel_engine.agents.grounding import check_prose
@@ -21,11 +21,12 @@ from novel_engine.core.events import LOCATION_TARGETED, Event
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.world import Location, PersonaState
 from novel_engine.errors import ConfigError, ModelError, NovelEngineError
-from novel_engine.llm.offline_prose import narrate
+from novel_engine.llm.offline_prose import narrate, recap
 from novel_engine.llm.port import CharacterSketch, LanguageModel, ModelRequest, NarrationInput
 from novel_engine.llm.prose_grammar import STYLES
 
-__all__ = ["ChroniclerAgent", "WorldContext", "NarrationFallback", "FOCUS_AREAS", "select_highlights"]
+__all__ = ["ChroniclerAgent", "WorldContext", "NarrationFallback", "FOCUS_AREAS", "select_highlights", "ends_story",
+           "main_goals"]
 
 FOCUS_AREAS = ("action", "dialogue", "atmosphere")
 _STATE_VERSION = 1
@@ -41,12 +42,14 @@ class WorldContext:
         turn: the turn being narrated.
         locations: every place by id (only those the events mention are passed on).
         tension: the story's tension after this turn, in [0, 1].
+        ending: the turn reached the last of the story's main goals (its chapter gets an epilogue).
     """
 
     title: str
     turn: int
     locations: Mapping[str, Location]
     tension: float
+    ending: bool = False  # the story's main goals are reached this turn: the chapter ends it
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +60,27 @@ class NarrationFallback:
     error: str
 
 
+def main_goals(scenario: Any) -> frozenset[str]:
+    """The ids of the narrative goals whose reaching ends the story (``main``; none: it never ends)."""
+    return frozenset(g.id for g in getattr(scenario, "narrative_goals", ()) if getattr(g, "main", True))
+
+
+def ends_story(scenario: Any, reached: Mapping[str, Any] | Sequence[str], milestones: Sequence[str]) -> bool:
+    """Whether this turn's ``milestones`` reached the last of the scenario's main goals."""
+    main = main_goals(scenario)
+    return bool(main) and any(m in main for m in milestones) and main <= set(reached)
+
+
 def select_highlights(events: Sequence[Event], limit: int,
                       impact: Callable[[Event], float] | None = None) -> tuple[list[Event], int]:
     """Pick the events worth telling, in their original order, and count the rest.
 
-    Every event is kept when there are at most ``limit``. Otherwise player events are always kept
-    and the remaining places go to the highest ``impact(event)`` (or ``event.intensity``), ties
-    broken by event id, so the choice never depends on the order events arrived in.
+    Every event is kept when there are at most ``limit``. Otherwise player events are always kept;
+    a large cast is followed through three protagonists (the acting personas with the smallest
+    ids, so the same people from turn to turn), whose events take up to half the places; the rest
+    go to the highest ``impact(event)`` (or ``event.intensity``), ties broken by event id, so the
+    choice never depends on the order events arrived in; and if no exchange of words made it, the
+    weightiest one takes the last place.
 
     Returns:
         (the highlights in their original order, how many events were left out)
@@ -73,6 +90,12 @@ def select_highlights(events: Sequence[Event], limit: int,
     score = impact if impact is not None else (lambda e: e.intensity)
     keep = {i for i, e in enumerate(events) if "player" in e.flags}
     room = limit - len(keep)
+    heroes = set(heapq.nsmallest(3, {e.actor for e in events if e.actor and e.kind == "action"}))
+    if room > 1 and heroes:
+        theirs = [(-float(score(e)), e.id, i) for i, e in enumerate(events)
+                  if i not in keep and (e.actor in heroes or e.target in heroes)]
+        keep.update(i for _, _, i in heapq.nsmallest(room // 2, theirs))
+        room = limit - len(keep)
     if room > 0:
         rest = [(-float(score(e)), e.id, i) for i, e in enumerate(events) if i not in keep]
         best = heapq.nsmallest(room, rest)
@@ -84,6 +107,17 @@ def select_highlights(events: Sequence[Event], limit: int,
                 keep.discard(best[-1][2])
                 keep.add(min(talk)[2])
     return [e for i, e in enumerate(events) if i in keep], len(events) - len(keep)
+
+
+def _kinds_left_out(events: Sequence[Event], told: Sequence[Event]) -> tuple[tuple[str, int], ...]:
+    """The untold action events by action type, most first (ties by name)."""
+    shown = {e.id for e in told}
+    counts: dict[str, int] = {}
+    for e in events:
+        if e.kind == "action" and e.id not in shown:
+            action = getattr(e.action_type, "value", e.action_type)
+            counts[action] = counts.get(action, 0) + 1
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _talk(e: Event) -> bool:
@@ -188,6 +222,10 @@ class ChroniclerAgent:
         # who is down, as the story has told it (id -> (name, place name)): the standing conditions
         # a model is given and checked against; kept by turn so a retried turn starts from the same
         self._down: dict[int, dict[str, tuple[str, str]]] = {}
+        # by turn, the last two: the beats told (actor|action|target -> chapters in a row) and what
+        # the chapter came to in a clause (the next chapter's "previously")
+        self._beats: dict[int, dict[str, int]] = {}
+        self._recaps: dict[int, str] = {}
         self._chapters: dict[int, str] = {}
         self._chapter_titles: dict[int, str] = {}
 
@@ -211,7 +249,11 @@ class ChroniclerAgent:
             self.title = world_context.title
         highlights, omitted = select_highlights(events, self.highlight_limit, impact)
         down = self._down_before(turn)
+        beats, repeats = self._repeats(turn, highlights)
         inp = self._narration_input(highlights, omitted, characters, world_context, down)
+        inp = replace(inp, previously=self._recaps.get(turn - 1, ""), repeats=repeats,
+                      omitted_kinds=_kinds_left_out(events, highlights) if omitted else (),
+                      ending=bool(world_context.ending))
         # a retried turn starts from a clean slate: its earlier chapter and fallback record go
         self.fallbacks = [f for f in self.fallbacks if f.turn != turn]
         if not highlights:
@@ -235,9 +277,32 @@ class ChroniclerAgent:
                 text = narrate(inp, self._stream(turn))
         self._chapters[turn] = text
         self._down[turn] = self._down_after(down, inp, characters)
-        for old in [t for t in self._down if t < turn - 1]:
-            del self._down[old]
+        self._beats[turn] = beats
+        score = impact if impact is not None else (lambda e: e.intensity)
+        main = sorted(range(len(highlights)), key=lambda i: (-float(score(highlights[i])), highlights[i].id))[:2]
+        self._recaps[turn] = recap(inp, [highlights[i] for i in sorted(main)],
+                                   RandomStreams(self.seed).stream(turn, "chronicler", "recap"))
+        for kept in (self._down, self._beats, self._recaps):
+            for old in [t for t in kept if t < turn - 1]:
+                del kept[old]
         return text
+
+    def _repeats(self, turn: int, told: Sequence[Event]) -> tuple[dict[str, int], dict[str, int]]:
+        """The beats told this turn (actor|action|target -> chapters in a row), and the events whose
+        beat was told in the chapters just before (event id -> chapters in a row, this one included).
+        Talk is summed up only from its third telling: what is said changes more than blows do."""
+        prev = self._beats.get(turn - 1, {})
+        beats: dict[str, int] = {}
+        repeats: dict[str, int] = {}
+        for e in told:
+            if e.kind != "action" or not e.actor:
+                continue
+            action = getattr(e.action_type, "value", e.action_type)
+            key = f"{e.actor}|{action}|{e.target or e.location}"
+            n = beats[key] = prev.get(key, 0) + 1
+            if n >= (3 if action in ("speak", "persuade") else 2):
+                repeats[e.id] = n
+        return beats, repeats
 
     def _down_before(self, turn: int) -> dict[str, tuple[str, str]]:
         earlier = [t for t in self._down if t < turn]
@@ -315,6 +380,8 @@ class ChroniclerAgent:
             "chapters": [{"turn": t, "text": s, "title": self._chapter_titles.get(t)} for t, s in self.chapters()],
             "fallbacks": [{"turn": f.turn, "error": f.error} for f in self.fallbacks],
             "down": {str(t): {pid: list(v) for pid, v in d.items()} for t, d in self._down.items()},
+            "beats": {str(t): dict(b) for t, b in self._beats.items()},
+            "recaps": {str(t): r for t, r in self._recaps.items()},
         }
 
     @classmethod
@@ -336,6 +403,8 @@ class ChroniclerAgent:
             agent.fallbacks = [NarrationFallback(int(f["turn"]), str(f["error"])) for f in d.get("fallbacks", ())]
             agent._down = {int(t): {pid: (str(v[0]), str(v[1])) for pid, v in down.items()}
                            for t, down in (d.get("down") or {}).items()}
+            agent._beats = {int(t): {str(k): int(n) for k, n in b.items()} for t, b in (d.get("beats") or {}).items()}
+            agent._recaps = {int(t): str(r) for t, r in (d.get("recaps") or {}).items()}
         except (AttributeError, KeyError, TypeError, ValueError) as err:
             raise NovelEngineError(f"not a chronicler state: {err}", error=str(err)) from None
         return agent

@@ -163,6 +163,7 @@ class NarrativeGoalSpec(_Model):
     id: Id
     description: str = Field(min_length=1, max_length=500)
     when: EventPattern
+    main: bool = True  # the story ends (with an epilogue) once every main goal is reached
 
 
 class ComplicationSpec(_Model):

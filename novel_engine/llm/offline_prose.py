@@ -20,13 +20,19 @@ from functools import lru_cache
 
 from novel_engine.core.rng import stable_hash
 from novel_engine.llm.port import NarrationInput
-from novel_engine.llm.prose_events import LOCATION_TARGETED, TERSE, EventWriter, Slots
-from novel_engine.llm.prose_grammar import (Template, cap, decap, first_sentence, load_grammar, number_words, ordinal,
-                                            strip_end)
+from novel_engine.llm.prose_events import LOCATION_TARGETED, PERSONA_TARGETED, TERSE, EventWriter, Slots
+from novel_engine.llm.prose_grammar import (Template, cap, decap, first_sentence, join_names, load_grammar,
+                                            number_words, ordinal, strip_end)
 
-__all__ = ["narrate", "tension_band"]
+__all__ = ["narrate", "recap", "tension_band"]
 
 _PARAGRAPH_EVENTS = 4
+# how the untold deeds of a large cast are counted (singular, plural)
+_KIND_NOUNS = {"attack": ("fight", "fights"), "help": ("rescue", "rescues"), "move": ("journey", "journeys"),
+               "flee": ("flight", "flights"), "investigate": ("search", "searches"),
+               "persuade": ("plea", "pleas"), "speak": ("conversation", "conversations"),
+               "observe": ("watch kept", "watches kept"), "hide": ("disappearance", "disappearances"),
+               "rest": ("rest", "rests")}
 
 
 def tension_band(tension: float) -> str:
@@ -96,19 +102,34 @@ class _Writer(EventWriter):
         paragraphs = []
         head = [self.rotate(f"opening.{tension_band(inp.tension)}", base, absent)] if v >= TERSE else []
         count = 0 if v <= 0 else (0 if v < 0.3 else 1 if v < 0.7 else 2) + (1 if self.f_atmos else 0)
+        if inp.previously and v >= TERSE and inp.previously not in self.before:  # what came before, in one line, in place of some weather
+            head.append(self.rotate("previously", {"summary": inp.previously}))
+            count = max(0, count - 1)
         head.extend(self.atmosphere(count))
         if head:
             paragraphs.append(" ".join(head))
         for index, (loc, chunk, first_here) in enumerate(self.chunks()):
-            paragraphs.append(" ".join(self.paragraph(loc, chunk, index, first_here)))
+            said = self.paragraph(loc, chunk, index, first_here)
+            if said:  # a beat summed up in the chapters before may leave nothing new to say
+                paragraphs.append(" ".join(said))
         tail = []
+        if self.fallen_later:  # a battle's many falls, told once at its end
+            names = join_names([self.name(pid) for pid in self.fallen_later])
+            key = "fall.many" if len(self.fallen_later) > 1 else "fall.one"
+            tail.append(self.say(key, Slots(self, "attack", names=names, victim=names)))
         if inp.omitted > 0:
             key = "omitted.one" if inp.omitted == 1 else "omitted.many"
             tail.append(self.say(key, Slots(self, "move", n=number_words(inp.omitted))))
-        if v >= TERSE:
+            kinds = [f"{number_words(n)} {_KIND_NOUNS[a][n != 1]}" for a, n in inp.omitted_kinds[:3]
+                     if a in _KIND_NOUNS]
+            if len(kinds) > 1 and v >= TERSE:
+                tail.append(self.say("omitted.kinds", {"names": join_names(kinds)}))
+        if v >= TERSE and not inp.ending:
             tail.append(self.rotate(f"closing.{tension_band(inp.tension)}", base, absent))
         if tail:
             paragraphs.append(" ".join(tail))
+        if inp.ending:
+            paragraphs.append(self.rotate("epilogue", {"title": inp.title or "this story"}))
         return "\n\n".join(paragraphs)
 
     def atmosphere(self, count: int) -> list[str]:
@@ -118,13 +139,40 @@ class _Writer(EventWriter):
         return [self.rotate(f"atmosphere.{k}", {}) for k in kinds[:min(count, 3)]]
 
     def chunks(self) -> list[tuple[str | None, list, bool]]:
-        """Events grouped by place (in order of first appearance), cut into short paragraphs."""
-        groups: dict[str | None, list] = {}
-        for e in self.inp.events:
-            groups.setdefault(e.location, []).append(e)
+        """Events grouped by storyline (in order of first appearance), cut into short paragraphs.
+
+        A storyline is the events that share people (directly or through one another): a knight
+        who rides to the tower and fights there is one thread, whatever the places; two strangers
+        in one square are two. A world event joins the thread of the first event at its place.
+        Each group's place is where its first event happened."""
+        events = self.inp.events
+        parent: dict[str, str] = {}
+
+        def root(x: str) -> str:
+            while parent.get(x, x) != x:
+                parent[x] = parent.get(parent[x], parent[x])
+                x = parent[x]
+            return x
+
+        for e in events:
+            action = getattr(e.action_type, "value", e.action_type)
+            target = e.target if action in PERSONA_TARGETED else None
+            people = [p for p in (e.actor, target, *e.participants) if p]
+            for p in people[1:]:
+                a, b = root(people[0]), root(p)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)  # ids order the union: the same whatever the event order
+        groups: dict[str, list] = {}
+        place_thread: dict[str | None, str] = {}
+        for i, e in enumerate(events):
+            person = e.actor or next((p for p in e.participants if p), None)
+            key = root(person) if person else place_thread.get(e.location, f"@{e.location}:{i}")
+            place_thread.setdefault(e.location, key)
+            groups.setdefault(key, []).append(e)
         out = []
         size = _PARAGRAPH_EVENTS - (self.v >= 0.5)  # richer telling, fewer events per paragraph
-        for loc, events in groups.items():
+        for events in groups.values():
+            loc = events[0].location
             parts = -(-len(events) // size)
             # even cuts (2 + 2, not 3 + 1) so no paragraph is a lone afterthought
             bounds = [len(events) * k // parts for k in range(parts + 1)]
@@ -176,3 +224,28 @@ class _Writer(EventWriter):
 @lru_cache(maxsize=4096)
 def _offset(title: str, style: str, key: str) -> int:
     return stable_hash(f"{title}|{style}|{key}")
+
+
+_RECAPS = frozenset({"attack", "help", "persuade", "speak", "move", "flee", "investigate"})
+
+
+def recap(inp: NarrationInput, events, rng: random.Random) -> str:
+    """What ``events`` (a chapter's main deeds, from ``inp``'s chapter) come to, in one clause for
+    the next chapter's "previously" line: "Ser Aldric fought Vharuth, and Wren Ashby fell"."""
+    w = _Writer(inp, rng, load_grammar(inp.style))
+    clauses: list[str] = []
+    for e in events:
+        action = getattr(e.action_type, "value", e.action_type)
+        if e.kind != "action" or not e.actor or (e.data or {}).get("missing"):
+            continue
+        key = f"recap.{action if action in _RECAPS else 'quiet'}"
+        target = w.name(e.target) if action in PERSONA_TARGETED and e.target else ""
+        slots = Slots(w, "move", actor=w.name(e.actor), target=target, place=w.place(e.location or e.target))
+        t = w.pick(key)
+        if t is not None and (target or "target" not in t.fields):
+            clauses.append(t.render(slots))
+        for victim in (e.data or {}).get("incapacitated") or ():
+            t = w.pick("recap.fall")
+            if t is not None and isinstance(victim, str):
+                clauses.append(t.render(Slots(w, "move", victim=w.name(victim))))
+    return join_names(list(dict.fromkeys(clauses))[:3])

@@ -78,6 +78,10 @@ class NarrationInput:
     omitted: int = 0
     before: str = ""  # the five chapters before this one: what the prose should not say again
     conditions: tuple[str, ...] = ()  # what still stands from earlier turns ("X lies fallen at Y")
+    previously: str = ""  # what the chapter before told, in a clause ("X fought Y, and Z fell")
+    repeats: dict[str, int] = field(default_factory=dict)  # event id -> chapters in a row its beat is told
+    omitted_kinds: tuple[tuple[str, int], ...] = ()  # the untold events by action type, most first
+    ending: bool = False  # the story's main goals are reached: this chapter ends it
 
 
 @dataclass(frozen=True, slots=True)

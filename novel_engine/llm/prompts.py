@@ -148,6 +148,7 @@ def _narration_data(inp: NarrationInput) -> dict[str, Any]:
                         "status": c.status, "kind": c.kind} for c in inp.characters.values()],
         "places": [{"id": k, "name": n, "description": d} for k, (n, d) in inp.locations.items()],
         "standing_conditions": list(inp.conditions),
+        "previously": inp.previously, "final_chapter": inp.ending,
     }
 
 

@@ -17,8 +17,8 @@ from novel_engine.core.rng import stable_hash
 from novel_engine.llm.port import NarrationInput
 from novel_engine.llm.prose_lines import LineMaker
 from novel_engine.llm.prose_grammar import (
-    ACTION_TYPES, Grammar, Template, appositive, as_ids, cap, join_names, lowered_lead, predicate,
-    quote_forms, strip_end, strongest_trait,
+    ACTION_TYPES, Grammar, Template, appositive, as_ids, cap, join_names, lowered_lead, number_words, ordinal,
+    predicate, quote_forms, strip_end, strongest_trait,
 )
 
 __all__ = ["EventWriter", "Slots", "PERSONA_TARGETED", "LOCATION_TARGETED", "TERSE"]
@@ -26,6 +26,8 @@ __all__ = ["EventWriter", "Slots", "PERSONA_TARGETED", "LOCATION_TARGETED", "TER
 PERSONA_TARGETED = frozenset({"speak", "persuade", "help", "attack"})
 LOCATION_TARGETED = frozenset({"move", "flee"})
 TERSE = 0.15  # below this verbosity: no opening, closing or extra sentences
+_REPEAT_GROUP = {"attack": "attack", "help": "help", "speak": "talk", "persuade": "talk", "investigate": "investigate",
+                 "move": "move", "flee": "move"}
 _TAG_GROUP = {"attack": "attack", "flee": "flee", "persuade": "persuade", "help": "help",
               "hide": "quiet", "observe": "quiet", "investigate": "quiet", "rest": "quiet"}
 
@@ -72,6 +74,9 @@ class EventWriter:
         self.voiced: set[str] = set()
         self.described: set[str] = set()
         self.scenes = 0
+        # more than two falls in a chapter are told together at its end (fall.many), not one by one
+        falls = [v for e in inp.events for v in as_ids((e.data or {}).get("incapacitated"))]
+        self.fallen_later: list[str] | None = [] if len(falls) > 2 else None
         # someone who speaks this turn needs no catchphrase put in their mouth as well
         self.speakers = {e.actor for e in inp.events if e.actor and (e.dialogue or getattr(
             e.action_type, "value", e.action_type) in ("speak", "persuade"))}
@@ -165,6 +170,15 @@ class EventWriter:
         outcome = getattr(e.outcome, "value", e.outcome)
         outcome = "success" if outcome not in ("partial", "failure", "blocked") else outcome
         slots, absent = self.event_slots(e, action)
+        again = self.inp.repeats.get(e.id, 0)
+        if again >= 2 and not data.get("missing"):
+            # a beat told in the chapters before is summed up, not told again: on its second day, its
+            # fourth, eighth..., or when it did something (a wound, a fall); else it goes untold
+            harm = self.harm(data)
+            if not harm and again & (again - 1):
+                return []
+            slots["nth"], slots["n"] = ordinal(again), number_words(again)
+            return [self.say(f"repeat.{_REPEAT_GROUP.get(action, 'quiet')}", slots), *harm]
         missing = bool(data.get("missing")) and action in PERSONA_TARGETED
         # what is said comes from the exchange (see prose_lines); nothing is said to someone absent
         lines = None if missing else quote_forms(self.lines.line(self, e, action))
@@ -208,7 +222,8 @@ class EventWriter:
                    else "dialogue.other")
             out.append(self.say(key, slots))
         finding = strip_end(str(data.get("finding") or ""))
-        if action == "investigate" and finding and outcome in ("success", "partial"):
+        # a finding told in the chapters before is no news: the search is told, not its old result
+        if action == "investigate" and finding and outcome in ("success", "partial") and finding not in self.before:
             slots["finding"] = finding
             out.append(self.say("finding", slots))
         out.extend(self.negotiation(e, data, slots, outcome, spoken))
@@ -362,7 +377,9 @@ class EventWriter:
                                 Slots(self, "attack", victim=self.name(wounded[0]))))
         elif wounded:
             out.append(self.say("wound.many", Slots(self, "attack", names=self._names(wounded))))
-        if len(fallen) == 1:
+        if self.fallen_later is not None:
+            self.fallen_later.extend(f for f in fallen if f not in self.fallen_later)
+        elif len(fallen) == 1:
             out.append(self.say(self.harm_key("fall.one", fallen[0]), Slots(self, "attack", victim=self.name(fallen[0]))))
         elif fallen:
             out.append(self.say("fall.many", Slots(self, "attack", names=self._names(fallen))))

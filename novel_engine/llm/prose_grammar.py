@@ -82,6 +82,9 @@ REQUIRED_POOLS: tuple[str, ...] = (
     *(f"says.{k}" for k in ("location", "status", "hostile", "ally", "fact", "goal", "request", "plea", "warm",
                             "cold", "greet", "strike", "vow", "aid")),
     *(f"replies.{a}.{o}" for a in ("speak", "persuade", "tell") for o in OUTCOMES),
+    "previously", "epilogue", "omitted.kinds",
+    *(f"recap.{k}" for k in ("attack", "help", "persuade", "speak", "move", "flee", "investigate", "quiet", "fall")),
+    *(f"repeat.{k}" for k in ("attack", "help", "talk", "investigate", "move", "quiet")),
 )
 
 _FORMATTER = string.Formatter()

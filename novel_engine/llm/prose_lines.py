@@ -84,11 +84,13 @@ def _aim(text: str, listener: CharacterSketch | None = None) -> str:
 
 
 def _refs(listener: CharacterSketch) -> list[str]:
-    """How a goal may name the listener: its full name, then "the <word>" for a word of its name,
-    its id or the first words of its description ("the singer", "the elder")."""
+    """How a goal may name the listener: its full name, "the <word>" for a word of its name, its id
+    or the first words of its description ("the singer", "the elder"), and each of its names."""
     words = {w.lower() for w in re.findall(r"[A-Za-z]+", f"{listener.name} {listener.id.replace('_', ' ')}")}
     words |= {w.lower() for w in re.findall(r"[A-Za-z]+", listener.description)[:4]} - {"a", "an", "the", "of"}
-    return [re.escape(listener.name), *(rf"the {re.escape(w)}" for w in sorted(words) if len(w) > 2)]
+    names = [w for w in re.findall(r"[A-Z][a-z]{2,}", listener.name) if w.lower() not in _TITLES]
+    return [re.escape(listener.name), *(rf"the {re.escape(w)}" for w in sorted(words) if len(w) > 2),
+            *(re.escape(w) for w in names)]
 
 
 def _address(text: str, listener: CharacterSketch) -> str:
@@ -110,6 +112,8 @@ def _request(goal: str, listener: CharacterSketch | None) -> str | None:
     what = m.group("what")
     if m.group("how") == "out of":
         what = f"give up {what}"
+    elif m.group("how") == "into":
+        what = f"agree to {what}"
     words = what.split(" ")
     # "say what she saw from her window": the listener's pronouns (not "the witness to her theft")
     words = [_YOU[w] if w in _YOU and (i == 0 or words[i - 1] not in ("to", "of")) else w

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from novel_engine.agents.belief_store import BeliefStore
-from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext
+from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext, ends_story
 from novel_engine.agents.director import DirectorAgent, TurnResult
 from novel_engine.agents.persona import PersonaPool
 from novel_engine.config import SessionSettings
@@ -164,7 +164,8 @@ class LocalRuntime:
                               coherence=result.coherence, timings=timings)
         prose = await self.chronicler.create_narrative(
             result.events, world.personas,
-            WorldContext(title=self.scenario.title, turn=turn, locations=world.locations, tension=result.tension),
+            WorldContext(title=self.scenario.title, turn=turn, locations=world.locations, tension=result.tension,
+                         ending=ends_story(self.scenario, self.director.reached, result.milestones)),
             impact=chronicle_impact)
         timings["narrate"], t = clock() - t, clock()
         self.pending = list(result.fragments)
