@@ -145,7 +145,7 @@ class _Writer(EventWriter):
         who rides to the tower and fights there is one thread, whatever the places; two strangers
         in one square are two. A world event joins the thread of the first event at its place.
         Each group's place is where its first event happened."""
-        events = self.inp.events
+        events = [e for e in self.inp.events if not self.untold(e)]
         parent: dict[str, str] = {}
 
         def root(x: str) -> str:
@@ -236,8 +236,9 @@ def recap(inp: NarrationInput, events, rng: random.Random) -> str:
     clauses: list[str] = []
     for e in events:
         action = getattr(e.action_type, "value", e.action_type)
-        if e.kind != "action" or not e.actor or (e.data or {}).get("missing"):
-            continue
+        outcome = getattr(e.outcome, "value", e.outcome)
+        if e.kind != "action" or not e.actor or (e.data or {}).get("missing") or outcome in ("failure", "blocked"):
+            continue  # what came of nothing is not worth recalling
         key = f"recap.{action if action in _RECAPS else 'quiet'}"
         target = w.name(e.target) if action in PERSONA_TARGETED and e.target else ""
         slots = Slots(w, "move", actor=w.name(e.actor), target=target, place=w.place(e.location or e.target))

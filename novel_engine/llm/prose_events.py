@@ -73,6 +73,7 @@ class EventWriter:
         self.introduced: set[str] = set()  # characters already given a descriptive clause
         self.voiced: set[str] = set()
         self.described: set[str] = set()
+        self.summed: set[frozenset] = set()  # pairs whose repeated beat this chapter summed up
         self.scenes = 0
         # more than two falls in a chapter are told together at its end (fall.many), not one by one
         falls = [v for e in inp.events for v in as_ids((e.data or {}).get("incapacitated"))]
@@ -172,11 +173,12 @@ class EventWriter:
         slots, absent = self.event_slots(e, action)
         again = self.inp.repeats.get(e.id, 0)
         if again >= 2 and not data.get("missing"):
-            # a beat told in the chapters before is summed up, not told again: on its second day, its
-            # fourth, eighth..., or when it did something (a wound, a fall); else it goes untold
+            # a beat told in the chapters before is summed up, not told again (see untold)
             harm = self.harm(data)
-            if not harm and again & (again - 1):
-                return []
+            pair = frozenset((e.actor, e.target or e.location or ""))
+            if pair in self.summed:  # the other side of a fight already summed up: only its harm
+                return harm
+            self.summed.add(pair)
             slots["nth"], slots["n"] = ordinal(again), number_words(again)
             return [self.say(f"repeat.{_REPEAT_GROUP.get(action, 'quiet')}", slots), *harm]
         missing = bool(data.get("missing")) and action in PERSONA_TARGETED
@@ -258,6 +260,14 @@ class EventWriter:
         if ch is not None and ch.kind != "human" and f"kind.{ch.kind}.{key}" in self.g.pools:
             return f"kind.{ch.kind}.{key}"
         return key
+
+    def untold(self, e) -> bool:
+        """Whether ``e`` goes untold: a beat told in the chapters before is summed up on its second
+        day, its fourth, eighth..., or when it hurts someone; on the other days it is not told."""
+        again = self.inp.repeats.get(e.id, 0)
+        data = e.data or {}
+        return (again >= 2 and bool(again & (again - 1)) and not data.get("missing")
+                and not data.get("wounded") and not data.get("incapacitated"))
 
     def event_slots(self, e, action: str) -> tuple[Slots, set[str]]:
         """The fields of an event's sentences, and the optional fields it cannot fill."""

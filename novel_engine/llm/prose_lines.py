@@ -136,6 +136,7 @@ class LineMaker:
     def __init__(self, characters: dict[str, CharacterSketch], before: str) -> None:
         self.characters, self.before = characters, before
         self.voiced: set[str] = set()  # voice lines used in this chapter
+        self.told: set[str] = set()  # events whose line tells a fact (their reply answers news)
 
     def line(self, w: Any, e: Any, action: str) -> str | None:
         """What the actor of ``e`` says, made from the exchange's content (None: nothing to say).
@@ -152,6 +153,7 @@ class LineMaker:
         if action == "speak" and isinstance(told, dict):
             line = self._told(w, told, first)
             if line:
+                self.told.add(e.id)
                 return line
         if action in ("speak", "persuade") and speaker is not None:
             aim = speaker.aims.get(e.target or "")
@@ -197,7 +199,7 @@ class LineMaker:
         """The listener's answer, which agrees with the outcome."""
         if action not in ("speak", "persuade") or not e.target:
             return None
-        kind = "tell" if action == "speak" and isinstance((e.data or {}).get("tells"), dict) else action
+        kind = "tell" if e.id in self.told else action
         return w.say(f"replies.{kind}.{outcome}", {})
 
     def voice(self, pid: str | None, line: str | None, listener: CharacterSketch | None) -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from serve_checks import assert_problem
 
+from novel_engine.testing.tales import short_tale
+
 REST = {"action_type": "rest"}
 
 
@@ -197,3 +199,12 @@ def test_concurrent_turn_requests_on_one_session_queue_instead_of_conflicting(al
     assert [r.status_code for r in replies] == [200] * 6, [r.text for r in replies if r.status_code != 200]
     assert sorted(r.json()["turn"] for r in replies) == [1, 2, 3, 4, 5, 6]
     assert alice.get(f"/api/v1/sessions/{sid}").json()["turn"] == 6
+
+
+
+def test_a_story_that_reaches_its_main_goals_is_reported_finished(alice):
+    s = alice.new_session(world_template=None, scenario=short_tale())
+    assert s["status"] == "active"
+    base = f"/api/v1/sessions/{s['id']}"
+    alice.post(f"{base}/turns", json={"agent_actions": {"ann": {"action_type": "speak", "target": "bo"}}})
+    assert alice.get(base).json()["status"] == "finished"

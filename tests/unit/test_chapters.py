@@ -15,8 +15,8 @@ from novel_engine.llm.offline_prose import narrate
 from novel_engine.llm.port import CharacterSketch, NarrationInput
 from novel_engine.llm.prose_grammar import load_grammar
 from novel_engine.scenarios.synthetic import synthetic
+from novel_engine.testing.tales import TRAITS, short_tale
 
-TRAITS = {"courage": 0.5, "intelligence": 0.5, "compassion": 0.5, "aggressiveness": 0.5, "social_tendency": 0.5}
 PLACES = {"hall": Location("hall", "The Hall", "A long hall.", ("yard",)),
           "yard": Location("yard", "The Yard", "Mud.", ("hall",))}
 PEOPLE = {pid: PersonaState(pid, name, "hall", dict(TRAITS))
@@ -80,17 +80,7 @@ def test_a_large_cast_follows_a_few_protagonists_and_sums_up_the_rest():
     assert any(c.startswith("Among them: ") or "Among them: " in c for c in chapters)
 
 
-ENDING = {
-    "title": "A Short Tale", "style": "epic_fantasy", "seed": 3,
-    "locations": [{"id": "hall", "name": "The Hall", "neighbours": ["yard"]},
-                  {"id": "yard", "name": "The Yard", "neighbours": ["hall"]}],
-    "personas": [{"id": "ann", "name": "Ann Ashe", "location": "hall", "traits": TRAITS},
-                 {"id": "bo", "name": "Bo Birch", "location": "hall", "traits": TRAITS}],
-    "narrative_goals": [{"id": "they_talk", "description": "Ann speaks her mind to Bo.",
-                         "when": {"actor": "ann", "action_type": "speak", "target": "bo"}},
-                        {"id": "side_note", "description": "Someone rests.", "when": {"action_type": "rest"},
-                         "main": False}],
-}
+ENDING = short_tale()
 
 
 def test_the_story_ends_with_an_epilogue_when_its_main_goals_are_reached():
@@ -107,7 +97,6 @@ def test_the_story_ends_with_an_epilogue_when_its_main_goals_are_reached():
 
 
 def test_no_main_goals_never_ends():
-    data = dict(ENDING, narrative_goals=[dict(ENDING["narrative_goals"][0], main=False)])
-    session = Engine("local").create_session(data, seed=3)
+    session = Engine("local").create_session(short_tale(main=False), seed=3)
     session.step({"ann": {"action_type": "speak", "target": "bo"}})
     assert not session.finished and len(session.run(3)) == 3

@@ -8,13 +8,11 @@ import pytest
 
 from novel_engine import Engine
 from novel_engine.errors import SessionError
+from novel_engine.testing.tales import TRAITS
 
 
 def _place(lid, name, neighbours):
     return {"id": lid, "name": name, "neighbours": neighbours}
-
-
-TRAITS = {"courage": 0.5, "intelligence": 0.5, "compassion": 0.5, "aggressiveness": 0.3, "social_tendency": 0.5}
 
 
 def _persona(pid, name, location, **kw):

@@ -18,8 +18,8 @@ from novel_engine.llm.port import CharacterSketch, NarrationInput
 from novel_engine.llm.prose_grammar import STYLES, load_grammar
 from novel_engine.llm.prose_lines import fits_listener, named_in
 from novel_engine.scenarios.synthetic import synthetic
+from novel_engine.testing.tales import TRAITS
 
-TRAITS = {"courage": 0.5, "intelligence": 0.5, "compassion": 0.5, "aggressiveness": 0.5, "social_tendency": 0.5}
 PLACES = {"lane": Location("lane", "Gutter Lane", "Wet cobbles.", ("bar",)), "bar": Location("bar", "The Bar", "", ("lane",))}
 
 
