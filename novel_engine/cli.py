@@ -183,7 +183,8 @@ def _play(session, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     for i in range(1, args.turns + 1):
         report = session.step()
-        prose = session.pov_chapters(args.pov)[-1].text if args.pov else report.prose
+        pov = getattr(args, "pov", None)  # `replay` plays through here too, without --pov
+        prose = session.pov_chapters(pov)[-1].text if pov else report.prose
         print(f"## Turn {report.turn}\n\n{prose}\n", flush=True)
         if not args.quiet:
             bar = "#" * i + "." * (args.turns - i)
