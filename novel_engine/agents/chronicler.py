@@ -342,9 +342,10 @@ class ChroniclerAgent:
                                                for name, place in list(down.values())[:8]))
 
     def before(self, turn: int) -> str:
-        """The text of the five chapters before ``turn`` (read from the chapters themselves, so a
-        restored chronicler writes on exactly as an uninterrupted one)."""
-        return "\n\n".join(self._chapters[t] for t in range(turn - 5, turn) if t in self._chapters)
+        """The text of the twenty chapters before ``turn``, what the prose should not say again
+        (read from the chapters themselves, so a restored chronicler writes on exactly as an
+        uninterrupted one; twenty, so a long story's turn does not search the whole story)."""
+        return "\n\n".join(self._chapters[t] for t in range(turn - 20, turn) if t in self._chapters)
 
     # --- the story --------------------------------------------------------------------------------
 

@@ -60,16 +60,19 @@ class _Writer(EventWriter):
     """Writes one chapter around the event sentences: opening, paragraphs by place, closing."""
 
     def rotate(self, key: str, slots: dict[str, str], absent: frozenset[str] | set[str] = frozenset(),
-               lane: int = 0, lanes: int = 1) -> str:
+               lane: int = 0, lanes: int = 1, optional: bool = False) -> str:
         """A chapter-level line (opening, atmosphere, closing...). These step through their pool
         turn by turn, from an offset given by the story's title, so a pool of n lines gives n
-        chapters in a row that do not open or close alike (random draws would repeat within a few)."""
-        return cap(self.rotated(key, absent, lane, lanes, slots).render(slots))
+        chapters in a row that do not open or close alike (random draws would repeat within a few).
+        An ``optional`` line whose every form the chapters before have used is left out ('')."""
+        t = self.rotated(key, absent, lane, lanes, slots, optional)
+        return cap(t.render(slots)) if t is not None else ""
 
     def rotated(self, key: str, absent: frozenset[str] | set[str] = frozenset(), lane: int = 0,
-                lanes: int = 1, slots: dict[str, str] | None = None) -> Template:
+                lanes: int = 1, slots: dict[str, str] | None = None, optional: bool = False) -> Template | None:
         """The template :meth:`rotate` fills (for callers that need to know how it opens): the
-        turn's place in the pool, or the next one on whose text the chapters before are silent."""
+        turn's place in the pool, or the next one on whose text the chapters before are silent
+        (None for an ``optional`` line when there is none)."""
         pool = self.g.pools[key]
         if absent:
             pool = tuple(t for t in pool if not t.fields & absent) or pool
@@ -82,6 +85,9 @@ class _Writer(EventWriter):
                 if strip_end(candidate.render(slots)) not in self.before:
                     choice = candidate
                     break
+            else:
+                if optional:
+                    return None
         self.used.add(choice.text)
         return choice
 
@@ -98,14 +104,16 @@ class _Writer(EventWriter):
             lines = [self.rotate("quiet", base, absent)]
             if v >= 0.3 or self.f_atmos and v > 0:
                 lines.extend(self.atmosphere(1))
-            return " ".join(lines)
+            return " ".join(line for line in lines if line)
         paragraphs = []
-        head = [self.rotate(f"opening.{tension_band(inp.tension)}", base, absent)] if v >= TERSE else []
+        head = [self.rotate(f"opening.{tension_band(inp.tension)}", base, absent, optional=inp.turn > 1)
+                ] if v >= TERSE else []
         count = 0 if v <= 0 else (0 if v < 0.3 else 1 if v < 0.7 else 2) + (1 if self.f_atmos else 0)
         if inp.previously and v >= TERSE and inp.previously not in self.before:  # what came before, in one line, in place of some weather
             head.append(self.rotate("previously", {"summary": inp.previously}))
             count = max(0, count - 1)
         head.extend(self.atmosphere(count))
+        head = [h for h in head if h]
         if head:
             paragraphs.append(" ".join(head))
         for index, (loc, chunk, first_here) in enumerate(self.chunks()):
@@ -125,7 +133,8 @@ class _Writer(EventWriter):
             if len(kinds) > 1 and v >= TERSE:
                 tail.append(self.say("omitted.kinds", {"names": join_names(kinds)}))
         if v >= TERSE and not inp.ending:
-            tail.append(self.rotate(f"closing.{tension_band(inp.tension)}", base, absent))
+            tail.append(self.rotate(f"closing.{tension_band(inp.tension)}", base, absent, optional=True))
+        tail = [t for t in tail if t]
         if tail:
             paragraphs.append(" ".join(tail))
         if inp.ending:
@@ -136,7 +145,7 @@ class _Writer(EventWriter):
         """Up to three scene-setting lines: weather, light and sound, in a drawn order."""
         kinds = ["weather", "light", "sound"]
         self.rng.shuffle(kinds)
-        return [self.rotate(f"atmosphere.{k}", {}) for k in kinds[:min(count, 3)]]
+        return [self.rotate(f"atmosphere.{k}", {}, optional=True) for k in kinds[:min(count, 3)]]
 
     def chunks(self) -> list[tuple[str | None, list, bool]]:
         """Events grouped by storyline (in order of first appearance), cut into short paragraphs.
@@ -187,8 +196,11 @@ class _Writer(EventWriter):
         if (self.f_atmos and self.v > 0 and first_here and loc and self.scenes < 2
                 and self.rng.random() < 0.5 + 0.3 * self.v):
             slots = Slots(self, "move", place=self.place(loc))
-            t = self.rotated("scene", lane=self.scenes, lanes=2, slots=slots)
+            t = self.rotated("scene", lane=self.scenes, lanes=2, slots=slots, optional=True)
             self.scenes += 1
+        else:
+            t = None
+        if t is not None:
             line = t.render(slots)
             prefix = self.prefix(index, first_here, loc, names_place=True)
             if prefix and not t.text.startswith("{"):  # a template's own capital, never a name's

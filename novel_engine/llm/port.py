@@ -76,7 +76,7 @@ class NarrationInput:
     locations: dict[str, tuple[str, str]]
     tension: float
     omitted: int = 0
-    before: str = ""  # the five chapters before this one: what the prose should not say again
+    before: str = ""  # the chapters before this one (up to twenty): what the prose should not say again
     conditions: tuple[str, ...] = ()  # what still stands from earlier turns ("X lies fallen at Y")
     previously: str = ""  # what the chapter before told, in a clause ("X fought Y, and Z fell")
     repeats: dict[str, int] = field(default_factory=dict)  # event id -> chapters in a row its beat is told

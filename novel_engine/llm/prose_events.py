@@ -74,6 +74,7 @@ class EventWriter:
         self.voiced: set[str] = set()
         self.described: set[str] = set()
         self.summed: set[frozenset] = set()  # pairs whose repeated beat this chapter summed up
+        self.fell: set[str] = set()  # whose fall this chapter has told
         self.scenes = 0
         # more than two falls in a chapter are told together at its end (fall.many), not one by one
         falls = [v for e in inp.events for v in as_ids((e.data or {}).get("incapacitated"))]
@@ -115,7 +116,7 @@ class EventWriter:
     def fresh(self, key: str, slots: dict[str, str], absent: frozenset[str] | set[str] = frozenset()
               ) -> tuple[Template | None, str]:
         """A template from pool ``key`` and its text, redrawn (twice at most) while the text was
-        written in the five chapters before: a story that says the same thing twice reads as a log."""
+        written in the chapters before: a story that says the same thing twice reads as a log."""
         before = self.before
         t = None
         for _ in range(3):
@@ -376,9 +377,10 @@ class EventWriter:
         return out
 
     def harm(self, data: dict) -> list[str]:
-        """Who was wounded and who fell, one sentence each."""
-        fallen = as_ids(data.get("incapacitated"))
-        wounded = [w for w in as_ids(data.get("wounded")) if w not in fallen]
+        """Who was wounded and who fell, one sentence each (a fall once a chapter)."""
+        fallen = [f for f in as_ids(data.get("incapacitated")) if f not in self.fell]
+        wounded = [w for w in as_ids(data.get("wounded")) if w not in fallen and w not in self.fell]
+        self.fell.update(fallen)
         out = []
         if len(wounded) == 1:
             damage = data.get("damage")

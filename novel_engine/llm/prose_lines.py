@@ -11,7 +11,7 @@ A quoted line comes from what is being said, in this order:
 
 The scenario's voice lines are flavour: one is used only when it fits the listener (a line that
 names someone is said only to that someone; with no listener, only a line that names no one), never
-twice in a chapter and never when it was quoted in the five chapters before (``NarrationInput.before``).
+twice in a chapter and never when it was quoted in the chapters before (``NarrationInput.before``: up to twenty).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class LineMaker:
 
     Args:
         characters: the chapter's character sketches by id.
-        before: the text of the five chapters before (a voice line quoted there is not said again).
+        before: the text of the chapters before (a voice line quoted there is not said again).
     """
 
     def __init__(self, characters: dict[str, CharacterSketch], before: str) -> None:
