@@ -97,6 +97,7 @@ class PointOfView:
         self._know_place(start)
         self.told: dict[str, Any] = {}  # the last value told (seen or heard) of each claim: not told again
         self.news = _news_by_turn(evidence or {})
+        self.texts: list[str] = []  # the chapters told so far: what not to say again
         self.seen_news: set[str] = set()
 
     def _know_place(self, lid: str | None) -> None:
@@ -115,11 +116,12 @@ class PointOfView:
                              characters=self._sketches(), tension=min(1.0, max(0.0, float(tension))),
                              locations={lid: (self.locations[lid].name, self.locations[lid].description)
                                         for lid in sorted(self.places)},
-                             omitted=max(0, len(seen) - self.limit))
+                             omitted=max(0, len(seen) - self.limit), before="\n\n".join(self.texts[-20:]))
         text = narrate(inp, rng)
         if news:  # after the chapter's opening: the news of the night, then the day's deeds
             head, sep, rest = text.partition("\n\n")
             text = f"{head}\n\n{' '.join(news)}{sep}{rest}"
+        self.texts.append(text)
         return PovChapter(turn, text, tuple(e.id for e in seen), frozenset(self.people), frozenset(self.places))
 
     # --- what was perceived ------------------------------------------------------------------------
