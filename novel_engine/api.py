@@ -23,7 +23,7 @@ from typing import Any, Callable, Coroutine, Mapping, Sequence, TypeVar
 from pydantic import ValidationError
 
 from novel_engine.agents.director import validate_action
-from novel_engine.agents.chronicler import main_goals
+from novel_engine.agents.highlights import main_goals
 from novel_engine.agents.point_of_view import PovChapter, pov_chapters
 from novel_engine.config import SessionSettings, parse_settings
 from novel_engine.core.events import Action, Decision, Event, WorldEventSpec
