@@ -23,6 +23,8 @@ from typing import Any, Callable, Coroutine, Mapping, Sequence, TypeVar
 from pydantic import ValidationError
 
 from novel_engine.agents.director import validate_action
+from novel_engine.agents.highlights import main_goals
+from novel_engine.agents.point_of_view import PovChapter, pov_chapters
 from novel_engine.config import SessionSettings, parse_settings
 from novel_engine.core.rng import check_seed
 from novel_engine.core.events import Action, Decision, Event, WorldEventSpec
@@ -311,6 +313,7 @@ class Session:
         self.scenario = scenario
         self.settings = settings
         self._rt = runtime
+        self._reached: tuple[int, frozenset[str]] = (0, frozenset())  # (up to turn, narrative goals reached)
 
     @property
     def seed(self) -> int:
@@ -393,7 +396,8 @@ class Session:
         return run_sync(self.astep(agent_actions, world_events))
 
     def run(self, turns: int, on_turn: Callable[[TurnReport], None] | None = None) -> list[TurnReport]:
-        """Play ``turns`` turns, calling ``on_turn`` after each; return their reports."""
+        """Play ``turns`` turns, calling ``on_turn`` after each; return their reports. The run stops
+        early when the story ends (see :attr:`finished`)."""
         if turns < 0:
             raise SessionError("turns must be zero or more", turns=turns)
         out = []
@@ -402,12 +406,58 @@ class Session:
             out.append(report)
             if on_turn is not None:
                 on_turn(report)
+            if self.finished:
+                break
         return out
 
+    @property
+    def finished(self) -> bool:
+        """Whether the story has ended: every main narrative goal of the scenario is reached (its
+        last chapter ends with an epilogue). A scenario without main goals never ends by itself;
+        more turns may still be played."""
+        main = main_goals(self.scenario)
+        if not main:
+            return False
+        upto, reached = self._reached
+        turn = self.turn
+        if turn != upto:
+            reached = frozenset(m for r in self._rt.reports(after=upto if turn > upto else 0) for m in r.milestones) | (
+                reached if turn > upto else frozenset())
+            self._reached = (turn, reached)
+        return main <= reached
+
     # -- reading -------------------------------------------------------------------------------
-    def narrative(self) -> str:
-        """The whole story so far, as prose."""
-        return self._rt.narrative()
+    def narrative(self, pov: str | None = None) -> str:
+        """The whole story so far, as prose; with ``pov``, as that persona saw it (see :meth:`pov_chapters`).
+
+        Raises:
+            SessionError: ``pov`` is not a persona of this story.
+        """
+        if pov is None:
+            return self._rt.narrative()
+        return "\n\n".join(chapter.text for chapter in self.pov_chapters(pov))
+
+    def pov_chapters(self, persona_id: str) -> list[PovChapter]:
+        """Every chapter told from ``persona_id``'s perceptions and beliefs only (misconceptions
+        included), by the offline grammar whatever model narrates the story.
+
+        Raises:
+            SessionError: ``persona_id`` is not a persona of this story.
+        """
+        spec = next((p for p in self.scenario.personas if p.id == persona_id), None)
+        if spec is None:
+            raise SessionError(f"unknown persona {persona_id!r} for a point of view", agent_id=persona_id)
+        world, s = self._rt.world_state(), self.settings
+        return pov_chapters(persona_id, spec.location, ((r.turn, r.events, r.tension) for r in self.reports()),
+                            world.personas, world.locations, self._rt.belief_model_of(persona_id),
+                            title=self.scenario.title, style=s.narrative_style or self.scenario.style,
+                            verbosity=s.verbosity, focus=s.focus_areas, seed=self.seed,
+                            highlight_limit=s.highlight_limit)
+
+    def narration_fallbacks(self) -> list[tuple[int, str]]:
+        """The chapters the offline grammar wrote instead of the model, as (turn, why): the model
+        failed, or its prose did not hold against the events (``ungrounded: ...``)."""
+        return self._rt.narration_fallbacks()
 
     def markdown(self) -> str:
         """The story as a Markdown document."""

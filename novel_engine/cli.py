@@ -78,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--verbosity", type=_unit, default=None, help="prose verbosity in [0, 1]")
     run.add_argument("--style", choices=("epic_fantasy", "noir", "sci_fi"), help="override the prose style")
     run.add_argument("--quiet", action="store_true", help="no progress bar or messages on stderr")
+    run.add_argument("--pov", default=None, metavar="PERSONA",
+                     help="tell the story as this persona saw it (its perceptions and beliefs only)")
     run.add_argument("--runtime", choices=("local", "ray"), default="local",
                      help="local (default, as Engine(): every phase in this process) or ray (actors on a "
                           "private local Ray instance or a given cluster; the same story)")
@@ -163,6 +165,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario = load_cli_scenario(args.scenario, args.seed)  # a bad scenario fails before Ray starts
     check_target(args.out, "--out")  # so does a malformed s3:// URL
     check_target(args.events, "--events")
+    if args.pov is not None and not any(p.id == args.pov for p in scenario.personas):
+        raise NovelEngineError(f"--pov: no persona {args.pov!r} in {scenario.title!r}; choose one of "
+                               f"{', '.join(p.id for p in scenario.personas[:20])}")
     if args.personas_per_actor is not None and args.personas_per_actor < 1:
         raise NovelEngineError("--personas-per-actor: must be at least 1")
     if args.processes is not None and args.processes > 1 and args.runtime == "ray":
@@ -199,11 +204,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _play_turns(session, args: argparse.Namespace) -> None:
     """Play ``args.turns`` turns, printing each on stdout, with a progress bar on a terminal's stderr."""
+    pov = getattr(args, "pov", None)  # `replay` plays through here too, without --pov
     with TurnProgress(args.turns, quiet=args.quiet, logger=log).active() as progress:
         for i in range(1, args.turns + 1):
             report = session.step()
-            emit(f"## Turn {report.turn}\n\n{report.prose}\n")
+            prose = session.pov_chapters(pov)[-1].text if pov else report.prose
+            emit(f"## Turn {report.turn}\n\n{prose}\n")
             progress.turn_done(i, report)
+            if session.finished:
+                log.info("the story ends at turn %d: its main goals are reached", report.turn)
+                if not args.quiet:
+                    print(f"the story ends at turn {report.turn}: its main goals are reached", file=sys.stderr)
+                break
 
 
 def _play(session, args: argparse.Namespace) -> int:

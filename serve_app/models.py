@@ -130,7 +130,8 @@ class SessionOut(BaseModel):
 
     id: str
     name: str
-    status: Literal["active"] = "active"
+    status: Literal["active", "finished"] = Field(
+        default="active", description="finished: the story reached its main goals and ended with an epilogue")
     turn: int
     tension: float
     title: str

@@ -33,7 +33,9 @@ SessionPath = Path(..., min_length=1, max_length=128, pattern=ID_PATTERN)
 async def session_out(ctx: ServeContext, rec: SessionAccess, session: Any,
                       head: dict[str, Any] | None = None) -> SessionOut:
     head = head or await session.asummary()
+    finished = await run_in_threadpool(lambda: session.finished)
     return SessionOut(id=rec.session_id, name=rec.name, turn=head["turn"], tension=head["tension"],
+                      status="finished" if finished else "active",
                       title=session.scenario.title, seed=session.seed, created_at=iso_ms(rec.created_ms),
                       llm=session.settings.llm or "offline",
                       personas=[PersonaBrief(id=p.id, name=p.name) for p in session.scenario.personas])

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from novel_engine.errors import NovelEngineError
-from serve_app.context import OWNER, ServeContext
+from serve_app.context import BELIEFS, OWNER, ServeContext
 from serve_app.deps import Caller, Ctx, dump
 from serve_app.models import ID_PATTERN, NarrativeOut
 from serve_app.openapi import SESSION_ERRORS
@@ -24,11 +24,17 @@ SessionPath = Path(..., min_length=1, max_length=128, pattern=ID_PATTERN)
 
 @router.get("/narrative", response_model=NarrativeOut,
             responses={200: {"content": {"text/markdown": {}}}},
-            summary="The story so far: Markdown (format=markdown) or JSON with the prose of each turn")
+            summary="The story so far: Markdown (format=markdown) or JSON with the prose of each turn; "
+                    "pov=<persona id> tells it as that persona saw it (owner, or that persona's player)")
 async def narrative(session_id: str = SessionPath, format: Literal["json", "markdown"] = Query("json"),
+                    pov: str | None = Query(None, min_length=1, max_length=128, pattern=ID_PATTERN,
+                                            description="a persona id: its perceptions and beliefs only"),
                     ctx: ServeContext = Ctx, who=Caller) -> Any:
-    await ctx.authorize(who, session_id, OWNER)
+    # a point of view tells only what that persona knows: its player may read it, as its beliefs
+    await ctx.authorize(who, session_id, OWNER if pov is None else BELIEFS, pov)
     session = await ctx.session(session_id)
+    if pov is not None:
+        return await _pov_narrative(session, session_id, pov, format)
     if format == "markdown":
         text = await run_in_threadpool(session.markdown)
         return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
@@ -36,6 +42,20 @@ async def narrative(session_id: str = SessionPath, format: Literal["json", "mark
     text = await run_in_threadpool(session.narrative)
     return NarrativeOut(title=session.scenario.title, text=text,
                         turns=[{"turn": r.turn, "prose": r.prose, "tension": r.tension} for r in reports])
+
+
+async def _pov_narrative(session: Any, session_id: str, pov: str, format: str) -> Any:
+    if not any(p.id == pov for p in session.scenario.personas):
+        raise Problem(404, "not-found", f"no persona {pov!r} in session {session_id!r}")
+    chapters = await run_in_threadpool(session.pov_chapters, pov)
+    title = session.scenario.title
+    if format == "markdown":
+        parts = [f"# {title}", *(f"## Turn {c.turn}\n\n{c.text}" for c in chapters)]
+        return PlainTextResponse("\n\n".join(parts) + "\n", media_type="text/markdown; charset=utf-8")
+    tension = {r.turn: r.tension for r in await run_in_threadpool(session.reports)}
+    return NarrativeOut(title=title, text="\n\n".join(c.text for c in chapters),
+                        turns=[{"turn": c.turn, "prose": c.text, "tension": tension.get(c.turn, 0.0)}
+                               for c in chapters])
 
 
 @router.get("/causal-graph", summary="What caused what, as node-link JSON")

@@ -109,6 +109,11 @@ class BeliefStore:
         model = self.models.get(persona_id)
         return model.beliefs(limit) if model is not None else []
 
+    def model_of(self, persona_id: str) -> dict[str, Any] | None:
+        """One persona's belief model as ``BeliefModel.to_dict()`` (None if not in this store)."""
+        model = self.models.get(persona_id)
+        return model.to_dict() if model is not None else None
+
     def to_dict(self) -> dict[str, Any]:
         """Every model as JSON-friendly data (checkpoints)."""
         return {pid: m.to_dict() for pid, m in self.models.items()}

@@ -11,20 +11,22 @@ Chapters are keyed by turn: narrating a turn again (a retried turn) replaces its
 
 from __future__ import annotations
 
-import heapq
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
+from novel_engine.agents.grounding import check_prose
+from novel_engine.agents.highlights import _kinds_left_out, ends_story, main_goals, select_highlights
 from novel_engine.core.events import LOCATION_TARGETED, Event
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.world import Location, PersonaState
 from novel_engine.errors import ConfigError, ModelError, NovelEngineError
-from novel_engine.llm.offline_prose import narrate
+from novel_engine.llm.offline_prose import narrate, recap
 from novel_engine.llm.port import CharacterSketch, LanguageModel, ModelRequest, NarrationInput
 from novel_engine.llm.prose_grammar import STYLES
 
-__all__ = ["ChroniclerAgent", "WorldContext", "NarrationFallback", "FOCUS_AREAS", "select_highlights"]
+__all__ = ["ChroniclerAgent", "WorldContext", "NarrationFallback", "FOCUS_AREAS", "select_highlights", "ends_story",
+           "main_goals"]
 
 FOCUS_AREAS = ("action", "dialogue", "atmosphere")
 _STATE_VERSION = 1
@@ -40,12 +42,14 @@ class WorldContext:
         turn: the turn being narrated.
         locations: every place by id (only those the events mention are passed on).
         tension: the story's tension after this turn, in [0, 1].
+        ending: the turn reached the last of the story's main goals (its chapter gets an epilogue).
     """
 
     title: str
     turn: int
     locations: Mapping[str, Location]
     tension: float
+    ending: bool = False  # the story's main goals are reached this turn: the chapter ends it
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,34 +60,19 @@ class NarrationFallback:
     error: str
 
 
-def select_highlights(events: Sequence[Event], limit: int,
-                      impact: Callable[[Event], float] | None = None) -> tuple[list[Event], int]:
-    """Pick the events worth telling, in their original order, and count the rest.
-
-    Every event is kept when there are at most ``limit``. Otherwise player events are always kept
-    and the remaining places go to the highest ``impact(event)`` (or ``event.intensity``), ties
-    broken by event id, so the choice never depends on the order events arrived in.
-
-    Returns:
-        (the highlights in their original order, how many events were left out)
-    """
-    if len(events) <= limit:
-        return list(events), 0
-    score = impact if impact is not None else (lambda e: e.intensity)
-    keep = {i for i, e in enumerate(events) if "player" in e.flags}
-    room = limit - len(keep)
-    if room > 0:
-        rest = [(-float(score(e)), e.id, i) for i, e in enumerate(events) if i not in keep]
-        keep.update(i for _, _, i in heapq.nsmallest(room, rest))
-    return [e for i, e in enumerate(events) if i in keep], len(events) - len(keep)
-
-
 def _sketch(c: PersonaState | CharacterSketch) -> CharacterSketch:
     if isinstance(c, CharacterSketch):
         return c
     if isinstance(c, PersonaState):
+        goals = sorted(c.goals, key=lambda g: -g.priority)  # stable: the scenario's order breaks ties
+        aims: dict[str, str] = {}
+        for g in goals:
+            if g.target and g.target != c.id:
+                aims.setdefault(g.target, g.text)
         return CharacterSketch(id=c.id, name=c.name, description=c.description, voice=tuple(c.voice),
-                               traits=dict(c.traits), status=c.status)
+                               traits=dict(c.traits), status=c.status, kind=c.kind,
+                               goal=goals[0].text if goals else "", aims=aims,
+                               bonds={k: r.affinity for k, r in c.relationships.items()})
     raise NovelEngineError(f"a character must be a PersonaState or a CharacterSketch, not {type(c).__name__}",
                            got=type(c).__name__)
 
@@ -107,6 +96,15 @@ def _mentioned(events: Sequence[Event]) -> tuple[list[str], list[str]]:
         for stance in data.get("stances") or ():
             if isinstance(stance, dict) and isinstance(stance.get("agent"), str):
                 people[stance["agent"]] = None
+        told = data.get("tells")
+        if isinstance(told, dict) and isinstance(told.get("key"), str):
+            # whom and where a told fact names (the line said is made from it): kept if they exist
+            subject, value = told["key"].partition(":")[2], told.get("value")
+            if subject:
+                people[subject] = None
+            if isinstance(value, str) and value:
+                people[value] = None
+                places[value] = None
         for lid in (e.location, data.get("from")):
             if isinstance(lid, str) and lid:
                 places[lid] = None
@@ -157,6 +155,13 @@ class ChroniclerAgent:
         self.highlight_limit = highlight_limit
         self.title = title
         self.fallbacks: list[NarrationFallback] = []
+        # who is down, as the story has told it (id -> (name, place name)): the standing conditions
+        # a model is given and checked against; kept by turn so a retried turn starts from the same
+        self._down: dict[int, dict[str, tuple[str, str]]] = {}
+        # by turn, the last two: the beats told (actor|action|target -> chapters in a row) and what
+        # the chapter came to in a clause (the next chapter's "previously")
+        self._beats: dict[int, dict[str, int]] = {}
+        self._recaps: dict[int, str] = {}
         self._chapters: dict[int, str] = {}
         self._chapter_titles: dict[int, str] = {}
 
@@ -179,7 +184,12 @@ class ChroniclerAgent:
         if not self.title and world_context.title:
             self.title = world_context.title
         highlights, omitted = select_highlights(events, self.highlight_limit, impact)
-        inp = self._narration_input(highlights, omitted, characters, world_context)
+        down = self._down_before(turn)
+        beats, repeats = self._repeats(turn, highlights)
+        inp = self._narration_input(highlights, omitted, characters, world_context, down)
+        inp = replace(inp, previously=self._recaps.get(turn - 1, ""), repeats=repeats,
+                      omitted_kinds=_kinds_left_out(events, highlights) if omitted else (),
+                      ending=bool(world_context.ending))
         # a retried turn starts from a clean slate: its earlier chapter and fallback record go
         self.fallbacks = [f for f in self.fallbacks if f.turn != turn]
         if not highlights:
@@ -192,18 +202,69 @@ class ChroniclerAgent:
                 text = (response.text or "").strip()
                 if not text:
                     raise ModelError("the model returned empty prose", model=getattr(self.model, "name", "model"))
+                # the offline grammar tells only what it is given; a language model is checked
+                problems = [] if response.model == "offline" else check_prose(
+                    text, inp, {pid: name for pid, (name, _) in down.items()})
+                if problems:
+                    self.fallbacks.append(NarrationFallback(turn, "ungrounded: " + "; ".join(problems[:5])))
+                    text = narrate(inp, self._stream(turn))
             except ModelError as err:
                 self.fallbacks.append(NarrationFallback(turn, f"{type(err).__name__}: {err}"))
                 text = narrate(inp, self._stream(turn))
         self._chapters[turn] = text
+        self._down[turn] = self._down_after(down, inp, characters)
+        self._beats[turn] = beats
+        score = impact if impact is not None else (lambda e: e.intensity)
+        main = sorted(range(len(highlights)), key=lambda i: (-float(score(highlights[i])), highlights[i].id))[:2]
+        self._recaps[turn] = recap(inp, [highlights[i] for i in sorted(main)],
+                                   RandomStreams(self.seed).stream(turn, "chronicler", "recap"))
+        for kept in (self._down, self._beats, self._recaps):
+            for old in [t for t in kept if t < turn - 1]:
+                del kept[old]
         return text
+
+    def _repeats(self, turn: int, told: Sequence[Event]) -> tuple[dict[str, int], dict[str, int]]:
+        """The beats told this turn (actor|action|target -> chapters in a row), and the events whose
+        beat was told in the chapters just before (event id -> chapters in a row, this one included).
+        Talk is summed up only from its third telling: what is said changes more than blows do."""
+        prev = self._beats.get(turn - 1, {})
+        beats: dict[str, int] = {}
+        repeats: dict[str, int] = {}
+        for e in told:
+            if e.kind != "action" or not e.actor:
+                continue
+            action = getattr(e.action_type, "value", e.action_type)
+            key = f"{e.actor}|{action}|{e.target or e.location}"
+            n = beats[key] = prev.get(key, 0) + 1
+            if n >= (3 if action in ("speak", "persuade") else 2):
+                repeats[e.id] = n
+        return beats, repeats
+
+    def _down_before(self, turn: int) -> dict[str, tuple[str, str]]:
+        earlier = [t for t in self._down if t < turn]
+        return dict(self._down[max(earlier)]) if earlier else {}
+
+    @staticmethod
+    def _down_after(down: dict[str, tuple[str, str]], inp: NarrationInput,
+                    characters: Mapping[str, PersonaState | CharacterSketch]) -> dict[str, tuple[str, str]]:
+        """Who is down after the turn: those down before, less those now up, plus those fallen."""
+        out = dict(down)
+        for pid, sketch in inp.characters.items():
+            if sketch.status == "incapacitated":
+                c = characters.get(pid)
+                lid = c.location if isinstance(c, PersonaState) else None
+                out[pid] = (sketch.name, inp.locations.get(lid or "", ("", ""))[0])
+            else:
+                out.pop(pid, None)
+        return dict(sorted(out.items()))
 
     def _stream(self, turn: int):
         # the very stream the offline model narrates from, so a fallback reads like offline prose
         return RandomStreams(self.seed).stream(turn, "chronicler", "narrate")
 
     def _narration_input(self, events: list[Event], omitted: int,
-                         characters: Mapping[str, PersonaState | CharacterSketch], ctx: WorldContext) -> NarrationInput:
+                         characters: Mapping[str, PersonaState | CharacterSketch], ctx: WorldContext,
+                         down: Mapping[str, tuple[str, str]] = {}) -> NarrationInput:
         people, places = _mentioned(events)
         sketches = {pid: _sketch(characters[pid]) for pid in people if pid in characters}
         locations = {lid: (ctx.locations[lid].name, ctx.locations[lid].description)
@@ -212,7 +273,15 @@ class ChroniclerAgent:
         return NarrationInput(turn=ctx.turn, title=self.title or ctx.title, style=self.style,
                               verbosity=self.verbosity, focus=self.focus_areas, events=tuple(events),
                               characters=sketches, locations=locations, tension=min(1.0, max(0.0, tension)),
-                              omitted=omitted)
+                              omitted=omitted, before=self.before(ctx.turn),
+                              conditions=tuple(f"{name} lies fallen at {place}" if place else f"{name} lies fallen"
+                                               for name, place in list(down.values())[:8]))
+
+    def before(self, turn: int) -> str:
+        """The text of the twenty chapters before ``turn``, what the prose should not say again
+        (read from the chapters themselves, so a restored chronicler writes on exactly as an
+        uninterrupted one; twenty, so a long story's turn does not search the whole story)."""
+        return "\n\n".join(self._chapters[t] for t in range(turn - 20, turn) if t in self._chapters)
 
     # --- the story --------------------------------------------------------------------------------
 
@@ -247,6 +316,9 @@ class ChroniclerAgent:
             "title": self.title,
             "chapters": [{"turn": t, "text": s, "title": self._chapter_titles.get(t)} for t, s in self.chapters()],
             "fallbacks": [{"turn": f.turn, "error": f.error} for f in self.fallbacks],
+            "down": {str(t): {pid: list(v) for pid, v in d.items()} for t, d in self._down.items()},
+            "beats": {str(t): dict(b) for t, b in self._beats.items()},
+            "recaps": {str(t): r for t, r in self._recaps.items()},
         }
 
     @classmethod
@@ -266,6 +338,10 @@ class ChroniclerAgent:
                 if ch.get("title"):
                     agent._chapter_titles[int(ch["turn"])] = str(ch["title"])
             agent.fallbacks = [NarrationFallback(int(f["turn"]), str(f["error"])) for f in d.get("fallbacks", ())]
+            agent._down = {int(t): {pid: (str(v[0]), str(v[1])) for pid, v in down.items()}
+                           for t, down in (d.get("down") or {}).items()}
+            agent._beats = {int(t): {str(k): int(n) for k, n in b.items()} for t, b in (d.get("beats") or {}).items()}
+            agent._recaps = {int(t): str(r) for t, r in (d.get("recaps") or {}).items()}
         except (AttributeError, KeyError, TypeError, ValueError) as err:
             raise NovelEngineError(f"not a chronicler state: {err}", error=str(err)) from None
         return agent

@@ -20,10 +20,12 @@ from novel_engine.errors import FieldError, ScenarioError
 __all__ = [
     "Scenario", "LocationSpec", "PersonaSpec", "GoalSpec", "RelationshipSpec", "FragmentSpec",
     "EventPattern", "Condition", "CausalRuleSpec", "NarrativeGoalSpec", "ComplicationSpec",
-    "validate_scenario", "STYLES",
+    "validate_scenario", "STYLES", "KINDS",
 ]
 
 STYLES = ("epic_fantasy", "noir", "sci_fi")
+#: What a persona can be; the chronicler's verbs fit it (a machine is damaged, a spirit fades).
+KINDS = ("human", "beast", "machine", "spirit")
 Scalar = Union[str, int, float, bool, None]
 
 
@@ -103,6 +105,7 @@ class PersonaSpec(_Model):
     biases: dict[Literal["confirmation", "anchoring", "recency", "negativity"], Unit] = Field(default_factory=dict)
     voice: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=20)
     health: Unit = 1.0
+    kind: Literal["human", "beast", "machine", "spirit"] = "human"  # KINDS: a machine is damaged, not bleeding
 
 
 class FragmentSpec(_Model):
@@ -171,6 +174,7 @@ class NarrativeGoalSpec(_Model):
     description: str = Field(min_length=1, max_length=500)
     when: EventPattern | None = None
     conditions: list[Annotated[Condition, BeforeValidator(_condition_from_text)]] = Field(default_factory=list)
+    main: bool = True  # the story ends (with an epilogue) once every main goal is reached
 
     @model_validator(mode="after")
     def _something_to_reach(self) -> "NarrativeGoalSpec":

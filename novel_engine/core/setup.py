@@ -90,12 +90,12 @@ def _persona(p: PersonaSpec) -> PersonaState:
     # the scenario must stay what it was (it can be built into another world, or exported)
     # positional: keyword passing is measurably slower at 100,000 personas (field order as in
     # PersonaState: id, name, location, traits, description, goals, relationships, controlled_by,
-    # biases, voice, health)
+    # biases, voice, health, hidden, kind)
     return PersonaState(
         p.id, p.name, p.location, dict(p.traits), p.description,
         tuple([_goal(g) for g in p.goals]),
         {r.target: Relationship(r.trust, r.affinity) for r in p.relationships},
-        p.controlled_by, dict(p.biases), tuple(p.voice), p.health,
+        p.controlled_by, dict(p.biases), tuple(p.voice), p.health, False, p.kind,
     )
 
 

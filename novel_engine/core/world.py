@@ -94,6 +94,7 @@ class PersonaState:
     voice: tuple[str, ...] = ()
     health: float = 1.0
     hidden: bool = False
+    kind: str = "human"  # what it is (see KINDS): the narration's verbs fit it
 
     @property
     def status(self) -> str:
@@ -117,7 +118,7 @@ class PersonaState:
             "description": self.description, "goals": [g.to_dict() for g in self.goals],
             "relationships": {k: {"trust": r.trust, "affinity": r.affinity} for k, r in self.relationships.items()},
             "controlled_by": self.controlled_by, "biases": dict(self.biases), "voice": list(self.voice),
-            "health": self.health, "hidden": self.hidden, "status": self.status,
+            "health": self.health, "hidden": self.hidden, "status": self.status, "kind": self.kind,
         }
 
     @classmethod
@@ -129,7 +130,8 @@ class PersonaState:
         return cls(id=d["id"], name=d["name"], location=d["location"], traits=dict(d["traits"]),
                    description=d.get("description", ""), goals=goals, relationships=rels,
                    controlled_by=d.get("controlled_by"), biases=dict(d.get("biases", {})),
-                   voice=tuple(d.get("voice", ())), health=d.get("health", 1.0), hidden=d.get("hidden", False))
+                   voice=tuple(d.get("voice", ())), health=d.get("health", 1.0), hidden=d.get("hidden", False),
+                   kind=d.get("kind", "human"))
 
 
 class WorldState:

@@ -20,12 +20,19 @@ from functools import lru_cache
 
 from novel_engine.core.rng import stable_hash
 from novel_engine.llm.port import NarrationInput
-from novel_engine.llm.prose_events import LOCATION_TARGETED, TERSE, EventWriter, Slots
-from novel_engine.llm.prose_grammar import Template, cap, decap, first_sentence, load_grammar, number_words, ordinal
+from novel_engine.llm.prose_events import LOCATION_TARGETED, PERSONA_TARGETED, TERSE, EventWriter, Slots
+from novel_engine.llm.prose_grammar import (Template, cap, decap, first_sentence, join_names, load_grammar,
+                                            number_words, ordinal, strip_end)
 
-__all__ = ["narrate", "tension_band"]
+__all__ = ["narrate", "recap", "tension_band"]
 
 _PARAGRAPH_EVENTS = 4
+# how the untold deeds of a large cast are counted (singular, plural)
+_KIND_NOUNS = {"attack": ("fight", "fights"), "help": ("rescue", "rescues"), "move": ("journey", "journeys"),
+               "flee": ("flight", "flights"), "investigate": ("search", "searches"),
+               "persuade": ("plea", "pleas"), "speak": ("conversation", "conversations"),
+               "observe": ("watch kept", "watches kept"), "hide": ("disappearance", "disappearances"),
+               "rest": ("rest", "rests")}
 
 
 def tension_band(tension: float) -> str:
@@ -53,20 +60,34 @@ class _Writer(EventWriter):
     """Writes one chapter around the event sentences: opening, paragraphs by place, closing."""
 
     def rotate(self, key: str, slots: dict[str, str], absent: frozenset[str] | set[str] = frozenset(),
-               lane: int = 0, lanes: int = 1) -> str:
+               lane: int = 0, lanes: int = 1, optional: bool = False) -> str:
         """A chapter-level line (opening, atmosphere, closing...). These step through their pool
         turn by turn, from an offset given by the story's title, so a pool of n lines gives n
-        chapters in a row that do not open or close alike (random draws would repeat within a few)."""
-        return cap(self.rotated(key, absent, lane, lanes).render(slots))
+        chapters in a row that do not open or close alike (random draws would repeat within a few).
+        An ``optional`` line whose every form the chapters before have used is left out ('')."""
+        t = self.rotated(key, absent, lane, lanes, slots, optional)
+        return cap(t.render(slots)) if t is not None else ""
 
     def rotated(self, key: str, absent: frozenset[str] | set[str] = frozenset(), lane: int = 0,
-                lanes: int = 1) -> Template:
-        """The template :meth:`rotate` fills (for callers that need to know how it opens)."""
+                lanes: int = 1, slots: dict[str, str] | None = None, optional: bool = False) -> Template | None:
+        """The template :meth:`rotate` fills (for callers that need to know how it opens): the
+        turn's place in the pool, or the next one on whose text the chapters before are silent
+        (None for an ``optional`` line when there is none)."""
         pool = self.g.pools[key]
         if absent:
             pool = tuple(t for t in pool if not t.fields & absent) or pool
         step = self.inp.turn * lanes + lane
-        choice = pool[(_offset(self.inp.title, self.g.style, key) + step) % len(pool)]
+        start = _offset(self.inp.title, self.g.style, key) + step
+        choice = pool[start % len(pool)]
+        if self.before and slots is not None:
+            for k in range(len(pool)):
+                candidate = pool[(start + k) % len(pool)]
+                if strip_end(candidate.render(slots)) not in self.before:
+                    choice = candidate
+                    break
+            else:
+                if optional:
+                    return None
         self.used.add(choice.text)
         return choice
 
@@ -83,39 +104,84 @@ class _Writer(EventWriter):
             lines = [self.rotate("quiet", base, absent)]
             if v >= 0.3 or self.f_atmos and v > 0:
                 lines.extend(self.atmosphere(1))
-            return " ".join(lines)
+            return " ".join(line for line in lines if line)
         paragraphs = []
-        head = [self.rotate(f"opening.{tension_band(inp.tension)}", base, absent)] if v >= TERSE else []
+        head = [self.rotate(f"opening.{tension_band(inp.tension)}", base, absent, optional=inp.turn > 1)
+                ] if v >= TERSE else []
         count = 0 if v <= 0 else (0 if v < 0.3 else 1 if v < 0.7 else 2) + (1 if self.f_atmos else 0)
+        if inp.previously and v >= TERSE and inp.previously not in self.before:  # what came before, in one line, in place of some weather
+            head.append(self.rotate("previously", {"summary": inp.previously}))
+            count = max(0, count - 1)
         head.extend(self.atmosphere(count))
+        head = [h for h in head if h]
         if head:
             paragraphs.append(" ".join(head))
         for index, (loc, chunk, first_here) in enumerate(self.chunks()):
-            paragraphs.append(" ".join(self.paragraph(loc, chunk, index, first_here)))
+            said = self.paragraph(loc, chunk, index, first_here)
+            if said:  # a beat summed up in the chapters before may leave nothing new to say
+                paragraphs.append(" ".join(said))
         tail = []
+        if self.fallen_later:  # a battle's many falls, told once at its end
+            names = join_names([self.name(pid) for pid in self.fallen_later])
+            key = "fall.many" if len(self.fallen_later) > 1 else "fall.one"
+            tail.append(self.say(key, Slots(self, "attack", names=names, victim=names)))
         if inp.omitted > 0:
             key = "omitted.one" if inp.omitted == 1 else "omitted.many"
             tail.append(self.say(key, Slots(self, "move", n=number_words(inp.omitted))))
-        if v >= TERSE:
-            tail.append(self.rotate(f"closing.{tension_band(inp.tension)}", base, absent))
+            kinds = [f"{number_words(n)} {_KIND_NOUNS[a][n != 1]}" for a, n in inp.omitted_kinds[:3]
+                     if a in _KIND_NOUNS]
+            if len(kinds) > 1 and v >= TERSE:
+                tail.append(self.say("omitted.kinds", {"names": join_names(kinds)}))
+        if v >= TERSE and not inp.ending:
+            tail.append(self.rotate(f"closing.{tension_band(inp.tension)}", base, absent, optional=True))
+        tail = [t for t in tail if t]
         if tail:
             paragraphs.append(" ".join(tail))
+        if inp.ending:
+            paragraphs.append(self.rotate("epilogue", {"title": inp.title or "this story"}))
         return "\n\n".join(paragraphs)
 
     def atmosphere(self, count: int) -> list[str]:
         """Up to three scene-setting lines: weather, light and sound, in a drawn order."""
         kinds = ["weather", "light", "sound"]
         self.rng.shuffle(kinds)
-        return [self.rotate(f"atmosphere.{k}", {}) for k in kinds[:min(count, 3)]]
+        return [self.rotate(f"atmosphere.{k}", {}, optional=True) for k in kinds[:min(count, 3)]]
 
     def chunks(self) -> list[tuple[str | None, list, bool]]:
-        """Events grouped by place (in order of first appearance), cut into short paragraphs."""
-        groups: dict[str | None, list] = {}
-        for e in self.inp.events:
-            groups.setdefault(e.location, []).append(e)
+        """Events grouped by storyline (in order of first appearance), cut into short paragraphs.
+
+        A storyline is the events that share people (directly or through one another): a knight
+        who rides to the tower and fights there is one thread, whatever the places; two strangers
+        in one square are two. A world event joins the thread of the first event at its place.
+        Each group's place is where its first event happened."""
+        events = [e for e in self.inp.events if not self.untold(e)]
+        parent: dict[str, str] = {}
+
+        def root(x: str) -> str:
+            while parent.get(x, x) != x:
+                parent[x] = parent.get(parent[x], parent[x])
+                x = parent[x]
+            return x
+
+        for e in events:
+            action = getattr(e.action_type, "value", e.action_type)
+            target = e.target if action in PERSONA_TARGETED else None
+            people = [p for p in (e.actor, target, *e.participants) if p]
+            for p in people[1:]:
+                a, b = root(people[0]), root(p)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)  # ids order the union: the same whatever the event order
+        groups: dict[str, list] = {}
+        place_thread: dict[str | None, str] = {}
+        for i, e in enumerate(events):
+            person = e.actor or next((p for p in e.participants if p), None)
+            key = root(person) if person else place_thread.get(e.location, f"@{e.location}:{i}")
+            place_thread.setdefault(e.location, key)
+            groups.setdefault(key, []).append(e)
         out = []
         size = _PARAGRAPH_EVENTS - (self.v >= 0.5)  # richer telling, fewer events per paragraph
-        for loc, events in groups.items():
+        for events in groups.values():
+            loc = events[0].location
             parts = -(-len(events) // size)
             # even cuts (2 + 2, not 3 + 1) so no paragraph is a lone afterthought
             bounds = [len(events) * k // parts for k in range(parts + 1)]
@@ -129,9 +195,13 @@ class _Writer(EventWriter):
         started = False
         if (self.f_atmos and self.v > 0 and first_here and loc and self.scenes < 2
                 and self.rng.random() < 0.5 + 0.3 * self.v):
-            t = self.rotated("scene", lane=self.scenes, lanes=2)
+            slots = Slots(self, "move", place=self.place(loc))
+            t = self.rotated("scene", lane=self.scenes, lanes=2, slots=slots, optional=True)
             self.scenes += 1
-            line = t.render(Slots(self, "move", place=self.place(loc)))
+        else:
+            t = None
+        if t is not None:
+            line = t.render(slots)
             prefix = self.prefix(index, first_here, loc, names_place=True)
             if prefix and not t.text.startswith("{"):  # a template's own capital, never a name's
                 line = decap(line)
@@ -166,3 +236,29 @@ class _Writer(EventWriter):
 @lru_cache(maxsize=4096)
 def _offset(title: str, style: str, key: str) -> int:
     return stable_hash(f"{title}|{style}|{key}")
+
+
+_RECAPS = frozenset({"attack", "help", "persuade", "speak", "move", "flee", "investigate"})
+
+
+def recap(inp: NarrationInput, events, rng: random.Random) -> str:
+    """What ``events`` (a chapter's main deeds, from ``inp``'s chapter) come to, in one clause for
+    the next chapter's "previously" line: "Ser Aldric fought Vharuth, and Wren Ashby fell"."""
+    w = _Writer(inp, rng, load_grammar(inp.style))
+    clauses: list[str] = []
+    for e in events:
+        action = getattr(e.action_type, "value", e.action_type)
+        outcome = getattr(e.outcome, "value", e.outcome)
+        if e.kind != "action" or not e.actor or (e.data or {}).get("missing") or outcome in ("failure", "blocked"):
+            continue  # what came of nothing is not worth recalling
+        key = f"recap.{action if action in _RECAPS else 'quiet'}"
+        target = w.name(e.target) if action in PERSONA_TARGETED and e.target else ""
+        slots = Slots(w, "move", actor=w.name(e.actor), target=target, place=w.place(e.location or e.target))
+        t = w.pick(key)
+        if t is not None and (target or "target" not in t.fields):
+            clauses.append(t.render(slots))
+        for victim in (e.data or {}).get("incapacitated") or ():
+            t = w.pick("recap.fall")
+            if t is not None and isinstance(victim, str):
+                clauses.append(t.render(Slots(w, "move", victim=w.name(victim))))
+    return join_names(list(dict.fromkeys(clauses))[:3])

@@ -43,6 +43,10 @@ class CharacterSketch:
     voice: tuple[str, ...] = ()
     traits: dict[str, float] = field(default_factory=dict)
     status: str = "active"
+    kind: str = "human"  # human, beast, machine or spirit: which verbs fit it
+    goal: str = ""  # its most pressing goal, in words (what it talks about)
+    aims: dict[str, str] = field(default_factory=dict)  # persona id -> the goal that concerns them
+    bonds: dict[str, float] = field(default_factory=dict)  # persona id -> affinity towards them
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,12 @@ class NarrationInput:
     locations: dict[str, tuple[str, str]]
     tension: float
     omitted: int = 0
+    before: str = ""  # the chapters before this one (up to twenty): what the prose should not say again
+    conditions: tuple[str, ...] = ()  # what still stands from earlier turns ("X lies fallen at Y")
+    previously: str = ""  # what the chapter before told, in a clause ("X fought Y, and Z fell")
+    repeats: dict[str, int] = field(default_factory=dict)  # event id -> chapters in a row its beat is told
+    omitted_kinds: tuple[tuple[str, int], ...] = ()  # the untold events by action type, most first
+    ending: bool = False  # the story's main goals are reached: this chapter ends it
 
 
 @dataclass(frozen=True, slots=True)

@@ -148,8 +148,10 @@ def _narration_data(inp: NarrationInput) -> dict[str, Any]:
                     "outcome": e.outcome.value, "dialogue": e.dialogue, "intensity": e.intensity}
                    for e in inp.events],
         "characters": [{"id": c.id, "name": c.name, "description": c.description, "voice": list(c.voice),
-                        "status": c.status} for c in inp.characters.values()],
+                        "status": c.status, "kind": c.kind} for c in inp.characters.values()],
         "places": [{"id": k, "name": n, "description": d} for k, (n, d) in inp.locations.items()],
+        "standing_conditions": list(inp.conditions),
+        "previously": inp.previously, "final_chapter": inp.ending,
     }
 
 

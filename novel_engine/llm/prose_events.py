@@ -15,9 +15,10 @@ from functools import lru_cache
 
 from novel_engine.core.rng import stable_hash
 from novel_engine.llm.port import NarrationInput
+from novel_engine.llm.prose_lines import LineMaker
 from novel_engine.llm.prose_grammar import (
-    ACTION_TYPES, Grammar, Template, appositive, as_ids, cap, join_names, lowered_lead, predicate,
-    quote_forms, strip_end, strongest_trait,
+    ACTION_TYPES, Grammar, Template, appositive, as_ids, cap, join_names, lowered_lead, number_words, ordinal,
+    predicate, quote_forms, strip_end, strongest_trait,
 )
 
 __all__ = ["EventWriter", "Slots", "PERSONA_TARGETED", "LOCATION_TARGETED", "TERSE"]
@@ -25,6 +26,8 @@ __all__ = ["EventWriter", "Slots", "PERSONA_TARGETED", "LOCATION_TARGETED", "TER
 PERSONA_TARGETED = frozenset({"speak", "persuade", "help", "attack"})
 LOCATION_TARGETED = frozenset({"move", "flee"})
 TERSE = 0.15  # below this verbosity: no opening, closing or extra sentences
+_REPEAT_GROUP = {"attack": "attack", "help": "help", "speak": "talk", "persuade": "talk", "investigate": "investigate",
+                 "move": "move", "flee": "move"}
 _TAG_GROUP = {"attack": "attack", "flee": "flee", "persuade": "persuade", "help": "help",
               "hide": "quiet", "observe": "quiet", "investigate": "quiet", "rest": "quiet"}
 
@@ -70,9 +73,17 @@ class EventWriter:
         self.introduced: set[str] = set()  # characters already given a descriptive clause
         self.voiced: set[str] = set()
         self.described: set[str] = set()
+        self.summed: set[frozenset] = set()  # pairs whose repeated beat this chapter summed up
+        self.fell: set[str] = set()  # whose fall this chapter has told
         self.scenes = 0
+        # more than two falls in a chapter are told together at its end (fall.many), not one by one
+        falls = [v for e in inp.events for v in as_ids((e.data or {}).get("incapacitated"))]
+        self.fallen_later: list[str] | None = [] if len(falls) > 2 else None
         # someone who speaks this turn needs no catchphrase put in their mouth as well
-        self.speakers = {e.actor for e in inp.events if e.dialogue and e.actor}
+        self.speakers = {e.actor for e in inp.events if e.actor and (e.dialogue or getattr(
+            e.action_type, "value", e.action_type) in ("speak", "persuade"))}
+        self.before = inp.before
+        self.lines = LineMaker(inp.characters, inp.before)
 
     # --- choosing and filling templates ---------------------------------------------------------
 
@@ -98,9 +109,32 @@ class EventWriter:
         return t.text if t else ""
 
     def say(self, key: str, slots: dict[str, str], absent: frozenset[str] | set[str] = frozenset()) -> str:
-        """Draw a template from pool ``key`` and fill it: one capitalised sentence."""
-        t = self.pick(key, absent)
-        return cap(t.render(slots)) if t else ""
+        """Draw a template from pool ``key`` and fill it: one capitalised sentence, one not written
+        in the chapters before if a few draws find one."""
+        return cap(self.fresh(key, slots, absent)[1])
+
+    def fresh(self, key: str, slots: dict[str, str], absent: frozenset[str] | set[str] = frozenset()
+              ) -> tuple[Template | None, str]:
+        """A template from pool ``key`` and its text, redrawn (twice at most) while the text was
+        written in the chapters before: a story that says the same thing twice reads as a log."""
+        before = self.before
+        t = None
+        for _ in range(3):
+            t = self.pick(key, absent)
+            if t is None:
+                return None, ""
+            text = t.render(slots)
+            if not before or strip_end(text) not in before:
+                break
+        return t, text
+
+    def fresh_word(self, key: str) -> str:
+        """A whole-sentence word pool entry (a flourish) not written in the chapters before, or ''."""
+        for _ in range(3):
+            text = self.word(key)
+            if not self.before or strip_end(text) not in self.before:
+                return text
+        return ""
 
     def name(self, pid: str | None) -> str:
         """A character's name; a place's name; else the id itself (underscores as spaces)."""
@@ -138,15 +172,26 @@ class EventWriter:
         outcome = getattr(e.outcome, "value", e.outcome)
         outcome = "success" if outcome not in ("partial", "failure", "blocked") else outcome
         slots, absent = self.event_slots(e, action)
-        lines = quote_forms(e.dialogue)
+        again = self.inp.repeats.get(e.id, 0)
+        if again >= 2 and not data.get("missing"):
+            # a beat told in the chapters before is summed up, not told again (see untold)
+            harm = self.harm(data)
+            pair = frozenset((e.actor, e.target or e.location or ""))
+            if pair in self.summed:  # the other side of a fight already summed up: only its harm
+                return harm
+            self.summed.add(pair)
+            slots["nth"], slots["n"] = ordinal(again), number_words(again)
+            return [self.say(f"repeat.{_REPEAT_GROUP.get(action, 'quiet')}", slots), *harm]
+        missing = bool(data.get("missing")) and action in PERSONA_TARGETED
+        # what is said comes from the exchange (see prose_lines); nothing is said to someone absent
+        lines = None if missing else quote_forms(self.lines.line(self, e, action))
         if lines:
             slots["line"], slots["line_c"] = lines
         spoken = bool(lines) and action in ("speak", "persuade") and (self.f_dialogue or rng.random() < 0.5)
-        key = f"dialogue.{action}" if spoken else f"actions.{action}.{outcome}"
-        if data.get("missing") and action in PERSONA_TARGETED:
-            key, spoken = "missing", False  # the target was not there: nothing else happened
-        t = self.pick(key, absent)
-        text = t.render(slots)
+        key = f"dialogue.{action}" if spoken else self.kind_key(e, action, outcome)
+        if missing:
+            key = "missing"  # the target was not there: nothing else happened
+        t, text = self.fresh(key, slots, absent)
         lead = ""
         if t.opens_with_actor:
             if para_index is not None:
@@ -156,39 +201,74 @@ class EventWriter:
                 lead = self.word("beat")
             text = self.with_clause(e.actor, action, text, slots["actor"], allow_lead=not lead)
         out = [cap(f"{lead} {text}") if lead else cap(text)]
-        if spoken:
-            out.append(self.say(f"reaction.{action}.{outcome}", slots))
+        if spoken:  # the answer agrees with the outcome: in words, or in a gesture
+            reply = quote_forms(self.lines.reply(self, e, action, outcome)) if rng.random() < 0.3 + 0.4 * v else None
+            if reply:
+                slots["reply"], slots["reply_c"] = reply
+                out.append(self.say("dialogue.reply", slots))
+            else:
+                out.append(self.say(f"reaction.{action}.{outcome}", slots))
         if v < TERSE:
             self.terse_harm(out, data)
             return out
         if (self.f_action and not data.get("missing") and (e.intensity >= 0.5 or action == "attack")
                 and rng.random() < 0.3 + 0.5 * v):
             key = f"flourish.{action}"
-            out.append(self.word(key if key in self.g.pools else "flourish.default"))
+            flourish = self.fresh_word(key if key in self.g.pools else "flourish.default")
+            if flourish:
+                out.append(flourish)
         if lines and not spoken and (self.f_dialogue or rng.random() < 0.15 + 0.35 * v):
             if action == "persuade":  # persuasion's verbs ("urges") need someone to urge
                 slots["tag"] = self.word("tag.default")
-            out.append(self.say("dialogue.other", slots))
-        reply = quote_forms(data.get("reply")) if e.target else None
-        if reply and (self.f_dialogue or rng.random() < 0.2 + 0.4 * v):
-            slots["reply"], slots["reply_c"] = reply
-            out.append(self.say("dialogue.reply", slots))
+            # a line for someone is said to them, never "to nobody in particular"
+            key = ("dialogue.at" if action == "attack" else "dialogue.to" if action in PERSONA_TARGETED and e.target
+                   else "dialogue.other")
+            out.append(self.say(key, slots))
         finding = strip_end(str(data.get("finding") or ""))
-        if action == "investigate" and finding and outcome in ("success", "partial"):
+        # a finding told in the chapters before is no news: the search is told, not its old result
+        if action == "investigate" and finding and outcome in ("success", "partial") and finding not in self.before:
             slots["finding"] = finding
             out.append(self.say("finding", slots))
         out.extend(self.negotiation(e, data, slots, outcome, spoken))
         out.extend(self.harm(data))
         voice = self.inp.characters.get(e.actor)
-        # a catchphrase is seasoning: one or two a chapter, never for someone who speaks anyway
+        # a catchphrase is seasoning: one or two a chapter, never for someone who speaks anyway, and
+        # only one that fits whoever hears it (see prose_lines)
         if (voice is not None and voice.voice and e.actor not in self.speakers and len(self.voiced) < 1 + (v >= 0.8)
-                and rng.random() < (0.2 if self.f_dialogue else 0.08) * (0.5 + v)):
+                and rng.random() < (0.06 if self.f_dialogue else 0.03) * (0.5 + v)):
             self.voiced.add(e.actor)
-            said = quote_forms(voice.voice[rng.randrange(len(voice.voice))])
+            listener = self.inp.characters.get(e.target) if action in PERSONA_TARGETED else None
+            said = quote_forms(self.lines.catchphrase(self, e.actor, listener))
             if said:
                 slots["line"], slots["line_c"] = said
                 out.append(self.say("dialogue.voice", slots))
         return out
+
+    def kind_key(self, e, action: str, outcome: str) -> str:
+        """The pool for a deed, the kind's own when its actor (rest) or target (help) is not human."""
+        who = e.target if action == "help" else e.actor if action == "rest" else None
+        ch = self.inp.characters.get(who) if who else None
+        if ch is not None and ch.kind != "human":
+            key = f"kind.{ch.kind}.{action}.{outcome}"
+            if key in self.g.pools:
+                return key
+        return f"actions.{action}.{outcome}"
+
+    def harm_key(self, key: str, pid: str) -> str:
+        """``key`` (``wound.light``, ``fall.one``, ``status.wounded``...) for what ``pid`` is: a
+        machine is damaged, not bleeding."""
+        ch = self.inp.characters.get(pid)
+        if ch is not None and ch.kind != "human" and f"kind.{ch.kind}.{key}" in self.g.pools:
+            return f"kind.{ch.kind}.{key}"
+        return key
+
+    def untold(self, e) -> bool:
+        """Whether ``e`` goes untold: a beat told in the chapters before is summed up on its second
+        day, its fourth, eighth..., or when it hurts someone; on the other days it is not told."""
+        again = self.inp.repeats.get(e.id, 0)
+        data = e.data or {}
+        return (again >= 2 and bool(again & (again - 1)) and not data.get("missing")
+                and not data.get("wounded") and not data.get("incapacitated"))
 
     def event_slots(self, e, action: str) -> tuple[Slots, set[str]]:
         """The fields of an event's sentences, and the optional fields it cannot fill."""
@@ -222,7 +302,7 @@ class EventWriter:
             options.append("appositive")
         if allow_lead:
             if ch.status == "wounded":
-                options.append("status.wounded")
+                options.append(self.harm_key("status.wounded", pid))
             trait = strongest_trait(ch.traits, action) if (turn + phase) % 2 == 0 else None
             if trait and f"trait.{trait}" in self.g.pools:
                 options.append(f"trait.{trait}")
@@ -248,7 +328,9 @@ class EventWriter:
             self.terse_harm(out, e.data or {})
             return out
         if key != "generic" and (self.f_atmos or e.intensity >= 0.7) and self.rng.random() < 0.2 + 0.5 * v:
-            out.append(self.word("flourish.world"))
+            flourish = self.fresh_word("flourish.world")
+            if flourish:
+                out.append(flourish)
         out.extend(self.harm(e.data or {}))
         return out
 
@@ -295,19 +377,22 @@ class EventWriter:
         return out
 
     def harm(self, data: dict) -> list[str]:
-        """Who was wounded and who fell, one sentence each."""
-        fallen = as_ids(data.get("incapacitated"))
-        wounded = [w for w in as_ids(data.get("wounded")) if w not in fallen]
+        """Who was wounded and who fell, one sentence each (a fall once a chapter)."""
+        fallen = [f for f in as_ids(data.get("incapacitated")) if f not in self.fell]
+        wounded = [w for w in as_ids(data.get("wounded")) if w not in fallen and w not in self.fell]
+        self.fell.update(fallen)
         out = []
         if len(wounded) == 1:
             damage = data.get("damage")
             severe = isinstance(damage, (int, float)) and damage >= 0.4
-            out.append(self.say("wound.severe" if severe else "wound.light",
+            out.append(self.say(self.harm_key("wound.severe" if severe else "wound.light", wounded[0]),
                                 Slots(self, "attack", victim=self.name(wounded[0]))))
         elif wounded:
             out.append(self.say("wound.many", Slots(self, "attack", names=self._names(wounded))))
-        if len(fallen) == 1:
-            out.append(self.say("fall.one", Slots(self, "attack", victim=self.name(fallen[0]))))
+        if self.fallen_later is not None:
+            self.fallen_later.extend(f for f in fallen if f not in self.fallen_later)
+        elif len(fallen) == 1:
+            out.append(self.say(self.harm_key("fall.one", fallen[0]), Slots(self, "attack", victim=self.name(fallen[0]))))
         elif fallen:
             out.append(self.say("fall.many", Slots(self, "attack", names=self._names(fallen))))
         return out

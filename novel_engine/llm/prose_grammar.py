@@ -56,7 +56,7 @@ OUTCOMES = ("success", "partial", "failure", "blocked")
 FIELDS = frozenset({
     "actor", "target", "place", "origin", "adverb", "manner", "tag", "atag", "line", "line_c",
     "reply", "reply_c", "finding", "summary", "summary_lc", "victim", "names", "agent", "n",
-    "nth", "title",
+    "nth", "title", "goal", "request", "subject", "value", "first", "news",
 })
 
 REQUIRED_POOLS: tuple[str, ...] = (
@@ -69,6 +69,7 @@ REQUIRED_POOLS: tuple[str, ...] = (
     *(f"manner.{a}" for a in ACTION_TYPES),
     *(f"tag.{g}" for g in ("default", "attack", "flee", "persuade", "help", "quiet")),
     "answer", "dialogue.speak", "dialogue.persuade", "dialogue.other", "dialogue.reply", "dialogue.voice",
+    "dialogue.at", "dialogue.to",
     *(f"reaction.{a}.{o}" for a in ("speak", "persuade") for o in OUTCOMES),
     "finding", "counter.back", "counter.step.one", "counter.step.many",
     *(f"stance.{s}" for s in ("counter", "evade", "refuse")),
@@ -78,6 +79,12 @@ REQUIRED_POOLS: tuple[str, ...] = (
     "flourish.default", "flourish.world", "world", "causal", "generic",
     "omitted.one", "omitted.many", "fallback.actor", "fallback.place", "fallback.target",
     "status.wounded",
+    *(f"says.{k}" for k in ("location", "status", "hostile", "ally", "fact", "goal", "request", "plea", "warm",
+                            "cold", "greet", "strike", "vow", "aid")),
+    *(f"replies.{a}.{o}" for a in ("speak", "persuade", "tell") for o in OUTCOMES),
+    "previously", "epilogue", "omitted.kinds",
+    *(f"recap.{k}" for k in ("attack", "help", "persuade", "speak", "move", "flee", "investigate", "quiet", "fall")),
+    *(f"repeat.{k}" for k in ("attack", "help", "talk", "investigate", "move", "quiet")),
 )
 
 _FORMATTER = string.Formatter()

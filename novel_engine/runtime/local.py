@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from novel_engine.agents.belief_store import BeliefStore
-from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext
+from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext, ends_story
 from novel_engine.agents.director import DirectorAgent, TurnResult
 from novel_engine.agents.persona import PersonaPool
 from novel_engine.config import SessionSettings
@@ -167,7 +167,8 @@ class LocalRuntime:
                               coherence=result.coherence, timings=timings)
         prose = await self.chronicler.create_narrative(
             result.events, world.personas,
-            WorldContext(title=self.scenario.title, turn=turn, locations=world.locations, tension=result.tension),
+            WorldContext(title=self.scenario.title, turn=turn, locations=world.locations, tension=result.tension,
+                         ending=ends_story(self.scenario, self.director.reached, result.milestones)),
             impact=chronicle_impact)
         timings["narrate"], t = clock() - t, clock()
         self.pending = list(result.fragments)
@@ -236,6 +237,9 @@ class LocalRuntime:
     def export_markdown(self) -> str:
         return self.chronicler.export_markdown()
 
+    def narration_fallbacks(self) -> list[tuple[int, str]]:
+        return [(f.turn, f.error) for f in self.chronicler.fallbacks]
+
     def causal_graph(self) -> dict:
         return self.director.causal_graph.to_node_link()
 
@@ -247,6 +251,13 @@ class LocalRuntime:
         if isinstance(split, Replicas) and split.owner(persona_id) != split.part:
             return split.beliefs_of(persona_id, limit)
         return self.beliefs.beliefs_of(persona_id, limit)
+
+    def belief_model_of(self, persona_id: str) -> dict[str, Any] | None:
+        """A persona's whole belief model as data (point-of-view chapters read its evidence)."""
+        split = self.split
+        if isinstance(split, Replicas) and split.owner(persona_id) != split.part:
+            return split.ask(split.owner(persona_id), ("model_of", persona_id))
+        return self.beliefs.model_of(persona_id)
 
     def held(self) -> tuple[dict[str, Any], dict[str, list]]:
         """Every persona's belief model and memories as checkpoint data (``BeliefStore.to_dict``,

@@ -186,6 +186,9 @@ class BeliefStoreShard:
     def beliefs_of(self, persona_id: str, limit: int = 20) -> list[BeliefSummary]:
         return self.store.beliefs_of(persona_id, limit)
 
+    def model_of(self, persona_id: str) -> dict[str, Any] | None:
+        return self.store.model_of(persona_id)
+
     def last_timings(self) -> dict[str, float]:
         """Seconds the last absorb call spent absorbing and building views."""
         return dict(self.timings)
@@ -234,6 +237,9 @@ class ChroniclerActor:
 
     def narrative(self) -> str:
         return self.chronicler.narrative()
+
+    def narration_fallbacks(self) -> list[tuple[int, str]]:
+        return [(f.turn, f.error) for f in self.chronicler.fallbacks]
 
     def export_markdown(self) -> str:
         return self.chronicler.export_markdown()

@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 
 import ray
 
-from novel_engine.agents.chronicler import WorldContext, select_highlights
+from novel_engine.agents.chronicler import WorldContext, ends_story, select_highlights
 from novel_engine.agents.chronicler import _mentioned as mentioned_in  # exactly whom the prose may name
 from novel_engine.agents.director import DirectorAgent
 from novel_engine.config import SessionSettings
@@ -239,7 +239,8 @@ class DirectorActor:
         places = {l: world.locations[l] for l in where if l in world.locations}
         prose, recs = await self.chronicler.narrate.remote(
             result.events, characters,
-            WorldContext(title=self.scenario.title, turn=turn, locations=places, tension=result.tension),
+            WorldContext(title=self.scenario.title, turn=turn, locations=places, tension=result.tension,
+                         ending=ends_story(self.scenario, self.director.reached, result.milestones)),
             chronicle_impact, True, replay_chron or None)
         records.extend(recs)
         timings["narrate"], t = clock() - t, clock()
@@ -352,3 +353,7 @@ class DirectorActor:
         if i is None:
             return []
         return await self.belief_shards[i].beliefs_of.remote(persona_id, limit)
+
+    async def belief_model_of(self, persona_id: str) -> dict | None:
+        i = self.plan.belief_shard_of().get(persona_id)
+        return None if i is None else await self.belief_shards[i].model_of.remote(persona_id)

@@ -237,6 +237,9 @@ class RayRuntime:
     def export_markdown(self) -> str:
         return ray.get(self._actor("chronicler").export_markdown.remote())
 
+    def narration_fallbacks(self) -> list[tuple[int, str]]:
+        return ray.get(self._actor("chronicler").narration_fallbacks.remote())
+
     def causal_graph(self) -> dict:
         return ray.get(self.director.causal_graph.remote())
 
@@ -245,6 +248,9 @@ class RayRuntime:
 
     def beliefs_of(self, persona_id: str, limit: int = 20) -> list[BeliefSummary]:
         return ray.get(self.director.beliefs_of.remote(persona_id, limit))
+
+    def belief_model_of(self, persona_id: str) -> dict | None:
+        return ray.get(self.director.belief_model_of.remote(persona_id))
 
     async def asummary(self) -> dict:
         """The turn and the tension after it, in one small call."""

@@ -316,6 +316,8 @@ def serve(runtime: "LocalRuntime", conn: Connection, part: int, parts: int) -> N
                 loop.run_until_complete(rt.step(message[1], message[2]))
             elif op == "beliefs_of":
                 conn.send((op, rt.beliefs.beliefs_of(message[1], message[2])))
+            elif op == "model_of":
+                conn.send((op, rt.beliefs.model_of(message[1])))
             elif op == "held":
                 conn.send((op, (rt.beliefs.to_dict(), memory_rows(rt.pool.agents))))
             elif op == "close":

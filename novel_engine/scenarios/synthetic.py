@@ -199,11 +199,11 @@ def _generate(personas: int, locations: int | None, seed: int, style: str) -> Sc
         causal_rules=_causal_rules(places, hub, quiet, threat_key),
         narrative_goals=[
             NarrativeGoalSpec.model_construct(id="first_blood", description="Someone comes to blows.",
-                                              when=_pattern(ActionType.ATTACK)),
+                                              when=_pattern(ActionType.ATTACK), main=False),
             NarrativeGoalSpec.model_construct(id="alliance", description="Two strangers make common cause.",
-                                              when=_pattern(ActionType.PERSUADE, outcome="success")),
+                                              when=_pattern(ActionType.PERSUADE, outcome="success"), main=False),
             NarrativeGoalSpec.model_construct(id="rescue", description="Someone is helped in time.",
-                                              when=_pattern(ActionType.HELP, outcome="success")),
+                                              when=_pattern(ActionType.HELP, outcome="success"), main=False),
         ],
         complications=[
             _complication(text, loc_ids[int(rand() * n_loc)], Visibility.LOCAL, _UNIT[40 + int(rand() * 41)],
@@ -293,7 +293,7 @@ def _cast(rand: Callable[[], float], ids: list[str], names: list[str], home: lis
             persona_fs, id=ids[i], name=names[i],
             description=f"A {moods[int(rand() * n_moods)]} {roles[int(rand() * n_roles)]} from {loc_names[at]}.",
             traits=traits, goals=goals, location=loc_ids[at], relationships=rels, controlled_by=None,
-            biases=biases, voice=[], health=1.0))
+            biases=biases, voice=[], health=1.0, kind="human"))
     return out
 
 

@@ -46,6 +46,8 @@ class Faults:
         hang_s: how long a hanging call hangs.
         script: outcomes for the next calls, consumed first: ``ok``, ``429``, ``500``, ``hang``, ``malformed``.
         seed: seeds the stream that picks which calls fail.
+        hallucinate: a sentence added to every chapter of prose (a name the story never had, say),
+            to test that the chronicler checks a model's prose against the events.
     """
 
     latency_s: float = 0.0
@@ -57,6 +59,7 @@ class Faults:
     hang_s: float = 5.0
     script: list[str] = field(default_factory=list)
     seed: int = 0
+    hallucinate: str = ""
 
 
 def fake_answer(user_text: str, json_wanted: bool) -> str:
@@ -195,6 +198,8 @@ class _FakeServer:
             loop = asyncio.get_running_loop()
             until = loop.time() + self.faults.latency_s
             text = fake_answer(user, json_wanted) if outcome in ("ok", "malformed") else ""
+            if text and not json_wanted and self.faults.hallucinate:
+                text = f"{text} {self.faults.hallucinate}"
             if self.faults.latency_s:
                 # what is left of the latency: 64 answers made at once would otherwise queue for
                 # this one process and stretch the calls of a wave by their sum

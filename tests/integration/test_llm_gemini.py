@@ -169,3 +169,22 @@ def test_a_resumed_llm_session_replays_its_past_from_the_records(server, gemini_
         assert resumed.turn == 2 and resumed.narrative() == story and server.calls == calls
         resumed.step()
         assert server.calls > calls and resumed.turn == 3
+
+
+def test_prose_naming_someone_the_story_never_had_falls_back_to_offline_prose_flagged(gemini_env):
+    """The chronicler checks a model's chapter against the events: a hallucinated name fails it."""
+    ghost = "Lord Morwen Blackthorn watches it all from the ridge."
+    with FakeGeminiServer(api_key=KEY, hallucinate=ghost) as liar, FakeGeminiServer(api_key=KEY) as honest:
+        told = {}
+        for name, srv in (("liar", liar), ("honest", honest)):
+            session = Engine().create_session("fantasy_world", seed=4, llm="gemini", llm_options=_options(srv))
+            session.run(2)
+            told[name] = (session.narrative(), session.narration_fallbacks(), session.reports())
+            narrate = srv.requests[-1]["contents"][0]["parts"][0]["text"]
+            assert "standing_conditions" in narrate  # the model is given what still stands
+    text, fallbacks, reports = told["liar"]
+    assert "Morwen" not in text and [t for t, _ in fallbacks] == [1, 2]
+    assert all("ungrounded" in why and "Morwen" in why for _, why in fallbacks)
+    assert reports[0].events[0].summary not in reports[0].prose  # the offline grammar's chapter instead
+    text, fallbacks, reports = told["honest"]
+    assert fallbacks == [] and reports[0].events[0].summary in reports[0].prose  # a grounded retelling stands

@@ -56,6 +56,9 @@ def test_two_processes_tell_the_same_story_with_the_same_beliefs(scenario, seed,
         for p in cast[:12]:  # ...and each persona's are where they should be, and the same
             assert two.beliefs(p, 8) == one.beliefs(p, 8)
             assert two.beliefs(p, 8), p
+        # a point of view reads its persona's beliefs from whichever process holds them
+        far = next(p for p in cast if two._rt.split.owner(p) != two._rt.split.part)
+        assert two.narrative(pov=far) == one.narrative(pov=far)
         assert state(two) == state(one)  # checkpoints gather every process's beliefs
     finally:
         one.close()

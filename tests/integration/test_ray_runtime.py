@@ -161,3 +161,20 @@ def test_reports_come_a_page_at_a_time(ray_session, runtime):
             s.reports(-1)
     finally:
         s.close()
+
+
+def test_pov_chapters_are_the_same_on_ray_as_in_process(ray_session):
+    """The beliefs a point of view reads live in belief shards on Ray: the chapters come out the same."""
+    from novel_engine import Engine
+
+    told = {}
+    for runtime in ("local", "ray"):
+        extra = {"belief_shards": 2} if runtime == "ray" else {}
+        s = Engine(runtime).create_session("fantasy_world", seed=3, **extra)
+        try:
+            s.run(4)
+            told[runtime] = [(c.turn, c.text, c.witnessed) for c in s.pov_chapters("healer")]
+        finally:
+            s.close()
+    assert told["ray"] == told["local"] and len(told["local"]) == 4
+    assert "Wren Ashby" in told["local"][0][1]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from serve_checks import assert_problem
 
+from novel_engine.testing.tales import short_tale
+
 REST = {"action_type": "rest"}
 
 
@@ -99,6 +101,11 @@ def test_player_may_read_beliefs_and_act_for_one_agent_only(alice, bob):
         f"{base}/agents/hero_001/beliefs").json()["beliefs"]
     queued = bob.post(f"{base}/agents/hero_001/actions", json={"action_type": "rest"})
     assert queued.status_code == 202 and queued.json()["for_turn"] == 2
+    own = bob.get(f"{base}/narrative", params={"pov": "hero_001"})  # the story as their persona saw it
+    assert own.status_code == 200 and [t["turn"] for t in own.json()["turns"]] == [1]
+    assert own.json() == alice.get(f"{base}/narrative", params={"pov": "hero_001"}).json()
+    assert_problem(bob.get(f"{base}/narrative", params={"pov": "dragon"}), 403)
+    assert_problem(alice.get(f"{base}/narrative", params={"pov": "nobody"}), 404)
     for method, path, body in [("GET", base, None), ("GET", f"{base}/agents/dragon/beliefs", None),
                                ("POST", f"{base}/agents/dragon/actions", REST), ("POST", f"{base}/turns", {}),
                                ("GET", f"{base}/narrative", None), ("DELETE", base, None)]:
@@ -161,6 +168,7 @@ def test_bad_input_on_every_route_is_a_422_naming_the_field(alice, story):
         ("PUT", f"{base}/agents/hero_001/player", {"username": "no-such-user-xyz"}, "body.username"),
         ("POST", f"{base}/agents/hero_001/actions", {"action_type": "rest", "extra": 1}, "body.extra"),
         ("GET", f"{base}/narrative?format=pdf", None, "query.format"),
+        ("GET", f"{base}/narrative?pov=not%20an%20id!", None, "query.pov"),
         ("GET", f"{base}/agents/hero_001/beliefs?limit=100000", None, "query.limit"),
     ]
     for method, path, body, where in cases:
@@ -195,3 +203,12 @@ def test_concurrent_turn_requests_on_one_session_queue_instead_of_conflicting(al
     assert [r.status_code for r in replies] == [200] * 6, [r.text for r in replies if r.status_code != 200]
     assert sorted(r.json()["turn"] for r in replies) == [1, 2, 3, 4, 5, 6]
     assert alice.get(f"/api/v1/sessions/{sid}").json()["turn"] == 6
+
+
+
+def test_a_story_that_reaches_its_main_goals_is_reported_finished(alice):
+    s = alice.new_session(world_template=None, scenario=short_tale())
+    assert s["status"] == "active"
+    base = f"/api/v1/sessions/{s['id']}"
+    alice.post(f"{base}/turns", json={"agent_actions": {"ann": {"action_type": "speak", "target": "bo"}}})
+    assert alice.get(base).json()["status"] == "finished"

@@ -1,0 +1,160 @@
+"""What characters say (lines made from the exchange) and what they are (kinds) in the offline prose."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+
+import pytest
+
+from novel_engine import Engine
+from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext
+from novel_engine.core.events import Event, Outcome
+from novel_engine.core.world import Location, PersonaState
+from novel_engine.llm.offline import OfflineModel
+from novel_engine.llm.offline_prose import narrate
+from novel_engine.llm.port import CharacterSketch, NarrationInput
+from novel_engine.llm.prose_grammar import STYLES, load_grammar
+from novel_engine.llm.prose_lines import fits_listener, named_in
+from novel_engine.scenarios.synthetic import synthetic
+from novel_engine.testing.tales import TRAITS
+
+PLACES = {"lane": Location("lane", "Gutter Lane", "Wet cobbles.", ("bar",)), "bar": Location("bar", "The Bar", "", ("lane",))}
+
+
+def sketch(pid, name, voice=(), **kw):
+    return CharacterSketch(pid, name, kw.pop("description", ""), tuple(voice), dict(TRAITS), **kw)
+
+
+def tell(events, characters, *, style="noir", turn=1, before="", focus=("dialogue",), seed=1):
+    inp = NarrationInput(turn=turn, title="T", style=style, verbosity=0.8, focus=focus, events=tuple(events),
+                         characters=characters, locations={k: (v.name, v.description) for k, v in PLACES.items()},
+                         tension=0.5, before=before)
+    return narrate(inp, random.Random(seed))
+
+
+def act(i, actor, action, target=None, outcome=Outcome.SUCCESS, turn=1, **kw):
+    return Event(id=f"e{turn}.{i}", turn=turn, kind="action", summary="x", actor=actor, action_type=action,
+                 target=target, location="lane", outcome=outcome, **kw)
+
+
+def quotes(text):
+    return re.findall(r'"([^"]+)"', text)
+
+
+def test_names_in_a_line_and_whom_it_fits():
+    assert named_in("Burns like these don't come from a cookfire, Mirela.") == {"Mirela"}
+    assert named_in("VESTA, I need the truth.") == {"VESTA"}
+    assert named_in("I sing, detective. I don't look out of windows.") == set()
+    mirela = sketch("merchant", "Mirela Quickhand")
+    assert fits_listener("Hold still, Mirela.", mirela) and not fits_listener("Hold still, Mirela.", None)
+    assert not fits_listener("Hold still, Mirela.", sketch("elder", "Elder Thessaly Brann"))
+    assert fits_listener("Hold still.", None)
+
+
+def test_a_voice_line_naming_someone_is_said_only_to_them():
+    line = "Burns like these don't come from a cookfire, Mirela."
+    healer = sketch("healer", "Wren Ashby", (line,))
+    people = {"healer": healer, "merchant": sketch("merchant", "Mirela Quickhand"),
+              "elder": sketch("elder", "Elder Thessaly Brann")}
+    to_elder = [tell([act(1, "healer", "help", "elder", dialogue=line)], people, seed=s) for s in range(40)]
+    assert not any("cookfire" in t for t in to_elder)
+    to_mirela = [tell([act(1, "healer", "help", "merchant", dialogue=line)], people, seed=s) for s in range(40)]
+    assert any("cookfire, Mirela" in t for t in to_mirela)
+    alone = [tell([act(1, "healer", "observe")], people, seed=s) for s in range(60)]  # catchphrases: no listener
+    assert not any("cookfire" in t for t in alone)
+
+
+def test_persuasion_asks_its_request_and_the_reply_agrees_with_the_outcome():
+    people = {"detective": sketch("detective", "Jack Halloran", aims={"singer": "Get the singer to say what she saw "
+                                                                                 "from her window"}),
+              "singer": sketch("singer", "Vera Lane")}
+    g = load_grammar("noir")
+    for outcome in ("success", "failure"):
+        agree = [t.text.rstrip(".!?") for t in g.pools[f"replies.persuade.{outcome}"]]
+        gesture = [t.text.replace("{target}", "Vera Lane") for t in g.pools[f"reaction.persuade.{outcome}"]]
+        for seed in range(12):
+            text = tell([act(1, "detective", "persuade", "singer", outcome=Outcome(outcome))], people, seed=seed)
+            assert "say what you saw from your window" in text, text
+            assert any(a in text for a in agree) or any(x in text for x in gesture), text
+            wrong = "failure" if outcome == "success" else "success"
+            assert not any(t.text.rstrip(".!?") in text for t in g.pools[f"replies.persuade.{wrong}"])
+
+
+def test_a_told_fact_is_what_is_said():
+    people = {"reporter": sketch("reporter", "Sam Pike"), "detective": sketch("detective", "Jack Halloran"),
+              "boss": sketch("boss", "Leo Varga")}
+    told = {"tells": {"key": "location_of:boss", "value": "bar", "content": "location of boss: bar"}}
+    for seed in range(10):
+        text = tell([act(1, "reporter", "speak", "detective", data=told)], people, seed=seed)
+        said = " ".join(quotes(text))
+        assert "Leo Varga" in said and "the Bar" in said, text
+
+
+def test_a_voice_line_is_not_said_again_within_five_chapters():
+    line = "Everything has a price."
+    people = {"vex": PersonaState("vex", "Vex", "lane", dict(TRAITS), voice=(line,)),
+              "jo": PersonaState("jo", "Jo", "lane", dict(TRAITS)), "kim": PersonaState("kim", "Kim", "lane", dict(TRAITS))}
+    agent = ChroniclerAgent(OfflineModel(), style="noir", verbosity=1.0, focus_areas=("dialogue",), seed=3)
+    said = []
+    for turn in range(1, 31):
+        text = asyncio.run(agent.create_narrative(
+            [act(1, "vex", "attack", ("jo", "kim")[turn % 2], turn=turn, dialogue=line)], people,
+            WorldContext(title="T", turn=turn, locations=PLACES, tension=0.5)))
+        if line[:-1] in text:
+            said.append(turn)
+    assert len(said) >= 2, said
+    assert all(b - a > 5 for a, b in zip(said, said[1:])), said
+
+
+def test_synthetic_personas_talk():
+    session = Engine("local").create_session(synthetic(personas=200, seed=1), seed=1)
+    session.run(4)
+    assert len(quotes(session.narrative())) >= 2
+
+
+@pytest.mark.parametrize("scenario", ["fantasy_world", "noir_city", "space_station"])
+def test_most_quoted_lines_are_made_not_copied(scenario):
+    session = Engine("local").create_session(scenario, seed=1)
+    session.run(20)
+    voice = {v.rstrip(".!?,") for p in session.scenario.personas for v in p.voice}
+    said = [q.rstrip(".!?,") for q in quotes(session.narrative())]
+    assert len(said) >= 10
+    assert sum(q in voice for q in said) / len(said) <= 0.3
+
+
+# --- kinds ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_machine_is_damaged_not_bleeding(style):
+    people = {"ai": sketch("ai", "VESTA", kind="machine"), "jo": sketch("jo", "Jo Reyes")}
+    blood = re.compile(r"bleed|blood|breath|bruis", re.IGNORECASE)
+    for seed in range(30):
+        for damage, key in ((0.2, "wounded"), (0.9, "incapacitated")):
+            hit = act(1, "jo", "attack", "ai", data={"damage": damage, key: ["ai"]})
+            text = tell([hit], people, style=style, focus=("action",), seed=seed)
+            harm = [s for s in re.split(r"(?<=[.!?])\\s+", text) if s.startswith("VESTA")]
+            assert not any(blood.search(s) for s in harm), (style, harm)
+    g = load_grammar(style)
+    machine = {t.text.replace("{victim}", "VESTA") for t in g.pools["kind.machine.fall.one"]}
+    text = tell([act(1, "jo", "attack", "ai", data={"damage": 0.9, "incapacitated": ["ai"]})], people, style=style,
+                focus=("action",))
+    assert any(m in text for m in machine)
+
+
+def test_kinds_come_from_the_scenario_and_are_checked():
+    from novel_engine.core.scenario import validate_scenario
+    from novel_engine.errors import ScenarioError
+    from novel_engine.scenarios import load_scenario
+
+    station = load_scenario("space_station")
+    assert {p.id: p.kind for p in station.personas}["ai"] == "machine"
+    assert {p.id: p.kind for p in load_scenario("fantasy_world").personas}["dragon"] == "beast"
+    assert all(p.kind == "human" for p in load_scenario("noir_city").personas)  # the default
+    data = station.model_dump(mode="json")
+    data["personas"][0]["kind"] = "robot"
+    with pytest.raises(ScenarioError, match=r"personas\[0\]\.kind"):
+        validate_scenario(data)
+    session = Engine("local").create_session("space_station", seed=7)
+    assert session.world.personas["ai"].kind == "machine"
