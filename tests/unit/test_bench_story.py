@@ -65,7 +65,9 @@ def test_builtins_tell_stories_without_contradictions_on_fixed_seeds(name):
         assert sum(f.contradictions.values()) == 0, f.examples
         assert f.bounces == 0
         assert f.milestones_holding == f.milestones
-        assert f.complications_fired >= 3
+        # pacing: three complications over 20 stalled-prone turns; a story that reached its main
+        # goals sooner has ended (run stops there) and needed fewer, but not none
+        assert f.complications_fired >= (3 if f.turns == 20 else 1), (seed, f.turns, f.complications_fired)
 
 
 def test_bench_story_writes_its_figures(tmp_path, capsys):

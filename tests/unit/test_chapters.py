@@ -76,8 +76,9 @@ def test_a_large_cast_follows_a_few_protagonists_and_sums_up_the_rest():
     assert omitted == 48 and {"p000", "p001", "p002"} <= {e.actor for e in told}
     session = Engine("local").create_session(synthetic(personas=200, seed=1), seed=1)
     session.run(3)
-    chapters = session.narrative().split("\n\n")
-    assert any(c.startswith("Among them: ") or "Among them: " in c for c in chapters)
+    # the untold deeds are summed up by kind, in one of the style's wordings ("Among them: 57 fights...")
+    openers = {t.split("{names}")[0] for t in load_grammar(session.scenario.style).words("omitted.kinds")}
+    assert any(o in session.narrative() for o in openers), openers
 
 
 ENDING = short_tale()

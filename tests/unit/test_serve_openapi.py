@@ -49,7 +49,8 @@ def test_every_error_status_is_a_problem_document(doc):
 
 def test_the_create_session_rules_are_in_its_schema(doc):
     body = doc["components"]["schemas"]["CreateSession"]
-    assert body["oneOf"] == [{"required": ["world_template"]}, {"required": ["scenario"]}]
+    assert body["oneOf"] == [{"required": ["world_template"]}, {"required": ["scenario"]},
+                             {"required": ["scenario_yaml"]}]
     assert "synthetic" in body["properties"]["world_template"]["enum"]
     synthetic = [r["then"] for r in body["allOf"] if r["if"]["properties"]["world_template"]["const"] == "synthetic"]
     assert synthetic == [{"required": ["agent_count"], "properties": {"agent_count": {"type": "integer"}}}]
