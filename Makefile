@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 NSTAMP := $(VENV)/.installed-notebooks
 
-.PHONY: story test bench notebooks clean web web-test
+.PHONY: story test lint bench notebooks clean web web-test
 
 # The web app (web/): Node packages from the committed lockfile, API types from the app's OpenAPI
 # schema, built into serve_app/webapp (package data, not committed). Its e2e tests run in Debian's
@@ -37,10 +37,15 @@ $(NSTAMP): pyproject.toml | $(BIN)/python
 story: $(STAMP)
 	$(BIN)/novel-engine run fantasy_world --turns 10 --seed 7
 
-# the web app's tests first, so that pytest's summary closes the output
-test: $(TSTAMP) web
+# lint and the web app's tests first, so that pytest's summary closes the output
+test: $(TSTAMP) lint web
 	$(MAKE) web-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Ruff: lint and format, configured in pyproject.toml (`ruff format .` fixes the format)
+lint: $(TSTAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 $(NPM_STAMP): web/package-lock.json
 	cd web && npm ci --no-audit --no-fund

@@ -17,8 +17,9 @@ import json
 import os
 import threading
 import uuid
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Coroutine, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -26,9 +27,9 @@ from novel_engine.agents.director import validate_action
 from novel_engine.agents.highlights import main_goals
 from novel_engine.agents.point_of_view import PovChapter, pov_chapters
 from novel_engine.config import SessionSettings, parse_settings
-from novel_engine.core.rng import check_seed
 from novel_engine.core.events import Action, Decision, Event, WorldEventSpec
 from novel_engine.core.perception import BeliefSummary
+from novel_engine.core.rng import check_seed
 from novel_engine.core.scenario import Scenario
 from novel_engine.errors import ConfigError, InvalidActionError, SessionError
 from novel_engine.llm.offline import OfflineModel
@@ -93,8 +94,16 @@ class Engine:
             engine starts; :meth:`ray_info` says where it is and where the actors' logs are.
     """
 
-    def __init__(self, runtime: str = "local", *, address: str | None = None, model: LanguageModel | None = None,
-                 actor_options: Mapping[str, Any] | None = None, store: Any = None, dashboard: bool = False) -> None:
+    def __init__(
+        self,
+        runtime: str = "local",
+        *,
+        address: str | None = None,
+        model: LanguageModel | None = None,
+        actor_options: Mapping[str, Any] | None = None,
+        store: Any = None,
+        dashboard: bool = False,
+    ) -> None:
         if runtime not in RUNTIMES:
             raise ConfigError(f"unknown runtime {runtime!r}; available: {', '.join(RUNTIMES)}", setting="runtime")
         self.runtime = runtime
@@ -138,9 +147,16 @@ class Engine:
 
         return self._model_for(stored_settings(runner, session_id), session_id)
 
-    def create_session(self, scenario: str | os.PathLike | Mapping | Scenario, seed: int | None = None, *,
-                       settings: SessionSettings | Mapping | None = None, session_id: str | None = None,
-                       detached: bool = False, **overrides: Any) -> "Session":
+    def create_session(
+        self,
+        scenario: str | os.PathLike | Mapping | Scenario,
+        seed: int | None = None,
+        *,
+        settings: SessionSettings | Mapping | None = None,
+        session_id: str | None = None,
+        detached: bool = False,
+        **overrides: Any,
+    ) -> Session:
         """Start a session of ``scenario`` (a built-in name, a YAML path, a mapping or a Scenario).
 
         Args:
@@ -167,10 +183,14 @@ class Engine:
             from novel_engine.runtime.ray_runtime import RayRuntime
 
             if s.processes > 1:
-                raise ConfigError("processes is a local-runtime setting; a Ray session spreads its personas "
-                                  "over persona_shards actors instead", setting="processes")
-            rt: Any = RayRuntime.create(sid, sc, s, self._model_for(s, sid), detached=detached,
-                                        actor_options=self._actor_options)
+                raise ConfigError(
+                    "processes is a local-runtime setting; a Ray session spreads its personas "
+                    "over persona_shards actors instead",
+                    setting="processes",
+                )
+            rt: Any = RayRuntime.create(
+                sid, sc, s, self._model_for(s, sid), detached=detached, actor_options=self._actor_options
+            )
         else:
             if detached:
                 raise ConfigError("detached sessions need the ray runtime", setting="detached")
@@ -194,7 +214,7 @@ class Engine:
             raise SessionError(f"{what} needs a state store: create the engine with Engine(store=...)")
         return self._runner
 
-    def resume(self, session_id: str, *, detached: bool = False) -> "Session":
+    def resume(self, session_id: str, *, detached: bool = False) -> Session:
         """Reopen a stored session where its last committed turn left it (e.g. after a restart).
 
         ``detached``: Ray only: new actors (when the session's are gone) outlive this driver.
@@ -209,8 +229,15 @@ class Engine:
         if self.runtime == "ray":  # the stored state, in the session's live actors or in new ones
             from novel_engine.runtime import ray_durable
 
-            rt, head = run_sync(ray_durable.resume(runner, session_id, self._stored_model(runner, session_id),
-                                                   detached=detached, actor_options=self._actor_options))
+            rt, head = run_sync(
+                ray_durable.resume(
+                    runner,
+                    session_id,
+                    self._stored_model(runner, session_id),
+                    detached=detached,
+                    actor_options=self._actor_options,
+                )
+            )
             sc, s = rt.scenario_and_settings()
             session = Session(session_id, sc, s, rt)
             session._engine, session._version = self, head.version
@@ -237,13 +264,13 @@ class Engine:
             self._runner.stop()
             self._runner = None
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def attach(self, session_id: str) -> "Session":
+    def attach(self, session_id: str) -> Session:
         """Re-attach to a live session, e.g. one created by another driver, notebook or server.
 
         Raises:
@@ -285,7 +312,7 @@ class Engine:
 
         return kill_session_actors(session_id)
 
-    def get_session(self, session_id: str) -> "Session":
+    def get_session(self, session_id: str) -> Session:
         """Return a session created or attached by this engine; ``SessionError`` if there is none."""
         try:
             return self._sessions[session_id]
@@ -330,8 +357,9 @@ class Session:
         return self._rt.world_state()
 
     # -- playing -------------------------------------------------------------------------------
-    def _parse(self, agent_actions: Mapping[str, Any] | None,
-               world_events: Sequence[Any] | None) -> tuple[dict[str, Action], list[WorldEventSpec]]:
+    def _parse(
+        self, agent_actions: Mapping[str, Any] | None, world_events: Sequence[Any] | None
+    ) -> tuple[dict[str, Action], list[WorldEventSpec]]:
         actions: dict[str, Action] = {}
         world = self._rt.world_state() if (agent_actions or world_events) else None
         for agent, raw in (agent_actions or {}).items():
@@ -340,8 +368,9 @@ class Session:
             except ValidationError as exc:
                 e = exc.errors()[0]
                 where = ".".join(map(str, e["loc"]))
-                raise InvalidActionError(f"agent_actions.{agent}.{where}: {e['msg']}",
-                                         field=f"agent_actions.{agent}.{where}") from None
+                raise InvalidActionError(
+                    f"agent_actions.{agent}.{where}: {e['msg']}", field=f"agent_actions.{agent}.{where}"
+                ) from None
             actions[agent] = validate_action(world, agent, decision)
         events: list[WorldEventSpec] = []
         for i, raw in enumerate(world_events or ()):
@@ -350,24 +379,27 @@ class Session:
             except ValidationError as exc:
                 e = exc.errors()[0]
                 where = ".".join(map(str, e["loc"]))
-                raise InvalidActionError(f"world_events[{i}].{where}: {e['msg']}",
-                                         field=f"world_events[{i}].{where}") from None
+                raise InvalidActionError(
+                    f"world_events[{i}].{where}: {e['msg']}", field=f"world_events[{i}].{where}"
+                ) from None
             if spec.location is not None and spec.location not in world.locations:
-                raise InvalidActionError(f"world_events[{i}].location: unknown location {spec.location!r}",
-                                         field=f"world_events[{i}].location")
+                raise InvalidActionError(
+                    f"world_events[{i}].location: unknown location {spec.location!r}",
+                    field=f"world_events[{i}].location",
+                )
             events.append(spec)
         return actions, events
 
-    async def astep(self, agent_actions: Mapping[str, Any] | None = None,
-                    world_events: Sequence[Any] | None = None) -> TurnReport:
+    async def astep(
+        self, agent_actions: Mapping[str, Any] | None = None, world_events: Sequence[Any] | None = None
+    ) -> TurnReport:
         """Async :meth:`step` (traced: a span for the turn, one per phase; see :mod:`novel_engine.tracing`)."""
         with turn_span(self.id, "local" if isinstance(self._rt, LocalRuntime) else "ray") as add_phases:
             report = await self._astep(agent_actions, world_events)
             add_phases(report)
             return report
 
-    async def _astep(self, agent_actions: Mapping[str, Any] | None,
-                     world_events: Sequence[Any] | None) -> TurnReport:
+    async def _astep(self, agent_actions: Mapping[str, Any] | None, world_events: Sequence[Any] | None) -> TurnReport:
         actions, events = self._parse(agent_actions, world_events)
         runner = self._engine._runner if self._engine is not None else None
         if runner is not None:
@@ -380,8 +412,9 @@ class Session:
             return await ray_durable.step_unstored(self, agent_actions, actions, events)
         return await self._rt.step(actions, events)
 
-    def step(self, agent_actions: Mapping[str, Any] | None = None,
-             world_events: Sequence[Any] | None = None) -> TurnReport:
+    def step(
+        self, agent_actions: Mapping[str, Any] | None = None, world_events: Sequence[Any] | None = None
+    ) -> TurnReport:
         """Play one turn.
 
         Args:
@@ -422,7 +455,8 @@ class Session:
         turn = self.turn
         if turn != upto:
             reached = frozenset(m for r in self._rt.reports(after=upto if turn > upto else 0) for m in r.milestones) | (
-                reached if turn > upto else frozenset())
+                reached if turn > upto else frozenset()
+            )
             self._reached = (turn, reached)
         return main <= reached
 
@@ -448,11 +482,20 @@ class Session:
         if spec is None:
             raise SessionError(f"unknown persona {persona_id!r} for a point of view", agent_id=persona_id)
         world, s = self._rt.world_state(), self.settings
-        return pov_chapters(persona_id, spec.location, ((r.turn, r.events, r.tension) for r in self.reports()),
-                            world.personas, world.locations, self._rt.belief_model_of(persona_id),
-                            title=self.scenario.title, style=s.narrative_style or self.scenario.style,
-                            verbosity=s.verbosity, focus=s.focus_areas, seed=self.seed,
-                            highlight_limit=s.highlight_limit)
+        return pov_chapters(
+            persona_id,
+            spec.location,
+            ((r.turn, r.events, r.tension) for r in self.reports()),
+            world.personas,
+            world.locations,
+            self._rt.belief_model_of(persona_id),
+            title=self.scenario.title,
+            style=s.narrative_style or self.scenario.style,
+            verbosity=s.verbosity,
+            focus=s.focus_areas,
+            seed=self.seed,
+            highlight_limit=s.highlight_limit,
+        )
 
     def narration_fallbacks(self) -> list[tuple[int, str]]:
         """The chapters the offline grammar wrote instead of the model, as (turn, why): the model
@@ -526,8 +569,14 @@ class Session:
         """The session's version in the state store (each committed turn bumps it; 0 without a store)."""
         return self._version
 
-    def fork(self, at_turn: int | None = None, seed: int | None = None, *, session_id: str | None = None,
-             detached: bool = False) -> "Session":
+    def fork(
+        self,
+        at_turn: int | None = None,
+        seed: int | None = None,
+        *,
+        session_id: str | None = None,
+        detached: bool = False,
+    ) -> Session:
         """A new session that continues this story from the end of ``at_turn`` (default: now).
 
         The fork shares no mutable state with this session. With ``seed``, its turns after
@@ -557,8 +606,11 @@ class Session:
                 from novel_engine.runtime import ray_durable
 
                 model = self._rt.model or engine._stored_model(engine._runner, self.id)
-                rt, version = run_sync(ray_durable.fork(engine._runner, self.id, model, at, sid, detached=detached,
-                                                        actor_options=engine._actor_options))
+                rt, version = run_sync(
+                    ray_durable.fork(
+                        engine._runner, self.id, model, at, sid, detached=detached, actor_options=engine._actor_options
+                    )
+                )
                 fork = Session(sid, self.scenario, self.settings, rt)
                 fork._engine, fork._version = engine, version
                 engine._sessions[sid] = fork
@@ -614,8 +666,9 @@ class Session:
             raise SessionError(f"unknown agent {agent_id!r}", agent_id=agent_id)
         for name, value in traits.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise InvalidActionError(f"parameters.{name}: must be a number between 0 and 1",
-                                         field=f"parameters.{name}")
+                raise InvalidActionError(
+                    f"parameters.{name}: must be a number between 0 and 1", field=f"parameters.{name}"
+                )
         if not hasattr(self._rt, "update_persona"):
             raise SessionError("changing a persona's traits needs the ray runtime", agent_id=agent_id)
         self._rt.update_persona(agent_id, {k: float(v) for k, v in traits.items()})

@@ -15,16 +15,16 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from novel_engine.errors import BenchmarkError
 
 __all__ = ["bench_core", "measure_core", "bench_runtime", "measure_runtime"]
 
 
-def measure_core(personas: int, turns: int, seed: int, processes: int = 1, count_calls: bool = False
-                 ) -> dict[str, Any]:
+def measure_core(personas: int, turns: int, seed: int, processes: int = 1, count_calls: bool = False) -> dict[str, Any]:
     """Run a synthetic world of ``personas`` for ``turns`` turns in this process (and ``processes``
     - 1 replicas); return the figures.
 
@@ -64,11 +64,16 @@ def measure_core(personas: int, turns: int, seed: int, processes: int = 1, count
     replica_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if processes > 1 else 0
     mean = sum(per_turn) / len(per_turn)
     return {
-        "personas": personas, "processes": processes, "turns": turns, "setup_s": round(setup, 4),
-        "seconds_per_turn": round(mean, 4), "max_seconds_per_turn": round(max(per_turn), 4),
+        "personas": personas,
+        "processes": processes,
+        "turns": turns,
+        "setup_s": round(setup, 4),
+        "seconds_per_turn": round(mean, 4),
+        "max_seconds_per_turn": round(max(per_turn), 4),
         "turn_seconds": [round(x, 4) for x in per_turn],  # each turn: a target holds for every turn
         "cpu_seconds_per_turn": round(cpu / turns, 4),
-        "persona_turns_per_s": round(personas / mean, 1), "events_per_turn": events / turns,
+        "persona_turns_per_s": round(personas / mean, 1),
+        "events_per_turn": events / turns,
         "peak_rss_mib": round(rss_kib / 1024, 1),
         "replica_peak_rss_mib": round(replica_kib / 1024, 1),  # the largest replica's
         "phase_seconds": {k: round(v / turns, 4) for k, v in phases.items()},
@@ -76,53 +81,90 @@ def measure_core(personas: int, turns: int, seed: int, processes: int = 1, count
     }
 
 
-def bench_core(sizes: list[int], turns: int = 3, seed: int = 1, out: str | os.PathLike = "bench-results/core.json",
-               processes: Sequence[int] = (1,), count_calls: bool = False) -> dict[str, Any]:
+def bench_core(
+    sizes: list[int],
+    turns: int = 3,
+    seed: int = 1,
+    out: str | os.PathLike = "bench-results/core.json",
+    processes: Sequence[int] = (1,),
+    count_calls: bool = False,
+) -> dict[str, Any]:
     """Measure every cast size (with each process count) in its own subprocess, print a table,
     write JSON to ``out`` (``count_calls``: see :func:`measure_core`)."""
     rows = []
     before = host_calibration()
     for n in sizes:
         for procs in processes:
-            proc = subprocess.run([sys.executable, "-m", "novel_engine.bench", str(n), str(turns), str(seed),
-                                   str(procs), str(int(count_calls))], capture_output=True, text=True, check=False)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "novel_engine.bench",
+                    str(n),
+                    str(turns),
+                    str(seed),
+                    str(procs),
+                    str(int(count_calls)),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if proc.returncode != 0:
                 raise RuntimeError(f"benchmark of {n} personas on {procs} processes failed:\n{proc.stderr[-2000:]}")
             row = json.loads(proc.stdout.strip().splitlines()[-1])
             rows.append(row)
             ph = row["phase_seconds"]
-            print(f"{n:>8} personas x{procs}: {row['seconds_per_turn']:8.3f} s/turn ({row['cpu_seconds_per_turn']:.3f} "
-                  f"CPU, slowest {row['max_seconds_per_turn']:.3f}) "
-                  f"{row['persona_turns_per_s']:>10,.0f} "
-                  f"persona-turns/s  peak RSS {row['peak_rss_mib']:8.1f} MiB  | "
-                  + " ".join(f"{k} {v:.3f}" for k, v in ph.items()), flush=True)
+            print(
+                f"{n:>8} personas x{procs}: {row['seconds_per_turn']:8.3f} s/turn ({row['cpu_seconds_per_turn']:.3f} "
+                f"CPU, slowest {row['max_seconds_per_turn']:.3f}) "
+                f"{row['persona_turns_per_s']:>10,.0f} "
+                f"persona-turns/s  peak RSS {row['peak_rss_mib']:8.1f} MiB  | "
+                + " ".join(f"{k} {v:.3f}" for k, v in ph.items()),
+                flush=True,
+            )
     for procs in processes:
         mine = [r for r in rows if r["processes"] == procs]
         base = mine[0]["seconds_per_turn"] / mine[0]["personas"]
         for r in mine:
             r["cost_ratio"] = round((r["seconds_per_turn"] / r["personas"]) / base, 3)
-        print(f"cost per persona-turn on {procs} process(es) relative to the smallest cast: "
-              + ", ".join(f"{r['personas']}: {r['cost_ratio']}x" for r in mine))
+        print(
+            f"cost per persona-turn on {procs} process(es) relative to the smallest cast: "
+            + ", ".join(f"{r['personas']}: {r['cost_ratio']}x" for r in mine)
+        )
     counted = [r for r in rows if "calls_per_persona_turn" in r]
     if counted:
         base_calls = counted[0]["calls_per_persona_turn"]
-        print("function calls per persona-turn (the work done, whatever the memory hierarchy does to time): "
-              + ", ".join(f"{r['personas']}: {r['calls_per_persona_turn']} "
-                          f"({r['calls_per_persona_turn'] / base_calls:.3f}x)" for r in counted))
+        print(
+            "function calls per persona-turn (the work done, whatever the memory hierarchy does to time): "
+            + ", ".join(
+                f"{r['personas']}: {r['calls_per_persona_turn']} ({r['calls_per_persona_turn'] / base_calls:.3f}x)"
+                for r in counted
+            )
+        )
     single = {r["personas"]: r["seconds_per_turn"] for r in rows if r["processes"] == 1}
     for r in rows:
         if r["processes"] > 1 and r["personas"] in single:
             r["speedup"] = round(single[r["personas"]] / r["seconds_per_turn"], 3)
             print(f"{r['personas']} personas: {r['processes']} processes {r['speedup']}x as fast as one")
     calibration = {"before": before, "after": host_calibration()}
-    result = {"suite": "core", "turns": turns, "seed": seed, "baseline_personas": rows[0]["personas"],
-              "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
-              "host_calibration_s": calibration, "results": rows}
+    result = {
+        "suite": "core",
+        "turns": turns,
+        "seed": seed,
+        "baseline_personas": rows[0]["personas"],
+        "cpu_count": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "host_calibration_s": calibration,
+        "results": rows,
+    }
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"host speed: a fixed pure-Python workload took {calibration['before']:.4f} s before and "
-          f"{calibration['after']:.4f} s after (compare runs on other days or machines relative to it)")
+    print(
+        f"host speed: a fixed pure-Python workload took {calibration['before']:.4f} s before and "
+        f"{calibration['after']:.4f} s after (compare runs on other days or machines relative to it)"
+    )
     print(f"wrote {path}")
     return result
 
@@ -218,7 +260,9 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int) -> dict[str
             calls.append(sum(1 for e in report.events if e.kind == "action") + 1)  # decisions + narration
             for k, v in report.timings.items():
                 phases[k] = phases.get(k, 0.0) + v / turns
-        rss = _ray_rss_mib() if runtime == "ray" else round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        rss = (
+            _ray_rss_mib() if runtime == "ray" else round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        )
     finally:
         session.close()
         if limiter is not None:
@@ -226,10 +270,17 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int) -> dict[str
 
             kill_limiter(limiter)
     mean = sum(per_turn) / len(per_turn)
-    row = {"kind": kind, "runtime": runtime, "personas": len(session.scenario.personas), "turns": turns,
-           "setup_s": round(setup, 3), "seconds_per_turn": round(mean, 4),
-           "persona_turns_per_s": round(len(session.scenario.personas) / mean, 1), "rss_mib": rss,
-           "phase_seconds": {k: round(v, 4) for k, v in phases.items()}}
+    row = {
+        "kind": kind,
+        "runtime": runtime,
+        "personas": len(session.scenario.personas),
+        "turns": turns,
+        "setup_s": round(setup, 3),
+        "seconds_per_turn": round(mean, 4),
+        "persona_turns_per_s": round(len(session.scenario.personas) / mean, 1),
+        "rss_mib": rss,
+        "phase_seconds": {k: round(v, 4) for k, v in phases.items()},
+    }
     if kind.startswith("llm"):
         ideal = [ideal_turn_seconds(c, cap, model_latency_s) for c in calls]
         row["ideal_seconds_per_turn"] = round(sum(ideal) / len(ideal), 4)
@@ -254,9 +305,12 @@ def _run_worker(args: Sequence[str], module: str = "novel_engine.bench") -> dict
         if isinstance(figures, dict):
             return figures
     what = f"exited with status {proc.returncode}" if proc.returncode else "printed no figures"
-    raise BenchmarkError(f"benchmark worker `{module} {' '.join(args)}` {what}; its output ends with:\n"
-                         f"{proc.stderr[-3000:].rstrip() or '(no stderr)'}\n{proc.stdout[-1000:].rstrip()}",
-                         worker=module, returncode=proc.returncode)
+    raise BenchmarkError(
+        f"benchmark worker `{module} {' '.join(args)}` {what}; its output ends with:\n"
+        f"{proc.stderr[-3000:].rstrip() or '(no stderr)'}\n{proc.stdout[-1000:].rstrip()}",
+        worker=module,
+        returncode=proc.returncode,
+    )
 
 
 def ideal_turn_seconds(calls: int, cap: int, latency_s: float) -> float:
@@ -265,28 +319,41 @@ def ideal_turn_seconds(calls: int, cap: int, latency_s: float) -> float:
     return math.ceil(max(calls - 1, 0) / cap) * latency_s + latency_s
 
 
-def bench_runtime(sizes: list[int], turns: int = 3, seed: int = 1, llm_personas: int = 1000,
-                  out: str | os.PathLike = "bench-results/runtime.json") -> dict[str, Any]:
+def bench_runtime(
+    sizes: list[int],
+    turns: int = 3,
+    seed: int = 1,
+    llm_personas: int = 1000,
+    out: str | os.PathLike = "bench-results/runtime.json",
+) -> dict[str, Any]:
     """Ray runtime against the in-process one (same run), the LLM-bound turn, and a small cast."""
     rows = []
     for n in sizes:
         for kind in ("local", "ray"):
             rows.append(_run_worker(["runtime", kind, str(n), str(turns), str(seed)]))
             r = rows[-1]
-            print(f"{kind:>9} {n:>8} personas: {r['seconds_per_turn']:8.3f} s/turn "
-                  f"{r['persona_turns_per_s']:>10,.0f} persona-turns/s  RSS {r['rss_mib']:8.1f} MiB", flush=True)
+            print(
+                f"{kind:>9} {n:>8} personas: {r['seconds_per_turn']:8.3f} s/turn "
+                f"{r['persona_turns_per_s']:>10,.0f} persona-turns/s  RSS {r['rss_mib']:8.1f} MiB",
+                flush=True,
+            )
         local, ray_row = rows[-2], rows[-1]
         ray_row["ratio_to_local"] = round(ray_row["seconds_per_turn"] / local["seconds_per_turn"], 3)
         print(f"          ray / local at {n}: {ray_row['ratio_to_local']}x", flush=True)
     for kind in ("llm-local", "llm-ray"):
         r = _run_worker(["runtime", kind, str(llm_personas), str(turns), str(seed)])
         rows.append(r)
-        print(f"{kind:>9} {llm_personas:>8} personas: {r['seconds_per_turn']:8.3f} s/turn, ideal "
-              f"{r['ideal_seconds_per_turn']:.3f} s ({r['ratio_to_ideal']}x)", flush=True)
+        print(
+            f"{kind:>9} {llm_personas:>8} personas: {r['seconds_per_turn']:8.3f} s/turn, ideal "
+            f"{r['ideal_seconds_per_turn']:.3f} s ({r['ratio_to_ideal']}x)",
+            flush=True,
+        )
     r = _run_worker(["runtime", "small", "0", str(max(turns, 5)), str(seed)])
     rows.append(r)
-    print(f"small cast on Ray ({r['personas']} personas, one actor each): {r['seconds_per_turn'] * 1000:.1f} ms/turn",
-          flush=True)
+    print(
+        f"small cast on Ray ({r['personas']} personas, one actor each): {r['seconds_per_turn'] * 1000:.1f} ms/turn",
+        flush=True,
+    )
     result = {"suite": "runtime", "turns": turns, "seed": seed, "cpu_count": os.cpu_count(), "results": rows}
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)

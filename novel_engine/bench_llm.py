@@ -37,8 +37,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from novel_engine.bench import _run_worker, ideal_turn_seconds
 
@@ -47,8 +48,18 @@ __all__ = ["bench_llm", "measure_llm"]
 FAKE_KEY = "bench-fake-key"
 
 
-def measure_llm(case: str, runtime: str, personas: int, turns: int, seed: int, latency_s: float, cap: int,
-                rate_429: float, retry_after: str, transport: str = "genai") -> dict[str, Any]:
+def measure_llm(
+    case: str,
+    runtime: str,
+    personas: int,
+    turns: int,
+    seed: int,
+    latency_s: float,
+    cap: int,
+    rate_429: float,
+    retry_after: str,
+    transport: str = "genai",
+) -> dict[str, Any]:
     """One figure, measured in this process (see the module docstring)."""
     from novel_engine.api import Engine
     from novel_engine.scenarios.synthetic import synthetic
@@ -57,19 +68,45 @@ def measure_llm(case: str, runtime: str, personas: int, turns: int, seed: int, l
     # the server gets a process of its own, so its CPU does not compete with the client's for one GIL
     provider = "openai" if case == "openai" else "gemini"
     server = subprocess.Popen(
-        [sys.executable, "-m", "novel_engine.testing.fake_llm", provider, "--latency", str(latency_s), "--rate-429",
-         str(rate_429 if case == "429" else 0.0), "--retry-after", retry_after, "--api-key", FAKE_KEY,
-         "--seed", str(seed)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "novel_engine.testing.fake_llm",
+            provider,
+            "--latency",
+            str(latency_s),
+            "--rate-429",
+            str(rate_429 if case == "429" else 0.0),
+            "--retry-after",
+            retry_after,
+            "--api-key",
+            FAKE_KEY,
+            "--seed",
+            str(seed),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     url = server.stdout.readline().strip()
     limiter_name = None
     try:
-        options = {"base_url": url, "max_concurrency": cap, "cache": False, "backoff_s": 0.05,
-                   "max_retries": 8, "breaker_failures": 0, "timeout_s": 60.0, "gemini_transport": transport}
+        options = {
+            "base_url": url,
+            "max_concurrency": cap,
+            "cache": False,
+            "backoff_s": 0.05,
+            "max_retries": 8,
+            "breaker_failures": 0,
+            "timeout_s": 60.0,
+            "gemini_transport": transport,
+        }
         # on Ray: a fresh local instance of our own, never another process's cluster on this machine
         engine = Engine(runtime, address="local") if runtime == "ray" else Engine(runtime)
         extra: dict[str, Any] = {"persona_shards": 2} if runtime == "ray" else {}
-        session = engine.create_session(synthetic(personas=personas, seed=seed), seed=seed, llm=provider,
-                                        llm_options=options, **extra)
+        session = engine.create_session(
+            synthetic(personas=personas, seed=seed), seed=seed, llm=provider, llm_options=options, **extra
+        )
         if runtime == "ray":
             from novel_engine.llm.factory import quota_name
             from novel_engine.llm.settings import LLMOptions
@@ -101,19 +138,32 @@ def measure_llm(case: str, runtime: str, personas: int, turns: int, seed: int, l
             kill_limiter(limiter_name)
     mean = sum(per_turn) / len(per_turn)
     ideal = sum(ideal_turn_seconds(c, cap, latency_s) for c in calls) / len(calls)
-    return {"case": case, "provider": provider, "transport": transport if provider == "gemini" else "httpx",
-            "runtime": runtime, "personas": personas, "turns": turns, "cap": cap,
-            "latency_ms": latency_s * 1000, "rate_429": rate_429 if case == "429" else 0.0,
-            "retry_after": retry_after if case == "429" else None,
-            "calls_per_turn": sum(calls) / len(calls), "http_calls": stats["calls"],
-            "outcomes": stats["outcomes"], "max_in_flight_at_server": stats["max_in_flight"],
-            "seconds_per_turn": round(mean, 4), "max_seconds_per_turn": round(max(per_turn), 4),
-            "ideal_seconds_per_turn": round(ideal, 4), "ratio_to_ideal": round(mean / ideal, 3),
-            "fallbacks": fallbacks, "cpu_seconds_per_turn_driver": round(cpu / len(per_turn), 4),
-            "floor_seconds": None if floor is None else round(floor, 4),
-            "ratio_to_floor": None if floor is None else round(mean / floor, 3),
-            # the machine may be shared: a busy one stretches every figure
-            "load_average_1m": round(os.getloadavg()[0], 2)}
+    return {
+        "case": case,
+        "provider": provider,
+        "transport": transport if provider == "gemini" else "httpx",
+        "runtime": runtime,
+        "personas": personas,
+        "turns": turns,
+        "cap": cap,
+        "latency_ms": latency_s * 1000,
+        "rate_429": rate_429 if case == "429" else 0.0,
+        "retry_after": retry_after if case == "429" else None,
+        "calls_per_turn": sum(calls) / len(calls),
+        "http_calls": stats["calls"],
+        "outcomes": stats["outcomes"],
+        "max_in_flight_at_server": stats["max_in_flight"],
+        "seconds_per_turn": round(mean, 4),
+        "max_seconds_per_turn": round(max(per_turn), 4),
+        "ideal_seconds_per_turn": round(ideal, 4),
+        "ratio_to_ideal": round(mean / ideal, 3),
+        "fallbacks": fallbacks,
+        "cpu_seconds_per_turn_driver": round(cpu / len(per_turn), 4),
+        "floor_seconds": None if floor is None else round(floor, 4),
+        "ratio_to_floor": None if floor is None else round(mean / floor, 3),
+        # the machine may be shared: a busy one stretches every figure
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
 
 
 def http_floor(url: str, decisions: int, cap: int, repeats: int = 2) -> float:
@@ -137,6 +187,7 @@ def http_floor(url: str, decisions: int, cap: int, repeats: int = 2) -> float:
         gate = asyncio.Semaphore(cap)
         headers = {"x-goog-api-key": FAKE_KEY, "Content-Type": "application/json"}
         async with aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=0)) as http:
+
             async def call() -> None:
                 async with gate, http.post(model._url, data=payload) as resp:
                     await resp.read()
@@ -157,30 +208,66 @@ def _worker(args: Sequence[str]) -> dict[str, Any]:
     return _run_worker(args, module="novel_engine.bench_llm")
 
 
-def bench_llm(personas: int = 1000, latency_s: float = 0.1, cap: int = 64, rate_429: float = 0.1,
-              retry_after: str = "0.1", turns: int = 2, seed: int = 1, runtimes: Sequence[str] = ("local", "ray"),
-              out: str | os.PathLike = "bench-results/llm.json",
-              transports: Sequence[str] = ("genai", "rest")) -> dict[str, Any]:
+def bench_llm(
+    personas: int = 1000,
+    latency_s: float = 0.1,
+    cap: int = 64,
+    rate_429: float = 0.1,
+    retry_after: str = "0.1",
+    turns: int = 2,
+    seed: int = 1,
+    runtimes: Sequence[str] = ("local", "ray"),
+    out: str | os.PathLike = "bench-results/llm.json",
+    transports: Sequence[str] = ("genai", "rest"),
+) -> dict[str, Any]:
     """Run every case in its own subprocess, print the figures, write JSON to ``out``."""
     rows = []
     targets = {"clean": 1.15, "429": 1.5}
     for runtime in runtimes:
         for transport, case in ((t, c) for t in transports for c in ("clean", "429")):
-            r = _worker([case, runtime, str(personas), str(turns), str(seed), str(latency_s), str(cap),
-                         str(rate_429), retry_after, transport])
+            r = _worker(
+                [
+                    case,
+                    runtime,
+                    str(personas),
+                    str(turns),
+                    str(seed),
+                    str(latency_s),
+                    str(cap),
+                    str(rate_429),
+                    retry_after,
+                    transport,
+                ]
+            )
             r["target_ratio"] = targets[case]
             r["within_target"] = r["ratio_to_ideal"] <= targets[case]
             rows.append(r)
-            floor = "" if r.get("floor_seconds") is None else (
-                f", bare-client floor {r['floor_seconds']:.3f} s ({r['floor_seconds'] / r['ideal_seconds_per_turn']:.3f}x"
-                f" of ideal; engine {r['ratio_to_floor']}x of floor)")
-            print(f"{runtime:>5} {case:>5} ({r['transport']}): {personas} personas, {r['calls_per_turn']:.0f} calls/turn, cap {cap}, "
-                  f"{r['latency_ms']:.0f} ms/call: {r['seconds_per_turn']:.3f} s/turn, ideal "
-                  f"{r['ideal_seconds_per_turn']:.3f} s ({r['ratio_to_ideal']}x, target {targets[case]}x){floor}, "
-                  f"server peak in flight {r['max_in_flight_at_server']}, outcomes {r['outcomes']}, "
-                  f"fallbacks {r['fallbacks']}, load {r['load_average_1m']}", flush=True)
-    result = {"suite": "llm", "personas": personas, "turns": turns, "seed": seed, "cap": cap,
-              "latency_ms": latency_s * 1000, "cpu_count": os.cpu_count(), "results": rows}
+            floor = (
+                ""
+                if r.get("floor_seconds") is None
+                else (
+                    f", bare-client floor {r['floor_seconds']:.3f} s ({r['floor_seconds'] / r['ideal_seconds_per_turn']:.3f}x"
+                    f" of ideal; engine {r['ratio_to_floor']}x of floor)"
+                )
+            )
+            print(
+                f"{runtime:>5} {case:>5} ({r['transport']}): {personas} personas, {r['calls_per_turn']:.0f} calls/turn, cap {cap}, "
+                f"{r['latency_ms']:.0f} ms/call: {r['seconds_per_turn']:.3f} s/turn, ideal "
+                f"{r['ideal_seconds_per_turn']:.3f} s ({r['ratio_to_ideal']}x, target {targets[case]}x){floor}, "
+                f"server peak in flight {r['max_in_flight_at_server']}, outcomes {r['outcomes']}, "
+                f"fallbacks {r['fallbacks']}, load {r['load_average_1m']}",
+                flush=True,
+            )
+    result = {
+        "suite": "llm",
+        "personas": personas,
+        "turns": turns,
+        "seed": seed,
+        "cap": cap,
+        "latency_ms": latency_s * 1000,
+        "cpu_count": os.cpu_count(),
+        "results": rows,
+    }
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -190,5 +277,19 @@ def bench_llm(personas: int = 1000, latency_s: float = 0.1, cap: int = 64, rate_
 
 if __name__ == "__main__":  # worker: python -m novel_engine.bench_llm CASE RUNTIME N TURNS SEED LATENCY CAP RATE RA
     a = sys.argv[1:]
-    print(json.dumps(measure_llm(a[0], a[1], int(a[2]), int(a[3]), int(a[4]), float(a[5]), int(a[6]),
-                                 float(a[7]), a[8], a[9] if len(a) > 9 else "genai")))
+    print(
+        json.dumps(
+            measure_llm(
+                a[0],
+                a[1],
+                int(a[2]),
+                int(a[3]),
+                int(a[4]),
+                float(a[5]),
+                int(a[6]),
+                float(a[7]),
+                a[8],
+                a[9] if len(a) > 9 else "genai",
+            )
+        )
+    )

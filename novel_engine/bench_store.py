@@ -56,9 +56,14 @@ def make_payloads(personas: int, turns: int, seed: int) -> dict[str, Any]:
         captures.append(t1 - t0)
         encodes.append(time.perf_counter() - t1)
         commits.append(turn_commit(report, turn_inputs({}, []), blob))
-    return {"commits": commits, "checkpoint_every": auto_checkpoint_every(personas),
-            "checkpoint_bytes": len(blob), "capture_s": round(min(captures), 3), "encode_s": round(min(encodes), 3),
-            "events_per_turn": round(sum(len(c.events) for c in commits) / len(commits), 1)}
+    return {
+        "commits": commits,
+        "checkpoint_every": auto_checkpoint_every(personas),
+        "checkpoint_bytes": len(blob),
+        "capture_s": round(min(captures), 3),
+        "encode_s": round(min(encodes), 3),
+        "events_per_turn": round(sum(len(c.events) for c in commits) / len(commits), 1),
+    }
 
 
 def run_turn(rt: Any) -> Any:
@@ -90,8 +95,9 @@ def measure_backend(name: str, settings: Any, payloads: dict[str, Any], commits:
             start = time.perf_counter()
             for turn in range(1, commits + 1):
                 c = base[(turn - 1) % len(base)]
-                commit = TurnCommit(turn, {**c.record, "turn": turn}, c.events,
-                                    c.checkpoint if turn % every == 0 else None)
+                commit = TurnCommit(
+                    turn, {**c.record, "turn": turn}, c.events, c.checkpoint if turn % every == 0 else None
+                )
                 t = time.perf_counter()
                 version = runner.call(lambda st, c=commit, v=version: st.commit_turn(sid, v, c)).version
                 latencies.append(time.perf_counter() - t)
@@ -109,15 +115,23 @@ def measure_backend(name: str, settings: Any, payloads: dict[str, Any], commits:
         finally:
             runner.call(lambda st: _drop(st, sid))
     mb = size / 2**20
-    return {"backend": name, "commits": commits, "checkpoint_every": every,
-            "commits_per_s": round(commits / total, 2), "events_per_s": round(len(events) / total, 1),
-            "p50_commit_ms": round(_pct(latencies, 0.50) * 1000, 2),
-            "p99_commit_ms": round(_pct(latencies, 0.99) * 1000, 2),
-            "max_commit_ms": round(max(latencies) * 1000, 2),
-            "archive_events": len(events), "archive_mb": round(mb, 3), "archive_input_mb": round(raw_mb, 3),
-            "archive_s": round(archive_s, 3), "archive_mb_per_s": round(mb / archive_s, 2),
-            "archive_input_mb_per_s": round(raw_mb / archive_s, 2),
-            "parquet_encode_input_mb_per_s": round(raw_mb / encode_s, 2)}
+    return {
+        "backend": name,
+        "commits": commits,
+        "checkpoint_every": every,
+        "commits_per_s": round(commits / total, 2),
+        "events_per_s": round(len(events) / total, 1),
+        "p50_commit_ms": round(_pct(latencies, 0.50) * 1000, 2),
+        "p99_commit_ms": round(_pct(latencies, 0.99) * 1000, 2),
+        "max_commit_ms": round(max(latencies) * 1000, 2),
+        "archive_events": len(events),
+        "archive_mb": round(mb, 3),
+        "archive_input_mb": round(raw_mb, 3),
+        "archive_s": round(archive_s, 3),
+        "archive_mb_per_s": round(mb / archive_s, 2),
+        "archive_input_mb_per_s": round(raw_mb / archive_s, 2),
+        "parquet_encode_input_mb_per_s": round(raw_mb / encode_s, 2),
+    }
 
 
 async def _drop(store: Any, sid: str) -> None:
@@ -137,7 +151,11 @@ def _moto() -> tuple[Any, str] | None:
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log lines among the figures
-    for k, v in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"), ("AWS_DEFAULT_REGION", "us-east-1")):
+    for k, v in (
+        ("AWS_ACCESS_KEY_ID", "bench"),
+        ("AWS_SECRET_ACCESS_KEY", "bench"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
         os.environ.setdefault(k, v)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
@@ -149,9 +167,15 @@ def _moto() -> tuple[Any, str] | None:
     return server, endpoint
 
 
-def bench_store(sizes: list[int], backends: list[str], commits: int = 0, seed: int = 1,
-                postgres_url: str = DEFAULT_PG, redis_url: str = DEFAULT_REDIS,
-                out: str | os.PathLike = "bench-results/store.json") -> dict[str, Any]:
+def bench_store(
+    sizes: list[int],
+    backends: list[str],
+    commits: int = 0,
+    seed: int = 1,
+    postgres_url: str = DEFAULT_PG,
+    redis_url: str = DEFAULT_REDIS,
+    out: str | os.PathLike = "bench-results/store.json",
+) -> dict[str, Any]:
     """Measure every backend at every cast size; print a table, write JSON to ``out``.
 
     ``commits`` 0 picks 100 commits for casts up to 1,000 personas and 20 above.
@@ -167,9 +191,12 @@ def bench_store(sizes: list[int], backends: list[str], commits: int = 0, seed: i
         try:
             for n in sizes:
                 p = make_payloads(n, 3, seed)
-                print(f"{n:>8} personas: {p['events_per_turn']:.0f} events/turn, checkpoint {p['checkpoint_bytes'] / 2**20:.2f}"
-                      f" MiB (capture {p['capture_s']:.3f} s + encode {p['encode_s']:.3f} s), every "
-                      f"{p['checkpoint_every']} turns", flush=True)
+                print(
+                    f"{n:>8} personas: {p['events_per_turn']:.0f} events/turn, checkpoint {p['checkpoint_bytes'] / 2**20:.2f}"
+                    f" MiB (capture {p['capture_s']:.3f} s + encode {p['encode_s']:.3f} s), every "
+                    f"{p['checkpoint_every']} turns",
+                    flush=True,
+                )
                 k = commits or (100 if n <= 1000 else 20)
                 for b in backends:
                     folder = Path(tmp) / f"{b}-{n}"
@@ -177,32 +204,49 @@ def bench_store(sizes: list[int], backends: list[str], commits: int = 0, seed: i
                     if b == "embedded":
                         s = local
                     elif b == "postgresql":
-                        s = StoreSettings(database_url=postgres_url, redis_url=redis_url,
-                                          object_store_url=local.object_store_url)
+                        s = StoreSettings(
+                            database_url=postgres_url, redis_url=redis_url, object_store_url=local.object_store_url
+                        )
                     elif b == "s3":
                         if moto is None:
                             continue
-                        s = StoreSettings(database_url=local.database_url, s3_endpoint=moto[1],
-                                          object_store_url=f"s3://novel-engine-bench/{uuid.uuid4().hex[:8]}")
+                        s = StoreSettings(
+                            database_url=local.database_url,
+                            s3_endpoint=moto[1],
+                            object_store_url=f"s3://novel-engine-bench/{uuid.uuid4().hex[:8]}",
+                        )
                     else:
                         raise ValueError(f"unknown backend {b!r}; available: embedded, postgresql, s3")
                     row = measure_backend(b, s.validated(), p, k)
-                    row.update(personas=n, events_per_turn=p["events_per_turn"], checkpoint_bytes=p["checkpoint_bytes"],
-                               checkpoint_capture_s=p["capture_s"], checkpoint_encode_s=p["encode_s"])
+                    row.update(
+                        personas=n,
+                        events_per_turn=p["events_per_turn"],
+                        checkpoint_bytes=p["checkpoint_bytes"],
+                        checkpoint_capture_s=p["capture_s"],
+                        checkpoint_encode_s=p["encode_s"],
+                    )
                     rows.append(row)
-                    print(f"{b:>10} {n:>6}: {row['commits_per_s']:8.2f} commits/s  p50 {row['p50_commit_ms']:8.2f} ms  "
-                          f"p99 {row['p99_commit_ms']:8.2f} ms  | archive {row['archive_input_mb']:.1f} MB of events "
-                          f"-> {row['archive_mb']:.2f} MB Parquet in {row['archive_s']:.2f} s: "
-                          f"{row['archive_input_mb_per_s']:.1f} MB/s in, {row['archive_mb_per_s']:.2f} MB/s written "
-                          f"(encode alone {row['parquet_encode_input_mb_per_s']:.1f} MB/s in)",
-                          flush=True)
+                    print(
+                        f"{b:>10} {n:>6}: {row['commits_per_s']:8.2f} commits/s  p50 {row['p50_commit_ms']:8.2f} ms  "
+                        f"p99 {row['p99_commit_ms']:8.2f} ms  | archive {row['archive_input_mb']:.1f} MB of events "
+                        f"-> {row['archive_mb']:.2f} MB Parquet in {row['archive_s']:.2f} s: "
+                        f"{row['archive_input_mb_per_s']:.1f} MB/s in, {row['archive_mb_per_s']:.2f} MB/s written "
+                        f"(encode alone {row['parquet_encode_input_mb_per_s']:.1f} MB/s in)",
+                        flush=True,
+                    )
         finally:
             if moto is not None:
                 moto[0].stop()
-    result = {"suite": "store", "seed": seed, "cpu_count": os.cpu_count(), "skipped": skipped, "results": rows,
-              "notes": "commits timed with archiving off; archive = one archive() of every committed event "
-                       "(SQL read, Parquet encode, object write, record and trim); *_input_mb = the events as JSON, "
-                       "archive_mb = the Parquet written; p99 is nearest-rank over the commits of each row"}
+    result = {
+        "suite": "store",
+        "seed": seed,
+        "cpu_count": os.cpu_count(),
+        "skipped": skipped,
+        "results": rows,
+        "notes": "commits timed with archiving off; archive = one archive() of every committed event "
+        "(SQL read, Parquet encode, object write, record and trim); *_input_mb = the events as JSON, "
+        "archive_mb = the Parquet written; p99 is nearest-rank over the commits of each row",
+    }
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -214,10 +258,14 @@ def bench_store(sizes: list[int], backends: list[str], commits: int = 0, seed: i
 
 def add_bench_parser(bench_sub: Any) -> None:
     """Add ``bench store`` to the ``bench`` subcommands."""
-    p = bench_sub.add_parser("store", help="state-store turn commits per second, p99 commit latency, Parquet archive speed")
+    p = bench_sub.add_parser(
+        "store", help="state-store turn commits per second, p99 commit latency, Parquet archive speed"
+    )
     p.add_argument("--personas", default="100,10000", help="comma-separated cast sizes")
     p.add_argument("--backends", default="embedded,postgresql,s3", help="comma-separated: embedded, postgresql, s3")
-    p.add_argument("--commits", type=int, default=0, help="commits per backend and size (0: 100, or 20 above 1,000 personas)")
+    p.add_argument(
+        "--commits", type=int, default=0, help="commits per backend and size (0: 100, or 20 above 1,000 personas)"
+    )
     p.add_argument("--seed", type=seed_arg, default=1)
     p.add_argument("--postgres-url", default=os.environ.get("NOVEL_ENGINE_BENCH_POSTGRES_URL", DEFAULT_PG))
     p.add_argument("--redis-url", default=os.environ.get("NOVEL_ENGINE_BENCH_REDIS_URL", DEFAULT_REDIS))
@@ -235,8 +283,17 @@ def cmd_bench_store(args: argparse.Namespace) -> int:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = sorted(set(backends) - {"embedded", "postgresql", "s3"})
     if not sizes or min(sizes) < 1 or unknown or args.commits < 0:
-        raise NovelEngineError("bench store: give cast sizes of 1 or more, backends among embedded, postgresql, s3"
-                               f"{' (unknown: ' + ', '.join(unknown) + ')' if unknown else ''}, and --commits >= 0")
-    bench_store(sizes, backends, commits=args.commits, seed=args.seed, postgres_url=args.postgres_url,
-                redis_url=args.redis_url, out=args.out)
+        raise NovelEngineError(
+            "bench store: give cast sizes of 1 or more, backends among embedded, postgresql, s3"
+            f"{' (unknown: ' + ', '.join(unknown) + ')' if unknown else ''}, and --commits >= 0"
+        )
+    bench_store(
+        sizes,
+        backends,
+        commits=args.commits,
+        seed=args.seed,
+        postgres_url=args.postgres_url,
+        redis_url=args.redis_url,
+        out=args.out,
+    )
     return 0

@@ -12,12 +12,20 @@ import logging
 import os
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from novel_engine import cli_llm
 from novel_engine.cli_support import (
-    EXIT_USER_ERROR, CliParser, TurnProgress, add_log_level, emit, load_cli_scenario, seed_arg, setup_logging,
-    user_error, version,
+    EXIT_USER_ERROR,
+    CliParser,
+    TurnProgress,
+    add_log_level,
+    emit,
+    load_cli_scenario,
+    seed_arg,
+    setup_logging,
+    user_error,
+    version,
 )
 from novel_engine.errors import NovelEngineError
 
@@ -56,8 +64,9 @@ def _store_flags(p: argparse.ArgumentParser) -> None:
 def _store(args: argparse.Namespace):
     from novel_engine.storage.settings import StoreSettings
 
-    return StoreSettings.from_env(database_url=args.database_url, redis_url=args.redis_url,
-                                  object_store_url=args.object_store_url)
+    return StoreSettings.from_env(
+        database_url=args.database_url, redis_url=args.redis_url, object_store_url=args.object_store_url
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,35 +76,72 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a story and print it turn by turn")
-    run.add_argument("scenario", help="a built-in scenario name (see `novel-engine scenarios`), a YAML file, or "
-                                      "synthetic:PERSONAS[:STYLE] (a generated world, e.g. synthetic:5000:noir)")
+    run.add_argument(
+        "scenario",
+        help="a built-in scenario name (see `novel-engine scenarios`), a YAML file, or "
+        "synthetic:PERSONAS[:STYLE] (a generated world, e.g. synthetic:5000:noir)",
+    )
     run.add_argument("--turns", type=_positive, default=10, help="how many turns to play (default 10)")
-    run.add_argument("--seed", type=seed_arg, default=None,
-                     help="the session seed, 0 <= seed < 2**63 (default: the scenario's; synthetic: 0)")
-    run.add_argument("--out", help="also write the story to this file or s3://bucket/key: EPUB (.epub), "
-                                   "a standalone HTML page with the tension curve (.html), else Markdown")
+    run.add_argument(
+        "--seed",
+        type=seed_arg,
+        default=None,
+        help="the session seed, 0 <= seed < 2**63 (default: the scenario's; synthetic: 0)",
+    )
+    run.add_argument(
+        "--out",
+        help="also write the story to this file or s3://bucket/key: EPUB (.epub), "
+        "a standalone HTML page with the tension curve (.html), else Markdown",
+    )
     run.add_argument("--events", help="also write every event as JSON lines to this file or s3://bucket/key")
     run.add_argument("--verbosity", type=_unit, default=None, help="prose verbosity in [0, 1]")
     run.add_argument("--style", choices=("epic_fantasy", "noir", "sci_fi"), help="override the prose style")
     run.add_argument("--quiet", action="store_true", help="no progress bar or messages on stderr")
-    run.add_argument("--pov", default=None, metavar="PERSONA",
-                     help="tell the story as this persona saw it (its perceptions and beliefs only)")
-    run.add_argument("--runtime", choices=("local", "ray"), default="local",
-                     help="local (default, as Engine(): every phase in this process) or ray (actors on a "
-                          "private local Ray instance or a given cluster; the same story)")
-    run.add_argument("--address", default=None,
-                     help="Ray cluster address, or 'auto' to join the cluster running here "
-                          "(default: $RAY_ADDRESS if set, else a private local Ray instance)")
-    run.add_argument("--dashboard", action="store_true",
-                     help="Ray: start Ray's dashboard (on loopback) with the private local instance and say "
-                          "where it and the actors' logs are")
-    run.add_argument("--personas-per-actor", type=int, default=None, dest="personas_per_actor",
-                     help="Ray: personas hosted per persona shard (default: 1 for small casts, else packed)")
-    run.add_argument("--processes", type=_positive, default=None,
-                     help="local runtime, offline model: processes sharing each turn's per-persona work "
-                          "(default 1; the story is the same)")
-    run.add_argument("--no-store", action="store_true", dest="no_store",
-                     help="keep the session in memory only (no resume, and on Ray no recovery of lost actors)")
+    run.add_argument(
+        "--pov",
+        default=None,
+        metavar="PERSONA",
+        help="tell the story as this persona saw it (its perceptions and beliefs only)",
+    )
+    run.add_argument(
+        "--runtime",
+        choices=("local", "ray"),
+        default="local",
+        help="local (default, as Engine(): every phase in this process) or ray (actors on a "
+        "private local Ray instance or a given cluster; the same story)",
+    )
+    run.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster address, or 'auto' to join the cluster running here "
+        "(default: $RAY_ADDRESS if set, else a private local Ray instance)",
+    )
+    run.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="Ray: start Ray's dashboard (on loopback) with the private local instance and say "
+        "where it and the actors' logs are",
+    )
+    run.add_argument(
+        "--personas-per-actor",
+        type=int,
+        default=None,
+        dest="personas_per_actor",
+        help="Ray: personas hosted per persona shard (default: 1 for small casts, else packed)",
+    )
+    run.add_argument(
+        "--processes",
+        type=_positive,
+        default=None,
+        help="local runtime, offline model: processes sharing each turn's per-persona work "
+        "(default 1; the story is the same)",
+    )
+    run.add_argument(
+        "--no-store",
+        action="store_true",
+        dest="no_store",
+        help="keep the session in memory only (no resume, and on Ray no recovery of lost actors)",
+    )
     _store_flags(run)
     cli_llm.add_llm_flags(run)
     cli_llm.add_replay_parser(sub, _store_flags)
@@ -121,10 +167,15 @@ def _parser() -> argparse.ArgumentParser:
     core.add_argument("--personas", default="100,1000,10000,100000", help="comma-separated cast sizes")
     core.add_argument("--turns", type=_positive, default=3)
     core.add_argument("--seed", type=seed_arg, default=1)
-    core.add_argument("--processes", default="1",
-                      help="comma-separated process counts to measure each cast size with (e.g. 1,2)")
-    core.add_argument("--count-calls", action="store_true", dest="count_calls",
-                      help="one more turn per size (one process) under cProfile: function calls per persona-turn")
+    core.add_argument(
+        "--processes", default="1", help="comma-separated process counts to measure each cast size with (e.g. 1,2)"
+    )
+    core.add_argument(
+        "--count-calls",
+        action="store_true",
+        dest="count_calls",
+        help="one more turn per size (one process) under cProfile: function calls per persona-turn",
+    )
     core.add_argument("--out", default="bench-results/core.json", help="where to write the JSON figures")
     rt = bench_sub.add_parser("runtime", help="the Ray runtime beside the in-process one, LLM-bound turns, small casts")
     rt.add_argument("--personas", default="1000,10000,100000", help="comma-separated cast sizes")
@@ -149,8 +200,12 @@ def _parser() -> argparse.ArgumentParser:
     users_sub = users.add_subparsers(dest="users_command", required=True)
     uc = users_sub.add_parser("create", help="create a user (password prompted for, or read with --password-stdin)")
     uc.add_argument("username", help="3-64 characters: letters, digits and . _ @ + - (case-insensitive)")
-    uc.add_argument("--password-stdin", action="store_true", dest="password_stdin",
-                    help="read the password from the first line of stdin instead of prompting")
+    uc.add_argument(
+        "--password-stdin",
+        action="store_true",
+        dest="password_stdin",
+        help="read the password from the first line of stdin instead of prompting",
+    )
     _store_flags(uc)
     for command in sub.choices.values():
         add_log_level(command)
@@ -159,20 +214,22 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from novel_engine.api import Engine
-
     from novel_engine.storage.exports import check_target
 
     scenario = load_cli_scenario(args.scenario, args.seed)  # a bad scenario fails before Ray starts
     check_target(args.out, "--out")  # so does a malformed s3:// URL
     check_target(args.events, "--events")
     if args.pov is not None and not any(p.id == args.pov for p in scenario.personas):
-        raise NovelEngineError(f"--pov: no persona {args.pov!r} in {scenario.title!r}; choose one of "
-                               f"{', '.join(p.id for p in scenario.personas[:20])}")
+        raise NovelEngineError(
+            f"--pov: no persona {args.pov!r} in {scenario.title!r}; choose one of "
+            f"{', '.join(p.id for p in scenario.personas[:20])}"
+        )
     if args.personas_per_actor is not None and args.personas_per_actor < 1:
         raise NovelEngineError("--personas-per-actor: must be at least 1")
     if args.processes is not None and args.processes > 1 and args.runtime == "ray":
-        raise NovelEngineError("--processes: the Ray runtime spreads a session over actors; "
-                               "use it with --runtime local")
+        raise NovelEngineError(
+            "--processes: the Ray runtime spreads a session over actors; use it with --runtime local"
+        )
     if args.dashboard and args.runtime != "ray":
         raise NovelEngineError("--dashboard: Ray's dashboard needs --runtime ray")
     if args.runtime == "ray" and not args.quiet:
@@ -186,15 +243,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     engine = Engine(args.runtime, address=address, store=store, dashboard=args.dashboard)
     if args.dashboard:
         info = engine.ray_info()
-        print(f"Ray dashboard: {info['dashboard_url'] or 'not running (this cluster has none)'}"
-              + (f" (it asks for the token in {info['token_file']})" if info["token_file"] else "")
-              + f"; actors' logs: {info['logs_dir']}", file=sys.stderr, flush=True)
-    session = engine.create_session(scenario, seed=args.seed, verbosity=args.verbosity, narrative_style=args.style,
-                                    personas_per_actor=args.personas_per_actor, processes=args.processes,
-                                    **cli_llm.llm_overrides(args))
+        print(
+            f"Ray dashboard: {info['dashboard_url'] or 'not running (this cluster has none)'}"
+            + (f" (it asks for the token in {info['token_file']})" if info["token_file"] else "")
+            + f"; actors' logs: {info['logs_dir']}",
+            file=sys.stderr,
+            flush=True,
+        )
+    session = engine.create_session(
+        scenario,
+        seed=args.seed,
+        verbosity=args.verbosity,
+        narrative_style=args.style,
+        personas_per_actor=args.personas_per_actor,
+        processes=args.processes,
+        **cli_llm.llm_overrides(args),
+    )
     if engine.store is not None and not args.quiet:
-        print(f"session {session.id} (continue it with: novel-engine resume {session.id} --turns N)",
-              file=sys.stderr, flush=True)
+        print(
+            f"session {session.id} (continue it with: novel-engine resume {session.id} --turns N)",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         return _play(session, args)
     finally:
@@ -265,8 +335,9 @@ def _cmd_scenarios(_: argparse.Namespace) -> int:
     rows = describe_builtins()
     width = max(len(r["name"]) for r in rows)
     for r in rows:
-        print(f"{r['name']:<{width}}  {r['style']:<12}  {r['personas']} personas, {r['locations']} places  "
-              f"{r['title']}")
+        print(
+            f"{r['name']:<{width}}  {r['style']:<12}  {r['personas']} personas, {r['locations']} places  {r['title']}"
+        )
     return 0
 
 
@@ -321,11 +392,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         return cmd_bench_story(args)
     sizes = _counts(args.personas, "--personas", "cast size")
     if args.suite == "runtime":
-        bench_runtime(sizes, turns=max(1, args.turns), seed=args.seed, llm_personas=max(1, args.llm_personas),
-                      out=args.out)
+        bench_runtime(
+            sizes, turns=max(1, args.turns), seed=args.seed, llm_personas=max(1, args.llm_personas), out=args.out
+        )
     else:
-        bench_core(sizes, turns=max(1, args.turns), seed=args.seed, out=args.out,
-                   processes=_counts(args.processes, "--processes", "process count"), count_calls=args.count_calls)
+        bench_core(
+            sizes,
+            turns=max(1, args.turns),
+            seed=args.seed,
+            out=args.out,
+            processes=_counts(args.processes, "--processes", "process count"),
+            count_calls=args.count_calls,
+        )
     return 0
 
 
@@ -333,9 +411,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``novel-engine`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     setup_logging(args.log_level)
-    handlers = {"run": _cmd_run, "resume": _cmd_resume, "sessions": _cmd_sessions, "scenarios": _cmd_scenarios,
-                "validate": _cmd_validate, "bench": _cmd_bench, "users": _cmd_users, "serve": _serve,
-                "replay": lambda a: cli_llm.cmd_replay(a, _store(a))}
+    handlers = {
+        "run": _cmd_run,
+        "resume": _cmd_resume,
+        "sessions": _cmd_sessions,
+        "scenarios": _cmd_scenarios,
+        "validate": _cmd_validate,
+        "bench": _cmd_bench,
+        "users": _cmd_users,
+        "serve": _serve,
+        "replay": lambda a: cli_llm.cmd_replay(a, _store(a)),
+    }
     try:
         return handlers[args.command](args)
     except NovelEngineError as exc:

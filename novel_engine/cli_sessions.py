@@ -16,8 +16,11 @@ def session_rows(records: list[Any]) -> list[tuple[str, str, str, str]]:
     rows = []
     for r in ordered:
         title = str(r.scenario.get("title") or "?")
-        played = (datetime.fromtimestamp(r.played_at).astimezone().strftime("%Y-%m-%d %H:%M")
-                  if r.played_at is not None else "-")
+        played = (
+            datetime.fromtimestamp(r.played_at).astimezone().strftime("%Y-%m-%d %H:%M")
+            if r.played_at is not None
+            else "-"
+        )
         rows.append((r.id, title if len(title) <= 40 else title[:39] + "…", str(r.turn), played))
     return rows
 

@@ -9,14 +9,27 @@ import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from importlib import metadata
-from typing import Any, Iterator, NoReturn
+from typing import Any, NoReturn
 
 from novel_engine.core.rng import SEED_LIMIT, seed_problem
 from novel_engine.errors import NovelEngineError
 
-__all__ = ["EXIT_USER_ERROR", "CliParser", "LOG_LEVELS", "SYNTHETIC_PREFIX", "TurnProgress", "add_log_level", "emit",
-           "load_cli_scenario", "seed_arg", "setup_logging", "user_error", "version"]
+__all__ = [
+    "EXIT_USER_ERROR",
+    "CliParser",
+    "LOG_LEVELS",
+    "SYNTHETIC_PREFIX",
+    "TurnProgress",
+    "add_log_level",
+    "emit",
+    "load_cli_scenario",
+    "seed_arg",
+    "setup_logging",
+    "user_error",
+    "version",
+]
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SYNTHETIC_PREFIX = "synthetic:"
@@ -56,8 +69,14 @@ def add_log_level(p: argparse.ArgumentParser, *, top: bool = False) -> None:
     """``--log-level``, accepted before the command and after it (``run X --log-level info``)."""
     # a sub-command's default must not overwrite what was given before the command
     default = "warning" if top else argparse.SUPPRESS
-    p.add_argument("--log-level", choices=LOG_LEVELS, default=default, dest="log_level", type=str.lower,
-                   help="what the engine logs on stderr (default warning; info adds a line per turn)")
+    p.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=default,
+        dest="log_level",
+        type=str.lower,
+        help="what the engine logs on stderr (default warning; info adds a line per turn)",
+    )
 
 
 def setup_logging(level: str) -> None:
@@ -85,7 +104,7 @@ def load_cli_scenario(name: str, seed: int | None) -> Any:
     if not name.startswith(SYNTHETIC_PREFIX):
         return load_scenario(name)
     usage = f"use {SYNTHETIC_PREFIX}PERSONAS or {SYNTHETIC_PREFIX}PERSONAS:STYLE (style: {', '.join(STYLES)})"
-    size, _, style = name[len(SYNTHETIC_PREFIX):].partition(":")
+    size, _, style = name[len(SYNTHETIC_PREFIX) :].partition(":")
     try:
         personas = int(size.replace("_", ""))
     except ValueError:
@@ -121,11 +140,18 @@ class TurnProgress:
             columns = 80
         width = min(100, columns)
         # disable=None: tqdm turns itself off when stderr is not a terminal
-        self._bar = tqdm(total=total, unit="turn", file=sys.stderr, ncols=width, disable=True if quiet else None,
-                         leave=False, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} turns [{elapsed}<{remaining}{postfix}]")
+        self._bar = tqdm(
+            total=total,
+            unit="turn",
+            file=sys.stderr,
+            ncols=width,
+            disable=True if quiet else None,
+            leave=False,
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} turns [{elapsed}<{remaining}{postfix}]",
+        )
 
     @contextlib.contextmanager
-    def active(self) -> Iterator["TurnProgress"]:
+    def active(self) -> Iterator[TurnProgress]:
         """While open, log records go above the bar instead of through it."""
         from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -140,8 +166,9 @@ class TurnProgress:
         ms = sum(report.timings.values()) * 1000
         self._bar.set_postfix_str(f"tension {report.tension:.2f}", refresh=False)
         self._bar.update(1)
-        self._log.info("turn %d/%d: %d events, tension %.2f, %.0f ms", i, self.total, len(report.events),
-                       report.tension, ms)
+        self._log.info(
+            "turn %d/%d: %d events, tension %.2f, %.0f ms", i, self.total, len(report.events), report.tension, ms
+        )
 
 
 def user_error(exc: NovelEngineError) -> str:

@@ -12,10 +12,10 @@ import html
 import io
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
-from typing import Sequence
 
 from novel_engine.errors import ConfigError
 
@@ -23,8 +23,11 @@ __all__ = ["FORMATS", "StoryDocument", "format_for_path", "render_epub", "render
 
 #: export formats by name, with the file extension each is recognised by
 FORMATS = {"markdown": (".md", ".markdown", ".txt"), "epub": (".epub",), "html": (".html", ".htm")}
-MEDIA_TYPES = {"markdown": "text/markdown; charset=utf-8", "epub": "application/epub+zip",
-               "html": "text/html; charset=utf-8"}
+MEDIA_TYPES = {
+    "markdown": "text/markdown; charset=utf-8",
+    "epub": "application/epub+zip",
+    "html": "text/html; charset=utf-8",
+}
 
 
 def format_for_path(path: str | os.PathLike, fmt: str | None = None) -> str:
@@ -83,17 +86,22 @@ def tension_svg(tension: Sequence[float], width: int = 640, height: int = 180) -
     y = lambda t: top + h * (1.0 - min(1.0, max(0.0, float(t))))  # noqa: E731
     points = " ".join(f"{x(i):.1f},{y(t):.1f}" for i, t in enumerate(tension))
     step = max(1, n // 10)
-    ticks = "".join(f'<text x="{x(i):.1f}" y="{height - 8}" text-anchor="middle">{i + 1}</text>'
-                    for i in range(0, n, step))
-    dots = "".join(f'<circle cx="{x(i):.1f}" cy="{y(t):.1f}" r="2.5"><title>turn {i + 1}: tension {t:.2f}</title>'
-                   f"</circle>" for i, t in enumerate(tension))
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
-            f'aria-label="Tension after each turn" class="tension">'
-            f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + h}" class="axis"/>'
-            f'<line x1="{left}" y1="{top + h}" x2="{left + w}" y2="{top + h}" class="axis"/>'
-            f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">1</text>'
-            f'<text x="{left - 6}" y="{top + h}" text-anchor="end">0</text>'
-            f'<polyline points="{points}" class="curve"/>{dots}{ticks}</svg>')
+    ticks = "".join(
+        f'<text x="{x(i):.1f}" y="{height - 8}" text-anchor="middle">{i + 1}</text>' for i in range(0, n, step)
+    )
+    dots = "".join(
+        f'<circle cx="{x(i):.1f}" cy="{y(t):.1f}" r="2.5"><title>turn {i + 1}: tension {t:.2f}</title></circle>'
+        for i, t in enumerate(tension)
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="Tension after each turn" class="tension">'
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + h}" class="axis"/>'
+        f'<line x1="{left}" y1="{top + h}" x2="{left + w}" y2="{top + h}" class="axis"/>'
+        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">1</text>'
+        f'<text x="{left - 6}" y="{top + h}" text-anchor="end">0</text>'
+        f'<polyline points="{points}" class="curve"/>{dots}{ticks}</svg>'
+    )
 
 
 _PAGE = Template("""<!DOCTYPE html>
@@ -147,11 +155,19 @@ def render_html(doc: StoryDocument) -> str:
     """One standalone HTML page: the title, the tension curve as inline SVG, then every chapter."""
     from novel_engine import __version__
 
-    body = "\n".join(f"<section>\n<h2>{html.escape(head)}</h2>\n{_markdown_to_html(text)}</section>"
-                     for head, text in doc.chapters())
+    body = "\n".join(
+        f"<section>\n<h2>{html.escape(head)}</h2>\n{_markdown_to_html(text)}</section>" for head, text in doc.chapters()
+    )
     desc = f'<p class="description">{html.escape(doc.description.strip())}</p>' if doc.description.strip() else ""
-    return _PAGE.substitute(title=html.escape(doc.title), description=desc, chart=tension_svg(doc.tension),
-                            turns=len(doc.tension), body=body, footer=_footer(doc), version=html.escape(__version__))
+    return _PAGE.substitute(
+        title=html.escape(doc.title),
+        description=desc,
+        chart=tension_svg(doc.tension),
+        turns=len(doc.tension),
+        body=body,
+        footer=_footer(doc),
+        version=html.escape(__version__),
+    )
 
 
 def render_epub(doc: StoryDocument) -> bytes:

@@ -18,8 +18,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from opentelemetry import trace
 
@@ -89,14 +90,23 @@ def turn_span(session_id: str, runtime: str) -> Iterator[Any]:
 def _phases(tracer: Any, span: Any, report: Any) -> None:
     if not span.is_recording():
         return
-    span.set_attributes({"novel_engine.turn": report.turn, "novel_engine.events": len(report.events),
-                         "novel_engine.tension": float(report.tension)})
+    span.set_attributes(
+        {
+            "novel_engine.turn": report.turn,
+            "novel_engine.events": len(report.events),
+            "novel_engine.tension": float(report.tension),
+        }
+    )
     start = getattr(span, "start_time", None) or time.time_ns()
     context = trace.set_span_in_context(span)
     at = start
     for phase, seconds in report.timings.items():
         end = at + max(0, int(seconds * 1e9))
-        child = tracer.start_span(f"novel_engine.turn.{phase}", context=context, start_time=at,
-                                  attributes={"novel_engine.phase": phase, "novel_engine.turn": report.turn})
+        child = tracer.start_span(
+            f"novel_engine.turn.{phase}",
+            context=context,
+            start_time=at,
+            attributes={"novel_engine.phase": phase, "novel_engine.turn": report.turn},
+        )
         child.end(end_time=end)
         at = end

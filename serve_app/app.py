@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import Depends, FastAPI, WebSocket
 from ray import serve
@@ -52,15 +53,17 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     from serve_app.ws import websocket_session
 
     cfg = config or ServeConfig()
-    api = FastAPI(title="Novel Engine", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    api = FastAPI(
+        title="Novel Engine", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None, openapi_url=None
+    )
     install_openapi(api, max_agents=cfg.max_agents)
     _install_docs(api, public=cfg.public_docs or cfg.dev_mode)
     api.state.metrics = Metrics()
     api.state.ctx = None
     install_problem_handlers(api)
-    api.add_middleware(MetricsMiddleware, metrics=api.state.metrics, max_body_bytes=cfg.max_body_bytes,
-                       replica=_replica_id())
+    api.add_middleware(
+        MetricsMiddleware, metrics=api.state.metrics, max_body_bytes=cfg.max_body_bytes, replica=_replica_id()
+    )
     api.include_router(routes_ops.router)
     if not cfg.metrics_port:  # else the replica serves them on that port only (see routes_ops)
         api.include_router(routes_ops.metrics_router)
@@ -121,8 +124,9 @@ def _replica_id() -> str:
         return "local"
 
 
-@serve.deployment(max_ongoing_requests=2000, graceful_shutdown_timeout_s=5, health_check_period_s=10,
-                  health_check_timeout_s=30)
+@serve.deployment(
+    max_ongoing_requests=2000, graceful_shutdown_timeout_s=5, health_check_period_s=10, health_check_timeout_s=30
+)
 @serve.ingress()
 class NovelEngineIngress:
     """One replica of the HTTP and WebSocket gateway.

@@ -37,7 +37,9 @@ __all__ = ["add_bench_parser", "cmd_bench_api", "bench_api", "percentile"]
 
 def add_bench_parser(bench_sub: Any) -> None:
     """Add ``bench api`` to the ``bench`` subcommands."""
-    p = bench_sub.add_parser("api", help="HTTP latency/throughput with 64 clients, WebSocket delivery to 1,000 subscribers")
+    p = bench_sub.add_parser(
+        "api", help="HTTP latency/throughput with 64 clients, WebSocket delivery to 1,000 subscribers"
+    )
     p.add_argument("--clients", type=int, default=64, help="concurrent HTTP clients (default 64)")
     p.add_argument("--gets", type=int, default=40, help="GET requests per client (default 40)")
     p.add_argument("--turns", type=int, default=2, help="POST turns per client (default 2)")
@@ -54,24 +56,30 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def _summary(latencies: list[float], seconds: float) -> dict[str, float]:
-    return {"requests": len(latencies), "p50_ms": round(percentile(latencies, 50) * 1000, 2),
-            "p99_ms": round(percentile(latencies, 99) * 1000, 2),
-            "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
-            "throughput_per_s": round(len(latencies) / seconds, 1)}
+    return {
+        "requests": len(latencies),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
+        "throughput_per_s": round(len(latencies) / seconds, 1),
+    }
 
 
-def _http_load_elsewhere(url: str, token: str, method: str, path: str, clients: int, per_client: int,
-                         body: dict | None = None) -> dict[str, Any]:
+def _http_load_elsewhere(
+    url: str, token: str, method: str, path: str, clients: int, per_client: int, body: dict | None = None
+) -> dict[str, Any]:
     """:func:`_http_load` in a fresh interpreter: this process is also the Ray driver, whose
     threads would add their pauses to the clients' latencies."""
     from novel_engine.bench import _run_worker
 
-    return _run_worker(["load", url, token, method, path, str(clients), str(per_client), json.dumps(body)],
-                       module="serve_app.bench")
+    return _run_worker(
+        ["load", url, token, method, path, str(clients), str(per_client), json.dumps(body)], module="serve_app.bench"
+    )
 
 
-async def _http_load(url: str, token: str, method: str, path: str, clients: int, per_client: int,
-                     body: dict | None = None) -> dict[str, float]:
+async def _http_load(
+    url: str, token: str, method: str, path: str, clients: int, per_client: int, body: dict | None = None
+) -> dict[str, float]:
     # aiohttp, not httpx: httpx's connection pool tops out near 250 requests/s with 64 concurrent
     # clients on this machine (p99 1.5 s against a bare uvicorn app) and would measure itself.
     import aiohttp
@@ -80,8 +88,13 @@ async def _http_load(url: str, token: str, method: str, path: str, clients: int,
     errors = 0
     statuses: dict[str, int] = {}  # what the errors were: a 409 under contention is not a 500
     connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(base_url=url, headers={"Authorization": f"Bearer {token}"}, connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=300)) as client:
+    async with aiohttp.ClientSession(
+        base_url=url,
+        headers={"Authorization": f"Bearer {token}"},
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=300),
+    ) as client:
+
         async def one_client() -> None:
             nonlocal errors
             for _ in range(per_client):
@@ -119,15 +132,17 @@ class _Waves:
         await asyncio.wait_for(self._event(wave).wait(), 300)
 
 
-async def _ws_delivery(ws_url: str, url: str, token: str, sid: str, subscribers: int, turns: int,
-                       paced: bool = True) -> dict[str, Any]:
+async def _ws_delivery(
+    ws_url: str, url: str, token: str, sid: str, subscribers: int, turns: int, paced: bool = True
+) -> dict[str, Any]:
     import httpx
     from websockets.asyncio.client import connect
 
     sockets = []
     for i in range(0, subscribers, 50):  # connect in batches: the proxy accepts a few hundred per second
-        sockets += await asyncio.gather(*(connect(f"{ws_url}?token={token}", max_queue=None)
-                                          for _ in range(min(50, subscribers - i))))
+        sockets += await asyncio.gather(
+            *(connect(f"{ws_url}?token={token}", max_queue=None) for _ in range(min(50, subscribers - i)))
+        )
     delays: list[float] = []
     try:
         for ws in sockets:
@@ -164,10 +179,15 @@ async def _ws_delivery(ws_url: str, url: str, token: str, sid: str, subscribers:
 
 def _delivery(subscribers: int, turns: int, delays: list[float], waves: _Waves) -> dict[str, Any]:
     """The figures of one WebSocket delivery run: seconds from turn commit to receipt, in ms."""
-    return {"subscribers": subscribers, "turns": turns, "deliveries": len(delays),
-            "p50_ms": round(percentile(delays, 50) * 1000, 2), "p99_ms": round(percentile(delays, 99) * 1000, 2),
-            "max_ms": round(max(delays) * 1000, 2),
-            "wave_max_ms": [round(waves.worst[w] * 1000, 1) for w in sorted(waves.worst)]}
+    return {
+        "subscribers": subscribers,
+        "turns": turns,
+        "deliveries": len(delays),
+        "p50_ms": round(percentile(delays, 50) * 1000, 2),
+        "p99_ms": round(percentile(delays, 99) * 1000, 2),
+        "max_ms": round(max(delays) * 1000, 2),
+        "wave_max_ms": [round(waves.worst[w] * 1000, 1) for w in sorted(waves.worst)],
+    }
 
 
 async def _ws_floor(url: str, subscribers: int, turns: int) -> dict[str, Any]:
@@ -176,8 +196,9 @@ async def _ws_floor(url: str, subscribers: int, turns: int) -> dict[str, Any]:
 
     sockets = []
     for i in range(0, subscribers, 50):
-        sockets += await asyncio.gather(*(connect(url.replace("http", "ws") + "/ws", max_queue=None)
-                                          for _ in range(min(50, subscribers - i))))
+        sockets += await asyncio.gather(
+            *(connect(url.replace("http", "ws") + "/ws", max_queue=None) for _ in range(min(50, subscribers - i)))
+        )
     delays: list[float] = []
     try:
         waves = _Waves(len(sockets))
@@ -201,8 +222,15 @@ async def _ws_floor(url: str, subscribers: int, turns: int) -> dict[str, Any]:
     return _delivery(subscribers, turns, delays, waves)
 
 
-def bench_api(clients: int = 64, gets: int = 40, turns: int = 2, subscribers: int = 1000, ws_turns: int = 5,
-              personas: int = 8, out: str | os.PathLike = "bench-results/api.json") -> dict[str, Any]:
+def bench_api(
+    clients: int = 64,
+    gets: int = 40,
+    turns: int = 2,
+    subscribers: int = 1000,
+    ws_turns: int = 5,
+    personas: int = 8,
+    out: str | os.PathLike = "bench-results/api.json",
+) -> dict[str, Any]:
     """Start Ray and the app, run the three measurements, print them and write JSON to ``out``."""
     import httpx
     import ray
@@ -225,17 +253,31 @@ def bench_api(clients: int = 64, gets: int = 40, turns: int = 2, subscribers: in
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         env = {"NOVEL_ENGINE_JWT_SECRET": secret, "NOVEL_ENGINE_RATE_LIMIT_PER_MINUTE": "100000000"}
-        serve.run(build_app({"database_url": store.database_url, "object_store_url": store.object_store_url,
-                             "max_agents": str(max(personas, 8)), "env": env}), name="bench", route_prefix="/")
+        serve.run(
+            build_app(
+                {
+                    "database_url": store.database_url,
+                    "object_store_url": store.object_store_url,
+                    "max_agents": str(max(personas, 8)),
+                    "env": env,
+                }
+            ),
+            name="bench",
+            route_prefix="/",
+        )
         url = f"http://127.0.0.1:{port}"
         auth = AuthService(runner, AuthSettings(jwt_secret=secret))
         asyncio.run(auth.create_user("bench-user", "bench password 123"))
-        token = httpx.post(f"{url}/api/v1/auth/login", json={"username": "bench-user",
-                                                                 "password": "bench password 123"}).json()["access_token"]
+        token = httpx.post(
+            f"{url}/api/v1/auth/login", json={"username": "bench-user", "password": "bench password 123"}
+        ).json()["access_token"]
         h = {"Authorization": f"Bearer {token}"}
-        sid = httpx.post(f"{url}/api/v1/sessions", headers=h, timeout=120,
-                         json={"world_template": "synthetic", "agent_count": personas, "settings": {"seed": 1}}
-                         ).json()["id"]
+        sid = httpx.post(
+            f"{url}/api/v1/sessions",
+            headers=h,
+            timeout=120,
+            json={"world_template": "synthetic", "agent_count": personas, "settings": {"seed": 1}},
+        ).json()["id"]
         httpx.post(f"{url}/api/v1/sessions/{sid}/turns", headers=h, json={}, timeout=120).raise_for_status()  # warm-up
         results: dict[str, Any] = {}
         # reference points: one client alone (no queueing), and Serve's floor (a route doing nothing)
@@ -245,31 +287,43 @@ def bench_api(clients: int = 64, gets: int = 40, turns: int = 2, subscribers: in
         _print("GET /health (Serve's floor)", results["health_floor"])
         results["get_session"] = _http_load_elsewhere(url, token, "GET", f"/api/v1/sessions/{sid}", clients, gets)
         _print("GET /api/v1/sessions/{id}", results["get_session"])
-        results["post_turns"] = _http_load_elsewhere(url, token, "POST", f"/api/v1/sessions/{sid}/turns", clients,
-                                                     turns, body={})
+        results["post_turns"] = _http_load_elsewhere(
+            url, token, "POST", f"/api/v1/sessions/{sid}/turns", clients, turns, body={}
+        )
         _print("POST /api/v1/sessions/{id}/turns", results["post_turns"])
-        results["ws_delivery"] = asyncio.run(_ws_delivery(f"ws://127.0.0.1:{port}/ws", url, token, sid,
-                                                          subscribers, ws_turns))
+        results["ws_delivery"] = asyncio.run(
+            _ws_delivery(f"ws://127.0.0.1:{port}/ws", url, token, sid, subscribers, ws_turns)
+        )
         _print_ws("WebSocket delivery", results["ws_delivery"])
         # the same with turns back to back: a wave then shares the cores with the next turn's work
-        results["ws_delivery_back_to_back"] = asyncio.run(_ws_delivery(f"ws://127.0.0.1:{port}/ws", url, token, sid,
-                                                                       subscribers, ws_turns, paced=False))
+        results["ws_delivery_back_to_back"] = asyncio.run(
+            _ws_delivery(f"ws://127.0.0.1:{port}/ws", url, token, sid, subscribers, ws_turns, paced=False)
+        )
         _print_ws("WebSocket delivery, turns back to back", results["ws_delivery_back_to_back"])
         serve.delete("bench")  # the bare app takes its place at the root
         from serve_app.bench_floor import floor_asgi_app
 
-        serve.run(serve.deployment(serve.ingress(floor_asgi_app)()).options(max_ongoing_requests=subscribers + 100)
-                  .bind(), name="ws-floor", route_prefix="/")
+        serve.run(
+            serve.deployment(serve.ingress(floor_asgi_app)()).options(max_ongoing_requests=subscribers + 100).bind(),
+            name="ws-floor",
+            route_prefix="/",
+        )
         results["ws_floor"] = asyncio.run(_ws_floor(url, subscribers, ws_turns))
         _print_ws("WebSocket delivery of a bare Serve fan-out app (Serve's floor)", results["ws_floor"])
     finally:
         serve.shutdown()
         runner.stop()
         ray.shutdown()
-    result = {"suite": "api", "personas": personas, "ingress": "haproxy" if haproxy else "proxy",
-              "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
-              "load_average_1m_at_end": round(os.getloadavg()[0], 2),  # other work on the machine skews figures
-              "targets": {"get_p99_ms": 50, "ws_delivery_p99_ms": 100}, **results}
+    result = {
+        "suite": "api",
+        "personas": personas,
+        "ingress": "haproxy" if haproxy else "proxy",
+        "cpu_count": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),  # other work on the machine skews figures
+        "targets": {"get_p99_ms": 50, "ws_delivery_p99_ms": 100},
+        **results,
+    }
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -278,13 +332,19 @@ def bench_api(clients: int = 64, gets: int = 40, turns: int = 2, subscribers: in
 
 
 def _print_ws(what: str, w: dict[str, Any]) -> None:
-    print(f"{what}, {w['subscribers']} subscribers x {w['turns']} turns: p50 {w['p50_ms']} ms, "
-          f"p99 {w['p99_ms']} ms, max {w['max_ms']} ms (slowest receipt per wave {w['wave_max_ms']})", flush=True)
+    print(
+        f"{what}, {w['subscribers']} subscribers x {w['turns']} turns: p50 {w['p50_ms']} ms, "
+        f"p99 {w['p99_ms']} ms, max {w['max_ms']} ms (slowest receipt per wave {w['wave_max_ms']})",
+        flush=True,
+    )
 
 
 def _print(what: str, r: dict[str, float]) -> None:
-    print(f"{what}: {r['requests']} requests from {r['clients']} clients: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
-          f"{r['throughput_per_s']}/s, {r['errors']} errors {r.get('statuses', {})}", flush=True)
+    print(
+        f"{what}: {r['requests']} requests from {r['clients']} clients: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+        f"{r['throughput_per_s']}/s, {r['errors']} errors {r.get('statuses', {})}",
+        flush=True,
+    )
 
 
 def cmd_bench_api(args: argparse.Namespace) -> int:
@@ -300,5 +360,6 @@ def cmd_bench_api(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":  # a load worker: python -m serve_app.bench load URL TOKEN METHOD PATH CLIENTS PER BODY
     _, _, _url, _token, _method, _path, _clients, _per, _body = sys.argv
-    print(json.dumps(asyncio.run(_http_load(_url, _token, _method, _path, int(_clients), int(_per),
-                                            json.loads(_body)))))
+    print(
+        json.dumps(asyncio.run(_http_load(_url, _token, _method, _path, int(_clients), int(_per), json.loads(_body))))
+    )

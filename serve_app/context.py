@@ -23,8 +23,9 @@ import json
 import logging
 import os
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
@@ -87,7 +88,7 @@ class ServeConfig:
     metrics_port: int = 0
 
     @classmethod
-    def from_args(cls, args: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> "ServeConfig":
+    def from_args(cls, args: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> ServeConfig:
         """Read ``args`` (strings from the command line are converted), then ``NOVEL_ENGINE_SERVE_*`` env.
 
         Raises:
@@ -97,8 +98,9 @@ class ServeConfig:
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(args) - set(known))
         if unknown:
-            raise ConfigError(f"unknown serve setting(s): {', '.join(unknown)}; known: {', '.join(known)}",
-                              setting=unknown[0])
+            raise ConfigError(
+                f"unknown serve setting(s): {', '.join(unknown)}; known: {', '.join(known)}", setting=unknown[0]
+            )
         values: dict[str, Any] = {}
         for name, f in known.items():
             raw = args.get(name, env.get(f"NOVEL_ENGINE_SERVE_{name.upper()}"))
@@ -113,7 +115,9 @@ class ServeConfig:
                 else:
                     values[name] = kind(raw)
             except (TypeError, ValueError):
-                raise ConfigError(f"serve setting {name}: expected {kind.__name__}, got {raw!r}", setting=name) from None
+                raise ConfigError(
+                    f"serve setting {name}: expected {kind.__name__}, got {raw!r}", setting=name
+                ) from None
         config = cls(**values)
         config.llm_access()  # a bad LLM policy fails here, where the person deploying sees it
         return config
@@ -125,8 +129,9 @@ class ServeConfig:
     def store_settings(self) -> Any:
         from novel_engine.storage.settings import StoreSettings
 
-        return StoreSettings.from_env(database_url=self.database_url, redis_url=self.redis_url,
-                                      object_store_url=self.object_store_url)
+        return StoreSettings.from_env(
+            database_url=self.database_url, redis_url=self.redis_url, object_store_url=self.object_store_url
+        )
 
 
 def not_found(session_id: str) -> Problem:
@@ -154,10 +159,10 @@ class ServeContext:
         self._resuming = asyncio.Lock()  # one resume at a time in this replica (it creates actors)
         # one turn at a time per session in this replica: concurrent POSTs queue instead of racing to
         # commit the same turn (and losing with 409); other replicas still meet optimistic versioning
-        self._turn_locks: "weakref.WeakValueDictionary[str, asyncio.Lock]" = weakref.WeakValueDictionary()
+        self._turn_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._ready = False
 
-    async def start(self) -> "ServeContext":
+    async def start(self) -> ServeContext:
         """Open the store, the access tables and the auth service; connect the engine (idempotent).
 
         Raises:
@@ -201,8 +206,9 @@ class ServeContext:
         # here at once (the lookup is one indexed row).
         return await self.access.get_session(session_id)
 
-    async def authorize(self, principal: Any, session_id: str, need: str = OWNER,
-                        agent_id: str | None = None) -> SessionAccess:
+    async def authorize(
+        self, principal: Any, session_id: str, need: str = OWNER, agent_id: str | None = None
+    ) -> SessionAccess:
         """Check that ``principal`` may do ``need`` on the session; return its access record.
 
         The owner may do everything. A player of ``agent_id`` may read its beliefs (``BELIEFS``)
@@ -225,15 +231,23 @@ class ServeContext:
         player = await self.access.is_player(session_id, principal.user_id)
         await self.audit_denied(principal, session_id, need, agent_id, "player" if player else "stranger")
         if player:
-            raise PermissionDeniedError(f"you play an agent of session {session_id!r}, which does not allow this",
-                                        session_id=session_id)
+            raise PermissionDeniedError(
+                f"you play an agent of session {session_id!r}, which does not allow this", session_id=session_id
+            )
         raise not_found(session_id)
 
-    async def audit_denied(self, principal: Any, session_id: str, need: str, agent_id: str | None,
-                           relation: str) -> None:
+    async def audit_denied(
+        self, principal: Any, session_id: str, need: str, agent_id: str | None, relation: str
+    ) -> None:
         try:
-            await self.auth.audit("access_denied", principal.user_id, session_id=session_id, need=need,
-                                  agent_id=agent_id, relation=relation)
+            await self.auth.audit(
+                "access_denied",
+                principal.user_id,
+                session_id=session_id,
+                need=need,
+                agent_id=agent_id,
+                relation=relation,
+            )
         except NovelEngineError as err:  # a failing audit write must not turn a denial into a 500
             log.warning("audit of a denied access failed: %s", err.message)
 
@@ -338,8 +352,10 @@ class ServeContext:
             checks["ray"] = "ok" if alive else "not connected"
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready", with the reason
             checks["ray"] = f"unavailable: {type(exc).__name__}"
-        for name, probe in (("store", lambda: self.store.sql.schema_version()),
-                            ("cache", lambda: self.store.hot.cache_get("novel-engine:ready-probe"))):
+        for name, probe in (
+            ("store", lambda: self.store.sql.schema_version()),
+            ("cache", lambda: self.store.hot.cache_get("novel-engine:ready-probe")),
+        ):
             try:
                 await asyncio.wait_for(probe(), 5)
                 checks[name] = "ok"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Depends
@@ -30,8 +30,12 @@ async def context(conn: HTTPConnection) -> ServeContext:
     except NovelEngineError as err:
         # the server's own setup failed (store unreachable, bad setting): not the caller's fault
         log.error("serve context did not start: %s", err.message)
-        raise Problem(503, "not-ready", "the server is not ready (its state store or settings); see /ready",
-                      headers={"Retry-After": "5"}) from None
+        raise Problem(
+            503,
+            "not-ready",
+            "the server is not ready (its state store or settings); see /ready",
+            headers={"Retry-After": "5"},
+        ) from None
     conn.app.state.auth_service = ctx.auth
     return ctx
 
@@ -51,7 +55,7 @@ Caller = Depends(caller)
 
 def iso_ms(ms: int) -> str:
     """Milliseconds since the epoch as ISO 8601 UTC."""
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
 def dump(obj: Any) -> Any:

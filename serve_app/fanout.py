@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 __all__ = ["Fanout", "Feed", "Outbox", "Subscription", "Frame"]
 
@@ -85,10 +86,15 @@ class Outbox:
             self.queue.get_nowait()
         for sub in subs:
             resume = self.taken.get(sub.session_id, sub.after_seq)
-            self.queue.put_nowait(control(
-                "overflow", session_id=sub.session_id, after_seq=resume,
-                detail=f"this connection fell behind by more than {self.queue.maxsize} frames; "
-                       f"resubscribe with after_seq={resume} to continue without a gap"))
+            self.queue.put_nowait(
+                control(
+                    "overflow",
+                    session_id=sub.session_id,
+                    after_seq=resume,
+                    detail=f"this connection fell behind by more than {self.queue.maxsize} frames; "
+                    f"resubscribe with after_seq={resume} to continue without a gap",
+                )
+            )
 
     def close(self) -> None:
         for sub in list(self.subs.values()):
@@ -104,7 +110,7 @@ class Subscription:
     types: frozenset[str] | None
     after_seq: int
     cursor: int = 0
-    feed: "Feed | None" = None
+    feed: Feed | None = None
     task: asyncio.Task | None = None
     active: bool = True
     ended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -134,7 +140,7 @@ class Subscription:
 class Feed:
     """The one poller of a session's event hub in this replica."""
 
-    def __init__(self, fanout: "Fanout", session_id: str, hub: Any, last_seq: int) -> None:
+    def __init__(self, fanout: Fanout, session_id: str, hub: Any, last_seq: int) -> None:
         self.fanout, self.session_id, self.hub, self.last_seq = fanout, session_id, hub, last_seq
         self.subs: set[Subscription] = set()
         self.task: asyncio.Task | None = None
@@ -142,8 +148,10 @@ class Feed:
 
     def frames(self, items: Any) -> list[Frame]:
         sid = self.session_id
-        return [Frame(json.dumps({**item, "session_id": sid}, separators=(",", ":")), sid, item["seq"], item["type"])
-                for item in items]
+        return [
+            Frame(json.dumps({**item, "session_id": sid}, separators=(",", ":")), sid, item["seq"], item["type"])
+            for item in items
+        ]
 
     async def run(self) -> None:
         failures = 0
@@ -207,8 +215,9 @@ class Fanout:
                 self.feeds[session_id] = feed
         return feed
 
-    async def subscribe(self, outbox: Outbox, session_id: str, after_seq: int | None,
-                        types: frozenset[str] | None) -> Subscription:
+    async def subscribe(
+        self, outbox: Outbox, session_id: str, after_seq: int | None, types: frozenset[str] | None
+    ) -> Subscription:
         """Start a subscription: catch up from ``after_seq`` in a task, then join the live feed.
 
         ``after_seq`` None means "from now": the events this replica has not yet delivered.
@@ -242,9 +251,15 @@ class Fanout:
                 wanted = sorted(sub.types) if sub.types is not None else None
                 read = await feed.hub.subscribe.remote(sub.cursor, wanted, 0.0, 500)
                 if read.truncated:
-                    await sub.outbox.put(control("error", code="truncated", session_id=sub.session_id,
-                                                 detail=f"events after seq {sub.cursor} are no longer kept; "
-                                                        f"the stream resumes at seq {read.items[0]['seq'] if read.items else read.last_seq}"))
+                    await sub.outbox.put(
+                        control(
+                            "error",
+                            code="truncated",
+                            session_id=sub.session_id,
+                            detail=f"events after seq {sub.cursor} are no longer kept; "
+                            f"the stream resumes at seq {read.items[0]['seq'] if read.items else read.last_seq}",
+                        )
+                    )
                 for f in feed.frames(read.items):
                     if not sub.active:
                         return
@@ -258,8 +273,14 @@ class Fanout:
         except Exception as exc:  # noqa: BLE001 - a dead hub: tell the client instead of dying silently
             log.info("subscription to %s ended: %s", sub.session_id, exc)
             sub.stop()
-            sub.outbox.offer(control("error", code="session_closed", session_id=sub.session_id,
-                                     detail="the session's event stream is not available"))
+            sub.outbox.offer(
+                control(
+                    "error",
+                    code="session_closed",
+                    session_id=sub.session_id,
+                    detail="the session's event stream is not available",
+                )
+            )
 
     async def close(self) -> None:
         """Stop every feed (replica shutdown)."""

@@ -30,7 +30,8 @@ import signal
 import socket
 import sys
 import tempfile
-from typing import Any, MutableMapping
+from collections.abc import MutableMapping
+from typing import Any
 
 __all__ = ["guard_config", "install", "reap_orphans", "main"]
 
@@ -95,8 +96,10 @@ def _real_haproxy() -> str:
     except (ImportError, FileNotFoundError, OSError):
         from novel_engine.errors import ConfigError
 
-        raise ConfigError("no HAProxy binary: install ray[serve] on Linux, or set NOVEL_ENGINE_SERVE_INGRESS=proxy",
-                          setting="NOVEL_ENGINE_SERVE_INGRESS") from None
+        raise ConfigError(
+            "no HAProxy binary: install ray[serve] on Linux, or set NOVEL_ENGINE_SERVE_INGRESS=proxy",
+            setting="NOVEL_ENGINE_SERVE_INGRESS",
+        ) from None
 
 
 def _free_port() -> int:
@@ -118,10 +121,12 @@ def install(environ: MutableMapping[str, str] | None = None) -> str:
     folder = tempfile.mkdtemp(prefix="novel-engine-haproxy-")
     path = os.path.join(folder, "haproxy")
     with open(path, "w", encoding="utf-8") as f:
-        f.write(f"#!{sys.executable}\n"
-                "# Written by novel-engine (serve_app.haproxy_guard): see that module's docstring.\n"
-                "from serve_app.haproxy_guard import main\n"
-                f"main({_real_haproxy()!r})\n")
+        f.write(
+            f"#!{sys.executable}\n"
+            "# Written by novel-engine (serve_app.haproxy_guard): see that module's docstring.\n"
+            "from serve_app.haproxy_guard import main\n"
+            f"main({_real_haproxy()!r})\n"
+        )
     os.chmod(path, 0o700)
     environ["RAY_SERVE_HAPROXY_BINARY_PATH"] = path
     environ.setdefault("RAY_SERVE_HAPROXY_METRICS_PORT", str(_free_port()))
@@ -149,8 +154,11 @@ def reap_orphans() -> list[int]:
             if os.stat(f"/proc/{pid}").st_uid != me:
                 continue
             argv = _proc(pid, "cmdline").split(b"\0")
-            if not argv or not os.path.basename(argv[0]).startswith(b"haproxy") \
-                    or not any(_SERVE_CONFIG_MARK.encode() in a for a in argv):
+            if (
+                not argv
+                or not os.path.basename(argv[0]).startswith(b"haproxy")
+                or not any(_SERVE_CONFIG_MARK.encode() in a for a in argv)
+            ):
                 continue
             ppid = _proc(pid, "stat").rsplit(b")", 1)[1].split()[1].decode()
             parent = _proc(ppid, "cmdline") if ppid != "0" else b""

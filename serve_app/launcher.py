@@ -52,8 +52,10 @@ def use_haproxy_ingress(draining_s: float | None = 2.0, environ: Any = None) -> 
     if choice not in ("haproxy", "proxy"):
         from novel_engine.errors import ConfigError
 
-        raise ConfigError(f"NOVEL_ENGINE_SERVE_INGRESS: must be haproxy or proxy, got {choice!r}",
-                          setting="NOVEL_ENGINE_SERVE_INGRESS")
+        raise ConfigError(
+            f"NOVEL_ENGINE_SERVE_INGRESS: must be haproxy or proxy, got {choice!r}",
+            setting="NOVEL_ENGINE_SERVE_INGRESS",
+        )
     if choice == "proxy":
         return False
     for key, value in HAPROXY_ENV.items():
@@ -62,8 +64,9 @@ def use_haproxy_ingress(draining_s: float | None = 2.0, environ: Any = None) -> 
 
     reaped = haproxy_guard.reap_orphans()
     if reaped:
-        logging.getLogger(__name__).warning("stopped %d HAProxy process(es) a killed server left behind: %s",
-                                            len(reaped), reaped)
+        logging.getLogger(__name__).warning(
+            "stopped %d HAProxy process(es) a killed server left behind: %s", len(reaped), reaped
+        )
     haproxy_guard.install(environ)
     if draining_s is not None:
         environ.setdefault("RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", str(draining_s))
@@ -75,21 +78,38 @@ def add_serve_parser(sub: Any) -> None:
     p = sub.add_parser("serve", help="start the HTTP and WebSocket API on Ray Serve (Ctrl-C stops it)")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000; 0 picks a free one)")
-    p.add_argument("--dev", action="store_true",
-                   help="development mode: a random JWT secret for this run if none is set (never for a shared server)")
-    p.add_argument("--public-docs", action="store_true", dest="public_docs",
-                   help="serve /docs and /openapi.json without a token (--dev does too)")
+    p.add_argument(
+        "--dev",
+        action="store_true",
+        help="development mode: a random JWT secret for this run if none is set (never for a shared server)",
+    )
+    p.add_argument(
+        "--public-docs",
+        action="store_true",
+        dest="public_docs",
+        help="serve /docs and /openapi.json without a token (--dev does too)",
+    )
     p.add_argument("--replicas", type=int, default=1, help="gateway replicas (default 1)")
-    p.add_argument("--address", default=None,
-                   help="Ray cluster address (default: RAY_ADDRESS, else a local instance of its own)")
-    m = p.add_argument_group("language models (keys: GEMINI_API_KEY or GOOGLE_API_KEY, OPENAI_API_KEY in this "
-                             "command's environment, which the replicas of its own Ray instance inherit)")
-    m.add_argument("--llm-allowed", default=None, metavar="LIST",
-                   help="models clients may choose, e.g. offline,gemini (default offline; env "
-                        "NOVEL_ENGINE_SERVE_LLM_ALLOWED)")
-    m.add_argument("--llm-options", default=None, metavar="JSON",
-                   help='the operator\'s options per model, e.g. \'{"openai": {"base_url": "http://localhost:8000/v1"}}\' '
-                        "(env NOVEL_ENGINE_SERVE_LLM_OPTIONS)")
+    p.add_argument(
+        "--address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else a local instance of its own)"
+    )
+    m = p.add_argument_group(
+        "language models (keys: GEMINI_API_KEY or GOOGLE_API_KEY, OPENAI_API_KEY in this "
+        "command's environment, which the replicas of its own Ray instance inherit)"
+    )
+    m.add_argument(
+        "--llm-allowed",
+        default=None,
+        metavar="LIST",
+        help="models clients may choose, e.g. offline,gemini (default offline; env NOVEL_ENGINE_SERVE_LLM_ALLOWED)",
+    )
+    m.add_argument(
+        "--llm-options",
+        default=None,
+        metavar="JSON",
+        help='the operator\'s options per model, e.g. \'{"openai": {"base_url": "http://localhost:8000/v1"}}\' '
+        "(env NOVEL_ENGINE_SERVE_LLM_OPTIONS)",
+    )
     g = p.add_argument_group("state (default: an embedded store in NOVEL_ENGINE_DATA_DIR or ./.novel-engine)")
     g.add_argument("--database-url", help="sqlite:///path or postgresql://... (env NOVEL_ENGINE_DATABASE_URL)")
     g.add_argument("--redis-url", help="redis://host:6379/0 (env NOVEL_ENGINE_REDIS_URL)")
@@ -131,8 +151,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     llm = {"llm_allowed": args.llm_allowed, "llm_options": args.llm_options}
     ServeConfig.from_args({k: v for k, v in llm.items() if v is not None}).llm_access().check_callable(os.environ)
-    store = StoreSettings.from_env(database_url=args.database_url, redis_url=args.redis_url,
-                                   object_store_url=args.object_store_url)
+    store = StoreSettings.from_env(
+        database_url=args.database_url, redis_url=args.redis_url, object_store_url=args.object_store_url
+    )
     port = args.port or _free_port(args.host)
     print("starting Ray and Serve...", file=sys.stderr, flush=True)
     from ray import serve
@@ -148,18 +169,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     connect(address)
     stop = _stop_on_signals()  # before the app answers: a stop asked for as soon as it is up is not lost
     serve.start(http_options={"host": args.host, "port": port})
-    config = {"database_url": store.database_url, "redis_url": store.redis_url,
-              "object_store_url": store.object_store_url, "dev_mode": args.dev,
-              "public_docs": args.public_docs,
-              **llm}
-    app = build_app({**{k: v for k, v in config.items() if v is not None}, "num_replicas": args.replicas,
-                     "env": env})
+    config = {
+        "database_url": store.database_url,
+        "redis_url": store.redis_url,
+        "object_store_url": store.object_store_url,
+        "dev_mode": args.dev,
+        "public_docs": args.public_docs,
+        **llm,
+    }
+    app = build_app({**{k: v for k, v in config.items() if v is not None}, "num_replicas": args.replicas, "env": env})
     try:
         serve.run(app, name=APP_NAME, route_prefix="/")
         shown = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
-        docs = f"docs http://{shown}:{port}/docs" if args.dev or args.public_docs else "docs: /openapi.json with a token"
-        print(f"Novel Engine API: http://{shown}:{port}/  ({docs}, "
-              f"WebSocket ws://{shown}:{port}/ws)", flush=True)
+        docs = (
+            f"docs http://{shown}:{port}/docs" if args.dev or args.public_docs else "docs: /openapi.json with a token"
+        )
+        print(f"Novel Engine API: http://{shown}:{port}/  ({docs}, WebSocket ws://{shown}:{port}/ws)", flush=True)
         print(f"state: {store.describe()}" + ("  [dev mode]" if args.dev else ""), file=sys.stderr, flush=True)
         print("create a user with: novel-engine users create NAME; stop with Ctrl-C", file=sys.stderr, flush=True)
         while not stop.wait(1.0):

@@ -19,8 +19,9 @@ session later.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -43,7 +44,7 @@ class LLMAccess:
     options: Mapping[str, LLMOptions] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, allowed: str, options: str | Mapping[str, Any] | None) -> "LLMAccess":
+    def parse(cls, allowed: str, options: str | Mapping[str, Any] | None) -> LLMAccess:
         """Read ``llm_allowed`` (comma-separated providers) and ``llm_options`` (JSON or a mapping:
         provider -> LLMOptions fields).
 
@@ -53,33 +54,43 @@ class LLMAccess:
         names = tuple(dict.fromkeys(["offline", *(p.strip() for p in allowed.split(",") if p.strip())]))
         unknown = [p for p in names if p not in PROVIDERS]
         if unknown:
-            raise ConfigError(f"serve setting llm_allowed: unknown provider {unknown[0]!r}; known: "
-                              f"{', '.join(PROVIDERS)}", setting="llm_allowed")
+            raise ConfigError(
+                f"serve setting llm_allowed: unknown provider {unknown[0]!r}; known: {', '.join(PROVIDERS)}",
+                setting="llm_allowed",
+            )
         raw = options or {}
         if isinstance(raw, str):
             try:
                 raw = json.loads(raw)
             except json.JSONDecodeError as exc:
-                raise ConfigError(f"serve setting llm_options: not JSON ({exc.msg} at {exc.pos})",
-                                  setting="llm_options") from None
+                raise ConfigError(
+                    f"serve setting llm_options: not JSON ({exc.msg} at {exc.pos})", setting="llm_options"
+                ) from None
         if not isinstance(raw, Mapping):
-            raise ConfigError("serve setting llm_options: expected an object of provider -> options",
-                              setting="llm_options")
+            raise ConfigError(
+                "serve setting llm_options: expected an object of provider -> options", setting="llm_options"
+            )
         parsed: dict[str, LLMOptions] = {}
         for provider, values in raw.items():
             if provider not in PROVIDERS or provider == "offline":
-                raise ConfigError(f"serve setting llm_options.{provider}: not a provider with options "
-                                  f"(gemini, openai)", setting=f"llm_options.{provider}")
+                raise ConfigError(
+                    f"serve setting llm_options.{provider}: not a provider with options (gemini, openai)",
+                    setting=f"llm_options.{provider}",
+                )
             try:
                 parsed[provider] = LLMOptions.model_validate(values)
             except ValidationError as exc:
                 e = exc.errors()[0]
                 path = ".".join(map(str, (provider, *e["loc"])))
-                raise ConfigError(f"serve setting llm_options.{path}: {e['msg']}",
-                                  setting=f"llm_options.{path}") from None
+                raise ConfigError(
+                    f"serve setting llm_options.{path}: {e['msg']}", setting=f"llm_options.{path}"
+                ) from None
             if parsed[provider].replay_of:
-                raise ConfigError(f"serve setting llm_options.{provider}.replay_of: a server cannot replay "
-                                  f"one recorded session for every client", setting=f"llm_options.{provider}")
+                raise ConfigError(
+                    f"serve setting llm_options.{provider}.replay_of: a server cannot replay "
+                    f"one recorded session for every client",
+                    setting=f"llm_options.{provider}",
+                )
         return cls(names, parsed)
 
     def check_callable(self, environ: Mapping[str, str]) -> None:
@@ -90,12 +101,17 @@ class LLMAccess:
         """
         for provider in self.allowed:
             if provider == "gemini" and api_key("gemini", environ, required=False) is None:
-                raise ConfigError("serve setting llm_allowed offers gemini, which needs an API key: set "
-                                  "GEMINI_API_KEY or GOOGLE_API_KEY in the environment of the server's replicas",
-                                  setting="llm_allowed")
+                raise ConfigError(
+                    "serve setting llm_allowed offers gemini, which needs an API key: set "
+                    "GEMINI_API_KEY or GOOGLE_API_KEY in the environment of the server's replicas",
+                    setting="llm_allowed",
+                )
             elif provider == "openai" and not self.options_of("openai").base_url:
-                raise ConfigError("serve setting llm_allowed has openai, which needs llm_options.openai.base_url "
-                                  "(the OpenAI-compatible server to call)", setting="llm_options.openai.base_url")
+                raise ConfigError(
+                    "serve setting llm_allowed has openai, which needs llm_options.openai.base_url "
+                    "(the OpenAI-compatible server to call)",
+                    setting="llm_options.openai.base_url",
+                )
 
     def options_of(self, provider: str) -> LLMOptions:
         """The operator's options of ``provider`` (the defaults when none are configured)."""
@@ -112,14 +128,17 @@ class LLMAccess:
             ConfigError: a provider this server does not allow, or options beyond the operator's.
         """
         if provider not in self.allowed:
-            raise ConfigError(f"settings.llm: this server offers {', '.join(self.allowed)}, not {provider!r}",
-                              field="settings.llm")
+            raise ConfigError(
+                f"settings.llm: this server offers {', '.join(self.allowed)}, not {provider!r}", field="settings.llm"
+            )
         if provider == "offline":
             return {"llm": "offline"}
         client = {k: v for k, v in (client or {}).items() if v is not None}
         base = self.options_of(provider)
         cap = base.max_output_tokens
         if client.get("max_output_tokens", 0) > cap:
-            raise ConfigError(f"settings.llm_options.max_output_tokens: at most {cap} on this server",
-                              field="settings.llm_options.max_output_tokens")
+            raise ConfigError(
+                f"settings.llm_options.max_output_tokens: at most {cap} on this server",
+                field="settings.llm_options.max_output_tokens",
+            )
         return {"llm": provider, "llm_options": {**base.model_dump(exclude_none=True), **client}}

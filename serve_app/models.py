@@ -11,14 +11,38 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from novel_engine.config import SessionSettings
-from novel_engine.core.rng import SEED_LIMIT
 from novel_engine.core.events import Decision, WorldEventSpec
+from novel_engine.core.rng import SEED_LIMIT
 from novel_engine.llm.settings import Provider
 from novel_engine.scenarios import builtin_names
 
-__all__ = ["LLMChoiceIn", "SettingsIn", "CreateSession", "PersonaBrief", "SessionOut", "SessionItem", "SessionPage",
-           "TurnIn", "TurnOut", "TurnPage", "ForkIn", "AgentOut", "AgentUpdate", "PlayerGrant", "BeliefOut", "BeliefsOut",
-           "ActionQueued", "NarrativeOut", "TemplateOut", "CatalogOut", "LensRow", "TruthLensOut", "PlayingOut", "ID_PATTERN", "SESSION_ID"]
+__all__ = [
+    "LLMChoiceIn",
+    "SettingsIn",
+    "CreateSession",
+    "PersonaBrief",
+    "SessionOut",
+    "SessionItem",
+    "SessionPage",
+    "TurnIn",
+    "TurnOut",
+    "TurnPage",
+    "ForkIn",
+    "AgentOut",
+    "AgentUpdate",
+    "PlayerGrant",
+    "BeliefOut",
+    "BeliefsOut",
+    "ActionQueued",
+    "NarrativeOut",
+    "TemplateOut",
+    "CatalogOut",
+    "LensRow",
+    "TruthLensOut",
+    "PlayingOut",
+    "ID_PATTERN",
+    "SESSION_ID",
+]
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 SESSION_ID = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
@@ -35,24 +59,34 @@ class LLMChoiceIn(_In):
     """The model options a client may tune (the server's operator sets the rest)."""
 
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    max_output_tokens: int | None = Field(default=None, ge=16, le=65536,
-                                          description="at most the server's own limit")
+    max_output_tokens: int | None = Field(default=None, ge=16, le=65536, description="at most the server's own limit")
+
+
+# the engine's own type for the style (a Literal of the grammars' names), so the two never disagree
+_NarrativeStyle = SessionSettings.model_fields["narrative_style"].annotation
 
 
 class SettingsIn(_In):
     """The session settings a client may choose (the server picks the placement knobs)."""
 
     difficulty: float | None = Field(default=None, ge=0.0, le=1.0)
-    narrative_style: SessionSettings.model_fields["narrative_style"].annotation = None  # type: ignore[valid-type]
-    seed: int | None = Field(default=None, ge=0, le=MAX_SEED,
-                             description="0 to 2^63 - 1 (a signed 64-bit integer, as the store keeps it); "
-                                         "none: a random one, reported in the session")
+    narrative_style: _NarrativeStyle = None  # type: ignore[valid-type]
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_SEED,
+        description="0 to 2^63 - 1 (a signed 64-bit integer, as the store keeps it); "
+        "none: a random one, reported in the session",
+    )
     llm: Provider = Field(
-        default="offline", description="the language model; the server says which it offers (others: 422)")
+        default="offline", description="the language model; the server says which it offers (others: 422)"
+    )
     llm_options: LLMChoiceIn | None = None
     on_model_failure: Literal["fallback", "fail"] | None = Field(
-        default=None, description="a model call failing after its retries: the offline model decides that one "
-                                  "thing (fallback, flagged on the event) or the turn fails (fail)")
+        default=None,
+        description="a model call failing after its retries: the offline model decides that one "
+        "thing (fallback, flagged on the event) or the turn fails (fail)",
+    )
 
 
 def _world_rules(schema: dict[str, Any]) -> None:
@@ -63,10 +97,16 @@ def _world_rules(schema: dict[str, Any]) -> None:
 
     schema["oneOf"] = [{"required": ["world_template"]}, {"required": ["scenario"]}, {"required": ["scenario_yaml"]}]
     chosen = lambda name: {"properties": {"world_template": {"const": name}}, "required": ["world_template"]}  # noqa: E731
-    rules = [{"if": chosen("synthetic"), "then": {"required": ["agent_count"],
-                                                  "properties": {"agent_count": {"type": "integer"}}}}]
+    rules = [
+        {
+            "if": chosen("synthetic"),
+            "then": {"required": ["agent_count"], "properties": {"agent_count": {"type": "integer"}}},
+        }
+    ]
     for b in describe_builtins():
-        rules.append({"if": chosen(b["name"]), "then": {"properties": {"agent_count": {"enum": [b["personas"], None]}}}})
+        rules.append(
+            {"if": chosen(b["name"]), "then": {"properties": {"agent_count": {"enum": [b["personas"], None]}}}}
+        )
     schema["allOf"] = rules
     schema["properties"]["world_template"]["enum"] = [*_TEMPLATES, "synthetic"]
 
@@ -83,20 +123,34 @@ class CreateSession(_In):
     session_name: str = Field(default="Untitled story", min_length=1, max_length=200)
     # Typed without None although they default to None: absent means "the other one"; an explicit
     # null is refused (422), so the schema and the server agree on what "given" means.
-    world_template: str = Field(default=None, min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$",  # type: ignore[assignment]
-                                examples=["fantasy_world"], json_schema_extra=_no_default)
-    scenario: dict[str, Any] = Field(default=None, json_schema_extra=_no_default,  # type: ignore[assignment]
-                                     description="an inline scenario (same schema as the YAML files)")
-    scenario_yaml: str = Field(default=None, min_length=1, max_length=1_000_000,  # type: ignore[assignment]
-                               json_schema_extra=_no_default,
-                               description="an uploaded scenario file's text (YAML or JSON); its errors come "
-                                           "back as body.scenario.<path>, syntax errors with line and column")
-    agent_count: int | None = Field(default=None, ge=1, le=100_000,
-                                    description="synthetic: the cast size; built-in: must match the template's cast")
+    world_template: str = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z0-9_]+$",  # type: ignore[assignment]
+        examples=["fantasy_world"],
+        json_schema_extra=_no_default,
+    )
+    scenario: dict[str, Any] = Field(
+        default=None,
+        json_schema_extra=_no_default,  # type: ignore[assignment]
+        description="an inline scenario (same schema as the YAML files)",
+    )
+    scenario_yaml: str = Field(
+        default=None,
+        min_length=1,
+        max_length=1_000_000,  # type: ignore[assignment]
+        json_schema_extra=_no_default,
+        description="an uploaded scenario file's text (YAML or JSON); its errors come "
+        "back as body.scenario.<path>, syntax errors with line and column",
+    )
+    agent_count: int | None = Field(
+        default=None, ge=1, le=100_000, description="synthetic: the cast size; built-in: must match the template's cast"
+    )
     settings: SettingsIn = Field(default_factory=SettingsIn)
 
     @model_validator(mode="after")
-    def _one_world(self) -> "CreateSession":
+    def _one_world(self) -> CreateSession:
         if sum(x is not None for x in (self.world_template, self.scenario, self.scenario_yaml)) != 1:
             raise ValueError("give exactly one of world_template, scenario and scenario_yaml")
         return self
@@ -131,7 +185,8 @@ class SessionOut(BaseModel):
     id: str
     name: str
     status: Literal["active", "finished"] = Field(
-        default="active", description="finished: the story reached its main goals and ended with an epilogue")
+        default="active", description="finished: the story reached its main goals and ended with an epilogue"
+    )
     turn: int
     tension: float
     title: str
@@ -178,11 +233,13 @@ class TurnOut(BaseModel):
     rejected: int = 0
     fallbacks: int = 0
     repaired: int = Field(default=0, description="acts the coherence check repaired before the turn committed")
-    violations: dict[str, int] = Field(default_factory=dict,
-                                       description="coherence violations caught this turn (rejected or repaired), by kind")
+    violations: dict[str, int] = Field(
+        default_factory=dict, description="coherence violations caught this turn (rejected or repaired), by kind"
+    )
     player_actions: list[str] = Field(default_factory=list, description="agents whose queued action was applied")
-    dropped_actions: list[DroppedAction] = Field(default_factory=list,
-                                                 description="queued actions no longer valid this turn")
+    dropped_actions: list[DroppedAction] = Field(
+        default_factory=list, description="queued actions no longer valid this turn"
+    )
 
 
 class TurnPage(BaseModel):

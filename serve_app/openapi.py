@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -22,8 +22,7 @@ from starlette.routing import Match
 from serve_app.models import MAX_SEED
 from serve_app.problems import MEDIA_TYPE
 
-__all__ = ["ProblemDoc", "problems", "API_ERRORS", "SESSION_ERRORS", "install_openapi",
-           "allowed_methods"]
+__all__ = ["ProblemDoc", "problems", "API_ERRORS", "SESSION_ERRORS", "install_openapi", "allowed_methods"]
 
 _REF = {"$ref": "#/components/schemas/Problem"}
 _STRING = {"type": "string"}
@@ -132,6 +131,8 @@ def allowed_methods(app: Any, scope: dict[str, Any]) -> list[str]:
     Asked of the routes themselves (``matches`` with each method), so routers included with a
     prefix count as their routes do.
     """
-    return [m for m in _METHODS
-            if any(route.matches({**scope, "method": m})[0] is Match.FULL for route in app.router.routes)]
-
+    return [
+        m
+        for m in _METHODS
+        if any(route.matches({**scope, "method": m})[0] is Match.FULL for route in app.router.routes)
+    ]

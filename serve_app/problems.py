@@ -10,7 +10,8 @@ without one.
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,8 +20,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from novel_engine.errors import FieldError, NovelEngineError, ScenarioError
 
-__all__ = ["Problem", "problem_response", "problem_body", "install_problem_handlers", "validation_errors",
-           "PROBLEM_TYPE_BASE", "MEDIA_TYPE"]
+__all__ = [
+    "Problem",
+    "problem_response",
+    "problem_body",
+    "install_problem_handlers",
+    "validation_errors",
+    "PROBLEM_TYPE_BASE",
+    "MEDIA_TYPE",
+]
 
 log = logging.getLogger("serve_app")
 
@@ -45,11 +53,30 @@ _BY_CLASS: dict[str, tuple[int, str, str]] = {
 }
 # Ray's errors when an actor is dead, restarting or out of reach: an outage, not a bug (matched by
 # name so this module needs no Ray import)
-_RAY_UNAVAILABLE = frozenset({"RayActorError", "ActorDiedError", "ActorUnavailableError", "GetTimeoutError",
-                              "ActorUnschedulableError", "OwnerDiedError", "ObjectLostError"})
-_HTTP_TITLES = {400: "Bad request", 401: "Authentication required", 403: "Permission denied", 404: "Not found",
-                405: "Method not allowed", 409: "Conflict", 413: "Request too large", 415: "Unsupported media type",
-                422: "Validation failed", 429: "Too many requests", 503: "Service unavailable"}
+_RAY_UNAVAILABLE = frozenset(
+    {
+        "RayActorError",
+        "ActorDiedError",
+        "ActorUnavailableError",
+        "GetTimeoutError",
+        "ActorUnschedulableError",
+        "OwnerDiedError",
+        "ObjectLostError",
+    }
+)
+_HTTP_TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Permission denied",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Validation failed",
+    429: "Too many requests",
+    503: "Service unavailable",
+}
 
 
 class Problem(Exception):
@@ -63,8 +90,16 @@ class Problem(Exception):
         headers: extra response headers.
     """
 
-    def __init__(self, status: int, slug: str, detail: str, *, title: str | None = None,
-                 errors: Iterable[tuple[str, str]] = (), headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        *,
+        title: str | None = None,
+        errors: Iterable[tuple[str, str]] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status, self.slug, self.detail = status, slug, detail
         self.title = title or _HTTP_TITLES.get(status, "Error")
@@ -72,8 +107,9 @@ class Problem(Exception):
         self.headers = headers or {}
 
 
-def problem_body(status: int, slug: str, title: str, detail: str, errors: list[dict] | None = None,
-                 **extra: Any) -> dict[str, Any]:
+def problem_body(
+    status: int, slug: str, title: str, detail: str, errors: list[dict] | None = None, **extra: Any
+) -> dict[str, Any]:
     """The problem document (also used for WebSocket error frames)."""
     body: dict[str, Any] = {"type": PROBLEM_TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
     if errors:
@@ -84,8 +120,12 @@ def problem_body(status: int, slug: str, title: str, detail: str, errors: list[d
 
 def problem_response(p: Problem) -> JSONResponse:
     """The HTTP response of a :class:`Problem`."""
-    return JSONResponse(problem_body(p.status, p.slug, p.title, p.detail, p.errors), status_code=p.status,
-                        media_type=MEDIA_TYPE, headers=p.headers)
+    return JSONResponse(
+        problem_body(p.status, p.slug, p.title, p.detail, p.errors),
+        status_code=p.status,
+        media_type=MEDIA_TYPE,
+        headers=p.headers,
+    )
 
 
 def _loc_path(loc: Iterable[Any]) -> str:
@@ -114,8 +154,11 @@ def from_engine_error(exc: NovelEngineError) -> Problem:
     errors: list[tuple[str, str]] = []
     headers: dict[str, str] = {}
     if isinstance(exc, ScenarioError):
-        errors = [(f"body.scenario.{e.path}" if e.path else "body.scenario", e.message)
-                  for e in exc.errors if isinstance(e, FieldError)]
+        errors = [
+            (f"body.scenario.{e.path}" if e.path else "body.scenario", e.message)
+            for e in exc.errors
+            if isinstance(e, FieldError)
+        ]
     elif status == 422 and exc.details.get("field"):
         errors = [(f"body.{exc.details['field']}", exc.message)]
     if status == 429:
@@ -167,9 +210,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
         if type(exc).__name__ in _RAY_UNAVAILABLE:
             log.warning("%s %s: %s", request.method, request.url.path, type(exc).__name__)
-            return problem_response(Problem(503, "session-unavailable", "the session's actors are not answering "
-                                            "(restarting or lost); try again shortly", title="Service unavailable",
-                                            headers={"Retry-After": "2"}))
+            return problem_response(
+                Problem(
+                    503,
+                    "session-unavailable",
+                    "the session's actors are not answering (restarting or lost); try again shortly",
+                    title="Service unavailable",
+                    headers={"Retry-After": "2"},
+                )
+            )
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return problem_response(Problem(500, "internal", "internal error; it has been logged",
-                                        title="Internal error"))
+        return problem_response(Problem(500, "internal", "internal error; it has been logged", title="Internal error"))

@@ -15,8 +15,16 @@ from starlette.concurrency import run_in_threadpool
 from novel_engine.core.events import Decision
 from serve_app.context import ACT, BELIEFS, OWNER, ServeContext
 from serve_app.deps import Caller, Ctx, dump
-from serve_app.models import (ID_PATTERN, ActionQueued, AgentOut, AgentUpdate, BeliefsOut, LensRow, PlayerGrant,
-                              TruthLensOut)
+from serve_app.models import (
+    ID_PATTERN,
+    ActionQueued,
+    AgentOut,
+    AgentUpdate,
+    BeliefsOut,
+    LensRow,
+    PlayerGrant,
+    TruthLensOut,
+)
 from serve_app.openapi import SESSION_ERRORS
 from serve_app.problems import Problem
 
@@ -51,9 +59,18 @@ async def _agents(ctx: ServeContext, session: Any, only: str | None = None) -> l
             continue
         live = world.personas[p.id]
         m = meta.get(p.id)
-        out.append(AgentOut(id=p.id, name=p.name, location=live.location, status=live.status, health=live.health,
-                            traits=dict(live.traits), player=m.player_name if m else None,
-                            capabilities=list(m.capabilities or ()) if m else []))
+        out.append(
+            AgentOut(
+                id=p.id,
+                name=p.name,
+                location=live.location,
+                status=live.status,
+                health=live.health,
+                traits=dict(live.traits),
+                player=m.player_name if m else None,
+                capabilities=list(m.capabilities or ()) if m else [],
+            )
+        )
     return out
 
 
@@ -63,10 +80,14 @@ async def list_agents(session_id: str = SessionPath, ctx: ServeContext = Ctx, wh
     return await _agents(ctx, await ctx.session(session_id))
 
 
-@router.put("/{agent_id}", response_model=AgentOut,
-            summary="Change an agent's traits (from the next turn on) and its capabilities")
-async def update_agent(body: AgentUpdate, session_id: str = SessionPath, agent_id: str = AgentPath,
-                       ctx: ServeContext = Ctx, who=Caller) -> AgentOut:
+@router.put(
+    "/{agent_id}",
+    response_model=AgentOut,
+    summary="Change an agent's traits (from the next turn on) and its capabilities",
+)
+async def update_agent(
+    body: AgentUpdate, session_id: str = SessionPath, agent_id: str = AgentPath, ctx: ServeContext = Ctx, who=Caller
+) -> AgentOut:
     session = await _owner_and_agent(ctx, who, session_id, agent_id)
     if body.parameters:
         await run_in_threadpool(session.update_agent, agent_id, body.parameters)
@@ -75,10 +96,18 @@ async def update_agent(body: AgentUpdate, session_id: str = SessionPath, agent_i
     return (await _agents(ctx, session, agent_id))[0]
 
 
-@router.get("/{agent_id}/beliefs", response_model=BeliefsOut,
-            summary="An agent's leading beliefs, most salient first (owner, or that agent's player)")
-async def agent_beliefs(session_id: str = SessionPath, agent_id: str = AgentPath,
-                        limit: int = Query(20, ge=1, le=200), ctx: ServeContext = Ctx, who=Caller) -> BeliefsOut:
+@router.get(
+    "/{agent_id}/beliefs",
+    response_model=BeliefsOut,
+    summary="An agent's leading beliefs, most salient first (owner, or that agent's player)",
+)
+async def agent_beliefs(
+    session_id: str = SessionPath,
+    agent_id: str = AgentPath,
+    limit: int = Query(20, ge=1, le=200),
+    ctx: ServeContext = Ctx,
+    who=Caller,
+) -> BeliefsOut:
     await ctx.authorize(who, session_id, BELIEFS, agent_id)
     session = await ctx.session(session_id)
     _require_agent(session, agent_id)
@@ -97,41 +126,68 @@ def _truth(world: Any, key: str) -> tuple[bool, Any]:
     return False, None
 
 
-@router.get("/{agent_id}/truth-lens", response_model=TruthLensOut,
-            summary="An agent's beliefs beside what is true in the world (the owner only)")
-async def truth_lens(session_id: str = SessionPath, agent_id: str = AgentPath, limit: int = Query(50, ge=1, le=200),
-                     ctx: ServeContext = Ctx, who=Caller) -> TruthLensOut:
+@router.get(
+    "/{agent_id}/truth-lens",
+    response_model=TruthLensOut,
+    summary="An agent's beliefs beside what is true in the world (the owner only)",
+)
+async def truth_lens(
+    session_id: str = SessionPath,
+    agent_id: str = AgentPath,
+    limit: int = Query(50, ge=1, le=200),
+    ctx: ServeContext = Ctx,
+    who=Caller,
+) -> TruthLensOut:
     session = await _owner_and_agent(ctx, who, session_id, agent_id)
     beliefs = await run_in_threadpool(session.beliefs, agent_id, limit)
     world = await run_in_threadpool(lambda: session.world)
     rows = []
     for b in beliefs:
         checkable, truth = _truth(world, b.key)
-        rows.append(LensRow(key=b.key, believed=b.value, credence=b.credence, contested=b.contested, truth=truth,
-                            checkable=checkable, matches=(b.value == truth) if checkable else None))
+        rows.append(
+            LensRow(
+                key=b.key,
+                believed=b.value,
+                credence=b.credence,
+                contested=b.contested,
+                truth=truth,
+                checkable=checkable,
+                matches=(b.value == truth) if checkable else None,
+            )
+        )
     return TruthLensOut(agent_id=agent_id, turn=world.turn, rows=rows)
 
 
-@router.put("/{agent_id}/player", response_model=AgentOut,
-            summary="Grant an agent to another user: they may read its beliefs and send its actions")
-async def grant_player(body: PlayerGrant, session_id: str = SessionPath, agent_id: str = AgentPath,
-                       ctx: ServeContext = Ctx, who=Caller) -> AgentOut:
+@router.put(
+    "/{agent_id}/player",
+    response_model=AgentOut,
+    summary="Grant an agent to another user: they may read its beliefs and send its actions",
+)
+async def grant_player(
+    body: PlayerGrant, session_id: str = SessionPath, agent_id: str = AgentPath, ctx: ServeContext = Ctx, who=Caller
+) -> AgentOut:
     session = await _owner_and_agent(ctx, who, session_id, agent_id)
     user = await ctx.auth.get_user_by_name(body.username)
     if user is None:
         raise Problem(422, "validation", f"no user {body.username!r}", errors=[("body.username", "no such user")])
     if user["id"] == who.user_id:
-        raise Problem(422, "validation", "you own the session: you already control every agent",
-                      errors=[("body.username", "is the session's owner")])
+        raise Problem(
+            422,
+            "validation",
+            "you own the session: you already control every agent",
+            errors=[("body.username", "is the session's owner")],
+        )
     await ctx.access.set_player(session_id, agent_id, user["id"], user["username"])
-    await ctx.auth.audit("player_granted", who.user_id, session_id=session_id, agent_id=agent_id,
-                         player=user["username"])
+    await ctx.auth.audit(
+        "player_granted", who.user_id, session_id=session_id, agent_id=agent_id, player=user["username"]
+    )
     return (await _agents(ctx, session, agent_id))[0]
 
 
 @router.delete("/{agent_id}/player", status_code=204, response_class=Response, summary="Revoke an agent's player")
-async def revoke_player(session_id: str = SessionPath, agent_id: str = AgentPath, ctx: ServeContext = Ctx,
-                        who=Caller) -> Response:
+async def revoke_player(
+    session_id: str = SessionPath, agent_id: str = AgentPath, ctx: ServeContext = Ctx, who=Caller
+) -> Response:
     await _owner_and_agent(ctx, who, session_id, agent_id)
     await ctx.access.set_player(session_id, agent_id, None, None)
     await ctx.auth.audit("player_revoked", who.user_id, session_id=session_id, agent_id=agent_id)
@@ -151,9 +207,14 @@ async def queue_player_action(ctx: ServeContext, who: Any, session_id: str, agen
     return (await session.asummary())["turn"] + 1
 
 
-@router.post("/{agent_id}/actions", status_code=202, response_model=ActionQueued,
-             summary="Queue an action for the agent's next turn (owner, or that agent's player)")
-async def queue_action(body: Decision, session_id: str = SessionPath, agent_id: str = AgentPath,
-                       ctx: ServeContext = Ctx, who=Caller) -> ActionQueued:
+@router.post(
+    "/{agent_id}/actions",
+    status_code=202,
+    response_model=ActionQueued,
+    summary="Queue an action for the agent's next turn (owner, or that agent's player)",
+)
+async def queue_action(
+    body: Decision, session_id: str = SessionPath, agent_id: str = AgentPath, ctx: ServeContext = Ctx, who=Caller
+) -> ActionQueued:
     turn = await queue_player_action(ctx, who, session_id, agent_id, body)
     return ActionQueued(session_id=session_id, agent_id=agent_id, for_turn=turn)

@@ -22,8 +22,16 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
-                               generate_latest, start_http_server)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 
 from serve_app.openapi import problems
 from serve_app.problems import Problem, problem_body, problem_response
@@ -48,18 +56,32 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("novel_engine_http_requests", "HTTP requests by route and status",
-                                ["method", "route", "status"], registry=self.registry)
-        self.latency = Histogram("novel_engine_http_request_seconds", "HTTP request latency by route",
-                                 ["method", "route"], registry=self.registry,
-                                 buckets=(.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+        self.requests = Counter(
+            "novel_engine_http_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "novel_engine_http_request_seconds",
+            "HTTP request latency by route",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
         self.sockets = Gauge("novel_engine_ws_connections", "open WebSocket connections", registry=self.registry)
-        self.overflows = Counter("novel_engine_ws_overflows", "sockets told to resubscribe after falling behind",
-                                 registry=self.registry)
-        self.feeds = Gauge("novel_engine_ws_watched_sessions", "sessions with an event poller in this replica",
-                           registry=self.registry)
-        self.up = Gauge("novel_engine_dependency_up", "1 if the dependency answered the last probe",
-                        ["dependency"], registry=self.registry)
+        self.overflows = Counter(
+            "novel_engine_ws_overflows", "sockets told to resubscribe after falling behind", registry=self.registry
+        )
+        self.feeds = Gauge(
+            "novel_engine_ws_watched_sessions", "sessions with an event poller in this replica", registry=self.registry
+        )
+        self.up = Gauge(
+            "novel_engine_dependency_up",
+            "1 if the dependency answered the last probe",
+            ["dependency"],
+            registry=self.registry,
+        )
         self.registry.register(_ProcessRegistry())  # type: ignore[arg-type]
         self._server: Any = None
 
@@ -157,12 +179,19 @@ async def ready(request: Request) -> Any:
     if all(v == "ok" for v in checks.values()) and len(checks) == len(DEPENDENCIES):
         return {"status": "ready", "checks": checks}
     bad = ", ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok")
-    return JSONResponse(problem_body(503, "not-ready", "Not ready", bad, checks=checks), status_code=503,
-                        media_type="application/problem+json")
+    return JSONResponse(
+        problem_body(503, "not-ready", "Not ready", bad, checks=checks),
+        status_code=503,
+        media_type="application/problem+json",
+    )
 
 
-@metrics_router.get("/metrics", summary="Prometheus metrics of this replica", response_class=Response,
-                    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+@metrics_router.get(
+    "/metrics",
+    summary="Prometheus metrics of this replica",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(request: Request) -> Response:
     m: Metrics = request.app.state.metrics
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

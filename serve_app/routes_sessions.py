@@ -19,8 +19,20 @@ from novel_engine.scenarios import describe_builtins, load_scenario, parse_scena
 from serve_app.access import SessionAccess
 from serve_app.context import OWNER, ServeContext
 from serve_app.deps import Caller, Ctx, iso_ms
-from serve_app.models import (ID_PATTERN, CatalogOut, CreateSession, ForkIn, PersonaBrief, PlayingOut, SessionItem,
-                              SessionOut, SessionPage, TurnIn, TurnOut, TurnPage)
+from serve_app.models import (
+    ID_PATTERN,
+    CatalogOut,
+    CreateSession,
+    ForkIn,
+    PersonaBrief,
+    PlayingOut,
+    SessionItem,
+    SessionOut,
+    SessionPage,
+    TurnIn,
+    TurnOut,
+    TurnPage,
+)
 from serve_app.openapi import SESSION_ERRORS, problems
 from serve_app.problems import Problem
 
@@ -30,15 +42,23 @@ router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], responses=SESSI
 SessionPath = Path(..., min_length=1, max_length=128, pattern=ID_PATTERN)
 
 
-async def session_out(ctx: ServeContext, rec: SessionAccess, session: Any,
-                      head: dict[str, Any] | None = None) -> SessionOut:
+async def session_out(
+    ctx: ServeContext, rec: SessionAccess, session: Any, head: dict[str, Any] | None = None
+) -> SessionOut:
     head = head or await session.asummary()
     finished = await run_in_threadpool(lambda: session.finished)
-    return SessionOut(id=rec.session_id, name=rec.name, turn=head["turn"], tension=head["tension"],
-                      status="finished" if finished else "active",
-                      title=session.scenario.title, seed=session.seed, created_at=iso_ms(rec.created_ms),
-                      llm=session.settings.llm or "offline",
-                      personas=[PersonaBrief(id=p.id, name=p.name) for p in session.scenario.personas])
+    return SessionOut(
+        id=rec.session_id,
+        name=rec.name,
+        turn=head["turn"],
+        tension=head["tension"],
+        status="finished" if finished else "active",
+        title=session.scenario.title,
+        seed=session.seed,
+        created_at=iso_ms(rec.created_ms),
+        llm=session.settings.llm or "offline",
+        personas=[PersonaBrief(id=p.id, name=p.name) for p in session.scenario.personas],
+    )
 
 
 def _scenario(ctx: ServeContext, body: CreateSession) -> Any:
@@ -46,43 +66,67 @@ def _scenario(ctx: ServeContext, body: CreateSession) -> Any:
         try:
             sc = parse_scenario_text(body.scenario_yaml, source="scenario_yaml")  # ScenarioError -> 422
         except RecursionError:  # PyYAML recurses once per nesting level
-            raise Problem(422, "invalid-scenario", "the scenario is nested too deeply to be a scenario",
-                          errors=[("body.scenario_yaml", "nested too deeply")]) from None
+            raise Problem(
+                422,
+                "invalid-scenario",
+                "the scenario is nested too deeply to be a scenario",
+                errors=[("body.scenario_yaml", "nested too deeply")],
+            ) from None
         if body.agent_count is not None and body.agent_count != len(sc.personas):
-            raise Problem(422, "validation", "agent_count must match the uploaded scenario's personas (or be omitted)",
-                          errors=[("body.agent_count", "does not match the number of personas in the scenario")])
+            raise Problem(
+                422,
+                "validation",
+                "agent_count must match the uploaded scenario's personas (or be omitted)",
+                errors=[("body.agent_count", "does not match the number of personas in the scenario")],
+            )
         return sc
     if body.scenario is not None:
         if body.agent_count is not None and body.agent_count != len(body.scenario.get("personas") or []):
-            raise Problem(422, "validation", "agent_count must match the inline scenario's personas (or be omitted)",
-                          errors=[("body.agent_count", "does not match the number of personas in the scenario")])
+            raise Problem(
+                422,
+                "validation",
+                "agent_count must match the inline scenario's personas (or be omitted)",
+                errors=[("body.agent_count", "does not match the number of personas in the scenario")],
+            )
         return load_scenario(body.scenario)  # ScenarioError -> 422 with body.scenario.<path> errors
     if body.world_template == "synthetic":
         n = body.agent_count
         if n is None or n > ctx.config.max_agents:
-            raise Problem(422, "validation", f"a synthetic world needs agent_count between 1 and {ctx.config.max_agents}",
-                          errors=[("body.agent_count", f"required for synthetic, at most {ctx.config.max_agents}")])
+            raise Problem(
+                422,
+                "validation",
+                f"a synthetic world needs agent_count between 1 and {ctx.config.max_agents}",
+                errors=[("body.agent_count", f"required for synthetic, at most {ctx.config.max_agents}")],
+            )
         return synthetic(personas=n, seed=body.settings.seed or 0)
     try:
         sc = load_scenario(body.world_template)
     except UnknownScenarioError as err:
         raise Problem(422, "validation", err.message, errors=[("body.world_template", err.message)]) from None
     if body.agent_count is not None and body.agent_count != len(sc.personas):
-        msg = (f"{body.world_template} has {len(sc.personas)} personas; omit agent_count or give "
-               f"{len(sc.personas)} (use world_template 'synthetic' for any cast size)")
+        msg = (
+            f"{body.world_template} has {len(sc.personas)} personas; omit agent_count or give "
+            f"{len(sc.personas)} (use world_template 'synthetic' for any cast size)"
+        )
         raise Problem(422, "validation", msg, errors=[("body.agent_count", msg)])
     return sc
 
 
-@router.get("/catalog", response_model=CatalogOut,
-            summary="What you may choose for a new session: built-in templates, language models, the cast limit")
+@router.get(
+    "/catalog",
+    response_model=CatalogOut,
+    summary="What you may choose for a new session: built-in templates, language models, the cast limit",
+)
 async def catalog(ctx: ServeContext = Ctx, who=Caller) -> CatalogOut:
     templates = await run_in_threadpool(describe_builtins)
     return CatalogOut(templates=templates, llms=list(ctx.llm.allowed), max_agents=ctx.config.max_agents)
 
 
-@router.get("/playing", response_model=list[PlayingOut],
-            summary="The agents other users granted you (you may read their beliefs and queue their actions)")
+@router.get(
+    "/playing",
+    response_model=list[PlayingOut],
+    summary="The agents other users granted you (you may read their beliefs and queue their actions)",
+)
 async def playing(ctx: ServeContext = Ctx, who=Caller) -> list[PlayingOut]:
     rows = await ctx.access.played_by(who.user_id)
     return [PlayingOut(session_id=s, session_name=n, agent_id=a) for s, n, a in rows]
@@ -95,14 +139,19 @@ async def create_session(body: CreateSession, response: Response, ctx: ServeCont
         raise Problem(409, "session-limit", f"you already own {total} sessions (the limit); delete one first")
     scenario = _scenario(ctx, body)
     if len(scenario.personas) > ctx.config.max_agents:
-        raise Problem(422, "validation", f"at most {ctx.config.max_agents} personas per session",
-                      errors=[("body.scenario.personas", f"at most {ctx.config.max_agents}")])
+        raise Problem(
+            422,
+            "validation",
+            f"at most {ctx.config.max_agents} personas per session",
+            errors=[("body.scenario.personas", f"at most {ctx.config.max_agents}")],
+        )
     chosen = {k: v for k, v in body.settings.model_dump().items() if v is not None}
     chosen.update(ctx.llm.session_settings(chosen.pop("llm"), chosen.pop("llm_options", None)))
     settings = parse_settings(chosen, personas_per_actor=ctx.config.personas_per_actor)
     sid = uuid.uuid4().hex[:12]
-    session = await run_in_threadpool(ctx.engine.create_session, scenario, settings=settings, session_id=sid,
-                                      detached=True)
+    session = await run_in_threadpool(
+        ctx.engine.create_session, scenario, settings=settings, session_id=sid, detached=True
+    )
     try:
         rec = await ctx.access.add_session(sid, who.user_id, body.session_name)
     except BaseException:
@@ -114,11 +163,19 @@ async def create_session(body: CreateSession, response: Response, ctx: ServeCont
 
 
 @router.get("", response_model=SessionPage, summary="Your sessions, oldest first")
-async def list_sessions(offset: int = Query(0, ge=0, le=1_000_000), limit: int = Query(50, ge=1, le=200),
-                        ctx: ServeContext = Ctx, who=Caller) -> SessionPage:
+async def list_sessions(
+    offset: int = Query(0, ge=0, le=1_000_000),
+    limit: int = Query(50, ge=1, le=200),
+    ctx: ServeContext = Ctx,
+    who=Caller,
+) -> SessionPage:
     recs, total = await ctx.access.sessions_of(who.user_id, offset, limit)
-    return SessionPage(items=[SessionItem(id=r.session_id, name=r.name, created_at=iso_ms(r.created_ms)) for r in recs],
-                       total=total, offset=offset, limit=limit)
+    return SessionPage(
+        items=[SessionItem(id=r.session_id, name=r.name, created_at=iso_ms(r.created_ms)) for r in recs],
+        total=total,
+        offset=offset,
+        limit=limit,
+    )
 
 
 @router.get("/{session_id}", response_model=SessionOut, summary="A session's status, turn, personas and tension")
@@ -135,17 +192,26 @@ async def delete_session(session_id: str = SessionPath, ctx: ServeContext = Ctx,
     return Response(status_code=204)
 
 
-@router.post("/{session_id}/fork", status_code=201, response_model=SessionOut,
-             summary="A new session (yours) continuing this story from the end of a turn")
-async def fork_session(body: ForkIn, response: Response, session_id: str = SessionPath, ctx: ServeContext = Ctx,
-                       who=Caller) -> SessionOut:
+@router.post(
+    "/{session_id}/fork",
+    status_code=201,
+    response_model=SessionOut,
+    summary="A new session (yours) continuing this story from the end of a turn",
+)
+async def fork_session(
+    body: ForkIn, response: Response, session_id: str = SessionPath, ctx: ServeContext = Ctx, who=Caller
+) -> SessionOut:
     rec = await ctx.authorize(who, session_id, OWNER)
     session = await ctx.session(session_id)
     turn = (await session.asummary())["turn"]
     at = turn if body.at_turn is None else body.at_turn
     if at > turn:
-        raise Problem(422, "validation", f"at_turn {at} has not been played; the session has turns 0..{turn}",
-                      errors=[("body.at_turn", f"must be between 0 and {turn}")])
+        raise Problem(
+            422,
+            "validation",
+            f"at_turn {at} has not been played; the session has turns 0..{turn}",
+            errors=[("body.at_turn", f"must be between 0 and {turn}")],
+        )
     sid = uuid.uuid4().hex[:12]
     fork = await run_in_threadpool(session.fork, at, None, session_id=sid, detached=True)
     try:
@@ -162,8 +228,12 @@ def _turn_out(report: Any, players: list[str] | None = None, dropped: list[dict]
     return TurnOut(**d, player_actions=players or [], dropped_actions=dropped or [])
 
 
-@router.post("/{session_id}/turns", response_model=TurnOut, responses=problems(502),
-             summary="Play one turn: your actions override those agents' choices; queued player actions apply too")
+@router.post(
+    "/{session_id}/turns",
+    response_model=TurnOut,
+    responses=problems(502),
+    summary="Play one turn: your actions override those agents' choices; queued player actions apply too",
+)
 async def play_turn(body: TurnIn, session_id: str = SessionPath, ctx: ServeContext = Ctx, who=Caller) -> TurnOut:
     await ctx.authorize(who, session_id, OWNER)
     async with ctx.turn_lock(session_id):
@@ -179,8 +249,9 @@ async def _play(ctx: ServeContext, session_id: str, body: TurnIn) -> TurnOut:
     try:
         while True:
             try:
-                report = await run_in_threadpool(session.step, {**pending, **mine},
-                                                 [w.model_dump(mode="json") for w in body.world_events])
+                report = await run_in_threadpool(
+                    session.step, {**pending, **mine}, [w.model_dump(mode="json") for w in body.world_events]
+                )
                 break
             except InvalidActionError as err:
                 # A queued action that no longer fits the world (its target moved away...) is
@@ -198,12 +269,22 @@ async def _play(ctx: ServeContext, session_id: str, body: TurnIn) -> TurnOut:
 
 
 @router.get("/{session_id}/turns", response_model=TurnPage, summary="Played turns, oldest first, after a turn number")
-async def list_turns(session_id: str = SessionPath, after: int = Query(0, ge=0, le=1_000_000),
-                     limit: int = Query(20, ge=1, le=100), ctx: ServeContext = Ctx, who=Caller) -> TurnPage:
+async def list_turns(
+    session_id: str = SessionPath,
+    after: int = Query(0, ge=0, le=1_000_000),
+    limit: int = Query(20, ge=1, le=100),
+    ctx: ServeContext = Ctx,
+    who=Caller,
+) -> TurnPage:
     await ctx.authorize(who, session_id, OWNER)
     session, head = await ctx.session_summary(session_id)
     page = await run_in_threadpool(session.reports, after, limit + 1)  # one more: is there a next page?
     more = len(page) > limit
     page = page[:limit]
-    return TurnPage(items=[_turn_out(r) for r in page], total=head["turn"], after=after, limit=limit,
-                    next_after=page[-1].turn if more else None)
+    return TurnPage(
+        items=[_turn_out(r) for r in page],
+        total=head["turn"],
+        after=after,
+        limit=limit,
+        next_after=page[-1].turn if more else None,
+    )

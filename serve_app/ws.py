@@ -28,7 +28,8 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from fastapi import WebSocket
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -56,8 +57,9 @@ class SubscribeMessage(BaseModel):
     type: Literal["subscribe"]
     session_id: str = SessionId
     event_types: list[EventType] | None = Field(default=None, max_length=len(HUB_EVENT_TYPES))
-    after_seq: int | None = Field(default=None, ge=0, le=2**62,
-                                  description="events after this seq (0: from the start); omitted: from now on")
+    after_seq: int | None = Field(
+        default=None, ge=0, le=2**62, description="events after this seq (0: from the start); omitted: from now on"
+    )
 
 
 class ActionMessage(BaseModel):
@@ -137,8 +139,12 @@ class _Socket:
                 await self.authenticate(token)
             return
         if self.principal is None:
-            self.error("unauthenticated", 401, "authenticate first: ?token=... on the URL or "
-                                               "{\"type\": \"auth\", \"token\": ...}", request=kind)
+            self.error(
+                "unauthenticated",
+                401,
+                'authenticate first: ?token=... on the URL or {"type": "auth", "token": ...}',
+                request=kind,
+            )
             return
         try:
             await self.ctx.auth.check_rate(self.principal)
@@ -148,16 +154,19 @@ class _Socket:
                 sid = msg.get("session_id")
                 sub = self.outbox.subs.get(sid) if isinstance(sid, str) else None
                 if sub is None:
-                    self.error("not_subscribed", 404, f"no subscription to {sid!r} on this connection",
-                               request=kind)
+                    self.error("not_subscribed", 404, f"no subscription to {sid!r} on this connection", request=kind)
                 else:
                     sub.stop()
                     self.send("unsubscribed", session_id=sid)
             elif kind == "agent_action":
                 await self.queue_action(ActionMessage.model_validate(msg))
             else:
-                self.error("unknown_type", 400, f"unknown message type {kind!r}; use subscribe, unsubscribe, "
-                                                "agent_action, auth or ping", request=kind)
+                self.error(
+                    "unknown_type",
+                    400,
+                    f"unknown message type {kind!r}; use subscribe, unsubscribe, agent_action, auth or ping",
+                    request=kind,
+                )
         except ValidationError as exc:
             errs = [{"path": p, "message": m} for p, m in validation_errors(exc.errors())]
             self.error("invalid", 422, f"invalid {kind} message", errs, request=kind)
@@ -172,8 +181,12 @@ class _Socket:
         types = frozenset(m.event_types) if m.event_types else None
         sub = await self.ctx.fanout.subscribe(self.outbox, m.session_id, m.after_seq, types)
         # queued before the subscription's task can run, so it precedes every event frame
-        self.send("subscribed", session_id=m.session_id, after_seq=sub.after_seq,
-                  event_types=m.event_types or list(HUB_EVENT_TYPES))
+        self.send(
+            "subscribed",
+            session_id=m.session_id,
+            after_seq=sub.after_seq,
+            event_types=m.event_types or list(HUB_EVENT_TYPES),
+        )
 
     async def queue_action(self, m: ActionMessage) -> None:
         for_turn = await queue_player_action(self.ctx, self.principal, m.session_id, m.agent_id, m.action)

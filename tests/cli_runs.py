@@ -6,8 +6,8 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 
 def cli(*args: str) -> list[str]:
@@ -19,7 +19,9 @@ def cli(*args: str) -> list[str]:
 def run_until_killed(args: list[str], env: Mapping[str, str], at_turn: int, turns: int) -> str:
     """Start ``novel-engine *args``, SIGKILL it once turn ``at_turn``/``turns`` is reported; its session id."""
     # --log-level info: a log line per committed turn on stderr (the progress bar is for terminals only)
-    proc = subprocess.Popen(cli(*args, "--log-level", "info"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=dict(env))
+    proc = subprocess.Popen(
+        cli(*args, "--log-level", "info"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=dict(env)
+    )
     session_id = None
     for line in proc.stderr:  # wait for that committed turn, then kill without warning
         if line.startswith("session "):

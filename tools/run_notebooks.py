@@ -17,8 +17,9 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -42,20 +43,32 @@ def kernel_for_this_python(folder: Path) -> tuple[str, dict[str, str]]:
         argv0 = KernelSpecManager().get_kernel_spec("python3").argv[0]
     except NoSuchKernel:
         argv0 = None
-    this_python = {"python", f"python{sys.version_info[0]}", "python%d.%d" % sys.version_info[:2]}
+    this_python = {"python", f"python{sys.version_info[0]}", f"python{sys.version_info[0]}.{sys.version_info[1]}"}
     if argv0 in this_python or (argv0 and os.path.abspath(argv0) == os.path.abspath(sys.executable)):
         return "python3", env
     spec_dir = folder / "kernels" / "novel-engine-venv"
     spec_dir.mkdir(parents=True, exist_ok=True)
-    (spec_dir / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (novel-engine venv)", "language": "python"}))
+    (spec_dir / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (novel-engine venv)",
+                "language": "python",
+            }
+        )
+    )
     env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(folder), os.environ.get("JUPYTER_PATH")]))
     return "novel-engine-venv", env
 
 
-def execute(path: Path, kernel: tuple[str, Mapping[str, str]], workdir: Path, settings: Mapping[str, str],
-            after_cell: Callable[[Any], Any] | None = None, timeout: int = 600) -> tuple[Any, Any]:
+def execute(
+    path: Path,
+    kernel: tuple[str, Mapping[str, str]],
+    workdir: Path,
+    settings: Mapping[str, str],
+    after_cell: Callable[[Any], Any] | None = None,
+    timeout: int = 600,
+) -> tuple[Any, Any]:
     """Run ``path`` in a fresh kernel; return the executed notebook and the nbclient client.
 
     ``after_cell(client)`` runs after every cell (the tests look at the kernel's processes there).
@@ -67,17 +80,24 @@ def execute(path: Path, kernel: tuple[str, Mapping[str, str]], workdir: Path, se
 
     name, base_env = kernel
     nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(nb, kernel_name=name, timeout=timeout, startup_timeout=60, record_timing=False,
-                                     resources={"metadata": {"path": str(workdir)}})
+    client = nbclient.NotebookClient(
+        nb,
+        kernel_name=name,
+        timeout=timeout,
+        startup_timeout=60,
+        record_timing=False,
+        resources={"metadata": {"path": str(workdir)}},
+    )
     if after_cell is not None:
         client.on_cell_executed = lambda **_: after_cell(client)
     client.execute(env={**base_env, **COMMITTED_ENV, **settings})
     # the saved notebook names the standard kernel, whichever spec ran it here
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     nb.metadata.get("language_info", {}).pop("version", None)  # the build's patch level: noise in diffs
-    nb.metadata["novel_engine"] = {"executed_by": "tools/run_notebooks.py",
-                                   "settings": {k: v for k, v in {**COMMITTED_ENV, **settings}.items()
-                                                if k.startswith("NE_")}}
+    nb.metadata["novel_engine"] = {
+        "executed_by": "tools/run_notebooks.py",
+        "settings": {k: v for k, v in {**COMMITTED_ENV, **settings}.items() if k.startswith("NE_")},
+    }
     return nb, client
 
 

@@ -8,8 +8,9 @@ they can cross process boundaries cheaply; the belief models themselves never le
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from novel_engine.core.beliefs import BeliefModel
 from novel_engine.core.briefs import BriefLimits
@@ -70,8 +71,9 @@ class BeliefStore:
                 out[pid] = self._view(model, perceptions.get(pid, ()))
         return out
 
-    def absorb_views(self, perceptions: Mapping[str, Sequence[Perception]], turn: int,
-                     ids: Sequence[str], others: bool = True) -> dict[str, BeliefView]:
+    def absorb_views(
+        self, perceptions: Mapping[str, Sequence[Perception]], turn: int, ids: Sequence[str], others: bool = True
+    ) -> dict[str, BeliefView]:
         """:meth:`absorb` then :meth:`views` of ``ids`` (same results), persona by persona.
 
         Each model is read right after it was updated, while its objects are still in the CPU
@@ -121,4 +123,3 @@ class BeliefStore:
     def restore(self, data: Mapping[str, Any]) -> None:
         """Replace the models with those of a :meth:`to_dict` snapshot."""
         self.models = {pid: BeliefModel.from_dict(d) for pid, d in data.items()}
-

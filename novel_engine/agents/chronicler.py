@@ -12,8 +12,9 @@ Chapters are keyed by turn: narrating a turn again (a retried turn) replaces its
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from novel_engine.agents.grounding import check_prose
 from novel_engine.agents.highlights import _kinds_left_out, ends_story, main_goals, select_highlights
@@ -25,8 +26,15 @@ from novel_engine.llm.offline_prose import narrate, recap
 from novel_engine.llm.port import CharacterSketch, LanguageModel, ModelRequest, NarrationInput
 from novel_engine.llm.prose_grammar import STYLES
 
-__all__ = ["ChroniclerAgent", "WorldContext", "NarrationFallback", "FOCUS_AREAS", "select_highlights", "ends_story",
-           "main_goals"]
+__all__ = [
+    "ChroniclerAgent",
+    "WorldContext",
+    "NarrationFallback",
+    "FOCUS_AREAS",
+    "select_highlights",
+    "ends_story",
+    "main_goals",
+]
 
 FOCUS_AREAS = ("action", "dialogue", "atmosphere")
 _STATE_VERSION = 1
@@ -69,12 +77,21 @@ def _sketch(c: PersonaState | CharacterSketch) -> CharacterSketch:
         for g in goals:
             if g.target and g.target != c.id:
                 aims.setdefault(g.target, g.text)
-        return CharacterSketch(id=c.id, name=c.name, description=c.description, voice=tuple(c.voice),
-                               traits=dict(c.traits), status=c.status, kind=c.kind,
-                               goal=goals[0].text if goals else "", aims=aims,
-                               bonds={k: r.affinity for k, r in c.relationships.items()})
-    raise NovelEngineError(f"a character must be a PersonaState or a CharacterSketch, not {type(c).__name__}",
-                           got=type(c).__name__)
+        return CharacterSketch(
+            id=c.id,
+            name=c.name,
+            description=c.description,
+            voice=tuple(c.voice),
+            traits=dict(c.traits),
+            status=c.status,
+            kind=c.kind,
+            goal=goals[0].text if goals else "",
+            aims=aims,
+            bonds={k: r.affinity for k, r in c.relationships.items()},
+        )
+    raise NovelEngineError(
+        f"a character must be a PersonaState or a CharacterSketch, not {type(c).__name__}", got=type(c).__name__
+    )
 
 
 def _mentioned(events: Sequence[Event]) -> tuple[list[str], list[str]]:
@@ -127,26 +144,51 @@ class ChroniclerAgent:
         ConfigError: a setting is invalid (the message names it and the allowed values).
     """
 
-    def __init__(self, model: LanguageModel, *, style: str = "epic_fantasy", verbosity: float = 0.6,
-                 focus_areas: Sequence[str] = FOCUS_AREAS, seed: int = 0, highlight_limit: int = 12,
-                 title: str = "") -> None:
+    def __init__(
+        self,
+        model: LanguageModel,
+        *,
+        style: str = "epic_fantasy",
+        verbosity: float = 0.6,
+        focus_areas: Sequence[str] = FOCUS_AREAS,
+        seed: int = 0,
+        highlight_limit: int = 12,
+        title: str = "",
+    ) -> None:
         if style not in STYLES:
-            raise ConfigError(f"unknown narrative style {style!r}; choose one of {', '.join(STYLES)}",
-                              setting="style", value=style)
-        if (isinstance(verbosity, bool) or not isinstance(verbosity, (int, float)) or math.isnan(verbosity)
-                or not 0.0 <= verbosity <= 1.0):
-            raise ConfigError(f"verbosity must be a number between 0 and 1, got {verbosity!r}",
-                              setting="verbosity", value=repr(verbosity))
+            raise ConfigError(
+                f"unknown narrative style {style!r}; choose one of {', '.join(STYLES)}", setting="style", value=style
+            )
+        if (
+            isinstance(verbosity, bool)
+            or not isinstance(verbosity, (int, float))
+            or math.isnan(verbosity)
+            or not 0.0 <= verbosity <= 1.0
+        ):
+            raise ConfigError(
+                f"verbosity must be a number between 0 and 1, got {verbosity!r}",
+                setting="verbosity",
+                value=repr(verbosity),
+            )
         if isinstance(focus_areas, str):
-            raise ConfigError("focus_areas must be a list such as ['action', 'dialogue'], not a string",
-                              setting="focus_areas", value=focus_areas)
+            raise ConfigError(
+                "focus_areas must be a list such as ['action', 'dialogue'], not a string",
+                setting="focus_areas",
+                value=focus_areas,
+            )
         unknown = [f for f in focus_areas if f not in FOCUS_AREAS]
         if unknown:
-            raise ConfigError(f"unknown focus area(s) {', '.join(map(repr, unknown))}; choose from "
-                              f"{', '.join(FOCUS_AREAS)}", setting="focus_areas", value=unknown)
+            raise ConfigError(
+                f"unknown focus area(s) {', '.join(map(repr, unknown))}; choose from {', '.join(FOCUS_AREAS)}",
+                setting="focus_areas",
+                value=unknown,
+            )
         if isinstance(highlight_limit, bool) or not isinstance(highlight_limit, int) or highlight_limit < 1:
-            raise ConfigError(f"highlight_limit must be a whole number of at least 1, got {highlight_limit!r}",
-                              setting="highlight_limit", value=repr(highlight_limit))
+            raise ConfigError(
+                f"highlight_limit must be a whole number of at least 1, got {highlight_limit!r}",
+                setting="highlight_limit",
+                value=repr(highlight_limit),
+            )
         self.model = model
         self.style = style
         self.verbosity = float(verbosity)
@@ -165,10 +207,13 @@ class ChroniclerAgent:
         self._chapters: dict[int, str] = {}
         self._chapter_titles: dict[int, str] = {}
 
-    async def create_narrative(self, events: Sequence[Event],
-                               characters: Mapping[str, PersonaState | CharacterSketch],
-                               world_context: WorldContext,
-                               impact: Callable[[Event], float] | None = None) -> str:
+    async def create_narrative(
+        self,
+        events: Sequence[Event],
+        characters: Mapping[str, PersonaState | CharacterSketch],
+        world_context: WorldContext,
+        impact: Callable[[Event], float] | None = None,
+    ) -> str:
         """Write (or rewrite) the chapter of ``world_context.turn`` and return it.
 
         Args:
@@ -187,24 +232,32 @@ class ChroniclerAgent:
         down = self._down_before(turn)
         beats, repeats = self._repeats(turn, highlights)
         inp = self._narration_input(highlights, omitted, characters, world_context, down)
-        inp = replace(inp, previously=self._recaps.get(turn - 1, ""), repeats=repeats,
-                      omitted_kinds=_kinds_left_out(events, highlights) if omitted else (),
-                      ending=bool(world_context.ending))
+        inp = replace(
+            inp,
+            previously=self._recaps.get(turn - 1, ""),
+            repeats=repeats,
+            omitted_kinds=_kinds_left_out(events, highlights) if omitted else (),
+            ending=bool(world_context.ending),
+        )
         # a retried turn starts from a clean slate: its earlier chapter and fallback record go
         self.fallbacks = [f for f in self.fallbacks if f.turn != turn]
         if not highlights:
             text = narrate(inp, self._stream(turn))  # nothing to ask a model about
         else:
-            request = ModelRequest(purpose="narrate", context=inp, schema=None, seed=self.seed, turn=turn,
-                                   agent="chronicler")
+            request = ModelRequest(
+                purpose="narrate", context=inp, schema=None, seed=self.seed, turn=turn, agent="chronicler"
+            )
             try:
                 response = await self.model.complete(request)
                 text = (response.text or "").strip()
                 if not text:
                     raise ModelError("the model returned empty prose", model=getattr(self.model, "name", "model"))
                 # the offline grammar tells only what it is given; a language model is checked
-                problems = [] if response.model == "offline" else check_prose(
-                    text, inp, {pid: name for pid, (name, _) in down.items()})
+                problems = (
+                    []
+                    if response.model == "offline"
+                    else check_prose(text, inp, {pid: name for pid, (name, _) in down.items()})
+                )
                 if problems:
                     self.fallbacks.append(NarrationFallback(turn, "ungrounded: " + "; ".join(problems[:5])))
                     text = narrate(inp, self._stream(turn))
@@ -216,8 +269,9 @@ class ChroniclerAgent:
         self._beats[turn] = beats
         score = impact if impact is not None else (lambda e: e.intensity)
         main = sorted(range(len(highlights)), key=lambda i: (-float(score(highlights[i])), highlights[i].id))[:2]
-        self._recaps[turn] = recap(inp, [highlights[i] for i in sorted(main)],
-                                   RandomStreams(self.seed).stream(turn, "chronicler", "recap"))
+        self._recaps[turn] = recap(
+            inp, [highlights[i] for i in sorted(main)], RandomStreams(self.seed).stream(turn, "chronicler", "recap")
+        )
         for kept in (self._down, self._beats, self._recaps):
             for old in [t for t in kept if t < turn - 1]:
                 del kept[old]
@@ -245,8 +299,9 @@ class ChroniclerAgent:
         return dict(self._down[max(earlier)]) if earlier else {}
 
     @staticmethod
-    def _down_after(down: dict[str, tuple[str, str]], inp: NarrationInput,
-                    characters: Mapping[str, PersonaState | CharacterSketch]) -> dict[str, tuple[str, str]]:
+    def _down_after(
+        down: dict[str, tuple[str, str]], inp: NarrationInput, characters: Mapping[str, PersonaState | CharacterSketch]
+    ) -> dict[str, tuple[str, str]]:
         """Who is down after the turn: those down before, less those now up, plus those fallen."""
         out = dict(down)
         for pid, sketch in inp.characters.items():
@@ -262,20 +317,37 @@ class ChroniclerAgent:
         # the very stream the offline model narrates from, so a fallback reads like offline prose
         return RandomStreams(self.seed).stream(turn, "chronicler", "narrate")
 
-    def _narration_input(self, events: list[Event], omitted: int,
-                         characters: Mapping[str, PersonaState | CharacterSketch], ctx: WorldContext,
-                         down: Mapping[str, tuple[str, str]] = {}) -> NarrationInput:
+    def _narration_input(
+        self,
+        events: list[Event],
+        omitted: int,
+        characters: Mapping[str, PersonaState | CharacterSketch],
+        ctx: WorldContext,
+        down: Mapping[str, tuple[str, str]] = {},
+    ) -> NarrationInput:
         people, places = _mentioned(events)
         sketches = {pid: _sketch(characters[pid]) for pid in people if pid in characters}
-        locations = {lid: (ctx.locations[lid].name, ctx.locations[lid].description)
-                     for lid in places if lid in ctx.locations}
+        locations = {
+            lid: (ctx.locations[lid].name, ctx.locations[lid].description) for lid in places if lid in ctx.locations
+        }
         tension = ctx.tension if isinstance(ctx.tension, (int, float)) and not math.isnan(ctx.tension) else 0.0
-        return NarrationInput(turn=ctx.turn, title=self.title or ctx.title, style=self.style,
-                              verbosity=self.verbosity, focus=self.focus_areas, events=tuple(events),
-                              characters=sketches, locations=locations, tension=min(1.0, max(0.0, tension)),
-                              omitted=omitted, before=self.before(ctx.turn),
-                              conditions=tuple(f"{name} lies fallen at {place}" if place else f"{name} lies fallen"
-                                               for name, place in list(down.values())[:8]))
+        return NarrationInput(
+            turn=ctx.turn,
+            title=self.title or ctx.title,
+            style=self.style,
+            verbosity=self.verbosity,
+            focus=self.focus_areas,
+            events=tuple(events),
+            characters=sketches,
+            locations=locations,
+            tension=min(1.0, max(0.0, tension)),
+            omitted=omitted,
+            before=self.before(ctx.turn),
+            conditions=tuple(
+                f"{name} lies fallen at {place}" if place else f"{name} lies fallen"
+                for name, place in list(down.values())[:8]
+            ),
+        )
 
     def before(self, turn: int) -> str:
         """The text of the twenty chapters before ``turn``, what the prose should not say again
@@ -311,8 +383,12 @@ class ChroniclerAgent:
     def to_dict(self) -> dict[str, Any]:
         """The chronicler's settings and chapters as a JSON-friendly dict (see :meth:`from_dict`)."""
         return {
-            "v": _STATE_VERSION, "style": self.style, "verbosity": self.verbosity,
-            "focus_areas": list(self.focus_areas), "seed": self.seed, "highlight_limit": self.highlight_limit,
+            "v": _STATE_VERSION,
+            "style": self.style,
+            "verbosity": self.verbosity,
+            "focus_areas": list(self.focus_areas),
+            "seed": self.seed,
+            "highlight_limit": self.highlight_limit,
             "title": self.title,
             "chapters": [{"turn": t, "text": s, "title": self._chapter_titles.get(t)} for t, s in self.chapters()],
             "fallbacks": [{"turn": f.turn, "error": f.error} for f in self.fallbacks],
@@ -322,7 +398,7 @@ class ChroniclerAgent:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], model: LanguageModel) -> "ChroniclerAgent":
+    def from_dict(cls, d: Mapping[str, Any], model: LanguageModel) -> ChroniclerAgent:
         """Rebuild a chronicler written by :meth:`to_dict`, narrating through ``model``.
 
         Raises:
@@ -330,16 +406,24 @@ class ChroniclerAgent:
             NovelEngineError: ``d`` is not a chronicler state.
         """
         try:
-            agent = cls(model, style=d.get("style", "epic_fantasy"), verbosity=d.get("verbosity", 0.6),
-                        focus_areas=tuple(d.get("focus_areas", FOCUS_AREAS)), seed=d.get("seed", 0),
-                        highlight_limit=d.get("highlight_limit", 12), title=d.get("title", ""))
+            agent = cls(
+                model,
+                style=d.get("style", "epic_fantasy"),
+                verbosity=d.get("verbosity", 0.6),
+                focus_areas=tuple(d.get("focus_areas", FOCUS_AREAS)),
+                seed=d.get("seed", 0),
+                highlight_limit=d.get("highlight_limit", 12),
+                title=d.get("title", ""),
+            )
             for ch in d.get("chapters", ()):
                 agent._chapters[int(ch["turn"])] = str(ch["text"])
                 if ch.get("title"):
                     agent._chapter_titles[int(ch["turn"])] = str(ch["title"])
             agent.fallbacks = [NarrationFallback(int(f["turn"]), str(f["error"])) for f in d.get("fallbacks", ())]
-            agent._down = {int(t): {pid: (str(v[0]), str(v[1])) for pid, v in down.items()}
-                           for t, down in (d.get("down") or {}).items()}
+            agent._down = {
+                int(t): {pid: (str(v[0]), str(v[1])) for pid, v in down.items()}
+                for t, down in (d.get("down") or {}).items()
+            }
             agent._beats = {int(t): {str(k): int(n) for k, n in b.items()} for t, b in (d.get("beats") or {}).items()}
             agent._recaps = {int(t): str(r) for t, r in (d.get("recaps") or {}).items()}
         except (AttributeError, KeyError, TypeError, ValueError) as err:

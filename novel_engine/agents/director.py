@@ -17,16 +17,27 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from novel_engine.agents.discoveries import Discoveries
 from novel_engine.agents.resolution import ActionResolver, Resolution
 from novel_engine.core.causal_effects import condition_holds
 from novel_engine.core.causal_graph import CausalGraph
 from novel_engine.core.coherence import CharacterArc, NarrativeCoherenceEngine, Violation
-from novel_engine.core.events import (LOCATION_TARGETED, PERSONA_TARGETED, Action, ActionType, Decision, Event,
-                                      InformationFragment, Outcome, SourceType, WorldEventSpec)
+from novel_engine.core.events import (
+    LOCATION_TARGETED,
+    PERSONA_TARGETED,
+    Action,
+    ActionType,
+    Decision,
+    Event,
+    InformationFragment,
+    Outcome,
+    SourceType,
+    WorldEventSpec,
+)
 from novel_engine.core.records import fast_constructor
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.scenario import ComplicationSpec, EventPattern, NarrativeGoalSpec, Scenario
@@ -74,23 +85,28 @@ def validate_action(world: WorldState, actor: str, decision: Decision) -> Action
     if p is None:
         raise InvalidActionError(f"agent_actions.{actor}: unknown agent {actor!r}", field=f"agent_actions.{actor}")
     if not p.can_act:
-        raise InvalidActionError(f"agent_actions.{actor}: {p.name} is incapacitated and cannot act",
-                                 field=f"agent_actions.{actor}")
+        raise InvalidActionError(
+            f"agent_actions.{actor}: {p.name} is incapacitated and cannot act", field=f"agent_actions.{actor}"
+        )
     kind = decision.action_type
     where = f"agent_actions.{actor}.target"
     if kind in PERSONA_TARGETED:
         t = world.personas.get(decision.target or "")
         if t is None:
-            raise InvalidActionError(f"{where}: {kind.value} needs a persona id as target, got {decision.target!r}",
-                                     field=where)
+            raise InvalidActionError(
+                f"{where}: {kind.value} needs a persona id as target, got {decision.target!r}", field=where
+            )
         if t.id == actor:
             raise InvalidActionError(f"{where}: a persona cannot {kind.value} itself", field=where)
         if t.location != p.location:
             raise InvalidActionError(f"{where}: {t.name} is not at {world.locations[p.location].name}", field=where)
     elif kind in LOCATION_TARGETED:
         if decision.target not in world.neighbours(p.location):
-            raise InvalidActionError(f"{where}: {kind.value} needs a neighbouring place; from {p.location!r} "
-                                     f"choose one of {list(world.neighbours(p.location))}", field=where)
+            raise InvalidActionError(
+                f"{where}: {kind.value} needs a neighbouring place; from {p.location!r} "
+                f"choose one of {list(world.neighbours(p.location))}",
+                field=where,
+            )
     elif decision.target not in (None, "", p.location):
         raise InvalidActionError(f"{where}: {kind.value} takes no target", field=where)
     return Action.from_decision(actor, decision, origin="player")
@@ -98,12 +114,14 @@ def validate_action(world: WorldState, actor: str, decision: Decision) -> Action
 
 def event_matches(pattern: EventPattern, ev: Event) -> bool:
     """Whether ``ev`` matches every field given in ``pattern``."""
-    return ((pattern.kind is None or pattern.kind == ev.kind)
-            and (pattern.action_type is None or pattern.action_type.value == ev.action_type)
-            and (pattern.actor is None or pattern.actor == ev.actor)
-            and (pattern.target is None or pattern.target == ev.target)
-            and (pattern.location is None or pattern.location == ev.location)
-            and (pattern.outcome is None or pattern.outcome == ev.outcome.value))
+    return (
+        (pattern.kind is None or pattern.kind == ev.kind)
+        and (pattern.action_type is None or pattern.action_type.value == ev.action_type)
+        and (pattern.actor is None or pattern.actor == ev.actor)
+        and (pattern.target is None or pattern.target == ev.target)
+        and (pattern.location is None or pattern.location == ev.location)
+        and (pattern.outcome is None or pattern.outcome == ev.outcome.value)
+    )
 
 
 class _Grudges:
@@ -135,8 +153,15 @@ class DirectorAgent:
         causal_graph: where events are recorded (a new local graph by default).
     """
 
-    def __init__(self, world_state: WorldState, scenario: Scenario, seed: int,
-                 causal_graph: CausalGraph | None = None, *, difficulty: float | None = None) -> None:
+    def __init__(
+        self,
+        world_state: WorldState,
+        scenario: Scenario,
+        seed: int,
+        causal_graph: CausalGraph | None = None,
+        *,
+        difficulty: float | None = None,
+    ) -> None:
         self.world = world_state
         self.scenario = scenario
         self.streams = RandomStreams(seed)
@@ -165,15 +190,23 @@ class DirectorAgent:
         """The story's current tension in [0, 1]."""
         return self.tension_history[-1] if self.tension_history else 0.2
 
-    async def process_turn(self, agent_actions: Mapping[str, Action | Decision] | None = None,
-                           world_events: Sequence[WorldEventSpec] = (), *,
-                           decisions: Mapping[str, Action] | None = None) -> TurnResult:
+    async def process_turn(
+        self,
+        agent_actions: Mapping[str, Action | Decision] | None = None,
+        world_events: Sequence[WorldEventSpec] = (),
+        *,
+        decisions: Mapping[str, Action] | None = None,
+    ) -> TurnResult:
         """Resolve one turn. Player ``agent_actions`` override the personas' own ``decisions``."""
         return self.resolve_turn(agent_actions, world_events, decisions=decisions)
 
-    def resolve_turn(self, agent_actions: Mapping[str, Action | Decision] | None = None,
-                     world_events: Sequence[WorldEventSpec] = (), *,
-                     decisions: Mapping[str, Action] | None = None) -> TurnResult:
+    def resolve_turn(
+        self,
+        agent_actions: Mapping[str, Action | Decision] | None = None,
+        world_events: Sequence[WorldEventSpec] = (),
+        *,
+        decisions: Mapping[str, Action] | None = None,
+    ) -> TurnResult:
         """Synchronous :meth:`process_turn` (the director does no I/O)."""
         world = self.world
         turn = world.turn + 1
@@ -185,15 +218,25 @@ class DirectorAgent:
         fragments: list[InformationFragment] = []
         self._expire_dangers(turn)
         for spec in world_events:
-            self._happen(spec, "world", f"{prefix}{len(events) + 1:06d}", turn, (), events, fragments,
-                         flags=("injected",))
+            self._happen(
+                spec, "world", f"{prefix}{len(events) + 1:06d}", turn, (), events, fragments, flags=("injected",)
+            )
         for due in self.causal_graph.due_effects(turn, world):
-            self._happen(due.spec, "causal", f"{prefix}{len(events) + 1:06d}", turn, (due.cause,), events, fragments,
-                         data={"rule_id": due.rule_id, "cause_strength": due.strength})
+            self._happen(
+                due.spec,
+                "causal",
+                f"{prefix}{len(events) + 1:06d}",
+                turn,
+                (due.cause,),
+                events,
+                fragments,
+                data={"rule_id": due.rule_id, "cause_strength": due.strength},
+            )
         pacing = self._pacing(turn)
         if pacing is not None:
-            self._happen(pacing, "world", f"{prefix}{len(events) + 1:06d}", turn, (), events, fragments,
-                         flags=("pacing",))
+            self._happen(
+                pacing, "world", f"{prefix}{len(events) + 1:06d}", turn, (), events, fragments, flags=("pacing",)
+            )
 
         known = self.causal_graph_ids(a.motivated_by for a in actions.values())
         personas = world.personas
@@ -216,8 +259,16 @@ class DirectorAgent:
             eid = f"{prefix}{n:06d}"
             if not p.can_act or actor in fell:
                 r = self._incapable(action, eid, turn)
-                rejected.append((r.event, (Violation("incapacitated_actor", eid,
-                                                     f"{p.name} is down and does nothing until helped", 1.0),)))
+                rejected.append(
+                    (
+                        r.event,
+                        (
+                            Violation(
+                                "incapacitated_actor", eid, f"{p.name} is down and does nothing until helped", 1.0
+                            ),
+                        ),
+                    )
+                )
                 continue
             r = resolve(self._sanitise(action), eid, turn, known)[0]
             found = check.check(r.event, _arc(p.id, p.location, p.status, p.traits, _Grudges(p.relationships)))
@@ -226,16 +277,26 @@ class DirectorAgent:
                     repairs.extend(found)
                     # the target fell earlier this turn: the actor stops and takes in the scene instead
                     revised.append(eid)
-                    r = resolve(Action(actor=actor, action_type=ActionType.OBSERVE, rationale=action.rationale,
-                                       origin=action.origin, flags=(*action.flags, "repaired")), eid, turn)[0]
-                    found = check.check(r.event, _arc(p.id, p.location, p.status, p.traits,
-                                                      _Grudges(p.relationships)))
+                    r = resolve(
+                        Action(
+                            actor=actor,
+                            action_type=ActionType.OBSERVE,
+                            rationale=action.rationale,
+                            origin=action.origin,
+                            flags=(*action.flags, "repaired"),
+                        ),
+                        eid,
+                        turn,
+                    )[0]
+                    found = check.check(r.event, _arc(p.id, p.location, p.status, p.traits, _Grudges(p.relationships)))
             if found:
                 if any(v.severity >= 1.0 for v in found):
                     rejected.append((r.event, tuple(found)))
                     continue
-                if any(v.kind == "out_of_character" for v in found) \
-                        and 1.0 - sum(v.severity for v in found) < self.coherence.threshold:
+                if (
+                    any(v.kind == "out_of_character" for v in found)
+                    and 1.0 - sum(v.severity for v in found) < self.coherence.threshold
+                ):
                     # this event alone would pull the story under the coherence threshold: tone it down
                     revised.append(eid)
                     r = self._revise(r, turn)
@@ -255,9 +316,17 @@ class DirectorAgent:
         world.turn = turn
         self.recent = [e for e in self.recent if e.turn > turn - self.coherence.repetition_window]
         self.recent.extend(e for e in events if e.kind == "action")
-        return TurnResult(turn=turn, events=tuple(events), fragments=tuple(fragments), tension=tension,
-                          coherence=report.score, rejected=tuple(rejected), milestones=tuple(milestones),
-                          revised=tuple(revised), repairs=tuple(repairs))
+        return TurnResult(
+            turn=turn,
+            events=tuple(events),
+            fragments=tuple(fragments),
+            tension=tension,
+            coherence=report.score,
+            rejected=tuple(rejected),
+            milestones=tuple(milestones),
+            revised=tuple(revised),
+            repairs=tuple(repairs),
+        )
 
     # -- pieces of a turn ----------------------------------------------------------------------
     def causal_graph_ids(self, motive_lists) -> set[str]:
@@ -275,23 +344,41 @@ class DirectorAgent:
             ok = True
         if ok:
             return action
-        return Action(actor=action.actor, action_type=ActionType.OBSERVE, rationale=action.rationale,
-                      origin=action.origin, flags=(*action.flags, "invalid"))
+        return Action(
+            actor=action.actor,
+            action_type=ActionType.OBSERVE,
+            rationale=action.rationale,
+            origin=action.origin,
+            flags=(*action.flags, "invalid"),
+        )
 
     def _incapable(self, action: Action, event_id: str, turn: int) -> Resolution:
         p = self.world.personas[action.actor]
-        ev = Event(id=event_id, turn=turn, kind="action", summary=f"{p.name} tries to act but cannot",
-                   actor=p.id, action_type=action.action_type.value, target=action.target, location=p.location,
-                   outcome=Outcome.BLOCKED, flags=action.flags)
+        ev = Event(
+            id=event_id,
+            turn=turn,
+            kind="action",
+            summary=f"{p.name} tries to act but cannot",
+            actor=p.id,
+            action_type=action.action_type.value,
+            target=action.target,
+            location=p.location,
+            outcome=Outcome.BLOCKED,
+            flags=action.flags,
+        )
         return Resolution(event=ev)
 
     def _revise(self, r: Resolution, turn: int) -> Resolution:
         """An out-of-character act without cause is toned down: the actor confronts with words."""
         ev = r.event
         kind = "speak" if ev.target in self.world.personas else "observe"
-        action = Action(actor=ev.actor or "", action_type=ActionType(kind),
-                        target=ev.target if kind == "speak" else None, dialogue=ev.dialogue,
-                        flags=(*ev.flags, "revised"))
+        action = Action(
+            actor=ev.actor or "",
+            action_type=ActionType(kind),
+            target=ev.target if kind == "speak" else None,
+            dialogue=ev.dialogue,
+            flags=(*ev.flags, "revised"),
+        )
         res, _ = self.resolver.resolve(action, ev.id, turn)
         return res
 
@@ -348,8 +435,11 @@ class DirectorAgent:
     def _expire_dangers(self, turn: int) -> None:
         """Dangers (fires, raids) burn for ``DANGER_TURNS`` turns, then die down."""
         facts = self.world.facts
-        for key in [k for k, v in facts.items() if k.startswith(DANGER_AT) and isinstance(v, int)
-                    and turn - v >= DANGER_TURNS] if self._dangers_possible() else ():
+        for key in (
+            [k for k, v in facts.items() if k.startswith(DANGER_AT) and isinstance(v, int) and turn - v >= DANGER_TURNS]
+            if self._dangers_possible()
+            else ()
+        ):
             del facts[key]
 
     def _dangers_possible(self) -> bool:
@@ -367,29 +457,64 @@ class DirectorAgent:
         elif key in self.world.facts:
             del self.world.facts[key]
 
-    def _happen(self, spec: ComplicationSpec | WorldEventSpec, kind: str, event_id: str, turn: int,
-                causes: tuple[str, ...], events: list[Event], fragments: list[InformationFragment],
-                flags: tuple[str, ...] = (), data: dict[str, Any] | None = None) -> None:
+    def _happen(
+        self,
+        spec: ComplicationSpec | WorldEventSpec,
+        kind: str,
+        event_id: str,
+        turn: int,
+        causes: tuple[str, ...],
+        events: list[Event],
+        fragments: list[InformationFragment],
+        flags: tuple[str, ...] = (),
+        data: dict[str, Any] | None = None,
+    ) -> None:
         """Record a world or causal event, apply its effects and leave a fragment of it."""
         world = self.world
         location = spec.location if spec.location in world.locations else None
-        if location is not None and spec.intensity >= DANGER_INTENSITY \
-                and not any(e.key == MUSTER_AT for e in spec.effects):  # an order is no danger
+        if (
+            location is not None
+            and spec.intensity >= DANGER_INTENSITY
+            and not any(e.key == MUSTER_AT for e in spec.effects)
+        ):  # an order is no danger
             world.facts[DANGER_AT + location] = turn  # a standing danger there for DANGER_TURNS turns
-        ev = Event(id=event_id, turn=turn, kind=kind, summary=spec.description, location=location,
-                   participants=tuple(s for s in spec.subjects if s in world.personas), causes=causes,
-                   intensity=spec.intensity, flags=flags, data=dict(data or {}))
+        ev = Event(
+            id=event_id,
+            turn=turn,
+            kind=kind,
+            summary=spec.description,
+            location=location,
+            participants=tuple(s for s in spec.subjects if s in world.personas),
+            causes=causes,
+            intensity=spec.intensity,
+            flags=flags,
+            data=dict(data or {}),
+        )
         for eff in spec.effects:
             self._effect(eff)
         if spec.key:
             world.facts[spec.key] = spec.value
         events.append(ev)
-        fragments.append(InformationFragment(
-            id=f"ev:{event_id}", content=spec.description,
-            source_type=SourceType.BROADCAST if spec.visibility.value == "public" else SourceType.DIRECT_OBSERVATION,
-            reliability=0.95, location=location, turn=turn, subjects=tuple(spec.subjects), visibility=spec.visibility,
-            origin="world", key=spec.key or f"event:{kind}", value=spec.value if spec.key else spec.description,
-            valence=-0.6 * spec.intensity, salience=max(0.5, spec.intensity), reach=1))
+        fragments.append(
+            InformationFragment(
+                id=f"ev:{event_id}",
+                content=spec.description,
+                source_type=SourceType.BROADCAST
+                if spec.visibility.value == "public"
+                else SourceType.DIRECT_OBSERVATION,
+                reliability=0.95,
+                location=location,
+                turn=turn,
+                subjects=tuple(spec.subjects),
+                visibility=spec.visibility,
+                origin="world",
+                key=spec.key or f"event:{kind}",
+                value=spec.value if spec.key else spec.description,
+                valence=-0.6 * spec.intensity,
+                salience=max(0.5, spec.intensity),
+                reach=1,
+            )
+        )
 
     def _effect(self, eff) -> None:
         world = self.world
@@ -441,8 +566,12 @@ class DirectorAgent:
             add_event(ev)
             if open_goals:
                 for goal in open_goals:
-                    if goal.id not in reached and goal.when is not None and event_matches(goal.when, ev) \
-                            and self._holds(goal):
+                    if (
+                        goal.id not in reached
+                        and goal.when is not None
+                        and event_matches(goal.when, ev)
+                        and self._holds(goal)
+                    ):
                         reached[goal.id] = ev.turn
                         milestones.append(goal.id)
         for goal in open_goals:  # goals that are conditions on the world alone
@@ -465,7 +594,9 @@ class DirectorAgent:
         threat = min(1.0, sum(i for key, value, i in self.threats if facts.get(key) == value) / 1.5)
         personas = self.world.personas
         leads = [personas[p] for p in self.protagonists if p in personas]
-        hurt = sum(1.0 if p.health <= 0 else 0.5 if p.health < 0.6 else 0.0 for p in leads) / len(leads) if leads else 0.0
+        hurt = (
+            sum(1.0 if p.health <= 0 else 0.5 if p.health < 0.6 else 0.0 for p in leads) / len(leads) if leads else 0.0
+        )
         now = min(1.0, 1.2 * (0.5 * pulse + 0.3 * threat + 0.2 * hurt))
         t = 0.6 * self.tension + 0.4 * now + 0.1 * len(milestones) + self._boost
         self._boost = 0.0

@@ -15,8 +15,9 @@ kept fragment keyed ``item:<name>`` is a thing: whoever finds it picks it up (``
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from novel_engine.core.scenario import FragmentSpec
 from novel_engine.core.world import SEARCHED_OUT, SUSPECTS, WorldState
@@ -92,14 +93,21 @@ class Discoveries:
                 return k
         return None
 
-    def facts_after(self, world: WorldState, finder: str, place: str, items: Iterable[Kept], clues: Iterable[str],
-                    searched_out: bool) -> dict[str, Any]:
+    def facts_after(
+        self,
+        world: WorldState,
+        finder: str,
+        place: str,
+        items: Iterable[Kept],
+        clues: Iterable[str],
+        searched_out: bool,
+    ) -> dict[str, Any]:
         """The world facts a finding sets: who uncovered what, whom it points to, a place searched out."""
         out: dict[str, Any] = {}
         for k in items:
             out[UNCOVERED + k.id] = finder
             if k.key and k.key.startswith(ITEM):
-                out[HOLDER + k.key[len(ITEM):]] = finder  # a thing found is picked up
+                out[HOLDER + k.key[len(ITEM) :]] = finder  # a thing found is picked up
             if isinstance(k.value, str) and k.value in world.personas and k.value != finder:
                 out[SUSPECTS + finder] = k.value
         for key in clues:
@@ -107,4 +115,3 @@ class Discoveries:
         if searched_out:
             out[SEARCHED_OUT + place] = True
         return out
-

@@ -20,7 +20,7 @@ contradictions, and to pass a model that retells what it was given.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from novel_engine.llm.port import NarrationInput
 
@@ -28,18 +28,94 @@ __all__ = ["check_prose"]
 
 _TOKEN = re.compile(r"[A-Z][\w'’-]*")
 _SENTENCES = re.compile(r"(?<=[.!?])[\"”']?\s+")
-_COMMON = frozenset({
-    "I", "I'm", "I'll", "I've", "I'd", "God", "Gods", "Heaven", "Hell", "Fate", "Death", "Night", "Dawn",
-    "Lord", "Lady", "Sir", "Ser", "Mr", "Mrs", "Ms", "Dr", "Captain", "Commander", "Sergeant", "Detective",
-    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "OK",
-})
+_COMMON = frozenset(
+    {
+        "I",
+        "I'm",
+        "I'll",
+        "I've",
+        "I'd",
+        "God",
+        "Gods",
+        "Heaven",
+        "Hell",
+        "Fate",
+        "Death",
+        "Night",
+        "Dawn",
+        "Lord",
+        "Lady",
+        "Sir",
+        "Ser",
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Dr",
+        "Captain",
+        "Commander",
+        "Sergeant",
+        "Detective",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "OK",
+    }
+)
 # what a fallen persona may still do in a sentence: lie there, be, breathe
-_STILL = frozenset({
-    "is", "was", "lies", "lay", "lain", "remains", "remained", "stays", "stayed", "rests", "rested", "sleeps",
-    "slept", "breathes", "breathed", "bleeds", "bled", "sprawls", "sprawled", "slumps", "slumped", "has", "had",
-    "still", "does", "did", "cannot", "can't", "never", "no", "not", "groans", "moans", "stirs", "sags", "falls",
-    "fell", "fallen", "collapses", "collapsed", "goes", "went", "gone", "looks", "seems", "appears",
-})
+_STILL = frozenset(
+    {
+        "is",
+        "was",
+        "lies",
+        "lay",
+        "lain",
+        "remains",
+        "remained",
+        "stays",
+        "stayed",
+        "rests",
+        "rested",
+        "sleeps",
+        "slept",
+        "breathes",
+        "breathed",
+        "bleeds",
+        "bled",
+        "sprawls",
+        "sprawled",
+        "slumps",
+        "slumped",
+        "has",
+        "had",
+        "still",
+        "does",
+        "did",
+        "cannot",
+        "can't",
+        "never",
+        "no",
+        "not",
+        "groans",
+        "moans",
+        "stirs",
+        "sags",
+        "falls",
+        "fell",
+        "fallen",
+        "collapses",
+        "collapsed",
+        "goes",
+        "went",
+        "gone",
+        "looks",
+        "seems",
+        "appears",
+    }
+)
 
 
 def _words(texts: Iterable[str]) -> set[str]:
@@ -61,16 +137,27 @@ def check_prose(text: str, inp: NarrationInput, down: Mapping[str, str] = {}) ->
     """
     problems: list[str] = []
     chars = inp.characters
-    known = _words([inp.title, *inp.conditions, *down.values(),
-                    *(c.name for c in chars.values()), *(c.description for c in chars.values()),
-                    *(n for n, _ in inp.locations.values()), *(d for _, d in inp.locations.values()),
-                    *(e.summary for e in inp.events)]) | _COMMON
+    known = (
+        _words(
+            [
+                inp.title,
+                *inp.conditions,
+                *down.values(),
+                *(c.name for c in chars.values()),
+                *(c.description for c in chars.values()),
+                *(n for n, _ in inp.locations.values()),
+                *(d for _, d in inp.locations.values()),
+                *(e.summary for e in inp.events),
+            ]
+        )
+        | _COMMON
+    )
     sentences = [s for s in _SENTENCES.split(text.replace("\n", " ")) if s.strip()]
     for sentence in sentences:
         for m in _TOKEN.finditer(sentence):
             word = m.group(0).rstrip("'’")
             base = word.removesuffix("'s").removesuffix("’s")
-            if not sentence[:m.start()].strip(" \"“'‘("):
+            if not sentence[: m.start()].strip(" \"“'‘("):
                 continue  # any sentence may open with a capital ("In", "Lord"): the next name is checked
             if word not in known and base not in known:
                 problems.append(f"names {base!r}, whom the events do not know")
@@ -89,8 +176,11 @@ def check_prose(text: str, inp: NarrationInput, down: Mapping[str, str] = {}) ->
         for sentence in sentences:
             if ch.name not in sentence or sum(c.name in sentence for c in chars.values() if c.name) > 1:
                 continue
-            named = {n.removeprefix("The ").removeprefix("the ") for n in places.values() if n in sentence
-                     or n.removeprefix("The ") in sentence}
+            named = {
+                n.removeprefix("The ").removeprefix("the ")
+                for n in places.values()
+                if n in sentence or n.removeprefix("The ") in sentence
+            }
             if named and not named & spots:
                 problems.append(f"puts {ch.name} at {', '.join(sorted(named))}, where the events do not")
     for pid, name in down.items():

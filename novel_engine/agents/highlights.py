@@ -8,7 +8,8 @@ events); :func:`ends_story` says whether a turn reached the last of the scenario
 from __future__ import annotations
 
 import heapq
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from novel_engine.core.events import Event
 
@@ -26,8 +27,9 @@ def ends_story(scenario: Any, reached: Mapping[str, Any] | Sequence[str], milest
     return bool(main) and any(m in main for m in milestones) and main <= set(reached)
 
 
-def select_highlights(events: Sequence[Event], limit: int,
-                      impact: Callable[[Event], float] | None = None) -> tuple[list[Event], int]:
+def select_highlights(
+    events: Sequence[Event], limit: int, impact: Callable[[Event], float] | None = None
+) -> tuple[list[Event], int]:
     """Pick the events worth telling, in their original order, and count the rest.
 
     Every event is kept when there are at most ``limit``. Otherwise player events are always kept;
@@ -47,8 +49,11 @@ def select_highlights(events: Sequence[Event], limit: int,
     room = limit - len(keep)
     heroes = set(heapq.nsmallest(3, {e.actor for e in events if e.actor and e.kind == "action"}))
     if room > 1 and heroes:
-        theirs = [(-float(score(e)), e.id, i) for i, e in enumerate(events)
-                  if i not in keep and (e.actor in heroes or e.target in heroes)]
+        theirs = [
+            (-float(score(e)), e.id, i)
+            for i, e in enumerate(events)
+            if i not in keep and (e.actor in heroes or e.target in heroes)
+        ]
         keep.update(i for _, _, i in heapq.nsmallest(room // 2, theirs))
         room = limit - len(keep)
     if room > 0:

@@ -13,7 +13,7 @@ flagged ``fallback`` with the reason.
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from pydantic import ValidationError
 
@@ -97,19 +97,24 @@ class PersonaAgent:
         if isinstance(response, BaseException):
             return None, f"{type(response).__name__}: {response}"
         try:
-            decision = response.parsed if isinstance(response.parsed, Decision) else \
-                Decision.model_validate_json(response.text)
+            decision = (
+                response.parsed
+                if isinstance(response.parsed, Decision)
+                else Decision.model_validate_json(response.text)
+            )
         except ValidationError as exc:
             return None, "output does not fit the Decision schema: " + "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors()[:5])
+                f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors()[:5]
+            )
         problem = check_decision(brief, decision)
         return (None, problem) if problem else (decision, "")
 
     def fallback(self, brief: TurnBrief, reason: str) -> Action:
         """The offline policy's action, flagged as a fallback with its reason."""
         decision = offline_decide(brief, self.streams)
-        return Action.from_decision(self.persona_id, decision, origin="fallback",
-                                    flags=("fallback", f"fallback_reason:{reason[:200]}"))
+        return Action.from_decision(
+            self.persona_id, decision, origin="fallback", flags=("fallback", f"fallback_reason:{reason[:200]}")
+        )
 
     async def make_decision(self, brief: TurnBrief) -> Decision:
         """Decide what to do this turn through the model (repair once, then fall back offline).
@@ -117,9 +122,14 @@ class PersonaAgent:
         Returns the decision; ``self.flags`` tells whether it was repaired or a fallback.
         """
         action = await self.act(brief)
-        return Decision(action_type=action.action_type, target=action.target, parameters=action.parameters,
-                        dialogue=action.dialogue, rationale=action.rationale,
-                        motivated_by=list(action.motivated_by))
+        return Decision(
+            action_type=action.action_type,
+            target=action.target,
+            parameters=action.parameters,
+            dialogue=action.dialogue,
+            rationale=action.rationale,
+            motivated_by=list(action.motivated_by),
+        )
 
     async def act(self, brief: TurnBrief) -> Action:
         """Like :meth:`make_decision`, but return the bound :class:`Action` with its flags."""
@@ -164,8 +174,13 @@ class PersonaPool:
         self.agents: dict[str, PersonaAgent] = {p.id: PersonaAgent(p, model, seed) for p in personas}
         self.factory = TurnBriefFactory()
 
-    def briefs(self, world: WorldState, views: Mapping[str, BeliefView],
-               ids: Iterable[str] | None = None, new_turn: bool = True) -> list[TurnBrief]:
+    def briefs(
+        self,
+        world: WorldState,
+        views: Mapping[str, BeliefView],
+        ids: Iterable[str] | None = None,
+        new_turn: bool = True,
+    ) -> list[TurnBrief]:
         """Briefs for the given personas (default: every hosted persona that can act), in id order.
 
         Args:
@@ -184,9 +199,16 @@ class PersonaPool:
             if not p.can_act:
                 continue
             view = views.get(pid)
-            out.append(create(pid, world, self.agents[pid].memory,
-                              perceptions=view.perceived if view else (),
-                              belief_summary=view.beliefs if view else (), ordered=True))
+            out.append(
+                create(
+                    pid,
+                    world,
+                    self.agents[pid].memory,
+                    perceptions=view.perceived if view else (),
+                    belief_summary=view.beliefs if view else (),
+                    ordered=True,
+                )
+            )
         return out
 
     async def decide(self, briefs: Sequence[TurnBrief]) -> dict[str, Action]:
@@ -214,4 +236,3 @@ class PersonaPool:
                 if pid is not None and pid not in seen and pid in agents:
                     seen.add(pid)
                     agents[pid].remember(ev)
-

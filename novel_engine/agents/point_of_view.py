@@ -26,8 +26,9 @@ they were absorbed; a model keeps the latest few records per key, so very old ne
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from novel_engine.core.events import Event
 from novel_engine.core.rng import RandomStreams
@@ -48,8 +49,12 @@ _CLAIMS = {
     "ally": "{x} had come to {y}'s aid",
 }
 # how it reached the persona ({who}); the evidence does not say whether it was seen across or heard
-_HEARD = ("Word reached {who} that {claim}.", "{who} heard that {claim}.", "As far as {who} knew, {claim}.",
-          "{who} came to believe that {claim}.")
+_HEARD = (
+    "Word reached {who} that {claim}.",
+    "{who} heard that {claim}.",
+    "As far as {who} knew, {claim}.",
+    "{who} came to believe that {claim}.",
+)
 _EVENT_NEWS = ("News reached {who}: {text}", "{who} heard the news: {text}")
 
 
@@ -84,9 +89,21 @@ class PointOfView:
         title, style, verbosity, focus, seed, highlight_limit: as the session's chronicler.
     """
 
-    def __init__(self, persona_id: str, start: str, personas: Mapping[str, PersonaState],
-                 locations: Mapping[str, Location], evidence: Mapping[str, Any] | None, *, title: str,
-                 style: str, verbosity: float, focus: Sequence[str], seed: int, highlight_limit: int = 12) -> None:
+    def __init__(
+        self,
+        persona_id: str,
+        start: str,
+        personas: Mapping[str, PersonaState],
+        locations: Mapping[str, Location],
+        evidence: Mapping[str, Any] | None,
+        *,
+        title: str,
+        style: str,
+        verbosity: float,
+        focus: Sequence[str],
+        seed: int,
+        highlight_limit: int = 12,
+    ) -> None:
         self.pid, self.loc = persona_id, start
         self.personas, self.locations = personas, locations
         self.title, self.style, self.verbosity, self.focus = title, style, verbosity, tuple(focus)
@@ -111,12 +128,19 @@ class PointOfView:
         rng = self.streams.stream(turn, f"pov:{self.pid}", "narrate")
         news = self._news(turn, rng)
         seen = self._witness(events)
-        inp = NarrationInput(turn=turn, title=self.title, style=self.style, verbosity=self.verbosity,
-                             focus=self.focus, events=tuple(seen[:self.limit]),
-                             characters=self._sketches(), tension=min(1.0, max(0.0, float(tension))),
-                             locations={lid: (self.locations[lid].name, self.locations[lid].description)
-                                        for lid in sorted(self.places)},
-                             omitted=max(0, len(seen) - self.limit), before="\n\n".join(self.texts[-20:]))
+        inp = NarrationInput(
+            turn=turn,
+            title=self.title,
+            style=self.style,
+            verbosity=self.verbosity,
+            focus=self.focus,
+            events=tuple(seen[: self.limit]),
+            characters=self._sketches(),
+            tension=min(1.0, max(0.0, float(tension))),
+            locations={lid: (self.locations[lid].name, self.locations[lid].description) for lid in sorted(self.places)},
+            omitted=max(0, len(seen) - self.limit),
+            before="\n\n".join(self.texts[-20:]),
+        )
         text = narrate(inp, rng)
         if news:  # after the chapter's opening: the news of the night, then the day's deeds
             head, sep, rest = text.partition("\n\n")
@@ -142,8 +166,12 @@ class PointOfView:
                 seen = False
             else:
                 seen = e.location == self.loc or (action in _MOVES and data.get("from") == self.loc)
-            if me == e.actor and e.kind == "action" and e.location and not (
-                    action in _MOVES and getattr(e.outcome, "value", e.outcome) in ("failure", "blocked")):
+            if (
+                me == e.actor
+                and e.kind == "action"
+                and e.location
+                and not (action in _MOVES and getattr(e.outcome, "value", e.outcome) in ("failure", "blocked"))
+            ):
                 self.loc = e.location  # where it acts is where it stands (after a move, its arrival)
                 self._know_place(e.location)
             if not seen:
@@ -202,8 +230,12 @@ class PointOfView:
                 claim = _CLAIMS.get(kind)
                 if claim is None or subject not in self.personas:
                     continue
-                if (kind == "location_of" and value not in self.locations
-                        or kind in ("hostile", "ally") and value not in self.personas):
+                if (
+                    kind == "location_of"
+                    and value not in self.locations
+                    or kind in ("hostile", "ally")
+                    and value not in self.personas
+                ):
                     continue
                 self.people.add(subject)
                 if value in self.personas:
@@ -231,8 +263,14 @@ class PointOfView:
             p = self.personas.get(pid)
             if p is not None:
                 # its state as the story stands now would tell a past chapter the future
-                out[pid] = CharacterSketch(id=p.id, name=p.name, description=p.description, voice=tuple(p.voice),
-                                           traits=dict(p.traits), kind=p.kind)
+                out[pid] = CharacterSketch(
+                    id=p.id,
+                    name=p.name,
+                    description=p.description,
+                    voice=tuple(p.voice),
+                    traits=dict(p.traits),
+                    kind=p.kind,
+                )
         return out
 
 
@@ -263,13 +301,21 @@ def _news_by_turn(model: Mapping[str, Any]) -> dict[int, list[tuple[str, Any, st
             if source == "self" or not isinstance(key, str):
                 continue
             by_turn.setdefault(int(turn), []).append((-float(weight), key, value, str(source)))
-    return {t: [(k, v, s) for _, k, v, s in sorted(rows, key=lambda r: (r[0], r[1], str(r[2]), r[3]))]
-            for t, rows in by_turn.items()}
+    return {
+        t: [(k, v, s) for _, k, v, s in sorted(rows, key=lambda r: (r[0], r[1], str(r[2]), r[3]))]
+        for t, rows in by_turn.items()
+    }
 
 
-def pov_chapters(persona_id: str, start: str, turns: Iterable[tuple[int, Sequence[Event], float]],
-                 personas: Mapping[str, PersonaState], locations: Mapping[str, Location],
-                 evidence: Mapping[str, Any] | None, **settings: Any) -> list[PovChapter]:
+def pov_chapters(
+    persona_id: str,
+    start: str,
+    turns: Iterable[tuple[int, Sequence[Event], float]],
+    personas: Mapping[str, PersonaState],
+    locations: Mapping[str, Location],
+    evidence: Mapping[str, Any] | None,
+    **settings: Any,
+) -> list[PovChapter]:
     """Every chapter of a story as ``persona_id`` saw it.
 
     Args:

@@ -25,24 +25,52 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from novel_engine.agents.discoveries import SUSPECTS, Discoveries
-from novel_engine.core.events import (Action, ActionType, Event, InformationFragment, Outcome, SourceType, Visibility,
-                                      build_event, build_fragment)
+from novel_engine.core.events import (
+    Action,
+    ActionType,
+    Event,
+    InformationFragment,
+    Outcome,
+    SourceType,
+    Visibility,
+    build_event,
+    build_fragment,
+)
 from novel_engine.core.negotiation import AgentNegotiationEngine, NegotiationContext, NegotiationResult
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.world import PersonaState, WorldState
 
 __all__ = ["Resolution", "ActionResolver", "INTENSITY"]
 
-INTENSITY = {"attack": 0.75, "flee": 0.5, "help": 0.35, "persuade": 0.3, "investigate": 0.2, "hide": 0.2,
-             "speak": 0.15, "observe": 0.1, "move": 0.1, "rest": 0.05}
+INTENSITY = {
+    "attack": 0.75,
+    "flee": 0.5,
+    "help": 0.35,
+    "persuade": 0.3,
+    "investigate": 0.2,
+    "hide": 0.2,
+    "speak": 0.15,
+    "observe": 0.1,
+    "move": 0.1,
+    "rest": 0.05,
+}
 _KIND = {t: t.value for t in ActionType}  # member -> plain value, without the enum's slow ``.value``
 _SUCCESS, _PARTIAL, _FAILURE, _BLOCKED = Outcome.SUCCESS, Outcome.PARTIAL, Outcome.FAILURE, Outcome.BLOCKED
 _TAIL = {_SUCCESS: "", _PARTIAL: ", with partial success", _FAILURE: " and fails", Outcome.NONE: ""}
 _PLACE_KINDS = frozenset({"move", "flee", "investigate", "observe", "hide", "rest"})  # summaries name a place
 _DIRECT, _LOCAL, _PRIVATE = SourceType.DIRECT_OBSERVATION, Visibility.LOCAL, Visibility.PRIVATE
-_VERB = {"attack": "attacks", "help": "helps", "persuade": "tries to persuade", "speak": "speaks with",
-         "investigate": "investigates", "observe": "keeps watch over", "hide": "hides in", "rest": "rests in",
-         "move": "goes to", "flee": "flees to"}
+_VERB = {
+    "attack": "attacks",
+    "help": "helps",
+    "persuade": "tries to persuade",
+    "speak": "speaks with",
+    "investigate": "investigates",
+    "observe": "keeps watch over",
+    "hide": "hides in",
+    "rest": "rests in",
+    "move": "goes to",
+    "flee": "flees to",
+}
 
 
 @dataclass(slots=True)
@@ -68,8 +96,9 @@ class ActionResolver:
         discoveries: what can be found where (investigations and confidences).
     """
 
-    def __init__(self, world: WorldState, streams: RandomStreams, difficulty: float = 0.5,
-                 discoveries: Discoveries | None = None) -> None:
+    def __init__(
+        self, world: WorldState, streams: RandomStreams, difficulty: float = 0.5, discoveries: Discoveries | None = None
+    ) -> None:
         self.world = world
         self.discoveries = discoveries if discoveries is not None else Discoveries(())
         self.streams = streams
@@ -110,28 +139,80 @@ class ActionResolver:
         if not near:
             return []
         personas = self.world.personas
-        return sorted(f for f in near if personas[f].can_act and not personas[f].hidden
-                      and personas[f].relationships[target].affinity >= 0.4)[:2]
+        return sorted(
+            f
+            for f in near
+            if personas[f].can_act and not personas[f].hidden and personas[f].relationships[target].affinity >= 0.4
+        )[:2]
 
-    def _seen(self, ev: Event, fid: str, key: str, value: Any, valence: float, salience: float, reach: int = 0,
-              reliability: float = 0.9, location: str | None = None, subjects: tuple[str, ...] | None = None
-              ) -> InformationFragment:
+    def _seen(
+        self,
+        ev: Event,
+        fid: str,
+        key: str,
+        value: Any,
+        valence: float,
+        salience: float,
+        reach: int = 0,
+        reliability: float = 0.9,
+        location: str | None = None,
+        subjects: tuple[str, ...] | None = None,
+    ) -> InformationFragment:
         """A local fragment of what bystanders see of ``ev`` (at ``location``, default: where it happened)."""
         actor, target = ev.actor, ev.target
         if subjects is None:
             subjects = (actor, target) if actor and target else (actor,) if actor else (target,) if target else ()
-        return build_fragment(fid, ev.summary, _DIRECT, reliability, ev.location if location is None else location,
-                              ev.turn, subjects, _LOCAL, actor or "world", key, value, valence, salience, reach)
+        return build_fragment(
+            fid,
+            ev.summary,
+            _DIRECT,
+            reliability,
+            ev.location if location is None else location,
+            ev.turn,
+            subjects,
+            _LOCAL,
+            actor or "world",
+            key,
+            value,
+            valence,
+            salience,
+            reach,
+        )
 
-    def _private(self, ev: Event, owner: str, suffix: str, content: str, key: str, value: Any,
-                 reliability: float = 0.9, valence: float = 0.0, source=SourceType.DIRECT_OBSERVATION,
-                 salience: float = 0.7) -> InformationFragment:
-        return build_fragment(f"ev:{ev.id}:{suffix}", content, source, reliability, ev.location, ev.turn,
-                              (ev.actor,) if ev.actor else (), _PRIVATE, owner, key, value, valence, salience, 0)
+    def _private(
+        self,
+        ev: Event,
+        owner: str,
+        suffix: str,
+        content: str,
+        key: str,
+        value: Any,
+        reliability: float = 0.9,
+        valence: float = 0.0,
+        source=SourceType.DIRECT_OBSERVATION,
+        salience: float = 0.7,
+    ) -> InformationFragment:
+        return build_fragment(
+            f"ev:{ev.id}:{suffix}",
+            content,
+            source,
+            reliability,
+            ev.location,
+            ev.turn,
+            (ev.actor,) if ev.actor else (),
+            _PRIVATE,
+            owner,
+            key,
+            value,
+            valence,
+            salience,
+            0,
+        )
 
     # -- resolution ----------------------------------------------------------------------------
-    def resolve(self, action: Action, event_id: str, turn: int, known_events: set[str] | frozenset = frozenset()
-                ) -> tuple[Resolution, NegotiationResult | None]:
+    def resolve(
+        self, action: Action, event_id: str, turn: int, known_events: set[str] | frozenset = frozenset()
+    ) -> tuple[Resolution, NegotiationResult | None]:
         """Resolve one action (already validated) into a :class:`Resolution`.
 
         Args:
@@ -162,10 +243,12 @@ class ActionResolver:
                 if ctx is None or ctx.turn != turn or ctx.world is not world:
                     ctx = self._ctx = NegotiationContext(world=world, turn=turn)
                 negotiation = self.negotiation.negotiate_action(
-                    action, [target, *bystanders] if bystanders else [target], ctx)
+                    action, [target, *bystanders] if bystanders else [target], ctx
+                )
                 data["negotiation"] = negotiation.outcome
-                data["stances"] = [{"agent": s.agent, "stance": s.stance, "reason": s.reason}
-                                   for s in negotiation.stances]
+                data["stances"] = [
+                    {"agent": s.agent, "stance": s.stance, "reason": s.reason} for s in negotiation.stances
+                ]
         if outcome is not _BLOCKED:
             outcome = self._outcome(kind, actor, t, negotiation, turn)
         motives = action.motivated_by
@@ -187,8 +270,11 @@ class ActionResolver:
             params = action.parameters
             tells = params.get("tells_key") if params else None
             if isinstance(tells, str):
-                data["tells"] = {"key": tells, "value": params.get("tells_value"),
-                                 "content": str(params.get("tells_content", ""))[:300]}
+                data["tells"] = {
+                    "key": tells,
+                    "value": params.get("tells_value"),
+                    "content": str(params.get("tells_content", ""))[:300],
+                }
             if negotiation is not None:
                 reply = self._reply(kind, t, turn)
                 if reply:
@@ -207,13 +293,29 @@ class ActionResolver:
             participants = (aid, target)
             if "counter_by" in data:
                 participants += tuple(c for c in data["counter_by"] if c in personas)
-        res.event = ev = build_event(event_id, turn, "action", summary, aid, kind, target, location, outcome,
-                                     action.dialogue, participants, causes, intensity, flags, data)
+        res.event = ev = build_event(
+            event_id,
+            turn,
+            "action",
+            summary,
+            aid,
+            kind,
+            target,
+            location,
+            outcome,
+            action.dialogue,
+            participants,
+            causes,
+            intensity,
+            flags,
+            data,
+        )
         self._fragments(res, ev, kind, actor, t, outcome, data)
         return res, negotiation
 
-    def _outcome(self, kind: str, actor: PersonaState, t: PersonaState | None, neg: NegotiationResult | None,
-                 turn: int) -> Outcome:
+    def _outcome(
+        self, kind: str, actor: PersonaState, t: PersonaState | None, neg: NegotiationResult | None, turn: int
+    ) -> Outcome:
         tr = actor.traits.get
         said = neg.outcome if neg is not None else None
         if t is not None:
@@ -221,21 +323,24 @@ class ActionResolver:
                 if said == "rejected":
                     return _BLOCKED
                 tt = t.traits.get
-                p = 0.45 + 0.3 * (tr("courage", .5) + tr("aggressiveness", .5)) / 2 \
-                    - 0.25 * (tt("courage", .5) + tt("intelligence", .5)) / 2
+                p = (
+                    0.45
+                    + 0.3 * (tr("courage", 0.5) + tr("aggressiveness", 0.5)) / 2
+                    - 0.25 * (tt("courage", 0.5) + tt("intelligence", 0.5)) / 2
+                )
                 if said == "modified":
                     p -= 0.15
                 return self._roll(turn, actor.id, p)
             if kind == "help":
                 if said == "rejected":
                     return _BLOCKED
-                return self._roll(turn, actor.id, 0.5 + 0.4 * tr("compassion", .5) + 0.1 * tr("intelligence", .5))
+                return self._roll(turn, actor.id, 0.5 + 0.4 * tr("compassion", 0.5) + 0.1 * tr("intelligence", 0.5))
             if kind == "persuade":
                 if said == "rejected":
                     return _FAILURE
                 rel = t.relationships.get(actor.id)
                 trust = rel.trust if rel is not None else 0.0
-                p = 0.25 + 0.35 * tr("social_tendency", .5) + 0.25 * tr("intelligence", .5) + 0.2 * trust
+                p = 0.25 + 0.35 * tr("social_tendency", 0.5) + 0.25 * tr("intelligence", 0.5) + 0.2 * trust
                 if said == "accepted":
                     p += 0.2
                 out = self._roll(turn, actor.id, p)
@@ -245,9 +350,11 @@ class ActionResolver:
         if kind == "speak" and said == "rejected":
             return _BLOCKED
         if kind == "investigate":
-            return self._roll(turn, actor.id, 0.3 + 0.6 * tr("intelligence", .5))
+            return self._roll(turn, actor.id, 0.3 + 0.6 * tr("intelligence", 0.5))
         if kind == "hide":
-            return self._roll(turn, actor.id, 0.5 + 0.3 * tr("intelligence", .5) + 0.2 * (1 - tr("social_tendency", .5)))
+            return self._roll(
+                turn, actor.id, 0.5 + 0.3 * tr("intelligence", 0.5) + 0.2 * (1 - tr("social_tendency", 0.5))
+            )
         return _SUCCESS
 
     def _reply(self, kind: str, t: PersonaState | None, turn: int) -> str | None:
@@ -257,8 +364,16 @@ class ActionResolver:
             return None
         return self.streams.choice(t.voice, turn, t.id, "reply")
 
-    def _effects(self, kind: str, actor: PersonaState, t: PersonaState | None, outcome: Outcome,
-                 neg: NegotiationResult | None, res: Resolution, data: dict) -> None:
+    def _effects(
+        self,
+        kind: str,
+        actor: PersonaState,
+        t: PersonaState | None,
+        outcome: Outcome,
+        neg: NegotiationResult | None,
+        res: Resolution,
+        data: dict,
+    ) -> None:
         ok = outcome is _SUCCESS or outcome is _PARTIAL
         full = outcome is _SUCCESS
         if t is not None:
@@ -278,8 +393,12 @@ class ActionResolver:
             elif ok and kind == "speak":
                 res.relations.append((t.id, actor.id, 0.05, 0.05))
                 res.relations.append((actor.id, t.id, 0.03, 0.05))
-        if t is not None and ok and (kind == "persuade" or kind == "speak") \
-                and self.world.facts.get(SUSPECTS + actor.id) == t.id:
+        if (
+            t is not None
+            and ok
+            and (kind == "persuade" or kind == "speak")
+            and self.world.facts.get(SUSPECTS + actor.id) == t.id
+        ):
             res.facts = res.facts or {}
             res.facts[SUSPECTS + actor.id] = None  # confronted: the suspicion has had its say
             data["confronted"] = True
@@ -294,8 +413,16 @@ class ActionResolver:
         elif kind == "hide" and ok:
             res.hide = True
 
-    def _attack_effects(self, actor: PersonaState, t: PersonaState, ok: bool, full: bool,
-                        neg: NegotiationResult | None, res: Resolution, data: dict) -> None:
+    def _attack_effects(
+        self,
+        actor: PersonaState,
+        t: PersonaState,
+        ok: bool,
+        full: bool,
+        neg: NegotiationResult | None,
+        res: Resolution,
+        data: dict,
+    ) -> None:
         """An attack's wound, the grudge it leaves, and the blows of whoever fights back."""
         if "missing" not in data:
             res.relations.append((t.id, actor.id, -0.45, -0.35))
@@ -320,8 +447,16 @@ class ActionResolver:
                     if c != t.id:
                         res.relations.append((c, actor.id, -0.3, -0.3))
 
-    def _summary(self, kind: str, actor: PersonaState, t: PersonaState | None, target: str | None, outcome: Outcome,
-                 location: str, data: dict) -> str:
+    def _summary(
+        self,
+        kind: str,
+        actor: PersonaState,
+        t: PersonaState | None,
+        target: str | None,
+        outcome: Outcome,
+        location: str,
+        data: dict,
+    ) -> str:
         a, verb = actor.name, _VERB.get(kind, kind)
         if kind in _PLACE_KINDS:
             tail = ""
@@ -345,8 +480,16 @@ class ActionResolver:
             tail = _TAIL[outcome]
         return f"{a} {verb} {tname}{tail}"
 
-    def _fragments(self, res: Resolution, ev: Event, kind: str, actor: PersonaState, t: PersonaState | None,
-                   outcome: Outcome, data: dict) -> None:
+    def _fragments(
+        self,
+        res: Resolution,
+        ev: Event,
+        kind: str,
+        actor: PersonaState,
+        t: PersonaState | None,
+        outcome: Outcome,
+        data: dict,
+    ) -> None:
         """What the act leaves behind: what onlookers see of it, and what it tells or reveals to some."""
         ok = outcome is _SUCCESS or outcome is _PARTIAL
         if kind == "hide" and ok:
@@ -365,31 +508,85 @@ class ActionResolver:
         else:
             key, value, valence, salience = f"location_of:{aid}", ev.location, 0.0, 0.15
         out = res.fragments
-        out.append(build_fragment(f"ev:{ev.id}", ev.summary, _DIRECT, 0.9, ev.location, ev.turn,
-                                  (aid, target) if target else (aid,), _LOCAL, aid, key, value, valence, salience,
-                                  reach))
+        out.append(
+            build_fragment(
+                f"ev:{ev.id}",
+                ev.summary,
+                _DIRECT,
+                0.9,
+                ev.location,
+                ev.turn,
+                (aid, target) if target else (aid,),
+                _LOCAL,
+                aid,
+                key,
+                value,
+                valence,
+                salience,
+                reach,
+            )
+        )
         if kind == "move" or kind == "flee":
-            out.append(self._seen(ev, f"ev:{ev.id}:left", key, value, 0.0, 0.3, reliability=0.8,
-                                  location=data["from"]))
+            out.append(self._seen(ev, f"ev:{ev.id}:left", key, value, 0.0, 0.3, reliability=0.8, location=data["from"]))
             if ev.location != data["from"]:
                 # a mover knows for certain where it now stands; without this its own old sightings
                 # (and anchoring) would keep it believing it is still where it set out from
-                out.append(self._private(ev, aid, "arrived", f"You are now at {self._place(ev.location)}", key,
-                                         ev.location, reliability=1.0, salience=1.0))
+                out.append(
+                    self._private(
+                        ev,
+                        aid,
+                        "arrived",
+                        f"You are now at {self._place(ev.location)}",
+                        key,
+                        ev.location,
+                        reliability=1.0,
+                        salience=1.0,
+                    )
+                )
         elif kind == "attack":
             for victim in data.get("incapacitated", ()):
-                out.append(self._seen(ev, f"ev:{ev.id}:down:{victim}", f"status_of:{victim}", "incapacitated",
-                                      -0.9, 1.0, 1, subjects=(victim,)))
+                out.append(
+                    self._seen(
+                        ev,
+                        f"ev:{ev.id}:down:{victim}",
+                        f"status_of:{victim}",
+                        "incapacitated",
+                        -0.9,
+                        1.0,
+                        1,
+                        subjects=(victim,),
+                    )
+                )
         elif kind == "speak" or kind == "persuade":
             for kid in data.get("confided", ()):
                 k = self.discoveries.by_id[kid]
-                out.append(self._private(ev, aid, f"confided:{kid}", k.content, k.key or f"found:{kid}", k.value,
-                                         reliability=0.9, source=SourceType.HEARSAY, salience=max(0.8, k.salience)))
+                out.append(
+                    self._private(
+                        ev,
+                        aid,
+                        f"confided:{kid}",
+                        k.content,
+                        k.key or f"found:{kid}",
+                        k.value,
+                        reliability=0.9,
+                        source=SourceType.HEARSAY,
+                        salience=max(0.8, k.salience),
+                    )
+                )
             tells = data.get("tells")
             if t is not None and outcome is not _BLOCKED and isinstance(tells, dict):
-                out.append(self._private(ev, t.id, "told", f"{actor.name} says: {tells.get('content', '')}",
-                                         tells["key"], tells.get("value"), reliability=0.75,
-                                         source=SourceType.HEARSAY))
+                out.append(
+                    self._private(
+                        ev,
+                        t.id,
+                        "told",
+                        f"{actor.name} says: {tells.get('content', '')}",
+                        tells["key"],
+                        tells.get("value"),
+                        reliability=0.75,
+                        source=SourceType.HEARSAY,
+                    )
+                )
         elif kind == "investigate" and ok:
             self._findings(res, actor)
         elif kind == "observe":
@@ -408,8 +605,9 @@ class ActionResolver:
         if out and full:
             data["searched_out"] = True
         if items or clues or (out and full):
-            res.facts = dict(res.facts or {}, **self.discoveries.facts_after(world, actor.id, here, items, clues,
-                                                                             out and full))
+            res.facts = dict(
+                res.facts or {}, **self.discoveries.facts_after(world, actor.id, here, items, clues, out and full)
+            )
 
     def _findings(self, res: Resolution, actor: PersonaState) -> None:
         """The private fragments of what a search found (one per item)."""
@@ -417,12 +615,31 @@ class ActionResolver:
         for item in ev.data.get("found", ()):
             k = self.discoveries.by_id.get(item)
             if k is not None:
-                res.fragments.append(self._private(ev, actor.id, f"found:{k.id}", k.content, k.key or f"found:{k.id}",
-                                                   k.value, reliability=0.95, salience=max(0.8, k.salience)))
+                res.fragments.append(
+                    self._private(
+                        ev,
+                        actor.id,
+                        f"found:{k.id}",
+                        k.content,
+                        k.key or f"found:{k.id}",
+                        k.value,
+                        reliability=0.95,
+                        salience=max(0.8, k.salience),
+                    )
+                )
             else:  # a clue fact
                 name = item.split(":", 2)[2]
-                res.fragments.append(self._private(ev, actor.id, f"clue:{name}", str(world.facts[item]),
-                                                   f"clue:{name}", str(world.facts[item]), reliability=0.95))
+                res.fragments.append(
+                    self._private(
+                        ev,
+                        actor.id,
+                        f"clue:{name}",
+                        str(world.facts[item]),
+                        f"clue:{name}",
+                        str(world.facts[item]),
+                        reliability=0.95,
+                    )
+                )
 
     def _confide(self, actor: PersonaState, t: PersonaState, res: Resolution, data: dict) -> None:
         """Won over, the target tells the actor its most salient secret still kept (face to face)."""
@@ -431,7 +648,9 @@ class ActionResolver:
             return
         data["confided"] = [k.id]
         data["finding"] = k.content
-        res.facts = dict(res.facts or {}, **self.discoveries.facts_after(self.world, actor.id, t.location, (k,), (), False))
+        res.facts = dict(
+            res.facts or {}, **self.discoveries.facts_after(self.world, actor.id, t.location, (k,), (), False)
+        )
 
     def _observations(self, res: Resolution, actor: PersonaState) -> None:
         """Keeping watch shows who is in the neighbouring places (up to three people)."""
@@ -445,6 +664,14 @@ class ActionResolver:
                 if p.hidden or seen >= 3:
                     continue
                 seen += 1
-                res.fragments.append(self._private(
-                    ev, actor.id, f"saw:{pid}", f"{p.name} is at {self._place(n)}", f"location_of:{pid}", n,
-                    reliability=0.6 + 0.3 * world.locations[n].visibility))
+                res.fragments.append(
+                    self._private(
+                        ev,
+                        actor.id,
+                        f"saw:{pid}",
+                        f"{p.name} is at {self._place(n)}",
+                        f"location_of:{pid}",
+                        n,
+                        reliability=0.6 + 0.3 * world.locations[n].visibility,
+                    )
+                )

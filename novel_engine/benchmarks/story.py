@@ -13,10 +13,11 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from novel_engine.benchmarks.story_checks import CONTRADICTIONS, StoryFigures, check_story, ratios
+from novel_engine.benchmarks.story_checks import CONTRADICTIONS, StoryFigures, check_story
 
 __all__ = ["play_and_check", "bench_story", "add_bench_parser", "cmd_bench_story"]
 
@@ -54,8 +55,9 @@ def _merge(stories: Sequence[StoryFigures]) -> dict[str, Any]:
     out["secrets_ratio_mean"] = round(sum(shares) / len(shares), 4) if shares else None
     out["contradictions_per_story"] = round(out["contradictions_total"] / max(1, len(stories)), 3)
     out["bounces_per_story"] = round(total.bounces / max(1, len(stories)), 3)
-    out["complications_fired_per_story"] = f"{total.complications_fired / max(1, len(stories)):.2f} of " \
-                                           f"{total.complications / max(1, len(stories)):.0f}"
+    out["complications_fired_per_story"] = (
+        f"{total.complications_fired / max(1, len(stories)):.2f} of {total.complications / max(1, len(stories)):.0f}"
+    )
     out["stories"] = len(stories)
     return out
 
@@ -63,16 +65,23 @@ def _merge(stories: Sequence[StoryFigures]) -> dict[str, Any]:
 def _line(name: str, m: dict[str, Any]) -> str:
     def pct(x: float | None) -> str:
         return "  n/a" if x is None else f"{x:5.2f}"
-    return (f"{name:<16} contradictions {m['contradictions_per_story']:5.2f}/story  repeats {pct(m['repeat_ratio'])}  "
-            f"bounces {m['bounces_per_story']:4.1f}/story  secrets {pct(m['secrets_ratio_mean'])}  "
-            f"complications {m['complications_fired_per_story']}  verbatim quotes {pct(m['verbatim_quote_ratio'])}  "
-            f"templates {pct(m['template_ratio'])}  milestones holding {pct(m['milestones_holding_ratio'])} "
-            f"({m['milestones']})")
+
+    return (
+        f"{name:<16} contradictions {m['contradictions_per_story']:5.2f}/story  repeats {pct(m['repeat_ratio'])}  "
+        f"bounces {m['bounces_per_story']:4.1f}/story  secrets {pct(m['secrets_ratio_mean'])}  "
+        f"complications {m['complications_fired_per_story']}  verbatim quotes {pct(m['verbatim_quote_ratio'])}  "
+        f"templates {pct(m['template_ratio'])}  milestones holding {pct(m['milestones_holding_ratio'])} "
+        f"({m['milestones']})"
+    )
 
 
-def bench_story(seeds: Sequence[int] = (1, 2, 3, 4, 5), turns: int = 20, personas: int = 200,
-                out: str | os.PathLike = "bench-results/story.json",
-                scenarios: Sequence[str] | None = None) -> dict[str, Any]:
+def bench_story(
+    seeds: Sequence[int] = (1, 2, 3, 4, 5),
+    turns: int = 20,
+    personas: int = 200,
+    out: str | os.PathLike = "bench-results/story.json",
+    scenarios: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """Play and read every built-in for ``seeds`` and a ``personas``-strong synthetic cast (seed 1);
     print a line per scenario and overall; write the JSON to ``out`` and return it."""
     from novel_engine.scenarios import builtin_names
@@ -98,13 +107,24 @@ def bench_story(seeds: Sequence[int] = (1, 2, 3, 4, 5), turns: int = 20, persona
     for ex in overall["examples"][:6]:
         print(f"  e.g. {ex}")
     load = os.getloadavg()
-    result = {"suite": "story", "seeds": list(seeds), "turns": turns, "synthetic_personas": personas,
-              "seconds": round(time.perf_counter() - t0, 2), "load_average": [round(x, 2) for x in load],
-              "scenarios": rows, "overall": overall, "builtins": overall_builtin,
-              "per_story": {name: [dict(s.to_dict(), seed=seed) for s, seed in zip(stories, seeds)]
-                            for name, stories in per.items()}}
-    print(f"read {sum(len(s) for s in per.values())} stories in {result['seconds']} s (load average "
-          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f})")
+    result = {
+        "suite": "story",
+        "seeds": list(seeds),
+        "turns": turns,
+        "synthetic_personas": personas,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "load_average": [round(x, 2) for x in load],
+        "scenarios": rows,
+        "overall": overall,
+        "builtins": overall_builtin,
+        "per_story": {
+            name: [dict(s.to_dict(), seed=seed) for s, seed in zip(stories, seeds)] for name, stories in per.items()
+        },
+    }
+    print(
+        f"read {sum(len(s) for s in per.values())} stories in {result['seconds']} s (load average "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f})"
+    )
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")

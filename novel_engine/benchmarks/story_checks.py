@@ -23,8 +23,9 @@ and returns :class:`StoryFigures`:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from novel_engine.agents.director import event_matches  # a pattern match, not a coherence verdict
 from novel_engine.core.causal_effects import condition_holds
@@ -34,8 +35,16 @@ from novel_engine.core.setup import build_world
 
 __all__ = ["StoryFigures", "check_story", "CONTRADICTIONS"]
 
-CONTRADICTIONS = ("incapacitated_actor", "misplaced_actor", "absent_target", "non_neighbour_move", "remote_knowledge",
-                  "absent_speaker", "effect_before_cause", "milestone_without_content")
+CONTRADICTIONS = (
+    "incapacitated_actor",
+    "misplaced_actor",
+    "absent_target",
+    "non_neighbour_move",
+    "remote_knowledge",
+    "absent_speaker",
+    "effect_before_cause",
+    "milestone_without_content",
+)
 _PERSONA_ACTS = frozenset({"attack", "help", "persuade", "speak"})
 _MOVES = frozenset({"move", "flee"})
 _QUOTE = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
@@ -66,20 +75,27 @@ class StoryFigures:
 
     def to_dict(self) -> dict[str, Any]:
         """The figures and the ratios derived from them."""
-        return {**{k: v for k, v in self.__dict__.items()}, "contradictions_total": sum(self.contradictions.values()),
-                **ratios(self)}
+        return {
+            **{k: v for k, v in self.__dict__.items()},
+            "contradictions_total": sum(self.contradictions.values()),
+            **ratios(self),
+        }
 
 
 def ratios(f: StoryFigures) -> dict[str, float | None]:
     """The issue's ratios from raw counts (None when there is nothing to divide by)."""
+
     def div(a: int, b: int) -> float | None:
         return round(a / b, 4) if b else None
-    return {"repeat_ratio": div(f.repeats, f.repeat_candidates),
-            "secrets_ratio": div(f.secrets_uncovered, f.secrets),
-            "complications_ratio": div(f.complications_fired, f.complications),
-            "verbatim_quote_ratio": div(f.quotes_verbatim, f.quotes),
-            "template_ratio": div(f.templates, f.sentences),
-            "milestones_holding_ratio": div(f.milestones_holding, f.milestones)}
+
+    return {
+        "repeat_ratio": div(f.repeats, f.repeat_candidates),
+        "secrets_ratio": div(f.secrets_uncovered, f.secrets),
+        "complications_ratio": div(f.complications_fired, f.complications),
+        "verbatim_quote_ratio": div(f.quotes_verbatim, f.quotes),
+        "template_ratio": div(f.templates, f.sentences),
+        "milestones_holding_ratio": div(f.milestones_holding, f.milestones),
+    }
 
 
 class _Reader:
@@ -120,8 +136,12 @@ class _Reader:
         start = data.get("from", ev.location) if kind in _MOVES else ev.location
         if start != self.at.get(actor):
             self.flag("misplaced_actor", ev, f"{actor} is at {self.at.get(actor)}, acts at {start}")
-        if kind in _MOVES and ev.target is not None and ev.target != start \
-                and ev.target not in self.neighbours.get(start, ()):
+        if (
+            kind in _MOVES
+            and ev.target is not None
+            and ev.target != start
+            and ev.target not in self.neighbours.get(start, ())
+        ):
             self.flag("non_neighbour_move", ev, f"{start} -> {ev.target}")
         target = ev.target if kind in _PERSONA_ACTS else None
         if target is not None and not data.get("missing") and self.at.get(target) != self.at.get(actor):
@@ -139,7 +159,9 @@ class _Reader:
         for victim in data.get("incapacitated", ()):
             self.health[victim] = 0.0
         if kind == "help" and target is not None and ev.outcome.value in ("success", "partial"):
-            self.health[target] = max(self.health.get(target, 1.0), 0.0) + (0.3 if ev.outcome.value == "success" else 0.15)
+            self.health[target] = max(self.health.get(target, 1.0), 0.0) + (
+                0.3 if ev.outcome.value == "success" else 0.15
+            )
         if kind == "rest":
             self.health[actor] = min(1.0, self.health.get(actor, 1.0) + 0.15)
 
@@ -241,8 +263,11 @@ def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, 
     last: dict[str, tuple[int, str | None, str | None]] = {}
     places: dict[str, list[str]] = {p.id: [p.location] for p in scenario.personas}
     told_before: set[tuple[str, str | None, Any]] = set()
-    owners = {fr.id: fr.origin for fr in scenario.fragments
-              if fr.visibility.value == "private" and fr.origin not in ("world", "")}
+    owners = {
+        fr.id: fr.origin
+        for fr in scenario.fragments
+        if fr.visibility.value == "private" and fr.origin not in ("world", "")
+    }
     uncovered: set[str] = set()
     fired: set[str] = set()
     voice = {_norm(v) for p in scenario.personas for v in p.voice}
@@ -273,13 +298,19 @@ def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, 
         for gid in milestones:
             f.milestones += 1
             goal = goals.get(gid)
-            hit = goal is not None and (goal.when is None or any(event_matches(goal.when, ev) for ev in events)) \
+            hit = (
+                goal is not None
+                and (goal.when is None or any(event_matches(goal.when, ev) for ev in events))
                 and all(condition_holds(c, _FactsView(reader)) for c in getattr(goal, "conditions", ()))
+            )
             if hit:
                 f.milestones_holding += 1
             else:
-                reader.flag("milestone_without_content", events[0] if events else Event("-", 0, "world", gid),
-                            f"milestone {gid} has no event or fact behind it")
+                reader.flag(
+                    "milestone_without_content",
+                    events[0] if events else Event("-", 0, "world", gid),
+                    f"milestone {gid} has no event or fact behind it",
+                )
         for q in _QUOTE.findall(prose):
             f.quotes += 1
             f.quotes_verbatim += _norm(q) in voice
@@ -310,8 +341,11 @@ class _PersonaView(Mapping):
         if pid not in self.r.at:
             raise KeyError(pid)
         h = self.r.health.get(pid, 1.0)
-        return type("P", (), {"status": "incapacitated" if h <= 0 else "wounded" if h < 0.6 else "active",
-                              "location": self.r.at[pid]})()
+        return type(
+            "P",
+            (),
+            {"status": "incapacitated" if h <= 0 else "wounded" if h < 0.6 else "active", "location": self.r.at[pid]},
+        )()
 
     def __iter__(self):
         return iter(self.r.at)
@@ -325,5 +359,8 @@ def _norm(text: str) -> str:
 
 
 def _bounces(trail: Sequence[str]) -> int:
-    return sum(1 for i in range(len(trail) - 3)
-               if trail[i] == trail[i + 2] and trail[i + 1] == trail[i + 3] and trail[i] != trail[i + 1])
+    return sum(
+        1
+        for i in range(len(trail) - 3)
+        if trail[i] == trail[i + 2] and trail[i + 1] == trail[i + 3] and trail[i] != trail[i + 1]
+    )

@@ -17,7 +17,8 @@ equality.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from novel_engine.errors import NovelEngineError
 
@@ -49,8 +50,9 @@ def vkey(value: Any) -> Any:
         return TRUE if value else FALSE
     if cls is float and math.isfinite(value):
         return value
-    raise NovelEngineError(f"belief values must be JSON scalars (str, int, finite float, bool, None), "
-                           f"got {value!r}", value=repr(value))
+    raise NovelEngineError(
+        f"belief values must be JSON scalars (str, int, finite float, bool, None), got {value!r}", value=repr(value)
+    )
 
 
 def unkey(vk: Any) -> Any:
@@ -128,14 +130,14 @@ class KeyState:
         """Set the support from (normalised value, support) pairs, in claim order (snapshots)."""
         if len(pairs) == 1:
             self.sup = None
-            (self.one, self.s), = pairs
+            ((self.one, self.s),) = pairs
         else:
             self.sup = dict(pairs)
 
     def records(self) -> list[tuple]:
         """The evidence records as tuples (source, value, reliability, weight, turn), oldest first."""
         ev = self.evidence
-        return [tuple(ev[i:i + RECORD]) for i in range(0, len(ev), RECORD)]
+        return [tuple(ev[i : i + RECORD]) for i in range(0, len(ev), RECORD)]
 
 
 def lead(state: KeyState) -> tuple[Any, float, bool]:

@@ -40,20 +40,27 @@ Values are JSON scalars (str, int, float, bool, None). ``True`` and ``1`` are di
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from bisect import bisect_left, insort
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from heapq import heapify, heappop, heappush, heapreplace
-from typing import Any, Iterable, Mapping, Union
+from typing import Any
 
 from novel_engine.core.belief_state import MAX_E, RECORD, W_MAX, KeyState, lead, sigmoid, unkey, vkey
 from novel_engine.core.events import InformationFragment, Visibility
-from novel_engine.core.perception import (BeliefSummary, PerceivedFragment, Perception, Via, build_perceived,
-                                          build_summary)
+from novel_engine.core.perception import (
+    BeliefSummary,
+    PerceivedFragment,
+    Perception,
+    Via,
+    build_perceived,
+    build_summary,
+)
 from novel_engine.errors import NovelEngineError
 
 __all__ = ["BeliefModel", "EvidenceRecord", "BIAS_NAMES", "MAX_EVIDENCE"]
 
-Scalar = Union[str, int, float, bool, None]
+Scalar = str | int | float | bool | None
 BIAS_NAMES = ("confirmation", "anchoring", "recency", "negativity")
 MAX_EVIDENCE = 6
 _EVIDENCE_ITEMS = MAX_EVIDENCE * RECORD
@@ -112,8 +119,21 @@ class BeliefModel:
         NovelEngineError: capacity below 1 or a trust value out of range.
     """
 
-    __slots__ = ("agent_id", "capacity", "_keys", "_age", "_trust", "_factor", "_biases",
-                 "_confirmation", "_anchoring", "_recency", "_negativity", "_rank", "_stale")
+    __slots__ = (
+        "agent_id",
+        "capacity",
+        "_keys",
+        "_age",
+        "_trust",
+        "_factor",
+        "_biases",
+        "_confirmation",
+        "_anchoring",
+        "_recency",
+        "_negativity",
+        "_rank",
+        "_stale",
+    )
 
     def __init__(self, agent_id: str, *, capacity: int = 64, trust: Mapping[str, float] | None = None) -> None:
         if not isinstance(capacity, int) or capacity < 1:
@@ -163,11 +183,15 @@ class BeliefModel:
         """
         canonical = _bias_name(name)
         if canonical is None:
-            raise NovelEngineError(f"unknown cognitive bias {name!r}; expected one of {', '.join(BIAS_NAMES)} "
-                                   f"(optionally with a '_bias' suffix)", bias=str(name))
+            raise NovelEngineError(
+                f"unknown cognitive bias {name!r}; expected one of {', '.join(BIAS_NAMES)} "
+                f"(optionally with a '_bias' suffix)",
+                bias=str(name),
+            )
         if not 0.0 <= strength <= 1.0:
-            raise NovelEngineError(f"strength of {canonical} bias must be in [0, 1], got {strength!r}",
-                                   bias=canonical, strength=strength)
+            raise NovelEngineError(
+                f"strength of {canonical} bias must be in [0, 1], got {strength!r}", bias=canonical, strength=strength
+            )
         self._biases[canonical] = float(strength)
         setattr(self, "_" + canonical, float(strength))
 
@@ -176,8 +200,9 @@ class BeliefModel:
         """The biases set so far, by canonical name (a copy)."""
         return dict(self._biases)
 
-    def _weigh(self, state: KeyState | None, vk: Any, source: str, reliability: float, turn: int,
-               valence: float) -> tuple[float, float]:
+    def _weigh(
+        self, state: KeyState | None, vk: Any, source: str, reliability: float, turn: int, valence: float
+    ) -> tuple[float, float]:
         """Return (decay factor for the key's support, weight to add), without changing anything."""
         f = 1.0 if source in _FULL_TRUST else self._factor.get(source, 0.75)
         e = reliability * f
@@ -205,8 +230,17 @@ class BeliefModel:
                 w *= 1.0 + self._negativity * -valence
         return decay, w
 
-    def update_belief(self, key: str, value: Scalar, source: str = "self", reliability: float = 1.0, *,
-                      turn: int = 0, valence: float = 0.0, certain: bool = False) -> float:
+    def update_belief(
+        self,
+        key: str,
+        value: Scalar,
+        source: str = "self",
+        reliability: float = 1.0,
+        *,
+        turn: int = 0,
+        valence: float = 0.0,
+        certain: bool = False,
+    ) -> float:
         """Add one piece of evidence that ``key`` has ``value``.
 
         Args:
@@ -227,8 +261,9 @@ class BeliefModel:
         state, vk = self._update(key, value, source, reliability, turn, valence, certain)
         return sigmoid(2.0 * state.support_of(vk) - state.total())
 
-    def _update(self, key: str, value: Scalar, source: str, reliability: float, turn: int, valence: float,
-                certain: bool) -> tuple[KeyState, Any]:
+    def _update(
+        self, key: str, value: Scalar, source: str, reliability: float, turn: int, valence: float, certain: bool
+    ) -> tuple[KeyState, Any]:
         """:meth:`update_belief` without computing the new credence (absorb does not need it)."""
         if not 0.0 <= reliability <= 1.0:
             raise NovelEngineError(f"reliability must be in [0, 1], got {reliability!r}", key=key)
@@ -289,8 +324,7 @@ class BeliefModel:
         summary = state.summary
         if summary is None:
             if state.sup is None and state.s >= 0.0:  # lead() inlined for a one-value key: uncontested
-                summary = state.summary = build_summary(key, unkey(state.one), 1.0 / (1.0 + math.exp(-state.s)),
-                                                        False)
+                summary = state.summary = build_summary(key, unkey(state.one), 1.0 / (1.0 + math.exp(-state.s)), False)
             else:
                 top, credence, contested = lead(state)
                 summary = state.summary = build_summary(key, unkey(top), credence, contested)
@@ -369,8 +403,9 @@ class BeliefModel:
                 c = 1.0 / (1.0 + exp(-x)) if x >= 0.0 else sigmoid(x)
             else:
                 c = sigmoid(2.0 * state.sup.get(vkey(f.value), 0.0) - sum(state.sup.values()))
-            out.append((-f.salience * c, f.id, len(out), build_perceived(p, c)) if limit is not None
-                       else build_perceived(p, c))
+            out.append(
+                (-f.salience * c, f.id, len(out), build_perceived(p, c)) if limit is not None else build_perceived(p, c)
+            )
         if limit is None:
             return out
         out.sort()  # the position breaks ties (a stable sort's order): fragments are never compared
@@ -437,23 +472,34 @@ class BeliefModel:
                 if source == me:
                     source = "self"
                 r = p.reliability
-                update(key, f.value, source, r, turn, f.valence,
-                       source == "self" and r >= 1.0 and f.visibility is private)
+                update(
+                    key, f.value, source, r, turn, f.valence, source == "self" and r >= 1.0 and f.visibility is private
+                )
                 n += 1
         return n
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly snapshot that :meth:`from_dict` restores exactly."""
         return {
-            "v": _SCHEMA, "agent_id": self.agent_id, "capacity": self.capacity,
-            "trust": dict(self._trust), "biases": dict(self._biases),
-            "keys": [{"key": k, "anchor": unkey(st.anchor), "last_turn": st.last_turn,
-                      "support": [[unkey(v), s] for v, s in st.items()],
-                      "evidence": [list(t) for t in st.records()]} for k, st in self._keys.items()],
+            "v": _SCHEMA,
+            "agent_id": self.agent_id,
+            "capacity": self.capacity,
+            "trust": dict(self._trust),
+            "biases": dict(self._biases),
+            "keys": [
+                {
+                    "key": k,
+                    "anchor": unkey(st.anchor),
+                    "last_turn": st.last_turn,
+                    "support": [[unkey(v), s] for v, s in st.items()],
+                    "evidence": [list(t) for t in st.records()],
+                }
+                for k, st in self._keys.items()
+            ],
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "BeliefModel":
+    def from_dict(cls, d: Mapping[str, Any]) -> BeliefModel:
         """Rebuild a model written by :meth:`to_dict`.
 
         Raises:
@@ -465,8 +511,11 @@ class BeliefModel:
         for entry in d.get("keys", ()):
             records = entry["evidence"][-MAX_EVIDENCE:]
             if any(len(t) != RECORD for t in records):
-                raise NovelEngineError(f"belief snapshot of {model.agent_id!r}: an evidence record of key "
-                                       f"{entry['key']!r} does not have {RECORD} items", key=entry["key"])
+                raise NovelEngineError(
+                    f"belief snapshot of {model.agent_id!r}: an evidence record of key "
+                    f"{entry['key']!r} does not have {RECORD} items",
+                    key=entry["key"],
+                )
             state = KeyState(vkey(entry["anchor"]), entry["last_turn"], None, 0.0, [x for t in records for x in t])
             state.restore_support([(vkey(value), support) for value, support in entry["support"]])
             model._keys[entry["key"]] = state

@@ -9,8 +9,9 @@ size of the world.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from novel_engine.core.events import Event
 from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perception
@@ -22,8 +23,16 @@ from novel_engine.core.world import DANGER_AT, FALLEN, SEARCHED_OUT, Goal, World
 if TYPE_CHECKING:  # the belief model is only needed for type hints here
     from novel_engine.core.beliefs import BeliefModel
 
-__all__ = ["TurnBrief", "PresentPersona", "MemoryItem", "BriefLimits", "TurnBriefFactory", "memory_from_event",
-           "perceived_order", "made_progress"]
+__all__ = [
+    "TurnBrief",
+    "PresentPersona",
+    "MemoryItem",
+    "BriefLimits",
+    "TurnBriefFactory",
+    "memory_from_event",
+    "perceived_order",
+    "made_progress",
+]
 
 _UNTARGETED = ("observe", "investigate", "hide", "rest")
 _PERSONA_ACTIONS = ("speak", "persuade", "help", "attack")
@@ -105,8 +114,15 @@ class TurnBrief:
 
     def size(self) -> int:
         """Number of items in the brief's variable parts (bounded by :class:`BriefLimits`)."""
-        return (len(self.present) + len(self.neighbours) + len(self.perceived) + len(self.beliefs)
-                + len(self.memories) + len(self.paths) + len(self.goals))
+        return (
+            len(self.present)
+            + len(self.neighbours)
+            + len(self.perceived)
+            + len(self.beliefs)
+            + len(self.memories)
+            + len(self.paths)
+            + len(self.goals)
+        )
 
 
 # the constructors of what every brief holds, per persona per turn (see novel_engine.core.records)
@@ -125,8 +141,17 @@ def memory_from_event(agent_id: str, event: Event) -> MemoryItem:
         role, other = "witness", event.actor
     data = event.data
     place = data.get("from", event.location) if data else event.location
-    return _memory(event.turn, event.id, event.summary, role, event.action_type, other, event.outcome.value,
-                   place, made_progress(event))
+    return _memory(
+        event.turn,
+        event.id,
+        event.summary,
+        role,
+        event.action_type,
+        other,
+        event.outcome.value,
+        place,
+        made_progress(event),
+    )
 
 
 _PROGRESS_MARKS = ("found", "damage", "healed", "confided", "confronted", "incapacitated")
@@ -170,15 +195,19 @@ class TurnBriefFactory:
         self._turn = world.turn
         self._crowds.clear()
         # who lies fallen, and where: one pass over the facts a turn, not one per brief
-        self._fallen = {k[len(FALLEN):]: v for k, v in world.facts.items() if k.startswith(FALLEN)}
+        self._fallen = {k[len(FALLEN) :]: v for k, v in world.facts.items() if k.startswith(FALLEN)}
 
-
-    def create_personalized_brief(self, agent_id: str, world_state: WorldState,
-                                  previous_actions: Sequence[Event | MemoryItem] = (), *,
-                                  perceptions: Iterable[PerceivedFragment | Perception] = (),
-                                  beliefs: "BeliefModel | None" = None,
-                                  belief_summary: Sequence[BeliefSummary] | None = None,
-                                  ordered: bool = False) -> TurnBrief:
+    def create_personalized_brief(
+        self,
+        agent_id: str,
+        world_state: WorldState,
+        previous_actions: Sequence[Event | MemoryItem] = (),
+        *,
+        perceptions: Iterable[PerceivedFragment | Perception] = (),
+        beliefs: BeliefModel | None = None,
+        belief_summary: Sequence[BeliefSummary] | None = None,
+        ordered: bool = False,
+    ) -> TurnBrief:
         """Return the bounded brief of ``agent_id`` for the coming turn.
 
         Args:
@@ -204,19 +233,21 @@ class TurnBriefFactory:
             place = self._places[here] = self._place(loc, world_state)
         neighbours, open_here = place
         present = self._present(agent_id, me.relationships, here, world_state)
-        perceived = (tuple(perceptions[: lim.perceived]) if ordered and isinstance(perceptions, (tuple, list))
-                     else self._perceived(perceptions, beliefs))
+        perceived = (
+            tuple(perceptions[: lim.perceived])
+            if ordered and isinstance(perceptions, (tuple, list))
+            else self._perceived(perceptions, beliefs)
+        )
         if belief_summary is not None:
             belief_summary = tuple(belief_summary[: lim.beliefs])
         else:
             belief_summary = tuple(beliefs.beliefs(lim.beliefs)) if beliefs is not None else ()
         memories = tuple(previous_actions)
         if len(memories) > lim.memories:
-            memories = memories[-lim.memories:]
+            memories = memories[-lim.memories :]
         for m in memories:  # events (not yet memories) are turned into memories
             if m.__class__ is not MemoryItem:
-                memories = tuple(m if isinstance(m, MemoryItem) else memory_from_event(agent_id, m)
-                                 for m in memories)
+                memories = tuple(m if isinstance(m, MemoryItem) else memory_from_event(agent_id, m) for m in memories)
                 break
         actions = open_here.copy()  # each brief owns its dict
         if present:
@@ -232,9 +263,27 @@ class TurnBriefFactory:
             if facts.get(SEARCHED_OUT + here):
                 conditions += ("searched_out",)
         paths = self._paths(goals, here, belief_summary, world_state)
-        return _brief(agent_id, me.name, world_state.turn + 1, here, loc.name, me.health, me.status, me.traits,
-                      goals, present, neighbours, perceived, belief_summary, memories, actions, paths,
-                      me.voice[: lim.voice], me.description, conditions)
+        return _brief(
+            agent_id,
+            me.name,
+            world_state.turn + 1,
+            here,
+            loc.name,
+            me.health,
+            me.status,
+            me.traits,
+            goals,
+            present,
+            neighbours,
+            perceived,
+            belief_summary,
+            memories,
+            actions,
+            paths,
+            me.voice[: lim.voice],
+            me.description,
+            conditions,
+        )
 
     def _place(self, loc: Any, world: WorldState) -> tuple[tuple[tuple[str, str], ...], dict[str, tuple[str, ...]]]:
         """What every brief made at ``loc`` shares: its neighbours and the actions open to anyone there."""
@@ -271,8 +320,9 @@ class TurnBriefFactory:
                         break
         return tuple(out)
 
-    def _perceived(self, perceptions: Iterable[PerceivedFragment | Perception],
-                   beliefs: "BeliefModel | None") -> tuple[PerceivedFragment, ...]:
+    def _perceived(
+        self, perceptions: Iterable[PerceivedFragment | Perception], beliefs: BeliefModel | None
+    ) -> tuple[PerceivedFragment, ...]:
         items = perceptions if isinstance(perceptions, list) else list(perceptions)
         if not items:
             return ()
@@ -285,13 +335,17 @@ class TurnBriefFactory:
             raw = [p for p in items if isinstance(p, Perception)]
             done = [p for p in items if isinstance(p, PerceivedFragment)]
             if raw:
-                done.extend(beliefs.view(raw) if beliefs is not None
-                            else (PerceivedFragment(p, (1.0 + p.reliability) / 2.0) for p in raw))
+                done.extend(
+                    beliefs.view(raw)
+                    if beliefs is not None
+                    else (PerceivedFragment(p, (1.0 + p.reliability) / 2.0) for p in raw)
+                )
         done.sort(key=perceived_order)
         return tuple(done[: self.limits.perceived])
 
-    def _paths(self, goals: Sequence[Goal], here: str, beliefs: Sequence[BeliefSummary],
-               world: WorldState) -> dict[str, str]:
+    def _paths(
+        self, goals: Sequence[Goal], here: str, beliefs: Sequence[BeliefSummary], world: WorldState
+    ) -> dict[str, str]:
         if not goals:
             return {}
         paths: dict[str, str] = {}

@@ -67,8 +67,11 @@ def condition_holds(condition: Condition, world: WorldState) -> bool:
             return False
     if condition.persona is not None:
         persona = world.personas.get(condition.persona)
-        return persona is not None and condition.status in (None, persona.status) \
+        return (
+            persona is not None
+            and condition.status in (None, persona.status)
             and condition.at in (None, persona.location)
+        )
     return True
 
 
@@ -148,8 +151,12 @@ class RuleIndex:
         buckets = self._buckets
         candidates: list[_CompiledRule] = []
         for has_kind, has_at, field in self._shapes:
-            key = (event.kind if has_kind else None, at if has_at else None, field,
-                   _field(event, field) if field else None)
+            key = (
+                event.kind if has_kind else None,
+                at if has_at else None,
+                field,
+                _field(event, field) if field else None,
+            )
             found = buckets.get(key)
             if found:
                 candidates.extend(found)

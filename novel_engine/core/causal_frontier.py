@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from novel_engine.errors import NovelEngineError
 
@@ -46,8 +47,9 @@ class ExplanationStep:
     depth: int
 
 
-def _discover(start: str, fetch: FetchLinks, max_depth: int | None) -> tuple[dict[str, list[tuple[str, float]]],
-                                                                            dict[str, int]]:
+def _discover(
+    start: str, fetch: FetchLinks, max_depth: int | None
+) -> tuple[dict[str, list[tuple[str, float]]], dict[str, int]]:
     """Breadth-first discovery from ``start``: one ``fetch`` per hop; return the links fetched and hop depths."""
     depth = {start: 0}
     links: dict[str, list[tuple[str, float]]] = {}
@@ -105,8 +107,9 @@ def impact_frontier(event_id: str, fetch_children: FetchLinks, max_depth: int | 
     return math.fsum(strength for node, strength in best.items() if node != event_id)
 
 
-def explain_frontier(event_id: str, fetch_parents: FetchLinks, max_depth: int = 10, *,
-                     fetch_info: FetchInfo) -> list[ExplanationStep]:
+def explain_frontier(
+    event_id: str, fetch_parents: FetchLinks, max_depth: int = 10, *, fetch_info: FetchInfo
+) -> list[ExplanationStep]:
     """The causes behind an event, up to ``max_depth`` hops back, root causes first.
 
     Steps are in topological order (every cause before the causes it led to), ties broken by
@@ -157,5 +160,7 @@ def explain_frontier(event_id: str, fetch_parents: FetchLinks, max_depth: int = 
     if len(ordered) < len(ancestors):  # a cycle: keep what is left in (turn, id) order
         placed = set(ordered)
         ordered.extend(sorted((n for n in ancestors if n not in placed), key=key))
-    return [ExplanationStep(node, key(node)[0], str(info.get(node, {}).get("summary", "")), best[node], depth[node])
-            for node in ordered]
+    return [
+        ExplanationStep(node, key(node)[0], str(info.get(node, {}).get("summary", "")), best[node], depth[node])
+        for node in ordered
+    ]

@@ -26,19 +26,28 @@ import networkx as nx
 from pydantic import ValidationError
 
 from novel_engine.core.causal_effects import (
-    DueEffect, PendingEffect, RuleIndex, check_strength, condition_holds, to_condition,
+    DueEffect,
+    PendingEffect,
+    RuleIndex,
+    check_strength,
+    condition_holds,
+    to_condition,
 )
-from novel_engine.core.causal_frontier import (
-    ExplanationStep, FetchInfo, FetchLinks, explain_frontier, impact_frontier,
-)
+from novel_engine.core.causal_frontier import ExplanationStep, FetchInfo, FetchLinks, explain_frontier, impact_frontier
 from novel_engine.core.events import Event
 from novel_engine.core.scenario import CausalRuleSpec, ComplicationSpec, Condition
 from novel_engine.core.world import WorldState
 from novel_engine.errors import NovelEngineError
 
 __all__ = [
-    "CausalGraph", "DueEffect", "ExplanationStep", "FetchInfo", "FetchLinks",
-    "condition_holds", "explain_frontier", "impact_frontier",
+    "CausalGraph",
+    "DueEffect",
+    "ExplanationStep",
+    "FetchInfo",
+    "FetchLinks",
+    "condition_holds",
+    "explain_frontier",
+    "impact_frontier",
 ]
 
 _FORMAT = 1
@@ -54,8 +63,7 @@ _Link = tuple[float, int, tuple[dict[str, Any], ...], "str | None"]
 
 def _link_attrs(link: _Link) -> dict[str, Any]:
     """A link's attributes as the exported dict (fresh condition dicts, so callers may mutate them)."""
-    return {"strength": link[0], "delay_turns": link[1], "conditions": [dict(c) for c in link[2]],
-            "rule_id": link[3]}
+    return {"strength": link[0], "delay_turns": link[1], "conditions": [dict(c) for c in link[2]], "rule_id": link[3]}
 
 
 class CausalGraph:
@@ -166,14 +174,26 @@ class CausalGraph:
         for rule in rules:
             if rule.once and (rule.id in self._armed or rule.id in self._spent):
                 continue
-            self.add_relationship(event.id, rule.then, strength=rule.strength, delay_turns=rule.delay_turns,
-                                  conditions=rule.conditions, rule_id=rule.id)
+            self.add_relationship(
+                event.id,
+                rule.then,
+                strength=rule.strength,
+                delay_turns=rule.delay_turns,
+                conditions=rule.conditions,
+                rule_id=rule.id,
+            )
             matched.append(rule.id)
         return matched
 
-    def add_relationship(self, cause: str, effect: str | ComplicationSpec, strength: float = 1.0,
-                         delay_turns: int = 0, conditions: Sequence[Condition | str] = (),
-                         rule_id: str | None = None) -> None:
+    def add_relationship(
+        self,
+        cause: str,
+        effect: str | ComplicationSpec,
+        strength: float = 1.0,
+        delay_turns: int = 0,
+        conditions: Sequence[Condition | str] = (),
+        rule_id: str | None = None,
+    ) -> None:
         """Link a recorded cause to an effect, now or later.
 
         ``effect`` may be a recorded event id (an edge now, with ``strength``, ``delay_turns`` and
@@ -196,8 +216,9 @@ class CausalGraph:
             if isinstance(effect, str) and effect not in nodes:
                 effect = ComplicationSpec(description=effect)
         except ValidationError as exc:
-            raise NovelEngineError(f"invalid causal relationship from {cause!r}: {exc.errors()[0]['msg']}",
-                                   event=cause) from None
+            raise NovelEngineError(
+                f"invalid causal relationship from {cause!r}: {exc.errors()[0]['msg']}", event=cause
+            ) from None
         if isinstance(effect, str):
             if effect == cause:
                 raise NovelEngineError("an event cannot cause itself", event=cause)
@@ -334,16 +355,24 @@ class CausalGraph:
             "nodes": [{"id": n, **dict(zip(_NODE_FIELDS, a))} for n, a in self._nodes.items()],
             "edges": [{"source": u, "target": v, **_link_attrs(link)} for u, v, link in self._links()],
             "rules": [r.model_dump(mode="json") for r in self._index.rules.values()],
-            "pending": [{"cause": p.cause, "spec": p.spec.model_dump(mode="json"), "strength": p.strength,
-                         "rule_id": p.rule_id, "due_turn": p.due_turn,
-                         "conditions": [c.model_dump(mode="json") for c in p.conditions]}
-                        for ps in self._pending.values() for p in ps],
+            "pending": [
+                {
+                    "cause": p.cause,
+                    "spec": p.spec.model_dump(mode="json"),
+                    "strength": p.strength,
+                    "rule_id": p.rule_id,
+                    "due_turn": p.due_turn,
+                    "conditions": [c.model_dump(mode="json") for c in p.conditions],
+                }
+                for ps in self._pending.values()
+                for p in ps
+            ],
             "spent": sorted(self._spent),
             "lapsed": self.lapsed,
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "CausalGraph":
+    def from_dict(cls, data: Mapping[str, Any]) -> CausalGraph:
         """Rebuild a graph written by :meth:`to_dict`.
 
         Raises:
@@ -356,15 +385,27 @@ class CausalGraph:
         for node in data["nodes"]:
             nodes[node["id"]] = tuple(node.get(f) for f in _NODE_FIELDS)
         for edge in data["edges"]:
-            graph._link(edge["source"], edge["target"], (edge["strength"], edge.get("delay_turns", 0),
-                                                       tuple(dict(c) for c in edge.get("conditions", ())),
-                                                       edge.get("rule_id")))
+            graph._link(
+                edge["source"],
+                edge["target"],
+                (
+                    edge["strength"],
+                    edge.get("delay_turns", 0),
+                    tuple(dict(c) for c in edge.get("conditions", ())),
+                    edge.get("rule_id"),
+                ),
+            )
         for rule in data["rules"]:
             graph.add_rule(CausalRuleSpec.model_validate(rule))
         for p in data["pending"]:
-            pending = PendingEffect(p["cause"], ComplicationSpec.model_validate(p["spec"]), p["strength"],
-                                    p["rule_id"], p["due_turn"],
-                                    tuple(Condition.model_validate(c) for c in p["conditions"]))
+            pending = PendingEffect(
+                p["cause"],
+                ComplicationSpec.model_validate(p["spec"]),
+                p["strength"],
+                p["rule_id"],
+                p["due_turn"],
+                tuple(Condition.model_validate(c) for c in p["conditions"]),
+            )
             graph._pending.setdefault(pending.due_turn, []).append(pending)
             if pending.rule_id in graph._index.rules and graph._index.rules[pending.rule_id].once:
                 graph._armed.add(pending.rule_id)

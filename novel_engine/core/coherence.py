@@ -38,22 +38,46 @@ a coherent action allocates nothing but its place record.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Container, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Collection, Container, Literal, Mapping, Sequence
+from typing import Literal
 
 from novel_engine.core.events import Event
 from novel_engine.core.world import INCAPACITATED, PersonaState, WorldState
 from novel_engine.errors import NovelEngineError
 
-__all__ = ["CharacterArc", "Violation", "ViolationKind", "CoherenceReport", "NarrativeCoherenceEngine", "TurnCheck",
-           "character_arcs", "SEVERITY"]
+__all__ = [
+    "CharacterArc",
+    "Violation",
+    "ViolationKind",
+    "CoherenceReport",
+    "NarrativeCoherenceEngine",
+    "TurnCheck",
+    "character_arcs",
+    "SEVERITY",
+]
 
-ViolationKind = Literal["absent_actor", "incapacitated_actor", "location_contradiction", "out_of_character",
-                        "uncaused_effect", "repetition", "absent_target", "impossible_move", "unperceived_knowledge"]
+ViolationKind = Literal[
+    "absent_actor",
+    "incapacitated_actor",
+    "location_contradiction",
+    "out_of_character",
+    "uncaused_effect",
+    "repetition",
+    "absent_target",
+    "impossible_move",
+    "unperceived_knowledge",
+]
 SEVERITY: Mapping[str, float] = {
-    "absent_actor": 1.0, "incapacitated_actor": 1.0, "location_contradiction": 1.0, "uncaused_effect": 1.0,
-    "absent_target": 1.0, "impossible_move": 1.0, "unperceived_knowledge": 1.0,
-    "out_of_character": 0.6, "repetition": 0.3,
+    "absent_actor": 1.0,
+    "incapacitated_actor": 1.0,
+    "location_contradiction": 1.0,
+    "uncaused_effect": 1.0,
+    "absent_target": 1.0,
+    "impossible_move": 1.0,
+    "unperceived_knowledge": 1.0,
+    "out_of_character": 0.6,
+    "repetition": 0.3,
 }
 _MOVES = frozenset({"move", "flee"})
 _HARD = 1.0  # the severity of every hard violation (see SEVERITY)
@@ -80,14 +104,17 @@ class CharacterArc:
     hostile_toward: Container[str] = frozenset()
 
     @classmethod
-    def from_persona(cls, persona: PersonaState, provoked_by: Collection[str] = ()) -> "CharacterArc":
+    def from_persona(cls, persona: PersonaState, provoked_by: Collection[str] = ()) -> CharacterArc:
         """Build an arc from a persona: hostile toward whoever provoked it and whoever it trusts <= -0.3."""
         distrusted = {k for k, r in persona.relationships.items() if r.trust <= _HOSTILE_TRUST}
-        return cls(persona.id, persona.location, persona.status, persona.traits,
-                   frozenset(distrusted.union(provoked_by)))
+        return cls(
+            persona.id, persona.location, persona.status, persona.traits, frozenset(distrusted.union(provoked_by))
+        )
 
 
-def character_arcs(world: WorldState, provocations: Mapping[str, Collection[str]] | None = None) -> dict[str, CharacterArc]:
+def character_arcs(
+    world: WorldState, provocations: Mapping[str, Collection[str]] | None = None
+) -> dict[str, CharacterArc]:
     """Arcs for every persona of ``world``; ``provocations[persona]`` lists who provoked it (e.g. attacked it lately)."""
     provocations = provocations or {}
     return {pid: CharacterArc.from_persona(p, provocations.get(pid, ())) for pid, p in world.personas.items()}
@@ -157,9 +184,14 @@ class NarrativeCoherenceEngine:
         """Whether a report's score reaches :attr:`threshold` (no revision needed)."""
         return report.score >= self.threshold
 
-    def evaluate_coherence(self, previous_events: Sequence[Event], proposed_events: Sequence[Event],
-                           character_arcs: Mapping[str, CharacterArc], *,
-                           known_event_ids: Container[str] = frozenset()) -> CoherenceReport:
+    def evaluate_coherence(
+        self,
+        previous_events: Sequence[Event],
+        proposed_events: Sequence[Event],
+        character_arcs: Mapping[str, CharacterArc],
+        *,
+        known_event_ids: Container[str] = frozenset(),
+    ) -> CoherenceReport:
         """Check the proposed events and score the proposal.
 
         Args:
@@ -173,12 +205,18 @@ class NarrativeCoherenceEngine:
         """
         check = self.begin_turn(previous_events, known_event_ids)
         for event in proposed_events:
-            check.check(event, character_arcs.get(event.actor) if event.actor is not None else None,
-                        proposed=proposed_events)
+            check.check(
+                event, character_arcs.get(event.actor) if event.actor is not None else None, proposed=proposed_events
+            )
         return check.report()
 
-    def begin_turn(self, previous_events: Sequence[Event], known_event_ids: Container[str] = frozenset(),
-                   world: WorldState | None = None, kept: Mapping[str, str | None] | None = None) -> "TurnCheck":
+    def begin_turn(
+        self,
+        previous_events: Sequence[Event],
+        known_event_ids: Container[str] = frozenset(),
+        world: WorldState | None = None,
+        kept: Mapping[str, str | None] | None = None,
+    ) -> TurnCheck:
         """A check of one turn's events, one at a time, as the director resolves them.
 
         Args:
@@ -191,9 +229,15 @@ class NarrativeCoherenceEngine:
         """
         return TurnCheck(self, previous_events, known_event_ids, world, kept or {})
 
-    def _check_action(self, event: Event, actor: str, arc: CharacterArc,
-                      done: set[tuple[str, int, str | None, str | None]], window: int,
-                      first_place: dict[tuple[str, int], str | None]) -> list[Violation] | None:
+    def _check_action(
+        self,
+        event: Event,
+        actor: str,
+        arc: CharacterArc,
+        done: set[tuple[str, int, str | None, str | None]],
+        window: int,
+        first_place: dict[tuple[str, int], str | None],
+    ) -> list[Violation] | None:
         """The violations of one action event whose actor has an arc (None when it has none)."""
         found: list[Violation] | None = None
         eid, turn = event.id, event.turn
@@ -206,14 +250,16 @@ class NarrativeCoherenceEngine:
         place = event.data.get("from", event.location) if kind in _MOVES else event.location
         if place is not None and place != arc.location:
             found = found or []
-            found.append(Violation("location_contradiction", eid, f"{actor} is at {arc.location}, not at {place}",
-                                   _HARD))
+            found.append(
+                Violation("location_contradiction", eid, f"{actor} is at {arc.location}, not at {place}", _HARD)
+            )
         key = (actor, turn)
         first = first_place.setdefault(key, place)
         if first != place:
             found = found or []
-            found.append(Violation("location_contradiction", eid,
-                                   f"{actor} acts at both {first} and {place} in one turn", _HARD))
+            found.append(
+                Violation("location_contradiction", eid, f"{actor} acts at both {first} and {place} in one turn", _HARD)
+            )
         if (kind == "attack" or kind == "help") and not event.causes:
             odd = _out_of_character(event, actor, arc, kind)
             if odd is not None:
@@ -221,12 +267,21 @@ class NarrativeCoherenceEngine:
                 found.append(odd)
         target = event.target
         # repetition needs the same act in each of the last ``window`` turns: test the last one first
-        if window and (actor, turn - 1, kind, target) in done \
-                and all((actor, turn - k, kind, target) in done for k in range(2, window + 1)):
+        if (
+            window
+            and (actor, turn - 1, kind, target) in done
+            and all((actor, turn - k, kind, target) in done for k in range(2, window + 1))
+        ):
             what = " ".join(x for x in (kind, target) if x)
             found = found or []
-            found.append(Violation("repetition", eid, f"{actor} does the same ({what}) for {window + 1} turns running",
-                                   SEVERITY["repetition"]))
+            found.append(
+                Violation(
+                    "repetition",
+                    eid,
+                    f"{actor} does the same ({what}) for {window + 1} turns running",
+                    SEVERITY["repetition"],
+                )
+            )
         return found
 
 
@@ -240,19 +295,39 @@ class TurnCheck:
     where it was found (``unperceived_knowledge``).
     """
 
-    __slots__ = ("engine", "previous", "known", "world", "kept", "done", "seen_ids", "violations", "total",
-                 "count", "first_place")
+    __slots__ = (
+        "engine",
+        "previous",
+        "known",
+        "world",
+        "kept",
+        "done",
+        "seen_ids",
+        "violations",
+        "total",
+        "count",
+        "first_place",
+    )
 
-    def __init__(self, engine: NarrativeCoherenceEngine, previous: Sequence[Event], known: Container[str],
-                 world: WorldState | None, kept: Mapping[str, str | None]) -> None:
+    def __init__(
+        self,
+        engine: NarrativeCoherenceEngine,
+        previous: Sequence[Event],
+        known: Container[str],
+        world: WorldState | None,
+        kept: Mapping[str, str | None],
+    ) -> None:
         self.engine, self.previous, self.known, self.world, self.kept = engine, previous, known, world, kept
         window = engine.repetition_window
         # what each actor did, as (actor, turn, action type, target): repetition looks rows up here
         # (an ActionType member is a str that hashes and compares as its value: no need to convert)
         self.done: set[tuple[str, int, str | None, str | None]] = set()
         if window:
-            self.done = {(e.actor, e.turn, e.action_type, e.target)
-                         for e in previous if e.kind == "action" and e.actor is not None}
+            self.done = {
+                (e.actor, e.turn, e.action_type, e.target)
+                for e in previous
+                if e.kind == "action" and e.actor is not None
+            }
         self.seen_ids: set[str] | None = None  # built on first need: few turns propose causal events
         self.violations: list[Violation] = []
         self.total = 0.0
@@ -272,8 +347,9 @@ class TurnCheck:
                 found = [Violation("absent_actor", event.id, f"{actor} is not in the story", _HARD)]
             else:
                 # the common case, a plain coherent action, costs a handful of comparisons and no allocation
-                found = self.engine._check_action(event, actor, arc, self.done, self.engine.repetition_window,
-                                                  self.first_place)
+                found = self.engine._check_action(
+                    event, actor, arc, self.done, self.engine.repetition_window, self.first_place
+                )
                 if self.world is not None:
                     more = _against_world(event, actor, self.world, self.kept)
                     if more:
@@ -302,7 +378,9 @@ class TurnCheck:
 _INTERACTIONS = frozenset({"attack", "help", "persuade", "speak"})
 
 
-def _against_world(event: Event, actor: str, world: WorldState, kept: Mapping[str, str | None]) -> list[Violation] | None:
+def _against_world(
+    event: Event, actor: str, world: WorldState, kept: Mapping[str, str | None]
+) -> list[Violation] | None:
     """An action's problems with the world as it stands when it takes effect."""
     kind = event.action_type
     found: list[Violation] | None = None
@@ -324,20 +402,38 @@ def _against_world(event: Event, actor: str, world: WorldState, kept: Mapping[st
             where = kept.get(item, "") if not item.startswith("clue:") else item.split(":")[1]
             if where != event.location:
                 found = found or []
-                found.append(Violation("unperceived_knowledge", event.id,
-                                       f"{actor} learns {item} at {event.location}, but it is kept at {where}", _HARD))
+                found.append(
+                    Violation(
+                        "unperceived_knowledge",
+                        event.id,
+                        f"{actor} learns {item} at {event.location}, but it is kept at {where}",
+                        _HARD,
+                    )
+                )
     return found
 
 
 def _out_of_character(event: Event, actor: str, arc: CharacterArc, kind: str) -> Violation | None:
     """An unprovoked attack by a gentle soul or unprovoked help from a brute, else None."""
-    if (kind == "attack" and _trait(arc, "compassion") >= 0.75 and _trait(arc, "aggressiveness") <= 0.25
-            and event.target not in arc.hostile_toward):
-        return Violation("out_of_character", event.id, f"gentle {actor} attacks {event.target} unprovoked",
-                         SEVERITY["out_of_character"])
+    if (
+        kind == "attack"
+        and _trait(arc, "compassion") >= 0.75
+        and _trait(arc, "aggressiveness") <= 0.25
+        and event.target not in arc.hostile_toward
+    ):
+        return Violation(
+            "out_of_character",
+            event.id,
+            f"gentle {actor} attacks {event.target} unprovoked",
+            SEVERITY["out_of_character"],
+        )
     if kind == "help" and _trait(arc, "aggressiveness") >= 0.8 and _trait(arc, "compassion") <= 0.15:
-        return Violation("out_of_character", event.id, f"callous {actor} helps {event.target} for no reason",
-                         SEVERITY["out_of_character"])
+        return Violation(
+            "out_of_character",
+            event.id,
+            f"callous {actor} helps {event.target} for no reason",
+            SEVERITY["out_of_character"],
+        )
     return None
 
 
@@ -345,5 +441,8 @@ def _uncaused(event: Event, seen_ids: set[str], known: Container[str]) -> list[V
     """A causal or reaction event's missing causes: none at all, or causes nobody knows."""
     if not event.causes:
         return [Violation("uncaused_effect", event.id, f"a {event.kind} event with no cause", _HARD)]
-    return [Violation("uncaused_effect", event.id, f"cause {cause!r} is not a known event", _HARD)
-            for cause in event.causes if cause not in seen_ids and cause not in known]
+    return [
+        Violation("uncaused_effect", event.id, f"cause {cause!r} is not a known event", _HARD)
+        for cause in event.causes
+        if cause not in seen_ids and cause not in known
+    ]

@@ -12,14 +12,34 @@ from __future__ import annotations
 from novel_engine.core.causal_frontier import FetchInfo, FetchLinks, explain_frontier, impact_frontier
 from novel_engine.core.causal_graph import CausalGraph, DueEffect, ExplanationStep, condition_holds
 from novel_engine.core.coherence import (
-    SEVERITY, CharacterArc, CoherenceReport, NarrativeCoherenceEngine, Violation, ViolationKind, character_arcs,
+    SEVERITY,
+    CharacterArc,
+    CoherenceReport,
+    NarrativeCoherenceEngine,
+    Violation,
+    ViolationKind,
+    character_arcs,
 )
 from novel_engine.core.negotiation import AgentNegotiationEngine, NegotiationContext, NegotiationResult, Stance
 
 __all__ = [
-    "CausalGraph", "DueEffect", "ExplanationStep", "FetchLinks", "FetchInfo",
-    "condition_holds", "explain_frontier", "impact_frontier",
-    "AgentNegotiationEngine", "NegotiationContext", "NegotiationResult", "Stance",
-    "NarrativeCoherenceEngine", "CoherenceReport", "Violation", "ViolationKind", "CharacterArc",
-    "character_arcs", "SEVERITY",
+    "CausalGraph",
+    "DueEffect",
+    "ExplanationStep",
+    "FetchLinks",
+    "FetchInfo",
+    "condition_holds",
+    "explain_frontier",
+    "impact_frontier",
+    "AgentNegotiationEngine",
+    "NegotiationContext",
+    "NegotiationResult",
+    "Stance",
+    "NarrativeCoherenceEngine",
+    "CoherenceReport",
+    "Violation",
+    "ViolationKind",
+    "CharacterArc",
+    "character_arcs",
+    "SEVERITY",
 ]

@@ -12,9 +12,10 @@ records on the director's hot path several times faster than their constructors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any, Callable, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-Scalar = Union[str, int, float, bool, None]
+Scalar = str | int | float | bool | None
 
 
 class ActionType(str, Enum):
@@ -119,12 +120,22 @@ class Action:
     flags: tuple[str, ...] = ()
 
     @classmethod
-    def from_decision(cls, actor: str, decision: Decision, origin: str = "persona",
-                      flags: tuple[str, ...] = ()) -> "Action":
+    def from_decision(
+        cls, actor: str, decision: Decision, origin: str = "persona", flags: tuple[str, ...] = ()
+    ) -> Action:
         """Bind a validated :class:`Decision` to ``actor``."""
         build = _build_action if cls is Action else cls  # one per persona per turn: the fast builder
-        return build(actor, ActionType(decision.action_type), decision.target, dict(decision.parameters),
-                     decision.dialogue, decision.rationale, origin, tuple(decision.motivated_by), flags)
+        return build(
+            actor,
+            ActionType(decision.action_type),
+            decision.target,
+            dict(decision.parameters),
+            decision.dialogue,
+            decision.rationale,
+            origin,
+            tuple(decision.motivated_by),
+            flags,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -193,23 +204,44 @@ class Event:
     def to_dict(self) -> dict[str, Any]:
         """Return the event as a JSON-friendly dict with the schema version."""
         return {
-            "v": SCHEMA_VERSION, "id": self.id, "turn": self.turn, "kind": self.kind,
-            "summary": self.summary, "actor": self.actor, "action_type": self.action_type,
-            "target": self.target, "location": self.location, "outcome": self.outcome.value,
-            "dialogue": self.dialogue, "participants": list(self.participants),
-            "causes": list(self.causes), "intensity": round(self.intensity, 6),
-            "flags": list(self.flags), "data": self.data,
+            "v": SCHEMA_VERSION,
+            "id": self.id,
+            "turn": self.turn,
+            "kind": self.kind,
+            "summary": self.summary,
+            "actor": self.actor,
+            "action_type": self.action_type,
+            "target": self.target,
+            "location": self.location,
+            "outcome": self.outcome.value,
+            "dialogue": self.dialogue,
+            "participants": list(self.participants),
+            "causes": list(self.causes),
+            "intensity": round(self.intensity, 6),
+            "flags": list(self.flags),
+            "data": self.data,
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Event":
+    def from_dict(cls, d: dict[str, Any]) -> Event:
         """Rebuild an event written by :meth:`to_dict`."""
-        return cls(id=d["id"], turn=d["turn"], kind=d["kind"], summary=d["summary"], actor=d.get("actor"),
-                   action_type=d.get("action_type"), target=d.get("target"), location=d.get("location"),
-                   outcome=Outcome(d.get("outcome", "none")), dialogue=d.get("dialogue"),
-                   participants=tuple(d.get("participants", ())), causes=tuple(d.get("causes", ())),
-                   intensity=float(d.get("intensity", 0.0)), flags=tuple(d.get("flags", ())),
-                   data=dict(d.get("data", {})))
+        return cls(
+            id=d["id"],
+            turn=d["turn"],
+            kind=d["kind"],
+            summary=d["summary"],
+            actor=d.get("actor"),
+            action_type=d.get("action_type"),
+            target=d.get("target"),
+            location=d.get("location"),
+            outcome=Outcome(d.get("outcome", "none")),
+            dialogue=d.get("dialogue"),
+            participants=tuple(d.get("participants", ())),
+            causes=tuple(d.get("causes", ())),
+            intensity=float(d.get("intensity", 0.0)),
+            flags=tuple(d.get("flags", ())),
+            data=dict(d.get("data", {})),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +289,7 @@ class InformationFragment:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "InformationFragment":
+    def from_dict(cls, d: dict[str, Any]) -> InformationFragment:
         """Rebuild a fragment written by :meth:`to_dict`."""
         d = {k: v for k, v in d.items() if k != "v"}
         d["source_type"] = SourceType(d["source_type"])
@@ -278,8 +310,14 @@ _DECISION_FIELDS = frozenset(Decision.model_fields)
 _new, _set = object.__new__, object.__setattr__
 
 
-def build_decision(action_type: ActionType, target: str | None, parameters: dict[str, Scalar],
-                   dialogue: str | None, rationale: str, motivated_by: list[str]) -> Decision:
+def build_decision(
+    action_type: ActionType,
+    target: str | None,
+    parameters: dict[str, Scalar],
+    dialogue: str | None,
+    rationale: str,
+    motivated_by: list[str],
+) -> Decision:
     """``Decision.model_construct(...)`` of every field, about three times cheaper (the offline
     policy makes one per persona per turn). Nothing is validated: every value must already be valid.
 
@@ -287,8 +325,18 @@ def build_decision(action_type: ActionType, target: str | None, parameters: dict
     or private values); a test holds it equal to ``model_construct`` and to a validated Decision.
     """
     decision = _new(Decision)
-    _set(decision, "__dict__", {"action_type": action_type, "target": target, "parameters": parameters,
-                                "dialogue": dialogue, "rationale": rationale, "motivated_by": motivated_by})
+    _set(
+        decision,
+        "__dict__",
+        {
+            "action_type": action_type,
+            "target": target,
+            "parameters": parameters,
+            "dialogue": dialogue,
+            "rationale": rationale,
+            "motivated_by": motivated_by,
+        },
+    )
     _set(decision, "__pydantic_fields_set__", set(_DECISION_FIELDS))
     _set(decision, "__pydantic_extra__", None)
     _set(decision, "__pydantic_private__", None)

@@ -36,7 +36,7 @@ standing there, and hearsay spreads only from personas who actually have somethi
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from novel_engine.core.events import InformationFragment, Visibility
 from novel_engine.core.perception import Perception, Via, build_perception
@@ -135,8 +135,16 @@ class FogOfWarService:
 
     __slots__ = ("trust_threshold", "hearsay_decay", "max_hops", "nearby_factor", "attention", "gossip")
 
-    def __init__(self, *, trust_threshold: float = 0.4, hearsay_decay: float = 0.6, max_hops: int = 2,
-                 nearby_factor: float = 0.7, attention: int = 8, gossip: int = 2) -> None:
+    def __init__(
+        self,
+        *,
+        trust_threshold: float = 0.4,
+        hearsay_decay: float = 0.6,
+        max_hops: int = 2,
+        nearby_factor: float = 0.7,
+        attention: int = 8,
+        gossip: int = 2,
+    ) -> None:
         for name, value in (("hearsay_decay", hearsay_decay), ("nearby_factor", nearby_factor)):
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {value!r}", setting=name)
@@ -152,8 +160,9 @@ class FogOfWarService:
         self.attention = attention
         self.gossip = gossip
 
-    def filter_information(self, fragments: InformationFragment | Iterable[InformationFragment],
-                           agent_id: str, world: WorldState) -> list[Perception]:
+    def filter_information(
+        self, fragments: InformationFragment | Iterable[InformationFragment], agent_id: str, world: WorldState
+    ) -> list[Perception]:
         """Return what one persona perceives of ``fragments`` (the reference implementation).
 
         It computes every persona's direct set and all hearsay, so it costs O(personas x fragments);
@@ -175,7 +184,7 @@ class FogOfWarService:
             return []
         frags = _unique(fragments)
         direct = {pid: self._direct_one(frags, p, world) for pid, p in world.personas.items() if p.can_act}
-        level = {pid: [p for p in d if p.via in _TELLABLE][:self.gossip] for pid, d in direct.items()}
+        level = {pid: [p for p in d if p.via in _TELLABLE][: self.gossip] for pid, d in direct.items()}
         heard: list[Perception] = []
         for hop in range(1, self.max_hops + 1):
             received: dict[str, list[Perception]] = {}
@@ -184,13 +193,15 @@ class FogOfWarService:
                     for listener in self._listeners(world.personas[speaker], world):
                         received.setdefault(listener, []).extend(
                             Perception(p.fragment, p.reliability * self.hearsay_decay, _HEARSAY, hop, speaker)
-                            for p in items)
+                            for p in items
+                        )
             heard.extend(received.get(agent_id, _EMPTY))
             level = {x: _top(_dedup(got), self.gossip) for x, got in received.items()}
         return _top(_dedup(direct[agent_id] + heard), self.attention)
 
-    def _direct_one(self, frags: list[InformationFragment], persona: PersonaState,
-                    world: WorldState) -> list[Perception]:
+    def _direct_one(
+        self, frags: list[InformationFragment], persona: PersonaState, world: WorldState
+    ) -> list[Perception]:
         here = persona.location
         reach = max((f.reach for f in frags if f.visibility is _LOCAL), default=0)
         dist = {here: 0}
@@ -231,8 +242,9 @@ class FogOfWarService:
                     out.append(x)
         return out
 
-    def route(self, fragments: Sequence[InformationFragment], world: WorldState,
-              agents: Iterable[str] | None = None) -> dict[str, list[Perception]]:
+    def route(
+        self, fragments: Sequence[InformationFragment], world: WorldState, agents: Iterable[str] | None = None
+    ) -> dict[str, list[Perception]]:
         """Return what every persona (or each of ``agents``) perceives of ``fragments``.
 
         ``route(...)[a]`` equals ``filter_information(fragments, a, world)``, but the cost grows with
@@ -303,8 +315,9 @@ class FogOfWarService:
                 out[a] = seen_here[:]
         return out
 
-    def _local_candidates(self, local: dict[str, list[InformationFragment]],
-                          world: WorldState) -> dict[str, list[_Entry]]:
+    def _local_candidates(
+        self, local: dict[str, list[InformationFragment]], world: WorldState
+    ) -> dict[str, list[_Entry]]:
         """Capped HERE/NEARBY entries for every occupied place that some local fragment reaches."""
         occupants = world.occupants
         reverse: dict[str, list[str]] | None = None
@@ -325,7 +338,7 @@ class FogOfWarService:
             seen = {place}
             frontier = [place]
             for d in range(1, reach + 1):
-                factor = base ** d
+                factor = base**d
                 if factor <= 0.0:  # underflow: every farther hop is 0 too
                     break
                 nxt = []
@@ -337,8 +350,9 @@ class FogOfWarService:
                 if not nxt:
                     break
                 # one Perception per (fragment, distance), shared by every place at that distance
-                seen_here = [_entry(build_perception(f, f.reliability * factor, _NEARBY, 0, None))
-                             for f in frags if f.reach >= d]
+                seen_here = [
+                    _entry(build_perception(f, f.reliability * factor, _NEARBY, 0, None)) for f in frags if f.reach >= d
+                ]
                 for src in nxt:
                     if occupants.get(src):
                         found.setdefault(src, []).extend(seen_here)
@@ -346,8 +360,9 @@ class FogOfWarService:
         attention = self.attention
         return {place: sorted(lst)[:attention] if len(lst) > attention else lst for place, lst in found.items()}
 
-    def _spread(self, candidates: dict[str, list[_Entry]], world: WorldState, direct,
-                private: dict[str, list[_Entry]]) -> dict[str, list[_Entry]]:
+    def _spread(
+        self, candidates: dict[str, list[_Entry]], world: WorldState, direct, private: dict[str, list[_Entry]]
+    ) -> dict[str, list[_Entry]]:
         """All hearsay of the turn, by listener, starting from personas with local news only.
 
         Lists are shared between personas wherever they are equal (what one speaker tells, what

@@ -33,8 +33,9 @@ effective trust by 0.6 x credence and makes an attacked target readier to resist
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Literal, Mapping, Sequence
+from typing import Literal
 
 from novel_engine.core.events import Action, ActionType
 from novel_engine.core.records import fast_constructor
@@ -103,8 +104,9 @@ class _View:
 
     __slots__ = ("p", "c", "i", "m", "a", "s", "trust", "affinity", "hostile", "lookup")
 
-    def __init__(self, p: PersonaState, actor: str, beliefs: Mapping[str, Callable[[str, object], float]] | None
-                 ) -> None:
+    def __init__(
+        self, p: PersonaState, actor: str, beliefs: Mapping[str, Callable[[str, object], float]] | None
+    ) -> None:
         self.p = p
         tr = p.traits.get  # the per-stance hot path: one bound method instead of five trait() calls
         self.c, self.i = tr("courage", 0.5), tr("intelligence", 0.5)
@@ -123,8 +125,9 @@ class _View:
 class AgentNegotiationEngine:
     """Decides, deterministically, how the personas an action touches respond to it (see the module doc)."""
 
-    def negotiate_action(self, proposed_action: Action, affected_agents: Sequence[str],
-                         context: NegotiationContext) -> NegotiationResult:
+    def negotiate_action(
+        self, proposed_action: Action, affected_agents: Sequence[str], context: NegotiationContext
+    ) -> NegotiationResult:
         """Collect every affected persona's stance and decide the action's negotiated outcome.
 
         Args:
@@ -151,8 +154,12 @@ class AgentNegotiationEngine:
             stance = self._target_stance(kind, _View(p, actor_id, beliefs), proposed_action, actor, actor_name)
             said = stance.stance
             outcome = "rejected" if said == "refuse" else "modified" if said == "counter" else "accepted"
-            return _result(proposed_action, (stance,), outcome,
-                           f"{_head(actor_name, kind, p.name)}: {p.name} {stance.reason} ({outcome})")
+            return _result(
+                proposed_action,
+                (stance,),
+                outcome,
+                f"{_head(actor_name, kind, p.name)}: {p.name} {stance.reason} ({outcome})",
+            )
         stances: list[Stance] = []
         target: PersonaState | None = None
         for agent_id in dict.fromkeys(affected_agents):
@@ -184,8 +191,9 @@ class AgentNegotiationEngine:
                 return _stance(p.id, "refuse", f"trusts {name} too little to accept {name}'s help", _clamp(-v.trust))
             if v.s <= 0.3 and p.health >= 0.8:
                 return _stance(p.id, "refuse", f"is too proud to accept {name}'s help", _clamp(1.0 - v.s))
-            return _stance(p.id, "accept", f"accepts {name}'s help",
-                          _clamp(0.5 + 0.25 * v.trust + 0.5 * (1.0 - p.health)))
+            return _stance(
+                p.id, "accept", f"accepts {name}'s help", _clamp(0.5 + 0.25 * v.trust + 0.5 * (1.0 - p.health))
+            )
         if kind == _PERSUADE:
             return self._persuaded(v, action, actor, name)
         if kind == _SPEAK:

@@ -8,8 +8,15 @@ from typing import Any
 from novel_engine.core.events import InformationFragment
 from novel_engine.core.records import fast_constructor
 
-__all__ = ["Perception", "PerceivedFragment", "BeliefSummary", "Via", "build_perception", "build_perceived",
-           "build_summary"]
+__all__ = [
+    "Perception",
+    "PerceivedFragment",
+    "BeliefSummary",
+    "Via",
+    "build_perception",
+    "build_perceived",
+    "build_summary",
+]
 
 
 class Via:
@@ -46,8 +53,13 @@ class Perception:
         return self.fragment.salience * (0.5 + 0.5 * self.reliability)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"fragment": self.fragment.id, "reliability": round(self.reliability, 6), "via": self.via,
-                "hops": self.hops, "told_by": self.told_by}
+        return {
+            "fragment": self.fragment.id,
+            "reliability": round(self.reliability, 6),
+            "via": self.via,
+            "hops": self.hops,
+            "told_by": self.told_by,
+        }
 
 
 @dataclass(frozen=True, slots=True)

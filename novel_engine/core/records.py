@@ -18,8 +18,9 @@ A builder takes every field positionally, in field order, and neither applies de
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from novel_engine.errors import NovelEngineError
 
@@ -39,23 +40,26 @@ def fast_constructor(cls: type[R]) -> Callable[..., R]:
         NovelEngineError: ``cls`` is not a slotted dataclass, or it has a ``__post_init__``.
     """
     if not is_dataclass(cls) or "__slots__" not in cls.__dict__ or hasattr(cls, "__post_init__"):
-        raise NovelEngineError(f"{cls.__name__} is not a slotted dataclass without __post_init__",
-                               record=cls.__name__)
+        raise NovelEngineError(f"{cls.__name__} is not a slotted dataclass without __post_init__", record=cls.__name__)
     names = [f.name for f in fields(cls)]
     if {"_new", "_draft", "_cls", "_record"} & set(names):
         raise NovelEngineError(f"{cls.__name__} has a field named like a builder local", record=cls.__name__)
     draft = type(f"_{cls.__name__}Draft", (), {"__slots__": cls.__slots__})
     # generated like dataclasses generates __init__: one plain store per field, no loop, no call
-    source = (f"def build({', '.join(names)}):\n"
-              "    _record = _new(_draft)\n"
-              + "".join(f"    _record.{name} = {name}\n" for name in names)
-              + "    _record.__class__ = _cls\n"
-              "    return _record\n")
+    source = (
+        f"def build({', '.join(names)}):\n"
+        "    _record = _new(_draft)\n"
+        + "".join(f"    _record.{name} = {name}\n" for name in names)
+        + "    _record.__class__ = _cls\n"
+        "    return _record\n"
+    )
     namespace: dict[str, Any] = {"_new": object.__new__, "_draft": draft, "_cls": cls}
     exec(source, namespace)  # noqa: S102 - the source is built from the dataclass's own field names
     build = namespace["build"]
     build.__qualname__ = build.__name__ = f"build_{cls.__name__}"
     build.__module__ = cls.__module__
-    build.__doc__ = (f"``{cls.__name__}(...)`` with every field given positionally in field order "
-                     f"({', '.join(names)}); several times cheaper (see :mod:`novel_engine.core.records`).")
+    build.__doc__ = (
+        f"``{cls.__name__}(...)`` with every field given positionally in field order "
+        f"({', '.join(names)}); several times cheaper (see :mod:`novel_engine.core.records`)."
+    )
     return build

@@ -8,9 +8,9 @@ relationship targets, start locations...) and reports every problem at once as a
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from novel_engine.core.events import ActionType, Effect, SourceType, Visibility
 from novel_engine.core.rng import seed_problem
@@ -18,15 +18,26 @@ from novel_engine.core.world import CORE_TRAITS
 from novel_engine.errors import FieldError, ScenarioError
 
 __all__ = [
-    "Scenario", "LocationSpec", "PersonaSpec", "GoalSpec", "RelationshipSpec", "FragmentSpec",
-    "EventPattern", "Condition", "CausalRuleSpec", "NarrativeGoalSpec", "ComplicationSpec",
-    "validate_scenario", "STYLES", "KINDS",
+    "Scenario",
+    "LocationSpec",
+    "PersonaSpec",
+    "GoalSpec",
+    "RelationshipSpec",
+    "FragmentSpec",
+    "EventPattern",
+    "Condition",
+    "CausalRuleSpec",
+    "NarrativeGoalSpec",
+    "ComplicationSpec",
+    "validate_scenario",
+    "STYLES",
+    "KINDS",
 ]
 
 STYLES = ("epic_fantasy", "noir", "sci_fi")
 #: What a persona can be; the chronicler's verbs fit it (a machine is damaged, a spirit fades).
 KINDS = ("human", "beast", "machine", "spirit")
-Scalar = Union[str, int, float, bool, None]
+Scalar = str | int | float | bool | None
 
 
 def _unit(v: float) -> float:
@@ -159,7 +170,7 @@ class CausalRuleSpec(_Model):
 
     id: Id
     when: EventPattern
-    then: "ComplicationSpec"
+    then: ComplicationSpec
     strength: Unit = 0.8
     delay_turns: int = Field(default=1, ge=0, le=100)
     conditions: list[Annotated[Condition, BeforeValidator(_condition_from_text)]] = Field(default_factory=list)
@@ -177,7 +188,7 @@ class NarrativeGoalSpec(_Model):
     main: bool = True  # the story ends (with an epilogue) once every main goal is reached
 
     @model_validator(mode="after")
-    def _something_to_reach(self) -> "NarrativeGoalSpec":
+    def _something_to_reach(self) -> NarrativeGoalSpec:
         if self.when is None and not self.conditions:
             raise ValueError("a narrative goal needs `when` (an event pattern) or `conditions` (or both)")
         return self
@@ -232,7 +243,7 @@ def _message(err: dict[str, Any]) -> str:
     msg = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
-            msg = msg[len(prefix):]
+            msg = msg[len(prefix) :]
     if err["type"] == "extra_forbidden":
         return "unknown field"
     if err["type"] == "missing":
@@ -331,8 +342,11 @@ def validate_scenario(data: Any, source: str | None = None) -> Scenario:
         source: where it came from (a file name), used in the error message.
     """
     if not isinstance(data, dict):
-        raise ScenarioError("a scenario must be a mapping of fields (title, locations, personas, ...)",
-                            [FieldError("", f"got {type(data).__name__}")], source)
+        raise ScenarioError(
+            "a scenario must be a mapping of fields (title, locations, personas, ...)",
+            [FieldError("", f"got {type(data).__name__}")],
+            source,
+        )
     errors: list[FieldError] = []
     scenario = None
     try:
@@ -342,6 +356,5 @@ def validate_scenario(data: Any, source: str | None = None) -> Scenario:
     # cross-references are checked on the raw data too, so one run reports every problem
     errors = list(dict.fromkeys(errors + _cross_reference(data)))
     if errors or scenario is None:
-        raise ScenarioError(f"invalid scenario ({len(errors)} error{'s' if len(errors) != 1 else ''})",
-                            errors, source)
+        raise ScenarioError(f"invalid scenario ({len(errors)} error{'s' if len(errors) != 1 else ''})", errors, source)
     return scenario

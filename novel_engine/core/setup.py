@@ -10,8 +10,8 @@ persona world buildable in about a second.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Iterable, Iterator
 
 from novel_engine.core.events import ActionType, InformationFragment, SourceType, Visibility
 from novel_engine.core.scenario import FragmentSpec, GoalSpec, LocationSpec, PersonaSpec, Scenario
@@ -92,10 +92,19 @@ def _persona(p: PersonaSpec) -> PersonaState:
     # PersonaState: id, name, location, traits, description, goals, relationships, controlled_by,
     # biases, voice, health, hidden, kind)
     return PersonaState(
-        p.id, p.name, p.location, dict(p.traits), p.description,
+        p.id,
+        p.name,
+        p.location,
+        dict(p.traits),
+        p.description,
         tuple([_goal(g) for g in p.goals]),
         {r.target: Relationship(r.trust, r.affinity) for r in p.relationships},
-        p.controlled_by, dict(p.biases), tuple(p.voice), p.health, False, p.kind,
+        p.controlled_by,
+        dict(p.biases),
+        tuple(p.voice),
+        p.health,
+        False,
+        p.kind,
     )
 
 

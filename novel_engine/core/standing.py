@@ -15,13 +15,23 @@ shows, so the offline policy and a language model both act on them:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from novel_engine.core.events import ActionType
 from novel_engine.core.perception import BeliefSummary
-from novel_engine.core.world import (DANGER_AT, FALLEN, GOALS_DONE, MUSTER_AT, SEARCHED_OUT, SUSPECTS, Goal,
-                                     PersonaState, WorldState)
+from novel_engine.core.world import (
+    DANGER_AT,
+    FALLEN,
+    GOALS_DONE,
+    MUSTER_AT,
+    SEARCHED_OUT,
+    SUSPECTS,
+    Goal,
+    PersonaState,
+    WorldState,
+)
 
 __all__ = ["standing_goals", "goal_open", "StandingCondition", "standing_conditions"]
 
@@ -44,8 +54,9 @@ def goal_open(goal: Goal, world: WorldState) -> bool:
     return True
 
 
-def standing_goals(me: PersonaState, world: WorldState, beliefs: Sequence[BeliefSummary],
-                   fallen: Mapping[str, Any]) -> tuple[Goal, ...]:
+def standing_goals(
+    me: PersonaState, world: WorldState, beliefs: Sequence[BeliefSummary], fallen: Mapping[str, Any]
+) -> tuple[Goal, ...]:
     """The goals ``me`` pursues now: its open authored goals, after the goals consequences add.
 
     Args:
@@ -69,8 +80,9 @@ def standing_goals(me: PersonaState, world: WorldState, beliefs: Sequence[Belief
             where = fallen.get(other)
             if where is None or rel.affinity < ALLY_AFFINITY or other == me.id:
                 continue
-            if me.location == where or any(b.key == "status_of:" + other and b.value == "incapacitated"
-                                           for b in beliefs):
+            if me.location == where or any(
+                b.key == "status_of:" + other and b.value == "incapacitated" for b in beliefs
+            ):
                 extra = extra or []
                 extra.append(Goal(f"Help {personas[other].name}, who has fallen", _HELP, other, where, 1.0))
     suspect = facts.get(SUSPECTS + me.id) if facts else None
@@ -101,9 +113,9 @@ def standing_conditions(world: WorldState) -> tuple[StandingCondition, ...]:
     out = []
     for key, value in world.facts.items():
         if key.startswith(FALLEN):
-            out.append(StandingCondition("fallen", key[len(FALLEN):], value if isinstance(value, str) else None))
+            out.append(StandingCondition("fallen", key[len(FALLEN) :], value if isinstance(value, str) else None))
         elif key.startswith(DANGER_AT):
-            out.append(StandingCondition("danger", None, key[len(DANGER_AT):]))
+            out.append(StandingCondition("danger", None, key[len(DANGER_AT) :]))
         elif key == MUSTER_AT and isinstance(value, str):
             out.append(StandingCondition("muster", None, value))
     return tuple(sorted(out, key=lambda c: (c.kind, c.subject or "", c.place or "")))

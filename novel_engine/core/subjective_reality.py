@@ -31,8 +31,8 @@ __all__ = [
     "FogOfWarService",
     "BeliefModel",
     "EvidenceRecord",
-    "TurnBrief",
-    "TurnBriefFactory",
+    "TurnBrief",  # noqa: F822 - loaded lazily by __getattr__
+    "TurnBriefFactory",  # noqa: F822
 ]
 
 _LAZY = frozenset({"TurnBrief", "TurnBriefFactory"})

@@ -7,8 +7,9 @@ the number of people here, not the size of the world.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from novel_engine.core.events import ActionType
 from novel_engine.errors import NovelEngineError
@@ -23,7 +24,12 @@ __all__ = [
     "ACTIVE",
     "WOUNDED",
     "INCAPACITATED",
-    "FALLEN", "GOALS_DONE", "DANGER_AT", "SEARCHED_OUT", "SUSPECTS", "MUSTER_AT",
+    "FALLEN",
+    "GOALS_DONE",
+    "DANGER_AT",
+    "SEARCHED_OUT",
+    "SUSPECTS",
+    "MUSTER_AT",
     "goal_met",
 ]
 
@@ -50,8 +56,13 @@ class Goal:
     priority: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "action": self.action.value if self.action else None,
-                "target": self.target, "location": self.location, "priority": self.priority}
+        return {
+            "text": self.text,
+            "action": self.action.value if self.action else None,
+            "target": self.target,
+            "location": self.location,
+            "priority": self.priority,
+        }
 
 
 @dataclass(slots=True)
@@ -114,24 +125,50 @@ class PersonaState:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "name": self.name, "location": self.location, "traits": dict(self.traits),
-            "description": self.description, "goals": [g.to_dict() for g in self.goals],
+            "id": self.id,
+            "name": self.name,
+            "location": self.location,
+            "traits": dict(self.traits),
+            "description": self.description,
+            "goals": [g.to_dict() for g in self.goals],
             "relationships": {k: {"trust": r.trust, "affinity": r.affinity} for k, r in self.relationships.items()},
-            "controlled_by": self.controlled_by, "biases": dict(self.biases), "voice": list(self.voice),
-            "health": self.health, "hidden": self.hidden, "status": self.status, "kind": self.kind,
+            "controlled_by": self.controlled_by,
+            "biases": dict(self.biases),
+            "voice": list(self.voice),
+            "health": self.health,
+            "hidden": self.hidden,
+            "status": self.status,
+            "kind": self.kind,
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "PersonaState":
-        goals = tuple(Goal(text=g["text"], action=ActionType(g["action"]) if g.get("action") else None,
-                           target=g.get("target"), location=g.get("location"), priority=g.get("priority", 1.0))
-                      for g in d.get("goals", ()))
+    def from_dict(cls, d: dict[str, Any]) -> PersonaState:
+        goals = tuple(
+            Goal(
+                text=g["text"],
+                action=ActionType(g["action"]) if g.get("action") else None,
+                target=g.get("target"),
+                location=g.get("location"),
+                priority=g.get("priority", 1.0),
+            )
+            for g in d.get("goals", ())
+        )
         rels = {k: Relationship(v["trust"], v["affinity"]) for k, v in d.get("relationships", {}).items()}
-        return cls(id=d["id"], name=d["name"], location=d["location"], traits=dict(d["traits"]),
-                   description=d.get("description", ""), goals=goals, relationships=rels,
-                   controlled_by=d.get("controlled_by"), biases=dict(d.get("biases", {})),
-                   voice=tuple(d.get("voice", ())), health=d.get("health", 1.0), hidden=d.get("hidden", False),
-                   kind=d.get("kind", "human"))
+        return cls(
+            id=d["id"],
+            name=d["name"],
+            location=d["location"],
+            traits=dict(d["traits"]),
+            description=d.get("description", ""),
+            goals=goals,
+            relationships=rels,
+            controlled_by=d.get("controlled_by"),
+            biases=dict(d.get("biases", {})),
+            voice=tuple(d.get("voice", ())),
+            health=d.get("health", 1.0),
+            hidden=d.get("hidden", False),
+            kind=d.get("kind", "human"),
+        )
 
 
 class WorldState:
@@ -146,8 +183,13 @@ class WorldState:
 
     __slots__ = ("locations", "personas", "facts", "turn", "occupants")
 
-    def __init__(self, locations: dict[str, Location], personas: dict[str, PersonaState],
-                 facts: dict[str, Any] | None = None, turn: int = 0) -> None:
+    def __init__(
+        self,
+        locations: dict[str, Location],
+        personas: dict[str, PersonaState],
+        facts: dict[str, Any] | None = None,
+        turn: int = 0,
+    ) -> None:
         self.locations = locations
         self.personas = personas
         self.facts: dict[str, Any] = dict(facts or {})
@@ -188,22 +230,34 @@ class WorldState:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly snapshot (used for checkpoints and exports)."""
         return {
-            "turn": self.turn, "facts": dict(self.facts),
-            "locations": [{"id": l.id, "name": l.name, "description": l.description,
-                           "neighbours": list(l.neighbours), "visibility": l.visibility}
-                          for l in self.locations.values()],
+            "turn": self.turn,
+            "facts": dict(self.facts),
+            "locations": [
+                {
+                    "id": l.id,
+                    "name": l.name,
+                    "description": l.description,
+                    "neighbours": list(l.neighbours),
+                    "visibility": l.visibility,
+                }
+                for l in self.locations.values()
+            ],
             "personas": [p.to_dict() for p in self.personas.values()],
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "WorldState":
+    def from_dict(cls, d: dict[str, Any]) -> WorldState:
         """Rebuild a world from :meth:`to_dict`."""
-        locations = {l["id"]: Location(l["id"], l["name"], l.get("description", ""), tuple(l["neighbours"]),
-                                       l.get("visibility", 0.5)) for l in d["locations"]}
+        locations = {
+            l["id"]: Location(
+                l["id"], l["name"], l.get("description", ""), tuple(l["neighbours"]), l.get("visibility", 0.5)
+            )
+            for l in d["locations"]
+        }
         personas = {p["id"]: PersonaState.from_dict(p) for p in d["personas"]}
         return cls(locations, personas, facts=d.get("facts", {}), turn=d.get("turn", 0))
 
-    def copy(self) -> "WorldState":
+    def copy(self) -> WorldState:
         """A deep copy that shares no mutable state with this one."""
         return WorldState.from_dict(self.to_dict())
 
@@ -229,8 +283,11 @@ def goal_met(goal: Goal, ev: Any, actor: PersonaState, world: WorldState) -> boo
     if act == "move":
         return (kind == "move" or kind == "flee") and actor.location == (goal.location or goal.target)
     if act in ("persuade", "speak"):
-        return kind in ("persuade", "speak") and ev.target == goal.target \
+        return (
+            kind in ("persuade", "speak")
+            and ev.target == goal.target
             and (out == "success" or (act == "speak" and out == "partial"))
+        )
     if act == "help":
         t = world.personas.get(goal.target or "")
         return kind == "help" and ev.target == goal.target and t is not None and t.health >= _WOUNDED_BELOW

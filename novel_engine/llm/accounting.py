@@ -26,9 +26,14 @@ __all__ = ["request_key", "CachedModel", "MeteredModel", "UsageSink", "usage_met
 def request_key(request: ModelRequest, model: str, settings: dict[str, Any] | None = None) -> str:
     """The sha256 content hash of a request as ``model`` would receive it."""
     prompt = render_prompt(request)
-    doc = {"model": model, "settings": settings or {}, "purpose": request.purpose,
-           "schema": response_schema(request.schema) if request.schema is not None else None,
-           "system": prompt.system, "user": prompt.user}
+    doc = {
+        "model": model,
+        "settings": settings or {},
+        "purpose": request.purpose,
+        "schema": response_schema(request.schema) if request.schema is not None else None,
+        "system": prompt.system,
+        "user": prompt.user,
+    }
     return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -84,8 +89,7 @@ def usage_metrics() -> dict[str, Any]:
             tokens=Counter("novel_engine_llm_tokens", "Model tokens by direction", ["model", "direction"]),
             cost=Counter("novel_engine_llm_cost_usd", "Model cost in US dollars", ["model"]),
             admissions=Counter("novel_engine_llm_quota_admissions", "Model calls admitted by the quota", ["model"]),
-            waited=Counter("novel_engine_llm_quota_wait_seconds", "Time model calls waited for the quota",
-                           ["model"]),
+            waited=Counter("novel_engine_llm_quota_wait_seconds", "Time model calls waited for the quota", ["model"]),
         )
     return _METRICS
 
@@ -97,8 +101,9 @@ class UsageSink:
     Ray session are made in its shard processes, which no Prometheus scrapes directly.
     """
 
-    def record(self, session: str, model: str, outcome: str, input_tokens: int = 0, output_tokens: int = 0,
-               cost: float = 0.0) -> None:
+    def record(
+        self, session: str, model: str, outcome: str, input_tokens: int = 0, output_tokens: int = 0, cost: float = 0.0
+    ) -> None:
         """Count one call (``outcome`` is ``ok`` or the error's class name) and its tokens and cost."""
         m = usage_metrics()
         m["calls"].labels(model=model, outcome=outcome).inc()
@@ -125,8 +130,14 @@ class MeteredModel(LanguageModel):
         sink: where the figures are exported (default: this process's Prometheus registry).
     """
 
-    def __init__(self, model: LanguageModel, session_id: str, price_input_per_mtok: float = 0.0,
-                 price_output_per_mtok: float = 0.0, sink: UsageSink | None = None) -> None:
+    def __init__(
+        self,
+        model: LanguageModel,
+        session_id: str,
+        price_input_per_mtok: float = 0.0,
+        price_output_per_mtok: float = 0.0,
+        sink: UsageSink | None = None,
+    ) -> None:
         self.model = model
         self.name = model.name
         self.session_id = session_id
@@ -136,8 +147,13 @@ class MeteredModel(LanguageModel):
         self.cost_usd = 0.0
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"model": self.model, "session_id": self.session_id, "price_input_per_mtok": self.prices[0],
-                "price_output_per_mtok": self.prices[1], "sink": self.sink}
+        return {
+            "model": self.model,
+            "session_id": self.session_id,
+            "price_input_per_mtok": self.prices[0],
+            "price_output_per_mtok": self.prices[1],
+            "sink": self.sink,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)
@@ -159,6 +175,12 @@ class MeteredModel(LanguageModel):
 
     def usage(self) -> dict[str, Any]:
         """Calls, failures, input and output tokens, and cost so far (this process)."""
-        return {"session": self.session_id, "model": self.name, "calls": self.calls, "failures": self.failures,
-                "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
-                "cost_usd": round(self.cost_usd, 6)}
+        return {
+            "session": self.session_id,
+            "model": self.name,
+            "calls": self.calls,
+            "failures": self.failures,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": round(self.cost_usd, 6),
+        }

@@ -18,7 +18,8 @@ is a clear error up front instead of a failure at turn seven.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from novel_engine.errors import ConfigError
 from novel_engine.llm.accounting import CachedModel, MeteredModel, UsageSink
@@ -34,8 +35,11 @@ __all__ = ["build_model", "adapter", "sampling_settings", "quota_name"]
 
 def sampling_settings(options: LLMOptions) -> dict[str, Any]:
     """The settings that shape an answer (part of its content hash)."""
-    return {"temperature": options.temperature, "max_output_tokens": options.max_output_tokens,
-            "thinking_budget": options.thinking_budget}
+    return {
+        "temperature": options.temperature,
+        "max_output_tokens": options.max_output_tokens,
+        "thinking_budget": options.thinking_budget,
+    }
 
 
 def quota_name(provider: str, options: LLMOptions) -> str:
@@ -60,19 +64,30 @@ def adapter(provider: str, options: LLMOptions, environ: Mapping[str, str] | Non
         return GeminiModel(options, key)
     if provider == "openai":
         if not options.base_url:
-            raise ConfigError("llm=openai needs llm_options.base_url, the server's OpenAI-compatible API (e.g. "
-                              "http://localhost:8000/v1 for vLLM, http://localhost:11434/v1 for Ollama)",
-                              setting="llm_options.base_url")
+            raise ConfigError(
+                "llm=openai needs llm_options.base_url, the server's OpenAI-compatible API (e.g. "
+                "http://localhost:8000/v1 for vLLM, http://localhost:11434/v1 for Ollama)",
+                setting="llm_options.base_url",
+            )
         from novel_engine.llm.openai_compat import OpenAICompatModel
 
         return OpenAICompatModel(options, api_key("openai", environ, required=False))
     raise ConfigError(f"unknown llm {provider!r}; choose offline, gemini or openai", setting="llm")
 
 
-def build_model(provider: str, options: LLMOptions | None = None, *, session_id: str = "",
-                on_failure: str = "fallback", limiter: Limiter | None = None, call_log: CallLog | None = None,
-                replay_log: CallLog | None = None, environ: Mapping[str, str] | None = None,
-                base: LanguageModel | None = None, usage_sink: UsageSink | None = None) -> LanguageModel:
+def build_model(
+    provider: str,
+    options: LLMOptions | None = None,
+    *,
+    session_id: str = "",
+    on_failure: str = "fallback",
+    limiter: Limiter | None = None,
+    call_log: CallLog | None = None,
+    replay_log: CallLog | None = None,
+    environ: Mapping[str, str] | None = None,
+    base: LanguageModel | None = None,
+    usage_sink: UsageSink | None = None,
+) -> LanguageModel:
     """The language model of one session.
 
     Args:
@@ -97,10 +112,14 @@ def build_model(provider: str, options: LLMOptions | None = None, *, session_id:
     settings = sampling_settings(options)
     if options.replay_of:
         if replay_log is None:
-            raise ConfigError("llm_options.replay_of needs the engine's state store, where the recorded session "
-                              "lives: create the engine with Engine(store=...)", setting="llm_options.replay_of")
-        return FailurePolicy(RecordingModel(None, replay_log, model_id=model_id, settings=settings, replay=True),
-                             on_failure)
+            raise ConfigError(
+                "llm_options.replay_of needs the engine's state store, where the recorded session "
+                "lives: create the engine with Engine(store=...)",
+                setting="llm_options.replay_of",
+            )
+        return FailurePolicy(
+            RecordingModel(None, replay_log, model_id=model_id, settings=settings, replay=True), on_failure
+        )
     model = base if base is not None else adapter(provider, options, os.environ if environ is None else environ)
     local_cap = None if limiter is None else options.max_concurrency  # a shared limiter: queue locally first
     if limiter is None:

@@ -12,7 +12,6 @@ attempts, honours Retry-After and feeds the circuit breaker.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from novel_engine.errors import ModelError
@@ -65,8 +64,10 @@ class GeminiModel(GeminiBase):
             from google.genai import types
 
             http = types.HttpOptions(
-                base_url=self.options.base_url, timeout=int(self.options.timeout_s * 1000),
-                retry_options=types.HttpRetryOptions(attempts=1))
+                base_url=self.options.base_url,
+                timeout=int(self.options.timeout_s * 1000),
+                retry_options=types.HttpRetryOptions(attempts=1),
+            )
             self._client = genai.Client(api_key=self._api_key, http_options=http)
         return self._client
 
@@ -85,8 +86,11 @@ class GeminiModel(GeminiBase):
         from google.genai import types
 
         o = self.options
-        kwargs: dict[str, Any] = {"system_instruction": system, "temperature": o.temperature,
-                                  "max_output_tokens": o.max_output_tokens}
+        kwargs: dict[str, Any] = {
+            "system_instruction": system,
+            "temperature": o.temperature,
+            "max_output_tokens": o.max_output_tokens,
+        }
         if o.thinking_budget is not None:
             kwargs["thinking_config"] = types.ThinkingConfig(thinking_budget=o.thinking_budget)
         if request.schema is not None:
@@ -109,11 +113,12 @@ class GeminiModel(GeminiBase):
         client = self._genai()
         try:
             result = await client.aio.models.generate_content(
-                model=self.model_id, contents=prompt.user, config=self._config(request, prompt.system))
+                model=self.model_id, contents=prompt.user, config=self._config(request, prompt.system)
+            )
         except genai_errors.APIError as exc:
             headers = getattr(getattr(exc, "response", None), "headers", None) or {}
             raise http_failure("gemini", int(exc.code or 0), str(exc.message or exc), headers) from None
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError, httpx.TimeoutException):
+        except (TimeoutError, aiohttp.ServerTimeoutError, httpx.TimeoutException):
             raise timeout_failure("gemini", f"no answer within {self.options.timeout_s:g} s") from None
         except (aiohttp.ClientError, httpx.TransportError) as exc:
             raise timeout_failure("gemini", f"connection failed: {exc}") from None
@@ -125,7 +130,10 @@ class GeminiModel(GeminiBase):
             text = ""
         usage = getattr(result, "usage_metadata", None)
         return ModelResponse(
-            text=text, model=self.name, parsed=parse_structured(text, request.schema),
+            text=text,
+            model=self.name,
+            parsed=parse_structured(text, request.schema),
             input_tokens=int(getattr(usage, "prompt_token_count", 0) or 0),
             output_tokens=int(getattr(usage, "candidates_token_count", 0) or 0)
-            + int(getattr(usage, "thoughts_token_count", 0) or 0))
+            + int(getattr(usage, "thoughts_token_count", 0) or 0),
+        )

@@ -46,7 +46,9 @@ class GeminiRestModel(GeminiBase):
             session_cls, connector_cls = _quiet_classes()
             session = self._sessions[loop] = session_cls(
                 headers={"x-goog-api-key": self._api_key, "Content-Type": "application/json"},
-                timeout=aiohttp.ClientTimeout(total=self.options.timeout_s), connector=connector_cls(limit=0))
+                timeout=aiohttp.ClientTimeout(total=self.options.timeout_s),
+                connector=connector_cls(limit=0),
+            )
         return session
 
     def _body(self, request: ModelRequest, system: str, user: str) -> dict[str, Any]:
@@ -57,8 +59,11 @@ class GeminiRestModel(GeminiBase):
         if request.schema is not None:
             config["responseMimeType"] = "application/json"
             config["responseJsonSchema"] = response_schema(request.schema)
-        return {"systemInstruction": {"role": "user", "parts": [{"text": system}]},
-                "contents": [{"role": "user", "parts": [{"text": user}]}], "generationConfig": config}
+        return {
+            "systemInstruction": {"role": "user", "parts": [{"text": system}]},
+            "contents": [{"role": "user", "parts": [{"text": user}]}],
+            "generationConfig": config,
+        }
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         """One generateContent call.
@@ -76,7 +81,7 @@ class GeminiRestModel(GeminiBase):
                 raw = await resp.text()
                 if resp.status != 200:
                     raise http_failure("gemini", resp.status, _message(raw), resp.headers)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise timeout_failure("gemini", f"no answer within {self.options.timeout_s:g} s") from None
         except aiohttp.ClientError as exc:
             raise timeout_failure("gemini", f"connection failed: {exc}") from None
@@ -88,9 +93,12 @@ class GeminiRestModel(GeminiBase):
             raise ModelError(f"gemini: unreadable answer: {exc}", provider="gemini") from None
         usage = data.get("usageMetadata") or {}
         return ModelResponse(
-            text=text, model=self.name, parsed=parse_structured(text, request.schema),
+            text=text,
+            model=self.name,
+            parsed=parse_structured(text, request.schema),
             input_tokens=int(usage.get("promptTokenCount") or 0),
-            output_tokens=int(usage.get("candidatesTokenCount") or 0) + int(usage.get("thoughtsTokenCount") or 0))
+            output_tokens=int(usage.get("candidatesTokenCount") or 0) + int(usage.get("thoughtsTokenCount") or 0),
+        )
 
 
 _QUIET: list[Any] = []

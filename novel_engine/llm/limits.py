@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from novel_engine.errors import ConfigError
 from novel_engine.llm.port import LanguageModel, ModelRequest, ModelResponse
@@ -50,8 +51,13 @@ class Quota:
         clock: seconds, monotonic.
     """
 
-    def __init__(self, max_concurrency: int, requests_per_minute: int | None = None,
-                 tokens_per_minute: int | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_concurrency: int,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be at least 1, got {max_concurrency}", setting="max_concurrency")
         self.max_concurrency = max_concurrency
@@ -114,8 +120,9 @@ class LocalLimiter(Limiter):
     fresh loop, they are rebuilt (the quota's counts carry over).
     """
 
-    def __init__(self, max_concurrency: int, requests_per_minute: int | None = None,
-                 tokens_per_minute: int | None = None) -> None:
+    def __init__(
+        self, max_concurrency: int, requests_per_minute: int | None = None, tokens_per_minute: int | None = None
+    ) -> None:
         self.quota = Quota(max_concurrency, requests_per_minute, tokens_per_minute)
         self._cond: asyncio.Condition | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -143,7 +150,7 @@ class LocalLimiter(Limiter):
                     return
                 try:
                     await asyncio.wait_for(cond.wait(), wait)  # woken by a release, or when the bucket refills
-                except (asyncio.TimeoutError, TimeoutError):
+                except TimeoutError:
                     pass
 
     async def release(self, ticket: Any = None, correction: int = 0) -> None:
@@ -166,8 +173,14 @@ class RateLimitedModel(LanguageModel):
             thousand waiting calls queued here instead of as a thousand calls on the limiter actor.
     """
 
-    def __init__(self, model: LanguageModel, limiter: Limiter, max_output_tokens: int = 512,
-                 local_cap: int | None = None, sink: Any = None) -> None:
+    def __init__(
+        self,
+        model: LanguageModel,
+        limiter: Limiter,
+        max_output_tokens: int = 512,
+        local_cap: int | None = None,
+        sink: Any = None,
+    ) -> None:
         self.model = model
         self.name = model.name
         self.limiter = limiter
@@ -177,8 +190,13 @@ class RateLimitedModel(LanguageModel):
         self._gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"model": self.model, "limiter": self.limiter, "max_output_tokens": self.max_output_tokens,
-                "local_cap": self.local_cap, "sink": self.sink}
+        return {
+            "model": self.model,
+            "limiter": self.limiter,
+            "max_output_tokens": self.max_output_tokens,
+            "local_cap": self.local_cap,
+            "sink": self.sink,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)

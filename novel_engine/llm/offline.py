@@ -8,7 +8,7 @@ same scenario and seed give byte-identical stories.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from novel_engine.core.briefs import TurnBrief
 from novel_engine.core.rng import RandomStreams
@@ -42,8 +42,7 @@ class OfflineModel(LanguageModel):
             return build_response("", self.name, decision, 0, 0)
         if request.purpose == "narrate":
             if not isinstance(request.context, NarrationInput):
-                raise ModelError("the offline model narrates from a NarrationInput",
-                                 got=type(request.context).__name__)
+                raise ModelError("the offline model narrates from a NarrationInput", got=type(request.context).__name__)
             from novel_engine.llm.offline_prose import narrate  # grammars load on first use
 
             rng = self._rng(request.seed).stream(request.turn, request.agent, "narrate")

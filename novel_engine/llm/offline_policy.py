@@ -87,8 +87,9 @@ def _aggressors(brief: TurnBrief) -> set[str]:
 def _bounce_back(brief: TurnBrief) -> tuple[str | None, str | None, float] | None:
     """(the move that would make A, B, A, B, the place just left, the cost of going straight back
     there) from the persona's own moves: a place fled from lately is not gone back to."""
-    moves = [m for m in brief.memories if m.role == "actor" and m.action_type in ("move", "flee")
-             and m.outcome != "blocked"]
+    moves = [
+        m for m in brief.memories if m.role == "actor" and m.action_type in ("move", "flee") and m.outcome != "blocked"
+    ]
     if not moves:
         return None
     last = moves[-1]
@@ -173,8 +174,12 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
                     u += gp.get("persuade", 0.0)
                 if u > best_u:
                     best_act, best_u, best_why = "persuade", u, "persuasion"
-                u = base_attack + (0.5 * (-trust if trust < 0.0 else 0.0) + 0.5 * (-aff if aff < 0.0 else 0.0)
-                                   + (0.6 if pid in provoked else 0.0) - (0.3 * aff if aff > 0.0 else 0.0))
+                u = base_attack + (
+                    0.5 * (-trust if trust < 0.0 else 0.0)
+                    + 0.5 * (-aff if aff < 0.0 else 0.0)
+                    + (0.6 if pid in provoked else 0.0)
+                    - (0.3 * aff if aff > 0.0 else 0.0)
+                )
                 if gp is not None:
                     u += gp.get("attack", 0.0)
                 if u > best_u:
@@ -185,8 +190,10 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
                 u -= again * (2.0 + (1.0 if pid in provoked else 0.0)) if best_act == "attack" else again
             if u > top_u:
                 top_u, top_act, top_target, top_why = u, best_act, pid, best_why
-    for act, base, why in (("move", 0.08 * (1.0 - social) + 0.1 * courage - 0.22 - 0.2 * threat * courage, "wander"),
-                           ("flee", threat * (1.0 - courage) * 1.2 + 0.5 * (1.0 - health) * threat - 0.35, "fear")):
+    for act, base, why in (
+        ("move", 0.08 * (1.0 - social) + 0.1 * courage - 0.22 - 0.2 * threat * courage, "wander"),
+        ("flee", threat * (1.0 - courage) * 1.2 + 0.5 * (1.0 - health) * threat - 0.35, "fear"),
+    ):
         for place in avail.get(act, ()):
             u = base + NOISE * (rand() - 0.5)
             if goals:
@@ -202,10 +209,12 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
                 u += 0.6 * (1.0 - courage) + 0.1
             if u > top_u:
                 top_u, top_act, top_target, top_why = u, act, place, why
-    for act, base, why in (("hide", 0.9 * threat * (1.0 - courage) + 0.1 * (1.0 - social) - 0.25, "caution"),
-                           ("observe", 0.3 * intel + 0.1 * threat - 0.05 - 0.1 * social, "vigilance"),
-                           ("investigate", 0.45 * intel - 0.12 - 0.3 * threat, "curiosity"),
-                           ("rest", 0.9 * (1.0 - health) - 0.15, "fatigue")):
+    for act, base, why in (
+        ("hide", 0.9 * threat * (1.0 - courage) + 0.1 * (1.0 - social) - 0.25, "caution"),
+        ("observe", 0.3 * intel + 0.1 * threat - 0.05 - 0.1 * social, "vigilance"),
+        ("investigate", 0.45 * intel - 0.12 - 0.3 * threat, "curiosity"),
+        ("rest", 0.9 * (1.0 - health) - 0.15, "fatigue"),
+    ):
         u = base + NOISE * (rand() - 0.5)
         if goals:
             u += goals.get((act, None), 0.0)
@@ -217,10 +226,14 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
             top_u, top_act, top_target, top_why = u, act, None, why
     action, target, why = top_act, top_target, top_why
     # built without re-validation: every field comes from the brief and is valid by construction
-    return build_decision(ActionType(action), target,
-                          _tells(brief, target) if action in ("speak", "persuade") else {},
-                          _line(brief, action, rand), _rationale(brief, action, target, why, threat),
-                          _motives(brief, action, target))
+    return build_decision(
+        ActionType(action),
+        target,
+        _tells(brief, target) if action in ("speak", "persuade") else {},
+        _line(brief, action, rand),
+        _rationale(brief, action, target, why, threat),
+        _motives(brief, action, target),
+    )
 
 
 def _tells(brief: TurnBrief, listener: str | None) -> dict[str, Any]:

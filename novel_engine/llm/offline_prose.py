@@ -21,18 +21,34 @@ from functools import lru_cache
 from novel_engine.core.rng import stable_hash
 from novel_engine.llm.port import NarrationInput
 from novel_engine.llm.prose_events import LOCATION_TARGETED, PERSONA_TARGETED, TERSE, EventWriter, Slots
-from novel_engine.llm.prose_grammar import (Template, cap, decap, first_sentence, join_names, load_grammar,
-                                            number_words, ordinal, strip_end)
+from novel_engine.llm.prose_grammar import (
+    Template,
+    cap,
+    decap,
+    first_sentence,
+    join_names,
+    load_grammar,
+    number_words,
+    ordinal,
+    strip_end,
+)
 
 __all__ = ["narrate", "recap", "tension_band"]
 
 _PARAGRAPH_EVENTS = 4
 # how the untold deeds of a large cast are counted (singular, plural)
-_KIND_NOUNS = {"attack": ("fight", "fights"), "help": ("rescue", "rescues"), "move": ("journey", "journeys"),
-               "flee": ("flight", "flights"), "investigate": ("search", "searches"),
-               "persuade": ("plea", "pleas"), "speak": ("conversation", "conversations"),
-               "observe": ("watch kept", "watches kept"), "hide": ("disappearance", "disappearances"),
-               "rest": ("rest", "rests")}
+_KIND_NOUNS = {
+    "attack": ("fight", "fights"),
+    "help": ("rescue", "rescues"),
+    "move": ("journey", "journeys"),
+    "flee": ("flight", "flights"),
+    "investigate": ("search", "searches"),
+    "persuade": ("plea", "pleas"),
+    "speak": ("conversation", "conversations"),
+    "observe": ("watch kept", "watches kept"),
+    "hide": ("disappearance", "disappearances"),
+    "rest": ("rest", "rests"),
+}
 
 
 def tension_band(tension: float) -> str:
@@ -59,8 +75,15 @@ def narrate(inp: NarrationInput, rng: random.Random) -> str:
 class _Writer(EventWriter):
     """Writes one chapter around the event sentences: opening, paragraphs by place, closing."""
 
-    def rotate(self, key: str, slots: dict[str, str], absent: frozenset[str] | set[str] = frozenset(),
-               lane: int = 0, lanes: int = 1, optional: bool = False) -> str:
+    def rotate(
+        self,
+        key: str,
+        slots: dict[str, str],
+        absent: frozenset[str] | set[str] = frozenset(),
+        lane: int = 0,
+        lanes: int = 1,
+        optional: bool = False,
+    ) -> str:
         """A chapter-level line (opening, atmosphere, closing...). These step through their pool
         turn by turn, from an offset given by the story's title, so a pool of n lines gives n
         chapters in a row that do not open or close alike (random draws would repeat within a few).
@@ -68,8 +91,15 @@ class _Writer(EventWriter):
         t = self.rotated(key, absent, lane, lanes, slots, optional)
         return cap(t.render(slots)) if t is not None else ""
 
-    def rotated(self, key: str, absent: frozenset[str] | set[str] = frozenset(), lane: int = 0,
-                lanes: int = 1, slots: dict[str, str] | None = None, optional: bool = False) -> Template | None:
+    def rotated(
+        self,
+        key: str,
+        absent: frozenset[str] | set[str] = frozenset(),
+        lane: int = 0,
+        lanes: int = 1,
+        slots: dict[str, str] | None = None,
+        optional: bool = False,
+    ) -> Template | None:
         """The template :meth:`rotate` fills (for callers that need to know how it opens): the
         turn's place in the pool, or the next one on whose text the chapters before are silent
         (None for an ``optional`` line when there is none)."""
@@ -106,10 +136,15 @@ class _Writer(EventWriter):
                 lines.extend(self.atmosphere(1))
             return " ".join(line for line in lines if line)
         paragraphs = []
-        head = [self.rotate(f"opening.{tension_band(inp.tension)}", base, absent, optional=inp.turn > 1)
-                ] if v >= TERSE else []
+        head = (
+            [self.rotate(f"opening.{tension_band(inp.tension)}", base, absent, optional=inp.turn > 1)]
+            if v >= TERSE
+            else []
+        )
         count = 0 if v <= 0 else (0 if v < 0.3 else 1 if v < 0.7 else 2) + (1 if self.f_atmos else 0)
-        if inp.previously and v >= TERSE and inp.previously not in self.before:  # what came before, in one line, in place of some weather
+        if (
+            inp.previously and v >= TERSE and inp.previously not in self.before
+        ):  # what came before, in one line, in place of some weather
             head.append(self.rotate("previously", {"summary": inp.previously}))
             count = max(0, count - 1)
         head.extend(self.atmosphere(count))
@@ -128,8 +163,9 @@ class _Writer(EventWriter):
         if inp.omitted > 0:
             key = "omitted.one" if inp.omitted == 1 else "omitted.many"
             tail.append(self.say(key, Slots(self, "move", n=number_words(inp.omitted))))
-            kinds = [f"{number_words(n)} {_KIND_NOUNS[a][n != 1]}" for a, n in inp.omitted_kinds[:3]
-                     if a in _KIND_NOUNS]
+            kinds = [
+                f"{number_words(n)} {_KIND_NOUNS[a][n != 1]}" for a, n in inp.omitted_kinds[:3] if a in _KIND_NOUNS
+            ]
             if len(kinds) > 1 and v >= TERSE:
                 tail.append(self.say("omitted.kinds", {"names": join_names(kinds)}))
         if v >= TERSE and not inp.ending:
@@ -145,7 +181,7 @@ class _Writer(EventWriter):
         """Up to three scene-setting lines: weather, light and sound, in a drawn order."""
         kinds = ["weather", "light", "sound"]
         self.rng.shuffle(kinds)
-        return [self.rotate(f"atmosphere.{k}", {}, optional=True) for k in kinds[:min(count, 3)]]
+        return [self.rotate(f"atmosphere.{k}", {}, optional=True) for k in kinds[: min(count, 3)]]
 
     def chunks(self) -> list[tuple[str | None, list, bool]]:
         """Events grouped by storyline (in order of first appearance), cut into short paragraphs.
@@ -186,15 +222,21 @@ class _Writer(EventWriter):
             # even cuts (2 + 2, not 3 + 1) so no paragraph is a lone afterthought
             bounds = [len(events) * k // parts for k in range(parts + 1)]
             for k in range(parts):
-                out.append((loc, events[bounds[k]:bounds[k + 1]], k == 0))
+                out.append((loc, events[bounds[k] : bounds[k + 1]], k == 0))
         return out
 
     def paragraph(self, loc: str | None, events: list, index: int, first_here: bool) -> list[str]:
         """The sentences of one paragraph: a scene line perhaps, then each event's sentences."""
         sentences: list[str] = []
         started = False
-        if (self.f_atmos and self.v > 0 and first_here and loc and self.scenes < 2
-                and self.rng.random() < 0.5 + 0.3 * self.v):
+        if (
+            self.f_atmos
+            and self.v > 0
+            and first_here
+            and loc
+            and self.scenes < 2
+            and self.rng.random() < 0.5 + 0.3 * self.v
+        ):
             slots = Slots(self, "move", place=self.place(loc))
             t = self.rotated("scene", lane=self.scenes, lanes=2, slots=slots, optional=True)
             self.scenes += 1
@@ -211,8 +253,14 @@ class _Writer(EventWriter):
             sentences.extend(self.event(event, index if not started and j == 0 else None, first_here, j > 0))
             # a place is described when someone arrives there, or when the story opens there
             arrived = getattr(event.action_type, "value", event.action_type) in LOCATION_TARGETED
-            if (j == 0 and first_here and loc and self.v >= 0.7 and loc not in self.described
-                    and (arrived or self.inp.turn <= 1)):
+            if (
+                j == 0
+                and first_here
+                and loc
+                and self.v >= 0.7
+                and loc not in self.described
+                and (arrived or self.inp.turn <= 1)
+            ):
                 self.described.add(loc)
                 entry = self.inp.locations.get(loc)
                 desc = first_sentence(entry[1]) if entry and entry[1] else None

@@ -50,8 +50,10 @@ class OpenAICompatModel(LanguageModel):
 
     def __init__(self, options: LLMOptions, api_key: str | None = None) -> None:
         if not options.base_url:
-            raise ModelError("an OpenAI-compatible model needs llm_options.base_url, e.g. http://localhost:8000/v1",
-                             provider="openai")
+            raise ModelError(
+                "an OpenAI-compatible model needs llm_options.base_url, e.g. http://localhost:8000/v1",
+                provider="openai",
+            )
         self.options = options
         self.model_id = options.model_name("openai")
         self.name = f"openai:{self.model_id}"
@@ -77,24 +79,34 @@ class OpenAICompatModel(LanguageModel):
             headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
             client = self._clients[loop] = httpx.AsyncClient(
                 verify=_ssl_context(),
-                base_url=str(self.options.base_url).rstrip("/") + "/", headers=headers,
+                base_url=str(self.options.base_url).rstrip("/") + "/",
+                headers=headers,
                 timeout=httpx.Timeout(self.options.timeout_s),
                 # few idle connections: httpcore scans its whole pool for every request, and a pool of
                 # 64 kept-alive connections made 640 calls 7x slower than fresh connections (measured);
                 # the limiter, not the pool, caps the calls in flight
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=8))
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=8),
+            )
         return client
 
     def _body(self, request: ModelRequest, system: str, user: str) -> dict[str, Any]:
         o = self.options
         body: dict[str, Any] = {
-            "model": self.model_id, "temperature": o.temperature, "max_tokens": o.max_output_tokens,
+            "model": self.model_id,
+            "temperature": o.temperature,
+            "max_tokens": o.max_output_tokens,
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
         }
         if request.schema is not None:
             if self._json_schema:
-                body["response_format"] = {"type": "json_schema", "json_schema": {
-                    "name": request.schema.__name__, "schema": response_schema(request.schema), "strict": True}}
+                body["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": request.schema.__name__,
+                        "schema": response_schema(request.schema),
+                        "strict": True,
+                    },
+                }
             else:
                 body["response_format"] = {"type": "json_object"}
         return body
@@ -121,8 +133,12 @@ class OpenAICompatModel(LanguageModel):
         resp = await self._post(body)
         asked_schema = (body.get("response_format") or {}).get("type") == "json_schema"  # not self._json_schema:
         # concurrent calls sent before the first refusal arrived must fall back too
-        if (resp.status_code in (400, 422) and asked_schema and self.options.structured_output == "auto"
-                and "response_format" in resp.text):
+        if (
+            resp.status_code in (400, 422)
+            and asked_schema
+            and self.options.structured_output == "auto"
+            and "response_format" in resp.text
+        ):
             self._json_schema = False  # this server has no schema-constrained decoding: JSON mode from now on
             resp = await self._post(self._body(request, prompt.system, prompt.user))
         if resp.status_code != 200:
@@ -134,9 +150,12 @@ class OpenAICompatModel(LanguageModel):
             raise ModelError(f"openai: unreadable answer: {exc}", provider="openai") from None
         usage = data.get("usage") or {}
         return ModelResponse(
-            text=text, model=self.name, parsed=parse_structured(text, request.schema),
+            text=text,
+            model=self.name,
+            parsed=parse_structured(text, request.schema),
             input_tokens=int(usage.get("prompt_tokens") or estimate_tokens(prompt.system, prompt.user)),
-            output_tokens=int(usage.get("completion_tokens") or estimate_tokens(text)))
+            output_tokens=int(usage.get("completion_tokens") or estimate_tokens(text)),
+        )
 
     async def aclose(self) -> None:
         """Close this loop's HTTP client."""

@@ -17,7 +17,7 @@ import dataclasses
 import enum
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from string import Template
 from typing import Any
@@ -47,14 +47,14 @@ class Prompt:
         return len(self.system) + len(self.user)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template(name: str) -> Template:
     text = resources.files("novel_engine.llm").joinpath("prompts", f"{name}.txt").read_text(encoding="utf-8")
     return Template(text)
 
 
 def _cut(text: str, limit: int = MAX_TEXT_CHARS) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 def _plain(value: Any, limit: int = MAX_TEXT_CHARS) -> Any:
@@ -117,20 +117,43 @@ def _brief_data(brief: TurnBrief) -> dict[str, Any]:
     generic walk over every value cost a third of a decision's CPU with a thousand calls a turn)."""
     cut, plain = _cut, _plain
     return {
-        "id": cut(brief.agent_id), "name": cut(brief.name), "description": cut(brief.description),
-        "voice": [cut(v) for v in brief.voice], "traits": plain(brief.traits), "health": plain(brief.health),
+        "id": cut(brief.agent_id),
+        "name": cut(brief.name),
+        "description": cut(brief.description),
+        "voice": [cut(v) for v in brief.voice],
+        "traits": plain(brief.traits),
+        "health": plain(brief.health),
         "status": plain(brief.status),
         "location": {"id": cut(brief.location), "name": cut(brief.location_name)},
         "goals": [plain(g.to_dict()) for g in brief.goals],
-        "present": [{"id": cut(p.id), "name": cut(p.name), "status": plain(p.status), "trust": round(p.trust, 3),
-                     "affinity": round(p.affinity, 3)} for p in brief.present],
+        "present": [
+            {
+                "id": cut(p.id),
+                "name": cut(p.name),
+                "status": plain(p.status),
+                "trust": round(p.trust, 3),
+                "affinity": round(p.affinity, 3),
+            }
+            for p in brief.present
+        ],
         "neighbours": [{"id": cut(i), "name": cut(n)} for i, n in brief.neighbours],
-        "perceived": [{"id": cut(pf.fragment.id), "content": cut(pf.fragment.content),
-                       "credence": round(pf.credence, 3), "via": plain(pf.perception.via)} for pf in brief.perceived],
-        "beliefs": [{"key": cut(b.key), "value": plain(b.value), "credence": round(b.credence, 3),
-                     "contested": b.contested} for b in brief.beliefs],
-        "memories": [{"turn": m.turn, "id": cut(m.event_id), "summary": cut(m.summary), "role": plain(m.role)}
-                     for m in brief.memories],
+        "perceived": [
+            {
+                "id": cut(pf.fragment.id),
+                "content": cut(pf.fragment.content),
+                "credence": round(pf.credence, 3),
+                "via": plain(pf.perception.via),
+            }
+            for pf in brief.perceived
+        ],
+        "beliefs": [
+            {"key": cut(b.key), "value": plain(b.value), "credence": round(b.credence, 3), "contested": b.contested}
+            for b in brief.beliefs
+        ],
+        "memories": [
+            {"turn": m.turn, "id": cut(m.event_id), "summary": cut(m.summary), "role": plain(m.role)}
+            for m in brief.memories
+        ],
         "available_actions": {k: [cut(x) for x in v] for k, v in brief.available_actions.items()},
         "paths": {k: cut(v) for k, v in brief.paths.items()},
         # standing conditions here (a danger, a place searched out), only when there are some, so
@@ -141,17 +164,42 @@ def _brief_data(brief: TurnBrief) -> dict[str, Any]:
 
 def _narration_data(inp: NarrationInput) -> dict[str, Any]:
     return {
-        "title": inp.title, "style": inp.style, "verbosity": inp.verbosity, "focus": list(inp.focus),
-        "tension": inp.tension, "omitted_events": inp.omitted,
-        "events": [{"id": e.id, "kind": e.kind, "summary": e.summary, "actor": e.actor,
-                    "action": e.action_type, "target": e.target, "location": e.location,
-                    "outcome": e.outcome.value, "dialogue": e.dialogue, "intensity": e.intensity}
-                   for e in inp.events],
-        "characters": [{"id": c.id, "name": c.name, "description": c.description, "voice": list(c.voice),
-                        "status": c.status, "kind": c.kind} for c in inp.characters.values()],
+        "title": inp.title,
+        "style": inp.style,
+        "verbosity": inp.verbosity,
+        "focus": list(inp.focus),
+        "tension": inp.tension,
+        "omitted_events": inp.omitted,
+        "events": [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "summary": e.summary,
+                "actor": e.actor,
+                "action": e.action_type,
+                "target": e.target,
+                "location": e.location,
+                "outcome": e.outcome.value,
+                "dialogue": e.dialogue,
+                "intensity": e.intensity,
+            }
+            for e in inp.events
+        ],
+        "characters": [
+            {
+                "id": c.id,
+                "name": c.name,
+                "description": c.description,
+                "voice": list(c.voice),
+                "status": c.status,
+                "kind": c.kind,
+            }
+            for c in inp.characters.values()
+        ],
         "places": [{"id": k, "name": n, "description": d} for k, (n, d) in inp.locations.items()],
         "standing_conditions": list(inp.conditions),
-        "previously": inp.previously, "final_chapter": inp.ending,
+        "previously": inp.previously,
+        "final_chapter": inp.ending,
     }
 
 
@@ -180,7 +228,8 @@ def render_prompt(request: ModelRequest) -> Prompt:
     if request.repair_of is not None:
         previous, problem = request.repair_of
         user += "\n" + _template("repair").substitute(
-            previous=quote_data(_plain(previous, MAX_PREVIOUS_CHARS)), problem=quote_data(_plain(problem)))
+            previous=quote_data(_plain(previous, MAX_PREVIOUS_CHARS)), problem=quote_data(_plain(problem))
+        )
     return Prompt(system=system, user=user)
 
 
@@ -190,8 +239,11 @@ def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
             target = defs[node["$ref"].rsplit("/", 1)[-1]]
             return _inline_refs({**target, **{k: v for k, v in node.items() if k != "$ref"}}, defs)
         # drop the definitions and the display titles (a property *named* title is a dict, kept)
-        return {k: _inline_refs(v, defs) for k, v in node.items()
-                if k != "$defs" and not (k == "title" and isinstance(v, str))}
+        return {
+            k: _inline_refs(v, defs)
+            for k, v in node.items()
+            if k != "$defs" and not (k == "title" and isinstance(v, str))
+        }
     if isinstance(node, list):
         return [_inline_refs(v, defs) for v in node]
     return node

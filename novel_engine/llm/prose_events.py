@@ -15,21 +15,48 @@ from functools import lru_cache
 
 from novel_engine.core.rng import stable_hash
 from novel_engine.llm.port import NarrationInput
-from novel_engine.llm.prose_lines import LineMaker
 from novel_engine.llm.prose_grammar import (
-    ACTION_TYPES, Grammar, Template, appositive, as_ids, cap, join_names, lowered_lead, number_words, ordinal,
-    predicate, quote_forms, strip_end, strongest_trait,
+    ACTION_TYPES,
+    Grammar,
+    Template,
+    appositive,
+    as_ids,
+    cap,
+    join_names,
+    lowered_lead,
+    number_words,
+    ordinal,
+    predicate,
+    quote_forms,
+    strip_end,
+    strongest_trait,
 )
+from novel_engine.llm.prose_lines import LineMaker
 
 __all__ = ["EventWriter", "Slots", "PERSONA_TARGETED", "LOCATION_TARGETED", "TERSE"]
 
 PERSONA_TARGETED = frozenset({"speak", "persuade", "help", "attack"})
 LOCATION_TARGETED = frozenset({"move", "flee"})
 TERSE = 0.15  # below this verbosity: no opening, closing or extra sentences
-_REPEAT_GROUP = {"attack": "attack", "help": "help", "speak": "talk", "persuade": "talk", "investigate": "investigate",
-                 "move": "move", "flee": "move"}
-_TAG_GROUP = {"attack": "attack", "flee": "flee", "persuade": "persuade", "help": "help",
-              "hide": "quiet", "observe": "quiet", "investigate": "quiet", "rest": "quiet"}
+_REPEAT_GROUP = {
+    "attack": "attack",
+    "help": "help",
+    "speak": "talk",
+    "persuade": "talk",
+    "investigate": "investigate",
+    "move": "move",
+    "flee": "move",
+}
+_TAG_GROUP = {
+    "attack": "attack",
+    "flee": "flee",
+    "persuade": "persuade",
+    "help": "help",
+    "hide": "quiet",
+    "observe": "quiet",
+    "investigate": "quiet",
+    "rest": "quiet",
+}
 
 
 class Slots(dict):
@@ -37,7 +64,7 @@ class Slots(dict):
 
     __slots__ = ("_writer", "_action")
 
-    def __init__(self, writer: "EventWriter", action: str, **values: str) -> None:
+    def __init__(self, writer: EventWriter, action: str, **values: str) -> None:
         super().__init__(values)
         self._writer = writer
         self._action = action
@@ -67,8 +94,7 @@ class EventWriter:
         v = inp.verbosity
         self.v = 0.5 if not isinstance(v, (int, float)) or math.isnan(v) else min(1.0, max(0.0, float(v)))
         focus = set(inp.focus)
-        self.f_action, self.f_dialogue, self.f_atmos = ("action" in focus, "dialogue" in focus,
-                                                        "atmosphere" in focus)
+        self.f_action, self.f_dialogue, self.f_atmos = ("action" in focus, "dialogue" in focus, "atmosphere" in focus)
         self.used: set[str] = set()
         self.introduced: set[str] = set()  # characters already given a descriptive clause
         self.voiced: set[str] = set()
@@ -80,8 +106,11 @@ class EventWriter:
         falls = [v for e in inp.events for v in as_ids((e.data or {}).get("incapacitated"))]
         self.fallen_later: list[str] | None = [] if len(falls) > 2 else None
         # someone who speaks this turn needs no catchphrase put in their mouth as well
-        self.speakers = {e.actor for e in inp.events if e.actor and (e.dialogue or getattr(
-            e.action_type, "value", e.action_type) in ("speak", "persuade"))}
+        self.speakers = {
+            e.actor
+            for e in inp.events
+            if e.actor and (e.dialogue or getattr(e.action_type, "value", e.action_type) in ("speak", "persuade"))
+        }
         self.before = inp.before
         self.lines = LineMaker(inp.characters, inp.before)
 
@@ -113,8 +142,9 @@ class EventWriter:
         in the chapters before if a few draws find one."""
         return cap(self.fresh(key, slots, absent)[1])
 
-    def fresh(self, key: str, slots: dict[str, str], absent: frozenset[str] | set[str] = frozenset()
-              ) -> tuple[Template | None, str]:
+    def fresh(
+        self, key: str, slots: dict[str, str], absent: frozenset[str] | set[str] = frozenset()
+    ) -> tuple[Template | None, str]:
         """A template from pool ``key`` and its text, redrawn (twice at most) while the text was
         written in the chapters before: a story that says the same thing twice reads as a log."""
         before = self.before
@@ -211,8 +241,12 @@ class EventWriter:
         if v < TERSE:
             self.terse_harm(out, data)
             return out
-        if (self.f_action and not data.get("missing") and (e.intensity >= 0.5 or action == "attack")
-                and rng.random() < 0.3 + 0.5 * v):
+        if (
+            self.f_action
+            and not data.get("missing")
+            and (e.intensity >= 0.5 or action == "attack")
+            and rng.random() < 0.3 + 0.5 * v
+        ):
             key = f"flourish.{action}"
             flourish = self.fresh_word(key if key in self.g.pools else "flourish.default")
             if flourish:
@@ -221,8 +255,13 @@ class EventWriter:
             if action == "persuade":  # persuasion's verbs ("urges") need someone to urge
                 slots["tag"] = self.word("tag.default")
             # a line for someone is said to them, never "to nobody in particular"
-            key = ("dialogue.at" if action == "attack" else "dialogue.to" if action in PERSONA_TARGETED and e.target
-                   else "dialogue.other")
+            key = (
+                "dialogue.at"
+                if action == "attack"
+                else "dialogue.to"
+                if action in PERSONA_TARGETED and e.target
+                else "dialogue.other"
+            )
             out.append(self.say(key, slots))
         finding = strip_end(str(data.get("finding") or ""))
         # a finding told in the chapters before is no news: the search is told, not its old result
@@ -234,8 +273,13 @@ class EventWriter:
         voice = self.inp.characters.get(e.actor)
         # a catchphrase is seasoning: one or two a chapter, never for someone who speaks anyway, and
         # only one that fits whoever hears it (see prose_lines)
-        if (voice is not None and voice.voice and e.actor not in self.speakers and len(self.voiced) < 1 + (v >= 0.8)
-                and rng.random() < (0.06 if self.f_dialogue else 0.03) * (0.5 + v)):
+        if (
+            voice is not None
+            and voice.voice
+            and e.actor not in self.speakers
+            and len(self.voiced) < 1 + (v >= 0.8)
+            and rng.random() < (0.06 if self.f_dialogue else 0.03) * (0.5 + v)
+        ):
             self.voiced.add(e.actor)
             listener = self.inp.characters.get(e.target) if action in PERSONA_TARGETED else None
             said = quote_forms(self.lines.catchphrase(self, e.actor, listener))
@@ -267,8 +311,13 @@ class EventWriter:
         day, its fourth, eighth..., or when it hurts someone; on the other days it is not told."""
         again = self.inp.repeats.get(e.id, 0)
         data = e.data or {}
-        return (again >= 2 and bool(again & (again - 1)) and not data.get("missing")
-                and not data.get("wounded") and not data.get("incapacitated"))
+        return (
+            again >= 2
+            and bool(again & (again - 1))
+            and not data.get("missing")
+            and not data.get("wounded")
+            and not data.get("incapacitated")
+        )
 
     def event_slots(self, e, action: str) -> tuple[Slots, set[str]]:
         """The fields of an event's sentences, and the optional fields it cannot fill."""
@@ -311,7 +360,7 @@ class EventWriter:
         self.introduced.add(pid)
         kind = options[rng.randrange(len(options))]
         if kind == "appositive":
-            return f"{name}, {appos},{text[len(name):]}"
+            return f"{name}, {appos},{text[len(name) :]}"
         return f"{self.word(kind)}, {text}"
 
     def beat_of_world(self, e, action: str | None) -> list[str]:
@@ -385,14 +434,20 @@ class EventWriter:
         if len(wounded) == 1:
             damage = data.get("damage")
             severe = isinstance(damage, (int, float)) and damage >= 0.4
-            out.append(self.say(self.harm_key("wound.severe" if severe else "wound.light", wounded[0]),
-                                Slots(self, "attack", victim=self.name(wounded[0]))))
+            out.append(
+                self.say(
+                    self.harm_key("wound.severe" if severe else "wound.light", wounded[0]),
+                    Slots(self, "attack", victim=self.name(wounded[0])),
+                )
+            )
         elif wounded:
             out.append(self.say("wound.many", Slots(self, "attack", names=self._names(wounded))))
         if self.fallen_later is not None:
             self.fallen_later.extend(f for f in fallen if f not in self.fallen_later)
         elif len(fallen) == 1:
-            out.append(self.say(self.harm_key("fall.one", fallen[0]), Slots(self, "attack", victim=self.name(fallen[0]))))
+            out.append(
+                self.say(self.harm_key("fall.one", fallen[0]), Slots(self, "attack", victim=self.name(fallen[0])))
+            )
         elif fallen:
             out.append(self.say("fall.many", Slots(self, "attack", names=self._names(fallen))))
         return out

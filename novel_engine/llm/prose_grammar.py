@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -53,36 +53,111 @@ ACTION_TYPES = ("move", "observe", "investigate", "speak", "persuade", "help", "
 OUTCOMES = ("success", "partial", "failure", "blocked")
 
 #: Every field a template may use. Each is filled with a plain string by the writer.
-FIELDS = frozenset({
-    "actor", "target", "place", "origin", "adverb", "manner", "tag", "atag", "line", "line_c",
-    "reply", "reply_c", "finding", "summary", "summary_lc", "victim", "names", "agent", "n",
-    "nth", "title", "goal", "request", "subject", "value", "first", "news",
-})
+FIELDS = frozenset(
+    {
+        "actor",
+        "target",
+        "place",
+        "origin",
+        "adverb",
+        "manner",
+        "tag",
+        "atag",
+        "line",
+        "line_c",
+        "reply",
+        "reply_c",
+        "finding",
+        "summary",
+        "summary_lc",
+        "victim",
+        "names",
+        "agent",
+        "n",
+        "nth",
+        "title",
+        "goal",
+        "request",
+        "subject",
+        "value",
+        "first",
+        "news",
+    }
+)
 
 REQUIRED_POOLS: tuple[str, ...] = (
     *(f"opening.{b}" for b in ("calm", "rising", "high")),
     *(f"closing.{b}" for b in ("calm", "rising", "high")),
     *(f"atmosphere.{k}" for k in ("weather", "light", "sound")),
-    "scene", "quiet", "transition.place", "transition.plain", "opener.place", "beat",
+    "scene",
+    "quiet",
+    "transition.place",
+    "transition.plain",
+    "opener.place",
+    "beat",
     *(f"actions.{a}.{o}" for a in ACTION_TYPES for o in OUTCOMES),
     *(f"adverb.{a}" for a in ACTION_TYPES),
     *(f"manner.{a}" for a in ACTION_TYPES),
     *(f"tag.{g}" for g in ("default", "attack", "flee", "persuade", "help", "quiet")),
-    "answer", "dialogue.speak", "dialogue.persuade", "dialogue.other", "dialogue.reply", "dialogue.voice",
-    "dialogue.at", "dialogue.to",
+    "answer",
+    "dialogue.speak",
+    "dialogue.persuade",
+    "dialogue.other",
+    "dialogue.reply",
+    "dialogue.voice",
+    "dialogue.at",
+    "dialogue.to",
     *(f"reaction.{a}.{o}" for a in ("speak", "persuade") for o in OUTCOMES),
-    "finding", "counter.back", "counter.step.one", "counter.step.many",
+    "finding",
+    "counter.back",
+    "counter.step.one",
+    "counter.step.many",
     *(f"stance.{s}" for s in ("counter", "evade", "refuse")),
-    "negotiation.modified", "missing",
-    "wound.light", "wound.severe", "wound.many", "fall.one", "fall.many",
-    "terse.wound.one", "terse.wound.many", "terse.fall.one", "terse.fall.many",
-    "flourish.default", "flourish.world", "world", "causal", "generic",
-    "omitted.one", "omitted.many", "fallback.actor", "fallback.place", "fallback.target",
+    "negotiation.modified",
+    "missing",
+    "wound.light",
+    "wound.severe",
+    "wound.many",
+    "fall.one",
+    "fall.many",
+    "terse.wound.one",
+    "terse.wound.many",
+    "terse.fall.one",
+    "terse.fall.many",
+    "flourish.default",
+    "flourish.world",
+    "world",
+    "causal",
+    "generic",
+    "omitted.one",
+    "omitted.many",
+    "fallback.actor",
+    "fallback.place",
+    "fallback.target",
     "status.wounded",
-    *(f"says.{k}" for k in ("location", "status", "hostile", "ally", "fact", "goal", "request", "plea", "warm",
-                            "cold", "greet", "strike", "vow", "aid")),
+    *(
+        f"says.{k}"
+        for k in (
+            "location",
+            "status",
+            "hostile",
+            "ally",
+            "fact",
+            "goal",
+            "request",
+            "plea",
+            "warm",
+            "cold",
+            "greet",
+            "strike",
+            "vow",
+            "aid",
+        )
+    ),
     *(f"replies.{a}.{o}" for a in ("speak", "persuade", "tell") for o in OUTCOMES),
-    "previously", "epilogue", "omitted.kinds",
+    "previously",
+    "epilogue",
+    "omitted.kinds",
     *(f"recap.{k}" for k in ("attack", "help", "persuade", "speak", "move", "flee", "investigate", "quiet", "fall")),
     *(f"repeat.{k}" for k in ("attack", "help", "talk", "investigate", "move", "quiet")),
 )
@@ -127,8 +202,11 @@ def _compile(text: str, where: str) -> Template:
         if name is None:
             continue
         if name not in FIELDS or spec or conversion:
-            raise ConfigError(f"{where}: template {text!r} uses '{{{name}}}', which is not an allowed field "
-                              f"(allowed: {', '.join(sorted(FIELDS))})", path=where)
+            raise ConfigError(
+                f"{where}: template {text!r} uses '{{{name}}}', which is not an allowed field "
+                f"(allowed: {', '.join(sorted(FIELDS))})",
+                path=where,
+            )
         fields.add(name)
     return Template(text, frozenset(fields), text.startswith("{actor} "))
 
@@ -145,7 +223,7 @@ def _flatten(node: Any, path: str, out: dict[str, tuple[Template, ...]], source:
         raise ConfigError(f"{source}: {path} must be a mapping or a list of templates", path=path)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_grammar(style: str) -> Grammar:
     """Load, check and compile the grammar of ``style`` (cached: each file is read once per process).
 
@@ -172,18 +250,97 @@ def load_grammar(style: str) -> Grammar:
 _OPENING_PUNCT = "\"'([-*"
 # words a world-event summary may start with and still be lowercased mid-sentence; anything else
 # (most likely a name) keeps its capital, and only templates that open with the summary are used
-_LOWERABLE = frozenset({
-    "a", "an", "the", "some", "several", "many", "few", "all", "every", "no", "two", "three", "four",
-    "distant", "thunder", "rain", "snow", "smoke", "fire", "fog", "mist", "night", "dawn", "word",
-    "news", "rumours", "rumors", "somewhere", "something", "someone", "nobody", "everyone", "people",
-    "dark", "strange", "sirens", "alarms", "shots", "gunfire", "power", "lights",
-})
-_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-                 "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-                 "eighteen", "nineteen", "twenty")
-_ORDINALS = ("zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
-             "ninth", "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth",
-             "sixteenth", "seventeenth", "eighteenth", "nineteenth", "twentieth")
+_LOWERABLE = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "some",
+        "several",
+        "many",
+        "few",
+        "all",
+        "every",
+        "no",
+        "two",
+        "three",
+        "four",
+        "distant",
+        "thunder",
+        "rain",
+        "snow",
+        "smoke",
+        "fire",
+        "fog",
+        "mist",
+        "night",
+        "dawn",
+        "word",
+        "news",
+        "rumours",
+        "rumors",
+        "somewhere",
+        "something",
+        "someone",
+        "nobody",
+        "everyone",
+        "people",
+        "dark",
+        "strange",
+        "sirens",
+        "alarms",
+        "shots",
+        "gunfire",
+        "power",
+        "lights",
+    }
+)
+_NUMBER_WORDS = (
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+)
+_ORDINALS = (
+    "zeroth",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+    "twentieth",
+)
 
 
 def cap(text: str) -> str:
@@ -191,7 +348,7 @@ def cap(text: str) -> str:
     for i, ch in enumerate(text):
         if ch in _OPENING_PUNCT or ch.isspace():
             continue
-        return text[:i] + ch.upper() + text[i + 1:] if ch.islower() else text
+        return text[:i] + ch.upper() + text[i + 1 :] if ch.islower() else text
     return text
 
 
@@ -224,7 +381,7 @@ def quote_forms(line: str | None) -> tuple[str, str] | None:
     """
     if not line:
         return None
-    text = " ".join(line.split()).strip("\"“” ").replace('"', "'")
+    text = " ".join(line.split()).strip('"“” ').replace('"', "'")
     if not text:
         return None
     text = cap(text)
@@ -266,7 +423,7 @@ def first_sentence(text: str, limit: int = 220) -> str | None:
         return None
     for i, ch in enumerate(text):
         if ch in ".!?" and (i + 1 == len(text) or text[i + 1] == " "):
-            text = text[:i + 1]
+            text = text[: i + 1]
             break
     else:
         text = text + "."
@@ -275,15 +432,19 @@ def first_sentence(text: str, limit: int = 220) -> str | None:
 
 # which character traits colour which deed: a brave soul does not "flee fearlessly"
 _TRAIT_FIT: dict[str, tuple[tuple[str, str], ...]] = {
-    "attack": (("courage", "high"), ("aggressiveness", "high"), ("courage", "low"),
-               ("aggressiveness", "low"), ("compassion", "low")),
+    "attack": (
+        ("courage", "high"),
+        ("aggressiveness", "high"),
+        ("courage", "low"),
+        ("aggressiveness", "low"),
+        ("compassion", "low"),
+    ),
     "flee": (("courage", "low"), ("intelligence", "high"), ("intelligence", "low")),
     "hide": (("courage", "low"), ("social_tendency", "low"), ("intelligence", "high")),
     "move": (("courage", "high"), ("courage", "low"), ("intelligence", "low")),
     "observe": (("intelligence", "high"), ("social_tendency", "low")),
     "investigate": (("intelligence", "high"), ("intelligence", "low")),
-    "speak": (("social_tendency", "high"), ("social_tendency", "low"), ("compassion", "high"),
-              ("compassion", "low")),
+    "speak": (("social_tendency", "high"), ("social_tendency", "low"), ("compassion", "high"), ("compassion", "low")),
     "persuade": (("intelligence", "high"), ("social_tendency", "high"), ("aggressiveness", "high")),
     "help": (("compassion", "high"), ("courage", "high")),
 }

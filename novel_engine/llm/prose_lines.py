@@ -28,10 +28,23 @@ _I_FORMS = frozenset({"I", "I'm", "I'll", "I've", "I'd", "OK", "Ok"})
 _WORD = re.compile(r"[A-Z][\w'’-]*")
 _SENTENCE_START = re.compile(r"(^|[.!?]\s+|[\"“]\s*)$")
 # "Persuade the knight to offer tribute", "Talk Ser Aldric out of a charge", "Egg the knight on to kill"
-_REQUEST = re.compile(r"^(?:persuade|convince|get|talk|egg|urge|press|push|beg|ask|tell)\s+.+?\s+"
-                      r"(?P<how>on to|out of|into|to)\s+(?P<what>.+)$", re.IGNORECASE)
-_YOU = {"she": "you", "he": "you", "her": "your", "his": "your", "him": "you", "herself": "yourself",
-        "himself": "yourself", "they": "you", "their": "your", "them": "you"}
+_REQUEST = re.compile(
+    r"^(?:persuade|convince|get|talk|egg|urge|press|push|beg|ask|tell)\s+.+?\s+"
+    r"(?P<how>on to|out of|into|to)\s+(?P<what>.+)$",
+    re.IGNORECASE,
+)
+_YOU = {
+    "she": "you",
+    "he": "you",
+    "her": "your",
+    "his": "your",
+    "him": "you",
+    "herself": "yourself",
+    "himself": "yourself",
+    "they": "you",
+    "their": "your",
+    "them": "you",
+}
 _CLAIM_POOLS = {"location_of": "location", "status_of": "status", "hostile": "hostile", "ally": "ally"}
 
 
@@ -43,8 +56,8 @@ def named_in(line: str) -> set[str]:
         word = m.group(0).rstrip("'’")
         if word in _I_FORMS:
             continue
-        start = _SENTENCE_START.search(line[:m.start()]) is not None
-        if not start or line[m.end():m.end() + 1] == ",":
+        start = _SENTENCE_START.search(line[: m.start()]) is not None
+        if not start or line[m.end() : m.end() + 1] == ",":
             names.add(word.removesuffix("'s").removesuffix("’s"))
     return names
 
@@ -68,9 +81,37 @@ def first_name(sketch: CharacterSketch | None, fallback: str) -> str:
     return words[0] if words else sketch.name
 
 
-_TITLES = frozenset({"ser", "sir", "lady", "lord", "elder", "maester", "dr", "doctor", "captain", "commander",
-                     "sergeant", "detective", "officer", "mr", "mrs", "ms", "miss", "the", "old", "father",
-                     "mother", "brother", "sister", "chief", "lieutenant", "engineer", "agent"})
+_TITLES = frozenset(
+    {
+        "ser",
+        "sir",
+        "lady",
+        "lord",
+        "elder",
+        "maester",
+        "dr",
+        "doctor",
+        "captain",
+        "commander",
+        "sergeant",
+        "detective",
+        "officer",
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "the",
+        "old",
+        "father",
+        "mother",
+        "brother",
+        "sister",
+        "chief",
+        "lieutenant",
+        "engineer",
+        "agent",
+    }
+)
 
 
 def _aim(text: str, listener: CharacterSketch | None = None) -> str:
@@ -89,8 +130,11 @@ def _refs(listener: CharacterSketch) -> list[str]:
     words = {w.lower() for w in re.findall(r"[A-Za-z]+", f"{listener.name} {listener.id.replace('_', ' ')}")}
     words |= {w.lower() for w in re.findall(r"[A-Za-z]+", listener.description)[:4]} - {"a", "an", "the", "of"}
     names = [w for w in re.findall(r"[A-Z][a-z]{2,}", listener.name) if w.lower() not in _TITLES]
-    return [re.escape(listener.name), *(rf"the {re.escape(w)}" for w in sorted(words) if len(w) > 2),
-            *(re.escape(w) for w in names)]
+    return [
+        re.escape(listener.name),
+        *(rf"the {re.escape(w)}" for w in sorted(words) if len(w) > 2),
+        *(re.escape(w) for w in names),
+    ]
 
 
 def _address(text: str, listener: CharacterSketch) -> str:
@@ -116,8 +160,7 @@ def _request(goal: str, listener: CharacterSketch | None) -> str | None:
         what = f"agree to {what}"
     words = what.split(" ")
     # "say what she saw from her window": the listener's pronouns (not "the witness to her theft")
-    words = [_YOU[w] if w in _YOU and (i == 0 or words[i - 1] not in ("to", "of")) else w
-             for i, w in enumerate(words)]
+    words = [_YOU[w] if w in _YOU and (i == 0 or words[i - 1] not in ("to", "of")) else w for i, w in enumerate(words)]
     what = " ".join(words)
     return _address(what, listener) if listener is not None else what
 
@@ -188,8 +231,10 @@ class LineMaker:
         kind, _, subject = key.partition(":")
         pool = _CLAIM_POOLS.get(kind)
         if pool is not None and subject:
-            return w.say(f"says.{pool}", {"first": first, "subject": w.name(subject),
-                                          "value": w.name(value) if isinstance(value, str) else ""})
+            return w.say(
+                f"says.{pool}",
+                {"first": first, "subject": w.name(subject), "value": w.name(value) if isinstance(value, str) else ""},
+            )
         content = strip_end(str(told.get("content") or ""))
         if content and not content.lower().startswith(kind.replace("_", " ")):
             return w.say("says.fact", {"first": first, "news": content[:1].lower() + content[1:]})

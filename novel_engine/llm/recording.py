@@ -30,7 +30,8 @@ import json
 import time
 import uuid
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from novel_engine import errors
 from novel_engine.errors import ModelError, ReplayMissError
@@ -39,11 +40,21 @@ from novel_engine.llm.port import LanguageModel, ModelRequest, ModelResponse
 from novel_engine.llm.prompts import render_prompt
 from novel_engine.llm.transport import parse_structured
 
-__all__ = ["CallLog", "MemoryCallLog", "StoreCallLog", "TurnCallLog", "RecordingModel", "recorder_of",
-           "take_calls", "learn_calls"]
+__all__ = [
+    "CallLog",
+    "MemoryCallLog",
+    "StoreCallLog",
+    "TurnCallLog",
+    "RecordingModel",
+    "recorder_of",
+    "take_calls",
+    "learn_calls",
+]
 
-_REPLAYABLE_ERRORS = {name: getattr(errors, name) for name in
-                      ("ModelError", "ModelOutputError", "ModelTransientError", "CircuitOpenError")}
+_REPLAYABLE_ERRORS = {
+    name: getattr(errors, name)
+    for name in ("ModelError", "ModelOutputError", "ModelTransientError", "CircuitOpenError")
+}
 
 
 def _encode(records: Sequence[dict[str, Any]]) -> bytes:
@@ -112,7 +123,7 @@ class StoreCallLog(CallLog):
         out: dict[int, list[dict[str, Any]]] = {}
         for key in sorted(keys):
             blob = await self.runner.acall(lambda s, k=key: s.get_object(k))
-            name = key[len(self.prefix):]
+            name = key[len(self.prefix) :]
             turn = int(name[5:15]) if name.startswith("turn-") else None
             for line in gzip.decompress(blob).decode().splitlines():
                 if line:
@@ -170,8 +181,15 @@ class RecordingModel(LanguageModel):
         replay: serve only from the log (no API call; a miss is an error).
     """
 
-    def __init__(self, model: LanguageModel | None, log: CallLog, *, model_id: str,
-                 settings: dict[str, Any] | None = None, replay: bool = False) -> None:
+    def __init__(
+        self,
+        model: LanguageModel | None,
+        log: CallLog,
+        *,
+        model_id: str,
+        settings: dict[str, Any] | None = None,
+        replay: bool = False,
+    ) -> None:
         if model is None and not replay:
             raise ModelError("a recording model needs a model to call unless it only replays")
         self.model = model
@@ -212,8 +230,13 @@ class RecordingModel(LanguageModel):
             cls = _REPLAYABLE_ERRORS.get(rec["error"]["type"], ModelError)
             raise cls(rec["error"]["message"], replayed=True)
         r = rec["response"]
-        return ModelResponse(text=r["text"], model=r["model"], parsed=parse_structured(r["text"], request.schema),
-                             input_tokens=r.get("input_tokens", 0), output_tokens=r.get("output_tokens", 0))
+        return ModelResponse(
+            text=r["text"],
+            model=r["model"],
+            parsed=parse_structured(r["text"], request.schema),
+            input_tokens=r.get("input_tokens", 0),
+            output_tokens=r.get("output_tokens", 0),
+        )
 
     async def _one(self, request: ModelRequest) -> ModelResponse:
         known = await self._load()
@@ -224,12 +247,22 @@ class RecordingModel(LanguageModel):
                 self.log.used(request.turn, rec)  # a turn's records hold every answer it used
             return self._from_record(rec, request)
         if self.replay or self.model is None:
-            raise ReplayMissError(f"replay: no recorded answer for the {request.purpose} call of {request.agent} "
-                                  f"on turn {request.turn}; the replayed session diverged from the recording",
-                                  agent=request.agent, turn=request.turn, key=key)
+            raise ReplayMissError(
+                f"replay: no recorded answer for the {request.purpose} call of {request.agent} "
+                f"on turn {request.turn}; the replayed session diverged from the recording",
+                agent=request.agent,
+                turn=request.turn,
+                key=key,
+            )
         prompt = render_prompt(request)
-        rec = {"key": key, "model": self.model_id, "purpose": request.purpose, "agent": request.agent,
-               "turn": request.turn, "request": {"system": prompt.system, "user": prompt.user}}
+        rec = {
+            "key": key,
+            "model": self.model_id,
+            "purpose": request.purpose,
+            "agent": request.agent,
+            "turn": request.turn,
+            "request": {"system": prompt.system, "user": prompt.user},
+        }
         try:
             response = await self.model.complete(request)
         except ModelError as err:
@@ -238,8 +271,12 @@ class RecordingModel(LanguageModel):
             raise
         # a model that answers with a parsed object only (the offline policy) is recorded as its JSON
         text = response.text or (response.parsed.model_dump_json() if response.parsed is not None else "")
-        rec["response"] = {"text": text, "model": response.model, "input_tokens": response.input_tokens,
-                           "output_tokens": response.output_tokens}
+        rec["response"] = {
+            "text": text,
+            "model": response.model,
+            "input_tokens": response.input_tokens,
+            "output_tokens": response.output_tokens,
+        }
         self._keep(rec)
         return response
 

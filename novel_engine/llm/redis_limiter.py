@@ -69,8 +69,15 @@ class RedisLimiter(Limiter):
         lease_ttl_s: how long a call may hold its slot before it counts as lost.
     """
 
-    def __init__(self, url: str, name: str, max_concurrency: int, requests_per_minute: int | None = None,
-                 tokens_per_minute: int | None = None, lease_ttl_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        max_concurrency: int,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+        lease_ttl_s: float = 300.0,
+    ) -> None:
         self.url, self.name = url, name
         self.limits = (max_concurrency, requests_per_minute or 0, tokens_per_minute or 0)
         self.lease_ttl_s = lease_ttl_s
@@ -78,9 +85,14 @@ class RedisLimiter(Limiter):
         self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"url": self.url, "name": self.name, "max_concurrency": self.limits[0],
-                "requests_per_minute": self.limits[1] or None, "tokens_per_minute": self.limits[2] or None,
-                "lease_ttl_s": self.lease_ttl_s}
+        return {
+            "url": self.url,
+            "name": self.name,
+            "max_concurrency": self.limits[0],
+            "requests_per_minute": self.limits[1] or None,
+            "tokens_per_minute": self.limits[2] or None,
+            "lease_ttl_s": self.lease_ttl_s,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)

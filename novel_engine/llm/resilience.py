@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from novel_engine.errors import CircuitOpenError, ModelError, ModelFailedError, ModelTransientError
 from novel_engine.llm.port import LanguageModel, ModelRequest, ModelResponse
@@ -26,8 +27,7 @@ from novel_engine.llm.port import LanguageModel, ModelRequest, ModelResponse
 __all__ = ["RetryingModel", "CircuitBreaker", "FailurePolicy", "backoff_delay"]
 
 
-def backoff_delay(attempt: int, base_s: float, max_s: float, retry_after: float | None,
-                  rng: random.Random) -> float:
+def backoff_delay(attempt: int, base_s: float, max_s: float, retry_after: float | None, rng: random.Random) -> float:
     """Seconds to wait before retry number ``attempt`` (1-based).
 
     Full jitter over ``base_s * 2**(attempt-1)`` capped at ``max_s``; a server's Retry-After is a
@@ -51,8 +51,14 @@ class RetryingModel(LanguageModel):
         sleep: how to wait (tests pass a recorder).
     """
 
-    def __init__(self, model: LanguageModel, max_retries: int = 4, backoff_s: float = 0.5,
-                 max_backoff_s: float = 20.0, sleep: Callable[[float], Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: LanguageModel,
+        max_retries: int = 4,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 20.0,
+        sleep: Callable[[float], Any] | None = None,
+    ) -> None:
         self.model = model
         self.name = model.name
         self.max_retries = max_retries
@@ -63,8 +69,12 @@ class RetryingModel(LanguageModel):
         self.retries = 0  # retries made, over the wrapper's life (a metric)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"model": self.model, "max_retries": self.max_retries, "backoff_s": self.backoff_s,
-                "max_backoff_s": self.max_backoff_s}
+        return {
+            "model": self.model,
+            "max_retries": self.max_retries,
+            "backoff_s": self.backoff_s,
+            "max_backoff_s": self.max_backoff_s,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)
@@ -77,11 +87,15 @@ class RetryingModel(LanguageModel):
             except ModelTransientError as err:
                 attempt += 1
                 if attempt > self.max_retries:
-                    raise ModelTransientError(f"{err.message} (gave up after {attempt} attempts)",
-                                              **{**err.details, "attempts": attempt}) from None
+                    raise ModelTransientError(
+                        f"{err.message} (gave up after {attempt} attempts)", **{**err.details, "attempts": attempt}
+                    ) from None
                 self.retries += 1
-                await self._sleep(backoff_delay(attempt, self.backoff_s, self.max_backoff_s,
-                                                err.details.get("retry_after"), self._rng))
+                await self._sleep(
+                    backoff_delay(
+                        attempt, self.backoff_s, self.max_backoff_s, err.details.get("retry_after"), self._rng
+                    )
+                )
 
 
 class CircuitBreaker(LanguageModel):
@@ -94,8 +108,13 @@ class CircuitBreaker(LanguageModel):
         clock: seconds, monotonic (tests pass a fake).
     """
 
-    def __init__(self, model: LanguageModel, failures: int = 20, cooldown_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        model: LanguageModel,
+        failures: int = 20,
+        cooldown_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.model = model
         self.name = model.name
         self.failures = failures
@@ -121,8 +140,11 @@ class CircuitBreaker(LanguageModel):
     async def complete(self, request: ModelRequest) -> ModelResponse:
         state = self.state
         if state == "open" or (state == "half-open" and self._trial):
-            raise CircuitOpenError(f"{self.name}: circuit breaker open after {self._consecutive} failures in a row",
-                                   model=self.name, failures=self._consecutive)
+            raise CircuitOpenError(
+                f"{self.name}: circuit breaker open after {self._consecutive} failures in a row",
+                model=self.name,
+                failures=self._consecutive,
+            )
         self._trial = state == "half-open"
         try:
             response = await self.model.complete(request)
@@ -150,9 +172,13 @@ class FailurePolicy(LanguageModel):
         self.mode = mode
 
     def _failed(self, request: ModelRequest, err: ModelError) -> ModelFailedError:
-        return ModelFailedError(f"the {request.purpose} call of {request.agent} on turn {request.turn} failed "
-                                f"and on_model_failure is 'fail': {err.message}",
-                                agent=request.agent, turn=request.turn, cause=type(err).__name__)
+        return ModelFailedError(
+            f"the {request.purpose} call of {request.agent} on turn {request.turn} failed "
+            f"and on_model_failure is 'fail': {err.message}",
+            agent=request.agent,
+            turn=request.turn,
+            cause=type(err).__name__,
+        )
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         try:

@@ -8,7 +8,8 @@ records how it talked to its model. API keys are *never* settings: they come fro
 from __future__ import annotations
 
 import os
-from typing import Literal, Mapping
+from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -113,6 +114,11 @@ def api_key(provider: str, environ: Mapping[str, str] | None = None, *, required
         if value:
             return value
     if required:
-        raise ConfigError(f"the {provider} model needs an API key: set {' or '.join(names)} in the environment "
-                          f"(or choose llm=offline)", setting="llm", provider=provider, variables=list(names))
+        raise ConfigError(
+            f"the {provider} model needs an API key: set {' or '.join(names)} in the environment "
+            f"(or choose llm=offline)",
+            setting="llm",
+            provider=provider,
+            variables=list(names),
+        )
     return None

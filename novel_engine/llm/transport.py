@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import email.utils
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from novel_engine.errors import ModelError, ModelTransientError
 
-__all__ = ["RETRYABLE_STATUS", "parse_retry_after", "http_failure", "timeout_failure", "estimate_tokens",
-           "parse_structured"]
+__all__ = [
+    "RETRYABLE_STATUS",
+    "parse_retry_after",
+    "http_failure",
+    "timeout_failure",
+    "estimate_tokens",
+    "parse_structured",
+]
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 600.0  # a server asking for more is treated as asking for this

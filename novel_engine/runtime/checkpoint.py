@@ -24,7 +24,8 @@ from __future__ import annotations
 import json
 import zlib
 from collections import deque
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from novel_engine.agents.chronicler import ChroniclerAgent
 from novel_engine.agents.director import DirectorAgent
@@ -47,11 +48,20 @@ FORMAT = 1  #: bump when the layout changes; :func:`restore` refuses unknown for
 
 
 def _memory(item: MemoryItem) -> list[Any]:
-    return [item.turn, item.event_id, item.summary, item.role, item.action_type, item.other, item.outcome,
-            item.place, item.progress]
+    return [
+        item.turn,
+        item.event_id,
+        item.summary,
+        item.role,
+        item.action_type,
+        item.other,
+        item.outcome,
+        item.place,
+        item.progress,
+    ]
 
 
-def capture(runtime: "LocalRuntime", *, history: bool = True, scenario: bool = True) -> dict[str, Any]:
+def capture(runtime: LocalRuntime, *, history: bool = True, scenario: bool = True) -> dict[str, Any]:
     """Return the state of ``runtime`` between two turns as a JSON-friendly dict.
 
     Args:
@@ -61,11 +71,20 @@ def capture(runtime: "LocalRuntime", *, history: bool = True, scenario: bool = T
         scenario: include the scenario (the store keeps it once, in the session record).
     """
     beliefs, memory = runtime.held()
-    return assemble(turn=runtime.turn, seed=runtime.seed, scenario=runtime.scenario, settings=runtime.settings,
-                    world=runtime.world, pending=runtime.pending, beliefs=beliefs,
-                    memory=memory, director=runtime.director,
-                    chronicler=runtime.chronicler.to_dict(),
-                    history=runtime.history if history else None, with_scenario=scenario)
+    return assemble(
+        turn=runtime.turn,
+        seed=runtime.seed,
+        scenario=runtime.scenario,
+        settings=runtime.settings,
+        world=runtime.world,
+        pending=runtime.pending,
+        beliefs=beliefs,
+        memory=memory,
+        director=runtime.director,
+        chronicler=runtime.chronicler.to_dict(),
+        history=runtime.history if history else None,
+        with_scenario=scenario,
+    )
 
 
 def memory_rows(agents: Mapping[str, Any]) -> dict[str, list[list[Any]]]:
@@ -73,9 +92,21 @@ def memory_rows(agents: Mapping[str, Any]) -> dict[str, list[list[Any]]]:
     return {pid: [_memory(m) for m in a.memory] for pid, a in agents.items()}
 
 
-def assemble(*, turn: int, seed: int, scenario: Scenario, settings: SessionSettings, world: WorldState,
-             pending: Any, beliefs: Mapping[str, Any], memory: Mapping[str, Any], director: DirectorAgent,
-             chronicler: Mapping[str, Any], history: Any = None, with_scenario: bool = True) -> dict[str, Any]:
+def assemble(
+    *,
+    turn: int,
+    seed: int,
+    scenario: Scenario,
+    settings: SessionSettings,
+    world: WorldState,
+    pending: Any,
+    beliefs: Mapping[str, Any],
+    memory: Mapping[str, Any],
+    director: DirectorAgent,
+    chronicler: Mapping[str, Any],
+    history: Any = None,
+    with_scenario: bool = True,
+) -> dict[str, Any]:
     """A checkpoint dict from its parts, wherever they live (one process, or a Ray session's actors).
 
     ``beliefs`` is ``{persona id: BeliefModel.to_dict()}``, ``memory`` is :func:`memory_rows`,
@@ -109,7 +140,7 @@ def assemble(*, turn: int, seed: int, scenario: Scenario, settings: SessionSetti
     return state
 
 
-def report_from_dict(d: Mapping[str, Any], events: list[Event] | None = None) -> "TurnReport":
+def report_from_dict(d: Mapping[str, Any], events: list[Event] | None = None) -> TurnReport:
     """Rebuild a :class:`TurnReport` from ``TurnReport.to_dict`` (timings are not kept).
 
     Args:
@@ -119,14 +150,28 @@ def report_from_dict(d: Mapping[str, Any], events: list[Event] | None = None) ->
     from novel_engine.runtime.local import TurnReport
 
     evs = events if events is not None else [Event.from_dict(e) for e in d.get("events", ())]
-    return TurnReport(turn=int(d["turn"]), events=tuple(evs), prose=d["prose"], tension=d["tension"],
-                      coherence=d["coherence"], milestones=tuple(d.get("milestones", ())),
-                      rejected=int(d.get("rejected", 0)), fallbacks=int(d.get("fallbacks", 0)),
-                      repaired=int(d.get("repaired", 0)), violations=dict(d.get("violations", {})))
+    return TurnReport(
+        turn=int(d["turn"]),
+        events=tuple(evs),
+        prose=d["prose"],
+        tension=d["tension"],
+        coherence=d["coherence"],
+        milestones=tuple(d.get("milestones", ())),
+        rejected=int(d.get("rejected", 0)),
+        fallbacks=int(d.get("fallbacks", 0)),
+        repaired=int(d.get("repaired", 0)),
+        violations=dict(d.get("violations", {})),
+    )
 
 
-def restore(state: Mapping[str, Any], model: LanguageModel, *, seed: int | None = None,
-            scenario: Scenario | None = None, replicate: bool = True) -> "LocalRuntime":
+def restore(
+    state: Mapping[str, Any],
+    model: LanguageModel,
+    *,
+    seed: int | None = None,
+    scenario: Scenario | None = None,
+    replicate: bool = True,
+) -> LocalRuntime:
     """Build a runtime that continues from ``state`` (written by :func:`capture`).
 
     Args:
@@ -143,8 +188,9 @@ def restore(state: Mapping[str, Any], model: LanguageModel, *, seed: int | None 
     from novel_engine.runtime.local import LocalRuntime
 
     if state.get("format") != FORMAT:
-        raise CheckpointError(f"unknown checkpoint format {state.get('format')!r} (expected {FORMAT})",
-                              format=state.get("format"))
+        raise CheckpointError(
+            f"unknown checkpoint format {state.get('format')!r} (expected {FORMAT})", format=state.get("format")
+        )
     try:
         if scenario is None:
             scenario = Scenario.model_validate(state["scenario"])
@@ -162,8 +208,9 @@ def restore(state: Mapping[str, Any], model: LanguageModel, *, seed: int | None 
         rt.pool = pool
         rt.beliefs.restore(state["beliefs"])
         ds = state["director"]
-        director = DirectorAgent(world, scenario, the_seed, CausalGraph.from_dict(ds["causal_graph"]),
-                                 difficulty=ds["difficulty"])
+        director = DirectorAgent(
+            world, scenario, the_seed, CausalGraph.from_dict(ds["causal_graph"]), difficulty=ds["difficulty"]
+        )
         director.tension_history = list(ds["tension_history"])
         director.reached = {goal: int(turn) for goal, turn in ds["reached"]}
         director.complications_used = set(ds["complications_used"])
@@ -177,8 +224,9 @@ def restore(state: Mapping[str, Any], model: LanguageModel, *, seed: int | None 
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"malformed checkpoint: {type(err).__name__}: {err}", error=str(err)) from None
     if world.turn != state["turn"]:
-        raise CheckpointError("malformed checkpoint: world turn and checkpoint turn differ",
-                              turn=state["turn"], world_turn=world.turn)
+        raise CheckpointError(
+            "malformed checkpoint: world turn and checkpoint turn differ", turn=state["turn"], world_turn=world.turn
+        )
     if replicate:
         rt.replicate()
     return rt

@@ -23,8 +23,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 __all__ = ["main", "read_state", "DEFAULT_STATE"]
 
@@ -64,8 +64,9 @@ def _hold(args: argparse.Namespace) -> int:
             cluster.add_node(num_cpus=args.cpus, resources={f"dev_node{i + 1}": 1})
         cluster.wait_for_nodes()
         tmp = state.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"pid": os.getpid(), "address": cluster.address,
-                                   "nodes": 1 + args.workers}), encoding="utf-8")
+        tmp.write_text(
+            json.dumps({"pid": os.getpid(), "address": cluster.address, "nodes": 1 + args.workers}), encoding="utf-8"
+        )
         tmp.replace(state)  # readers never see half a file
         stop.wait()
     finally:
@@ -78,14 +79,29 @@ def _up(args: argparse.Namespace) -> int:
     state = Path(args.state)
     current = read_state(state)
     if current and _alive(current["pid"]):
-        print(f"a dev cluster is already up at {current['address']} (pid {current['pid']}); "
-              f"stop it with: python -m novel_engine.runtime.dev_cluster down", file=sys.stderr)
+        print(
+            f"a dev cluster is already up at {current['address']} (pid {current['pid']}); "
+            f"stop it with: python -m novel_engine.runtime.dev_cluster down",
+            file=sys.stderr,
+        )
         return 1
     state.parent.mkdir(parents=True, exist_ok=True)
     state.unlink(missing_ok=True)
     log = state.with_suffix(".log")
-    cmd = [sys.executable, "-m", "novel_engine.runtime.dev_cluster", "_hold", "--state", str(state),
-           "--workers", str(args.workers), "--cpus", str(args.cpus), "--head-cpus", str(args.head_cpus)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "novel_engine.runtime.dev_cluster",
+        "_hold",
+        "--state",
+        str(state),
+        "--workers",
+        str(args.workers),
+        "--cpus",
+        str(args.cpus),
+        "--head-cpus",
+        str(args.head_cpus),
+    ]
     with log.open("w", encoding="utf-8") as out:
         holder = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + args.timeout
@@ -100,8 +116,11 @@ def _up(args: argparse.Namespace) -> int:
         time.sleep(0.2)  # polling a file written by another process: there is no event to await
     info = read_state(state)
     print(info["address"])
-    print(f"{info['nodes']} nodes up (holder pid {info['pid']}); connect with "
-          f"ray.init(address={info['address']!r}) or Engine('ray', address={info['address']!r})", file=sys.stderr)
+    print(
+        f"{info['nodes']} nodes up (holder pid {info['pid']}); connect with "
+        f"ray.init(address={info['address']!r}) or Engine('ray', address={info['address']!r})",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -133,19 +152,29 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m novel_engine.runtime.dev_cluster",
-                                description="A local multi-node Ray cluster for development.")
+    p = argparse.ArgumentParser(
+        prog="python -m novel_engine.runtime.dev_cluster", description="A local multi-node Ray cluster for development."
+    )
     sub = p.add_subparsers(dest="command", required=True)
-    for name, help_ in (("up", "start a head and worker nodes in the background"), ("down", "stop them"),
-                        ("status", "print the address if a cluster is up"), ("_hold", argparse.SUPPRESS)):
+    for name, help_ in (
+        ("up", "start a head and worker nodes in the background"),
+        ("down", "stop them"),
+        ("status", "print the address if a cluster is up"),
+        ("_hold", argparse.SUPPRESS),
+    ):
         c = sub.add_parser(name, help=help_)
         c.add_argument("--state", default=str(DEFAULT_STATE), help=f"state file (default {DEFAULT_STATE})")
         c.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for up/down")
         if name in ("up", "_hold"):
             c.add_argument("--workers", type=int, default=2, help="worker nodes besides the head (default 2)")
             c.add_argument("--cpus", type=int, default=1, help="CPUs each worker node offers (default 1)")
-            c.add_argument("--head-cpus", type=int, default=0, dest="head_cpus",
-                           help="CPUs the head offers (default 0, as on KubeRay: work goes to workers)")
+            c.add_argument(
+                "--head-cpus",
+                type=int,
+                default=0,
+                dest="head_cpus",
+                help="CPUs the head offers (default 0, as on KubeRay: work goes to workers)",
+            )
     return p
 
 

@@ -10,7 +10,8 @@ events; :func:`load` checks that it does and refuses to continue a story that wo
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from novel_engine.agents.director import validate_action
 from novel_engine.core.events import Decision, Event, WorldEventSpec
@@ -31,8 +32,10 @@ def turn_inputs(decisions: Mapping[str, Any] | None, world_events: Sequence[Worl
     ``decisions``: player actions as :class:`Decision` or as the raw dicts a caller sent.
     """
     decided = {k: d if isinstance(d, Decision) else Decision.model_validate(d) for k, d in (decisions or {}).items()}
-    return {"agent_actions": {k: d.model_dump(mode="json") for k, d in sorted(decided.items())},
-            "world_events": [w.model_dump(mode="json") for w in world_events]}
+    return {
+        "agent_actions": {k: d.model_dump(mode="json") for k, d in sorted(decided.items())},
+        "world_events": [w.model_dump(mode="json") for w in world_events],
+    }
 
 
 def encode_state(rt: LocalRuntime) -> bytes:
@@ -44,14 +47,21 @@ def turn_commit(report: TurnReport, inputs: Mapping[str, Any], checkpoint: bytes
     """The store commit of one played turn."""
     record = {k: v for k, v in report.to_dict().items() if k != "events"}
     record["inputs"] = dict(inputs)
-    return TurnCommit(turn=report.turn, record=record, events=tuple(e.to_dict() for e in report.events),
-                      checkpoint=checkpoint)
+    return TurnCommit(
+        turn=report.turn, record=record, events=tuple(e.to_dict() for e in report.events), checkpoint=checkpoint
+    )
 
 
 def session_record(session_id: str, rt: LocalRuntime, parent: tuple[str, int] | None = None) -> SessionRecord:
     """The store record of a new session whose runtime is ``rt``."""
-    return SessionRecord(id=session_id, scenario=rt.scenario.model_dump(mode="json"),
-                         settings=rt.settings.model_dump(mode="json"), seed=rt.seed, turn=rt.turn, parent=parent)
+    return SessionRecord(
+        id=session_id,
+        scenario=rt.scenario.model_dump(mode="json"),
+        settings=rt.settings.model_dump(mode="json"),
+        seed=rt.seed,
+        turn=rt.turn,
+        parent=parent,
+    )
 
 
 def _canon(events: Sequence[Event] | Sequence[dict]) -> str:
@@ -60,14 +70,22 @@ def _canon(events: Sequence[Event] | Sequence[dict]) -> str:
 
 async def replay_turn(rt: LocalRuntime, inputs: Mapping[str, Any]) -> TurnReport:
     """Play one turn again from its recorded inputs."""
-    actions = {k: validate_action(rt.world, k, Decision.model_validate(v))
-               for k, v in inputs.get("agent_actions", {}).items()}
+    actions = {
+        k: validate_action(rt.world, k, Decision.model_validate(v)) for k, v in inputs.get("agent_actions", {}).items()
+    }
     events = [WorldEventSpec.model_validate(w) for w in inputs.get("world_events", ())]
     return await rt.step(actions, events)
 
 
-async def load(runner: StoreRunner, session_id: str, model: LanguageModel, *, upto: int | None = None,
-               seed: int | None = None, replicate: bool = True) -> tuple[LocalRuntime, SessionRecord]:
+async def load(
+    runner: StoreRunner,
+    session_id: str,
+    model: LanguageModel,
+    *,
+    upto: int | None = None,
+    seed: int | None = None,
+    replicate: bool = True,
+) -> tuple[LocalRuntime, SessionRecord]:
     """Rebuild the runtime of a stored session as it was after turn ``upto`` (default: its last).
 
     Args:
@@ -90,12 +108,14 @@ async def load(runner: StoreRunner, session_id: str, model: LanguageModel, *, up
         raise SessionError(f"no session {session_id!r} in the state store", session_id=session_id) from None
     target = head.turn if upto is None else upto
     if not 0 <= target <= head.turn:
-        raise SessionError(f"session {session_id!r} has turns 0..{head.turn}, not {target}",
-                           session_id=session_id, turn=target)
+        raise SessionError(
+            f"session {session_id!r} has turns 0..{head.turn}, not {target}", session_id=session_id, turn=target
+        )
     found = await runner.acall(lambda s: s.checkpoint(session_id, target))
     if found is None:
-        raise CheckpointError(f"session {session_id!r} has no checkpoint at or before turn {target}",
-                              session_id=session_id)
+        raise CheckpointError(
+            f"session {session_id!r} has no checkpoint at or before turn {target}", session_id=session_id
+        )
     ck_turn, blob = found
     scenario = Scenario.model_validate(head.scenario)
     replaying = ck_turn < target
@@ -116,9 +136,12 @@ async def load(runner: StoreRunner, session_id: str, model: LanguageModel, *, up
             continue
         report = await replay_turn(rt, rec.record.get("inputs", {}))
         if _canon(report.events) != _canon(by_turn.get(rec.turn, [])) or report.prose != rec.record["prose"]:
-            raise CheckpointError(f"replaying turn {rec.turn} of {session_id!r} gave a different story; the "
-                                  "stored session cannot be continued faithfully", session_id=session_id,
-                                  turn=rec.turn)
+            raise CheckpointError(
+                f"replaying turn {rec.turn} of {session_id!r} gave a different story; the "
+                "stored session cannot be continued faithfully",
+                session_id=session_id,
+                turn=rec.turn,
+            )
     if replaying and seed is not None:
         rt = restore(capture(rt), model, scenario=scenario, seed=seed, replicate=replicate)
     return rt, head
@@ -159,8 +182,13 @@ def checkpoint_period(runner: StoreRunner, rt: LocalRuntime) -> int:
     return runner.store.settings.checkpoint_every or auto_checkpoint_every(len(rt.world.personas))
 
 
-async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any] | None,
-               actions: Mapping[str, Any], events: Sequence[WorldEventSpec]) -> TurnReport:
+async def step(
+    runner: StoreRunner,
+    session: Any,
+    raw_actions: Mapping[str, Any] | None,
+    actions: Mapping[str, Any],
+    events: Sequence[WorldEventSpec],
+) -> TurnReport:
     """Play one turn of a stored session and commit it; on a failed commit, reload the session.
 
     Raises:
@@ -192,8 +220,9 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
     return report
 
 
-async def fork(runner: StoreRunner, parent_id: str, model: LanguageModel, at: int, seed: int | None,
-               new_id: str) -> tuple[LocalRuntime, int]:
+async def fork(
+    runner: StoreRunner, parent_id: str, model: LanguageModel, at: int, seed: int | None, new_id: str
+) -> tuple[LocalRuntime, int]:
     """Create session ``new_id`` from the parent's state after turn ``at``; return (runtime, version).
 
     The fork gets its own copy of the parent's turns and events up to ``at`` (so its sequence
@@ -207,7 +236,11 @@ async def fork(runner: StoreRunner, parent_id: str, model: LanguageModel, at: in
     await runner.acall(lambda st: st.create_session(record, encode_state(rt) if at == 0 else None))
     version = 0
     for tr in past:
-        commit = TurnCommit(tr.turn, tr.record, tuple(e.data for e in evs if e.turn == tr.turn),
-                            encode_state(rt) if tr.turn == at else None)
+        commit = TurnCommit(
+            tr.turn,
+            tr.record,
+            tuple(e.data for e in evs if e.turn == tr.turn),
+            encode_state(rt) if tr.turn == at else None,
+        )
         version = (await runner.acall(lambda st, c=commit, v=version: st.commit_turn(new_id, v, c))).version
     return rt, version

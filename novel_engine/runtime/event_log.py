@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 __all__ = ["EventLog", "HubRead", "HUB_EVENT_TYPES"]
 
@@ -86,11 +87,12 @@ class EventLog:
             self._changed = asyncio.Event()
         try:
             await asyncio.wait_for(self._changed.wait(), timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
-    async def subscribe(self, after_seq: int = 0, types: Sequence[str] | None = None, timeout_s: float = 10.0,
-                        limit: int = 1000) -> HubRead:
+    async def subscribe(
+        self, after_seq: int = 0, types: Sequence[str] | None = None, timeout_s: float = 10.0, limit: int = 1000
+    ) -> HubRead:
         """Long-poll: wait until items after ``after_seq`` exist (or the timeout), then read them.
 
         Items of other types still move the cursor, so a filtered reader does not spin.

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from novel_engine.agents.belief_store import BeliefStore
 from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext, ends_story
@@ -23,8 +24,8 @@ from novel_engine.config import SessionSettings
 from novel_engine.core.events import Action, Event, InformationFragment, WorldEventSpec
 from novel_engine.core.fog_of_war import FogOfWarService
 from novel_engine.core.scenario import Scenario
-from novel_engine.core.world import WorldState
 from novel_engine.core.setup import build_world, gc_paused
+from novel_engine.core.world import WorldState
 from novel_engine.errors import ConfigError
 from novel_engine.llm.offline import OfflineModel
 from novel_engine.llm.port import LanguageModel
@@ -56,16 +57,24 @@ class TurnReport:
     calls: tuple[dict, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return {"turn": self.turn, "events": [e.to_dict() for e in self.events], "prose": self.prose,
-                "tension": self.tension, "coherence": self.coherence, "milestones": list(self.milestones),
-                "rejected": self.rejected, "fallbacks": self.fallbacks, "repaired": self.repaired,
-                "violations": dict(self.violations)}
+        return {
+            "turn": self.turn,
+            "events": [e.to_dict() for e in self.events],
+            "prose": self.prose,
+            "tension": self.tension,
+            "coherence": self.coherence,
+            "milestones": list(self.milestones),
+            "rejected": self.rejected,
+            "fallbacks": self.fallbacks,
+            "repaired": self.repaired,
+            "violations": dict(self.violations),
+        }
 
 
 def page_of(history: Sequence[TurnReport], after: int, limit: int | None) -> list[TurnReport]:
     """The reports of turns after ``after`` in a history of consecutive turns, at most ``limit``."""
     start = max(0, after - history[0].turn + 1) if history else 0
-    return list(history[start:] if limit is None else history[start:start + max(0, limit)])
+    return list(history[start:] if limit is None else history[start : start + max(0, limit)])
 
 
 class LocalRuntime:
@@ -77,8 +86,9 @@ class LocalRuntime:
         model: the language model personas and chronicler use.
     """
 
-    def __init__(self, scenario: Scenario, settings: SessionSettings, model: LanguageModel, *,
-                 replicate: bool = True) -> None:
+    def __init__(
+        self, scenario: Scenario, settings: SessionSettings, model: LanguageModel, *, replicate: bool = True
+    ) -> None:
         seed = settings.seed if settings.seed is not None else scenario.seed
         self.scenario = scenario
         self.settings = settings
@@ -92,10 +102,15 @@ class LocalRuntime:
             self.beliefs = BeliefStore(self.world.personas.values())
             self.pool = PersonaPool(self.world.personas.values(), model, seed)
             self.director = DirectorAgent(self.world, scenario, seed, difficulty=settings.difficulty)
-            self.chronicler = ChroniclerAgent(model, style=settings.narrative_style or scenario.style,
-                                              verbosity=settings.verbosity, focus_areas=settings.focus_areas,
-                                              seed=seed, highlight_limit=settings.highlight_limit,
-                                              title=scenario.title)
+            self.chronicler = ChroniclerAgent(
+                model,
+                style=settings.narrative_style or scenario.style,
+                verbosity=settings.verbosity,
+                focus_areas=settings.focus_areas,
+                seed=seed,
+                highlight_limit=settings.highlight_limit,
+                title=scenario.title,
+            )
         self.history: list[TurnReport] = []
         if replicate:
             self.replicate()
@@ -120,8 +135,9 @@ class LocalRuntime:
         """The last committed turn (0 before the first)."""
         return self.world.turn
 
-    async def step(self, agent_actions: Mapping[str, Action] | None = None,
-                   world_events: Sequence[WorldEventSpec] = ()) -> TurnReport:
+    async def step(
+        self, agent_actions: Mapping[str, Action] | None = None, world_events: Sequence[WorldEventSpec] = ()
+    ) -> TurnReport:
         """Run one turn. Player actions must already be validated (see ``validate_action``)."""
         # A turn allocates hundreds of thousands of short-lived, acyclic records; the cyclic
         # collector would walk the whole heap again and again while freeing nothing. What the turn
@@ -129,8 +145,9 @@ class LocalRuntime:
         with gc_paused(freeze=True):
             return await self._step(agent_actions, world_events)
 
-    async def _step(self, agent_actions: Mapping[str, Action] | None,
-                    world_events: Sequence[WorldEventSpec]) -> TurnReport:
+    async def _step(
+        self, agent_actions: Mapping[str, Action] | None, world_events: Sequence[WorldEventSpec]
+    ) -> TurnReport:
         timings: dict[str, float] = {}
         clock = time.perf_counter
         world, turn = self.world, self.world.turn + 1
@@ -163,26 +180,49 @@ class LocalRuntime:
         timings["resolve"], t = clock() - t, clock()
         if not self.narrates:  # a replica: the driver narrates and keeps the history
             self.pending = list(result.fragments)
-            return TurnReport(turn=turn, events=result.events, prose="", tension=result.tension,
-                              coherence=result.coherence, timings=timings)
+            return TurnReport(
+                turn=turn,
+                events=result.events,
+                prose="",
+                tension=result.tension,
+                coherence=result.coherence,
+                timings=timings,
+            )
         prose = await self.chronicler.create_narrative(
-            result.events, world.personas,
-            WorldContext(title=self.scenario.title, turn=turn, locations=world.locations, tension=result.tension,
-                         ending=ends_story(self.scenario, self.director.reached, result.milestones)),
-            impact=chronicle_impact)
+            result.events,
+            world.personas,
+            WorldContext(
+                title=self.scenario.title,
+                turn=turn,
+                locations=world.locations,
+                tension=result.tension,
+                ending=ends_story(self.scenario, self.director.reached, result.milestones),
+            ),
+            impact=chronicle_impact,
+        )
         timings["narrate"], t = clock() - t, clock()
         self.pending = list(result.fragments)
         fallbacks = sum(1 for a in decisions.values() if "fallback" in a.flags)
-        report = TurnReport(turn=turn, events=result.events, prose=prose, tension=result.tension,
-                            coherence=result.coherence, milestones=result.milestones,
-                            rejected=len(result.rejected), fallbacks=fallbacks, timings=timings,
-                            repaired=len(result.revised), violations=result.violation_counts())
+        report = TurnReport(
+            turn=turn,
+            events=result.events,
+            prose=prose,
+            tension=result.tension,
+            coherence=result.coherence,
+            milestones=result.milestones,
+            rejected=len(result.rejected),
+            fallbacks=fallbacks,
+            timings=timings,
+            repaired=len(result.revised),
+            violations=result.violation_counts(),
+        )
         self.history.append(report)
         timings["commit"] = clock() - t
         return report
 
-    async def _decide_as_briefed(self, routes: Mapping[str, Sequence], turn: int, deciders: list[str],
-                                 timings: dict[str, float]) -> dict[str, Action]:
+    async def _decide_as_briefed(
+        self, routes: Mapping[str, Sequence], turn: int, deciders: list[str], timings: dict[str, float]
+    ) -> dict[str, Action]:
         """Beliefs, briefs and model calls chunk by chunk, for a model with latency: a chunk's
         calls go out while the next chunk is briefed, instead of every call waiting for every brief.
 
@@ -197,7 +237,7 @@ class LocalRuntime:
         tasks: list[asyncio.Task] = []
         try:
             for i in range(0, len(deciders), DECIDE_CHUNK):
-                ids = deciders[i:i + DECIDE_CHUNK]
+                ids = deciders[i : i + DECIDE_CHUNK]
                 views = self.beliefs.absorb_views(routes, turn, ids, others=False)
                 t2 = clock()
                 believe += t2 - t
@@ -279,8 +319,11 @@ def _check_processes(settings: SessionSettings, model: LanguageModel) -> int:
     """The number of processes to share turns with, or a clear error why it cannot be done."""
     n = settings.processes
     if not isinstance(model, OfflineModel):
-        raise ConfigError(f"processes={n} needs the offline model: turns decided by a model behind a network "
-                          "wait on its latency, which one process hides already", setting="processes")
+        raise ConfigError(
+            f"processes={n} needs the offline model: turns decided by a model behind a network "
+            "wait on its latency, which one process hides already",
+            setting="processes",
+        )
     cpus = os.cpu_count() or 1
     if n > cpus:
         raise ConfigError(f"processes={n} is more than this machine's {cpus} CPUs", setting="processes")

@@ -45,8 +45,9 @@ def shared_limiter(settings: SessionSettings, runtime: str, runner: Any = None) 
     return None
 
 
-def session_model(settings: SessionSettings, session_id: str, *, runtime: str = "local",
-                  runner: Any = None) -> LanguageModel:
+def session_model(
+    settings: SessionSettings, session_id: str, *, runtime: str = "local", runner: Any = None
+) -> LanguageModel:
     """The model of a new session: offline, or an adapter in its wrappers (see ``llm.factory``).
 
     Calls are recorded in the store when the session lives in one. On Ray the shards cannot reach
@@ -73,9 +74,16 @@ def session_model(settings: SessionSettings, session_id: str, *, runtime: str = 
         from novel_engine.runtime.ray_metrics import RayUsageSink
 
         sink = RayUsageSink()
-    return build_model(provider, o, session_id=session_id, on_failure=settings.on_model_failure, limiter=limiter,
-                       call_log=call_log,
-                       replay_log=replay_log, usage_sink=sink)
+    return build_model(
+        provider,
+        o,
+        session_id=session_id,
+        on_failure=settings.on_model_failure,
+        limiter=limiter,
+        call_log=call_log,
+        replay_log=replay_log,
+        usage_sink=sink,
+    )
 
 
 def stored_settings(runner: Any, session_id: str) -> SessionSettings:
@@ -105,6 +113,7 @@ async def driver_model(model: LanguageModel | None, runner: Any, session_id: str
         return model
     head = await runner.acall(lambda st: st.get_session(session_id))
     source = SessionSettings.model_validate(head.settings).llm_options.replay_of or session_id
-    local = RecordingModel(rec.model, StoreCallLog(runner, source), model_id=rec.model_id, settings=rec.settings,
-                           replay=rec.replay)
+    local = RecordingModel(
+        rec.model, StoreCallLog(runner, source), model_id=rec.model_id, settings=rec.settings, replay=rec.replay
+    )
     return FailurePolicy(local, getattr(model, "mode", "fallback"))

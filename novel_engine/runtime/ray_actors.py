@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import ray
 
@@ -29,8 +30,8 @@ from novel_engine.core.world import PersonaState, WorldState
 from novel_engine.errors import StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.llm.recording import learn_calls, take_calls
-from novel_engine.runtime.checkpoint import memory_rows
 from novel_engine.runtime import wire  # noqa: F401 - records cross actors as constructor calls
+from novel_engine.runtime.checkpoint import memory_rows
 from novel_engine.runtime.event_log import EventLog, HubRead
 
 __all__ = ["PersonaShard", "BeliefStoreShard", "ChroniclerActor", "EventHub", "apply_patch"]
@@ -58,8 +59,12 @@ def _check_turn(role: str, have: int, turn: int) -> None:
     # A restarted actor re-runs __init__ and is back at turn 0: refuse to go on from the wrong
     # state (the driver then restores the session from its last committed checkpoint).
     if have != turn - 1:
-        raise StateLostError(f"{role} holds the state of turn {have}, not of turn {turn - 1}: it restarted "
-                             "and must be restored", role=role, turn=turn, have=have)
+        raise StateLostError(
+            f"{role} holds the state of turn {have}, not of turn {turn - 1}: it restarted and must be restored",
+            role=role,
+            turn=turn,
+            have=have,
+        )
 
 
 @ray.remote
@@ -88,9 +93,15 @@ class PersonaShard:
             self.pool.remember(memories)
             self.remembered = turn
 
-    async def decide(self, patch: dict, views: Mapping[str, BeliefView] | Sequence[Any], deciders: Sequence[str],
-                     memories: Sequence[Event], turn: int | None = None,
-                     calls: Sequence[dict] | None = None) -> tuple[dict[str, Action], list[dict]]:
+    async def decide(
+        self,
+        patch: dict,
+        views: Mapping[str, BeliefView] | Sequence[Any],
+        deciders: Sequence[str],
+        memories: Sequence[Event],
+        turn: int | None = None,
+        calls: Sequence[dict] | None = None,
+    ) -> tuple[dict[str, Action], list[dict]]:
         """The brief and decide phases for this shard's deciding personas, in one call.
 
         ``views`` are the belief views, or references to the parts each belief shard made for this
@@ -159,8 +170,9 @@ class BeliefStoreShard:
         wire.settle_gc()
         self.timings: dict[str, float] = {}  # where the last absorb call spent its time (benchmarks)
 
-    def absorb(self, perceptions: Mapping[str, Sequence[Perception]], turn: int,
-               deciders: Sequence[str], check: bool = False) -> dict[str, BeliefView]:
+    def absorb(
+        self, perceptions: Mapping[str, Sequence[Perception]], turn: int, deciders: Sequence[str], check: bool = False
+    ) -> dict[str, BeliefView]:
         """The believe phase for this shard; returns the belief views of its deciding personas."""
         if check:
             _check_turn("belief shard", self.last_turn, turn)
@@ -168,8 +180,9 @@ class BeliefStoreShard:
         self.last_turn = turn
         return self.store.views(perceptions, deciders)
 
-    def absorb_for(self, perceptions: Mapping[str, Sequence[Perception]], turn: int,
-                   deciders: Sequence[Sequence[str]]) -> Any:
+    def absorb_for(
+        self, perceptions: Mapping[str, Sequence[Perception]], turn: int, deciders: Sequence[Sequence[str]]
+    ) -> Any:
         """The believe phase, with the views split by persona shard: one return value per shard
         (call with ``num_returns=len(deciders)``), so each goes straight to its persona shard."""
         _check_turn("belief shard", self.last_turn, turn)
@@ -212,17 +225,38 @@ class BeliefStoreShard:
 class ChroniclerActor:
     """Writes the prose of each turn and keeps the story."""
 
-    def __init__(self, model: LanguageModel, style: str, verbosity: float, focus: Sequence[str], seed: int,
-                 highlight_limit: int, title: str) -> None:
+    def __init__(
+        self,
+        model: LanguageModel,
+        style: str,
+        verbosity: float,
+        focus: Sequence[str],
+        seed: int,
+        highlight_limit: int,
+        title: str,
+    ) -> None:
         self.model = model
-        self.chronicler = ChroniclerAgent(model, style=style, verbosity=verbosity, focus_areas=focus, seed=seed,
-                                          highlight_limit=highlight_limit, title=title)
+        self.chronicler = ChroniclerAgent(
+            model,
+            style=style,
+            verbosity=verbosity,
+            focus_areas=focus,
+            seed=seed,
+            highlight_limit=highlight_limit,
+            title=title,
+        )
         self.last_turn = 0
         self.epoch = 0  # bumped by restore (see PersonaShard)
 
-    async def narrate(self, events: Sequence[Event], characters: Mapping[str, PersonaState],
-                      context: WorldContext, impact=None, check: bool = False,
-                      calls: Sequence[dict] | None = None) -> tuple[str, list[dict]]:
+    async def narrate(
+        self,
+        events: Sequence[Event],
+        characters: Mapping[str, PersonaState],
+        context: WorldContext,
+        impact=None,
+        check: bool = False,
+        calls: Sequence[dict] | None = None,
+    ) -> tuple[str, list[dict]]:
         """The turn's prose, and the turn's model-call records (``calls``: recorded calls to answer from)."""
         learn_calls(self.model, calls)
         if check:
@@ -293,8 +327,9 @@ class EventHub:
         """How many items this hub keeps."""
         return self.log.capacity
 
-    async def subscribe(self, after_seq: int = 0, event_types: Sequence[str] | None = None,
-                        timeout_s: float = 10.0, limit: int = 1000) -> HubRead:
+    async def subscribe(
+        self, after_seq: int = 0, event_types: Sequence[str] | None = None, timeout_s: float = 10.0, limit: int = 1000
+    ) -> HubRead:
         return await self.log.subscribe(after_seq, event_types, timeout_s, limit)
 
     async def last_seq(self) -> int:

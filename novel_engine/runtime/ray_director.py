@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import ray
 
@@ -31,8 +32,9 @@ from novel_engine.core.setup import build_world, gc_paused
 from novel_engine.core.world import WorldState
 from novel_engine.errors import StateLostError
 from novel_engine.llm.offline import OfflineModel
-from novel_engine.runtime.checkpoint import assemble, encode, restore as restore_runtime
 from novel_engine.runtime import wire
+from novel_engine.runtime.checkpoint import assemble, encode
+from novel_engine.runtime.checkpoint import restore as restore_runtime
 from novel_engine.runtime.local import TurnReport, chronicle_impact, page_of
 from novel_engine.runtime.ray_metrics import record_coherence
 from novel_engine.runtime.sharding import ShardPlan
@@ -50,14 +52,23 @@ def hub_items(report: TurnReport, committed_at: float | None = None) -> list[dic
     ``committed_at``: when the turn was committed (default now).
     """
     kinds = {"action": "agent_action", "world": "world_event", "causal": "causal_event"}
-    items: list[dict[str, Any]] = [{"type": kinds.get(e.kind, "world_event"), "turn": report.turn,
-                                    "event": e.to_dict()} for e in report.events]
+    items: list[dict[str, Any]] = [
+        {"type": kinds.get(e.kind, "world_event"), "turn": report.turn, "event": e.to_dict()} for e in report.events
+    ]
     items.append({"type": "narrative_update", "turn": report.turn, "prose": report.prose})
-    items.append({"type": "turn_complete", "turn": report.turn, "tension": report.tension,
-                  "events": len(report.events), "milestones": list(report.milestones),
-                  "rejected": report.rejected, "repaired": report.repaired,
-                  # wall clock, so subscribers can measure delivery
-                  "committed_at": time.time() if committed_at is None else committed_at})
+    items.append(
+        {
+            "type": "turn_complete",
+            "turn": report.turn,
+            "tension": report.tension,
+            "events": len(report.events),
+            "milestones": list(report.milestones),
+            "rejected": report.rejected,
+            "repaired": report.repaired,
+            # wall clock, so subscribers can measure delivery
+            "committed_at": time.time() if committed_at is None else committed_at,
+        }
+    )
     return items
 
 
@@ -90,8 +101,16 @@ class DirectorActor:
         hub: the event hub actor.
     """
 
-    def __init__(self, scenario: Scenario, settings: SessionSettings, plan: ShardPlan,
-                 persona_shards: Sequence[Any], belief_shards: Sequence[Any], chronicler: Any, hub: Any) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        settings: SessionSettings,
+        plan: ShardPlan,
+        persona_shards: Sequence[Any],
+        belief_shards: Sequence[Any],
+        chronicler: Any,
+        hub: Any,
+    ) -> None:
         self.scenario = scenario
         self.settings = settings
         self.seed = settings.seed if settings.seed is not None else scenario.seed
@@ -138,9 +157,14 @@ class DirectorActor:
             self._facts = dict(facts)
         return patch
 
-    async def step(self, agent_actions: Mapping[str, Action] | None = None,
-                   world_events: Sequence[WorldEventSpec] = (), turn: int | None = None,
-                   calls: Sequence[dict] | None = None, publish: bool = True) -> TurnReport:
+    async def step(
+        self,
+        agent_actions: Mapping[str, Action] | None = None,
+        world_events: Sequence[WorldEventSpec] = (),
+        turn: int | None = None,
+        calls: Sequence[dict] | None = None,
+        publish: bool = True,
+    ) -> TurnReport:
         """Run one turn (turns never overlap). Player actions must already be validated.
 
         Args:
@@ -155,8 +179,12 @@ class DirectorActor:
         """
         async with self._lock:
             if turn is not None and turn != self.world.turn + 1:
-                raise StateLostError(f"the director is at turn {self.world.turn}, not {turn - 1}: it restarted "
-                                     "and must be restored", role="director", turn=turn, have=self.world.turn)
+                raise StateLostError(
+                    f"the director is at turn {self.world.turn}, not {turn - 1}: it restarted and must be restored",
+                    role="director",
+                    turn=turn,
+                    have=self.world.turn,
+                )
             with gc_paused():
                 report = await self._step(agent_actions or {}, world_events, calls or ())
             if publish:
@@ -191,8 +219,9 @@ class DirectorActor:
             (chron if i is None else shards[i]).append(rec)
         return shards, chron
 
-    async def _step(self, players: Mapping[str, Action], world_events: Sequence[WorldEventSpec],
-                    calls: Sequence[dict]) -> TurnReport:
+    async def _step(
+        self, players: Mapping[str, Action], world_events: Sequence[WorldEventSpec], calls: Sequence[dict]
+    ) -> TurnReport:
         timings: dict[str, float] = {}
         clock = time.perf_counter
         world, turn = self.world, self.world.turn + 1
@@ -238,18 +267,36 @@ class DirectorActor:
         characters = {pid: world.personas[pid] for pid in people if pid in world.personas}
         places = {l: world.locations[l] for l in where if l in world.locations}
         prose, recs = await self.chronicler.narrate.remote(
-            result.events, characters,
-            WorldContext(title=self.scenario.title, turn=turn, locations=places, tension=result.tension,
-                         ending=ends_story(self.scenario, self.director.reached, result.milestones)),
-            chronicle_impact, True, replay_chron or None)
+            result.events,
+            characters,
+            WorldContext(
+                title=self.scenario.title,
+                turn=turn,
+                locations=places,
+                tension=result.tension,
+                ending=ends_story(self.scenario, self.director.reached, result.milestones),
+            ),
+            chronicle_impact,
+            True,
+            replay_chron or None,
+        )
         records.extend(recs)
         timings["narrate"], t = clock() - t, clock()
         self.pending = list(result.fragments)
         fallbacks = sum(1 for a in decisions.values() if "fallback" in a.flags)
-        report = TurnReport(turn=turn, events=result.events, prose=prose, tension=result.tension,
-                            coherence=result.coherence, milestones=result.milestones,
-                            rejected=len(result.rejected), fallbacks=fallbacks, timings=timings,
-                            repaired=len(result.revised), violations=result.violation_counts())
+        report = TurnReport(
+            turn=turn,
+            events=result.events,
+            prose=prose,
+            tension=result.tension,
+            coherence=result.coherence,
+            milestones=result.milestones,
+            rejected=len(result.rejected),
+            fallbacks=fallbacks,
+            timings=timings,
+            repaired=len(result.revised),
+            violations=result.violation_counts(),
+        )
         if report.violations:
             record_coherence(report.violations)  # by kind only: a label per session would grow without bound
         self.history.append(report)
@@ -282,10 +329,19 @@ class DirectorActor:
             parts = await asyncio.gather(*(s.snapshot.remote(m, turn) for s, m in zip(self.persona_shards, memories)))
             beliefs = await asyncio.gather(*(s.snapshot.remote() for s in self.belief_shards))
             chronicle = await self.chronicler.snapshot.remote()
-            state = assemble(turn=turn, seed=self.seed, scenario=self.scenario, settings=self.settings,
-                             world=self.world, pending=self.pending, beliefs={k: v for b in beliefs for k, v in b.items()},
-                             memory={k: v for m in parts for k, v in m.items()}, director=self.director,
-                             chronicler=chronicle, with_scenario=False)
+            state = assemble(
+                turn=turn,
+                seed=self.seed,
+                scenario=self.scenario,
+                settings=self.settings,
+                world=self.world,
+                pending=self.pending,
+                beliefs={k: v for b in beliefs for k, v in b.items()},
+                memory={k: v for m in parts for k, v in m.items()},
+                director=self.director,
+                chronicler=chronicle,
+                with_scenario=False,
+            )
             return encode(state)
 
     async def restore(self, state: Mapping[str, Any]) -> int:
@@ -297,10 +353,14 @@ class DirectorActor:
             rt = restore_runtime(state, OfflineModel(), scenario=self.scenario)  # the director's parts of it
             turn = rt.turn
             mem, beliefs = state["memory"], state["beliefs"]
-            calls = [s.restore.remote(state["world"], {p: mem[p] for p in ids if p in mem}, turn)
-                     for s, ids in zip(self.persona_shards, self.plan.persona_shards)]
-            calls += [s.restore.remote({p: beliefs[p] for p in ids if p in beliefs}, turn)
-                      for s, ids in zip(self.belief_shards, self.plan.belief_shards)]
+            calls = [
+                s.restore.remote(state["world"], {p: mem[p] for p in ids if p in mem}, turn)
+                for s, ids in zip(self.persona_shards, self.plan.persona_shards)
+            ]
+            calls += [
+                s.restore.remote({p: beliefs[p] for p in ids if p in beliefs}, turn)
+                for s, ids in zip(self.belief_shards, self.plan.belief_shards)
+            ]
             calls.append(self.chronicler.restore.remote(state["chronicler"], turn))
             await asyncio.gather(*calls)
             self.world, self.pending, self.director, self.history = rt.world, rt.pending, rt.director, rt.history
@@ -322,8 +382,11 @@ class DirectorActor:
     def summary(self) -> dict[str, Any]:
         """Where the session stands, in one small answer: the turn, the tension after it, and whether
         this director restarted and has not been restored yet (its state is then not the session's)."""
-        return {"turn": self.world.turn, "tension": self.history[-1].tension if self.history else 0.0,
-                "restarted": self._restarted}
+        return {
+            "turn": self.world.turn,
+            "tension": self.history[-1].tension if self.history else 0.0,
+            "restarted": self._restarted,
+        }
 
     def turn_inputs(self, upto: int) -> list:
         """The inputs of turns 1..``upto`` (what a fork replays)."""

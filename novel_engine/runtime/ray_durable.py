@@ -18,7 +18,8 @@ turn again. The engine is deterministic, so the retried turn is the turn an undi
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import ray
 
@@ -35,8 +36,17 @@ from novel_engine.runtime.ray_runtime import RayRuntime, list_sessions
 from novel_engine.storage.port import SessionRecord, TurnCommit
 from novel_engine.storage.runner import StoreRunner
 
-__all__ = ["RECOVERIES", "is_actor_loss", "register", "step", "step_unstored", "recover", "commit_once", "resume",
-           "fork"]
+__all__ = [
+    "RECOVERIES",
+    "is_actor_loss",
+    "register",
+    "step",
+    "step_unstored",
+    "recover",
+    "commit_once",
+    "resume",
+    "fork",
+]
 
 RECOVERIES = 3  #: how many times one turn is retried after losing actors
 
@@ -60,8 +70,13 @@ def register(runner: StoreRunner, session_id: str, rt: RayRuntime) -> int:
     from novel_engine.api import run_sync
 
     scenario, settings = rt.scenario_and_settings()
-    record = SessionRecord(id=session_id, scenario=scenario.model_dump(mode="json"),
-                           settings=settings.model_dump(mode="json"), seed=rt.seed, turn=0)
+    record = SessionRecord(
+        id=session_id,
+        scenario=scenario.model_dump(mode="json"),
+        settings=settings.model_dump(mode="json"),
+        seed=rt.seed,
+        turn=0,
+    )
     blob = run_sync(rt.checkpoint())
     return runner.call(lambda st: st.create_session(record, blob)).version
 
@@ -70,8 +85,9 @@ async def recover(runner: StoreRunner, session_id: str, rt: RayRuntime, model: L
     """Put every actor of ``rt`` back to the session's last committed state; return that turn."""
     from novel_engine.llm.offline import OfflineModel
 
-    local, _ = await load(runner, session_id, await driver_model(model, runner, session_id) or OfflineModel(),
-                          replicate=False)
+    local, _ = await load(
+        runner, session_id, await driver_model(model, runner, session_id) or OfflineModel(), replicate=False
+    )
     return await rt.restore(capture(local))
 
 
@@ -118,8 +134,13 @@ def _json(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any] | None,
-               actions: Mapping[str, Any], events: Sequence[WorldEventSpec]) -> TurnReport:
+async def step(
+    runner: StoreRunner,
+    session: Any,
+    raw_actions: Mapping[str, Any] | None,
+    actions: Mapping[str, Any],
+    events: Sequence[WorldEventSpec],
+) -> TurnReport:
     """Play one turn of a stored Ray session and commit it, recovering from lost actors.
 
     Raises:
@@ -145,8 +166,11 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
             if not is_actor_loss(err):
                 raise
             if attempt == RECOVERIES:
-                raise SessionError(f"turn {turn} of {session.id!r} failed after {RECOVERIES} recoveries: {err}",
-                                   session_id=session.id, turn=turn) from None
+                raise SessionError(
+                    f"turn {turn} of {session.id!r} failed after {RECOVERIES} recoveries: {err}",
+                    session_id=session.id,
+                    turn=turn,
+                ) from None
             await recover(runner, session.id, rt, getattr(rt, "model", None))
     if report.calls:
         # Before the commit: a committed turn always has its records (a resume or a recovery
@@ -165,8 +189,9 @@ async def step(runner: StoreRunner, session: Any, raw_actions: Mapping[str, Any]
     return report
 
 
-async def step_unstored(session: Any, raw_actions: Mapping[str, Any] | None, actions: Mapping[str, Any],
-                        events: Sequence[WorldEventSpec]) -> TurnReport:
+async def step_unstored(
+    session: Any, raw_actions: Mapping[str, Any] | None, actions: Mapping[str, Any], events: Sequence[WorldEventSpec]
+) -> TurnReport:
     """Play one turn of a Ray session that has no state store.
 
     The driver that created the session keeps every turn's inputs (a few bytes a turn) and tells
@@ -190,12 +215,16 @@ async def step_unstored(session: Any, raw_actions: Mapping[str, Any] | None, act
             if not is_actor_loss(err):
                 raise
             if played is None or getattr(rt.model, "name", None) != "offline":
-                raise StateLostError(f"session {session.id!r} lost actors and has no state store to rebuild "
-                                     "them from (give the Engine a store: Engine('ray', store=...))",
-                                     session_id=session.id) from err
+                raise StateLostError(
+                    f"session {session.id!r} lost actors and has no state store to rebuild "
+                    "them from (give the Engine a store: Engine('ray', store=...))",
+                    session_id=session.id,
+                ) from err
             if attempt == RECOVERIES:
-                raise SessionError(f"turn {len(played) + 1} of {session.id!r} failed after {RECOVERIES} "
-                                   f"rebuilds: {err}", session_id=session.id) from None
+                raise SessionError(
+                    f"turn {len(played) + 1} of {session.id!r} failed after {RECOVERIES} rebuilds: {err}",
+                    session_id=session.id,
+                ) from None
             if await _director_turn(rt) > len(played):  # another driver played on: its turns are not ours to undo
                 rt.played = played = None
                 continue
@@ -251,8 +280,14 @@ def _period(runner: StoreRunner, session: Any) -> int:
     return auto(len(session.scenario.personas)) if auto is not None else 1
 
 
-async def resume(runner: StoreRunner, session_id: str, model: LanguageModel, *, detached: bool = False,
-                 actor_options: Mapping[str, Any] | None = None) -> tuple[RayRuntime, SessionRecord]:
+async def resume(
+    runner: StoreRunner,
+    session_id: str,
+    model: LanguageModel,
+    *,
+    detached: bool = False,
+    actor_options: Mapping[str, Any] | None = None,
+) -> tuple[RayRuntime, SessionRecord]:
     """A Ray session continuing a stored session (its live actors if any, else new ones).
 
     Raises:
@@ -263,15 +298,24 @@ async def resume(runner: StoreRunner, session_id: str, model: LanguageModel, *, 
     if session_id in list_sessions():
         rt = RayRuntime.attach(session_id)
     else:
-        rt = RayRuntime.create(session_id, local.scenario, local.settings, model, detached=detached,
-                               actor_options=actor_options)
+        rt = RayRuntime.create(
+            session_id, local.scenario, local.settings, model, detached=detached, actor_options=actor_options
+        )
     rt.model = model
     await rt.restore(capture(local))
     return rt, head
 
 
-async def fork(runner: StoreRunner, parent_id: str, model: LanguageModel, at: int, new_id: str, *,
-               detached: bool = False, actor_options: Mapping[str, Any] | None = None) -> tuple[RayRuntime, int]:
+async def fork(
+    runner: StoreRunner,
+    parent_id: str,
+    model: LanguageModel,
+    at: int,
+    new_id: str,
+    *,
+    detached: bool = False,
+    actor_options: Mapping[str, Any] | None = None,
+) -> tuple[RayRuntime, int]:
     """A new Ray session ``new_id`` continuing the stored session ``parent_id`` after turn ``at``.
 
     The fork is built from the store (:func:`durable.fork`: the parent's checkpoint and recorded
@@ -279,10 +323,12 @@ async def fork(runner: StoreRunner, parent_id: str, model: LanguageModel, at: in
     The turns after the parent's checkpoint are rebuilt from its recorded model calls, not by
     calling the model again. Returns the fork's runtime and its store version.
     """
-    local, version = await durable.fork(runner, parent_id, await driver_model(model, runner, parent_id), at, None,
-                                        new_id)
-    rt = RayRuntime.create(new_id, local.scenario, local.settings, model, detached=detached,
-                           actor_options=actor_options)
+    local, version = await durable.fork(
+        runner, parent_id, await driver_model(model, runner, parent_id), at, None, new_id
+    )
+    rt = RayRuntime.create(
+        new_id, local.scenario, local.settings, model, detached=detached, actor_options=actor_options
+    )
     rt.model = model
     try:
         await rt.restore(capture(local))

@@ -48,8 +48,13 @@ class LimiterActor:
     acquirers, so a release always finds a slot to run in.
     """
 
-    def __init__(self, max_concurrency: int, requests_per_minute: int | None, tokens_per_minute: int | None,
-                 lease_ttl_s: float = LEASE_TTL_S) -> None:
+    def __init__(
+        self,
+        max_concurrency: int,
+        requests_per_minute: int | None,
+        tokens_per_minute: int | None,
+        lease_ttl_s: float = LEASE_TTL_S,
+    ) -> None:
         # the same FIFO admission as in one process; the actor's single event loop makes it cluster-wide
         self.limiter = LocalLimiter(max_concurrency, requests_per_minute, tokens_per_minute)
         self.lease_ttl_s = lease_ttl_s
@@ -108,8 +113,9 @@ class LimiterActor:
     async def stats(self) -> dict[str, Any]:
         return {**self.limiter.quota.stats(), **self._messages}
 
-    async def configure(self, max_concurrency: int, requests_per_minute: int | None,
-                        tokens_per_minute: int | None) -> None:
+    async def configure(
+        self, max_concurrency: int, requests_per_minute: int | None, tokens_per_minute: int | None
+    ) -> None:
         """Change the limits (a later session with other settings); calls in flight still count."""
         q = self.limiter.quota
         q.max_concurrency, q.rpm, q.tpm = max_concurrency, requests_per_minute, tokens_per_minute
@@ -211,9 +217,14 @@ class RayLimiter(Limiter):
         return ray.get(self.actor.stats.remote())
 
 
-def cluster_limiter(name: str, max_concurrency: int, requests_per_minute: int | None = None,
-                    tokens_per_minute: int | None = None, namespace: str | None = None,
-                    lease_ttl_s: float = LEASE_TTL_S) -> RayLimiter:
+def cluster_limiter(
+    name: str,
+    max_concurrency: int,
+    requests_per_minute: int | None = None,
+    tokens_per_minute: int | None = None,
+    namespace: str | None = None,
+    lease_ttl_s: float = LEASE_TTL_S,
+) -> RayLimiter:
     """Get or create the limiter actor of quota ``name`` and apply these limits to it.
 
     The actor is detached: it outlives the driver that made it, so every later driver and Serve
@@ -221,9 +232,9 @@ def cluster_limiter(name: str, max_concurrency: int, requests_per_minute: int | 
     """
     from novel_engine.runtime.ray_runtime import NAMESPACE
 
-    actor = LimiterActor.options(name=_PREFIX + name, namespace=namespace or NAMESPACE, get_if_exists=True,
-                                 lifetime="detached").remote(max_concurrency, requests_per_minute, tokens_per_minute,
-                                                             lease_ttl_s)
+    actor = LimiterActor.options(
+        name=_PREFIX + name, namespace=namespace or NAMESPACE, get_if_exists=True, lifetime="detached"
+    ).remote(max_concurrency, requests_per_minute, tokens_per_minute, lease_ttl_s)
     ray.get(actor.configure.remote(max_concurrency, requests_per_minute, tokens_per_minute))
     return RayLimiter(actor, name)
 

@@ -25,13 +25,17 @@ def _counters() -> dict[str, Any]:
             calls=Counter("novel_engine_llm_calls", "Model calls by outcome", tag_keys=("model", "outcome")),
             tokens=Counter("novel_engine_llm_tokens", "Model tokens by direction", tag_keys=("model", "direction")),
             cost=Counter("novel_engine_llm_cost_usd", "Model cost in US dollars", tag_keys=("model",)),
-            admissions=Counter("novel_engine_llm_quota_admissions", "Model calls admitted by the quota",
-                               tag_keys=("model",)),
-            coherence=Counter("novel_engine_coherence_violations",
-                              "Story acts the coherence check rejected or repaired before commit, by kind",
-                              tag_keys=("kind",)),
-            waited=Counter("novel_engine_llm_quota_wait_seconds", "Time model calls waited for the quota",
-                           tag_keys=("model",)),
+            admissions=Counter(
+                "novel_engine_llm_quota_admissions", "Model calls admitted by the quota", tag_keys=("model",)
+            ),
+            coherence=Counter(
+                "novel_engine_coherence_violations",
+                "Story acts the coherence check rejected or repaired before commit, by kind",
+                tag_keys=("kind",),
+            ),
+            waited=Counter(
+                "novel_engine_llm_quota_wait_seconds", "Time model calls waited for the quota", tag_keys=("model",)
+            ),
         )
     return _COUNTERS
 
@@ -47,8 +51,9 @@ class RayUsageSink(UsageSink):
     """A :class:`~novel_engine.llm.accounting.UsageSink` over ``ray.util.metrics`` counters
     (created in each process on first use, so the sink itself pickles into every actor)."""
 
-    def record(self, session: str, model: str, outcome: str, input_tokens: int = 0, output_tokens: int = 0,
-               cost: float = 0.0) -> None:
+    def record(
+        self, session: str, model: str, outcome: str, input_tokens: int = 0, output_tokens: int = 0, cost: float = 0.0
+    ) -> None:
         c = _counters()
         c["calls"].inc(1, tags={"model": model, "outcome": outcome})
         if outcome == "ok":

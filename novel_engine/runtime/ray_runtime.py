@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import ray
 
@@ -36,8 +37,9 @@ NAMESPACE = "novel_engine"
 _PREFIX = "ne:"
 
 
-def connect(address: str | None = None, namespace: str = NAMESPACE, *, dashboard: bool = False,
-            **init_kwargs: Any) -> None:
+def connect(
+    address: str | None = None, namespace: str = NAMESPACE, *, dashboard: bool = False, **init_kwargs: Any
+) -> None:
     """Connect this process to Ray (start a local instance when ``address`` is None and none runs).
 
     ``dashboard=True`` starts Ray's dashboard with a local instance, on loopback (its port is
@@ -49,8 +51,9 @@ def connect(address: str | None = None, namespace: str = NAMESPACE, *, dashboard
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     web = {"include_dashboard": True, "dashboard_host": "127.0.0.1"} if dashboard else {"include_dashboard": False}
     try:
-        context = ray.init(address=address, namespace=namespace, log_to_driver=False, configure_logging=False,
-                           **web, **init_kwargs)
+        context = ray.init(
+            address=address, namespace=namespace, log_to_driver=False, configure_logging=False, **web, **init_kwargs
+        )
     except (ConnectionError, ValueError) as exc:
         raise ConfigError(f"cannot connect to Ray at {address!r}: {exc}", setting="address") from None
     _dashboard["url"] = f"http://{context.dashboard_url}" if getattr(context, "dashboard_url", None) else None
@@ -66,8 +69,11 @@ def where_to_look() -> dict[str, str | None]:
     (``worker-*.out`` / ``.err``)."""
     node = ray._private.worker.global_worker.node  # Ray offers the log folder only through its node object
     token = os.path.expanduser("~/.ray/auth_token")
-    return {"dashboard_url": _dashboard["url"], "token_file": token if os.path.isfile(token) else None,
-            "logs_dir": node.get_logs_dir_path() if node is not None else None}
+    return {
+        "dashboard_url": _dashboard["url"],
+        "token_file": token if os.path.isfile(token) else None,
+        "logs_dir": node.get_logs_dir_path() if node is not None else None,
+    }
 
 
 def cluster_alive() -> bool:
@@ -103,8 +109,9 @@ def kill_session_actors(session_id: str, names: Sequence[str] = ()) -> int:
 def list_sessions() -> list[str]:
     """Ids of the sessions whose director is alive in this namespace."""
     names = _named_actors()
-    return sorted(n[len(_PREFIX):-len(":director")] for n in names
-                  if n.startswith(_PREFIX) and n.endswith(":director"))
+    return sorted(
+        n[len(_PREFIX) : -len(":director")] for n in names if n.startswith(_PREFIX) and n.endswith(":director")
+    )
 
 
 class RayRuntime:
@@ -122,8 +129,16 @@ class RayRuntime:
         self.actor_options: dict[str, Any] = {}
 
     @classmethod
-    def create(cls, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel, *,
-               detached: bool = False, actor_options: Mapping[str, Any] | None = None) -> "RayRuntime":
+    def create(
+        cls,
+        session_id: str,
+        scenario: Scenario,
+        settings: SessionSettings,
+        model: LanguageModel,
+        *,
+        detached: bool = False,
+        actor_options: Mapping[str, Any] | None = None,
+    ) -> RayRuntime:
         """Create the actors of a new session and return its handle.
 
         Raises:
@@ -135,8 +150,12 @@ class RayRuntime:
         settings = settings.model_copy(update={"seed": seed})
         world, _ = build_world(scenario)
         cpus = int(ray.cluster_resources().get("CPU", 1)) or 1
-        plan = plan_shards(list(world.personas), settings.personas_per_actor,
-                           settings.persona_shards or max(2, cpus), settings.belief_shards)
+        plan = plan_shards(
+            list(world.personas),
+            settings.personas_per_actor,
+            settings.persona_shards or max(2, cpus),
+            settings.belief_shards,
+        )
         # Restart after a crash or a lost node; __init__ re-runs (turn-0 state), so calls check the
         # turn they expect and the driver restores the session from its store (ray_durable).
         base = {"namespace": NAMESPACE, "max_restarts": -1}
@@ -151,19 +170,42 @@ class RayRuntime:
             return actor_cls.options(name=name, **base, **opts).remote(*args)
 
         world_ref = ray.put(world_dict)  # stored once for every shard (and kept for their restarts)
-        persona_shards = [named(PersonaShard, _name(session_id, "persona", i), shard_opts, ids, world_ref, model, seed)
-                          for i, ids in enumerate(plan.persona_shards)]
+        persona_shards = [
+            named(PersonaShard, _name(session_id, "persona", i), shard_opts, ids, world_ref, model, seed)
+            for i, ids in enumerate(plan.persona_shards)
+        ]
         by_id = {p["id"]: p for p in world_dict["personas"]}
-        belief_shards = [named(BeliefStoreShard, _name(session_id, "belief", i), shard_opts,
-                               [by_id[pid] for pid in ids]) for i, ids in enumerate(plan.belief_shards)]
-        chronicler = named(ChroniclerActor, _name(session_id, "chronicler"), {"num_cpus": 0}, model,
-                           settings.narrative_style or scenario.style, settings.verbosity, settings.focus_areas,
-                           seed, settings.highlight_limit, scenario.title)
+        belief_shards = [
+            named(BeliefStoreShard, _name(session_id, "belief", i), shard_opts, [by_id[pid] for pid in ids])
+            for i, ids in enumerate(plan.belief_shards)
+        ]
+        chronicler = named(
+            ChroniclerActor,
+            _name(session_id, "chronicler"),
+            {"num_cpus": 0},
+            model,
+            settings.narrative_style or scenario.style,
+            settings.verbosity,
+            settings.focus_areas,
+            seed,
+            settings.highlight_limit,
+            scenario.title,
+        )
         # its calls are idempotent (a turn is published once, reads are reads): retried across a restart,
         # where the new, empty hub refuses to publish until the director restores its window
         hub = named(EventHub, _name(session_id, "hub"), {"num_cpus": 0, "max_task_retries": -1})
-        director = named(DirectorActor, _name(session_id, "director"), {"num_cpus": 0}, scenario, settings, plan,
-                         persona_shards, belief_shards, chronicler, hub)
+        director = named(
+            DirectorActor,
+            _name(session_id, "director"),
+            {"num_cpus": 0},
+            scenario,
+            settings,
+            plan,
+            persona_shards,
+            belief_shards,
+            chronicler,
+            hub,
+        )
         ray.get([a.ping.remote() for a in persona_shards] + [director.turn.remote()])
         rt = cls(session_id, director, names, seed)
         rt.model, rt.actor_options, rt.played = model, dict(actor_options or {}), []
@@ -173,7 +215,7 @@ class RayRuntime:
         return rt
 
     @classmethod
-    def attach(cls, session_id: str) -> "RayRuntime":
+    def attach(cls, session_id: str) -> RayRuntime:
         """Re-attach to a live session by id (from any driver connected to the cluster).
 
         Raises:
@@ -189,9 +231,14 @@ class RayRuntime:
         return cls(session_id, director, names, settings.seed)
 
     # -- the runtime interface used by Session ------------------------------------------------------
-    async def step(self, agent_actions: Mapping[str, Action] | None = None,
-                   world_events: Sequence[WorldEventSpec] = (), turn: int | None = None,
-                   calls: Sequence[dict] | None = None, publish: bool = True) -> TurnReport:
+    async def step(
+        self,
+        agent_actions: Mapping[str, Action] | None = None,
+        world_events: Sequence[WorldEventSpec] = (),
+        turn: int | None = None,
+        calls: Sequence[dict] | None = None,
+        publish: bool = True,
+    ) -> TurnReport:
         """Play one turn (``turn``: the turn the caller expects it to be; ``calls``: a replay's
         recorded model calls of the turn; ``publish`` False: the caller publishes it once it is
         committed; see ``DirectorActor.step``)."""
@@ -260,7 +307,7 @@ class RayRuntime:
         """Change a persona's traits from the next turn on."""
         ray.get(self.director.update_persona.remote(persona_id, dict(traits)))
 
-    def fork(self, session_id: str, at_turn: int, model: LanguageModel, *, detached: bool = False) -> "RayRuntime":
+    def fork(self, session_id: str, at_turn: int, model: LanguageModel, *, detached: bool = False) -> RayRuntime:
         """A new session that replays this one's inputs up to ``at_turn`` (same seed, same story).
 
         The engine is deterministic, so replaying the recorded inputs of turns 1..``at_turn`` from
@@ -272,11 +319,15 @@ class RayRuntime:
         """
         inputs = ray.get(self.director.turn_inputs.remote(at_turn))
         if len(inputs) < at_turn:
-            raise SessionError(f"session {self.session_id!r} was restored from a checkpoint; its turn inputs before "
-                               "that are in its state store, not in its actors", session_id=self.session_id)
+            raise SessionError(
+                f"session {self.session_id!r} was restored from a checkpoint; its turn inputs before "
+                "that are in its state store, not in its actors",
+                session_id=self.session_id,
+            )
         scenario, settings = self.scenario_and_settings()
-        rt = RayRuntime.create(session_id, scenario, settings, model, detached=detached,
-                               actor_options=self.actor_options)
+        rt = RayRuntime.create(
+            session_id, scenario, settings, model, detached=detached, actor_options=self.actor_options
+        )
         try:
             for players, world_events, updates in inputs:
                 for pid, traits in updates.items():

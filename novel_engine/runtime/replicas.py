@@ -32,8 +32,9 @@ import time
 import warnings
 import weakref
 import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from novel_engine.core.events import Action, Event
 from novel_engine.errors import ConfigError, ReplicaError
@@ -80,7 +81,7 @@ class Split:
         """Fix ownership by position in the sorted cast (the same in every process)."""
         cast = sorted(persona_ids)
         self._position = {pid: i for i, pid in enumerate(cast)}
-        self.own = cast[self.part::self.parts]  # this process's personas, sorted
+        self.own = cast[self.part :: self.parts]  # this process's personas, sorted
 
     def owner(self, persona_id: str) -> int:
         """The process that decides for ``persona_id`` and holds its beliefs."""
@@ -115,7 +116,7 @@ class Replicas(Split):
         ConfigError: this platform cannot fork.
     """
 
-    def __init__(self, runtime: "LocalRuntime", parts: int) -> None:
+    def __init__(self, runtime: LocalRuntime, parts: int) -> None:
         super().__init__(0, parts)
         if not hasattr(os, "fork"):
             raise ConfigError("processes > 1 needs os.fork (Linux or another POSIX system)", setting="processes")
@@ -186,8 +187,11 @@ class Replicas(Split):
         for k in self._each():
             theirs = self._recv(k, "digest")
             if theirs != digest:
-                raise self._broken(k, f"replica process {k} resolved turn {digest[0]} differently from the "
-                                      f"driver (digest {theirs} vs {digest}): the worlds diverged")
+                raise self._broken(
+                    k,
+                    f"replica process {k} resolved turn {digest[0]} differently from the "
+                    f"driver (digest {theirs} vs {digest}): the worlds diverged",
+                )
 
     def ask(self, k: int, request: tuple) -> Any:
         """Send a replica a request between turns and return its answer."""
@@ -247,7 +251,7 @@ class _Child:
         return True
 
 
-_DRIVER_ENDS: "weakref.WeakSet[Connection]" = weakref.WeakSet()  # a replica closes its copies of these
+_DRIVER_ENDS: weakref.WeakSet[Connection] = weakref.WeakSet()  # a replica closes its copies of these
 
 
 def _shutdown(conns: list[Connection], children: list[_Child]) -> None:
@@ -266,7 +270,7 @@ def _shutdown(conns: list[Connection], children: list[_Child]) -> None:
         conn.close()
 
 
-def _replica(runtime: "LocalRuntime", sock: socket.socket, part: int, parts: int) -> None:
+def _replica(runtime: LocalRuntime, sock: socket.socket, part: int, parts: int) -> None:
     """The forked child: serve the driver, then leave without running any of the driver's exit code."""
     code = 1
     try:
@@ -300,7 +304,7 @@ class Link(Split):
         self.conn.send(("digest", digest))
 
 
-def serve(runtime: "LocalRuntime", conn: Connection, part: int, parts: int) -> None:
+def serve(runtime: LocalRuntime, conn: Connection, part: int, parts: int) -> None:
     """A replica: play turns and answer requests until told to stop or until the driver is gone."""
     from novel_engine.runtime.checkpoint import memory_rows
 

@@ -8,8 +8,8 @@ own actor. Nothing about a story depends on the assignment: it only decides wher
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from novel_engine.core.rng import stable_hash
 from novel_engine.errors import ConfigError
@@ -40,8 +40,12 @@ def _by_hash(ids: Sequence[str], n: int) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(sorted(b)) for b in buckets if b)
 
 
-def plan_shards(persona_ids: Sequence[str], personas_per_actor: int | None = None,
-                max_shards: int = 4, belief_shards: int | None = None) -> ShardPlan:
+def plan_shards(
+    persona_ids: Sequence[str],
+    personas_per_actor: int | None = None,
+    max_shards: int = 4,
+    belief_shards: int | None = None,
+) -> ShardPlan:
     """Plan the shards of a session.
 
     Args:
@@ -58,8 +62,9 @@ def plan_shards(persona_ids: Sequence[str], personas_per_actor: int | None = Non
     ids = sorted(persona_ids)
     n = len(ids)
     if personas_per_actor is not None and personas_per_actor < 1:
-        raise ConfigError(f"personas_per_actor must be at least 1, got {personas_per_actor}",
-                          setting="personas_per_actor")
+        raise ConfigError(
+            f"personas_per_actor must be at least 1, got {personas_per_actor}", setting="personas_per_actor"
+        )
     if max_shards < 1:
         raise ConfigError(f"max_shards must be at least 1, got {max_shards}", setting="max_shards")
     if personas_per_actor is None:

@@ -18,7 +18,8 @@ import copyreg
 import dataclasses
 import gc
 import operator
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from novel_engine.agents.belief_store import BeliefView
 from novel_engine.core.events import Action, Event, InformationFragment
@@ -26,8 +27,15 @@ from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perce
 
 __all__ = ["register", "RECORDS", "settle_gc"]
 
-RECORDS: tuple[type, ...] = (Perception, PerceivedFragment, BeliefSummary, BeliefView, InformationFragment, Event,
-                             Action)
+RECORDS: tuple[type, ...] = (
+    Perception,
+    PerceivedFragment,
+    BeliefSummary,
+    BeliefView,
+    InformationFragment,
+    Event,
+    Action,
+)
 
 
 def _reducer(cls: type) -> Callable[[Any], tuple]:

@@ -59,8 +59,15 @@ def describe_builtins() -> list[dict[str, Any]]:
     out = []
     for name in builtin_names():
         s = load_scenario(name)
-        out.append({"name": name, "title": s.title, "style": s.style,
-                    "personas": len(s.personas), "locations": len(s.locations)})
+        out.append(
+            {
+                "name": name,
+                "title": s.title,
+                "style": s.style,
+                "personas": len(s.personas),
+                "locations": len(s.locations),
+            }
+        )
     return out
 
 
@@ -108,7 +115,8 @@ def _read_limited(path: Path, source: str) -> bytes:
         raise ScenarioError(
             f"scenario file is too large (over {MAX_SCENARIO_BYTES // (1024 * 1024)} MB); "
             "for big worlds use novel_engine.scenarios.synthetic() or split the file",
-            source=source)
+            source=source,
+        )
     return data
 
 
@@ -116,8 +124,9 @@ def _decode(data: bytes, source: str) -> str:
     try:
         return data.decode("utf-8-sig")  # -sig: tolerate the BOM some Windows editors write
     except UnicodeDecodeError as exc:
-        raise ScenarioError(f"scenario file is not UTF-8 text (bad byte at offset {exc.start})",
-                            source=source) from None
+        raise ScenarioError(
+            f"scenario file is not UTF-8 text (bad byte at offset {exc.start})", source=source
+        ) from None
 
 
 def _load_builtin(name: str) -> Scenario:
@@ -158,12 +167,13 @@ def load_scenario(source: str | os.PathLike[str] | Mapping[str, Any] | Scenario)
         return _load_builtin(source)
     if not isinstance(source, (str, os.PathLike)):
         raise ScenarioError(
-            f"cannot load a scenario from a {type(source).__name__}; "
-            "give a built-in name, a file path or a mapping")
+            f"cannot load a scenario from a {type(source).__name__}; give a built-in name, a file path or a mapping"
+        )
     path = Path(os.fsdecode(os.fspath(source))).expanduser()
     if path.exists():
         return _load_file(path)
     names = ", ".join(builtin_names())
     raise UnknownScenarioError(
         f"unknown scenario {os.fspath(source)!r}: it is neither a built-in scenario nor an existing "
-        f"file (built-in scenarios: {names})")
+        f"file (built-in scenarios: {names})"
+    )

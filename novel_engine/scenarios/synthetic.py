@@ -10,23 +10,69 @@ a few seconds (about 300 MB). Every draw comes from one ``random.Random(seed)`` 
 from __future__ import annotations
 
 import random
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from novel_engine.core.events import ActionType, Effect, SourceType, Visibility
-from novel_engine.core.scenario import (
-    STYLES, CausalRuleSpec, ComplicationSpec, Condition, EventPattern, FragmentSpec, GoalSpec,
-    LocationSpec, NarrativeGoalSpec, PersonaSpec, RelationshipSpec, Scenario,
-)
 from novel_engine.core.rng import seed_problem
+from novel_engine.core.scenario import (
+    STYLES,
+    CausalRuleSpec,
+    ComplicationSpec,
+    Condition,
+    EventPattern,
+    FragmentSpec,
+    GoalSpec,
+    LocationSpec,
+    NarrativeGoalSpec,
+    PersonaSpec,
+    RelationshipSpec,
+    Scenario,
+)
 from novel_engine.core.setup import gc_paused
 from novel_engine.core.world import CORE_TRAITS
 from novel_engine.errors import NovelEngineError
 
 __all__ = ["synthetic"]
 
-_SYLLABLES = ("ka", "ren", "dor", "li", "mo", "sa", "vel", "tor", "ni", "esh", "ar", "bel", "cor",
-              "dra", "fen", "gal", "hal", "is", "jor", "kel", "lun", "mar", "nor", "ori", "pel",
-              "quin", "ros", "sil", "tam", "ul", "var", "wyn", "xan", "yor", "zel", "thu")
+_SYLLABLES = (
+    "ka",
+    "ren",
+    "dor",
+    "li",
+    "mo",
+    "sa",
+    "vel",
+    "tor",
+    "ni",
+    "esh",
+    "ar",
+    "bel",
+    "cor",
+    "dra",
+    "fen",
+    "gal",
+    "hal",
+    "is",
+    "jor",
+    "kel",
+    "lun",
+    "mar",
+    "nor",
+    "ori",
+    "pel",
+    "quin",
+    "ros",
+    "sil",
+    "tam",
+    "ul",
+    "var",
+    "wyn",
+    "xan",
+    "yor",
+    "zel",
+    "thu",
+)
 # values on a 0.01 grid by table lookup: one multiply and one index per draw, cheaper than round()
 # on the per-persona path (about a million draws at 100,000 personas)
 _UNIT = tuple(i / 100 for i in range(101))  # 0.00 .. 1.00
@@ -34,35 +80,90 @@ _SIGNED = tuple((i - 100) / 100 for i in range(201))  # -1.00 .. 1.00
 # two-syllable name stems, capitalised once here rather than once per generated name
 _STEMS = tuple((a + b).capitalize() for a in _SYLLABLES for b in _SYLLABLES)
 _BIASES = ("confirmation", "anchoring", "recency", "negativity")
-_MOODS = ("wary", "restless", "loyal", "ambitious", "weary", "reckless", "quiet", "bitter",
-          "hopeful", "cunning", "proud", "frightened")
+_MOODS = (
+    "wary",
+    "restless",
+    "loyal",
+    "ambitious",
+    "weary",
+    "reckless",
+    "quiet",
+    "bitter",
+    "hopeful",
+    "cunning",
+    "proud",
+    "frightened",
+)
 
 # per style: (roles, kinds of place, broadcast, complications)
 _FLAVOUR: dict[str, tuple[tuple[str, ...], tuple[str, ...], str, tuple[str, ...]]] = {
     "sci_fi": (
-        ("engineer", "pilot", "medic", "miner", "technician", "security officer", "botanist",
-         "navigator", "quartermaster", "xenobiologist"),
-        ("Docking Ring", "Hydroponics Bay", "Reactor Deck", "Cargo Hold", "Observation Deck",
-         "Med Bay", "Habitat Module", "Comms Array"),
+        (
+            "engineer",
+            "pilot",
+            "medic",
+            "miner",
+            "technician",
+            "security officer",
+            "botanist",
+            "navigator",
+            "quartermaster",
+            "xenobiologist",
+        ),
+        (
+            "Docking Ring",
+            "Hydroponics Bay",
+            "Reactor Deck",
+            "Cargo Hold",
+            "Observation Deck",
+            "Med Bay",
+            "Habitat Module",
+            "Comms Array",
+        ),
         "Station-wide alert: hull sensors report an intruder aboard. All crew stay alert.",
-        ("A power surge blacks out the sector.", "A hull breach alarm sounds; bulkheads slam shut.",
-         "An unknown ship hails the station."),
+        (
+            "A power surge blacks out the sector.",
+            "A hull breach alarm sounds; bulkheads slam shut.",
+            "An unknown ship hails the station.",
+        ),
     ),
     "noir": (
-        ("bootlegger", "cab driver", "bartender", "beat cop", "fence", "reporter", "croupier",
-         "dockworker", "lawyer", "pickpocket"),
+        (
+            "bootlegger",
+            "cab driver",
+            "bartender",
+            "beat cop",
+            "fence",
+            "reporter",
+            "croupier",
+            "dockworker",
+            "lawyer",
+            "pickpocket",
+        ),
         ("Street", "Alley", "Pier", "Hotel", "Club", "Precinct", "Diner", "Warehouse"),
         "The radio crackles: a killer is loose in the city, and the police have no leads.",
-        ("The power fails across the block.", "A body turns up in the gutter.",
-         "Sirens wail as a police raid begins."),
+        ("The power fails across the block.", "A body turns up in the gutter.", "Sirens wail as a police raid begins."),
     ),
     "epic_fantasy": (
-        ("blacksmith", "hunter", "priest", "squire", "herbalist", "minstrel", "miller",
-         "sellsword", "scribe", "shepherd"),
+        (
+            "blacksmith",
+            "hunter",
+            "priest",
+            "squire",
+            "herbalist",
+            "minstrel",
+            "miller",
+            "sellsword",
+            "scribe",
+            "shepherd",
+        ),
         ("Vale", "Crossing", "Keep", "Market", "Woods", "Ford", "Hollow", "Shrine"),
         "Heralds ride through every village: a beast stalks the land, and the crown offers gold.",
-        ("A storm breaks and floods the road.", "Raiders burn a farmstead.",
-         "A comet blazes across the sky, and folk whisper of omens."),
+        (
+            "A storm breaks and floods the road.",
+            "Raiders burn a farmstead.",
+            "A comet blazes across the sky, and folk whisper of omens.",
+        ),
     ),
 }
 
@@ -73,16 +174,23 @@ def _check(personas: Any, locations: Any, seed: Any, style: Any) -> None:
         return isinstance(v, int) and not isinstance(v, bool)
 
     if not is_int(personas) or personas < 1:
-        raise NovelEngineError(f"synthetic(): personas must be an integer >= 1, got {personas!r}",
-                               argument="personas", value=repr(personas))
+        raise NovelEngineError(
+            f"synthetic(): personas must be an integer >= 1, got {personas!r}",
+            argument="personas",
+            value=repr(personas),
+        )
     if locations is not None and (not is_int(locations) or locations < 1):
-        raise NovelEngineError(f"synthetic(): locations must be an integer >= 1 or None, got {locations!r}",
-                               argument="locations", value=repr(locations))
+        raise NovelEngineError(
+            f"synthetic(): locations must be an integer >= 1 or None, got {locations!r}",
+            argument="locations",
+            value=repr(locations),
+        )
     if seed_problem(seed) is not None:  # the generator seed is also the session seed
         raise NovelEngineError(f"synthetic(): seed {seed_problem(seed)}", argument="seed", value=repr(seed))
     if style not in STYLES:
-        raise NovelEngineError(f"synthetic(): style must be one of {', '.join(STYLES)}, got {style!r}",
-                               argument="style", value=repr(style))
+        raise NovelEngineError(
+            f"synthetic(): style must be one of {', '.join(STYLES)}, got {style!r}", argument="style", value=repr(style)
+        )
 
 
 def _graph(n: int, rand: Callable[[], float]) -> list[list[int]]:
@@ -107,30 +215,69 @@ def _effects(*pairs: tuple[str, Any, Any]) -> list[Effect]:
     return [Effect.model_construct(kind=k, target=None, key=key, value=v) for k, key, v in pairs]
 
 
-def _complication(description: str, location: str | None, visibility: Visibility, intensity: float,
-                  key: str | None, value: Any, effects: list[Effect], kind: str = "world") -> ComplicationSpec:
+def _complication(
+    description: str,
+    location: str | None,
+    visibility: Visibility,
+    intensity: float,
+    key: str | None,
+    value: Any,
+    effects: list[Effect],
+    kind: str = "world",
+) -> ComplicationSpec:
     return ComplicationSpec.model_construct(
-        description=description, kind=kind, location=location, visibility=visibility,
-        intensity=intensity, key=key, value=value, subjects=[], effects=effects)
+        description=description,
+        kind=kind,
+        location=location,
+        visibility=visibility,
+        intensity=intensity,
+        key=key,
+        value=value,
+        subjects=[],
+        effects=effects,
+    )
 
 
-def _pattern(action_type: ActionType | None = None, location: str | None = None,
-             outcome: str | None = None) -> EventPattern:
-    return EventPattern.model_construct(kind=None, action_type=action_type, actor=None, target=None,
-                                        location=location, outcome=outcome)
+def _pattern(
+    action_type: ActionType | None = None, location: str | None = None, outcome: str | None = None
+) -> EventPattern:
+    return EventPattern.model_construct(
+        kind=None, action_type=action_type, actor=None, target=None, location=location, outcome=outcome
+    )
 
 
-def _fragment(fid: str, content: str, source_type: SourceType, reliability: float, location: str | None,
-              subjects: list[str], visibility: Visibility, origin: str, key: str, value: Any,
-              valence: float, salience: float) -> FragmentSpec:
+def _fragment(
+    fid: str,
+    content: str,
+    source_type: SourceType,
+    reliability: float,
+    location: str | None,
+    subjects: list[str],
+    visibility: Visibility,
+    origin: str,
+    key: str,
+    value: Any,
+    valence: float,
+    salience: float,
+) -> FragmentSpec:
     return FragmentSpec.model_construct(
-        id=fid, content=content, source_type=source_type, reliability=reliability, location=location,
-        subjects=subjects, visibility=visibility, origin=origin, key=key, value=value, valence=valence,
-        salience=salience, reach=0)
+        id=fid,
+        content=content,
+        source_type=source_type,
+        reliability=reliability,
+        location=location,
+        subjects=subjects,
+        visibility=visibility,
+        origin=origin,
+        key=key,
+        value=value,
+        valence=valence,
+        salience=salience,
+        reach=0,
+    )
 
 
-def synthetic(personas: int = 1000, locations: int | None = None, seed: int = 0,
-              style: str = "sci_fi") -> Scenario:
+def synthetic(personas: int = 1000, locations: int | None = None, seed: int = 0, style: str = "sci_fi") -> Scenario:
     """Generate a large, valid scenario from a seed.
 
     The world is a connected graph of places (a ring plus random chords, two to four neighbours
@@ -175,8 +322,12 @@ def _generate(personas: int, locations: int | None, seed: int, style: str) -> Sc
     adj = _graph(n_loc, rand)
     location_specs = [
         LocationSpec.model_construct(
-            id=loc_ids[i], name=loc_names[i], description=f"The {loc_names[i]}.",
-            neighbours=[loc_ids[j] for j in adj[i]], visibility=_UNIT[15 + int(rand() * 76)])
+            id=loc_ids[i],
+            name=loc_names[i],
+            description=f"The {loc_names[i]}.",
+            neighbours=[loc_ids[j] for j in adj[i]],
+            visibility=_UNIT[15 + int(rand() * 76)],
+        )
         for i in range(n_loc)
     ]
     # who is where and what they are called first: goals and relationships refer to both
@@ -193,23 +344,44 @@ def _generate(personas: int, locations: int | None, seed: int, style: str) -> Sc
         title=f"Synthetic {style} world ({personas} personas, seed {seed})",
         style=style,
         description=f"A generated {style} world of {personas} personas in {n_loc} places, for scale work.",
-        seed=seed, difficulty=0.5, llm=None,
+        seed=seed,
+        difficulty=0.5,
+        llm=None,
         facts={"alert_level": "high", threat_key: False, "hidden_cache_found": False},
-        locations=location_specs, personas=persona_specs, fragments=fragments,
+        locations=location_specs,
+        personas=persona_specs,
+        fragments=fragments,
         causal_rules=_causal_rules(places, hub, quiet, threat_key),
         narrative_goals=[
-            NarrativeGoalSpec.model_construct(id="first_blood", description="Someone comes to blows.",
-                                              when=_pattern(ActionType.ATTACK), main=False),
-            NarrativeGoalSpec.model_construct(id="alliance", description="Two strangers make common cause.",
-                                              when=_pattern(ActionType.PERSUADE, outcome="success"), main=False),
-            NarrativeGoalSpec.model_construct(id="rescue", description="Someone is helped in time.",
-                                              when=_pattern(ActionType.HELP, outcome="success"), main=False),
+            NarrativeGoalSpec.model_construct(
+                id="first_blood", description="Someone comes to blows.", when=_pattern(ActionType.ATTACK), main=False
+            ),
+            NarrativeGoalSpec.model_construct(
+                id="alliance",
+                description="Two strangers make common cause.",
+                when=_pattern(ActionType.PERSUADE, outcome="success"),
+                main=False,
+            ),
+            NarrativeGoalSpec.model_construct(
+                id="rescue",
+                description="Someone is helped in time.",
+                when=_pattern(ActionType.HELP, outcome="success"),
+                main=False,
+            ),
         ],
         complications=[
-            _complication(text, loc_ids[int(rand() * n_loc)], Visibility.LOCAL, _UNIT[40 + int(rand() * 41)],
-                          None, True, _effects(("tension", None, 0.15)))
+            _complication(
+                text,
+                loc_ids[int(rand() * n_loc)],
+                Visibility.LOCAL,
+                _UNIT[40 + int(rand() * 41)],
+                None,
+                True,
+                _effects(("tension", None, 0.15)),
+            )
             for text in complication_texts
-        ])
+        ],
+    )
 
 
 class _Places:
@@ -221,8 +393,14 @@ class _Places:
         self.ids, self.names, self.adj = ids, names, adj
 
 
-def _cast(rand: Callable[[], float], ids: list[str], names: list[str], home: list[int], places: _Places,
-          roles: tuple[str, ...]) -> list[PersonaSpec]:
+def _cast(
+    rand: Callable[[], float],
+    ids: list[str],
+    names: list[str],
+    home: list[int],
+    places: _Places,
+    roles: tuple[str, ...],
+) -> list[PersonaSpec]:
     """Make every persona: traits, relationships (mostly near home), goals that fit them, biases."""
     n = len(ids)
     loc_ids, loc_names, adj = places.ids, places.names, places.adj
@@ -233,25 +411,42 @@ def _cast(rand: Callable[[], float], ids: list[str], names: list[str], home: lis
     # lookup in it is paid every time
     c0, c1, c2, c3, c4 = CORE_TRAITS
     unit, signed, biases_names, moods = _UNIT, _SIGNED, _BIASES, _MOODS
-    attack, help_, persuade, move, investigate = (ActionType.ATTACK, ActionType.HELP, ActionType.PERSUADE,
-                                                  ActionType.MOVE, ActionType.INVESTIGATE)
+    attack, help_, persuade, move, investigate = (
+        ActionType.ATTACK,
+        ActionType.HELP,
+        ActionType.PERSUADE,
+        ActionType.MOVE,
+        ActionType.INVESTIGATE,
+    )
     # one shared fields-set per class instead of a new set per instance: every field is always
     # given, so pydantic never adds to it (it only adds names of fields being set), and at 100,000
     # personas the per-instance sets were 40% of the scenario's memory
-    persona_fs, goal_fs, rel_fs = (set(PersonaSpec.model_fields), set(GoalSpec.model_fields),
-                                   set(RelationshipSpec.model_fields))
-    make_persona, make_goal, make_rel = (PersonaSpec.model_construct, GoalSpec.model_construct,
-                                         RelationshipSpec.model_construct)
+    persona_fs, goal_fs, rel_fs = (
+        set(PersonaSpec.model_fields),
+        set(GoalSpec.model_fields),
+        set(RelationshipSpec.model_fields),
+    )
+    make_persona, make_goal, make_rel = (
+        PersonaSpec.model_construct,
+        GoalSpec.model_construct,
+        RelationshipSpec.model_construct,
+    )
     n_roles, n_moods = len(roles), len(moods)
     out = []
     for i in range(n):
         at = home[i]
         here, near = buckets[at], adj[at]
-        traits = {c0: unit[int(rand() * 101)], c1: unit[int(rand() * 101)], c2: unit[int(rand() * 101)],
-                  c3: unit[int(rand() * 101)], c4: unit[int(rand() * 101)]}
+        traits = {
+            c0: unit[int(rand() * 101)],
+            c1: unit[int(rand() * 101)],
+            c2: unit[int(rand() * 101)],
+            c3: unit[int(rand() * 101)],
+            c4: unit[int(rand() * 101)],
+        }
         rels: list[RelationshipSpec] = []
         known: list[int] = []
         worst = best = -1  # the acquaintances liked least and most: targets for attack and help
+        worst_a = best_a = 0  # their affinities (read only once worst / best are set)
         if n > 1:
             for _ in range(2 + int(rand() * 3)):
                 # someone near: same place mostly, else next door, else anyone at all
@@ -273,59 +468,150 @@ def _cast(rand: Callable[[], float], ids: list[str], names: list[str], home: lis
             kind = int(rand() * 5)
             priority = unit[30 + int(rand() * 71)]
             if kind < 3 and known:
-                j, action, text = ((worst, attack, "Confront {}") if kind == 0 else
-                                   (best, help_, "Stand by {}") if kind == 1 else
-                                   (known[0], persuade, "Win {} over"))
-                goals.append(make_goal(goal_fs, text=text.format(names[j]), action=action, target=ids[j],
-                                       location=None, priority=priority))
+                j, action, text = (
+                    (worst, attack, "Confront {}")
+                    if kind == 0
+                    else (best, help_, "Stand by {}")
+                    if kind == 1
+                    else (known[0], persuade, "Win {} over")
+                )
+                goals.append(
+                    make_goal(
+                        goal_fs,
+                        text=text.format(names[j]),
+                        action=action,
+                        target=ids[j],
+                        location=None,
+                        priority=priority,
+                    )
+                )
             elif kind == 3 and near:
                 dest = near[int(rand() * len(near))]
-                goals.append(make_goal(goal_fs, text=f"Get to {loc_names[dest]}", action=move, target=loc_ids[dest],
-                                       location=loc_ids[dest], priority=priority))
+                goals.append(
+                    make_goal(
+                        goal_fs,
+                        text=f"Get to {loc_names[dest]}",
+                        action=move,
+                        target=loc_ids[dest],
+                        location=loc_ids[dest],
+                        priority=priority,
+                    )
+                )
             else:
-                goals.append(make_goal(goal_fs, text=f"Find out what is hidden at {loc_names[at]}", action=investigate,
-                                       target=loc_ids[at], location=loc_ids[at], priority=priority))
+                goals.append(
+                    make_goal(
+                        goal_fs,
+                        text=f"Find out what is hidden at {loc_names[at]}",
+                        action=investigate,
+                        target=loc_ids[at],
+                        location=loc_ids[at],
+                        priority=priority,
+                    )
+                )
         biases: dict[str, float] = {}
         if rand() < 0.4:
             for _ in range(1 + (rand() < 0.4)):
                 biases[biases_names[int(rand() * 4)]] = unit[10 + int(rand() * 71)]
-        out.append(make_persona(
-            persona_fs, id=ids[i], name=names[i],
-            description=f"A {moods[int(rand() * n_moods)]} {roles[int(rand() * n_roles)]} from {loc_names[at]}.",
-            traits=traits, goals=goals, location=loc_ids[at], relationships=rels, controlled_by=None,
-            biases=biases, voice=[], health=1.0, kind="human"))
+        out.append(
+            make_persona(
+                persona_fs,
+                id=ids[i],
+                name=names[i],
+                description=f"A {moods[int(rand() * n_moods)]} {roles[int(rand() * n_roles)]} from {loc_names[at]}.",
+                traits=traits,
+                goals=goals,
+                location=loc_ids[at],
+                relationships=rels,
+                controlled_by=None,
+                biases=biases,
+                voice=[],
+                health=1.0,
+                kind="human",
+            )
+        )
     return out
 
 
-def _fragments(rand: Callable[[], float], ids: list[str], names: list[str], home: list[int], places: _Places,
-               broadcast: str) -> list[FragmentSpec]:
+def _fragments(
+    rand: Callable[[], float], ids: list[str], names: list[str], home: list[int], places: _Places, broadcast: str
+) -> list[FragmentSpec]:
     """A public broadcast, local rumours (whereabouts, threats) and a few private secrets."""
     n, n_loc = len(ids), len(places.ids)
     loc_ids, loc_names = places.ids, places.names
-    out = [_fragment("f_broadcast", broadcast, SourceType.BROADCAST, 0.9, None, [], Visibility.PUBLIC,
-                     "world", "alert_level", "high", -0.5, 0.85)]
+    out = [
+        _fragment(
+            "f_broadcast",
+            broadcast,
+            SourceType.BROADCAST,
+            0.9,
+            None,
+            [],
+            Visibility.PUBLIC,
+            "world",
+            "alert_level",
+            "high",
+            -0.5,
+            0.85,
+        )
+    ]
     for k in range(min(2000, max(3, n // 50))):
         reliability = _UNIT[30 + int(rand() * 51)]
         if rand() < 0.5:
             j = int(rand() * n)
             # most rumours about whereabouts are right; some send people to the wrong place
             claimed = home[j] if rand() < 0.7 else int(rand() * n_loc)
-            out.append(_fragment(
-                f"f_rumor_{k}", f"Someone swears {names[j]} was seen at {loc_names[claimed]}.", SourceType.RUMOR,
-                reliability, loc_ids[home[j]], [ids[j]], Visibility.LOCAL, "world",
-                f"location_of:{ids[j]}", loc_ids[claimed], 0.0, 0.5))
+            out.append(
+                _fragment(
+                    f"f_rumor_{k}",
+                    f"Someone swears {names[j]} was seen at {loc_names[claimed]}.",
+                    SourceType.RUMOR,
+                    reliability,
+                    loc_ids[home[j]],
+                    [ids[j]],
+                    Visibility.LOCAL,
+                    "world",
+                    f"location_of:{ids[j]}",
+                    loc_ids[claimed],
+                    0.0,
+                    0.5,
+                )
+            )
         else:
             at = int(rand() * n_loc)
-            out.append(_fragment(
-                f"f_rumor_{k}", f"Word is that something dangerous waits at {loc_names[at]}.", SourceType.HEARSAY,
-                reliability, loc_ids[at], [], Visibility.LOCAL, "world",
-                f"threat_at:{loc_ids[at]}", True, -0.6, 0.65))
+            out.append(
+                _fragment(
+                    f"f_rumor_{k}",
+                    f"Word is that something dangerous waits at {loc_names[at]}.",
+                    SourceType.HEARSAY,
+                    reliability,
+                    loc_ids[at],
+                    [],
+                    Visibility.LOCAL,
+                    "world",
+                    f"threat_at:{loc_ids[at]}",
+                    True,
+                    -0.6,
+                    0.65,
+                )
+            )
     for k in range(max(1, n // 500)):
         j = int(rand() * n)
-        out.append(_fragment(
-            f"f_secret_{k}", f"{names[j]} hides something from everyone at {loc_names[home[j]]}.",
-            SourceType.DIRECT_OBSERVATION, 1.0, loc_ids[home[j]], [ids[j]], Visibility.PRIVATE, ids[j],
-            f"secret_of:{ids[j]}", True, -0.2, 0.8))
+        out.append(
+            _fragment(
+                f"f_secret_{k}",
+                f"{names[j]} hides something from everyone at {loc_names[home[j]]}.",
+                SourceType.DIRECT_OBSERVATION,
+                1.0,
+                loc_ids[home[j]],
+                [ids[j]],
+                Visibility.PRIVATE,
+                ids[j],
+                f"secret_of:{ids[j]}",
+                True,
+                -0.2,
+                0.8,
+            )
+        )
     return out
 
 
@@ -334,19 +620,41 @@ def _causal_rules(places: _Places, hub: int, quiet: int, threat_key: str) -> lis
     ids, names = places.ids, places.names
     return [
         CausalRuleSpec.model_construct(
-            id="fighting_draws_danger", when=_pattern(ActionType.ATTACK, ids[hub]),
-            then=_complication(f"The fighting at {names[hub]} draws something worse.", ids[hub],
-                               Visibility.LOCAL, 0.7, threat_key, True,
-                               _effects(("set_fact", threat_key, True), ("tension", None, 0.2)), kind="causal"),
-            strength=0.8, delay_turns=1, conditions=[], once=True),
+            id="fighting_draws_danger",
+            when=_pattern(ActionType.ATTACK, ids[hub]),
+            then=_complication(
+                f"The fighting at {names[hub]} draws something worse.",
+                ids[hub],
+                Visibility.LOCAL,
+                0.7,
+                threat_key,
+                True,
+                _effects(("set_fact", threat_key, True), ("tension", None, 0.2)),
+                kind="causal",
+            ),
+            strength=0.8,
+            delay_turns=1,
+            conditions=[],
+            once=True,
+        ),
         CausalRuleSpec.model_construct(
-            id="cache_uncovered", when=_pattern(ActionType.INVESTIGATE, ids[quiet]),
-            then=_complication(f"A hidden cache is uncovered at {names[quiet]}.", ids[quiet],
-                               Visibility.LOCAL, 0.5, "hidden_cache_found", True,
-                               _effects(("set_fact", "hidden_cache_found", True), ("tension", None, 0.1)),
-                               kind="causal"),
-            strength=0.7, delay_turns=0,
-            conditions=[Condition.model_construct(fact="hidden_cache_found", equals=False, persona=None,
-                                                  status=None, at=None)],
-            once=True),
+            id="cache_uncovered",
+            when=_pattern(ActionType.INVESTIGATE, ids[quiet]),
+            then=_complication(
+                f"A hidden cache is uncovered at {names[quiet]}.",
+                ids[quiet],
+                Visibility.LOCAL,
+                0.5,
+                "hidden_cache_found",
+                True,
+                _effects(("set_fact", "hidden_cache_found", True), ("tension", None, 0.1)),
+                kind="causal",
+            ),
+            strength=0.7,
+            delay_turns=0,
+            conditions=[
+                Condition.model_construct(fact="hidden_cache_found", equals=False, persona=None, status=None, at=None)
+            ],
+            once=True,
+        ),
     ]

@@ -9,5 +9,15 @@ from novel_engine.storage.port import EventRecord, SessionRecord, StateStore, Tu
 from novel_engine.storage.runner import StoreRunner
 from novel_engine.storage.settings import StoreSettings, data_dir
 
-__all__ = ["StateStore", "UnifiedStateManager", "open_store", "StoreRunner", "StoreSettings", "data_dir",
-           "SessionRecord", "TurnCommit", "TurnRecord", "EventRecord"]
+__all__ = [
+    "StateStore",
+    "UnifiedStateManager",
+    "open_store",
+    "StoreRunner",
+    "StoreSettings",
+    "data_dir",
+    "SessionRecord",
+    "TurnCommit",
+    "TurnRecord",
+    "EventRecord",
+]

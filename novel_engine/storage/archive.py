@@ -12,12 +12,22 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from novel_engine.storage.port import EventRecord
 
-__all__ = ["SCHEMA_FIELDS", "archive_key", "archived_ranges", "to_table", "to_parquet", "from_parquet",
-           "seq_slice", "to_events", "table_from_json"]
+__all__ = [
+    "SCHEMA_FIELDS",
+    "archive_key",
+    "archived_ranges",
+    "to_table",
+    "to_parquet",
+    "from_parquet",
+    "seq_slice",
+    "to_events",
+    "table_from_json",
+]
 
 SCHEMA_FIELDS = ("seq", "turn", "id", "kind", "actor", "target", "location", "outcome", "intensity", "summary", "data")
 
@@ -29,7 +39,10 @@ def _pa():
     except ImportError:  # pragma: no cover - depends on the install
         from novel_engine.errors import StoreError
 
-        raise StoreError("event archives need pyarrow, a dependency of novel-engine that is missing: reinstall it (pip install novel-engine)", backend="archive") from None
+        raise StoreError(
+            "event archives need pyarrow, a dependency of novel-engine that is missing: reinstall it (pip install novel-engine)",
+            backend="archive",
+        ) from None
     return pa, pq
 
 
@@ -37,8 +50,21 @@ def schema():
     """The Arrow schema of an event table."""
     pa, _ = _pa()
     s, i, f = pa.string(), pa.int64(), pa.float64()
-    return pa.schema([("seq", i), ("turn", i), ("id", s), ("kind", s), ("actor", s), ("target", s),
-                      ("location", s), ("outcome", s), ("intensity", f), ("summary", s), ("data", s)])
+    return pa.schema(
+        [
+            ("seq", i),
+            ("turn", i),
+            ("id", s),
+            ("kind", s),
+            ("actor", s),
+            ("target", s),
+            ("location", s),
+            ("outcome", s),
+            ("intensity", f),
+            ("summary", s),
+            ("data", s),
+        ]
+    )
 
 
 def archive_key(session_id: str, first: int, last: int) -> str:
@@ -52,7 +78,7 @@ def archived_ranges(keys: Iterable[str]) -> list[tuple[int, int, str]]:
     for k in keys:
         name = k.rsplit("/", 1)[-1]
         if name.startswith("events-") and name.endswith(".parquet"):
-            a, b = name[len("events-"):-len(".parquet")].split("-")
+            a, b = name[len("events-") : -len(".parquet")].split("-")
             out.append((int(a), int(b), k))
     return sorted(out)
 
@@ -87,15 +113,22 @@ def table_from_json(rows: list[tuple[int, int, str]]) -> Any:
 
     seqs, turns, texts = zip(*rows)
     fields = schema()
-    wanted = pa.schema([fields.field(k) for k in ("id", "kind", "actor", "target", "location", "outcome",
-                                                  "intensity", "summary")])
+    wanted = pa.schema(
+        [fields.field(k) for k in ("id", "kind", "actor", "target", "location", "outcome", "intensity", "summary")]
+    )
     try:
         # the stored JSON is compact, so a raw newline never occurs inside an event
-        parsed = pj.read_json(io.BytesIO("\n".join(texts).encode("utf-8")),
-                              parse_options=pj.ParseOptions(explicit_schema=wanted, unexpected_field_behavior="ignore"))
+        parsed = pj.read_json(
+            io.BytesIO("\n".join(texts).encode("utf-8")),
+            parse_options=pj.ParseOptions(explicit_schema=wanted, unexpected_field_behavior="ignore"),
+        )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return to_table(EventRecord("", s, t, json.loads(d)) for s, t, d in rows)
-    cols = {"seq": pa.array(seqs, pa.int64()), "turn": pa.array(turns, pa.int64()), "data": pa.array(texts, pa.string())}
+    cols = {
+        "seq": pa.array(seqs, pa.int64()),
+        "turn": pa.array(turns, pa.int64()),
+        "data": pa.array(texts, pa.string()),
+    }
     for k in wanted.names:
         col = parsed.column(k).combine_chunks()
         cols[k] = col.fill_null(0.0) if k == "intensity" else col
@@ -128,8 +161,12 @@ def seq_slice(table: Any, after: int, upto: int) -> Any:
 
 def to_events(session_id: str, table: Any) -> list[EventRecord]:
     """The events of an event table, as the SQL store returns them."""
-    return [EventRecord(session_id, int(s), int(t), json.loads(d)) for s, t, d in
-            zip(table.column("seq").to_pylist(), table.column("turn").to_pylist(), table.column("data").to_pylist())]
+    return [
+        EventRecord(session_id, int(s), int(t), json.loads(d))
+        for s, t, d in zip(
+            table.column("seq").to_pylist(), table.column("turn").to_pylist(), table.column("data").to_pylist()
+        )
+    ]
 
 
 def concat(tables: list[Any]) -> Any:

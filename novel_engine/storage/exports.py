@@ -14,8 +14,8 @@ import asyncio
 import os
 import tempfile
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 from novel_engine.errors import ConfigError
@@ -39,8 +39,9 @@ def _split(url: str, flag: str) -> tuple[str, str]:
     if not u.netloc:
         raise ConfigError(f"{flag}: {url!r} names no bucket; use {u.scheme}://bucket/path/story.md", setting=flag)
     if not key or key.endswith("/"):
-        raise ConfigError(f"{flag}: {url!r} names no object key; use {u.scheme}://{u.netloc}/path/story.md",
-                          setting=flag)
+        raise ConfigError(
+            f"{flag}: {url!r} names no object key; use {u.scheme}://{u.netloc}/path/story.md", setting=flag
+        )
     return f"{u.scheme}://{u.netloc}", key
 
 
@@ -73,8 +74,9 @@ def _run(coro_fn) -> None:
         raise errors[0]
 
 
-def write_export(target: str | os.PathLike, text: str | bytes, *, flag: str = "--out",
-                 env: Mapping[str, str] | None = None) -> str:
+def write_export(
+    target: str | os.PathLike, text: str | bytes, *, flag: str = "--out", env: Mapping[str, str] | None = None
+) -> str:
     """Write ``text`` (UTF-8 when a str) to a file path or an object URL; return where it went.
 
     Args:

@@ -131,7 +131,7 @@ class MemoryHot(HotStore):
         async with cond:
             try:
                 await asyncio.wait_for(cond.wait_for(lambda: self._latest.get(channel, 0) > after_seq), timeout_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return None
         return self._latest[channel]
 
@@ -151,15 +151,23 @@ class RedisHot(HotStore):
     async def open(self) -> None:
         try:
             import redis.asyncio as aioredis
-            from redis.backoff import ExponentialBackoff
-            from redis.exceptions import ConnectionError as RConnErr, TimeoutError as RTimeout
             from redis.asyncio.retry import Retry
+            from redis.backoff import ExponentialBackoff
+            from redis.exceptions import ConnectionError as RConnErr
+            from redis.exceptions import TimeoutError as RTimeout
         except ImportError:  # pragma: no cover - depends on the install
-            raise StoreError("Redis needs the redis package, a dependency of novel-engine that is missing: reinstall it (pip install novel-engine)", backend="redis") from None
+            raise StoreError(
+                "Redis needs the redis package, a dependency of novel-engine that is missing: reinstall it (pip install novel-engine)",
+                backend="redis",
+            ) from None
         # About a second of retries rides out a quick restart of a local Redis; longer outages
         # surface as StoreError (best-effort callers count them and carry on without Redis).
-        self._r = aioredis.Redis.from_url(self.url, retry=Retry(ExponentialBackoff(cap=0.25, base=0.02), 6),
-                                          retry_on_error=[RConnErr, RTimeout, OSError], socket_connect_timeout=1)
+        self._r = aioredis.Redis.from_url(
+            self.url,
+            retry=Retry(ExponentialBackoff(cap=0.25, base=0.02), 6),
+            retry_on_error=[RConnErr, RTimeout, OSError],
+            socket_connect_timeout=1,
+        )
         await self._call(self._r.ping)
 
     async def close(self) -> None:
@@ -175,8 +183,11 @@ class RedisHot(HotStore):
         try:
             return await fn(*args, **kw)
         except (RedisError, OSError) as err:
-            raise StoreError(f"Redis at {self.url} is unavailable: {err}; check NOVEL_ENGINE_REDIS_URL and that "
-                             "the server is running", backend="redis") from None
+            raise StoreError(
+                f"Redis at {self.url} is unavailable: {err}; check NOVEL_ENGINE_REDIS_URL and that "
+                "the server is running",
+                backend="redis",
+            ) from None
 
     def _k(self, kind: str, key: str) -> str:
         return f"{self.prefix}:{kind}:{key}"
@@ -200,8 +211,9 @@ return 1
 """
 
     async def cache_set_versioned(self, key: str, value: bytes, version: int, ttl_s: int) -> bool:
-        done = await self._call(self._r.eval, self._SET_NEWER, 2, self._k("cache", key), self._k("cachever", key),
-                                value, version, ttl_s)
+        done = await self._call(
+            self._r.eval, self._SET_NEWER, 2, self._k("cache", key), self._k("cachever", key), value, version, ttl_s
+        )
         return bool(done)
 
     async def hit(self, counter: str, window_s: int) -> int:
@@ -213,6 +225,7 @@ return 1
                 p.expire(key, window_s * 2)
                 n, _ = await p.execute()
             return int(n)
+
         return await self._call(incr)
 
     async def notify(self, channel: str, last_seq: int) -> None:
@@ -220,6 +233,7 @@ return 1
             # The latest seq is also kept as a key, so a listener that (re)subscribes late sees it.
             await self._r.set(self._k("seq", channel), last_seq)
             await self._r.publish(self._k("events", channel), str(last_seq))
+
         await self._call(publish)
 
     async def wait(self, channel: str, after_seq: int, timeout_s: float) -> int | None:
@@ -238,4 +252,5 @@ return 1
                 return None
             finally:
                 await pubsub.aclose()
+
         return await self._call(listen)

@@ -26,8 +26,9 @@ import json
 import logging
 import uuid
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import asdict
-from typing import Any, AsyncIterator
+from typing import Any
 
 from novel_engine.errors import ConflictError, StoreError
 from novel_engine.storage import archive, metrics
@@ -44,14 +45,14 @@ log = logging.getLogger(__name__)
 
 def _sql_backend(url: str) -> SqlBackend:
     if url.startswith("sqlite:"):
-        path = url[len("sqlite://"):]
+        path = url[len("sqlite://") :]
         return SqliteBackend(path[1:] if path.startswith("//") else (path or None))
     from novel_engine.storage.postgres import PostgresBackend  # asyncpg only when asked for
 
     return PostgresBackend(url.replace("postgres://", "postgresql://", 1))
 
 
-def open_store(settings: StoreSettings | str | None = None) -> "UnifiedStateManager":
+def open_store(settings: StoreSettings | str | None = None) -> UnifiedStateManager:
     """Build (not yet open) the store for ``settings``: a StoreSettings, a database URL, or None
     for the environment's settings (see :class:`StoreSettings`).
 
@@ -61,8 +62,7 @@ def open_store(settings: StoreSettings | str | None = None) -> "UnifiedStateMana
     if settings is None:
         settings = StoreSettings.from_env()
     elif isinstance(settings, str):
-        settings = StoreSettings.memory() if settings == "memory" else \
-            StoreSettings.from_env(database_url=settings)
+        settings = StoreSettings.memory() if settings == "memory" else StoreSettings.from_env(database_url=settings)
     settings = settings.validated()
     hot: HotStore
     if settings.redis_url:
@@ -72,8 +72,9 @@ def open_store(settings: StoreSettings | str | None = None) -> "UnifiedStateMana
     else:
         hot = MemoryHot()
     objects_url = settings.object_store_url or f"memory://novel-engine-{uuid.uuid4().hex[:8]}"
-    return UnifiedStateManager(_sql_backend(settings.database_url), hot,
-                               ObjectStore(objects_url, settings.s3_endpoint), settings)
+    return UnifiedStateManager(
+        _sql_backend(settings.database_url), hot, ObjectStore(objects_url, settings.s3_endpoint), settings
+    )
 
 
 def _record_bytes(rec: SessionRecord) -> bytes:
@@ -98,8 +99,15 @@ class UnifiedStateManager(StateStore):
 
     def __init__(self, sql: SqlBackend, hot: HotStore, objects: ObjectStore, settings: StoreSettings) -> None:
         self.sql, self.hot, self.objects, self.settings = sql, hot, objects, settings
-        self._stats = {"cache_hits": 0, "cache_misses": 0, "hot_errors": 0, "archive_errors": 0, "archives": 0,
-                       "archive_reads": 0, "events_trimmed": 0}
+        self._stats = {
+            "cache_hits": 0,
+            "cache_misses": 0,
+            "hot_errors": 0,
+            "archive_errors": 0,
+            "archives": 0,
+            "archive_reads": 0,
+            "events_trimmed": 0,
+        }
         self._archive_tables: OrderedDict[str, Any] = OrderedDict()  # decoded archives (immutable), LRU
         metrics.track(self)  # Prometheus: cache hit rate and counters (see storage.metrics)
         self._opened = False
@@ -107,8 +115,11 @@ class UnifiedStateManager(StateStore):
     @property
     def backends(self) -> dict[str, str]:
         """The kind of each backend, e.g. ``{"sql": "sqlite", "hot": "memory", "objects": "file"}``."""
-        return {"sql": self.sql.dialect, "hot": "redis" if type(self.hot).__name__ == "RedisHot" else "memory",
-                "objects": self.objects.scheme}
+        return {
+            "sql": self.sql.dialect,
+            "hot": "redis" if type(self.hot).__name__ == "RedisHot" else "memory",
+            "objects": self.objects.scheme,
+        }
 
     async def open(self) -> None:
         if self._opened:
@@ -143,7 +154,9 @@ class UnifiedStateManager(StateStore):
             return None
 
     # -- sessions and turns --------------------------------------------------------------------
-    async def _place_checkpoint(self, session_id: str, turn: int, blob: bytes | None) -> tuple[bytes | None, str | None]:
+    async def _place_checkpoint(
+        self, session_id: str, turn: int, blob: bytes | None
+    ) -> tuple[bytes | None, str | None]:
         if blob is None or len(blob) <= self.settings.large_checkpoint_bytes:
             return blob, None
         key = f"checkpoints/{session_id}/{turn:08d}-{uuid.uuid4().hex[:8]}.ckpt"
@@ -168,8 +181,9 @@ class UnifiedStateManager(StateStore):
             return _record_from(cached)
         self._stats["cache_misses"] += 1
         rec = await self.sql.get_session(session_id)
-        await self._best_effort("cache fill", self.hot.cache_set_versioned(ck, _record_bytes(rec), rec.version,
-                                                                          self.settings.cache_ttl_s))
+        await self._best_effort(
+            "cache fill", self.hot.cache_set_versioned(ck, _record_bytes(rec), rec.version, self.settings.cache_ttl_s)
+        )
         return rec
 
     async def list_sessions(self) -> list[SessionRecord]:
@@ -187,8 +201,12 @@ class UnifiedStateManager(StateStore):
             raise
         # Write-through rather than delete: the new head replaces the old one, and a fill that
         # read SQL before this commit cannot put the older head back (versioned set).
-        await self._best_effort("cache update", self.hot.cache_set_versioned(
-            f"session:{session_id}", _record_bytes(head), head.version, self.settings.cache_ttl_s))
+        await self._best_effort(
+            "cache update",
+            self.hot.cache_set_versioned(
+                f"session:{session_id}", _record_bytes(head), head.version, self.settings.cache_ttl_s
+            ),
+        )
         await self._best_effort("event notice", self.hot.notify(session_id, head.last_seq))
         every = self.settings.archive_every
         if every and commit.turn % every == 0:
@@ -228,8 +246,11 @@ class UnifiedStateManager(StateStore):
             part = archive.seq_slice(await self._archive_table(key), max(after_seq, old[-1].seq if old else 0), hi)
             old.extend(archive.to_events(session_id, part))
         if [e.seq for e in old] != list(range(after_seq + 1, hi + 1)):
-            raise StoreError(f"events {after_seq + 1}..{hi} of {session_id!r} are neither in SQL nor in its "
-                             "archives", backend="archive", session_id=session_id)
+            raise StoreError(
+                f"events {after_seq + 1}..{hi} of {session_id!r} are neither in SQL nor in its archives",
+                backend="archive",
+                session_id=session_id,
+            )
         out = old + rows
         return out if limit is None else out[:limit]
 
@@ -328,8 +349,11 @@ class UnifiedStateManager(StateStore):
             return None
         first, last = rows[0][0], rows[-1][0]
         if first != done + 1:
-            raise ConflictError(f"events of {session_id!r} after {done} were archived by another process",
-                                session_id=session_id, done=done)
+            raise ConflictError(
+                f"events of {session_id!r} after {done} were archived by another process",
+                session_id=session_id,
+                done=done,
+            )
         key = archive.archive_key(session_id, first, last)
         await self.objects.put(key, archive.to_parquet(archive.table_from_json(rows)))
         trimmed = await self.sql.record_archive(session_id, first, last, key, last - self.settings.sql_event_tail)
@@ -354,7 +378,10 @@ class UnifiedStateManager(StateStore):
             tables.append(archive.seq_slice(await self._archive_table(key), done, upto))
             done = min(last, upto)
         if done != upto:
-            raise StoreError(f"events {done + 1}..{upto} of {session_id!r} are neither in SQL nor in its archives",
-                             backend="archive", session_id=session_id)
+            raise StoreError(
+                f"events {done + 1}..{upto} of {session_id!r} are neither in SQL nor in its archives",
+                backend="archive",
+                session_id=session_id,
+            )
         tables.append(archive.table_from_json(rows))
         return archive.concat(tables)

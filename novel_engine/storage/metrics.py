@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 __all__ = ["track", "COUNTERS", "StoreCollector"]
 
@@ -25,7 +26,7 @@ COUNTERS = {
     "events_trimmed": ("novel_engine_store_events_trimmed", "Archived events deleted from SQL"),
 }
 
-_stores: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_stores: weakref.WeakSet[Any] = weakref.WeakSet()
 _retired = {k: 0 for k in COUNTERS}  # counts of stores already garbage-collected: counters never go down
 _lock = threading.RLock()  # re-entrant: a finalizer may run (GC) while it is held
 _registered = False
@@ -46,9 +47,11 @@ class StoreCollector:
         for key, (name, doc) in COUNTERS.items():
             yield CounterMetricFamily(name, doc, value=totals[key])
         reads = totals["cache_hits"] + totals["cache_misses"]
-        yield GaugeMetricFamily("novel_engine_store_cache_hit_rate",
-                                "Share of session reads served by the read-through cache (0 before any read)",
-                                value=totals["cache_hits"] / reads if reads else 0.0)
+        yield GaugeMetricFamily(
+            "novel_engine_store_cache_hit_rate",
+            "Share of session reads served by the read-through cache (0 before any read)",
+            value=totals["cache_hits"] / reads if reads else 0.0,
+        )
 
 
 def _retire(stats: dict[str, int]) -> None:

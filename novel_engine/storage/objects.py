@@ -40,8 +40,10 @@ class ObjectStore:
         try:
             import fsspec
         except ImportError:  # pragma: no cover - fsspec ships with the state extra
-            raise StoreError("the object store needs fsspec, a dependency of novel-engine that is missing: reinstall it (pip install novel-engine)",
-                             backend="object_store") from None
+            raise StoreError(
+                "the object store needs fsspec, a dependency of novel-engine that is missing: reinstall it (pip install novel-engine)",
+                backend="object_store",
+            ) from None
         try:
             if self.scheme == "s3":
                 opts: dict[str, Any] = {"client_kwargs": {"endpoint_url": self.s3_endpoint}} if self.s3_endpoint else {}
@@ -52,11 +54,17 @@ class ObjectStore:
                 if self.scheme == "file":
                     await asyncio.to_thread(self._fs.makedirs, self.root, True)
         except ImportError:
-            raise StoreError("S3 needs s3fs, a dependency of novel-engine that is missing: reinstall it (pip install novel-engine)", backend="object_store") from None
+            raise StoreError(
+                "S3 needs s3fs, a dependency of novel-engine that is missing: reinstall it (pip install novel-engine)",
+                backend="object_store",
+            ) from None
         except Exception as err:  # noqa: BLE001 - fsspec/s3fs raise many unrelated types
-            raise StoreError(f"cannot open the object store {self.url}: {type(err).__name__}: {err}; check "
-                             "NOVEL_ENGINE_OBJECT_STORE_URL, NOVEL_ENGINE_S3_ENDPOINT and AWS credentials",
-                             backend="object_store", url=self.url) from None
+            raise StoreError(
+                f"cannot open the object store {self.url}: {type(err).__name__}: {err}; check "
+                "NOVEL_ENGINE_OBJECT_STORE_URL, NOVEL_ENGINE_S3_ENDPOINT and AWS credentials",
+                backend="object_store",
+                url=self.url,
+            ) from None
 
     async def close(self) -> None:
         self._fs = None
@@ -78,6 +86,7 @@ class ObjectStore:
                 self._fs.mv(tmp, path)
             else:
                 self._fs.pipe_file(path, data)
+
         await self._run(write, key)
         return key
 
@@ -95,7 +104,8 @@ class ObjectStore:
             except FileNotFoundError:
                 return []
             root = self.root.lstrip("/")
-            return sorted(p.lstrip("/")[len(root) + 1:] for p in found if not p.endswith(".tmp"))
+            return sorted(p.lstrip("/")[len(root) + 1 :] for p in found if not p.endswith(".tmp"))
+
         return await self._run(ls, prefix)
 
     async def _run(self, fn, key: str):
@@ -108,5 +118,8 @@ class ObjectStore:
         except StoreError:
             raise
         except Exception as err:  # noqa: BLE001
-            raise StoreError(f"object store {self.url} failed on {key!r}: {type(err).__name__}: {err}",
-                             backend="object_store", key=key) from None
+            raise StoreError(
+                f"object store {self.url} failed on {key!r}: {type(err).__name__}: {err}",
+                backend="object_store",
+                key=key,
+            ) from None

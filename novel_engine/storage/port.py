@@ -13,8 +13,9 @@ way. The guarantees every implementation must keep (the contract suite checks th
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any
 
 __all__ = ["SessionRecord", "TurnCommit", "TurnRecord", "EventRecord", "StateStore"]
 

@@ -9,8 +9,9 @@ whose connection died is checked against the session head and, if it did not lan
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Sequence
+from typing import Any
 
 from novel_engine.errors import ConflictError, StoreError
 from novel_engine.storage.port import SessionRecord, TurnCommit
@@ -25,7 +26,10 @@ def _driver():
     try:
         import asyncpg
     except ImportError:  # pragma: no cover - depends on the install
-        raise StoreError("PostgreSQL needs asyncpg, a dependency of novel-engine that is missing: reinstall it (pip install novel-engine)", backend="postgresql") from None
+        raise StoreError(
+            "PostgreSQL needs asyncpg, a dependency of novel-engine that is missing: reinstall it (pip install novel-engine)",
+            backend="postgresql",
+        ) from None
     return asyncpg
 
 
@@ -33,9 +37,18 @@ def _lost(err: BaseException) -> bool:
     asyncpg = _driver()
     # InternalClientError: a pooled connection the server terminated while it sat idle can fail
     # its next use with "another operation is in progress" instead of a connection error.
-    return isinstance(err, (OSError, ConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError,
-                            asyncpg.exceptions.InterfaceError, asyncpg.exceptions.CannotConnectNowError,
-                            asyncpg.exceptions.AdminShutdownError, asyncpg.exceptions.InternalClientError))
+    return isinstance(
+        err,
+        (
+            OSError,
+            ConnectionError,
+            asyncpg.exceptions.ConnectionDoesNotExistError,
+            asyncpg.exceptions.InterfaceError,
+            asyncpg.exceptions.CannotConnectNowError,
+            asyncpg.exceptions.AdminShutdownError,
+            asyncpg.exceptions.InternalClientError,
+        ),
+    )
 
 
 class _PgTx(Tx):
@@ -79,11 +92,15 @@ class PostgresBackend(SqlBackend):
             return
         asyncpg = _driver()
         try:
-            self._pool = await asyncpg.create_pool(self.dsn, min_size=self.min_size, max_size=self.max_size,
-                                                   command_timeout=60)
+            self._pool = await asyncpg.create_pool(
+                self.dsn, min_size=self.min_size, max_size=self.max_size, command_timeout=60
+            )
         except (OSError, asyncpg.PostgresError, asyncpg.exceptions.InterfaceError) as err:
-            raise StoreError(f"cannot connect to PostgreSQL ({_safe(self.dsn)}): {err}; check "
-                             "NOVEL_ENGINE_DATABASE_URL and that the server is running", backend="postgresql") from None
+            raise StoreError(
+                f"cannot connect to PostgreSQL ({_safe(self.dsn)}): {err}; check "
+                "NOVEL_ENGINE_DATABASE_URL and that the server is running",
+                backend="postgresql",
+            ) from None
         async with self.transaction() as tx:
             await tx.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
             await self._migrate(tx)
@@ -109,12 +126,17 @@ class PostgresBackend(SqlBackend):
                     raise
         except asyncpg.exceptions.UniqueViolationError as err:
             raise ConflictError(f"conflicting write: {err}", backend="postgresql") from None
-        except (asyncpg.PostgresError, asyncpg.exceptions.InterfaceError, asyncpg.exceptions.InternalClientError,
-                OSError) as err:
+        except (
+            asyncpg.PostgresError,
+            asyncpg.exceptions.InterfaceError,
+            asyncpg.exceptions.InternalClientError,
+            OSError,
+        ) as err:
             if isinstance(err, asyncpg.exceptions.SerializationError):
                 raise ConflictError(f"conflicting write: {err}", backend="postgresql") from None
-            raise StoreError(f"PostgreSQL error: {type(err).__name__}: {err}", backend="postgresql",
-                             lost=_lost(err)) from None
+            raise StoreError(
+                f"PostgreSQL error: {type(err).__name__}: {err}", backend="postgresql", lost=_lost(err)
+            ) from None
 
     async def _retry_read(self, name: str, *args: Any) -> Any:
         try:
@@ -145,8 +167,9 @@ class PostgresBackend(SqlBackend):
     async def list_sessions(self):
         return await self._retry_read("list_sessions")
 
-    async def commit_turn(self, session_id: str, expected_version: int, commit: TurnCommit,
-                          checkpoint_key: str | None = None) -> SessionRecord:
+    async def commit_turn(
+        self, session_id: str, expected_version: int, commit: TurnCommit, checkpoint_key: str | None = None
+    ) -> SessionRecord:
         try:
             return await super().commit_turn(session_id, expected_version, commit, checkpoint_key)
         except StoreError as err:
@@ -156,10 +179,14 @@ class PostgresBackend(SqlBackend):
         try:
             head = await SqlBackend.get_session(self, session_id)
         except StoreError as err:
-            raise StoreError(f"lost the connection to PostgreSQL while committing turn {commit.turn} of "
-                             f"{session_id!r} and could not reconnect: {err.message}; nothing half-written, "
-                             "resume the session when the database is back", backend="postgresql",
-                             session_id=session_id, turn=commit.turn) from None
+            raise StoreError(
+                f"lost the connection to PostgreSQL while committing turn {commit.turn} of "
+                f"{session_id!r} and could not reconnect: {err.message}; nothing half-written, "
+                "resume the session when the database is back",
+                backend="postgresql",
+                session_id=session_id,
+                turn=commit.turn,
+            ) from None
         if head.version == expected_version + 1 and head.turn == commit.turn:
             return head
         try:
@@ -167,10 +194,15 @@ class PostgresBackend(SqlBackend):
         except StoreError as err:
             if isinstance(err, ConflictError) or not err.details.get("lost"):
                 raise
-            raise StoreError(f"lost the connection to PostgreSQL twice while committing turn {commit.turn} of "
-                             f"{session_id!r} ({err.message}); nothing half-written, the turn is not committed: "
-                             "resume the session when the database is reachable", backend="postgresql",
-                             session_id=session_id, turn=commit.turn, lost=True) from None
+            raise StoreError(
+                f"lost the connection to PostgreSQL twice while committing turn {commit.turn} of "
+                f"{session_id!r} ({err.message}); nothing half-written, the turn is not committed: "
+                "resume the session when the database is reachable",
+                backend="postgresql",
+                session_id=session_id,
+                turn=commit.turn,
+                lost=True,
+            ) from None
 
 
 def _safe(dsn: str) -> str:

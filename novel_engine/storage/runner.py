@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from novel_engine.storage.manager import UnifiedStateManager
 
@@ -31,7 +32,7 @@ class StoreRunner:
         self._thread = threading.Thread(target=self._loop.run_forever, name="novel-engine-store", daemon=True)
         self._started = False
 
-    def start(self) -> "StoreRunner":
+    def start(self) -> StoreRunner:
         """Start the loop and open the store (raising its ``StoreError`` if it cannot)."""
         if not self._started:
             self._thread.start()
@@ -66,7 +67,7 @@ class StoreRunner:
         self._thread.join(timeout=30)
         self._loop.close()
 
-    def __enter__(self) -> "StoreRunner":
+    def __enter__(self) -> StoreRunner:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

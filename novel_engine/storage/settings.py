@@ -18,9 +18,9 @@ sets the checkpoint period in turns (default 0: chosen by cast size).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 from novel_engine.errors import ConfigError
@@ -87,18 +87,18 @@ class StoreSettings:
     cache_ttl_s: int = 300
 
     @classmethod
-    def embedded(cls, folder: str | os.PathLike | None = None) -> "StoreSettings":
+    def embedded(cls, folder: str | os.PathLike | None = None) -> StoreSettings:
         """The no-server default: SQLite file and local object folder under ``folder``."""
         root = Path(folder).expanduser().resolve() if folder else data_dir()
         return cls(database_url=f"sqlite:///{root / 'state.db'}", object_store_url=(root / "objects").as_uri())
 
     @classmethod
-    def memory(cls) -> "StoreSettings":
+    def memory(cls) -> StoreSettings:
         """Everything in this process (tests, throwaway sessions): in-memory SQLite and objects."""
         return cls(database_url="sqlite://", object_store_url="memory://novel-engine")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **flags: str | None) -> "StoreSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None, **flags: str | None) -> StoreSettings:
         """Read the environment, let non-None ``flags`` (CLI values) override it, and validate.
 
         Raises:
@@ -108,54 +108,78 @@ class StoreSettings:
         base = cls.embedded(data_dir(env))
         every = env.get(ENV_CHECKPOINT_EVERY, "").strip()
         if every and not every.isdigit():
-            raise ConfigError(f"{ENV_CHECKPOINT_EVERY}: expected a whole number of turns (0: by cast size), "
-                              f"got {every!r}", setting=ENV_CHECKPOINT_EVERY)
+            raise ConfigError(
+                f"{ENV_CHECKPOINT_EVERY}: expected a whole number of turns (0: by cast size), got {every!r}",
+                setting=ENV_CHECKPOINT_EVERY,
+            )
         base = replace(base, checkpoint_every=int(every or 0))
-        s = replace(base,
-                    database_url=flags.get("database_url") or env.get(ENV_DATABASE) or base.database_url,
-                    redis_url=flags.get("redis_url") or env.get(ENV_REDIS) or None,
-                    object_store_url=flags.get("object_store_url") or env.get(ENV_OBJECTS) or base.object_store_url,
-                    s3_endpoint=env.get(ENV_S3_ENDPOINT) or env.get("AWS_ENDPOINT_URL") or None)
+        s = replace(
+            base,
+            database_url=flags.get("database_url") or env.get(ENV_DATABASE) or base.database_url,
+            redis_url=flags.get("redis_url") or env.get(ENV_REDIS) or None,
+            object_store_url=flags.get("object_store_url") or env.get(ENV_OBJECTS) or base.object_store_url,
+            s3_endpoint=env.get(ENV_S3_ENDPOINT) or env.get("AWS_ENDPOINT_URL") or None,
+        )
         return s.validated()
 
-    def validated(self) -> "StoreSettings":
+    def validated(self) -> StoreSettings:
         """Return self after checking every URL; raise ``ConfigError`` naming the bad one."""
         db = urlsplit(self.database_url or "")
         if db.scheme not in ("sqlite", "postgresql", "postgres"):
             raise ConfigError(
                 f"{ENV_DATABASE}: unsupported URL {self.database_url!r}; use sqlite:///path/to/state.db, "
-                "sqlite:// (in memory) or postgresql://user@host:5432/dbname", setting=ENV_DATABASE)
+                "sqlite:// (in memory) or postgresql://user@host:5432/dbname",
+                setting=ENV_DATABASE,
+            )
         if db.scheme.startswith("postgres") and not db.hostname:
-            raise ConfigError(f"{ENV_DATABASE}: {self.database_url!r} names no host; "
-                              "use postgresql://user@host:5432/dbname", setting=ENV_DATABASE)
+            raise ConfigError(
+                f"{ENV_DATABASE}: {self.database_url!r} names no host; use postgresql://user@host:5432/dbname",
+                setting=ENV_DATABASE,
+            )
         if db.scheme == "sqlite" and db.netloc:
-            raise ConfigError(f"{ENV_DATABASE}: {self.database_url!r} has a host part; a SQLite URL has three "
-                              "slashes before the path: sqlite:///path/to/state.db", setting=ENV_DATABASE)
+            raise ConfigError(
+                f"{ENV_DATABASE}: {self.database_url!r} has a host part; a SQLite URL has three "
+                "slashes before the path: sqlite:///path/to/state.db",
+                setting=ENV_DATABASE,
+            )
         if self.redis_url is not None:
             r = urlsplit(self.redis_url)
             if r.scheme not in ("redis", "rediss") or not r.hostname:
-                raise ConfigError(f"{ENV_REDIS}: unsupported URL {self.redis_url!r}; use redis://host:6379/0 "
-                                  "or leave it unset to keep cache and fan-out in process", setting=ENV_REDIS)
+                raise ConfigError(
+                    f"{ENV_REDIS}: unsupported URL {self.redis_url!r}; use redis://host:6379/0 "
+                    "or leave it unset to keep cache and fan-out in process",
+                    setting=ENV_REDIS,
+                )
         if self.object_store_url is not None:
             o = urlsplit(self.object_store_url)
             if o.scheme not in ("file", "s3", "memory"):
-                raise ConfigError(f"{ENV_OBJECTS}: unsupported URL {self.object_store_url!r}; use "
-                                  "file:///path, s3://bucket/prefix or memory://name", setting=ENV_OBJECTS)
+                raise ConfigError(
+                    f"{ENV_OBJECTS}: unsupported URL {self.object_store_url!r}; use "
+                    "file:///path, s3://bucket/prefix or memory://name",
+                    setting=ENV_OBJECTS,
+                )
             if o.scheme == "s3" and not o.netloc:
-                raise ConfigError(f"{ENV_OBJECTS}: {self.object_store_url!r} names no bucket; "
-                                  "use s3://bucket/prefix", setting=ENV_OBJECTS)
+                raise ConfigError(
+                    f"{ENV_OBJECTS}: {self.object_store_url!r} names no bucket; use s3://bucket/prefix",
+                    setting=ENV_OBJECTS,
+                )
         for name in ("large_checkpoint_bytes", "cache_ttl_s"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"store setting {name} must be 1 or more, got {getattr(self, name)}", setting=name)
-        for name, zero in (("archive_every", "never"), ("checkpoint_every", "by cast size"),
-                           ("sql_event_tail", "keep no archived event in SQL")):
+        for name, zero in (
+            ("archive_every", "never"),
+            ("checkpoint_every", "by cast size"),
+            ("sql_event_tail", "keep no archived event in SQL"),
+        ):
             if getattr(self, name) < 0:
-                raise ConfigError(f"store setting {name} must be 0 ({zero}) or more, got {getattr(self, name)}",
-                                  setting=name)
+                raise ConfigError(
+                    f"store setting {name} must be 0 ({zero}) or more, got {getattr(self, name)}", setting=name
+                )
         return self
 
     def describe(self) -> str:
         """The URLs without passwords, for logs and progress lines."""
+
         def clean(url: str | None) -> str | None:
             if not url:
                 return url
@@ -163,4 +187,7 @@ class StoreSettings:
             if u.password:
                 return url.replace(f":{u.password}@", ":***@")
             return url
-        return f"database={clean(self.database_url)} redis={clean(self.redis_url)} objects={clean(self.object_store_url)}"
+
+        return (
+            f"database={clean(self.database_url)} redis={clean(self.redis_url)} objects={clean(self.object_store_url)}"
+        )

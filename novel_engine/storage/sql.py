@@ -18,9 +18,10 @@ import re
 import sqlite3
 import time
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Sequence
+from typing import Any
 
 from novel_engine.errors import ConflictError, NotFoundError, StoreError
 from novel_engine.storage.port import EventRecord, SessionRecord, TurnCommit, TurnRecord
@@ -46,18 +47,20 @@ CREATE TABLE audit_log (id {serial}, at_turn INTEGER, actor TEXT NOT NULL, actio
 
 def migrations(dialect: str) -> list[tuple[int, list[str]]]:
     """The schema's migrations for ``sqlite`` or ``postgresql``: ``(version, statements)`` in order."""
-    blob, serial = (("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT") if dialect == "sqlite"
-                    else ("BYTEA", "BIGSERIAL PRIMARY KEY"))
+    blob, serial = (
+        ("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT") if dialect == "sqlite" else ("BYTEA", "BIGSERIAL PRIMARY KEY")
+    )
     first = [s.strip() for s in _TABLES.format(blob=blob, serial=serial).split(";") if s.strip()]
     # 3: the archives of each session's events, recorded in the same transaction that trims the
     # archived events from SQL (see SqlBackend.record_archive).
-    archives = ["CREATE TABLE event_archives (session_id TEXT NOT NULL REFERENCES sessions(id), first_seq BIGINT "
-                "NOT NULL, last_seq BIGINT NOT NULL, object_key TEXT NOT NULL, PRIMARY KEY (session_id, first_seq))"]
+    archives = [
+        "CREATE TABLE event_archives (session_id TEXT NOT NULL REFERENCES sessions(id), first_seq BIGINT "
+        "NOT NULL, last_seq BIGINT NOT NULL, object_key TEXT NOT NULL, PRIMARY KEY (session_id, first_seq))"
+    ]
     # 4: when each session last played a turn, for `novel-engine sessions` (DOUBLE PRECISION is
     # REAL in SQLite and float8 in PostgreSQL)
     played = ["ALTER TABLE sessions ADD COLUMN played_at DOUBLE PRECISION"]
-    return [(1, first), (2, ["CREATE INDEX events_by_turn ON events (session_id, turn)"]), (3, archives),
-            (4, played)]
+    return [(1, first), (2, ["CREATE INDEX events_by_turn ON events (session_id, turn)"]), (3, archives), (4, played)]
 
 
 class Tx(ABC):
@@ -91,10 +94,18 @@ def _dumps(value: Any) -> str:
 
 def _session(row: tuple) -> SessionRecord:
     sid, scenario, settings, seed, turn, version, last_seq, parent_id, parent_turn, owner, played_at = row
-    return SessionRecord(id=sid, scenario=json.loads(scenario), settings=json.loads(settings), seed=int(seed),
-                         turn=int(turn), version=int(version), last_seq=int(last_seq),
-                         parent=(parent_id, int(parent_turn)) if parent_id else None, owner=owner,
-                         played_at=float(played_at) if played_at is not None else None)
+    return SessionRecord(
+        id=sid,
+        scenario=json.loads(scenario),
+        settings=json.loads(settings),
+        seed=int(seed),
+        turn=int(turn),
+        version=int(version),
+        last_seq=int(last_seq),
+        parent=(parent_id, int(parent_turn)) if parent_id else None,
+        owner=owner,
+        played_at=float(played_at) if played_at is not None else None,
+    )
 
 
 _SESSION_COLS = "id, scenario, settings, seed, turn, version, last_seq, parent_id, parent_turn, owner, played_at"
@@ -134,18 +145,34 @@ class SqlBackend(ABC):
         return int(row[0] or 0)
 
     # -- sessions ------------------------------------------------------------------------------
-    async def create_session(self, rec: SessionRecord, checkpoint: bytes | None = None,
-                             checkpoint_key: str | None = None) -> SessionRecord:
+    async def create_session(
+        self, rec: SessionRecord, checkpoint: bytes | None = None, checkpoint_key: str | None = None
+    ) -> SessionRecord:
         async with self.transaction() as tx:
             if await tx.fetchone("SELECT 1 FROM sessions WHERE id = $1", rec.id):
                 raise ConflictError(f"session {rec.id!r} already exists", session_id=rec.id)
             await tx.execute(
                 f"INSERT INTO sessions ({_SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                rec.id, _dumps(rec.scenario), _dumps(rec.settings), rec.seed, rec.turn, rec.version, rec.last_seq,
-                rec.parent[0] if rec.parent else None, rec.parent[1] if rec.parent else None, rec.owner, time.time())
+                rec.id,
+                _dumps(rec.scenario),
+                _dumps(rec.settings),
+                rec.seed,
+                rec.turn,
+                rec.version,
+                rec.last_seq,
+                rec.parent[0] if rec.parent else None,
+                rec.parent[1] if rec.parent else None,
+                rec.owner,
+                time.time(),
+            )
             if checkpoint is not None or checkpoint_key is not None:
-                await tx.execute("INSERT INTO checkpoints (session_id, turn, data, object_key) VALUES ($1, $2, $3, $4)",
-                                 rec.id, rec.turn, checkpoint, checkpoint_key)
+                await tx.execute(
+                    "INSERT INTO checkpoints (session_id, turn, data, object_key) VALUES ($1, $2, $3, $4)",
+                    rec.id,
+                    rec.turn,
+                    checkpoint,
+                    checkpoint_key,
+                )
         return rec
 
     async def get_session(self, session_id: str) -> SessionRecord:
@@ -160,8 +187,9 @@ class SqlBackend(ABC):
             rows = await tx.fetch(f"SELECT {_SESSION_COLS} FROM sessions ORDER BY id")
         return [_session(r) for r in rows]
 
-    async def commit_turn(self, session_id: str, expected_version: int, commit: TurnCommit,
-                          checkpoint_key: str | None = None) -> SessionRecord:
+    async def commit_turn(
+        self, session_id: str, expected_version: int, commit: TurnCommit, checkpoint_key: str | None = None
+    ) -> SessionRecord:
         n = len(commit.events)
         async with self.transaction() as tx:
             # The version check and the head update are one statement, so two writers can never
@@ -169,7 +197,13 @@ class SqlBackend(ABC):
             row = await tx.fetchone(
                 "UPDATE sessions SET version = version + 1, turn = $1, last_seq = last_seq + $2, played_at = $3 "
                 "WHERE id = $4 AND version = $5 AND turn = $6 RETURNING last_seq",
-                commit.turn, n, time.time(), session_id, expected_version, commit.turn - 1)
+                commit.turn,
+                n,
+                time.time(),
+                session_id,
+                expected_version,
+                commit.turn - 1,
+            )
             if row is None:
                 head = await tx.fetchone("SELECT version, turn FROM sessions WHERE id = $1", session_id)
                 if head is None:
@@ -177,55 +211,90 @@ class SqlBackend(ABC):
                 raise ConflictError(
                     f"session {session_id!r} was changed by another writer (version {head[0]}, turn {head[1]}; "
                     f"this writer expected version {expected_version} before turn {commit.turn})",
-                    session_id=session_id, expected=expected_version, actual=int(head[0]), turn=commit.turn)
+                    session_id=session_id,
+                    expected=expected_version,
+                    actual=int(head[0]),
+                    turn=commit.turn,
+                )
             last = int(row[0])
             first = last - n + 1
-            await tx.execute("INSERT INTO turns (session_id, turn, record, first_seq, last_seq) "
-                             "VALUES ($1, $2, $3, $4, $5)", session_id, commit.turn, _dumps(commit.record), first, last)
+            await tx.execute(
+                "INSERT INTO turns (session_id, turn, record, first_seq, last_seq) VALUES ($1, $2, $3, $4, $5)",
+                session_id,
+                commit.turn,
+                _dumps(commit.record),
+                first,
+                last,
+            )
             if n:
-                await tx.insert_rows("events", ("session_id", "seq", "turn", "data"),
-                                     [(session_id, first + i, commit.turn, _dumps(e))
-                                      for i, e in enumerate(commit.events)])
+                await tx.insert_rows(
+                    "events",
+                    ("session_id", "seq", "turn", "data"),
+                    [(session_id, first + i, commit.turn, _dumps(e)) for i, e in enumerate(commit.events)],
+                )
             if commit.checkpoint is not None or checkpoint_key is not None:
-                await tx.execute("INSERT INTO checkpoints (session_id, turn, data, object_key) VALUES ($1, $2, $3, $4)",
-                                 session_id, commit.turn, None if checkpoint_key else commit.checkpoint, checkpoint_key)
+                await tx.execute(
+                    "INSERT INTO checkpoints (session_id, turn, data, object_key) VALUES ($1, $2, $3, $4)",
+                    session_id,
+                    commit.turn,
+                    None if checkpoint_key else commit.checkpoint,
+                    checkpoint_key,
+                )
             head = await tx.fetchone(f"SELECT {_SESSION_COLS} FROM sessions WHERE id = $1", session_id)
         return _session(head)
 
     async def turns(self, session_id: str, after: int = 0, upto: int | None = None) -> list[TurnRecord]:
         async with self.transaction() as tx:
-            rows = await tx.fetch("SELECT turn, record, first_seq, last_seq FROM turns WHERE session_id = $1 "
-                                  "AND turn > $2 AND turn <= $3 ORDER BY turn", session_id, after,
-                                  upto if upto is not None else 2**31 - 1)
+            rows = await tx.fetch(
+                "SELECT turn, record, first_seq, last_seq FROM turns WHERE session_id = $1 "
+                "AND turn > $2 AND turn <= $3 ORDER BY turn",
+                session_id,
+                after,
+                upto if upto is not None else 2**31 - 1,
+            )
         return [TurnRecord(session_id, int(t), json.loads(r), int(a), int(b)) for t, r, a, b in rows]
 
     async def events(self, session_id: str, after_seq: int = 0, limit: int | None = None) -> list[EventRecord]:
         async with self.transaction() as tx:
-            rows = await tx.fetch("SELECT seq, turn, data FROM events WHERE session_id = $1 AND seq > $2 "
-                                  "ORDER BY seq LIMIT $3", session_id, after_seq, limit if limit is not None else 2**62)
+            rows = await tx.fetch(
+                "SELECT seq, turn, data FROM events WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                session_id,
+                after_seq,
+                limit if limit is not None else 2**62,
+            )
         return [EventRecord(session_id, int(s), int(t), json.loads(d)) for s, t, d in rows]
 
     async def event_rows(self, session_id: str, after_seq: int = 0) -> list[tuple[int, int, str]]:
         """``(seq, turn, JSON text)`` of the events after ``after_seq``, unparsed (for archives)."""
         async with self.transaction() as tx:
-            rows = await tx.fetch("SELECT seq, turn, data FROM events WHERE session_id = $1 AND seq > $2 ORDER BY seq",
-                                  session_id, after_seq)
+            rows = await tx.fetch(
+                "SELECT seq, turn, data FROM events WHERE session_id = $1 AND seq > $2 ORDER BY seq",
+                session_id,
+                after_seq,
+            )
         return [(int(s), int(t), d) for s, t, d in rows]
 
-    async def checkpoint_row(self, session_id: str, at_or_before: int | None) -> tuple[int, bytes | None, str | None] | None:
+    async def checkpoint_row(
+        self, session_id: str, at_or_before: int | None
+    ) -> tuple[int, bytes | None, str | None] | None:
         """``(turn, inline bytes, object key)`` of the latest checkpoint at or before a turn."""
         async with self.transaction() as tx:
-            row = await tx.fetchone("SELECT turn, data, object_key FROM checkpoints WHERE session_id = $1 "
-                                    "AND turn <= $2 ORDER BY turn DESC LIMIT 1", session_id,
-                                    at_or_before if at_or_before is not None else 2**31 - 1)
+            row = await tx.fetchone(
+                "SELECT turn, data, object_key FROM checkpoints WHERE session_id = $1 "
+                "AND turn <= $2 ORDER BY turn DESC LIMIT 1",
+                session_id,
+                at_or_before if at_or_before is not None else 2**31 - 1,
+            )
         return None if row is None else (int(row[0]), bytes(row[1]) if row[1] is not None else None, row[2])
 
     # -- event archives ------------------------------------------------------------------------
     async def archives(self, session_id: str) -> list[tuple[int, int, str]]:
         """``(first_seq, last_seq, object_key)`` of the session's recorded Parquet archives, in order."""
         async with self.transaction() as tx:
-            rows = await tx.fetch("SELECT first_seq, last_seq, object_key FROM event_archives WHERE session_id = $1 "
-                                  "ORDER BY first_seq", session_id)
+            rows = await tx.fetch(
+                "SELECT first_seq, last_seq, object_key FROM event_archives WHERE session_id = $1 ORDER BY first_seq",
+                session_id,
+            )
         return [(int(a), int(b), k) for a, b, k in rows]
 
     async def record_archive(self, session_id: str, first: int, last: int, key: str, trim_upto: int = 0) -> int:
@@ -243,10 +312,20 @@ class SqlBackend(ABC):
             row = await tx.fetchone("SELECT MAX(last_seq) FROM event_archives WHERE session_id = $1", session_id)
             done = int(row[0] or 0) if row else 0
             if first != done + 1:
-                raise ConflictError(f"archive of events {first}..{last} of {session_id!r} does not follow the "
-                                    f"archived events 1..{done}", session_id=session_id, first=first, done=done)
-            await tx.execute("INSERT INTO event_archives (session_id, first_seq, last_seq, object_key) "
-                             "VALUES ($1, $2, $3, $4)", session_id, first, last, key)
+                raise ConflictError(
+                    f"archive of events {first}..{last} of {session_id!r} does not follow the "
+                    f"archived events 1..{done}",
+                    session_id=session_id,
+                    first=first,
+                    done=done,
+                )
+            await tx.execute(
+                "INSERT INTO event_archives (session_id, first_seq, last_seq, object_key) VALUES ($1, $2, $3, $4)",
+                session_id,
+                first,
+                last,
+                key,
+            )
             upto = min(trim_upto, last)
             if upto < 1:
                 return 0
@@ -279,8 +358,9 @@ class SqlBackend(ABC):
     async def put_api_key(self, key_hash: str, user_id: str, data: dict[str, Any]) -> None:
         async with self.transaction() as tx:
             await tx.execute("DELETE FROM api_keys WHERE key_hash = $1", key_hash)
-            await tx.execute("INSERT INTO api_keys (key_hash, user_id, data) VALUES ($1, $2, $3)",
-                             key_hash, user_id, _dumps(data))
+            await tx.execute(
+                "INSERT INTO api_keys (key_hash, user_id, data) VALUES ($1, $2, $3)", key_hash, user_id, _dumps(data)
+            )
 
     async def get_api_key(self, key_hash: str) -> tuple[str, dict[str, Any]]:
         async with self.transaction() as tx:
@@ -291,8 +371,12 @@ class SqlBackend(ABC):
 
     async def append_audit(self, actor: str, action: str, data: dict[str, Any]) -> int:
         async with self.transaction() as tx:
-            row = await tx.fetchone("INSERT INTO audit_log (actor, action, data) VALUES ($1, $2, $3) RETURNING id",
-                                    actor, action, _dumps(data))
+            row = await tx.fetchone(
+                "INSERT INTO audit_log (actor, action, data) VALUES ($1, $2, $3) RETURNING id",
+                actor,
+                action,
+                _dumps(data),
+            )
         return int(row[0])
 
     async def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -342,15 +426,20 @@ class SqliteBackend(SqlBackend):
         try:
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path) if self.path else ":memory:", isolation_level=None,
-                                   check_same_thread=False, timeout=30.0)
+            conn = sqlite3.connect(
+                str(self.path) if self.path else ":memory:", isolation_level=None, check_same_thread=False, timeout=30.0
+            )
             if self.path is not None:
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable against process crashes
             conn.execute("PRAGMA foreign_keys=ON")
         except (sqlite3.Error, OSError) as err:
-            raise StoreError(f"cannot open the SQLite store at {self.path}: {err}; check NOVEL_ENGINE_DATA_DIR "
-                             "or NOVEL_ENGINE_DATABASE_URL", backend="sqlite", path=str(self.path)) from None
+            raise StoreError(
+                f"cannot open the SQLite store at {self.path}: {err}; check NOVEL_ENGINE_DATA_DIR "
+                "or NOVEL_ENGINE_DATABASE_URL",
+                backend="sqlite",
+                path=str(self.path),
+            ) from None
         self._conn = conn
         async with self.transaction() as tx:
             await self._migrate(tx)

@@ -73,9 +73,16 @@ def fake_answer(user_text: str, json_wanted: bool) -> str:
         action = names[digest % len(names)]
         targets = actions[action]
         target = targets[digest % len(targets)] if targets else None
-        return json.dumps({"action_type": action, "target": target, "parameters": {},
-                           "dialogue": "So it begins." if action == "speak" else None,
-                           "rationale": f"{data.get('name', 'They')} sees no better course.", "motivated_by": []})
+        return json.dumps(
+            {
+                "action_type": action,
+                "target": target,
+                "parameters": {},
+                "dialogue": "So it begins." if action == "speak" else None,
+                "rationale": f"{data.get('name', 'They')} sees no better course.",
+                "motivated_by": [],
+            }
+        )
     events = data.get("events") or []
     names = {c["id"]: c["name"] for c in data.get("characters", [])}
     lines = []
@@ -147,7 +154,7 @@ class _FakeServer:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
 
-    def start(self) -> "_FakeServer":
+    def start(self) -> _FakeServer:
         """Start serving (returns once the port is bound)."""
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
@@ -163,7 +170,7 @@ class _FakeServer:
         self._thread.join(timeout=30)
         self._loop.close()
 
-    def __enter__(self) -> "_FakeServer":
+    def __enter__(self) -> _FakeServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -174,8 +181,12 @@ class _FakeServer:
         if f.script:
             return f.script.pop(0)
         x = self._rng.random()
-        for name, rate in (("429", f.rate_429), ("500", f.rate_500), ("hang", f.rate_hang),
-                           ("malformed", f.rate_malformed)):
+        for name, rate in (
+            ("429", f.rate_429),
+            ("500", f.rate_500),
+            ("hang", f.rate_hang),
+            ("malformed", f.rate_malformed),
+        ):
             if x < rate:
                 return name
             x -= rate
@@ -251,20 +262,28 @@ class FakeGeminiServer(_FakeServer):
         if status != 200:
             codes = {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}
             return _gemini_error(status, codes.get(status, "UNKNOWN"), text, headers)
-        return web.json_response({
-            "candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP",
-                            "index": 0}],
-            "usageMetadata": {"promptTokenCount": (len(system) + len(user)) // 4,
-                              "candidatesTokenCount": max(1, len(text) // 4),
-                              "totalTokenCount": (len(system) + len(user) + len(text)) // 4},
-            "modelVersion": model, "responseId": f"fake-{self.calls}"})
+        return web.json_response(
+            {
+                "candidates": [
+                    {"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP", "index": 0}
+                ],
+                "usageMetadata": {
+                    "promptTokenCount": (len(system) + len(user)) // 4,
+                    "candidatesTokenCount": max(1, len(text) // 4),
+                    "totalTokenCount": (len(system) + len(user) + len(text)) // 4,
+                },
+                "modelVersion": model,
+                "responseId": f"fake-{self.calls}",
+            }
+        )
 
 
 def _gemini_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Any:
     from aiohttp import web
 
-    return web.json_response({"error": {"code": status, "message": message, "status": code}}, status=status,
-                             headers=headers)
+    return web.json_response(
+        {"error": {"code": status, "message": message, "status": code}}, status=status, headers=headers
+    )
 
 
 class FakeOpenAIServer(_FakeServer):
@@ -299,15 +318,19 @@ class FakeOpenAIServer(_FakeServer):
             return web.json_response({"error": {"message": "invalid request body"}}, status=400)
         kind = (body.get("response_format") or {}).get("type")
         if kind == "json_schema" and not self.json_schema:
-            return web.json_response({"error": {"message": "response_format json_schema is not supported"}},
-                                     status=400)
+            return web.json_response({"error": {"message": "response_format json_schema is not supported"}}, status=400)
         status, headers, text = await self._serve(body, system, user, kind in ("json_schema", "json_object"))
         if status != 200:
             return web.json_response({"error": {"message": text}}, status=status, headers=headers)
-        return web.json_response({
-            "id": f"fake-{self.calls}", "object": "chat.completion", "model": body.get("model", "default"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": (len(system) + len(user)) // 4, "completion_tokens": max(1, len(text) // 4)}})
+        return web.json_response(
+            {
+                "id": f"fake-{self.calls}",
+                "object": "chat.completion",
+                "model": body.get("model", "default"),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": (len(system) + len(user)) // 4, "completion_tokens": max(1, len(text) // 4)},
+            }
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

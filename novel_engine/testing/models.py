@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from novel_engine.llm.offline import OfflineModel
 from novel_engine.llm.port import LanguageModel, ModelRequest, ModelResponse

@@ -7,7 +7,8 @@ the security layer goes through :class:`StoreAccess`, so both work.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from novel_engine.storage import StoreRunner
 

@@ -10,17 +10,34 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from serve_app.security._store import StoreAccess
 from serve_app.security.tokens import API_KEY_PREFIX
 
 __all__ = ["AuditTrail", "scrub", "SECRET_FIELDS"]
 
-SECRET_FIELDS = frozenset({"password", "new_password", "password_hash", "token", "access_token", "refresh_token",
-                           "key", "api_key", "secret", "jwt", "jwt_secret", "credential", "credentials",
-                           "authorization", "key_hash"})
+SECRET_FIELDS = frozenset(
+    {
+        "password",
+        "new_password",
+        "password_hash",
+        "token",
+        "access_token",
+        "refresh_token",
+        "key",
+        "api_key",
+        "secret",
+        "jwt",
+        "jwt_secret",
+        "credential",
+        "credentials",
+        "authorization",
+        "key_hash",
+    }
+)
 _JWT_LIKE = re.compile(r"[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*")
 _MAX_TEXT = 200
 REDACTED = "[redacted]"
@@ -64,5 +81,5 @@ class AuditTrail:
             StoreError: the store failed (the caller decides whether that fails the request).
         """
         entry = scrub(data)
-        entry["at"] = datetime.fromtimestamp(self.clock(), timezone.utc).isoformat(timespec="milliseconds")
+        entry["at"] = datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds")
         return await self._call(lambda s: s.append_audit(str(_clean(actor)), action, entry))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from novel_engine.errors import InvalidInputError
 from novel_engine.storage import StoreSettings, open_store
@@ -21,8 +22,9 @@ from serve_app.security.users import UserDirectory, canonical_username, check_pa
 __all__ = ["read_password", "create_user_command"]
 
 
-def read_password(password_stdin: bool, stdin: TextIO | None = None,
-                  prompt: Callable[[str], str] = getpass.getpass) -> str:
+def read_password(
+    password_stdin: bool, stdin: TextIO | None = None, prompt: Callable[[str], str] = getpass.getpass
+) -> str:
     """The new user's password, from stdin or a terminal prompt (asked twice).
 
     Raises:
@@ -35,8 +37,9 @@ def read_password(password_stdin: bool, stdin: TextIO | None = None,
             raise InvalidInputError("--password-stdin: no password on the first line of stdin", field="password")
         return password
     if not stdin.isatty():
-        raise InvalidInputError("no terminal to ask for the password on; pipe it in with --password-stdin",
-                                field="password")
+        raise InvalidInputError(
+            "no terminal to ask for the password on; pipe it in with --password-stdin", field="password"
+        )
     password = prompt("Password: ")
     check_password(password)  # say so now rather than after the second prompt
     if prompt("Repeat password: ") != password:
@@ -44,8 +47,13 @@ def read_password(password_stdin: bool, stdin: TextIO | None = None,
     return password
 
 
-def create_user_command(username: str, settings: StoreSettings, password_stdin: bool = False,
-                        stdin: TextIO | None = None, out: TextIO | None = None) -> int:
+def create_user_command(
+    username: str,
+    settings: StoreSettings,
+    password_stdin: bool = False,
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
+) -> int:
     """Create a user in the store ``settings`` names; print its id. Returns the exit code (0).
 
     Raises:

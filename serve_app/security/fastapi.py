@@ -14,7 +14,8 @@ them to problem responses (401 with ``WWW-Authenticate``, 429 with ``Retry-After
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter, Depends, Response, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -25,8 +26,20 @@ from novel_engine.errors import ConfigError
 from serve_app.security.principal import Principal
 from serve_app.security.service import AuthService
 
-__all__ = ["auth_router", "build_auth_router", "principal_dependency", "credential_from", "LoginRequest",
-           "TokenResponse", "ApiKeyCreateRequest", "ApiKeyCreated", "ApiKeyInfo", "AUTH_PREFIX", "BEARER", "API_KEY"]
+__all__ = [
+    "auth_router",
+    "build_auth_router",
+    "principal_dependency",
+    "credential_from",
+    "LoginRequest",
+    "TokenResponse",
+    "ApiKeyCreateRequest",
+    "ApiKeyCreated",
+    "ApiKeyInfo",
+    "AUTH_PREFIX",
+    "BEARER",
+    "API_KEY",
+]
 
 AUTH_PREFIX = "/api/v1/auth"
 GetAuth = Callable[[], AuthService]
@@ -35,10 +48,15 @@ GetAuth = Callable[[], AuthService]
 # document has security schemes (the Authorize button of /docs, credentials in generated clients).
 # auto_error=False: a missing or bad credential is judged by the auth service (a 401 problem with
 # WWW-Authenticate), not by FastAPI's own 403; credential_from reads the headers.
-BEARER = HTTPBearer(auto_error=False, bearerFormat="JWT", scheme_name="bearer",
-                    description="A token from POST /api/v1/auth/login (or an API key) as `Authorization: Bearer ...`")
-API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="apiKey",
-                       description="An API key from POST /api/v1/auth/api-keys")
+BEARER = HTTPBearer(
+    auto_error=False,
+    bearerFormat="JWT",
+    scheme_name="bearer",
+    description="A token from POST /api/v1/auth/login (or an API key) as `Authorization: Bearer ...`",
+)
+API_KEY = APIKeyHeader(
+    name="X-API-Key", auto_error=False, scheme_name="apiKey", description="An API key from POST /api/v1/auth/api-keys"
+)
 
 
 class LoginRequest(BaseModel):
@@ -82,8 +100,9 @@ class ApiKeyCreated(ApiKeyInfo):
 def _from_app_state(conn: HTTPConnection) -> AuthService:
     auth = getattr(conn.app.state, "auth_service", None)
     if auth is None:
-        raise ConfigError("the app has no auth service: set app.state.auth_service = AuthService(...)",
-                          setting="auth_service")
+        raise ConfigError(
+            "the app has no auth service: set app.state.auth_service = AuthService(...)", setting="auth_service"
+        )
     return auth
 
 
@@ -112,9 +131,11 @@ def principal_dependency(get_auth: GetAuth | None = None) -> Callable[[HTTPConne
     audited as ``access_denied`` with the method and path) or ``RateLimitedError``.
     """
 
-    async def current_principal(conn: HTTPConnection,
-                                _bearer: HTTPAuthorizationCredentials | None = Security(BEARER),
-                                _key: str | None = Security(API_KEY)) -> Principal:
+    async def current_principal(
+        conn: HTTPConnection,
+        _bearer: HTTPAuthorizationCredentials | None = Security(BEARER),
+        _key: str | None = Security(API_KEY),
+    ) -> Principal:
         auth = get_auth() if get_auth is not None else _from_app_state(conn)
         context = {"method": conn.scope.get("method", "WEBSOCKET"), "path": conn.url.path}
         principal = await auth.authenticate(credential_from(conn) or "", context=context)
@@ -138,20 +159,31 @@ def build_auth_router(get_auth: GetAuth | None = None) -> APIRouter:
     async def login(body: LoginRequest, auth: AuthService = Depends(service)) -> Any:
         return await auth.login(body.username, body.password)
 
-    @router.post("/api-keys", response_model=ApiKeyCreated, status_code=201,
-                 summary="Create an API key (needs a login token); the key is shown only once")
-    async def create_key(body: ApiKeyCreateRequest, auth: AuthService = Depends(service),
-                         who: Principal = Depends(principal)) -> Any:
+    @router.post(
+        "/api-keys",
+        response_model=ApiKeyCreated,
+        status_code=201,
+        summary="Create an API key (needs a login token); the key is shown only once",
+    )
+    async def create_key(
+        body: ApiKeyCreateRequest, auth: AuthService = Depends(service), who: Principal = Depends(principal)
+    ) -> Any:
         return await auth.create_api_key(who, body.name)
 
     @router.get("/api-keys", response_model=list[ApiKeyInfo], summary="List your API keys (without the keys)")
     async def list_keys(auth: AuthService = Depends(service), who: Principal = Depends(principal)) -> Any:
         return await auth.list_api_keys(who)
 
-    @router.delete("/api-keys/{key_id}", status_code=204, response_class=Response, responses=problems(404),
-                   summary="Revoke one of your API keys; it is refused from the next request on")
-    async def revoke_key(key_id: str, auth: AuthService = Depends(service),
-                         who: Principal = Depends(principal)) -> Response:
+    @router.delete(
+        "/api-keys/{key_id}",
+        status_code=204,
+        response_class=Response,
+        responses=problems(404),
+        summary="Revoke one of your API keys; it is refused from the next request on",
+    )
+    async def revoke_key(
+        key_id: str, auth: AuthService = Depends(service), who: Principal = Depends(principal)
+    ) -> Response:
         await auth.revoke_api_key(who, key_id)
         return Response(status_code=204)
 

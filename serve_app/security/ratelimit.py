@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from novel_engine.errors import RateLimitedError, StoreError
 from serve_app.security._store import StoreAccess
@@ -52,5 +52,9 @@ class RateLimiter:
 
     def exceeded(self, limit: int, what: str) -> RateLimitedError:
         """The error for a caller over ``limit``, with the seconds left in the window."""
-        return RateLimitedError(f"too many {what}: at most {limit} per {self.window_s} s; retry later",
-                                retry_after=self.retry_after(), limit=limit, window_s=self.window_s)
+        return RateLimitedError(
+            f"too many {what}: at most {limit} per {self.window_s} s; retry later",
+            retry_after=self.retry_after(),
+            limit=limit,
+            window_s=self.window_s,
+        )

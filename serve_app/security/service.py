@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 
-from novel_engine.errors import (AuthenticationError, InvalidInputError, NotFoundError, PermissionDeniedError,
-                                 StoreError)
+from novel_engine.errors import AuthenticationError, InvalidInputError, NotFoundError, PermissionDeniedError, StoreError
 from serve_app.security._store import StoreAccess
 from serve_app.security.audit import AuditTrail
 from serve_app.security.principal import Principal
 from serve_app.security.ratelimit import RateLimiter
 from serve_app.security.settings import AuthSettings
-from serve_app.security.tokens import (TokenIssuer, api_key_hash, api_key_id, looks_like_api_key, new_api_key)
+from serve_app.security.tokens import TokenIssuer, api_key_hash, api_key_id, looks_like_api_key, new_api_key
 from serve_app.security.users import UserDirectory, canonical_username
 
 __all__ = ["AuthService"]
@@ -44,7 +44,7 @@ class _Denied(Exception):
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 class AuthService:
@@ -59,8 +59,15 @@ class AuthService:
         max_api_keys: live API keys a user may hold.
     """
 
-    def __init__(self, store: Any, settings: AuthSettings, clock: Callable[[], float] = time.time, *,
-                 password_hasher: PasswordHasher | None = None, max_api_keys: int = 25) -> None:
+    def __init__(
+        self,
+        store: Any,
+        settings: AuthSettings,
+        clock: Callable[[], float] = time.time,
+        *,
+        password_hasher: PasswordHasher | None = None,
+        max_api_keys: int = 25,
+    ) -> None:
         self.settings, self.clock, self.max_api_keys = settings, clock, max_api_keys
         self._call = StoreAccess(store)
         self.users = UserDirectory(self._call, password_hasher, clock)
@@ -109,8 +116,12 @@ class AuthService:
         now = self.clock()
         token, expires_at = self.tokens.issue(user["id"], user["username"], now)
         await self.audit("login", user["id"], username=user["username"], expires_at=_iso(expires_at))
-        return {"access_token": token, "token_type": "bearer", "expires_at": _iso(expires_at),
-                "expires_in": max(0, expires_at - int(now))}
+        return {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_at": _iso(expires_at),
+            "expires_in": max(0, expires_at - int(now)),
+        }
 
     # -- authentication ------------------------------------------------------------------------
     async def authenticate(self, credential: str, *, context: dict[str, Any] | None = None) -> Principal:
@@ -127,15 +138,15 @@ class AuthService:
         try:
             return await self._authenticate(credential)
         except _Denied as denied:
-            await self._audit_quietly("access_denied", denied.actor, reason=denied.reason, key_id=denied.key_id,
-                                      **(context or {}))
+            await self._audit_quietly(
+                "access_denied", denied.actor, reason=denied.reason, key_id=denied.key_id, **(context or {})
+            )
             raise AuthenticationError(denied.message, reason=denied.reason) from None
 
     async def _authenticate(self, credential: str) -> Principal:
         credential = (credential or "").strip() if isinstance(credential, str) else ""
         if not credential:
-            raise _Denied("missing credentials: send 'Authorization: Bearer <token>' or 'X-API-Key: <key>'",
-                          "missing")
+            raise _Denied("missing credentials: send 'Authorization: Bearer <token>' or 'X-API-Key: <key>'", "missing")
         if not looks_like_api_key(credential):
             try:
                 claims = self.tokens.verify(credential, self.clock())
@@ -186,27 +197,36 @@ class AuthService:
             InvalidInputError: an empty or too long name.
         """
         if principal.via != "jwt":
-            await self._audit_quietly("access_denied", principal.user_id, reason="key_cannot_create_keys",
-                                      key_id=principal.key_id)
+            await self._audit_quietly(
+                "access_denied", principal.user_id, reason="key_cannot_create_keys", key_id=principal.key_id
+            )
             raise PermissionDeniedError("API keys are created with a login token, not with another API key")
         clean = " ".join(str(name or "").split())
         if not clean or len(clean) > MAX_KEY_NAME:
             raise InvalidInputError(f"name must be 1 to {MAX_KEY_NAME} characters", field="name")
         if len(await self._live_keys(principal.user_id)) >= self.max_api_keys:
-            raise PermissionDeniedError(f"at most {self.max_api_keys} API keys per user; revoke one first",
-                                        limit=self.max_api_keys)
+            raise PermissionDeniedError(
+                f"at most {self.max_api_keys} API keys per user; revoke one first", limit=self.max_api_keys
+            )
         key_id, key = new_api_key()
         created_at = _iso(self.clock())
-        await self._call(lambda s: s.put_api_key(api_key_hash(key), principal.user_id, {
-            "id": key_id, "name": clean, "username": principal.username, "created_at": created_at}))
+        await self._call(
+            lambda s: s.put_api_key(
+                api_key_hash(key),
+                principal.user_id,
+                {"id": key_id, "name": clean, "username": principal.username, "created_at": created_at},
+            )
+        )
         # Audited before the key is handed out: a key nobody saw is harmless, an unaudited one is not.
         await self.audit("api_key_created", principal.user_id, key_id=key_id, name=clean)
         return {"id": key_id, "name": clean, "key": key, "created_at": created_at}
 
     async def list_api_keys(self, principal: Principal) -> list[dict[str, Any]]:
         """The caller's live keys, oldest first: ``[{"id", "name", "created_at"}]`` (no key, no hash)."""
-        rows = [{"id": d["id"], "name": d.get("name", ""), "created_at": d.get("created_at")}
-                for _, d in await self._live_keys(principal.user_id)]
+        rows = [
+            {"id": d["id"], "name": d.get("name", ""), "created_at": d.get("created_at")}
+            for _, d in await self._live_keys(principal.user_id)
+        ]
         return sorted(rows, key=lambda r: (r["created_at"] or "", r["id"]))
 
     async def revoke_api_key(self, principal: Principal, key_id: str) -> None:
@@ -222,8 +242,9 @@ class AuthService:
                 await self._call(lambda s: s.put_api_key(key_hash, principal.user_id, revoked))
                 await self.audit("api_key_revoked", principal.user_id, key_id=key_id, via=principal.via)
                 return
-        await self._audit_quietly("access_denied", principal.user_id, reason="revoke_unknown_key",
-                                  key_id=str(key_id)[:32])
+        await self._audit_quietly(
+            "access_denied", principal.user_id, reason="revoke_unknown_key", key_id=str(key_id)[:32]
+        )
         raise NotFoundError(f"no API key {str(key_id)[:32]!r}", key_id=str(key_id)[:32])
 
     # -- audit ---------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from novel_engine.errors import ConfigError
 
@@ -35,11 +35,28 @@ ENV_LOGIN_RATE = "NOVEL_ENGINE_LOGIN_ATTEMPTS_PER_MINUTE"
 MIN_SECRET_LENGTH = 32
 
 # Placeholders people copy from docs and sample .env files; never acceptable outside dev mode.
-_KNOWN_DEFAULTS = frozenset({
-    "secret", "changeme", "change-me", "change_me", "changeit", "default", "dev", "development", "test",
-    "jwt-secret", "jwt_secret", "your-secret-key", "your-super-secure-secret-key", "supersecret",
-    "please-change-me", "insecure", "novel-engine", "novel_engine",
-})
+_KNOWN_DEFAULTS = frozenset(
+    {
+        "secret",
+        "changeme",
+        "change-me",
+        "change_me",
+        "changeit",
+        "default",
+        "dev",
+        "development",
+        "test",
+        "jwt-secret",
+        "jwt_secret",
+        "your-secret-key",
+        "your-super-secure-secret-key",
+        "supersecret",
+        "please-change-me",
+        "insecure",
+        "novel-engine",
+        "novel_engine",
+    }
+)
 
 
 def secret_problem(secret: str | None) -> str | None:
@@ -92,23 +109,28 @@ class AuthSettings:
     def __post_init__(self) -> None:
         problem = secret_problem(self.jwt_secret)
         if problem and not self.dev_mode:
-            raise ConfigError(f"refusing to start: {problem}. Set {ENV_JWT_SECRET} to a random string of at least "
-                              f"{MIN_SECRET_LENGTH} characters, or start in dev mode on a private machine",
-                              setting=ENV_JWT_SECRET)
+            raise ConfigError(
+                f"refusing to start: {problem}. Set {ENV_JWT_SECRET} to a random string of at least "
+                f"{MIN_SECRET_LENGTH} characters, or start in dev mode on a private machine",
+                setting=ENV_JWT_SECRET,
+            )
         if not self.jwt_secret:
-            raise ConfigError("jwt_secret must not be empty (from_env(dev_mode=True) picks a random one)",
-                              setting=ENV_JWT_SECRET)
+            raise ConfigError(
+                "jwt_secret must not be empty (from_env(dev_mode=True) picks a random one)", setting=ENV_JWT_SECRET
+            )
         for name in ("token_ttl_s", "rate_limit_per_minute", "login_attempts_per_minute"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}", setting=name)
 
     def __repr__(self) -> str:  # never print the secret (logs, tracebacks)
-        return (f"AuthSettings(jwt_secret='***', token_ttl_s={self.token_ttl_s}, dev_mode={self.dev_mode}, "
-                f"rate_limit_per_minute={self.rate_limit_per_minute}, "
-                f"login_attempts_per_minute={self.login_attempts_per_minute})")
+        return (
+            f"AuthSettings(jwt_secret='***', token_ttl_s={self.token_ttl_s}, dev_mode={self.dev_mode}, "
+            f"rate_limit_per_minute={self.rate_limit_per_minute}, "
+            f"login_attempts_per_minute={self.login_attempts_per_minute})"
+        )
 
     @classmethod
-    def from_env(cls, dev_mode: bool = False, env: Mapping[str, str] | None = None) -> "AuthSettings":
+    def from_env(cls, dev_mode: bool = False, env: Mapping[str, str] | None = None) -> AuthSettings:
         """Read the settings from the environment (or ``env``).
 
         Args:
@@ -126,10 +148,17 @@ class AuthSettings:
         if problem and dev_mode:
             if not secret:
                 secret = secrets.token_urlsafe(48)
-            log.warning("!" * 78 + "\nDEV MODE: %s. Tokens are signed with a %s secret: anyone may forge them. "
-                        "Never run a shared or public server like this; set %s.\n" + "!" * 78,
-                        problem, "random per-process" if not env.get(ENV_JWT_SECRET) else "weak", ENV_JWT_SECRET)
-        return cls(jwt_secret=secret, dev_mode=dev_mode,
-                   token_ttl_s=_int_env(env, ENV_TOKEN_TTL, 3600, 1),
-                   rate_limit_per_minute=_int_env(env, ENV_RATE, 600, 1),
-                   login_attempts_per_minute=_int_env(env, ENV_LOGIN_RATE, 10, 1))
+            log.warning(
+                "!" * 78 + "\nDEV MODE: %s. Tokens are signed with a %s secret: anyone may forge them. "
+                "Never run a shared or public server like this; set %s.\n" + "!" * 78,
+                problem,
+                "random per-process" if not env.get(ENV_JWT_SECRET) else "weak",
+                ENV_JWT_SECRET,
+            )
+        return cls(
+            jwt_secret=secret,
+            dev_mode=dev_mode,
+            token_ttl_s=_int_env(env, ENV_TOKEN_TTL, 3600, 1),
+            rate_limit_per_minute=_int_env(env, ENV_RATE, 600, 1),
+            login_attempts_per_minute=_int_env(env, ENV_LOGIN_RATE, 10, 1),
+        )

@@ -22,8 +22,15 @@ import jwt
 
 from novel_engine.errors import AuthenticationError
 
-__all__ = ["TokenIssuer", "TokenClaims", "new_api_key", "api_key_id", "api_key_hash", "looks_like_api_key",
-           "API_KEY_PREFIX"]
+__all__ = [
+    "TokenIssuer",
+    "TokenClaims",
+    "new_api_key",
+    "api_key_id",
+    "api_key_hash",
+    "looks_like_api_key",
+    "API_KEY_PREFIX",
+]
 
 ISSUER = "novel-engine"
 ALGORITHM = "HS256"
@@ -60,8 +67,15 @@ class TokenIssuer:
         """A signed token for a user; returns ``(token, expires_at)`` (epoch seconds)."""
         iat = int(now)
         exp = iat + self.ttl_s
-        claims = {"iss": ISSUER, "sub": user_id, "name": username, "iat": iat, "exp": exp, "typ": "access",
-                  "jti": secrets.token_hex(8)}
+        claims = {
+            "iss": ISSUER,
+            "sub": user_id,
+            "name": username,
+            "iat": iat,
+            "exp": exp,
+            "typ": "access",
+            "jti": secrets.token_hex(8),
+        }
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM), exp
 
     def verify(self, token: str, now: float) -> TokenClaims:
@@ -86,12 +100,20 @@ class TokenIssuer:
             raise AuthenticationError("invalid access token", reason="invalid")
         try:
             claims: dict[str, Any] = jwt.decode(
-                token, self._secret, algorithms=[ALGORITHM], issuer=ISSUER,
-                options={"verify_exp": False, "verify_iat": False, "require": ["exp", "iat", "sub", "iss"]})
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"verify_exp": False, "verify_iat": False, "require": ["exp", "iat", "sub", "iss"]},
+            )
         except jwt.InvalidTokenError:
             raise AuthenticationError("invalid access token", reason="invalid") from None
-        if claims.get("typ") != "access" or not isinstance(claims.get("exp"), int) \
-                or not isinstance(claims.get("sub"), str) or not isinstance(claims.get("name"), str):
+        if (
+            claims.get("typ") != "access"
+            or not isinstance(claims.get("exp"), int)
+            or not isinstance(claims.get("sub"), str)
+            or not isinstance(claims.get("name"), str)
+        ):
             raise AuthenticationError("invalid access token", reason="invalid")
         return TokenClaims(claims["sub"], claims["name"], claims["exp"])
 

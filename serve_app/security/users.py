@@ -14,8 +14,9 @@ import hashlib
 import re
 import time
 import unicodedata
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -23,8 +24,15 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from novel_engine.errors import ConflictError, InvalidInputError, NotFoundError
 from serve_app.security._store import StoreAccess
 
-__all__ = ["UserDirectory", "canonical_username", "user_id_for", "check_password", "default_hasher",
-           "MIN_PASSWORD_LENGTH", "MAX_PASSWORD_LENGTH"]
+__all__ = [
+    "UserDirectory",
+    "canonical_username",
+    "user_id_for",
+    "check_password",
+    "default_hasher",
+    "MIN_PASSWORD_LENGTH",
+    "MAX_PASSWORD_LENGTH",
+]
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; the cap keeps a request from burning CPU
@@ -40,8 +48,10 @@ def canonical_username(username: str) -> str:
     """
     name = unicodedata.normalize("NFKC", username if isinstance(username, str) else "").strip().lower()
     if not _USERNAME.fullmatch(name):
-        raise InvalidInputError("username must be 3 to 64 characters: letters, digits and . _ @ + -, starting with "
-                                "a letter or digit", field="username")
+        raise InvalidInputError(
+            "username must be 3 to 64 characters: letters, digits and . _ @ + -, starting with a letter or digit",
+            field="username",
+        )
     return name
 
 
@@ -70,7 +80,7 @@ def default_hasher() -> PasswordHasher:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 def public_user(user_id: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -87,8 +97,9 @@ class UserDirectory:
         clock: seconds since the epoch (injectable for tests).
     """
 
-    def __init__(self, store: Any, hasher: PasswordHasher | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: Any, hasher: PasswordHasher | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self._call = store if isinstance(store, StoreAccess) else StoreAccess(store)
         self.hasher = hasher or default_hasher()
         self.clock = clock
@@ -106,8 +117,11 @@ class UserDirectory:
         password_hash = await asyncio.to_thread(self.hasher.hash, password)
         user_id = user_id_for(name)
         try:
-            await self._call(lambda s: s.create_user(user_id, {"username": name, "password_hash": password_hash,
-                                                               "created_at": _iso(self.clock())}))
+            await self._call(
+                lambda s: s.create_user(
+                    user_id, {"username": name, "password_hash": password_hash, "created_at": _iso(self.clock())}
+                )
+            )
         except ConflictError:
             raise ConflictError(f"username {name!r} is taken", field="username") from None
         return user_id

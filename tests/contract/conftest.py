@@ -82,12 +82,16 @@ def settings_for(backend: str, tmp_path, request) -> StoreSettings:
         return StoreSettings(database_url=PG_URL, object_store_url=base.object_store_url)
     if backend == "redis":
         require_service("redis")
-        return StoreSettings(database_url=base.database_url, redis_url=REDIS_URL,
-                             object_store_url=base.object_store_url)
+        return StoreSettings(
+            database_url=base.database_url, redis_url=REDIS_URL, object_store_url=base.object_store_url
+        )
     if backend == "s3":
         endpoint = request.getfixturevalue("s3_endpoint")
-        return StoreSettings(database_url=base.database_url, s3_endpoint=endpoint,
-                             object_store_url=f"s3://novel-engine-test/{uuid.uuid4().hex[:8]}")
+        return StoreSettings(
+            database_url=base.database_url,
+            s3_endpoint=endpoint,
+            object_store_url=f"s3://novel-engine-test/{uuid.uuid4().hex[:8]}",
+        )
     return base
 
 

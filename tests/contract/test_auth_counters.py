@@ -40,6 +40,7 @@ def _service(runner: StoreRunner, limit: int) -> AuthService:
 
 def _hits(auth: AuthService, who: Principal, n: int) -> list[int | None]:
     """Retry-After of each of ``n`` requests (None when let through)."""
+
     async def go():
         out = []
         for _ in range(n):
@@ -49,6 +50,7 @@ def _hits(auth: AuthService, who: Principal, n: int) -> list[int | None]:
             except RateLimitedError as err:
                 out.append(err.retry_after)
         return out
+
     return asyncio.run(go())
 
 

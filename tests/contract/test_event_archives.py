@@ -28,9 +28,13 @@ def _session(runner, turns: int) -> str:
     s = f"t-{uuid.uuid4().hex[:12]}"
     runner.call(lambda st: st.create_session(SessionRecord(id=s, scenario={}, settings={}, seed=1), b"ck0"))
     for turn in range(1, turns + 1):
-        commit = TurnCommit(turn=turn, record={"turn": turn, "prose": f"p{turn}"},
-                            events=tuple({"id": f"e{turn}.{i}", "kind": "action", "summary": f"s{turn}.{i}"}
-                                         for i in range(EVENTS_PER_TURN)))
+        commit = TurnCommit(
+            turn=turn,
+            record={"turn": turn, "prose": f"p{turn}"},
+            events=tuple(
+                {"id": f"e{turn}.{i}", "kind": "action", "summary": f"s{turn}.{i}"} for i in range(EVENTS_PER_TURN)
+            ),
+        )
         runner.call(lambda st, c=commit, v=turn - 1: st.commit_turn(s, v, c))
     return s
 
@@ -67,13 +71,13 @@ def test_sql_keeps_a_bounded_tail_and_reads_still_see_every_event(trimming):
             out.append(ev.seq)
             if len(out) == n:
                 return out
+
     assert trimming.call(lambda st: subscribe(st, 2, 16)) == list(range(3, 19))
 
 
 def test_commits_after_trimming_continue_the_sequence(trimming):
     s = _session(trimming, 4)
-    head = trimming.call(lambda st: st.commit_turn(s, 4, TurnCommit(5, {"turn": 5, "prose": "p5"},
-                                                                    ({"id": "e5.0"},))))
+    head = trimming.call(lambda st: st.commit_turn(s, 4, TurnCommit(5, {"turn": 5, "prose": "p5"}, ({"id": "e5.0"},))))
     assert head.last_seq == 13
     assert [e.seq for e in trimming.call(lambda st: st.events(s))] == list(range(1, 14))
     assert trimming.call(lambda st: st.events_table(s)).num_rows == 13

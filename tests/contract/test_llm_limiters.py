@@ -80,4 +80,3 @@ def test_requests_per_minute_bucket_is_shared(request):
         return done
 
     assert not asyncio.run(main())
-

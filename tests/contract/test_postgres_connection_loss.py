@@ -37,13 +37,18 @@ def settings(store_settings, app_name):
 
 def _terminate(dsn: str, app_name: str) -> int:
     """Terminate every server connection named ``app_name``; return how many there were."""
+
     async def go() -> int:
         conn = await asyncpg.connect(dsn)
         try:
-            return len(await conn.fetch("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                        "WHERE application_name = $1", app_name))
+            return len(
+                await conn.fetch(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", app_name
+                )
+            )
         finally:
             await conn.close()
+
     return asyncio.run(go())
 
 
@@ -95,6 +100,7 @@ def _killing_event_inserts(dsn: str, times: int | None, kills: list[bool]):
             finally:
                 await other.close()
         return await original(self, table, columns, rows)
+
     return insert_rows
 
 
@@ -112,8 +118,7 @@ def test_a_connection_killed_inside_a_commit_is_retried_once_and_lands_once(sett
         assert _story(s) == _story(_straight(4))
 
 
-def test_a_database_that_stays_gone_gives_a_clear_error_and_nothing_half_written(settings, store_settings,
-                                                                                   monkeypatch):
+def test_a_database_that_stays_gone_gives_a_clear_error_and_nothing_half_written(settings, store_settings, monkeypatch):
     original, kills = postgres._PgTx.insert_rows, []
     with Engine(store=settings) as engine:
         s = engine.create_session("noir_city", seed=5, session_id=f"t-{uuid.uuid4().hex[:12]}")
@@ -141,8 +146,9 @@ def test_a_broken_pooled_connection_counts_as_lost_and_is_not_reused(settings, m
         if sql.startswith("UPDATE sessions"):
             if not broken:
                 broken.append(self.conn.get_server_pid())
-                raise asyncpg.exceptions.InternalClientError("cannot switch to state 15; another operation (2) is "
-                                                             "in progress")
+                raise asyncpg.exceptions.InternalClientError(
+                    "cannot switch to state 15; another operation (2) is in progress"
+                )
             used.append(self.conn.get_server_pid())
         return await original(self, sql, *args)
 

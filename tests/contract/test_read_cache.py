@@ -16,8 +16,9 @@ def test_a_fill_that_read_sql_before_a_commit_cannot_put_the_older_head_back(run
     runner.call(lambda st: st.create_session(SessionRecord(id=s, scenario={}, settings={}, seed=1), b"ck"))
     stale = runner.call(lambda st: st.sql.get_session(s))  # a reader reads SQL (a cache miss) ...
     runner.call(lambda st: st.commit_turn(s, 0, TurnCommit(1, {"turn": 1}, ({"id": "e"},))))  # ... a commit lands
-    stored = runner.call(lambda st: st.hot.cache_set_versioned(f"session:{s}", _record_bytes(stale), stale.version,
-                                                               300))  # ... then the reader fills the cache late
+    stored = runner.call(
+        lambda st: st.hot.cache_set_versioned(f"session:{s}", _record_bytes(stale), stale.version, 300)
+    )  # ... then the reader fills the cache late
     assert stored is False
     head = runner.call(lambda st: st.get_session(s))
     assert (head.version, head.turn, head.last_seq) == (1, 1, 1)
@@ -42,8 +43,11 @@ def test_a_writer_that_loses_a_conflict_stops_trusting_its_cached_head(store_set
         assert a.call(lambda st: st.get_session(s)).version == 0  # cached by a
         b.call(lambda st: st.commit_turn(s, 0, TurnCommit(1, {"turn": 1}, ())))  # another process commits
         assert a.call(lambda st: st.get_session(s, fresh=True)).version == 1  # a resume reads SQL
-        a.call(lambda st: st.hot.cache_set(f"session:{s}", _record_bytes(
-            SessionRecord(id=s, scenario={}, settings={}, seed=1)), 300))  # a's cache still says version 0
+        a.call(
+            lambda st: st.hot.cache_set(
+                f"session:{s}", _record_bytes(SessionRecord(id=s, scenario={}, settings={}, seed=1)), 300
+            )
+        )  # a's cache still says version 0
         with pytest.raises(ConflictError):
             a.call(lambda st: st.commit_turn(s, 0, TurnCommit(1, {"turn": 1}, ())))
         assert a.call(lambda st: st.get_session(s)).version == 1  # the conflict dropped the stale entry

@@ -16,7 +16,6 @@ import uuid
 from dataclasses import replace
 
 import pytest
-
 from cli_runs import cli, run_until_killed
 
 from novel_engine import Engine
@@ -33,8 +32,11 @@ def backend(request) -> str:
 def settings(store_settings, backend, request):
     s = replace(store_settings, archive_every=2, sql_event_tail=5)
     if backend == "postgresql":
-        s = replace(s, s3_endpoint=request.getfixturevalue("s3_endpoint"),
-                    object_store_url=f"s3://novel-engine-test/{uuid.uuid4().hex[:8]}")
+        s = replace(
+            s,
+            s3_endpoint=request.getfixturevalue("s3_endpoint"),
+            object_store_url=f"s3://novel-engine-test/{uuid.uuid4().hex[:8]}",
+        )
     return s
 
 
@@ -101,8 +103,11 @@ def test_resume_replays_from_the_last_checkpoint(settings):
 
 
 def _redis(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stdout:
         if "Ready to accept connections" in line:
             return proc
@@ -125,18 +130,25 @@ def test_a_postgres_session_survives_a_restart_of_everything(settings, tmp_path)
         pytest.skip("redis-server is not installed")
     port = _free_port()
     redis = _redis(port)
-    env = {**os.environ, "NOVEL_ENGINE_DATA_DIR": str(tmp_path), "NOVEL_ENGINE_S3_ENDPOINT": settings.s3_endpoint,
-           "NOVEL_ENGINE_DATABASE_URL": settings.database_url, "NOVEL_ENGINE_OBJECT_STORE_URL": settings.object_store_url,
-           "NOVEL_ENGINE_REDIS_URL": f"redis://127.0.0.1:{port}/0",
-           "NOVEL_ENGINE_CHECKPOINT_EVERY": "3"}  # the resume replays the turns after the last checkpoint
+    env = {
+        **os.environ,
+        "NOVEL_ENGINE_DATA_DIR": str(tmp_path),
+        "NOVEL_ENGINE_S3_ENDPOINT": settings.s3_endpoint,
+        "NOVEL_ENGINE_DATABASE_URL": settings.database_url,
+        "NOVEL_ENGINE_OBJECT_STORE_URL": settings.object_store_url,
+        "NOVEL_ENGINE_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+        "NOVEL_ENGINE_CHECKPOINT_EVERY": "3",
+    }  # the resume replays the turns after the last checkpoint
     try:
-        session_id = run_until_killed(["run", "space_station", "--runtime", "local", "--turns", "30", "--seed", "11"],
-                                      env, at_turn=4, turns=30)
+        session_id = run_until_killed(
+            ["run", "space_station", "--runtime", "local", "--turns", "30", "--seed", "11"], env, at_turn=4, turns=30
+        )
         redis.kill()  # the hot store restarts empty
         redis.wait()
         redis = _redis(port)
-        out = subprocess.run(cli("resume", session_id, "--turns", "3"), capture_output=True, text=True, env=env,
-                             timeout=120)
+        out = subprocess.run(
+            cli("resume", session_id, "--turns", "3"), capture_output=True, text=True, env=env, timeout=120
+        )
         assert out.returncode == 0, out.stderr
         resumed_after = int(re.search(r"resumed \S+ after turn (\d+)", out.stderr).group(1))
         assert resumed_after >= 4

@@ -11,7 +11,6 @@ from novel_engine.errors import ConflictError, NotFoundError
 from novel_engine.storage import SessionRecord, StoreRunner, TurnCommit, open_store
 
 
-
 def sid() -> str:
     """A session id unique across runs (PostgreSQL keeps its rows between runs)."""
     return f"t-{uuid.uuid4().hex[:12]}"
@@ -19,15 +18,19 @@ def sid() -> str:
 
 def _new(runner, blob: bytes | None = b"ck0") -> str:
     s = sid()
-    runner.call(lambda st: st.create_session(SessionRecord(id=s, scenario={"title": "t"}, settings={"seed": 1}, seed=1),
-                                             blob))
+    runner.call(
+        lambda st: st.create_session(SessionRecord(id=s, scenario={"title": "t"}, settings={"seed": 1}, seed=1), blob)
+    )
     return s
 
 
 def _commit(turn: int, n: int, blob: bytes | None = None) -> TurnCommit:
-    return TurnCommit(turn=turn, record={"turn": turn, "prose": f"p{turn}"},
-                      events=tuple({"id": f"e{turn}.{i}", "turn": turn, "kind": "action", "summary": "x"}
-                                   for i in range(n)), checkpoint=blob)
+    return TurnCommit(
+        turn=turn,
+        record={"turn": turn, "prose": f"p{turn}"},
+        events=tuple({"id": f"e{turn}.{i}", "turn": turn, "kind": "action", "summary": "x"} for i in range(n)),
+        checkpoint=blob,
+    )
 
 
 def test_sessions_are_created_read_and_listed(runner):
@@ -81,6 +84,7 @@ def test_concurrent_writers_never_both_win(store_settings):
                 results.append(r.call(lambda st: st.commit_turn(s, 0, _commit(1, n))).version)
             except ConflictError as err:
                 results.append(err)
+
         threads = [threading.Thread(target=write, args=(r, n)) for r, n in ((a, 2), (b, 3))]
         for t in threads:
             t.start()
@@ -135,8 +139,10 @@ def test_objects_round_trip_and_list(runner):
     runner.call(lambda st: st.put_object(f"exports/{p}/story.md", b"# Story\n"))
     runner.call(lambda st: st.put_object(f"exports/{p}/events.jsonl", b"{}\n"))
     assert runner.call(lambda st: st.get_object(f"exports/{p}/story.md")) == b"# Story\n"
-    assert runner.call(lambda st: st.list_objects(f"exports/{p}/")) == [f"exports/{p}/events.jsonl",
-                                                                        f"exports/{p}/story.md"]
+    assert runner.call(lambda st: st.list_objects(f"exports/{p}/")) == [
+        f"exports/{p}/events.jsonl",
+        f"exports/{p}/story.md",
+    ]
     with pytest.raises(NotFoundError):
         runner.call(lambda st: st.get_object(f"exports/{p}/missing"))
 
@@ -165,6 +171,7 @@ def test_subscribers_get_the_backlog_then_live_events_in_order(runner):
                 await st.commit_turn(s, 1, _commit(2, 2))
             if len(out) == n:
                 return out
+
     assert runner.call(lambda st: read(st, 3)) == [2, 3, 4]
 
 

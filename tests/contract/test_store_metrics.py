@@ -26,7 +26,9 @@ def test_cache_hits_misses_and_hit_rate_are_exposed(runner):
     assert _value("novel_engine_store_cache_hits_total") - hits == 3
     assert _value("novel_engine_store_cache_misses_total") - misses == 1
     rate = _value("novel_engine_store_cache_hit_rate")
-    total_hits, total = _value("novel_engine_store_cache_hits_total"), (
-        _value("novel_engine_store_cache_hits_total") + _value("novel_engine_store_cache_misses_total"))
+    total_hits, total = (
+        _value("novel_engine_store_cache_hits_total"),
+        (_value("novel_engine_store_cache_hits_total") + _value("novel_engine_store_cache_misses_total")),
+    )
     assert rate == total_hits / total and 0 < rate < 1
     assert b"novel_engine_store_cache_hit_rate" in generate_latest(REGISTRY)

@@ -18,8 +18,9 @@ BUCKET = "novel-engine-test"
 
 
 def _run(capsys, *extra: str) -> int:
-    code = main(["run", "noir_city", "--turns", "2", "--seed", "3", "--runtime", "local", "--no-store", "--quiet",
-                 *extra])
+    code = main(
+        ["run", "noir_city", "--turns", "2", "--seed", "3", "--runtime", "local", "--no-store", "--quiet", *extra]
+    )
     capsys.readouterr()
     return code
 
@@ -41,15 +42,33 @@ def test_out_s3_url_uploads_the_same_story_as_a_local_file(s3_endpoint, tmp_path
 
 def test_missing_bucket_is_a_clean_error(s3_endpoint, capsys, monkeypatch):
     monkeypatch.setenv("NOVEL_ENGINE_S3_ENDPOINT", s3_endpoint)
-    code = main(["run", "noir_city", "--turns", "1", "--runtime", "local", "--no-store", "--quiet",
-                 "--out", "s3://no-such-bucket-here/story.md"])
+    code = main(
+        [
+            "run",
+            "noir_city",
+            "--turns",
+            "1",
+            "--runtime",
+            "local",
+            "--no-store",
+            "--quiet",
+            "--out",
+            "s3://no-such-bucket-here/story.md",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "no-such-bucket-here" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("url, problem", [("s3://", "names no bucket"), ("s3://bucket", "names no object key"),
-                                          ("s3://bucket/folder/", "names no object key")])
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("s3://", "names no bucket"),
+        ("s3://bucket", "names no object key"),
+        ("s3://bucket/folder/", "names no object key"),
+    ],
+)
 def test_malformed_urls_fail_before_the_story_runs(url, problem, capsys):
     code = main(["run", "noir_city", "--turns", "1", "--runtime", "local", "--no-store", "--out", url])
     captured = capsys.readouterr()

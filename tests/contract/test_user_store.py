@@ -46,8 +46,10 @@ def test_list_api_keys_returns_only_that_users_keys(sql_runner):
     sql_runner.call(lambda st: st.put_api_key(f"h2-{alice}", alice, {"id": "k2"}))
     sql_runner.call(lambda st: st.put_api_key(f"h1-{alice}", alice, {"id": "k1"}))
     sql_runner.call(lambda st: st.put_api_key(f"h3-{bob}", bob, {"id": "k3"}))
-    assert sql_runner.call(lambda st: st.list_api_keys(alice)) == [(f"h1-{alice}", {"id": "k1"}),
-                                                                  (f"h2-{alice}", {"id": "k2"})]
+    assert sql_runner.call(lambda st: st.list_api_keys(alice)) == [
+        (f"h1-{alice}", {"id": "k1"}),
+        (f"h2-{alice}", {"id": "k2"}),
+    ]
     # Replacing a key's data (how a revocation is recorded) shows in the listing.
     sql_runner.call(lambda st: st.put_api_key(f"h1-{alice}", alice, {"id": "k1", "revoked_at": "now"}))
     assert sql_runner.call(lambda st: st.list_api_keys(alice))[0][1] == {"id": "k1", "revoked_at": "now"}

@@ -10,9 +10,10 @@ import functools
 import json
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
@@ -22,8 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CRD_DIR = Path(__file__).resolve().parent / "kuberay-crds"  # KubeRay v1 CRDs; see its README
 K8S_VERSION = "1.33"  # kubernetes-validate ships its schemas; 1.33 is widely available on managed clusters
 BUILDS = ("k8s/overlays/dev", "k8s/overlays/prod", "k8s/jobs/story")
-CRD_FILES = {"RayCluster": "ray.io_rayclusters.yaml", "RayJob": "ray.io_rayjobs.yaml",
-             "RayService": "ray.io_rayservices.yaml"}
+CRD_FILES = {
+    "RayCluster": "ray.io_rayclusters.yaml",
+    "RayJob": "ray.io_rayjobs.yaml",
+    "RayService": "ray.io_rayservices.yaml",
+}
 PLACEHOLDER = "REPLACE_ME"
 # namespaces outside ours that may reach Ray pods, and on which ports (the README's defaults)
 EXTERNAL_PEERS = {"ingress-nginx": {8000}, "kuberay-system": {8000, 8265, 52365}, "monitoring": {8080, 9500}}
@@ -55,8 +59,12 @@ def _to_jsonschema(node: Any) -> Any:
         out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
     if node.get("nullable") and isinstance(out.get("type"), str):
         out["type"] = [out["type"], "null"]
-    if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out \
-            and not node.get("x-kubernetes-preserve-unknown-fields"):
+    if (
+        out.get("type") == "object"
+        and "properties" in out
+        and "additionalProperties" not in out
+        and not node.get("x-kubernetes-preserve-unknown-fields")
+    ):
         out["additionalProperties"] = False
     return out
 
@@ -64,12 +72,14 @@ def _to_jsonschema(node: Any) -> Any:
 def crd_dir() -> Path:
     """The folder of the KubeRay CRDs; a clear failure when it is missing (never a silent pass)."""
     if not all((CRD_DIR / f).is_file() for f in CRD_FILES.values()):
-        raise FileNotFoundError(f"KubeRay CRDs not found in {CRD_DIR} (expected {sorted(CRD_FILES.values())}); "
-                                "the deployment tests validate RayService/RayCluster/RayJob against them")
+        raise FileNotFoundError(
+            f"KubeRay CRDs not found in {CRD_DIR} (expected {sorted(CRD_FILES.values())}); "
+            "the deployment tests validate RayService/RayCluster/RayJob against them"
+        )
     return CRD_DIR
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def crd_validator(kind: str) -> jsonschema.Draft7Validator:
     """A validator of ``kind`` (RayCluster, RayJob, RayService) from its CRD's v1 openAPIV3Schema."""
     # libyaml's loader when present: the three CRDs are 3 MB of YAML (10 s with the pure-Python one)
@@ -90,6 +100,7 @@ def _memo(check):
     @functools.wraps(check)
     def wrapper(doc: dict) -> list[str]:
         return list(cached(json.dumps(doc, sort_keys=True)))
+
     wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
     return wrapper
 
@@ -170,8 +181,9 @@ def dockerfile_problems(path: Path, ray_version: str) -> list[str]:
     froms = re.findall(r"^FROM\s+(\S+)", path.read_text(encoding="utf-8"), flags=re.M)
     if not froms:
         return [f"{path}: no FROM line"]
-    return [p for f in froms if (p := image_problem(f, ray_version, str(path)))] + \
-        ([] if any(f.startswith("rayproject/ray:") for f in froms) else [f"{path}: not based on rayproject/ray"])
+    return [p for f in froms if (p := image_problem(f, ray_version, str(path)))] + (
+        [] if any(f.startswith("rayproject/ray:") for f in froms) else [f"{path}: not based on rayproject/ray"]
+    )
 
 
 # -- secrets ---------------------------------------------------------------------------------------
@@ -198,8 +210,9 @@ def secret_problems(docs: list[dict]) -> list[str]:
         items = dict(d.get("stringData") or {})
         for k, v in (d.get("data") or {}).items():
             items[k] = base64.b64decode(v).decode("utf-8", "replace")
-        problems += [f"Secret/{d['metadata']['name']}: {p}" for k, v in items.items()
-                     if (p := value_problem(k, str(v)))]
+        problems += [
+            f"Secret/{d['metadata']['name']}: {p}" for k, v in items.items() if (p := value_problem(k, str(v)))
+        ]
     return problems
 
 
@@ -230,8 +243,11 @@ class Pod:
 
 def _ray_cluster_specs(doc: dict) -> list[dict]:
     spec = doc.get("spec") or {}
-    return {"RayCluster": [spec], "RayService": [spec.get("rayClusterConfig") or {}],
-            "RayJob": [spec.get("rayClusterSpec")] if spec.get("rayClusterSpec") else []}.get(doc["kind"], [])
+    return {
+        "RayCluster": [spec],
+        "RayService": [spec.get("rayClusterConfig") or {}],
+        "RayJob": [spec.get("rayClusterSpec")] if spec.get("rayClusterSpec") else [],
+    }.get(doc["kind"], [])
 
 
 def pods(docs: list[dict]) -> list[Pod]:
@@ -247,20 +263,32 @@ def pods(docs: list[dict]) -> list[Pod]:
         for spec in _ray_cluster_specs(d):
             cluster = name if d["kind"] == "RayCluster" else f"{name}-x7k2q"
             # tolerant of broken specs: the schema check reports those, this model must not crash first
-            groups = [("head", "headgroup", spec.get("headGroupSpec") or {})] + \
-                [("worker", g.get("groupName", "?"), g) for g in spec.get("workerGroupSpecs", [])]
+            groups = [("head", "headgroup", spec.get("headGroupSpec") or {})] + [
+                ("worker", g.get("groupName", "?"), g) for g in spec.get("workerGroupSpecs", [])
+            ]
             for node_type, group, g in groups:
                 t = g.get("template") or {"spec": {}}
-                labels = {"app.kubernetes.io/name": "kuberay", "app.kubernetes.io/created-by": "kuberay-operator",
-                          **((t.get("metadata") or {}).get("labels") or {}),
-                          "ray.io/is-ray-node": "yes", "ray.io/cluster": cluster, "ray.io/node-type": node_type,
-                          "ray.io/group": group, "ray.io/identifier": f"{cluster}-{node_type}"}
-                out.append(Pod(f"{where} {group}", labels, t["spec"], ray_node=node_type,
-                               ports=_ports(t["spec"])))
+                labels = {
+                    "app.kubernetes.io/name": "kuberay",
+                    "app.kubernetes.io/created-by": "kuberay-operator",
+                    **((t.get("metadata") or {}).get("labels") or {}),
+                    "ray.io/is-ray-node": "yes",
+                    "ray.io/cluster": cluster,
+                    "ray.io/node-type": node_type,
+                    "ray.io/group": group,
+                    "ray.io/identifier": f"{cluster}-{node_type}",
+                }
+                out.append(Pod(f"{where} {group}", labels, t["spec"], ray_node=node_type, ports=_ports(t["spec"])))
         if d["kind"] == "RayJob" and d["spec"].get("submitterPodTemplate"):
             t = d["spec"]["submitterPodTemplate"]
-            out.append(Pod(f"{where} submitter", dict((t.get("metadata") or {}).get("labels") or {}), t["spec"],
-                           long_running=False))
+            out.append(
+                Pod(
+                    f"{where} submitter",
+                    dict((t.get("metadata") or {}).get("labels") or {}),
+                    t["spec"],
+                    long_running=False,
+                )
+            )
         if d["kind"] in ("StatefulSet", "Deployment", "DaemonSet"):
             t = d["spec"]["template"]
             out.append(Pod(where, dict(t["metadata"]["labels"]), t["spec"], ports=_ports(t["spec"])))
@@ -278,8 +306,12 @@ def selects(selector: dict | None, labels: dict[str, str]) -> bool:
         return False
     for e in selector.get("matchExpressions") or []:
         k, op, values = e["key"], e["operator"], e.get("values") or []
-        ok = {"In": k in labels and labels[k] in values, "NotIn": labels.get(k) not in values,
-              "Exists": k in labels, "DoesNotExist": k not in labels}[op]
+        ok = {
+            "In": k in labels and labels[k] in values,
+            "NotIn": labels.get(k) not in values,
+            "Exists": k in labels,
+            "DoesNotExist": k not in labels,
+        }[op]
         if not ok:
             return False
     return True
@@ -296,8 +328,11 @@ def container_problems(docs: list[dict]) -> list[str]:
                 if missing:
                     problems.append(f"{pod.source} container {c['name']}: no {part} for {sorted(missing)}")
             if pod.long_running:
-                problems += [f"{pod.source} container {c['name']}: no {p}" for p in ("readinessProbe", "livenessProbe")
-                             if p not in c]
+                problems += [
+                    f"{pod.source} container {c['name']}: no {p}"
+                    for p in ("readinessProbe", "livenessProbe")
+                    if p not in c
+                ]
     for d in docs:
         for spec in _ray_cluster_specs(d):
             if spec.get("enableInTreeAutoscaling"):
@@ -309,8 +344,12 @@ def container_problems(docs: list[dict]) -> list[str]:
 
 def probe_paths(pod: Pod) -> set[str]:
     """The HTTP paths of a pod's probes."""
-    return {c[p]["httpGet"]["path"] for c in pod.spec.get("containers", [])
-            for p in ("readinessProbe", "livenessProbe", "startupProbe") if "httpGet" in c.get(p, {})}
+    return {
+        c[p]["httpGet"]["path"]
+        for c in pod.spec.get("containers", [])
+        for p in ("readinessProbe", "livenessProbe", "startupProbe")
+        if "httpGet" in c.get(p, {})
+    }
 
 
 # -- network policies ------------------------------------------------------------------------------
@@ -326,8 +365,12 @@ def network_policy_problems(docs: list[dict], all_pods: list[Pod]) -> list[str]:
     """
     policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
     problems = []
-    if not any(p["spec"].get("podSelector") == {} and "Ingress" in p["spec"].get("policyTypes", [])
-               and not p["spec"].get("ingress") for p in policies):
+    if not any(
+        p["spec"].get("podSelector") == {}
+        and "Ingress" in p["spec"].get("policyTypes", [])
+        and not p["spec"].get("ingress")
+        for p in policies
+    ):
         problems.append("no default-deny ingress policy (podSelector {} with no ingress rules)")
     ray = [p for p in all_pods if p.ray_node]
     allowed_in: dict[int, set[str]] = {}  # id(pod) -> who may reach it (pod sources or ns:<name>)
@@ -351,8 +394,9 @@ def network_policy_problems(docs: list[dict], all_pods: list[Pod]) -> list[str]:
                         problems.append(f"{name}: admits namespace {ns!r}, not one of {sorted(EXTERNAL_PEERS)}")
                     elif not ports or not ports <= EXTERNAL_PEERS[ns]:
                         problems.append(f"{name}: namespace {ns} may reach only ports {sorted(EXTERNAL_PEERS[ns])}")
-                    if ns == "ingress-nginx" and any(not t.ray_node or t.labels.get("novel-engine/workload") != "serve"
-                                                     for t in targets):
+                    if ns == "ingress-nginx" and any(
+                        not t.ray_node or t.labels.get("novel-engine/workload") != "serve" for t in targets
+                    ):
                         problems.append(f"{name}: outside traffic reaches pods that are not the Serve gateway")
                     for t in targets:
                         allowed_in.setdefault(id(t), set()).add(f"ns:{ns}")
@@ -367,8 +411,10 @@ def network_policy_problems(docs: list[dict], all_pods: list[Pod]) -> list[str]:
         for pod in (p for p in all_pods if p.labels.get("app.kubernetes.io/name") == store):
             got = allowed_in.get(id(pod), set())
             if got != ray_sources:
-                problems.append(f"{pod.source}: must accept exactly the Ray pods; extra {sorted(got - ray_sources)}, "
-                                f"missing {sorted(ray_sources - got)}")
+                problems.append(
+                    f"{pod.source}: must accept exactly the Ray pods; extra {sorted(got - ray_sources)}, "
+                    f"missing {sorted(ray_sources - got)}"
+                )
     for pod in ray:
         if not ray_sources <= allowed_in.get(id(pod), set()):
             problems.append(f"{pod.source}: does not accept traffic from every Ray pod")

@@ -16,8 +16,10 @@ import yaml
 __all__ = ["KustomizeError", "build", "load_documents", "kustomize_command"]
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same result, faster
-INSTALL_HINT = ("install kubectl (https://kubernetes.io/docs/tasks/tools/; it bundles kustomize) or a standalone "
-                "kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/), then run the tests again")
+INSTALL_HINT = (
+    "install kubectl (https://kubernetes.io/docs/tasks/tools/; it bundles kustomize) or a standalone "
+    "kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/), then run the tests again"
+)
 
 
 class KustomizeError(ValueError):
@@ -39,9 +41,15 @@ def _documents(text: str, source: str) -> list[dict]:
     except yaml.YAMLError as exc:
         raise KustomizeError(f"{source}: not valid YAML: {exc}") from None
     for i, d in enumerate(docs):
-        if not isinstance(d, dict) or not d.get("apiVersion") or not d.get("kind") \
-                or not (d.get("metadata") or {}).get("name"):
-            raise KustomizeError(f"{source}: document {i + 1} is not a Kubernetes object (apiVersion, kind, metadata.name)")
+        if (
+            not isinstance(d, dict)
+            or not d.get("apiVersion")
+            or not d.get("kind")
+            or not (d.get("metadata") or {}).get("name")
+        ):
+            raise KustomizeError(
+                f"{source}: document {i + 1} is not a Kubernetes object (apiVersion, kind, metadata.name)"
+            )
     return docs
 
 

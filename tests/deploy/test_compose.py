@@ -7,9 +7,8 @@ import re
 import shlex
 from urllib.parse import urlsplit
 
-import yaml
-
 import deploy_checks as dc
+import yaml
 
 
 def compose() -> dict:
@@ -40,8 +39,11 @@ def problems(services: dict, env: dict[str, str]) -> list[str]:
     out = []
     pg = urlsplit(env["NOVEL_ENGINE_DATABASE_URL"])
     pg_env = services["postgres"]["environment"]
-    if (pg.username, pg.password, pg.path.lstrip("/")) != (pg_env["POSTGRES_USER"], pg_env["POSTGRES_PASSWORD"],
-                                                          pg_env["POSTGRES_DB"]):
+    if (pg.username, pg.password, pg.path.lstrip("/")) != (
+        pg_env["POSTGRES_USER"],
+        pg_env["POSTGRES_PASSWORD"],
+        pg_env["POSTGRES_DB"],
+    ):
         out.append("the database URL does not use compose's PostgreSQL user, password and database")
     if (pg.hostname, pg.port) != host_port(services["postgres"], 5432):
         out.append("the database URL does not reach compose's PostgreSQL port")
@@ -52,8 +54,10 @@ def problems(services: dict, env: dict[str, str]) -> list[str]:
     if (s3.hostname, s3.port) != host_port(services["minio"], 9000):
         out.append("the S3 endpoint does not reach compose's MinIO port")
     minio_env = services["minio"]["environment"]
-    if (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) != (minio_env["MINIO_ROOT_USER"],
-                                                                   minio_env["MINIO_ROOT_PASSWORD"]):
+    if (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) != (
+        minio_env["MINIO_ROOT_USER"],
+        minio_env["MINIO_ROOT_PASSWORD"],
+    ):
         out.append("the AWS keys are not MinIO's")
     bucket = urlsplit(env["NOVEL_ENGINE_OBJECT_STORE_URL"]).hostname
     if f"local/{bucket}" not in services["minio-bucket"]["command"][0]:
@@ -70,8 +74,10 @@ def test_a_mismatch_is_caught():
     services = compose()["services"]
     env["NOVEL_ENGINE_DATABASE_URL"] = env["NOVEL_ENGINE_DATABASE_URL"].replace(":5432", ":5433")
     env["NOVEL_ENGINE_OBJECT_STORE_URL"] = "s3://other-bucket/stories"
-    assert problems(services, env) == ["the database URL does not reach compose's PostgreSQL port",
-                                       "compose does not make the bucket 'other-bucket'"]
+    assert problems(services, env) == [
+        "the database URL does not reach compose's PostgreSQL port",
+        "compose does not make the bucket 'other-bucket'",
+    ]
 
 
 def test_services_listen_on_loopback_only():

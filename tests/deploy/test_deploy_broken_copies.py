@@ -9,9 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
 import deploy_checks as dc
+import pytest
 from kustomize import KustomizeError
 
 
@@ -38,56 +37,103 @@ def test_the_unbroken_copy_passes(tree):
     assert dc.check_tree(tree) == []
 
 
-@pytest.mark.parametrize("rel, old, new, expected", [
-    # KubeRay schema: a misspelt field, a missing required field, a wrong type
-    ("k8s/base/rayservice.yaml", "minReplicas: 0", "minReplica: 0", "'minReplica' was unexpected"),
-    ("k8s/jobs/story/rayjob.yaml", "      - groupName: sim\n", "      - name: sim\n", "'groupName' is a required"),
-    ("k8s/base/rayservice.yaml", "enableInTreeAutoscaling: true", "enableInTreeAutoscaling: yes-please",
-     "is not of type 'boolean'"),
-    # Kubernetes schema of a built-in kind
-    ("k8s/base/postgres.yaml", "replicas: 1", "replicas: one", "StatefulSet/novel-engine-postgres"),
-    ("k8s/base/ingress.yaml", "pathType: Prefix", "pathKind: Prefix", "Ingress/novel-engine"),
-    # images and versions
-    ("k8s/jobs/story/rayjob.yaml", "image: novel-engine:0.1.0-ray2.60.0", "image: novel-engine:0.1.0-ray2.59.0",
-     "must be tagged ...-ray2.60.0"),
-    ("k8s/overlays/prod/kustomization.yaml", "newTag: 0.1.0-ray2.60.0", "newTag: latest", "has no fixed tag"),
-    ("k8s/base/rayservice.yaml", 'rayVersion: "2.60.0"', 'rayVersion: "2.59.0"', "rayVersion '2.59.0'"),
-    ("cluster/Dockerfile", "FROM rayproject/ray:2.60.0-py311", "FROM rayproject/ray:2.59.0-py311",
-     "does not match the pinned Ray 2.60.0"),
-    # real-looking secrets
-    ("k8s/secrets/secrets.template.yaml", "NOVEL_ENGINE_JWT_SECRET: REPLACE_ME",
-     "NOVEL_ENGINE_JWT_SECRET: kq3N0vZ8pL2mX7rT5wY1bC4dF6gH9jK0", "NOVEL_ENGINE_JWT_SECRET: holds a value"),
-    ("k8s/secrets/secrets.template.yaml", "novel_engine:REPLACE_ME@", "novel_engine:s3cr3t-pw@",
-     "the URL holds a password"),
-    ("cluster/novel-engine.env.template", "GEMINI_API_KEY=\n", "GEMINI_API_KEY=AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY\n",
-     "GEMINI_API_KEY: holds a value"),
-    # requests/limits and probes
-    ("k8s/base/redis.yaml", "            limits: {cpu: \"1\", memory: 1Gi}\n", "",
-     "container redis: no limits"),
-    ("k8s/jobs/story/rayjob.yaml", "              livenessProbe:\n                httpGet: {path: /api/gcs_healthz",
-     "              startupProbe:\n                httpGet: {path: /api/gcs_healthz", "no livenessProbe"),
-    # network policies: a selector on the generated cluster name, a store open to another namespace,
-    # the gateway open to every source
-    ("k8s/base/networkpolicies.yaml",
-     "  name: postgres-from-ray\nspec:\n  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: postgres\n"
-     "  policyTypes: [Ingress]\n  ingress:\n    - from:\n        - podSelector:\n            matchLabels:\n"
-     "              ray.io/is-ray-node: \"yes\"",
-     "  name: postgres-from-ray\nspec:\n  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: postgres\n"
-     "  policyTypes: [Ingress]\n  ingress:\n    - from:\n        - podSelector:\n            matchLabels:\n"
-     "              ray.io/cluster: novel-engine", "must accept exactly the Ray pods"),
-    ("k8s/base/networkpolicies.yaml", "              app.kubernetes.io/component: ray-job-submitter",
-     "              app.kubernetes.io/component: job-submitter", "a `from` podSelector matches no pod"),
-    ("k8s/base/networkpolicies.yaml",
-     "  ingress:\n    - from:\n        - namespaceSelector:\n            matchLabels:\n"
-     "              kubernetes.io/metadata.name: ingress-nginx\n      ports:\n        - {protocol: TCP, port: 8000}",
-     "  ingress:\n    - ports:\n        - {protocol: TCP, port: 8000}", "a rule without `from` admits every source"),
-    ("k8s/base/networkpolicies.yaml", "  name: ray-gateway-from-ingress\nspec:\n  podSelector:\n    matchLabels:\n"
-     "      ray.io/is-ray-node: \"yes\"\n      novel-engine/workload: serve\n",
-     "  name: ray-gateway-from-ingress\nspec:\n  podSelector: {}\n",
-     "outside traffic reaches pods that are not the Serve gateway"),
-    ("k8s/base/networkpolicies.yaml", "  podSelector: {}\n  policyTypes: [Ingress]\n",
-     "  podSelector: {}\n  policyTypes: [Egress]\n", "no default-deny ingress policy"),
-])
+@pytest.mark.parametrize(
+    "rel, old, new, expected",
+    [
+        # KubeRay schema: a misspelt field, a missing required field, a wrong type
+        ("k8s/base/rayservice.yaml", "minReplicas: 0", "minReplica: 0", "'minReplica' was unexpected"),
+        ("k8s/jobs/story/rayjob.yaml", "      - groupName: sim\n", "      - name: sim\n", "'groupName' is a required"),
+        (
+            "k8s/base/rayservice.yaml",
+            "enableInTreeAutoscaling: true",
+            "enableInTreeAutoscaling: yes-please",
+            "is not of type 'boolean'",
+        ),
+        # Kubernetes schema of a built-in kind
+        ("k8s/base/postgres.yaml", "replicas: 1", "replicas: one", "StatefulSet/novel-engine-postgres"),
+        ("k8s/base/ingress.yaml", "pathType: Prefix", "pathKind: Prefix", "Ingress/novel-engine"),
+        # images and versions
+        (
+            "k8s/jobs/story/rayjob.yaml",
+            "image: novel-engine:0.1.0-ray2.60.0",
+            "image: novel-engine:0.1.0-ray2.59.0",
+            "must be tagged ...-ray2.60.0",
+        ),
+        ("k8s/overlays/prod/kustomization.yaml", "newTag: 0.1.0-ray2.60.0", "newTag: latest", "has no fixed tag"),
+        ("k8s/base/rayservice.yaml", 'rayVersion: "2.60.0"', 'rayVersion: "2.59.0"', "rayVersion '2.59.0'"),
+        (
+            "cluster/Dockerfile",
+            "FROM rayproject/ray:2.60.0-py311",
+            "FROM rayproject/ray:2.59.0-py311",
+            "does not match the pinned Ray 2.60.0",
+        ),
+        # real-looking secrets
+        (
+            "k8s/secrets/secrets.template.yaml",
+            "NOVEL_ENGINE_JWT_SECRET: REPLACE_ME",
+            "NOVEL_ENGINE_JWT_SECRET: kq3N0vZ8pL2mX7rT5wY1bC4dF6gH9jK0",
+            "NOVEL_ENGINE_JWT_SECRET: holds a value",
+        ),
+        (
+            "k8s/secrets/secrets.template.yaml",
+            "novel_engine:REPLACE_ME@",
+            "novel_engine:s3cr3t-pw@",
+            "the URL holds a password",
+        ),
+        (
+            "cluster/novel-engine.env.template",
+            "GEMINI_API_KEY=\n",
+            "GEMINI_API_KEY=AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY\n",
+            "GEMINI_API_KEY: holds a value",
+        ),
+        # requests/limits and probes
+        ("k8s/base/redis.yaml", '            limits: {cpu: "1", memory: 1Gi}\n', "", "container redis: no limits"),
+        (
+            "k8s/jobs/story/rayjob.yaml",
+            "              livenessProbe:\n                httpGet: {path: /api/gcs_healthz",
+            "              startupProbe:\n                httpGet: {path: /api/gcs_healthz",
+            "no livenessProbe",
+        ),
+        # network policies: a selector on the generated cluster name, a store open to another namespace,
+        # the gateway open to every source
+        (
+            "k8s/base/networkpolicies.yaml",
+            "  name: postgres-from-ray\nspec:\n  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: postgres\n"
+            "  policyTypes: [Ingress]\n  ingress:\n    - from:\n        - podSelector:\n            matchLabels:\n"
+            '              ray.io/is-ray-node: "yes"',
+            "  name: postgres-from-ray\nspec:\n  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: postgres\n"
+            "  policyTypes: [Ingress]\n  ingress:\n    - from:\n        - podSelector:\n            matchLabels:\n"
+            "              ray.io/cluster: novel-engine",
+            "must accept exactly the Ray pods",
+        ),
+        (
+            "k8s/base/networkpolicies.yaml",
+            "              app.kubernetes.io/component: ray-job-submitter",
+            "              app.kubernetes.io/component: job-submitter",
+            "a `from` podSelector matches no pod",
+        ),
+        (
+            "k8s/base/networkpolicies.yaml",
+            "  ingress:\n    - from:\n        - namespaceSelector:\n            matchLabels:\n"
+            "              kubernetes.io/metadata.name: ingress-nginx\n      ports:\n        - {protocol: TCP, port: 8000}",
+            "  ingress:\n    - ports:\n        - {protocol: TCP, port: 8000}",
+            "a rule without `from` admits every source",
+        ),
+        (
+            "k8s/base/networkpolicies.yaml",
+            "  name: ray-gateway-from-ingress\nspec:\n  podSelector:\n    matchLabels:\n"
+            '      ray.io/is-ray-node: "yes"\n      novel-engine/workload: serve\n',
+            "  name: ray-gateway-from-ingress\nspec:\n  podSelector: {}\n",
+            "outside traffic reaches pods that are not the Serve gateway",
+        ),
+        (
+            "k8s/base/networkpolicies.yaml",
+            "  podSelector: {}\n  policyTypes: [Ingress]\n",
+            "  podSelector: {}\n  policyTypes: [Egress]\n",
+            "no default-deny ingress policy",
+        ),
+    ],
+)
 def test_a_broken_copy_fails(tree, rel, old, new, expected):
     edit(tree, rel, old, new)
     assert expected in problems_of(tree)

@@ -33,9 +33,11 @@ def test_up_connect_down(tmp_path):
         assert _tool("status", "--state", state).stdout.strip() == info["address"]
         again = _tool("up", "--state", state)
         assert again.returncode == 1 and "already up" in again.stderr
-        probe = ("import json, ray; ray.init(address=%r, include_dashboard=False, log_to_driver=False); "
-                 "print(json.dumps([len([n for n in ray.nodes() if n['Alive']]), ray.cluster_resources()]))"
-                 % info["address"])
+        probe = (
+            f"import json, ray; ray.init(address={info['address']!r}, include_dashboard=False, "
+            "log_to_driver=False); "
+            "print(json.dumps([len([n for n in ray.nodes() if n['Alive']]), ray.cluster_resources()]))"
+        )
         out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr[-2000:]
         nodes, resources = json.loads(out.stdout.strip().splitlines()[-1])

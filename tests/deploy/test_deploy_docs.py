@@ -9,10 +9,9 @@ from __future__ import annotations
 import re
 import shlex
 
+import deploy_checks as dc
 import pytest
 import yaml
-
-import deploy_checks as dc
 from kustomize import build, load_documents
 
 ROOT = dc.ROOT
@@ -22,8 +21,11 @@ PAGE = ROOT / "docs" / "clusters.md"
 @pytest.fixture(scope="module")
 def text() -> str:
     page = PAGE.read_text(encoding="utf-8")
-    assert "## Connect drivers and notebooks to a cluster" in page and "## Run on Kubernetes" in page \
+    assert (
+        "## Connect drivers and notebooks to a cluster" in page
+        and "## Run on Kubernetes" in page
         and "## Run on VMs" in page
+    )
     return page
 
 
@@ -56,8 +58,11 @@ def missing_paths(text: str) -> list[str]:
     """Repository paths the text mentions that do not exist."""
     paths = set(re.findall(r"(?<![\w/])((?:k8s|cluster|serve_app|tests/deploy)(?:/[\w.-]+)*)", text))
     # files the page itself makes from a committed template (`cp x.template x`) need not exist
-    made = {argv[2] for argv in (shlex.split(c) for c in _commands(text))
-            if argv and argv[0] == "cp" and (ROOT / argv[1]).is_file()}
+    made = {
+        argv[2]
+        for argv in (shlex.split(c) for c in _commands(text))
+        if argv and argv[0] == "cp" and (ROOT / argv[1]).is_file()
+    }
     return sorted(p for p in paths - made if not (ROOT / p).exists())
 
 
@@ -80,8 +85,9 @@ def test_every_kustomize_path_builds(commands, docs):
 
 
 def test_secret_commands_create_exactly_the_template_keys(commands):
-    template = {s["metadata"]["name"]: set(s["stringData"])
-                for s in load_documents(ROOT / "k8s/secrets/secrets.template.yaml")}
+    template = {
+        s["metadata"]["name"]: set(s["stringData"]) for s in load_documents(ROOT / "k8s/secrets/secrets.template.yaml")
+    }
     created = {}
     for c in commands:
         if "create secret generic" in c:
@@ -94,8 +100,12 @@ def test_secret_commands_create_exactly_the_template_keys(commands):
 
 def test_resource_names_namespaces_selectors_and_ports(commands, docs):
     assert name_problems(commands, docs) == []
-    broken = [c.replace("svc/novel-engine-serve-svc", "svc/novel-engine-svc")
-              .replace("ray.io/node-type=head,", "ray.io/role=head,") for c in commands]
+    broken = [
+        c.replace("svc/novel-engine-serve-svc", "svc/novel-engine-svc").replace(
+            "ray.io/node-type=head,", "ray.io/role=head,"
+        )
+        for c in commands
+    ]
     problems = name_problems(broken, docs)
     assert any("svc/novel-engine-svc" in p for p in problems) and any("ray.io/role=head" in p for p in problems)
 
@@ -119,8 +129,11 @@ def name_problems(commands: list[str], docs: dict[str, list[dict]]) -> list[str]
             labels = dict(pair.split("=") for pair in sel.split(","))
             if not any(dc.selects({"matchLabels": labels}, p.labels) for p in all_pods):
                 problems.append(f"selector {sel} matches no pod")
-        problems += [f"container {k}" for k in re.findall(r"-c (\S+)", c)
-                     if not any(x["name"] == k for p in all_pods for x in p.spec["containers"])]
+        problems += [
+            f"container {k}"
+            for k in re.findall(r"-c (\S+)", c)
+            if not any(x["name"] == k for p in all_pods for x in p.spec["containers"])
+        ]
         m = re.search(r"port-forward svc/\S+-serve-svc (\d+):(\d+)", c)
         if m and int(m.group(2)) != serve_port:
             problems.append(f"port-forward to port {m.group(2)}, Serve listens on {serve_port}")
@@ -163,11 +176,14 @@ def test_vm_and_dev_cluster_commands(commands):
     deploy = next(c for c in commands if "serve deploy" in c)
     config = re.search(r"serve deploy (\S+?)'", deploy).group(1)
     workdir = re.search(r"^WORKDIR (\S+)", (ROOT / "cluster/Dockerfile").read_text(encoding="utf-8"), re.M).group(1)
-    assert config.startswith(workdir + "/") and (ROOT / config[len(workdir) + 1:]).is_file()
+    assert config.startswith(workdir + "/") and (ROOT / config[len(workdir) + 1 :]).is_file()
     from novel_engine.runtime.dev_cluster import _parser
 
     for c in commands:
         if c.startswith("python -m novel_engine.runtime.dev_cluster"):
             _parser().parse_args(shlex.split(c)[3:])
-    assert "helm install kuberay-operator kuberay/kuberay-operator --namespace kuberay-system --create-namespace" \
-        in commands and "kuberay-system" in dc.EXTERNAL_PEERS
+    assert (
+        "helm install kuberay-operator kuberay/kuberay-operator --namespace kuberay-system --create-namespace"
+        in commands
+        and "kuberay-system" in dc.EXTERNAL_PEERS
+    )

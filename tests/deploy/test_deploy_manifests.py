@@ -11,10 +11,9 @@ import dataclasses
 import shlex
 from pathlib import Path
 
+import deploy_checks as dc
 import pytest
 import yaml
-
-import deploy_checks as dc
 from kustomize import build, load_documents
 
 ROOT = dc.ROOT
@@ -57,8 +56,16 @@ def test_overlays_build_with_the_expected_objects(builds):
     for overlay in ("k8s/overlays/dev", "k8s/overlays/prod"):
         docs = builds[overlay]
         kinds = {d["kind"] for d in docs}
-        assert {"Namespace", "ConfigMap", "RayService", "StatefulSet", "Service", "NetworkPolicy", "Ingress",
-                "PodMonitor"} <= kinds
+        assert {
+            "Namespace",
+            "ConfigMap",
+            "RayService",
+            "StatefulSet",
+            "Service",
+            "NetworkPolicy",
+            "Ingress",
+            "PodMonitor",
+        } <= kinds
         assert "Secret" not in kinds  # apply -k must never overwrite the real secrets with placeholders
         assert {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"} == {"novel-engine"}
         assert all(d["metadata"]["labels"]["app.kubernetes.io/part-of"] == "novel-engine" for d in docs)
@@ -75,16 +82,23 @@ def test_kuberay_objects_validate_against_the_crds(builds):
     problems = [p for d in ray_docs for p in dc.crd_problems(d)]
     # the RayService's cluster, as a standalone RayCluster, validates against the RayCluster CRD too
     rs = one(builds["k8s/overlays/prod"], "RayService")
-    problems += dc.crd_problems({"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "check"},
-                                 "spec": rs["spec"]["rayClusterConfig"]})
+    problems += dc.crd_problems(
+        {
+            "apiVersion": "ray.io/v1",
+            "kind": "RayCluster",
+            "metadata": {"name": "check"},
+            "spec": rs["spec"]["rayClusterConfig"],
+        }
+    )
     assert problems == []
 
 
 def test_builtin_kinds_validate_against_kubernetes_schemas(builds):
     docs = [d for b in builds.values() for d in b if not d["apiVersion"].startswith(("ray.io", "monitoring."))]
     docs += load_documents(ROOT / "k8s/secrets/secrets.template.yaml")
-    assert {"Namespace", "ConfigMap", "Service", "StatefulSet", "NetworkPolicy", "Ingress", "Secret"} \
-        <= {d["kind"] for d in docs}
+    assert {"Namespace", "ConfigMap", "Service", "StatefulSet", "NetworkPolicy", "Ingress", "Secret"} <= {
+        d["kind"] for d in docs
+    }
     assert [p for d in docs for p in dc.builtin_problems(d)] == []
 
 
@@ -107,8 +121,9 @@ def test_secrets_are_templates_and_every_reference_resolves(builds):
     for docs in builds.values():
         for c in (c for d in docs for c in dc.containers(d)):
             refs += [(("Secret", e["secretRef"]["name"]), None) for e in c.get("envFrom", []) if "secretRef" in e]
-            refs += [(("ConfigMap", e["configMapRef"]["name"]), None) for e in c.get("envFrom", [])
-                     if "configMapRef" in e]
+            refs += [
+                (("ConfigMap", e["configMapRef"]["name"]), None) for e in c.get("envFrom", []) if "configMapRef" in e
+            ]
             for e in c.get("env", []):
                 src = e.get("valueFrom", {})
                 if "secretKeyRef" in src:
@@ -135,8 +150,9 @@ def test_the_server_refuses_the_template_jwt_secret():
 
 
 def test_configmap_names_only_settings_the_code_reads(builds):
-    code = "".join(p.read_text(encoding="utf-8") for d in ("novel_engine", "serve_app")
-                   for p in (ROOT / d).rglob("*.py"))
+    code = "".join(
+        p.read_text(encoding="utf-8") for d in ("novel_engine", "serve_app") for p in (ROOT / d).rglob("*.py")
+    )
     data = one(builds["k8s/overlays/dev"], "ConfigMap", "novel-engine-config")["data"]
     from serve_app.context import ServeConfig
 
@@ -199,7 +215,9 @@ def test_the_rayjob_runs_a_real_scenario_and_writes_to_the_object_store_bucket(b
     assert args.scenario in {r["name"] for r in describe_builtins()}
     assert is_object_url(args.out) and args.out.startswith("s3://")
     check_target(args.out)
-    store = one(builds["k8s/overlays/prod"], "ConfigMap", "novel-engine-config")["data"]["NOVEL_ENGINE_OBJECT_STORE_URL"]
+    store = one(builds["k8s/overlays/prod"], "ConfigMap", "novel-engine-config")["data"][
+        "NOVEL_ENGINE_OBJECT_STORE_URL"
+    ]
     assert args.out.split("/")[2] == store.split("/")[2]  # same bucket as the state store's objects
     assert job["spec"]["shutdownAfterJobFinishes"] is True
 
@@ -229,16 +247,20 @@ def test_the_image_gets_every_data_file_of_the_packages():
     import tomllib
 
     patterns = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"].get(
-        "package-data", {})
+        "package-data", {}
+    )
     missing = []
     for top in ("novel_engine", "serve_app"):
         for f in (ROOT / top).rglob("*"):
             if not f.is_file() or f.suffix in (".py", ".pyc") or "__pycache__" in f.parts or f in DEPLOY_FILES:
                 continue
             rel = f.relative_to(ROOT)
-            covered = any(fnmatch.fnmatch(str(rel.relative_to(pkg.replace(".", "/"))), p)
-                          for pkg, globs in patterns.items() if rel.is_relative_to(pkg.replace(".", "/"))
-                          for p in globs)
+            covered = any(
+                fnmatch.fnmatch(str(rel.relative_to(pkg.replace(".", "/"))), p)
+                for pkg, globs in patterns.items()
+                if rel.is_relative_to(pkg.replace(".", "/"))
+                for p in globs
+            )
             if not covered:
                 missing.append(str(rel))
     assert missing == [], "add these to [tool.setuptools.package-data] in pyproject.toml"

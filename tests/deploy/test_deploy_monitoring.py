@@ -14,10 +14,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import deploy_checks as dc
 import pytest
 import yaml
-
-import deploy_checks as dc
 from kustomize import build
 
 ROOT = dc.ROOT
@@ -61,8 +60,14 @@ def dashboard_exprs(dashboard: dict) -> list[str]:
 
 def test_the_alert_rules_pass_promtool(rules, tmp_path):
     alerts = {r["alert"] for g in rules["groups"] for r in g["rules"]}
-    assert {"NovelEngineHighErrorRate", "NovelEngineDatabaseUnreachable", "NovelEngineRedisUnreachable",
-            "NovelEngineNodeMemoryHigh", "NovelEngineLLMFailures", "NovelEngineLLMQuotaSaturated"} <= alerts
+    assert {
+        "NovelEngineHighErrorRate",
+        "NovelEngineDatabaseUnreachable",
+        "NovelEngineRedisUnreachable",
+        "NovelEngineNodeMemoryHigh",
+        "NovelEngineLLMFailures",
+        "NovelEngineLLMQuotaSaturated",
+    } <= alerts
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules), encoding="utf-8")
     done = promtool("check", "rules", "rules.yaml", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -152,6 +157,12 @@ def test_replica_metrics_are_scraped_and_never_behind_the_ingress(prod):
     assert all("gateway" not in (g.get("resources") or {}) for name, g in groups.items() if name != "serve")
     assert dep["autoscaling_config"]["max_replicas"] <= 10  # the base serve group's pods
     # only Prometheus's namespace may reach it
-    allowed = [p for p in prod if p["kind"] == "NetworkPolicy" and any(
-        pt.get("port") == cfg.metrics_port for rule in p["spec"].get("ingress", []) for pt in rule.get("ports", []))]
+    allowed = [
+        p
+        for p in prod
+        if p["kind"] == "NetworkPolicy"
+        and any(
+            pt.get("port") == cfg.metrics_port for rule in p["spec"].get("ingress", []) for pt in rule.get("ports", [])
+        )
+    ]
     assert [p["metadata"]["name"] for p in allowed] == ["ray-metrics-from-prometheus"]

@@ -12,10 +12,9 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+import deploy_checks as dc
 import pytest
 import yaml
-
-import deploy_checks as dc
 from kustomize import build
 
 ROOT = dc.ROOT
@@ -26,8 +25,13 @@ def serve_problems(config: dict) -> list[str]:
     """Serve's validation of a config, plus unknown keys at every level Serve's models define."""
     from pydantic import ValidationError
     from ray.serve.config import AutoscalingConfig
-    from ray.serve.schema import (DeploymentSchema, HTTPOptionsSchema, RayActorOptionsSchema,
-                                  ServeApplicationSchema, ServeDeploySchema)
+    from ray.serve.schema import (
+        DeploymentSchema,
+        HTTPOptionsSchema,
+        RayActorOptionsSchema,
+        ServeApplicationSchema,
+        ServeDeploySchema,
+    )
 
     try:
         ServeDeploySchema.model_validate(config)
@@ -46,8 +50,9 @@ def serve_problems(config: dict) -> list[str]:
         for dep in app.get("deployments") or []:
             dwhere = f"{where} deployment {dep['name']}"
             problems += unknown(dwhere, dep, DeploymentSchema)
-            problems += unknown(f"{dwhere} ray_actor_options", dep.get("ray_actor_options") or {},
-                                RayActorOptionsSchema)
+            problems += unknown(
+                f"{dwhere} ray_actor_options", dep.get("ray_actor_options") or {}, RayActorOptionsSchema
+            )
             if dep.get("autoscaling_config"):
                 problems += unknown(f"{dwhere} autoscaling_config", dep["autoscaling_config"], AutoscalingConfig)
                 try:
@@ -87,8 +92,11 @@ def import_problems(config: dict) -> list[str]:
         except (ImportError, AttributeError) as exc:
             problems.append(f"{app['import_path']}: does not import: {exc}")
             continue
-        problems += [f"{app['import_path']}: no deployment {d['name']!r} (has {sorted(names)})"
-                     for d in app.get("deployments") or [] if d["name"] not in names]
+        problems += [
+            f"{app['import_path']}: no deployment {d['name']!r} (has {sorted(names)})"
+            for d in app.get("deployments") or []
+            if d["name"] not in names
+        ]
     return problems
 
 
@@ -118,14 +126,22 @@ def test_the_repo_serve_config_validates_and_agrees_with_the_rayservice(rayservi
     assert paths == {a["import_path"].split(":")[0] for a in rayservice_config["applications"]}
 
 
-@pytest.mark.parametrize("mutate, expected", [
-    (lambda c: c["applications"][0]["deployments"][0].update(max_ongoing_request=5), "unknown key 'max_ongoing_request'"),
-    (lambda c: c["applications"][0]["deployments"][0]["autoscaling_config"].update(min_replicas=50),
-     "must be greater than or equal to min_replicas"),
-    (lambda c: c["http_options"].update(port="eight thousand"), "ServeDeploySchema"),
-    (lambda c: c["applications"][0].update(import_path="serve_app.nope:app"), "does not import"),
-    (lambda c: c["applications"][0]["deployments"][0].update(name="Gateway"), "no deployment 'Gateway'"),
-])
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (
+            lambda c: c["applications"][0]["deployments"][0].update(max_ongoing_request=5),
+            "unknown key 'max_ongoing_request'",
+        ),
+        (
+            lambda c: c["applications"][0]["deployments"][0]["autoscaling_config"].update(min_replicas=50),
+            "must be greater than or equal to min_replicas",
+        ),
+        (lambda c: c["http_options"].update(port="eight thousand"), "ServeDeploySchema"),
+        (lambda c: c["applications"][0].update(import_path="serve_app.nope:app"), "does not import"),
+        (lambda c: c["applications"][0]["deployments"][0].update(name="Gateway"), "no deployment 'Gateway'"),
+    ],
+)
 def test_a_broken_serve_config_fails(rayservice_config, mutate, expected):
     import copy
 

@@ -11,8 +11,31 @@ from novel_engine.cli import main
 def test_bench_llm_measures_the_turn_and_the_bare_client_floor(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GEMINI_API_KEY", "unused")  # the bench sets its fake key; restored afterwards
     out = tmp_path / "llm.json"
-    assert main(["bench", "llm", "--personas", "20", "--latency-ms", "20", "--cap", "8", "--turns", "1",
-                 "--runtime", "local", "--transport", "rest", "--rate-429", "0.2", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "llm",
+                "--personas",
+                "20",
+                "--latency-ms",
+                "20",
+                "--cap",
+                "8",
+                "--turns",
+                "1",
+                "--runtime",
+                "local",
+                "--transport",
+                "rest",
+                "--rate-429",
+                "0.2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     clean, refused = json.loads(out.read_text())["results"]
     assert (clean["case"], refused["case"]) == ("clean", "429")
     # 20 decisions at most 8 at a time, then the narration: never fewer than four 20 ms rounds

@@ -11,8 +11,9 @@ from novel_engine.cli import main
 
 def test_bench_store_writes_commit_and_archive_figures(tmp_path, capsys):
     out = tmp_path / "store.json"
-    assert main(["bench", "store", "--personas", "30", "--commits", "6", "--backends", "embedded",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["bench", "store", "--personas", "30", "--commits", "6", "--backends", "embedded", "--out", str(out)]) == 0
+    )
     result = json.loads(out.read_text())
     [row] = result["results"]
     assert (row["backend"], row["personas"], row["commits"]) == ("embedded", 30, 6)

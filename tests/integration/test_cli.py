@@ -14,19 +14,47 @@ from cli_runs import cli as cli_cmd
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(cli_cmd(*args), capture_output=True, text=True, cwd=cwd, timeout=300,
-                          env={**os.environ, "PYTHONHASHSEED": "random"})
+    return subprocess.run(
+        cli_cmd(*args),
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env={**os.environ, "PYTHONHASHSEED": "random"},
+    )
 
 
 def test_run_prints_the_same_story_twice_and_writes_files(tmp_path):
-    a = cli("run", "fantasy_world", "--turns", "10", "--seed", "7", "--log-level", "info", "--out",
-            str(tmp_path / "s.md"), "--events", str(tmp_path / "e.jsonl"))  # local is the default runtime
+    a = cli(
+        "run",
+        "fantasy_world",
+        "--turns",
+        "10",
+        "--seed",
+        "7",
+        "--log-level",
+        "info",
+        "--out",
+        str(tmp_path / "s.md"),
+        "--events",
+        str(tmp_path / "e.jsonl"),
+    )  # local is the default runtime
     b = cli("run", "fantasy_world", "--turns", "10", "--seed", "7", "--runtime", "local", "--processes", "2")
     assert a.returncode == 0, a.stderr
     assert b.returncode == 0, b.stderr
     assert a.stdout == b.stdout  # byte-identical, across runs, hash seeds and process counts
-    on_ray = cli("run", "fantasy_world", "--turns", "10", "--seed", "7", "--runtime", "ray",
-                 "--database-url", f"sqlite:///{tmp_path / 'ray.db'}")
+    on_ray = cli(
+        "run",
+        "fantasy_world",
+        "--turns",
+        "10",
+        "--seed",
+        "7",
+        "--runtime",
+        "ray",
+        "--database-url",
+        f"sqlite:///{tmp_path / 'ray.db'}",
+    )
     assert on_ray.returncode == 0, on_ray.stderr[-3000:]
     assert on_ray.stdout == a.stdout
     # the Ray run was stored like a local one: `resume` continues it in process, as 12 straight turns go
@@ -71,26 +99,43 @@ def test_validate_prints_every_error_without_traceback(tmp_path):
 
 
 def test_user_errors_are_clean():
-    for args in (["run", "no_such_world"], ["run", "fantasy_world", "--turns", "-3"],
-                 ["run", "fantasy_world", "--runtime", "local", "--personas-per-actor", "0"],
-                 ["run", "fantasy_world", "--verbosity", "7"], ["bench", "core", "--personas", "ten"],
-                 ["run", "fantasy_world", "--runtime", "ray", "--processes", "2"], ["run", "fantasy_world", "--processes", "0"],
-                 ["bench", "core", "--processes", "two"]):
+    for args in (
+        ["run", "no_such_world"],
+        ["run", "fantasy_world", "--turns", "-3"],
+        ["run", "fantasy_world", "--runtime", "local", "--personas-per-actor", "0"],
+        ["run", "fantasy_world", "--verbosity", "7"],
+        ["bench", "core", "--personas", "ten"],
+        ["run", "fantasy_world", "--runtime", "ray", "--processes", "2"],
+        ["run", "fantasy_world", "--processes", "0"],
+        ["bench", "core", "--processes", "two"],
+    ):
         out = cli(*args)
         assert out.returncode == 2, args
         assert "Traceback" not in out.stderr and out.stderr.strip(), args
 
 
 def test_bench_core_writes_json(tmp_path):
-    out = cli("bench", "core", "--personas", "50,200", "--turns", "2", "--processes", "1,2", "--count-calls",
-              "--out", str(tmp_path / "b.json"))
+    out = cli(
+        "bench",
+        "core",
+        "--personas",
+        "50,200",
+        "--turns",
+        "2",
+        "--processes",
+        "1,2",
+        "--count-calls",
+        "--out",
+        str(tmp_path / "b.json"),
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads((tmp_path / "b.json").read_text())
     rows = data["results"]
     assert [(r["personas"], r["processes"]) for r in rows] == [(50, 1), (50, 2), (200, 1), (200, 2)]
     shared = [r for r in rows if r["processes"] == 2]  # the replica's share is waited for, and measured
-    assert all(r["phase_seconds"]["exchange"] > 0 and r["replica_peak_rss_mib"] > 0 and r["speedup"] > 0
-               for r in shared)
+    assert all(
+        r["phase_seconds"]["exchange"] > 0 and r["replica_peak_rss_mib"] > 0 and r["speedup"] > 0 for r in shared
+    )
     rows = [r for r in rows if r["processes"] == 1]
     # the work per persona-turn, counted in calls: about the same at both sizes (linear work)
     calls = [r["calls_per_persona_turn"] for r in rows]
@@ -121,11 +166,13 @@ def test_version_and_python_dash_m():
 
     out = cli("--version")
     assert out.returncode == 0 and out.stdout.strip() == f"novel-engine {version()}"
-    by_module = subprocess.run([sys.executable, "-m", "novel_engine", "--version"], capture_output=True, text=True,
-                               timeout=60)
+    by_module = subprocess.run(
+        [sys.executable, "-m", "novel_engine", "--version"], capture_output=True, text=True, timeout=60
+    )
     assert by_module.returncode == 0 and by_module.stdout == out.stdout
-    listed = subprocess.run([sys.executable, "-m", "novel_engine", "scenarios"], capture_output=True, text=True,
-                            timeout=60)
+    listed = subprocess.run(
+        [sys.executable, "-m", "novel_engine", "scenarios"], capture_output=True, text=True, timeout=60
+    )
     assert listed.returncode == 0 and "fantasy_world" in listed.stdout
 
 
@@ -136,8 +183,9 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     one_line_error(cli("run", "fantasy_world", "--seed", "99999999999999999999999"), "--seed", "2**63 - 1")
     one_line_error(cli("run", "fantasy_world", "--seed", "-1"), "--seed", "between 0 and 2**63 - 1")
     one_line_error(cli("run", "fantasy_world", "--turns", "1", "--database-url", "mysql://db/x"), "mysql")
-    one_line_error(cli("run", "fantasy_world", "--turns", "1", "--no-store", "--out", "s3:///story.md"), "--out",
-                   "bucket")
+    one_line_error(
+        cli("run", "fantasy_world", "--turns", "1", "--no-store", "--out", "s3:///story.md"), "--out", "bucket"
+    )
     one_line_error(cli("run", str(tmp_path)), "is a directory")  # an unreadable scenario
     binary = tmp_path / "binary.yaml"
     binary.write_bytes(b"\xff\xfe\x00title: x")

@@ -112,13 +112,21 @@ def test_export_picks_the_format_by_extension_or_by_name(session, tmp_path):
 
 def test_cli_writes_epub_and_html_by_extension(tmp_path):
     db = f"sqlite:///{tmp_path / 'state.db'}"
-    out = subprocess.run(cli("run", "noir_city", "--turns", "3", "--seed", "5", "--out", str(tmp_path / "s.epub"),
-                             "--database-url", db), capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        cli("run", "noir_city", "--turns", "3", "--seed", "5", "--out", str(tmp_path / "s.epub"), "--database-url", db),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert_valid_epub(tmp_path / "s.epub")
     sid = out.stderr.split("novel-engine resume ")[1].split()[0]
-    more = subprocess.run(cli("resume", sid, "--turns", "1", "--out", str(tmp_path / "s.html"), "--database-url", db),
-                          capture_output=True, text=True, timeout=300)
+    more = subprocess.run(
+        cli("resume", sid, "--turns", "1", "--out", str(tmp_path / "s.html"), "--database-url", db),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert more.returncode == 0, more.stderr
     page = Page()
     page.feed((tmp_path / "s.html").read_text(encoding="utf-8"))

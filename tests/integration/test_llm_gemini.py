@@ -14,7 +14,8 @@ from novel_engine.llm.factory import build_model
 from novel_engine.llm.gemini import GeminiModel
 from novel_engine.llm.gemini_rest import GeminiRestModel
 from novel_engine.llm.settings import LLMOptions
-from novel_engine.testing.fake_llm import FakeGeminiServer, sample_decision_request as _decide_request
+from novel_engine.testing.fake_llm import FakeGeminiServer
+from novel_engine.testing.fake_llm import sample_decision_request as _decide_request
 
 KEY = "test-gemini-key"
 
@@ -37,9 +38,14 @@ def _options(server, **kw) -> dict:
 
 @pytest.mark.parametrize("transport", ["genai", "rest"])
 def test_structured_decisions_and_prose_through_the_real_client(server, gemini_env, transport):
-    session = Engine().create_session("fantasy_world", seed=4, llm="gemini",
-                                      llm_options=_options(server, temperature=0.3, max_output_tokens=300,
-                                                           thinking_budget=64, gemini_transport=transport))
+    session = Engine().create_session(
+        "fantasy_world",
+        seed=4,
+        llm="gemini",
+        llm_options=_options(
+            server, temperature=0.3, max_output_tokens=300, thinking_budget=64, gemini_transport=transport
+        ),
+    )
     report = session.step()
     assert not any("fallback" in e.flags for e in report.events)
     decisions = sum(1 for e in report.events if e.kind == "action")
@@ -52,8 +58,10 @@ def test_structured_decisions_and_prose_through_the_real_client(server, gemini_e
     assert thinking.get("thinkingBudget", thinking.get("thinking_budget")) == 64
     assert "available_actions" in decide["systemInstruction"]["parts"][0]["text"]
     narrate = server.requests[-1]
-    assert "responseMimeType" not in narrate["generationConfig"] and "chronicler" in \
-        narrate["systemInstruction"]["parts"][0]["text"]
+    assert (
+        "responseMimeType" not in narrate["generationConfig"]
+        and "chronicler" in narrate["systemInstruction"]["parts"][0]["text"]
+    )
     assert report.events[0].summary in report.prose  # the fake retells the events it was given
 
 
@@ -101,8 +109,7 @@ def test_failures_after_retries_fall_back_or_fail_the_turn(server, gemini_env):
     assert report.events and all("fallback" in e.flags for e in report.events if e.kind == "action")
     assert all("HTTP 500" in e.data["fallback_reason"] for e in report.events if e.kind == "action")
     assert report.prose  # the chronicler fell back to the offline grammar
-    failing = Engine().create_session("fantasy_world", seed=4, llm="gemini", llm_options=opts,
-                                      on_model_failure="fail")
+    failing = Engine().create_session("fantasy_world", seed=4, llm="gemini", llm_options=opts, on_model_failure="fail")
     with pytest.raises(ModelFailedError, match="HTTP 500"):
         failing.step()
 
@@ -132,8 +139,9 @@ def test_record_and_replay_byte_identical_without_api_calls(server, gemini_env):
         original = engine.create_session("fantasy_world", seed=8, llm="gemini", llm_options=_options(server))
         first = original.run(3)
         calls = server.calls
-        replay = engine.create_session("fantasy_world", seed=8, llm="gemini",
-                                       llm_options=_options(server, replay_of=original.id))
+        replay = engine.create_session(
+            "fantasy_world", seed=8, llm="gemini", llm_options=_options(server, replay_of=original.id)
+        )
         again = replay.run(3)
     assert server.calls == calls
     assert replay.narrative() == original.narrative()
@@ -142,15 +150,30 @@ def test_record_and_replay_byte_identical_without_api_calls(server, gemini_env):
 
 def test_cli_runs_a_story_with_gemini_and_replays_it(server, gemini_env, tmp_path, capsys):
     store = ["--database-url", f"sqlite:///{tmp_path / 'state.db'}", "--object-store-url", (tmp_path / "o").as_uri()]
-    assert main(["run", "fantasy_world", "--turns", "2", "--runtime", "local", "--llm", "gemini",
-                 "--llm-base-url", server.url, *store]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "fantasy_world",
+                "--turns",
+                "2",
+                "--runtime",
+                "local",
+                "--llm",
+                "gemini",
+                "--llm-base-url",
+                server.url,
+                *store,
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr()
     sid = out.err.split("session ", 1)[1].split()[0]
     calls = server.calls
     assert main(["replay", sid, "--quiet", *store]) == 0
     replayed = capsys.readouterr()
     assert server.calls == calls and replayed.out == out.out and "## Turn 2" in out.out
-
 
 
 def test_a_resumed_llm_session_replays_its_past_from_the_records(server, gemini_env, tmp_path):

@@ -11,7 +11,8 @@ from novel_engine.core.events import Decision
 from novel_engine.errors import ConfigError, ModelTransientError
 from novel_engine.llm.openai_compat import OpenAICompatModel
 from novel_engine.llm.settings import LLMOptions
-from novel_engine.testing.fake_llm import FakeOpenAIServer, sample_decision_request as _decide_request
+from novel_engine.testing.fake_llm import FakeOpenAIServer
+from novel_engine.testing.fake_llm import sample_decision_request as _decide_request
 
 
 def _options(server, **kw) -> dict:
@@ -25,8 +26,11 @@ def _formats(server) -> list:
 def test_story_with_json_schema_output():
     with FakeOpenAIServer(retry_after="0.01") as server:
         server.faults.script = ["429"]
-        report = Engine().create_session("fantasy_world", seed=2, llm="openai",
-                                         llm_options=_options(server, model="qwen")).step()
+        report = (
+            Engine()
+            .create_session("fantasy_world", seed=2, llm="openai", llm_options=_options(server, model="qwen"))
+            .step()
+        )
         assert not any("fallback" in e.flags for e in report.events)
         assert server.outcomes["429"] == 1  # retried
         assert "json_schema" in _formats(server) and None in _formats(server)  # decisions, then prose

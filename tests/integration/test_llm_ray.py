@@ -25,8 +25,9 @@ def test_cap_holds_across_persona_shards(ray_session, monkeypatch):
         # a model name of its own, so the quota (and its actor) belong to this test only
         options = {"base_url": server.url, "max_concurrency": 3, "model": "gemini-ray-test", "cache": False}
         engine = Engine("ray")
-        session = engine.create_session(synthetic(personas=40, seed=3), seed=3, llm="gemini", llm_options=options,
-                                        persona_shards=2)
+        session = engine.create_session(
+            synthetic(personas=40, seed=3), seed=3, llm="gemini", llm_options=options, persona_shards=2
+        )
         try:
             report = session.step()
         finally:
@@ -66,6 +67,7 @@ def test_ray_limiter_takes_back_the_slot_of_a_caller_that_never_released(ray_ses
     name = f"test-{uuid.uuid4().hex[:10]}"
     limiter = cluster_limiter(name, 1, lease_ttl_s=0.2)
     try:
+
         async def main():
             lost = await limiter.acquire(1)  # never released, as if its caller died
             ticket = await limiter.acquire(1)  # admitted once the lost lease expires

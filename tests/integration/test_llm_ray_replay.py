@@ -27,8 +27,9 @@ def gemini_env(monkeypatch):
 
 
 def _store(tmp_path, **extra) -> StoreSettings:
-    return StoreSettings(database_url=f"sqlite:///{tmp_path / 'state.db'}",
-                         object_store_url=(tmp_path / "objects").as_uri(), **extra)
+    return StoreSettings(
+        database_url=f"sqlite:///{tmp_path / 'state.db'}", object_store_url=(tmp_path / "objects").as_uri(), **extra
+    )
 
 
 def _options(server, model: str) -> dict:
@@ -45,8 +46,9 @@ def test_ray_session_records_its_calls_and_replays_them_on_ray_and_local(ray_ses
     with FakeGeminiServer(api_key=KEY) as server:
         options = _options(server, "gemini-ray-replay-test")
         with Engine("ray", store=store) as engine:
-            original = engine.create_session("fantasy_world", seed=5, llm="gemini", llm_options=options,
-                                             persona_shards=2)
+            original = engine.create_session(
+                "fantasy_world", seed=5, llm="gemini", llm_options=options, persona_shards=2
+            )
             try:
                 first = original.run(2)
                 story = original.narrative()
@@ -61,8 +63,13 @@ def test_ray_session_records_its_calls_and_replays_them_on_ray_and_local(ray_ses
             assert sum(r["agent"] == "chronicler" for r in records) == 2
             assert all(r["request"]["user"] and r["response"]["text"] for r in records)
 
-            replay = engine.create_session("fantasy_world", seed=5, llm="gemini", persona_shards=3,
-                                           llm_options={**options, "replay_of": original.id})
+            replay = engine.create_session(
+                "fantasy_world",
+                seed=5,
+                llm="gemini",
+                persona_shards=3,
+                llm_options={**options, "replay_of": original.id},
+            )
             try:
                 again = replay.run(2)
                 assert replay.narrative() == story
@@ -75,8 +82,9 @@ def test_ray_session_records_its_calls_and_replays_them_on_ray_and_local(ray_ses
         assert server.calls == calls
 
         with Engine("local", store=store) as local:  # the same records replay in process too
-            replay = local.create_session("fantasy_world", seed=5, llm="gemini",
-                                          llm_options={**options, "replay_of": original.id})
+            replay = local.create_session(
+                "fantasy_world", seed=5, llm="gemini", llm_options={**options, "replay_of": original.id}
+            )
             again = replay.run(2)
             assert replay.narrative() == story and _events(again) == _events(first)
         assert server.calls == calls
@@ -89,8 +97,9 @@ def test_a_resumed_or_forked_ray_session_rebuilds_its_unsaved_turns_from_the_rec
     with FakeGeminiServer(api_key=KEY) as server:
         options = _options(server, "gemini-ray-replay-test")
         with Engine("ray", store=store) as engine:
-            session = engine.create_session("fantasy_world", seed=6, llm="gemini", llm_options=options,
-                                            persona_shards=2)
+            session = engine.create_session(
+                "fantasy_world", seed=6, llm="gemini", llm_options=options, persona_shards=2
+            )
             sid = session.id
             session.run(2)
             story, calls = session.narrative(), server.calls
@@ -109,8 +118,7 @@ def test_a_resumed_or_forked_ray_session_rebuilds_its_unsaved_turns_from_the_rec
                 resumed.close()
 
 
-def test_a_turn_whose_call_records_cannot_be_stored_is_not_committed(ray_session, gemini_env, tmp_path,
-                                                                      monkeypatch):
+def test_a_turn_whose_call_records_cannot_be_stored_is_not_committed(ray_session, gemini_env, tmp_path, monkeypatch):
     from novel_engine.errors import StoreError
 
     store = _store(tmp_path)

@@ -19,8 +19,7 @@ from novel_engine.testing.models import SlowModel
 
 def record(session) -> str:
     """Everything a session has told and decided, as one canonical string."""
-    return json.dumps({"events": [e.to_dict() for e in session.events()], "prose": session.narrative()},
-                      sort_keys=True)
+    return json.dumps({"events": [e.to_dict() for e in session.events()], "prose": session.narrative()}, sort_keys=True)
 
 
 def state(session) -> dict:
@@ -33,14 +32,19 @@ def state(session) -> dict:
 def play(session, turns: int, pid: str | None = None) -> None:
     for turn in range(1, turns + 1):
         if turn == 2 and pid is not None:  # a player and a world event in the mix
-            session.step(agent_actions={pid: {"action_type": "rest"}},
-                         world_events=[{"description": "A storm breaks.", "intensity": 0.6, "visibility": "public"}])
+            session.step(
+                agent_actions={pid: {"action_type": "rest"}},
+                world_events=[{"description": "A storm breaks.", "intensity": 0.6, "visibility": "public"}],
+            )
         else:
             session.step()
 
 
-@pytest.mark.parametrize("scenario,seed,turns", [("fantasy_world", 7, 10), (synthetic(personas=600, seed=2), 2, 4)],
-                         ids=["fantasy_world", "synthetic-600"])
+@pytest.mark.parametrize(
+    "scenario,seed,turns",
+    [("fantasy_world", 7, 10), (synthetic(personas=600, seed=2), 2, 4)],
+    ids=["fantasy_world", "synthetic-600"],
+)
 def test_two_processes_tell_the_same_story_with_the_same_beliefs(scenario, seed, turns):
     one = Engine().create_session(scenario, seed=seed)
     two = Engine().create_session(scenario, seed=seed, processes=2)

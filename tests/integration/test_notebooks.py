@@ -82,8 +82,7 @@ def outputs(nb, key: str) -> list[str]:
 
 
 def errors(nb) -> list[str]:
-    return [f"{o.ename}: {o.evalue}" for cell in nb.cells for o in cell.get("outputs", [])
-            if o.output_type == "error"]
+    return [f"{o.ename}: {o.evalue}" for cell in nb.cells for o in cell.get("outputs", []) if o.output_type == "error"]
 
 
 def wait_gone(procs, seconds: float) -> list:
@@ -102,8 +101,9 @@ def test_notebooks_are_committed_with_the_outputs_of_a_run_and_use_the_public_ap
     nb = json.loads(path.read_text(encoding="utf-8"))
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     # executed top to bottom in one kernel, every cell, and none failed: what `make notebooks` saves
-    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1)), \
+    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1)), (
         f"{path.name} was not saved from one top-to-bottom run: run `make notebooks` and commit the result"
+    )
     assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
     assert len([o for c in code for o in c["outputs"] if "image/png" in o.get("data", {})]) >= 2  # the plots
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
@@ -121,8 +121,12 @@ def test_the_committed_quickstart_tells_the_story_the_engine_tells_now():
     nb = json.loads(QUICKSTART.read_text(encoding="utf-8"))
     printed = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
     turns, scenario, seed = re.search(r"(\d+) turns of '(\w+)' \(seed (\d+)\)", printed).groups()
-    story = ["".join(o["data"]["text/markdown"]) for c in nb["cells"] for o in c.get("outputs", [])
-             if "text/markdown" in o.get("data", {}) and "".join(o["data"]["text/markdown"]).startswith("# ")]
+    story = [
+        "".join(o["data"]["text/markdown"])
+        for c in nb["cells"]
+        for o in c.get("outputs", [])
+        if "text/markdown" in o.get("data", {}) and "".join(o["data"]["text/markdown"]).startswith("# ")
+    ]
     session = Engine().create_session(scenario, seed=int(seed))
     session.run(int(turns))
     # stale outputs (the story engine changed since): run `make notebooks` and commit the notebooks
@@ -133,8 +137,7 @@ def test_the_committed_quickstart_tells_the_story_the_engine_tells_now():
 @pytest.mark.timeout(240)
 def test_quickstart_runs_on_ray_and_leaves_nothing_behind(kernel, tmp_path):
     psutil = need("psutil")
-    nb, started = run_notebook(QUICKSTART, kernel, tmp_path, NE_RUNTIME="ray", NE_TURNS="3",
-                               RAY_ADDRESS="local")
+    nb, started = run_notebook(QUICKSTART, kernel, tmp_path, NE_RUNTIME="ray", NE_TURNS="3", RAY_ADDRESS="local")
     assert not errors(nb)
     printed = "".join(outputs(nb, "stream"))
     assert "on the 'ray' runtime" in printed
@@ -143,10 +146,10 @@ def test_quickstart_runs_on_ray_and_leaves_nothing_behind(kernel, tmp_path):
     markdown = outputs(nb, "text/markdown")
     story = [m for m in markdown if m.startswith("# The Wyrm of Harrowmere")]
     assert story and len(story[0]) > 500, "the story is missing or empty"
-    assert any("| `fantasy_world` |" in m for m in markdown)          # the built-ins table
+    assert any("| `fantasy_world` |" in m for m in markdown)  # the built-ins table
     assert any("| key | believed value | credence" in m for m in markdown)  # one persona's beliefs
-    assert any("Why did this happen?" in m for m in markdown)         # the explained event
-    assert len(outputs(nb, "image/png")) >= 2                         # tension curve, causal graph
+    assert any("Why did this happen?" in m for m in markdown)  # the explained event
+    assert len(outputs(nb, "image/png")) >= 2  # tension curve, causal graph
     # the kernel started its own Ray; the last cell (session.close(), ray.shutdown()) and the kernel's
     # exit must leave no process behind
     assert started, "the kernel started no Ray processes: did it join another cluster?"
@@ -162,8 +165,16 @@ def test_quickstart_runs_on_ray_and_leaves_nothing_behind(kernel, tmp_path):
 @pytest.mark.timeout(180)
 def test_large_cast_runs_small_in_process(kernel, tmp_path):
     # on two processes: the kernel forks a replica, asks it for half the sampled beliefs, ends it
-    nb, started = run_notebook(LARGE_CAST, kernel, tmp_path, NE_RUNTIME="local", NE_PERSONAS="300",
-                               NE_TURNS="3", NE_SAMPLE="100", NE_PROCESSES="2")
+    nb, started = run_notebook(
+        LARGE_CAST,
+        kernel,
+        tmp_path,
+        NE_RUNTIME="local",
+        NE_PERSONAS="300",
+        NE_TURNS="3",
+        NE_SAMPLE="100",
+        NE_PROCESSES="2",
+    )
     assert not errors(nb)
     printed = "".join(outputs(nb, "stream"))
     assert "300 personas, 3 turns, 'local' runtime" in printed and "2 process(es)" in printed
@@ -171,7 +182,7 @@ def test_large_cast_runs_small_in_process(kernel, tmp_path):
     assert re.search(r"closed [0-9a-f]{12}", printed)
     for phase in ("perceive", "believe", "brief", "decide", "resolve", "narrate", "commit"):
         assert re.search(rf"^{phase}\s+\d+\.\d+ s", printed, re.M), f"no time for phase {phase}"
-    assert len(outputs(nb, "image/png")) >= 2                         # timings, belief spread
+    assert len(outputs(nb, "image/png")) >= 2  # timings, belief spread
     spread = [m for m in outputs(nb, "text/markdown") if "`alert_level`" in m]
     assert spread, "no belief-spread table"
     # the public broadcast reaches the whole (sampled) cast in the first turn

@@ -12,21 +12,28 @@ SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "pick-python"
 
 
 def pick(env: dict[str, str] | None = None) -> str:
-    out = subprocess.run([str(SCRIPT)], capture_output=True, text=True, check=True, timeout=120,
-                         env={**os.environ, **(env or {})})
+    out = subprocess.run(
+        [str(SCRIPT)], capture_output=True, text=True, check=True, timeout=120, env={**os.environ, **(env or {})}
+    )
     lines = out.stdout.strip().splitlines()
     assert len(lines) == 1, out.stdout  # make reads the whole output as the interpreter's path
     return lines[0]
 
 
 def version_and_venv(python: str) -> str:
-    return subprocess.run([python, "-c", "import sys, venv, ensurepip; print('%d.%d' % sys.version_info[:2])"],
-                          capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    return subprocess.run(
+        [python, "-c", "import sys, venv, ensurepip; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
 
 
 def loads_libpython(python: str) -> bool:
-    maps = subprocess.run([python, "-c", "print(open('/proc/self/maps').read())"], capture_output=True, text=True,
-                          check=True, timeout=60).stdout
+    maps = subprocess.run(
+        [python, "-c", "print(open('/proc/self/maps').read())"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
     return "libpython" in maps
 
 
@@ -54,8 +61,11 @@ def test_a_statically_linked_python_is_preferred():
 
 
 def test_a_broken_or_too_old_python_first_on_the_path_is_passed_over(tmp_path):
-    for name, body in (("python3", "exit 1"), ("python3.13", "echo 'Python 3.8'; exit 0"),
-                       ("python3.12", "echo /nowhere 0")):
+    for name, body in (
+        ("python3", "exit 1"),
+        ("python3.13", "echo 'Python 3.8'; exit 0"),
+        ("python3.12", "echo /nowhere 0"),
+    ):
         fake = tmp_path / name
         fake.write_text(f"#!/bin/sh\n{body}\n")
         fake.chmod(0o755)

@@ -27,8 +27,13 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_a_local_engine_with_the_dashboard_says_where_it_and_the_logs_are():
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "RAY_ADDRESS": ""})
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "RAY_ADDRESS": ""},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     info = json.loads(done.stdout.strip().splitlines()[-1])
     assert info["dashboard_url"].startswith("http://127.0.0.1:")
@@ -36,13 +41,17 @@ def test_a_local_engine_with_the_dashboard_says_where_it_and_the_logs_are():
     assert info["actor_logs"], "no worker log files in the logs folder"
 
 
-
 def test_run_with_the_dashboard_says_where_it_and_the_logs_are(tmp_path):
     from cli_runs import cli
 
     env = {k: v for k, v in __import__("os").environ.items() if k != "RAY_ADDRESS"}
-    done = subprocess.run(cli("run", "fantasy_world", "--turns", "1", "--runtime", "ray", "--dashboard",
-                              "--no-store"), capture_output=True, text=True, timeout=300, env=env)
+    done = subprocess.run(
+        cli("run", "fantasy_world", "--turns", "1", "--runtime", "ray", "--dashboard", "--no-store"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Ray dashboard: http://127.0.0.1:" in done.stderr and "actors' logs: /" in done.stderr
     assert done.stdout.startswith("# The Wyrm of Harrowmere")

@@ -134,12 +134,12 @@ def retry_of_a_committed_turn_commits_nothing(engine, session):
 def _disturbed_run(gate_cls, tmp_path, sid, disturb, **settings):
     """Four turns on Ray; ``disturb(victim_actor_name)`` runs while turn 2 is held at the gate."""
     import ray
-
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)  # never removed
-    gate = gate_cls.options(name=f"gate-{sid}", namespace="novel_engine-tests", num_cpus=0,
-                            scheduling_strategy=here).remote()
+    gate = gate_cls.options(
+        name=f"gate-{sid}", namespace="novel_engine-tests", num_cpus=0, scheduling_strategy=here
+    ).remote()
     with Engine("ray", store=f"sqlite:///{tmp_path / 'faults.db'}", model=GatedModel(f"gate-{sid}", 2)) as engine:
         s = engine.create_session(SCENARIO, seed=SEED, session_id=sid, **settings)
         try:
@@ -224,7 +224,8 @@ def _without_clock(items: list[dict]) -> list[dict]:
 
 
 def test_the_event_hub_numbers_on_after_a_restart_and_a_resume_and_shows_only_stored_turns(
-        ray_session, tmp_path, undisturbed, monkeypatch):
+    ray_session, tmp_path, undisturbed, monkeypatch
+):
     import ray
 
     from novel_engine.errors import StoreError
@@ -240,7 +241,7 @@ def test_the_event_hub_numbers_on_after_a_restart_and_a_resume_and_shows_only_st
             s.step()  # the restarted hub refuses to publish, gets its window back, then turn 3
             after = _hub_items(s)
             assert [i["seq"] for i in after] == list(range(1, len(after) + 1))
-            assert _without_clock(after[:len(before)]) == _without_clock(before)
+            assert _without_clock(after[: len(before)]) == _without_clock(before)
             assert after[-1]["type"] == "turn_complete" and after[-1]["turn"] == 3
             last = after[-1]["seq"]
 
@@ -261,7 +262,7 @@ def test_the_event_hub_numbers_on_after_a_restart_and_a_resume_and_shows_only_st
             assert _without_clock(_hub_items(resumed)) == _without_clock(after)
             resumed.step()
             assert story(resumed) == story(undisturbed)
-            tail = _hub_items(resumed)[len(after):]
+            tail = _hub_items(resumed)[len(after) :]
             assert [i["seq"] for i in tail] == list(range(last + 1, last + 1 + len(tail)))
             assert tail[-1]["turn"] == 4 and tail[-1]["committed_at"] > 0
         finally:
@@ -321,6 +322,7 @@ def test_ending_a_session_whose_director_is_restarting_leaves_no_actor_behind(ra
             ray.get(director.turn.remote(), timeout=60)
             time.sleep(0.2)
     assert "end-restarting" not in list_sessions()
-    assert not [a for a in ray.util.list_named_actors(all_namespaces=True)
-                if a["name"].startswith("ne:end-restarting:")]
+    assert not [
+        a for a in ray.util.list_named_actors(all_namespaces=True) if a["name"].startswith("ne:end-restarting:")
+    ]
     assert engine.end("end-restarting") == 0  # nothing left: ending again is harmless

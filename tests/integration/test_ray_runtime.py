@@ -22,6 +22,7 @@ def run_local(scenario, settings, turns):
 
     async def go():
         return [await rt.step() for _ in range(turns)]
+
     return asyncio.run(go()), rt.chronicler.narrative()
 
 
@@ -30,8 +31,10 @@ def run_ray(session_id, scenario, settings, turns, **kw):
 
     rt = RayRuntime.create(session_id, scenario, settings, OfflineModel(), **kw)
     try:
+
         async def go():
             return [await rt.step() for _ in range(turns)]
+
         return asyncio.run(go()), rt.narrative()
     finally:
         rt.close()
@@ -62,8 +65,7 @@ def test_named_sessions_reattach_from_another_driver_and_close(ray_session):
 
     from novel_engine.runtime.ray_runtime import RayRuntime, list_sessions
 
-    rt = RayRuntime.create("shared", load_scenario("noir_city"), SessionSettings(seed=2), OfflineModel(),
-                           detached=True)
+    rt = RayRuntime.create("shared", load_scenario("noir_city"), SessionSettings(seed=2), OfflineModel(), detached=True)
     try:
         asyncio.run(rt.step())
         assert "shared" in list_sessions()
@@ -118,9 +120,12 @@ def test_event_hub_orders_events_and_replays_from_a_cursor(ray_session):
 def test_shards_spread_over_the_nodes_of_the_cluster(ray_session):
     from novel_engine.runtime.ray_runtime import RayRuntime
 
-    rt = RayRuntime.create("spread", synthetic(personas=120, seed=1), SessionSettings(seed=1, persona_shards=3,
-                                                                                      belief_shards=3),
-                           OfflineModel())
+    rt = RayRuntime.create(
+        "spread",
+        synthetic(personas=120, seed=1),
+        SessionSettings(seed=1, persona_shards=3, belief_shards=3),
+        OfflineModel(),
+    )
     try:
         placement = rt.placement()
         assert len(placement) == 6
@@ -134,8 +139,13 @@ def test_shards_spread_over_the_nodes_of_the_cluster(ray_session):
 def test_custom_resources_pin_shards_to_nodes(ray_session):
     from novel_engine.runtime.ray_runtime import RayRuntime
 
-    rt = RayRuntime.create("pinned", synthetic(personas=60, seed=2), SessionSettings(seed=2, persona_shards=2),
-                           OfflineModel(), actor_options={"resources": {"node2": 0.01}})
+    rt = RayRuntime.create(
+        "pinned",
+        synthetic(personas=60, seed=2),
+        SessionSettings(seed=2, persona_shards=2),
+        OfflineModel(),
+        actor_options={"resources": {"node2": 0.01}},
+    )
     try:
         nodes = set(rt.placement().values())
         assert len(nodes) == 1  # every shard asked for a resource only the second node has

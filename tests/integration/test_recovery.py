@@ -9,7 +9,6 @@ import socket
 import subprocess
 
 import pytest
-
 from cli_runs import cli, run_until_killed
 
 from novel_engine import Engine
@@ -24,8 +23,12 @@ def _story(session) -> str:
 def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_story(tmp_path):
     db = f"sqlite:///{tmp_path / 'state.db'}"
     env = {**os.environ, "NOVEL_ENGINE_DATA_DIR": str(tmp_path), "PYTHONHASHSEED": "random"}
-    session_id = run_until_killed(["run", "fantasy_world", "--runtime", "local", "--turns", "40", "--seed", "7",
-                                   "--database-url", db], env, at_turn=3, turns=40)
+    session_id = run_until_killed(
+        ["run", "fantasy_world", "--runtime", "local", "--turns", "40", "--seed", "7", "--database-url", db],
+        env,
+        at_turn=3,
+        turns=40,
+    )
     with Engine(store=db) as engine:
         resumed = engine.resume(session_id)
         assert 3 <= resumed.turn < 40
@@ -33,10 +36,16 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_story(tmp_path):
         straight = Engine().create_session("fantasy_world", seed=7)
         straight.run(12)
         assert _story(resumed) == _story(straight)
-        assert [e.seq for e in engine._runner.call(lambda s: s.events(session_id))] == \
-            list(range(1, len(straight.events()) + 1))
-    out = subprocess.run(cli("resume", session_id, "--turns", "2", "--database-url", db),
-                         capture_output=True, text=True, env=env, timeout=120)
+        assert [e.seq for e in engine._runner.call(lambda s: s.events(session_id))] == list(
+            range(1, len(straight.events()) + 1)
+        )
+    out = subprocess.run(
+        cli("resume", session_id, "--turns", "2", "--database-url", db),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     straight.run(2)
     assert out.stdout == "".join(f"## Turn {r.turn}\n\n{r.prose}\n\n" for r in straight.reports()[12:])
@@ -80,8 +89,11 @@ def _free_port() -> int:
 
 
 def _redis(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stdout:  # ready when it says so
         if "Ready to accept connections" in line:
             return proc
@@ -92,8 +104,11 @@ def _redis(port: int) -> subprocess.Popen:
 def test_a_redis_restart_during_a_session_loses_nothing(tmp_path):
     port = _free_port()
     server = _redis(port)
-    settings = StoreSettings(database_url=f"sqlite:///{tmp_path / 's.db'}", redis_url=f"redis://127.0.0.1:{port}/0",
-                             object_store_url=(tmp_path / "objects").as_uri())
+    settings = StoreSettings(
+        database_url=f"sqlite:///{tmp_path / 's.db'}",
+        redis_url=f"redis://127.0.0.1:{port}/0",
+        object_store_url=(tmp_path / "objects").as_uri(),
+    )
     try:
         with Engine(store=settings) as engine:
             s = engine.create_session("space_station", seed=5)

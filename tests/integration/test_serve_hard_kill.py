@@ -27,8 +27,13 @@ def free_port() -> int:
 def start(port: int, data_dir: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env.update(NOVEL_ENGINE_DATA_DIR=data_dir, NOVEL_ENGINE_SERVE_INGRESS="haproxy")
-    proc = subprocess.Popen(cli("serve", "--dev", "--port", str(port)), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cli("serve", "--dev", "--port", str(port)),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 240
     while time.time() < deadline:
         assert proc.poll() is None, f"serve exited with {proc.returncode}: {proc.stderr.read()[-3000:]}"
@@ -58,15 +63,16 @@ def test_side_ports_are_private_and_a_hard_kill_leaves_nothing_behind(tmp_path):
     try:
         assert haproxies, "the server runs no HAProxy ingress"
         haproxy_ports = listeners({p.pid for p in haproxies})
-        assert (("127.0.0.1", port) in {(a, p) for a, p, _ in haproxy_ports})
+        assert ("127.0.0.1", port) in {(a, p) for a, p, _ in haproxy_ports}
         assert [x for x in haproxy_ports if x[0] not in ("127.0.0.1", "::1")] == []  # no side port beyond loopback
         assert not [x for x in haproxy_ports if x[1] == 8404], "HAProxy's statistics page is served"
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
     deadline = time.time() + 90
-    while time.time() < deadline and (left := [p for p in tree if psutil.pid_exists(p) and
-                                               psutil.Process(p).status() != psutil.STATUS_ZOMBIE]):
+    while time.time() < deadline and [
+        p for p in tree if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+    ]:
         time.sleep(1)
     assert not [p for p in haproxies if psutil.pid_exists(p.pid)], "HAProxy outlived the killed server"
     second = start(port, str(tmp_path / "data"))  # the same port: nothing of the first holds it

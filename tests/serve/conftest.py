@@ -13,8 +13,9 @@ import asyncio
 import secrets
 import socket
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from serve_checks import Api
@@ -63,8 +64,9 @@ def serve_server(ray_session, tmp_path_factory) -> Iterator[Server]:
     from serve_app.security import AuthService, AuthSettings
 
     folder = tmp_path_factory.mktemp("serve-state")
-    settings = StoreSettings(database_url=f"sqlite:///{folder / 'state.db'}",
-                             object_store_url=(folder / "objects").as_uri())
+    settings = StoreSettings(
+        database_url=f"sqlite:///{folder / 'state.db'}", object_store_url=(folder / "objects").as_uri()
+    )
     runner = StoreRunner(open_store(settings)).start()
     gemini = FakeGeminiServer(api_key="fake-serve-key").start()
     port = free_port()
@@ -73,22 +75,54 @@ def serve_server(ray_session, tmp_path_factory) -> Iterator[Server]:
     # cluster's CPUs away from the other tests
     # max_agents 24: the OpenAPI document publishes it, and the fuzz test then asks for synthetic
     # casts up to it (thousands of personas would be minutes of work on the shared cluster)
-    base = {"database_url": settings.database_url, "object_store_url": settings.object_store_url,
-            "heartbeat_s": "2", "max_sessions_per_user": "10", "max_agents": "24", "num_cpus": 0}
-    env = {"NOVEL_ENGINE_JWT_SECRET": SECRET, "NOVEL_ENGINE_RATE_LIMIT_PER_MINUTE": "100000",
-           "NOVEL_ENGINE_LOGIN_ATTEMPTS_PER_MINUTE": "1000"}
+    base = {
+        "database_url": settings.database_url,
+        "object_store_url": settings.object_store_url,
+        "heartbeat_s": "2",
+        "max_sessions_per_user": "10",
+        "max_agents": "24",
+        "num_cpus": 0,
+    }
+    env = {
+        "NOVEL_ENGINE_JWT_SECRET": SECRET,
+        "NOVEL_ENGINE_RATE_LIMIT_PER_MINUTE": "100000",
+        "NOVEL_ENGINE_LOGIN_ATTEMPTS_PER_MINUTE": "1000",
+    }
     # the operator offers Gemini (the fake server; the key only in the replicas' environment)
-    llm = {"llm_allowed": "offline,gemini",
-           "llm_options": {"gemini": {"base_url": gemini.url, "gemini_transport": "rest", "max_retries": 1,
-                                      "backoff_s": 0.01, "max_output_tokens": LLM_MAX_TOKENS, "quota": "serve-tests"}}}
-    serve.run(build_app({**base, **llm, "env": {**env, "GEMINI_API_KEY": "fake-serve-key"}}), name="novel-engine",
-              route_prefix="/")
-    serve.run(build_app({**base, "env": {**env, "NOVEL_ENGINE_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT)}}),
-              name="novel-engine-rate-limited", route_prefix=RATE_LIMITED_PREFIX)
+    llm = {
+        "llm_allowed": "offline,gemini",
+        "llm_options": {
+            "gemini": {
+                "base_url": gemini.url,
+                "gemini_transport": "rest",
+                "max_retries": 1,
+                "backoff_s": 0.01,
+                "max_output_tokens": LLM_MAX_TOKENS,
+                "quota": "serve-tests",
+            }
+        },
+    }
+    serve.run(
+        build_app({**base, **llm, "env": {**env, "GEMINI_API_KEY": "fake-serve-key"}}),
+        name="novel-engine",
+        route_prefix="/",
+    )
+    serve.run(
+        build_app({**base, "env": {**env, "NOVEL_ENGINE_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT)}}),
+        name="novel-engine-rate-limited",
+        route_prefix=RATE_LIMITED_PREFIX,
+    )
     auth = AuthService(runner, AuthSettings(jwt_secret=SECRET))
     try:
-        yield Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws", settings, runner, auth, gemini,
-                     rate_limited_url=f"http://127.0.0.1:{port}{RATE_LIMITED_PREFIX}")
+        yield Server(
+            f"http://127.0.0.1:{port}",
+            f"ws://127.0.0.1:{port}/ws",
+            settings,
+            runner,
+            auth,
+            gemini,
+            rate_limited_url=f"http://127.0.0.1:{port}{RATE_LIMITED_PREFIX}",
+        )
     finally:
         serve.shutdown()
         runner.stop()

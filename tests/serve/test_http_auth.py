@@ -6,9 +6,10 @@ import asyncio
 import time
 
 import httpx
+from serve_checks import assert_problem
 
 from serve_app.security import AuthService, AuthSettings
-from serve_checks import assert_problem
+
 
 def test_open_routes_need_no_credentials(serve_server):
     with httpx.Client(base_url=serve_server.url) as c:
@@ -41,9 +42,14 @@ def test_docs_for_callers_with_a_token_and_public_when_configured(serve_server, 
 
 def test_every_api_route_refuses_missing_or_bad_credentials(serve_server):
     with httpx.Client(base_url=serve_server.url) as c:
-        for method, path in [("GET", "/api/v1/sessions"), ("POST", "/api/v1/sessions"), ("GET", "/api/v1/sessions/x"),
-                             ("POST", "/api/v1/sessions/x/turns"), ("GET", "/api/v1/sessions/x/agents/a/beliefs"),
-                             ("GET", "/api/v1/auth/api-keys")]:
+        for method, path in [
+            ("GET", "/api/v1/sessions"),
+            ("POST", "/api/v1/sessions"),
+            ("GET", "/api/v1/sessions/x"),
+            ("POST", "/api/v1/sessions/x/turns"),
+            ("GET", "/api/v1/sessions/x/agents/a/beliefs"),
+            ("GET", "/api/v1/auth/api-keys"),
+        ]:
             body = assert_problem(c.request(method, path, json={}), 401)
             assert body["type"].endswith("/unauthenticated")
         r = c.get("/api/v1/sessions", headers={"Authorization": "Bearer not-a-token"})
@@ -58,7 +64,9 @@ def test_login_and_token_expiry(serve_server):
         token = c.post("/api/v1/auth/login", json={"username": name, "password": password}).json()["access_token"]
         assert c.get("/api/v1/sessions", headers={"Authorization": f"Bearer {token}"}).status_code == 200
         # a token issued two hours ago by the same service has expired
-        past = AuthService(serve_server.runner, AuthSettings(jwt_secret=serve_server.secret), clock=lambda: time.time() - 7200)
+        past = AuthService(
+            serve_server.runner, AuthSettings(jwt_secret=serve_server.secret), clock=lambda: time.time() - 7200
+        )
         old = asyncio.run(past.login(name, password))["access_token"]
         body = assert_problem(c.get("/api/v1/sessions", headers={"Authorization": f"Bearer {old}"}), 401)
         assert "expired" in body["detail"]

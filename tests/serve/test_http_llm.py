@@ -35,16 +35,27 @@ def test_an_offline_session_never_calls_the_model(alice, serve_server):
     assert serve_server.gemini.calls == before
 
 
-@pytest.mark.parametrize("settings, path", [
-    ({"llm": "openai"}, "body.settings.llm"),  # a provider the operator does not offer
-    ({"llm": "claude"}, "body.settings.llm"),  # not a provider at all
-    ({"llm": "gemini", "llm_options": {"max_output_tokens": LLM_MAX_TOKENS + 1}},
-     "body.settings.llm_options.max_output_tokens"),
-    ({"llm": "gemini", "llm_options": {"base_url": "http://169.254.169.254/"}}, "body.settings.llm_options.base_url"),
-    ({"llm": "gemini", "llm_options": {"replay_of": "someone-elses-session"}}, "body.settings.llm_options.replay_of"),
-    ({"llm": "gemini", "llm_options": {"model": "gemini-ultra"}}, "body.settings.llm_options.model"),
-    ({"llm": "gemini", "on_model_failure": "ignore"}, "body.settings.on_model_failure"),
-])
+@pytest.mark.parametrize(
+    "settings, path",
+    [
+        ({"llm": "openai"}, "body.settings.llm"),  # a provider the operator does not offer
+        ({"llm": "claude"}, "body.settings.llm"),  # not a provider at all
+        (
+            {"llm": "gemini", "llm_options": {"max_output_tokens": LLM_MAX_TOKENS + 1}},
+            "body.settings.llm_options.max_output_tokens",
+        ),
+        (
+            {"llm": "gemini", "llm_options": {"base_url": "http://169.254.169.254/"}},
+            "body.settings.llm_options.base_url",
+        ),
+        (
+            {"llm": "gemini", "llm_options": {"replay_of": "someone-elses-session"}},
+            "body.settings.llm_options.replay_of",
+        ),
+        ({"llm": "gemini", "llm_options": {"model": "gemini-ultra"}}, "body.settings.llm_options.model"),
+        ({"llm": "gemini", "on_model_failure": "ignore"}, "body.settings.on_model_failure"),
+    ],
+)
 def test_what_only_the_operator_chooses_is_refused(alice, serve_server, settings, path):
     before = serve_server.gemini.calls
     r = alice.post("/api/v1/sessions", json={"world_template": "fantasy_world", "settings": settings})
@@ -54,8 +65,9 @@ def test_what_only_the_operator_chooses_is_refused(alice, serve_server, settings
 
 
 def test_the_llm_policy_is_checked_where_the_operator_sees_it():
-    access = ServeConfig.from_args({"llm_allowed": "gemini",
-                                    "llm_options": {"gemini": {"model": "gemini-2.5-pro"}}}).llm_access()
+    access = ServeConfig.from_args(
+        {"llm_allowed": "gemini", "llm_options": {"gemini": {"model": "gemini-2.5-pro"}}}
+    ).llm_access()
     assert access.allowed == ("offline", "gemini")
     assert access.session_settings("gemini", {"temperature": 0.1})["llm_options"]["model"] == "gemini-2.5-pro"
     with pytest.raises(ConfigError, match="GEMINI_API_KEY"):
@@ -73,6 +85,8 @@ def test_the_llm_policy_is_checked_where_the_operator_sees_it():
         with pytest.raises(ConfigError, match=message):
             ServeConfig.from_args({"llm_allowed": allowed, "llm_options": options or ""})
     # the environment configures it as well (NOVEL_ENGINE_SERVE_LLM_*)
-    env = {"NOVEL_ENGINE_SERVE_LLM_ALLOWED": "openai",
-           "NOVEL_ENGINE_SERVE_LLM_OPTIONS": '{"openai": {"base_url": "http://127.0.0.1:9/v1"}}'}
+    env = {
+        "NOVEL_ENGINE_SERVE_LLM_ALLOWED": "openai",
+        "NOVEL_ENGINE_SERVE_LLM_OPTIONS": '{"openai": {"base_url": "http://127.0.0.1:9/v1"}}',
+    }
     assert ServeConfig.from_args({}, env).llm_access().options_of("openai").base_url == "http://127.0.0.1:9/v1"

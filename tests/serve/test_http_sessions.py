@@ -25,8 +25,10 @@ def test_session_lifecycle_turns_and_story(alice):
     assert alice.post(f"/api/v1/sessions/{sid}/turns", json={}).json()["turn"] == 2
 
     head = alice.get(f"/api/v1/sessions/{sid}").json()
-    assert head["turn"] == 2 and head["tension"] == alice.get(f"/api/v1/sessions/{sid}/turns?after=1").json()[
-        "items"][0]["tension"]
+    assert (
+        head["turn"] == 2
+        and head["tension"] == alice.get(f"/api/v1/sessions/{sid}/turns?after=1").json()["items"][0]["tension"]
+    )
     page = alice.get(f"/api/v1/sessions/{sid}/turns", params={"limit": 1}).json()
     assert [t["turn"] for t in page["items"]] == [1] and page["next_after"] == 1 and page["total"] == 2
     assert page["items"][0]["events"] == turn["events"]
@@ -65,14 +67,22 @@ def test_fork_replays_the_story_up_to_a_turn(alice, story):
 
 def _every_route(sid: str) -> list[tuple[str, str, dict | None]]:
     base = f"/api/v1/sessions/{sid}"
-    return [("GET", base, None), ("DELETE", base, None), ("POST", f"{base}/fork", {}),
-            ("POST", f"{base}/turns", {}), ("GET", f"{base}/turns", None), ("GET", f"{base}/agents", None),
-            ("PUT", f"{base}/agents/hero_001", {"parameters": {"courage": 0.5}}),
-            ("GET", f"{base}/agents/hero_001/beliefs", None),
-            ("PUT", f"{base}/agents/hero_001/player", {"username": "nobody"}),
-            ("DELETE", f"{base}/agents/hero_001/player", None),
-            ("POST", f"{base}/agents/hero_001/actions", REST), ("GET", f"{base}/narrative", None),
-            ("GET", f"{base}/causal-graph", None), ("GET", f"{base}/events/e0001.000001/explain", None)]
+    return [
+        ("GET", base, None),
+        ("DELETE", base, None),
+        ("POST", f"{base}/fork", {}),
+        ("POST", f"{base}/turns", {}),
+        ("GET", f"{base}/turns", None),
+        ("GET", f"{base}/agents", None),
+        ("PUT", f"{base}/agents/hero_001", {"parameters": {"courage": 0.5}}),
+        ("GET", f"{base}/agents/hero_001/beliefs", None),
+        ("PUT", f"{base}/agents/hero_001/player", {"username": "nobody"}),
+        ("DELETE", f"{base}/agents/hero_001/player", None),
+        ("POST", f"{base}/agents/hero_001/actions", REST),
+        ("GET", f"{base}/narrative", None),
+        ("GET", f"{base}/causal-graph", None),
+        ("GET", f"{base}/events/e0001.000001/explain", None),
+    ]
 
 
 def test_another_user_gets_404_on_every_route_and_it_is_audited(serve_server, alice, bob, story):
@@ -97,8 +107,10 @@ def test_player_may_read_beliefs_and_act_for_one_agent_only(alice, bob):
     assert granted.status_code == 200 and granted.json()["player"] == bob.username
     alice.post(f"{base}/turns", json={})
     beliefs = bob.get(f"{base}/agents/hero_001/beliefs")
-    assert beliefs.status_code == 200 and beliefs.json()["beliefs"] == alice.get(
-        f"{base}/agents/hero_001/beliefs").json()["beliefs"]
+    assert (
+        beliefs.status_code == 200
+        and beliefs.json()["beliefs"] == alice.get(f"{base}/agents/hero_001/beliefs").json()["beliefs"]
+    )
     queued = bob.post(f"{base}/agents/hero_001/actions", json={"action_type": "rest"})
     assert queued.status_code == 202 and queued.json()["for_turn"] == 2
     own = bob.get(f"{base}/narrative", params={"pov": "hero_001"})  # the story as their persona saw it
@@ -106,9 +118,14 @@ def test_player_may_read_beliefs_and_act_for_one_agent_only(alice, bob):
     assert own.json() == alice.get(f"{base}/narrative", params={"pov": "hero_001"}).json()
     assert_problem(bob.get(f"{base}/narrative", params={"pov": "dragon"}), 403)
     assert_problem(alice.get(f"{base}/narrative", params={"pov": "nobody"}), 404)
-    for method, path, body in [("GET", base, None), ("GET", f"{base}/agents/dragon/beliefs", None),
-                               ("POST", f"{base}/agents/dragon/actions", REST), ("POST", f"{base}/turns", {}),
-                               ("GET", f"{base}/narrative", None), ("DELETE", base, None)]:
+    for method, path, body in [
+        ("GET", base, None),
+        ("GET", f"{base}/agents/dragon/beliefs", None),
+        ("POST", f"{base}/agents/dragon/actions", REST),
+        ("POST", f"{base}/turns", {}),
+        ("GET", f"{base}/narrative", None),
+        ("DELETE", base, None),
+    ]:
         assert_problem(bob.request(method, path, json=body), 403)
     turn = alice.post(f"{base}/turns", json={}).json()
     assert turn["player_actions"] == ["hero_001"]
@@ -131,22 +148,33 @@ def test_agents_can_be_listed_and_changed(alice, story):
     assert_problem(alice.put(f"{base}/nobody", json={"parameters": {"courage": 0.5}}), 404)
 
 
-@pytest.mark.parametrize("body, path", [
-    ({"world_template": "fantasy_world", "scenario": {"title": "x"}}, "body"),
-    ({}, "body"),
-    ({"world_template": "no_such_world"}, "body.world_template"),
-    ({"world_template": "fantasy_world", "agent_count": 3}, "body.agent_count"),
-    ({"world_template": "synthetic"}, "body.agent_count"),
-    ({"world_template": "fantasy_world", "settings": {"difficulty": 2}}, "body.settings.difficulty"),
-    ({"world_template": "fantasy_world", "settings": {"seed": 99999999999999999999999}}, "body.settings.seed"),
-    ({"world_template": "fantasy_world", "settings": {"seed": -1}}, "body.settings.seed"),
-    ({"world_template": "fantasy_world", "settings": {"seed": "7"}}, "body.settings.seed"),
-    ({"world_template": None, "scenario": {"title": "x"}}, "body.world_template"),
-    ({"world_template": "fantasy_world", "settings": {"llm": "gpt-9"}}, "body.settings.llm"),
-    ({"world_template": "fantasy_world", "bogus": 1}, "body.bogus"),
-    ({"scenario": {"title": "T", "locations": [{"id": "a", "name": "A"}], "personas": [
-        {"id": "p", "name": "P", "location": "nowhere", "traits": {"courage": 2}}]}}, "body.scenario.personas"),
-])
+@pytest.mark.parametrize(
+    "body, path",
+    [
+        ({"world_template": "fantasy_world", "scenario": {"title": "x"}}, "body"),
+        ({}, "body"),
+        ({"world_template": "no_such_world"}, "body.world_template"),
+        ({"world_template": "fantasy_world", "agent_count": 3}, "body.agent_count"),
+        ({"world_template": "synthetic"}, "body.agent_count"),
+        ({"world_template": "fantasy_world", "settings": {"difficulty": 2}}, "body.settings.difficulty"),
+        ({"world_template": "fantasy_world", "settings": {"seed": 99999999999999999999999}}, "body.settings.seed"),
+        ({"world_template": "fantasy_world", "settings": {"seed": -1}}, "body.settings.seed"),
+        ({"world_template": "fantasy_world", "settings": {"seed": "7"}}, "body.settings.seed"),
+        ({"world_template": None, "scenario": {"title": "x"}}, "body.world_template"),
+        ({"world_template": "fantasy_world", "settings": {"llm": "gpt-9"}}, "body.settings.llm"),
+        ({"world_template": "fantasy_world", "bogus": 1}, "body.bogus"),
+        (
+            {
+                "scenario": {
+                    "title": "T",
+                    "locations": [{"id": "a", "name": "A"}],
+                    "personas": [{"id": "p", "name": "P", "location": "nowhere", "traits": {"courage": 2}}],
+                }
+            },
+            "body.scenario.personas",
+        ),
+    ],
+)
 def test_bad_session_bodies_name_the_field(alice, body, path):
     got = assert_problem(alice.post("/api/v1/sessions", json=body), 422)
     assert any(e["path"].startswith(path) for e in got["errors"]), got
@@ -155,12 +183,20 @@ def test_bad_session_bodies_name_the_field(alice, body, path):
 def test_bad_input_on_every_route_is_a_422_naming_the_field(alice, story):
     base = f"/api/v1/sessions/{story['id']}"
     cases = [
-        ("POST", f"{base}/turns", {"agent_actions": {"hero_001": {"action_type": "fly"}}},
-         "body.agent_actions.hero_001.action_type"),
+        (
+            "POST",
+            f"{base}/turns",
+            {"agent_actions": {"hero_001": {"action_type": "fly"}}},
+            "body.agent_actions.hero_001.action_type",
+        ),
         ("POST", f"{base}/turns", {"agent_actions": {"nobody": REST}}, "body.agent_actions.nobody"),
         ("POST", f"{base}/turns", {"world_events": [{"description": ""}]}, "body.world_events[0].description"),
-        ("POST", f"{base}/turns", {"world_events": [{"description": "x", "location": "mars"}]},
-         "body.world_events[0].location"),
+        (
+            "POST",
+            f"{base}/turns",
+            {"world_events": [{"description": "x", "location": "mars"}]},
+            "body.world_events[0].location",
+        ),
         ("GET", f"{base}/turns?limit=0", None, "query.limit"),
         ("GET", "/api/v1/sessions?offset=-1", None, "query.offset"),
         ("POST", f"{base}/fork", {"at_turn": -1}, "body.at_turn"),
@@ -184,14 +220,16 @@ def test_bad_input_on_every_route_is_a_422_naming_the_field(alice, story):
 def test_queued_action_that_no_longer_fits_is_dropped_and_reported(alice):
     sid = alice.new_session()["id"]
     base = f"/api/v1/sessions/{sid}"
-    assert alice.post(f"{base}/agents/hero_001/actions",
-                      json={"action_type": "move", "target": "eastern_tower"}).status_code == 202
+    assert (
+        alice.post(
+            f"{base}/agents/hero_001/actions", json={"action_type": "move", "target": "eastern_tower"}
+        ).status_code
+        == 202
+    )
     turn = alice.post(f"{base}/turns", json={}).json()
     assert turn["player_actions"] == [] and turn["dropped_actions"][0]["agent_id"] == "hero_001"
     assert turn["turn"] == 1
     alice.delete(base)
-
-
 
 
 def test_concurrent_turn_requests_on_one_session_queue_instead_of_conflicting(alice):
@@ -203,7 +241,6 @@ def test_concurrent_turn_requests_on_one_session_queue_instead_of_conflicting(al
     assert [r.status_code for r in replies] == [200] * 6, [r.text for r in replies if r.status_code != 200]
     assert sorted(r.json()["turn"] for r in replies) == [1, 2, 3, 4, 5, 6]
     assert alice.get(f"/api/v1/sessions/{sid}").json()["turn"] == 6
-
 
 
 def test_a_story_that_reaches_its_main_goals_is_reported_finished(alice):

@@ -38,11 +38,32 @@ def test_schemathesis_checks_all_pass_against_the_running_app(serve_server, tmp_
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG.read_text(encoding="utf-8") + SESSION_ROUTES.format(session=session), encoding="utf-8")
     cli = Path(sys.executable).with_name("schemathesis")
-    cmd = [str(cli), "--config-file", str(config), "run", f"{serve_server.url}/openapi.json",
-           "--checks", "all", "--header", f"Authorization: Bearer {fuzzer.token}",
-           "--max-examples", str(MAX_EXAMPLES), "--seed", "17", "--workers", "1", "--no-shrink",
-           "--generation-database", "none", "--request-timeout", "120",
-           "--report", "junit", "--report-dir", str(tmp_path)]
+    cmd = [
+        str(cli),
+        "--config-file",
+        str(config),
+        "run",
+        f"{serve_server.url}/openapi.json",
+        "--checks",
+        "all",
+        "--header",
+        f"Authorization: Bearer {fuzzer.token}",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--seed",
+        "17",
+        "--workers",
+        "1",
+        "--no-shrink",
+        "--generation-database",
+        "none",
+        "--request-timeout",
+        "120",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path),
+    ]
     try:
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=1700, cwd=tmp_path)
     finally:

@@ -19,8 +19,9 @@ def test_a_session_made_on_one_replica_is_served_watched_and_deleted_through_the
     name, password = serve_server.create_user("eve")
     here = Api(serve_server, name, password)
     other = Api(serve_server, name, password, prefix="/rl")
-    assert here.get("/health").headers["x-novel-engine-replica"] != other.get("/health").headers[
-        "x-novel-engine-replica"]
+    assert (
+        here.get("/health").headers["x-novel-engine-replica"] != other.get("/health").headers["x-novel-engine-replica"]
+    )
     sid = here.new_session()["id"]
     assert other.get(f"/api/v1/sessions/{sid}").json()["turn"] == 0  # 1 of 4
 

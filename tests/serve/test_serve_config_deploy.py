@@ -29,8 +29,12 @@ def deploy(serve_server, args: dict) -> None:
     config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
     (app,) = config["applications"]
     app.update(name=NAME, route_prefix=PREFIX)
-    app["args"] = {**app["args"], **args, "database_url": serve_server.store_settings.database_url,
-                   "object_store_url": serve_server.store_settings.object_store_url}
+    app["args"] = {
+        **app["args"],
+        **args,
+        "database_url": serve_server.store_settings.database_url,
+        "object_store_url": serve_server.store_settings.object_store_url,
+    }
     app["runtime_env"]["env_vars"].update(NOVEL_ENGINE_JWT_SECRET=serve_server.secret, GEMINI_API_KEY="fake-serve-key")
     for dep in app["deployments"]:
         dep.update(num_replicas=1)

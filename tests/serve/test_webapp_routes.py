@@ -59,8 +59,9 @@ def test_a_broken_yaml_scenario_gets_its_errors_by_field(alice):
     body = assert_problem(alice.post("/api/v1/sessions", json={"scenario_yaml": "[" * 100_000}), 422)
     assert body["errors"][0]["path"] == "body.scenario_yaml"
     # exactly one source of the world
-    body = assert_problem(alice.post("/api/v1/sessions", json={"scenario_yaml": GOOD_YAML,
-                                                              "world_template": "fantasy_world"}), 422)
+    body = assert_problem(
+        alice.post("/api/v1/sessions", json={"scenario_yaml": GOOD_YAML, "world_template": "fantasy_world"}), 422
+    )
     assert "exactly one" in body["detail"]
 
 

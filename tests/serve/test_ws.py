@@ -118,16 +118,37 @@ def test_actions_by_websocket_for_owner_and_player_only(serve_server, alice, bob
     assert alice.put(f"/api/v1/sessions/{sid}/agents/dragon/player", json={"username": bob.username}).status_code == 200
 
     async def scenario() -> None:
-        async with connect(f"{serve_server.ws_url}?token={alice.token}") as a, \
-                connect(f"{serve_server.ws_url}?token={bob.token}") as b:
-            await a.send(json.dumps({"type": "agent_action", "session_id": sid, "agent_id": "hero_001",
-                                     "action": {"action_type": "rest"}}))
+        async with (
+            connect(f"{serve_server.ws_url}?token={alice.token}") as a,
+            connect(f"{serve_server.ws_url}?token={bob.token}") as b,
+        ):
+            await a.send(
+                json.dumps(
+                    {
+                        "type": "agent_action",
+                        "session_id": sid,
+                        "agent_id": "hero_001",
+                        "action": {"action_type": "rest"},
+                    }
+                )
+            )
             assert (await recv(a, "action_queued"))["for_turn"] == 1
-            await b.send(json.dumps({"type": "agent_action", "session_id": sid, "agent_id": "dragon",
-                                     "action": {"action_type": "hide"}}))
+            await b.send(
+                json.dumps(
+                    {"type": "agent_action", "session_id": sid, "agent_id": "dragon", "action": {"action_type": "hide"}}
+                )
+            )
             assert (await recv(b, "action_queued"))["agent_id"] == "dragon"
-            await b.send(json.dumps({"type": "agent_action", "session_id": sid, "agent_id": "hero_001",
-                                     "action": {"action_type": "flee", "target": "tavern"}}))
+            await b.send(
+                json.dumps(
+                    {
+                        "type": "agent_action",
+                        "session_id": sid,
+                        "agent_id": "hero_001",
+                        "action": {"action_type": "flee", "target": "tavern"},
+                    }
+                )
+            )
             refused = await recv(b, "error")
             assert refused["status"] == 403 and refused["request"] == "agent_action"
             await b.send(json.dumps({"type": "subscribe", "session_id": sid}))
@@ -151,20 +172,33 @@ def test_other_users_and_bad_messages_get_error_frames_and_the_socket_stays_open
             assert (await recv(ws, "error"))["status"] == 401
             await ws.send(json.dumps({"type": "auth", "token": bob.token}))
             await recv(ws, "authenticated")
-            bad = ["{nope", "[]", json.dumps({"no": "type"}), json.dumps({"type": "dance"}),
-                   json.dumps({"type": "subscribe", "session_id": story["id"], "after_seq": -3}),
-                   json.dumps({"type": "subscribe", "session_id": story["id"], "event_types": ["gossip"]}),
-                   json.dumps({"type": "agent_action", "session_id": story["id"], "agent_id": "hero_001",
-                               "action": {"action_type": "fly"}}),
-                   json.dumps({"type": "unsubscribe", "session_id": "never"})]
+            bad = [
+                "{nope",
+                "[]",
+                json.dumps({"no": "type"}),
+                json.dumps({"type": "dance"}),
+                json.dumps({"type": "subscribe", "session_id": story["id"], "after_seq": -3}),
+                json.dumps({"type": "subscribe", "session_id": story["id"], "event_types": ["gossip"]}),
+                json.dumps(
+                    {
+                        "type": "agent_action",
+                        "session_id": story["id"],
+                        "agent_id": "hero_001",
+                        "action": {"action_type": "fly"},
+                    }
+                ),
+                json.dumps({"type": "unsubscribe", "session_id": "never"}),
+            ]
             for text in bad:
                 await ws.send(text)
                 err = await recv(ws)
                 assert err["type"] == "error" and 400 <= err["status"] < 500, (text, err)
             await ws.send(b"binary")
             assert (await recv(ws, "error"))["code"] == "malformed"
-            for kind, body in [("subscribe", {}), ("agent_action", {"agent_id": "hero_001",
-                                                                    "action": {"action_type": "rest"}})]:
+            for kind, body in [
+                ("subscribe", {}),
+                ("agent_action", {"agent_id": "hero_001", "action": {"action_type": "rest"}}),
+            ]:
                 await ws.send(json.dumps({"type": kind, "session_id": story["id"], **body}))
                 err = await recv(ws, "error")
                 assert err["status"] == 404 and story["id"] in err["detail"], err

@@ -28,9 +28,11 @@ def test_real_events_give_the_same_table_both_ways():
 
 
 def test_missing_null_integer_and_non_ascii_fields():
-    dicts = [{"id": "a", "summary": "Zoë ✓ \"quoted\"\nnext line", "intensity": 1},
-             {"id": "b", "outcome": None, "extra": {"nested": [1, 2]}},
-             {"id": "c", "kind": "action", "intensity": 0.25, "target": "p1", "location": "l", "actor": "p2"}]
+    dicts = [
+        {"id": "a", "summary": 'Zoë ✓ "quoted"\nnext line', "intensity": 1},
+        {"id": "b", "outcome": None, "extra": {"nested": [1, 2]}},
+        {"id": "c", "kind": "action", "intensity": 0.25, "target": "p1", "location": "l", "actor": "p2"},
+    ]
     records = _records(dicts)
     fast = table_from_json([(r.seq, r.turn, _stored(r.data)) for r in records])
     assert fast.equals(to_table(records))

@@ -21,8 +21,13 @@ from serve_app.security.fastapi import auth_router, build_auth_router, credentia
 
 SECRET = "Zp4Kx9Lq2Rv7Tw1Ys6Ub3Nc8Md5Fe0Gh-http"
 PASSWORD = "correct horse battery"
-STATUS = {"AuthenticationError": 401, "PermissionDeniedError": 403, "NotFoundError": 404,
-          "RateLimitedError": 429, "InvalidInputError": 422}
+STATUS = {
+    "AuthenticationError": 401,
+    "PermissionDeniedError": 403,
+    "NotFoundError": 404,
+    "RateLimitedError": 429,
+    "InvalidInputError": 422,
+}
 
 
 def make_app(auth: AuthService, explicit: bool) -> FastAPI:
@@ -44,8 +49,10 @@ def make_app(auth: AuthService, explicit: bool) -> FastAPI:
     async def problem(_: Request, exc: NovelEngineError) -> JSONResponse:
         status = next(STATUS[c.__name__] for c in type(exc).__mro__ if c.__name__ in STATUS)
         headers = {"Retry-After": str(exc.retry_after)} if status == 429 else {}
-        return JSONResponse({"title": type(exc).__name__, "status": status, "detail": exc.message},
-                            status_code=status, headers=headers)
+        return JSONResponse(
+            {"title": type(exc).__name__, "status": status, "detail": exc.message}, status_code=status, headers=headers
+        )
+
     return app
 
 
@@ -54,14 +61,19 @@ def run(scenario, explicit: bool = False, clock=time.time, **settings):
         store = open_store("memory")
         await store.open()
         try:
-            auth = AuthService(store, AuthSettings(jwt_secret=SECRET, **settings), clock,
-                               password_hasher=PasswordHasher.from_parameters(profiles.CHEAPEST))
+            auth = AuthService(
+                store,
+                AuthSettings(jwt_secret=SECRET, **settings),
+                clock,
+                password_hasher=PasswordHasher.from_parameters(profiles.CHEAPEST),
+            )
             await auth.create_user("ada", PASSWORD)
             transport = httpx.ASGITransport(app=make_app(auth, explicit))
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                 return await scenario(client)
         finally:
             await store.close()
+
     return asyncio.run(main())
 
 
@@ -126,8 +138,12 @@ def test_rate_limit_answers_429_with_retry_after(monkeypatch):
 
 
 def _conn(kind: str, headers: dict[str, str], query: str = "") -> HTTPConnection:
-    scope = {"type": kind, "path": "/x", "query_string": query.encode(),
-             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    scope = {
+        "type": kind,
+        "path": "/x",
+        "query_string": query.encode(),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
     return HTTPConnection(scope)
 
 

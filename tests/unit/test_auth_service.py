@@ -11,8 +11,14 @@ import jwt
 import pytest
 from argon2 import PasswordHasher, profiles
 
-from novel_engine.errors import (AuthenticationError, ConflictError, InvalidInputError, NotFoundError,
-                                 PermissionDeniedError, RateLimitedError)
+from novel_engine.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
 from novel_engine.storage import StoreRunner, open_store
 from serve_app.security import AuthService, AuthSettings, Principal
 
@@ -48,15 +54,18 @@ def clock(monkeypatch) -> Clock:
 
 def run(clock: Clock, scenario, **settings):
     """Run ``scenario(auth, store)`` against a fresh in-memory store."""
+
     async def main():
         store = open_store("memory")
         await store.open()
         try:
-            auth = AuthService(store, AuthSettings(jwt_secret=SECRET, **settings), clock,
-                               password_hasher=cheap_hasher())
+            auth = AuthService(
+                store, AuthSettings(jwt_secret=SECRET, **settings), clock, password_hasher=cheap_hasher()
+            )
             return await scenario(auth, store)
         finally:
             await store.close()
+
     return asyncio.run(main())
 
 
@@ -232,8 +241,9 @@ def test_audit_records_every_kind_and_no_secret(clock):
     for secret in (PASSWORD, "a-wrong-password", token, token.split(".")[2], made["key"], secret_part):
         assert secret not in dump
     denied = [e["data"] for e in log if e["action"] == "access_denied"]
-    assert {"reason": "revoked", "key_id": made["id"], "method": "GET", "path": "/api/v1/sessions"}.items() \
-        <= denied[0].items()
+    assert {"reason": "revoked", "key_id": made["id"], "method": "GET", "path": "/api/v1/sessions"}.items() <= denied[
+        0
+    ].items()
     assert [d["reason"] for d in denied] == ["revoked", "invalid", "missing", "not_owner"]
     assert all(e["data"]["at"].startswith("2027-01-15T08:00:00") for e in log)
 
@@ -243,9 +253,13 @@ def test_user_validation_and_lookup(clock):
         uid = await auth.create_user("Ada", PASSWORD)
         with pytest.raises(ConflictError):
             await auth.create_user("ADA", "another password")
-        for name, pw, field in (("ab", PASSWORD, "username"), ("-ada", PASSWORD, "username"),
-                                ("has space", PASSWORD, "username"), ("carol", "short", "password"),
-                                ("carol", " " * 12, "password")):
+        for name, pw, field in (
+            ("ab", PASSWORD, "username"),
+            ("-ada", PASSWORD, "username"),
+            ("has space", PASSWORD, "username"),
+            ("carol", "short", "password"),
+            ("carol", " " * 12, "password"),
+        ):
             with pytest.raises(InvalidInputError) as err:
                 await auth.create_user(name, pw)
             assert err.value.details["field"] == field

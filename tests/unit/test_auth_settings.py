@@ -12,15 +12,18 @@ from serve_app.security import AuthSettings
 GOOD = "Zp4Kx9Lq2Rv7Tw1Ys6Ub3Nc8Md5Fe0Gh-aA"
 
 
-@pytest.mark.parametrize("secret, why", [
-    (None, "not set"),
-    ("", "not set"),
-    ("changeme", "placeholder"),
-    ("your-super-secure-secret-key", "placeholder"),
-    ("please-change-me-before-going-to-production", "placeholder"),
-    ("a-short-secret", "too short"),
-    ("ab" * 20, "repetitive"),
-])
+@pytest.mark.parametrize(
+    "secret, why",
+    [
+        (None, "not set"),
+        ("", "not set"),
+        ("changeme", "placeholder"),
+        ("your-super-secure-secret-key", "placeholder"),
+        ("please-change-me-before-going-to-production", "placeholder"),
+        ("a-short-secret", "too short"),
+        ("ab" * 20, "repetitive"),
+    ],
+)
 def test_weak_secrets_are_refused_outside_dev_mode(secret, why):
     env = {} if secret is None else {"NOVEL_ENGINE_JWT_SECRET": secret}
     with pytest.raises(ConfigError) as err:
@@ -32,14 +35,20 @@ def test_weak_secrets_are_refused_outside_dev_mode(secret, why):
 
 
 def test_a_good_secret_and_numbers_are_read():
-    s = AuthSettings.from_env(env={"NOVEL_ENGINE_JWT_SECRET": GOOD, "NOVEL_ENGINE_TOKEN_TTL_S": "120",
-                                   "NOVEL_ENGINE_RATE_LIMIT_PER_MINUTE": "30"})
+    s = AuthSettings.from_env(
+        env={
+            "NOVEL_ENGINE_JWT_SECRET": GOOD,
+            "NOVEL_ENGINE_TOKEN_TTL_S": "120",
+            "NOVEL_ENGINE_RATE_LIMIT_PER_MINUTE": "30",
+        }
+    )
     assert (s.jwt_secret, s.token_ttl_s, s.rate_limit_per_minute, s.dev_mode) == (GOOD, 120, 30, False)
     assert GOOD not in repr(s)
 
 
-@pytest.mark.parametrize("var, value", [("NOVEL_ENGINE_TOKEN_TTL_S", "soon"),
-                                        ("NOVEL_ENGINE_RATE_LIMIT_PER_MINUTE", "0")])
+@pytest.mark.parametrize(
+    "var, value", [("NOVEL_ENGINE_TOKEN_TTL_S", "soon"), ("NOVEL_ENGINE_RATE_LIMIT_PER_MINUTE", "0")]
+)
 def test_bad_numbers_name_the_variable(var, value):
     with pytest.raises(ConfigError) as err:
         AuthSettings.from_env(env={"NOVEL_ENGINE_JWT_SECRET": GOOD, var: value})

@@ -24,16 +24,34 @@ def sigmoid(x):
 
 
 def frag(key="k", value="a", reliability=0.8, origin="world", turn=0, valence=0.0, visibility=Visibility.LOCAL):
-    return InformationFragment(id=f"{key}={value}", content="", source_type=SourceType.RUMOR, reliability=reliability,
-                               location="here", turn=turn, visibility=visibility, origin=origin, key=key, value=value,
-                               valence=valence)
+    return InformationFragment(
+        id=f"{key}={value}",
+        content="",
+        source_type=SourceType.RUMOR,
+        reliability=reliability,
+        location="here",
+        turn=turn,
+        visibility=visibility,
+        origin=origin,
+        key=key,
+        value=value,
+        valence=valence,
+    )
 
 
 # ---------------------------------------------------------------- effective reliability and weight
 
-@pytest.mark.parametrize("source, trust, expected_e", [
-    ("self", {}, 0.6), ("world", {"world": -1.0}, 0.6), ("ally", {"ally": 0.5}, 0.6 * 0.75),
-    ("foe", {"foe": -1.0}, 0.0), ("stranger", {}, 0.6 * 0.75)])
+
+@pytest.mark.parametrize(
+    "source, trust, expected_e",
+    [
+        ("self", {}, 0.6),
+        ("world", {"world": -1.0}, 0.6),
+        ("ally", {"ally": 0.5}, 0.6 * 0.75),
+        ("foe", {"foe": -1.0}, 0.0),
+        ("stranger", {}, 0.6 * 0.75),
+    ],
+)
 def test_one_source_gives_half_one_plus_e(source, trust, expected_e):
     m = BeliefModel("me", trust=trust)
     assert m.update_belief("k", "a", source, 0.6) == pytest.approx((1 + expected_e) / 2)
@@ -79,11 +97,18 @@ def test_bools_are_not_numbers():
     assert m.belief("k").value is True
 
 
-@pytest.mark.parametrize("call", [
-    lambda m: m.update_belief("k", "a", "self", 1.5), lambda m: m.update_belief("k", [1], "self", 0.5),
-    lambda m: m.update_belief("k", float("nan")), lambda m: m.update_belief(3, "a"),
-    lambda m: m.set_trust("x", 2.0), lambda m: m.add_cognitive_bias("optimism", 0.5),
-    lambda m: m.add_cognitive_bias("recency", 1.5)])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: m.update_belief("k", "a", "self", 1.5),
+        lambda m: m.update_belief("k", [1], "self", 0.5),
+        lambda m: m.update_belief("k", float("nan")),
+        lambda m: m.update_belief(3, "a"),
+        lambda m: m.set_trust("x", 2.0),
+        lambda m: m.add_cognitive_bias("optimism", 0.5),
+        lambda m: m.add_cognitive_bias("recency", 1.5),
+    ],
+)
 def test_invalid_input_raises(call):
     with pytest.raises(NovelEngineError):
         call(BeliefModel("me"))
@@ -99,6 +124,7 @@ def test_bias_errors_name_the_problem():
 
 
 # ---------------------------------------------------------------- biases
+
 
 @pytest.mark.parametrize("alias", ["confirmation", "confirmation_bias", "Confirmation Bias", "confirmation-bias"])
 def test_bias_aliases(alias):
@@ -174,6 +200,7 @@ def test_bias_strength_zero_is_off():
 
 # ---------------------------------------------------------------- capacity, evidence, summaries
 
+
 def test_capacity_evicts_oldest_last_update_then_smallest_key():
     m = BeliefModel("me", capacity=3)
     m.update_belief("b", 1, turn=1)
@@ -214,6 +241,7 @@ def test_belief_and_ordering_of_beliefs():
 
 # ---------------------------------------------------------------- perceptions
 
+
 def test_apply_to_information_predicts_without_mutating():
     m = BeliefModel("me", trust={"friend": 0.6})
     m.add_cognitive_bias("confirmation", 0.3)
@@ -234,10 +262,12 @@ def test_apply_to_information_predicts_without_mutating():
 
 def test_absorb_updates_keyed_perceptions_with_the_right_source():
     m = BeliefModel("me", trust={"friend": 1.0})
-    items = [Perception(frag("k", "a", origin="world"), 0.6, Via.HERE),
-             Perception(frag("k", "a", origin="villain"), 0.6, Via.HEARSAY, 1, "friend"),
-             Perception(frag("mine", "a", origin="me", visibility=Visibility.PRIVATE), 0.6, Via.PRIVATE),
-             Perception(frag(None, None), 0.9, Via.HERE)]
+    items = [
+        Perception(frag("k", "a", origin="world"), 0.6, Via.HERE),
+        Perception(frag("k", "a", origin="villain"), 0.6, Via.HEARSAY, 1, "friend"),
+        Perception(frag("mine", "a", origin="me", visibility=Visibility.PRIVATE), 0.6, Via.PRIVATE),
+        Perception(frag(None, None), 0.9, Via.HERE),
+    ]
     assert m.absorb(items, turn=7) == 3
     assert [(e.source, e.turn) for e in m.evidence("k")] == [("world", 7), ("friend", 7)]
     assert m.evidence("mine")[0].source == "self"
@@ -245,6 +275,7 @@ def test_absorb_updates_keyed_perceptions_with_the_right_source():
 
 
 # ---------------------------------------------------------------- snapshots and properties
+
 
 def test_round_trip_keeps_everything():
     m = BeliefModel("me", capacity=5, trust={"friend": 0.3, "foe": -0.7, "world": 0.1})
@@ -262,12 +293,20 @@ def test_round_trip_keeps_everything():
     assert back.update_belief("k", 1, "friend", 0.6, turn=9) == m.update_belief("k", 1, "friend", 0.6, turn=9)
 
 
-updates = st.lists(st.tuples(st.sampled_from(["k1", "k2", "k3", "k4"]),
-                             st.sampled_from(["a", "b", 0, 1, 1.5, True, False, None]),
-                             st.sampled_from(["self", "world", "friend", "foe", "stranger"]),
-                             st.floats(0.0, 1.0), st.integers(0, 20), st.floats(-1.0, 1.0)), max_size=30)
-bias_sets = st.dictionaries(st.sampled_from(["confirmation", "anchoring", "recency", "negativity"]),
-                            st.floats(0.0, 1.0), max_size=4)
+updates = st.lists(
+    st.tuples(
+        st.sampled_from(["k1", "k2", "k3", "k4"]),
+        st.sampled_from(["a", "b", 0, 1, 1.5, True, False, None]),
+        st.sampled_from(["self", "world", "friend", "foe", "stranger"]),
+        st.floats(0.0, 1.0),
+        st.integers(0, 20),
+        st.floats(-1.0, 1.0),
+    ),
+    max_size=30,
+)
+bias_sets = st.dictionaries(
+    st.sampled_from(["confirmation", "anchoring", "recency", "negativity"]), st.floats(0.0, 1.0), max_size=4
+)
 
 
 def build(seq, biases, capacity=3):
@@ -355,9 +394,21 @@ class _DictRule:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["k1", "k2", "k3"]), st.sampled_from(["a", "b", 0, 1, 1.0, True, None]),
-                          st.sampled_from(["self", "world", "friend", "foe", "stranger"]), st.floats(0.0, 1.0),
-                          st.integers(0, 12), st.floats(-1.0, 1.0), st.booleans()), max_size=40), bias_sets)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["k1", "k2", "k3"]),
+            st.sampled_from(["a", "b", 0, 1, 1.0, True, None]),
+            st.sampled_from(["self", "world", "friend", "foe", "stranger"]),
+            st.floats(0.0, 1.0),
+            st.integers(0, 12),
+            st.floats(-1.0, 1.0),
+            st.booleans(),
+        ),
+        max_size=40,
+    ),
+    bias_sets,
+)
 def test_compact_key_state_equals_the_rule_with_plain_dicts(seq, biases):
     from novel_engine.core.belief_state import vkey
 
@@ -374,17 +425,22 @@ def test_compact_key_state_equals_the_rule_with_plain_dicts(seq, biases):
             # what a brief shows of a perceived claim, and the ranking of beliefs(), by the same rule
             [seen] = m.view([Perception(frag(key, other), 0.5, Via.HEARSAY)])
             assert seen.credence == ref.credence(key, vkey(other))
-        ranked = sorted(ref.keys, key=lambda k: (-max(ref.credence(k, v) for v in ref.keys[k]["sup"]),
-                                                 -ref.keys[k]["last"], k))
-        assert [(b.key, b.credence) for b in m.beliefs()] == \
-            [(k, max(ref.credence(k, v) for v in ref.keys[k]["sup"])) for k in ranked]
+        ranked = sorted(
+            ref.keys, key=lambda k: (-max(ref.credence(k, v) for v in ref.keys[k]["sup"]), -ref.keys[k]["last"], k)
+        )
+        assert [(b.key, b.credence) for b in m.beliefs()] == [
+            (k, max(ref.credence(k, v) for v in ref.keys[k]["sup"])) for k in ranked
+        ]
     for key, st_ in ref.keys.items():
         assert [(e.source, e.value, e.reliability, e.weight, e.turn) for e in m.evidence(key)] == st_["ev"]
         sup = st_["sup"]
         best = max(sup.values())
         leader = next(v for v, x in sup.items() if x == best)  # ties: the value claimed first
         b = m.belief(key)
-        assert (b.value, b.credence) == ((leader.value if hasattr(leader, "value") else leader), ref.credence(key, leader))
+        assert (b.value, b.credence) == (
+            (leader.value if hasattr(leader, "value") else leader),
+            ref.credence(key, leader),
+        )
     dumped = {k["key"]: k["support"] for k in m.to_dict()["keys"]}
     assert dumped == {k: [[getattr(v, "value", v), x] for v, x in s["sup"].items()] for k, s in ref.keys.items()}
 
@@ -398,7 +454,8 @@ def test_without_biases_order_does_not_matter(seq):
 
 
 def test_subjective_reality_facade_reexports():
-    from novel_engine.core import beliefs, events, fog_of_war, perception, subjective_reality as sr
+    from novel_engine.core import beliefs, events, fog_of_war, perception
+    from novel_engine.core import subjective_reality as sr
 
     assert sr.BeliefModel is beliefs.BeliefModel and sr.EvidenceRecord is beliefs.EvidenceRecord
     assert sr.FogOfWarService is fog_of_war.FogOfWarService and sr.InformationFragment is events.InformationFragment
@@ -471,11 +528,17 @@ def test_the_kept_ranking_equals_a_full_sort_through_updates_evictions_and_resto
 
     for turn in range(1, 40):
         for _ in range(rnd.randint(1, 6)):
-            model.update_belief(f"k{rnd.randint(0, 30)}", rnd.choice(["a", "b", 3, True]), rnd.choice(["x", "self"]),
-                                rnd.random(), turn=turn, certain=rnd.random() < 0.1)
+            model.update_belief(
+                f"k{rnd.randint(0, 30)}",
+                rnd.choice(["a", "b", 3, True]),
+                rnd.choice(["x", "self"]),
+                rnd.random(),
+                turn=turn,
+                certain=rnd.random() < 0.1,
+            )
         if turn % 3:
             got = model.beliefs(rnd.randint(1, 15))
-            assert got == full_sort(model)[:len(got)]
+            assert got == full_sort(model)[: len(got)]
         if turn % 10 == 0:
             model = BeliefModel.from_dict(model.to_dict())
     assert len(model.keys()) == 12 and model.beliefs() == full_sort(model)

@@ -13,11 +13,21 @@ from novel_engine.core.events import Event, Outcome
 from tests.unit.test_story_engine import FRAGMENTS, scenario
 
 
-def ev(n, actor, kind, target=None, location="hall", outcome=Outcome.SUCCESS, turn=1, causes=(), dialogue=None,
-       **data):
-    return Event(id=f"e{turn:04d}.{n:06d}", turn=turn, kind="action", summary=f"{actor} {kind}", actor=actor,
-                 action_type=kind, target=target, location=location, outcome=outcome, causes=causes,
-                 dialogue=dialogue, data=data)
+def ev(n, actor, kind, target=None, location="hall", outcome=Outcome.SUCCESS, turn=1, causes=(), dialogue=None, **data):
+    return Event(
+        id=f"e{turn:04d}.{n:06d}",
+        turn=turn,
+        kind="action",
+        summary=f"{actor} {kind}",
+        actor=actor,
+        action_type=kind,
+        target=target,
+        location=location,
+        outcome=outcome,
+        causes=causes,
+        dialogue=dialogue,
+        data=data,
+    )
 
 
 def test_the_reader_counts_each_kind_of_contradiction():
@@ -38,16 +48,29 @@ def test_the_reader_counts_each_kind_of_contradiction():
 
 
 def test_the_reader_counts_repeats_bounces_secrets_quotes_and_templates():
-    sc = scenario(fragments=FRAGMENTS,
-                  personas=[*scenario().model_dump()["personas"][:2],
-                            {**scenario().model_dump()["personas"][2], "voice": ["Not again, not ever."]}])
+    sc = scenario(
+        fragments=FRAGMENTS,
+        personas=[
+            *scenario().model_dump()["personas"][:2],
+            {**scenario().model_dump()["personas"][2], "voice": ["Not again, not ever."]},
+        ],
+    )
     turns = []
     trail = ["yard", "hall", "yard", "hall"]
     for t in range(1, 5):
-        events = [ev(1, "cat", "move", trail[t - 1], location=trail[t - 1], turn=t,
-                     **{"from": (["yard", *trail])[t - 1], "to": trail[t - 1]}),
-                  ev(2, "ann", "observe", turn=t),
-                  ev(3, "bob", "investigate", turn=t, **({"found": ["ledger"]} if t == 1 else {}))]
+        events = [
+            ev(
+                1,
+                "cat",
+                "move",
+                trail[t - 1],
+                location=trail[t - 1],
+                turn=t,
+                **{"from": (["yard", *trail])[t - 1], "to": trail[t - 1]},
+            ),
+            ev(2, "ann", "observe", turn=t),
+            ev(3, "bob", "investigate", turn=t, **({"found": ["ledger"]} if t == 1 else {})),
+        ]
         turns.append((events, 'Ann keeps watch over the Hall. Cat says: "Not again, not ever." Ann waits 3 days.', ()))
     f = check_story(sc, turns)
     assert f.bounces == 1  # yard, hall, yard, hall

@@ -13,9 +13,17 @@ from novel_engine.scenarios.synthetic import synthetic
 
 
 def frag(i: int, loc: str, key: str | None = None, value=True, salience=0.5) -> InformationFragment:
-    return InformationFragment(id=f"f{i:05d}", content=f"fact {i}", source_type=SourceType.DIRECT_OBSERVATION,
-                               reliability=0.9, location=loc, turn=1, key=key or f"k{i}", value=value,
-                               salience=salience)
+    return InformationFragment(
+        id=f"f{i:05d}",
+        content=f"fact {i}",
+        source_type=SourceType.DIRECT_OBSERVATION,
+        reliability=0.9,
+        location=loc,
+        turn=1,
+        key=key or f"k{i}",
+        value=value,
+        salience=salience,
+    )
 
 
 def test_brief_holds_surroundings_goals_and_actions():
@@ -53,8 +61,9 @@ def test_brief_size_is_bounded_whatever_the_world():
         beliefs.update_belief(f"k{i}", i, reliability=0.8, turn=1)
     here = world.personas[pid].location
     perceptions = [Perception(frag(i, here), 0.9, "here") for i in range(500)]
-    memories = [Event(id=f"e{i}", turn=1, kind="action", summary="x", actor=pid, outcome=Outcome.SUCCESS)
-                for i in range(50)]
+    memories = [
+        Event(id=f"e{i}", turn=1, kind="action", summary="x", actor=pid, outcome=Outcome.SUCCESS) for i in range(50)
+    ]
     b = TurnBriefFactory().create_personalized_brief(pid, world, memories, perceptions=perceptions, beliefs=beliefs)
     assert len(b.present) == lim.present and len(b.perceived) == lim.perceived
     assert len(b.beliefs) == lim.beliefs and len(b.memories) == lim.memories
@@ -101,6 +110,7 @@ def test_perceived_credence_reflects_beliefs():
 def _full_bfs_hops(world, dest):
     """The reference: a complete BFS tree from ``dest``, neighbours scanned in sorted order."""
     from collections import deque
+
     parent, queue = {dest: None}, deque([dest])
     while queue:
         node = queue.popleft()
@@ -113,6 +123,7 @@ def _full_bfs_hops(world, dest):
 
 def test_next_hops_grown_on_demand_match_a_full_shortest_path_tree_in_any_query_order():
     import random
+
     world, _ = build_world(synthetic(personas=200, locations=60, seed=3))
     places = sorted(world.locations)
     rng = random.Random(5)
@@ -130,8 +141,9 @@ def _present_reference(world, pid: str, limit: int) -> list[tuple]:
     me = world.personas[pid]
     visible = sorted(o for o in world.present_at(me.location) if not world.personas[o].hidden)
     rels = me.relationships
-    known = sorted((o for o in rels if o in visible),
-                   key=lambda o: (-(abs(rels[o].trust) + abs(rels[o].affinity)), o))[:limit]
+    known = sorted((o for o in rels if o in visible), key=lambda o: (-(abs(rels[o].trust) + abs(rels[o].affinity)), o))[
+        :limit
+    ]
     rest = [o for o in visible if o != pid and o not in known][: limit - len(known)]
     out = []
     for o in known + rest:
@@ -147,14 +159,19 @@ def test_who_is_present_follows_relationships_then_ids_and_strangers_share_one_r
     crowd = sorted(world.present_at(here))
     for pid in crowd[:12]:
         b = factory.create_personalized_brief(pid, world)
-        assert [(p.id, p.name, p.status, p.trust, p.affinity) for p in b.present] == \
-            _present_reference(world, pid, limit)
+        assert [(p.id, p.name, p.status, p.trust, p.affinity) for p in b.present] == _present_reference(
+            world, pid, limit
+        )
     a, b = (factory.create_personalized_brief(pid, world) for pid in crowd[-2:])
     shared = {p.id for p in a.present} & {p.id for p in b.present}
-    strangers = [o for o in shared if o not in world.personas[crowd[-2]].relationships
-                 and o not in world.personas[crowd[-1]].relationships]
-    assert strangers and all(next(p for p in a.present if p.id == o) is next(p for p in b.present if p.id == o)
-                             for o in strangers)
+    strangers = [
+        o
+        for o in shared
+        if o not in world.personas[crowd[-2]].relationships and o not in world.personas[crowd[-1]].relationships
+    ]
+    assert strangers and all(
+        next(p for p in a.present if p.id == o) is next(p for p in b.present if p.id == o) for o in strangers
+    )
 
 
 def test_a_new_turn_sees_who_moved_hid_or_was_wounded():
@@ -169,5 +186,6 @@ def test_a_new_turn_sees_who_moved_hid_or_was_wounded():
     second = factory.create_personalized_brief(pid, world)
     assert gone not in {p.id for p in second.present}
     assert next(p for p in second.present if p.id == hurt).status == "wounded"
-    assert [(p.id, p.name, p.status, p.trust, p.affinity) for p in second.present] == \
-        _present_reference(world, pid, BriefLimits().present)
+    assert [(p.id, p.name, p.status, p.trust, p.affinity) for p in second.present] == _present_reference(
+        world, pid, BriefLimits().present
+    )

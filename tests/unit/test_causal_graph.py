@@ -8,7 +8,12 @@ import pickle
 import pytest
 
 from novel_engine.core.causal_graph import (
-    CausalGraph, DueEffect, ExplanationStep, condition_holds, explain_frontier, impact_frontier,
+    CausalGraph,
+    DueEffect,
+    ExplanationStep,
+    condition_holds,
+    explain_frontier,
+    impact_frontier,
 )
 from novel_engine.core.events import Event, Outcome
 from novel_engine.core.scenario import CausalRuleSpec, ComplicationSpec, Condition
@@ -18,8 +23,15 @@ from novel_engine.errors import NovelEngineError
 
 def ev(eid: str, turn: int, *causes: str, strength: float | dict | None = None, **kw) -> Event:
     data = {} if strength is None else {"cause_strength": strength}
-    return Event(id=eid, turn=turn, kind=kw.pop("kind", "action"), summary=f"{eid} happened",
-                 causes=tuple(causes), data=data, **kw)
+    return Event(
+        id=eid,
+        turn=turn,
+        kind=kw.pop("kind", "action"),
+        summary=f"{eid} happened",
+        causes=tuple(causes),
+        data=data,
+        **kw,
+    )
 
 
 def world(**facts) -> WorldState:
@@ -30,8 +42,15 @@ def world(**facts) -> WorldState:
 
 def rule(rid: str = "wake", once: bool = True, delay: int = 2, conditions=(), **when) -> CausalRuleSpec:
     when = when or {"action_type": "move", "location": "cave"}
-    return CausalRuleSpec(id=rid, when=when, then={"description": "The dragon awakens", "intensity": 0.9},
-                          strength=0.7, delay_turns=delay, conditions=list(conditions), once=once)
+    return CausalRuleSpec(
+        id=rid,
+        when=when,
+        then={"description": "The dragon awakens", "intensity": 0.9},
+        strength=0.7,
+        delay_turns=delay,
+        conditions=list(conditions),
+        once=once,
+    )
 
 
 def chain() -> CausalGraph:
@@ -44,6 +63,7 @@ def chain() -> CausalGraph:
 
 # -- recording ---------------------------------------------------------------------------------------
 
+
 def test_add_event_links_known_causes_with_their_strength() -> None:
     g = CausalGraph()
     g.add_event(ev("a", 1))
@@ -53,8 +73,14 @@ def test_add_event_links_known_causes_with_their_strength() -> None:
     assert g.parents_of({"b"}) == {"b": [("a", 0.4), ("x", 1.0)]}
     assert g.children_of(["a", "nope"]) == {"a": [("b", 0.4)]}
     info = g.node_info({"b"})["b"]
-    assert info == {"turn": 2, "summary": "b happened", "kind": "action", "actor": None,
-                    "intensity": 0.0, "location": None}
+    assert info == {
+        "turn": 2,
+        "summary": "b happened",
+        "kind": "action",
+        "actor": None,
+        "intensity": 0.0,
+        "location": None,
+    }
 
 
 def test_add_event_rejects_duplicates_and_bad_strength() -> None:
@@ -91,8 +117,13 @@ def test_add_relationship_to_an_existing_event_is_an_edge_now() -> None:
 def test_product_description_call_schedules_a_described_effect() -> None:
     g = CausalGraph()
     g.add_event(ev("hero_enters_dungeon", 1))
-    g.add_relationship(cause="hero_enters_dungeon", effect="dragon_awakens", strength=0.8, delay_turns=2,
-                       conditions=["noise_threshold_exceeded"])
+    g.add_relationship(
+        cause="hero_enters_dungeon",
+        effect="dragon_awakens",
+        strength=0.8,
+        delay_turns=2,
+        conditions=["noise_threshold_exceeded"],
+    )
     assert g.due_effects(2, world(noise_threshold_exceeded=True)) == []
     due = g.due_effects(3, world(noise_threshold_exceeded=True))
     assert due == [DueEffect("hero_enters_dungeon", ComplicationSpec(description="dragon_awakens"), 0.8, None, 3)]
@@ -100,6 +131,7 @@ def test_product_description_call_schedules_a_described_effect() -> None:
 
 
 # -- rules and pending effects ---------------------------------------------------------------------
+
 
 def test_rule_fires_after_the_delay_when_conditions_hold() -> None:
     g = CausalGraph()
@@ -164,6 +196,7 @@ def test_condition_holds_on_facts_and_personas() -> None:
 
 # -- explain and impact ------------------------------------------------------------------------------
 
+
 def test_impact_weights_descendants_by_strongest_path() -> None:
     g = chain()
     assert g.calculate_narrative_impact("a") == pytest.approx(0.5 + 0.25)
@@ -215,8 +248,13 @@ class CountingFetcher:
 
 def test_frontier_walks_make_one_batched_call_per_hop() -> None:
     # a diamond: root -> l, r -> tip, plus a long tail root -> t1 -> t2 -> tip
-    children = {"root": [("l", 0.5), ("r", 1.0), ("t1", 1.0)], "l": [("tip", 1.0)], "r": [("tip", 0.5)],
-                "t1": [("t2", 1.0)], "t2": [("tip", 0.9)]}
+    children = {
+        "root": [("l", 0.5), ("r", 1.0), ("t1", 1.0)],
+        "l": [("tip", 1.0)],
+        "r": [("tip", 0.5)],
+        "t1": [("t2", 1.0)],
+        "t2": [("tip", 0.9)],
+    }
     parents: dict[str, list[tuple[str, float]]] = {}
     for u, vs in children.items():
         for v, s in vs:
@@ -226,8 +264,9 @@ def test_frontier_walks_make_one_batched_call_per_hop() -> None:
     assert down.calls == [{"root"}, {"l", "r", "t1"}, {"tip", "t2"}]  # tip is never fetched twice
     up = CountingFetcher(parents)
     info_calls = []
-    steps = explain_frontier("tip", up, 10, fetch_info=lambda ids: info_calls.append(ids) or
-                             {i: {"turn": 0, "summary": i} for i in ids})
+    steps = explain_frontier(
+        "tip", up, 10, fetch_info=lambda ids: info_calls.append(ids) or {i: {"turn": 0, "summary": i} for i in ids}
+    )
     assert up.calls == [{"tip"}, {"l", "r", "t2"}, {"root", "t1"}]
     assert len(info_calls) == 1 and info_calls[0] == {"l", "r", "t2", "t1", "root"}
     assert steps[0].event_id == "root" and steps[0].strength == pytest.approx(0.9) and steps[0].depth == 2
@@ -242,12 +281,16 @@ def test_frontier_walks_make_one_batched_call_per_hop() -> None:
 def test_frontier_walks_survive_cycles() -> None:
     loop = {"a": [("b", 0.5)], "b": [("a", 0.5), ("c", 1.0)]}
     assert impact_frontier("a", CountingFetcher(loop)) == pytest.approx(0.5 + 0.5)
-    steps = explain_frontier("c", CountingFetcher({"c": [("b", 1.0)], "b": [("a", 0.5)], "a": [("b", 0.5)]}),
-                             fetch_info=lambda ids: {i: {"turn": 1, "summary": i} for i in ids})
+    steps = explain_frontier(
+        "c",
+        CountingFetcher({"c": [("b", 1.0)], "b": [("a", 0.5)], "a": [("b", 0.5)]}),
+        fetch_info=lambda ids: {i: {"turn": 1, "summary": i} for i in ids},
+    )
     assert sorted(s.event_id for s in steps) == ["a", "b"]
 
 
 # -- export --------------------------------------------------------------------------------------------
+
 
 def test_node_link_export_is_json_and_excludes_pending() -> None:
     g = chain()
@@ -256,7 +299,10 @@ def test_node_link_export_is_json_and_excludes_pending() -> None:
     data = json.loads(json.dumps(g.to_node_link()))
     assert {n["id"] for n in data["nodes"]} == {"a", "b", "c"}
     assert {(l["source"], l["target"], l["strength"]) for l in data["links"]} == {
-        ("a", "b", 0.5), ("b", "c", 0.5), ("a", "c", 1.0)}
+        ("a", "b", 0.5),
+        ("b", "c", 0.5),
+        ("a", "c", 1.0),
+    }
     assert "dragon_awakens" not in json.dumps(data)
 
 
@@ -267,8 +313,13 @@ def test_to_dict_round_trip_is_exact_and_keeps_behaviour() -> None:
     g.add_event(ev("w", 1, kind="world"))
     g.due_effects(1, world())  # "other" fires and is spent
     g.add_event(ev("m1", 2, "w", strength=0.25, action_type="move", location="cave", intensity=0.7))
-    g.add_relationship("m1", ComplicationSpec(description="A rockfall", effects=[{"kind": "tension", "value": 0.2}]),
-                       strength=0.6, delay_turns=1, conditions=[Condition(persona="hero", status="wounded")])
+    g.add_relationship(
+        "m1",
+        ComplicationSpec(description="A rockfall", effects=[{"kind": "tension", "value": 0.2}]),
+        strength=0.6,
+        delay_turns=1,
+        conditions=[Condition(persona="hero", status="wounded")],
+    )
     g.due_effects(0, world())
     d = g.to_dict()
     copy = CausalGraph.from_dict(json.loads(json.dumps(d)))
@@ -291,11 +342,20 @@ def test_to_networkx_is_a_copy_that_node_link_export_agrees_with() -> None:
     nxg = g.to_networkx()
     assert isinstance(nxg, nx.DiGraph) and list(nxg.nodes) == ["a", "b", "c"]
     assert list(nxg.edges) == [("a", "b"), ("a", "c"), ("b", "c")]  # by cause, in recording order
-    assert nxg.nodes["b"] == {"turn": 2, "summary": "b happened", "kind": "action", "actor": None,
-                              "intensity": 0.0, "location": None}
-    assert nxg.edges["a", "c"] == {"strength": 0.9, "delay_turns": 0, "rule_id": "r1",
-                                   "conditions": [{"fact": "storm", "equals": True, "persona": None, "status": None,
-                                                   "at": None}]}
+    assert nxg.nodes["b"] == {
+        "turn": 2,
+        "summary": "b happened",
+        "kind": "action",
+        "actor": None,
+        "intensity": 0.0,
+        "location": None,
+    }
+    assert nxg.edges["a", "c"] == {
+        "strength": 0.9,
+        "delay_turns": 0,
+        "rule_id": "r1",
+        "conditions": [{"fact": "storm", "equals": True, "persona": None, "status": None, "at": None}],
+    }
     assert g.to_node_link() == nx.node_link_data(nxg, edges="links")
     nxg.edges["a", "c"]["conditions"].clear()
     nxg.remove_node("b")
@@ -308,7 +368,10 @@ def test_relinking_a_pair_replaces_the_link_in_place() -> None:
     g.add_relationship("a", "c", strength=0.2)
     g.add_relationship("b", "c", strength=0.7)  # b -> c exists: its attributes change, not its place
     assert [(e["source"], e["target"], e["strength"]) for e in g.to_dict()["edges"]] == [
-        ("a", "b", 0.5), ("a", "c", 0.2), ("b", "c", 0.7)]
+        ("a", "b", 0.5),
+        ("a", "c", 0.2),
+        ("b", "c", 0.7),
+    ]
     assert g.parents_of({"c"}) == {"c": [("a", 0.2), ("b", 0.7)]}
 
 

@@ -17,39 +17,71 @@ from novel_engine.llm.prose_grammar import load_grammar
 from novel_engine.scenarios.synthetic import synthetic
 from novel_engine.testing.tales import TRAITS, short_tale
 
-PLACES = {"hall": Location("hall", "The Hall", "A long hall.", ("yard",)),
-          "yard": Location("yard", "The Yard", "Mud.", ("hall",))}
-PEOPLE = {pid: PersonaState(pid, name, "hall", dict(TRAITS))
-          for pid, name in (("ann", "Ann Ashe"), ("bo", "Bo Birch"), ("cy", "Cy Cole"), ("di", "Di Dunn"))}
+PLACES = {
+    "hall": Location("hall", "The Hall", "A long hall.", ("yard",)),
+    "yard": Location("yard", "The Yard", "Mud.", ("hall",)),
+}
+PEOPLE = {
+    pid: PersonaState(pid, name, "hall", dict(TRAITS))
+    for pid, name in (("ann", "Ann Ashe"), ("bo", "Bo Birch"), ("cy", "Cy Cole"), ("di", "Di Dunn"))
+}
 
 
 def act(i, actor, action, target=None, turn=1, location="hall", **kw):
-    return Event(id=f"e{turn}.{i}", turn=turn, kind="action", summary="x", actor=actor, action_type=action,
-                 target=target, location=location, outcome=kw.pop("outcome", Outcome.SUCCESS), **kw)
+    return Event(
+        id=f"e{turn}.{i}",
+        turn=turn,
+        kind="action",
+        summary="x",
+        actor=actor,
+        action_type=action,
+        target=target,
+        location=location,
+        outcome=kw.pop("outcome", Outcome.SUCCESS),
+        **kw,
+    )
 
 
 def chronicle(turns, style="epic_fantasy"):
     agent = ChroniclerAgent(OfflineModel(), style=style, seed=2)
-    texts = [asyncio.run(agent.create_narrative(events, PEOPLE, WorldContext("T", turn, PLACES, 0.5)))
-             for turn, events in enumerate(turns, start=1)]
+    texts = [
+        asyncio.run(agent.create_narrative(events, PEOPLE, WorldContext("T", turn, PLACES, 0.5)))
+        for turn, events in enumerate(turns, start=1)
+    ]
     return agent, texts
 
 
 def test_a_chapter_opens_with_what_came_before():
-    agent, (one, two) = chronicle([[act(1, "ann", "attack", "bo", data={"incapacitated": ["bo"]})],
-                                   [act(1, "cy", "move", "yard", turn=2, location="yard", data={"from": "hall"})]])
+    agent, (one, two) = chronicle(
+        [
+            [act(1, "ann", "attack", "bo", data={"incapacitated": ["bo"]})],
+            [act(1, "cy", "move", "yard", turn=2, location="yard", data={"from": "hall"})],
+        ]
+    )
     head = two.split("\n\n")[0]
     assert "Ann Ashe" in head and "Bo Birch" in head  # "...Ann Ashe fought Bo Birch, and Bo Birch fell"
     assert "Ann Ashe" not in one.split("\n\n")[0]
 
 
 def test_paragraphs_follow_storylines_not_places():
-    events = [act(1, "ann", "speak", "bo"), act(2, "cy", "rest"), act(3, "bo", "move", "yard", location="yard",
-                                                                    data={"from": "hall"}),
-              act(4, "bo", "attack", "ann", location="yard")]
+    events = [
+        act(1, "ann", "speak", "bo"),
+        act(2, "cy", "rest"),
+        act(3, "bo", "move", "yard", location="yard", data={"from": "hall"}),
+        act(4, "bo", "attack", "ann", location="yard"),
+    ]
     sketches = {pid: CharacterSketch(pid, p.name) for pid, p in PEOPLE.items()}
-    inp = NarrationInput(turn=1, title="T", style="noir", verbosity=0.0, focus=(), events=tuple(events),
-                         characters=sketches, locations={k: (v.name, "") for k, v in PLACES.items()}, tension=0.5)
+    inp = NarrationInput(
+        turn=1,
+        title="T",
+        style="noir",
+        verbosity=0.0,
+        focus=(),
+        events=tuple(events),
+        characters=sketches,
+        locations={k: (v.name, "") for k, v in PLACES.items()},
+        tension=0.5,
+    )
     paragraphs = narrate(inp, random.Random(1)).split("\n\n")
     ann_bo = [p for p in paragraphs if "Ann Ashe" in p or "Bo Birch" in p]
     assert len(ann_bo) == 1 and "Cy Cole" not in ann_bo[0]  # one thread across two places; Cy apart
@@ -61,8 +93,11 @@ def test_a_beat_told_again_is_summed_up():
     g = load_grammar("epic_fantasy")
 
     def summed(nth, n):
-        return [t.render({"actor": "Ann Ashe", "target": "Bo Birch", "place": "the Hall", "nth": nth, "n": n})
-                for t in g.pools["repeat.attack"]]
+        return [
+            t.render({"actor": "Ann Ashe", "target": "Bo Birch", "place": "the Hall", "nth": nth, "n": n})
+            for t in g.pools["repeat.attack"]
+        ]
+
     assert not any(x[:-1] in texts[0] for x in summed("first", "one"))
     assert any(x[:-1] in texts[1] for x in summed("second", "two")), texts[1]
     assert not any(x[:-1] in texts[2] for x in summed("third", "three"))  # a third day of it: untold

@@ -20,6 +20,7 @@ def _play(rt: LocalRuntime, turns: int) -> None:
     async def go():
         for _ in range(turns):
             await rt.step()
+
     asyncio.run(go())
 
 

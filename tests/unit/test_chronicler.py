@@ -57,8 +57,15 @@ LOCATIONS = {
     "far": Location("far", "the Far Isle", "Nobody goes there.", ()),
 }
 PEOPLE = {
-    "aldric": PersonaState("aldric", "Aldric", "tavern", {"courage": 0.9}, description="A disgraced knight.",
-                           voice=("By the old oaths!",), health=0.5),
+    "aldric": PersonaState(
+        "aldric",
+        "Aldric",
+        "tavern",
+        {"courage": 0.9},
+        description="A disgraced knight.",
+        voice=("By the old oaths!",),
+        health=0.5,
+    ),
     "brom": PersonaState("brom", "Brom", "tavern", {"courage": 0.2}),
     "sera": CharacterSketch("sera", "Sera", "A hedge-witch."),
     "nobody": PersonaState("nobody", "Nobody", "far", {}),
@@ -71,12 +78,44 @@ def ctx(turn: int = 1, tension: float = 0.5, title: str = "The Drowned King") ->
 
 def turn_events(turn: int = 1) -> list[Event]:
     return [
-        Event(f"t{turn}-a", turn, "action", "Aldric goes to the tavern", actor="aldric", action_type="move",
-              target="tavern", location="tavern", outcome=Outcome.SUCCESS, data={"from": "gate"}, intensity=0.2),
-        Event(f"t{turn}-b", turn, "action", "Aldric attacks Brom", actor="aldric", action_type="attack",
-              target="brom", location="tavern", outcome=Outcome.PARTIAL, dialogue="Yield!", intensity=0.7),
-        Event(f"t{turn}-c", turn, "action", "Sera helps Brom", actor="sera", action_type="help", target="brom",
-              location="tavern", outcome=Outcome.SUCCESS, intensity=0.3),
+        Event(
+            f"t{turn}-a",
+            turn,
+            "action",
+            "Aldric goes to the tavern",
+            actor="aldric",
+            action_type="move",
+            target="tavern",
+            location="tavern",
+            outcome=Outcome.SUCCESS,
+            data={"from": "gate"},
+            intensity=0.2,
+        ),
+        Event(
+            f"t{turn}-b",
+            turn,
+            "action",
+            "Aldric attacks Brom",
+            actor="aldric",
+            action_type="attack",
+            target="brom",
+            location="tavern",
+            outcome=Outcome.PARTIAL,
+            dialogue="Yield!",
+            intensity=0.7,
+        ),
+        Event(
+            f"t{turn}-c",
+            turn,
+            "action",
+            "Sera helps Brom",
+            actor="sera",
+            action_type="help",
+            target="brom",
+            location="tavern",
+            outcome=Outcome.SUCCESS,
+            intensity=0.3,
+        ),
     ]
 
 
@@ -92,12 +131,20 @@ def test_narrates_through_the_model_with_only_what_the_events_mention():
     assert (req.purpose, req.seed, req.turn, req.agent, req.schema) == ("narrate", 42, 3, "chronicler", None)
     inp = req.context
     assert isinstance(inp, NarrationInput)
-    assert (inp.style, inp.verbosity, inp.focus, inp.title, inp.omitted) == ("noir", 0.4, ("dialogue",),
-                                                                             "The Drowned King", 0)
+    assert (inp.style, inp.verbosity, inp.focus, inp.title, inp.omitted) == (
+        "noir",
+        0.4,
+        ("dialogue",),
+        "The Drowned King",
+        0,
+    )
     assert set(inp.characters) == {"aldric", "brom", "sera"}  # "nobody" is not mentioned
     aldric = inp.characters["aldric"]
     assert isinstance(aldric, CharacterSketch) and aldric.status == "wounded" and aldric.voice == ("By the old oaths!",)
-    assert inp.locations == {"tavern": ("The Crimson Tavern", "A low, smoky hall."), "gate": ("the North Gate", "Old stone.")}
+    assert inp.locations == {
+        "tavern": ("The Crimson Tavern", "A low, smoky hall."),
+        "gate": ("the North Gate", "Old stone."),
+    }
     assert "Aldric" in text and '"Yield!"' in text
     assert agent.chapters() == [(3, text)] and agent.fallbacks == []
 
@@ -154,12 +201,24 @@ def test_retrying_a_turn_replaces_its_chapter_and_its_fallback_record():
 
 # --- highlights -----------------------------------------------------------------------------------
 
+
 def _crowd(n: int = 40) -> list[Event]:
     out = []
     for i in range(n):
         flags = ("player",) if i == 3 else ()
-        out.append(Event(f"e{i:03d}", 1, "action", f"P{i} rests", actor=f"p{i}", action_type="rest",
-                         location="tavern", intensity=(i * 7 % 40) / 40, flags=flags))
+        out.append(
+            Event(
+                f"e{i:03d}",
+                1,
+                "action",
+                f"P{i} rests",
+                actor=f"p{i}",
+                action_type="rest",
+                location="tavern",
+                intensity=(i * 7 % 40) / 40,
+                flags=flags,
+            )
+        )
     return out
 
 
@@ -199,6 +258,7 @@ def test_a_large_turn_is_told_in_part_and_the_rest_acknowledged():
 
 # --- the story ------------------------------------------------------------------------------------
 
+
 def test_chapters_narrative_and_markdown_export():
     agent = ChroniclerAgent(OfflineDouble(), title="")
     for turn in (2, 1):
@@ -215,8 +275,15 @@ def test_chapters_narrative_and_markdown_export():
 
 
 def test_state_round_trips_through_json():
-    agent = ChroniclerAgent(FailingModel(), style="sci_fi", verbosity=0.3, focus_areas=("atmosphere",), seed=77,
-                            highlight_limit=5, title="Deep Station")
+    agent = ChroniclerAgent(
+        FailingModel(),
+        style="sci_fi",
+        verbosity=0.3,
+        focus_areas=("atmosphere",),
+        seed=77,
+        highlight_limit=5,
+        title="Deep Station",
+    )
     run(agent.create_narrative(turn_events(1), PEOPLE, ctx(1)))
     agent.set_chapter_title(1, "Arrival")
     state = json.loads(json.dumps(agent.to_dict()))
@@ -226,7 +293,12 @@ def test_state_round_trips_through_json():
     assert again.to_dict() == agent.to_dict()
     assert again.export_markdown() == agent.export_markdown()
     assert (again.style, again.verbosity, again.focus_areas, again.seed, again.highlight_limit) == (
-        "sci_fi", 0.3, ("atmosphere",), 77, 5)
+        "sci_fi",
+        0.3,
+        ("atmosphere",),
+        77,
+        5,
+    )
     assert again.fallbacks == agent.fallbacks
 
 
@@ -237,17 +309,20 @@ def test_from_dict_rejects_what_is_not_a_chronicler_state():
         ChroniclerAgent.from_dict({"style": "western"}, OfflineDouble())
 
 
-@pytest.mark.parametrize("kwargs, setting", [
-    ({"style": "western"}, "style"),
-    ({"verbosity": 1.5}, "verbosity"),
-    ({"verbosity": -0.1}, "verbosity"),
-    ({"verbosity": "high"}, "verbosity"),
-    ({"verbosity": True}, "verbosity"),
-    ({"verbosity": float("nan")}, "verbosity"),
-    ({"focus_areas": ("action", "plot")}, "focus"),
-    ({"focus_areas": "action"}, "focus_areas"),
-    ({"highlight_limit": 0}, "highlight_limit"),
-])
+@pytest.mark.parametrize(
+    "kwargs, setting",
+    [
+        ({"style": "western"}, "style"),
+        ({"verbosity": 1.5}, "verbosity"),
+        ({"verbosity": -0.1}, "verbosity"),
+        ({"verbosity": "high"}, "verbosity"),
+        ({"verbosity": True}, "verbosity"),
+        ({"verbosity": float("nan")}, "verbosity"),
+        ({"focus_areas": ("action", "plot")}, "focus"),
+        ({"focus_areas": "action"}, "focus_areas"),
+        ({"highlight_limit": 0}, "highlight_limit"),
+    ],
+)
 def test_bad_settings_are_clear_errors(kwargs, setting):
     with pytest.raises(ConfigError) as info:
         ChroniclerAgent(OfflineDouble(), **kwargs)

@@ -15,14 +15,23 @@ TRAITS = dict(courage=0.5, intelligence=0.5, compassion=0.5, aggressiveness=0.5,
 
 def scenario(**extra):
     data = {
-        "title": "Test", "seed": 1,
-        "locations": [{"id": "hall", "name": "The Hall", "neighbours": ["yard"]},
-                      {"id": "yard", "name": "The Yard"}],
+        "title": "Test",
+        "seed": 1,
+        "locations": [{"id": "hall", "name": "The Hall", "neighbours": ["yard"]}, {"id": "yard", "name": "The Yard"}],
         "personas": [
-            {"id": "ann", "name": "Ann", "location": "hall",
-             "traits": {**TRAITS, "courage": 0.9, "aggressiveness": 0.9, "compassion": 0.2}},
-            {"id": "bob", "name": "Bob", "location": "hall",
-             "traits": {**TRAITS, "courage": 0.1, "aggressiveness": 0.1}, "voice": ["Please, no."]},
+            {
+                "id": "ann",
+                "name": "Ann",
+                "location": "hall",
+                "traits": {**TRAITS, "courage": 0.9, "aggressiveness": 0.9, "compassion": 0.2},
+            },
+            {
+                "id": "bob",
+                "name": "Bob",
+                "location": "hall",
+                "traits": {**TRAITS, "courage": 0.1, "aggressiveness": 0.1},
+                "voice": ["Please, no."],
+            },
             {"id": "cat", "name": "Cat", "location": "yard", "traits": TRAITS},
         ],
     }
@@ -42,8 +51,10 @@ def act(actor, kind, target=None, **kw):
 
 def test_player_actions_override_persona_decisions():
     d, world = director()
-    result = d.resolve_turn({"ann": Decision(action_type=ActionType.MOVE, target="yard")},
-                            decisions={"ann": act("ann", "rest"), "bob": act("bob", "rest")})
+    result = d.resolve_turn(
+        {"ann": Decision(action_type=ActionType.MOVE, target="yard")},
+        decisions={"ann": act("ann", "rest"), "bob": act("bob", "rest")},
+    )
     by_actor = {e.actor: e for e in result.events}
     assert by_actor["ann"].action_type == "move" and "player" in by_actor["ann"].flags
     assert world.personas["ann"].location == "yard" and "ann" in world.present_at("yard")
@@ -95,11 +106,23 @@ def test_out_of_character_violence_is_revised():
 
 
 def test_causal_rules_fire_after_their_delay_when_conditions_hold():
-    sc = scenario(facts={"bell_intact": True}, causal_rules=[{
-        "id": "alarm", "when": {"action_type": "attack", "target": "bob"},
-        "then": {"description": "The alarm bell rings", "location": "hall", "intensity": 0.8,
-                 "effects": [{"kind": "set_fact", "key": "alarm", "value": True}]},
-        "delay_turns": 2, "conditions": ["bell_intact"]}])
+    sc = scenario(
+        facts={"bell_intact": True},
+        causal_rules=[
+            {
+                "id": "alarm",
+                "when": {"action_type": "attack", "target": "bob"},
+                "then": {
+                    "description": "The alarm bell rings",
+                    "location": "hall",
+                    "intensity": 0.8,
+                    "effects": [{"kind": "set_fact", "key": "alarm", "value": True}],
+                },
+                "delay_turns": 2,
+                "conditions": ["bell_intact"],
+            }
+        ],
+    )
     d, world = director(sc)
     r1 = d.resolve_turn(decisions={"ann": act("ann", "attack", "bob")})
     attack_id = r1.events[0].id
@@ -123,8 +146,7 @@ def test_pacing_injects_a_complication_when_the_story_idles():
 
 
 def test_narrative_goals_are_reached_and_raise_tension():
-    sc = scenario(narrative_goals=[{"id": "first_blood", "description": "violence",
-                                    "when": {"action_type": "attack"}}])
+    sc = scenario(narrative_goals=[{"id": "first_blood", "description": "violence", "when": {"action_type": "attack"}}])
     d, _ = director(sc)
     calm = d.resolve_turn(decisions={"cat": act("cat", "rest")})
     r = d.resolve_turn(decisions={"ann": act("ann", "attack", "bob")})
@@ -159,17 +181,24 @@ def test_a_gentle_soul_may_strike_at_someone_it_has_cause_to_hate():
 
 def test_event_ids_number_world_events_then_actions_in_order():
     d, _ = director()
-    r = d.resolve_turn({"ann": Decision(action_type=ActionType.REST)}, [WorldEventSpec(description="Thunder")],
-                       decisions={"cat": act("cat", "rest"), "bob": act("bob", "rest")})
+    r = d.resolve_turn(
+        {"ann": Decision(action_type=ActionType.REST)},
+        [WorldEventSpec(description="Thunder")],
+        decisions={"cat": act("cat", "rest"), "bob": act("bob", "rest")},
+    )
     assert [(e.id, e.kind, e.actor) for e in r.events] == [
-        ("e0001.000001", "world", None), ("e0001.000002", "action", "ann"), ("e0001.000003", "action", "bob"),
-        ("e0001.000004", "action", "cat")]
+        ("e0001.000001", "world", None),
+        ("e0001.000002", "action", "ann"),
+        ("e0001.000003", "action", "bob"),
+        ("e0001.000004", "action", "cat"),
+    ]
 
 
 def test_a_mover_is_told_privately_and_for_certain_where_it_now_stands():
     d, world = director()
-    result = d.resolve_turn({"ann": Decision(action_type=ActionType.MOVE, target="yard")},
-                            decisions={"bob": act("bob", "rest")})
+    result = d.resolve_turn(
+        {"ann": Decision(action_type=ActionType.MOVE, target="yard")}, decisions={"bob": act("bob", "rest")}
+    )
     mine = [f for f in result.fragments if f.key == "location_of:ann" and f.visibility.value == "private"]
     assert len(mine) == 1 and mine[0].origin == "ann" and mine[0].value == "yard" and mine[0].reliability == 1.0
     # place names read mid-sentence without a capital article
@@ -178,6 +207,7 @@ def test_a_mover_is_told_privately_and_for_certain_where_it_now_stands():
 
 def test_own_location_beliefs_follow_the_persona_through_a_story():
     from novel_engine.api import Engine
+
     session = Engine(runtime="local").create_session("fantasy_world", seed=7)
     before = {pid: p.location for pid, p in session.world.personas.items()}
     moved = 0

@@ -46,6 +46,7 @@ def test_subscribe_long_polls_until_something_arrives():
         log.publish([{"type": "agent_action"}])
         skipped = await log.subscribe(1, ["turn_complete"], timeout_s=0.01)
         assert skipped.items == () and skipped.last_seq == 2
+
     asyncio.run(go())
 
 

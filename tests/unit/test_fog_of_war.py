@@ -16,9 +16,20 @@ PUBLIC, LOCAL, PRIVATE = Visibility.PUBLIC, Visibility.LOCAL, Visibility.PRIVATE
 
 
 def frag(fid, visibility=LOCAL, location="a", reach=0, reliability=0.9, salience=0.5, origin="world"):
-    return InformationFragment(id=fid, content=fid, source_type=SourceType.DIRECT_OBSERVATION,
-                               reliability=reliability, location=location, turn=1, visibility=visibility,
-                               origin=origin, key=f"k:{fid}", value=True, salience=salience, reach=reach)
+    return InformationFragment(
+        id=fid,
+        content=fid,
+        source_type=SourceType.DIRECT_OBSERVATION,
+        reliability=reliability,
+        location=location,
+        turn=1,
+        visibility=visibility,
+        origin=origin,
+        key=f"k:{fid}",
+        value=True,
+        salience=salience,
+        reach=reach,
+    )
 
 
 def persona(pid, location, health=1.0, trusts=None):
@@ -45,6 +56,7 @@ def check_same(svc, frags, world):
 
 # ---------------------------------------------------------------- direct rules
 
+
 def test_public_reaches_everyone_who_can_act():
     world = line_world(persona("x", "a"), persona("y", "d"), persona("z", "b", health=0.0))
     f = frag("f", PUBLIC, location=None, reliability=0.8)
@@ -63,14 +75,13 @@ def test_private_only_for_its_origin_and_never_told():
 
 
 def test_local_here_and_nearby_decay_with_distance():
-    world = line_world(persona("h", "a"), persona("n1", "b"), persona("n2", "c"), persona("far", "d"),
-                       visibility=0.5)
+    world = line_world(persona("h", "a"), persona("n1", "b"), persona("n2", "c"), persona("far", "d"), visibility=0.5)
     f = frag("f", location="a", reach=2, reliability=0.8)
     svc = FogOfWarService(nearby_factor=0.7, max_hops=0)
     out = check_same(svc, [f], world)
     assert out["h"] == [Perception(f, 0.8, Via.HERE)]
     assert out["n1"][0].via == Via.NEARBY and out["n1"][0].reliability == pytest.approx(0.8 * 0.35)
-    assert out["n2"][0].reliability == pytest.approx(0.8 * 0.35 ** 2)
+    assert out["n2"][0].reliability == pytest.approx(0.8 * 0.35**2)
     assert out["far"] == []  # distance 3 > reach 2
 
 
@@ -93,8 +104,10 @@ def test_reach_zero_and_zero_visibility_and_placeless_local():
 
 def test_nearby_follows_neighbour_direction():
     # b lists a as a neighbour, a lists nobody: someone at b can see a, someone at a cannot see b
-    locs = {"a": Location("a", "a", neighbours=(), visibility=1.0),
-            "b": Location("b", "b", neighbours=("a",), visibility=1.0)}
+    locs = {
+        "a": Location("a", "a", neighbours=(), visibility=1.0),
+        "b": Location("b", "b", neighbours=("a",), visibility=1.0),
+    }
     world = WorldState(locs, {"x": persona("x", "a"), "y": persona("y", "b")})
     svc = FogOfWarService(max_hops=0)
     out = check_same(svc, [frag("at_a", location="a", reach=1), frag("at_b", location="b", reach=1)], world)
@@ -132,8 +145,17 @@ def test_route_subset_returns_only_requested():
     assert set(out) == {"y", "z"} and out["z"] == []
 
 
-@pytest.mark.parametrize("kwargs", [{"hearsay_decay": 1.5}, {"nearby_factor": -0.1}, {"attention": -1},
-                                    {"max_hops": 1.5}, {"gossip": -2}, {"trust_threshold": 2.0}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"hearsay_decay": 1.5},
+        {"nearby_factor": -0.1},
+        {"attention": -1},
+        {"max_hops": 1.5},
+        {"gossip": -2},
+        {"trust_threshold": 2.0},
+    ],
+)
 def test_bad_settings_raise(kwargs):
     with pytest.raises(ConfigError):
         FogOfWarService(**kwargs)
@@ -141,10 +163,16 @@ def test_bad_settings_raise(kwargs):
 
 # ---------------------------------------------------------------- hearsay
 
+
 def test_hearsay_needs_trust_and_decays_per_hop():
     # x sees f at a; x trusts y; y trusts z; z trusts w; w is 3 hops away (max_hops 2)
-    world = line_world(persona("x", "a", trusts={"y": 0.5, "q": 0.39}), persona("y", "d", trusts={"z": 0.9}),
-                       persona("z", "d", trusts={"w": 0.9}), persona("w", "d"), persona("q", "d"))
+    world = line_world(
+        persona("x", "a", trusts={"y": 0.5, "q": 0.39}),
+        persona("y", "d", trusts={"z": 0.9}),
+        persona("z", "d", trusts={"w": 0.9}),
+        persona("w", "d"),
+        persona("q", "d"),
+    )
     f = frag("f", reliability=1.0)
     out = check_same(FogOfWarService(trust_threshold=0.4, hearsay_decay=0.5, max_hops=2), [f], world)
     assert out["y"] == [Perception(f, 0.5, Via.HEARSAY, 1, "x")]
@@ -154,8 +182,13 @@ def test_hearsay_needs_trust_and_decays_per_hop():
 
 def test_hearsay_only_here_or_nearby_items_and_gossip_limit():
     world = line_world(persona("x", "a", trusts={"y": 1.0}), persona("y", "d"))
-    frags = [frag("pub", PUBLIC, location=None, salience=1.0), frag("own", PRIVATE, origin="x", salience=1.0),
-             frag("l1", salience=0.9), frag("l2", salience=0.8), frag("l3", salience=0.7)]
+    frags = [
+        frag("pub", PUBLIC, location=None, salience=1.0),
+        frag("own", PRIVATE, origin="x", salience=1.0),
+        frag("l1", salience=0.9),
+        frag("l2", salience=0.8),
+        frag("l3", salience=0.7),
+    ]
     out = check_same(FogOfWarService(gossip=2), frags, world)
     told = sorted(p.fragment.id for p in out["y"] if p.via == Via.HEARSAY)
     assert told == ["l1", "l2"]
@@ -163,8 +196,9 @@ def test_hearsay_only_here_or_nearby_items_and_gossip_limit():
 
 def test_nobody_tells_themselves():
     # x trusts itself: had it told itself f1, f1 would fill its one gossip slot at hop 2 instead of f2
-    world = line_world(persona("x", "a", trusts={"x": 1.0, "y": 1.0}), persona("z", "b", trusts={"x": 1.0}),
-                       persona("y", "d"))
+    world = line_world(
+        persona("x", "a", trusts={"x": 1.0, "y": 1.0}), persona("z", "b", trusts={"x": 1.0}), persona("y", "d")
+    )
     f1, f2 = frag("f1", location="a", salience=1.0), frag("f2", location="b", salience=0.2)
     out = check_same(FogOfWarService(gossip=1, max_hops=2, hearsay_decay=0.5), [f1, f2], world)
     assert {(p.fragment.id, p.hops, p.told_by) for p in out["y"]} == {("f1", 1, "x"), ("f2", 2, "x")}
@@ -172,8 +206,12 @@ def test_nobody_tells_themselves():
 
 
 def test_incapacitated_neither_speak_nor_listen():
-    world = line_world(persona("x", "a", trusts={"y": 1.0}, health=0.0), persona("v", "a", trusts={"u": 1.0}),
-                       persona("y", "d"), persona("u", "d", health=0.0))
+    world = line_world(
+        persona("x", "a", trusts={"y": 1.0}, health=0.0),
+        persona("v", "a", trusts={"u": 1.0}),
+        persona("y", "d"),
+        persona("u", "d", health=0.0),
+    )
     out = check_same(FogOfWarService(), [frag("f")], world)
     assert out["y"] == [] and out["u"] == [] and out["x"] == []
 
@@ -187,6 +225,7 @@ def test_final_keeps_best_copy_of_a_fragment():
 
 
 # ---------------------------------------------------------------- properties on random worlds
+
 
 @st.composite
 def worlds(draw):
@@ -203,20 +242,31 @@ def worlds(draw):
     personas = {}
     for pid in pids:
         rels = draw(st.dictionaries(st.sampled_from(pids + ["ghost"]), trust, max_size=4))
-        personas[pid] = persona(pid, draw(st.sampled_from(loc_ids)), health=draw(st.sampled_from([0.0, 0.5, 1.0])),
-                                trusts=rels)
+        personas[pid] = persona(
+            pid, draw(st.sampled_from(loc_ids)), health=draw(st.sampled_from([0.0, 0.5, 1.0])), trusts=rels
+        )
     frags = []
     for i in range(draw(st.integers(0, 10))):
         fid = draw(st.sampled_from([f"f{i}", "dup"]))
-        frags.append(frag(fid, visibility=draw(st.sampled_from(list(Visibility))),
-                          location=draw(st.none() | places), reach=draw(st.integers(0, 3)),
-                          reliability=draw(st.sampled_from([0.0, 0.5, 1.0]) | st.floats(0.0, 1.0)),
-                          salience=draw(st.sampled_from([0.0, 0.5, 1.0]) | st.floats(0.0, 1.0)),
-                          origin=draw(st.sampled_from(pids + ["world"]))))
-    svc = FogOfWarService(trust_threshold=draw(st.sampled_from([0.0, 0.4, 0.9])),
-                          hearsay_decay=draw(st.sampled_from([0.0, 0.6, 1.0])), max_hops=draw(st.integers(0, 3)),
-                          nearby_factor=draw(st.sampled_from([0.0, 0.7, 1.0])), attention=draw(st.integers(0, 6)),
-                          gossip=draw(st.integers(0, 3)))
+        frags.append(
+            frag(
+                fid,
+                visibility=draw(st.sampled_from(list(Visibility))),
+                location=draw(st.none() | places),
+                reach=draw(st.integers(0, 3)),
+                reliability=draw(st.sampled_from([0.0, 0.5, 1.0]) | st.floats(0.0, 1.0)),
+                salience=draw(st.sampled_from([0.0, 0.5, 1.0]) | st.floats(0.0, 1.0)),
+                origin=draw(st.sampled_from(pids + ["world"])),
+            )
+        )
+    svc = FogOfWarService(
+        trust_threshold=draw(st.sampled_from([0.0, 0.4, 0.9])),
+        hearsay_decay=draw(st.sampled_from([0.0, 0.6, 1.0])),
+        max_hops=draw(st.integers(0, 3)),
+        nearby_factor=draw(st.sampled_from([0.0, 0.7, 1.0])),
+        attention=draw(st.integers(0, 6)),
+        gossip=draw(st.integers(0, 3)),
+    )
     return svc, WorldState(locations, personas), frags
 
 
@@ -273,8 +323,12 @@ def _trust_walk(world, svc, f, hops):
         if d == 0 or (d is not None and d <= f.reach and svc.nearby_factor * _vis(world, f.location) > 0):
             nodes.add(pid)
     for _ in range(hops):
-        nodes = {x for y in nodes for x, r in world.personas[y].relationships.items()
-                 if x in acting and x != y and r.trust >= svc.trust_threshold}
+        nodes = {
+            x
+            for y in nodes
+            for x, r in world.personas[y].relationships.items()
+            if x in acting and x != y and r.trust >= svc.trust_threshold
+        }
     return nodes
 
 

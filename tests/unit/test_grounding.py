@@ -11,18 +11,39 @@ from novel_engine.core.world import Location, PersonaState
 from novel_engine.llm.port import CharacterSketch, LanguageModel, ModelRequest, ModelResponse, NarrationInput
 
 PLACES = {"tower": ("The Eastern Tower", "A black tower."), "square": ("Harrowmere Square", "Cobbles.")}
-PEOPLE = {"knight": CharacterSketch("knight", "Ser Aldric Vane"), "dragon": CharacterSketch("dragon", "Vharuth"),
-          "healer": CharacterSketch("healer", "Wren Ashby", status="incapacitated")}
+PEOPLE = {
+    "knight": CharacterSketch("knight", "Ser Aldric Vane"),
+    "dragon": CharacterSketch("dragon", "Vharuth"),
+    "healer": CharacterSketch("healer", "Wren Ashby", status="incapacitated"),
+}
 
 
 def inp(events, characters=PEOPLE, conditions=()):
-    return NarrationInput(turn=2, title="The Wyrm", style="epic_fantasy", verbosity=0.6, focus=("action",),
-                          events=tuple(events), characters=characters, locations=PLACES, tension=0.5,
-                          conditions=conditions)
+    return NarrationInput(
+        turn=2,
+        title="The Wyrm",
+        style="epic_fantasy",
+        verbosity=0.6,
+        focus=("action",),
+        events=tuple(events),
+        characters=characters,
+        locations=PLACES,
+        tension=0.5,
+        conditions=conditions,
+    )
 
 
-FIGHT = Event("e2.1", 2, "action", "Ser Aldric Vane attacks Vharuth", actor="knight", action_type="attack",
-              target="dragon", location="tower", outcome=Outcome.SUCCESS)
+FIGHT = Event(
+    "e2.1",
+    2,
+    "action",
+    "Ser Aldric Vane attacks Vharuth",
+    actor="knight",
+    action_type="attack",
+    target="dragon",
+    location="tower",
+    outcome=Outcome.SUCCESS,
+)
 
 
 def test_a_retelling_holds():
@@ -61,13 +82,31 @@ def test_the_chronicler_falls_back_on_ungrounded_prose_and_keeps_standing_condit
     world = {"tower": Location("tower", "The Eastern Tower", "A black tower.")}
     knight = PersonaState("knight", "Ser Aldric Vane", "tower", {}, health=0.0)
     dragon = PersonaState("dragon", "Vharuth", "tower", {})
-    felled = Event("e1.1", 1, "action", "Vharuth attacks Ser Aldric Vane", actor="dragon", action_type="attack",
-                   target="knight", location="tower", outcome=Outcome.SUCCESS, data={"incapacitated": ["knight"]})
+    felled = Event(
+        "e1.1",
+        1,
+        "action",
+        "Vharuth attacks Ser Aldric Vane",
+        actor="dragon",
+        action_type="attack",
+        target="knight",
+        location="tower",
+        outcome=Outcome.SUCCESS,
+        data={"incapacitated": ["knight"]},
+    )
     people = {"knight": knight, "dragon": dragon}
     text = asyncio.run(agent.create_narrative([felled], people, WorldContext("T", 1, world, 0.5)))
     assert "Morwen" not in text and agent.fallbacks[0].turn == 1 and "Morwen" in agent.fallbacks[0].error
-    rest = Event("e2.1", 2, "action", "Vharuth rests", actor="dragon", action_type="rest", location="tower",
-                 outcome=Outcome.SUCCESS)
+    rest = Event(
+        "e2.1",
+        2,
+        "action",
+        "Vharuth rests",
+        actor="dragon",
+        action_type="rest",
+        location="tower",
+        outcome=Outcome.SUCCESS,
+    )
     asyncio.run(agent.create_narrative([rest], people, WorldContext("T", 2, world, 0.5)))
     assert model.seen.conditions == ("Ser Aldric Vane lies fallen at The Eastern Tower",)
     again = ChroniclerAgent.from_dict(agent.to_dict(), model)  # a restored chronicler knows it too

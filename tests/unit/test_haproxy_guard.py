@@ -67,8 +67,9 @@ def test_the_guard_rewrites_the_config_and_execs_with_the_same_arguments(tmp_pat
     fake.write_text(f"#!{sys.executable}\nimport sys; print(' '.join(sys.argv[1:]))\n", encoding="utf-8")
     fake.chmod(0o755)
     code = f"from serve_app.haproxy_guard import main; main({str(fake)!r})"
-    done = subprocess.run([sys.executable, "-c", code, "-db", "-f", str(cfg), "-sf", "123"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code, "-db", "-f", str(cfg), "-sf", "123"], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"-db -f {cfg} -sf 123"
     assert cfg.read_text(encoding="utf-8") == guard_config(CONFIG)
@@ -77,8 +78,10 @@ def test_the_guard_rewrites_the_config_and_execs_with_the_same_arguments(tmp_pat
 def _spawner(parent_name: str, fake: str, cfg: str, then: str) -> subprocess.Popen:
     """A process named ``parent_name`` that starts a stand-in HAProxy (argv[0] ``fake``, running a
     Serve-like config) and then runs ``then`` (exit at once: the child is orphaned; or wait)."""
-    code = (f"import subprocess, sys; subprocess.Popen([{fake!r}, '-c', 'import time; time.sleep(60)', '-f', {cfg!r}], "
-            f"executable={sys.executable!r}); {then}")
+    code = (
+        f"import subprocess, sys; subprocess.Popen([{fake!r}, '-c', 'import time; time.sleep(60)', '-f', {cfg!r}], "
+        f"executable={sys.executable!r}); {then}"
+    )
     return subprocess.Popen([parent_name, "-c", code], executable=sys.executable)
 
 

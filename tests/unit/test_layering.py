@@ -13,9 +13,28 @@ import novel_engine
 
 PKG = Path(novel_engine.__file__).parent
 PURE = ("core", "agents")
-FORBIDDEN = {"ray", "fastapi", "starlette", "asyncpg", "redis", "s3fs", "fsspec", "httpx", "requests", "aiohttp",
-             "google", "sqlite3", "socket", "urllib", "http", "subprocess", "pyarrow", "psycopg", "websockets",
-             "open"}
+FORBIDDEN = {
+    "ray",
+    "fastapi",
+    "starlette",
+    "asyncpg",
+    "redis",
+    "s3fs",
+    "fsspec",
+    "httpx",
+    "requests",
+    "aiohttp",
+    "google",
+    "sqlite3",
+    "socket",
+    "urllib",
+    "http",
+    "subprocess",
+    "pyarrow",
+    "psycopg",
+    "websockets",
+    "open",
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -42,16 +61,33 @@ def test_pure_layers_import_nothing_impure_directly():
 
 
 def test_pure_layers_pull_in_nothing_impure_transitively():
-    modules = [f"novel_engine.{layer}.{m.name}" for layer in PURE
-               for m in pkgutil.iter_modules([str(PKG / layer)])]
+    modules = [f"novel_engine.{layer}.{m.name}" for layer in PURE for m in pkgutil.iter_modules([str(PKG / layer)])]
     assert len(modules) >= 10
-    code = ("import importlib, json, sys\n"
-            f"for m in {modules!r}: importlib.import_module(m)\n"
-            "print(json.dumps(sorted(sys.modules)))")
+    code = (
+        "import importlib, json, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     loaded = {m.split(".")[0] for m in json.loads(out)}
-    assert not (loaded & {"ray", "fastapi", "starlette", "asyncpg", "redis", "s3fs", "fsspec", "httpx", "requests",
-                          "aiohttp", "pyarrow", "websockets", "google"})
+    assert not (
+        loaded
+        & {
+            "ray",
+            "fastapi",
+            "starlette",
+            "asyncpg",
+            "redis",
+            "s3fs",
+            "fsspec",
+            "httpx",
+            "requests",
+            "aiohttp",
+            "pyarrow",
+            "websockets",
+            "google",
+        }
+    )
 
 
 def test_the_checker_catches_an_offender(tmp_path):

@@ -8,8 +8,14 @@ import random
 import pytest
 
 from novel_engine.api import Engine
-from novel_engine.errors import (CircuitOpenError, ConfigError, ModelError, ModelFailedError, ModelTransientError,
-                                 ReplayMissError)
+from novel_engine.errors import (
+    CircuitOpenError,
+    ConfigError,
+    ModelError,
+    ModelFailedError,
+    ModelTransientError,
+    ReplayMissError,
+)
 from novel_engine.llm.accounting import CachedModel, MeteredModel, UsageSink, usage_metrics
 from novel_engine.llm.factory import build_model
 from novel_engine.llm.limits import LocalLimiter, Quota, RateLimitedModel
@@ -61,8 +67,17 @@ class Gated(LanguageModel):
 def _req(agent: str = "a", turn: int = 1) -> ModelRequest:
     from novel_engine.llm.port import NarrationInput
 
-    inp = NarrationInput(turn=turn, title=agent, style="noir", verbosity=0.5, focus=("action",), events=(),
-                         characters={}, locations={}, tension=0.0)
+    inp = NarrationInput(
+        turn=turn,
+        title=agent,
+        style="noir",
+        verbosity=0.5,
+        focus=("action",),
+        events=(),
+        characters={},
+        locations={},
+        tension=0.0,
+    )
     return ModelRequest(purpose="narrate", context=inp, schema=None, seed=1, turn=turn, agent=agent)
 
 
@@ -184,8 +199,11 @@ def test_failure_policy_fail_stops_the_turn_and_fallback_flags_it():
     broken = Flaky([ModelError("quota exhausted")] * 100)
     with pytest.raises(ModelFailedError, match="on_model_failure is 'fail'"):
         Engine(model=FailurePolicy(broken, "fail")).create_session("fantasy_world", seed=2).step()
-    report = Engine(model=FailurePolicy(Flaky([ModelError("quota exhausted")] * 100), "fallback")).create_session(
-        "fantasy_world", seed=2).step()
+    report = (
+        Engine(model=FailurePolicy(Flaky([ModelError("quota exhausted")] * 100), "fallback"))
+        .create_session("fantasy_world", seed=2)
+        .step()
+    )
     flagged = [e for e in report.events if "fallback" in e.flags]
     assert flagged and all("quota exhausted" in e.data["fallback_reason"] for e in flagged)
 

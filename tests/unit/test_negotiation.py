@@ -10,10 +10,23 @@ from novel_engine.core.world import Location, PersonaState, Relationship, WorldS
 from novel_engine.errors import NovelEngineError
 
 
-def persona(pid: str, courage=0.5, intelligence=0.5, compassion=0.5, aggressiveness=0.5, social=0.5,
-            rel: dict[str, tuple[float, float]] | None = None, **kw) -> PersonaState:
-    traits = {"courage": courage, "intelligence": intelligence, "compassion": compassion,
-              "aggressiveness": aggressiveness, "social_tendency": social}
+def persona(
+    pid: str,
+    courage=0.5,
+    intelligence=0.5,
+    compassion=0.5,
+    aggressiveness=0.5,
+    social=0.5,
+    rel: dict[str, tuple[float, float]] | None = None,
+    **kw,
+) -> PersonaState:
+    traits = {
+        "courage": courage,
+        "intelligence": intelligence,
+        "compassion": compassion,
+        "aggressiveness": aggressiveness,
+        "social_tendency": social,
+    }
     rels = {k: Relationship(t, a) for k, (t, a) in (rel or {}).items()}
     return PersonaState(pid, pid.capitalize(), "hall", traits, relationships=rels, **kw)
 
@@ -51,6 +64,7 @@ def stances(result: NegotiationResult) -> list[tuple[str, str]]:
 
 
 # -- attack ----------------------------------------------------------------------------------------
+
 
 def test_brave_aggressive_target_fights_back(world) -> None:
     r = negotiate(world, ActionType.ATTACK, ["brak"])
@@ -95,12 +109,15 @@ def test_an_evading_target_rejects_even_if_a_friend_steps_in(world) -> None:
 
 def test_suspecting_hostility_hardens_resistance(world) -> None:
     calm = negotiate(world, ActionType.ATTACK, ["tim"])
-    wary = negotiate(world, ActionType.ATTACK, ["tim"], beliefs={"tim": lambda key, value: 1.0 if key == "hostile:mira" else 0.5})
+    wary = negotiate(
+        world, ActionType.ATTACK, ["tim"], beliefs={"tim": lambda key, value: 1.0 if key == "hostile:mira" else 0.5}
+    )
     assert stances(calm) == [("tim", "accept")]
     assert stances(wary) == [("tim", "refuse")]  # forewarned, he slips away
 
 
 # -- help, persuade, speak, others ----------------------------------------------------------------------
+
 
 def test_help_is_refused_by_the_distrustful_and_the_proud(world) -> None:
     assert stances(negotiate(world, ActionType.HELP, ["tim"])) == [("tim", "accept")]
@@ -124,7 +141,9 @@ def test_persuasion_fails_against_contradicting_beliefs(world) -> None:
     r = negotiate(world, ActionType.PERSUADE, ["pal"], beliefs=beliefs, key="treasure_at:cave", value=True)
     assert stances(r) == [("pal", "refuse")] and "does not believe" in r.stances[0].reason
     agreeable = {"pal": lambda key, value: 0.9}
-    assert negotiate(world, ActionType.PERSUADE, ["pal"], beliefs=agreeable, key="treasure_at:cave").outcome == "accepted"
+    assert (
+        negotiate(world, ActionType.PERSUADE, ["pal"], beliefs=agreeable, key="treasure_at:cave").outcome == "accepted"
+    )
 
 
 def test_speech_is_heard_refused_or_retorted(world) -> None:
@@ -140,6 +159,7 @@ def test_other_actions_are_accepted_by_everyone(world) -> None:
 
 
 # -- mechanics ----------------------------------------------------------------------------------------
+
 
 def test_negotiation_is_deterministic_and_well_formed(world) -> None:
     agents = ["tim", "sela", "olo"]

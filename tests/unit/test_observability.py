@@ -43,8 +43,9 @@ def free_port() -> int:
 def store(tmp_path):
     from novel_engine.storage import StoreRunner, StoreSettings, open_store
 
-    settings = StoreSettings(database_url=f"sqlite:///{tmp_path / 'state.db'}",
-                             object_store_url=(tmp_path / "objects").as_uri())
+    settings = StoreSettings(
+        database_url=f"sqlite:///{tmp_path / 'state.db'}", object_store_url=(tmp_path / "objects").as_uri()
+    )
     runner = StoreRunner(open_store(settings)).start()
     yield runner
     runner.stop()
@@ -61,10 +62,18 @@ def test_the_app_endpoint_serves_every_novel_engine_metric_the_stores_included(s
     with TestClient(create_app(ServeConfig())) as client:
         client.get("/api/v1/sessions/abc123def456")  # 503 problem: no serve context here
         got = families(client.get("/metrics").text)
-    for name in ("novel_engine_http_requests", "novel_engine_http_request_seconds", "novel_engine_ws_connections",
-                 "novel_engine_store_cache_hits", "novel_engine_store_cache_hit_rate", "novel_engine_store_archives",
-                 "novel_engine_llm_calls", "novel_engine_llm_quota_wait_seconds", "novel_engine_dependency_up",
-                 "process_resident_memory_bytes"):
+    for name in (
+        "novel_engine_http_requests",
+        "novel_engine_http_request_seconds",
+        "novel_engine_ws_connections",
+        "novel_engine_store_cache_hits",
+        "novel_engine_store_cache_hit_rate",
+        "novel_engine_store_archives",
+        "novel_engine_llm_calls",
+        "novel_engine_llm_quota_wait_seconds",
+        "novel_engine_dependency_up",
+        "process_resident_memory_bytes",
+    ):
         assert name in got, sorted(got)
     routes = {s.labels["route"] for s in got["novel_engine_http_requests"]}
     assert "/api/v1/sessions/{session_id}" in routes and not any("abc123" in r for r in routes)
@@ -103,8 +112,11 @@ def _metric_definitions() -> list[tuple[str, str, list[str]]]:
     out = []
     for path in [*ROOT.joinpath("novel_engine").rglob("*.py"), *ROOT.joinpath("serve_app").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None))
-                    in ("Counter", "Gauge", "Histogram", "Summary")):
+            if not (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", None))
+                in ("Counter", "Gauge", "Histogram", "Summary")
+            ):
                 continue
             if not node.args or not isinstance(node.args[0], ast.Constant):
                 continue
@@ -126,6 +138,7 @@ def test_no_metric_in_the_code_is_labelled_by_an_unbounded_id():
 
 
 # -- tracing ---------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def spans():
@@ -156,8 +169,9 @@ def test_a_turn_is_a_span_with_one_span_per_phase(spans):
     assert turn.attributes["novel_engine.turn"] == 1 and turn.attributes["novel_engine.runtime"] == "local"
     for s in phases:  # inside the turn, end to end, with the measured durations
         assert turn.start_time <= s.start_time <= s.end_time <= turn.end_time
-        assert s.end_time - s.start_time == pytest.approx(report.timings[s.attributes["novel_engine.phase"]] * 1e9,
-                                                          abs=1)
+        assert s.end_time - s.start_time == pytest.approx(
+            report.timings[s.attributes["novel_engine.phase"]] * 1e9, abs=1
+        )
 
 
 def test_a_failed_turn_is_an_error_span(spans):
@@ -218,12 +232,15 @@ class _Collector(http.server.BaseHTTPRequestHandler):
 
 
 def _turn_in_a_process(env: dict[str, str]) -> subprocess.CompletedProcess:
-    code = ("from novel_engine import Engine; from opentelemetry import trace\n"
-            "Engine().create_session('fantasy_world', seed=3).step()\n"
-            "print(type(trace.get_tracer_provider()).__name__)\n")
+    code = (
+        "from novel_engine import Engine; from opentelemetry import trace\n"
+        "Engine().create_session('fantasy_world', seed=3).step()\n"
+        "print(type(trace.get_tracer_provider()).__name__)\n"
+    )
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    return subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
-                          timeout=300, check=True)
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, timeout=300, check=True
+    )
 
 
 def test_spans_go_over_otlp_when_the_endpoint_is_set_and_nowhere_otherwise():
@@ -233,8 +250,9 @@ def test_spans_go_over_otlp_when_the_endpoint_is_set_and_nowhere_otherwise():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     _Collector.bodies = []
     try:
-        on = _turn_in_a_process({"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_port}",
-                                 "OTEL_SERVICE_NAME": "story-test"})
+        on = _turn_in_a_process(
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_port}", "OTEL_SERVICE_NAME": "story-test"}
+        )
         off = _turn_in_a_process({})
     finally:
         server.shutdown()

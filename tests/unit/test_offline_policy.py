@@ -17,19 +17,43 @@ KIND = dict(courage=0.5, intelligence=0.5, compassion=0.97, aggressiveness=0.05,
 CHATTY = dict(courage=0.5, intelligence=0.4, compassion=0.5, aggressiveness=0.1, social_tendency=0.98)
 
 
-def brief(traits, *, present=(), perceived=(), memories=(), goals=(), health=1.0, turn=3, paths=None,
-          neighbours=(("road", "The Road"),), agent="me") -> TurnBrief:
+def brief(
+    traits,
+    *,
+    present=(),
+    perceived=(),
+    memories=(),
+    goals=(),
+    health=1.0,
+    turn=3,
+    paths=None,
+    neighbours=(("road", "The Road"),),
+    agent="me",
+) -> TurnBrief:
     actions = {a: () for a in ("observe", "investigate", "hide", "rest")}
     if neighbours:
         actions["move"] = actions["flee"] = tuple(n for n, _ in neighbours)
     if present:
         for a in ("speak", "persuade", "help", "attack"):
             actions[a] = tuple(p.id for p in present)
-    return TurnBrief(agent_id=agent, name="Me", turn=turn, location="square", location_name="The Square",
-                     health=health, status="active" if health >= 0.6 else "wounded", traits=traits,
-                     goals=tuple(goals), present=tuple(present), neighbours=tuple(neighbours),
-                     perceived=tuple(perceived), beliefs=(), memories=tuple(memories), available_actions=actions,
-                     paths=paths or {})
+    return TurnBrief(
+        agent_id=agent,
+        name="Me",
+        turn=turn,
+        location="square",
+        location_name="The Square",
+        health=health,
+        status="active" if health >= 0.6 else "wounded",
+        traits=traits,
+        goals=tuple(goals),
+        present=tuple(present),
+        neighbours=tuple(neighbours),
+        perceived=tuple(perceived),
+        beliefs=(),
+        memories=tuple(memories),
+        available_actions=actions,
+        paths=paths or {},
+    )
 
 
 def many(traits, n=60, **kw) -> Counter:
@@ -39,8 +63,16 @@ def many(traits, n=60, **kw) -> Counter:
 
 
 def threat_fragment(valence=-0.9):
-    f = InformationFragment(id="ev:e1", content="a beast attacks", source_type=SourceType.DIRECT_OBSERVATION,
-                            reliability=0.9, location="square", turn=2, valence=valence, salience=0.9)
+    f = InformationFragment(
+        id="ev:e1",
+        content="a beast attacks",
+        source_type=SourceType.DIRECT_OBSERVATION,
+        reliability=0.9,
+        location="square",
+        turn=2,
+        valence=valence,
+        salience=0.9,
+    )
     return PerceivedFragment(Perception(f, 0.9, "here"), 0.95)
 
 
@@ -76,12 +108,20 @@ def test_goals_pull_toward_their_target_and_place():
     for act in (ActionType.ATTACK, ActionType.PERSUADE, ActionType.SPEAK, ActionType.HELP):
         got = Counter()
         for i in range(40):
-            d = decide(brief(TIMID, agent=f"p{i}", present=[ann, bob],
-                             goals=[Goal("see to bob", action=act, target="bob", priority=1.0)]), RandomStreams(11))
+            d = decide(
+                brief(
+                    TIMID,
+                    agent=f"p{i}",
+                    present=[ann, bob],
+                    goals=[Goal("see to bob", action=act, target="bob", priority=1.0)],
+                ),
+                RandomStreams(11),
+            )
             got[(d.action_type.value, d.target)] += 1
         assert got[(act.value, "bob")] > 30, (act, got)
-    far = many(BRAVE, goals=[Goal("reach the tower", action=ActionType.MOVE, location="tower")],
-               paths={"tower": "road"})
+    far = many(
+        BRAVE, goals=[Goal("reach the tower", action=ActionType.MOVE, location="tower")], paths={"tower": "road"}
+    )
     assert far["move"] > 45
 
 

@@ -17,8 +17,19 @@ from novel_engine.errors import ConfigError
 from novel_engine.llm.offline_prose import narrate, tension_band
 from novel_engine.llm.port import CharacterSketch, NarrationInput
 from novel_engine.llm.prose_grammar import (
-    ACTION_TYPES, FIELDS, OUTCOMES, STYLES, _compile, cap, decap, join_names, load_grammar, lowered_lead,
-    number_words, ordinal, quote_forms,
+    ACTION_TYPES,
+    FIELDS,
+    OUTCOMES,
+    STYLES,
+    _compile,
+    cap,
+    decap,
+    join_names,
+    load_grammar,
+    lowered_lead,
+    number_words,
+    ordinal,
+    quote_forms,
 )
 
 ROOT = str(Path(__file__).resolve().parents[2])
@@ -26,17 +37,37 @@ ALL_FOCUS = ("action", "dialogue", "atmosphere")
 LEFTOVER = re.compile(r"[{}]")
 
 CHARACTERS = {
-    "aldric": CharacterSketch("aldric", "Aldric", "A disgraced knight seeking redemption.",
-                              ("By the old oaths!",), {"courage": 0.9, "aggressiveness": 0.8}),
-    "brom": CharacterSketch("brom", "Brom", "The innkeeper of the Crimson Tavern.", ("Ale first, questions after.",),
-                            {"courage": 0.2, "social_tendency": 0.9}),
-    "sera": CharacterSketch("sera", "Sera", "A hedge-witch with a long memory.", (),
-                            {"intelligence": 0.95, "compassion": 0.9}, status="wounded"),
-    "vex": CharacterSketch("vex", "Vex", "A mercenary captain.", ("Everything has a price.",),
-                           {"aggressiveness": 0.9, "compassion": 0.05}),
+    "aldric": CharacterSketch(
+        "aldric",
+        "Aldric",
+        "A disgraced knight seeking redemption.",
+        ("By the old oaths!",),
+        {"courage": 0.9, "aggressiveness": 0.8},
+    ),
+    "brom": CharacterSketch(
+        "brom",
+        "Brom",
+        "The innkeeper of the Crimson Tavern.",
+        ("Ale first, questions after.",),
+        {"courage": 0.2, "social_tendency": 0.9},
+    ),
+    "sera": CharacterSketch(
+        "sera",
+        "Sera",
+        "A hedge-witch with a long memory.",
+        (),
+        {"intelligence": 0.95, "compassion": 0.9},
+        status="wounded",
+    ),
+    "vex": CharacterSketch(
+        "vex", "Vex", "A mercenary captain.", ("Everything has a price.",), {"aggressiveness": 0.9, "compassion": 0.05}
+    ),
 }
-LOCATIONS = {"tavern": ("The Crimson Tavern", "A low, smoky hall."), "gate": ("the North Gate", "Old stone."),
-             "chapel": ("the Old Chapel", "Broken pews under an open sky.")}
+LOCATIONS = {
+    "tavern": ("The Crimson Tavern", "A low, smoky hall."),
+    "gate": ("the North Gate", "Old stone."),
+    "chapel": ("the Old Chapel", "Broken pews under an open sky."),
+}
 
 
 def ev(i: int, turn: int = 1, **kw) -> Event:
@@ -47,26 +78,79 @@ def ev(i: int, turn: int = 1, **kw) -> Event:
 
 def story_events(turn: int = 1) -> tuple[Event, ...]:
     return (
-        ev(1, turn, actor="aldric", action_type="move", target="tavern", location="tavern",
-           outcome=Outcome.SUCCESS, data={"from": "gate"}, intensity=0.2),
-        ev(2, turn, actor="aldric", action_type="speak", target="brom", location="tavern", outcome=Outcome.SUCCESS,
-           dialogue="I need a room, and I need silence.", data={"reply": "Ale first, questions after."}),
-        ev(3, turn, actor="sera", action_type="investigate", location="chapel", outcome=Outcome.SUCCESS,
-           data={"finding": "a sigil scratched beneath the altar"}, intensity=0.4),
-        ev(4, turn, actor="vex", action_type="attack", target="brom", location="tavern", outcome=Outcome.SUCCESS,
-           dialogue="Nothing personal.", intensity=0.8,
-           data={"damage": 0.5, "wounded": ["brom"], "counter_by": ["brom", "aldric"]}),
+        ev(
+            1,
+            turn,
+            actor="aldric",
+            action_type="move",
+            target="tavern",
+            location="tavern",
+            outcome=Outcome.SUCCESS,
+            data={"from": "gate"},
+            intensity=0.2,
+        ),
+        ev(
+            2,
+            turn,
+            actor="aldric",
+            action_type="speak",
+            target="brom",
+            location="tavern",
+            outcome=Outcome.SUCCESS,
+            dialogue="I need a room, and I need silence.",
+            data={"reply": "Ale first, questions after."},
+        ),
+        ev(
+            3,
+            turn,
+            actor="sera",
+            action_type="investigate",
+            location="chapel",
+            outcome=Outcome.SUCCESS,
+            data={"finding": "a sigil scratched beneath the altar"},
+            intensity=0.4,
+        ),
+        ev(
+            4,
+            turn,
+            actor="vex",
+            action_type="attack",
+            target="brom",
+            location="tavern",
+            outcome=Outcome.SUCCESS,
+            dialogue="Nothing personal.",
+            intensity=0.8,
+            data={"damage": 0.5, "wounded": ["brom"], "counter_by": ["brom", "aldric"]},
+        ),
         ev(5, turn, kind="world", summary="A cold rain begins to fall over the valley", intensity=0.4),
     )
 
 
-def make_input(events=None, *, turn: int = 1, style: str = "epic_fantasy", verbosity: float = 0.6,
-               focus=ALL_FOCUS, tension: float = 0.5, omitted: int = 0, characters=None, locations=None,
-               title: str = "The Drowned King") -> NarrationInput:
-    return NarrationInput(turn=turn, title=title, style=style, verbosity=verbosity, focus=tuple(focus),
-                          events=tuple(story_events(turn) if events is None else events),
-                          characters=CHARACTERS if characters is None else characters,
-                          locations=LOCATIONS if locations is None else locations, tension=tension, omitted=omitted)
+def make_input(
+    events=None,
+    *,
+    turn: int = 1,
+    style: str = "epic_fantasy",
+    verbosity: float = 0.6,
+    focus=ALL_FOCUS,
+    tension: float = 0.5,
+    omitted: int = 0,
+    characters=None,
+    locations=None,
+    title: str = "The Drowned King",
+) -> NarrationInput:
+    return NarrationInput(
+        turn=turn,
+        title=title,
+        style=style,
+        verbosity=verbosity,
+        focus=tuple(focus),
+        events=tuple(story_events(turn) if events is None else events),
+        characters=CHARACTERS if characters is None else characters,
+        locations=LOCATIONS if locations is None else locations,
+        tension=tension,
+        omitted=omitted,
+    )
 
 
 def strip(line: str) -> str:
@@ -78,6 +162,7 @@ def write(inp: NarrationInput, seed: int = 1) -> str:
 
 
 # --- grammars -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("style", STYLES)
 def test_every_template_of_every_grammar_fills_cleanly(style):
@@ -121,6 +206,7 @@ def test_unknown_style_is_a_clear_config_error():
 
 # --- determinism and variety ----------------------------------------------------------------------
 
+
 def test_same_input_and_seed_give_identical_prose_and_other_seeds_differ():
     inp = make_input()
     assert write(inp, 7) == write(inp, 7)
@@ -155,14 +241,23 @@ def test_consecutive_chapters_do_not_reuse_opening_or_closing_lines():
 
 # --- every deed -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("action", ACTION_TYPES)
 @pytest.mark.parametrize("outcome", OUTCOMES)
 def test_every_action_and_outcome_renders_with_names(style, action, outcome):
     located = action in ("move", "flee")
     target = "gate" if located else "brom"
-    event = ev(1, actor="vex", action_type=action, target=target, location="gate" if located else "tavern",
-               outcome=Outcome(outcome), data={"from": "tavern"} if located else {}, intensity=0.6)
+    event = ev(
+        1,
+        actor="vex",
+        action_type=action,
+        target=target,
+        location="gate" if located else "tavern",
+        outcome=Outcome(outcome),
+        data={"from": "tavern"} if located else {},
+        intensity=0.6,
+    )
     for seed in range(12):  # enough draws to visit most templates of the slot
         for verbosity in (0.0, 0.5, 1.0):
             text = write(make_input([event], style=style, verbosity=verbosity), seed)
@@ -175,11 +270,20 @@ def test_every_action_and_outcome_renders_with_names(style, action, outcome):
 
 
 def test_unknown_names_and_places_fall_back_gracefully():
-    events = [ev(1, actor="p_007", action_type="attack", target="p_008", location="nowhere", outcome=Outcome.SUCCESS,
-                 data={"wounded": ["p_008"]}),
-              ev(2, actor=None, action_type="observe", location=None, outcome=Outcome.PARTIAL),
-              ev(3, actor="p_009", action_type="teleport", summary="P9 blinks out of existence"),
-              ev(4, actor="p_009", action_type="move", target="the_far_isle", location="the_far_isle")]
+    events = [
+        ev(
+            1,
+            actor="p_007",
+            action_type="attack",
+            target="p_008",
+            location="nowhere",
+            outcome=Outcome.SUCCESS,
+            data={"wounded": ["p_008"]},
+        ),
+        ev(2, actor=None, action_type="observe", location=None, outcome=Outcome.PARTIAL),
+        ev(3, actor="p_009", action_type="teleport", summary="P9 blinks out of existence"),
+        ev(4, actor="p_009", action_type="move", target="the_far_isle", location="the_far_isle"),
+    ]
     for style in STYLES:
         for seed in range(5):
             text = write(make_input(events, style=style, characters={}, locations={}), seed)
@@ -190,8 +294,10 @@ def test_unknown_names_and_places_fall_back_gracefully():
 
 
 def test_world_and_causal_events_become_dramatic_beats():
-    events = [ev(1, kind="world", summary="A storm breaks over the valley.", intensity=0.9),
-              ev(2, kind="causal", summary="Aldric's tower collapses", causes=("e1-001",))]
+    events = [
+        ev(1, kind="world", summary="A storm breaks over the valley.", intensity=0.9),
+        ev(2, kind="causal", summary="Aldric's tower collapses", causes=("e1-001",)),
+    ]
     for seed in range(10):
         text = write(make_input(events), seed)
         assert re.search(r"[Aa] storm breaks over the valley", text)
@@ -200,6 +306,7 @@ def test_world_and_causal_events_become_dramatic_beats():
 
 
 # --- dialogue, negotiation, harm ------------------------------------------------------------------
+
 
 def test_dialogue_focus_renders_every_line_and_a_reply_that_fits_the_outcome():
     for style in STYLES:
@@ -221,8 +328,15 @@ def test_without_dialogue_focus_only_some_lines_are_quoted():
 
 
 def test_speech_tags_follow_the_punctuation_of_the_line():
-    event = ev(1, actor="aldric", action_type="attack", target="vex", location="tavern", outcome=Outcome.SUCCESS,
-               dialogue="For the king!")
+    event = ev(
+        1,
+        actor="aldric",
+        action_type="attack",
+        target="vex",
+        location="tavern",
+        outcome=Outcome.SUCCESS,
+        dialogue="For the king!",
+    )
     texts = [write(make_input([event], focus=("dialogue",)), seed) for seed in range(20)]
     assert all('For the king!"' in t for t in texts)
     assert not any('king!,"' in t or 'king!."' in t for t in texts)
@@ -236,8 +350,15 @@ def test_voice_lines_appear_now_and_then_for_silent_characters():
 
 
 def test_wounds_falls_and_counters_are_told():
-    event = ev(1, actor="vex", action_type="attack", target="brom", location="tavern", outcome=Outcome.SUCCESS,
-               data={"damage": 0.7, "incapacitated": ["brom"], "wounded": ["vex"], "counter_by": ["brom", "sera"]})
+    event = ev(
+        1,
+        actor="vex",
+        action_type="attack",
+        target="brom",
+        location="tavern",
+        outcome=Outcome.SUCCESS,
+        data={"damage": 0.7, "incapacitated": ["brom"], "wounded": ["vex"], "counter_by": ["brom", "sera"]},
+    )
     grammar = load_grammar("epic_fantasy")
     falls = {t.text.replace("{victim}", "Brom") for t in grammar.pools["fall.one"]}
     wounds = {t.text.replace("{victim}", "Vex") for t in grammar.pools["wound.light"] + grammar.pools["wound.severe"]}
@@ -250,21 +371,38 @@ def test_wounds_falls_and_counters_are_told():
 
 
 def test_stances_colour_a_refusal_with_its_reason():
-    event = ev(1, actor="sera", action_type="help", target="aldric", location="chapel", outcome=Outcome.BLOCKED,
-               data={"negotiation": "rejected", "stances": [
-                   {"agent": "aldric", "stance": "refuse", "reason": "is too proud to accept Sera's help"}]})
+    event = ev(
+        1,
+        actor="sera",
+        action_type="help",
+        target="aldric",
+        location="chapel",
+        outcome=Outcome.BLOCKED,
+        data={
+            "negotiation": "rejected",
+            "stances": [{"agent": "aldric", "stance": "refuse", "reason": "is too proud to accept Sera's help"}],
+        },
+    )
     texts = [write(make_input([event], verbosity=0.9), seed) for seed in range(30)]
     assert any("Aldric is too proud to accept Sera's help." in t for t in texts)
 
 
 def test_a_missing_target_is_looked_for_in_vain():
-    event = ev(1, actor="vex", action_type="attack", target="brom", location="tavern", outcome=Outcome.BLOCKED,
-               data={"missing": True})
+    event = ev(
+        1,
+        actor="vex",
+        action_type="attack",
+        target="brom",
+        location="tavern",
+        outcome=Outcome.BLOCKED,
+        data={"missing": True},
+    )
     missing = {t.text.format(actor="Vex", target="Brom") for t in load_grammar("noir").pools["missing"]}
     assert any(m in write(make_input([event], style="noir"), 2) for m in missing)
 
 
 # --- verbosity, focus, omissions ------------------------------------------------------------------
+
 
 def _pool_texts(style: str, *keys: str) -> list[str]:
     grammar = load_grammar(style)
@@ -294,10 +432,12 @@ def test_atmosphere_focus_adds_scene_lines():
 
 def test_action_focus_dwells_on_the_fight():
     flourishes = _pool_texts("epic_fantasy", "flourish.attack")
-    with_focus = sum(any(f in write(make_input(focus=("action",), verbosity=1.0), s) for f in flourishes)
-                     for s in range(20))
-    without = sum(any(f in write(make_input(focus=("dialogue",), verbosity=1.0), s) for f in flourishes)
-                  for s in range(20))
+    with_focus = sum(
+        any(f in write(make_input(focus=("action",), verbosity=1.0), s) for f in flourishes) for s in range(20)
+    )
+    without = sum(
+        any(f in write(make_input(focus=("dialogue",), verbosity=1.0), s) for f in flourishes) for s in range(20)
+    )
     assert with_focus >= 10 and without == 0
 
 
@@ -317,7 +457,13 @@ def test_a_turn_without_events_is_a_quiet_line(style):
 
 def test_tension_bands():
     assert [tension_band(t) for t in (0.0, 0.34, 0.35, 0.69, 0.7, 1.0)] == [
-        "calm", "calm", "rising", "rising", "high", "high"]
+        "calm",
+        "calm",
+        "rising",
+        "rising",
+        "high",
+        "high",
+    ]
 
 
 def test_events_are_grouped_by_place_into_paragraphs():
@@ -329,11 +475,19 @@ def test_events_are_grouped_by_place_into_paragraphs():
 
 
 def test_twelve_events_take_well_under_a_few_milliseconds():
-    events = [ev(i, actor=name, action_type=ACTION_TYPES[i % 10],
-                 target="gate" if ACTION_TYPES[i % 10] in ("move", "flee") else "brom",
-                 location=("tavern", "gate", "chapel")[i % 3], outcome=Outcome(OUTCOMES[i % 4]),
-                 dialogue="Hold fast!" if i % 3 == 0 else None, intensity=0.6)
-              for i, name in enumerate(["aldric", "sera", "vex"] * 4)]
+    events = [
+        ev(
+            i,
+            actor=name,
+            action_type=ACTION_TYPES[i % 10],
+            target="gate" if ACTION_TYPES[i % 10] in ("move", "flee") else "brom",
+            location=("tavern", "gate", "chapel")[i % 3],
+            outcome=Outcome(OUTCOMES[i % 4]),
+            dialogue="Hold fast!" if i % 3 == 0 else None,
+            intensity=0.6,
+        )
+        for i, name in enumerate(["aldric", "sera", "vex"] * 4)
+    ]
     inp = make_input(events)
     write(inp)
     start = time.perf_counter()
@@ -343,6 +497,7 @@ def test_twelve_events_take_well_under_a_few_milliseconds():
 
 
 # --- text helpers ---------------------------------------------------------------------------------
+
 
 def test_text_helpers():
     assert quote_forms("Stand aside.") == ("Stand aside.", "Stand aside,")
@@ -359,12 +514,21 @@ def test_text_helpers():
     assert decap("I know.") == "I know." and decap("NASA calls.") == "NASA calls."
 
 
-
 def test_prose_does_not_depend_on_the_process_hash_seed():
     # string hashing differs between processes: the prose must never depend on set or hash order
-    code = ("import random, tests.unit.test_offline_prose as t\n"
-            "print(t.narrate(t.make_input(verbosity=1.0), random.Random(3)))")
-    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
-                           env={"PYTHONHASHSEED": seed, "PATH": os.environ.get("PATH", "")}).stdout
-            for seed in ("1", "2")}
+    code = (
+        "import random, tests.unit.test_offline_prose as t\n"
+        "print(t.narrate(t.make_input(verbosity=1.0), random.Random(3)))"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={"PYTHONHASHSEED": seed, "PATH": os.environ.get("PATH", "")},
+        ).stdout
+        for seed in ("1", "2")
+    }
     assert len(outs) == 1 and outs.pop().strip()

@@ -64,8 +64,9 @@ def test_a_failing_model_falls_back_without_repair():
 
 def test_check_decision_explains_what_is_wrong():
     _, _, brief = setup(None)
-    assert "not available" in check_decision(brief, Decision(action_type=ActionType.ATTACK, target="x")) \
-        or "not possible" in check_decision(brief, Decision(action_type=ActionType.ATTACK, target="x"))
+    assert "not available" in check_decision(
+        brief, Decision(action_type=ActionType.ATTACK, target="x")
+    ) or "not possible" in check_decision(brief, Decision(action_type=ActionType.ATTACK, target="x"))
     assert "takes no target" in check_decision(brief, Decision(action_type=ActionType.REST, target="dragon"))
     assert check_decision(brief, Decision(action_type=ActionType.REST)) is None
 

@@ -20,16 +20,33 @@ def _persona(pid, name, location, **kw):
 
 
 ISOLATED = {
-    "title": "Two Rooms", "style": "noir", "seed": 5,
-    "locations": [_place("cellar", "Cellar", ["hall"]), _place("hall", "Hall", ["cellar", "yard"]),
-                  _place("yard", "Yard", ["hall", "field"]), _place("field", "Field", ["yard", "tower"]),
-                  _place("tower", "Tower", ["field"])],
-    "personas": [_persona("watcher", "Wilma Watcher", "cellar"),
-                 _persona("brute", "Bruno Brute", "tower"),
-                 _persona("victim", "Vera Victim", "tower")],
+    "title": "Two Rooms",
+    "style": "noir",
+    "seed": 5,
+    "locations": [
+        _place("cellar", "Cellar", ["hall"]),
+        _place("hall", "Hall", ["cellar", "yard"]),
+        _place("yard", "Yard", ["hall", "field"]),
+        _place("field", "Field", ["yard", "tower"]),
+        _place("tower", "Tower", ["field"]),
+    ],
+    "personas": [
+        _persona("watcher", "Wilma Watcher", "cellar"),
+        _persona("brute", "Bruno Brute", "tower"),
+        _persona("victim", "Vera Victim", "tower"),
+    ],
     # a public rumour that puts Vera in the yard: she is in the tower all along
-    "fragments": [{"id": "rumour", "content": "Vera was seen in the yard", "visibility": "public",
-                   "key": "location_of:victim", "value": "yard", "reliability": 0.9, "subjects": ["victim"]}],
+    "fragments": [
+        {
+            "id": "rumour",
+            "content": "Vera was seen in the yard",
+            "visibility": "public",
+            "key": "location_of:victim",
+            "value": "yard",
+            "reliability": 0.9,
+            "subjects": ["victim"],
+        }
+    ],
 }
 
 
@@ -41,8 +58,13 @@ def test_a_far_away_fight_is_not_told_and_a_false_rumour_is_told_as_believed():
     session = Engine("local").create_session(ISOLATED, seed=5)
     for _ in range(4):
         # Vera stands her ground (a player's choice), so the fight stays in the tower
-        session.step({"watcher": {"action_type": "rest"}, "brute": {"action_type": "attack", "target": "victim"},
-                      "victim": {"action_type": "rest"}})
+        session.step(
+            {
+                "watcher": {"action_type": "rest"},
+                "brute": {"action_type": "attack", "target": "victim"},
+                "victim": {"action_type": "rest"},
+            }
+        )
     world = session.world
     assert world.personas["victim"].location == "tower" and world.personas["watcher"].location == "cellar"
     told = session.narrative()
@@ -96,8 +118,12 @@ def test_pov_chapters_tell_only_what_each_persona_perceived(scenario, seed):
                 e = events[eid]
                 involved = pid in (e.actor, e.target, *e.participants)
                 assert e.turn == t
-                assert (involved or e.location is None or e.location in (near if e.kind != "action" else stood)
-                        or (e.data or {}).get("from") in stood), (pid, e)
+                assert (
+                    involved
+                    or e.location is None
+                    or e.location in (near if e.kind != "action" else stood)
+                    or (e.data or {}).get("from") in stood
+                ), (pid, e)
                 met |= {x for x in (e.actor, e.target, *e.participants) if x}
                 met |= {x for k in ("wounded", "incapacitated", "counter_by") for x in (e.data or {}).get(k, ())}
                 met |= {s["agent"] for s in (e.data or {}).get("stances", ())}
@@ -108,7 +134,7 @@ def test_pov_chapters_tell_only_what_each_persona_perceived(scenario, seed):
             text = chapter.text.replace(session.scenario.title, "")  # the book's title is no knowledge
             assert _names(text, people) <= met, (pid, t, _names(text, people) - met, text)
             # a place it never stood at, saw across to, or believes something about is never named
-            seen_places = {x for s in where[pid][:t + 1] for x in (s, *world.locations[s].neighbours)}
+            seen_places = {x for s in where[pid][: t + 1] for x in (s, *world.locations[s].neighbours)}
             assert _names(text, places) <= seen_places | believed_places, (pid, t, text)
     assert told_someone_else > 0  # the chapters do tell what others did in sight
 

@@ -20,7 +20,10 @@ from novel_engine.llm.prose_lines import fits_listener, named_in
 from novel_engine.scenarios.synthetic import synthetic
 from novel_engine.testing.tales import TRAITS
 
-PLACES = {"lane": Location("lane", "Gutter Lane", "Wet cobbles.", ("bar",)), "bar": Location("bar", "The Bar", "", ("lane",))}
+PLACES = {
+    "lane": Location("lane", "Gutter Lane", "Wet cobbles.", ("bar",)),
+    "bar": Location("bar", "The Bar", "", ("lane",)),
+}
 
 
 def sketch(pid, name, voice=(), **kw):
@@ -28,15 +31,34 @@ def sketch(pid, name, voice=(), **kw):
 
 
 def tell(events, characters, *, style="noir", turn=1, before="", focus=("dialogue",), seed=1):
-    inp = NarrationInput(turn=turn, title="T", style=style, verbosity=0.8, focus=focus, events=tuple(events),
-                         characters=characters, locations={k: (v.name, v.description) for k, v in PLACES.items()},
-                         tension=0.5, before=before)
+    inp = NarrationInput(
+        turn=turn,
+        title="T",
+        style=style,
+        verbosity=0.8,
+        focus=focus,
+        events=tuple(events),
+        characters=characters,
+        locations={k: (v.name, v.description) for k, v in PLACES.items()},
+        tension=0.5,
+        before=before,
+    )
     return narrate(inp, random.Random(seed))
 
 
 def act(i, actor, action, target=None, outcome=Outcome.SUCCESS, turn=1, **kw):
-    return Event(id=f"e{turn}.{i}", turn=turn, kind="action", summary="x", actor=actor, action_type=action,
-                 target=target, location="lane", outcome=outcome, **kw)
+    return Event(
+        id=f"e{turn}.{i}",
+        turn=turn,
+        kind="action",
+        summary="x",
+        actor=actor,
+        action_type=action,
+        target=target,
+        location="lane",
+        outcome=outcome,
+        **kw,
+    )
 
 
 def quotes(text):
@@ -56,8 +78,11 @@ def test_names_in_a_line_and_whom_it_fits():
 def test_a_voice_line_naming_someone_is_said_only_to_them():
     line = "Burns like these don't come from a cookfire, Mirela."
     healer = sketch("healer", "Wren Ashby", (line,))
-    people = {"healer": healer, "merchant": sketch("merchant", "Mirela Quickhand"),
-              "elder": sketch("elder", "Elder Thessaly Brann")}
+    people = {
+        "healer": healer,
+        "merchant": sketch("merchant", "Mirela Quickhand"),
+        "elder": sketch("elder", "Elder Thessaly Brann"),
+    }
     to_elder = [tell([act(1, "healer", "help", "elder", dialogue=line)], people, seed=s) for s in range(40)]
     assert not any("cookfire" in t for t in to_elder)
     to_mirela = [tell([act(1, "healer", "help", "merchant", dialogue=line)], people, seed=s) for s in range(40)]
@@ -67,9 +92,12 @@ def test_a_voice_line_naming_someone_is_said_only_to_them():
 
 
 def test_persuasion_asks_its_request_and_the_reply_agrees_with_the_outcome():
-    people = {"detective": sketch("detective", "Jack Halloran", aims={"singer": "Get the singer to say what she saw "
-                                                                                 "from her window"}),
-              "singer": sketch("singer", "Vera Lane")}
+    people = {
+        "detective": sketch(
+            "detective", "Jack Halloran", aims={"singer": "Get the singer to say what she saw from her window"}
+        ),
+        "singer": sketch("singer", "Vera Lane"),
+    }
     g = load_grammar("noir")
     for outcome in ("success", "failure"):
         agree = [t.text.rstrip(".!?") for t in g.pools[f"replies.persuade.{outcome}"]]
@@ -83,8 +111,11 @@ def test_persuasion_asks_its_request_and_the_reply_agrees_with_the_outcome():
 
 
 def test_a_told_fact_is_what_is_said():
-    people = {"reporter": sketch("reporter", "Sam Pike"), "detective": sketch("detective", "Jack Halloran"),
-              "boss": sketch("boss", "Leo Varga")}
+    people = {
+        "reporter": sketch("reporter", "Sam Pike"),
+        "detective": sketch("detective", "Jack Halloran"),
+        "boss": sketch("boss", "Leo Varga"),
+    }
     told = {"tells": {"key": "location_of:boss", "value": "bar", "content": "location of boss: bar"}}
     for seed in range(10):
         text = tell([act(1, "reporter", "speak", "detective", data=told)], people, seed=seed)
@@ -94,14 +125,21 @@ def test_a_told_fact_is_what_is_said():
 
 def test_a_voice_line_is_not_said_again_within_five_chapters():
     line = "Everything has a price."
-    people = {"vex": PersonaState("vex", "Vex", "lane", dict(TRAITS), voice=(line,)),
-              "jo": PersonaState("jo", "Jo", "lane", dict(TRAITS)), "kim": PersonaState("kim", "Kim", "lane", dict(TRAITS))}
+    people = {
+        "vex": PersonaState("vex", "Vex", "lane", dict(TRAITS), voice=(line,)),
+        "jo": PersonaState("jo", "Jo", "lane", dict(TRAITS)),
+        "kim": PersonaState("kim", "Kim", "lane", dict(TRAITS)),
+    }
     agent = ChroniclerAgent(OfflineModel(), style="noir", verbosity=1.0, focus_areas=("dialogue",), seed=3)
     said = []
     for turn in range(1, 31):
-        text = asyncio.run(agent.create_narrative(
-            [act(1, "vex", "attack", ("jo", "kim")[turn % 2], turn=turn, dialogue=line)], people,
-            WorldContext(title="T", turn=turn, locations=PLACES, tension=0.5)))
+        text = asyncio.run(
+            agent.create_narrative(
+                [act(1, "vex", "attack", ("jo", "kim")[turn % 2], turn=turn, dialogue=line)],
+                people,
+                WorldContext(title="T", turn=turn, locations=PLACES, tension=0.5),
+            )
+        )
         if line[:-1] in text:
             said.append(turn)
     assert len(said) >= 2, said
@@ -126,6 +164,7 @@ def test_most_quoted_lines_are_made_not_copied(scenario):
 
 # --- kinds ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("style", STYLES)
 def test_a_machine_is_damaged_not_bleeding(style):
     people = {"ai": sketch("ai", "VESTA", kind="machine"), "jo": sketch("jo", "Jo Reyes")}
@@ -138,8 +177,12 @@ def test_a_machine_is_damaged_not_bleeding(style):
             assert not any(blood.search(s) for s in harm), (style, harm)
     g = load_grammar(style)
     machine = {t.text.replace("{victim}", "VESTA") for t in g.pools["kind.machine.fall.one"]}
-    text = tell([act(1, "jo", "attack", "ai", data={"damage": 0.9, "incapacitated": ["ai"]})], people, style=style,
-                focus=("action",))
+    text = tell(
+        [act(1, "jo", "attack", "ai", data={"damage": 0.9, "incapacitated": ["ai"]})],
+        people,
+        style=style,
+        focus=("action",),
+    )
     assert any(m in text for m in machine)
 
 

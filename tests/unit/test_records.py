@@ -11,15 +11,50 @@ from dataclasses import dataclass
 import pytest
 
 from novel_engine.core.events import (
-    Event, InformationFragment, Outcome, SourceType, Visibility, build_event, build_fragment,
+    Event,
+    InformationFragment,
+    Outcome,
+    SourceType,
+    Visibility,
+    build_event,
+    build_fragment,
 )
 from novel_engine.core.records import fast_constructor
 from novel_engine.errors import NovelEngineError
 
-EVENT = ("e0003.000001", 3, "action", "Ann attacks Bob", "ann", "attack", "bob", "hall", Outcome.SUCCESS, "Take that!",
-         ("ann", "bob"), ("e0002.000004",), 0.75, ("player",), {"damage": 0.4})
-FRAGMENT = ("ev:e0003.000001", "Ann attacks Bob", SourceType.DIRECT_OBSERVATION, 0.9, "hall", 3, ("ann", "bob"),
-            Visibility.LOCAL, "ann", "hostile:ann", "bob", -0.8, 0.95, 1)
+EVENT = (
+    "e0003.000001",
+    3,
+    "action",
+    "Ann attacks Bob",
+    "ann",
+    "attack",
+    "bob",
+    "hall",
+    Outcome.SUCCESS,
+    "Take that!",
+    ("ann", "bob"),
+    ("e0002.000004",),
+    0.75,
+    ("player",),
+    {"damage": 0.4},
+)
+FRAGMENT = (
+    "ev:e0003.000001",
+    "Ann attacks Bob",
+    SourceType.DIRECT_OBSERVATION,
+    0.9,
+    "hall",
+    3,
+    ("ann", "bob"),
+    Visibility.LOCAL,
+    "ann",
+    "hostile:ann",
+    "bob",
+    -0.8,
+    0.95,
+    1,
+)
 
 
 def test_builders_make_the_same_records_as_the_constructors() -> None:

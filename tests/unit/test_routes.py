@@ -36,8 +36,9 @@ def _reference(m: _Map, here: str, dest: str) -> str | None:
     return None if here == dest else parent.get(here)
 
 
-maps = st.integers(1, 40).flatmap(lambda n: st.lists(
-    st.lists(st.integers(0, n + 1), max_size=5), min_size=n, max_size=n))  # n + 1: a place off the map
+maps = st.integers(1, 40).flatmap(
+    lambda n: st.lists(st.lists(st.integers(0, n + 1), max_size=5), min_size=n, max_size=n)
+)  # n + 1: a place off the map
 
 
 @settings(max_examples=150, deadline=None)

@@ -14,9 +14,7 @@ from novel_engine.core.scenario import Scenario, validate_scenario
 from novel_engine.core.setup import build_world, gc_paused, symmetric_neighbours
 from novel_engine.core.world import CORE_TRAITS, Goal, Relationship
 from novel_engine.errors import NovelEngineError, ScenarioError, UnknownScenarioError
-from novel_engine.scenarios import (
-    MAX_SCENARIO_BYTES, builtin_names, describe_builtins, load_scenario, synthetic,
-)
+from novel_engine.scenarios import MAX_SCENARIO_BYTES, builtin_names, describe_builtins, load_scenario, synthetic
 
 BUILTINS = {"fantasy_world": "epic_fantasy", "noir_city": "noir", "space_station": "sci_fi"}
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "novel_engine" / "scenarios" / "builtin"
@@ -36,9 +34,14 @@ def _minimal(**over) -> dict:
             {"id": "c", "name": "C"},
         ],
         "personas": [
-            {"id": "p1", "name": "One", "traits": _traits(), "location": "a",
-             "relationships": [{"target": "p2", "trust": 0.5, "affinity": -0.5}],
-             "goals": ["wander", {"text": "hit two", "action": "attack", "target": "p2", "priority": 0.9}]},
+            {
+                "id": "p1",
+                "name": "One",
+                "traits": _traits(),
+                "location": "a",
+                "relationships": [{"target": "p2", "trust": 0.5, "affinity": -0.5}],
+                "goals": ["wander", {"text": "hit two", "action": "attack", "target": "p2", "priority": 0.9}],
+            },
             {"id": "p2", "name": "Two", "traits": _traits(), "location": "a"},
             {"id": "p3", "name": "Three", "traits": _traits(), "location": "c"},
         ],
@@ -52,6 +55,7 @@ def _errors(exc: ScenarioError) -> list[str]:
 
 
 # --- built-ins -----------------------------------------------------------------------------------
+
 
 def test_builtin_names_lists_the_shipped_files():
     assert set(BUILTINS) <= set(builtin_names())
@@ -85,8 +89,9 @@ def test_fantasy_world_has_the_dragon_premise():
     personas = {p.id: p for p in sc.personas}
     dragon = personas["dragon"]
     assert dragon.location == "eastern_tower" and dragon.traits["aggressiveness"] >= 0.8
-    assert any(g.action is ActionType.ATTACK and g.target == "dragon"
-               for p in sc.personas if p.id != "dragon" for g in p.goals)
+    assert any(
+        g.action is ActionType.ATTACK and g.target == "dragon" for p in sc.personas if p.id != "dragon" for g in p.goals
+    )
     claims = {(f.location, f.value) for f in sc.fragments if f.key == "location_of:dragon"}
     assert ("tavern", "eastern_tower") in claims
     assert any(value != "eastern_tower" for _, value in claims)  # a contradicting rumour
@@ -110,6 +115,7 @@ def test_describe_builtins():
 
 
 # --- loading ---------------------------------------------------------------------------------------
+
 
 def test_load_by_path_str_pathlike_and_mapping(tmp_path):
     text = (BUILTIN_DIR / "noir_city.yaml").read_text()
@@ -177,18 +183,22 @@ def test_several_schema_errors_reported_at_once():
     }
 
 
-@pytest.mark.parametrize("mutate, expected", [
-    (lambda d: d["locations"][0]["neighbours"].append("atlantis"),
-     "locations[0].neighbours[1]: unknown location 'atlantis'"),
-    (lambda d: d["personas"][1]["traits"].pop("compassion"),
-     "personas[1].traits: missing trait(s): compassion"),
-    (lambda d: d["personas"][0]["relationships"].append({"target": "ghost"}),
-     "personas[0].relationships[1].target: unknown persona 'ghost'"),
-    (lambda d: d["personas"][2].update(id="p1"),
-     "personas[2].id: duplicate id 'p1'"),
-    (lambda d: d["locations"][2].update(id="a"),
-     "locations[2].id: duplicate id 'a'"),
-])
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (
+            lambda d: d["locations"][0]["neighbours"].append("atlantis"),
+            "locations[0].neighbours[1]: unknown location 'atlantis'",
+        ),
+        (lambda d: d["personas"][1]["traits"].pop("compassion"), "personas[1].traits: missing trait(s): compassion"),
+        (
+            lambda d: d["personas"][0]["relationships"].append({"target": "ghost"}),
+            "personas[0].relationships[1].target: unknown persona 'ghost'",
+        ),
+        (lambda d: d["personas"][2].update(id="p1"), "personas[2].id: duplicate id 'p1'"),
+        (lambda d: d["locations"][2].update(id="a"), "locations[2].id: duplicate id 'a'"),
+    ],
+)
 def test_cross_reference_errors(mutate, expected):
     data = _minimal()
     mutate(data)
@@ -241,6 +251,7 @@ def test_not_a_mapping(tmp_path):
 
 # --- build_world ---------------------------------------------------------------------------------
 
+
 def test_build_world_symmetric_neighbours_and_location_index():
     sc = load_scenario(_minimal())
     world, fragments = build_world(sc)
@@ -255,11 +266,15 @@ def test_build_world_symmetric_neighbours_and_location_index():
 
 
 def test_symmetric_neighbours_dedupes():
-    sc = load_scenario(_minimal(locations=[
-        {"id": "a", "name": "A", "neighbours": ["b", "b"]},
-        {"id": "b", "name": "B", "neighbours": ["a"]},
-        {"id": "c", "name": "C", "neighbours": ["a"]},
-    ]))
+    sc = load_scenario(
+        _minimal(
+            locations=[
+                {"id": "a", "name": "A", "neighbours": ["b", "b"]},
+                {"id": "b", "name": "B", "neighbours": ["a"]},
+                {"id": "c", "name": "C", "neighbours": ["a"]},
+            ]
+        )
+    )
     assert symmetric_neighbours(sc.locations) == {"a": ("b", "c"), "b": ("a",), "c": ("a",)}
 
 
@@ -299,6 +314,7 @@ def test_build_world_shares_no_mutable_state_with_the_scenario():
 
 def test_gc_paused_restores_state():
     import gc
+
     assert gc.isenabled()
     with gc_paused():
         assert not gc.isenabled()
@@ -309,6 +325,7 @@ def test_gc_paused_restores_state():
 
 
 # --- synthetic -----------------------------------------------------------------------------------
+
 
 def _components(world) -> int:
     seen: set[str] = set()
@@ -334,9 +351,10 @@ def test_synthetic_is_deterministic():
     assert synthetic(300, seed=5, style="noir") != synthetic(300, seed=5)
 
 
-@pytest.mark.parametrize("n, locations, expected_locations", [
-    (1, None, 4), (9, None, 4), (57, None, 5), (1000, None, 100), (50, 1, 1), (50, 2, 2), (50, 3, 3), (10, 40, 40),
-])
+@pytest.mark.parametrize(
+    "n, locations, expected_locations",
+    [(1, None, 4), (9, None, 4), (57, None, 5), (1000, None, 100), (50, 1, 1), (50, 2, 2), (50, 3, 3), (10, 40, 40)],
+)
 def test_synthetic_sizes_and_connectivity(n, locations, expected_locations):
     sc = synthetic(n, locations=locations, seed=1)
     assert len(sc.personas) == n
@@ -369,8 +387,13 @@ def test_synthetic_content():
         assert all(0.0 <= v <= 1.0 for v in p.traits.values())
         assert 1 <= len(p.goals) <= 2
         for g in p.goals:
-            assert g.action in {ActionType.ATTACK, ActionType.HELP, ActionType.PERSUADE, ActionType.MOVE,
-                                ActionType.INVESTIGATE}
+            assert g.action in {
+                ActionType.ATTACK,
+                ActionType.HELP,
+                ActionType.PERSUADE,
+                ActionType.MOVE,
+                ActionType.INVESTIGATE,
+            }
             assert g.target in ids or g.target in world.locations
         for target, rel in p.relationships.items():
             assert target in ids and target != p.id
@@ -388,10 +411,19 @@ def test_synthetic_content():
     assert len(sc.causal_rules) >= 2 and len(sc.narrative_goals) >= 2 and sc.complications
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"personas": 0}, {"personas": -5}, {"personas": 2.5}, {"personas": True}, {"locations": 0},
-    {"locations": -1}, {"seed": "x"}, {"style": "western"},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"personas": 0},
+        {"personas": -5},
+        {"personas": 2.5},
+        {"personas": True},
+        {"locations": 0},
+        {"locations": -1},
+        {"seed": "x"},
+        {"style": "western"},
+    ],
+)
 def test_synthetic_rejects_bad_arguments(kwargs):
     with pytest.raises(NovelEngineError) as info:
         synthetic(**kwargs)

@@ -52,7 +52,8 @@ def test_a_scenario_file_with_a_seed_out_of_range_names_the_field(tmp_path):
     with pytest.raises(ScenarioError) as err:
         load_scenario(path)
     assert [(e.path, e.message) for e in err.value.errors] == [
-        ("seed", f"must be between 0 and 2**63 - 1 ({SEED_LIMIT - 1}), got {TOO_BIG}")]
+        ("seed", f"must be between 0 and 2**63 - 1 ({SEED_LIMIT - 1}), got {TOO_BIG}")
+    ]
 
 
 def test_synthetic_worlds_check_their_seed_too():

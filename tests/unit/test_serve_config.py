@@ -43,8 +43,9 @@ def test_builder_takes_args_and_refuses_unknown_or_malformed_ones():
 
 
 def test_serve_config_reads_args_over_environment():
-    cfg = ServeConfig.from_args({"heartbeat_s": "3"}, env={"NOVEL_ENGINE_SERVE_HEARTBEAT_S": "9",
-                                                           "NOVEL_ENGINE_SERVE_DEV_MODE": "yes"})
+    cfg = ServeConfig.from_args(
+        {"heartbeat_s": "3"}, env={"NOVEL_ENGINE_SERVE_HEARTBEAT_S": "9", "NOVEL_ENGINE_SERVE_DEV_MODE": "yes"}
+    )
     assert cfg.heartbeat_s == 3.0 and cfg.dev_mode is True
 
 

@@ -91,8 +91,9 @@ def test_a_slow_socket_is_told_where_to_resume_and_nobody_else_waits():
         got = await drain(fast, 32)
         assert [f["seq"] for f in got] == list(range(1, 33))
         notice = frames_of(slow)
-        assert notice == [{"type": "overflow", "session_id": "s", "after_seq": taken[-1],
-                           "detail": notice[0]["detail"]}]
+        assert notice == [
+            {"type": "overflow", "session_id": "s", "after_seq": taken[-1], "detail": notice[0]["detail"]}
+        ]
         assert "s" not in slow.subs and slow.overflows == 1
         await fan.subscribe(slow, "s", notice[0]["after_seq"], None)  # resubscribe: the rest, no gap
         rest = [f["seq"] for f in await drain(slow, 32)]

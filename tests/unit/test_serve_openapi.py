@@ -38,8 +38,10 @@ def test_every_error_status_is_a_problem_document(doc):
         errors = {s: r for s, r in op["responses"].items() if s.startswith(("4", "5"))}
         if name not in ("GET /health", "GET /metrics"):
             assert errors, name
-        for status, response in errors.items():
-            assert response["content"] == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for response in errors.values():
+            assert response["content"] == {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }
         if "security" in op:
             assert {"401", "422", "429", "503"} <= set(errors), name
         if "{session_id}" in name:
@@ -49,8 +51,11 @@ def test_every_error_status_is_a_problem_document(doc):
 
 def test_the_create_session_rules_are_in_its_schema(doc):
     body = doc["components"]["schemas"]["CreateSession"]
-    assert body["oneOf"] == [{"required": ["world_template"]}, {"required": ["scenario"]},
-                             {"required": ["scenario_yaml"]}]
+    assert body["oneOf"] == [
+        {"required": ["world_template"]},
+        {"required": ["scenario"]},
+        {"required": ["scenario_yaml"]},
+    ]
     assert "synthetic" in body["properties"]["world_template"]["enum"]
     synthetic = [r["then"] for r in body["allOf"] if r["if"]["properties"]["world_template"]["const"] == "synthetic"]
     assert synthetic == [{"required": ["agent_count"], "properties": {"agent_count": {"type": "integer"}}}]
@@ -59,12 +64,15 @@ def test_the_create_session_rules_are_in_its_schema(doc):
     assert (seed["minimum"], seed["maximum"]) == (0, 2**63 - 1)
 
 
-@pytest.mark.parametrize("method, path, allow", [
-    ("PUT", "/api/v1/sessions/abc", "DELETE, GET"),
-    ("OPTIONS", "/api/v1/sessions", "GET, POST"),
-    ("TRACE", "/api/v1/sessions/abc/agents/hero", "PUT"),
-    ("POST", "/health", "GET"),
-])
+@pytest.mark.parametrize(
+    "method, path, allow",
+    [
+        ("PUT", "/api/v1/sessions/abc", "DELETE, GET"),
+        ("OPTIONS", "/api/v1/sessions", "GET, POST"),
+        ("TRACE", "/api/v1/sessions/abc/agents/hero", "PUT"),
+        ("POST", "/health", "GET"),
+    ],
+)
 def test_405_names_every_method_of_the_path(method, path, allow):
     with TestClient(create_app(ServeConfig())) as client:
         r = client.request(method, path)

@@ -6,8 +6,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from novel_engine.errors import (ConflictError, FieldError, InvalidActionError, RateLimitedError, ScenarioError,
-                                 StoreError)
+from novel_engine.errors import (
+    ConflictError,
+    FieldError,
+    InvalidActionError,
+    RateLimitedError,
+    ScenarioError,
+    StoreError,
+)
 from serve_app.problems import from_engine_error, install_problem_handlers
 
 
@@ -17,8 +23,10 @@ class Body(BaseModel):
 
 def test_engine_errors_map_to_status_paths_and_headers():
     sc = from_engine_error(ScenarioError("bad scenario", [FieldError("personas[2].traits.courage", "must be <= 1")]))
-    assert (sc.status, sc.errors) == (422, [{"path": "body.scenario.personas[2].traits.courage",
-                                             "message": "must be <= 1"}])
+    assert (sc.status, sc.errors) == (
+        422,
+        [{"path": "body.scenario.personas[2].traits.courage", "message": "must be <= 1"}],
+    )
     act = from_engine_error(InvalidActionError("unknown target", field="agent_actions.hero.target"))
     assert act.status == 422 and act.errors[0]["path"] == "body.agent_actions.hero.target"
     limited = from_engine_error(RateLimitedError("slow down", retry_after=12.2))

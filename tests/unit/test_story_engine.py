@@ -21,16 +21,28 @@ SHARP = {**TRAITS, "intelligence": 1.0}
 
 def scenario(**extra):
     data = {
-        "title": "Test", "seed": 1,
-        "locations": [{"id": "hall", "name": "The Hall", "neighbours": ["yard"]},
-                      {"id": "yard", "name": "The Yard", "neighbours": ["hall", "gate"]},
-                      {"id": "gate", "name": "The Gate", "neighbours": ["yard"]}],
+        "title": "Test",
+        "seed": 1,
+        "locations": [
+            {"id": "hall", "name": "The Hall", "neighbours": ["yard"]},
+            {"id": "yard", "name": "The Yard", "neighbours": ["hall", "gate"]},
+            {"id": "gate", "name": "The Gate", "neighbours": ["yard"]},
+        ],
         "personas": [
-            {"id": "ann", "name": "Ann", "location": "hall",
-             "traits": {**TRAITS, "courage": 0.9, "aggressiveness": 0.9, "compassion": 0.2}},
+            {
+                "id": "ann",
+                "name": "Ann",
+                "location": "hall",
+                "traits": {**TRAITS, "courage": 0.9, "aggressiveness": 0.9, "compassion": 0.2},
+            },
             {"id": "bob", "name": "Bob", "location": "hall", "traits": {**TRAITS, "courage": 0.1}},
-            {"id": "cat", "name": "Cat", "location": "yard", "traits": SHARP,
-             "relationships": [{"target": "bob", "trust": 0.5, "affinity": 0.6}]},
+            {
+                "id": "cat",
+                "name": "Cat",
+                "location": "yard",
+                "traits": SHARP,
+                "relationships": [{"target": "bob", "trust": 0.5, "affinity": 0.6}],
+            },
         ],
     }
     data.update(extra)
@@ -39,6 +51,7 @@ def scenario(**extra):
 
 def director(sc=None, seed=1):
     from tests.unit.test_director import director as make  # the same builder, over this module's scenario
+
     return make(sc or scenario(), seed)
 
 
@@ -47,6 +60,7 @@ def act(actor, kind, target=None):
 
 
 # -- one consistent turn -----------------------------------------------------------------------
+
 
 def test_moves_take_effect_before_interactions():
     d, world = director()
@@ -86,9 +100,20 @@ def test_whoever_falls_does_nothing_more_until_helped():
 
 # -- the coherence check against the world -----------------------------------------------------
 
+
 def _event(eid, actor, kind, target=None, location="hall", **data):
-    return Event(id=eid, turn=1, kind="action", summary="x", actor=actor, action_type=kind, target=target,
-                 location=location, outcome=Outcome.SUCCESS, data=data)
+    return Event(
+        id=eid,
+        turn=1,
+        kind="action",
+        summary="x",
+        actor=actor,
+        action_type=kind,
+        target=target,
+        location=location,
+        outcome=Outcome.SUCCESS,
+        data=data,
+    )
 
 
 def test_the_turn_check_catches_what_the_world_contradicts():
@@ -97,10 +122,13 @@ def test_the_turn_check_catches_what_the_world_contradicts():
     arcs = character_arcs(world)
     check = NarrativeCoherenceEngine().begin_turn([], world=world, kept={"pact": "yard"})
     assert check.check(_event("e1", "ann", "persuade", "cat"), arcs["ann"])[0].kind == "absent_target"
-    assert check.check(_event("e2", "ann", "move", "gate", location="gate", **{"from": "hall"}),
-                       arcs["ann"])[0].kind == "impossible_move"
-    assert check.check(_event("e3", "ann", "investigate", found=["pact"]), arcs["ann"])[0].kind == \
-        "unperceived_knowledge"
+    assert (
+        check.check(_event("e2", "ann", "move", "gate", location="gate", **{"from": "hall"}), arcs["ann"])[0].kind
+        == "impossible_move"
+    )
+    assert (
+        check.check(_event("e3", "ann", "investigate", found=["pact"]), arcs["ann"])[0].kind == "unperceived_knowledge"
+    )
     world.personas["bob"].health = 0.0
     assert check.check(_event("e4", "ann", "speak", "bob", reply="hm"), arcs["ann"])[0].kind == "absent_target"
     assert check.check(_event("e5", "ann", "attack", "bob"), arcs["ann"])[0].kind == "absent_target"
@@ -111,8 +139,16 @@ def test_the_turn_check_catches_what_the_world_contradicts():
 # -- discoveries -------------------------------------------------------------------------------
 
 FRAGMENTS = [
-    {"id": "ledger", "content": "The ledger names the buyer.", "location": "hall", "visibility": "private",
-     "origin": "bob", "key": "buyer", "value": "bob", "salience": 0.9},
+    {
+        "id": "ledger",
+        "content": "The ledger names the buyer.",
+        "location": "hall",
+        "visibility": "private",
+        "origin": "bob",
+        "key": "buyer",
+        "value": "bob",
+        "salience": 0.9,
+    },
     {"id": "soot", "content": "Soot on the sill.", "location": "hall", "visibility": "local", "salience": 0.4},
     {"id": "far", "content": "Far away, a letter.", "location": "gate", "visibility": "local", "salience": 1.0},
 ]
@@ -162,6 +198,7 @@ def test_a_secret_owner_won_over_confides_it_face_to_face():
 
 # -- consequences that persist, goals as plans -----------------------------------------------
 
+
 def test_a_fallen_ally_known_of_comes_first_in_the_brief_and_the_policy_goes_to_help():
     sc = scenario()
     world, _ = build_world(sc)
@@ -171,18 +208,32 @@ def test_a_fallen_ally_known_of_comes_first_in_the_brief_and_the_policy_goes_to_
     brief = TurnBriefFactory().create_personalized_brief("cat", world, belief_summary=believes)
     assert brief.goals[0].action is ActionType.HELP and brief.goals[0].location == "hall"
     assert brief.paths == {"hall": "hall"}
-    moves = Counter(decide(TurnBriefFactory().create_personalized_brief("cat", world, belief_summary=believes),
-                           RandomStreams(s)).target for s in range(30))
+    moves = Counter(
+        decide(
+            TurnBriefFactory().create_personalized_brief("cat", world, belief_summary=believes), RandomStreams(s)
+        ).target
+        for s in range(30)
+    )
     assert moves["hall"] >= 24
     unaware = TurnBriefFactory().create_personalized_brief("cat", world, belief_summary=())
     assert not unaware.goals  # no perception path, no rescue
 
 
 def test_goals_complete_and_the_brief_moves_on():
-    sc = scenario(personas=[{"id": "ann", "name": "Ann", "location": "hall", "traits": TRAITS,
-                             "goals": [{"text": "Reach the yard", "action": "move", "target": "yard",
-                                        "location": "yard"},
-                                       {"text": "Search the gate", "action": "investigate", "location": "gate"}]}])
+    sc = scenario(
+        personas=[
+            {
+                "id": "ann",
+                "name": "Ann",
+                "location": "hall",
+                "traits": TRAITS,
+                "goals": [
+                    {"text": "Reach the yard", "action": "move", "target": "yard", "location": "yard"},
+                    {"text": "Search the gate", "action": "investigate", "location": "gate"},
+                ],
+            }
+        ]
+    )
     world, _ = build_world(sc)
     d = DirectorAgent(world, sc, 1)
     d.resolve_turn(decisions={"ann": act("ann", "move", "yard")})
@@ -195,28 +246,39 @@ def test_goals_complete_and_the_brief_moves_on():
 
 def _policy_brief(memories, **kw):
     from tests.unit.test_offline_policy import brief  # the shared brief builder
+
     return brief(SHARP, memories=memories, **kw)
 
 
 def test_an_act_is_repeated_only_when_it_made_progress():
     def repeats(progress):
         mem = [MemoryItem(2, "e2", "searched", "actor", "investigate", None, "success", "square", progress)]
-        return sum(decide(_policy_brief(mem, agent=f"p{i}"), RandomStreams(5)).action_type.value == "investigate"
-                   for i in range(60))
+        return sum(
+            decide(_policy_brief(mem, agent=f"p{i}"), RandomStreams(5)).action_type.value == "investigate"
+            for i in range(60)
+        )
+
     assert repeats(False) <= 6 < 30 <= repeats(True)
 
 
 def test_no_two_place_bounce():
     # went square -> road, then road -> square: going to the road again would make A, B, A, B
-    mem = [MemoryItem(1, "e1", "went", "actor", "move", "road", "success", "square", True),
-           MemoryItem(2, "e2", "came back", "actor", "move", "square", "success", "road", True)]
+    mem = [
+        MemoryItem(1, "e1", "went", "actor", "move", "road", "success", "square", True),
+        MemoryItem(2, "e2", "came back", "actor", "move", "square", "success", "road", True),
+    ]
     from novel_engine.core.world import Goal
+
     goal = Goal("Reach the road", ActionType.MOVE, "road", "road", 1.0)
-    picks = Counter(decide(_policy_brief(mem, agent=f"p{i}", goals=[goal], paths={"road": "road"}),
-                           RandomStreams(2)).target for i in range(60))
+    picks = Counter(
+        decide(_policy_brief(mem, agent=f"p{i}", goals=[goal], paths={"road": "road"}), RandomStreams(2)).target
+        for i in range(60)
+    )
     assert picks["road"] == 0
-    fresh = Counter(decide(_policy_brief([], agent=f"p{i}", goals=[goal], paths={"road": "road"}),
-                           RandomStreams(2)).target for i in range(60))
+    fresh = Counter(
+        decide(_policy_brief([], agent=f"p{i}", goals=[goal], paths={"road": "road"}), RandomStreams(2)).target
+        for i in range(60)
+    )
     assert fresh["road"] > 30  # the goal alone does draw them there
 
 
@@ -235,9 +297,15 @@ def test_the_director_fires_unused_complications_when_the_story_stalls():
 
 
 def test_milestones_are_conditions_on_facts_not_keywords():
-    goals = [{"id": "found_it", "description": "The ledger is found.", "conditions": ["uncovered:ledger"]},
-             {"id": "searched", "description": "A search of the hall turns something up.",
-              "when": {"action_type": "investigate", "location": "hall"}, "conditions": ["uncovered:soot"]}]
+    goals = [
+        {"id": "found_it", "description": "The ledger is found.", "conditions": ["uncovered:ledger"]},
+        {
+            "id": "searched",
+            "description": "A search of the hall turns something up.",
+            "when": {"action_type": "investigate", "location": "hall"},
+            "conditions": ["uncovered:soot"],
+        },
+    ]
     sc = scenario(fragments=FRAGMENTS, narrative_goals=goals)
     world, _ = build_world(sc)
     d = DirectorAgent(world, sc, 3)
@@ -252,9 +320,13 @@ def test_milestones_are_conditions_on_facts_not_keywords():
 
 
 def test_a_standing_threat_keeps_the_tension_up():
-    threat = [{"id": "fire", "when": {"action_type": "attack"},
-               "then": {"description": "Fire!", "location": "yard", "intensity": 0.9, "key": "burning",
-                        "value": True}}]
+    threat = [
+        {
+            "id": "fire",
+            "when": {"action_type": "attack"},
+            "then": {"description": "Fire!", "location": "yard", "intensity": 0.9, "key": "burning", "value": True},
+        }
+    ]
     calm_d, _ = director(scenario(causal_rules=threat))
     hot_d, hot_world = director(scenario(causal_rules=threat))
     hot_world.facts["burning"] = True
@@ -267,31 +339,57 @@ def test_a_standing_threat_keeps_the_tension_up():
 def test_a_fight_that_goes_nowhere_ends_and_foes_are_not_nursed():
     from novel_engine.core.briefs import PresentPersona
     from tests.unit.test_offline_policy import BRAVE, KIND, brief
+
     foe = PresentPersona("foe", "Foe", "active", trust=-0.8, affinity=-0.7)
-    swung = [MemoryItem(2, "e2", "attacked", "actor", "attack", "foe", "blocked", "square", False),
-             MemoryItem(2, "e3", "was attacked", "target", "attack", "foe", "blocked", "square", False)]
+    swung = [
+        MemoryItem(2, "e2", "attacked", "actor", "attack", "foe", "blocked", "square", False),
+        MemoryItem(2, "e3", "was attacked", "target", "attack", "foe", "blocked", "square", False),
+    ]
+
     def attacks(memories):
-        return sum(decide(brief(BRAVE, present=[foe], memories=memories, agent=f"p{i}"), RandomStreams(4)).action_type
-                   is ActionType.ATTACK for i in range(60))
+        return sum(
+            decide(brief(BRAVE, present=[foe], memories=memories, agent=f"p{i}"), RandomStreams(4)).action_type
+            is ActionType.ATTACK
+            for i in range(60)
+        )
+
     assert attacks(swung) <= 10 < 40 <= attacks(swung[1:])
     fallen_foe = PresentPersona("foe", "Foe", "incapacitated", trust=-0.8, affinity=-0.7)
-    helps = sum(decide(brief(KIND, present=[fallen_foe], agent=f"p{i}"), RandomStreams(4)).action_type
-                is ActionType.HELP for i in range(60))
+    helps = sum(
+        decide(brief(KIND, present=[fallen_foe], agent=f"p{i}"), RandomStreams(4)).action_type is ActionType.HELP
+        for i in range(60)
+    )
     assert helps == 0
 
 
 def test_the_turn_report_carries_what_coherence_caught():
     from novel_engine.runtime.checkpoint import report_from_dict
     from novel_engine.runtime.local import TurnReport
-    r = TurnReport(turn=1, events=(), prose="", tension=0.2, coherence=0.5, rejected=1, repaired=2,
-                   violations={"absent_target": 2, "incapacitated_actor": 1})
+
+    r = TurnReport(
+        turn=1,
+        events=(),
+        prose="",
+        tension=0.2,
+        coherence=0.5,
+        rejected=1,
+        repaired=2,
+        violations={"absent_target": 2, "incapacitated_actor": 1},
+    )
     back = report_from_dict(r.to_dict())
     assert (back.repaired, back.violations) == (2, {"absent_target": 2, "incapacitated_actor": 1})
 
 
 def test_a_thing_found_is_picked_up_and_points_at_its_owner():
-    knife = {"id": "knife", "content": "A knife with B.'s initials.", "location": "hall", "visibility": "local",
-             "key": "item:knife", "value": "bob", "salience": 0.8}
+    knife = {
+        "id": "knife",
+        "content": "A knife with B.'s initials.",
+        "location": "hall",
+        "visibility": "local",
+        "key": "item:knife",
+        "value": "bob",
+        "salience": 0.8,
+    }
     sc = scenario(fragments=[knife])
     world, _ = build_world(sc)
     world.move("cat", "hall")
@@ -306,6 +404,7 @@ def test_a_thing_found_is_picked_up_and_points_at_its_owner():
 def test_tension_in_a_large_cast_is_not_pinned_at_the_top():
     from novel_engine.api import Engine
     from novel_engine.scenarios.synthetic import synthetic
+
     session = Engine().create_session(synthetic(personas=1000, seed=1), seed=1)
     curve = [r.tension for r in session.run(10)]
     session.close()
@@ -315,11 +414,14 @@ def test_tension_in_a_large_cast_is_not_pinned_at_the_top():
 def test_standing_conditions_name_who_lies_where_and_what_still_burns():
     from novel_engine.core.events import WorldEventSpec
     from novel_engine.core.standing import StandingCondition, standing_conditions
+
     result, world = _downing_seed()
     d = DirectorAgent(world, scenario(), 1)
     d.resolve_turn(world_events=[WorldEventSpec(description="Fire!", location="yard", intensity=0.9)], decisions={})
-    assert standing_conditions(world) == (StandingCondition("danger", None, "yard"),
-                                          StandingCondition("fallen", "bob", "hall"))
+    assert standing_conditions(world) == (
+        StandingCondition("danger", None, "yard"),
+        StandingCondition("fallen", "bob", "hall"),
+    )
     for _ in range(3):  # a fire burns out after a few turns; the fallen stay down until helped
         d.resolve_turn(decisions={})
     assert standing_conditions(world) == (StandingCondition("fallen", "bob", "hall"),)
@@ -327,6 +429,7 @@ def test_standing_conditions_name_who_lies_where_and_what_still_burns():
 
 def test_shard_replicas_get_only_the_facts_that_changed():
     from novel_engine.runtime.ray_actors import apply_patch
+
     world, _ = build_world(scenario())
     world.facts.update({"a": 1, "b": 2})
     apply_patch(world, {"turn": 3, "personas": [], "facts_set": {"b": 5, "c": True}, "facts_removed": ["a"]})

@@ -31,6 +31,7 @@ def _login_and_audit(db_url: str, username: str, password: str):
             return who, await store.audit_log()
         finally:
             await store.close()
+
     return asyncio.run(go())
 
 
@@ -75,13 +76,37 @@ def test_the_prompt_asks_twice():
 
 def test_subprocess_end_to_end_and_the_cli_still_imports_light(tmp_path):
     db = f"sqlite:///{tmp_path / 'state.db'}"
-    done = subprocess.run([sys.executable, "-m", "novel_engine.cli", "users", "create", "carol@example.com",
-                           "--password-stdin", "--database-url", db], input=PASSWORD + "\n", text=True,
-                          capture_output=True, cwd=ROOT, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "novel_engine.cli",
+            "users",
+            "create",
+            "carol@example.com",
+            "--password-stdin",
+            "--database-url",
+            db,
+        ],
+        input=PASSWORD + "\n",
+        text=True,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert PASSWORD not in done.stdout + done.stderr
     assert _login_and_audit(db, "carol@example.com", PASSWORD)[0].username == "carol@example.com"
-    probe = subprocess.run([sys.executable, "-c", "import sys, novel_engine.cli; "
-                            "print(sorted(m for m in ('serve_app', 'fastapi', 'argon2', 'jwt') if m in sys.modules))"],
-                           capture_output=True, text=True, cwd=ROOT, timeout=120)
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, novel_engine.cli; "
+            "print(sorted(m for m in ('serve_app', 'fastapi', 'argon2', 'jwt') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert probe.stdout.strip() == "[]", probe.stderr
