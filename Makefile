@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 NSTAMP := $(VENV)/.installed-notebooks
 
-.PHONY: story test lint bench notebooks clean web web-test
+.PHONY: story test system-deps lint bench notebooks clean web web-test
 
 # The web app (web/): Node packages from the committed lockfile, API types from the app's OpenAPI
 # schema, built into serve_app/webapp (package data, not committed). Its e2e tests run in Debian's
@@ -38,9 +38,13 @@ story: $(STAMP)
 	$(BIN)/novel-engine run fantasy_world --turns 10 --seed 7
 
 # lint and the web app's tests first, so that pytest's summary closes the output
-test: $(TSTAMP) lint web
+test: system-deps $(TSTAMP) lint web
 	$(MAKE) web-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# chromium, epubcheck, promtool (apt-get as root, else it says what to install) and kubectl
+system-deps:
+	tools/system-deps
 
 # Ruff: lint and format, configured in pyproject.toml (`ruff format .` fixes the format)
 lint: $(TSTAMP)
