@@ -194,7 +194,7 @@ class LineMaker:
             return e.dialogue
         told = data.get("tells")
         if action == "speak" and isinstance(told, dict):
-            line = self._told(w, told, first)
+            line = self._told(w, told, first, (e.actor, e.target))
             if line:
                 self.told.add(e.id)
                 return line
@@ -224,12 +224,14 @@ class LineMaker:
             return w.say("says.vow", {"first": first, "goal": _aim(aim, listener)})
         return w.say("says.strike", {"first": first})
 
-    def _told(self, w: Any, told: dict, first: str) -> str | None:
+    def _told(self, w: Any, told: dict, first: str, pair: tuple[str | None, str | None]) -> str | None:
         key, value = told.get("key"), told.get("value")
         if not isinstance(key, str):
             return None
         kind, _, subject = key.partition(":")
         pool = _CLAIM_POOLS.get(kind)
+        if pool is not None and subject in pair:
+            return None  # nobody tells a listener, in the third person, where they or the speaker stand
         if pool is not None and subject:
             return w.say(
                 f"says.{pool}",

@@ -123,6 +123,16 @@ def test_a_told_fact_is_what_is_said():
         assert "Leo Varga" in said and "the Bar" in said, text
 
 
+def test_nobody_tells_where_they_or_their_listener_stand_in_the_third_person():
+    people = {"reporter": sketch("reporter", "Sam Pike"), "detective": sketch("detective", "Jack Halloran")}
+    for subject in ("reporter", "detective"):
+        told = {"tells": {"key": f"location_of:{subject}", "value": "bar", "content": "x"}}
+        for seed in range(10):
+            text = tell([act(1, "reporter", "speak", "detective", data=told)], people, seed=seed)
+            said = " ".join(quotes(text))
+            assert people[subject].name not in said and "the Bar" not in said, text
+
+
 def test_a_voice_line_is_not_said_again_within_five_chapters():
     line = "Everything has a price."
     people = {
