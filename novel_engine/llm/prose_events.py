@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from functools import lru_cache
 
 from novel_engine.core.rng import stable_hash
@@ -263,7 +264,8 @@ class EventWriter:
                 else "dialogue.other"
             )
             out.append(self.say(key, slots))
-        finding = strip_end(str(data.get("finding") or ""))
+        # several things found come joined with "; ": each one that reads as a sentence is told as one
+        finding = re.sub(r"[.!?]*; (?=[A-Z])", ". ", strip_end(str(data.get("finding") or "")))
         # a finding told in the chapters before is no news: the search is told, not its old result
         if action == "investigate" and finding and outcome in ("success", "partial") and finding not in self.before:
             slots["finding"] = finding

@@ -211,3 +211,12 @@ def test_kinds_come_from_the_scenario_and_are_checked():
         validate_scenario(data)
     session = Engine("local").create_session("space_station", seed=7)
     assert session.world.personas["ai"].kind == "machine"
+
+
+def test_several_things_found_are_told_as_sentences():
+    people = {"detective": sketch("detective", "Jack Halloran")}
+    found = {"finding": "A cufflink in the drain.; The chalk outline is half washed away", "found": ["a", "b"]}
+    for seed in range(6):
+        text = tell([act(1, "detective", "investigate", data=found)], people, seed=seed)
+        assert ".;" not in text and "; The" not in text, text
+        assert "drain. The chalk outline is half washed away" in text, text
