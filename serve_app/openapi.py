@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -126,11 +127,14 @@ _METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
 
 
 def allowed_methods(app: Any, scope: dict[str, Any]) -> list[str]:
-    """The methods some route of ``app`` answers on this request's path (for ``Allow``).
-
-    Asked of the routes themselves (``matches`` with each method), so routers included with a
-    prefix count as their routes do.
-    """
+    """The methods of the resource this request's path names (for ``Allow``), as the OpenAPI
+    document lists them: the first path template that matches, in the order routes were declared
+    (``/sessions/catalog`` before ``/sessions/{session_id}``). A path the document leaves out is
+    asked of the routes themselves (``matches`` with each method)."""
+    path = scope["path"]
+    for template, item in app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
+            return [m for m in _METHODS if m.lower() in item]
     return [
         m
         for m in _METHODS

@@ -34,7 +34,10 @@ class Api:
         return getattr(self.http, name)
 
     def new_session(self, **body: Any) -> dict:
-        body.setdefault("world_template", "fantasy_world")
+        """Create a session (fantasy_world with seed 7 unless the body says otherwise: an inline
+        ``scenario`` or ``scenario_yaml`` replaces the template, as the API takes exactly one)."""
+        if not {"scenario", "scenario_yaml"} & body.keys():
+            body.setdefault("world_template", "fantasy_world")
         body.setdefault("settings", {"seed": 7})
         r = self.http.post("/api/v1/sessions", json=body)
         assert r.status_code == 201, r.text

@@ -244,7 +244,7 @@ def test_concurrent_turn_requests_on_one_session_queue_instead_of_conflicting(al
 
 
 def test_a_story_that_reaches_its_main_goals_is_reported_finished(alice):
-    s = alice.new_session(world_template=None, scenario=short_tale())
+    s = alice.new_session(scenario=short_tale())
     assert s["status"] == "active"
     base = f"/api/v1/sessions/{s['id']}"
     alice.post(f"{base}/turns", json={"agent_actions": {"ann": {"action_type": "speak", "target": "bo"}}})

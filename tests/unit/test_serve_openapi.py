@@ -71,6 +71,9 @@ def test_the_create_session_rules_are_in_its_schema(doc):
         ("OPTIONS", "/api/v1/sessions", "GET, POST"),
         ("TRACE", "/api/v1/sessions/abc/agents/hero", "PUT"),
         ("POST", "/health", "GET"),
+        # a named resource before a templated one: /sessions/catalog is not a session's id
+        ("OPTIONS", "/api/v1/sessions/catalog", "GET"),
+        ("PUT", "/api/v1/sessions/playing", "GET"),
     ],
 )
 def test_405_names_every_method_of_the_path(method, path, allow):
