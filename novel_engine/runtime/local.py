@@ -56,6 +56,23 @@ class TurnReport:
     # Ray: the turn's model-call records, on their way from the actors to the driver's store
     calls: tuple[dict, ...] = field(default=(), repr=False, compare=False)
 
+    @classmethod
+    def of(cls, turn: int, result: Any, prose: str, decisions: dict, timings: dict[str, float]) -> TurnReport:
+        """The report of a resolved turn (``result``: the director's TurnResult), as both runtimes make it."""
+        return cls(
+            turn=turn,
+            events=result.events,
+            prose=prose,
+            tension=result.tension,
+            coherence=result.coherence,
+            milestones=result.milestones,
+            rejected=len(result.rejected),
+            fallbacks=sum(1 for a in decisions.values() if "fallback" in a.flags),
+            timings=timings,
+            repaired=len(result.revised),
+            violations=result.violation_counts(),
+        )
+
     def to_dict(self) -> dict:
         return {
             "turn": self.turn,
@@ -202,20 +219,7 @@ class LocalRuntime:
         )
         timings["narrate"], t = clock() - t, clock()
         self.pending = list(result.fragments)
-        fallbacks = sum(1 for a in decisions.values() if "fallback" in a.flags)
-        report = TurnReport(
-            turn=turn,
-            events=result.events,
-            prose=prose,
-            tension=result.tension,
-            coherence=result.coherence,
-            milestones=result.milestones,
-            rejected=len(result.rejected),
-            fallbacks=fallbacks,
-            timings=timings,
-            repaired=len(result.revised),
-            violations=result.violation_counts(),
-        )
+        report = TurnReport.of(turn, result, prose, decisions, timings)
         self.history.append(report)
         timings["commit"] = clock() - t
         return report

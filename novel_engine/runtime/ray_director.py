@@ -283,20 +283,7 @@ class DirectorActor:
         records.extend(recs)
         timings["narrate"], t = clock() - t, clock()
         self.pending = list(result.fragments)
-        fallbacks = sum(1 for a in decisions.values() if "fallback" in a.flags)
-        report = TurnReport(
-            turn=turn,
-            events=result.events,
-            prose=prose,
-            tension=result.tension,
-            coherence=result.coherence,
-            milestones=result.milestones,
-            rejected=len(result.rejected),
-            fallbacks=fallbacks,
-            timings=timings,
-            repaired=len(result.revised),
-            violations=result.violation_counts(),
-        )
+        report = TurnReport.of(turn, result, prose, decisions, timings)
         if report.violations:
             record_coherence(report.violations)  # by kind only: a label per session would grow without bound
         self.history.append(report)
