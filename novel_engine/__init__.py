@@ -7,7 +7,7 @@ lives in the sub-packages. Names are imported lazily so ``import novel_engine.co
 from typing import Any
 
 __all__ = ["Engine", "Session", "TurnReport", "NovelEngineError", "__version__"]
-__version__ = "0.1.0"
+from novel_engine.version import __version__
 
 
 def __getattr__(name: str) -> Any:

@@ -130,13 +130,6 @@ def _parser() -> argparse.ArgumentParser:
         help="Ray: personas hosted per persona shard (default: 1 for small casts, else packed)",
     )
     run.add_argument(
-        "--processes",
-        type=_positive,
-        default=None,
-        help="local runtime, offline model: processes sharing each turn's per-persona work "
-        "(default 1; the story is the same)",
-    )
-    run.add_argument(
         "--no-store",
         action="store_true",
         dest="no_store",
@@ -168,9 +161,6 @@ def _parser() -> argparse.ArgumentParser:
     core.add_argument("--turns", type=_positive, default=3)
     core.add_argument("--seed", type=seed_arg, default=1)
     core.add_argument(
-        "--processes", default="1", help="comma-separated process counts to measure each cast size with (e.g. 1,2)"
-    )
-    core.add_argument(
         "--count-calls",
         action="store_true",
         dest="count_calls",
@@ -183,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     rt.add_argument("--turns", type=_positive, default=3)
     rt.add_argument("--seed", type=seed_arg, default=1)
     rt.add_argument("--out", default="bench-results/runtime.json", help="where to write the JSON figures")
-    from novel_engine.bench_store import add_bench_parser as add_store_bench  # `bench store`
+    from novel_engine.benchmarks.store import add_bench_parser as add_store_bench  # `bench store`
 
     add_store_bench(bench_sub)
     cli_llm.add_bench_parser(bench_sub)
@@ -226,10 +216,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     if args.personas_per_actor is not None and args.personas_per_actor < 1:
         raise NovelEngineError("--personas-per-actor: must be at least 1")
-    if args.processes is not None and args.processes > 1 and args.runtime == "ray":
-        raise NovelEngineError(
-            "--processes: the Ray runtime spreads a session over actors; use it with --runtime local"
-        )
     if args.dashboard and args.runtime != "ray":
         raise NovelEngineError("--dashboard: Ray's dashboard needs --runtime ray")
     if args.runtime == "ray" and not args.quiet:
@@ -256,7 +242,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         verbosity=args.verbosity,
         narrative_style=args.style,
         personas_per_actor=args.personas_per_actor,
-        processes=args.processes,
         **cli_llm.llm_overrides(args),
     )
     if engine.store is not None and not args.quiet:
@@ -373,10 +358,10 @@ def _counts(text: str, flag: str, what: str) -> list[int]:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from novel_engine.bench import bench_core, bench_runtime
+    from novel_engine.benchmarks.core import bench_core, bench_runtime
 
     if args.suite == "store":
-        from novel_engine.bench_store import cmd_bench_store
+        from novel_engine.benchmarks.store import cmd_bench_store
 
         return cmd_bench_store(args)
 
@@ -401,7 +386,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             turns=max(1, args.turns),
             seed=args.seed,
             out=args.out,
-            processes=_counts(args.processes, "--processes", "process count"),
             count_calls=args.count_calls,
         )
     return 0
@@ -420,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bench": _cmd_bench,
         "users": _cmd_users,
         "serve": _serve,
-        "replay": lambda a: cli_llm.cmd_replay(a, _store(a)),
+        "replay": lambda a: cli_llm.cmd_replay(a, _store(a), _play),
     }
     try:
         return handlers[args.command](args)

@@ -90,10 +90,10 @@ def add_replay_parser(sub: Any, store_flags: Callable[[argparse.ArgumentParser],
     store_flags(rep)
 
 
-def cmd_replay(args: argparse.Namespace, store: Any) -> int:
-    """Replay ``args.session_id``: the same scenario, seed and settings, every answer from the records."""
+def cmd_replay(args: argparse.Namespace, store: Any, play: Callable[[Any, argparse.Namespace], int]) -> int:
+    """Replay ``args.session_id``: the same scenario, seed and settings, every answer from the records
+    (``play(session, args)`` plays and prints the turns, as ``run`` does)."""
     from novel_engine.api import Engine
-    from novel_engine.cli import _play
     from novel_engine.core.scenario import Scenario
     from novel_engine.errors import NovelEngineError
 
@@ -111,7 +111,7 @@ def cmd_replay(args: argparse.Namespace, store: Any) -> int:
         args.events = None
         if not args.quiet:
             print(f"replaying {args.session_id} ({args.turns} turns) as session {session.id}", file=sys.stderr)
-        return _play(session, args)
+        return play(session, args)
 
 
 def add_bench_parser(bench_sub: Any) -> None:
@@ -135,8 +135,8 @@ def add_bench_parser(bench_sub: Any) -> None:
 
 
 def cmd_bench_llm(args: argparse.Namespace) -> int:
-    """Run ``bench llm`` (see :mod:`novel_engine.bench_llm`)."""
-    from novel_engine.bench_llm import bench_llm
+    """Run ``bench llm`` (see :mod:`novel_engine.benchmarks.llm`)."""
+    from novel_engine.benchmarks.llm import bench_llm
 
     runtimes = ("local", "ray") if args.runtime == "both" else (args.runtime,)
     bench_llm(

@@ -51,7 +51,7 @@ def version() -> str:
     try:
         return metadata.version("novel-engine")
     except metadata.PackageNotFoundError:
-        from novel_engine import __version__
+        from novel_engine.version import __version__
 
         return __version__
 

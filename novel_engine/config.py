@@ -36,9 +36,8 @@ class SessionSettings(BaseModel):
         persona_shards: Ray runtime: the most persona shards an automatic packing makes (None: the
             cluster's CPU count, at least 2).
         belief_shards: Ray runtime: belief-store shards (None: one per four persona shards).
-        processes: local runtime, offline model: processes that share each turn's per-persona work
-            (believe, brief, decide); 1 plays every phase in this process. At most the machine's
-            CPU count. The story is the same whatever the number (see ``runtime/replicas.py``).
+        processes: kept for stored sessions of earlier versions; only 1. A session that should use
+            several cores runs on Ray (``Engine("ray")``), which spreads its personas over actors.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -56,7 +55,17 @@ class SessionSettings(BaseModel):
     personas_per_actor: int | None = Field(default=None, ge=1)
     persona_shards: int | None = Field(default=None, ge=1, le=1024)
     belief_shards: int | None = Field(default=None, ge=1, le=1024)
-    processes: int = Field(default=1, ge=1, le=64)
+    processes: int = 1
+
+    @field_validator("processes")
+    @classmethod
+    def _one_process(cls, v: int) -> int:
+        if v != 1:
+            raise ValueError(
+                "sharing a local session's turns between processes was removed; run the session on "
+                "Ray to use several cores (Engine('ray'), --runtime ray)"
+            )
+        return v
 
     @field_validator("seed")
     @classmethod

@@ -141,7 +141,7 @@ $body
 
 
 def _footer(doc: StoryDocument) -> str:
-    from novel_engine import __version__
+    from novel_engine.version import __version__
 
     bits = [f"Told by Novel Engine {__version__}"]
     if doc.session_id:
@@ -153,7 +153,7 @@ def _footer(doc: StoryDocument) -> str:
 
 def render_html(doc: StoryDocument) -> str:
     """One standalone HTML page: the title, the tension curve as inline SVG, then every chapter."""
-    from novel_engine import __version__
+    from novel_engine.version import __version__
 
     body = "\n".join(
         f"<section>\n<h2>{html.escape(head)}</h2>\n{_markdown_to_html(text)}</section>" for head, text in doc.chapters()

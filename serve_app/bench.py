@@ -70,7 +70,7 @@ def _http_load_elsewhere(
 ) -> dict[str, Any]:
     """:func:`_http_load` in a fresh interpreter: this process is also the Ray driver, whose
     threads would add their pauses to the clients' latencies."""
-    from novel_engine.bench import _run_worker
+    from novel_engine.benchmarks.core import _run_worker
 
     return _run_worker(
         ["load", url, token, method, path, str(clients), str(per_client), json.dumps(body)], module="serve_app.bench"
@@ -236,7 +236,7 @@ def bench_api(
     import ray
     from ray import serve
 
-    from novel_engine.runtime.ray_runtime import connect
+    from novel_engine.runtime.ray.runtime import connect
     from novel_engine.storage import StoreRunner, StoreSettings, open_store
     from serve_app.app import build_app
     from serve_app.launcher import _free_port, use_haproxy_ingress

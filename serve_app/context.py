@@ -30,7 +30,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from novel_engine.errors import ConfigError, NotFoundError, NovelEngineError, PermissionDeniedError, SessionError
-from novel_engine.runtime.ray_durable import is_actor_loss
+from novel_engine.runtime.durability import is_state_loss as is_actor_loss
 from serve_app.access import AccessStore, SessionAccess
 from serve_app.llm_access import LLMAccess
 from serve_app.problems import Problem
@@ -344,7 +344,7 @@ class ServeContext:
     # -- readiness -----------------------------------------------------------------------------
     async def readiness(self) -> dict[str, str]:
         """Check Ray, the SQL store and the cache; ``{"ray": "ok"|reason, ...}``."""
-        from novel_engine.runtime.ray_runtime import cluster_alive
+        from novel_engine.runtime.ray.runtime import cluster_alive
 
         checks: dict[str, str] = {}
         try:

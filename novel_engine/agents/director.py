@@ -1,6 +1,6 @@
 """The director: the game master who turns a turn's actions into events and keeps the story on course.
 
-``DirectorAgent.process_turn`` runs the *resolve* phase of a turn:
+``DirectorAgent.resolve_turn`` runs the *resolve* phase of a turn:
 
 1. world events (from users) and due causal effects happen first;
 2. when the story has been calm too long, a complication from the scenario is injected (pacing);
@@ -190,16 +190,6 @@ class DirectorAgent:
         """The story's current tension in [0, 1]."""
         return self.tension_history[-1] if self.tension_history else 0.2
 
-    async def process_turn(
-        self,
-        agent_actions: Mapping[str, Action | Decision] | None = None,
-        world_events: Sequence[WorldEventSpec] = (),
-        *,
-        decisions: Mapping[str, Action] | None = None,
-    ) -> TurnResult:
-        """Resolve one turn. Player ``agent_actions`` override the personas' own ``decisions``."""
-        return self.resolve_turn(agent_actions, world_events, decisions=decisions)
-
     def resolve_turn(
         self,
         agent_actions: Mapping[str, Action | Decision] | None = None,
@@ -207,7 +197,7 @@ class DirectorAgent:
         *,
         decisions: Mapping[str, Action] | None = None,
     ) -> TurnResult:
-        """Synchronous :meth:`process_turn` (the director does no I/O)."""
+        """Resolve one turn. Player ``agent_actions`` override the personas' own ``decisions``."""
         world = self.world
         turn = world.turn + 1
         actions: dict[str, Action] = dict(decisions or {})
@@ -329,6 +319,36 @@ class DirectorAgent:
         )
 
     # -- pieces of a turn ----------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """What turns have changed in the director, as JSON-friendly checkpoint data.
+
+        The resolver's ``fans`` index is kept verbatim rather than rebuilt from the world:
+        relationship effects add relationships without indexing them, so a rebuilt index could
+        differ from the live one.
+        """
+        return {
+            "tension_history": list(self.tension_history),
+            "reached": [[goal, turn] for goal, turn in self.reached.items()],
+            "complications_used": sorted(self.complications_used),
+            "recent": [e.to_dict() for e in self.recent],
+            "causal_graph": self.causal_graph.to_dict(),
+            "fans": {k: sorted(v) for k, v in self.resolver.fans.items()},
+            "difficulty": self.difficulty,
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], world: WorldState, scenario: Scenario, seed: int) -> DirectorAgent:
+        """The director of :meth:`to_state` data, over ``world`` (the checkpoint's), drawing from ``seed``."""
+        director = cls(
+            world, scenario, seed, CausalGraph.from_dict(state["causal_graph"]), difficulty=state["difficulty"]
+        )
+        director.tension_history = list(state["tension_history"])
+        director.reached = {goal: int(turn) for goal, turn in state["reached"]}
+        director.complications_used = set(state["complications_used"])
+        director.recent = [Event.from_dict(e) for e in state["recent"]]
+        director.resolver.fans = {k: set(v) for k, v in state["fans"].items()}
+        return director
+
     def causal_graph_ids(self, motive_lists) -> set[str]:
         """The ids among the given motive lists that are recorded events."""
         return self.causal_graph.recorded({m for ms in motive_lists for m in ms})

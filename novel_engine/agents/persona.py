@@ -12,8 +12,13 @@ flagged ``fallback`` with the reason.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import operator
+import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -31,7 +36,11 @@ __all__ = ["PersonaAgent", "PersonaPool", "check_decision"]
 #: Memories a persona keeps: as many as its brief shows (more were never read, and cost ~100 bytes
 #: each per persona: 150 MB over a long 100,000-persona session).
 MEMORY_LIMIT = BriefLimits().memories
+#: Personas briefed before their model calls go out (see :meth:`PersonaPool.brief_and_decide`).
+DECIDE_CHUNK = 64
 _MOVES = ("move", "flee")
+# a memory as a checkpoint row: its fields in declaration order
+_memory_row = operator.attrgetter(*(f.name for f in dataclasses.fields(MemoryItem)))
 
 
 def check_decision(brief: TurnBrief, decision: Decision) -> str | None:
@@ -226,6 +235,65 @@ class PersonaPool:
         for agent, brief, response in retry:
             out[agent.persona_id] = await agent.finish(brief, response)
         return out
+
+    async def brief_and_decide(
+        self,
+        world: WorldState,
+        ids: Sequence[str],
+        views_for: Callable[[Sequence[str]], Mapping[str, BeliefView]],
+        timings: dict[str, float],
+    ) -> dict[str, Action]:
+        """Brief ``ids`` (sorted) and decide for them, chunk by chunk: a chunk's model calls go out
+        while the next chunk is briefed, so a model with latency is not kept waiting for every
+        brief of a large cast (for the offline model it changes nothing but the bookkeeping).
+
+        ``views_for(chunk)`` returns the chunk's belief views (in process it absorbs the chunk's
+        perceptions first). Every persona gets the same view, brief and request as if the phases
+        ran one after another, so the story does not depend on the chunking. ``timings`` gains
+        ``believe`` (time in ``views_for``), ``brief`` and ``decide`` (the rest).
+        """
+        clock = time.perf_counter
+        start = t = clock()
+        believe = brief = 0.0
+        tasks: list[asyncio.Task] = []
+        try:
+            for i in range(0, len(ids), DECIDE_CHUNK):
+                chunk = ids[i : i + DECIDE_CHUNK]
+                views = views_for(chunk)
+                t2 = clock()
+                believe += t2 - t
+                briefs = self.briefs(world, views, chunk, new_turn=i == 0)
+                t = clock()
+                brief += t - t2
+                tasks.append(asyncio.ensure_future(self.decide(briefs)))
+                # let this chunk's calls go out: one turn of the loop starts its task, the next
+                # the calls it gathers (tasks of their own) up to their first wait on the network
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
+                t = clock()
+            decisions: dict[str, Action] = {}
+            for task in tasks:
+                decisions.update(await task)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        timings["believe"] = timings.get("believe", 0.0) + believe
+        timings["brief"] = timings.get("brief", 0.0) + brief
+        timings["decide"] = timings.get("decide", 0.0) + clock() - start - believe - brief
+        return decisions
+
+    def memory_rows(self) -> dict[str, list[list[Any]]]:
+        """Every hosted persona's memories as JSON-friendly checkpoint rows (``{id: [row, ...]}``)."""
+        return {pid: [list(_memory_row(m)) for m in a.memory] for pid, a in self.agents.items()}
+
+    def restore_memory(self, rows: Mapping[str, Sequence[Sequence[Any]]]) -> None:
+        """Give the hosted personas the memories of :meth:`memory_rows` data (others keep theirs)."""
+        for pid, items in rows.items():
+            agent = self.agents.get(pid)
+            if agent is not None:
+                agent.memory = deque((MemoryItem(*m) for m in items), maxlen=MEMORY_LIMIT)
 
     def remember(self, events: Iterable[Event]) -> None:
         """Give each hosted persona the memory of the events it acted in, suffered or joined."""

@@ -3,7 +3,7 @@
 The :class:`Limiter` port is what :class:`RateLimitedModel` asks before every attempt. Backends:
 
 - :class:`LocalLimiter`: one process (the in-process runtime, a single script).
-- ``novel_engine.runtime.ray_limiter.RayLimiter``: one named limiter actor that every persona
+- ``novel_engine.runtime.ray.limiter.RayLimiter``: one named limiter actor that every persona
   shard of a cluster asks, so a thousand personas on many nodes share one quota.
 - :class:`~novel_engine.llm.redis_limiter.RedisLimiter`: a token bucket in Redis, shared by every
   process that reaches the same Redis (Serve replicas, several clusters).

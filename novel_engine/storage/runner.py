@@ -1,17 +1,17 @@
-"""Run a state store on its own event loop thread, so sync and async callers can share it.
+"""Run a state store on one long-lived event loop, so sync and async callers can share it.
 
-Connection pools (asyncpg, redis.asyncio) belong to the loop they were opened on, while
-``Session.step`` runs each turn in a fresh loop (``asyncio.run``). The store therefore lives on
-one long-lived background loop, and callers submit coroutines to it.
+Connection pools (asyncpg, redis.asyncio) belong to the loop they were opened on. The store lives
+on the engine's loop (``novel_engine/event_loop.py``) when it has one, else on a loop thread of its own, and
+callers submit coroutines to it; a caller already on that loop awaits them directly.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from novel_engine.event_loop import EngineLoop
 from novel_engine.storage.manager import UnifiedStateManager
 
 __all__ = ["StoreRunner"]
@@ -26,16 +26,17 @@ class StoreRunner:
         store: the (not yet opened) store; :meth:`start` opens it.
     """
 
-    def __init__(self, store: UnifiedStateManager) -> None:
+    def __init__(self, store: UnifiedStateManager, loop: EngineLoop | None = None) -> None:
         self.store = store
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="novel-engine-store", daemon=True)
+        self._own = loop is None  # a loop thread of its own, stopped with the store
+        self._runner = loop if loop is not None else None
         self._started = False
 
     def start(self) -> StoreRunner:
         """Start the loop and open the store (raising its ``StoreError`` if it cannot)."""
         if not self._started:
-            self._thread.start()
+            if self._runner is None:
+                self._runner = EngineLoop()
             self._started = True
             try:
                 self.call(lambda s: s.open())
@@ -44,28 +45,48 @@ class StoreRunner:
                 raise
         return self
 
+    async def astart(self) -> StoreRunner:
+        """:meth:`start` from the loop the store runs on (a server's)."""
+        if not self._started:
+            if self._runner is None:
+                self._runner = EngineLoop()
+            self._started = True
+            try:
+                await self.acall(lambda s: s.open())
+            except BaseException:
+                self.stop()
+                raise
+        return self
+
     def call(self, fn: Callable[[UnifiedStateManager], Awaitable[T]]) -> T:
         """Run ``fn(store)`` on the store loop and wait for its result (from any thread but that loop)."""
-        return asyncio.run_coroutine_threadsafe(self._wrap(fn), self._loop).result()
+        return self._runner.run(self._wrap(fn))
 
     async def acall(self, fn: Callable[[UnifiedStateManager], Awaitable[T]]) -> T:
-        """Like :meth:`call`, awaited from another event loop."""
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._wrap(fn), self._loop))
+        """Like :meth:`call`, awaited (on the store's loop or another)."""
+        return await self._runner.arun(self._wrap(fn))
 
     async def _wrap(self, fn: Callable[[UnifiedStateManager], Awaitable[T]]) -> T:
         return await fn(self.store)
 
     def stop(self) -> None:
-        """Close the store and stop the loop (idempotent)."""
-        if not self._started or self._loop.is_closed():
+        """Close the store and stop its own loop, if it has one (idempotent)."""
+        runner = self._runner
+        if not self._started or runner is None or runner.loop.is_closed():
             return
+        self._started = False
         try:
-            asyncio.run_coroutine_threadsafe(self.store.close(), self._loop).result(timeout=30)
+            asyncio.run_coroutine_threadsafe(self.store.close(), runner.loop).result(timeout=30)
         except Exception:  # noqa: BLE001 - closing is best-effort at shutdown
             pass
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=30)
-        self._loop.close()
+        if self._own:
+            runner.close()
+
+    async def astop(self) -> None:
+        """:meth:`stop` from the loop the store runs on."""
+        if self._started:
+            self._started = False
+            await self.store.close()
 
     def __enter__(self) -> StoreRunner:
         return self.start()

@@ -19,7 +19,11 @@ import pytest
 from cli_runs import cli, run_until_killed
 
 from novel_engine import Engine
-from novel_engine.runtime.checkpoint import capture
+
+
+def capture(session) -> dict:
+    """The session's whole state in memory, its reports included."""
+    return session._sync(session._rt.state(history=True))
 
 
 @pytest.fixture(params=["embedded", "postgresql"])
@@ -55,16 +59,17 @@ def test_a_fork_continues_like_its_parent_and_shares_no_mutable_state(settings):
         assert engine.store.stats()["events_trimmed"] > 0  # some of the parent's events left SQL
         fork = parent.fork(2)
         assert fork.turn == 2 and fork.events() == [e for e in parent.events() if e.turn <= 2]
-        before = json.dumps(capture(parent._rt), sort_keys=True)
+        before = json.dumps(capture(parent), sort_keys=True)
         parent_rows = engine._runner.call(lambda s: s.events(parent.id))
         fork.run(4)
         # same seed: re-running turns 3..6 from the fork point tells the parent's story again
         assert _story(fork) == _story(parent)
         # playing the fork changed nothing of the parent, in memory or in the store
-        assert json.dumps(capture(parent._rt), sort_keys=True) == before
+        assert json.dumps(capture(parent), sort_keys=True) == before
         assert engine._runner.call(lambda s: s.events(parent.id)) == parent_rows
-        assert fork._rt.world is not parent._rt.world and fork._rt.pool is not parent._rt.pool
-        assert fork._rt.director.causal_graph is not parent._rt.director.causal_graph
+        mine, theirs = fork._rt.pipeline, parent._rt.pipeline
+        assert mine.world is not theirs.world and mine.cast.pool is not theirs.cast.pool
+        assert mine.director.causal_graph is not theirs.director.causal_graph
 
         other = parent.fork(2, seed=99)
         other.run(4)

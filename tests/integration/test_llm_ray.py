@@ -17,7 +17,7 @@ KEY = "ray-test-key"
 
 
 def test_cap_holds_across_persona_shards(ray_session, monkeypatch):
-    from novel_engine.runtime.ray_limiter import kill_limiter
+    from novel_engine.runtime.ray.limiter import kill_limiter
 
     monkeypatch.setenv("GEMINI_API_KEY", KEY)
     monkeypatch.delenv("NOVEL_ENGINE_REDIS_URL", raising=False)
@@ -50,7 +50,7 @@ def test_missing_key_fails_before_any_actor_starts(ray_session, monkeypatch):
 
 
 def test_ray_limiter_keeps_the_limiter_contract(ray_session):
-    from novel_engine.runtime.ray_limiter import cluster_limiter, kill_limiter
+    from novel_engine.runtime.ray.limiter import cluster_limiter, kill_limiter
     from tests.contract.test_llm_limiters import check_cap_across_clients
 
     name = f"test-{uuid.uuid4().hex[:10]}"
@@ -62,7 +62,7 @@ def test_ray_limiter_keeps_the_limiter_contract(ray_session):
 
 def test_ray_limiter_takes_back_the_slot_of_a_caller_that_never_released(ray_session):
     """A shard that dies mid-call never releases: its lease expires and the slot returns."""
-    from novel_engine.runtime.ray_limiter import cluster_limiter, kill_limiter
+    from novel_engine.runtime.ray.limiter import cluster_limiter, kill_limiter
 
     name = f"test-{uuid.uuid4().hex[:10]}"
     limiter = cluster_limiter(name, 1, lease_ttl_s=0.2)
@@ -86,7 +86,7 @@ def test_ray_limiter_takes_back_the_slot_of_a_caller_that_never_released(ray_ses
 def test_ray_limiter_batches_the_waiters_of_a_process(ray_session):
     """200 calls of one process under a cap of 16: the cap holds, every call is admitted, a
     cancelled waiter's slot comes back, and the actor sees far fewer messages than calls."""
-    from novel_engine.runtime.ray_limiter import cluster_limiter, kill_limiter
+    from novel_engine.runtime.ray.limiter import cluster_limiter, kill_limiter
 
     name = f"test-{uuid.uuid4().hex[:10]}"
     limiter = cluster_limiter(name, 16)
@@ -120,7 +120,7 @@ def test_ray_limiter_batches_the_waiters_of_a_process(ray_session):
 
 def test_slots_are_handed_on_only_when_the_quota_counts_nothing_per_call(ray_session):
     """With requests or tokens per minute every call must be charged at the actor: no hand-overs."""
-    from novel_engine.runtime.ray_limiter import HANDOFFS, cluster_limiter, kill_limiter
+    from novel_engine.runtime.ray.limiter import HANDOFFS, cluster_limiter, kill_limiter
 
     name = f"test-{uuid.uuid4().hex[:10]}"
     try:

@@ -23,11 +23,11 @@ def run_local(scenario, settings, turns):
     async def go():
         return [await rt.step() for _ in range(turns)]
 
-    return asyncio.run(go()), rt.chronicler.narrative()
+    return asyncio.run(go()), rt.narrator.chronicler.narrative()
 
 
 def run_ray(session_id, scenario, settings, turns, **kw):
-    from novel_engine.runtime.ray_runtime import RayRuntime
+    from novel_engine.runtime.ray.runtime import RayRuntime
 
     rt = RayRuntime.create(session_id, scenario, settings, OfflineModel(), **kw)
     try:
@@ -35,7 +35,7 @@ def run_ray(session_id, scenario, settings, turns, **kw):
         async def go():
             return [await rt.step() for _ in range(turns)]
 
-        return asyncio.run(go()), rt.narrative()
+        return asyncio.run(go()), asyncio.run(rt.narrative())
     finally:
         rt.close()
 
@@ -63,7 +63,7 @@ def test_same_story_whatever_the_shard_count(ray_session, ppa, belief_shards):
 def test_named_sessions_reattach_from_another_driver_and_close(ray_session):
     import ray
 
-    from novel_engine.runtime.ray_runtime import RayRuntime, list_sessions
+    from novel_engine.runtime.ray.runtime import RayRuntime, list_sessions
 
     rt = RayRuntime.create("shared", load_scenario("noir_city"), SessionSettings(seed=2), OfflineModel(), detached=True)
     try:
@@ -72,17 +72,17 @@ def test_named_sessions_reattach_from_another_driver_and_close(ray_session):
         address = ray.get_runtime_context().gcs_address
         code = textwrap.dedent(f"""
             import asyncio, json
-            from novel_engine.runtime.ray_runtime import RayRuntime, connect
+            from novel_engine.runtime.ray.runtime import RayRuntime, connect
             connect(address={address!r})
             rt = RayRuntime.attach("shared")
             report = asyncio.run(rt.step())
-            print(json.dumps({{"turn": report.turn, "sessions": rt.turn}}))
+            print(json.dumps({{"turn": report.turn, "sessions": asyncio.run(rt.turn())}}))
         """)
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
         assert out.returncode == 0, out.stderr[-3000:]
         assert json.loads(out.stdout.strip().splitlines()[-1]) == {"turn": 2, "sessions": 2}
-        assert rt.turn == 2  # the first driver sees the turn the second one played
-        assert len(rt.reports()) == 2
+        assert asyncio.run(rt.turn()) == 2  # the first driver sees the turn the second one played
+        assert len(asyncio.run(rt.reports())) == 2
     finally:
         rt.close()
     assert "shared" not in list_sessions()
@@ -93,7 +93,7 @@ def test_named_sessions_reattach_from_another_driver_and_close(ray_session):
 def test_event_hub_orders_events_and_replays_from_a_cursor(ray_session):
     import ray
 
-    from novel_engine.runtime.ray_runtime import RayRuntime
+    from novel_engine.runtime.ray.runtime import RayRuntime
 
     rt = RayRuntime.create("hub", load_scenario("space_station"), SessionSettings(seed=4), OfflineModel())
     try:
@@ -118,7 +118,7 @@ def test_event_hub_orders_events_and_replays_from_a_cursor(ray_session):
 
 
 def test_shards_spread_over_the_nodes_of_the_cluster(ray_session):
-    from novel_engine.runtime.ray_runtime import RayRuntime
+    from novel_engine.runtime.ray.runtime import RayRuntime
 
     rt = RayRuntime.create(
         "spread",
@@ -137,7 +137,7 @@ def test_shards_spread_over_the_nodes_of_the_cluster(ray_session):
 
 
 def test_custom_resources_pin_shards_to_nodes(ray_session):
-    from novel_engine.runtime.ray_runtime import RayRuntime
+    from novel_engine.runtime.ray.runtime import RayRuntime
 
     rt = RayRuntime.create(
         "pinned",

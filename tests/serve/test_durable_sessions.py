@@ -22,7 +22,7 @@ def _play(api, sid: str, turns: int) -> list[dict]:
 
 def _kill_actors(sid: str) -> None:
     """Kill every actor of the session for good, as a cluster restart would (the store keeps it)."""
-    from novel_engine.runtime.ray_runtime import RayRuntime, list_sessions
+    from novel_engine.runtime.ray.runtime import RayRuntime, list_sessions
 
     RayRuntime.attach(sid).close()
     assert sid not in list_sessions()
@@ -32,7 +32,7 @@ def _kill_director(sid: str) -> None:
     """Kill the director and let Ray restart it: it comes back at turn 0 with no turn inputs."""
     import ray
 
-    from novel_engine.runtime.ray_runtime import NAMESPACE
+    from novel_engine.runtime.ray.runtime import NAMESPACE
 
     ray.kill(ray.get_actor(f"ne:{sid}:director", namespace=NAMESPACE), no_restart=False)
 
@@ -77,7 +77,7 @@ def test_the_list_shows_only_sessions_the_store_holds(serve_server, alice):
 def test_fork_after_the_director_restarted_comes_from_the_store(alice):
     import ray
 
-    from novel_engine.runtime.ray_runtime import NAMESPACE
+    from novel_engine.runtime.ray.runtime import NAMESPACE
 
     sid = alice.new_session(session_name="restarted")["id"]
     fork = None

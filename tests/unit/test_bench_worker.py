@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from novel_engine.bench import _run_worker, ideal_turn_seconds
+from novel_engine.benchmarks.core import _run_worker, ideal_turn_seconds
 from novel_engine.cli import main
 from novel_engine.errors import BenchmarkError
 
@@ -27,9 +27,9 @@ def test_a_worker_with_no_figures_or_an_error_says_what_it_printed(tmp_path):
 
 
 def test_the_cli_prints_a_failed_worker_as_one_error(monkeypatch, capsys):
-    import novel_engine.bench as bench
+    import novel_engine.benchmarks.core as bench
 
-    def failing(args, module="novel_engine.bench"):
+    def failing(args, module="novel_engine.benchmarks.core"):
         raise BenchmarkError("benchmark worker `x` exited with status 1; its output ends with:\nValueError: boom")
 
     monkeypatch.setattr(bench, "_run_worker", failing)

@@ -8,12 +8,30 @@ import json
 import pytest
 
 from novel_engine.config import SessionSettings
+from novel_engine.core.scenario import Scenario
 from novel_engine.errors import CheckpointError
 from novel_engine.llm.offline import OfflineModel
-from novel_engine.runtime.checkpoint import capture, decode, encode, restore
+from novel_engine.runtime.checkpoint import decode, encode
+from novel_engine.runtime.durability import reseed
 from novel_engine.runtime.local import LocalRuntime
 from novel_engine.scenarios import load_scenario
 from novel_engine.scenarios.synthetic import synthetic
+
+
+def capture(rt: LocalRuntime) -> dict:
+    """The runtime's whole state, its scenario and reports included."""
+    state = asyncio.run(rt.pipeline.state(history=True, scenario=True))
+    return state
+
+
+def restore(state: dict, model, seed: int | None = None) -> LocalRuntime:
+    """A new runtime continuing ``state`` (``seed``: a fork's new seed)."""
+    if seed is not None:
+        state = reseed(state, seed)
+    settings = SessionSettings.model_validate(state["settings"])
+    rt = LocalRuntime(Scenario.model_validate(state["scenario"]), settings, model)
+    asyncio.run(rt.restore(state))
+    return rt
 
 
 def _play(rt: LocalRuntime, turns: int) -> None:
@@ -25,7 +43,7 @@ def _play(rt: LocalRuntime, turns: int) -> None:
 
 
 def _story(rt: LocalRuntime) -> str:
-    return json.dumps([r.to_dict() for r in rt.history], sort_keys=True)
+    return json.dumps([r.to_dict() for r in rt.pipeline.history], sort_keys=True)
 
 
 @pytest.mark.parametrize("scenario", ["fantasy_world", "noir_city", "space_station", "synthetic"])
@@ -39,10 +57,10 @@ def test_restore_continues_the_same_story(scenario):
     _play(first, 4)
     blob = encode(capture(first))
     resumed = restore(decode(blob), OfflineModel())
-    assert resumed.turn == 4
+    assert resumed.pipeline.turn == 4
     _play(resumed, 4)
     assert _story(resumed) == _story(straight)
-    assert resumed.chronicler.export_markdown() == straight.chronicler.export_markdown()
+    assert resumed.narrator.chronicler.export_markdown() == straight.narrator.chronicler.export_markdown()
     assert encode(capture(resumed)) == encode(capture(straight))
 
 
@@ -54,7 +72,7 @@ def test_restored_runtime_shares_no_state_with_the_original():
     before = encode(capture(rt))
     _play(twin, 3)
     assert encode(capture(rt)) == before
-    assert twin.world is not rt.world and twin.turn == 5 and rt.turn == 2
+    assert twin.pipeline.world is not rt.pipeline.world and twin.pipeline.turn == 5 and rt.pipeline.turn == 2
 
 
 def test_fork_with_another_seed_diverges_but_keeps_the_past():
@@ -63,17 +81,18 @@ def test_fork_with_another_seed_diverges_but_keeps_the_past():
     _play(rt, 3)
     state = capture(rt)
     same, other = restore(state, OfflineModel()), restore(state, OfflineModel(), seed=99)
-    assert other.seed == 99 and other.chronicler.seed == 99
+    assert other.seed == 99 and other.narrator.chronicler.seed == 99
     _play(same, 3)
     _play(other, 3)
-    assert [r.prose for r in other.history[:3]] == [r.prose for r in rt.history]
-    assert [r.prose for r in other.history[3:]] != [r.prose for r in same.history[3:]]
+    assert [r.prose for r in other.pipeline.history[:3]] == [r.prose for r in rt.pipeline.history]
+    assert [r.prose for r in other.pipeline.history[3:]] != [r.prose for r in same.pipeline.history[3:]]
 
 
 def test_bad_checkpoints_are_refused_with_a_clear_error():
+    rt = LocalRuntime(load_scenario("noir_city"), SessionSettings(seed=1), OfflineModel())
     with pytest.raises(CheckpointError, match="format"):
-        restore({"format": 999}, OfflineModel())
+        asyncio.run(rt.restore({"format": 999}))
     with pytest.raises(CheckpointError, match="malformed"):
-        restore({"format": 1, "turn": 0}, OfflineModel())
+        asyncio.run(rt.restore({"format": 1, "turn": 0}))
     with pytest.raises(CheckpointError, match="corrupt"):
         decode(b"not a checkpoint")

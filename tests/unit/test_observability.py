@@ -158,7 +158,7 @@ def spans():
 
 def test_a_turn_is_a_span_with_one_span_per_phase(spans):
     from novel_engine import Engine
-    from novel_engine.runtime.local import PHASES
+    from novel_engine.core.report import PHASES
 
     report = Engine().create_session("fantasy_world", seed=7).step()
     done = spans.get_finished_spans()

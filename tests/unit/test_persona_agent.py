@@ -84,14 +84,14 @@ def test_pool_decides_concurrently_so_a_turn_costs_one_latency():
 def test_a_model_with_latency_is_called_as_soon_as_a_chunk_is_briefed_and_tells_the_same_story():
     """The in-process runtime briefs a model with latency chunk by chunk, each chunk's calls going
     out before the next chunk is briefed; the story is the offline model's, byte for byte."""
+    from novel_engine.agents.persona import DECIDE_CHUNK
     from novel_engine.api import Engine
-    from novel_engine.runtime.local import DECIDE_CHUNK
     from novel_engine.scenarios import synthetic
 
     scenario = synthetic(personas=3 * DECIDE_CHUNK + 7, seed=3)
     model = SlowModel(latency_s=0.002)
     session = Engine("local", model=model).create_session(scenario, seed=3)
-    pool = session._rt.pool
+    pool = session._rt.cast.pool
     calls_when_briefed: list[int] = []
     briefs = pool.briefs
 

@@ -99,7 +99,7 @@ def test_pov_chapters_tell_only_what_each_persona_perceived(scenario, seed):
     events = {e.id: e for r in session.reports() for e in r.events}
     told_someone_else = 0
     for pid in ids:
-        beliefs = session._rt.belief_model_of(pid)
+        beliefs = session._sync(session._rt.belief_model_of(pid))
         believed_people, believed_places = set(), set()
         for entry in beliefs["keys"]:
             _, _, subject = entry["key"].partition(":")

@@ -363,8 +363,7 @@ def test_a_fight_that_goes_nowhere_ends_and_foes_are_not_nursed():
 
 
 def test_the_turn_report_carries_what_coherence_caught():
-    from novel_engine.runtime.checkpoint import report_from_dict
-    from novel_engine.runtime.local import TurnReport
+    from novel_engine.core.report import TurnReport
 
     r = TurnReport(
         turn=1,
@@ -376,7 +375,7 @@ def test_the_turn_report_carries_what_coherence_caught():
         repaired=2,
         violations={"absent_target": 2, "incapacitated_actor": 1},
     )
-    back = report_from_dict(r.to_dict())
+    back = TurnReport.from_dict(r.to_dict())
     assert (back.repaired, back.violations) == (2, {"absent_target": 2, "incapacitated_actor": 1})
 
 
@@ -428,7 +427,7 @@ def test_standing_conditions_name_who_lies_where_and_what_still_burns():
 
 
 def test_shard_replicas_get_only_the_facts_that_changed():
-    from novel_engine.runtime.ray_actors import apply_patch
+    from novel_engine.runtime.ray.actors import apply_patch
 
     world, _ = build_world(scenario())
     world.facts.update({"a": 1, "b": 2})

@@ -230,7 +230,7 @@ def cluster_limiter(
     The actor is detached: it outlives the driver that made it, so every later driver and Serve
     replica shares the same quota. :func:`kill_limiter` removes it.
     """
-    from novel_engine.runtime.ray_runtime import NAMESPACE
+    from novel_engine.runtime.ray.runtime import NAMESPACE
 
     actor = LimiterActor.options(
         name=_PREFIX + name, namespace=namespace or NAMESPACE, get_if_exists=True, lifetime="detached"
@@ -241,7 +241,7 @@ def cluster_limiter(
 
 def kill_limiter(name: str, namespace: str | None = None) -> bool:
     """Kill the limiter actor of quota ``name``; return whether there was one."""
-    from novel_engine.runtime.ray_runtime import NAMESPACE
+    from novel_engine.runtime.ray.runtime import NAMESPACE
 
     try:
         actor = ray.get_actor(_PREFIX + name, namespace=namespace or NAMESPACE)

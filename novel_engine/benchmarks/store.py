@@ -40,17 +40,17 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
 def make_payloads(personas: int, turns: int, seed: int) -> dict[str, Any]:
     """Play ``turns`` turns of a synthetic cast; return their commits and the checkpoint figures."""
     from novel_engine.api import Engine
-    from novel_engine.runtime.checkpoint import capture, encode
-    from novel_engine.runtime.durable import turn_commit, turn_inputs
+    from novel_engine.runtime.checkpoint import encode
+    from novel_engine.runtime.durability import turn_commit, turn_inputs
     from novel_engine.scenarios.synthetic import synthetic
     from novel_engine.storage.settings import auto_checkpoint_every
 
-    rt = Engine().create_session(synthetic(personas=personas, seed=seed), seed=seed)._rt
+    session = Engine().create_session(synthetic(personas=personas, seed=seed), seed=seed)
     commits, captures, encodes, blob = [], [], [], b""
     for _ in range(turns):
-        report = run_turn(rt)
+        report = session.step()
         t0 = time.perf_counter()
-        state = capture(rt, history=False, scenario=False)
+        state = session._sync(session._rt.state())
         t1 = time.perf_counter()
         blob = encode(state)
         captures.append(t1 - t0)
@@ -64,13 +64,6 @@ def make_payloads(personas: int, turns: int, seed: int) -> dict[str, Any]:
         "encode_s": round(min(encodes), 3),
         "events_per_turn": round(sum(len(c.events) for c in commits) / len(commits), 1),
     }
-
-
-def run_turn(rt: Any) -> Any:
-    """One turn of a local runtime, on a private event loop."""
-    from novel_engine.api import run_sync
-
-    return run_sync(rt.step({}, []))
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -24,23 +24,22 @@ from novel_engine.errors import BenchmarkError
 __all__ = ["bench_core", "measure_core", "bench_runtime", "measure_runtime"]
 
 
-def measure_core(personas: int, turns: int, seed: int, processes: int = 1, count_calls: bool = False) -> dict[str, Any]:
-    """Run a synthetic world of ``personas`` for ``turns`` turns in this process (and ``processes``
-    - 1 replicas); return the figures.
+def measure_core(personas: int, turns: int, seed: int, count_calls: bool = False) -> dict[str, Any]:
+    """Run a synthetic world of ``personas`` for ``turns`` turns in this process; return the figures.
 
-    ``count_calls`` (one process only): play one more turn under ``cProfile`` and report the
+    ``count_calls``: play one more turn under ``cProfile`` and report the
     function calls it made per persona: the work the code does, whatever the memory hierarchy
     and the host's speed do to the seconds (linear work shows as the same count at every size).
     """
     from novel_engine.api import Engine
-    from novel_engine.runtime.local import PHASES
+    from novel_engine.core.report import PHASES
     from novel_engine.scenarios.synthetic import synthetic
 
     t0 = time.perf_counter()
     scenario = synthetic(personas=personas, seed=seed)
-    session = Engine().create_session(scenario, seed=seed, processes=processes)
+    session = Engine().create_session(scenario, seed=seed)
     setup = time.perf_counter() - t0
-    per_turn, phases = [], {p: 0.0 for p in PHASES}  # (+ "exchange" with replicas)
+    per_turn, phases = [], {p: 0.0 for p in PHASES}
     events, cpu = 0, 0.0
     for _ in range(turns):
         # CPU time beside wall time: on a shared machine wall time also counts other processes' turns
@@ -52,20 +51,26 @@ def measure_core(personas: int, turns: int, seed: int, processes: int = 1, count
         for k, v in report.timings.items():
             phases[k] = phases.get(k, 0.0) + v
     calls = None
-    if count_calls and processes == 1:
+    if count_calls:
         import cProfile
         import pstats
 
         profile = cProfile.Profile()
-        profile.runcall(session.step)
+
+        async def profiled() -> None:  # on the engine's loop thread, where the turn runs
+            profile.enable()
+            try:
+                await session.astep()
+            finally:
+                profile.disable()
+
+        session._engine._loop.run(profiled())
         calls = round(pstats.Stats(profile).total_calls / personas, 2)
-    session.close()  # the replicas end: their peak RSS is then known
+    session.close()
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    replica_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if processes > 1 else 0
     mean = sum(per_turn) / len(per_turn)
     return {
         "personas": personas,
-        "processes": processes,
         "turns": turns,
         "setup_s": round(setup, 4),
         "seconds_per_turn": round(mean, 4),
@@ -75,7 +80,6 @@ def measure_core(personas: int, turns: int, seed: int, processes: int = 1, count
         "persona_turns_per_s": round(personas / mean, 1),
         "events_per_turn": events / turns,
         "peak_rss_mib": round(rss_kib / 1024, 1),
-        "replica_peak_rss_mib": round(replica_kib / 1024, 1),  # the largest replica's
         "phase_seconds": {k: round(v / turns, 4) for k, v in phases.items()},
         **({"calls_per_persona_turn": calls} if calls is not None else {}),
     }
@@ -86,52 +90,47 @@ def bench_core(
     turns: int = 3,
     seed: int = 1,
     out: str | os.PathLike = "bench-results/core.json",
-    processes: Sequence[int] = (1,),
     count_calls: bool = False,
 ) -> dict[str, Any]:
-    """Measure every cast size (with each process count) in its own subprocess, print a table,
+    """Measure every cast size in its own subprocess, print a table,
     write JSON to ``out`` (``count_calls``: see :func:`measure_core`)."""
     rows = []
     before = host_calibration()
     for n in sizes:
-        for procs in processes:
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "novel_engine.bench",
-                    str(n),
-                    str(turns),
-                    str(seed),
-                    str(procs),
-                    str(int(count_calls)),
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if proc.returncode != 0:
-                raise RuntimeError(f"benchmark of {n} personas on {procs} processes failed:\n{proc.stderr[-2000:]}")
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
-            rows.append(row)
-            ph = row["phase_seconds"]
-            print(
-                f"{n:>8} personas x{procs}: {row['seconds_per_turn']:8.3f} s/turn ({row['cpu_seconds_per_turn']:.3f} "
-                f"CPU, slowest {row['max_seconds_per_turn']:.3f}) "
-                f"{row['persona_turns_per_s']:>10,.0f} "
-                f"persona-turns/s  peak RSS {row['peak_rss_mib']:8.1f} MiB  | "
-                + " ".join(f"{k} {v:.3f}" for k, v in ph.items()),
-                flush=True,
-            )
-    for procs in processes:
-        mine = [r for r in rows if r["processes"] == procs]
-        base = mine[0]["seconds_per_turn"] / mine[0]["personas"]
-        for r in mine:
-            r["cost_ratio"] = round((r["seconds_per_turn"] / r["personas"]) / base, 3)
-        print(
-            f"cost per persona-turn on {procs} process(es) relative to the smallest cast: "
-            + ", ".join(f"{r['personas']}: {r['cost_ratio']}x" for r in mine)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "novel_engine.benchmarks.core",
+                str(n),
+                str(turns),
+                str(seed),
+                str(int(count_calls)),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        if proc.returncode != 0:
+            raise BenchmarkError(f"benchmark of {n} personas failed:\n{proc.stderr[-2000:]}")
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        ph = row["phase_seconds"]
+        print(
+            f"{n:>8} personas: {row['seconds_per_turn']:8.3f} s/turn ({row['cpu_seconds_per_turn']:.3f} "
+            f"CPU, slowest {row['max_seconds_per_turn']:.3f}) "
+            f"{row['persona_turns_per_s']:>10,.0f} "
+            f"persona-turns/s  peak RSS {row['peak_rss_mib']:8.1f} MiB  | "
+            + " ".join(f"{k} {v:.3f}" for k, v in ph.items()),
+            flush=True,
+        )
+    base = rows[0]["seconds_per_turn"] / rows[0]["personas"]
+    for r in rows:
+        r["cost_ratio"] = round((r["seconds_per_turn"] / r["personas"]) / base, 3)
+    print(
+        "cost per persona-turn relative to the smallest cast: "
+        + ", ".join(f"{r['personas']}: {r['cost_ratio']}x" for r in rows)
+    )
     counted = [r for r in rows if "calls_per_persona_turn" in r]
     if counted:
         base_calls = counted[0]["calls_per_persona_turn"]
@@ -142,11 +141,6 @@ def bench_core(
                 for r in counted
             )
         )
-    single = {r["personas"]: r["seconds_per_turn"] for r in rows if r["processes"] == 1}
-    for r in rows:
-        if r["processes"] > 1 and r["personas"] in single:
-            r["speedup"] = round(single[r["personas"]] / r["seconds_per_turn"], 3)
-            print(f"{r['personas']} personas: {r['processes']} processes {r['speedup']}x as fast as one")
     calibration = {"before": before, "after": host_calibration()}
     result = {
         "suite": "core",
@@ -235,8 +229,8 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int) -> dict[str
     if kind == "llm-ray":
         # one cap of 64 for the whole cluster: every persona shard asks the same limiter actor
         from novel_engine.llm.limits import RateLimitedModel
-        from novel_engine.runtime.ray_limiter import cluster_limiter
-        from novel_engine.runtime.ray_runtime import connect
+        from novel_engine.runtime.ray.limiter import cluster_limiter
+        from novel_engine.runtime.ray.runtime import connect
 
         connect("local")
         limiter = f"bench-{os.getpid()}"
@@ -266,7 +260,7 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int) -> dict[str
     finally:
         session.close()
         if limiter is not None:
-            from novel_engine.runtime.ray_limiter import kill_limiter
+            from novel_engine.runtime.ray.limiter import kill_limiter
 
             kill_limiter(limiter)
     mean = sum(per_turn) / len(per_turn)
@@ -288,7 +282,7 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int) -> dict[str
     return row
 
 
-def _run_worker(args: Sequence[str], module: str = "novel_engine.bench") -> dict[str, Any]:
+def _run_worker(args: Sequence[str], module: str = "novel_engine.benchmarks.core") -> dict[str, Any]:
     """Run one measurement in a fresh interpreter (``python -m module *args``); return the JSON
     object it printed last.
 
@@ -362,8 +356,10 @@ def bench_runtime(
     return result
 
 
-if __name__ == "__main__":  # workers: python -m novel_engine.bench N TURNS SEED PROCS CALLS | runtime KIND N TURNS SEED
+if (
+    __name__ == "__main__"
+):  # workers: python -m novel_engine.benchmarks.core N TURNS SEED CALLS | runtime KIND N TURNS SEED
     if sys.argv[1] == "runtime":
         print(json.dumps(measure_runtime(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))))
     else:
-        print(json.dumps(measure_core(*map(int, sys.argv[1:5]), count_calls=sys.argv[5] == "1")))
+        print(json.dumps(measure_core(*map(int, sys.argv[1:4]), count_calls=sys.argv[4] == "1")))

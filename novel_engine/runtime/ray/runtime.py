@@ -22,16 +22,16 @@ import ray
 from novel_engine.config import SessionSettings
 from novel_engine.core.events import Action, WorldEventSpec
 from novel_engine.core.perception import BeliefSummary
+from novel_engine.core.report import TurnReport
 from novel_engine.core.scenario import Scenario
 from novel_engine.core.setup import build_world
 from novel_engine.errors import ConfigError, SessionError
 from novel_engine.llm.port import LanguageModel
-from novel_engine.runtime.local import TurnReport
-from novel_engine.runtime.ray_actors import BeliefStoreShard, ChroniclerActor, EventHub, PersonaShard
-from novel_engine.runtime.ray_director import DirectorActor
+from novel_engine.runtime.ray.actors import BeliefStoreShard, ChroniclerActor, EventHub, PersonaShard
+from novel_engine.runtime.ray.director import DirectorActor
 from novel_engine.runtime.sharding import plan_shards
 
-__all__ = ["RayRuntime", "connect", "where_to_look", "list_sessions", "cluster_alive", "NAMESPACE"]
+__all__ = ["RayRuntimes", "RayRuntime", "connect", "where_to_look", "list_sessions", "cluster_alive", "NAMESPACE"]
 
 NAMESPACE = "novel_engine"
 _PREFIX = "ne:"
@@ -123,9 +123,8 @@ class RayRuntime:
         self.names = list(names)
         self.seed = seed
         self.model: LanguageModel | None = None  # known when this driver created the session
-        # The inputs of every turn, when this driver created the session and has no store: what a
-        # lost actor is rebuilt from (ray_durable.step_unstored). None: the history is not known here.
-        self.played: list[dict[str, Any]] | None = None
+        self.kind = "ray"
+        self.shared = True  # any driver connected to the cluster plays through these actors
         self.actor_options: dict[str, Any] = {}
 
     @classmethod
@@ -208,7 +207,7 @@ class RayRuntime:
         )
         ray.get([a.ping.remote() for a in persona_shards] + [director.turn.remote()])
         rt = cls(session_id, director, names, seed)
-        rt.model, rt.actor_options, rt.played = model, dict(actor_options or {}), []
+        rt.model, rt.actor_options = model, dict(actor_options or {})
         # The creating driver owns the actors: if only the director held the shards' handles, a
         # director crash would drop their last reference and Ray would destroy them for good.
         rt._owned = [*persona_shards, *belief_shards, chronicler, hub, world_ref]
@@ -230,27 +229,41 @@ class RayRuntime:
         _, settings = ray.get(director.scenario_and_settings.remote())
         return cls(session_id, director, names, settings.seed)
 
-    # -- the runtime interface used by Session ------------------------------------------------------
+    # -- the Runtime protocol ---------------------------------------------------------------------
     async def step(
         self,
         agent_actions: Mapping[str, Action] | None = None,
         world_events: Sequence[WorldEventSpec] = (),
+        *,
         turn: int | None = None,
-        calls: Sequence[dict] | None = None,
+        calls: Sequence[dict] = (),
         publish: bool = True,
     ) -> TurnReport:
-        """Play one turn (``turn``: the turn the caller expects it to be; ``calls``: a replay's
-        recorded model calls of the turn; ``publish`` False: the caller publishes it once it is
-        committed; see ``DirectorActor.step``)."""
-        return await self.director.step.remote(dict(agent_actions or {}), list(world_events), turn, calls, publish)
+        """Play one turn (see ``DirectorActor.step``)."""
+        return await self.director.step.remote(
+            dict(agent_actions or {}), list(world_events), turn, list(calls) or None, publish
+        )
 
     async def publish(self, turn: int) -> None:
         """Put the committed turn ``turn`` on the session's event hub."""
         await self.director.publish.remote(turn)
 
+    async def update_traits(self, persona_id: str, traits: Mapping[str, float]) -> None:
+        """Change a persona's traits from the next turn on."""
+        await self.director.update_traits.remote(persona_id, dict(traits))
+
     async def checkpoint(self) -> bytes:
         """The session's encoded checkpoint after its last turn (the in-process runtime's layout)."""
         return await self.director.checkpoint.remote()
+
+    async def state(self, *, history: bool = False) -> dict[str, Any]:
+        """The checkpoint dict after the last turn (``history``: with every turn report)."""
+        from novel_engine.runtime.checkpoint import decode
+
+        state = decode(await self.checkpoint())
+        if history:
+            state["history"] = [r.to_dict() for r in await self.reports()]
+        return state
 
     async def restore(self, state: Mapping[str, Any], attempts: int = 40) -> int:
         """Put every actor of the session back to checkpoint ``state``; return its turn.
@@ -268,82 +281,42 @@ class RayRuntime:
             delay = min(1.0, delay * 2)
         raise SessionError("cannot restore the session", session_id=self.session_id)
 
-    @property
-    def turn(self) -> int:
-        return ray.get(self.director.turn.remote())
+    async def turn(self) -> int:
+        return await self.director.turn.remote()
 
-    def reports(self, after: int = 0, limit: int | None = None) -> list[TurnReport]:
-        return ray.get(self.director.reports.remote(after, limit))
-
-    def world_state(self):
-        return ray.get(self.director.world_state.remote())
-
-    def narrative(self) -> str:
-        return ray.get(self._actor("chronicler").narrative.remote())
-
-    def export_markdown(self) -> str:
-        return ray.get(self._actor("chronicler").export_markdown.remote())
-
-    def narration_fallbacks(self) -> list[tuple[int, str]]:
-        return ray.get(self._actor("chronicler").narration_fallbacks.remote())
-
-    def causal_graph(self) -> dict:
-        return ray.get(self.director.causal_graph.remote())
-
-    def explain(self, event_id: str) -> list:
-        return ray.get(self.director.explain.remote(event_id))
-
-    def beliefs_of(self, persona_id: str, limit: int = 20) -> list[BeliefSummary]:
-        return ray.get(self.director.beliefs_of.remote(persona_id, limit))
-
-    def belief_model_of(self, persona_id: str) -> dict | None:
-        return ray.get(self.director.belief_model_of.remote(persona_id))
-
-    async def asummary(self) -> dict:
-        """The turn and the tension after it, in one small call."""
+    async def summary(self) -> dict:
+        """The turn, the tension after it and whether the director restarted, in one small call."""
         return await self.director.summary.remote()
 
-    def update_persona(self, persona_id: str, traits: Mapping[str, float]) -> None:
-        """Change a persona's traits from the next turn on."""
-        ray.get(self.director.update_persona.remote(persona_id, dict(traits)))
+    async def reports(self, after: int = 0, limit: int | None = None) -> list[TurnReport]:
+        return await self.director.reports.remote(after, limit)
 
-    def fork(self, session_id: str, at_turn: int, model: LanguageModel, *, detached: bool = False) -> RayRuntime:
-        """A new session that replays this one's inputs up to ``at_turn`` (same seed, same story).
+    async def world(self):
+        return await self.director.world_state.remote()
 
-        The engine is deterministic, so replaying the recorded inputs of turns 1..``at_turn`` from
-        the scenario rebuilds exactly the state this session had after that turn.
+    async def narrative(self) -> str:
+        return await self._actor("chronicler").narrative.remote()
 
-        Raises:
-            SessionError: the director no longer knows those inputs (it was restored from a
-                checkpoint; fork such a session through its state store instead).
-        """
-        inputs = ray.get(self.director.turn_inputs.remote(at_turn))
-        if len(inputs) < at_turn:
-            raise SessionError(
-                f"session {self.session_id!r} was restored from a checkpoint; its turn inputs before "
-                "that are in its state store, not in its actors",
-                session_id=self.session_id,
-            )
-        scenario, settings = self.scenario_and_settings()
-        rt = RayRuntime.create(
-            session_id, scenario, settings, model, detached=detached, actor_options=self.actor_options
-        )
-        try:
-            for players, world_events, updates in inputs:
-                for pid, traits in updates.items():
-                    rt.update_persona(pid, traits)
-                ray.get(rt.director.step.remote(players, world_events))
-        except BaseException:
-            rt.close()
-            raise
-        return rt
+    async def markdown(self) -> str:
+        return await self._actor("chronicler").export_markdown.remote()
 
-    def scenario_and_settings(self):
+    async def narration_fallbacks(self) -> list[tuple[int, str]]:
+        return await self._actor("chronicler").narration_fallbacks.remote()
+
+    async def causal_graph(self) -> dict:
+        return await self.director.causal_graph.remote()
+
+    async def explain(self, event_id: str) -> list:
+        return await self.director.explain.remote(event_id)
+
+    async def beliefs_of(self, persona_id: str, limit: int = 20) -> list[BeliefSummary]:
+        return await self.director.beliefs_of.remote(persona_id, limit)
+
+    async def belief_model_of(self, persona_id: str) -> dict | None:
+        return await self.director.belief_model_of.remote(persona_id)
+
+    async def scenario_and_settings(self) -> tuple[Scenario, SessionSettings]:
         """The session's scenario and settings (as the director holds them)."""
-        return ray.get(self.director.scenario_and_settings.remote())
-
-    async def ascenario_and_settings(self):
-        """Async :meth:`scenario_and_settings`."""
         return await self.director.scenario_and_settings.remote()
 
     def placement(self) -> dict[str, str]:
@@ -362,3 +335,41 @@ class RayRuntime:
     def close(self) -> None:
         """Kill every actor of the session (the session is gone afterwards)."""
         kill_session_actors(self.session_id, self.names)
+
+
+class RayRuntimes:
+    """The Ray kind of runtime: sessions are named actors on a cluster, reachable from any driver.
+
+    Args:
+        address: the cluster (None: a running local one, or start one).
+        actor_options: options for the shard actors (``num_cpus``, ``resources``...).
+        dashboard: start Ray's dashboard with a local instance.
+    """
+
+    name = "ray"
+    needs_store = True  # a lost actor is rebuilt from the store: the in-memory one when none is given
+
+    def __init__(
+        self, address: str | None = None, *, actor_options: Mapping[str, Any] | None = None, dashboard: bool = False
+    ) -> None:
+        connect(address, dashboard=dashboard)
+        self.actor_options = dict(actor_options or {})
+
+    def create(
+        self, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel, *, detached: bool
+    ) -> RayRuntime:
+        return RayRuntime.create(
+            session_id, scenario, settings, model, detached=detached, actor_options=self.actor_options
+        )
+
+    def attach(self, session_id: str) -> RayRuntime | None:
+        return RayRuntime.attach(session_id) if session_id in list_sessions() else None
+
+    def live(self) -> list[str]:
+        return list_sessions()
+
+    def end(self, session_id: str) -> int:
+        return kill_session_actors(session_id)
+
+    def info(self) -> dict[str, str | None]:
+        return where_to_look()

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from novel_engine.bench import _run_worker, ideal_turn_seconds
+from novel_engine.benchmarks.core import _run_worker, ideal_turn_seconds
 
 __all__ = ["bench_llm", "measure_llm"]
 
@@ -133,7 +133,7 @@ def measure_llm(
         server.stdin.close()
         server.wait(timeout=30)
         if limiter_name is not None:
-            from novel_engine.runtime.ray_limiter import kill_limiter
+            from novel_engine.runtime.ray.limiter import kill_limiter
 
             kill_limiter(limiter_name)
     mean = sum(per_turn) / len(per_turn)
@@ -205,7 +205,7 @@ def http_floor(url: str, decisions: int, cap: int, repeats: int = 2) -> float:
 
 
 def _worker(args: Sequence[str]) -> dict[str, Any]:
-    return _run_worker(args, module="novel_engine.bench_llm")
+    return _run_worker(args, module="novel_engine.benchmarks.llm")
 
 
 def bench_llm(
@@ -275,7 +275,9 @@ def bench_llm(
     return result
 
 
-if __name__ == "__main__":  # worker: python -m novel_engine.bench_llm CASE RUNTIME N TURNS SEED LATENCY CAP RATE RA
+if (
+    __name__ == "__main__"
+):  # worker: python -m novel_engine.benchmarks.llm CASE RUNTIME N TURNS SEED LATENCY CAP RATE RA
     a = sys.argv[1:]
     print(
         json.dumps(

@@ -39,7 +39,7 @@ def shared_limiter(settings: SessionSettings, runtime: str, runner: Any = None) 
 
         return RedisLimiter(redis_url, name, o.max_concurrency, o.requests_per_minute, o.tokens_per_minute)
     if runtime == "ray":
-        from novel_engine.runtime.ray_limiter import cluster_limiter
+        from novel_engine.runtime.ray.limiter import cluster_limiter
 
         return cluster_limiter(name, o.max_concurrency, o.requests_per_minute, o.tokens_per_minute)
     return None
@@ -71,7 +71,7 @@ def session_model(
     limiter = None if o.replay_of else shared_limiter(settings, runtime, runner)
     sink = None
     if runtime == "ray":  # the calls happen in shard processes: export through Ray's metrics agent
-        from novel_engine.runtime.ray_metrics import RayUsageSink
+        from novel_engine.runtime.ray.metrics import RayUsageSink
 
         sink = RayUsageSink()
     return build_model(

@@ -6,14 +6,13 @@
 - ``ChroniclerActor``: a :class:`~novel_engine.agents.chronicler.ChroniclerAgent`.
 - ``EventHub``: an :class:`~novel_engine.runtime.event_log.EventLog` that subscribers long-poll.
 
-The director actor, which owns the world and the turn loop, is in ``ray_director``.
+The director actor, which owns the world and the turn loop, is in ``ray.director``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,8 +20,7 @@ import ray
 
 from novel_engine.agents.belief_store import BeliefStore, BeliefView
 from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext
-from novel_engine.agents.persona import MEMORY_LIMIT, PersonaPool
-from novel_engine.core.briefs import MemoryItem
+from novel_engine.agents.persona import PersonaPool
 from novel_engine.core.events import Action, Event
 from novel_engine.core.perception import BeliefSummary, Perception
 from novel_engine.core.setup import gc_paused
@@ -31,7 +29,6 @@ from novel_engine.errors import StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.llm.recording import learn_calls, take_calls
 from novel_engine.runtime import wire  # noqa: F401 - records cross actors as constructor calls
-from novel_engine.runtime.checkpoint import memory_rows
 from novel_engine.runtime.event_log import EventLog, HubRead
 
 __all__ = ["PersonaShard", "BeliefStoreShard", "ChroniclerActor", "EventHub", "apply_patch"]
@@ -121,29 +118,27 @@ class PersonaShard:
             if epoch != self.epoch:  # restored while the views were awaited: this call is stale
                 raise StateLostError("persona shard was restored during the turn", role="persona shard", turn=turn)
         t1 = time.perf_counter()
+        timings: dict[str, float] = {}
         with gc_paused():  # as in process: a turn's short-lived records need no cyclic collection
             apply_patch(self.world, patch)
             self._remember(memories, self.world.turn)
-            briefs = self.pool.briefs(self.world, views, deciders)
-            t2 = time.perf_counter()
-            out = await self.pool.decide(briefs)
+            out = await self.pool.brief_and_decide(self.world, sorted(deciders), lambda ids: views, timings)
         if epoch == self.epoch:
             self.last_turn = self.world.turn + 1
         wire.settle_gc()
-        self.timings = {"wait_views": t1 - t0, "brief": t2 - t1, "decide": time.perf_counter() - t2}
+        self.timings = {"wait_views": t1 - t0, "brief": timings["brief"], "decide": timings["decide"]}
         return out, take_calls(self.model, self.world.turn + 1)
 
     def snapshot(self, memories: Sequence[Event], turn: int) -> dict[str, list]:
         """The personas' memories after turn ``turn`` (whose events are ``memories``), as checkpoint rows."""
         self._remember(memories, turn)
-        return memory_rows(self.pool.agents)
+        return self.pool.memory_rows()
 
     def restore(self, world: dict, memory: Mapping[str, list], turn: int) -> None:
         """Continue from a checkpoint: the world after ``turn`` and the personas' memories then."""
         self.world = WorldState.from_dict(world)
         self.pool = PersonaPool([self.world.personas[p] for p in self.ids], self.model, self.seed)
-        for pid, rows in memory.items():
-            self.pool.agents[pid].memory = deque((MemoryItem(*m) for m in rows), maxlen=MEMORY_LIMIT)
+        self.pool.restore_memory(memory)
         self.last_turn = self.remembered = turn
         self.epoch += 1
         wire.settle_gc()

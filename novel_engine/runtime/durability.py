@@ -1,0 +1,411 @@
+"""Durable sessions: the rules, in one place.
+
+- **A turn's recorded inputs** are everything that changes a story from outside: player actions,
+  world events and the trait updates made since the turn before (:func:`turn_inputs`). A trait
+  update waits in the store (``pending/<session>``) until the turn that applies it is committed,
+  so a crash in between loses nothing.
+- **Playing a durable turn** is one sequence (:meth:`DurableSession.play`): read the stored head
+  and expect its next turn; step the runtime with that turn number (an actor that restarted, or a
+  handle another writer overtook, refuses with ``StateLostError``); take a checkpoint when one is
+  due; commit once; publish. A lost state is rebuilt from the store and the turn played again;
+  the engine is deterministic, so the retried turn is the turn an undisturbed run plays.
+- **One rebuild** (:func:`rebuild`) serves resume, fork and recovery on either runtime: the latest
+  checkpoint at or before the wanted turn, restored in process, the turns after it replayed from
+  their recorded inputs (and checked against the stored events and prose). It returns the state;
+  a runtime applies it (``Runtime.restore``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from novel_engine.agents.director import validate_action
+from novel_engine.config import SessionSettings
+from novel_engine.core.events import Decision, Event, WorldEventSpec
+from novel_engine.core.report import TurnReport
+from novel_engine.core.scenario import Scenario
+from novel_engine.errors import (
+    CheckpointError,
+    ConflictError,
+    NotFoundError,
+    NovelEngineError,
+    SessionError,
+    StateLostError,
+)
+from novel_engine.llm.port import LanguageModel
+from novel_engine.llm.recording import StoreCallLog
+from novel_engine.runtime.checkpoint import decode, encode
+from novel_engine.runtime.local import LocalRuntime
+from novel_engine.runtime.port import Runtime
+from novel_engine.storage.port import SessionRecord, TurnCommit
+from novel_engine.storage.runner import StoreRunner
+
+__all__ = [
+    "RECOVERIES",
+    "DurableSession",
+    "is_state_loss",
+    "turn_inputs",
+    "turn_commit",
+    "session_record",
+    "rebuild",
+    "fork_record",
+    "reseed",
+]
+
+RECOVERIES = 3  #: how many times one turn is played again after its runtime lost its state
+
+log = logging.getLogger(__name__)
+
+
+def is_state_loss(err: BaseException) -> bool:
+    """Whether ``err`` (or what it wraps) says a runtime lost its state: an actor died or restarted
+    (Ray), or the handle is behind the store (another writer played on)."""
+    ray = sys.modules.get("ray")  # only a Ray session can lose actors: never import Ray for this
+    actor_error = getattr(getattr(ray, "exceptions", None), "RayActorError", None)
+    seen: set[int] = set()
+    cur: BaseException | None = err
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, StateLostError) or (actor_error is not None and isinstance(cur, actor_error)):
+            return True
+        cur = getattr(cur, "cause", None) or cur.__cause__
+    return False
+
+
+def turn_inputs(
+    decisions: Mapping[str, Any] | None,
+    world_events: Sequence[WorldEventSpec],
+    trait_updates: Mapping[str, Mapping[str, float]] | None = None,
+) -> dict[str, Any]:
+    """The validated inputs of a turn as JSON-friendly data (what a replay needs).
+
+    ``decisions``: player actions as :class:`Decision` or as the raw dicts a caller sent.
+    """
+    decided = {k: d if isinstance(d, Decision) else Decision.model_validate(d) for k, d in (decisions or {}).items()}
+    inputs: dict[str, Any] = {
+        "agent_actions": {k: d.model_dump(mode="json") for k, d in sorted(decided.items())},
+        "world_events": [w.model_dump(mode="json") for w in world_events],
+    }
+    if trait_updates:  # absent when empty: the records of turns without updates stay as they were
+        inputs["trait_updates"] = {k: dict(sorted(v.items())) for k, v in sorted(trait_updates.items())}
+    return inputs
+
+
+def turn_commit(report: TurnReport, inputs: Mapping[str, Any], checkpoint: bytes | None) -> TurnCommit:
+    """The store commit of one played turn."""
+    record = {k: v for k, v in report.to_dict().items() if k != "events"}
+    record["inputs"] = dict(inputs)
+    return TurnCommit(
+        turn=report.turn, record=record, events=tuple(e.to_dict() for e in report.events), checkpoint=checkpoint
+    )
+
+
+def session_record(
+    session_id: str, scenario: Scenario, settings: SessionSettings, turn: int = 0, parent: tuple[str, int] | None = None
+) -> SessionRecord:
+    """The store record of a new session (``settings.seed`` resolved)."""
+    return SessionRecord(
+        id=session_id,
+        scenario=scenario.model_dump(mode="json"),
+        settings=settings.model_dump(mode="json"),
+        seed=int(settings.seed),
+        turn=turn,
+        parent=parent,
+    )
+
+
+def reseed(state: dict[str, Any], seed: int) -> dict[str, Any]:
+    """``state`` for a session that draws from ``seed`` from now on (a fork with a new seed)."""
+    state = {**state, "seed": seed, "settings": {**state["settings"], "seed": seed}}
+    state["chronicler"] = {**state["chronicler"], "seed": seed}
+    return state
+
+
+def _canon(events: Sequence[Event] | Sequence[dict]) -> str:
+    return json.dumps([e if isinstance(e, dict) else e.to_dict() for e in events], sort_keys=True)
+
+
+async def replay_turn(rt: Runtime, inputs: Mapping[str, Any]) -> TurnReport:
+    """Play one turn again from its recorded inputs."""
+    for pid, traits in inputs.get("trait_updates", {}).items():
+        await rt.update_traits(pid, traits)
+    world = await rt.world()
+    actions = {
+        k: validate_action(world, k, Decision.model_validate(v)) for k, v in inputs.get("agent_actions", {}).items()
+    }
+    events = [WorldEventSpec.model_validate(w) for w in inputs.get("world_events", ())]
+    return await rt.step(actions, events)
+
+
+async def rebuild(
+    runner: StoreRunner, session_id: str, model: LanguageModel, upto: int | None = None
+) -> tuple[dict[str, Any], SessionRecord]:
+    """The state of a stored session after turn ``upto`` (default: its last), with its turn reports.
+
+    Returns ``(state, head)``: a checkpoint dict with ``history`` (what ``Runtime.restore`` takes)
+    and the session's stored head.
+
+    Raises:
+        SessionError: no such session, or ``upto`` is beyond its last turn.
+        CheckpointError: the session has no usable checkpoint, or a replay diverged.
+    """
+    try:
+        head = await runner.acall(lambda s: s.get_session(session_id, fresh=True))  # never a stale cached head
+    except NotFoundError:
+        raise SessionError(f"no session {session_id!r} in the state store", session_id=session_id) from None
+    target = head.turn if upto is None else upto
+    if not 0 <= target <= head.turn:
+        raise SessionError(
+            f"session {session_id!r} has turns 0..{head.turn}, not {target}", session_id=session_id, turn=target
+        )
+    found = await runner.acall(lambda s: s.checkpoint(session_id, target))
+    if found is None:
+        raise CheckpointError(
+            f"session {session_id!r} has no checkpoint at or before turn {target}", session_id=session_id
+        )
+    ck_turn, blob = found
+    settings = SessionSettings.model_validate(head.settings).model_copy(update={"seed": head.seed})
+    rt = LocalRuntime(Scenario.model_validate(head.scenario), settings, model)
+    await rt.restore(decode(blob))
+    records = await runner.acall(lambda s: s.turns(session_id, 0, target))
+    events = await runner.acall(lambda s: s.events(session_id, 0, records[-1].last_seq if records else 0))
+    by_turn: dict[int, list[Event]] = {}
+    for ev in events:
+        by_turn.setdefault(ev.turn, []).append(Event.from_dict(ev.data))
+    rt.pipeline.history = [
+        TurnReport.from_dict(r.record, by_turn.get(r.turn, [])) for r in records if r.turn <= ck_turn
+    ]
+    for rec in records:
+        if rec.turn <= ck_turn:
+            continue
+        report = await replay_turn(rt, rec.record.get("inputs", {}))
+        if _canon(report.events) != _canon(by_turn.get(rec.turn, [])) or report.prose != rec.record["prose"]:
+            raise CheckpointError(
+                f"replaying turn {rec.turn} of {session_id!r} gave a different story; the "
+                "stored session cannot be continued faithfully",
+                session_id=session_id,
+                turn=rec.turn,
+            )
+    return await rt.state(history=True), head
+
+
+async def fork_record(
+    runner: StoreRunner, parent_id: str, model: LanguageModel, at: int, new_id: str, seed: int | None = None
+) -> tuple[dict[str, Any], int]:
+    """Store session ``new_id``, a fork of ``parent_id`` after turn ``at`` (drawing from ``seed``
+    after it, default the parent's); return its state (with history) and its store version.
+
+    The fork gets its own copy of the parent's turns and events up to ``at`` (so its sequence
+    numbers are gapless and nothing is shared) and a checkpoint at ``at``.
+    """
+    state, head = await rebuild(runner, parent_id, model, upto=at)
+    if seed is not None:
+        state = reseed(state, seed)
+    past = await runner.acall(lambda st: st.turns(parent_id, 0, at))
+    evs = await runner.acall(lambda st: st.events(parent_id, 0, past[-1].last_seq if past else 0))
+    record = SessionRecord(
+        id=new_id,
+        scenario=head.scenario,
+        settings=state["settings"],
+        seed=int(state["seed"]),
+        turn=0,
+        parent=(parent_id, at),
+    )
+    blob = encode({k: v for k, v in state.items() if k != "history"})
+    await runner.acall(lambda st: st.create_session(record, blob if at == 0 else None))
+    version = 0
+    for tr in past:
+        commit = TurnCommit(
+            tr.turn, tr.record, tuple(e.data for e in evs if e.turn == tr.turn), blob if tr.turn == at else None
+        )
+        version = (await runner.acall(lambda st, c=commit, v=version: st.commit_turn(new_id, v, c))).version
+    return state, version
+
+
+def checkpoint_period(runner: StoreRunner, personas: int) -> int:
+    """Checkpoint every this many turns: the store's ``checkpoint_every``, or (0) by cast size."""
+    from novel_engine.storage.settings import auto_checkpoint_every
+
+    return runner.store.settings.checkpoint_every or auto_checkpoint_every(personas)
+
+
+class DurableSession:
+    """A session's link to the state store: its version, pending inputs and durable turns.
+
+    Args:
+        runner: the store.
+        session_id: the session.
+        version: the store version this handle last committed or loaded.
+        personas: the cast size (how often checkpoints are due).
+        settings: the session settings (a replay's recorded calls are shipped turn by turn).
+        model: the session's model (a rebuild replays the turns after a checkpoint through it).
+    """
+
+    def __init__(
+        self,
+        runner: StoreRunner,
+        session_id: str,
+        version: int,
+        personas: int,
+        settings: SessionSettings,
+        model: LanguageModel | None,
+    ) -> None:
+        self.runner, self.session_id, self.version, self.model = runner, session_id, version, model
+        self.every = checkpoint_period(runner, personas)
+        self.settings = settings
+        self._replayed: dict[int, list[dict]] | None = None
+
+    # -- pending trait updates -----------------------------------------------------------------
+    @property
+    def _pending_key(self) -> str:
+        return f"pending/{self.session_id}.json"
+
+    async def pending_updates(self) -> dict[str, dict[str, float]]:
+        """The trait updates made since the last committed turn."""
+        try:
+            raw = await self.runner.acall(lambda st: st.get_object(self._pending_key))
+        except NotFoundError:
+            return {}
+        return json.loads(raw)
+
+    async def add_update(self, rt: Runtime, persona_id: str, traits: Mapping[str, float]) -> None:
+        """Store a trait update as an input of the next turn, then apply it to the runtime."""
+        pending = await self.pending_updates()
+        pending.setdefault(persona_id, {}).update(traits)
+        data = json.dumps(pending, sort_keys=True).encode()
+        await self.runner.acall(lambda st: st.put_object(self._pending_key, data))
+        await rt.update_traits(persona_id, traits)
+
+    async def apply_pending(self, rt: Runtime) -> None:
+        """Apply the stored trait updates waiting for the next turn (after a restore)."""
+        for pid, traits in (await self.pending_updates()).items():
+            await rt.update_traits(pid, traits)
+
+    # -- turns ---------------------------------------------------------------------------------
+    async def rebuild_model(self) -> LanguageModel:
+        """The model a rebuild replays this session's turns with: one that answers from the
+        session's recorded calls when its own records live in actors (Ray), else its own."""
+        from novel_engine.llm.offline import OfflineModel
+        from novel_engine.runtime.language_models import driver_model
+
+        return await driver_model(self.model, self.runner, self.session_id) or OfflineModel()
+
+    async def play(
+        self,
+        rt: Runtime,
+        raw_actions: Mapping[str, Any] | None,
+        actions: Mapping[str, Any],
+        events: Sequence[WorldEventSpec],
+    ) -> TurnReport:
+        """Play the session's next turn on ``rt`` and commit it (see the module's rules).
+
+        Raises:
+            ConflictError: another writer committed this turn first.
+            StoreError: the store failed (the turn is not committed; the runtime is put back to
+                the stored state).
+            SessionError: the turn failed after :data:`RECOVERIES` recoveries.
+        """
+        # A fresh head, not this process's cache: another driver (a second Serve replica) may have
+        # committed turns through the same actors; the turn check serialises the writers.
+        head = await self.runner.acall(lambda st: st.get_session(self.session_id, fresh=True))
+        if head.version != self.version and not rt.shared:
+            # A runtime of this process only, overtaken by another writer: show what the store
+            # holds, and let the caller decide whether its inputs still fit the story.
+            await self.recover(rt)
+            raise ConflictError(
+                f"session {self.session_id!r} moved on to turn {head.turn} elsewhere; this handle now shows it",
+                session_id=self.session_id,
+                turn=head.turn,
+            )
+        self.version, turn = head.version, head.turn + 1
+        calls = await self._replay_calls(turn)
+        for attempt in range(RECOVERIES + 1):
+            try:
+                report = await rt.step(actions, events, turn=turn, calls=calls, publish=False)
+                blob = await rt.checkpoint() if turn % self.every == 0 else None
+                break
+            except Exception as err:  # noqa: BLE001 - only lost state is recovered, the rest re-raised
+                if not is_state_loss(err):
+                    raise
+                if attempt == RECOVERIES:
+                    raise SessionError(
+                        f"turn {turn} of {self.session_id!r} failed after {RECOVERIES} recoveries: {err}",
+                        session_id=self.session_id,
+                        turn=turn,
+                    ) from None
+                await self.recover(rt)
+        if report.calls:
+            # Before the commit: a committed turn always has its records (a rebuild replays it from
+            # them). One object per (session, turn), so a turn stored again replaces them.
+            await StoreCallLog(self.runner, self.session_id).put_turn(turn, report.calls)
+        commit = turn_commit(report, turn_inputs(raw_actions, events, report.trait_updates), blob)
+        try:
+            head = await commit_once(self.runner, self.session_id, self.version, commit)
+        except NovelEngineError:
+            try:  # not committed: the runtime goes back to what the store holds
+                await self.recover(rt)
+            except NovelEngineError as err:
+                log.warning("session %s could not be put back to its stored state: %s", self.session_id, err)
+            raise
+        self.version = head.version
+        if report.trait_updates:
+            await self.runner.acall(lambda st: st.put_object(self._pending_key, b"{}"))
+        try:  # subscribers see a turn only once it is stored
+            await rt.publish(turn)
+        except Exception as err:  # noqa: BLE001 - the turn is committed; the next recovery republishes it
+            if not is_state_loss(err):
+                raise
+            log.warning("turn %d of %s is committed but not yet on its event hub: %s", turn, self.session_id, err)
+        return report
+
+    async def recover(self, rt: Runtime) -> int:
+        """Put ``rt`` back to the session's last committed state (and its pending trait updates);
+        return that turn."""
+        state, head = await rebuild(self.runner, self.session_id, await self.rebuild_model())
+        turn = await rt.restore(state)
+        await self.apply_pending(rt)
+        self.version = head.version
+        return turn
+
+    async def _replay_calls(self, turn: int) -> list[dict]:
+        """A replay's recorded model calls of ``turn`` (loaded once, shipped turn by turn)."""
+        source = self.settings.llm_options.replay_of
+        if not source or (self.settings.llm or "offline") == "offline":
+            return []
+        if self._replayed is None:
+            self._replayed = await StoreCallLog(self.runner, source).load_turns()
+        return self._replayed.get(turn, [])
+
+
+async def commit_once(runner: StoreRunner, session_id: str, version: int, commit: TurnCommit) -> SessionRecord:
+    """Commit a turn exactly once; return the session's head.
+
+    A commit whose turn is already stored with the same record and events (a retry after the
+    first attempt's answer was lost) is not written again. (A lost connection is retried once by
+    the store itself.)
+
+    Raises:
+        ConflictError: the session moved on differently (another writer).
+        StoreError: the store failed.
+    """
+    try:
+        return await runner.acall(lambda st: st.commit_turn(session_id, version, commit))
+    except ConflictError:
+        head = await runner.acall(lambda st: st.get_session(session_id))
+        if head.turn >= commit.turn and await _stored_equals(runner, session_id, commit):
+            return head  # this very turn is stored already
+        raise
+
+
+async def _stored_equals(runner: StoreRunner, session_id: str, commit: TurnCommit) -> bool:
+    recs = await runner.acall(lambda st: st.turns(session_id, commit.turn - 1, commit.turn))
+    if not recs:
+        return False
+    rec = recs[0]
+    evs = await runner.acall(lambda st: st.events(session_id, rec.first_seq - 1, rec.last_seq - rec.first_seq + 1))
+    as_json = json.loads(json.dumps([commit.record, list(commit.events)]))
+    return rec.record == as_json[0] and [e.data for e in evs] == as_json[1]

@@ -1,0 +1,174 @@
+"""The cast and the narrator of a Ray session, as the turn pipeline sees them (director side).
+
+:class:`RayCast` implements :class:`~novel_engine.runtime.turn.Cast` over belief-store shards and
+persona shards with one batched call per shard per phase (never one Ray call per persona):
+each belief shard absorbs its personas' perceptions and hands their views straight to the persona
+shards (object references: the director never unpacks them); each persona shard patches its world
+replica, remembers last turn's events, briefs and decides. :class:`RayNarrator` sends the
+chronicler actor only the people and places of the events it will tell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from novel_engine.agents.chronicler import WorldContext, select_highlights
+from novel_engine.agents.chronicler import _mentioned as mentioned_in  # exactly whom the prose may name
+from novel_engine.core.events import Action, Event
+from novel_engine.core.world import WorldState
+from novel_engine.runtime.sharding import ShardPlan
+from novel_engine.runtime.turn import chronicle_impact
+
+__all__ = ["RayCast", "RayNarrator"]
+
+
+def _signature(p) -> tuple:
+    return (p.location, p.health, p.hidden, tuple((k, r.trust, r.affinity) for k, r in p.relationships.items()))
+
+
+class RayCast:
+    """The personas of a session spread over shard actors.
+
+    Args:
+        plan: which personas live on which shard.
+        persona_shards: handles of the persona shards, in plan order.
+        belief_shards: handles of the belief-store shards, in plan order.
+        world: the world the shards' replicas start from.
+    """
+
+    def __init__(self, plan: ShardPlan, persona_shards: Sequence[Any], belief_shards: Sequence[Any], world) -> None:
+        self.plan = plan
+        self.persona_shards, self.belief_shards = list(persona_shards), list(belief_shards)
+        self.persona_shard_of = plan.persona_shard_of()
+        self.last_events: Sequence[Event] = ()
+        self._track(world)
+
+    def _track(self, world: WorldState) -> None:
+        self._signatures = {pid: _signature(p) for pid, p in world.personas.items()}
+        self._facts = dict(world.facts)
+
+    def _patch(self, world: WorldState) -> dict[str, Any]:
+        """The personas (and facts) that changed since the last patch, for the shards' replicas."""
+        changed = []
+        sigs = self._signatures
+        for pid, p in world.personas.items():
+            sig = _signature(p)
+            if sigs.get(pid) != sig:
+                sigs[pid] = sig
+                changed.append(p.to_dict())
+        patch: dict[str, Any] = {"turn": world.turn, "personas": changed}
+        facts, old = world.facts, self._facts
+        if facts != old:
+            # only what changed: consequences keep a fact per persona or place (goals reached,
+            # places searched out), too many to resend whole every turn in a large cast
+            patch["facts_set"] = {k: v for k, v in facts.items() if k not in old or old[k] != v}
+            removed = [k for k in old if k not in facts]
+            if removed:
+                patch["facts_removed"] = removed
+            self._facts = dict(facts)
+        return patch
+
+    def _memories_by_shard(self) -> list[list[Event]]:
+        """Last turn's events, each sent to the shards hosting someone it involves."""
+        out: list[list[Event]] = [[] for _ in self.persona_shards]
+        where = self.persona_shard_of
+        for ev in self.last_events:
+            shards = {where[pid] for pid in (ev.actor, ev.target, *ev.participants) if pid in where}
+            for i in sorted(shards):
+                out[i].append(ev)
+        return out
+
+    async def decide(self, world, routes, turn, deciders, calls, timings):
+        clock = time.perf_counter
+        t = clock()
+        deciding = set(deciders)
+        shard_of, n = self.persona_shard_of, len(self.persona_shards)
+        view_refs: list[list[Any]] = [[] for _ in range(n)]
+        for shard, ids in zip(self.belief_shards, self.plan.belief_shards):
+            part = {pid: routes[pid] for pid in ids if pid in routes}
+            split: list[list[str]] = [[] for _ in range(n)]
+            for pid in ids:
+                if pid in deciding:
+                    split[shard_of[pid]].append(pid)
+            refs = shard.absorb_for.options(num_returns=n).remote(part, turn, split)
+            for j, ref in enumerate(refs if n > 1 else [refs]):
+                view_refs[j].append(ref)
+        patch = self._patch(world)
+        memories = self._memories_by_shard()
+        replay: list[list[dict]] = [[] for _ in range(n)]
+        for rec in calls:
+            replay[shard_of[rec["agent"]]].append(rec)
+        pending = [
+            shard.decide.remote(
+                patch, view_refs[i], [p for p in ids if p in deciding], memories[i], turn, replay[i] or None
+            )
+            for i, (shard, ids) in enumerate(zip(self.persona_shards, self.plan.persona_shards))
+        ]
+        decisions: dict[str, Action] = {}
+        records: list[dict] = []
+        for d, recs in await asyncio.gather(*pending):
+            decisions.update(d)
+            records.extend(recs)
+        # believing and briefing overlap deciding across the shards: the phase is one figure here
+        timings["believe"], timings["brief"], timings["decide"] = 0.0, 0.0, clock() - t
+        return decisions, records
+
+    def remember(self, events: Sequence[Event]) -> None:
+        self.last_events = events  # sent with the next turn's decide call
+
+    def changed(self, persona_id: str) -> None:
+        self._signatures.pop(persona_id, None)  # the next patch carries it to its shard
+
+    async def held(self, turn: int) -> tuple[dict[str, Any], dict[str, list]]:
+        memories = self._memories_by_shard()
+        parts = await asyncio.gather(*(s.snapshot.remote(m, turn) for s, m in zip(self.persona_shards, memories)))
+        beliefs = await asyncio.gather(*(s.snapshot.remote() for s in self.belief_shards))
+        return {k: v for b in beliefs for k, v in b.items()}, {k: v for m in parts for k, v in m.items()}
+
+    async def restore(self, world: WorldState, state: Mapping[str, Any], turn: int) -> None:
+        mem, beliefs = state["memory"], state["beliefs"]
+        calls = [
+            s.restore.remote(state["world"], {p: mem[p] for p in ids if p in mem}, turn)
+            for s, ids in zip(self.persona_shards, self.plan.persona_shards)
+        ]
+        calls += [
+            s.restore.remote({p: beliefs[p] for p in ids if p in beliefs}, turn)
+            for s, ids in zip(self.belief_shards, self.plan.belief_shards)
+        ]
+        await asyncio.gather(*calls)
+        self.last_events = ()  # the restored memories hold them already
+        self._track(world)
+
+    async def beliefs_of(self, persona_id: str, limit: int) -> list:
+        i = self.plan.belief_shard_of().get(persona_id)
+        return [] if i is None else await self.belief_shards[i].beliefs_of.remote(persona_id, limit)
+
+    async def model_of(self, persona_id: str) -> dict[str, Any] | None:
+        i = self.plan.belief_shard_of().get(persona_id)
+        return None if i is None else await self.belief_shards[i].model_of.remote(persona_id)
+
+
+class RayNarrator:
+    """The chronicler actor of a session, with ``highlight_limit`` from the session's settings."""
+
+    def __init__(self, chronicler: Any, highlight_limit: int) -> None:
+        self.chronicler, self.highlight_limit = chronicler, highlight_limit
+
+    async def narrate(self, events, world: WorldState, context: WorldContext, calls):
+        # Only the people and places of the events the chronicler will tell cross to it (with a
+        # large cast that is a few dozen, not every persona); it picks the same highlights.
+        told, _ = select_highlights(events, self.highlight_limit, chronicle_impact)
+        people, where = mentioned_in(told)
+        characters = {pid: world.personas[pid] for pid in people if pid in world.personas}
+        places = {loc: world.locations[loc] for loc in where if loc in world.locations}
+        context = WorldContext(context.title, context.turn, places, context.tension, context.ending)
+        return await self.chronicler.narrate.remote(events, characters, context, chronicle_impact, True, calls or None)
+
+    async def held(self) -> dict[str, Any]:
+        return await self.chronicler.snapshot.remote()
+
+    async def restore(self, state: Mapping[str, Any], turn: int) -> None:
+        await self.chronicler.restore.remote(dict(state), turn)

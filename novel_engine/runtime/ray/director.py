@@ -1,0 +1,226 @@
+"""The director actor: a thin shell around the session's turn pipeline on Ray.
+
+The turn is :class:`~novel_engine.runtime.turn.TurnPipeline`'s, the same code as in process,
+over a :class:`~novel_engine.runtime.ray.cast.RayCast` (the shards) and a
+:class:`~novel_engine.runtime.ray.cast.RayNarrator` (the chronicler actor), so both runtimes tell
+byte-identical stories for any shard count. The actor adds what only a shared, restartable
+process needs: turns never overlap, each call names the turn it expects (a restarted director is
+back at turn 0 and refuses), and committed turns go to the session's event hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ray
+
+from novel_engine.config import SessionSettings
+from novel_engine.core.events import Action, WorldEventSpec
+from novel_engine.core.report import TurnReport, page_of
+from novel_engine.core.scenario import Scenario
+from novel_engine.core.setup import build_world, gc_paused
+from novel_engine.core.world import WorldState
+from novel_engine.errors import StateLostError
+from novel_engine.runtime import wire
+from novel_engine.runtime.checkpoint import encode
+from novel_engine.runtime.ray.cast import RayCast, RayNarrator
+from novel_engine.runtime.ray.metrics import record_coherence
+from novel_engine.runtime.sharding import ShardPlan
+from novel_engine.runtime.turn import TurnPipeline
+
+__all__ = ["DirectorActor", "hub_items", "hub_window"]
+
+
+def hub_items(report: TurnReport, committed_at: float | None = None) -> list[dict[str, Any]]:
+    """What a turn publishes on the event hub: its events, its prose, then ``turn_complete``.
+
+    ``committed_at``: when the turn was committed (default now).
+    """
+    kinds = {"action": "agent_action", "world": "world_event", "causal": "causal_event"}
+    items: list[dict[str, Any]] = [
+        {"type": kinds.get(e.kind, "world_event"), "turn": report.turn, "event": e.to_dict()} for e in report.events
+    ]
+    items.append({"type": "narrative_update", "turn": report.turn, "prose": report.prose})
+    items.append(
+        {
+            "type": "turn_complete",
+            "turn": report.turn,
+            "tension": report.tension,
+            "events": len(report.events),
+            "milestones": list(report.milestones),
+            "rejected": report.rejected,
+            "repaired": report.repaired,
+            # wall clock, so subscribers can measure delivery
+            "committed_at": time.time() if committed_at is None else committed_at,
+        }
+    )
+    return items
+
+
+def hub_window(reports: Sequence[TurnReport], capacity: int) -> tuple[list[dict[str, Any]], int]:
+    """The items a hub that saw every turn of ``reports`` would hold (its newest ``capacity``),
+    and the sequence number of the first: a turn publishes ``len(events) + 2`` items."""
+    total = sum(len(r.events) + 2 for r in reports)
+    tail: list[list[dict[str, Any]]] = []
+    kept = 0
+    for report in reversed(reports):
+        if kept >= capacity:
+            break
+        tail.append(hub_items(report, committed_at=0.0))  # the commit time of an old turn is not kept
+        kept += len(tail[-1])
+    items = [item for turn in reversed(tail) for item in turn][-capacity:] if tail else []
+    return items, total - len(items) + 1
+
+
+@ray.remote
+class DirectorActor:
+    """The session's game master on Ray: the turn pipeline, its lock and the event hub.
+
+    Args:
+        scenario: the validated scenario.
+        settings: the session settings (seed resolved).
+        plan: which personas live on which shard.
+        persona_shards: handles of the persona shards, in plan order.
+        belief_shards: handles of the belief-store shards, in plan order.
+        chronicler: the chronicler actor.
+        hub: the event hub actor.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        settings: SessionSettings,
+        plan: ShardPlan,
+        persona_shards: Sequence[Any],
+        belief_shards: Sequence[Any],
+        chronicler: Any,
+        hub: Any,
+    ) -> None:
+        self.scenario, self.settings = scenario, settings
+        world, initial = build_world(scenario)
+        cast = RayCast(plan, persona_shards, belief_shards, world)
+        self.pipeline = TurnPipeline(
+            scenario, settings, world, initial, cast, RayNarrator(chronicler, settings.highlight_limit)
+        )
+        self.hub = hub
+        # A restarted director is back at turn 0 until the driver restores it: readers (the Serve
+        # app) learn that from ``summary`` without a store read per request.
+        self._restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        self._lock = asyncio.Lock()
+        wire.settle_gc()
+
+    async def step(
+        self,
+        agent_actions: Mapping[str, Action] | None = None,
+        world_events: Sequence[WorldEventSpec] = (),
+        turn: int | None = None,
+        calls: Sequence[dict] | None = None,
+        publish: bool = True,
+    ) -> TurnReport:
+        """Run one turn (turns never overlap). Player actions must already be validated.
+
+        Args:
+            turn: the turn the caller expects this to be; a director that restarted (and so is
+                back at turn 0) raises ``StateLostError`` instead of playing the wrong turn.
+            calls: a replay: the recorded model calls of this turn.
+            publish: put the turn on the event hub now; a stored session's driver passes False
+                and calls :meth:`publish` once the store has committed the turn.
+        Returns:
+            The report, whose ``calls`` are the model-call records the actors made or used.
+        """
+        async with self._lock:
+            have = self.pipeline.turn
+            if turn is not None and turn != have + 1:
+                raise StateLostError(
+                    f"the director is at turn {have}, not {turn - 1}: it restarted and must be restored",
+                    role="director",
+                    turn=turn,
+                    have=have,
+                )
+            with gc_paused():
+                report = await self.pipeline.play(agent_actions or {}, world_events, calls or ())
+            if report.violations:
+                record_coherence(report.violations)  # by kind only: a label per session would grow without bound
+            wire.settle_gc()
+            if publish:
+                await self._publish(report)
+            return report
+
+    async def publish(self, turn: int) -> None:
+        """Put turn ``turn`` (the last one played) on the event hub; a turn already there is not
+        added again."""
+        async with self._lock:
+            history = self.pipeline.history
+            if history and history[-1].turn == turn:
+                await self._publish(history[-1])
+
+    async def _publish(self, report: TurnReport) -> None:
+        try:
+            await self.hub.publish.remote(hub_items(report))
+        except StateLostError:  # the hub restarted empty: give it back its window first
+            await self._restore_hub([r for r in self.pipeline.history if r.turn < report.turn])
+            await self.hub.publish.remote(hub_items(report))
+
+    async def _restore_hub(self, reports: Sequence[TurnReport]) -> None:
+        items, first = hub_window(reports, await self.hub.window_size.remote())
+        await self.hub.restore.remote(items, first, reports[-1].turn if reports else 0)
+
+    # -- state -------------------------------------------------------------------------------
+    async def checkpoint(self) -> bytes:
+        """The session's state after the last turn, encoded as the store keeps it (between turns);
+        the same layout as in process, so either runtime can resume it."""
+        async with self._lock:
+            return encode(await self.pipeline.state())
+
+    async def restore(self, state: Mapping[str, Any]) -> int:
+        """Put the whole session (the pipeline and every shard) back to checkpoint ``state``, whose
+        ``history`` holds the reports of its turns; return its turn."""
+        async with self._lock:
+            turn = await self.pipeline.restore(state)
+            await self._restore_hub(self.pipeline.history)  # a new or restarted hub numbers on from here
+            self._restarted = False
+            wire.settle_gc()
+            return turn
+
+    async def update_traits(self, persona_id: str, traits: Mapping[str, float]) -> None:
+        """Change a persona's traits from the next turn on (between turns, never during one)."""
+        async with self._lock:
+            self.pipeline.update_traits(persona_id, traits)
+
+    # -- reads -------------------------------------------------------------------------------
+    def turn(self) -> int:
+        return self.pipeline.turn
+
+    def reports(self, after: int = 0, limit: int | None = None) -> list[TurnReport]:
+        return page_of(self.pipeline.history, after, limit)
+
+    def summary(self) -> dict[str, Any]:
+        """Where the session stands, in one small answer: the turn, the tension after it, and whether
+        this director restarted and has not been restored yet (its state is then not the session's)."""
+        history = self.pipeline.history
+        return {
+            "turn": self.pipeline.turn,
+            "tension": history[-1].tension if history else 0.0,
+            "restarted": self._restarted,
+        }
+
+    def world_state(self) -> WorldState:
+        return self.pipeline.world
+
+    def causal_graph(self) -> dict:
+        return self.pipeline.director.causal_graph.to_node_link()
+
+    def explain(self, event_id: str) -> list:
+        return self.pipeline.director.causal_graph.explain(event_id)
+
+    def scenario_and_settings(self) -> tuple[Scenario, SessionSettings]:
+        return self.scenario, self.settings
+
+    async def beliefs_of(self, persona_id: str, limit: int = 20) -> list:
+        return await self.pipeline.cast.beliefs_of(persona_id, limit)
+
+    async def belief_model_of(self, persona_id: str) -> dict | None:
+        return await self.pipeline.cast.model_of(persona_id)

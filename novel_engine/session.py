@@ -1,0 +1,436 @@
+"""``Session``: one running story, as scripts, notebooks, the CLI and the server use it.
+
+Every method has an async form (``astep``, ``areports``...) that runs on the caller's loop when it
+is the engine's, and a sync form that runs it on the engine's loop. A session talks to its runtime
+through the :class:`~novel_engine.runtime.port.Runtime` protocol only; when the engine has a state
+store, its turns go through :class:`~novel_engine.runtime.durability.DurableSession`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import ValidationError
+
+from novel_engine.agents.director import validate_action
+from novel_engine.agents.highlights import main_goals
+from novel_engine.agents.point_of_view import PovChapter, pov_chapters
+from novel_engine.config import SessionSettings
+from novel_engine.core.events import Action, Decision, Event, WorldEventSpec
+from novel_engine.core.perception import BeliefSummary
+from novel_engine.core.report import TurnReport
+from novel_engine.core.rng import check_seed
+from novel_engine.core.scenario import Scenario
+from novel_engine.core.world import WorldState
+from novel_engine.errors import InvalidActionError, SessionError
+from novel_engine.llm.port import LanguageModel
+from novel_engine.runtime.durability import DurableSession, fork_record, reseed
+from novel_engine.runtime.port import Runtime
+from novel_engine.tracing import turn_span
+
+if TYPE_CHECKING:  # pragma: no cover - the engine creates sessions; sessions only call back
+    from novel_engine.api import Engine
+
+__all__ = ["Session", "parse_inputs"]
+
+T = TypeVar("T")
+
+
+def _problem(exc: ValidationError) -> tuple[str, str]:
+    e = exc.errors()[0]
+    return ".".join(map(str, e["loc"])), e["msg"]
+
+
+def parse_inputs(
+    world: WorldState | None, agent_actions: Mapping[str, Any] | None, world_events: Sequence[Any] | None
+) -> tuple[dict[str, Action], list[WorldEventSpec]]:
+    """Validate a turn's player actions and world events against ``world``.
+
+    Raises:
+        InvalidActionError: naming the action or event and the field that is wrong.
+    """
+    actions: dict[str, Action] = {}
+    for agent, raw in (agent_actions or {}).items():
+        try:
+            decision = raw if isinstance(raw, Decision) else Decision.model_validate(raw)
+        except ValidationError as exc:
+            where, msg = _problem(exc)
+            raise InvalidActionError(
+                f"agent_actions.{agent}.{where}: {msg}", field=f"agent_actions.{agent}.{where}"
+            ) from None
+        actions[agent] = validate_action(world, agent, decision)
+    events: list[WorldEventSpec] = []
+    for i, raw in enumerate(world_events or ()):
+        try:
+            spec = raw if isinstance(raw, WorldEventSpec) else WorldEventSpec.model_validate(raw)
+        except ValidationError as exc:
+            where, msg = _problem(exc)
+            raise InvalidActionError(f"world_events[{i}].{where}: {msg}", field=f"world_events[{i}].{where}") from None
+        if spec.location is not None and spec.location not in world.locations:
+            raise InvalidActionError(
+                f"world_events[{i}].location: unknown location {spec.location!r}", field=f"world_events[{i}].location"
+            )
+        events.append(spec)
+    return actions, events
+
+
+class Session:
+    """One running story. Create it with :meth:`Engine.create_session`."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        session_id: str,
+        scenario: Scenario,
+        settings: SessionSettings,
+        runtime: Runtime,
+        model: LanguageModel | None,
+        durable: DurableSession | None = None,
+    ) -> None:
+        self.id = session_id
+        self.scenario = scenario
+        self.settings = settings
+        self._engine, self._rt, self._model, self._durable = engine, runtime, model, durable
+        self._reached: tuple[int, frozenset[str]] = (0, frozenset())  # (up to turn, narrative goals reached)
+
+    def _sync(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._engine._loop.run(coro)
+
+    @property
+    def seed(self) -> int:
+        return self._rt.seed
+
+    @property
+    def turn(self) -> int:
+        """The last completed turn (0 before the first)."""
+        return self._sync(self._rt.turn())
+
+    @property
+    def world(self) -> WorldState:
+        """The world state as the director sees it (read it; do not change it; a copy on Ray)."""
+        return self._sync(self._rt.world())
+
+    @property
+    def version(self) -> int:
+        """The session's version in the state store (each committed turn bumps it; 0 without a store)."""
+        return self._durable.version if self._durable is not None else 0
+
+    # -- playing -------------------------------------------------------------------------------
+    async def astep(
+        self, agent_actions: Mapping[str, Any] | None = None, world_events: Sequence[Any] | None = None
+    ) -> TurnReport:
+        """Async :meth:`step` (traced: a span for the turn, one per phase; see :mod:`novel_engine.tracing`)."""
+        with turn_span(self.id, self._rt.kind) as add_phases:
+            world = await self._rt.world() if (agent_actions or world_events) else None
+            actions, events = parse_inputs(world, agent_actions, world_events)
+            if self._durable is not None and self._engine.store is not None:  # (a closed store: memory only)
+                report = await self._durable.play(self._rt, agent_actions, actions, events)
+            else:
+                report = await self._rt.step(actions, events)
+            add_phases(report)
+            return report
+
+    def step(
+        self, agent_actions: Mapping[str, Any] | None = None, world_events: Sequence[Any] | None = None
+    ) -> TurnReport:
+        """Play one turn.
+
+        Args:
+            agent_actions: player actions by persona id, each ``{"action_type", "target", "parameters",
+                "dialogue"}``; they override that persona's own decision.
+            world_events: world events for this turn, each ``{"description", "location", ...}``.
+        Returns:
+            The turn's :class:`TurnReport` (events, prose, tension, timings).
+        Raises:
+            InvalidActionError: an action or event is invalid (nothing has changed).
+        """
+        return self._sync(self.astep(agent_actions, world_events))
+
+    def run(self, turns: int, on_turn: Callable[[TurnReport], None] | None = None) -> list[TurnReport]:
+        """Play ``turns`` turns, calling ``on_turn`` after each; return their reports. The run stops
+        early when the story ends (see :attr:`finished`)."""
+        if turns < 0:
+            raise SessionError("turns must be zero or more", turns=turns)
+        out = []
+        for _ in range(turns):
+            report = self.step()
+            out.append(report)
+            if on_turn is not None:
+                on_turn(report)
+            if self.finished:
+                break
+        return out
+
+    async def afinished(self) -> bool:
+        """Async :attr:`finished`."""
+        main = main_goals(self.scenario)
+        if not main:
+            return False
+        upto, reached = self._reached
+        turn = await self._rt.turn()
+        if turn != upto:
+            newer = await self._rt.reports(after=upto if turn > upto else 0)
+            reached = frozenset(m for r in newer for m in r.milestones) | (reached if turn > upto else frozenset())
+            self._reached = (turn, reached)
+        return main <= reached
+
+    @property
+    def finished(self) -> bool:
+        """Whether the story has ended: every main narrative goal of the scenario is reached (its
+        last chapter ends with an epilogue). A scenario without main goals never ends by itself;
+        more turns may still be played."""
+        return self._sync(self.afinished())
+
+    async def aupdate_agent(self, agent_id: str, traits: Mapping[str, float]) -> None:
+        """Async :meth:`update_agent`."""
+        if not any(p.id == agent_id for p in self.scenario.personas):
+            raise SessionError(f"unknown agent {agent_id!r}", agent_id=agent_id)
+        for name, value in traits.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise InvalidActionError(
+                    f"parameters.{name}: must be a number between 0 and 1", field=f"parameters.{name}"
+                )
+        clean = {k: float(v) for k, v in traits.items()}
+        if self._durable is not None:  # stored first: an input of the next turn, kept across a crash
+            await self._durable.add_update(self._rt, agent_id, clean)
+        else:
+            await self._rt.update_traits(agent_id, clean)
+
+    def update_agent(self, agent_id: str, traits: Mapping[str, float]) -> None:
+        """Change a persona's traits (each in [0, 1]) from the next turn on. The change is an input
+        of that turn: a resume, a recovery or a fork replays it at the same point of the story.
+
+        Raises:
+            SessionError: unknown agent.
+            InvalidActionError: a trait value is not a number in [0, 1].
+        """
+        self._sync(self.aupdate_agent(agent_id, traits))
+
+    # -- forks ---------------------------------------------------------------------------------
+    async def afork(
+        self,
+        at_turn: int | None = None,
+        seed: int | None = None,
+        *,
+        session_id: str | None = None,
+        detached: bool = False,
+    ) -> Session:
+        """Async :meth:`fork`."""
+        if seed is not None:
+            check_seed(seed)
+        now = await self._rt.turn()
+        at = now if at_turn is None else at_turn
+        if not 0 <= at <= now:
+            raise SessionError(f"cannot fork at turn {at}: the session has turns 0..{now}", turn=at)
+        engine, sid = self._engine, session_id or uuid.uuid4().hex[:12]
+        version = 0
+        if self._durable is not None:
+            state, version = await fork_record(
+                self._durable.runner, self.id, await self._durable.rebuild_model(), at, sid, seed
+            )
+        else:
+            if at != now:
+                raise SessionError("forking at a past turn needs a state store: Engine(store=...)", turn=at)
+            state = await self._rt.state(history=True)
+            if seed is not None:
+                state = reseed(state, seed)
+        settings = self.settings.model_copy(update={"seed": int(state["seed"])})
+        return await engine._start(sid, self.scenario, settings, self._model, state, version, detached)
+
+    def fork(
+        self,
+        at_turn: int | None = None,
+        seed: int | None = None,
+        *,
+        session_id: str | None = None,
+        detached: bool = False,
+    ) -> Session:
+        """A new session that continues this story from the end of ``at_turn`` (default: now).
+
+        The fork shares no mutable state with this session. With ``seed``, its turns after
+        ``at_turn`` draw from that seed instead. A past turn needs a state store (the fork is
+        rebuilt from it); on Ray the fork runs in new actors (``detached``: it outlives this driver).
+
+        Raises:
+            SessionError: ``at_turn`` is not a played turn, or it is a past one and there is no store.
+            ConfigError: ``seed`` is not a whole number with ``0 <= seed < 2**63``.
+        """
+        return self._sync(self.afork(at_turn, seed, session_id=session_id, detached=detached))
+
+    # -- reading -------------------------------------------------------------------------------
+    async def areports(self, after: int = 0, limit: int | None = None) -> list[TurnReport]:
+        """Async :meth:`reports`."""
+        if after < 0 or (limit is not None and limit < 0):
+            raise SessionError("after and limit must be zero or more", after=after, limit=limit)
+        return await self._rt.reports(after, limit)
+
+    def reports(self, after: int = 0, limit: int | None = None) -> list[TurnReport]:
+        """The turns' reports so far, oldest first; ``after``/``limit`` page them (the turns
+        after turn ``after``, at most ``limit``), so a page of a long story is all that moves."""
+        return self._sync(self.areports(after, limit))
+
+    async def anarrative(self, pov: str | None = None) -> str:
+        """Async :meth:`narrative`."""
+        if pov is None:
+            return await self._rt.narrative()
+        return "\n\n".join(chapter.text for chapter in await self.apov_chapters(pov))
+
+    def narrative(self, pov: str | None = None) -> str:
+        """The whole story so far, as prose; with ``pov``, as that persona saw it (see :meth:`pov_chapters`).
+
+        Raises:
+            SessionError: ``pov`` is not a persona of this story.
+        """
+        return self._sync(self.anarrative(pov))
+
+    async def apov_chapters(self, persona_id: str) -> list[PovChapter]:
+        """Async :meth:`pov_chapters`."""
+        spec = next((p for p in self.scenario.personas if p.id == persona_id), None)
+        if spec is None:
+            raise SessionError(f"unknown persona {persona_id!r} for a point of view", agent_id=persona_id)
+        world, s = await self._rt.world(), self.settings
+        reports = await self._rt.reports()
+        return pov_chapters(
+            persona_id,
+            spec.location,
+            ((r.turn, r.events, r.tension) for r in reports),
+            world.personas,
+            world.locations,
+            await self._rt.belief_model_of(persona_id),
+            title=self.scenario.title,
+            style=s.narrative_style or self.scenario.style,
+            verbosity=s.verbosity,
+            focus=s.focus_areas,
+            seed=self.seed,
+            highlight_limit=s.highlight_limit,
+        )
+
+    def pov_chapters(self, persona_id: str) -> list[PovChapter]:
+        """Every chapter told from ``persona_id``'s perceptions and beliefs only (misconceptions
+        included), by the offline grammar whatever model narrates the story.
+
+        Raises:
+            SessionError: ``persona_id`` is not a persona of this story.
+        """
+        return self._sync(self.apov_chapters(persona_id))
+
+    def narration_fallbacks(self) -> list[tuple[int, str]]:
+        """The chapters the offline grammar wrote instead of the model, as (turn, why): the model
+        failed, or its prose did not hold against the events (``ungrounded: ...``)."""
+        return self._sync(self._rt.narration_fallbacks())
+
+    def markdown(self) -> str:
+        """The story as a Markdown document."""
+        return self._sync(self._rt.markdown())
+
+    async def arender(self, format: str = "markdown") -> bytes:
+        """Async :meth:`render`."""
+        from novel_engine.story_formats import StoryDocument, format_for_path, render_epub, render_html
+
+        fmt = format_for_path("", format)
+        text = await self._rt.markdown()
+        if fmt == "markdown":
+            return text.encode("utf-8")
+        curve = [r.tension for r in await self._rt.reports()]
+        doc = StoryDocument(text, curve, self.scenario.description, self.id, self.seed)
+        return render_epub(doc) if fmt == "epub" else render_html(doc).encode("utf-8")
+
+    def render(self, format: str = "markdown") -> bytes:
+        """The story as the bytes of a ``markdown``, ``epub`` or ``html`` file.
+
+        Raises:
+            ConfigError: unknown format.
+        """
+        return self._sync(self.arender(format))
+
+    def export(self, path: str | os.PathLike, format: str | None = None) -> Path:
+        """Write the story to ``path`` as ``format`` (``markdown``, ``epub`` or ``html``; default: by the
+        extension, ``.epub``, ``.html``/``.htm``, else Markdown); return the path.
+
+        Raises:
+            ConfigError: unknown format.
+        """
+        from novel_engine.story_formats import format_for_path
+
+        p = Path(path)
+        p.write_bytes(self.render(format_for_path(p, format)))
+        return p
+
+    def export_markdown(self, path: str | os.PathLike) -> Path:
+        """Write the story as Markdown to ``path``; return the path."""
+        return self.export(path, format="markdown")
+
+    def export_epub(self, path: str | os.PathLike) -> Path:
+        """Write the story as an EPUB 3 e-book (a chapter per turn) to ``path``; return the path."""
+        return self.export(path, format="epub")
+
+    def export_html(self, path: str | os.PathLike) -> Path:
+        """Write the story as one standalone HTML page with its tension curve to ``path``; return the path."""
+        return self.export(path, format="html")
+
+    def events(self) -> list[Event]:
+        """Every event so far, in order."""
+        return [e for r in self.reports() for e in r.events]
+
+    def export_events(self, path: str | os.PathLike) -> Path:
+        """Write every event as JSON lines to ``path``; return the path."""
+        p = Path(path)
+        with p.open("w", encoding="utf-8") as fh:
+            for e in self.events():
+                fh.write(json.dumps(e.to_dict(), sort_keys=True) + "\n")
+        return p
+
+    def events_table(self) -> Any:
+        """Every committed event as a pyarrow Table: the Parquet archives plus the recent events.
+
+        Raises:
+            SessionError: the session is not in a state store.
+        """
+        if self._durable is None:
+            raise SessionError("events_table needs a state store: Engine(store=...)")
+        return self._durable.runner.call(lambda st: st.events_table(self.id))
+
+    async def asummary(self) -> dict[str, Any]:
+        """Where the session stands: ``{"turn", "tension", "restarted"}`` (on Ray one small actor call).
+
+        ``restarted`` is true while a restarted director waits to be restored from the store.
+        """
+        return await self._rt.summary()
+
+    def event_hub(self) -> Any:
+        """Ray only: the session's event-hub actor, ``subscribe(after_seq, event_types, timeout_s)``."""
+        hub = self._rt.hub()
+        if hub is None:
+            raise SessionError("the event hub needs the ray runtime", session_id=self.id)
+        return hub
+
+    def tension_curve(self) -> list[float]:
+        """The tension after each turn."""
+        return [r.tension for r in self.reports()]
+
+    def causal_graph(self) -> dict:
+        """The causal graph as node-link JSON."""
+        return self._sync(self._rt.causal_graph())
+
+    def explain(self, event_id: str) -> list:
+        """The chain of causes behind an event, root causes first."""
+        return self._sync(self._rt.explain(event_id))
+
+    async def abeliefs(self, agent_id: str, limit: int = 20) -> list[BeliefSummary]:
+        """Async :meth:`beliefs`."""
+        if not any(p.id == agent_id for p in self.scenario.personas):
+            raise SessionError(f"unknown agent {agent_id!r}", agent_id=agent_id)
+        return await self._rt.beliefs_of(agent_id, limit)
+
+    def beliefs(self, agent_id: str, limit: int = 20) -> list[BeliefSummary]:
+        """A persona's leading beliefs, most salient first."""
+        return self._sync(self.abeliefs(agent_id, limit))
+
+    def close(self) -> None:
+        """End the session and release what it holds (on Ray: kill its actors)."""
+        self._rt.close()
