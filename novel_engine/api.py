@@ -214,6 +214,12 @@ class Engine:
         """The engine's :class:`~novel_engine.storage.UnifiedStateManager`, or None."""
         return self._runner.store if self._runner is not None else None
 
+    @property
+    def store_runner(self) -> StoreRunner | None:
+        """The engine's store with the loop it runs on: ``await engine.store_runner.acall(lambda
+        st: st.method(...))`` from any loop, ``.call(...)`` from sync code (None without a store)."""
+        return self._runner
+
     def _require_store(self, what: str) -> StoreRunner:
         if self._runner is None:
             raise SessionError(f"{what} needs a state store: create the engine with Engine(store=...)")

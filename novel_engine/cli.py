@@ -1,5 +1,7 @@
 """The ``novel-engine`` command line: run stories, list and resume stored sessions, list and validate
-scenarios, run benchmarks (also ``python -m novel_engine``).
+scenarios, run benchmarks (also ``python -m novel_engine``). The serve app adds ``serve``, ``users``
+and ``bench api`` through entry points (:mod:`novel_engine.cli_plugins`): this package never
+imports it.
 
 User errors (a bad scenario, an unknown name, a bad flag or setting, a seed out of range) are one
 line on stderr with exit code 2 and no traceback.
@@ -15,15 +17,18 @@ import time
 from collections.abc import Sequence
 
 from novel_engine import cli_llm
+from novel_engine.cli_plugins import BENCH_SUITES, COMMANDS, add_plugin_commands
 from novel_engine.cli_support import (
     EXIT_USER_ERROR,
     CliParser,
     TurnProgress,
     add_log_level,
+    add_store_flags,
     emit,
     load_cli_scenario,
     seed_arg,
     setup_logging,
+    store_settings,
     user_error,
     version,
 )
@@ -52,21 +57,6 @@ def _unit(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
     return value
-
-
-def _store_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("state (default: an embedded store in NOVEL_ENGINE_DATA_DIR or ./.novel-engine)")
-    g.add_argument("--database-url", help="sqlite:///path or postgresql://... (env NOVEL_ENGINE_DATABASE_URL)")
-    g.add_argument("--redis-url", help="redis://host:6379/0 (env NOVEL_ENGINE_REDIS_URL)")
-    g.add_argument("--object-store-url", help="file:///path or s3://bucket/prefix (env NOVEL_ENGINE_OBJECT_STORE_URL)")
-
-
-def _store(args: argparse.Namespace):
-    from novel_engine.storage.settings import StoreSettings
-
-    return StoreSettings.from_env(
-        database_url=args.database_url, redis_url=args.redis_url, object_store_url=args.object_store_url
-    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -135,19 +125,19 @@ def _parser() -> argparse.ArgumentParser:
         dest="no_store",
         help="keep the session in memory only (no resume, and on Ray no recovery of lost actors)",
     )
-    _store_flags(run)
+    add_store_flags(run)
     cli_llm.add_llm_flags(run)
-    cli_llm.add_replay_parser(sub, _store_flags)
+    cli_llm.add_replay_parser(sub, add_store_flags)
 
     res = sub.add_parser("resume", help="continue a stored session where it stopped (in this process)")
     res.add_argument("session_id", help="the id `novel-engine run` printed on stderr")
     res.add_argument("--turns", type=_positive, default=1, help="how many more turns to play (default 1)")
     res.add_argument("--out", help="also write the whole story to this file (.epub, .html, else Markdown)")
     res.add_argument("--quiet", action="store_true", help="no progress bar or messages on stderr")
-    _store_flags(res)
+    add_store_flags(res)
 
     ses = sub.add_parser("sessions", help="list the stored sessions (id, scenario, turns, last played)")
-    _store_flags(ses)
+    add_store_flags(ses)
 
     sub.add_parser("scenarios", help="list the built-in scenarios")
 
@@ -180,23 +170,8 @@ def _parser() -> argparse.ArgumentParser:
     from novel_engine.benchmarks.story import add_bench_parser as add_story_bench  # `bench story`
 
     add_story_bench(bench_sub)
-    from serve_app.bench import add_bench_parser as add_api_bench  # `bench api`
-    from serve_app.launcher import add_serve_parser  # `serve`
-
-    add_api_bench(bench_sub)
-    add_serve_parser(sub)
-
-    users = sub.add_parser("users", help="manage the users of the HTTP server")
-    users_sub = users.add_subparsers(dest="users_command", required=True)
-    uc = users_sub.add_parser("create", help="create a user (password prompted for, or read with --password-stdin)")
-    uc.add_argument("username", help="3-64 characters: letters, digits and . _ @ + - (case-insensitive)")
-    uc.add_argument(
-        "--password-stdin",
-        action="store_true",
-        dest="password_stdin",
-        help="read the password from the first line of stdin instead of prompting",
-    )
-    _store_flags(uc)
+    add_plugin_commands(bench_sub, BENCH_SUITES)  # `bench api`
+    add_plugin_commands(sub, COMMANDS)  # `serve`, `users`
     for command in sub.choices.values():
         add_log_level(command)
     return p
@@ -222,7 +197,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print("starting the Ray runtime...", file=sys.stderr, flush=True)
     # The state store keeps every turn (so `resume` can continue the story, and on Ray the driver can
     # rebuild actors lost mid-run from it); Ray sessions store exactly what local ones do.
-    store = None if args.no_store else _store(args)
+    store = None if args.no_store else store_settings(args)
     # A story run never joins whatever Ray instance happens to run on this machine unless asked:
     # "local" starts a private one (RAY_ADDRESS, as KubeRay sets it for a RayJob, still wins).
     address = args.address or os.environ.get("RAY_ADDRESS") or "local"
@@ -298,7 +273,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     from novel_engine.storage.exports import check_target, export_session
 
     check_target(args.out, "--out")
-    with Engine(store=_store(args)) as engine:
+    with Engine(store=store_settings(args)) as engine:
         session = engine.resume(args.session_id)
         if not args.quiet:
             print(f"resumed {session.id} after turn {session.turn}", file=sys.stderr, flush=True)
@@ -311,7 +286,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 def _cmd_sessions(args: argparse.Namespace) -> int:
     from novel_engine.cli_sessions import list_stored_sessions
 
-    return list_stored_sessions(_store(args))
+    return list_stored_sessions(store_settings(args))
 
 
 def _cmd_scenarios(_: argparse.Namespace) -> int:
@@ -334,18 +309,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_users(args: argparse.Namespace) -> int:
-    from serve_app.security.cli import create_user_command  # the serve app loads only for this command
-
-    return create_user_command(args.username, _store(args), password_stdin=args.password_stdin)
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from serve_app.launcher import cmd_serve  # Ray Serve loads only for this command
-
-    return cmd_serve(args)
-
-
 def _counts(text: str, flag: str, what: str) -> list[int]:
     """A comma-separated list of whole numbers of at least 1, or a user error naming ``flag``."""
     try:
@@ -365,10 +328,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         return cmd_bench_store(args)
 
-    if args.suite == "api":
-        from serve_app.bench import cmd_bench_api
-
-        return cmd_bench_api(args)
     if args.suite == "llm":
         return cli_llm.cmd_bench_llm(args)
     if args.suite == "story":
@@ -402,12 +361,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scenarios": _cmd_scenarios,
         "validate": _cmd_validate,
         "bench": _cmd_bench,
-        "users": _cmd_users,
-        "serve": _serve,
-        "replay": lambda a: cli_llm.cmd_replay(a, _store(a), _play),
+        "replay": lambda a: cli_llm.cmd_replay(a, store_settings(a), _play),
     }
     try:
-        return handlers[args.command](args)
+        plugin = getattr(args, "plugin", None)  # a command another package added (cli_plugins)
+        return plugin(args) if plugin is not None else handlers[args.command](args)
     except NovelEngineError as exc:
         print(user_error(exc), file=sys.stderr)
         return EXIT_USER_ERROR

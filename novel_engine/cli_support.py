@@ -1,5 +1,6 @@
-"""What every ``novel-engine`` command shares: one-line usage errors, the seed and log-level flags,
-synthetic casts named on the command line, and the progress bar of long runs.
+"""What every ``novel-engine`` command shares: one-line usage errors, the seed, log-level and state
+store flags, synthetic casts named on the command line, and the progress bar of long runs (the
+commands other packages add, such as the serve app's, use these too).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ __all__ = [
     "SYNTHETIC_PREFIX",
     "TurnProgress",
     "add_log_level",
+    "add_store_flags",
+    "store_settings",
     "emit",
     "load_cli_scenario",
     "seed_arg",
@@ -76,6 +79,23 @@ def add_log_level(p: argparse.ArgumentParser, *, top: bool = False) -> None:
         dest="log_level",
         type=str.lower,
         help="what the engine logs on stderr (default warning; info adds a line per turn)",
+    )
+
+
+def add_store_flags(p: argparse.ArgumentParser) -> None:
+    """Add ``--database-url``, ``--redis-url`` and ``--object-store-url`` (read by :func:`store_settings`)."""
+    g = p.add_argument_group("state (default: an embedded store in NOVEL_ENGINE_DATA_DIR or ./.novel-engine)")
+    g.add_argument("--database-url", help="sqlite:///path or postgresql://... (env NOVEL_ENGINE_DATABASE_URL)")
+    g.add_argument("--redis-url", help="redis://host:6379/0 (env NOVEL_ENGINE_REDIS_URL)")
+    g.add_argument("--object-store-url", help="file:///path or s3://bucket/prefix (env NOVEL_ENGINE_OBJECT_STORE_URL)")
+
+
+def store_settings(args: argparse.Namespace) -> Any:
+    """The :class:`~novel_engine.storage.StoreSettings` of :func:`add_store_flags`' flags over the environment."""
+    from novel_engine.storage.settings import StoreSettings
+
+    return StoreSettings.from_env(
+        database_url=args.database_url, redis_url=args.redis_url, object_store_url=args.object_store_url
     )
 
 

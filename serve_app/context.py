@@ -1,5 +1,5 @@
-"""What one Serve replica holds: its settings, the state store, the auth service, the engine and the
-session access rules.
+"""What one Serve replica holds: its settings, the engine (and through it the one state store), the
+access port, the auth service and the session access rules.
 
 Runtime choice (why ``Engine("ray")`` with detached, named sessions): with more than one replica,
 any replica may receive any request for a session. A session's state lives in its own named Ray
@@ -7,9 +7,10 @@ actors (director, shards, chronicler, event hub), so every replica attaches to t
 session by id and the director's turn lock serialises turns whichever replica sends them. A local
 runtime per replica would hold a private copy of each session, and two replicas would diverge (or
 need to reload from the store on every request). The sessions are detached, so they outlive the
-replica that created them (a replica restart or scale-down loses nothing). Ownership, player grants
-and queued actions are kept in the state store's SQL database (:mod:`serve_app.access`), which
-every replica shares.
+replica that created them (a replica restart or scale-down loses nothing). Users, keys, the audit
+log, ownership, player grants and queued actions go through the access port
+(:mod:`serve_app.security.access_port`), kept in the engine's own state store, which every replica
+shares: a replica opens no store of its own.
 
 Durability: the engine commits every turn to the same state store, so a session whose actors are
 gone (a cluster restart, a lost actor) is resumed from its last committed turn by the next request
@@ -31,9 +32,10 @@ from starlette.concurrency import run_in_threadpool
 
 from novel_engine.errors import ConfigError, NotFoundError, NovelEngineError, PermissionDeniedError, SessionError
 from novel_engine.runtime.durability import is_state_loss as is_actor_loss
-from serve_app.access import AccessStore, SessionAccess
 from serve_app.llm_access import LLMAccess
 from serve_app.problems import Problem
+from serve_app.security.access_port import AccessPort, SessionAccess
+from serve_app.security.store_call import StoreCall
 
 __all__ = ["ServeConfig", "ServeContext", "OWNER", "BELIEFS", "ACT"]
 
@@ -149,8 +151,8 @@ class ServeContext:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.llm = config.llm_access()
-        self.store: Any = None
-        self.access: AccessStore | None = None
+        self.store: StoreCall | None = None  # the engine's store, called on its loop
+        self.access: AccessPort | None = None
         self.auth: Any = None
         self.engine: Any = None
         self.fanout: Any = None
@@ -163,7 +165,8 @@ class ServeContext:
         self._ready = False
 
     async def start(self) -> ServeContext:
-        """Open the store, the access tables and the auth service; connect the engine (idempotent).
+        """Connect the engine (which opens the state store), then the access port and the auth
+        service over that same store (idempotent).
 
         Raises:
             ConfigError / StoreError: a bad setting or an unreachable store (the request fails clearly).
@@ -174,28 +177,29 @@ class ServeContext:
             if self._ready:
                 return self
             from novel_engine.api import Engine
-            from novel_engine.storage.manager import open_store
             from serve_app.fanout import Fanout
             from serve_app.security import AuthService, AuthSettings
+            from serve_app.security.access_store import access_for
 
-            store = open_store(self.config.store_settings())
-            await store.open()
-            access = AccessStore(store.sql)
-            await access.open()
-            self.auth = AuthService(store, AuthSettings.from_env(self.config.dev_mode))
-            # the same store as the access tables (its own connection, on the engine's store loop)
-            self.engine = await run_in_threadpool(lambda: Engine("ray", store=self.config.store_settings()))
-            self.store, self.access = store, access
+            settings = AuthSettings.from_env(self.config.dev_mode)  # a bad secret fails before Ray starts
+            engine = await run_in_threadpool(lambda: Engine("ray", store=self.config.store_settings()))
+            try:
+                store = StoreCall.of_engine(engine)
+                access = access_for(store)
+                await access.open()
+            except BaseException:
+                await run_in_threadpool(engine.close)
+                raise
+            self.engine, self.store, self.access = engine, store, access
+            self.auth = AuthService(access, settings)
             self.fanout = Fanout(self.hub_of, self.config.poll_timeout_s)
             self._ready = True
         return self
 
     async def close(self) -> None:
-        """Stop the fan-out and close the store (sessions keep running: they are detached)."""
+        """Stop the fan-out and close the engine and its store (sessions keep running: they are detached)."""
         if self.fanout is not None:
             await self.fanout.close()
-        if self.store is not None:
-            await self.store.close()
         if self.engine is not None:
             await run_in_threadpool(self.engine.close)
         self._ready = False
@@ -305,7 +309,7 @@ class ServeContext:
             return None
         if head["turn"] == 0:
             try:
-                stored = await self.store.get_session(session.id, fresh=True)
+                stored = await self.store(lambda s: s.get_session(session.id, fresh=True))
             except NotFoundError:
                 return head  # not a stored session: the actors are all there is
             if stored.turn > 0:
@@ -353,8 +357,8 @@ class ServeContext:
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready", with the reason
             checks["ray"] = f"unavailable: {type(exc).__name__}"
         for name, probe in (
-            ("store", lambda: self.store.sql.schema_version()),
-            ("cache", lambda: self.store.hot.cache_get("novel-engine:ready-probe")),
+            ("store", lambda: self.store(lambda s: s.sql.schema_version())),
+            ("cache", lambda: self.store(lambda s: s.hot.cache_get("novel-engine:ready-probe"))),
         ):
             try:
                 await asyncio.wait_for(probe(), 5)

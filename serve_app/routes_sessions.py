@@ -16,7 +16,6 @@ from starlette.concurrency import run_in_threadpool
 from novel_engine.config import parse_settings
 from novel_engine.errors import InvalidActionError, UnknownScenarioError
 from novel_engine.scenarios import describe_builtins, load_scenario, parse_scenario_text, synthetic
-from serve_app.access import SessionAccess
 from serve_app.context import OWNER, ServeContext
 from serve_app.deps import Caller, Ctx, iso_ms
 from serve_app.models import (
@@ -35,6 +34,7 @@ from serve_app.models import (
 )
 from serve_app.openapi import SESSION_ERRORS, problems
 from serve_app.problems import Problem
+from serve_app.security.access_port import SessionAccess
 
 __all__ = ["router", "session_out"]
 

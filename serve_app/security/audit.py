@@ -1,6 +1,6 @@
 """The security audit trail: logins, failed logins, key creation and revocation, denied access.
 
-Entries go to the store's audit log (``append_audit``) with a UTC timestamp. Nothing secret may
+Entries go to the access port's audit log (``append_audit``) with a UTC timestamp. Nothing secret may
 reach it: fields named like secrets are dropped, and any value that looks like a credential
 (an API key or a JWT, e.g. pasted into the username field) is replaced by ``[redacted]``. Free
 text is capped, so a caller cannot flood the log with one request.
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from serve_app.security._store import StoreAccess
+from serve_app.security.access_port import AccessPort
 from serve_app.security.tokens import API_KEY_PREFIX
 
 __all__ = ["AuditTrail", "scrub", "SECRET_FIELDS"]
@@ -61,12 +61,12 @@ class AuditTrail:
     """Append scrubbed entries to the store's audit log.
 
     Args:
-        call: how to reach the store.
+        access: where the audit log is kept.
         clock: seconds since the epoch.
     """
 
-    def __init__(self, call: StoreAccess, clock: Callable[[], float] = time.time) -> None:
-        self._call, self.clock = call, clock
+    def __init__(self, access: AccessPort, clock: Callable[[], float] = time.time) -> None:
+        self.access, self.clock = access, clock
 
     async def record(self, action: str, actor: str, **data: Any) -> int:
         """Append one entry; return its id.
@@ -82,4 +82,4 @@ class AuditTrail:
         """
         entry = scrub(data)
         entry["at"] = datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds")
-        return await self._call(lambda s: s.append_audit(str(_clean(actor)), action, entry))
+        return await self.access.append_audit(str(_clean(actor)), action, entry)

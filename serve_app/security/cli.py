@@ -15,7 +15,7 @@ from typing import TextIO
 
 from novel_engine.errors import InvalidInputError
 from novel_engine.storage import StoreSettings, open_store
-from serve_app.security._store import StoreAccess
+from serve_app.security.access_store import access_for
 from serve_app.security.audit import AuditTrail
 from serve_app.security.users import UserDirectory, canonical_username, check_password
 
@@ -69,9 +69,9 @@ def create_user_command(
     async def create() -> str:
         await store.open()
         try:
-            call = StoreAccess(store)
-            user_id = await UserDirectory(call).create(name, password)
-            await AuditTrail(call).record("user_created", user_id, username=name, via="cli")
+            access = access_for(store)
+            user_id = await UserDirectory(access).create(name, password)
+            await AuditTrail(access).record("user_created", user_id, username=name, via="cli")
             return user_id
         finally:
             await store.close()

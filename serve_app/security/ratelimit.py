@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from novel_engine.errors import RateLimitedError, StoreError
-from serve_app.security._store import StoreAccess
+from serve_app.security.access_port import AccessPort
 
 __all__ = ["RateLimiter"]
 
@@ -28,13 +28,13 @@ class RateLimiter:
     """Count hits per counter and refuse those over the limit.
 
     Args:
-        call: how to reach the store.
+        access: where the counters are kept (the store's hot part).
         clock: seconds since the epoch (the hot store windows on the same wall clock).
         window_s: the window length in seconds.
     """
 
-    def __init__(self, call: StoreAccess, clock: Callable[[], float] = time.time, window_s: int = 60) -> None:
-        self._call, self.clock, self.window_s = call, clock, window_s
+    def __init__(self, access: AccessPort, clock: Callable[[], float] = time.time, window_s: int = 60) -> None:
+        self.access, self.clock, self.window_s = access, clock, window_s
         self.store_errors = 0
 
     def retry_after(self) -> int:
@@ -44,7 +44,7 @@ class RateLimiter:
     async def count(self, counter: str) -> int:
         """Count one hit on ``counter``; return the window's count (0 if the hot store is down)."""
         try:
-            return await self._call(lambda s: s.hit(f"ratelimit:{counter}", self.window_s))
+            return await self.access.hit(f"ratelimit:{counter}", self.window_s)
         except StoreError as err:
             self.store_errors += 1
             log.warning("rate limit counter unavailable, letting the request through: %s", err.message)

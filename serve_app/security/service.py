@@ -20,7 +20,8 @@ from typing import Any
 from argon2 import PasswordHasher
 
 from novel_engine.errors import AuthenticationError, InvalidInputError, NotFoundError, PermissionDeniedError, StoreError
-from serve_app.security._store import StoreAccess
+from serve_app.security.access_port import AccessPort
+from serve_app.security.access_store import access_for
 from serve_app.security.audit import AuditTrail
 from serve_app.security.principal import Principal
 from serve_app.security.ratelimit import RateLimiter
@@ -51,8 +52,8 @@ class AuthService:
     """The security layer of the serve app.
 
     Args:
-        store: a ``StateStore`` (``UnifiedStateManager``) opened on the caller's loop, or a started
-            ``StoreRunner``.
+        access: the access port (users, keys, audit log, counters), or the engine's store to
+            keep them in (a ``StateStore`` opened on the caller's loop, or a started ``StoreRunner``).
         settings: secret, token lifetime, limits.
         clock: seconds since the epoch (tests inject one to expire tokens).
         password_hasher: the argon2 hasher (tests pass a cheap profile).
@@ -61,7 +62,7 @@ class AuthService:
 
     def __init__(
         self,
-        store: Any,
+        access: AccessPort | Any,
         settings: AuthSettings,
         clock: Callable[[], float] = time.time,
         *,
@@ -69,11 +70,11 @@ class AuthService:
         max_api_keys: int = 25,
     ) -> None:
         self.settings, self.clock, self.max_api_keys = settings, clock, max_api_keys
-        self._call = StoreAccess(store)
-        self.users = UserDirectory(self._call, password_hasher, clock)
+        self.access = access if isinstance(access, AccessPort) else access_for(access)
+        self.users = UserDirectory(self.access, password_hasher, clock)
         self.tokens = TokenIssuer(settings.jwt_secret, settings.token_ttl_s)
-        self.limiter = RateLimiter(self._call, clock)
-        self.trail = AuditTrail(self._call, clock)
+        self.limiter = RateLimiter(self.access, clock)
+        self.trail = AuditTrail(self.access, clock)
 
     # -- users and logins ----------------------------------------------------------------------
     async def create_user(self, username: str, password: str) -> str:
@@ -157,7 +158,7 @@ class AuthService:
         if key_id is None:
             raise _Denied("invalid API key", "malformed_key")
         try:
-            user_id, data = await self._call(lambda s: s.get_api_key(api_key_hash(credential)))
+            user_id, data = await self.access.get_api_key(api_key_hash(credential))
         except NotFoundError:
             raise _Denied("invalid API key", "unknown_key", key_id=key_id) from None
         if data.get("id") != key_id:
@@ -182,7 +183,7 @@ class AuthService:
 
     # -- API keys ------------------------------------------------------------------------------
     async def _live_keys(self, user_id: str) -> list[tuple[str, dict[str, Any]]]:
-        rows = await self._call(lambda s: s.list_api_keys(user_id))
+        rows = await self.access.list_api_keys(user_id)
         return [(h, d) for h, d in rows if not d.get("revoked_at")]
 
     async def create_api_key(self, principal: Principal, name: str) -> dict[str, Any]:
@@ -210,12 +211,10 @@ class AuthService:
             )
         key_id, key = new_api_key()
         created_at = _iso(self.clock())
-        await self._call(
-            lambda s: s.put_api_key(
-                api_key_hash(key),
-                principal.user_id,
-                {"id": key_id, "name": clean, "username": principal.username, "created_at": created_at},
-            )
+        await self.access.put_api_key(
+            api_key_hash(key),
+            principal.user_id,
+            {"id": key_id, "name": clean, "username": principal.username, "created_at": created_at},
         )
         # Audited before the key is handed out: a key nobody saw is harmless, an unaudited one is not.
         await self.audit("api_key_created", principal.user_id, key_id=key_id, name=clean)
@@ -239,7 +238,7 @@ class AuthService:
         for key_hash, data in await self._live_keys(principal.user_id):
             if data.get("id") == key_id:
                 revoked = {**data, "revoked_at": _iso(self.clock())}
-                await self._call(lambda s: s.put_api_key(key_hash, principal.user_id, revoked))
+                await self.access.put_api_key(key_hash, principal.user_id, revoked)
                 await self.audit("api_key_revoked", principal.user_id, key_id=key_id, via=principal.via)
                 return
         await self._audit_quietly(

@@ -1,4 +1,4 @@
-"""Users: name rules, password policy and argon2 hashing, stored through the StateStore port.
+"""Users: name rules, password policy and argon2 hashing, stored through the access port.
 
 A user's id is derived from the canonical (NFKC, lower-case) username, so looking a user up by
 name is one keyed read and needs no extra index; a name can therefore exist only once. Passwords
@@ -22,7 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from novel_engine.errors import ConflictError, InvalidInputError, NotFoundError
-from serve_app.security._store import StoreAccess
+from serve_app.security.access_port import AccessPort
 
 __all__ = [
     "UserDirectory",
@@ -92,15 +92,15 @@ class UserDirectory:
     """Create users and check their passwords.
 
     Args:
-        store: a StateStore or StoreRunner (see :class:`StoreAccess`).
+        access: where users are kept.
         hasher: the argon2 hasher (default: :func:`default_hasher`).
         clock: seconds since the epoch (injectable for tests).
     """
 
     def __init__(
-        self, store: Any, hasher: PasswordHasher | None = None, clock: Callable[[], float] = time.time
+        self, access: AccessPort, hasher: PasswordHasher | None = None, clock: Callable[[], float] = time.time
     ) -> None:
-        self._call = store if isinstance(store, StoreAccess) else StoreAccess(store)
+        self.access = access
         self.hasher = hasher or default_hasher()
         self.clock = clock
         self._dummy_hash: str | None = None
@@ -117,10 +117,8 @@ class UserDirectory:
         password_hash = await asyncio.to_thread(self.hasher.hash, password)
         user_id = user_id_for(name)
         try:
-            await self._call(
-                lambda s: s.create_user(
-                    user_id, {"username": name, "password_hash": password_hash, "created_at": _iso(self.clock())}
-                )
+            await self.access.create_user(
+                user_id, {"username": name, "password_hash": password_hash, "created_at": _iso(self.clock())}
             )
         except ConflictError:
             raise ConflictError(f"username {name!r} is taken", field="username") from None
@@ -133,7 +131,7 @@ class UserDirectory:
             return None
         user_id = user_id_for(name)
         try:
-            return user_id, await self._call(lambda s: s.get_user(user_id))
+            return user_id, await self.access.get_user(user_id)
         except NotFoundError:
             return None
 
@@ -161,7 +159,7 @@ class UserDirectory:
         if self.hasher.check_needs_rehash(data["password_hash"]):
             # Hashing parameters were raised since this password was set: upgrade it now, while we know it.
             new_hash = await asyncio.to_thread(self.hasher.hash, password)
-            await self._call(lambda s: s.put_user(user_id, {**data, "password_hash": new_hash}))
+            await self.access.put_user(user_id, {**data, "password_hash": new_hash})
         return public_user(user_id, data)
 
     def _verify(self, password_hash: str, password: str) -> bool:

@@ -62,16 +62,17 @@ def test_turns_are_committed_and_a_lost_session_resumes_with_the_same_story(serv
 
 
 def test_the_list_shows_only_sessions_the_store_holds(serve_server, alice):
-    from serve_app.access import AccessStore
+    from serve_app.security.access_store import access_for
 
     ghost = "ghost" + alice.username[-8:]  # an ownership row without a stored story
     owner = asyncio.run(serve_server.auth.get_user_by_name(alice.username))["id"]
-    serve_server.runner.call(lambda st: AccessStore(st.sql).add_session(ghost, owner, "ghost"))
+    access = access_for(serve_server.runner)
+    asyncio.run(access.add_session(ghost, owner, "ghost"))
     try:
         assert ghost not in [i["id"] for i in alice.get("/api/v1/sessions").json()["items"]]
         assert_problem(alice.get(f"/api/v1/sessions/{ghost}"), 404)
     finally:
-        serve_server.runner.call(lambda st: AccessStore(st.sql).remove_session(ghost))
+        asyncio.run(access.remove_session(ghost))
 
 
 def test_fork_after_the_director_restarted_comes_from_the_store(alice):
