@@ -6,24 +6,22 @@
 - Errors: every route lists the error statuses it can answer (:func:`problems`), each with the
   :class:`ProblemDoc` schema under ``application/problem+json``, the content type the app sends
   (:mod:`serve_app.problems`).
-- 405: :func:`allowed_methods` gives the methods a path really has, across every route sharing it,
+- 405: ``problems.allowed_methods`` gives the methods a path really has, across every route sharing it,
   for the ``Allow`` header (Starlette names only the first route that matched the path).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.routing import Match
 
 from serve_app.models import MAX_SEED
 from serve_app.problems import MEDIA_TYPE
 
-__all__ = ["ProblemDoc", "problems", "API_ERRORS", "SESSION_ERRORS", "install_openapi", "allowed_methods"]
+__all__ = ["ProblemDoc", "problems", "API_ERRORS", "SESSION_ERRORS", "install_openapi"]
 
 _REF = {"$ref": "#/components/schemas/Problem"}
 _STRING = {"type": "string"}
@@ -121,22 +119,3 @@ def _bound(schemas: dict[str, Any], model: str, field: str, maximum: int) -> Non
     for branch in prop.get("anyOf", [prop]) if prop else ():
         if branch.get("type") == "integer":
             branch["maximum"] = min(int(branch.get("maximum", maximum)), maximum)
-
-
-_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
-
-
-def allowed_methods(app: Any, scope: dict[str, Any]) -> list[str]:
-    """The methods of the resource this request's path names (for ``Allow``), as the OpenAPI
-    document lists them: the first path template that matches, in the order routes were declared
-    (``/sessions/catalog`` before ``/sessions/{session_id}``). A path the document leaves out is
-    asked of the routes themselves (``matches`` with each method)."""
-    path = scope["path"]
-    for template, item in app.openapi().get("paths", {}).items():
-        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
-            return [m for m in _METHODS if m.lower() in item]
-    return [
-        m
-        for m in _METHODS
-        if any(route.matches({**scope, "method": m})[0] is Match.FULL for route in app.router.routes)
-    ]

@@ -10,6 +10,7 @@ without one.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from novel_engine.errors import FieldError, NovelEngineError, ScenarioError
 
@@ -28,6 +30,7 @@ __all__ = [
     "validation_errors",
     "PROBLEM_TYPE_BASE",
     "MEDIA_TYPE",
+    "allowed_methods",
 ]
 
 log = logging.getLogger("serve_app")
@@ -201,8 +204,6 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else _HTTP_TITLES.get(exc.status_code, "error")
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # every method of the path, not only those of the first route matched
-            from serve_app.openapi import allowed_methods
-
             headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
         return problem_response(Problem(exc.status_code, slug, detail, headers=headers))
 
@@ -221,3 +222,22 @@ def install_problem_handlers(app: FastAPI) -> None:
             )
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem_response(Problem(500, "internal", "internal error; it has been logged", title="Internal error"))
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(app: Any, scope: dict[str, Any]) -> list[str]:
+    """The methods of the resource this request's path names (for ``Allow``), as the OpenAPI
+    document lists them: the first path template that matches, in the order routes were declared
+    (``/sessions/catalog`` before ``/sessions/{session_id}``). A path the document leaves out is
+    asked of the routes themselves (``matches`` with each method)."""
+    path = scope["path"]
+    for template, item in app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
+            return [m for m in _METHODS if m.lower() in item]
+    return [
+        m
+        for m in _METHODS
+        if any(route.matches({**scope, "method": m})[0] is Match.FULL for route in app.router.routes)
+    ]
