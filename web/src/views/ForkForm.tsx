@@ -72,7 +72,7 @@ export function ForkForm({ sessionId, lastTurn, personas, disabled }: { sessionI
       </label>
       <label>
         New seed
-        <input inputMode="numeric" value={seed} onChange={(e) => setSeed(e.target.value)} placeholder="same as the story" size={12} />
+        <input inputMode="numeric" value={seed} onChange={(e) => setSeed(e.target.value)} placeholder="the story's own" size={14} />
       </label>
       <label>
         Player action by

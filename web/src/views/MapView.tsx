@@ -38,7 +38,7 @@ export function MapGraph({ map, highlight, label }: { map: MapOut; highlight: st
             label: "data(label)",
             "text-wrap": "wrap",
             "text-max-width": "140px",
-            "font-size": 10,
+            "font-size": 11,
             "text-valign": "bottom",
             "background-color": "#c9b79c",
             width: "mapData(here, 0, 8, 16, 40)",
@@ -56,9 +56,10 @@ export function MapGraph({ map, highlight, label }: { map: MapOut; highlight: st
 
 /** Who is where, as a table (what the graph shows, for every reader). */
 export function WhoIsWhere({ map, highlight }: { map: MapOut; highlight: string | null }) {
+  const povName = map.pov ? (map.places.flatMap((p) => p.occupants).find((o) => o.id === map.pov)?.name ?? map.pov) : null;
   return (
     <table className="where">
-      <caption>Who is where after turn {map.turn}{map.pov ? ` (as ${map.pov} believes)` : ""}</caption>
+      <caption>Who is where after turn {map.turn}{povName ? ` (as ${povName} believes)` : ""}</caption>
       <thead>
         <tr>
           <th scope="col">Place</th>

@@ -55,7 +55,7 @@ describe("WhoIsWhere", () => {
 
   it("marks the persona and says which places are beliefs", () => {
     render(<WhoIsWhere map={map} highlight="ada" />);
-    const table = screen.getByRole("table", { name: "Who is where after turn 2 (as ada believes)" });
+    const table = screen.getByRole("table", { name: "Who is where after turn 2 (as Ada believes)" });
     const [hall, yard] = within(table).getAllByRole("row").slice(1);
     expect(hall.className).toBe("here");
     expect(hall.querySelector("mark")?.textContent).toBe("Ada");
