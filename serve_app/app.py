@@ -47,7 +47,7 @@ as `X-API-Key`). Every error is a JSON problem: `type`, `title`, `status`, `deta
 
 def create_app(config: ServeConfig | None = None) -> FastAPI:
     """The FastAPI app with every route; ``app.state.ctx`` is set by the deployment (or a test)."""
-    from serve_app import routes_agents, routes_ops, routes_sessions, routes_story
+    from serve_app import routes_agents, routes_ops, routes_sessions, routes_story, routes_world
     from serve_app.security.fastapi import auth_router
     from serve_app.webapp import install_webapp
     from serve_app.ws import websocket_session
@@ -68,7 +68,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     if not cfg.metrics_port:  # else the replica serves them on that port only (see routes_ops)
         api.include_router(routes_ops.metrics_router)
     api.include_router(auth_router, dependencies=[Depends(context)])
-    for r in (routes_sessions.router, routes_agents.router, routes_story.router):
+    for r in (routes_sessions.router, routes_agents.router, routes_story.router, routes_world.router):
         api.include_router(r)
     install_webapp(api)
 

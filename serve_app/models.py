@@ -23,6 +23,7 @@ __all__ = [
     "PersonaBrief",
     "SessionOut",
     "SessionItem",
+    "ForkParent",
     "SessionPage",
     "TurnIn",
     "TurnOut",
@@ -179,6 +180,13 @@ class PersonaBrief(BaseModel):
     name: str
 
 
+class ForkParent(BaseModel):
+    """Where a forked session came from: the session it was forked from, after which turn."""
+
+    session_id: str
+    turn: int
+
+
 class SessionOut(BaseModel):
     """A session as its owner sees it."""
 
@@ -194,12 +202,21 @@ class SessionOut(BaseModel):
     llm: str = Field(default="offline", description="the language model deciding and narrating")
     personas: list[PersonaBrief]
     created_at: str
+    parent: ForkParent | None = Field(default=None, description="the session and turn this one was forked from")
 
 
 class SessionItem(BaseModel):
+    """A row of your sessions, with its head as the state store has it (one answer for the whole
+    page: no request per session). The head fields are null for a session the store no longer has."""
+
     id: str
     name: str
     created_at: str
+    turn: int | None = Field(default=None, description="the last committed turn")
+    tension: float | None = Field(default=None, description="the tension after that turn (0 before the first)")
+    title: str | None = Field(default=None, description="the scenario's title")
+    seed: int | None = None
+    parent: ForkParent | None = Field(default=None, description="the session and turn this one was forked from")
 
 
 class SessionPage(BaseModel):
@@ -251,10 +268,22 @@ class TurnPage(BaseModel):
 
 
 class ForkIn(_In):
-    """``POST .../fork``: a new session continuing this story from the end of ``at_turn`` (default: now)."""
+    """``POST .../fork``: a new session continuing this story from the end of ``at_turn`` (default: now),
+    optionally with a new seed for its turns after ``at_turn`` and player actions queued for its next turn."""
 
     at_turn: int | None = Field(default=None, ge=0, le=1_000_000)
     session_name: str | None = Field(default=None, min_length=1, max_length=200)
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_SEED,
+        description="the fork's turns after at_turn draw from this seed (none: the story's own seed)",
+    )
+    agent_actions: dict[str, Decision] = Field(
+        default_factory=dict,
+        max_length=1000,
+        description="actions by agent id, queued for the fork's next turn (as if a player queued them)",
+    )
 
 
 class AgentOut(BaseModel):

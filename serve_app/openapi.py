@@ -94,6 +94,7 @@ def install_openapi(app: FastAPI, max_agents: int | None = None) -> None:
             if max_agents is not None:
                 _bound(schemas, "CreateSession", "agent_count", max_agents)
             _bound(schemas, "SettingsIn", "seed", MAX_SEED)
+            _bound(schemas, "ForkIn", "seed", MAX_SEED)
             app.openapi_schema = doc
         return app.openapi_schema
 

@@ -18,6 +18,7 @@ from novel_engine.errors import InvalidActionError, UnknownScenarioError
 from novel_engine.scenarios import describe_builtins, load_scenario, parse_scenario_text, synthetic
 from serve_app.context import OWNER, ServeContext
 from serve_app.deps import Caller, Ctx, iso_ms
+from serve_app.heads import head_of, heads_of
 from serve_app.models import (
     ID_PATTERN,
     CatalogOut,
@@ -47,6 +48,7 @@ async def session_out(
 ) -> SessionOut:
     head = head or await session.asummary()
     finished = await run_in_threadpool(lambda: session.finished)
+    stored = await head_of(ctx.store, rec.session_id, with_tension=False)
     return SessionOut(
         id=rec.session_id,
         name=rec.name,
@@ -58,6 +60,7 @@ async def session_out(
         created_at=iso_ms(rec.created_ms),
         llm=session.settings.llm or "offline",
         personas=[PersonaBrief(id=p.id, name=p.name) for p in session.scenario.personas],
+        parent=stored.parent if stored is not None else None,
     )
 
 
@@ -162,7 +165,11 @@ async def create_session(body: CreateSession, response: Response, ctx: ServeCont
     return await session_out(ctx, rec, session)
 
 
-@router.get("", response_model=SessionPage, summary="Your sessions, oldest first")
+@router.get(
+    "",
+    response_model=SessionPage,
+    summary="Your sessions, oldest first, each with its turn, tension, title, seed and fork parent",
+)
 async def list_sessions(
     offset: int = Query(0, ge=0, le=1_000_000),
     limit: int = Query(50, ge=1, le=200),
@@ -170,8 +177,14 @@ async def list_sessions(
     who=Caller,
 ) -> SessionPage:
     recs, total = await ctx.access.sessions_of(who.user_id, offset, limit)
+    heads = await heads_of(ctx.store, [r.session_id for r in recs])
+    items = []
+    for r in recs:
+        head = heads[r.session_id]
+        known = vars(head) if head is not None else {}
+        items.append(SessionItem(id=r.session_id, name=r.name, created_at=iso_ms(r.created_ms), **known))
     return SessionPage(
-        items=[SessionItem(id=r.session_id, name=r.name, created_at=iso_ms(r.created_ms)) for r in recs],
+        items=items,
         total=total,
         offset=offset,
         limit=limit,
@@ -196,7 +209,8 @@ async def delete_session(session_id: str = SessionPath, ctx: ServeContext = Ctx,
     "/{session_id}/fork",
     status_code=201,
     response_model=SessionOut,
-    summary="A new session (yours) continuing this story from the end of a turn",
+    summary="A new session (yours) continuing this story from the end of a turn, with a new seed "
+    "and player actions for its next turn if given",
 )
 async def fork_session(
     body: ForkIn, response: Response, session_id: str = SessionPath, ctx: ServeContext = Ctx, who=Caller
@@ -212,11 +226,28 @@ async def fork_session(
             f"at_turn {at} has not been played; the session has turns 0..{turn}",
             errors=[("body.at_turn", f"must be between 0 and {turn}")],
         )
+    for agent in body.agent_actions:
+        if not any(p.id == agent for p in session.scenario.personas):
+            raise Problem(
+                422,
+                "validation",
+                f"no agent {agent!r} in session {session_id!r}",
+                errors=[(f"body.agent_actions.{agent}", "no such agent")],
+            )
     sid = uuid.uuid4().hex[:12]
-    fork = await run_in_threadpool(session.fork, at, None, session_id=sid, detached=True)
+    fork = await run_in_threadpool(session.fork, at, body.seed, session_id=sid, detached=True)
     try:
         new = await ctx.access.add_session(sid, who.user_id, body.session_name or f"{rec.name} (fork at turn {at})")
     except BaseException:
+        await run_in_threadpool(fork.close)
+        raise
+    try:
+        # applied by the fork's next turn, like a player's queued actions (dropped and reported then
+        # if one no longer fits the world)
+        for agent, action in body.agent_actions.items():
+            await ctx.access.queue_action(sid, agent, action.model_dump(mode="json"))
+    except BaseException:
+        await ctx.access.remove_session(sid)
         await run_in_threadpool(fork.close)
         raise
     response.headers["Location"] = f"/api/v1/sessions/{sid}"

@@ -82,6 +82,9 @@ def _every_route(sid: str) -> list[tuple[str, str, dict | None]]:
         ("GET", f"{base}/narrative", None),
         ("GET", f"{base}/causal-graph", None),
         ("GET", f"{base}/events/e0001.000001/explain", None),
+        ("GET", f"{base}/map", None),
+        ("GET", f"{base}/map?pov=hero_001", None),
+        ("GET", f"{base}/agents/hero_001/view", None),
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from serve_checks import assert_problem
@@ -120,3 +121,143 @@ def test_playing_lists_the_agents_granted_to_the_caller(alice, bob, story):
     finally:
         assert alice.delete(f"/api/v1/sessions/{sid}/agents/{agent}/player").status_code == 204
     assert all(p["session_id"] != sid for p in bob.get("/api/v1/sessions/playing").json())
+
+
+def test_the_sessions_list_gives_each_sessions_head_in_one_answer(alice, story):
+    sid = story["id"]
+    head = alice.get(f"/api/v1/sessions/{sid}").json()
+    fork = alice.post(f"/api/v1/sessions/{sid}/fork", json={"at_turn": 1})
+    assert fork.status_code == 201, fork.text
+    fid = fork.json()["id"]
+    try:
+        assert fork.json()["parent"] == {"session_id": sid, "turn": 1}
+        assert alice.get(f"/api/v1/sessions/{fid}").json()["parent"] == {"session_id": sid, "turn": 1}
+        assert head["parent"] is None
+        items = {i["id"]: i for i in alice.get("/api/v1/sessions", params={"limit": 200}).json()["items"]}
+        mine = items[sid]
+        assert (mine["turn"], mine["tension"], mine["title"], mine["seed"], mine["parent"]) == (
+            head["turn"],
+            head["tension"],
+            head["title"],
+            head["seed"],
+            None,
+        )
+        first = alice.get(f"/api/v1/sessions/{sid}/turns", params={"limit": 1}).json()["items"][0]
+        forked = items[fid]
+        assert forked["parent"] == {"session_id": sid, "turn": 1}
+        assert (forked["turn"], forked["tension"], forked["seed"]) == (1, first["tension"], head["seed"])
+    finally:
+        alice.delete(f"/api/v1/sessions/{fid}")
+
+
+def test_a_fork_takes_player_actions_for_its_next_turn(alice, story):
+    sid = story["id"]
+    r = alice.post(
+        f"/api/v1/sessions/{sid}/fork",
+        json={"at_turn": 1, "agent_actions": {"hero_001": {"action_type": "rest"}}, "session_name": "resting hero"},
+    )
+    assert r.status_code == 201, r.text
+    fork = r.json()
+    try:
+        assert fork["name"] == "resting hero" and fork["turn"] == 1
+        turn = alice.post(f"/api/v1/sessions/{fork['id']}/turns", json={}).json()
+        assert turn["turn"] == 2 and turn["player_actions"] == ["hero_001"]
+        hero = [e for e in turn["events"] if e["actor"] == "hero_001"]
+        assert hero[0]["action_type"] == "rest" and "player" in hero[0]["flags"]
+        # the original's turn 2 is untouched by the fork's queued action
+        original = alice.get(f"/api/v1/sessions/{sid}/turns", params={"after": 1}).json()["items"][0]
+        assert original["player_actions"] == []
+    finally:
+        alice.delete(f"/api/v1/sessions/{fork['id']}")
+    bad = assert_problem(
+        alice.post(f"/api/v1/sessions/{sid}/fork", json={"agent_actions": {"nobody": {"action_type": "rest"}}}), 422
+    )
+    assert bad["errors"][0]["path"] == "body.agent_actions.nobody"
+    bad = assert_problem(alice.post(f"/api/v1/sessions/{sid}/fork", json={"seed": -1}), 422)
+    assert bad["errors"][0]["path"] == "body.seed"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Session.fork(seed=) on the Ray runtime answers SessionError (409) until novel_engine/api.py's "
+    "rewrite (the lead's) lands; strict: remove this mark when it passes",
+)
+def test_a_fork_with_a_new_seed_goes_its_own_way(alice, story):
+    sid = story["id"]
+    r = alice.post(f"/api/v1/sessions/{sid}/fork", json={"at_turn": 1, "seed": 12345})
+    assert r.status_code == 201, r.text
+    fork = r.json()
+    try:
+        assert fork["seed"] == 12345 and fork["parent"] == {"session_id": sid, "turn": 1}
+        original = alice.get(f"/api/v1/sessions/{sid}/turns").json()["items"]
+        forked = alice.get(f"/api/v1/sessions/{fork['id']}/turns").json()["items"]
+        assert forked == original[:1]
+    finally:
+        alice.delete(f"/api/v1/sessions/{fork['id']}")
+
+
+def test_the_map_shows_the_places_and_who_is_where(alice, bob, story):
+    sid = story["id"]
+    agents = {a["id"]: a for a in alice.get(f"/api/v1/sessions/{sid}/agents").json()}
+    r = alice.get(f"/api/v1/sessions/{sid}/map")
+    assert r.status_code == 200, r.text
+    m = r.json()
+    assert m["turn"] == 2 and m["pov"] is None
+    ids = [p["id"] for p in m["places"]]
+    assert len(ids) == len(set(ids)) > 1
+    assert all(set(p["neighbours"]) <= set(ids) for p in m["places"])
+    assert any(p["neighbours"] for p in m["places"])
+    where = {o["id"]: p["id"] for p in m["places"] for o in p["occupants"]}
+    assert where == {a: agents[a]["location"] for a in agents}
+    assert all(o["credence"] is None and o["status"] for p in m["places"] for o in p["occupants"])
+    assert_problem(bob.get(f"/api/v1/sessions/{sid}/map"), 404)
+    assert_problem(alice.get(f"/api/v1/sessions/{sid}/map", params={"pov": "nobody"}), 404)
+
+
+def test_a_player_sees_their_personas_map_and_view_and_no_more(alice, bob):
+    sid = alice.new_session()["id"]
+    base = f"/api/v1/sessions/{sid}"
+    try:
+        assert alice.put(f"{base}/agents/hero_001/player", json={"username": bob.username}).status_code == 200
+        for _ in range(2):
+            assert alice.post(f"{base}/turns", json={}).status_code == 200
+        agents = {a["id"]: a for a in alice.get(f"{base}/agents").json()}
+        beliefs = {
+            b["key"]: b for b in alice.get(f"{base}/agents/hero_001/beliefs", params={"limit": 200}).json()["beliefs"]
+        }
+
+        r = bob.get(f"{base}/map", params={"pov": "hero_001"})
+        assert r.status_code == 200, r.text
+        m = r.json()
+        assert m["pov"] == "hero_001" and m == alice.get(f"{base}/map", params={"pov": "hero_001"}).json()
+        seen = {o["id"]: (p["id"], o) for p in m["places"] for o in p["occupants"]}
+        place, me = seen.pop("hero_001")
+        assert place == agents["hero_001"]["location"] and me["credence"] is None
+        for who, (place, o) in seen.items():  # the others: where hero_001 believes they are
+            b = beliefs[f"location_of:{who}"]
+            assert (place, o["credence"], o["status"]) == (b["value"], b["credence"], None)
+        assert seen, "two turns gave hero_001 no belief about anyone's whereabouts"
+
+        r = bob.get(f"{base}/agents/hero_001/view")
+        assert r.status_code == 200, r.text
+        v = r.json()
+        assert v == alice.get(f"{base}/agents/hero_001/view").json()
+        assert (v["location"], v["status"], v["turn"]) == (
+            agents["hero_001"]["location"],
+            agents["hero_001"]["status"],
+            2,
+        )
+        assert v["goals"] and v["perceptions"] and v["location"] in v["known_places"]
+        events = {e["id"]: e for t in alice.get(f"{base}/turns").json()["items"] for e in t["events"]}
+        for p in v["perceptions"]:
+            assert events[p["event_id"]]["summary"] == p["summary"] and events[p["event_id"]]["turn"] == p["turn"]
+        assert [p["turn"] for p in v["perceptions"]] == sorted(p["turn"] for p in v["perceptions"])
+        few = bob.get(f"{base}/agents/hero_001/view", params={"limit": 1}).json()["perceptions"]
+        assert few == v["perceptions"][-1:]
+
+        assert_problem(bob.get(f"{base}/map"), 403)  # the truth is the owner's
+        assert_problem(bob.get(f"{base}/map", params={"pov": "dragon"}), 403)
+        assert_problem(bob.get(f"{base}/agents/dragon/view"), 403)
+        assert_problem(alice.get(f"{base}/agents/nobody/view"), 404)
+    finally:
+        alice.delete(base)

@@ -1,5 +1,5 @@
 // The shell: sign-in gate, header, and hash routes (so the server only serves `/`). The story,
-// cast and graph views are loaded on demand to keep the first load small.
+// cast, map and graph views are loaded on demand to keep the first load small.
 import { lazy, Suspense } from "react";
 import { Link, Route, Router, Switch } from "wouter";
 import { useHashLocation } from "wouter/use-hash-location";
@@ -12,6 +12,7 @@ const StoryView = lazy(() => import("./views/StoryView"));
 const CastView = lazy(() => import("./views/CastView"));
 const GraphView = lazy(() => import("./views/GraphView"));
 const PlayerView = lazy(() => import("./views/PlayerView"));
+const MapPage = lazy(() => import("./views/MapView"));
 
 export function App() {
   const { auth, signOut } = useAuth();
@@ -38,6 +39,7 @@ export function App() {
               </Route>
               <Route path="/sessions/:id">{(p) => <StoryView key={p.id} sessionId={p.id} />}</Route>
               <Route path="/sessions/:id/cast">{(p) => <CastView key={p.id} sessionId={p.id} />}</Route>
+              <Route path="/sessions/:id/map">{(p) => <MapPage key={p.id} sessionId={p.id} />}</Route>
               <Route path="/sessions/:id/graph">{(p) => <GraphView key={p.id} sessionId={p.id} />}</Route>
               <Route path="/play/:sid/:agent">{(p) => <PlayerView sessionId={p.sid} agentId={p.agent} />}</Route>
               <Route>

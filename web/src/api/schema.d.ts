@@ -63,7 +63,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your sessions, oldest first */
+        /** Your sessions, oldest first, each with its turn, tension, title, seed and fork parent */
         get: operations["list_sessions_api_v1_sessions_get"];
         put?: never;
         /** Start a session (you own it) */
@@ -229,6 +229,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/{session_id}/agents/{agent_id}/view": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A persona's own view: where it is, its state, goals and relationships, and the events it perceived (owner, or that persona's player) */
+        get: operations["persona_view_api_v1_sessions__session_id__agents__agent_id__view_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions/{session_id}/causal-graph": {
         parameters: {
             query?: never;
@@ -289,8 +306,25 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A new session (yours) continuing this story from the end of a turn */
+        /** A new session (yours) continuing this story from the end of a turn, with a new seed and player actions for its next turn if given */
         post: operations["fork_session_api_v1_sessions__session_id__fork_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{session_id}/map": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The places, their connections and who is where; pov=<persona id> gives that persona's picture (its own place, and where it believes the others are; owner, or that persona's player) */
+        get: operations["world_map_api_v1_sessions__session_id__map_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -304,7 +338,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The story so far: Markdown (format=markdown) or JSON with the prose of each turn */
+        /** The story so far: Markdown (format=markdown) or JSON with the prose of each turn; pov=<persona id> tells it as that persona saw it (owner, or that persona's player) */
         get: operations["narrative_api_v1_sessions__session_id__narrative_get"];
         put?: never;
         post?: never;
@@ -616,13 +650,43 @@ export interface components {
         };
         /**
          * ForkIn
-         * @description ``POST .../fork``: a new session continuing this story from the end of ``at_turn`` (default: now).
+         * @description ``POST .../fork``: a new session continuing this story from the end of ``at_turn`` (default: now),
+         *     optionally with a new seed for its turns after ``at_turn`` and player actions queued for its next turn.
          */
         ForkIn: {
+            /**
+             * Agent Actions
+             * @description actions by agent id, queued for the fork's next turn (as if a player queued them)
+             */
+            agent_actions?: {
+                [key: string]: components["schemas"]["Decision"];
+            };
             /** At Turn */
             at_turn?: number | null;
+            /**
+             * Seed
+             * @description the fork's turns after at_turn draw from this seed (none: the story's own seed)
+             */
+            seed?: number | null;
             /** Session Name */
             session_name?: string | null;
+        };
+        /**
+         * ForkParent
+         * @description Where a forked session came from: the session it was forked from, after which turn.
+         */
+        ForkParent: {
+            /** Session Id */
+            session_id: string;
+            /** Turn */
+            turn: number;
+        };
+        /** GoalOut */
+        GoalOut: {
+            /** Priority */
+            priority: number;
+            /** Text */
+            text: string;
         };
         /**
          * LLMChoiceIn
@@ -682,6 +746,55 @@ export interface components {
              */
             username: string;
         };
+        /**
+         * MapOccupant
+         * @description A persona at a place: where it is, or, on a persona's map, where that persona believes it is.
+         */
+        MapOccupant: {
+            /**
+             * Credence
+             * @description how sure the map's persona is of this place (null: it is the truth)
+             */
+            credence?: number | null;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Status
+             * @description its status (null where the map is a belief)
+             */
+            status?: string | null;
+        };
+        /**
+         * MapOut
+         * @description The scenario's places and their connections, with who is where after ``turn``.
+         *
+         *     Without ``pov`` it is the truth; with ``pov`` it is that persona's picture: its own place, and
+         *     where it believes the others are (those it has no belief about are left out).
+         */
+        MapOut: {
+            /** Places */
+            places: components["schemas"]["MapPlace"][];
+            /** Pov */
+            pov?: string | null;
+            /** Turn */
+            turn: number;
+        };
+        /**
+         * MapPlace
+         * @description A place, the places it connects to, and who is there.
+         */
+        MapPlace: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Neighbours */
+            neighbours: string[];
+            /** Occupants */
+            occupants: components["schemas"]["MapOccupant"][];
+        };
         /** NarrativeOut */
         NarrativeOut: {
             /** Text */
@@ -693,12 +806,72 @@ export interface components {
                 [key: string]: unknown;
             }[];
         };
+        /**
+         * PerceptionOut
+         * @description An event the persona perceived.
+         */
+        PerceptionOut: {
+            /** Event Id */
+            event_id: string;
+            /** Summary */
+            summary: string;
+            /** Turn */
+            turn: number;
+        };
         /** PersonaBrief */
         PersonaBrief: {
             /** Id */
             id: string;
             /** Name */
             name: string;
+        };
+        /**
+         * PersonaViewOut
+         * @description What a persona knows of itself and saw: its brief. Nothing of the world it could not perceive.
+         */
+        PersonaViewOut: {
+            /** Agent Id */
+            agent_id: string;
+            /** Description */
+            description: string;
+            /** Goals */
+            goals: components["schemas"]["GoalOut"][];
+            /** Health */
+            health: number;
+            /**
+             * Known People
+             * @description ids of everyone it knew of by the end of the last turn
+             */
+            known_people: string[];
+            /**
+             * Known Places
+             * @description ids of every place it knew of by the end of the last turn
+             */
+            known_places: string[];
+            /**
+             * Location
+             * @description the place it stands (it knows where it is)
+             */
+            location: string;
+            /** Location Name */
+            location_name: string;
+            /** Name */
+            name: string;
+            /**
+             * Perceptions
+             * @description the events it perceived, latest last (at most limit)
+             */
+            perceptions: components["schemas"]["PerceptionOut"][];
+            /** Relationships */
+            relationships: components["schemas"]["RelationOut"][];
+            /** Status */
+            status: string;
+            /** Traits */
+            traits: {
+                [key: string]: number;
+            };
+            /** Turn */
+            turn: number;
         };
         /**
          * PlayerGrant
@@ -745,7 +918,25 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        /** SessionItem */
+        /**
+         * RelationOut
+         * @description How the persona regards another one (trust and affinity in [-1, 1]).
+         */
+        RelationOut: {
+            /** Affinity */
+            affinity: number;
+            /** Name */
+            name: string;
+            /** Target */
+            target: string;
+            /** Trust */
+            trust: number;
+        };
+        /**
+         * SessionItem
+         * @description A row of your sessions, with its head as the state store has it (one answer for the whole
+         *     page: no request per session). The head fields are null for a session the store no longer has.
+         */
         SessionItem: {
             /** Created At */
             created_at: string;
@@ -753,6 +944,25 @@ export interface components {
             id: string;
             /** Name */
             name: string;
+            /** @description the session and turn this one was forked from */
+            parent?: components["schemas"]["ForkParent"] | null;
+            /** Seed */
+            seed?: number | null;
+            /**
+             * Tension
+             * @description the tension after that turn (0 before the first)
+             */
+            tension?: number | null;
+            /**
+             * Title
+             * @description the scenario's title
+             */
+            title?: string | null;
+            /**
+             * Turn
+             * @description the last committed turn
+             */
+            turn?: number | null;
         };
         /**
          * SessionOut
@@ -771,16 +981,19 @@ export interface components {
             llm: string;
             /** Name */
             name: string;
+            /** @description the session and turn this one was forked from */
+            parent?: components["schemas"]["ForkParent"] | null;
             /** Personas */
             personas: components["schemas"]["PersonaBrief"][];
             /** Seed */
             seed: number;
             /**
              * Status
+             * @description finished: the story reached its main goals and ended with an epilogue
              * @default active
-             * @constant
+             * @enum {string}
              */
-            status: "active";
+            status: "active" | "finished";
             /** Tension */
             tension: number;
             /** Title */
@@ -2772,6 +2985,119 @@ export interface operations {
             };
         };
     };
+    persona_view_api_v1_sessions__session_id__agents__agent_id__view_get: {
+        parameters: {
+            query?: {
+                /** @description the most perceptions to return (the latest) */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                session_id: string;
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PersonaViewOut"];
+                };
+            };
+            /** @description The body cannot be read (not UTF-8 JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid token or API key */
+            401: {
+                headers: {
+                    /** @description the scheme to authenticate with */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state (a limit, the session's state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over the rate limit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (state store, Ray) is unavailable; retry shortly */
+            503: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     causal_graph_api_v1_sessions__session_id__causal_graph_get: {
         parameters: {
             query?: never;
@@ -3221,10 +3547,124 @@ export interface operations {
             };
         };
     };
+    world_map_api_v1_sessions__session_id__map_get: {
+        parameters: {
+            query?: {
+                /** @description a persona id: its beliefs only */
+                pov?: string | null;
+            };
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MapOut"];
+                };
+            };
+            /** @description The body cannot be read (not UTF-8 JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid token or API key */
+            401: {
+                headers: {
+                    /** @description the scheme to authenticate with */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this caller */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state (a limit, the session's state) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over the rate limit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (state store, Ray) is unavailable; retry shortly */
+            503: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     narrative_api_v1_sessions__session_id__narrative_get: {
         parameters: {
             query?: {
                 format?: "json" | "markdown";
+                /** @description a persona id: its perceptions and beliefs only */
+                pov?: string | null;
             };
             header?: never;
             path: {

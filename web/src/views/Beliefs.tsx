@@ -3,9 +3,10 @@ import { api, unwrap } from "../api/client";
 import { Problem } from "./Problem";
 
 /** A persona's leading beliefs with their credence (owner, or that persona's player). */
-export function Beliefs({ sessionId, agentId, name }: { sessionId: string; agentId: string; name: string }) {
+export function Beliefs({ sessionId, agentId, name, turn = null }: { sessionId: string; agentId: string; name: string; turn?: number | null }) {
   const q = useQuery({
-    queryKey: ["beliefs", sessionId, agentId],
+    // the turn (when the caller knows it) refetches the beliefs once a new turn is played
+    queryKey: ["beliefs", sessionId, agentId, turn],
     queryFn: () =>
       unwrap(
         api.GET("/api/v1/sessions/{session_id}/agents/{agent_id}/beliefs", {

@@ -69,6 +69,7 @@ export default function CastView({ sessionId }: { sessionId: string }) {
       <h1>Cast</h1>
       <nav aria-label="story views" className="tabs">
         <Link href={`/sessions/${sessionId}`}>Story</Link>
+        <Link href={`/sessions/${sessionId}/map`}>Map</Link>
         <Link href={`/sessions/${sessionId}/graph`}>Causal graph</Link>
       </nav>
       <Problem error={q.error} title="Could not load the cast" />
@@ -108,6 +109,9 @@ export default function CastView({ sessionId }: { sessionId: string }) {
       )}
       {agent && (
         <>
+          <p>
+            <Link href={`/play/${sessionId}/${agent.id}`}>See the story as {agent.name} (their brief, map and point of view)</Link>
+          </p>
           <label className="lens-toggle">
             <input type="checkbox" checked={lens} onChange={(e) => setLens(e.target.checked)} /> Truth vs belief lens
           </label>

@@ -74,6 +74,7 @@ export default function GraphView({ sessionId }: { sessionId: string }) {
       <nav aria-label="story views" className="tabs">
         <Link href={`/sessions/${sessionId}`}>Story</Link>
         <Link href={`/sessions/${sessionId}/cast`}>Cast</Link>
+        <Link href={`/sessions/${sessionId}/map`}>Map</Link>
       </nav>
       <Problem error={q.error} title="Could not load the graph" />
       <div className="controls" role="group" aria-label="filter">

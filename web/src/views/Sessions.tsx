@@ -1,8 +1,11 @@
-// Your sessions (turn, tension, title per row) and the form to start a new one.
+// Your sessions (turn, tension, title per row; forks under the story they came from, from one
+// request for the whole list) and the form to start a new one.
 import { useQuery } from "@tanstack/react-query";
+import { useMemo } from "react";
 import { Link } from "wouter";
 import { api, unwrap, type Schemas } from "../api/client";
 import { CreateSessionForm } from "./CreateSessionForm";
+import { forkTree, type TreeRow } from "./forks";
 import { Problem } from "./Problem";
 
 export function sessionQuery(id: string) {
@@ -12,17 +15,33 @@ export function sessionQuery(id: string) {
   };
 }
 
-function Row({ item }: { item: Schemas["SessionItem"] }) {
-  const q = useQuery(sessionQuery(item.id));
+/** Your sessions with their heads (turn, tension, title, seed, fork parent): one request for the page. */
+export function sessionsQuery() {
+  return {
+    queryKey: ["sessions"],
+    queryFn: () => unwrap(api.GET("/api/v1/sessions", { params: { query: { limit: 200 } } })),
+  };
+}
+
+function Row({ row, parentName }: { row: TreeRow<Schemas["SessionItem"]>; parentName: string | null }) {
+  const { item, depth, forkedAt } = row;
   return (
-    <tr>
-      <td>
+    <tr data-depth={depth}>
+      <td style={depth ? { paddingLeft: `${0.5 + depth * 1.2}rem` } : undefined}>
+        {depth > 0 && <span aria-hidden="true">↳ </span>}
         <Link href={`/sessions/${item.id}`}>{item.name}</Link>
+        {forkedAt != null && parentName && (
+          <span className="hint">
+            {" "}
+            (fork of {parentName} at turn {forkedAt})
+          </span>
+        )}
       </td>
-      <td>{q.data?.title ?? (q.isError ? "unavailable" : "…")}</td>
-      <td className="num">{q.data?.turn ?? ""}</td>
-      <td className="num">{q.data ? q.data.tension.toFixed(2) : ""}</td>
+      <td>{item.title ?? "unavailable"}</td>
+      <td className="num">{item.turn ?? ""}</td>
+      <td className="num">{item.tension != null ? item.tension.toFixed(2) : ""}</td>
       <td>{new Date(item.created_at).toLocaleString()}</td>
+      <td className="num">{item.seed ?? ""}</td>
     </tr>
   );
 }
@@ -49,10 +68,9 @@ function Playing() {
 }
 
 export function Sessions() {
-  const list = useQuery({
-    queryKey: ["sessions"],
-    queryFn: () => unwrap(api.GET("/api/v1/sessions", { params: { query: { limit: 200 } } })),
-  });
+  const list = useQuery(sessionsQuery());
+  const rows = useMemo(() => forkTree(list.data?.items ?? []), [list.data]);
+  const names = useMemo(() => new Map((list.data?.items ?? []).map((i) => [i.id, i.name])), [list.data]);
   return (
     <div className="sessions">
       <section aria-labelledby="your-stories">
@@ -68,11 +86,12 @@ export function Sessions() {
                 <th scope="col">Turn</th>
                 <th scope="col">Tension</th>
                 <th scope="col">Created</th>
+                <th scope="col">Seed</th>
               </tr>
             </thead>
             <tbody>
-              {list.data.items.map((it) => (
-                <Row key={it.id} item={it} />
+              {rows.map((r) => (
+                <Row key={r.item.id} row={r} parentName={r.item.parent ? (names.get(r.item.parent.session_id) ?? null) : null} />
               ))}
             </tbody>
           </table>

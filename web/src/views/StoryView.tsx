@@ -2,13 +2,16 @@
 // explain-an-event, and the Markdown export. Long stories render through a virtualised list.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { lazy, Suspense, useMemo, useRef, useState } from "react";
-import { Link, useLocation } from "wouter";
+import { Link } from "wouter";
 import { useAuth } from "../api/auth";
 import { api, getText, unwrap } from "../api/client";
 import { chaptersInOrder, type StoryEvent } from "../live/story";
 import { useStory } from "../live/useStory";
 import { ChapterList } from "./ChapterList";
+import { Branches } from "./Branches";
 import { ExplainPanel } from "./ExplainPanel";
+import { ForkForm } from "./ForkForm";
+import { PovStory } from "./PovStory";
 import { Problem } from "./Problem";
 import { sessionQuery } from "./Sessions";
 
@@ -33,24 +36,7 @@ export default function StoryView({ sessionId }: { sessionId: string }) {
   const [exportError, setExportError] = useState<unknown>(null);
   const [explained, setExplained] = useState<StoryEvent | null>(null);
   const stopRef = useRef(false);
-  const [, navigate] = useLocation();
-  const [forkAt, setForkAt] = useState<number | null>(null);
-  const [forkError, setForkError] = useState<unknown>(null);
-
-  async function fork() {
-    setForkError(null);
-    try {
-      const at = forkAt ?? live.story.lastTurn;
-      const s = await unwrap(
-        api.POST("/api/v1/sessions/{session_id}/fork", { params: { path: { session_id: sessionId } }, body: { at_turn: at } }),
-      );
-      void qc.invalidateQueries({ queryKey: ["sessions"] });
-      qc.setQueryData(["session", s.id], s);
-      navigate(`/sessions/${s.id}`);
-    } catch (err) {
-      setForkError(err);
-    }
-  }
+  const [pov, setPov] = useState(""); // "": the narrator's story; else a persona's point of view
 
   async function play(n: number) {
     stopRef.current = false;
@@ -69,6 +55,7 @@ export default function StoryView({ sessionId }: { sessionId: string }) {
     } finally {
       setPlaying(null);
       void qc.invalidateQueries({ queryKey: ["session", sessionId] });
+      void qc.invalidateQueries({ queryKey: ["sessions"] });
     }
   }
 
@@ -111,6 +98,7 @@ export default function StoryView({ sessionId }: { sessionId: string }) {
         <nav aria-label="story views" className="tabs">
           <Link href="/">All stories</Link>
           <Link href={`/sessions/${sessionId}/cast`}>Cast</Link>
+          <Link href={`/sessions/${sessionId}/map`}>Map</Link>
           <Link href={`/sessions/${sessionId}/graph`}>Causal graph</Link>
         </nav>
         <p className={`conn conn-${live.status}`} role="status" aria-live="polite">
@@ -135,19 +123,6 @@ export default function StoryView({ sessionId }: { sessionId: string }) {
         <button type="button" onClick={() => void exportMarkdown()}>
           Export Markdown
         </button>
-        <label>
-          Fork at turn
-          <input
-            type="number"
-            min={0}
-            max={live.story.lastTurn}
-            value={forkAt ?? live.story.lastTurn}
-            onChange={(e) => setForkAt(Number(e.target.value))}
-          />
-        </label>
-        <button type="button" onClick={() => void fork()} disabled={!!playing}>
-          Fork
-        </button>
         {playing && (
           <span role="status">
             Playing {playing.done}/{playing.of}…
@@ -156,11 +131,28 @@ export default function StoryView({ sessionId }: { sessionId: string }) {
       </div>
       <Problem error={playError} title="The turn failed" />
       <Problem error={exportError} title="Export failed" />
-      <Problem error={forkError} title="Could not fork" />
+      <ForkForm sessionId={sessionId} lastTurn={live.story.lastTurn} personas={session.data?.personas ?? []} disabled={!!playing} />
       {live.error && <Problem error={new Error(live.error)} title="Could not load earlier turns" />}
       <div className="story-body">
         <section className="chapters" aria-label="chapters">
-          {chapters.length === 0 ? <p>No turns played yet. Press “Play one turn”.</p> : <ChapterList chapters={chapters} onExplain={setExplained} />}
+          <label className="pov-toggle">
+            Tell the story as
+            <select value={pov} onChange={(e) => setPov(e.target.value)}>
+              <option value="">the narrator (everything)</option>
+              {session.data?.personas.map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.name} (what they perceived)
+                </option>
+              ))}
+            </select>
+          </label>
+          {pov ? (
+            <PovStory sessionId={sessionId} pov={pov} turn={live.story.lastTurn} />
+          ) : chapters.length === 0 ? (
+            <p>No turns played yet. Press “Play one turn”.</p>
+          ) : (
+            <ChapterList chapters={chapters} onExplain={setExplained} />
+          )}
         </section>
         <aside className="side">
           <section aria-labelledby="tension-h">
@@ -170,6 +162,7 @@ export default function StoryView({ sessionId }: { sessionId: string }) {
             </Suspense>
           </section>
           {explained && <ExplainPanel sessionId={sessionId} event={explained} onClose={() => setExplained(null)} />}
+          <Branches sessionId={sessionId} />
         </aside>
       </div>
     </div>
