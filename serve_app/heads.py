@@ -14,6 +14,7 @@ from typing import Any
 
 from novel_engine.errors import NotFoundError
 from serve_app.models import ForkParent
+from serve_app.security.store_call import StoreCall
 
 __all__ = ["Head", "head_of", "heads_of"]
 
@@ -36,25 +37,25 @@ def _parent(record: Any) -> ForkParent | None:
     return ForkParent(session_id=sid, turn=turn)
 
 
-async def head_of(store: Any, session_id: str, *, with_tension: bool = True) -> Head | None:
-    """The session's head from ``store`` (a ``UnifiedStateManager``), or None if it has no such session.
+async def head_of(store: StoreCall, session_id: str, *, with_tension: bool = True) -> Head | None:
+    """The session's head from ``store`` (the replica's :class:`StoreCall`), or None if it has no such session.
 
     ``with_tension`` False skips the read of the last turn's record (the tension is then 0).
     """
     try:
-        record = await store.get_session(session_id, fresh=True)
+        record = await store(lambda st: st.get_session(session_id, fresh=True))
     except NotFoundError:
         return None
     tension = 0.0
     if with_tension and record.turn > 0:
-        last = await store.turns(session_id, record.turn - 1, record.turn)
+        last = await store(lambda st: st.turns(session_id, record.turn - 1, record.turn))
         if last:
             tension = float(last[-1].record.get("tension", 0.0))
     title = str((record.scenario or {}).get("title", ""))
     return Head(turn=record.turn, tension=tension, title=title, seed=record.seed, parent=_parent(record))
 
 
-async def heads_of(store: Any, session_ids: list[str]) -> dict[str, Head | None]:
+async def heads_of(store: StoreCall, session_ids: list[str]) -> dict[str, Head | None]:
     """:func:`head_of` for each session, read concurrently; keyed by session id."""
     heads = await asyncio.gather(*(head_of(store, sid) for sid in session_ids))
     return dict(zip(session_ids, heads, strict=True))

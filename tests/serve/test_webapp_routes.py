@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from serve_checks import assert_problem
@@ -177,11 +176,6 @@ def test_a_fork_takes_player_actions_for_its_next_turn(alice, story):
     assert bad["errors"][0]["path"] == "body.seed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Session.fork(seed=) on the Ray runtime answers SessionError (409) until novel_engine/api.py's "
-    "rewrite (the lead's) lands; strict: remove this mark when it passes",
-)
 def test_a_fork_with_a_new_seed_goes_its_own_way(alice, story):
     sid = story["id"]
     r = alice.post(f"/api/v1/sessions/{sid}/fork", json={"at_turn": 1, "seed": 12345})

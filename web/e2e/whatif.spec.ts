@@ -75,11 +75,6 @@ test("fork with a player action, see the tree and switch branches", async ({ pag
 });
 
 test.describe("a fork with a new seed", () => {
-  // Session.fork(seed=) is refused on the Ray runtime (409) until the lead's api.py rewrite lands:
-  // this test must then pass, and Playwright reports it (expected to fail) until the mark is removed.
-  test.fail();
-  test.use({ allowConsole: /status of 409/ });
-
   test("fork with a new seed: the fork reports it", async ({ page, server }) => {
     const user = await server.createUser("seeder");
     await signIn(page, user);
