@@ -17,7 +17,11 @@ and returns :class:`StoryFigures`:
 - planted secrets (private fragments with an owner) uncovered by someone else;
 - authored complications fired by the director (events flagged ``pacing``);
 - quoted lines in the prose that are verbatim scenario voice lines;
-- distinct sentence templates per sentence (names, places and numbers normalised).
+- distinct sentence templates per sentence (names, places and numbers normalised);
+- standing conditions the story told (a fall, a place struck by a fire, raid or hazard) that held
+  into later chapters, and of them those never mentioned again while they held (``standing_forgotten``);
+- sentences of calm (peace, quiet, all systems green) in a chapter while a danger stands
+  (``calm_under_threat``): the atmosphere contradicting a standing threat.
 """
 
 from __future__ import annotations
@@ -50,6 +54,21 @@ _MOVES = frozenset({"move", "flee"})
 _QUOTE = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
 _SENTENCE = re.compile(r"(?<=[.!?…])[\"”’]?\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+# a world or causal event this strong leaves its place dangerous for this many turns (the turn it
+# strikes included), unless it is an order (it sets ``muster_at``): the reader's own rule
+DANGER_INTENSITY, DANGER_TURNS = 0.6, 3
+# what a reader takes for a calm sky or a quiet station, and what turns such a word into unease
+_CALM = re.compile(
+    r"\b(at peace|peace,? or something like it|quiet morning|quiet is a gift|realm is quiet|in stillness|dawns gently|"
+    r"unhurried|gentle chapter|asks little of anyone|swords stay sheathed|goes about its business|slow breath|"
+    r"soft as a cloak|indifferent and kind|realm sleeps|without incident|nothing of note|a quiet day|"
+    r"systems nominal|every system green|systems report green|nothing on the boards is red|crew at ease|"
+    r"sensors report clear|void is content|starlight and routine|calm cycle|quiet cycle|station to sleep|"
+    r"nothing to report|no incidents|a slow one|a slow night|taken the evening off|nothing needs watching|"
+    r"nobody gets hurt|nobody got hurt|a quiet night|the city sleeps|takes the \w+ night off)\b",
+    re.I,
+)
+_UNEASE = re.compile(r"\b(not|no longer|never|beneath|illusion|before the storm|worries|suspicious)\b", re.I)
 
 
 @dataclass
@@ -72,6 +91,9 @@ class StoryFigures:
     templates: int = 0
     milestones: int = 0
     milestones_holding: int = 0
+    standing: int = 0  # conditions told that held into a later chapter
+    standing_forgotten: int = 0  # of them, never mentioned again while they held
+    calm_under_threat: int = 0  # calm sentences in chapters while a danger stood
 
     def to_dict(self) -> dict[str, Any]:
         """The figures and the ratios derived from them."""
@@ -95,6 +117,7 @@ def ratios(f: StoryFigures) -> dict[str, float | None]:
         "verbatim_quote_ratio": div(f.quotes_verbatim, f.quotes),
         "template_ratio": div(f.templates, f.sentences),
         "milestones_holding_ratio": div(f.milestones_holding, f.milestones),
+        "standing_forgotten_ratio": div(f.standing_forgotten, f.standing),
     }
 
 
@@ -273,8 +296,10 @@ def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, 
     voice = {_norm(v) for p in scenario.personas for v in p.voice}
     names = _names(scenario)
     templates: set[str] = set()
+    standing = _Standing(scenario, reader)
     for events, prose, milestones in turns:
         told: set[str] = set()
+        down_before = {pid for pid in reader.at if reader.down(pid)}
         for ev in events:
             reader.read(ev, told)
             if "pacing" in ev.flags:
@@ -314,15 +339,104 @@ def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, 
         for q in _QUOTE.findall(prose):
             f.quotes += 1
             f.quotes_verbatim += _norm(q) in voice
-        for s in _SENTENCE.split(prose.replace("\n", " ")):
-            if len(s.strip()) > 3:
-                f.sentences += 1
-                templates.add(_template(s, names))
+        sentences = [s for s in _SENTENCE.split(prose.replace("\n", " ")) if len(s.strip()) > 3]
+        for s in sentences:
+            f.sentences += 1
+            templates.add(_template(s, names))
+        if events:
+            standing.chapter(events[0].turn, events, prose, sentences, down_before)
+    standing.close()
     f.templates = len(templates)
     f.bounces = sum(_bounces(trail) for trail in places.values())
     f.secrets, f.secrets_uncovered = len(owners), len(uncovered)
     f.complications, f.complications_fired = len(scenario.complications), len(fired)
     return f
+
+
+class _Standing:
+    """The standing conditions a story told, followed chapter by chapter: a fall (until the fallen
+    is up again) and a danger (a world or causal event of intensity >= ``DANGER_INTENSITY`` that
+    is not an order, for ``DANGER_TURNS`` turns). A condition told in its chapter and still holding
+    in a later one should be mentioned (its persona or place named) in one of those; and no chapter
+    while a danger stands should speak of calm."""
+
+    def __init__(self, scenario: Scenario, reader: _Reader) -> None:
+        self.r = reader
+        self.names = {p.id: p.name for p in scenario.personas}
+        self.places = {l.id: l.name[4:] if l.name.startswith("The ") else l.name for l in scenario.locations}
+        self.open: list[dict[str, Any]] = []
+        self.done: list[dict[str, Any]] = []
+
+    def _orders(self, ev: Event) -> bool:
+        spec = self.r.rules.get(ev.data.get("rule_id")) if ev.kind == "causal" else self.r.complications.get(ev.summary)
+        return spec is not None and any(e.key == "muster_at" for e in spec.effects)
+
+    def chapter(
+        self, turn: int, events: Sequence[Event], prose: str, sentences: list[str], down_before: set[str]
+    ) -> None:
+        low = prose.lower()
+        threat = False
+        for c in self.open:
+            c["stood"] = True
+            c["mentioned"] = c["mentioned"] or c["text"].lower() in low
+            threat = threat or c["kind"] == "danger"
+        if threat:
+            f = self.r.f
+            for s in sentences:
+                if _CALM.search(s) and not _UNEASE.search(s):
+                    f.calm_under_threat += 1
+                    if len(f.examples) < 12:
+                        f.examples.append(f"turn {turn} calm_under_threat: {s.strip()}")
+        # what ends: the fallen who are up again, the dangers that die down
+        keep = []
+        for c in self.open:
+            over = (c["kind"] == "fallen" and not self.r.down(c["key"])) or (
+                c["kind"] == "danger" and turn >= c["until"]
+            )
+            (self.done if over else keep).append(c)
+        self.open = keep
+        # what begins, if the chapter told it
+        for pid in sorted(p for p in self.r.at if self.r.down(p) and p not in down_before):
+            name = self.names.get(pid, pid)
+            if name in prose:
+                self.open.append(self._new("fallen", pid, name, turn, 0))
+        for ev in events:
+            if (
+                ev.kind != "action"
+                and ev.location in self.places
+                and ev.intensity >= DANGER_INTENSITY
+                and not self._orders(ev)
+                and _norm(ev.summary)[:40] in _norm(prose)
+            ):
+                for c in self.open:
+                    if c["kind"] == "danger" and c["key"] == ev.location:  # struck again: told again
+                        c["mentioned"], c["until"] = True, turn + DANGER_TURNS - 1
+                        break
+                else:
+                    place = self.places[ev.location]
+                    self.open.append(self._new("danger", ev.location, place, turn, turn + DANGER_TURNS - 1))
+
+    @staticmethod
+    def _new(kind: str, key: str, text: str, turn: int, until: int) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "key": key,
+            "text": text,
+            "since": turn,
+            "until": until,
+            "stood": False,
+            "mentioned": False,
+        }
+
+    def close(self) -> None:
+        f = self.r.f
+        for c in [*self.done, *self.open]:
+            if c["stood"]:
+                f.standing += 1
+                if not c["mentioned"]:
+                    f.standing_forgotten += 1
+                    if len(f.examples) < 12:
+                        f.examples.append(f"turn {c['since']} standing_forgotten: {c['kind']} {c['text']}")
 
 
 class _FactsView:

@@ -130,17 +130,20 @@ class _Writer(EventWriter):
         absent = set() if inp.title else {"title"}
         if inp.title:
             base["title"] = inp.title
+        self.threats, struck = self.threat_places()
+        band = tension_band(inp.tension)
+        if band == "calm" and (self.threats or struck):
+            band = "rising"  # no peaceful dawn over a burning village
+        chunks = self.chunks()
+        remote = self.place_standing({e.location for _, evs, _ in chunks for e in evs if e.location})
         if not inp.events:
-            lines = [self.rotate("quiet", base, absent)]
+            lines = [self.rotate("quiet" if band == "calm" else "opening.rising", base, absent)]
             if v >= 0.3 or self.f_atmos and v > 0:
                 lines.extend(self.atmosphere(1))
+            lines.extend(self.standing_lines(remote))
             return " ".join(line for line in lines if line)
         paragraphs = []
-        head = (
-            [self.rotate(f"opening.{tension_band(inp.tension)}", base, absent, optional=inp.turn > 1)]
-            if v >= TERSE
-            else []
-        )
+        head = [self.rotate(f"opening.{band}", base, absent, optional=inp.turn > 1)] if v >= TERSE else []
         count = 0 if v <= 0 else (0 if v < 0.3 else 1 if v < 0.7 else 2) + (1 if self.f_atmos else 0)
         if (
             inp.previously and v >= TERSE and inp.previously not in self.before
@@ -148,14 +151,17 @@ class _Writer(EventWriter):
             head.append(self.rotate("previously", {"summary": inp.previously}))
             count = max(0, count - 1)
         head.extend(self.atmosphere(count))
+        # a danger the atmosphere named is told: its note would say it twice
+        remote = [n for n in remote if not (n.kind == "danger" and n.place == self.threat_told)]
+        head.extend(self.standing_lines(remote))  # far from the chapter's places, said once
         head = [h for h in head if h]
         if head:
             paragraphs.append(" ".join(head))
-        for index, (loc, chunk, first_here) in enumerate(self.chunks()):
+        for index, (loc, chunk, first_here) in enumerate(chunks):
             said = self.paragraph(loc, chunk, index, first_here)
             if said:  # a beat summed up in the chapters before may leave nothing new to say
                 paragraphs.append(" ".join(said))
-        tail = []
+        tail = [line for notes in self.bound.values() for line in self.standing_lines(notes)]  # none told there
         if self.fallen_later:  # a battle's many falls, told once at its end
             names = join_names([self.name(pid) for pid in self.fallen_later])
             key = "fall.many" if len(self.fallen_later) > 1 else "fall.one"
@@ -169,7 +175,7 @@ class _Writer(EventWriter):
             if len(kinds) > 1 and v >= TERSE:
                 tail.append(self.say("omitted.kinds", {"names": join_names(kinds)}))
         if v >= TERSE and not inp.ending:
-            tail.append(self.rotate(f"closing.{tension_band(inp.tension)}", base, absent, optional=True))
+            tail.append(self.rotate(f"closing.{band}", base, absent, optional=True))
         tail = [t for t in tail if t]
         if tail:
             paragraphs.append(" ".join(tail))
@@ -178,10 +184,74 @@ class _Writer(EventWriter):
         return "\n\n".join(paragraphs)
 
     def atmosphere(self, count: int) -> list[str]:
-        """Up to three scene-setting lines: weather, light and sound, in a drawn order."""
+        """Up to three scene-setting lines: weather, light and sound, in a drawn order. While a
+        danger stands (struck in the turns before) the weather gives way to it; the chapter in
+        which it strikes has no weather (the event tells what the sky does)."""
         kinds = ["weather", "light", "sound"]
         self.rng.shuffle(kinds)
-        return [self.rotate(f"atmosphere.{k}", {}, optional=True) for k in kinds[: min(count, 3)]]
+        if self.threats or self.struck:
+            kinds = [k for k in kinds if k != "weather"]
+            if self.threats:
+                kinds.insert(0, "threat")
+        lines = []
+        for k in kinds[: min(count, 3)]:
+            if k == "threat":  # the danger that struck longest ago
+                place = min(self.threats, key=lambda p: (self.threats[p][1], p))
+                line = self.rotate("atmosphere.threat", {"place": self.threats[place][0]}, optional=True)
+                self.threat_told = place if line else ""
+            else:
+                line = self.rotate(f"atmosphere.{k}", {}, optional=True)
+            lines.append(line)
+        return lines
+
+    # --- standing conditions: what earlier turns left, told where the chapter is -------------------
+
+    def threat_places(self) -> tuple[dict[str, tuple[str, int]], bool]:
+        """The places a standing danger threatens (id -> (name as it reads mid-sentence, the turn
+        it struck)), and whether a danger strikes this turn."""
+        self.threats = {
+            n.place: (_mid(n.place_name), n.since) for n in self.inp.standing if n.kind == "danger" and n.place_name
+        }
+        self.threat_told = ""
+        self.struck = any(isinstance((e.data or {}).get("danger_turns"), int) for e in self.inp.events)
+        return self.threats, self.struck
+
+    def place_standing(self, here: set[str]) -> list:
+        """Share out the notes to tell: those at a place the chapter's events are at wait for it
+        (``self.bound``); the others are returned, to be told in the chapter's opening."""
+        self.bound: dict[str, list] = {}
+        remote = []
+        for n in self.inp.standing:
+            if n.tell:
+                if n.place in here:
+                    self.bound.setdefault(n.place, []).append(n)
+                else:
+                    remote.append(n)
+        return remote
+
+    def standing_line(self, n) -> str:
+        """One standing condition in a sentence ("Ser Aldric still lies in the Eastern Tower")."""
+        place = _mid(n.place_name) if n.place_name else self.word("fallback.place")
+        slots = Slots(self, "move", victim=n.subject_name or self.name(n.subject), place=place)
+        key = f"standing.{n.kind}"
+        if f"kind.{n.subject_kind}.{key}" in self.g.pools:
+            key = f"kind.{n.subject_kind}.{key}"
+        return self.say(key, slots) if key in self.g.pools else ""
+
+    def standing_here(self, loc: str | None) -> list[str]:
+        """The standing conditions at ``loc`` not yet told this chapter, told now."""
+        notes = self.bound.pop(loc, None) if loc else None
+        return self.standing_lines(notes) if notes else []
+
+    def standing_lines(self, notes: list) -> list[str]:
+        """Standing conditions in sentences: several people down in one."""
+        fallen = [n for n in notes if n.kind == "fallen"]
+        if len(fallen) > 1:
+            names = join_names([n.subject_name or self.name(n.subject) for n in fallen])
+            out = [self.say("standing.fallen_many", Slots(self, "move", names=names))]
+        else:
+            out = [self.standing_line(n) for n in fallen]
+        return out + [self.standing_line(n) for n in notes if n.kind != "fallen"]
 
     def chunks(self) -> list[tuple[str | None, list, bool]]:
         """Events grouped by storyline (in order of first appearance), cut into short paragraphs.
@@ -229,19 +299,24 @@ class _Writer(EventWriter):
         """The sentences of one paragraph: a scene line perhaps, then each event's sentences."""
         sentences: list[str] = []
         started = False
-        if (
+        danger = next((n for n in self.bound.get(loc or "", ()) if n.kind == "danger"), None) if first_here else None
+        t = None
+        if danger is not None:  # a place still in danger is set by its danger, not by its weather
+            self.bound[loc].remove(danger)  # type: ignore[index]
+            slots = Slots(self, "move", place=self.place(loc))
+            t = self.fresh("standing.danger", slots)[0]
+        elif (
             self.f_atmos
             and self.v > 0
             and first_here
             and loc
+            and loc not in self.threats
             and self.scenes < 2
             and self.rng.random() < 0.5 + 0.3 * self.v
         ):
             slots = Slots(self, "move", place=self.place(loc))
             t = self.rotated("scene", lane=self.scenes, lanes=2, slots=slots, optional=True)
             self.scenes += 1
-        else:
-            t = None
         if t is not None:
             line = t.render(slots)
             prefix = self.prefix(index, first_here, loc, names_place=True)
@@ -251,6 +326,7 @@ class _Writer(EventWriter):
             started = True
         for j, event in enumerate(events):
             sentences.extend(self.event(event, index if not started and j == 0 else None, first_here, j > 0))
+            sentences.extend(self.standing_here(event.location))
             # a place is described when someone arrives there, or when the story opens there
             arrived = getattr(event.action_type, "value", event.action_type) in LOCATION_TARGETED
             if (
@@ -279,6 +355,11 @@ class _Writer(EventWriter):
             return self.word("beat") if rng.random() < 0.5 else ""
         key = "transition.plain" if names_place or not loc else "transition.place"
         return self.say(key, Slots(self, "move", place=self.place(loc)))
+
+
+def _mid(name: str) -> str:
+    """A place's name as it reads mid-sentence ("in the Crimson Tavern"; cap() restores a capital)."""
+    return "the" + name[3:] if name.startswith("The ") else name
 
 
 @lru_cache(maxsize=4096)
