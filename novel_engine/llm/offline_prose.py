@@ -324,9 +324,18 @@ class _Writer(EventWriter):
                 line = decap(line)
             sentences.append(cap(f"{prefix} {line}") if prefix else cap(line))
             started = True
+        at = loc
         for j, event in enumerate(events):
-            sentences.extend(self.event(event, index if not started and j == 0 else None, first_here, j > 0))
+            action = getattr(event.action_type, "value", event.action_type)
+            # a storyline that moves on to another place says so (moves name where they go)
+            where = (
+                self.place(event.location)
+                if j > 0 and event.actor and event.location and event.location != at and action not in LOCATION_TARGETED
+                else ""
+            )
+            sentences.extend(self.event(event, index if not started and j == 0 else None, first_here, j > 0, where))
             sentences.extend(self.standing_here(event.location))
+            at = event.location or at
             # a place is described when someone arrives there, or when the story opens there
             arrived = getattr(event.action_type, "value", event.action_type) in LOCATION_TARGETED
             if (
