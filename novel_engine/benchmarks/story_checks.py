@@ -52,7 +52,8 @@ CONTRADICTIONS = (
 _PERSONA_ACTS = frozenset({"attack", "help", "persuade", "speak"})
 _MOVES = frozenset({"move", "flee"})
 _QUOTE = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
-_SENTENCE = re.compile(r"(?<=[.!?…])[\"”’]?\s+")
+# a sentence ends at a stop (and a closing quote), not at a title's ("Dr. Lin Sato" is one name)
+_SENTENCE = re.compile(r"(?<=[.!?…])(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bSt\.)(?<!\bLt\.)[\"”’]?\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 # a world or causal event this strong leaves its place dangerous for this many turns (the turn it
 # strikes included), unless it is an order (it sets ``muster_at``): the reader's own rule
