@@ -148,16 +148,17 @@ class EventWriter:
     def fresh(
         self, key: str, slots: dict[str, str], absent: frozenset[str] | set[str] = frozenset()
     ) -> tuple[Template | None, str]:
-        """A template from pool ``key`` and its text, redrawn (twice at most) while the text was
-        written in the chapters before: a story that says the same thing twice reads as a log."""
+        """A template from pool ``key`` and its text, redrawn (three times at most) while the
+        chapters before used it, with whatever names (its ``mark``), or wrote the very text: a
+        story that says the same thing twice, or in the same words, reads as a log."""
         before = self.before
         t = None
-        for _ in range(3):
+        for _ in range(4):
             t = self.pick(key, absent)
             if t is None:
                 return None, ""
             text = t.render(slots)
-            if not before or strip_end(text) not in before:
+            if not before or not (t.mark and t.mark in before) and strip_end(text) not in before:
                 break
         return t, text
 
