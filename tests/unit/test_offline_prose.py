@@ -398,10 +398,8 @@ def test_a_missing_target_is_looked_for_in_vain():
         outcome=Outcome.BLOCKED,
         data={"missing": True},
     )
-    missing = {
-        t.text.format(actor="Vex", target="Brom", place="the Crimson Tavern")
-        for t in load_grammar("noir").pools["missing"]
-    }
+    # a template's fixed words, whatever fills it (a clause may follow the actor's name)
+    missing = [t.mark or t.text.split("}")[-1] for t in load_grammar("noir").pools["missing"]]
     assert any(m in write(make_input([event], style="noir"), 2) for m in missing)
 
 

@@ -92,3 +92,16 @@ def test_a_template_the_chapters_before_used_is_passed_over_whoever_filled_it():
         text = narrate(inp, random.Random(seed))
         fresh += not any(t.mark and t.mark in text for t in old)
     assert fresh >= 32, fresh  # without looking at the marks, half the chapters would reuse one
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_no_template_names_someone_the_grounding_check_would_not_know(style):
+    # the offline prose is what a failed model chapter falls back to: it must pass the same check
+    from novel_engine.agents.grounding import _COMMON, _TOKEN
+
+    for key, pool in load_grammar(style).pools.items():
+        for t in pool:
+            for sentence in re.split(r"(?<=[.!?:;])\s+", re.sub(r"\{\w+\}", "x", t.text)):
+                first = sentence.split()[0].strip('"*(') if sentence.split() else ""
+                unknown = [w for w in _TOKEN.findall(sentence) if w not in _COMMON and not first.startswith(w)]
+                assert not unknown, (key, t.text, unknown)
