@@ -128,13 +128,14 @@ def advance(
     for key, k in out.items():
         if (k.kind, k.subject, k.place) in told:
             out[key] = replace(k, told=turn)
-    for e in events:
-        data = e.data or {}
-        up = [p for p in data.get("raised") or () if isinstance(p, str)]
-        if e.kind == "action" and e.actor:
-            up.append(e.actor)
-        for pid in up:
-            out.pop("fallen:" + pid, None)
+    down = {k.subject for k in out.values() if k.kind == "fallen"}
+    for e in events if down else ():  # a large cast's turn has thousands of events: look only if needed
+        if e.actor in down and e.kind == "action":
+            out.pop("fallen:" + e.actor, None)
+        raised = e.data.get("raised") if e.data else None
+        for pid in raised or ():
+            if pid in down:
+                out.pop("fallen:" + pid, None)
     for pid, sketch in inp.characters.items():
         key = "fallen:" + pid
         if sketch.status != "incapacitated":

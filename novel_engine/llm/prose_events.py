@@ -104,6 +104,7 @@ class EventWriter:
         self.summed: set[frozenset] = set()  # pairs whose repeated beat this chapter summed up
         self.fell: set[str] = set()  # whose fall this chapter has told
         self.flourished: set[str] = set()  # the flourishes this chapter has used
+        self.seen_marks: dict[str, bool] = {}  # template mark -> whether the chapters before hold it
         self.scenes = 0
         # more than two falls in a chapter are told together at its end (fall.many), not one by one
         falls = [v for e in inp.events for v in as_ids((e.data or {}).get("incapacitated"))]
@@ -148,19 +149,36 @@ class EventWriter:
     def fresh(
         self, key: str, slots: dict[str, str], absent: frozenset[str] | set[str] = frozenset()
     ) -> tuple[Template | None, str]:
-        """A template from pool ``key`` and its text, redrawn (three times at most) while the
-        chapters before used it, with whatever names (its ``mark``), or wrote the very text: a
-        story that says the same thing twice, or in the same words, reads as a log."""
+        """A template from pool ``key`` and its text: one neither this chapter nor the chapters
+        before used (with whatever names: its ``mark``; or the very text), drawn at random; else
+        the one the chapters before used longest ago. A story that says the same thing twice, or
+        in the same words, reads as a log."""
         before = self.before
-        t = None
-        for _ in range(4):
+        if not before:
             t = self.pick(key, absent)
-            if t is None:
-                return None, ""
+            return (t, t.render(slots)) if t is not None else (None, "")
+        pool = self.g.pools.get(key)
+        if not pool:
+            return None, ""
+        if absent:
+            pool = tuple(t for t in pool if not t.fields & absent) or pool
+        used = self.used
+        unused = [t for t in pool if t.text not in used] or list(pool)
+        seen = self.seen_marks
+        for t in unused:
+            if t.mark and t.mark not in seen:
+                seen[t.mark] = t.mark in before  # once a chapter: the text before does not change
+        new = [t for t in unused if not (t.mark and seen[t.mark])]
+        while new:
+            t = new.pop(self.rng.randrange(len(new)))
             text = t.render(slots)
-            if not before or not (t.mark and t.mark in before) and strip_end(text) not in before:
-                break
-        return t, text
+            if strip_end(text) not in before:
+                used.add(t.text)
+                return t, text
+        # every form was used lately: the one used longest ago (its last use earliest in the text)
+        t = min(unused, key=lambda c: before.rfind(c.mark or strip_end(c.render(slots))))
+        used.add(t.text)
+        return t, t.render(slots)
 
     def fresh_word(self, key: str) -> str:
         """A whole-sentence word pool entry (a flourish) written neither in the chapters before nor
