@@ -105,3 +105,15 @@ def test_no_template_names_someone_the_grounding_check_would_not_know(style):
                 first = sentence.split()[0].strip('"*(') if sentence.split() else ""
                 unknown = [w for w in _TOKEN.findall(sentence) if w not in _COMMON and not first.startswith(w)]
                 assert not unknown, (key, t.text, unknown)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_looking_for_someone_gone_never_empties_the_place_or_moves_the_seeker(style):
+    # the seeker did not move, and others may be there (the one who attacked the seeker, say)
+    wrong = re.compile(
+        r"empty (room|deck|station)|room is empty|place empty|finds nobody|storms|arrives|kicks in", re.I
+    )
+    grammar = load_grammar(style)
+    for key in ("hunt", "missing"):
+        for t in grammar.pools[key]:
+            assert not wrong.search(t.text), (key, t.text)
