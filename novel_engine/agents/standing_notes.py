@@ -6,6 +6,7 @@ on every runtime; the Ray chronicler is never sent the whole world). So it keeps
 turn by turn, of what the story has told and what has not been undone since:
 
 - ``fallen``: someone told falling, until a chapter shows them up again;
+- ``wounded``: someone told hurt, until a chapter shows them whole (or fallen);
 - ``danger``: a place a fire, raid or hazard struck (an event marked ``danger_turns``), for as
   long as the director keeps it dangerous;
 - ``muster``: the place an order sends everyone to (an event marked ``muster_at``).
@@ -13,7 +14,9 @@ turn by turn, of what the story has told and what has not been undone since:
 :func:`choose` marks which of them a chapter tells, so a consequence neither vanishes after its
 turn nor is repeated every turn: one at a place the chapter is at is told there (a danger each
 time, the others when not told in the chapters just before); one far away is told the chapter
-after it happened, then now and again. Nothing about a person the chapter's events already name.
+after it happened, then now and again. Nothing about a fallen person the chapter's events
+already name; a wound, on the contrary, is told only when its bearer is in the chapter's events
+(the first time they appear after it, then every few chapters).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ __all__ = ["Kept", "advance", "choose", "kept_to_dict", "kept_from_dict", "condi
 
 _REMOTE_GAP = {"fallen": 3, "danger": 1, "muster": 4}  # chapters between tellings of one far away
 _HERE_GAP = {"fallen": 1, "danger": 1, "muster": 3}  # ... and of one where the chapter is
+_WOUND_GAP = 3  # chapters between tellings of a wound whose bearer keeps appearing
 # far from the chapter's places, at most one danger or order and a handful of the fallen (told in
 # one sentence) a chapter: it is the turn's events that matter
 _MAX_REMOTE = {"fallen": 5, "danger": 1, "muster": 1}
@@ -85,6 +89,10 @@ def choose(kept: Mapping[str, Kept], turn: int, events: Sequence[Event]) -> tupl
     remote: list[tuple[int, str, Kept]] = []
     tell: set[Kept] = set()
     for k in standing:
+        if k.kind == "wounded":  # told of its bearer, when they are in the chapter
+            if k.subject in named and turn - k.told >= (1 if k.told == k.since else _WOUND_GAP):
+                tell.add(k)
+            continue
         if k.subject and k.subject in named:
             continue  # the chapter's own events show them
         at_hand = k.place in here
@@ -137,7 +145,12 @@ def advance(
             if pid in down:
                 out.pop("fallen:" + pid, None)
     for pid, sketch in inp.characters.items():
-        key = "fallen:" + pid
+        key, hurt = "fallen:" + pid, "wounded:" + pid
+        if sketch.status == "wounded":
+            if hurt not in out:
+                out[hurt] = Kept("wounded", "", "", pid, sketch.name, sketch.kind, turn, 0, turn)
+        else:
+            out.pop(hurt, None)
         if sketch.status != "incapacitated":
             if key in out:
                 del out[key]
@@ -167,6 +180,8 @@ def condition_text(n: StandingNote) -> str:
         return f"{n.subject_name} lies fallen{where}"
     if n.kind == "danger":
         return f"danger still threatens{where or ' a place'}"
+    if n.kind == "wounded":
+        return f"{n.subject_name} is still wounded"
     return f"an order sends everyone to {n.place_name or 'one place'}"
 
 

@@ -19,7 +19,8 @@ and returns :class:`StoryFigures`:
 - quoted lines in the prose that are verbatim scenario voice lines;
 - distinct sentence templates per sentence (names, places and numbers normalised);
 - standing conditions the story told (a fall, a place struck by a fire, raid or hazard) that held
-  into later chapters, and of them those never mentioned again while they held (``standing_forgotten``);
+  into later chapters, and a wound whose bearer appears in later chapters while still hurt; of
+  them, those never mentioned again while they held (``standing_forgotten``);
 - sentences of calm (peace, quiet, all systems green) in a chapter while a danger stands
   (``calm_under_threat``): the atmosphere contradicting a standing threat.
 """
@@ -58,6 +59,7 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 # a world or causal event this strong leaves its place dangerous for this many turns (the turn it
 # strikes included), unless it is an order (it sets ``muster_at``): the reader's own rule
 DANGER_INTENSITY, DANGER_TURNS = 0.6, 3
+_WOUNDED = 0.6  # below this health (and above 0) a persona is hurt
 # what a reader takes for a calm sky or a quiet station, and what turns such a word into unease
 _CALM = re.compile(
     r"\b(at peace|peace,? or something like it|quiet morning|quiet is a gift|realm is quiet|in stillness|dawns gently|"
@@ -67,6 +69,12 @@ _CALM = re.compile(
     r"sensors report clear|void is content|starlight and routine|calm cycle|quiet cycle|station to sleep|"
     r"nothing to report|no incidents|a slow one|a slow night|taken the evening off|nothing needs watching|"
     r"nobody gets hurt|nobody got hurt|a quiet night|the city sleeps|takes the \w+ night off)\b",
+    re.I,
+)
+# what says a wound is still there, in a sentence that names its bearer
+_WOUND = re.compile(
+    r"\b(wound\w*|injur\w*|hurt\w*|bleed\w*|blood\w*|bandag\w*|stitch\w*|limp\w*|bruis\w*|nursing|stims|"
+    r"dressing|damage\w*|sore|favour\w*|winc\w*|stiff\w*|grind\w*|broken|busted|beating|heal\w*|scar\w*|went down|goes down|fell|taken out|unconscious|out cold)\b",
     re.I,
 )
 _UNEASE = re.compile(r"\b(not|no longer|never|beneath|illusion|before the storm|worries|suspicious)\b", re.I)
@@ -377,7 +385,19 @@ class _Standing:
     ) -> None:
         low = prose.lower()
         threat = False
+        # whom the chapter hurts, fells or tends anew: that telling says how they are
+        touched = {
+            p
+            for ev in events
+            for p in (*(ev.data.get("wounded", ()) or ()), *(ev.data.get("incapacitated", ()) or ()))
+            if isinstance(p, str)
+        } | {ev.target for ev in events if ev.action_type == "help" and ev.target}
         for c in self.open:
+            if c["kind"] == "wounded":  # it matters when its bearer is in the chapter
+                if c["text"] in prose and c["key"] not in touched:
+                    c["stood"] = True
+                    c["mentioned"] = c["mentioned"] or any(c["text"] in s and _WOUND.search(s) for s in sentences)
+                continue
             c["stood"] = True
             c["mentioned"] = c["mentioned"] or c["text"].lower() in low
             threat = threat or c["kind"] == "danger"
@@ -391,8 +411,10 @@ class _Standing:
         # what ends: the fallen who are up again, the dangers that die down
         keep = []
         for c in self.open:
-            over = (c["kind"] == "fallen" and not self.r.down(c["key"])) or (
-                c["kind"] == "danger" and turn >= c["until"]
+            over = (
+                (c["kind"] == "fallen" and not self.r.down(c["key"]))
+                or (c["kind"] == "danger" and turn >= c["until"])
+                or (c["kind"] == "wounded" and not 0.0 < self.r.health.get(c["key"], 1.0) < _WOUNDED)
             )
             (self.done if over else keep).append(c)
         self.open = keep
@@ -401,6 +423,12 @@ class _Standing:
             name = self.names.get(pid, pid)
             if name in prose:
                 self.open.append(self._new("fallen", pid, name, turn, 0))
+        hurt = {p for ev in events for p in ev.data.get("wounded", ()) or () if isinstance(p, str)}
+        for pid in sorted(hurt):
+            name = self.names.get(pid, pid)
+            if 0.0 < self.r.health.get(pid, 1.0) < _WOUNDED and name in prose:
+                if not any(c["kind"] == "wounded" and c["key"] == pid for c in self.open):
+                    self.open.append(self._new("wounded", pid, name, turn, 0))
         for ev in events:
             if (
                 ev.kind != "action"

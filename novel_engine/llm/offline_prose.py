@@ -220,9 +220,10 @@ class _Writer(EventWriter):
         """Share out the notes to tell: those at a place the chapter's events are at wait for it
         (``self.bound``); the others are returned, to be told in the chapter's opening."""
         self.bound: dict[str, list] = {}
+        self.wounds = {n.subject: n for n in self.inp.standing if n.tell and n.kind == "wounded"}
         remote = []
         for n in self.inp.standing:
-            if n.tell:
+            if n.tell and n.kind != "wounded":
                 if n.place in here:
                     self.bound.setdefault(n.place, []).append(n)
                 else:
@@ -231,7 +232,7 @@ class _Writer(EventWriter):
 
     def standing_line(self, n) -> str:
         """One standing condition in a sentence ("Ser Aldric still lies in the Eastern Tower")."""
-        place = _mid(n.place_name) if n.place_name else self.word("fallback.place")
+        place = _mid(n.place_name) if n.place_name else "" if n.kind == "wounded" else self.word("fallback.place")
         slots = Slots(self, "move", victim=n.subject_name or self.name(n.subject), place=place)
         key = f"standing.{n.kind}"
         if f"kind.{n.subject_kind}.{key}" in self.g.pools:
@@ -242,6 +243,21 @@ class _Writer(EventWriter):
         """The standing conditions at ``loc`` not yet told this chapter, told now."""
         notes = self.bound.pop(loc, None) if loc else None
         return self.standing_lines(notes) if notes else []
+
+    def wound_of(self, event) -> list[str]:
+        """A wound told before, the first time this chapter its bearer acts or is acted on (if
+        they still carry it, and this event does not hurt them anew: that tells itself)."""
+        if not self.wounds:
+            return []
+        data = event.data or {}
+        hurt = set(data.get("wounded") or ()) | set(data.get("incapacitated") or ())
+        out = []
+        for pid in (event.actor, event.target):
+            note = self.wounds.pop(pid, None) if pid else None
+            sketch = self.inp.characters.get(pid) if note is not None else None
+            if sketch is not None and sketch.status == "wounded" and pid not in hurt:
+                out.append(self.standing_line(note))
+        return out
 
     def standing_lines(self, notes: list) -> list[str]:
         """Standing conditions in sentences: several people down in one."""
@@ -335,6 +351,7 @@ class _Writer(EventWriter):
             )
             sentences.extend(self.event(event, index if not started and j == 0 else None, first_here, j > 0, where))
             sentences.extend(self.standing_here(event.location))
+            sentences.extend(self.wound_of(event))
             at = event.location or at
             # a place is described when someone arrives there, or when the story opens there
             arrived = getattr(event.action_type, "value", event.action_type) in LOCATION_TARGETED

@@ -57,8 +57,9 @@ class StandingNote:
     lies on the tower stairs"), for the prose to keep in view.
 
     Args:
-        kind: ``fallen`` (``subject`` lies where they fell), ``danger`` (a fire, raid or hazard
-            still threatens ``place``) or ``muster`` (an order sends everyone to ``place``).
+        kind: ``fallen`` (``subject`` lies where they fell), ``wounded`` (``subject`` still
+            carries a wound told before), ``danger`` (a fire, raid or hazard still threatens
+            ``place``) or ``muster`` (an order sends everyone to ``place``).
         place: the place id it holds at ('' when unknown).
         place_name: that place's name.
         subject: the persona id it concerns (fallen), else ''.

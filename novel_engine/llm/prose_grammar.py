@@ -89,7 +89,7 @@ REQUIRED_POOLS: tuple[str, ...] = (
     *(f"opening.{b}" for b in ("calm", "rising", "high")),
     *(f"closing.{b}" for b in ("calm", "rising", "high")),
     *(f"atmosphere.{k}" for k in ("weather", "light", "sound", "threat")),
-    *(f"standing.{k}" for k in ("fallen", "fallen_many", "danger", "muster")),
+    *(f"standing.{k}" for k in ("fallen", "fallen_many", "wounded", "danger", "muster")),
     "scene",
     "quiet",
     "transition.place",

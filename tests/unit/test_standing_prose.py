@@ -142,3 +142,29 @@ def test_standing_state_round_trips_and_reaches_the_prompt():
     conditions = model.requests[-1].context.conditions
     assert "Brom lies fallen at The Crimson Tavern" in conditions
     assert "danger still threatens at the North Gate" in conditions
+
+
+def test_a_wound_is_told_again_when_its_bearer_next_appears_and_not_every_chapter():
+    from novel_engine.benchmarks.story_checks import _WOUND
+
+    agent = ChroniclerAgent(Offline(), seed=11, verbosity=0.6)
+
+    def hurt_people(brom: float):
+        p = people(brom)
+        p["aldric"].health = 0.4  # wounded: below 0.6
+        return p
+
+    def tell(turn, events):
+        ctx = WorldContext(title="The Drowned King", turn=turn, locations=LOCATIONS, tension=0.5)
+        return asyncio.run(agent.create_narrative(events, hurt_people(1.0), ctx))
+
+    tell(1, [act(1, 1, "brom", "attack", "gate", "aldric", damage=0.6, wounded=["aldric"])])
+    two = tell(2, [act(2, 1, "aldric", "observe", "gate")])
+    named = [s for s in re.split(r"(?<=[.!?])\s+", two) if "Aldric" in s]
+    assert any(_WOUND.search(s) for s in named), two
+    assert "wounded:aldric" in agent._standing[2] and agent._standing[2]["wounded:aldric"].told == 2
+    # the next chapter does not say it again; one far from Aldric says nothing of it
+    kept = agent._standing[2]
+    assert [n.tell for n in choose(kept, 3, [act(3, 1, "aldric", "observe", "gate")]) if n.kind == "wounded"] == [False]
+    assert [n.tell for n in choose(kept, 5, [act(5, 1, "sera", "observe", "square")]) if n.kind == "wounded"] == [False]
+    assert [n.tell for n in choose(kept, 5, [act(5, 1, "aldric", "observe", "gate")]) if n.kind == "wounded"] == [True]
