@@ -426,7 +426,8 @@ class _Standing:
         hurt = {p for ev in events for p in ev.data.get("wounded", ()) or () if isinstance(p, str)}
         for pid in sorted(hurt):
             name = self.names.get(pid, pid)
-            if 0.0 < self.r.health.get(pid, 1.0) < _WOUNDED and name in prose:
+            told = any(name in s and _WOUND.search(s) for s in sentences)  # the wound itself was told
+            if 0.0 < self.r.health.get(pid, 1.0) < _WOUNDED and told:
                 if not any(c["kind"] == "wounded" and c["key"] == pid for c in self.open):
                     self.open.append(self._new("wounded", pid, name, turn, 0))
         for ev in events:

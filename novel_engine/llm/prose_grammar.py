@@ -164,7 +164,7 @@ REQUIRED_POOLS: tuple[str, ...] = (
 )
 
 _FORMATTER = string.Formatter()
-MARK_CHARS = 12  # a shorter run of fixed words ("{actor} and {target}") says nothing of its template
+MARK_CHARS = 8  # a shorter run of fixed words ("{actor} and {target}") says nothing of its template
 
 
 @dataclass(frozen=True, slots=True)

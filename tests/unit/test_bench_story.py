@@ -113,15 +113,22 @@ def test_the_reader_catches_a_wound_its_bearer_carries_unmentioned():
     blow = ev(1, "ann", "attack", "bob", damage=0.5, wounded=["bob"])
     later = [ev(1, "bob", "observe", turn=t) for t in (2, 3)]
     forgotten = check_story(
-        sc, [([blow], "Ann cuts Bob.", ()), *[([e], "Bob keeps watch over the Hall.", ()) for e in later]]
+        sc,
+        [([blow], "Ann cuts Bob, and Bob bleeds.", ()), *[([e], "Bob keeps watch over the Hall.", ()) for e in later]],
     )
     assert (forgotten.standing, forgotten.standing_forgotten) == (1, 1), forgotten.examples
     told = check_story(
         sc,
-        [([blow], "Ann cuts Bob.", ()), (later[:1], "Bob, bandaged, keeps watch.", ()), (later[1:], "Bob waits.", ())],
+        [
+            ([blow], "Ann cuts Bob, and Bob bleeds.", ()),
+            (later[:1], "Bob, bandaged, keeps watch.", ()),
+            (later[1:], "Bob waits.", ()),
+        ],
     )
     assert (told.standing, told.standing_forgotten) == (1, 0), told.examples
-    unseen = check_story(sc, [([blow], "Ann cuts Bob.", ()), ([ev(1, "ann", "observe", turn=2)], "Ann waits.", ())])
+    unseen = check_story(
+        sc, [([blow], "Ann cuts Bob, and Bob bleeds.", ()), ([ev(1, "ann", "observe", turn=2)], "Ann waits.", ())]
+    )
     assert unseen.standing == 0  # Bob is not in the chapter after: nothing to remind of
 
 
