@@ -168,3 +168,23 @@ def test_a_wound_is_told_again_when_its_bearer_next_appears_and_not_every_chapte
     assert [n.tell for n in choose(kept, 3, [act(3, 1, "aldric", "observe", "gate")]) if n.kind == "wounded"] == [False]
     assert [n.tell for n in choose(kept, 5, [act(5, 1, "sera", "observe", "square")]) if n.kind == "wounded"] == [False]
     assert [n.tell for n in choose(kept, 5, [act(5, 1, "aldric", "observe", "gate")]) if n.kind == "wounded"] == [True]
+
+
+def test_a_world_event_says_what_it_leaves_standing():
+    from novel_engine.core.events import Effect, WorldEventSpec
+    from novel_engine.core.world import DANGER_AT, MUSTER_AT
+    from tests.unit.test_director import director
+
+    d, _ = director()
+    fire = WorldEventSpec(description="Fire in the yard", location="yard", intensity=0.9)
+    order = WorldEventSpec(
+        description="All to the hall",
+        location="hall",
+        intensity=0.9,
+        effects=[Effect(kind="set_fact", key=MUSTER_AT, value="hall")],
+    )
+    breeze = WorldEventSpec(description="A breeze", location="gate", intensity=0.2)
+    events = d.resolve_turn({}, [fire, order, breeze]).events[:3]
+    assert [e.data.get("danger_turns") for e in events] == [3, None, None]
+    assert [e.data.get("muster_at") for e in events] == [None, "hall", None]
+    assert DANGER_AT + "yard" in d.world.facts and DANGER_AT + "hall" not in d.world.facts
