@@ -230,19 +230,29 @@ class _Writer(EventWriter):
                     remote.append(n)
         return remote
 
-    def standing_line(self, n) -> str:
-        """One standing condition in a sentence ("Ser Aldric still lies in the Eastern Tower")."""
+    def standing_line(self, n, here: bool = False) -> str:
+        """One standing condition in a sentence ("Ser Aldric still lies in the Eastern Tower");
+        ``here``: told right after an event at its place, so a fall need not name the place again."""
         place = _mid(n.place_name) if n.place_name else "" if n.kind == "wounded" else self.word("fallback.place")
         slots = Slots(self, "move", victim=n.subject_name or self.name(n.subject), place=place)
-        key = f"standing.{n.kind}"
-        if f"kind.{n.subject_kind}.{key}" in self.g.pools:
-            key = f"kind.{n.subject_kind}.{key}"
-        return self.say(key, slots) if key in self.g.pools else ""
+        pools = self.g.pools
+        keys = [f"standing.{n.kind}"]
+        if here and n.kind == "fallen":
+            # the forms that leave the place out, or now and then one that names it: a draw in
+            # proportion to the pools' sizes, so all of them come round
+            short, full = len(pools.get("standing.fallen_here", ())), len(pools[keys[0]])
+            if self.rng.random() * (short + full) < short:
+                keys.insert(0, "standing.fallen_here")
+        # the subject's kind first (a machine lies dark), then the plain forms
+        for key in [f"kind.{n.subject_kind}.{k}" for k in keys] + keys:
+            if key in pools:
+                return self.say(key, slots)
+        return ""
 
     def standing_here(self, loc: str | None) -> list[str]:
         """The standing conditions at ``loc`` not yet told this chapter, told now."""
         notes = self.bound.pop(loc, None) if loc else None
-        return self.standing_lines(notes) if notes else []
+        return self.standing_lines(notes, here=True) if notes else []
 
     def wound_of(self, event) -> list[str]:
         """A wound told before, the first time this chapter its bearer acts or is acted on (if
@@ -259,15 +269,15 @@ class _Writer(EventWriter):
                 out.append(self.standing_line(note))
         return out
 
-    def standing_lines(self, notes: list) -> list[str]:
+    def standing_lines(self, notes: list, here: bool = False) -> list[str]:
         """Standing conditions in sentences: several people down in one."""
         fallen = [n for n in notes if n.kind == "fallen"]
         if len(fallen) > 1:
             names = join_names([n.subject_name or self.name(n.subject) for n in fallen])
             out = [self.say("standing.fallen_many", Slots(self, "move", names=names))]
         else:
-            out = [self.standing_line(n) for n in fallen]
-        return out + [self.standing_line(n) for n in notes if n.kind != "fallen"]
+            out = [self.standing_line(n, here) for n in fallen]
+        return out + [self.standing_line(n, here) for n in notes if n.kind != "fallen"]
 
     def chunks(self) -> list[tuple[str | None, list, bool]]:
         """Events grouped by storyline (in order of first appearance), cut into short paragraphs.
