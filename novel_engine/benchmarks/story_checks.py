@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from novel_engine.agents.director import event_matches  # a pattern match, not a coherence verdict
+from novel_engine.benchmarks.story_standing import StandingReader, norm_text
 from novel_engine.core.causal_effects import condition_holds
 from novel_engine.core.events import Event
 from novel_engine.core.scenario import Scenario
@@ -56,28 +57,6 @@ _QUOTE = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
 # a sentence ends at a stop (and a closing quote), not at a title's ("Dr. Lin Sato" is one name)
 _SENTENCE = re.compile(r"(?<=[.!?…])(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bSt\.)(?<!\bLt\.)[\"”’]?\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-# a world or causal event this strong leaves its place dangerous for this many turns (the turn it
-# strikes included), unless it is an order (it sets ``muster_at``): the reader's own rule
-DANGER_INTENSITY, DANGER_TURNS = 0.6, 3
-_WOUNDED = 0.6  # below this health (and above 0) a persona is hurt
-# what a reader takes for a calm sky or a quiet station, and what turns such a word into unease
-_CALM = re.compile(
-    r"\b(at peace|peace,? or something like it|quiet morning|quiet is a gift|realm is quiet|in stillness|dawns gently|"
-    r"unhurried|gentle chapter|asks little of anyone|swords stay sheathed|goes about its business|slow breath|"
-    r"soft as a cloak|indifferent and kind|realm sleeps|without incident|nothing of note|a quiet day|"
-    r"systems nominal|every system green|systems report green|nothing on the boards is red|crew at ease|"
-    r"sensors report clear|void is content|starlight and routine|calm cycle|quiet cycle|station to sleep|"
-    r"nothing to report|no incidents|a slow one|a slow night|taken the evening off|nothing needs watching|"
-    r"nobody gets hurt|nobody got hurt|a quiet night|the city sleeps|takes the \w+ night off)\b",
-    re.I,
-)
-# what says a wound is still there, in a sentence that names its bearer
-_WOUND = re.compile(
-    r"\b(wound\w*|injur\w*|hurt\w*|bleed\w*|blood\w*|bandag\w*|stitch\w*|limp\w*|bruis\w*|nursing|stims|"
-    r"dressing|damage\w*|sore|favour\w*|winc\w*|stiff\w*|grind\w*|broken|busted|beating|heal\w*|scar\w*|went down|goes down|fell|taken out|unconscious|out cold)\b",
-    re.I,
-)
-_UNEASE = re.compile(r"\b(not|no longer|never|beneath|illusion|before the storm|worries|suspicious)\b", re.I)
 
 
 @dataclass
@@ -302,10 +281,10 @@ def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, 
     }
     uncovered: set[str] = set()
     fired: set[str] = set()
-    voice = {_norm(v) for p in scenario.personas for v in p.voice}
+    voice = {norm_text(v) for p in scenario.personas for v in p.voice}
     names = _names(scenario)
     templates: set[str] = set()
-    standing = _Standing(scenario, reader)
+    standing = StandingReader(scenario, reader)
     for events, prose, milestones in turns:
         told: set[str] = set()
         down_before = {pid for pid in reader.at if reader.down(pid)}
@@ -347,7 +326,7 @@ def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, 
                 )
         for q in _QUOTE.findall(prose):
             f.quotes += 1
-            f.quotes_verbatim += _norm(q) in voice
+            f.quotes_verbatim += norm_text(q) in voice
         sentences = [s for s in _SENTENCE.split(prose.replace("\n", " ")) if len(s.strip()) > 3]
         for s in sentences:
             f.sentences += 1
@@ -360,113 +339,6 @@ def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, 
     f.secrets, f.secrets_uncovered = len(owners), len(uncovered)
     f.complications, f.complications_fired = len(scenario.complications), len(fired)
     return f
-
-
-class _Standing:
-    """The standing conditions a story told, followed chapter by chapter: a fall (until the fallen
-    is up again) and a danger (a world or causal event of intensity >= ``DANGER_INTENSITY`` that
-    is not an order, for ``DANGER_TURNS`` turns). A condition told in its chapter and still holding
-    in a later one should be mentioned (its persona or place named) in one of those; and no chapter
-    while a danger stands should speak of calm."""
-
-    def __init__(self, scenario: Scenario, reader: _Reader) -> None:
-        self.r = reader
-        self.names = {p.id: p.name for p in scenario.personas}
-        self.places = {l.id: l.name[4:] if l.name.startswith("The ") else l.name for l in scenario.locations}
-        self.open: list[dict[str, Any]] = []
-        self.done: list[dict[str, Any]] = []
-
-    def _orders(self, ev: Event) -> bool:
-        spec = self.r.rules.get(ev.data.get("rule_id")) if ev.kind == "causal" else self.r.complications.get(ev.summary)
-        return spec is not None and any(e.key == "muster_at" for e in spec.effects)
-
-    def chapter(
-        self, turn: int, events: Sequence[Event], prose: str, sentences: list[str], down_before: set[str]
-    ) -> None:
-        low = prose.lower()
-        threat = False
-        # whom the chapter hurts, fells or tends anew: that telling says how they are
-        touched = {
-            p
-            for ev in events
-            for p in (*(ev.data.get("wounded", ()) or ()), *(ev.data.get("incapacitated", ()) or ()))
-            if isinstance(p, str)
-        } | {ev.target for ev in events if ev.action_type == "help" and ev.target}
-        for c in self.open:
-            if c["kind"] == "wounded":  # it matters when its bearer is in the chapter
-                if c["text"] in prose and c["key"] not in touched:
-                    c["stood"] = True
-                    c["mentioned"] = c["mentioned"] or any(c["text"] in s and _WOUND.search(s) for s in sentences)
-                continue
-            c["stood"] = True
-            c["mentioned"] = c["mentioned"] or c["text"].lower() in low
-            threat = threat or c["kind"] == "danger"
-        if threat:
-            f = self.r.f
-            for s in sentences:
-                if _CALM.search(s) and not _UNEASE.search(s):
-                    f.calm_under_threat += 1
-                    if len(f.examples) < 12:
-                        f.examples.append(f"turn {turn} calm_under_threat: {s.strip()}")
-        # what ends: the fallen who are up again, the dangers that die down
-        keep = []
-        for c in self.open:
-            over = (
-                (c["kind"] == "fallen" and not self.r.down(c["key"]))
-                or (c["kind"] == "danger" and turn >= c["until"])
-                or (c["kind"] == "wounded" and not 0.0 < self.r.health.get(c["key"], 1.0) < _WOUNDED)
-            )
-            (self.done if over else keep).append(c)
-        self.open = keep
-        # what begins, if the chapter told it
-        for pid in sorted(p for p in self.r.at if self.r.down(p) and p not in down_before):
-            name = self.names.get(pid, pid)
-            if name in prose:
-                self.open.append(self._new("fallen", pid, name, turn, 0))
-        hurt = {p for ev in events for p in ev.data.get("wounded", ()) or () if isinstance(p, str)}
-        for pid in sorted(hurt):
-            name = self.names.get(pid, pid)
-            told = any(name in s and _WOUND.search(s) for s in sentences)  # the wound itself was told
-            if 0.0 < self.r.health.get(pid, 1.0) < _WOUNDED and told:
-                if not any(c["kind"] == "wounded" and c["key"] == pid for c in self.open):
-                    self.open.append(self._new("wounded", pid, name, turn, 0))
-        for ev in events:
-            if (
-                ev.kind != "action"
-                and ev.location in self.places
-                and ev.intensity >= DANGER_INTENSITY
-                and not self._orders(ev)
-                and _norm(ev.summary)[:40] in _norm(prose)
-            ):
-                for c in self.open:
-                    if c["kind"] == "danger" and c["key"] == ev.location:  # struck again: told again
-                        c["mentioned"], c["until"] = True, turn + DANGER_TURNS - 1
-                        break
-                else:
-                    place = self.places[ev.location]
-                    self.open.append(self._new("danger", ev.location, place, turn, turn + DANGER_TURNS - 1))
-
-    @staticmethod
-    def _new(kind: str, key: str, text: str, turn: int, until: int) -> dict[str, Any]:
-        return {
-            "kind": kind,
-            "key": key,
-            "text": text,
-            "since": turn,
-            "until": until,
-            "stood": False,
-            "mentioned": False,
-        }
-
-    def close(self) -> None:
-        f = self.r.f
-        for c in [*self.done, *self.open]:
-            if c["stood"]:
-                f.standing += 1
-                if not c["mentioned"]:
-                    f.standing_forgotten += 1
-                    if len(f.examples) < 12:
-                        f.examples.append(f"turn {c['since']} standing_forgotten: {c['kind']} {c['text']}")
 
 
 class _FactsView:
@@ -496,10 +368,6 @@ class _PersonaView(Mapping):
 
     def __len__(self) -> int:
         return len(self.r.at)
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"\W+", " ", text).strip().lower()
 
 
 def _bounces(trail: Sequence[str]) -> int:

@@ -145,7 +145,7 @@ def test_standing_state_round_trips_and_reaches_the_prompt():
 
 
 def test_a_wound_is_told_again_when_its_bearer_next_appears_and_not_every_chapter():
-    from novel_engine.benchmarks.story_checks import _WOUND
+    from novel_engine.benchmarks.story_standing import _WOUND
 
     agent = ChroniclerAgent(Offline(), seed=11, verbosity=0.6)
 
