@@ -18,6 +18,7 @@ from typing import Any
 
 from novel_engine.agents.grounding import check_prose
 from novel_engine.agents.highlights import _kinds_left_out, ends_story, main_goals, select_highlights
+from novel_engine.agents.standing_notes import Kept, advance, choose, condition_text, kept_from_dict, kept_to_dict
 from novel_engine.core.events import LOCATION_TARGETED, Event
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.world import Location, PersonaState
@@ -122,7 +123,7 @@ def _mentioned(events: Sequence[Event]) -> tuple[list[str], list[str]]:
             if isinstance(value, str) and value:
                 people[value] = None
                 places[value] = None
-        for lid in (e.location, data.get("from")):
+        for lid in (e.location, data.get("from"), data.get("muster_at")):
             if isinstance(lid, str) and lid:
                 places[lid] = None
     return list(people), list(places)
@@ -206,6 +207,8 @@ class ChroniclerAgent:
         self._recaps: dict[int, str] = {}
         self._chapters: dict[int, str] = {}
         self._chapter_titles: dict[int, str] = {}
+        # by turn, the last two: the consequences the story has told that still stand (see standing_notes)
+        self._standing: dict[int, dict[str, Kept]] = {}
 
     async def create_narrative(
         self,
@@ -232,8 +235,13 @@ class ChroniclerAgent:
         down = self._down_before(turn)
         beats, repeats = self._repeats(turn, highlights)
         inp = self._narration_input(highlights, omitted, characters, world_context, down)
+        kept = self._standing_before(turn)
+        standing = choose(kept, turn, highlights)
         inp = replace(
             inp,
+            standing=standing,
+            # who is down is there already: the dangers and orders that stand are added
+            conditions=inp.conditions + tuple(condition_text(n) for n in standing if n.kind != "fallen"),
             previously=self._recaps.get(turn - 1, ""),
             repeats=repeats,
             omitted_kinds=_kinds_left_out(events, highlights) if omitted else (),
@@ -266,15 +274,16 @@ class ChroniclerAgent:
                 text = narrate(inp, self._stream(turn))
         self._chapters[turn] = text
         self._down[turn] = self._down_after(down, inp, characters)
+        self._standing[turn] = advance(kept, inp, characters, turn, events)
         self._beats[turn] = beats
         score = impact if impact is not None else (lambda e: e.intensity)
         main = sorted(range(len(highlights)), key=lambda i: (-float(score(highlights[i])), highlights[i].id))[:2]
         self._recaps[turn] = recap(
             inp, [highlights[i] for i in sorted(main)], RandomStreams(self.seed).stream(turn, "chronicler", "recap")
         )
-        for kept in (self._down, self._beats, self._recaps):
-            for old in [t for t in kept if t < turn - 1]:
-                del kept[old]
+        for memory in (self._down, self._beats, self._recaps, self._standing):
+            for old in [t for t in memory if t < turn - 1]:
+                del memory[old]
         return text
 
     def _repeats(self, turn: int, told: Sequence[Event]) -> tuple[dict[str, int], dict[str, int]]:
@@ -293,6 +302,10 @@ class ChroniclerAgent:
             if n >= (3 if action in ("speak", "persuade") else 2):
                 repeats[e.id] = n
         return beats, repeats
+
+    def _standing_before(self, turn: int) -> dict[str, Kept]:
+        earlier = [t for t in self._standing if t < turn]
+        return self._standing[max(earlier)] if earlier else {}
 
     def _down_before(self, turn: int) -> dict[str, tuple[str, str]]:
         earlier = [t for t in self._down if t < turn]
@@ -395,6 +408,7 @@ class ChroniclerAgent:
             "down": {str(t): {pid: list(v) for pid, v in d.items()} for t, d in self._down.items()},
             "beats": {str(t): dict(b) for t, b in self._beats.items()},
             "recaps": {str(t): r for t, r in self._recaps.items()},
+            "standing": {str(t): kept_to_dict(k) for t, k in self._standing.items()},
         }
 
     @classmethod
@@ -426,6 +440,7 @@ class ChroniclerAgent:
             }
             agent._beats = {int(t): {str(k): int(n) for k, n in b.items()} for t, b in (d.get("beats") or {}).items()}
             agent._recaps = {int(t): str(r) for t, r in (d.get("recaps") or {}).items()}
+            agent._standing = {int(t): kept_from_dict(k) for t, k in (d.get("standing") or {}).items()}
         except (AttributeError, KeyError, TypeError, ValueError) as err:
             raise NovelEngineError(f"not a chronicler state: {err}", error=str(err)) from None
         return agent

@@ -492,12 +492,13 @@ class DirectorAgent:
         """Record a world or causal event, apply its effects and leave a fragment of it."""
         world = self.world
         location = spec.location if spec.location in world.locations else None
-        if (
-            location is not None
-            and spec.intensity >= DANGER_INTENSITY
-            and not any(e.key == MUSTER_AT for e in spec.effects)
-        ):  # an order is no danger
+        data = dict(data or {})
+        orders = [e.value for e in spec.effects if e.key == MUSTER_AT]
+        if location is not None and spec.intensity >= DANGER_INTENSITY and not orders:  # an order is no danger
             world.facts[DANGER_AT + location] = turn  # a standing danger there for DANGER_TURNS turns
+            data["danger_turns"] = DANGER_TURNS  # the event says what it leaves standing, for the telling
+        if orders and isinstance(orders[-1], str) and orders[-1] in world.locations:
+            data["muster_at"] = orders[-1]
         ev = Event(
             id=event_id,
             turn=turn,
@@ -508,7 +509,7 @@ class DirectorAgent:
             causes=causes,
             intensity=spec.intensity,
             flags=flags,
-            data=dict(data or {}),
+            data=data,
         )
         for eff in spec.effects:
             self._effect(eff)

@@ -71,7 +71,8 @@ def _line(name: str, m: dict[str, Any]) -> str:
         f"bounces {m['bounces_per_story']:4.1f}/story  secrets {pct(m['secrets_ratio_mean'])}  "
         f"complications {m['complications_fired_per_story']}  verbatim quotes {pct(m['verbatim_quote_ratio'])}  "
         f"templates {pct(m['template_ratio'])}  milestones holding {pct(m['milestones_holding_ratio'])} "
-        f"({m['milestones']})"
+        f"({m['milestones']})  standing forgotten {m['standing_forgotten']}/{m['standing']}  "
+        f"calm under threat {m['calm_under_threat']}"
     )
 
 

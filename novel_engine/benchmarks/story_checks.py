@@ -17,7 +17,12 @@ and returns :class:`StoryFigures`:
 - planted secrets (private fragments with an owner) uncovered by someone else;
 - authored complications fired by the director (events flagged ``pacing``);
 - quoted lines in the prose that are verbatim scenario voice lines;
-- distinct sentence templates per sentence (names, places and numbers normalised).
+- distinct sentence templates per sentence (names, places and numbers normalised);
+- standing conditions the story told (a fall, a place struck by a fire, raid or hazard) that held
+  into later chapters, and a wound whose bearer appears in later chapters while still hurt; of
+  them, those never mentioned again while they held (``standing_forgotten``);
+- sentences of calm (peace, quiet, all systems green) in a chapter while a danger stands
+  (``calm_under_threat``): the atmosphere contradicting a standing threat.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from novel_engine.agents.director import event_matches  # a pattern match, not a coherence verdict
+from novel_engine.benchmarks.story_standing import StandingReader, norm_text
 from novel_engine.core.causal_effects import condition_holds
 from novel_engine.core.events import Event
 from novel_engine.core.scenario import Scenario
@@ -48,7 +54,8 @@ CONTRADICTIONS = (
 _PERSONA_ACTS = frozenset({"attack", "help", "persuade", "speak"})
 _MOVES = frozenset({"move", "flee"})
 _QUOTE = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
-_SENTENCE = re.compile(r"(?<=[.!?…])[\"”’]?\s+")
+# a sentence ends at a stop (and a closing quote), not at a title's ("Dr. Lin Sato" is one name)
+_SENTENCE = re.compile(r"(?<=[.!?…])(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bSt\.)(?<!\bLt\.)[\"”’]?\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
 
@@ -72,6 +79,9 @@ class StoryFigures:
     templates: int = 0
     milestones: int = 0
     milestones_holding: int = 0
+    standing: int = 0  # conditions told that held into a later chapter
+    standing_forgotten: int = 0  # of them, never mentioned again while they held
+    calm_under_threat: int = 0  # calm sentences in chapters while a danger stood
 
     def to_dict(self) -> dict[str, Any]:
         """The figures and the ratios derived from them."""
@@ -95,6 +105,7 @@ def ratios(f: StoryFigures) -> dict[str, float | None]:
         "verbatim_quote_ratio": div(f.quotes_verbatim, f.quotes),
         "template_ratio": div(f.templates, f.sentences),
         "milestones_holding_ratio": div(f.milestones_holding, f.milestones),
+        "standing_forgotten_ratio": div(f.standing_forgotten, f.standing),
     }
 
 
@@ -270,11 +281,13 @@ def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, 
     }
     uncovered: set[str] = set()
     fired: set[str] = set()
-    voice = {_norm(v) for p in scenario.personas for v in p.voice}
+    voice = {norm_text(v) for p in scenario.personas for v in p.voice}
     names = _names(scenario)
     templates: set[str] = set()
+    standing = StandingReader(scenario, reader)
     for events, prose, milestones in turns:
         told: set[str] = set()
+        down_before = {pid for pid in reader.at if reader.down(pid)}
         for ev in events:
             reader.read(ev, told)
             if "pacing" in ev.flags:
@@ -313,11 +326,14 @@ def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, 
                 )
         for q in _QUOTE.findall(prose):
             f.quotes += 1
-            f.quotes_verbatim += _norm(q) in voice
-        for s in _SENTENCE.split(prose.replace("\n", " ")):
-            if len(s.strip()) > 3:
-                f.sentences += 1
-                templates.add(_template(s, names))
+            f.quotes_verbatim += norm_text(q) in voice
+        sentences = [s for s in _SENTENCE.split(prose.replace("\n", " ")) if len(s.strip()) > 3]
+        for s in sentences:
+            f.sentences += 1
+            templates.add(_template(s, names))
+        if events:
+            standing.chapter(events[0].turn, events, prose, sentences, down_before)
+    standing.close()
     f.templates = len(templates)
     f.bounces = sum(_bounces(trail) for trail in places.values())
     f.secrets, f.secrets_uncovered = len(owners), len(uncovered)
@@ -352,10 +368,6 @@ class _PersonaView(Mapping):
 
     def __len__(self) -> int:
         return len(self.r.at)
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"\W+", " ", text).strip().lower()
 
 
 def _bounces(trail: Sequence[str]) -> int:

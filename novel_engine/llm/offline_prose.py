@@ -32,6 +32,7 @@ from novel_engine.llm.prose_grammar import (
     ordinal,
     strip_end,
 )
+from novel_engine.llm.prose_standing import StandingWriter
 
 __all__ = ["narrate", "recap", "tension_band"]
 
@@ -72,7 +73,7 @@ def narrate(inp: NarrationInput, rng: random.Random) -> str:
     return _Writer(inp, rng, load_grammar(inp.style)).write()
 
 
-class _Writer(EventWriter):
+class _Writer(StandingWriter, EventWriter):
     """Writes one chapter around the event sentences: opening, paragraphs by place, closing."""
 
     def rotate(
@@ -130,17 +131,20 @@ class _Writer(EventWriter):
         absent = set() if inp.title else {"title"}
         if inp.title:
             base["title"] = inp.title
+        self.threats, struck = self.threat_places()
+        band = tension_band(inp.tension)
+        if band == "calm" and (self.threats or struck):
+            band = "rising"  # no peaceful dawn over a burning village
+        chunks = self.chunks()
+        remote = self.place_standing({e.location for _, evs, _ in chunks for e in evs if e.location})
         if not inp.events:
-            lines = [self.rotate("quiet", base, absent)]
+            lines = [self.rotate("quiet" if band == "calm" else "opening.rising", base, absent)]
             if v >= 0.3 or self.f_atmos and v > 0:
                 lines.extend(self.atmosphere(1))
+            lines.extend(self.standing_lines(remote))
             return " ".join(line for line in lines if line)
         paragraphs = []
-        head = (
-            [self.rotate(f"opening.{tension_band(inp.tension)}", base, absent, optional=inp.turn > 1)]
-            if v >= TERSE
-            else []
-        )
+        head = [self.rotate(f"opening.{band}", base, absent, optional=inp.turn > 1)] if v >= TERSE else []
         count = 0 if v <= 0 else (0 if v < 0.3 else 1 if v < 0.7 else 2) + (1 if self.f_atmos else 0)
         if (
             inp.previously and v >= TERSE and inp.previously not in self.before
@@ -148,14 +152,17 @@ class _Writer(EventWriter):
             head.append(self.rotate("previously", {"summary": inp.previously}))
             count = max(0, count - 1)
         head.extend(self.atmosphere(count))
+        # a danger the atmosphere named is told: its note would say it twice
+        remote = [n for n in remote if not (n.kind == "danger" and n.place == self.threat_told)]
+        head.extend(self.standing_lines(remote))  # far from the chapter's places, said once
         head = [h for h in head if h]
         if head:
             paragraphs.append(" ".join(head))
-        for index, (loc, chunk, first_here) in enumerate(self.chunks()):
+        for index, (loc, chunk, first_here) in enumerate(chunks):
             said = self.paragraph(loc, chunk, index, first_here)
             if said:  # a beat summed up in the chapters before may leave nothing new to say
                 paragraphs.append(" ".join(said))
-        tail = []
+        tail = [line for notes in self.bound.values() for line in self.standing_lines(notes)]  # none told there
         if self.fallen_later:  # a battle's many falls, told once at its end
             names = join_names([self.name(pid) for pid in self.fallen_later])
             key = "fall.many" if len(self.fallen_later) > 1 else "fall.one"
@@ -169,7 +176,7 @@ class _Writer(EventWriter):
             if len(kinds) > 1 and v >= TERSE:
                 tail.append(self.say("omitted.kinds", {"names": join_names(kinds)}))
         if v >= TERSE and not inp.ending:
-            tail.append(self.rotate(f"closing.{tension_band(inp.tension)}", base, absent, optional=True))
+            tail.append(self.rotate(f"closing.{band}", base, absent, optional=True))
         tail = [t for t in tail if t]
         if tail:
             paragraphs.append(" ".join(tail))
@@ -178,10 +185,25 @@ class _Writer(EventWriter):
         return "\n\n".join(paragraphs)
 
     def atmosphere(self, count: int) -> list[str]:
-        """Up to three scene-setting lines: weather, light and sound, in a drawn order."""
+        """Up to three scene-setting lines: weather, light and sound, in a drawn order. While a
+        danger stands (struck in the turns before) the weather gives way to it; the chapter in
+        which it strikes has no weather (the event tells what the sky does)."""
         kinds = ["weather", "light", "sound"]
         self.rng.shuffle(kinds)
-        return [self.rotate(f"atmosphere.{k}", {}, optional=True) for k in kinds[: min(count, 3)]]
+        if self.threats or self.struck:
+            kinds = [k for k in kinds if k != "weather"]
+            if self.threats:
+                kinds.insert(0, "threat")
+        lines = []
+        for k in kinds[: min(count, 3)]:
+            if k == "threat":  # the danger that struck longest ago
+                place = min(self.threats, key=lambda p: (self.threats[p][1], p))
+                line = self.rotate("atmosphere.threat", {"place": self.threats[place][0]}, optional=True)
+                self.threat_told = place if line else ""
+            else:
+                line = self.rotate(f"atmosphere.{k}", {}, optional=True)
+            lines.append(line)
+        return lines
 
     def chunks(self) -> list[tuple[str | None, list, bool]]:
         """Events grouped by storyline (in order of first appearance), cut into short paragraphs.
@@ -229,19 +251,24 @@ class _Writer(EventWriter):
         """The sentences of one paragraph: a scene line perhaps, then each event's sentences."""
         sentences: list[str] = []
         started = False
-        if (
+        danger = next((n for n in self.bound.get(loc or "", ()) if n.kind == "danger"), None) if first_here else None
+        t = None
+        if danger is not None:  # a place still in danger is set by its danger, not by its weather
+            self.bound[loc].remove(danger)  # type: ignore[index]
+            slots = Slots(self, "move", place=self.place(loc))
+            t = self.fresh("standing.danger", slots)[0]
+        elif (
             self.f_atmos
             and self.v > 0
             and first_here
             and loc
+            and loc not in self.threats
             and self.scenes < 2
             and self.rng.random() < 0.5 + 0.3 * self.v
         ):
             slots = Slots(self, "move", place=self.place(loc))
             t = self.rotated("scene", lane=self.scenes, lanes=2, slots=slots, optional=True)
             self.scenes += 1
-        else:
-            t = None
         if t is not None:
             line = t.render(slots)
             prefix = self.prefix(index, first_here, loc, names_place=True)
@@ -249,8 +276,19 @@ class _Writer(EventWriter):
                 line = decap(line)
             sentences.append(cap(f"{prefix} {line}") if prefix else cap(line))
             started = True
+        at = loc
         for j, event in enumerate(events):
-            sentences.extend(self.event(event, index if not started and j == 0 else None, first_here, j > 0))
+            action = getattr(event.action_type, "value", event.action_type)
+            # a storyline that moves on to another place says so (moves name where they go)
+            where = (
+                self.place(event.location)
+                if j > 0 and event.actor and event.location and event.location != at and action not in LOCATION_TARGETED
+                else ""
+            )
+            sentences.extend(self.event(event, index if not started and j == 0 else None, first_here, j > 0, where))
+            sentences.extend(self.standing_here(event.location))
+            sentences.extend(self.wound_of(event))
+            at = event.location or at
             # a place is described when someone arrives there, or when the story opens there
             arrived = getattr(event.action_type, "value", event.action_type) in LOCATION_TARGETED
             if (

@@ -26,6 +26,7 @@ __all__ = [
     "ModelResponse",
     "NarrationInput",
     "CharacterSketch",
+    "StandingNote",
     "Purpose",
     "build_request",
     "build_response",
@@ -48,6 +49,35 @@ class CharacterSketch:
     goal: str = ""  # its most pressing goal, in words (what it talks about)
     aims: dict[str, str] = field(default_factory=dict)  # persona id -> the goal that concerns them
     bonds: dict[str, float] = field(default_factory=dict)  # persona id -> affinity towards them
+
+
+@dataclass(frozen=True, slots=True)
+class StandingNote:
+    """A consequence of earlier turns that still holds when a chapter is told ("Ser Aldric still
+    lies on the tower stairs"), for the prose to keep in view.
+
+    Args:
+        kind: ``fallen`` (``subject`` lies where they fell), ``wounded`` (``subject`` still
+            carries a wound told before), ``danger`` (a fire, raid or hazard still threatens
+            ``place``) or ``muster`` (an order sends everyone to ``place``).
+        place: the place id it holds at ('' when unknown).
+        place_name: that place's name.
+        subject: the persona id it concerns (fallen), else ''.
+        subject_name: that persona's name.
+        since: the turn it began.
+        tell: whether this chapter is to tell it (the chronicler chooses: where the chapter is,
+            or one left untold too long); the others are there so nothing contradicts them.
+        subject_kind: the subject's kind (human, beast, machine, spirit).
+    """
+
+    kind: str
+    place: str = ""
+    place_name: str = ""
+    subject: str = ""
+    subject_name: str = ""
+    since: int = 0
+    tell: bool = False
+    subject_kind: str = "human"  # the subject's kind (a machine lies dark, not bleeding)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +113,7 @@ class NarrationInput:
     repeats: dict[str, int] = field(default_factory=dict)  # event id -> chapters in a row its beat is told
     omitted_kinds: tuple[tuple[str, int], ...] = ()  # the untold events by action type, most first
     ending: bool = False  # the story's main goals are reached: this chapter ends it
+    standing: tuple[StandingNote, ...] = ()  # the consequences still holding (see StandingNote)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from novel_engine.llm.prose_grammar import (
     appositive,
     as_ids,
     cap,
+    decap,
     join_names,
     lowered_lead,
     number_words,
@@ -102,6 +103,8 @@ class EventWriter:
         self.described: set[str] = set()
         self.summed: set[frozenset] = set()  # pairs whose repeated beat this chapter summed up
         self.fell: set[str] = set()  # whose fall this chapter has told
+        self.flourished: set[str] = set()  # the flourishes this chapter has used
+        self.seen_marks: dict[str, bool] = {}  # template mark -> whether the chapters before hold it
         self.scenes = 0
         # more than two falls in a chapter are told together at its end (fall.many), not one by one
         falls = [v for e in inp.events for v in as_ids((e.data or {}).get("incapacitated"))]
@@ -146,24 +149,44 @@ class EventWriter:
     def fresh(
         self, key: str, slots: dict[str, str], absent: frozenset[str] | set[str] = frozenset()
     ) -> tuple[Template | None, str]:
-        """A template from pool ``key`` and its text, redrawn (twice at most) while the text was
-        written in the chapters before: a story that says the same thing twice reads as a log."""
+        """A template from pool ``key`` and its text: one neither this chapter nor the chapters
+        before used (with whatever names: its ``mark``; or the very text), drawn at random; else
+        the one the chapters before used longest ago. A story that says the same thing twice, or
+        in the same words, reads as a log."""
         before = self.before
-        t = None
-        for _ in range(3):
+        if not before:
             t = self.pick(key, absent)
-            if t is None:
-                return None, ""
+            return (t, t.render(slots)) if t is not None else (None, "")
+        pool = self.g.pools.get(key)
+        if not pool:
+            return None, ""
+        if absent:
+            pool = tuple(t for t in pool if not t.fields & absent) or pool
+        used = self.used
+        unused = [t for t in pool if t.text not in used] or list(pool)
+        seen = self.seen_marks
+        for t in unused:
+            if t.mark and t.mark not in seen:
+                seen[t.mark] = t.mark in before  # once a chapter: the text before does not change
+        new = [t for t in unused if not (t.mark and seen[t.mark])]
+        while new:
+            t = new.pop(self.rng.randrange(len(new)))
             text = t.render(slots)
-            if not before or strip_end(text) not in before:
-                break
-        return t, text
+            if strip_end(text) not in before:
+                used.add(t.text)
+                return t, text
+        # every form was used lately: the one used longest ago (its last use earliest in the text)
+        t = min(unused, key=lambda c: before.rfind(c.mark or strip_end(c.render(slots))))
+        used.add(t.text)
+        return t, t.render(slots)
 
     def fresh_word(self, key: str) -> str:
-        """A whole-sentence word pool entry (a flourish) not written in the chapters before, or ''."""
+        """A whole-sentence word pool entry (a flourish) written neither in the chapters before nor
+        in this one (the same "Something breaks" twice in a paragraph reads as a stutter), or ''."""
         for _ in range(3):
             text = self.word(key)
-            if not self.before or strip_end(text) not in self.before:
+            if text not in self.flourished and (not self.before or strip_end(text) not in self.before):
+                self.flourished.add(text)
                 return text
         return ""
 
@@ -193,9 +216,11 @@ class EventWriter:
 
     # --- one event --------------------------------------------------------------------------------
 
-    def event(self, e, para_index: int | None, first_here: bool, follows: bool) -> list[str]:
+    def event(self, e, para_index: int | None, first_here: bool, follows: bool, where: str = "") -> list[str]:
         """The sentences for one event; ``para_index`` is set when the event opens a paragraph,
-        ``follows`` when it comes after another event in the same paragraph."""
+        ``follows`` when it comes after another event in the same paragraph, ``where`` (a place's
+        name) when it happens somewhere else than the event before it in the paragraph (a storyline
+        spans places: the reader is told where it moved on to)."""
         action = getattr(e.action_type, "value", e.action_type)
         if not e.actor or action not in ACTION_TYPES:
             return self.beat_of_world(e, action)
@@ -220,15 +245,19 @@ class EventWriter:
             slots["line"], slots["line_c"] = lines
         spoken = bool(lines) and action in ("speak", "persuade") and (self.f_dialogue or rng.random() < 0.5)
         key = f"dialogue.{action}" if spoken else self.kind_key(e, action, outcome)
-        if missing:
-            key = "missing"  # the target was not there: nothing else happened
+        if missing:  # the target was not there: nothing else happened (a fight sought, not a chat)
+            key = "hunt" if action == "attack" and "hunt" in self.g.pools else "missing"
         t, text = self.fresh(key, slots, absent)
         lead = ""
+        if where and para_index is None and "place" not in t.fields:
+            lead = self.say("opener.place", Slots(self, "move", place=where))
+            if not t.opens_with_actor and not t.text.startswith("{"):
+                text = decap(text)  # "In the Hall, the search...": the template's own capital goes
         if t.opens_with_actor:
             if para_index is not None:
                 loc = e.location
                 lead = self.prefix(para_index, first_here, loc, names_place="place" in t.fields)
-            elif follows and v > 0 and rng.random() < 0.2:
+            elif follows and not lead and v > 0 and rng.random() < 0.2:
                 lead = self.word("beat")
             text = self.with_clause(e.actor, action, text, slots["actor"], allow_lead=not lead)
         out = [cap(f"{lead} {text}") if lead else cap(text)]

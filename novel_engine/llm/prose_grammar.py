@@ -88,7 +88,8 @@ FIELDS = frozenset(
 REQUIRED_POOLS: tuple[str, ...] = (
     *(f"opening.{b}" for b in ("calm", "rising", "high")),
     *(f"closing.{b}" for b in ("calm", "rising", "high")),
-    *(f"atmosphere.{k}" for k in ("weather", "light", "sound")),
+    *(f"atmosphere.{k}" for k in ("weather", "light", "sound", "threat")),
+    *(f"standing.{k}" for k in ("fallen", "fallen_many", "wounded", "danger", "muster")),
     "scene",
     "quiet",
     "transition.place",
@@ -163,15 +164,19 @@ REQUIRED_POOLS: tuple[str, ...] = (
 )
 
 _FORMATTER = string.Formatter()
+MARK_CHARS = 8  # a shorter run of fixed words ("{actor} and {target}") says nothing of its template
 
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """One compiled template: its text, the fields it uses, and whether it opens with ``{actor}``."""
+    """One compiled template: its text, the fields it uses, whether it opens with ``{actor}``, and
+    its ``mark``: its longest run of fixed words (at least ``MARK_CHARS`` long, else ''), which
+    shows whether it was used in text written from it, whatever names filled it."""
 
     text: str
     fields: frozenset[str]
     opens_with_actor: bool
+    mark: str = ""
 
     def render(self, slots: Any) -> str:
         """Fill the template from ``slots`` (a mapping of field name to string)."""
@@ -194,11 +199,13 @@ class Grammar:
 
 def _compile(text: str, where: str) -> Template:
     fields = set()
+    literals: list[str] = []
     try:
         parsed = list(_FORMATTER.parse(text))
     except ValueError as err:
         raise ConfigError(f"{where}: malformed template {text!r}: {err}", path=where) from None
-    for _literal, name, spec, conversion in parsed:
+    for literal, name, spec, conversion in parsed:
+        literals.append(literal)
         if name is None:
             continue
         if name not in FIELDS or spec or conversion:
@@ -208,7 +215,9 @@ def _compile(text: str, where: str) -> Template:
                 path=where,
             )
         fields.add(name)
-    return Template(text, frozenset(fields), text.startswith("{actor} "))
+    # the mark stops short of a closing stop, which a capital or a following clause may replace
+    mark = max((lit.strip().rstrip(".!?") for lit in literals), key=len, default="")
+    return Template(text, frozenset(fields), text.startswith("{actor} "), mark if len(mark) >= MARK_CHARS else "")
 
 
 def _flatten(node: Any, path: str, out: dict[str, tuple[Template, ...]], source: str) -> None:

@@ -81,6 +81,57 @@ def test_the_reader_counts_repeats_bounces_secrets_quotes_and_templates():
     assert sum(f.contradictions.values()) == 0, f.examples
 
 
+def test_the_reader_catches_a_standing_condition_forgotten_and_calm_under_a_standing_threat():
+    sc = scenario(fragments=FRAGMENTS)
+    fall = ev(1, "ann", "attack", "bob", damage=1.0, incapacitated=["bob"])
+    fire = Event("e0001.000002", 1, "world", "Fire sweeps the Yard", location="yard", intensity=0.9)
+    quiet = [ev(1, "cat", "observe", location="yard", turn=t) for t in (2, 3, 4)]
+    told = (
+        [fall, fire],
+        "Ann strikes Bob down. Fire sweeps the yard, roaring.",
+        (),
+    )
+    # the chapters after never name Bob, who lies in the hall, nor the burning yard; one speaks of peace
+    f = check_story(
+        sc, [told, *[([e], "Cat keeps watch. The day dawns gently, and all is at peace.", ()) for e in quiet]]
+    )
+    assert (f.standing, f.standing_forgotten) == (2, 2), f.examples
+    assert f.calm_under_threat == 2  # turns 2 and 3, while the fire stands; by turn 4 it has died down
+    kept = check_story(
+        sc,
+        [
+            told,
+            (quiet[:1], "Bob still lies in the Hall. Smoke still hangs over the Yard.", ()),
+            (quiet[1:2], "Cat keeps watch.", ()),
+        ],
+    )
+    assert (kept.standing, kept.standing_forgotten, kept.calm_under_threat) == (2, 0, 0), kept.examples
+
+
+def test_the_reader_catches_a_wound_its_bearer_carries_unmentioned():
+    sc = scenario(fragments=FRAGMENTS)
+    blow = ev(1, "ann", "attack", "bob", damage=0.5, wounded=["bob"])
+    later = [ev(1, "bob", "observe", turn=t) for t in (2, 3)]
+    forgotten = check_story(
+        sc,
+        [([blow], "Ann cuts Bob, and Bob bleeds.", ()), *[([e], "Bob keeps watch over the Hall.", ()) for e in later]],
+    )
+    assert (forgotten.standing, forgotten.standing_forgotten) == (1, 1), forgotten.examples
+    told = check_story(
+        sc,
+        [
+            ([blow], "Ann cuts Bob, and Bob bleeds.", ()),
+            (later[:1], "Bob, bandaged, keeps watch.", ()),
+            (later[1:], "Bob waits.", ()),
+        ],
+    )
+    assert (told.standing, told.standing_forgotten) == (1, 0), told.examples
+    unseen = check_story(
+        sc, [([blow], "Ann cuts Bob, and Bob bleeds.", ()), ([ev(1, "ann", "observe", turn=2)], "Ann waits.", ())]
+    )
+    assert unseen.standing == 0  # Bob is not in the chapter after: nothing to remind of
+
+
 @pytest.mark.parametrize("name", ["fantasy_world", "noir_city", "space_station"])
 def test_builtins_tell_stories_without_contradictions_on_fixed_seeds(name):
     for seed in (1, 2):
@@ -88,6 +139,8 @@ def test_builtins_tell_stories_without_contradictions_on_fixed_seeds(name):
         assert sum(f.contradictions.values()) == 0, f.examples
         assert f.bounces == 0
         assert f.milestones_holding == f.milestones
+        # what was told stays told: no fall or danger is dropped, no calm sky over a fire
+        assert f.standing > 0 and f.standing_forgotten == 0 and f.calm_under_threat == 0, f.examples
         # pacing: three complications over 20 stalled-prone turns; a story that reached its main
         # goals sooner has ended (run stops there) and needed fewer, but not none
         assert f.complications_fired >= (3 if f.turns == 20 else 1), (seed, f.turns, f.complications_fired)

@@ -182,7 +182,7 @@ def test_every_template_of_every_grammar_fills_cleanly(style):
 def test_every_deed_template_names_who_acts_and_whom(style):
     for key, pool in load_grammar(style).pools.items():
         parts = key.split(".")
-        if parts[0] not in ("actions", "dialogue", "missing") or key == "dialogue.reply":
+        if parts[0] not in ("actions", "dialogue", "missing", "hunt") or key == "dialogue.reply":
             continue
         kind = parts[1] if len(parts) > 1 else "attack"
         for t in pool:
@@ -388,16 +388,18 @@ def test_stances_colour_a_refusal_with_its_reason():
 
 
 def test_a_missing_target_is_looked_for_in_vain():
+    # (a fight sought with someone gone is a hunt: see test_prose_glitches)
     event = ev(
         1,
         actor="vex",
-        action_type="attack",
+        action_type="persuade",
         target="brom",
         location="tavern",
         outcome=Outcome.BLOCKED,
         data={"missing": True},
     )
-    missing = {t.text.format(actor="Vex", target="Brom") for t in load_grammar("noir").pools["missing"]}
+    # a template's fixed words, whatever fills it (a clause may follow the actor's name)
+    missing = [t.mark or t.text.split("}")[-1] for t in load_grammar("noir").pools["missing"]]
     assert any(m in write(make_input([event], style="noir"), 2) for m in missing)
 
 

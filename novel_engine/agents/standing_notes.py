@@ -1,0 +1,203 @@
+"""What still stands in the story as told: the chronicler's memory of consequences, and which a chapter tells.
+
+The world keeps consequences as facts (:func:`novel_engine.core.standing.standing_conditions`), but
+the chronicler sees only what it told: the events and the people and places they mention (the same
+on every runtime; the Ray chronicler is never sent the whole world). So it keeps its own account,
+turn by turn, of what the story has told and what has not been undone since:
+
+- ``fallen``: someone told falling, until a chapter shows them up again;
+- ``wounded``: someone told hurt, until a chapter shows them whole (or fallen);
+- ``danger``: a place a fire, raid or hazard struck (an event marked ``danger_turns``), for as
+  long as the director keeps it dangerous;
+- ``muster``: the place an order sends everyone to (an event marked ``muster_at``).
+
+:func:`choose` marks which of them a chapter tells, so a consequence neither vanishes after its
+turn nor is repeated every turn: one at a place the chapter is at is told there (a danger each
+time, the others when not told in the chapters just before); one far away is told the chapter
+after it happened, then now and again. Nothing about a fallen person the chapter's events
+already name; a wound, on the contrary, is told only when its bearer is in the chapter's events
+(the first time they appear after it, then every few chapters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from novel_engine.core.events import Event
+from novel_engine.llm.port import NarrationInput, StandingNote
+
+__all__ = ["Kept", "advance", "choose", "kept_to_dict", "kept_from_dict", "condition_text"]
+
+_REMOTE_GAP = {"fallen": 3, "danger": 1, "muster": 4}  # chapters between tellings of one far away
+_HERE_GAP = {"fallen": 1, "danger": 1, "muster": 3}  # ... and of one where the chapter is
+_WOUND_GAP = 3  # chapters between tellings of a wound whose bearer keeps appearing
+# far from the chapter's places, at most one danger or order and a handful of the fallen (told in
+# one sentence) a chapter: it is the turn's events that matter
+_MAX_REMOTE = {"fallen": 5, "danger": 1, "muster": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """One standing consequence as the chronicler remembers it: a :class:`StandingNote` plus
+    ``until`` (the last turn it holds, 0: until undone) and ``told`` (the last chapter that told it)."""
+
+    kind: str
+    place: str = ""
+    place_name: str = ""
+    subject: str = ""
+    subject_name: str = ""
+    subject_kind: str = "human"
+    since: int = 0
+    until: int = 0
+    told: int = 0
+
+    def note(self, tell: bool) -> StandingNote:
+        """The note a chapter gets."""
+        return StandingNote(
+            self.kind, self.place, self.place_name, self.subject, self.subject_name, self.since, tell, self.subject_kind
+        )
+
+
+def _people(events: Sequence[Event]) -> set[str]:
+    """Everyone the events name (acting, acted on, hurt, helped)."""
+    out: set[str] = set()
+    for e in events:
+        out.update(p for p in (e.actor, e.target, *e.participants) if p)
+        data = e.data or {}
+        for key in ("wounded", "incapacitated", "counter_by"):
+            out.update(p for p in data.get(key) or () if isinstance(p, str))
+    return out
+
+
+def _places(events: Sequence[Event]) -> set[str]:
+    """Where the events happen (a move's destination included)."""
+    return {e.location for e in events if e.location}
+
+
+def choose(kept: Mapping[str, Kept], turn: int, events: Sequence[Event]) -> tuple[StandingNote, ...]:
+    """The notes for the chapter of ``turn``: everything standing, the ones to tell marked.
+
+    Args:
+        kept: what stood after the turn before (see :func:`advance`).
+        turn: the chapter's turn.
+        events: the events the chapter tells.
+    """
+    standing = [k for k in kept.values() if not k.until or k.until >= turn]
+    named, here = _people(events), _places(events)
+    remote: list[tuple[int, str, Kept]] = []
+    tell: set[Kept] = set()
+    for k in standing:
+        if k.kind == "wounded":  # told of its bearer, when they are in the chapter
+            if k.subject in named and turn - k.told >= (1 if k.told == k.since else _WOUND_GAP):
+                tell.add(k)
+            continue
+        if k.subject and k.subject in named:
+            continue  # the chapter's own events show them
+        at_hand = k.place in here
+        gap = (_HERE_GAP if at_hand else _REMOTE_GAP)[k.kind]
+        if k.told == k.since and not at_hand:
+            gap = 1  # the chapter after it happened says it still holds
+        if turn - k.told < gap:
+            continue
+        if at_hand:
+            tell.add(k)
+        else:
+            remote.append((k.told, k.kind + k.subject + k.place, k))
+    room = dict(_MAX_REMOTE)
+    for _, _, k in sorted(remote):  # those told longest ago first
+        if room[k.kind] > 0:
+            room[k.kind] -= 1
+            tell.add(k)
+    return tuple(k.note(k in tell) for k in sorted(standing, key=lambda k: (k.kind, k.subject, k.place)))
+
+
+def advance(
+    kept: Mapping[str, Kept],
+    inp: NarrationInput,
+    characters: Mapping[str, Any],
+    turn: int,
+    events: Sequence[Event] = (),
+) -> dict[str, Kept]:
+    """What stands after the chapter ``inp`` told: expired dangers gone, those helped up gone,
+    new falls, dangers and orders added, and what the chapter told marked as told.
+
+    Args:
+        kept: what stood before the turn.
+        inp: the chapter's input (its told events, the people and places they mention, its notes).
+        characters: the people the chapter may name, by id (their place, for a fall).
+        turn: the chapter's turn.
+        events: every event of the turn, told or not: someone raised or acting in an untold event
+            is up again, whatever the chapter said (a large cast's chapter tells a few of them).
+    """
+    out = {key: k for key, k in kept.items() if not k.until or k.until > turn}
+    told = {(n.kind, n.subject, n.place) for n in inp.standing if n.tell}
+    for key, k in out.items():
+        if (k.kind, k.subject, k.place) in told:
+            out[key] = replace(k, told=turn)
+    down = {k.subject for k in out.values() if k.kind == "fallen"}
+    for e in events if down else ():  # a large cast's turn has thousands of events: look only if needed
+        if e.actor in down and e.kind == "action":
+            out.pop("fallen:" + e.actor, None)
+        raised = e.data.get("raised") if e.data else None
+        for pid in raised or ():
+            if pid in down:
+                out.pop("fallen:" + pid, None)
+    for pid, sketch in inp.characters.items():
+        key, hurt = "fallen:" + pid, "wounded:" + pid
+        if sketch.status == "wounded":
+            if hurt not in out:
+                out[hurt] = Kept("wounded", "", "", pid, sketch.name, sketch.kind, turn, 0, turn)
+        else:
+            out.pop(hurt, None)
+        if sketch.status != "incapacitated":
+            if key in out:
+                del out[key]
+            continue
+        if key in out:
+            continue
+        c = characters.get(pid)
+        lid = getattr(c, "location", None) or ""
+        name = inp.locations.get(lid, ("", ""))[0]
+        out[key] = Kept("fallen", lid if name else "", name, pid, sketch.name, sketch.kind, turn, 0, turn)
+    for e in inp.events:
+        data = e.data or {}
+        n = data.get("danger_turns")
+        if isinstance(n, int) and e.location in inp.locations:
+            name = inp.locations[e.location][0]
+            out["danger:" + e.location] = Kept("danger", e.location, name, since=turn, until=turn + n - 1, told=turn)
+        muster = data.get("muster_at")
+        if isinstance(muster, str) and muster in inp.locations:
+            out["muster"] = Kept("muster", muster, inp.locations[muster][0], since=turn, told=turn)
+    return dict(sorted(out.items()))
+
+
+def condition_text(n: StandingNote) -> str:
+    """A note in words, for a language model's prompt (``NarrationInput.conditions``)."""
+    where = f" at {n.place_name}" if n.place_name else ""
+    if n.kind == "fallen":
+        return f"{n.subject_name} lies fallen{where}"
+    if n.kind == "danger":
+        return f"danger still threatens{where or ' a place'}"
+    if n.kind == "wounded":
+        return f"{n.subject_name} is still wounded"
+    return f"an order sends everyone to {n.place_name or 'one place'}"
+
+
+def kept_to_dict(kept: Mapping[str, Kept]) -> dict[str, list]:
+    """JSON-friendly form of :func:`advance`'s result."""
+    return {
+        key: [k.kind, k.place, k.place_name, k.subject, k.subject_name, k.subject_kind, k.since, k.until, k.told]
+        for key, k in kept.items()
+    }
+
+
+def kept_from_dict(d: Mapping[str, Sequence]) -> dict[str, Kept]:
+    """Inverse of :func:`kept_to_dict`."""
+    return {
+        str(key): Kept(
+            str(v[0]), str(v[1]), str(v[2]), str(v[3]), str(v[4]), str(v[5]), int(v[6]), int(v[7]), int(v[8])
+        )
+        for key, v in d.items()
+    }
