@@ -161,22 +161,33 @@ class Engine:
             ConfigError: a setting is invalid, e.g. a seed outside ``0 <= seed < 2**63``
                 (:data:`novel_engine.config.SEED_LIMIT`).
         """
+        return self._run(
+            self.acreate_session(
+                scenario, seed, settings=settings, session_id=session_id, detached=detached, **overrides
+            )
+        )
+
+    async def acreate_session(
+        self,
+        scenario: str | os.PathLike | Mapping | Scenario,
+        seed: int | None = None,
+        *,
+        settings: SessionSettings | Mapping | None = None,
+        session_id: str | None = None,
+        detached: bool = False,
+        **overrides: Any,
+    ) -> Session:
+        """Async :meth:`create_session`."""
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         s = parse_settings(settings if settings is not None else None, seed=seed, **overrides)
         if s.seed is None:
             s = s.model_copy(update={"seed": sc.seed})
         if s.llm is None:  # the scenario may name its model; the session's setting wins
             s = s.model_copy(update={"llm": sc.llm or "offline"})
-        return self._run(self.acreate_session(sc, s, session_id=session_id, detached=detached))
-
-    async def acreate_session(
-        self, scenario: Scenario, settings: SessionSettings, *, session_id: str | None = None, detached: bool = False
-    ) -> Session:
-        """Async :meth:`create_session` of a validated scenario and settings (seed resolved)."""
         sid = session_id or uuid.uuid4().hex[:12]
         if sid in self._sessions:
             raise SessionError(f"session {sid!r} already exists", session_id=sid)
-        return await self._start(sid, scenario, settings, self._model_for(settings, sid), None, 0, detached)
+        return await self._start(sid, sc, s, self._model_for(s, sid), None, 0, detached)
 
     async def _start(
         self,

@@ -115,6 +115,10 @@ class Session:
         """The world state as the director sees it (read it; do not change it; a copy on Ray)."""
         return self._sync(self._rt.world())
 
+    async def aworld(self) -> WorldState:
+        """Async :attr:`world`."""
+        return await self._rt.world()
+
     @property
     def version(self) -> int:
         """The session's version in the state store (each committed turn bumps it; 0 without a store)."""
@@ -328,6 +332,10 @@ class Session:
         """The story as a Markdown document."""
         return self._sync(self._rt.markdown())
 
+    async def amarkdown(self) -> str:
+        """Async :meth:`markdown`."""
+        return await self._rt.markdown()
+
     async def arender(self, format: str = "markdown") -> bytes:
         """Async :meth:`render`."""
         from novel_engine.story_formats import StoryDocument, format_for_path, render_epub, render_html
@@ -417,9 +425,17 @@ class Session:
         """The causal graph as node-link JSON."""
         return self._sync(self._rt.causal_graph())
 
+    async def acausal_graph(self) -> dict:
+        """Async :meth:`causal_graph`."""
+        return await self._rt.causal_graph()
+
     def explain(self, event_id: str) -> list:
         """The chain of causes behind an event, root causes first."""
         return self._sync(self._rt.explain(event_id))
+
+    async def aexplain(self, event_id: str) -> list:
+        """Async :meth:`explain`."""
+        return await self._rt.explain(event_id)
 
     async def abeliefs(self, agent_id: str, limit: int = 20) -> list[BeliefSummary]:
         """Async :meth:`beliefs`."""

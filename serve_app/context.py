@@ -182,13 +182,14 @@ class ServeContext:
             from serve_app.security.access_store import access_for
 
             settings = AuthSettings.from_env(self.config.dev_mode)  # a bad secret fails before Ray starts
-            engine = await run_in_threadpool(lambda: Engine("ray", store=self.config.store_settings()))
+            # on this replica's loop: turns, the store and the routes share it (no thread per turn)
+            engine = await Engine.aopen("ray", store=self.config.store_settings())
             try:
                 store = StoreCall.of_engine(engine)
                 access = access_for(store)
                 await access.open()
             except BaseException:
-                await run_in_threadpool(engine.close)
+                await engine.aclose()
                 raise
             self.engine, self.store, self.access = engine, store, access
             self.auth = AuthService(access, settings)
@@ -201,7 +202,7 @@ class ServeContext:
         if self.fanout is not None:
             await self.fanout.close()
         if self.engine is not None:
-            await run_in_threadpool(self.engine.close)
+            await self.engine.aclose()
         self._ready = False
 
     # -- sessions and who may use them ---------------------------------------------------------
@@ -279,7 +280,7 @@ class ServeContext:
             return session, head
         self.forget(session_id)
         try:
-            session = await run_in_threadpool(self.engine.attach, session_id)
+            session = await self.engine.aattach(session_id)
         except Exception as err:  # noqa: BLE001 - only "no actors" and actor losses are handled
             if not isinstance(err, SessionError) and not is_actor_loss(err):
                 raise
@@ -322,7 +323,7 @@ class ServeContext:
             if session is not None:
                 return session  # resumed by a concurrent request
             try:
-                session = await run_in_threadpool(lambda: self.engine.resume(session_id, detached=True))
+                session = await self.engine.aresume(session_id, detached=True)
             except SessionError:
                 raise not_found(session_id) from None
             log.info("session %s resumed from the state store", session_id)

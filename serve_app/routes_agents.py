@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Path, Query, Response
-from starlette.concurrency import run_in_threadpool
 
 from novel_engine.core.events import Decision
 from serve_app.context import ACT, BELIEFS, OWNER, ServeContext
@@ -51,7 +50,7 @@ async def _owner_and_agent(ctx: ServeContext, who: Any, session_id: str, agent_i
 
 
 async def _agents(ctx: ServeContext, session: Any, only: str | None = None) -> list[AgentOut]:
-    world = await run_in_threadpool(lambda: session.world)
+    world = await session.aworld()
     meta = await ctx.access.agents(session.id)
     out = []
     for p in session.scenario.personas:
@@ -90,7 +89,7 @@ async def update_agent(
 ) -> AgentOut:
     session = await _owner_and_agent(ctx, who, session_id, agent_id)
     if body.parameters:
-        await run_in_threadpool(session.update_agent, agent_id, body.parameters)
+        await session.aupdate_agent(agent_id, body.parameters)
     if body.capabilities is not None:
         await ctx.access.set_capabilities(session_id, agent_id, body.capabilities)
     return (await _agents(ctx, session, agent_id))[0]
@@ -111,7 +110,7 @@ async def agent_beliefs(
     await ctx.authorize(who, session_id, BELIEFS, agent_id)
     session = await ctx.session(session_id)
     _require_agent(session, agent_id)
-    beliefs = await run_in_threadpool(session.beliefs, agent_id, limit)
+    beliefs = await session.abeliefs(agent_id, limit)
     return BeliefsOut(agent_id=agent_id, beliefs=dump(list(beliefs)))
 
 
@@ -139,8 +138,8 @@ async def truth_lens(
     who=Caller,
 ) -> TruthLensOut:
     session = await _owner_and_agent(ctx, who, session_id, agent_id)
-    beliefs = await run_in_threadpool(session.beliefs, agent_id, limit)
-    world = await run_in_threadpool(lambda: session.world)
+    beliefs = await session.abeliefs(agent_id, limit)
+    world = await session.aworld()
     rows = []
     for b in beliefs:
         checkable, truth = _truth(world, b.key)

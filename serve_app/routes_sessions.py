@@ -47,7 +47,7 @@ async def session_out(
     ctx: ServeContext, rec: SessionAccess, session: Any, head: dict[str, Any] | None = None
 ) -> SessionOut:
     head = head or await session.asummary()
-    finished = await run_in_threadpool(lambda: session.finished)
+    finished = await session.afinished()
     stored = await head_of(ctx.store, rec.session_id, with_tension=False)
     return SessionOut(
         id=rec.session_id,
@@ -152,9 +152,7 @@ async def create_session(body: CreateSession, response: Response, ctx: ServeCont
     chosen.update(ctx.llm.session_settings(chosen.pop("llm"), chosen.pop("llm_options", None)))
     settings = parse_settings(chosen, personas_per_actor=ctx.config.personas_per_actor)
     sid = uuid.uuid4().hex[:12]
-    session = await run_in_threadpool(
-        ctx.engine.create_session, scenario, settings=settings, session_id=sid, detached=True
-    )
+    session = await ctx.engine.acreate_session(scenario, settings=settings, session_id=sid, detached=True)
     try:
         rec = await ctx.access.add_session(sid, who.user_id, body.session_name)
     except BaseException:
@@ -235,7 +233,7 @@ async def fork_session(
                 errors=[(f"body.agent_actions.{agent}", "no such agent")],
             )
     sid = uuid.uuid4().hex[:12]
-    fork = await run_in_threadpool(session.fork, at, body.seed, session_id=sid, detached=True)
+    fork = await session.afork(at, body.seed, session_id=sid, detached=True)
     try:
         new = await ctx.access.add_session(sid, who.user_id, body.session_name or f"{rec.name} (fork at turn {at})")
     except BaseException:
@@ -280,8 +278,8 @@ async def _play(ctx: ServeContext, session_id: str, body: TurnIn) -> TurnOut:
     try:
         while True:
             try:
-                report = await run_in_threadpool(
-                    session.step, {**pending, **mine}, [w.model_dump(mode="json") for w in body.world_events]
+                report = await session.astep(
+                    {**pending, **mine}, [w.model_dump(mode="json") for w in body.world_events]
                 )
                 break
             except InvalidActionError as err:
@@ -309,7 +307,7 @@ async def list_turns(
 ) -> TurnPage:
     await ctx.authorize(who, session_id, OWNER)
     session, head = await ctx.session_summary(session_id)
-    page = await run_in_threadpool(session.reports, after, limit + 1)  # one more: is there a next page?
+    page = await session.areports(after, limit + 1)  # one more: is there a next page?
     more = len(page) > limit
     page = page[:limit]
     return TurnPage(

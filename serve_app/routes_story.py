@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from novel_engine.errors import NovelEngineError
 from serve_app.context import BELIEFS, OWNER, ServeContext
@@ -48,10 +47,10 @@ async def narrative(
     if pov is not None:
         return await _pov_narrative(session, session_id, pov, format)
     if format == "markdown":
-        text = await run_in_threadpool(session.markdown)
+        text = await session.amarkdown()
         return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
-    reports = await run_in_threadpool(session.reports)
-    text = await run_in_threadpool(session.narrative)
+    reports = await session.areports()
+    text = await session.anarrative()
     return NarrativeOut(
         title=session.scenario.title,
         text=text,
@@ -62,12 +61,12 @@ async def narrative(
 async def _pov_narrative(session: Any, session_id: str, pov: str, format: str) -> Any:
     if not any(p.id == pov for p in session.scenario.personas):
         raise Problem(404, "not-found", f"no persona {pov!r} in session {session_id!r}")
-    chapters = await run_in_threadpool(session.pov_chapters, pov)
+    chapters = await session.apov_chapters(pov)
     title = session.scenario.title
     if format == "markdown":
         parts = [f"# {title}", *(f"## Turn {c.turn}\n\n{c.text}" for c in chapters)]
         return PlainTextResponse("\n\n".join(parts) + "\n", media_type="text/markdown; charset=utf-8")
-    tension = {r.turn: r.tension for r in await run_in_threadpool(session.reports)}
+    tension = {r.turn: r.tension for r in await session.areports()}
     return NarrativeOut(
         title=title,
         text="\n\n".join(c.text for c in chapters),
@@ -79,7 +78,7 @@ async def _pov_narrative(session: Any, session_id: str, pov: str, format: str) -
 async def causal_graph(session_id: str = SessionPath, ctx: ServeContext = Ctx, who=Caller) -> dict[str, Any]:
     await ctx.authorize(who, session_id, OWNER)
     session = await ctx.session(session_id)
-    return await run_in_threadpool(session.causal_graph)
+    return await session.acausal_graph()
 
 
 @router.get("/events/{event_id}/explain", summary="The chain of causes behind an event, root causes first")
@@ -92,7 +91,7 @@ async def explain(
     await ctx.authorize(who, session_id, OWNER)
     session = await ctx.session(session_id)
     try:
-        chain = await run_in_threadpool(session.explain, event_id)
+        chain = await session.aexplain(event_id)
     except NovelEngineError as err:
         if str(err.message).startswith("unknown event"):
             raise Problem(404, "not-found", f"no event {event_id!r} in session {session_id!r}") from None
@@ -124,7 +123,7 @@ async def export(
 
     await ctx.authorize(who, session_id, OWNER)
     session = await ctx.session(session_id)
-    body = await run_in_threadpool(session.render, format)
+    body = await session.arender(format)
     return Response(
         body,
         media_type=MEDIA_TYPES[format],

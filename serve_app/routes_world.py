@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Path, Query
-from starlette.concurrency import run_in_threadpool
 
 from serve_app.context import BELIEFS, OWNER, ServeContext
 from serve_app.deps import Caller, Ctx
@@ -74,7 +73,7 @@ async def world_map(
     session = await ctx.session(session_id)
     if pov is not None:
         _persona(session, pov)
-    world = await run_in_threadpool(lambda: session.world)
+    world = await session.aworld()
     where: dict[str, list[MapOccupant]] = {loc.id: [] for loc in session.scenario.locations}
     if pov is None:
         for p in session.scenario.personas:
@@ -83,7 +82,7 @@ async def world_map(
     else:
         me = world.personas[pov]
         where.setdefault(me.location, []).append(MapOccupant(id=pov, name=me.name, status=me.status))
-        beliefs = await run_in_threadpool(session.beliefs, pov, BELIEFS_READ)
+        beliefs = await session.abeliefs(pov, BELIEFS_READ)
         others = {p.id for p in session.scenario.personas if p.id != pov}
         names = {p.id: p.name for p in session.scenario.personas}
         for pid, (place, credence) in sorted(believed_places(beliefs, set(where), others).items()):
@@ -111,14 +110,14 @@ async def persona_view(
     await ctx.authorize(who, session_id, BELIEFS, agent_id)
     session = await ctx.session(session_id)
     spec = _persona(session, agent_id)
-    world = await run_in_threadpool(lambda: session.world)
-    chapters = await run_in_threadpool(session.pov_chapters, agent_id)
+    world = await session.aworld()
+    chapters = await session.apov_chapters(agent_id)
     seen = [(c.turn, eid) for c in chapters for eid in c.witnessed][-limit:]
     wanted = {eid for _, eid in seen}
     summaries: dict[str, str] = {}
     if wanted:
         first = seen[0][0]
-        for r in await run_in_threadpool(session.reports, first - 1):
+        for r in await session.areports(first - 1):
             summaries.update((e.id, e.summary) for e in r.events if e.id in wanted)
     me = world.personas[agent_id]
     place = world.locations.get(me.location)

@@ -58,6 +58,11 @@ class StoreRunner:
                 raise
         return self
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the store runs on (None before :meth:`start`)."""
+        return self._runner.loop if self._runner is not None else None
+
     def call(self, fn: Callable[[UnifiedStateManager], Awaitable[T]]) -> T:
         """Run ``fn(store)`` on the store loop and wait for its result (from any thread but that loop)."""
         return self._runner.run(self._wrap(fn))

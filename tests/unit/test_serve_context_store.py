@@ -20,8 +20,14 @@ def test_a_replica_opens_one_store_and_it_is_the_engines(monkeypatch, tmp_path):
         return real_open(*args, **kwargs)
 
     monkeypatch.setattr(manager, "open_store", counting_open)
+
     # the in-process runtime stands in for Ray: what is checked here is who opens which store
-    monkeypatch.setattr(api, "Engine", lambda runtime, store: real_engine("local", store=store))
+    class LocalEngine(real_engine):
+        @classmethod
+        async def aopen(cls, runtime: str, **kwargs):
+            return await real_engine.aopen("local", **kwargs)
+
+    monkeypatch.setattr(api, "Engine", LocalEngine)
     ctx = ServeContext(ServeConfig(database_url=f"sqlite:///{tmp_path / 'state.db'}", dev_mode=True))
 
     async def go() -> None:
@@ -29,7 +35,11 @@ def test_a_replica_opens_one_store_and_it_is_the_engines(monkeypatch, tmp_path):
         try:
             assert isinstance(ctx.access, AccessPort)
             assert ctx.store.target is ctx.engine.store_runner  # calls go to the engine's store, on its loop
-            session = await asyncio.to_thread(ctx.engine.create_session, "noir_city", seed=3)
+            # the engine runs on this loop (as on a replica's): its async API, no thread
+            # one event loop per HTTP turn: the replica's runs the turn and the store alike
+            assert ctx.engine.store_runner.loop is asyncio.get_running_loop()
+            session = await ctx.engine.acreate_session("noir_city", seed=3)
+            await session.astep()
             # ownership rows and the engine's stories are in one database: the listing joins them
             await ctx.access.add_session(session.id, "u_owner", "mine")
             recs, total = await ctx.access.sessions_of("u_owner")
