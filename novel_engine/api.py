@@ -133,10 +133,10 @@ class Engine:
         except NotFoundError:
             raise SessionError(f"no session {session_id!r} in the state store", session_id=session_id) from None
 
-    def _durable(self, session_id: str, scenario: Scenario, settings: SessionSettings, model, version: int):
+    def _durable(self, session_id: str, scenario: Scenario, settings: SessionSettings, model, version: int, turn: int):
         if self._runner is None:
             return None
-        return DurableSession(self._runner, session_id, version, len(scenario.personas), settings, model)
+        return DurableSession(self._runner, session_id, version, turn, len(scenario.personas), settings, model)
 
     def create_session(
         self,
@@ -213,9 +213,9 @@ class Engine:
         except BaseException:
             rt.close()
             raise
-        session = Session(
-            self, sid, scenario, settings, rt, model, self._durable(sid, scenario, settings, model, version)
-        )
+        turn = int(state["turn"]) if state is not None else 0
+        durable = self._durable(sid, scenario, settings, model, version, turn)
+        session = Session(self, sid, scenario, settings, rt, model, durable)
         self._sessions[sid] = session
         return session
 
@@ -241,12 +241,9 @@ class Engine:
         runner = self._require_store("resume")
         head = await self._stored(session_id)
         settings = SessionSettings.model_validate(head.settings).model_copy(update={"seed": head.seed})
-        model = self._model_for(settings, session_id)
-        durable = DurableSession(
-            runner, session_id, head.version, len(head.scenario.get("personas", ())), settings, model
-        )
-        state, head = await rebuild(runner, session_id, await durable.rebuild_model())
-        scenario = Scenario.model_validate(head.scenario)
+        scenario, model = Scenario.model_validate(head.scenario), self._model_for(settings, session_id)
+        replay = await self._durable(session_id, scenario, settings, model, head.version, head.turn).rebuild_model()
+        state, head = await rebuild(runner, session_id, replay)
         rt = await asyncio.to_thread(self._runtimes.attach, session_id)
         session = await self._start(session_id, scenario, settings, model, state, head.version, detached, rt)
         await session._durable.apply_pending(session._rt)
@@ -299,14 +296,13 @@ class Engine:
         if rt is None:
             raise SessionError(f"no live session {session_id!r}", session_id=session_id)
         scenario, settings = await rt.scenario_and_settings()
-        version, stored = 0, self._runner is not None
-        if stored:
+        head, model = None, self._model_for(settings, session_id)
+        if self._runner is not None:
             try:
-                version = (await self._runner.acall(lambda st: st.get_session(session_id))).version
+                head = await self._runner.acall(lambda st: st.get_session(session_id))
             except NotFoundError:
-                stored = False  # a session created without a store stays out of it
-        model = self._model_for(settings, session_id)
-        durable = self._durable(session_id, scenario, settings, model, version) if stored else None
+                pass  # a session created without a store stays out of it
+        durable = self._durable(session_id, scenario, settings, model, head.version, head.turn) if head else None
         session = self._sessions[session_id] = Session(self, session_id, scenario, settings, rt, model, durable)
         return session
 

@@ -48,6 +48,7 @@ __all__ = [
     "RECOVERIES",
     "DurableSession",
     "is_state_loss",
+    "state_loss",
     "turn_inputs",
     "turn_commit",
     "session_record",
@@ -61,19 +62,27 @@ RECOVERIES = 3  #: how many times one turn is played again after its runtime los
 log = logging.getLogger(__name__)
 
 
-def is_state_loss(err: BaseException) -> bool:
-    """Whether ``err`` (or what it wraps) says a runtime lost its state: an actor died or restarted
-    (Ray), or the handle is behind the store (another writer played on)."""
+def state_loss(err: BaseException) -> BaseException | None:
+    """The error in ``err``'s chain that says a runtime does not hold the expected state (an actor
+    died or restarted on Ray; a runtime at another turn, ``StateLostError`` with the turn it has in
+    ``details["have"]``), or None."""
     ray = sys.modules.get("ray")  # only a Ray session can lose actors: never import Ray for this
     actor_error = getattr(getattr(ray, "exceptions", None), "RayActorError", None)
     seen: set[int] = set()
     cur: BaseException | None = err
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
-        if isinstance(cur, StateLostError) or (actor_error is not None and isinstance(cur, actor_error)):
-            return True
+        if isinstance(cur, StateLostError):
+            return cur
+        if actor_error is not None and isinstance(cur, actor_error):
+            return StateLostError(str(cur))
         cur = getattr(cur, "cause", None) or cur.__cause__
-    return False
+    return None
+
+
+def is_state_loss(err: BaseException) -> bool:
+    """Whether ``err`` (or what it wraps) says a runtime lost its state (see :func:`state_loss`)."""
+    return state_loss(err) is not None
 
 
 def turn_inputs(
@@ -240,6 +249,7 @@ class DurableSession:
         runner: the store.
         session_id: the session.
         version: the store version this handle last committed or loaded.
+        turn: the last turn this handle committed or loaded.
         personas: the cast size (how often checkpoints are due).
         settings: the session settings (a replay's recorded calls are shipped turn by turn).
         model: the session's model (a rebuild replays the turns after a checkpoint through it).
@@ -250,11 +260,12 @@ class DurableSession:
         runner: StoreRunner,
         session_id: str,
         version: int,
+        turn: int,
         personas: int,
         settings: SessionSettings,
         model: LanguageModel | None,
     ) -> None:
-        self.runner, self.session_id, self.version, self.model = runner, session_id, version, model
+        self.runner, self.session_id, self.version, self.turn, self.model = runner, session_id, version, turn, model
         self.every = checkpoint_period(runner, personas)
         self.settings = settings
         self._replayed: dict[int, list[dict]] | None = None
@@ -309,27 +320,18 @@ class DurableSession:
                 the stored state).
             SessionError: the turn failed after :data:`RECOVERIES` recoveries.
         """
-        # A fresh head, not this process's cache: another driver (a second Serve replica) may have
-        # committed turns through the same actors; the turn check serialises the writers.
-        head = await self.runner.acall(lambda st: st.get_session(self.session_id, fresh=True))
-        if head.version != self.version and not rt.shared:
-            # A runtime of this process only, overtaken by another writer: show what the store
-            # holds, and let the caller decide whether its inputs still fit the story.
-            await self.recover(rt)
-            raise ConflictError(
-                f"session {self.session_id!r} moved on to turn {head.turn} elsewhere; this handle now shows it",
-                session_id=self.session_id,
-                turn=head.turn,
-            )
-        self.version, turn = head.version, head.turn + 1
-        calls = await self._replay_calls(turn)
+        # The turn this handle expects is the one after its own last; a runtime elsewhere says so
+        # (StateLostError with the turn it holds): behind, it restarted and is rebuilt; ahead, another
+        # driver (a second Serve replica) played through the same actors, and the store says where.
         for attempt in range(RECOVERIES + 1):
+            turn = self.turn + 1
             try:
-                report = await rt.step(actions, events, turn=turn, calls=calls, publish=False)
+                report = await rt.step(actions, events, turn=turn, calls=await self._replay_calls(turn), publish=False)
                 blob = await rt.checkpoint() if turn % self.every == 0 else None
                 break
             except Exception as err:  # noqa: BLE001 - only lost state is recovered, the rest re-raised
-                if not is_state_loss(err):
+                lost = state_loss(err)
+                if lost is None:
                     raise
                 if attempt == RECOVERIES:
                     raise SessionError(
@@ -337,6 +339,11 @@ class DurableSession:
                         session_id=self.session_id,
                         turn=turn,
                     ) from None
+                if rt.shared and int(lost.details.get("have", -1)) >= turn:
+                    head = await self.runner.acall(lambda st: st.get_session(self.session_id, fresh=True))
+                    if head.turn == int(lost.details["have"]):  # stored: the other driver's turns stand
+                        self.version, self.turn = head.version, head.turn
+                        continue
                 await self.recover(rt)
         if report.calls:
             # Before the commit: a committed turn always has its records (a rebuild replays it from
@@ -351,7 +358,7 @@ class DurableSession:
             except NovelEngineError as err:
                 log.warning("session %s could not be put back to its stored state: %s", self.session_id, err)
             raise
-        self.version = head.version
+        self.version, self.turn = head.version, head.turn
         if report.trait_updates:
             await self.runner.acall(lambda st: st.put_object(self._pending_key, b"{}"))
         try:  # subscribers see a turn only once it is stored
@@ -368,7 +375,7 @@ class DurableSession:
         state, head = await rebuild(self.runner, self.session_id, await self.rebuild_model())
         turn = await rt.restore(state)
         await self.apply_pending(rt)
-        self.version = head.version
+        self.version, self.turn = head.version, head.turn
         return turn
 
     async def _replay_calls(self, turn: int) -> list[dict]:

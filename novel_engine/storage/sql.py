@@ -13,6 +13,7 @@ The schema is versioned: ``schema_migrations`` records every applied migration, 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import sqlite3
@@ -92,12 +93,20 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+@functools.lru_cache(maxsize=16)
+def _parsed(text: str) -> Any:
+    """A session's scenario or settings, parsed once: they never change after the session is
+    created, and a large cast's scenario is megabytes of JSON read back with every head. The parsed
+    value is shared between the records of a session: treat it as read-only."""
+    return json.loads(text)
+
+
 def _session(row: tuple) -> SessionRecord:
     sid, scenario, settings, seed, turn, version, last_seq, parent_id, parent_turn, owner, played_at = row
     return SessionRecord(
         id=sid,
-        scenario=json.loads(scenario),
-        settings=json.loads(settings),
+        scenario=_parsed(scenario),
+        settings=_parsed(settings),
         seed=int(seed),
         turn=int(turn),
         version=int(version),

@@ -57,7 +57,7 @@ def test_two_writers_on_one_session_the_second_gets_a_conflict(tmp_path):
         first = a.create_session("noir_city", seed=3, session_id="shared")
         first.step()
         second = b.resume("shared")
-        second.step()  # b commits turn 2
+        second.step(world_events=[{"description": "A storm breaks over the harbor"}])  # b commits its turn 2
         with pytest.raises(ConflictError):
             first.step()  # a still thinks turn 1 is the last
         assert first.turn == 2 and first.version == second.version  # reloaded, nothing overwritten
