@@ -15,19 +15,17 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import ValidationError
-
-from novel_engine.agents.director import validate_action
 from novel_engine.agents.highlights import main_goals
 from novel_engine.agents.point_of_view import PovChapter, pov_chapters
 from novel_engine.config import SessionSettings
-from novel_engine.core.events import Action, Decision, Event, WorldEventSpec
+from novel_engine.core.events import Event
 from novel_engine.core.perception import BeliefSummary
 from novel_engine.core.report import TurnReport
 from novel_engine.core.rng import check_seed
 from novel_engine.core.scenario import Scenario
 from novel_engine.core.world import WorldState
 from novel_engine.errors import InvalidActionError, SessionError
+from novel_engine.inputs import parse_inputs
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime.durability import DurableSession, fork_record, reseed
 from novel_engine.runtime.port import Runtime
@@ -36,47 +34,9 @@ from novel_engine.tracing import turn_span
 if TYPE_CHECKING:  # pragma: no cover - the engine creates sessions; sessions only call back
     from novel_engine.api import Engine
 
-__all__ = ["Session", "parse_inputs"]
+__all__ = ["Session"]
 
 T = TypeVar("T")
-
-
-def _problem(exc: ValidationError) -> tuple[str, str]:
-    e = exc.errors()[0]
-    return ".".join(map(str, e["loc"])), e["msg"]
-
-
-def parse_inputs(
-    world: WorldState | None, agent_actions: Mapping[str, Any] | None, world_events: Sequence[Any] | None
-) -> tuple[dict[str, Action], list[WorldEventSpec]]:
-    """Validate a turn's player actions and world events against ``world``.
-
-    Raises:
-        InvalidActionError: naming the action or event and the field that is wrong.
-    """
-    actions: dict[str, Action] = {}
-    for agent, raw in (agent_actions or {}).items():
-        try:
-            decision = raw if isinstance(raw, Decision) else Decision.model_validate(raw)
-        except ValidationError as exc:
-            where, msg = _problem(exc)
-            raise InvalidActionError(
-                f"agent_actions.{agent}.{where}: {msg}", field=f"agent_actions.{agent}.{where}"
-            ) from None
-        actions[agent] = validate_action(world, agent, decision)
-    events: list[WorldEventSpec] = []
-    for i, raw in enumerate(world_events or ()):
-        try:
-            spec = raw if isinstance(raw, WorldEventSpec) else WorldEventSpec.model_validate(raw)
-        except ValidationError as exc:
-            where, msg = _problem(exc)
-            raise InvalidActionError(f"world_events[{i}].{where}: {msg}", field=f"world_events[{i}].{where}") from None
-        if spec.location is not None and spec.location not in world.locations:
-            raise InvalidActionError(
-                f"world_events[{i}].location: unknown location {spec.location!r}", field=f"world_events[{i}].location"
-            )
-        events.append(spec)
-    return actions, events
 
 
 class Session:
