@@ -28,6 +28,7 @@ from novel_engine.errors import InvalidActionError, SessionError
 from novel_engine.inputs import parse_inputs
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime.durability import DurableSession, fork_record, reseed
+from novel_engine.runtime.event_log import HubRead
 from novel_engine.runtime.port import Runtime
 from novel_engine.tracing import turn_span
 
@@ -369,6 +370,22 @@ class Session:
         ``restarted`` is true while a restarted director waits to be restored from the store.
         """
         return await self._rt.summary()
+
+    async def asubscribe(
+        self, after_seq: int = 0, event_types: Sequence[str] | None = None, timeout_s: float = 10.0, limit: int = 1000
+    ) -> HubRead:
+        """The session's committed items after sequence number ``after_seq``, waiting up to ``timeout_s``
+        for some: each event (``agent_action``, ``world_event``, ``causal_event``), the turn's
+        ``narrative_update`` and ``turn_complete``, numbered 1, 2, 3... with no gaps, the same on both
+        runtimes. Pass the answer's ``last_seq`` back to read on; ``truncated`` says the cursor left
+        the kept window (read the reports instead)."""
+        return await self._rt.subscribe(after_seq, event_types, timeout_s, limit)
+
+    def subscribe(
+        self, after_seq: int = 0, event_types: Sequence[str] | None = None, timeout_s: float = 0.0, limit: int = 1000
+    ) -> HubRead:
+        """Sync :meth:`asubscribe` (default: no waiting)."""
+        return self._sync(self.asubscribe(after_seq, event_types, timeout_s, limit))
 
     def event_hub(self) -> Any:
         """Ray only: the session's event-hub actor, ``subscribe(after_seq, event_types, timeout_s)``."""

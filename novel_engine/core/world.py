@@ -7,7 +7,6 @@ the number of people here, not the size of the world.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -263,15 +262,6 @@ class WorldState:
 
 
 _EMPTY: set[str] = set()
-
-
-def iter_active(world: WorldState, ids: Iterable[str]) -> Iterable[PersonaState]:
-    """Yield the personas among ``ids`` that can act, in the given order."""
-    personas = world.personas
-    for pid in ids:
-        p = personas.get(pid)
-        if p is not None and p.can_act:
-            yield p
 
 
 def goal_met(goal: Goal, ev: Any, actor: PersonaState, world: WorldState) -> bool:

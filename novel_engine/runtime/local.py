@@ -20,6 +20,7 @@ from novel_engine.core.world import WorldState
 from novel_engine.errors import ConfigError, StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime.checkpoint import encode
+from novel_engine.runtime.event_log import EventLog, hub_items, hub_window
 from novel_engine.runtime.turn import LocalCast, LocalNarrator, TurnPipeline, new_chronicler
 
 __all__ = ["LocalRuntime", "LocalRuntimes"]
@@ -46,6 +47,8 @@ class LocalRuntime:
             self.cast = LocalCast(world, model, seed)
             self.narrator = LocalNarrator(new_chronicler(model, scenario, settings))
             self.pipeline = TurnPipeline(scenario, settings, world, initial, self.cast, self.narrator)
+        self._published = 0
+        self.log = EventLog()  # what subscribers read: committed turns, numbered as a Ray hub numbers them
 
     # -- playing -------------------------------------------------------------------------------
     async def step(
@@ -67,10 +70,23 @@ class LocalRuntime:
         # collector would walk the whole heap again and again while freeing nothing. What the turn
         # keeps is long-lived: frozen out of the collector's sight (as the Ray actors do).
         with gc_paused(freeze=True):
-            return await self.pipeline.play(agent_actions, world_events, calls)
+            report = await self.pipeline.play(agent_actions, world_events, calls)
+        if publish:
+            await self.publish(report.turn)
+        return report
 
     async def publish(self, turn: int) -> None:
-        """Nothing to do: an in-process session has no event hub (readers page its reports)."""
+        """Put turn ``turn`` (the last one played) on the session's event log, once."""
+        history = self.pipeline.history
+        if history and history[-1].turn == turn and turn > self._published:
+            self.log.publish(hub_items(history[-1]))
+            self._published = turn
+
+    async def subscribe(
+        self, after_seq: int = 0, event_types: Sequence[str] | None = None, timeout_s: float = 10.0, limit: int = 1000
+    ):
+        """Long-poll the session's event log (see ``EventLog.subscribe``)."""
+        return await self.log.subscribe(after_seq, event_types, timeout_s, limit)
 
     async def update_traits(self, persona_id: str, traits: Mapping[str, float]) -> None:
         """Change a persona's traits from the next turn on."""
@@ -87,7 +103,12 @@ class LocalRuntime:
     async def restore(self, state: Mapping[str, Any]) -> int:
         """Continue from checkpoint ``state``; return its turn."""
         with gc_paused(freeze=True):
-            return await self.pipeline.restore(state)
+            turn = await self.pipeline.restore(state)
+        # numbered on from the restored history, as a Ray hub given back its window
+        items, first = hub_window(self.pipeline.history, self.log.capacity)
+        self.log.reset(items, first)
+        self._published = turn
+        return turn
 
     # -- reading -------------------------------------------------------------------------------
     async def turn(self) -> int:

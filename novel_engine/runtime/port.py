@@ -16,6 +16,7 @@ from novel_engine.core.report import TurnReport
 from novel_engine.core.scenario import Scenario
 from novel_engine.core.world import WorldState
 from novel_engine.llm.port import LanguageModel
+from novel_engine.runtime.event_log import HubRead
 
 __all__ = ["Runtime", "Runtimes"]
 
@@ -47,6 +48,11 @@ class Runtime(Protocol):
 
     async def update_traits(self, persona_id: str, traits: Mapping[str, float]) -> None:
         """Change a persona's traits from the next turn on."""
+
+    async def subscribe(
+        self, after_seq: int = 0, event_types: Sequence[str] | None = None, timeout_s: float = 10.0, limit: int = 1000
+    ) -> HubRead:
+        """Long-poll the committed turns' items after ``after_seq`` (events, prose, turn_complete)."""
 
     async def checkpoint(self) -> bytes:
         """The encoded checkpoint after the last turn (the state store's form)."""

@@ -188,3 +188,19 @@ def test_pov_chapters_are_the_same_on_ray_as_in_process(ray_session):
             s.close()
     assert told["ray"] == told["local"] and len(told["local"]) == 4
     assert "Wren Ashby" in told["local"][0][1]
+
+
+def test_subscribers_read_the_same_items_on_both_runtimes(ray_session):
+    from novel_engine import Engine
+
+    def items(session):
+        return [{k: v for k, v in i.items() if k != "committed_at"} for i in session.subscribe().items]
+
+    local = Engine().create_session("noir_city", seed=6)
+    on_ray = Engine("ray").create_session("noir_city", seed=6, session_id="same-items", personas_per_actor=3)
+    try:
+        local.run(3)
+        on_ray.run(3)
+        assert items(on_ray) == items(local) and items(local)
+    finally:
+        on_ray.close()

@@ -53,7 +53,7 @@ def test_subscribe_long_polls_until_something_arrives():
 def test_a_rebuilt_window_numbers_on_from_the_sessions_history():
     """hub_window gives what a hub that saw every turn would hold; reset continues its numbering."""
     from novel_engine.api import Engine
-    from novel_engine.runtime.ray.director import hub_items, hub_window
+    from novel_engine.runtime.event_log import hub_items, hub_window
 
     session = Engine().create_session("noir_city", seed=3)
     reports = session.run(4)

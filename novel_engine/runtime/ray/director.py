@@ -11,7 +11,6 @@ back at turn 0 and refuses), and committed turns go to the session's event hub.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,53 +25,13 @@ from novel_engine.core.world import WorldState
 from novel_engine.errors import StateLostError
 from novel_engine.runtime import wire
 from novel_engine.runtime.checkpoint import encode
+from novel_engine.runtime.event_log import hub_items, hub_window
 from novel_engine.runtime.ray.cast import RayCast, RayNarrator
 from novel_engine.runtime.ray.metrics import record_coherence
 from novel_engine.runtime.sharding import ShardPlan
 from novel_engine.runtime.turn import TurnPipeline
 
-__all__ = ["DirectorActor", "hub_items", "hub_window"]
-
-
-def hub_items(report: TurnReport, committed_at: float | None = None) -> list[dict[str, Any]]:
-    """What a turn publishes on the event hub: its events, its prose, then ``turn_complete``.
-
-    ``committed_at``: when the turn was committed (default now).
-    """
-    kinds = {"action": "agent_action", "world": "world_event", "causal": "causal_event"}
-    items: list[dict[str, Any]] = [
-        {"type": kinds.get(e.kind, "world_event"), "turn": report.turn, "event": e.to_dict()} for e in report.events
-    ]
-    items.append({"type": "narrative_update", "turn": report.turn, "prose": report.prose})
-    items.append(
-        {
-            "type": "turn_complete",
-            "turn": report.turn,
-            "tension": report.tension,
-            "events": len(report.events),
-            "milestones": list(report.milestones),
-            "rejected": report.rejected,
-            "repaired": report.repaired,
-            # wall clock, so subscribers can measure delivery
-            "committed_at": time.time() if committed_at is None else committed_at,
-        }
-    )
-    return items
-
-
-def hub_window(reports: Sequence[TurnReport], capacity: int) -> tuple[list[dict[str, Any]], int]:
-    """The items a hub that saw every turn of ``reports`` would hold (its newest ``capacity``),
-    and the sequence number of the first: a turn publishes ``len(events) + 2`` items."""
-    total = sum(len(r.events) + 2 for r in reports)
-    tail: list[list[dict[str, Any]]] = []
-    kept = 0
-    for report in reversed(reports):
-        if kept >= capacity:
-            break
-        tail.append(hub_items(report, committed_at=0.0))  # the commit time of an old turn is not kept
-        kept += len(tail[-1])
-    items = [item for turn in reversed(tail) for item in turn][-capacity:] if tail else []
-    return items, total - len(items) + 1
+__all__ = ["DirectorActor"]
 
 
 @ray.remote

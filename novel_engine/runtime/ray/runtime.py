@@ -252,6 +252,12 @@ class RayRuntime:
         """Change a persona's traits from the next turn on."""
         await self.director.update_traits.remote(persona_id, dict(traits))
 
+    async def subscribe(
+        self, after_seq: int = 0, event_types: Sequence[str] | None = None, timeout_s: float = 10.0, limit: int = 1000
+    ):
+        """Long-poll the session's event hub (see ``EventHub.subscribe``)."""
+        return await self.hub().subscribe.remote(after_seq, event_types, timeout_s, limit)
+
     async def checkpoint(self) -> bytes:
         """The session's encoded checkpoint after its last turn (the in-process runtime's layout)."""
         return await self.director.checkpoint.remote()
