@@ -64,6 +64,23 @@ def _check_turn(role: str, have: int, turn: int) -> None:
         )
 
 
+def _spent(t0: float, t1: float, c0: float, c1: float, wait_cpu: float = 0.0) -> dict[str, float]:
+    """A call's work from ``t0`` to ``t1`` (wall, ``perf_counter``) and ``c0`` to ``c1`` (this
+    thread's CPU), for the benchmarks: ``wall``, ``cpu``, the CPU spent before the work while
+    waiting for inputs (``wait_cpu``), this process's CPU clock now (``process_cpu``: what Ray's
+    own threads spend on the call, unpickling arguments and pickling results, shows in its growth
+    beyond ``cpu``) and the wall clock at the end (``end``: ``time.time``, comparable across
+    processes on one machine). Kept on the actor, read with ``last_timings`` only by a benchmark:
+    a turn makes no extra call for it."""
+    return {
+        "wall": t1 - t0,
+        "cpu": c1 - c0,
+        "wait_cpu": wait_cpu,
+        "process_cpu": time.process_time(),
+        "end": time.time(),
+    }
+
+
 @ray.remote
 class PersonaShard:
     """Hosts some personas: their memories, briefs and decisions.
@@ -109,7 +126,7 @@ class PersonaShard:
         learn_calls(self.model, calls)
         if turn is not None:
             _check_turn("persona shard", self.last_turn, turn)
-        epoch, t0 = self.epoch, time.perf_counter()
+        epoch, t0, c0 = self.epoch, time.perf_counter(), time.thread_time()
         if not isinstance(views, Mapping):
             merged: dict[str, BeliefView] = {}
             for part in await asyncio.gather(*views):
@@ -117,7 +134,7 @@ class PersonaShard:
             views = merged
             if epoch != self.epoch:  # restored while the views were awaited: this call is stale
                 raise StateLostError("persona shard was restored during the turn", role="persona shard", turn=turn)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.thread_time()
         timings: dict[str, float] = {}
         with gc_paused():  # as in process: a turn's short-lived records need no cyclic collection
             apply_patch(self.world, patch)
@@ -126,7 +143,13 @@ class PersonaShard:
         if epoch == self.epoch:
             self.last_turn = self.world.turn + 1
         wire.settle_gc()
-        self.timings = {"wait_views": t1 - t0, "brief": timings["brief"], "decide": timings["decide"]}
+        t2, c2 = time.perf_counter(), time.thread_time()
+        self.timings = {
+            "wait_views": t1 - t0,
+            "brief": timings["brief"],
+            "decide": timings["decide"],
+            **_spent(t1, t2, c1, c2, c1 - c0),
+        }
         return out, take_calls(self.model, self.world.turn + 1)
 
     def snapshot(self, memories: Sequence[Event], turn: int) -> dict[str, list]:
@@ -147,7 +170,8 @@ class PersonaShard:
         return "ok"
 
     def last_timings(self) -> dict[str, float]:
-        """Seconds the last decide call spent waiting for views, briefing and deciding."""
+        """Where the last decide call spent its time: ``wait_views``, ``brief`` and ``decide`` (wall
+        seconds), and the work's wall and CPU seconds and this process's CPU clock (see ``_spent``)."""
         return dict(self.timings)
 
     def node(self) -> str:
@@ -181,14 +205,15 @@ class BeliefStoreShard:
         """The believe phase, with the views split by persona shard: one return value per shard
         (call with ``num_returns=len(deciders)``), so each goes straight to its persona shard."""
         _check_turn("belief shard", self.last_turn, turn)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         with gc_paused():
             views = self.store.absorb_views(perceptions, turn, [pid for ids in deciders for pid in ids])
             self.last_turn = turn
             t1 = time.perf_counter()
             parts = [{pid: views[pid] for pid in ids if pid in views} for ids in deciders]
         wire.settle_gc()
-        self.timings = {"absorb": t1 - t0, "views": time.perf_counter() - t1}
+        t2 = time.perf_counter()
+        self.timings = {"absorb": t1 - t0, "views": t2 - t1, **_spent(t0, t2, c0, time.thread_time())}
         return parts if len(parts) > 1 else parts[0]
 
     def beliefs_of(self, persona_id: str, limit: int = 20) -> list[BeliefSummary]:
@@ -198,7 +223,8 @@ class BeliefStoreShard:
         return self.store.model_of(persona_id)
 
     def last_timings(self) -> dict[str, float]:
-        """Seconds the last absorb call spent absorbing and building views."""
+        """Where the last absorb call spent its time: ``absorb`` and ``views`` (wall seconds), and the
+        work's wall and CPU seconds and this process's CPU clock (see ``_spent``)."""
         return dict(self.timings)
 
     def snapshot(self) -> dict[str, Any]:
@@ -242,6 +268,7 @@ class ChroniclerActor:
         )
         self.last_turn = 0
         self.epoch = 0  # bumped by restore (see PersonaShard)
+        self.timings: dict[str, float] = {}  # where the last narrate call spent its time (benchmarks)
 
     async def narrate(
         self,
@@ -257,15 +284,25 @@ class ChroniclerActor:
         if check:
             _check_turn("chronicler", self.last_turn, context.turn)
         chronicler, epoch = self.chronicler, self.epoch
+        t0, c0 = time.perf_counter(), time.thread_time()
         with gc_paused():
             prose = await chronicler.create_narrative(events, characters, context, impact=impact)
         if epoch == self.epoch:
             self.last_turn = context.turn
         wire.settle_gc()
+        self.timings = _spent(t0, time.perf_counter(), c0, time.thread_time())
         return prose, take_calls(self.model, context.turn)
 
     def narrative(self) -> str:
         return self.chronicler.narrative()
+
+    def last_timings(self) -> dict[str, float]:
+        """The last narrate call's wall and CPU seconds and this process's CPU clock (see ``_spent``)."""
+        return dict(self.timings)
+
+    def node(self) -> str:
+        """The id of the Ray node this actor runs on."""
+        return ray.get_runtime_context().get_node_id()
 
     def narration_fallbacks(self) -> list[tuple[int, str]]:
         return [(f.turn, f.error) for f in self.chronicler.fallbacks]
