@@ -163,6 +163,19 @@ def _parser() -> argparse.ArgumentParser:
     rt.add_argument("--turns", type=_positive, default=3)
     rt.add_argument("--seed", type=seed_arg, default=1)
     rt.add_argument("--out", default="bench-results/runtime.json", help="where to write the JSON figures")
+    rt.add_argument("--shards", type=_positive, default=None, help="persona shards on Ray (default: the runtime's)")
+    rt.add_argument(
+        "--cluster-personas",
+        type=_positive,
+        default=None,
+        dest="cluster_personas",
+        help="cast of the three-node cluster run (default: the smallest --personas)",
+    )
+    rt.add_argument(
+        "--parts",
+        default="compare,llm,small,cluster",
+        help="comma-separated: compare (local and Ray per size), llm, small, cluster",
+    )
     from novel_engine.benchmarks.store import add_bench_parser as add_store_bench  # `bench store`
 
     add_store_bench(bench_sub)
@@ -321,7 +334,8 @@ def _counts(text: str, flag: str, what: str) -> list[int]:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from novel_engine.benchmarks.core import bench_core, bench_runtime
+    from novel_engine.benchmarks.core import bench_core
+    from novel_engine.benchmarks.runtime_bench import bench_runtime
 
     if args.suite == "store":
         from novel_engine.benchmarks.store import cmd_bench_store
@@ -337,7 +351,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     sizes = _counts(args.personas, "--personas", "cast size")
     if args.suite == "runtime":
         bench_runtime(
-            sizes, turns=max(1, args.turns), seed=args.seed, llm_personas=max(1, args.llm_personas), out=args.out
+            sizes,
+            turns=max(1, args.turns),
+            seed=args.seed,
+            llm_personas=max(1, args.llm_personas),
+            out=args.out,
+            shards=args.shards,
+            cluster_personas=args.cluster_personas,
+            parts=[p.strip() for p in args.parts.split(",") if p.strip()],
         )
     else:
         bench_core(

@@ -1,4 +1,5 @@
-"""Benchmarks: ``novel-engine bench core`` measures the in-process engine at growing cast sizes.
+"""Benchmarks: ``novel-engine bench core`` measures the in-process engine at growing cast sizes
+(``bench runtime`` is in :mod:`novel_engine.benchmarks.runtime_bench`).
 
 Each cast size runs in a fresh subprocess, so its peak RSS is its own. Figures: persona-turns per
 second, seconds per turn, peak RSS and seconds per phase (mean over the measured turns). The
@@ -21,7 +22,7 @@ from typing import Any
 
 from novel_engine.errors import BenchmarkError
 
-__all__ = ["bench_core", "measure_core", "bench_runtime", "measure_runtime"]
+__all__ = ["bench_core", "measure_core", "host_calibration", "ideal_turn_seconds"]
 
 
 def measure_core(personas: int, turns: int, seed: int, count_calls: bool = False) -> dict[str, Any]:
@@ -191,97 +192,6 @@ def host_calibration(repeat: int = 5) -> float:
     return round(best, 4)
 
 
-def _ray_rss_mib() -> float:
-    """Resident memory of this driver and every process it started (the Ray instance it runs:
-    GCS, raylet, workers), in MiB; other Ray instances on the machine are not counted."""
-    import psutil
-
-    me = psutil.Process()
-    total = me.memory_info().rss
-    for proc in me.children(recursive=True):
-        try:
-            total += proc.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return round(total / 2**20, 1)
-
-
-def measure_runtime(kind: str, personas: int, turns: int, seed: int) -> dict[str, Any]:
-    """One runtime figure, measured in this process (after one warm-up turn that is not counted).
-
-    kind: ``local`` / ``ray`` (a synthetic cast of ``personas``), ``llm-local`` / ``llm-ray`` (the
-    same with a model of 100 ms per call behind a cap of 64 concurrent calls), ``small`` (a
-    4-to-8-persona built-in story on Ray, one actor per persona).
-    """
-    from novel_engine.api import Engine
-    from novel_engine.llm.wrappers import ConcurrencyLimit
-    from novel_engine.scenarios.synthetic import synthetic
-    from novel_engine.testing.models import SlowModel
-
-    runtime = "local" if kind in ("local", "llm-local") else "ray"
-    model = None
-    cap = 64
-    model_latency_s = 0.1
-    if kind.startswith("llm"):
-        model = SlowModel(latency_s=model_latency_s)
-    settings: dict[str, Any] = {}
-    limiter = None
-    if kind == "llm-ray":
-        # one cap of 64 for the whole cluster: every persona shard asks the same limiter actor
-        from novel_engine.llm.limits import RateLimitedModel
-        from novel_engine.runtime.ray.limiter import cluster_limiter
-        from novel_engine.runtime.ray.runtime import connect
-
-        connect("local")
-        limiter = f"bench-{os.getpid()}"
-        model = RateLimitedModel(model, cluster_limiter(limiter, cap), local_cap=cap)
-    elif kind == "llm-local":
-        model = ConcurrencyLimit(model, cap)
-    # a Ray instance of its own ("local"), never a cluster some other process started on this machine
-    engine = Engine(runtime, model=model, address="local" if runtime == "ray" else None)
-    scenario = "fantasy_world" if kind == "small" else synthetic(personas=personas, seed=seed)
-    t0 = time.perf_counter()
-    session = engine.create_session(scenario, seed=seed, **settings)
-    setup = time.perf_counter() - t0
-    per_turn, calls = [], []
-    phases: dict[str, float] = {}
-    try:
-        session.step()  # warm-up: the first call into each actor imports and loads what it needs
-        for _ in range(turns):
-            t = time.perf_counter()
-            report = session.step()
-            per_turn.append(time.perf_counter() - t)
-            calls.append(sum(1 for e in report.events if e.kind == "action") + 1)  # decisions + narration
-            for k, v in report.timings.items():
-                phases[k] = phases.get(k, 0.0) + v / turns
-        rss = (
-            _ray_rss_mib() if runtime == "ray" else round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-        )
-    finally:
-        session.close()
-        if limiter is not None:
-            from novel_engine.runtime.ray.limiter import kill_limiter
-
-            kill_limiter(limiter)
-    mean = sum(per_turn) / len(per_turn)
-    row = {
-        "kind": kind,
-        "runtime": runtime,
-        "personas": len(session.scenario.personas),
-        "turns": turns,
-        "setup_s": round(setup, 3),
-        "seconds_per_turn": round(mean, 4),
-        "persona_turns_per_s": round(len(session.scenario.personas) / mean, 1),
-        "rss_mib": rss,
-        "phase_seconds": {k: round(v, 4) for k, v in phases.items()},
-    }
-    if kind.startswith("llm"):
-        ideal = [ideal_turn_seconds(c, cap, model_latency_s) for c in calls]
-        row["ideal_seconds_per_turn"] = round(sum(ideal) / len(ideal), 4)
-        row["ratio_to_ideal"] = round(mean / row["ideal_seconds_per_turn"], 3)
-    return row
-
-
 def _run_worker(args: Sequence[str], module: str = "novel_engine.benchmarks.core") -> dict[str, Any]:
     """Run one measurement in a fresh interpreter (``python -m module *args``); return the JSON
     object it printed last.
@@ -313,53 +223,5 @@ def ideal_turn_seconds(calls: int, cap: int, latency_s: float) -> float:
     return math.ceil(max(calls - 1, 0) / cap) * latency_s + latency_s
 
 
-def bench_runtime(
-    sizes: list[int],
-    turns: int = 3,
-    seed: int = 1,
-    llm_personas: int = 1000,
-    out: str | os.PathLike = "bench-results/runtime.json",
-) -> dict[str, Any]:
-    """Ray runtime against the in-process one (same run), the LLM-bound turn, and a small cast."""
-    rows = []
-    for n in sizes:
-        for kind in ("local", "ray"):
-            rows.append(_run_worker(["runtime", kind, str(n), str(turns), str(seed)]))
-            r = rows[-1]
-            print(
-                f"{kind:>9} {n:>8} personas: {r['seconds_per_turn']:8.3f} s/turn "
-                f"{r['persona_turns_per_s']:>10,.0f} persona-turns/s  RSS {r['rss_mib']:8.1f} MiB",
-                flush=True,
-            )
-        local, ray_row = rows[-2], rows[-1]
-        ray_row["ratio_to_local"] = round(ray_row["seconds_per_turn"] / local["seconds_per_turn"], 3)
-        print(f"          ray / local at {n}: {ray_row['ratio_to_local']}x", flush=True)
-    for kind in ("llm-local", "llm-ray"):
-        r = _run_worker(["runtime", kind, str(llm_personas), str(turns), str(seed)])
-        rows.append(r)
-        print(
-            f"{kind:>9} {llm_personas:>8} personas: {r['seconds_per_turn']:8.3f} s/turn, ideal "
-            f"{r['ideal_seconds_per_turn']:.3f} s ({r['ratio_to_ideal']}x)",
-            flush=True,
-        )
-    r = _run_worker(["runtime", "small", "0", str(max(turns, 5)), str(seed)])
-    rows.append(r)
-    print(
-        f"small cast on Ray ({r['personas']} personas, one actor each): {r['seconds_per_turn'] * 1000:.1f} ms/turn",
-        flush=True,
-    )
-    result = {"suite": "runtime", "turns": turns, "seed": seed, "cpu_count": os.cpu_count(), "results": rows}
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {path}")
-    return result
-
-
-if (
-    __name__ == "__main__"
-):  # workers: python -m novel_engine.benchmarks.core N TURNS SEED CALLS | runtime KIND N TURNS SEED
-    if sys.argv[1] == "runtime":
-        print(json.dumps(measure_runtime(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))))
-    else:
-        print(json.dumps(measure_core(*map(int, sys.argv[1:4]), count_calls=sys.argv[4] == "1")))
+if __name__ == "__main__":  # workers: python -m novel_engine.benchmarks.core N TURNS SEED CALLS
+    print(json.dumps(measure_core(*map(int, sys.argv[1:4]), count_calls=sys.argv[4] == "1")))

@@ -1,0 +1,100 @@
+"""Reading a Ray session's shards for the benchmarks, and a multi-node cluster to run one on.
+
+:class:`ShardProbe` asks every shard of a session for its ``last_timings`` after a turn (one
+batched ``ray.get``, made by the benchmark between turns: a normal turn makes no such call) and
+turns them into the per-shard samples :mod:`novel_engine.benchmarks.scaling` reads.
+:func:`bench_cluster` starts a ``ray.cluster_utils.Cluster`` of several nodes on this machine,
+each with a custom resource whose count caps the shards it takes, so the session's shards spread
+over every node.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["ShardProbe", "local_cluster", "SHARD_RESOURCE"]
+
+SHARD_RESOURCE = "bench_shard"  # every node has some; each shard asks one, so a node takes at most its count
+
+
+class ShardProbe:
+    """The shards (and the chronicler) of one Ray session, read after each turn.
+
+    Args:
+        session: a :class:`~novel_engine.session.Session` on the Ray runtime.
+    """
+
+    def __init__(self, session: Any) -> None:
+        import ray
+
+        from novel_engine.runtime.ray.runtime import NAMESPACE
+
+        self._ray = ray
+        rt = session._rt  # the RayRuntime: the benchmark reads its actors by name
+        self.names = [n for n in rt.names if ":persona:" in n or ":belief:" in n or n.endswith(":chronicler")]
+        self.actors = [ray.get_actor(n, namespace=NAMESPACE) for n in self.names]
+        self.nodes = dict(zip(self.names, ray.get([a.node.remote() for a in self.actors])))
+        self._cpu: dict[str, float] = {}
+
+    def read(self) -> tuple[list[dict[str, Any]], float | None]:
+        """The last turn's samples, one per shard (``role``, ``name``, ``node``, ``wall``, ``cpu``,
+        ``process_cpu``: its process's CPU since the previous read, ``wait_views``), and the
+        chronicler's CPU for its narration (None when it has not narrated)."""
+        timings = self._ray.get([a.last_timings.remote() for a in self.actors])
+        samples, narrate_cpu = [], None
+        for name, t in zip(self.names, timings):
+            if not t:
+                continue
+            before, self._cpu[name] = self._cpu.get(name), t["process_cpu"]
+            grew = t["process_cpu"] - before if before is not None else t["cpu"]
+            if name.endswith(":chronicler"):
+                narrate_cpu = t["cpu"]
+                continue
+            samples.append(
+                {
+                    "role": "persona" if ":persona:" in name else "belief",
+                    "name": name,
+                    "node": self.nodes[name],
+                    "wall": t["wall"],
+                    "cpu": t["cpu"],
+                    "process_cpu": max(grew, t["cpu"]),
+                    "wait_views": t.get("wait_views", 0.0),
+                }
+            )
+        return samples, narrate_cpu
+
+
+@contextmanager
+def local_cluster(nodes: int, shards: int) -> Iterator[tuple[str, dict[str, str]]]:
+    """A ``ray.cluster_utils.Cluster`` of ``nodes`` nodes on this machine, this process connected.
+
+    Every node is a real raylet with its own object store, one logical CPU, a resource
+    ``bench_node<i>`` of its own (to tell the nodes apart) and ``SHARD_RESOURCE`` for
+    ``ceil(shards / nodes)`` shards, so shards asking one each (``actor_options``) land on every
+    node. Yields the address and a map from node id to ``bench_node<i>``; shuts the nodes down after.
+    """
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from novel_engine.runtime.ray.runtime import connect
+
+    per_node = math.ceil(shards / nodes)
+    resources = [{SHARD_RESOURCE: per_node, f"bench_node{i}": 1} for i in range(nodes)]
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": resources[0]})
+    try:
+        for res in resources[1:]:
+            cluster.add_node(num_cpus=1, resources=res)
+        cluster.wait_for_nodes()
+        connect(address=cluster.address)
+        names = {}
+        for node in ray.nodes():
+            tag = next((k for k in node.get("Resources", {}) if k.startswith("bench_node")), None)
+            if node.get("Alive") and tag:
+                names[node["NodeID"]] = tag
+        yield cluster.address, names
+    finally:
+        ray.shutdown()
+        cluster.shutdown()

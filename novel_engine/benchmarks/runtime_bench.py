@@ -1,0 +1,270 @@
+"""Benchmarks: ``novel-engine bench runtime``, the Ray runtime beside the in-process one.
+
+Each figure is measured in a fresh interpreter (``python -m novel_engine.benchmarks.runtime_bench
+KIND N TURNS SEED [SHARDS]``), so its memory is its own. Beside the turn times, every Ray row
+says where a turn's time goes and how it would scale (:mod:`novel_engine.benchmarks.scaling`,
+read from the shards between turns by :mod:`novel_engine.benchmarks.ray_probe`), and one run
+plays the same story on a three-node ``ray.cluster_utils.Cluster``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from novel_engine.benchmarks import core
+from novel_engine.benchmarks.core import ideal_turn_seconds
+from novel_engine.errors import BenchmarkError
+
+__all__ = ["bench_runtime", "measure_runtime", "PARTS", "CLUSTER_NODES"]
+
+CLUSTER_NODES = 3  # the multi-node run of ``bench runtime``
+
+
+def _worker(args: Sequence[str]) -> dict[str, Any]:
+    # through ``core`` at call time, so a test can stand in for every worker at once
+    return core._run_worker(list(args), module="novel_engine.benchmarks.runtime_bench")
+
+
+def _ray_rss_mib() -> float:
+    """Resident memory of this driver and every process it started (the Ray instance it runs:
+    GCS, raylet, workers), in MiB; other Ray instances on the machine are not counted."""
+    import psutil
+
+    me = psutil.Process()
+    total = me.memory_info().rss
+    for proc in me.children(recursive=True):
+        try:
+            total += proc.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return round(total / 2**20, 1)
+
+
+def measure_runtime(kind: str, personas: int, turns: int, seed: int, shards: int | None = None) -> dict[str, Any]:
+    """One runtime figure, measured in this process (after one warm-up turn that is not counted).
+
+    kind: ``local`` / ``ray`` (a synthetic cast of ``personas``), ``cluster`` (the same on a
+    three-node ``ray.cluster_utils.Cluster`` started here, shards spread over the nodes),
+    ``llm-local`` / ``llm-ray`` (a model of 100 ms per call behind a cap of 64 concurrent calls),
+    ``small`` (a 4-to-8-persona built-in story on Ray, one actor per persona). ``shards``: the
+    persona shards on Ray (None: the runtime's choice; 3 on the cluster).
+
+    The synthetic kinds report ``story_sha256`` (the Markdown story and every event), the Ray ones
+    ``scaling`` (see :mod:`novel_engine.benchmarks.scaling`), read from the shards between turns.
+    """
+    from contextlib import ExitStack
+
+    from novel_engine.api import Engine
+    from novel_engine.llm.wrappers import ConcurrencyLimit
+    from novel_engine.scenarios.synthetic import synthetic
+    from novel_engine.testing.models import SlowModel
+
+    runtime = "local" if kind in ("local", "llm-local") else "ray"
+    model = None
+    cap = 64
+    model_latency_s = 0.1
+    if kind.startswith("llm"):
+        model = SlowModel(latency_s=model_latency_s)
+    settings: dict[str, Any] = {"persona_shards": shards} if shards and runtime == "ray" else {}
+    limiter = None
+    scenario = "fantasy_world" if kind == "small" else synthetic(personas=personas, seed=seed)
+    stack = ExitStack()
+    address, actor_options, node_names = ("local" if runtime == "ray" else None), None, None
+    if kind == "cluster":
+        from novel_engine.benchmarks.ray_probe import SHARD_RESOURCE, local_cluster
+        from novel_engine.runtime.sharding import plan_shards
+
+        settings["persona_shards"] = shards or CLUSTER_NODES
+        plan = plan_shards([p.id for p in scenario.personas], None, settings["persona_shards"])
+        address, node_names = stack.enter_context(
+            local_cluster(CLUSTER_NODES, len(plan.persona_shards) + len(plan.belief_shards))
+        )
+        actor_options = {"resources": {SHARD_RESOURCE: 1}}
+    if kind == "llm-ray":
+        # one cap of 64 for the whole cluster: every persona shard asks the same limiter actor
+        from novel_engine.llm.limits import RateLimitedModel
+        from novel_engine.runtime.ray.limiter import cluster_limiter
+        from novel_engine.runtime.ray.runtime import connect
+
+        connect("local")
+        limiter = f"bench-{os.getpid()}"
+        model = RateLimitedModel(model, cluster_limiter(limiter, cap), local_cap=cap)
+    elif kind == "llm-local":
+        model = ConcurrencyLimit(model, cap)
+    # a Ray instance of its own ("local" or the cluster started above), never one some other
+    # process started on this machine
+    engine = Engine(runtime, model=model, address=address, actor_options=actor_options)
+    t0 = time.perf_counter()
+    session = engine.create_session(scenario, seed=seed, **settings)
+    setup = time.perf_counter() - t0
+    per_turn, calls, breakdowns = [], [], []
+    phases: dict[str, float] = {}
+    probe = None
+    try:
+        if kind in ("ray", "cluster"):
+            from novel_engine.benchmarks.ray_probe import ShardProbe
+
+            probe = ShardProbe(session)
+        session.step()  # warm-up: the first call into each actor imports and loads what it needs
+        if probe is not None:
+            probe.read()  # the shards' CPU clocks from here on
+        for _ in range(turns):
+            t = time.perf_counter()
+            report = session.step()
+            per_turn.append(time.perf_counter() - t)
+            calls.append(sum(1 for e in report.events if e.kind == "action") + 1)  # decisions + narration
+            for k, v in report.timings.items():
+                phases[k] = phases.get(k, 0.0) + v / turns
+            if probe is not None:
+                samples, narrate_cpu = probe.read()  # between turns: no call of the turn waits for it
+                breakdowns.append((per_turn[-1], dict(report.timings), samples, narrate_cpu))
+        rss = (
+            _ray_rss_mib() if runtime == "ray" else round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        )
+        story = _story_hash(session) if kind in ("local", "ray", "cluster") else None
+    finally:
+        session.close()
+        if limiter is not None:
+            from novel_engine.runtime.ray.limiter import kill_limiter
+
+            kill_limiter(limiter)
+        stack.close()
+    mean = sum(per_turn) / len(per_turn)
+    row = {
+        "kind": kind,
+        "runtime": runtime,
+        "personas": len(session.scenario.personas),
+        "turns": turns,
+        "setup_s": round(setup, 3),
+        "seconds_per_turn": round(mean, 4),
+        "persona_turns_per_s": round(len(session.scenario.personas) / mean, 1),
+        "rss_mib": rss,
+        "phase_seconds": {k: round(v, 4) for k, v in phases.items()},
+    }
+    if story is not None:
+        row["story_sha256"] = story
+    if breakdowns:
+        from novel_engine.benchmarks.scaling import scaling_figures
+
+        row["scaling"] = scaling_figures(breakdowns, node_names)
+    if kind.startswith("llm"):
+        ideal = [ideal_turn_seconds(c, cap, model_latency_s) for c in calls]
+        row["ideal_seconds_per_turn"] = round(sum(ideal) / len(ideal), 4)
+        row["ratio_to_ideal"] = round(mean / row["ideal_seconds_per_turn"], 3)
+    return row
+
+
+def _story_hash(session: Any) -> str:
+    """SHA-256 of the session's story: its Markdown and every event (the same on both runtimes)."""
+    import hashlib
+
+    digest = hashlib.sha256(session.markdown().encode("utf-8"))
+    for event in session.events():
+        digest.update(json.dumps(event.to_dict(), sort_keys=True).encode("utf-8"))
+    return digest.hexdigest()
+
+
+PARTS = ("compare", "llm", "small", "cluster")  # what ``bench runtime`` runs, all by default
+
+
+def bench_runtime(
+    sizes: list[int],
+    turns: int = 3,
+    seed: int = 1,
+    llm_personas: int = 1000,
+    out: str | os.PathLike = "bench-results/runtime.json",
+    *,
+    shards: int | None = None,
+    cluster_personas: int | None = None,
+    parts: Sequence[str] = PARTS,
+) -> dict[str, Any]:
+    """Ray runtime against the in-process one (same run), the LLM-bound turn, a small cast, and a
+    session on a three-node cluster.
+
+    Every Ray row carries ``scaling``: per phase the total CPU over the shards, the slowest
+    shard's (the critical path) and their ratio (the parallelism), the overheads, and the turn
+    projected on K nodes (:func:`novel_engine.benchmarks.scaling.project_turn`). The cluster row
+    (``cluster_personas``, default the smallest size) adds the shards and CPU per node, and
+    ``same_story_as_local`` says whether its story hashes as the in-process one's.
+
+    Args:
+        shards: persona shards on Ray (None: the runtime's choice; 3 on the cluster).
+        parts: which of ``PARTS`` to run (``compare``: local and Ray at each size).
+    """
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise BenchmarkError(f"unknown parts {sorted(unknown)}; choose from {list(PARTS)}")
+    from novel_engine.benchmarks.scaling import describe
+
+    rows = []
+    extra = [str(shards or 0)]
+    local_hash: dict[int, str] = {}
+    for n in sizes if "compare" in parts else ():
+        for kind in ("local", "ray"):
+            rows.append(_worker([kind, str(n), str(turns), str(seed), *extra]))
+            r = rows[-1]
+            print(
+                f"{kind:>9} {n:>8} personas: {r['seconds_per_turn']:8.3f} s/turn "
+                f"{r['persona_turns_per_s']:>10,.0f} persona-turns/s  RSS {r['rss_mib']:8.1f} MiB",
+                flush=True,
+            )
+        local, ray_row = rows[-2], rows[-1]
+        local_hash[n] = local["story_sha256"]
+        ray_row["ratio_to_local"] = round(ray_row["seconds_per_turn"] / local["seconds_per_turn"], 3)
+        ray_row["same_story_as_local"] = ray_row["story_sha256"] == local["story_sha256"]
+        print(f"          ray / local at {n}: {ray_row['ratio_to_local']}x", flush=True)
+        print("\n".join(describe(ray_row)), flush=True)
+    if "llm" in parts:
+        for kind in ("llm-local", "llm-ray"):
+            r = _worker([kind, str(llm_personas), str(turns), str(seed)])
+            rows.append(r)
+            print(
+                f"{kind:>9} {llm_personas:>8} personas: {r['seconds_per_turn']:8.3f} s/turn, ideal "
+                f"{r['ideal_seconds_per_turn']:.3f} s ({r['ratio_to_ideal']}x)",
+                flush=True,
+            )
+    if "small" in parts:
+        r = _worker(["small", "0", str(max(turns, 5)), str(seed)])
+        rows.append(r)
+        print(
+            f"small cast on Ray ({r['personas']} personas, one actor each): {r['seconds_per_turn'] * 1000:.1f} ms/turn",
+            flush=True,
+        )
+    if "cluster" in parts:
+        n = cluster_personas or min(sizes)
+        if n not in local_hash:
+            local_hash[n] = _worker(["local", str(n), str(turns), str(seed)])["story_sha256"]
+        r = _worker(["cluster", str(n), str(turns), str(seed), *extra])
+        r["same_story_as_local"] = r["story_sha256"] == local_hash[n]
+        rows.append(r)
+        print(
+            f"  cluster {n:>8} personas on {CLUSTER_NODES} nodes: {r['seconds_per_turn']:8.3f} s/turn (the nodes share "
+            f"this machine's cores), same story as in process: {r['same_story_as_local']}",
+            flush=True,
+        )
+        print("\n".join(describe(r)), flush=True)
+    result = {
+        "suite": "runtime",
+        "turns": turns,
+        "seed": seed,
+        "cpu_count": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "results": rows,
+    }
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+    return result
+
+
+if __name__ == "__main__":  # a worker: KIND N TURNS SEED [SHARDS]
+    shards = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[5] != "0" else None
+    print(json.dumps(measure_runtime(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), shards)))

@@ -1,0 +1,124 @@
+"""The scaling arithmetic of ``bench runtime``: parallelism, the breakdown of a Ray turn, the
+projection onto K nodes and the work per node (pure, no Ray)."""
+
+from __future__ import annotations
+
+import pytest
+
+from novel_engine.benchmarks.scaling import (
+    mean_breakdown,
+    parallelism,
+    per_node,
+    project_turn,
+    scaling_figures,
+    turn_breakdown,
+    where_time_goes,
+)
+
+DIRECTOR = {
+    "perceive": 0.1,
+    "believe": 0.0,
+    "brief": 0.0,
+    "decide": 1.0,
+    "resolve": 0.3,
+    "narrate": 0.05,
+    "commit": 0.05,
+}
+
+
+def _shard(role, cpu, process_cpu=None, wall=None, wait=0.0, node="n1"):
+    return {
+        "role": role,
+        "node": node,
+        "cpu": cpu,
+        "process_cpu": cpu if process_cpu is None else process_cpu,
+        "wall": cpu if wall is None else wall,
+        "wait_views": wait,
+    }
+
+
+SHARDS = [
+    _shard("belief", 0.1, node="a"),
+    _shard("belief", 0.3, node="b"),
+    _shard("persona", 0.2, process_cpu=0.25, wait=0.3, node="a"),
+    _shard("persona", 0.5, process_cpu=0.55, wait=0.3, node="b"),
+]
+
+
+def test_parallelism_is_total_over_critical_path():
+    assert parallelism(8.0, 1.0) == 8.0
+    assert parallelism(3.0, 3.0) == 1.0
+    assert parallelism(0.0, 0.0) == 1.0  # no work: nothing to share
+
+
+def test_a_turn_breaks_down_into_serial_phases_parallel_phases_and_overheads():
+    b = turn_breakdown(2.0, DIRECTOR, SHARDS, narrate_cpu=0.04)
+    ph = b["phases"]
+    assert ph["believe"]["total_cpu_s"] == pytest.approx(0.4)
+    assert ph["believe"]["critical_path_s"] == pytest.approx(0.3)
+    assert ph["believe"]["parallelism"] == pytest.approx(0.4 / 0.3)
+    assert ph["brief_decide"]["total_cpu_s"] == pytest.approx(0.8)  # process CPU, Ray's threads included
+    assert ph["brief_decide"]["critical_path_s"] == pytest.approx(0.55)
+    assert ph["brief_decide"]["work_cpu_s"] == pytest.approx(0.7)
+    assert ph["brief_decide"]["ray_thread_cpu_s"] == pytest.approx(0.1)
+    assert ph["resolve"] == {
+        "shards": 1,
+        "wall_s": 0.3,
+        "total_cpu_s": 0.3,
+        "critical_path_s": 0.3,
+        "parallelism": 1.0,
+    }
+    assert ph["narrate"]["total_cpu_s"] == pytest.approx(0.04) and ph["narrate"]["wall_s"] == pytest.approx(0.05)
+    assert b["serial_s"] == pytest.approx(0.5)
+    assert b["cast_shard_span_s"] == pytest.approx(0.8)  # waited 0.3 for views, then worked 0.5
+    assert b["cast_overhead_s"] == pytest.approx(0.2)  # the director's 1.0 s span minus the shards' 0.8
+    assert b["driver_overhead_s"] == pytest.approx(0.5)  # 2.0 - 1.0 (cast) - 0.5 (serial)
+    # the whole turn: (serial + all shard CPU) / (serial + the slowest shard of each parallel phase)
+    assert b["turn_parallelism"] == pytest.approx((0.5 + 0.4 + 0.8) / (0.5 + 0.3 + 0.55))
+
+
+def test_the_projection_is_serial_plus_overheads_plus_the_parallel_phases_shared_by_k_cores():
+    b = turn_breakdown(2.0, DIRECTOR, SHARDS)
+    fixed = 0.5 + 0.2 + 0.5
+    assert project_turn(b, 1) == pytest.approx(fixed + 0.4 + 0.8)  # one core does all the shards' work
+    assert project_turn(b, 2) == pytest.approx(fixed + max(0.3, 0.2) + max(0.55, 0.4))
+    # more cores than shards: the slowest shard is the floor
+    assert project_turn(b, 16) == pytest.approx(fixed + 0.3 + 0.55)
+    assert project_turn(b, 1, cores_per_node=2) == pytest.approx(project_turn(b, 2))
+    # never faster with fewer nodes
+    times = [project_turn(b, k) for k in (1, 2, 3, 4, 8)]
+    assert times == sorted(times, reverse=True)
+    with pytest.raises(ValueError):
+        project_turn(b, 0)
+
+
+def test_the_mean_of_turns_keeps_counts_and_recomputes_the_ratios():
+    one = turn_breakdown(2.0, DIRECTOR, SHARDS)
+    two = turn_breakdown(4.0, {**DIRECTOR, "decide": 3.0}, [{**s, "process_cpu": s["process_cpu"] * 3} for s in SHARDS])
+    m = mean_breakdown([one, two])
+    assert m["turn_s"] == pytest.approx(3.0)
+    assert m["phases"]["believe"]["shards"] == 2
+    p = m["phases"]["brief_decide"]
+    assert p["total_cpu_s"] == pytest.approx((0.8 + 2.4) / 2)
+    assert p["parallelism"] == pytest.approx(p["total_cpu_s"] / p["critical_path_s"])
+    assert mean_breakdown([]) == {}
+
+
+def test_work_is_counted_per_node_under_readable_names():
+    nodes = per_node(SHARDS, {"a": "bench_node0", "b": "bench_node1"})
+    assert list(nodes) == ["bench_node0", "bench_node1"]
+    assert nodes["bench_node0"]["shards"] == 2
+    assert nodes["bench_node0"]["cpu_s"] == pytest.approx(0.35)
+    assert nodes["bench_node1"]["roles"] == {"belief": 1, "persona": 1}
+
+
+def test_where_the_time_goes_is_largest_first_and_the_figures_are_per_turn():
+    b = turn_breakdown(2.0, DIRECTOR, SHARDS)
+    parts = where_time_goes(b)
+    assert [s for _, s in parts] == sorted((s for _, s in parts), reverse=True)
+    assert parts[0][0].startswith("brief_decide slowest shard")  # 0.55 s
+    figures = scaling_figures([(2.0, DIRECTOR, SHARDS, None)] * 2, {"a": "A", "b": "B"})
+    assert figures["per_node"]["A"]["shards"] == 2  # per turn, not summed over the two
+    assert figures["per_node"]["A"]["cpu_s"] == pytest.approx(0.35)
+    assert figures["projected_turn_s"]["1"] == pytest.approx(project_turn(b, 1), abs=1e-4)
+    assert set(figures["projected_turn_s"]) == {"1", "2", "3", "4", "8", "16"}
