@@ -11,11 +11,12 @@ over every node.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["ShardProbe", "local_cluster", "SHARD_RESOURCE"]
+__all__ = ["ShardProbe", "DriverClock", "local_cluster", "SHARD_RESOURCE"]
 
 SHARD_RESOURCE = "bench_shard"  # every node has some; each shard asks one, so a node takes at most its count
 
@@ -65,6 +66,39 @@ class ShardProbe:
                 }
             )
         return samples, narrate_cpu
+
+
+class DriverClock:
+    """Times the driver's calls into a Ray session (``step``: the director's turn there and back,
+    ``publish``: the committed turn to the event hub, ``checkpoint``: when one is due) by wrapping
+    them on this session's runtime handle: the benchmark's process only, the actors are untouched.
+
+    Args:
+        session: a :class:`~novel_engine.session.Session` on the Ray runtime.
+    """
+
+    CALLS = ("step", "publish", "checkpoint")
+
+    def __init__(self, session: Any) -> None:
+        self.spent: dict[str, float] = {}
+        rt = session._rt
+        for name in self.CALLS:
+            setattr(rt, name, self._timed(name, getattr(rt, name)))
+
+    def _timed(self, name: str, call: Any) -> Any:
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return await call(*args, **kwargs)
+            finally:
+                self.spent[name] = self.spent.get(name, 0.0) + time.perf_counter() - t
+
+        return timed
+
+    def take(self) -> dict[str, float]:
+        """Seconds per call since the last ``take`` (every call of ``CALLS``, 0.0 when not made)."""
+        out, self.spent = {name: self.spent.get(name, 0.0) for name in self.CALLS}, {}
+        return out
 
 
 @contextmanager

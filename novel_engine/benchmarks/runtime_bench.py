@@ -106,15 +106,16 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int, shards: int
     setup = time.perf_counter() - t0
     per_turn, calls, breakdowns = [], [], []
     phases: dict[str, float] = {}
-    probe = None
+    probe = clock = None
     try:
         if kind in ("ray", "cluster"):
-            from novel_engine.benchmarks.ray_probe import ShardProbe
+            from novel_engine.benchmarks.ray_probe import DriverClock, ShardProbe
 
-            probe = ShardProbe(session)
+            probe, clock = ShardProbe(session), DriverClock(session)
         session.step()  # warm-up: the first call into each actor imports and loads what it needs
         if probe is not None:
             probe.read()  # the shards' CPU clocks from here on
+            clock.take()
         for _ in range(turns):
             t = time.perf_counter()
             report = session.step()
@@ -124,7 +125,7 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int, shards: int
                 phases[k] = phases.get(k, 0.0) + v / turns
             if probe is not None:
                 samples, narrate_cpu = probe.read()  # between turns: no call of the turn waits for it
-                breakdowns.append((per_turn[-1], dict(report.timings), samples, narrate_cpu))
+                breakdowns.append((per_turn[-1], dict(report.timings), samples, narrate_cpu, clock.take()))
         rss = (
             _ray_rss_mib() if runtime == "ray" else round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         )

@@ -68,7 +68,11 @@ def _phase(samples: Sequence[Mapping[str, float]]) -> dict[str, float]:
 
 
 def turn_breakdown(
-    turn_s: float, director: Mapping[str, float], shards: Sequence[Mapping[str, Any]], narrate_cpu: float | None = None
+    turn_s: float,
+    director: Mapping[str, float],
+    shards: Sequence[Mapping[str, Any]],
+    narrate_cpu: float | None = None,
+    driver: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """One Ray turn's figures per phase.
 
@@ -80,6 +84,11 @@ def turn_breakdown(
             timed work), ``process_cpu`` (its process's CPU over the turn), ``wait_views`` (a
             persona shard's wait for its views, wall) and ``node``.
         narrate_cpu: the chronicler's CPU for its narrate call (None: its wall, the director's figure).
+        driver: the driver's seconds in its calls to the session (``step``, ``publish``,
+            ``checkpoint``; see ``ray_probe.DriverClock``): they split ``driver_overhead`` into
+            ``director_call_s`` (the step call beyond the director's phases: the inputs and the
+            report in transit, the director's own work around the pipeline), ``publish_s``,
+            ``checkpoint_s`` and ``store_s`` (the rest: the store's reads and the turn's commit).
     """
     phases: dict[str, dict[str, float]] = {}
     for name in SERIAL:
@@ -95,17 +104,28 @@ def turn_breakdown(
     serial = sum(phases[p]["wall_s"] for p in SERIAL)
     par_total = sum(phases[p]["total_cpu_s"] for p in PARALLEL)
     par_critical = sum(phases[p]["critical_path_s"] for p in PARALLEL)
-    return {
+    driver_overhead = max(0.0, turn_s - cast_wall - serial)
+    out = {
         "turn_s": turn_s,
         "phases": phases,
         "cast_wall_s": cast_wall,
         "cast_shard_span_s": span,
         "views_wait_max_s": max((s.get("wait_views", 0.0) for s in persona), default=0.0),
         "cast_overhead_s": max(0.0, cast_wall - span),
-        "driver_overhead_s": max(0.0, turn_s - cast_wall - serial),
+        "driver_overhead_s": driver_overhead,
         "serial_s": serial,
         "turn_parallelism": parallelism(serial + par_total, serial + par_critical),
     }
+    if driver is not None:
+        call = max(0.0, driver.get("step", 0.0) - cast_wall - serial)
+        publish, checkpoint = driver.get("publish", 0.0), driver.get("checkpoint", 0.0)
+        out["driver"] = {
+            "director_call_s": call,
+            "publish_s": publish,
+            "checkpoint_s": checkpoint,
+            "store_s": max(0.0, driver_overhead - call - publish - checkpoint),
+        }
+    return out
 
 
 def mean_breakdown(turns: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -174,7 +194,18 @@ def where_time_goes(b: Mapping[str, Any]) -> list[tuple[str, float]]:
             )
         )
     items.append(("cast overhead: dispatch, views and results in transit, contention", b["cast_overhead_s"]))
-    items.append(("driver overhead: call to the director, store commit, checkpoint when due", b["driver_overhead_s"]))
+    if "driver" in b:
+        d = b["driver"]
+        items.append(
+            ("driver: the director call beyond its phases (inputs and report in transit)", d["director_call_s"])
+        )
+        items.append(("driver: the turn to the event hub (publish)", d["publish_s"]))
+        items.append(("driver: checkpoint when due", d["checkpoint_s"]))
+        items.append(("driver: the store (head read, turn commit)", d["store_s"]))
+    else:
+        items.append(
+            ("driver overhead: call to the director, store commit, checkpoint when due", b["driver_overhead_s"])
+        )
     return sorted(items, key=lambda kv: -kv[1])
 
 
@@ -190,7 +221,7 @@ def rounded(value: Any, digits: int = 4) -> Any:
 
 
 def scaling_figures(
-    turns: Sequence[tuple[float, Mapping[str, float], Sequence[Mapping[str, Any]], float | None]],
+    turns: Sequence[tuple[Any, ...]],
     node_names: Mapping[str, str] | None = None,
     cores_per_node: int = 1,
 ) -> dict[str, Any]:
@@ -198,11 +229,12 @@ def scaling_figures(
     projected turn on ``PROJECTED_NODES`` nodes (:func:`project_turn`), the shards and CPU seconds
     per turn by node, and where the turn's time goes.
 
-    ``turns``: per measured turn, the driver's wall seconds, the director's timings, the shard
-    samples and the chronicler's narration CPU (see :func:`turn_breakdown`).
+    ``turns``: per measured turn, the arguments of :func:`turn_breakdown` (the driver's wall
+    seconds, the director's timings, the shard samples, the chronicler's narration CPU and,
+    optionally, the driver's calls).
     """
-    b = mean_breakdown([turn_breakdown(t, d, s, n) for t, d, s, n in turns])
-    nodes = per_node([s for _, _, samples, _ in turns for s in samples], node_names)
+    b = mean_breakdown([turn_breakdown(*t) for t in turns])
+    nodes = per_node([s for t in turns for s in t[2]], node_names)
     for row in nodes.values():
         row["cpu_s"] /= len(turns)
         row["shards"] //= len(turns)
@@ -238,6 +270,11 @@ def describe(row: Mapping[str, Any]) -> list[str]:
         f"{b['views_wait_max_s']:.3f}), overhead {b['cast_overhead_s']:.3f}; driver overhead "
         f"{b['driver_overhead_s']:.3f}; turn parallelism {b['turn_parallelism']:.2f}"
     )
+    if "driver" in b:
+        lines.append(
+            "    driver overhead: "
+            + ", ".join(f"{k.removesuffix('_s').replace('_', ' ')} {v:.3f}" for k, v in b["driver"].items())
+        )
     lines.append("    largest first: " + "; ".join(f"{w} {s:.3f}" for w, s in sc["where_time_goes"][:4]))
     lines.append(
         f"    projected turn on K nodes of {sc['projection_cores_per_node']} core(s): "

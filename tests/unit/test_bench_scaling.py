@@ -122,3 +122,16 @@ def test_where_the_time_goes_is_largest_first_and_the_figures_are_per_turn():
     assert figures["per_node"]["A"]["cpu_s"] == pytest.approx(0.35)
     assert figures["projected_turn_s"]["1"] == pytest.approx(project_turn(b, 1), abs=1e-4)
     assert set(figures["projected_turn_s"]) == {"1", "2", "3", "4", "8", "16"}
+
+
+def test_the_driver_overhead_splits_into_its_calls_and_the_store():
+    # the driver's turn 2.0 s: the step call took 1.7 (the director's phases 1.5 of it), publishing
+    # 0.1, no checkpoint: the store's part is what is left of the 0.5 s driver overhead
+    b = turn_breakdown(2.0, DIRECTOR, SHARDS, driver={"step": 1.7, "publish": 0.1, "checkpoint": 0.0})
+    assert b["driver"]["director_call_s"] == pytest.approx(0.2)
+    assert b["driver"]["publish_s"] == pytest.approx(0.1)
+    assert b["driver"]["store_s"] == pytest.approx(0.2)
+    parts = dict(where_time_goes(b))
+    assert parts["driver: the store (head read, turn commit)"] == pytest.approx(0.2)
+    assert not any(k.startswith("driver overhead") for k in parts)  # split, not counted twice
+    assert "driver" not in turn_breakdown(2.0, DIRECTOR, SHARDS)
