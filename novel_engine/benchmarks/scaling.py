@@ -146,7 +146,7 @@ def mean_breakdown(turns: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def project_turn(b: Mapping[str, Any], nodes: int, cores_per_node: int = 1) -> float:
+def project_turn(b: Mapping[str, Any], nodes: int, cores_per_node: int = 1, overheads: bool = True) -> float:
     """The projected wall time of a turn on ``nodes`` nodes of ``cores_per_node`` cores each.
 
     Model: T(K) = serial + overheads + sum over parallel phases of max(C, W / (K * c)), where
@@ -156,12 +156,13 @@ def project_turn(b: Mapping[str, Any], nodes: int, cores_per_node: int = 1) -> f
     over its shards and C its slowest shard's (the critical path). That assumes the shards spread
     evenly over the nodes, each shard runs on one core, and moving data between nodes costs what
     it costs between processes here; a shard count below K * c leaves cores idle, which the max
-    with C accounts for.
+    with C accounts for. ``overheads=False`` leaves the two overheads out: the turn if they were
+    removed.
     """
     if nodes < 1 or cores_per_node < 1:
         raise ValueError("nodes and cores_per_node must be at least 1")
     cores = nodes * cores_per_node
-    t = b["serial_s"] + b["cast_overhead_s"] + b["driver_overhead_s"]
+    t = b["serial_s"] + (b["cast_overhead_s"] + b["driver_overhead_s"] if overheads else 0.0)
     for name in PARALLEL:
         p = b["phases"][name]
         t += max(p["critical_path_s"], p["total_cpu_s"] / cores)
@@ -244,6 +245,9 @@ def scaling_figures(
             "breakdown": b,
             "projection_cores_per_node": cores_per_node,
             "projected_turn_s": {str(k): project_turn(b, k, cores_per_node) for k in PROJECTED_NODES},
+            "projected_without_overheads_s": {
+                str(k): project_turn(b, k, cores_per_node, overheads=False) for k in PROJECTED_NODES
+            },
             "per_node": nodes,
             "where_time_goes": [[what, s] for what, s in where_time_goes(b)],
         }
@@ -279,6 +283,10 @@ def describe(row: Mapping[str, Any]) -> list[str]:
     lines.append(
         f"    projected turn on K nodes of {sc['projection_cores_per_node']} core(s): "
         + ", ".join(f"K={k}: {v:.3f} s" for k, v in sc["projected_turn_s"].items())
+    )
+    lines.append(
+        "    the same without the cast and driver overheads: "
+        + ", ".join(f"K={k}: {v:.3f} s" for k, v in sc["projected_without_overheads_s"].items())
     )
     lines.append(
         "    per node (CPU s/turn): "

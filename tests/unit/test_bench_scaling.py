@@ -88,6 +88,7 @@ def test_the_projection_is_serial_plus_overheads_plus_the_parallel_phases_shared
     # never faster with fewer nodes
     times = [project_turn(b, k) for k in (1, 2, 3, 4, 8)]
     assert times == sorted(times, reverse=True)
+    assert project_turn(b, 2, overheads=False) == pytest.approx(project_turn(b, 2) - 0.2 - 0.5)
     with pytest.raises(ValueError):
         project_turn(b, 0)
 
