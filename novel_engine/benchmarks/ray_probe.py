@@ -63,6 +63,8 @@ class ShardProbe:
                     "cpu": t["cpu"],
                     "process_cpu": max(grew, t["cpu"]),
                     "wait_views": t.get("wait_views", 0.0),
+                    "start": t["start"],
+                    "end": t["end"],
                 }
             )
         return samples, narrate_cpu
@@ -87,6 +89,8 @@ class DriverClock:
 
     def _timed(self, name: str, call: Any) -> Any:
         async def timed(*args: Any, **kwargs: Any) -> Any:
+            if name == "step":
+                self.spent["step_start"] = time.time()  # comparable with the shards' clocks
             t = time.perf_counter()
             try:
                 return await call(*args, **kwargs)
@@ -96,8 +100,12 @@ class DriverClock:
         return timed
 
     def take(self) -> dict[str, float]:
-        """Seconds per call since the last ``take`` (every call of ``CALLS``, 0.0 when not made)."""
-        out, self.spent = {name: self.spent.get(name, 0.0) for name in self.CALLS}, {}
+        """Seconds per call since the last ``take`` (every call of ``CALLS``, 0.0 when not made),
+        and ``step_start``: the wall clock (``time.time``) when the last step call began."""
+        out = {name: self.spent.get(name, 0.0) for name in self.CALLS}
+        if "step_start" in self.spent:
+            out["step_start"] = self.spent["step_start"]
+        self.spent = {}
         return out
 
 

@@ -89,6 +89,12 @@ def turn_breakdown(
             ``director_call_s`` (the step call beyond the director's phases: the inputs and the
             report in transit, the director's own work around the pipeline), ``publish_s``,
             ``checkpoint_s`` and ``store_s`` (the rest: the store's reads and the turn's commit).
+            With ``step_start`` (the wall clock when the step call began) and the shards'
+            ``start`` and ``end`` (wall clocks), the cast overhead splits too: ``cast_dispatch_s``
+            from the cast's start (``step_start`` + perceive, the call to the director taken as
+            instant) to the first shard call running (the director's preparing, pickling and
+            sending the calls), ``cast_results_s`` from the last persona shard's end to the
+            cast's end (the decisions in transit and unpickled in the director).
     """
     phases: dict[str, dict[str, float]] = {}
     for name in SERIAL:
@@ -125,6 +131,12 @@ def turn_breakdown(
             "checkpoint_s": checkpoint,
             "store_s": max(0.0, driver_overhead - call - publish - checkpoint),
         }
+        if "step_start" in driver and persona and all("start" in s for s in shards):
+            cast_start = driver["step_start"] + phases["perceive"]["wall_s"]
+            first = min(s["start"] for s in shards)
+            last = max(s["end"] for s in persona)
+            out["cast_dispatch_s"] = max(0.0, first - cast_start)
+            out["cast_results_s"] = max(0.0, cast_start + cast_wall - last)
     return out
 
 
@@ -274,6 +286,11 @@ def describe(row: Mapping[str, Any]) -> list[str]:
         f"{b['views_wait_max_s']:.3f}), overhead {b['cast_overhead_s']:.3f}; driver overhead "
         f"{b['driver_overhead_s']:.3f}; turn parallelism {b['turn_parallelism']:.2f}"
     )
+    if "cast_dispatch_s" in b:
+        lines.append(
+            f"    cast overhead: first shard call running {b['cast_dispatch_s']:.3f} s after the cast began "
+            f"(dispatch), decisions back {b['cast_results_s']:.3f} s after the last persona shard ended"
+        )
     if "driver" in b:
         lines.append(
             "    driver overhead: "

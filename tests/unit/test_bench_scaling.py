@@ -136,3 +136,15 @@ def test_the_driver_overhead_splits_into_its_calls_and_the_store():
     assert parts["driver: the store (head read, turn commit)"] == pytest.approx(0.2)
     assert not any(k.startswith("driver overhead") for k in parts)  # split, not counted twice
     assert "driver" not in turn_breakdown(2.0, DIRECTOR, SHARDS)
+
+
+def test_the_cast_overhead_splits_into_dispatch_and_results_by_the_wall_clocks():
+    # step began at t=100; perceive 0.1 s, so the cast began at 100.1 and spans 1.0 s (to 101.1);
+    # the first shard call ran at 100.25, the last persona shard ended at 100.95
+    timed = [
+        {**s, "start": 100.25 + 0.1 * i, "end": 100.95 - 0.1 * (s["role"] == "belief")} for i, s in enumerate(SHARDS)
+    ]
+    b = turn_breakdown(2.0, DIRECTOR, timed, driver={"step": 1.7, "step_start": 100.0})
+    assert b["cast_dispatch_s"] == pytest.approx(0.15)
+    assert b["cast_results_s"] == pytest.approx(0.15)
+    assert "cast_dispatch_s" not in turn_breakdown(2.0, DIRECTOR, SHARDS, driver={"step": 1.7})

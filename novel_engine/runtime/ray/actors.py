@@ -64,20 +64,25 @@ def _check_turn(role: str, have: int, turn: int) -> None:
         )
 
 
-def _spent(t0: float, t1: float, c0: float, c1: float, wait_cpu: float = 0.0) -> dict[str, float]:
+def _spent(
+    t0: float, t1: float, c0: float, c1: float, wait_cpu: float = 0.0, began: float | None = None
+) -> dict[str, float]:
     """A call's work from ``t0`` to ``t1`` (wall, ``perf_counter``) and ``c0`` to ``c1`` (this
     thread's CPU), for the benchmarks: ``wall``, ``cpu``, the CPU spent before the work while
     waiting for inputs (``wait_cpu``), this process's CPU clock now (``process_cpu``: what Ray's
     own threads spend on the call, unpickling arguments and pickling results, shows in its growth
-    beyond ``cpu``) and the wall clock at the end (``end``: ``time.time``, comparable across
-    processes on one machine). Kept on the actor, read with ``last_timings`` only by a benchmark:
+    beyond ``cpu``) and the wall clock when the call began running here (``start``; ``began``: its
+    ``perf_counter`` then, default ``t0``) and at the end (``end``), by ``time.time``, comparable
+    across processes on one machine. Kept on the actor, read with ``last_timings`` only by a benchmark:
     a turn makes no extra call for it."""
+    now = time.time()
     return {
         "wall": t1 - t0,
         "cpu": c1 - c0,
         "wait_cpu": wait_cpu,
         "process_cpu": time.process_time(),
-        "end": time.time(),
+        "start": now - (time.perf_counter() - (t0 if began is None else began)),
+        "end": now,
     }
 
 
@@ -148,7 +153,7 @@ class PersonaShard:
             "wait_views": t1 - t0,
             "brief": timings["brief"],
             "decide": timings["decide"],
-            **_spent(t1, t2, c1, c2, c1 - c0),
+            **_spent(t1, t2, c1, c2, c1 - c0, began=t0),
         }
         return out, take_calls(self.model, self.world.turn + 1)
 
