@@ -93,8 +93,10 @@ def turn_breakdown(
             ``start`` and ``end`` (wall clocks), the cast overhead splits too: ``cast_dispatch_s``
             from the cast's start (``step_start`` + perceive, the call to the director taken as
             instant) to the first shard call running (the director's preparing, pickling and
-            sending the calls), ``cast_results_s`` from the last persona shard's end to the
-            cast's end (the decisions in transit and unpickled in the director).
+            sending the calls), ``cast_in_shards_s`` from there to the last persona shard's end,
+            ``cast_results_s`` from then to the cast's end (the decisions in transit and unpickled
+            in the director), and ``persona_start_lag_s``: how long after the first shard call the
+            last persona shard's call began.
     """
     phases: dict[str, dict[str, float]] = {}
     for name in SERIAL:
@@ -137,6 +139,10 @@ def turn_breakdown(
             last = max(s["end"] for s in persona)
             out["cast_dispatch_s"] = max(0.0, first - cast_start)
             out["cast_results_s"] = max(0.0, cast_start + cast_wall - last)
+            out["cast_in_shards_s"] = max(0.0, last - first)
+            # the director sends the belief calls, then builds the patch and the memories, then
+            # sends the persona calls: how much later than the first shard the last persona shard began
+            out["persona_start_lag_s"] = max(0.0, max(s["start"] for s in persona) - first)
     return out
 
 
@@ -288,8 +294,10 @@ def describe(row: Mapping[str, Any]) -> list[str]:
     )
     if "cast_dispatch_s" in b:
         lines.append(
-            f"    cast overhead: first shard call running {b['cast_dispatch_s']:.3f} s after the cast began "
-            f"(dispatch), decisions back {b['cast_results_s']:.3f} s after the last persona shard ended"
+            f"    cast by the wall clocks: first shard call running {b['cast_dispatch_s']:.3f} s after the cast "
+            f"began, the last persona shard's call {b['persona_start_lag_s']:.3f} s after that, shards "
+            f"until the last persona shard's end {b['cast_in_shards_s']:.3f} s, decisions back "
+            f"{b['cast_results_s']:.3f} s later"
         )
     if "driver" in b:
         lines.append(

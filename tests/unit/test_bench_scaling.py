@@ -147,4 +147,6 @@ def test_the_cast_overhead_splits_into_dispatch_and_results_by_the_wall_clocks()
     b = turn_breakdown(2.0, DIRECTOR, timed, driver={"step": 1.7, "step_start": 100.0})
     assert b["cast_dispatch_s"] == pytest.approx(0.15)
     assert b["cast_results_s"] == pytest.approx(0.15)
+    assert b["cast_in_shards_s"] == pytest.approx(0.7)
+    assert b["persona_start_lag_s"] == pytest.approx(0.3)  # the last persona shard began at 100.55
     assert "cast_dispatch_s" not in turn_breakdown(2.0, DIRECTOR, SHARDS, driver={"step": 1.7})
