@@ -205,6 +205,7 @@ def bench_runtime(
     from novel_engine.benchmarks.scaling import describe
 
     rows = []
+    load_before = [round(x, 2) for x in os.getloadavg()]  # the machine is shared: its load is part of the figures
     extra = [str(shards or 0)]
     local_hash: dict[int, str] = {}
     for n in sizes if "compare" in parts else ():
@@ -256,6 +257,7 @@ def bench_runtime(
         "turns": turns,
         "seed": seed,
         "cpu_count": os.cpu_count(),
+        "load_average_before": load_before,
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "results": rows,
     }

@@ -18,7 +18,7 @@ def test_bench_runtime_reports_scaling_and_plays_the_same_story_on_three_nodes(t
     doc = json.loads(out.read_text())
     rows = {r["kind"]: r for r in doc["results"]}
     assert set(rows) == {"local", "ray", "cluster"}
-    assert len(doc["load_average"]) == 3
+    assert len(doc["load_average"]) == len(doc["load_average_before"]) == 3
     local, ray_row, cluster = rows["local"], rows["ray"], rows["cluster"]
     assert ray_row["story_sha256"] == local["story_sha256"] == cluster["story_sha256"]
     assert ray_row["same_story_as_local"] is True and cluster["same_story_as_local"] is True
