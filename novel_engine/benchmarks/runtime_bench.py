@@ -47,6 +47,21 @@ def _ray_rss_mib() -> float:
     return round(total / 2**20, 1)
 
 
+def _all_cpu() -> float:
+    """CPU seconds (user and system) of this process and every process it started: on Ray, the
+    whole instance it runs (raylet, GCS, workers, and the nodes of a cluster started here)."""
+    import psutil
+
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for proc in me.children(recursive=True):
+        try:
+            total += sum(proc.cpu_times()[:2])
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return total
+
+
 def measure_runtime(kind: str, personas: int, turns: int, seed: int, shards: int | None = None) -> dict[str, Any]:
     """One runtime figure, measured in this process (after one warm-up turn that is not counted).
 
@@ -116,10 +131,12 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int, shards: int
         if probe is not None:
             probe.read()  # the shards' CPU clocks from here on
             clock.take()
+        cpu = 0.0
         for _ in range(turns):
-            t = time.perf_counter()
+            c, t = _all_cpu(), time.perf_counter()
             report = session.step()
             per_turn.append(time.perf_counter() - t)
+            cpu += _all_cpu() - c
             calls.append(sum(1 for e in report.events if e.kind == "action") + 1)  # decisions + narration
             for k, v in report.timings.items():
                 phases[k] = phases.get(k, 0.0) + v / turns
@@ -145,6 +162,8 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int, shards: int
         "turns": turns,
         "setup_s": round(setup, 3),
         "seconds_per_turn": round(mean, 4),
+        # the CPU the turn costs, whatever the machine's other load does to the wall time
+        "cpu_seconds_per_turn": round(cpu / turns, 4),
         "persona_turns_per_s": round(len(session.scenario.personas) / mean, 1),
         "rss_mib": rss,
         "phase_seconds": {k: round(v, 4) for k, v in phases.items()},
@@ -213,15 +232,20 @@ def bench_runtime(
             rows.append(_worker([kind, str(n), str(turns), str(seed), *extra]))
             r = rows[-1]
             print(
-                f"{kind:>9} {n:>8} personas: {r['seconds_per_turn']:8.3f} s/turn "
+                f"{kind:>9} {n:>8} personas: {r['seconds_per_turn']:8.3f} s/turn ({r['cpu_seconds_per_turn']:.3f} CPU s, "
+                "all its processes) "
                 f"{r['persona_turns_per_s']:>10,.0f} persona-turns/s  RSS {r['rss_mib']:8.1f} MiB",
                 flush=True,
             )
         local, ray_row = rows[-2], rows[-1]
         local_hash[n] = local["story_sha256"]
         ray_row["ratio_to_local"] = round(ray_row["seconds_per_turn"] / local["seconds_per_turn"], 3)
+        ray_row["cpu_ratio_to_local"] = round(ray_row["cpu_seconds_per_turn"] / local["cpu_seconds_per_turn"], 3)
         ray_row["same_story_as_local"] = ray_row["story_sha256"] == local["story_sha256"]
-        print(f"          ray / local at {n}: {ray_row['ratio_to_local']}x", flush=True)
+        print(
+            f"          ray / local at {n}: {ray_row['ratio_to_local']}x wall, {ray_row['cpu_ratio_to_local']}x CPU",
+            flush=True,
+        )
         print("\n".join(describe(ray_row)), flush=True)
     if "llm" in parts:
         for kind in ("llm-local", "llm-ray"):

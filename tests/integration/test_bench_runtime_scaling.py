@@ -22,6 +22,7 @@ def test_bench_runtime_reports_scaling_and_plays_the_same_story_on_three_nodes(t
     local, ray_row, cluster = rows["local"], rows["ray"], rows["cluster"]
     assert ray_row["story_sha256"] == local["story_sha256"] == cluster["story_sha256"]
     assert ray_row["same_story_as_local"] is True and cluster["same_story_as_local"] is True
+    assert all(r["cpu_seconds_per_turn"] > 0 for r in rows.values()) and ray_row["cpu_ratio_to_local"] > 0
     for row in (ray_row, cluster):
         sc = row["scaling"]
         phases = sc["breakdown"]["phases"]
