@@ -150,7 +150,10 @@ def _tokens(url: str, users: list[tuple[str, str]]) -> list[str]:
 
     tokens = []
     for name, password in users:
-        r = httpx.post(f"{url}/api/v1/auth/login", json={"username": name, "password": password}, timeout=60)
+        try:
+            r = httpx.post(f"{url}/api/v1/auth/login", json={"username": name, "password": password}, timeout=60)
+        except httpx.HTTPError as err:
+            raise BenchmarkError(f"cannot reach the app at {url}: {err}", url=url) from None
         if r.status_code != 200:
             raise BenchmarkError(
                 f"{url} refused the login of {name}, just created in the store ({r.status_code}: {r.text[:200]}); "

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
+from novel_engine.benchmarks.core import _run_worker
+from novel_engine.errors import BenchmarkError
 from serve_app.load_figures import exactly_once, latency_summary, percentile, thin_series, turn_digest
 
 
@@ -56,3 +62,10 @@ def test_exactly_once_finds_lost_doubled_and_different_turns():
     assert not gap["ok"] and gap["gaps"] == ["a"]
     never = exactly_once([_answer("z", _turn(1))], {"z": []})
     assert not never["ok"] and never["missing"] == [["z", 1]]
+
+
+def test_a_failing_load_worker_shows_its_own_error():
+    """The clients' process fails (here: a config without its keys): its error, not the parent's traceback."""
+    with pytest.raises(BenchmarkError, match="KeyError") as err:
+        _run_worker([json.dumps({"duration_s": 1})], module="serve_app.load_driver")
+    assert err.value.details["worker"] == "serve_app.load_driver" and err.value.details["returncode"] != 0
