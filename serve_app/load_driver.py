@@ -158,6 +158,8 @@ async def _delivery(load: _Load, delivered: dict[int, float], arrived: asyncio.E
 
 
 async def _player(load: _Load, http: Any) -> None:
+    from websockets.exceptions import WebSocketException
+
     while not load.over():
         if not load.free:
             await asyncio.sleep(0.05)  # no session free yet: the users are still creating them
@@ -165,6 +167,8 @@ async def _player(load: _Load, http: Any) -> None:
         sid, user = load.free.popleft()
         try:
             await _visit(load, http, sid, load.cfg["tokens"][user])
+        except (OSError, ValueError, KeyError, WebSocketException) as err:  # a socket dropped, a bad frame: go on
+            load.count("ws", f"visit: {type(err).__name__}")
         finally:
             load.free.append((sid, user))
 
