@@ -69,3 +69,14 @@ def test_a_failing_load_worker_shows_its_own_error():
     with pytest.raises(BenchmarkError, match="KeyError") as err:
         _run_worker([json.dumps({"duration_s": 1})], module="serve_app.load_driver")
     assert err.value.details["worker"] == "serve_app.load_driver" and err.value.details["returncode"] != 0
+
+
+def test_the_memory_plot_without_matplotlib_says_how_to_get_it(monkeypatch, tmp_path):
+    import sys
+
+    from serve_app.load_figures import plot_memory
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as on a plain install
+    said = plot_memory([{"t_s": 0, "used_mib": 1, "sessions": 0}], tmp_path / "m.png", "t")
+    assert "matplotlib is not installed" in said and "novel-engine[notebooks]" in said
+    assert not (tmp_path / "m.png").exists()
