@@ -121,7 +121,7 @@ def plot_memory(series: Sequence[Mapping[str, Any]], path: str | Path, title: st
     ax2.plot(t, [p["sessions"] for p in series], color="tab:orange", label="sessions created")
     ax2.set_ylabel("sessions created")
     ax.set_title(title)
-    fig.legend(loc="upper left")
+    fig.legend(loc="lower right", bbox_to_anchor=(0.85, 0.2))  # clear of the title and the rising lines
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
