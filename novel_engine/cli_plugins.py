@@ -9,6 +9,7 @@ imported here: the serve app declares them in ``pyproject.toml``::
 
     [project.entry-points."novel_engine.bench"]
     api = "serve_app.commands:bench_api"
+    load = "serve_app.commands:bench_load"
 
 Each entry point names a function ``register(subparsers) -> handler``: it adds the parser named
 like the entry point to the given subcommands, and returns the function that runs the parsed
@@ -44,6 +45,7 @@ PROMISED: dict[str, dict[str, tuple[str, str]]] = {
     },
     BENCH_SUITES: {
         "api": ("HTTP latency/throughput with 64 clients, WebSocket delivery to 1,000 subscribers", "serve_app"),
+        "load": ("users creating sessions and playing turns for a fixed time, with sockets", "serve_app"),
     },
 }
 

@@ -1,4 +1,5 @@
-"""The commands the serve app adds to ``novel-engine``: ``serve``, ``users create`` and ``bench api``.
+"""The commands the serve app adds to ``novel-engine``: ``serve``, ``users create``, ``bench api`` and
+``bench load``.
 
 ``novel_engine`` never imports the serve app; it finds these through the entry points declared in
 ``pyproject.toml`` (groups ``novel_engine.commands`` and ``novel_engine.bench``, see
@@ -16,7 +17,7 @@ from typing import Any
 from novel_engine.cli_plugins import Handler
 from novel_engine.cli_support import add_store_flags, store_settings
 
-__all__ = ["serve", "users", "bench_api"]
+__all__ = ["serve", "users", "bench_api", "bench_load"]
 
 
 def serve(sub: Any) -> Handler:
@@ -55,3 +56,11 @@ def bench_api(bench_sub: Any) -> Handler:
 
     add_bench_parser(bench_sub)
     return cmd_bench_api
+
+
+def bench_load(bench_sub: Any) -> Handler:
+    """``novel-engine bench load``: users creating and playing sessions for a while (see :mod:`serve_app.bench_load`)."""
+    from serve_app.bench_load import add_load_parser, cmd_bench_load
+
+    add_load_parser(bench_sub)
+    return cmd_bench_load

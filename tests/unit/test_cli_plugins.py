@@ -68,6 +68,7 @@ def test_the_serve_apps_commands_are_declared_as_entry_points():
         (cli_plugins.COMMANDS, "serve"): "serve_app.commands:serve",
         (cli_plugins.COMMANDS, "users"): "serve_app.commands:users",
         (cli_plugins.BENCH_SUITES, "api"): "serve_app.commands:bench_api",
+        (cli_plugins.BENCH_SUITES, "load"): "serve_app.commands:bench_load",
     }, "reinstall (pip install -e .) if pyproject.toml's entry points changed"
     # every promised command is declared, so the documentation and the installed commands agree
     for group, commands in cli_plugins.PROMISED.items():

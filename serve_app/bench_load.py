@@ -1,0 +1,277 @@
+"""``novel-engine bench load``: the served app driven the way its users drive it, for a fixed time.
+
+``--users`` users create ``--sessions`` sessions, evenly spread over ``--ramp`` seconds, while
+``--playing`` players keep playing turns, each on a session nobody else is playing, with a
+WebSocket subscription to it; every turn is followed by a ``GET`` of its session. Figures:
+throughput; p50/p99 of create, turn, GET and WebSocket delivery (from the ``committed_at`` of
+the ``turn_complete`` frame to its receipt); answers by HTTP status (and socket failures);
+memory in use on the whole machine over time (a small series in the JSON, a PNG when matplotlib
+is installed); the load average, since other work on the machine skews every figure. At the end
+the store is read: every turn answered 200 must be stored exactly once, as it was answered.
+
+The app is started here on loopback (its own Ray instance, an embedded store in a temporary
+folder, the offline model), or ``--url`` names a running one; the users are then created in the
+store of the ``--database-url`` (etc.) flags, which must be the server's, as for ``users create``.
+The clients run in a process of their own (:mod:`serve_app.load_driver`); if it fails, its own
+error is printed (:class:`~novel_engine.errors.BenchmarkError`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_load_parser", "cmd_bench_load", "bench_load"]
+
+PASSWORD_BYTES = 18
+
+
+def add_load_parser(bench_sub: Any) -> None:
+    """Add ``bench load`` to the ``bench`` subcommands."""
+    from novel_engine.cli_support import add_store_flags
+
+    p = bench_sub.add_parser("load", help="users creating sessions and playing turns for a fixed time, with sockets")
+    p.add_argument("--users", type=int, default=10, help="users creating and playing sessions (default 10)")
+    p.add_argument("--sessions", type=int, default=1000, help="sessions the users create (default 1000)")
+    p.add_argument("--playing", type=int, default=50, help="sessions played at once (default 50)")
+    p.add_argument("--duration", type=float, default=600.0, help="seconds of load (default 600)")
+    p.add_argument("--ramp", type=float, default=None, help="seconds over which sessions are created (default: half)")
+    p.add_argument("--turns-per-visit", type=int, default=5, dest="turns_per_visit", help="turns per session visit")
+    p.add_argument("--world", default="fantasy_world", help="world_template of the sessions (default fantasy_world)")
+    p.add_argument(
+        "--min-available-mib",
+        type=int,
+        default=2048,
+        dest="min_available_mib",
+        help="stop creating sessions when the machine has less memory available (default 2048)",
+    )
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds before a request counts as timed out")
+    p.add_argument("--url", default=None, help="a running app (default: start one on loopback)")
+    p.add_argument("--out", default="bench-results/load.json", help="where to write the JSON figures")
+    p.add_argument("--png", default=None, help="where to draw memory over time (default: beside --out)")
+    add_store_flags(p)
+
+
+def cmd_bench_load(args: argparse.Namespace) -> int:
+    """Run ``bench load`` from parsed arguments; exit code 1 when the exactly-once check fails."""
+    from novel_engine.cli_support import store_settings
+    from novel_engine.errors import NovelEngineError
+
+    for name in ("users", "sessions", "playing", "duration", "turns_per_visit", "timeout"):
+        if getattr(args, name) <= 0:
+            raise NovelEngineError(f"--{name.replace('_', '-')}: must be more than 0")
+    result = bench_load(
+        users=args.users,
+        sessions=args.sessions,
+        playing=args.playing,
+        duration_s=args.duration,
+        ramp_s=args.ramp,
+        turns_per_visit=args.turns_per_visit,
+        world=args.world,
+        min_available_mib=args.min_available_mib,
+        timeout_s=args.timeout,
+        url=args.url,
+        store=store_settings(args) if args.url else None,
+        out=args.out,
+        png=args.png,
+    )
+    return 0 if result["exactly_once"]["ok"] else 1
+
+
+@contextlib.contextmanager
+def _local_app(users: int, sessions: int) -> Iterator[tuple[str, Any]]:
+    """The app on a free loopback port with an embedded store in a temporary folder: (url, store settings)."""
+    import ray
+    from ray import serve
+
+    from novel_engine.runtime.ray.runtime import connect
+    from novel_engine.storage import StoreSettings
+    from serve_app.app import build_app
+    from serve_app.launcher import _free_port, use_haproxy_ingress
+
+    folder = Path(tempfile.mkdtemp(prefix="novel-engine-bench-load-"))
+    store = StoreSettings(database_url=f"sqlite:///{folder / 'state.db'}", object_store_url=(folder / "obj").as_uri())
+    port = _free_port("127.0.0.1")
+    print("starting Ray and Serve...", file=sys.stderr, flush=True)
+    use_haproxy_ingress()  # as `novel-engine serve` starts it
+    connect("local")  # a Ray instance of its own
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        env = {"NOVEL_ENGINE_JWT_SECRET": secrets.token_urlsafe(48), "NOVEL_ENGINE_RATE_LIMIT_PER_MINUTE": "100000000"}
+        config = {
+            "database_url": store.database_url,
+            "object_store_url": store.object_store_url,
+            "max_sessions_per_user": str(-(-sessions // users)),  # each user may own its share
+            "env": env,
+        }
+        serve.run(build_app(config), name="bench-load", route_prefix="/")
+        yield f"http://127.0.0.1:{port}", store
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+def _create_users(store: Any, count: int) -> list[tuple[str, str]]:
+    """``count`` new users (names unique to this run) in the store; their (name, password)."""
+    from novel_engine.storage import open_store
+    from serve_app.security.access_store import access_for
+    from serve_app.security.users import UserDirectory
+
+    run = secrets.token_hex(3)
+    users = [(f"load-{run}-{i}", secrets.token_urlsafe(PASSWORD_BYTES)) for i in range(count)]
+
+    async def create() -> None:
+        st = open_store(store)
+        await st.open()
+        try:
+            directory = UserDirectory(access_for(st))
+            for name, password in users:
+                await directory.create(name, password)
+        finally:
+            await st.close()
+
+    asyncio.run(create())
+    return users
+
+
+def _tokens(url: str, users: list[tuple[str, str]]) -> list[str]:
+    import httpx
+
+    from novel_engine.errors import BenchmarkError
+
+    tokens = []
+    for name, password in users:
+        try:
+            r = httpx.post(f"{url}/api/v1/auth/login", json={"username": name, "password": password}, timeout=60)
+        except httpx.HTTPError as err:
+            raise BenchmarkError(f"cannot reach the app at {url}: {err}", url=url) from None
+        if r.status_code != 200:
+            raise BenchmarkError(
+                f"{url} refused the login of {name}, just created in the store ({r.status_code}: {r.text[:200]}); "
+                "with --url, give the server's store (--database-url ...)"
+            )
+        tokens.append(r.json()["access_token"])
+    return tokens
+
+
+def _stored_turns(store: Any, session_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each session's turns as the store has them (number, tension, prose)."""
+    from novel_engine.storage import open_store
+
+    async def read() -> dict[str, list[dict[str, Any]]]:
+        st = open_store(store)
+        await st.open()
+        try:
+            return {
+                sid: [{"turn": t.turn, "tension": t.record["tension"], "prose": t.record["prose"]} for t in turns]
+                for sid in session_ids
+                for turns in [await st.turns(sid)]
+            }
+        finally:
+            await st.close()
+
+    return asyncio.run(read())
+
+
+def bench_load(
+    users: int = 10,
+    sessions: int = 1000,
+    playing: int = 50,
+    duration_s: float = 600.0,
+    ramp_s: float | None = None,
+    turns_per_visit: int = 5,
+    world: str = "fantasy_world",
+    min_available_mib: int = 2048,
+    timeout_s: float = 120.0,
+    url: str | None = None,
+    store: Any = None,
+    out: str | os.PathLike = "bench-results/load.json",
+    png: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """Run the load (on an app started here, or the one at ``url`` with its ``store`` settings),
+    check the stored turns, print the figures and write them as JSON to ``out``."""
+    from novel_engine.benchmarks.core import _run_worker
+    from serve_app.load_figures import exactly_once, plot_memory
+
+    with contextlib.ExitStack() as stack:
+        if url is None:
+            url, store = stack.enter_context(_local_app(users, sessions))
+        elif store is None:
+            from novel_engine.storage import StoreSettings
+
+            store = StoreSettings.from_env()  # the NOVEL_ENGINE_* store, as `users create` uses
+        url = url.rstrip("/")
+        tokens = _tokens(url, _create_users(store, users))
+        cfg = {
+            "url": url,
+            "ws_url": url.replace("http", "ws", 1) + "/ws",
+            "tokens": tokens,
+            "users": users,
+            "sessions": sessions,
+            "playing": playing,
+            "duration_s": duration_s,
+            "ramp_s": duration_s / 2 if ramp_s is None else min(ramp_s, duration_s),
+            "turns_per_visit": turns_per_visit,
+            "world": world,
+            "min_available_mib": min_available_mib,
+            "timeout_s": timeout_s,
+            "sample_s": max(0.5, duration_s / 240),
+        }
+        print(f"load on {url}: {users} users, {sessions} sessions, {playing} playing, {duration_s:g} s", flush=True)
+        figures = _run_worker([json.dumps(cfg)], module="serve_app.load_driver")
+        answered = figures.pop("answered")
+        check = exactly_once(answered, _stored_turns(store, sorted({a[0] for a in answered})))
+    result = {
+        "suite": "load",
+        "url": url,
+        "users": users,
+        "sessions": sessions,
+        "playing": playing,
+        "duration_s": duration_s,
+        "world": world,
+        "cpu_count": os.cpu_count(),
+        "python": sys.version.split()[0],
+        **figures,
+        "exactly_once": check,
+        "targets": {"memory_used_gib_1000_sessions": 4, "create_p99_ms": 200, "turn_p50_ms": 100},
+    }
+    path = Path(out)
+    png_path = Path(png) if png else path.with_suffix(".png")
+    title = f"bench load: {users} users, {figures['sessions_created']} sessions, {playing} playing"
+    result["memory"]["png"] = plot_memory(figures["memory"]["series"], png_path, title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    _print(result)
+    print(f"wrote {path}")
+    return result
+
+
+def _print(r: dict[str, Any]) -> None:
+    t, lat = r["throughput"], r["latency"]
+    print(
+        f"{r['sessions_created']} sessions created in {r['elapsed_s']} s"
+        + (f" (creation stopped: {r['creation_stopped']})" if r["creation_stopped"] else "")
+        + f"; {t['turns_per_s']} turns/s, {t['creates_per_s']} creates/s, {t['gets_per_s']} GETs/s"
+    )
+    for kind in ("create", "turn", "get", "ws"):
+        s = lat[kind]
+        print(f"  {kind:>6}: n {s['n']:>6}  p50 {s['p50_ms']:>9} ms  p99 {s['p99_ms']:>9} ms  {r['statuses'][kind]}")
+    m, c = r["memory"], r["exactly_once"]
+    print(f"  memory in use: {m['start_used_mib']} MiB at start, peak {m['peak_used_mib']} MiB ({m['png']})")
+    print(f"  load average at end (1, 5, 15 min): {r['load_average_at_end']} on {r['cpu_count']} CPUs")
+    verdict = ("OK" if c["answered_200"] else "OK (no turn answered: nothing to check)") if c["ok"] else "FAILED"
+    print(
+        f"  exactly once: {verdict}: {c['answered_200']} turns answered 200, {c['stored']} stored, "
+        f"missing {len(c['missing'])}, stored twice {len(c['stored_twice'])}, answered twice "
+        f"{len(c['answered_twice'])}, differ {len(c['differs'])}, gaps {len(c['gaps'])}",
+        flush=True,
+    )
