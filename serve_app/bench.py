@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from novel_engine.benchmarks import write_results
+
 __all__ = ["add_bench_parser", "cmd_bench_api", "bench_api", "percentile"]
 
 
@@ -324,10 +326,7 @@ def bench_api(
         "targets": {"get_p99_ms": 50, "ws_delivery_p99_ms": 100},
         **results,
     }
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {path}")
+    write_results(result, out)
     return result
 
 

@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from novel_engine.benchmarks import write_results
+
 __all__ = ["add_load_parser", "cmd_bench_load", "bench_load"]
 
 PASSWORD_BYTES = 18
@@ -244,14 +246,11 @@ def bench_load(
         "exactly_once": check,
         "targets": {"memory_used_gib_1000_sessions": 4, "create_p99_ms": 200, "turn_p50_ms": 100},
     }
-    path = Path(out)
-    png_path = Path(png) if png else path.with_suffix(".png")
+    png_path = Path(png) if png else Path(out).with_suffix(".png")
     title = f"bench load: {users} users, {figures['sessions_created']} sessions, {playing} playing"
     result["memory"]["png"] = plot_memory(figures["memory"]["series"], png_path, title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     _print(result)
-    print(f"wrote {path}")
+    write_results(result, out)
     return result
 
 

@@ -17,9 +17,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from novel_engine.benchmarks import write_results
 from novel_engine.errors import BenchmarkError
 
 __all__ = ["bench_core", "measure_core", "host_calibration", "ideal_turn_seconds"]
@@ -153,14 +153,11 @@ def bench_core(
         "host_calibration_s": calibration,
         "results": rows,
     }
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(
         f"host speed: a fixed pure-Python workload took {calibration['before']:.4f} s before and "
         f"{calibration['after']:.4f} s after (compare runs on other days or machines relative to it)"
     )
-    print(f"wrote {path}")
+    write_results(result, out)
     return result
 
 

@@ -38,9 +38,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from novel_engine.benchmarks import write_results
 from novel_engine.benchmarks.core import _run_worker, ideal_turn_seconds
 
 __all__ = ["bench_llm", "measure_llm"]
@@ -268,10 +268,7 @@ def bench_llm(
         "cpu_count": os.cpu_count(),
         "results": rows,
     }
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {path}")
+    write_results(result, out)
     return result
 
 

@@ -15,10 +15,9 @@ import resource
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from novel_engine.benchmarks import core
+from novel_engine.benchmarks import core, write_results
 from novel_engine.benchmarks.core import ideal_turn_seconds
 from novel_engine.errors import BenchmarkError
 
@@ -285,10 +284,7 @@ def bench_runtime(
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "results": rows,
     }
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {path}")
+    write_results(result, out)
     return result
 
 

@@ -20,7 +20,6 @@ Checkpoint capture and encode times of each cast size are reported too.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -29,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from novel_engine.benchmarks import write_results
 from novel_engine.cli_support import seed_arg
 
 __all__ = ["add_bench_parser", "cmd_bench_store", "bench_store", "make_payloads", "measure_backend"]
@@ -240,12 +240,9 @@ def bench_store(
         "(SQL read, Parquet encode, object write, record and trim); *_input_mb = the events as JSON, "
         "archive_mb = the Parquet written; p99 is nearest-rank over the commits of each row",
     }
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     for b, why in skipped.items():
         print(f"skipped {b}: {why}")
-    print(f"wrote {path}")
+    write_results(result, out)
     return result
 
 

@@ -10,13 +10,12 @@ are only there to say how long the reading took.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from novel_engine.benchmarks import write_results
 from novel_engine.benchmarks.story_checks import CONTRADICTIONS, StoryFigures, check_story
 
 __all__ = ["play_and_check", "bench_story", "add_bench_parser", "cmd_bench_story"]
@@ -126,10 +125,7 @@ def bench_story(
         f"read {sum(len(s) for s in per.values())} stories in {result['seconds']} s (load average "
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f})"
     )
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
-    print(f"wrote {path}")
+    write_results(result, out)
     return result
 
 
