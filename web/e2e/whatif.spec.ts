@@ -24,7 +24,7 @@ test("fork with a player action, see the tree and switch branches", async ({ pag
   await expect(page.getByRole("heading", { name: forkName, level: 1 })).toBeVisible({ timeout: 90_000 });
   const fid = /#\/sessions\/([^/]+)$/.exec(page.url())![1];
   expect(fid).not.toBe(sid);
-  expect(await chapterTurns(page)).toEqual([1]);
+  await expect.poll(() => chapterTurns(page)).toEqual([1]); // the chapters load after the heading
   const fork = await apiGet(page, `/api/v1/sessions/${fid}`);
   expect(fork.parent).toEqual({ session_id: sid, turn: 1 });
 
