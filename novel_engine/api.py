@@ -17,6 +17,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Coroutine, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from novel_engine.config import SessionSettings, parse_settings
@@ -30,6 +31,7 @@ from novel_engine.runtime.port import Runtime, Runtimes
 from novel_engine.scenarios import load_scenario
 from novel_engine.session import Session
 from novel_engine.storage.runner import StoreRunner
+from novel_engine.storage.settings import StoreSettings
 from novel_engine.tracing import configure_tracing
 
 __all__ = ["Engine", "Session", "TurnReport", "RUNTIMES"]
@@ -37,6 +39,7 @@ __all__ = ["Engine", "Session", "TurnReport", "RUNTIMES"]
 T = TypeVar("T")
 
 RUNTIMES = ("local", "ray")
+IMPLICIT_CHECKPOINT_EVERY = 10  #: the checkpoint period of the in-memory store a Ray engine keeps when given none
 
 
 def _runtimes(name: str, address: str | None, actor_options: Mapping[str, Any] | None, dashboard: bool) -> Runtimes:
@@ -89,7 +92,10 @@ class Engine:
         self._runner: StoreRunner | None = None
         configure_tracing()  # OTLP export of turn spans when OTEL_EXPORTER_OTLP_ENDPOINT is set
         if store is None and self._runtimes.needs_store:
-            store = "memory"
+            # Kept only to rebuild lost actors in this process: no archives, and a checkpoint every
+            # IMPLICIT_CHECKPOINT_EVERY turns (gathering one asks every shard of the session; a
+            # rebuild replays at most that many turns, milliseconds each for a small cast).
+            store = replace(StoreSettings.memory(), checkpoint_every=IMPLICIT_CHECKPOINT_EVERY, archive_every=0)
         if store is not None:
             from novel_engine.storage.manager import UnifiedStateManager, open_store
 
