@@ -1,0 +1,184 @@
+"""What happens to the world besides the personas' acts, and the story's pace.
+
+:class:`Happenings` is the part of the :class:`~novel_engine.agents.director.DirectorAgent` that
+makes world events happen (a user's, a due causal effect, a complication the pacing fires), applies
+their effects, keeps dangers standing for a while, and measures the tension: unresolved threats
+and the protagonists' states as well as the events' intensity.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from typing import Any
+
+from novel_engine.core.events import (
+    Event,
+    InformationFragment,
+    SourceType,
+    WorldEventSpec,
+)
+from novel_engine.core.scenario import ComplicationSpec, Scenario
+from novel_engine.core.world import DANGER_AT, MUSTER_AT, Relationship
+
+__all__ = ["Happenings"]
+
+CALM_TENSION = 0.25  # below this for CALM_TURNS turns running, the director injects a complication
+CALM_TURNS = 2
+STALL_TURNS = 2  # turns after the last milestone or complication before the next complication
+_COMPLICATION_TURN = "complication_turn"  # fact: the turn the director last fired a complication
+
+DANGER_INTENSITY, DANGER_TURNS = 0.6, 3  # a world event this strong leaves its place dangerous for a while
+
+
+class Happenings:
+    """World events, pacing and tension. A mixin of ``DirectorAgent``: it reads and writes the
+    director's ``world``, ``scenario``, ``streams``, tension history, complications and dangers."""
+
+    def _expire_dangers(self, turn: int) -> None:
+        """Dangers (fires, raids) burn for ``DANGER_TURNS`` turns, then die down."""
+        facts = self.world.facts
+        for key in (
+            [k for k, v in facts.items() if k.startswith(DANGER_AT) and isinstance(v, int) and turn - v >= DANGER_TURNS]
+            if self._dangers_possible()
+            else ()
+        ):
+            del facts[key]
+
+    def _dangers_possible(self) -> bool:
+        # scanning every fact each turn costs in a large world: only when a danger was ever set
+        if not self._any_danger:
+            self._any_danger = any(k.startswith(DANGER_AT) for k in self.world.facts)
+        return self._any_danger
+
+    def _happen(
+        self,
+        spec: ComplicationSpec | WorldEventSpec,
+        kind: str,
+        event_id: str,
+        turn: int,
+        causes: tuple[str, ...],
+        events: list[Event],
+        fragments: list[InformationFragment],
+        flags: tuple[str, ...] = (),
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a world or causal event, apply its effects and leave a fragment of it."""
+        world = self.world
+        location = spec.location if spec.location in world.locations else None
+        data = dict(data or {})
+        orders = [e.value for e in spec.effects if e.key == MUSTER_AT]
+        if location is not None and spec.intensity >= DANGER_INTENSITY and not orders:  # an order is no danger
+            world.facts[DANGER_AT + location] = turn  # a standing danger there for DANGER_TURNS turns
+            data["danger_turns"] = DANGER_TURNS  # the event says what it leaves standing, for the telling
+        if orders and isinstance(orders[-1], str) and orders[-1] in world.locations:
+            data["muster_at"] = orders[-1]
+        ev = Event(
+            id=event_id,
+            turn=turn,
+            kind=kind,
+            summary=spec.description,
+            location=location,
+            participants=tuple(s for s in spec.subjects if s in world.personas),
+            causes=causes,
+            intensity=spec.intensity,
+            flags=flags,
+            data=data,
+        )
+        for eff in spec.effects:
+            self._effect(eff)
+        if spec.key:
+            world.facts[spec.key] = spec.value
+        events.append(ev)
+        fragments.append(
+            InformationFragment(
+                id=f"ev:{event_id}",
+                content=spec.description,
+                source_type=SourceType.BROADCAST
+                if spec.visibility.value == "public"
+                else SourceType.DIRECT_OBSERVATION,
+                reliability=0.95,
+                location=location,
+                turn=turn,
+                subjects=tuple(spec.subjects),
+                visibility=spec.visibility,
+                origin="world",
+                key=spec.key or f"event:{kind}",
+                value=spec.value if spec.key else spec.description,
+                valence=-0.6 * spec.intensity,
+                salience=max(0.5, spec.intensity),
+                reach=1,
+            )
+        )
+
+    def _effect(self, eff) -> None:
+        world = self.world
+        p = world.personas.get(eff.target or "")
+        if eff.kind == "set_fact" and eff.key:
+            world.facts[eff.key] = eff.value
+        elif eff.kind == "wound" and p is not None:
+            p.health = max(0.0, p.health - float(eff.value if isinstance(eff.value, (int, float)) else 0.35))
+            self._mark_fallen(p)
+        elif eff.kind == "heal" and p is not None:
+            p.health = min(1.0, p.health + float(eff.value if isinstance(eff.value, (int, float)) else 0.3))
+            self._mark_fallen(p)
+        elif eff.kind == "move" and p is not None and eff.value in world.locations:
+            world.move(p.id, str(eff.value))
+        elif eff.kind == "relationship" and eff.target and "->" in eff.target:
+            a, b = eff.target.split("->", 1)
+            if a in world.personas and b in world.personas and isinstance(eff.value, (int, float)):
+                world.personas[a].relationships.setdefault(b, Relationship()).shift(eff.value, eff.value)
+        elif eff.kind == "tension" and isinstance(eff.value, (int, float)):
+            self._boost += float(eff.value)
+
+    def _pacing(self, turn: int) -> ComplicationSpec | None:
+        """An unused authored complication when the story stalls: tension under ``CALM_TENSION`` for
+        ``CALM_TURNS`` turns, or ``STALL_TURNS`` turns with no milestone reached and no complication."""
+        comps = self.scenario.complications
+        if not comps:
+            return None
+        recent = self.tension_history[-CALM_TURNS:]
+        calm = len(recent) >= CALM_TURNS and max(recent) < CALM_TENSION
+        last = max([0, *self.reached.values()], default=0)
+        fired = self.world.facts.get(_COMPLICATION_TURN, 0)
+        last = max(last, fired if isinstance(fired, int) else 0)
+        if not calm and turn - last <= STALL_TURNS:
+            return None
+        unused = [i for i in range(len(comps)) if i not in self.complications_used]
+        if not unused:
+            return None
+        i = self.streams.choice(unused, turn, "director", "complication")
+        self.complications_used.add(i)
+        return comps[i]
+
+    def _tension(self, events: Sequence[Event], milestones: Sequence[str]) -> float:
+        """Tension from the turn's strongest moments (normalised for the cast), the threats still
+        standing and how the protagonists fare, smoothed over turns."""
+        # the strongest quarter of the turn's events (at least five): in a large cast a handful of
+        # fights among thousands is not a climax
+        k = max(5, len(events) // 4)
+        pulse = sum(heapq.nlargest(k, (e.intensity for e in events))) / k
+        facts = self.world.facts
+        threat = min(1.0, sum(i for key, value, i in self.threats if facts.get(key) == value) / 1.5)
+        personas = self.world.personas
+        leads = [personas[p] for p in self.protagonists if p in personas]
+        hurt = (
+            sum(1.0 if p.health <= 0 else 0.5 if p.health < 0.6 else 0.0 for p in leads) / len(leads) if leads else 0.0
+        )
+        now = min(1.0, 1.2 * (0.5 * pulse + 0.3 * threat + 0.2 * hurt))
+        t = 0.6 * self.tension + 0.4 * now + 0.1 * len(milestones) + self._boost
+        self._boost = 0.0
+        t = round(max(0.0, min(1.0, t)), 6)
+        self.tension_history.append(t)
+        return t
+
+
+def _threats(scenario: Scenario) -> tuple[tuple[str, Any, float], ...]:
+    """The facts that make a standing threat while they hold the value a strong event gave them
+    (the dragon awake, the village burning), with that event's intensity."""
+    out = []
+    specs = [r.then for r in scenario.causal_rules] + list(scenario.complications)
+    for spec in specs:
+        if spec.key and spec.intensity >= 0.6 and scenario.facts.get(spec.key) != spec.value:
+            out.append((spec.key, spec.value, spec.intensity))
+    return tuple(sorted(set(out), key=lambda x: (x[0], str(x[1]))))
