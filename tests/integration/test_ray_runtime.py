@@ -117,6 +117,35 @@ def test_event_hub_orders_events_and_replays_from_a_cursor(ray_session):
         rt.close()
 
 
+def test_the_hub_takes_turns_in_order_and_the_director_fills_a_missed_one(ray_session):
+    """A committed turn goes from the driver straight to the hub; a turn whose predecessor never
+    reached the hub (another driver's publish still on its way) is refused there, and the director,
+    which keeps the history, fills the gap: subscribers see every turn once, in order."""
+    import ray
+
+    from novel_engine.errors import StateLostError
+    from novel_engine.runtime.event_log import hub_items
+    from novel_engine.runtime.ray.runtime import RayRuntime
+
+    rt = RayRuntime.create("hub-order", load_scenario("noir_city"), SessionSettings(seed=3), OfflineModel())
+    try:
+        hub = rt.hub()
+        asyncio.run(rt.step(publish=False))
+        asyncio.run(rt.publish(1))
+        second = asyncio.run(rt.step(publish=False))  # played, but its publish is "lost on the way"
+        third = asyncio.run(rt.step(publish=False))
+        with pytest.raises(StateLostError):
+            ray.get(hub.publish.remote(hub_items(third)))
+        asyncio.run(rt.publish(3))
+        items = ray.get(hub.subscribe.remote(0, None, 0.0, 10_000)).items
+        assert [i["seq"] for i in items] == list(range(1, len(items) + 1))
+        assert [i["turn"] for i in items if i["type"] == "turn_complete"] == [1, 2, 3]
+        last = items[-1]["seq"]
+        assert ray.get(hub.publish.remote(hub_items(second))) == last  # a late publish adds nothing
+    finally:
+        rt.close()
+
+
 def test_shards_spread_over_the_nodes_of_the_cluster(ray_session):
     from novel_engine.runtime.ray.runtime import RayRuntime
 

@@ -341,12 +341,23 @@ class EventHub:
         self.lost = ray.get_runtime_context().was_current_actor_reconstructed
 
     async def publish(self, items: Sequence[dict]) -> int:
-        """Append items; a turn's items are appended once (a retried turn publishes nothing new)."""
+        """Append a turn's items, once (a retried turn publishes nothing new) and in turn order.
+
+        Raises:
+            StateLostError: the hub restarted, or the turn before this one is not here (the
+                director then gives the hub its window back, see ``DirectorActor.publish``).
+        """
         if self.lost:
             raise StateLostError("the event hub restarted and must be restored", role="event hub")
         turn = max((int(i.get("turn") or 0) for i in items), default=0)
         if turn and turn <= self.published_turn:
             return self.log.last_seq
+        if turn > self.published_turn + 1:  # a turn published before its predecessor arrived
+            raise StateLostError(
+                f"the event hub is at turn {self.published_turn} and cannot take turn {turn} yet",
+                role="event hub",
+                have=self.published_turn,
+            )
         self.published_turn = max(self.published_turn, turn)
         seq = self.log.publish(items)
         wire.settle_gc()  # a large cast publishes tens of thousands of items per turn

@@ -25,8 +25,9 @@ from novel_engine.core.perception import BeliefSummary
 from novel_engine.core.report import TurnReport
 from novel_engine.core.scenario import Scenario
 from novel_engine.core.setup import build_world
-from novel_engine.errors import ConfigError, SessionError
+from novel_engine.errors import ConfigError, SessionError, StateLostError
 from novel_engine.llm.port import LanguageModel
+from novel_engine.runtime.event_log import hub_items
 from novel_engine.runtime.ray.actors import BeliefStoreShard, ChroniclerActor, EventHub, PersonaShard
 from novel_engine.runtime.ray.director import DirectorActor
 from novel_engine.runtime.sharding import plan_shards
@@ -126,6 +127,8 @@ class RayRuntime:
         self.kind = "ray"
         self.shared = True  # any driver connected to the cluster plays through these actors
         self.actor_options: dict[str, Any] = {}
+        self._hub: Any = None
+        self._unpublished: TurnReport | None = None  # the last turn played with publish=False
 
     @classmethod
     def create(
@@ -240,12 +243,26 @@ class RayRuntime:
         publish: bool = True,
     ) -> TurnReport:
         """Play one turn (see ``DirectorActor.step``)."""
-        return await self.director.step.remote(
+        report = await self.director.step.remote(
             dict(agent_actions or {}), list(world_events), turn, list(calls) or None, publish
         )
+        self._unpublished = None if publish else report
+        return report
 
     async def publish(self, turn: int) -> None:
-        """Put the committed turn ``turn`` on the session's event hub."""
+        """Put the committed turn ``turn`` on the session's event hub.
+
+        The turn this handle played goes straight to the hub (one round trip, not two through the
+        director); a hub that restarted or missed a turn refuses it, and the director, which keeps
+        the history, gives the hub its window back and publishes.
+        """
+        report, self._unpublished = self._unpublished, None
+        if report is not None and report.turn == turn:
+            try:
+                await self.hub().publish.remote(hub_items(report))
+                return
+            except (StateLostError, ray.exceptions.RayActorError):
+                pass
         await self.director.publish.remote(turn)
 
     async def update_traits(self, persona_id: str, traits: Mapping[str, float]) -> None:
@@ -333,7 +350,9 @@ class RayRuntime:
 
     def hub(self) -> Any:
         """The session's event hub actor (``subscribe(after_seq, event_types, timeout_s)``)."""
-        return self._actor("hub")
+        if self._hub is None:  # a name lookup asks the GCS; the handle stays valid across restarts
+            self._hub = self._actor("hub")
+        return self._hub
 
     def _actor(self, role: str) -> Any:
         return ray.get_actor(_name(self.session_id, role), namespace=NAMESPACE)
