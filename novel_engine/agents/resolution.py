@@ -33,7 +33,7 @@ from novel_engine.core.events import (
 )
 from novel_engine.core.negotiation import AgentNegotiationEngine, NegotiationContext, NegotiationResult
 from novel_engine.core.rng import RandomStreams
-from novel_engine.core.world import PersonaState, WorldState
+from novel_engine.core.world import CLOSED, PersonaState, WorldState
 
 __all__ = ["Resolution", "ActionResolver", "INTENSITY"]
 
@@ -183,6 +183,8 @@ class ActionResolver(Revelations):
         location = target if moving else here
         if moving:
             data["from"], data["to"] = here, target
+            if CLOSED + target in world.facts:  # sealed earlier this turn (or before): no way in
+                outcome, location, data["sealed"] = _BLOCKED, here, True
         elif kind == "speak" or kind == "persuade":
             params = action.parameters
             tells = params.get("tells_key") if params else None
@@ -325,7 +327,7 @@ class ActionResolver(Revelations):
             res.health[actor.id] = 0.15
             if actor.health < 1.0:
                 data["healed"] = True
-        elif kind == "move" or kind == "flee":
+        elif (kind == "move" or kind == "flee") and not data.get("sealed"):
             res.move = data["to"]
         elif kind == "hide" and ok:
             res.hide = True
@@ -384,6 +386,8 @@ class ActionResolver(Revelations):
                     tail = ", but nothing is left to find there"
                 elif outcome is _PARTIAL:
                     tail = ", with little to show"
+            if data.get("sealed"):
+                return f"{a} finds the way to {self._place(data['to'])} sealed"
             return f"{a} {verb} {self._place(location)}{tail}"
         tname = t.name if t is not None else self._name(target)
         if data.get("missing"):
