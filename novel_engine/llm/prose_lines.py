@@ -49,6 +49,7 @@ _YOU = {
 }
 # acts calm enough for a character's catchphrase (not a fight, a flight, a rescue or a failure)
 CALM_ACTS = frozenset({"speak", "persuade", "observe", "investigate", "rest", "move"})
+_SENTENCE_LOWER = re.compile(r"([.!?] )([a-z])")
 _CLAIM_POOLS = {"location_of": "location", "status_of": "status", "hostile": "hostile", "ally": "ally"}
 
 
@@ -234,6 +235,11 @@ class LineMaker:
 
         A line the decider wrote itself (a language model's, not one of the speaker's voice lines)
         is what was said, and is kept."""
+        said = self._line(w, e, action)
+        # a request or goal that opens a sentence of the line opens it with a capital
+        return _SENTENCE_LOWER.sub(lambda m: m.group(1) + m.group(2).upper(), said) if said else said
+
+    def _line(self, w: Any, e: Any, action: str) -> str | None:
         data = e.data or {}
         speaker = self.characters.get(e.actor)
         listener = self.characters.get(e.target) if e.target else None

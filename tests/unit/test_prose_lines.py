@@ -102,7 +102,7 @@ def test_persuasion_asks_its_request_and_the_reply_agrees_with_the_outcome():
         gesture = [t.text.replace("{target}", "Vera Lane") for t in g.pools[f"reaction.persuade.{outcome}"]]
         for seed in range(12):
             text = tell([act(1, "detective", "persuade", "singer", outcome=Outcome(outcome))], people, seed=seed)
-            assert "say what you saw from your window" in text, text
+            assert "ay what you saw from your window" in text, text  # "Say" when it opens a sentence
             assert any(a in text for a in agree) or any(x in text for x in gesture), text
             wrong = "failure" if outcome == "success" else "success"
             assert not any(t.text.rstrip(".!?") in text for t in g.pools[f"replies.persuade.{wrong}"])
