@@ -294,7 +294,7 @@ class DirectorAgent(Happenings):
             fragments.extend(r.fragments)
         report = check.report()
         milestones = self._record(events)
-        self._close_threads(turn, milestones)
+        self._close_threads(turn, milestones, events)
         tension = self._tension(events, milestones)
         if any("pacing" in e.flags for e in events):
             world.facts[_COMPLICATION_TURN] = turn

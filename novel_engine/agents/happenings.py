@@ -194,13 +194,15 @@ class Happenings:
         elif key in self.world.facts:
             del self.world.facts[key]
 
-    def _close_threads(self, turn: int, milestones: list[str]) -> None:
+    def _close_threads(self, turn: int, milestones: list[str], events: Sequence[Event]) -> None:
         """Add ``THREADS_CLOSED`` to the turn's milestones (once) when the story has nothing left
         open: every planted secret uncovered, every authored complication spent, nothing standing
-        (no danger, sealed place, order or fallen persona) and no main goal reached for
-        ``STALL_TURNS`` turns. The main goals still unreached did not happen: the story ends."""
+        (no danger, sealed place, order or fallen persona), no blow struck this turn and no
+        milestone for ``STALL_TURNS`` turns. The main goals still unreached did not happen: the story ends."""
         if THREADS_CLOSED in self.reached or milestones or not self.scenario.complications:
             return
+        if any(e.action_type == "attack" for e in events):
+            return  # not in the middle of a fight
         facts = self.world.facts
         if len(self.complications_used) < len(self.scenario.complications):
             return

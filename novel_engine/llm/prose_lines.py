@@ -119,6 +119,9 @@ _TITLES = frozenset(
 )
 
 
+_TITLED = "(?:" + "|".join(sorted(_TITLES - {"the", "old"})) + r")\.?\s+"
+
+
 def _aim(text: str, listener: CharacterSketch | None = None, speaker: CharacterSketch | None = None) -> str:
     """A goal as the infinitive that follows ``I mean to``: first letter lowered, no end stop, and
     the listener, when it names them, addressed as "you"."""
@@ -148,12 +151,18 @@ def _address(text: str, listener: CharacterSketch, speaker: CharacterSketch | No
     speaker's (told apart by the pronouns of their descriptions; with both alike, a text that names
     the listener again after the pronoun means the speaker: "trade Halloran what he knows for what
     the detective knows"), and the verb after a new "you" or "I" agrees ("you keeps" -> "you keep")."""
-    pattern = re.compile(rf"\b(?:{'|'.join(_refs(listener))})(?P<pos>'s|’s)?\b", re.IGNORECASE)
+    # a title goes with the name it stands before ("keep Sergeant Doyle steering" -> "keep you steering")
+    pattern = re.compile(rf"\b(?:{_TITLED})?(?:{'|'.join(_refs(listener))})(?P<pos>'s|’s)?\b", re.IGNORECASE)
     named = len(pattern.findall(text))
-    if not named:
-        return text
-    text = pattern.sub(lambda m: "your" if m.group("pos") else "you", text)
     mine, yours = _gender(speaker), _gender(listener)
+    if not named:
+        # nobody named: a pronoun of the speaker's alone is the speaker's ("what she saw", said by
+        # the witness to a man); with anyone else named it may be theirs, and is left alone
+        if mine is None or mine == yours or named_in(text[:1].upper() + text[1:]):
+            return text
+        words = [_ME[w] if _PRONOUN_GENDER.get(w) == mine else w for w in text.split(" ")]
+        return _agree(" ".join(words))
+    text = pattern.sub(lambda m: "your" if m.group("pos") else "you", text)
     words = text.split(" ")
     out = []
     for i, w in enumerate(words):
@@ -173,7 +182,11 @@ def _address(text: str, listener: CharacterSketch, speaker: CharacterSketch | No
             out.append(w)
             continue
         out.append(form + w[len(core) :])
-    text = " ".join(out)
+    return _agree(" ".join(out))
+
+
+def _agree(text: str) -> str:
+    """The verb after "you" or "I" agrees with it ("you knows" -> "you know", "I has" -> "I have")."""
     text = re.sub(r"\b(you|I) (is|was|has|does)\b", lambda m: f"{m.group(1)} {_AGREE[m.group(1)][m.group(2)]}", text)
     return re.sub(r"\b(you|I) (\w{2,}[^s\W])s\b", r"\1 \2", text)
 

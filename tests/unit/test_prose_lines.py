@@ -240,3 +240,16 @@ def test_a_goal_said_to_its_listener_keeps_whose_pronoun_is_whose():
     singer = sketch("singer", "Vera Lane", description="A singer; she saw it from her window.")
     assert _address("make Vera Lane say what she saw", singer, reporter) == "make you say what you saw"
     assert _address("keep Vera Lane safe; she has a story", singer, reporter) == "keep you safe; you have a story"
+
+
+def test_a_title_goes_with_the_name_and_a_speakers_own_pronoun_is_hers():
+    from novel_engine.llm.prose_lines import _address
+
+    doyle = sketch("sergeant", "Sergeant Frank Doyle", description="A desk sergeant; he keeps his head down.")
+    varga = sketch("boss", "Leo Varga", description="A club owner; he owns the Lantern.")
+    assert _address("keep Sergeant Doyle quiet", doyle, varga) == "keep you quiet"
+    vera = sketch("singer", "Vera Lane", description="A singer; she saw it from her window.")
+    jack = sketch("detective", "Jack Halloran", description="A detective; he drinks.")
+    assert _address("tell someone what she saw", jack, vera) == "tell someone what I saw"
+    # with someone else named, "her" may be theirs: left alone
+    assert _address("ask how Mirela burned her hands", jack, vera) == "ask how Mirela burned her hands"
