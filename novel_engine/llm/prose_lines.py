@@ -160,7 +160,8 @@ def _address(text: str, listener: CharacterSketch, speaker: CharacterSketch | No
         # the witness to a man); with anyone else named it may be theirs, and is left alone
         if mine is None or mine == yours or named_in(text[:1].upper() + text[1:]):
             return text
-        words = [_ME[w] if _PRONOUN_GENDER.get(w) == mine else w for w in text.split(" ")]
+        words = text.split(" ")
+        words = [_mine(w, words[i + 1 : i + 2]) if _PRONOUN_GENDER.get(w) == mine else w for i, w in enumerate(words)]
         return _agree(" ".join(words))
     text = pattern.sub(lambda m: "your" if m.group("pos") else "you", text)
     words = text.split(" ")
@@ -176,8 +177,7 @@ def _address(text: str, listener: CharacterSketch, speaker: CharacterSketch | No
         if theirs and not (own and later_named):
             form = _YOU[core]
         elif own:
-            nxt = words[i + 1] if i + 1 < len(words) else ""
-            form = "my" if core == "her" and nxt and core == w and nxt not in _NOT_NOUN else _ME[core]
+            form = _mine(w, words[i + 1 : i + 2]) if core == w else _ME[core]
         else:
             out.append(w)
             continue
@@ -189,6 +189,13 @@ def _agree(text: str) -> str:
     """The verb after "you" or "I" agrees with it ("you knows" -> "you know", "I has" -> "I have")."""
     text = re.sub(r"\b(you|I) (is|was|has|does)\b", lambda m: f"{m.group(1)} {_AGREE[m.group(1)][m.group(2)]}", text)
     return re.sub(r"\b(you|I) (\w{2,}[^s\W])s\b", r"\1 \2", text)
+
+
+def _mine(word: str, after: list[str]) -> str:
+    """A third-person pronoun of the speaker's, said by the speaker: "her" before a noun is "my"."""
+    if word == "her" and after and after[0] not in _NOT_NOUN:
+        return "my"
+    return _ME[word]
 
 
 def _gender(sketch: CharacterSketch | None) -> str | None:
@@ -210,7 +217,7 @@ _AGREE = {
 }
 
 
-def _request(goal: str, listener: CharacterSketch | None) -> str | None:
+def _request(goal: str, listener: CharacterSketch | None, speaker: CharacterSketch | None = None) -> str | None:
     """What a persuasion goal asks of its listener, addressed to them, or None."""
     m = _REQUEST.match(strip_end(goal))
     if m is None:
@@ -224,7 +231,7 @@ def _request(goal: str, listener: CharacterSketch | None) -> str | None:
     # "say what she saw from her window": the listener's pronouns (not "the witness to her theft")
     words = [_YOU[w] if w in _YOU and (i == 0 or words[i - 1] not in ("to", "of")) else w for i, w in enumerate(words)]
     what = " ".join(words)
-    return _address(what, listener) if listener is not None else what
+    return _address(what, listener, speaker) if listener is not None else what
 
 
 class LineMaker:
@@ -267,7 +274,7 @@ class LineMaker:
                 return line
         if action in ("speak", "persuade") and speaker is not None:
             aim = speaker.aims.get(e.target or "")
-            request = _request(aim, listener) if aim and action == "persuade" else None
+            request = _request(aim, listener, speaker) if aim and action == "persuade" else None
             if request:
                 return w.say("says.request", {"first": first, "request": request})
             if action == "persuade":

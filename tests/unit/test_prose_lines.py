@@ -251,5 +251,6 @@ def test_a_title_goes_with_the_name_and_a_speakers_own_pronoun_is_hers():
     vera = sketch("singer", "Vera Lane", description="A singer; she saw it from her window.")
     jack = sketch("detective", "Jack Halloran", description="A detective; he drinks.")
     assert _address("tell someone what she saw", jack, vera) == "tell someone what I saw"
+    assert _address("keep her stall quiet", jack, vera) == "keep my stall quiet"
     # with someone else named, "her" may be theirs: left alone
     assert _address("ask how Mirela burned her hands", jack, vera) == "ask how Mirela burned her hands"
