@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from novel_engine.agents.highlights import main_goals
+from novel_engine.agents.highlights import THREADS_CLOSED, main_goals
 from novel_engine.agents.point_of_view import PovChapter, pov_chapters
 from novel_engine.config import SessionSettings
 from novel_engine.core.events import Event
@@ -134,20 +134,20 @@ class Session:
     async def afinished(self) -> bool:
         """Async :attr:`finished`."""
         main = main_goals(self.scenario)
-        if not main:
-            return False
+        if not main and not self.scenario.complications:
+            return False  # nothing can end it: no main goal, and no thread the director can close
         upto, reached = self._reached
         turn = await self._rt.turn()
         if turn != upto:
             newer = await self._rt.reports(after=upto if turn > upto else 0)
             reached = frozenset(m for r in newer for m in r.milestones) | (reached if turn > upto else frozenset())
             self._reached = (turn, reached)
-        return main <= reached
+        return (bool(main) and main <= reached) or THREADS_CLOSED in reached
 
     @property
     def finished(self) -> bool:
-        """Whether the story has ended: every main narrative goal of the scenario is reached (its
-        last chapter ends with an epilogue). A scenario without main goals never ends by itself;
+        """Whether the story has ended: every main narrative goal of the scenario is reached, or
+        every thread has closed (milestone ``threads_closed``); its last chapter ends with an epilogue. A scenario without main goals never ends by itself;
         more turns may still be played."""
         return self._sync(self.afinished())
 

@@ -52,6 +52,7 @@ class WorldContext:
         locations: every place by id (only those the events mention are passed on).
         tension: the story's tension after this turn, in [0, 1].
         ending: the turn reached the last of the story's main goals (its chapter gets an epilogue).
+        peril: the premise's standing threat still holds (the scenario's ``peril`` fact is true).
     """
 
     title: str
@@ -59,6 +60,7 @@ class WorldContext:
     locations: Mapping[str, Location]
     tension: float
     ending: bool = False  # the story's main goals are reached this turn: the chapter ends it
+    peril: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +248,7 @@ class ChroniclerAgent:
             repeats=repeats,
             omitted_kinds=_kinds_left_out(events, highlights) if omitted else (),
             ending=bool(world_context.ending),
+            peril=bool(world_context.peril),
         )
         # a retried turn starts from a clean slate: its earlier chapter and fallback record go
         self.fallbacks = [f for f in self.fallbacks if f.turn != turn]

@@ -40,7 +40,7 @@ from novel_engine.core.events import (
 from novel_engine.core.records import fast_constructor
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.scenario import EventPattern, NarrativeGoalSpec, Scenario
-from novel_engine.core.world import FALLEN, GOALS_DONE, Relationship, WorldState, goal_met
+from novel_engine.core.world import Relationship, WorldState
 from novel_engine.errors import InvalidActionError
 
 __all__ = ["DirectorAgent", "TurnResult", "validate_action", "event_matches"]
@@ -294,6 +294,7 @@ class DirectorAgent(Happenings):
             fragments.extend(r.fragments)
         report = check.report()
         milestones = self._record(events)
+        self._close_threads(turn, milestones, events)
         tension = self._tension(events, milestones)
         if any("pacing" in e.flags for e in events):
             world.facts[_COMPLICATION_TURN] = turn
@@ -431,29 +432,6 @@ class DirectorAgent(Happenings):
                 rel.shift(dt, da)
             if r.move is not None and p.can_act:
                 world.move(actor, r.move)
-
-    def _goals_met(self, ev: Event) -> None:
-        """Mark the actor's goals this act fulfilled (fact ``goals_done:<persona>``: their indices)."""
-        p = self.world.personas[ev.actor]  # type: ignore[index]
-        if not p.goals or ev.outcome is Outcome.BLOCKED or ev.outcome is Outcome.FAILURE:
-            return
-        key = GOALS_DONE + p.id
-        done = self.world.facts.get(key, "")
-        met = [str(i) for i, g in enumerate(p.goals) if goal_met(g, ev, p, self.world)]
-        if met:
-            old = done.split(",") if done else []
-            new = sorted(set(old).union(met), key=int)
-            if new != old:
-                self.world.facts[key] = ",".join(new)
-
-    def _mark_fallen(self, p) -> None:
-        """Keep ``fallen:<persona>`` (where they lie) in step with their health: consequences persist."""
-        key = FALLEN + p.id
-        if p.health <= 0.0:
-            if key not in self.world.facts:
-                self.world.facts[key] = p.location
-        elif key in self.world.facts:
-            del self.world.facts[key]
 
     def _record(self, events: Sequence[Event]) -> list[str]:
         milestones: list[str] = []

@@ -12,20 +12,24 @@ import heapq
 from collections.abc import Sequence
 from typing import Any
 
+from novel_engine.agents.highlights import THREADS_CLOSED
 from novel_engine.core.events import (
     Event,
     InformationFragment,
+    Outcome,
     SourceType,
     WorldEventSpec,
 )
 from novel_engine.core.scenario import ComplicationSpec, Scenario
-from novel_engine.core.world import DANGER_AT, MUSTER_AT, Relationship
+from novel_engine.core.world import CLOSED, DANGER_AT, FALLEN, GOALS_DONE, MUSTER_AT, Relationship, goal_met
 
 __all__ = ["Happenings"]
 
 CALM_TENSION = 0.25  # below this for CALM_TURNS turns running, the director injects a complication
 CALM_TURNS = 2
 STALL_TURNS = 2  # turns after the last milestone or complication before the next complication
+_STANDING = (DANGER_AT, CLOSED, MUSTER_AT, FALLEN)  # what keeps a story open while it stands
+_QUIET = frozenset({"move", "observe", "rest", "hide", "flee"})  # acts that move no story on
 _COMPLICATION_TURN = "complication_turn"  # fact: the turn the director last fired a complication
 
 DANGER_INTENSITY, DANGER_TURNS = 0.6, 3  # a world event this strong leaves its place dangerous for a while
@@ -36,10 +40,15 @@ class Happenings:
     director's ``world``, ``scenario``, ``streams``, tension history, complications and dangers."""
 
     def _expire_dangers(self, turn: int) -> None:
-        """Dangers (fires, raids) burn for ``DANGER_TURNS`` turns, then die down."""
+        """Dangers (fires, raids) burn for ``DANGER_TURNS`` turns, then die down; a place sealed
+        (``closed:<place>``) opens again as long after."""
         facts = self.world.facts
         for key in (
-            [k for k, v in facts.items() if k.startswith(DANGER_AT) and isinstance(v, int) and turn - v >= DANGER_TURNS]
+            [
+                k
+                for k, v in facts.items()
+                if k.startswith((DANGER_AT, CLOSED)) and isinstance(v, int) and turn - v >= DANGER_TURNS
+            ]
             if self._dangers_possible()
             else ()
         ):
@@ -48,7 +57,7 @@ class Happenings:
     def _dangers_possible(self) -> bool:
         # scanning every fact each turn costs in a large world: only when a danger was ever set
         if not self._any_danger:
-            self._any_danger = any(k.startswith(DANGER_AT) for k in self.world.facts)
+            self._any_danger = any(k.startswith((DANGER_AT, CLOSED)) for k in self.world.facts)
         return self._any_danger
 
     def _happen(
@@ -68,7 +77,9 @@ class Happenings:
         location = spec.location if spec.location in world.locations else None
         data = dict(data or {})
         orders = [e.value for e in spec.effects if e.key == MUSTER_AT]
-        if location is not None and spec.intensity >= DANGER_INTENSITY and not orders:  # an order is no danger
+        danger = getattr(spec, "danger", None)  # a WorldEventSpec has none: its strength decides
+        dangerous = spec.intensity >= DANGER_INTENSITY if danger is None else danger
+        if location is not None and dangerous and not orders:  # an order is no danger
             world.facts[DANGER_AT + location] = turn  # a standing danger there for DANGER_TURNS turns
             data["danger_turns"] = DANGER_TURNS  # the event says what it leaves standing, for the telling
         if orders and isinstance(orders[-1], str) and orders[-1] in world.locations:
@@ -115,7 +126,8 @@ class Happenings:
         world = self.world
         p = world.personas.get(eff.target or "")
         if eff.kind == "set_fact" and eff.key:
-            world.facts[eff.key] = eff.value
+            # a place sealed keeps the turn it was sealed, so that it opens again in time
+            world.facts[eff.key] = world.turn + 1 if eff.key.startswith(CLOSED) and eff.value is True else eff.value
         elif eff.kind == "wound" and p is not None:
             p.health = max(0.0, p.health - float(eff.value if isinstance(eff.value, (int, float)) else 0.35))
             self._mark_fallen(p)
@@ -142,7 +154,7 @@ class Happenings:
         last = max([0, *self.reached.values()], default=0)
         fired = self.world.facts.get(_COMPLICATION_TURN, 0)
         last = max(last, fired if isinstance(fired, int) else 0)
-        if not calm and turn - last <= STALL_TURNS:
+        if not calm and turn - last <= STALL_TURNS and not self._lull(turn):
             return None
         unused = [i for i in range(len(comps)) if i not in self.complications_used]
         if not unused:
@@ -150,6 +162,61 @@ class Happenings:
         i = self.streams.choice(unused, turn, "director", "complication")
         self.complications_used.add(i)
         return comps[i]
+
+    def _lull(self, turn: int) -> bool:
+        """Whether the last ``STALL_TURNS`` turns were all watching, walking and resting: however
+        tense the story, nothing moved it (``recent`` holds the last turns' acts)."""
+        quiet = [e for e in self.recent if e.turn >= turn - STALL_TURNS]
+        return len({e.turn for e in quiet}) == STALL_TURNS and all(
+            getattr(e.action_type, "value", e.action_type) in _QUIET or e.outcome.value == "blocked" for e in quiet
+        )
+
+    def _goals_met(self, ev: Event) -> None:
+        """Mark the actor's goals this act fulfilled (fact ``goals_done:<persona>``: their indices)."""
+        p = self.world.personas[ev.actor]  # type: ignore[index]
+        if not p.goals or ev.outcome is Outcome.BLOCKED or ev.outcome is Outcome.FAILURE:
+            return
+        key = GOALS_DONE + p.id
+        done = self.world.facts.get(key, "")
+        met = [str(i) for i, g in enumerate(p.goals) if goal_met(g, ev, p, self.world)]
+        if met:
+            old = done.split(",") if done else []
+            new = sorted(set(old).union(met), key=int)
+            if new != old:
+                self.world.facts[key] = ",".join(new)
+
+    def _mark_fallen(self, p) -> None:
+        """Keep ``fallen:<persona>`` (where they lie) in step with their health: consequences persist."""
+        key = FALLEN + p.id
+        if p.health <= 0.0:
+            if key not in self.world.facts:
+                self.world.facts[key] = p.location
+        elif key in self.world.facts:
+            del self.world.facts[key]
+
+    def _close_threads(self, turn: int, milestones: list[str], events: Sequence[Event]) -> None:
+        """Add ``THREADS_CLOSED`` to the turn's milestones (once) when the story has nothing left
+        open: every planted secret uncovered, every authored complication spent, nothing standing
+        (no danger, sealed place, order or fallen persona), no blow struck this turn and no
+        milestone for ``STALL_TURNS`` turns. The main goals still unreached did not happen: the story ends."""
+        if THREADS_CLOSED in self.reached or milestones or not self.scenario.complications:
+            return
+        if any(e.action_type == "attack" for e in events):
+            return  # not in the middle of a fight
+        facts = self.world.facts
+        if len(self.complications_used) < len(self.scenario.complications):
+            return
+        if turn - max(self.reached.values(), default=0) <= STALL_TURNS:
+            return
+        secrets = [
+            f.id for f in self.scenario.fragments if f.visibility.value == "private" and f.origin not in ("world", "")
+        ]
+        if not secrets or any(not facts.get("uncovered:" + s) for s in secrets):
+            return
+        if any(k.startswith(_STANDING) for k in facts):
+            return
+        self.reached[THREADS_CLOSED] = turn
+        milestones.append(THREADS_CLOSED)
 
     def _tension(self, events: Sequence[Event], milestones: Sequence[str]) -> float:
         """Tension from the turn's strongest moments (normalised for the cast), the threats still
@@ -179,6 +246,8 @@ def _threats(scenario: Scenario) -> tuple[tuple[str, Any, float], ...]:
     out = []
     specs = [r.then for r in scenario.causal_rules] + list(scenario.complications)
     for spec in specs:
+        if spec.danger is False:
+            continue  # news (a glow under the boards, the pumps holding) is no threat
         if spec.key and spec.intensity >= 0.6 and scenario.facts.get(spec.key) != spec.value:
             out.append((spec.key, spec.value, spec.intensity))
     return tuple(sorted(set(out), key=lambda x: (x[0], str(x[1]))))

@@ -13,7 +13,9 @@ from typing import Any
 
 from novel_engine.core.events import Event
 
-__all__ = ["select_highlights", "ends_story", "main_goals"]
+__all__ = ["select_highlights", "ends_story", "main_goals", "THREADS_CLOSED"]
+
+THREADS_CLOSED = "threads_closed"  # the milestone of a story whose threads have all closed (the director's)
 
 
 def main_goals(scenario: Any) -> frozenset[str]:
@@ -22,7 +24,10 @@ def main_goals(scenario: Any) -> frozenset[str]:
 
 
 def ends_story(scenario: Any, reached: Mapping[str, Any] | Sequence[str], milestones: Sequence[str]) -> bool:
-    """Whether this turn's ``milestones`` reached the last of the scenario's main goals."""
+    """Whether this turn's ``milestones`` reached the last of the scenario's main goals, or closed
+    the story's last thread (``THREADS_CLOSED``)."""
+    if THREADS_CLOSED in milestones:
+        return True
     main = main_goals(scenario)
     return bool(main) and any(m in main for m in milestones) and main <= set(reached)
 

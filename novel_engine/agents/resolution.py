@@ -14,9 +14,9 @@ Success chances (before the roll ``u`` in [0, 1); success if ``u < p``, partial 
 - persuade: 0.25 + 0.35 * social_tendency + 0.25 * intelligence + 0.2 * target's trust in the actor,
   +0.2 when the target accepts, capped at partial on a counter-offer, failure on refusal.
 - investigate: 0.3 + 0.6 * intelligence. hide: 0.5 + 0.3 * intelligence + 0.2 * (1 - social_tendency).
-- speak, observe, move, flee and rest always succeed (a refused conversation is blocked).
-
-Difficulty d in [0, 1] shifts every contested chance by -0.3 * (d - 0.5).
+- speak, observe, move, flee and rest always succeed (a refused conversation is blocked; a move into
+  a place sealed, ``closed:<place>``, is blocked). Difficulty d in [0, 1] shifts every contested
+  chance by -0.3 * (d - 0.5).
 """
 
 from __future__ import annotations
@@ -33,22 +33,12 @@ from novel_engine.core.events import (
 )
 from novel_engine.core.negotiation import AgentNegotiationEngine, NegotiationContext, NegotiationResult
 from novel_engine.core.rng import RandomStreams
-from novel_engine.core.world import PersonaState, WorldState
+from novel_engine.core.world import CLOSED, PersonaState, WorldState
 
 __all__ = ["Resolution", "ActionResolver", "INTENSITY"]
 
-INTENSITY = {
-    "attack": 0.75,
-    "flee": 0.5,
-    "help": 0.35,
-    "persuade": 0.3,
-    "investigate": 0.2,
-    "hide": 0.2,
-    "speak": 0.15,
-    "observe": 0.1,
-    "move": 0.1,
-    "rest": 0.05,
-}
+INTENSITY = {"attack": 0.75, "flee": 0.5, "help": 0.35, "persuade": 0.3, "investigate": 0.2, "hide": 0.2}
+INTENSITY.update(speak=0.15, observe=0.1, move=0.1, rest=0.05)
 _KIND = {t: t.value for t in ActionType}  # member -> plain value, without the enum's slow ``.value``
 _FAILURE = Outcome.FAILURE
 _TAIL = {_SUCCESS: "", _PARTIAL: ", with partial success", _FAILURE: " and fails", Outcome.NONE: ""}
@@ -183,6 +173,8 @@ class ActionResolver(Revelations):
         location = target if moving else here
         if moving:
             data["from"], data["to"] = here, target
+            if CLOSED + target in world.facts:
+                outcome, location, data["sealed"] = _BLOCKED, here, True  # sealed this turn or before
         elif kind == "speak" or kind == "persuade":
             params = action.parameters
             tells = params.get("tells_key") if params else None
@@ -325,7 +317,7 @@ class ActionResolver(Revelations):
             res.health[actor.id] = 0.15
             if actor.health < 1.0:
                 data["healed"] = True
-        elif kind == "move" or kind == "flee":
+        elif (kind == "move" or kind == "flee") and not data.get("sealed"):
             res.move = data["to"]
         elif kind == "hide" and ok:
             res.hide = True
@@ -384,6 +376,8 @@ class ActionResolver(Revelations):
                     tail = ", but nothing is left to find there"
                 elif outcome is _PARTIAL:
                     tail = ", with little to show"
+            if data.get("sealed"):
+                return f"{a} finds the way to {self._place(data['to'])} sealed"
             return f"{a} {verb} {self._place(location)}{tail}"
         tname = t.name if t is not None else self._name(target)
         if data.get("missing"):

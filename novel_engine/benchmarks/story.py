@@ -31,10 +31,13 @@ def play_and_check(scenario: Any, seed: int, turns: int) -> StoryFigures:
     try:
         session = engine.create_session(sc, seed=seed)
         reports = session.run(turns)
+        ended = session.finished
         session.close()
     finally:
         engine.close()
-    return check_story(sc, [(r.events, r.prose, r.milestones) for r in reports])
+    figures = check_story(sc, [(r.events, r.prose, r.milestones) for r in reports])
+    figures.ended = int(ended)
+    return figures
 
 
 def _merge(stories: Sequence[StoryFigures]) -> dict[str, Any]:
@@ -47,6 +50,8 @@ def _merge(stories: Sequence[StoryFigures]) -> dict[str, Any]:
                     total.contradictions[kind] += n
             elif k == "examples":
                 total.examples.extend(v[: max(0, 6 - len(total.examples))])
+            elif k == "longest_lull":
+                total.longest_lull = max(total.longest_lull, v)
             else:
                 setattr(total, k, getattr(total, k) + v)
     out = total.to_dict()
@@ -71,7 +76,8 @@ def _line(name: str, m: dict[str, Any]) -> str:
         f"complications {m['complications_fired_per_story']}  verbatim quotes {pct(m['verbatim_quote_ratio'])}  "
         f"templates {pct(m['template_ratio'])}  milestones holding {pct(m['milestones_holding_ratio'])} "
         f"({m['milestones']})  standing forgotten {m['standing_forgotten']}/{m['standing']}  "
-        f"calm under threat {m['calm_under_threat']}"
+        f"calm under threat {m['calm_under_threat']}  pronoun slips {m['pronoun_slips']}  "
+        f"voice misfits {m['voice_misfits']}  longest lull {m['longest_lull']}  ended {m['ended']}"
     )
 
 

@@ -10,7 +10,10 @@ and returns :class:`StoryFigures`:
   (``absent_target``), a move to a place that is not next door (``non_neighbour_move``), something
   learnt that is not kept where it was found (``remote_knowledge``), a line spoken by someone down
   or away (``absent_speaker``), an event told before its cause (``effect_before_cause``), a
-  milestone whose condition does not hold (``milestone_without_content``);
+  milestone whose condition does not hold (``milestone_without_content``), a blow at someone already
+  down (``attack_on_fallen``), a move into a place sealed (a ``closed:<place>`` fact) in the last
+  three turns (``sealed_move``), news the scenario marks ``danger: false`` left standing as a
+  danger (``news_as_danger``);
 - repeats: a persona doing the same action to the same target as the turn before, without progress
   (a search that finds something, a blow that wounds, help that heals, news not told before);
 - bounces: A, B, A, B in a persona's places;
@@ -21,8 +24,11 @@ and returns :class:`StoryFigures`:
 - standing conditions the story told (a fall, a place struck by a fire, raid or hazard) that held
   into later chapters, and a wound whose bearer appears in later chapters while still hurt; of
   them, those never mentioned again while they held (``standing_forgotten``);
-- sentences of calm (peace, quiet, all systems green) in a chapter while a danger stands
-  (``calm_under_threat``): the atmosphere contradicting a standing threat.
+- sentences of calm (peace, quiet, all systems green) in a chapter while a danger stands, or while
+  the scenario's ``peril`` fact holds (``calm_under_threat``): the atmosphere contradicting a threat;
+- quoted lines whose "you" or "I" takes a third-person verb (``pronoun_slips``), voice lines quoted
+  in a turn their speaker only fought, fled, helped or failed (``voice_misfits``), and the longest
+  lull: turns running with no world event and nothing but moves, watching, rest and hiding.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from novel_engine.agents.director import event_matches  # a pattern match, not a coherence verdict
+from novel_engine.agents.highlights import THREADS_CLOSED
 from novel_engine.benchmarks.story_standing import StandingReader, norm_text
 from novel_engine.core.causal_effects import condition_holds
 from novel_engine.core.events import Event
@@ -50,6 +57,9 @@ CONTRADICTIONS = (
     "absent_speaker",
     "effect_before_cause",
     "milestone_without_content",
+    "attack_on_fallen",
+    "sealed_move",
+    "news_as_danger",
 )
 _PERSONA_ACTS = frozenset({"attack", "help", "persuade", "speak"})
 _MOVES = frozenset({"move", "flee"})
@@ -57,6 +67,9 @@ _QUOTE = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
 # a sentence ends at a stop (and a closing quote), not at a title's ("Dr. Lin Sato" is one name)
 _SENTENCE = re.compile(r"(?<=[.!?…])(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bSt\.)(?<!\bLt\.)[\"”’]?\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_SLIP = re.compile(r"\b(?:you|I) (?:is|has|does|(?!always\b|perhaps\b|towards\b|across\b|unless\b)\w{2,}[^s\W]s)\b")
+_CALM_ACTS = frozenset({"speak", "persuade", "observe", "investigate", "rest", "move"})
+_QUIET_ACTS = frozenset({"move", "observe", "rest", "hide", "flee"})
 
 
 @dataclass
@@ -82,6 +95,10 @@ class StoryFigures:
     standing: int = 0  # conditions told that held into a later chapter
     standing_forgotten: int = 0  # of them, never mentioned again while they held
     calm_under_threat: int = 0  # calm sentences in chapters while a danger stood
+    pronoun_slips: int = 0  # quoted "you knows", "I has": a goal turned to the listener badly
+    voice_misfits: int = 0  # a speaker's scenario voice line quoted in a turn it fought, fled or failed
+    longest_lull: int = 0  # most turns running with nothing but walking, watching, resting and hiding
+    ended: int = 0  # the story ended by itself (an epilogue) before the turns ran out
 
     def to_dict(self) -> dict[str, Any]:
         """The figures and the ratios derived from them."""
@@ -157,6 +174,13 @@ class _Reader:
         target = ev.target if kind in _PERSONA_ACTS else None
         if target is not None and not data.get("missing") and self.at.get(target) != self.at.get(actor):
             self.flag("absent_target", ev, f"{target} is at {self.at.get(target)}, not {self.at.get(actor)}")
+        if kind == "attack" and target is not None and self.down(target) and not data.get("missing"):
+            self.flag("attack_on_fallen", ev, f"{target} is already down")
+        if kind in _MOVES and not blocked and self.facts.get("closed:" + str(ev.location)) is not None:
+            if ev.turn - int(self.facts["closed:" + str(ev.location)]) < 3:
+                self.flag(
+                    "sealed_move", ev, f"{ev.location} was sealed on turn {self.facts['closed:' + str(ev.location)]}"
+                )
         if ev.dialogue and self.down(actor):
             self.flag("absent_speaker", ev, f"{actor} speaks while down")
         if data.get("reply") and target is not None and (self.down(target) or self.at.get(target) != start):
@@ -183,8 +207,12 @@ class _Reader:
             return
         if spec.key:
             self.facts[spec.key] = spec.value
+        if getattr(spec, "danger", None) is False and ev.data.get("danger_turns"):
+            self.flag("news_as_danger", ev, "news the scenario says is no danger")
         for eff in spec.effects:
-            if eff.kind == "set_fact" and eff.key:
+            if eff.kind == "set_fact" and eff.key and eff.key.startswith("closed:"):
+                self.facts[eff.key] = ev.turn  # sealed this turn (the reader's own clock)
+            elif eff.kind == "set_fact" and eff.key:
                 self.facts[eff.key] = eff.value
             elif eff.kind == "move" and eff.target in self.at and eff.value in self.neighbours:
                 self.at[eff.target] = str(eff.value)
@@ -282,6 +310,8 @@ def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, 
     uncovered: set[str] = set()
     fired: set[str] = set()
     voice = {norm_text(v) for p in scenario.personas for v in p.voice}
+    voice_of = {norm_text(v): p.id for p in scenario.personas for v in p.voice}
+    lull = 0
     names = _names(scenario)
     templates: set[str] = set()
     standing = StandingReader(scenario, reader)
@@ -309,6 +339,8 @@ def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, 
                 if item in owners and owners[item] != ev.actor:
                     uncovered.add(item)
         for gid in milestones:
+            if gid == THREADS_CLOSED:
+                continue  # the director's own verdict, not an authored goal (bench story counts the ending)
             f.milestones += 1
             goal = goals.get(gid)
             hit = (
@@ -324,9 +356,22 @@ def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, 
                     events[0] if events else Event("-", 0, "world", gid),
                     f"milestone {gid} has no event or fact behind it",
                 )
+        calm_actors = {
+            ev.actor
+            for ev in events
+            if ev.actor and ev.action_type in _CALM_ACTS and ev.outcome.value not in ("failure", "blocked")
+        }
         for q in _QUOTE.findall(prose):
             f.quotes += 1
             f.quotes_verbatim += norm_text(q) in voice
+            f.pronoun_slips += bool(_SLIP.search(q))
+            owner = voice_of.get(norm_text(q))
+            f.voice_misfits += (
+                owner is not None and any(ev.actor == owner for ev in events) and owner not in calm_actors
+            )
+        quiet = bool(events) and all(ev.kind == "action" and ev.action_type in _QUIET_ACTS for ev in events)
+        lull = lull + 1 if quiet else 0
+        f.longest_lull = max(f.longest_lull, lull)
         sentences = [s for s in _SENTENCE.split(prose.replace("\n", " ")) if len(s.strip()) > 3]
         for s in sentences:
             f.sentences += 1

@@ -62,10 +62,15 @@ class StandingReader:
         self.places = {l.id: l.name[4:] if l.name.startswith("The ") else l.name for l in scenario.locations}
         self.open: list[dict[str, Any]] = []
         self.done: list[dict[str, Any]] = []
+        self.peril = getattr(scenario, "peril", None)  # a fact that, while true, is the premise's own threat
+        self.peril_before = bool(self.peril and scenario.facts.get(self.peril))
 
     def _orders(self, ev: Event) -> bool:
         spec = self.r.rules.get(ev.data.get("rule_id")) if ev.kind == "causal" else self.r.complications.get(ev.summary)
-        return spec is not None and any(e.key == "muster_at" for e in spec.effects)
+        # an order is no danger, nor is news the scenario says is none
+        return spec is not None and (
+            getattr(spec, "danger", None) is False or any(e.key == "muster_at" for e in spec.effects)
+        )
 
     def chapter(
         self, turn: int, events: Sequence[Event], prose: str, sentences: list[str], down_before: set[str]
@@ -91,6 +96,9 @@ class StandingReader:
             c["stood"] = True
             c["mentioned"] = c["mentioned"] or c["text"].lower() in low
             threat = threat or c["kind"] == "danger"
+        # the premise's threat as the chapter began (a turn that ends it may open under it)
+        threat = threat or bool(self.peril and self.peril_before)
+        self.peril_before = bool(self.peril and self.r.facts.get(self.peril))
         if threat:
             f = self.r.f
             for s in sentences:

@@ -133,6 +133,7 @@ class BeliefModel:
         "_negativity",
         "_rank",
         "_stale",
+        "_falls",
     )
 
     def __init__(self, agent_id: str, *, capacity: int = 64, trust: Mapping[str, float] | None = None) -> None:
@@ -152,6 +153,8 @@ class BeliefModel:
         # while re-sorting every key of every persona each turn was a large part of the turn).
         self._rank: list[tuple[float, int, str]] | None = None  # None: not ranked yet
         self._stale: list[str] = []  # keys updated since the ranking was last brought up to date
+        # status_of:<persona> keys ever told "incapacitated": news of a fall stays in view (see beliefs)
+        self._falls: set[str] = set()
         self._trust: dict[str, float] = {}
         self._factor: dict[str, float] = {}  # source -> f(source), kept in step with _trust
         self._biases: dict[str, float] = {}
@@ -268,6 +271,8 @@ class BeliefModel:
         if not 0.0 <= reliability <= 1.0:
             raise NovelEngineError(f"reliability must be in [0, 1], got {reliability!r}", key=key)
         vk = value if value.__class__ is str else vkey(value)
+        if vk == "incapacitated" and key.startswith("status_of:"):
+            self._falls.add(key)
         state = self._keys.get(key)
         decay, w = self._weigh(state, vk, source, reliability, turn, valence)
         if certain:
@@ -372,6 +377,18 @@ class BeliefModel:
         for _, _, k in top:
             st = keys[k]
             out.append(st.summary or summary(k, st))  # a summary is never falsy
+        if self._falls and limit is not None and len(rank) > limit:
+            # whoever it believes has fallen stays in mind among its leading beliefs, however
+            # unsure: a fall is what friends act on (a healer goes to the fallen knight)
+            shown = {b.key for b in out}
+            for k in sorted(self._falls):
+                st = keys.get(k)
+                if st is None:
+                    self._falls.discard(k)  # evicted
+                elif k not in shown:
+                    b = st.summary or summary(k, st)
+                    if b.value == "incapacitated":
+                        out.append(b)
         return out
 
     def _unrank(self, entry: tuple[float, int, str]) -> None:
@@ -519,5 +536,7 @@ class BeliefModel:
             state = KeyState(vkey(entry["anchor"]), entry["last_turn"], None, 0.0, [x for t in records for x in t])
             state.restore_support([(vkey(value), support) for value, support in entry["support"]])
             model._keys[entry["key"]] = state
+            if entry["key"].startswith("status_of:"):
+                model._falls.add(entry["key"])
         model._reindex()
         return model

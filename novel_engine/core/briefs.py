@@ -18,7 +18,7 @@ from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perce
 from novel_engine.core.records import fast_constructor
 from novel_engine.core.routes import HopTrees
 from novel_engine.core.standing import standing_goals
-from novel_engine.core.world import DANGER_AT, FALLEN, SEARCHED_OUT, Goal, WorldState
+from novel_engine.core.world import CLOSED, DANGER_AT, FALLEN, SEARCHED_OUT, Goal, WorldState
 
 if TYPE_CHECKING:  # the belief model is only needed for type hints here
     from novel_engine.core.beliefs import BeliefModel
@@ -239,7 +239,10 @@ class TurnBriefFactory:
             else self._perceived(perceptions, beliefs)
         )
         if belief_summary is not None:
-            belief_summary = tuple(belief_summary[: lim.beliefs])
+            # past the limit come only the falls a belief model keeps in view (BeliefModel.beliefs)
+            belief_summary = tuple(belief_summary[: lim.beliefs]) + tuple(
+                b for b in belief_summary[lim.beliefs :] if b.value == "incapacitated"
+            )
         else:
             belief_summary = tuple(beliefs.beliefs(lim.beliefs)) if beliefs is not None else ()
         memories = tuple(previous_actions)
@@ -258,6 +261,9 @@ class TurnBriefFactory:
         goals = standing_goals(me, world_state, belief_summary, self._fallen) if facts or me.goals else ()
         conditions: tuple[str, ...] = ()
         if facts:
+            hops = actions.get("move")
+            if hops and any(CLOSED + h in facts for h in hops):  # nobody sets out for a sealed place
+                actions["move"] = actions["flee"] = tuple(h for h in hops if CLOSED + h not in facts)
             if facts.get(DANGER_AT + here) is not None:
                 conditions = ("danger",)
             if facts.get(SEARCHED_OUT + here):

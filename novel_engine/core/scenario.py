@@ -206,6 +206,9 @@ class ComplicationSpec(_Model):
     value: Scalar = True
     subjects: list[Id] = Field(default_factory=list)
     effects: list[Effect] = Field(default_factory=list)
+    # whether it leaves its place dangerous for a while (None: when it is strong); a discovery or
+    # a relief (a glow under the boards, the pumps holding) is strong news but no danger
+    danger: bool | None = None
 
 
 class Scenario(_Model):
@@ -216,6 +219,9 @@ class Scenario(_Model):
     description: str = Field(default="", max_length=4000)
     seed: Seed = 0
     difficulty: Unit = 0.5
+    # a fact that, while true, is the premise's standing threat (a reactor failing, a siege): no
+    # chapter opens on a calm station while it holds
+    peril: str | None = None
     llm: Literal["offline", "gemini", "openai"] | None = None
     facts: dict[str, Scalar] = Field(default_factory=dict)
     locations: list[LocationSpec] = Field(min_length=1)

@@ -29,6 +29,7 @@ __all__ = [
     "SEARCHED_OUT",
     "SUSPECTS",
     "MUSTER_AT",
+    "CLOSED",
     "goal_met",
 ]
 
@@ -42,6 +43,7 @@ DANGER_AT = "danger_at:"  # danger_at:<place> = the turn a fire, raid or storm s
 SEARCHED_OUT = "searched_out:"  # searched_out:<place> = True: nothing left to find there
 SUSPECTS = "suspects:"  # suspects:<persona> = whom what it found points to (to confront)
 MUSTER_AT = "muster_at"  # the place an order sends everyone to (an evacuation)
+CLOSED = "closed:"  # closed:<place> = the turn it was sealed (bulkheads, a barred gate): nobody gets in
 
 
 @dataclass(frozen=True, slots=True)

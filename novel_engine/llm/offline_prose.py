@@ -133,7 +133,7 @@ class _Writer(StandingWriter, EventWriter):
             base["title"] = inp.title
         self.threats, struck = self.threat_places()
         band = tension_band(inp.tension)
-        if band == "calm" and (self.threats or struck):
+        if band == "calm" and (self.threats or struck or inp.peril):
             band = "rising"  # no peaceful dawn over a burning village
         chunks = self.chunks()
         remote = self.place_standing({e.location for _, evs, _ in chunks for e in evs if e.location})

@@ -114,6 +114,7 @@ class NarrationInput:
     omitted_kinds: tuple[tuple[str, int], ...] = ()  # the untold events by action type, most first
     ending: bool = False  # the story's main goals are reached: this chapter ends it
     standing: tuple[StandingNote, ...] = ()  # the consequences still holding (see StandingNote)
+    peril: bool = False  # the premise's standing threat holds: no calm opening
 
 
 @dataclass(frozen=True, slots=True)

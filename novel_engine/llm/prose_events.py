@@ -33,7 +33,7 @@ from novel_engine.llm.prose_grammar import (
     strip_end,
     strongest_trait,
 )
-from novel_engine.llm.prose_lines import LineMaker
+from novel_engine.llm.prose_lines import CALM_ACTS, LineMaker
 
 __all__ = ["EventWriter", "Slots", "PERSONA_TARGETED", "LOCATION_TARGETED", "TERSE"]
 
@@ -308,6 +308,8 @@ class EventWriter:
             voice is not None
             and voice.voice
             and e.actor not in self.speakers
+            and action in CALM_ACTS
+            and outcome != "failure"
             and len(self.voiced) < 1 + (v >= 0.8)
             and rng.random() < (0.06 if self.f_dialogue else 0.03) * (0.5 + v)
         ):
@@ -354,6 +356,8 @@ class EventWriter:
         """The fields of an event's sentences, and the optional fields it cannot fill."""
         data = e.data or {}
         place_id = (e.location or e.target) if action in LOCATION_TARGETED else e.location
+        if (e.data or {}).get("sealed"):
+            place_id = e.target  # the place it could not get into
         slots = Slots(self, action, actor=self.name(e.actor), place=self.place(place_id))
         absent: set[str] = set()
         origin = data.get("from")

@@ -9,9 +9,11 @@ A quoted line comes from what is being said, in this order:
   cold), else its top goal or a question;
 - the reply follows the outcome (agreeing on success, hedging on a partial one, refusing on failure).
 
-The scenario's voice lines are flavour: one is used only when it fits the listener (a line that
-names someone is said only to that someone; with no listener, only a line that names no one), never
-twice in a chapter and never when it was quoted in the chapters before (``NarrationInput.before``: up to twenty).
+The scenario's voice lines are flavour, said as catchphrases in calm acts only (talk, a search, a
+watch, a walk, a rest that did not fail; never over a blow, a flight or a rescue): one is used only
+when it fits the listener (a line that names someone is said only to that someone; with no listener,
+only a line that names no one), never twice in a chapter and never when it was quoted in the chapters
+before (``NarrationInput.before``: up to twenty).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from novel_engine.llm.port import CharacterSketch
 from novel_engine.llm.prose_grammar import quote_forms, strip_end
 
-__all__ = ["LineMaker", "named_in", "fits_listener"]
+__all__ = ["LineMaker", "named_in", "fits_listener", "CALM_ACTS"]
 
 _I_FORMS = frozenset({"I", "I'm", "I'll", "I've", "I'd", "OK", "Ok"})
 _WORD = re.compile(r"[A-Z][\w'’-]*")
@@ -45,6 +47,9 @@ _YOU = {
     "their": "your",
     "them": "you",
 }
+# acts calm enough for a character's catchphrase (not a fight, a flight, a rescue or a failure)
+CALM_ACTS = frozenset({"speak", "persuade", "observe", "investigate", "rest", "move"})
+_SENTENCE_LOWER = re.compile(r"([.!?] )([a-z])")
 _CLAIM_POOLS = {"location_of": "location", "status_of": "status", "hostile": "hostile", "ally": "ally"}
 
 
@@ -114,14 +119,17 @@ _TITLES = frozenset(
 )
 
 
-def _aim(text: str, listener: CharacterSketch | None = None) -> str:
+_TITLED = "(?:" + "|".join(sorted(_TITLES - {"the", "old"})) + r")\.?\s+"
+
+
+def _aim(text: str, listener: CharacterSketch | None = None, speaker: CharacterSketch | None = None) -> str:
     """A goal as the infinitive that follows ``I mean to``: first letter lowered, no end stop, and
     the listener, when it names them, addressed as "you"."""
     text = strip_end(text)
     first = text.split(" ", 1)[0]
     if first[:1].isupper() and not first[1:2].isupper():
         text = text[:1].lower() + text[1:]
-    return _address(text, listener) if listener is not None else text
+    return _address(text, listener, speaker) if listener is not None else text
 
 
 def _refs(listener: CharacterSketch) -> list[str]:
@@ -137,18 +145,79 @@ def _refs(listener: CharacterSketch) -> list[str]:
     ]
 
 
-def _address(text: str, listener: CharacterSketch) -> str:
-    """``text`` said to ``listener``: its names for them become "you" (possessives "your"), and
-    the verb after a new "you" loses its third-person s ("you keeps" -> "you keep")."""
-    pattern = re.compile(rf"\b(?:{'|'.join(_refs(listener))})(?P<pos>'s|’s)?\b", re.IGNORECASE)
-    if not pattern.search(text):
-        return text
+def _address(text: str, listener: CharacterSketch, speaker: CharacterSketch | None = None) -> str:
+    """``text`` said to ``listener``: its names for them become "you" (possessives "your"), a
+    third-person pronoun becomes "you" when it is the listener's and "I"/"my"/"me" when it is the
+    speaker's (told apart by the pronouns of their descriptions; with both alike, a text that names
+    the listener again after the pronoun means the speaker: "trade Halloran what he knows for what
+    the detective knows"), and the verb after a new "you" or "I" agrees ("you keeps" -> "you keep")."""
+    # a title goes with the name it stands before ("keep Sergeant Doyle steering" -> "keep you steering")
+    pattern = re.compile(rf"\b(?:{_TITLED})?(?:{'|'.join(_refs(listener))})(?P<pos>'s|’s)?\b", re.IGNORECASE)
+    named = len(pattern.findall(text))
+    mine, yours = _gender(speaker), _gender(listener)
+    if not named:
+        # nobody named: a pronoun of the speaker's alone is the speaker's ("what she saw", said by
+        # the witness to a man); with anyone else named it may be theirs, and is left alone
+        if mine is None or mine == yours or named_in(text[:1].upper() + text[1:]):
+            return text
+        words = text.split(" ")
+        words = [_mine(w, words[i + 1 : i + 2]) if _PRONOUN_GENDER.get(w) == mine else w for i, w in enumerate(words)]
+        return _agree(" ".join(words))
     text = pattern.sub(lambda m: "your" if m.group("pos") else "you", text)
-    text = re.sub(r"\byou (\w{3,}[^s\W])s\b", r"you \1", text)
-    return " ".join(_YOU.get(w, w) if w in ("she", "he", "her", "his") else w for w in text.split(" "))
+    words = text.split(" ")
+    out = []
+    for i, w in enumerate(words):
+        core = w.rstrip(",.;:!?")
+        g = _PRONOUN_GENDER.get(core)
+        if g is None:
+            out.append(w)
+            continue
+        later_named = "you" in words[i + 1 :] or "your" in words[i + 1 :]
+        theirs, own = yours in (None, g), mine in (None, g)  # whose it may be
+        if theirs and not (own and later_named):
+            form = _YOU[core]
+        elif own:
+            form = _mine(w, words[i + 1 : i + 2]) if core == w else _ME[core]
+        else:
+            out.append(w)
+            continue
+        out.append(form + w[len(core) :])
+    return _agree(" ".join(out))
 
 
-def _request(goal: str, listener: CharacterSketch | None) -> str | None:
+def _agree(text: str) -> str:
+    """The verb after "you" or "I" agrees with it ("you knows" -> "you know", "I has" -> "I have")."""
+    text = re.sub(r"\b(you|I) (is|was|has|does)\b", lambda m: f"{m.group(1)} {_AGREE[m.group(1)][m.group(2)]}", text)
+    return re.sub(r"\b(you|I) (\w{2,}[^s\W])s\b", r"\1 \2", text)
+
+
+def _mine(word: str, after: list[str]) -> str:
+    """A third-person pronoun of the speaker's, said by the speaker: "her" before a noun is "my"."""
+    if word == "her" and after and after[0] not in _NOT_NOUN:
+        return "my"
+    return _ME[word]
+
+
+def _gender(sketch: CharacterSketch | None) -> str | None:
+    """ "f" or "m" from the pronouns of a description (None: it uses neither, or both alike)."""
+    if sketch is None:
+        return None
+    words = re.findall(r"[a-z]+", sketch.description.lower())
+    f = sum(w in ("she", "her", "herself") for w in words)
+    m = sum(w in ("he", "his", "him", "himself") for w in words)
+    return "f" if f > m else "m" if m > f else None
+
+
+_PRONOUN_GENDER = {"she": "f", "her": "f", "herself": "f", "he": "m", "his": "m", "him": "m", "himself": "m"}
+_ME = {"she": "I", "he": "I", "her": "me", "his": "my", "him": "me", "herself": "myself", "himself": "myself"}
+_NOT_NOUN = frozenset({"to", "and", "or", "for", "with", "from", "out", "off", "up", "down", "in", "on", "at", "about"})
+_AGREE = {
+    "you": {"is": "are", "was": "were", "has": "have", "does": "do"},
+    "I": {"is": "am", "was": "was", "has": "have", "does": "do"},
+}
+
+
+def _request(goal: str, listener: CharacterSketch | None, speaker: CharacterSketch | None = None) -> str | None:
     """What a persuasion goal asks of its listener, addressed to them, or None."""
     m = _REQUEST.match(strip_end(goal))
     if m is None:
@@ -162,7 +231,7 @@ def _request(goal: str, listener: CharacterSketch | None) -> str | None:
     # "say what she saw from her window": the listener's pronouns (not "the witness to her theft")
     words = [_YOU[w] if w in _YOU and (i == 0 or words[i - 1] not in ("to", "of")) else w for i, w in enumerate(words)]
     what = " ".join(words)
-    return _address(what, listener) if listener is not None else what
+    return _address(what, listener, speaker) if listener is not None else what
 
 
 class LineMaker:
@@ -186,6 +255,11 @@ class LineMaker:
 
         A line the decider wrote itself (a language model's, not one of the speaker's voice lines)
         is what was said, and is kept."""
+        said = self._line(w, e, action)
+        # a request or goal that opens a sentence of the line opens it with a capital
+        return _SENTENCE_LOWER.sub(lambda m: m.group(1) + m.group(2).upper(), said) if said else said
+
+    def _line(self, w: Any, e: Any, action: str) -> str | None:
         data = e.data or {}
         speaker = self.characters.get(e.actor)
         listener = self.characters.get(e.target) if e.target else None
@@ -200,28 +274,29 @@ class LineMaker:
                 return line
         if action in ("speak", "persuade") and speaker is not None:
             aim = speaker.aims.get(e.target or "")
-            request = _request(aim, listener) if aim and action == "persuade" else None
+            request = _request(aim, listener, speaker) if aim and action == "persuade" else None
             if request:
                 return w.say("says.request", {"first": first, "request": request})
             if action == "persuade":
                 goal = aim or speaker.goal
-                return w.say("says.plea", {"first": first, "goal": _aim(goal, listener)}) if goal else None
+                return w.say("says.plea", {"first": first, "goal": _aim(goal, listener, speaker)}) if goal else None
             bond = speaker.bonds.get(e.target or "", 0.0)
             if aim:
-                return w.say("says.goal", {"first": first, "goal": _aim(aim, listener)})
+                return w.say("says.goal", {"first": first, "goal": _aim(aim, listener, speaker)})
             if bond >= 0.4 or bond <= -0.3:
                 return w.say("says.warm" if bond > 0 else "says.cold", {"first": first})
             if speaker.goal and w.rng.random() < 0.6:
-                return w.say("says.goal", {"first": first, "goal": _aim(speaker.goal, listener)})
+                return w.say("says.goal", {"first": first, "goal": _aim(speaker.goal, listener, speaker)})
             return w.say("says.greet", {"first": first})
-        voiced = self.voice(e.actor, e.dialogue, listener) if w.rng.random() < 0.25 else None
-        if voiced or action not in ("attack", "help") or not e.dialogue or listener is None:
-            return voiced  # only those the scenario gives a voice shout as they strike or help
+        if action not in ("attack", "help") or not e.dialogue or listener is None:
+            # a scenario voice line is how someone talks, not what they shout over a blow or a
+            # bandage; only those the scenario gives a voice shout as they strike or help
+            return None
         if action == "help":
             return w.say("says.aid", {"first": first})
         aim = speaker.aims.get(e.target or "") if speaker is not None else None
         if aim and w.rng.random() < 0.5:
-            return w.say("says.vow", {"first": first, "goal": _aim(aim, listener)})
+            return w.say("says.vow", {"first": first, "goal": _aim(aim, listener, speaker)})
         return w.say("says.strike", {"first": first})
 
     def _told(self, w: Any, told: dict, first: str, pair: tuple[str | None, str | None]) -> str | None:
@@ -248,13 +323,6 @@ class LineMaker:
             return None
         kind = "tell" if e.id in self.told else action
         return w.say(f"replies.{kind}.{outcome}", {})
-
-    def voice(self, pid: str | None, line: str | None, listener: CharacterSketch | None) -> str | None:
-        """``line`` (one of ``pid``'s voice lines) if it may be said now to ``listener``, else None."""
-        if not line or line in self.voiced or self._recent(line) or not fits_listener(line, listener):
-            return None
-        self.voiced.add(line)
-        return line
 
     def catchphrase(self, w: Any, pid: str, listener: CharacterSketch | None) -> str | None:
         """One of ``pid``'s voice lines that may be said now (drawn from ``w.rng``), or None."""

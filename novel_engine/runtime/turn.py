@@ -182,6 +182,7 @@ class TurnPipeline:
             locations=world.locations,
             tension=result.tension,
             ending=ends_story(self.scenario, self.director.reached, result.milestones),
+            peril=bool(self.scenario.peril and world.facts.get(self.scenario.peril)),
         )
         prose, told = await self.narrator.narrate(
             result.events, world, context, [c for c in calls if c.get("agent") not in world.personas]

@@ -40,9 +40,27 @@ def test_the_reader_counts_each_kind_of_contradiction():
         ev(4, "ann", "investigate", found=["far"]),  # kept at the gate
         ev(5, "cat", "attack", "cat", location="yard", damage=2.0, incapacitated=["cat"]),
         ev(6, "cat", "speak", "cat", location="yard", dialogue="I rise."),  # down, and speaking
+        ev(7, "bob", "attack", "cat", location="gate"),  # cat is down (and away)
         ev(9, "ann", "observe"),
     ]
-    f = check_story(sc, [(events, "", ("never",))])
+    sealed = {"kind": "set_fact", "key": "closed:yard", "value": True}
+    sc = scenario(
+        fragments=FRAGMENTS,
+        narrative_goals=goals,
+        complications=[
+            {"description": "The yard gate slams shut.", "location": "yard", "danger": False, "effects": [sealed]}
+        ],
+    )
+    shut = Event(  # news left standing as a danger
+        id="e0001.000000",
+        turn=1,
+        kind="world",
+        summary="The yard gate slams shut.",
+        location="yard",
+        data={"danger_turns": 3},
+    )
+    into = ev(10, "ann", "move", "yard", location="yard", **{"from": "hall", "to": "yard"})  # sealed this turn
+    f = check_story(sc, [([shut, *events, into], "", ("never",))])
     assert set(CONTRADICTIONS) == {k for k, n in f.contradictions.items() if n}, f.examples
     assert f.milestones == 1 and f.milestones_holding == 0
 

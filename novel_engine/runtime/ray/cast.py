@@ -164,7 +164,7 @@ class RayNarrator:
         people, where = mentioned_in(told)
         characters = {pid: world.personas[pid] for pid in people if pid in world.personas}
         places = {loc: world.locations[loc] for loc in where if loc in world.locations}
-        context = WorldContext(context.title, context.turn, places, context.tension, context.ending)
+        context = WorldContext(context.title, context.turn, places, context.tension, context.ending, context.peril)
         return await self.chronicler.narrate.remote(events, characters, context, chronicle_impact, True, calls or None)
 
     async def held(self) -> dict[str, Any]:
