@@ -20,15 +20,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from novel_engine.core.causal_effects import (
     DueEffect,
     PendingEffect,
     RuleIndex,
     check_strength,
+    checked_relationship,
     condition_holds,
-    to_condition,
 )
 from novel_engine.core.causal_graph import _FORMAT, _NODE_FIELDS, CausalGraph, _Link, _link_attrs
 from novel_engine.core.events import Event
@@ -342,22 +340,8 @@ class ShardedCausalGraph:
         rule_id: str | None = None,
     ) -> None:
         """As :meth:`CausalGraph.add_relationship` (the cause must be known to this turn)."""
-        if cause not in self._known:
-            raise NovelEngineError(f"unknown cause event {cause!r}", event=cause)
-        strength = check_strength(strength, f"relationship {cause!r}")
-        if not isinstance(delay_turns, int) or delay_turns < 0:
-            raise NovelEngineError("delay_turns must be a non-negative integer", delay_turns=delay_turns)
-        try:
-            conds = tuple(to_condition(c) for c in conditions)
-            if isinstance(effect, str) and effect not in self._known:
-                effect = ComplicationSpec(description=effect)
-        except ValidationError as exc:
-            raise NovelEngineError(
-                f"invalid causal relationship from {cause!r}: {exc.errors()[0]['msg']}", event=cause
-            ) from None
+        strength, effect, conds = checked_relationship(cause, effect, strength, delay_turns, conditions, self._known)
         if isinstance(effect, str):
-            if effect == cause:
-                raise NovelEngineError("an event cannot cause itself", event=cause)
             self._link(cause, effect, (strength, delay_turns, tuple(c.model_dump(mode="json") for c in conds), rule_id))
             return
         pending = PendingEffect(cause, effect, strength, rule_id, self._known[cause] + delay_turns, conds)
