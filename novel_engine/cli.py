@@ -165,6 +165,13 @@ def _parser() -> argparse.ArgumentParser:
     rt.add_argument("--out", default="bench-results/runtime.json", help="where to write the JSON figures")
     rt.add_argument("--shards", type=_positive, default=None, help="persona shards on Ray (default: the runtime's)")
     rt.add_argument(
+        "--graph-shards",
+        type=_positive,
+        default=None,
+        dest="graph_shards",
+        help="causal-graph shards on both runtimes (default: the director holds the graph)",
+    )
+    rt.add_argument(
         "--cluster-personas",
         type=_positive,
         default=None,
@@ -357,6 +364,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             llm_personas=max(1, args.llm_personas),
             out=args.out,
             shards=args.shards,
+            graph_shards=args.graph_shards,
             cluster_personas=args.cluster_personas,
             parts=[p.strip() for p in args.parts.split(",") if p.strip()],
         )

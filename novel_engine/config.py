@@ -36,6 +36,8 @@ class SessionSettings(BaseModel):
         persona_shards: Ray runtime: the most persona shards an automatic packing makes (None: the
             cluster's CPU count, at least 2).
         belief_shards: Ray runtime: belief-store shards (None: one per four persona shards).
+        graph_shards: how many shards hold the causal graph, split by event id (None: the director
+            holds it whole). On Ray each is an actor; in process, parts of this process.
         processes: kept for stored sessions of earlier versions; only 1. A session that should use
             several cores runs on Ray (``Engine("ray")``), which spreads its personas over actors.
     """
@@ -55,6 +57,7 @@ class SessionSettings(BaseModel):
     personas_per_actor: int | None = Field(default=None, ge=1)
     persona_shards: int | None = Field(default=None, ge=1, le=1024)
     belief_shards: int | None = Field(default=None, ge=1, le=1024)
+    graph_shards: int | None = Field(default=None, ge=1, le=1024)
     processes: int = 1
 
     @field_validator("processes")

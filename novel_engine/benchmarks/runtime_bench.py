@@ -61,14 +61,17 @@ def _all_cpu() -> float:
     return total
 
 
-def measure_runtime(kind: str, personas: int, turns: int, seed: int, shards: int | None = None) -> dict[str, Any]:
+def measure_runtime(
+    kind: str, personas: int, turns: int, seed: int, shards: int | None = None, graph_shards: int | None = None
+) -> dict[str, Any]:
     """One runtime figure, measured in this process (after one warm-up turn that is not counted).
 
     kind: ``local`` / ``ray`` (a synthetic cast of ``personas``), ``cluster`` (the same on a
     three-node ``ray.cluster_utils.Cluster`` started here, shards spread over the nodes),
     ``llm-local`` / ``llm-ray`` (a model of 100 ms per call behind a cap of 64 concurrent calls),
     ``small`` (a 4-to-8-persona built-in story on Ray, one actor per persona). ``shards``: the
-    persona shards on Ray (None: the runtime's choice; 3 on the cluster).
+    persona shards on Ray (None: the runtime's choice; 3 on the cluster). ``graph_shards``: the
+    causal-graph shards, on both runtimes (None: the director holds the graph).
 
     The synthetic kinds report ``story_sha256`` (the Markdown story and every event), the Ray ones
     ``scaling`` (see :mod:`novel_engine.benchmarks.scaling`), read from the shards between turns.
@@ -87,6 +90,8 @@ def measure_runtime(kind: str, personas: int, turns: int, seed: int, shards: int
     if kind.startswith("llm"):
         model = SlowModel(latency_s=model_latency_s)
     settings: dict[str, Any] = {"persona_shards": shards} if shards and runtime == "ray" else {}
+    if graph_shards:
+        settings["graph_shards"] = graph_shards
     limiter = None
     scenario = "fantasy_world" if kind == "small" else synthetic(personas=personas, seed=seed)
     stack = ExitStack()
@@ -203,6 +208,7 @@ def bench_runtime(
     shards: int | None = None,
     cluster_personas: int | None = None,
     parts: Sequence[str] = PARTS,
+    graph_shards: int | None = None,
 ) -> dict[str, Any]:
     """Ray runtime against the in-process one (same run), the LLM-bound turn, a small cast, and a
     session on a three-node cluster.
@@ -215,6 +221,7 @@ def bench_runtime(
 
     Args:
         shards: persona shards on Ray (None: the runtime's choice; 3 on the cluster).
+        graph_shards: causal-graph shards on both runtimes (None: the director holds the graph).
         parts: which of ``PARTS`` to run (``compare``: local and Ray at each size).
     """
     unknown = set(parts) - set(PARTS)
@@ -224,7 +231,7 @@ def bench_runtime(
 
     rows = []
     load_before = [round(x, 2) for x in os.getloadavg()]  # the machine is shared: its load is part of the figures
-    extra = [str(shards or 0)]
+    extra = [str(shards or 0), str(graph_shards or 0)]
     local_hash: dict[int, str] = {}
     for n in sizes if "compare" in parts else ():
         for kind in ("local", "ray"):
@@ -288,6 +295,7 @@ def bench_runtime(
     return result
 
 
-if __name__ == "__main__":  # a worker: KIND N TURNS SEED [SHARDS]
+if __name__ == "__main__":  # a worker: KIND N TURNS SEED [SHARDS [GRAPH_SHARDS]]
     shards = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[5] != "0" else None
-    print(json.dumps(measure_runtime(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), shards)))
+    graph = int(sys.argv[6]) if len(sys.argv) > 6 and sys.argv[6] != "0" else None
+    print(json.dumps(measure_runtime(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), shards, graph)))

@@ -8,16 +8,26 @@ the director turns into an event) or lapses.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import ValidationError
 
 from novel_engine.core.events import Event
 from novel_engine.core.scenario import CausalRuleSpec, ComplicationSpec, Condition
 from novel_engine.core.world import WorldState
 from novel_engine.errors import NovelEngineError
 
-__all__ = ["DueEffect", "PendingEffect", "RuleIndex", "condition_holds", "to_condition", "check_strength"]
+__all__ = [
+    "DueEffect",
+    "PendingEffect",
+    "RuleIndex",
+    "condition_holds",
+    "to_condition",
+    "check_strength",
+    "checked_relationship",
+]
 
 _KEY_FIELDS = ("actor", "target", "location", "outcome")
 
@@ -163,3 +173,36 @@ class RuleIndex:
         if len(candidates) > 1:
             candidates.sort(key=lambda c: c.order)
         return [c.rule for c in candidates if not any(_field(event, f) != value for f, value in c.checks)]
+
+
+def checked_relationship(
+    cause: str,
+    effect: str | ComplicationSpec,
+    strength: Any,
+    delay_turns: Any,
+    conditions: Sequence[Condition | str],
+    recorded: Container[str],
+) -> tuple[float, str | ComplicationSpec, tuple[Condition, ...]]:
+    """A cause -> effect relationship checked (``CausalGraph.add_relationship``): its strength, its
+    effect (a ``recorded`` event id, else a :class:`ComplicationSpec`) and its conditions.
+
+    Raises:
+        NovelEngineError: unknown cause, a self-link, strength outside [0, 1], negative delay, or
+            an invalid condition or effect description.
+    """
+    if cause not in recorded:
+        raise NovelEngineError(f"unknown cause event {cause!r}", event=cause)
+    strength = check_strength(strength, f"relationship {cause!r}")
+    if not isinstance(delay_turns, int) or delay_turns < 0:
+        raise NovelEngineError("delay_turns must be a non-negative integer", delay_turns=delay_turns)
+    try:
+        conds = tuple(to_condition(c) for c in conditions)
+        if isinstance(effect, str) and effect not in recorded:
+            effect = ComplicationSpec(description=effect)
+    except ValidationError as exc:
+        raise NovelEngineError(
+            f"invalid causal relationship from {cause!r}: {exc.errors()[0]['msg']}", event=cause
+        ) from None
+    if isinstance(effect, str) and effect == cause:
+        raise NovelEngineError("an event cannot cause itself", event=cause)
+    return strength, effect, conds

@@ -14,13 +14,20 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from novel_engine.errors import NovelEngineError
 
-__all__ = ["ExplanationStep", "FetchLinks", "FetchInfo", "explain_frontier", "impact_frontier"]
+__all__ = [
+    "ExplanationStep",
+    "FetchLinks",
+    "FetchInfo",
+    "explain_frontier",
+    "explain_frontier_async",
+    "impact_frontier",
+]
 
 #: ``fetch(ids)`` -> for each id it knows, its neighbours as ``(id, strength)``; unknown ids may be left out.
 FetchLinks = Callable[[set[str]], Mapping[str, Sequence[tuple[str, float]]]]
@@ -47,16 +54,16 @@ class ExplanationStep:
     depth: int
 
 
-def _discover(
-    start: str, fetch: FetchLinks, max_depth: int | None
-) -> tuple[dict[str, list[tuple[str, float]]], dict[str, int]]:
-    """Breadth-first discovery from ``start``: one ``fetch`` per hop; return the links fetched and hop depths."""
+def _walk(start: str, max_depth: int | None) -> Generator[set[str], Mapping[str, Sequence[tuple[str, float]]], tuple]:
+    """Breadth-first discovery from ``start``, one frontier per hop: yields the ids to fetch, is
+    sent their links, and returns the links fetched and hop depths (so a caller may fetch however
+    it must: directly, or awaiting shard actors)."""
     depth = {start: 0}
     links: dict[str, list[tuple[str, float]]] = {}
     frontier = {start}
     hop = 0
     while frontier and (max_depth is None or hop < max_depth):
-        answer = fetch(set(frontier))
+        answer = yield set(frontier)
         hop += 1
         following: set[str] = set()
         for node in frontier:
@@ -68,6 +75,19 @@ def _discover(
                     following.add(other)
         frontier = following
     return links, depth
+
+
+def _discover(
+    start: str, fetch: FetchLinks, max_depth: int | None
+) -> tuple[dict[str, list[tuple[str, float]]], dict[str, int]]:
+    """Breadth-first discovery from ``start``: one ``fetch`` per hop; return the links fetched and hop depths."""
+    walk = _walk(start, max_depth)
+    try:
+        ids = next(walk)
+        while True:
+            ids = walk.send(fetch(ids))
+    except StopIteration as done:
+        return done.value
 
 
 def _strongest(start: str, links: Mapping[str, Sequence[tuple[str, float]]]) -> dict[str, float]:
@@ -130,9 +150,44 @@ def explain_frontier(
         raise NovelEngineError("max_depth must not be negative", max_depth=max_depth)
     links, depth = _discover(event_id, fetch_parents, max_depth)
     ancestors = {node for node in depth if node != event_id}
+    return _explanation(event_id, links, depth, fetch_info(set(ancestors)) if ancestors else {})
+
+
+async def explain_frontier_async(
+    event_id: str,
+    fetch_parents: Callable[[set[str]], Awaitable[Mapping[str, Sequence[tuple[str, float]]]]],
+    max_depth: int = 10,
+    *,
+    fetch_info: Callable[[set[str]], Awaitable[Mapping[str, Mapping[str, Any]]]],
+) -> list[ExplanationStep]:
+    """:func:`explain_frontier` with fetchers to await (graph shard actors): the same steps.
+
+    Raises:
+        NovelEngineError: negative ``max_depth``.
+    """
+    if max_depth < 0:
+        raise NovelEngineError("max_depth must not be negative", max_depth=max_depth)
+    walk = _walk(event_id, max_depth)
+    try:
+        ids = next(walk)
+        while True:
+            ids = walk.send(await fetch_parents(ids))
+    except StopIteration as done:
+        links, depth = done.value
+    ancestors = {node for node in depth if node != event_id}
+    return _explanation(event_id, links, depth, await fetch_info(set(ancestors)) if ancestors else {})
+
+
+def _explanation(
+    event_id: str,
+    links: Mapping[str, Sequence[tuple[str, float]]],
+    depth: Mapping[str, int],
+    info: Mapping[str, Mapping[str, Any]],
+) -> list[ExplanationStep]:
+    """The steps of an explanation from what a walk fetched, root causes first."""
+    ancestors = {node for node in depth if node != event_id}
     if not ancestors:
         return []
-    info = fetch_info(set(ancestors))
     best = _strongest(event_id, links)
 
     def key(node: str) -> tuple[int, str]:

@@ -23,15 +23,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import networkx as nx
-from pydantic import ValidationError
 
 from novel_engine.core.causal_effects import (
     DueEffect,
     PendingEffect,
     RuleIndex,
     check_strength,
+    checked_relationship,
     condition_holds,
-    to_condition,
 )
 from novel_engine.core.causal_frontier import ExplanationStep, FetchInfo, FetchLinks, explain_frontier, impact_frontier
 from novel_engine.core.events import Event
@@ -206,22 +205,8 @@ class CausalGraph:
                 or an invalid condition or effect description.
         """
         nodes = self._nodes
-        if cause not in nodes:
-            raise NovelEngineError(f"unknown cause event {cause!r}", event=cause)
-        strength = check_strength(strength, f"relationship {cause!r}")
-        if not isinstance(delay_turns, int) or delay_turns < 0:
-            raise NovelEngineError("delay_turns must be a non-negative integer", delay_turns=delay_turns)
-        try:
-            conds = tuple(to_condition(c) for c in conditions)
-            if isinstance(effect, str) and effect not in nodes:
-                effect = ComplicationSpec(description=effect)
-        except ValidationError as exc:
-            raise NovelEngineError(
-                f"invalid causal relationship from {cause!r}: {exc.errors()[0]['msg']}", event=cause
-            ) from None
+        strength, effect, conds = checked_relationship(cause, effect, strength, delay_turns, conditions, nodes)
         if isinstance(effect, str):
-            if effect == cause:
-                raise NovelEngineError("an event cannot cause itself", event=cause)
             self._link(cause, effect, (strength, delay_turns, tuple(c.model_dump(mode="json") for c in conds), rule_id))
             return
         due = nodes[cause][0] + delay_turns

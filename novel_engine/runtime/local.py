@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from novel_engine.config import SessionSettings
+from novel_engine.core.causal_shards import ShardedCausalGraph
 from novel_engine.core.events import Action, WorldEventSpec
 from novel_engine.core.report import TurnReport, page_of
 from novel_engine.core.scenario import Scenario
@@ -21,6 +22,7 @@ from novel_engine.errors import ConfigError, StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime.checkpoint import encode
 from novel_engine.runtime.event_log import EventLog, hub_items, hub_window
+from novel_engine.runtime.graph import LocalGraphParts, ShardedGraph
 from novel_engine.runtime.turn import LocalCast, LocalNarrator, TurnPipeline, new_chronicler
 
 __all__ = ["LocalRuntime", "LocalRuntimes"]
@@ -46,7 +48,10 @@ class LocalRuntime:
             world, initial = build_world(scenario)
             self.cast = LocalCast(world, model, seed)
             self.narrator = LocalNarrator(new_chronicler(model, scenario, settings))
-            self.pipeline = TurnPipeline(scenario, settings, world, initial, self.cast, self.narrator)
+            graph = None
+            if settings.graph_shards:
+                graph = ShardedGraph(ShardedCausalGraph(settings.graph_shards), LocalGraphParts(settings.graph_shards))
+            self.pipeline = TurnPipeline(scenario, settings, world, initial, self.cast, self.narrator, graph)
         self._published = 0
         self.log = EventLog()  # what subscribers read: committed turns, numbered as a Ray hub numbers them
 
@@ -141,10 +146,10 @@ class LocalRuntime:
         return [(f.turn, f.error) for f in self.narrator.chronicler.fallbacks]
 
     async def causal_graph(self) -> dict:
-        return self.pipeline.director.causal_graph.to_node_link()
+        return await self.pipeline.causal_graph()
 
     async def explain(self, event_id: str) -> list:
-        return self.pipeline.director.causal_graph.explain(event_id)
+        return await self.pipeline.explain(event_id)
 
     async def beliefs_of(self, persona_id: str, limit: int = 20) -> list:
         return await self.cast.beliefs_of(persona_id, limit)

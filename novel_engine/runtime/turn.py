@@ -34,6 +34,7 @@ from novel_engine.core.world import WorldState
 from novel_engine.errors import CheckpointError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime.checkpoint import FORMAT, check_format
+from novel_engine.runtime.graph import ShardedGraph
 
 __all__ = ["Cast", "Narrator", "TurnPipeline", "LocalCast", "LocalNarrator", "new_chronicler", "chronicle_impact"]
 
@@ -121,6 +122,7 @@ class TurnPipeline:
         pending: the information fragments waiting for the first turn's perceive phase.
         cast: the persona side.
         narrator: the chronicler.
+        graph: the causal graph's shards (None: the director holds the graph whole).
     """
 
     def __init__(
@@ -131,12 +133,19 @@ class TurnPipeline:
         pending: Sequence[InformationFragment],
         cast: Cast,
         narrator: Narrator,
+        graph: ShardedGraph | None = None,
     ) -> None:
         self.scenario, self.settings, self.seed = scenario, settings, int(settings.seed)
         self.world = world
         self.pending: list[InformationFragment] = list(pending)
         self.fog = FogOfWarService(attention=settings.attention)
-        self.director = DirectorAgent(world, scenario, self.seed, difficulty=settings.difficulty)
+        self.graph = graph
+        if graph is None:
+            self.director = DirectorAgent(world, scenario, self.seed, difficulty=settings.difficulty)
+        else:
+            for rule in scenario.causal_rules:
+                graph.graph.add_rule(rule)
+            self.director = DirectorAgent(world, scenario, self.seed, graph.graph, difficulty=settings.difficulty)  # type: ignore[arg-type]
         self.cast, self.narrator = cast, narrator
         self.history: list[TurnReport] = []
         self.updates: dict[str, dict[str, float]] = {}  # trait changes waiting for the next turn
@@ -173,6 +182,9 @@ class TurnPipeline:
         persona_calls = [c for c in calls if c.get("agent") in world.personas]
         decisions, records = await self.cast.decide(world, routes, turn, deciders, persona_calls, timings)
         t = clock()
+        if self.graph is not None:  # the due effects and recorded motives, one call per graph shard
+            acts = (*decisions.values(), *players.values())
+            await self.graph.prepare(turn, {m for a in acts for m in getattr(a, "motivated_by", ())})
         result = self.director.resolve_turn(players, world_events, decisions=decisions)
         self.cast.remember(result.events)
         timings["resolve"], t = clock() - t, clock()
@@ -205,6 +217,8 @@ class TurnPipeline:
         """
         turn = self.world.turn
         beliefs, memory = await self.cast.held(turn)
+        if self.graph is not None:
+            self.graph.graph.gathered(await self.graph.to_dict())
         state: dict[str, Any] = {
             "format": FORMAT,
             "turn": turn,
@@ -214,7 +228,7 @@ class TurnPipeline:
             "pending": [f.to_dict() for f in self.pending],
             "beliefs": beliefs,
             "memory": memory,
-            "director": self.director.to_state(),
+            "director": self.director.to_state(),  # with the graph gathered above
             "chronicler": await self.narrator.held(),
         }
         if scenario:
@@ -246,9 +260,24 @@ class TurnPipeline:
             )
         await self.cast.restore(world, state, turn)
         await self.narrator.restore(chronicler, turn)
+        if self.graph is not None:
+            await self.graph.load(state["director"]["causal_graph"], turn)
+            director.causal_graph = self.graph.graph  # type: ignore[assignment]
         self.world, self.pending, self.director, self.history = world, pending, director, history
         self.updates = {}
         return turn
+
+    async def causal_graph(self) -> dict[str, Any]:
+        """The recorded events and links as node-link data, wherever the graph is held."""
+        if self.graph is None:
+            return self.director.causal_graph.to_node_link()
+        return await self.graph.node_link()
+
+    async def explain(self, event_id: str) -> list:
+        """The chain of causes behind an event (``CausalGraph.explain``), across graph shards if any."""
+        if self.graph is None:
+            return self.director.causal_graph.explain(event_id)
+        return await self.graph.explain(event_id)
 
 
 def _with_calls(report: TurnReport, records: list[dict]) -> TurnReport:

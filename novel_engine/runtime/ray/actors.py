@@ -24,7 +24,7 @@ from novel_engine.agents.persona import PersonaPool
 from novel_engine.core.events import Action, Event
 from novel_engine.core.perception import BeliefSummary, Perception
 from novel_engine.core.setup import gc_paused
-from novel_engine.core.world import PersonaState, WorldState
+from novel_engine.core.world import PersonaState, Relationship, WorldState
 from novel_engine.errors import StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.llm.recording import learn_calls, take_calls
@@ -35,7 +35,8 @@ __all__ = ["PersonaShard", "BeliefStoreShard", "ChroniclerActor", "EventHub", "a
 
 
 def apply_patch(world: WorldState, patch: Mapping[str, Any]) -> None:
-    """Bring a world replica in step with the director's: changed personas, facts and the turn."""
+    """Bring a world replica in step with the director's: changed personas (whole, or updates of
+    their place, health, visibility and relationships), facts and the turn."""
     for d in patch.get("personas", ()):
         p = PersonaState.from_dict(d)
         old = world.personas.get(p.id)
@@ -43,6 +44,21 @@ def apply_patch(world: WorldState, patch: Mapping[str, Any]) -> None:
             world.occupants[old.location].discard(p.id)
         world.personas[p.id] = p
         world.occupants.setdefault(p.location, set()).add(p.id)
+    occupants = world.occupants
+    for pid, location, health, hidden, rels in patch.get("updates", ()):
+        p = world.personas[pid]
+        if p.location != location:
+            occupants[p.location].discard(pid)
+            occupants.setdefault(location, set()).add(pid)
+            p.location = location
+        p.health, p.hidden = health, hidden
+        relationships = p.relationships
+        for other, trust, affinity in rels:
+            r = relationships.get(other)
+            if r is None:
+                relationships[other] = Relationship(trust, affinity)
+            else:
+                r.trust, r.affinity = trust, affinity
     if "facts" in patch:
         world.facts = dict(patch["facts"])
     for key, value in patch.get("facts_set", {}).items():

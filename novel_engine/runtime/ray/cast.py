@@ -15,6 +15,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import ray
+
 from novel_engine.agents.chronicler import WorldContext, select_highlights
 from novel_engine.agents.chronicler import _mentioned as mentioned_in  # exactly whom the prose may name
 from novel_engine.core.events import Action, Event
@@ -27,6 +29,20 @@ __all__ = ["RayCast", "RayNarrator"]
 
 def _signature(p) -> tuple:
     return (p.location, p.health, p.hidden, tuple((k, r.trust, r.affinity) for k, r in p.relationships.items()))
+
+
+def _update(pid: str, old: tuple | None, new: tuple) -> tuple | None:
+    """``(id, location, health, hidden, relationships changed or added)`` turning signature ``old``
+    into ``new``; None when the persona must travel whole (no ``old``, or relationships removed or
+    reordered, which an update cannot express). Most of a large cast changes every turn, and a
+    whole persona costs several times more to pickle, unpickle and rebuild in every shard."""
+    if old is None:
+        return None
+    before, after = old[3], new[3]
+    if len(after) < len(before) or any(a[0] != b[0] for a, b in zip(after, before)):
+        return None
+    rels = tuple(r for i, r in enumerate(after) if i >= len(before) or r != before[i])
+    return (pid, new[0], new[1], new[2], rels)
 
 
 class RayCast:
@@ -51,15 +67,25 @@ class RayCast:
         self._facts = dict(world.facts)
 
     def _patch(self, world: WorldState) -> dict[str, Any]:
-        """The personas (and facts) that changed since the last patch, for the shards' replicas."""
-        changed = []
+        """The personas (and facts) that changed since the last patch, for the shards' replicas.
+
+        A persona whose place, health, visibility or relationships changed travels as an update of
+        those fields (``updates``, see :func:`_update`); one the shards have not seen in this form
+        (new, or whose traits changed) travels whole (``personas``).
+        """
+        changed, updates = [], []
         sigs = self._signatures
         for pid, p in world.personas.items():
             sig = _signature(p)
-            if sigs.get(pid) != sig:
+            old = sigs.get(pid)
+            if old != sig:
                 sigs[pid] = sig
-                changed.append(p.to_dict())
-        patch: dict[str, Any] = {"turn": world.turn, "personas": changed}
+                update = _update(pid, old, sig)
+                if update is None:
+                    changed.append(p.to_dict())
+                else:
+                    updates.append(update)
+        patch: dict[str, Any] = {"turn": world.turn, "personas": changed, "updates": updates}
         facts, old = world.facts, self._facts
         if facts != old:
             # only what changed: consequences keep a fact per persona or place (goals reached,
@@ -97,13 +123,15 @@ class RayCast:
             for j, ref in enumerate(refs if n > 1 else [refs]):
                 view_refs[j].append(ref)
         patch = self._patch(world)
+        # serialised once into the object store, not once per shard call: every shard reads the same
+        patch_arg = ray.put(patch) if n > 1 else patch
         memories = self._memories_by_shard()
         replay: list[list[dict]] = [[] for _ in range(n)]
         for rec in calls:
             replay[shard_of[rec["agent"]]].append(rec)
         pending = [
             shard.decide.remote(
-                patch, view_refs[i], [p for p in ids if p in deciding], memories[i], turn, replay[i] or None
+                patch_arg, view_refs[i], [p for p in ids if p in deciding], memories[i], turn, replay[i] or None
             )
             for i, (shard, ids) in enumerate(zip(self.persona_shards, self.plan.persona_shards))
         ]

@@ -17,6 +17,7 @@ from typing import Any
 import ray
 
 from novel_engine.config import SessionSettings
+from novel_engine.core.causal_shards import ShardedCausalGraph
 from novel_engine.core.events import Action, WorldEventSpec
 from novel_engine.core.report import TurnReport, page_of
 from novel_engine.core.scenario import Scenario
@@ -26,7 +27,9 @@ from novel_engine.errors import StateLostError
 from novel_engine.runtime import wire
 from novel_engine.runtime.checkpoint import encode
 from novel_engine.runtime.event_log import hub_items, hub_window
+from novel_engine.runtime.graph import ShardedGraph
 from novel_engine.runtime.ray.cast import RayCast, RayNarrator
+from novel_engine.runtime.ray.graph import RayGraphParts
 from novel_engine.runtime.ray.metrics import record_coherence
 from novel_engine.runtime.sharding import ShardPlan
 from novel_engine.runtime.turn import TurnPipeline
@@ -46,6 +49,7 @@ class DirectorActor:
         belief_shards: handles of the belief-store shards, in plan order.
         chronicler: the chronicler actor.
         hub: the event hub actor.
+        graph_shards: handles of the causal-graph shards (none: the director holds the graph).
     """
 
     def __init__(
@@ -57,12 +61,16 @@ class DirectorActor:
         belief_shards: Sequence[Any],
         chronicler: Any,
         hub: Any,
+        graph_shards: Sequence[Any] = (),
     ) -> None:
         self.scenario, self.settings = scenario, settings
         world, initial = build_world(scenario)
         cast = RayCast(plan, persona_shards, belief_shards, world)
+        graph = None
+        if graph_shards:
+            graph = ShardedGraph(ShardedCausalGraph(len(graph_shards)), RayGraphParts(graph_shards))
         self.pipeline = TurnPipeline(
-            scenario, settings, world, initial, cast, RayNarrator(chronicler, settings.highlight_limit)
+            scenario, settings, world, initial, cast, RayNarrator(chronicler, settings.highlight_limit), graph
         )
         self.hub = hub
         # A restarted director is back at turn 0 until the driver restores it: readers (the Serve
@@ -169,11 +177,13 @@ class DirectorActor:
     def world_state(self) -> WorldState:
         return self.pipeline.world
 
-    def causal_graph(self) -> dict:
-        return self.pipeline.director.causal_graph.to_node_link()
+    async def causal_graph(self) -> dict:
+        async with self._lock:  # the graph shards hold it between turns
+            return await self.pipeline.causal_graph()
 
-    def explain(self, event_id: str) -> list:
-        return self.pipeline.director.causal_graph.explain(event_id)
+    async def explain(self, event_id: str) -> list:
+        async with self._lock:
+            return await self.pipeline.explain(event_id)
 
     def scenario_and_settings(self) -> tuple[Scenario, SessionSettings]:
         return self.scenario, self.settings

@@ -30,6 +30,7 @@ from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime.event_log import hub_items
 from novel_engine.runtime.ray.actors import BeliefStoreShard, ChroniclerActor, EventHub, PersonaShard
 from novel_engine.runtime.ray.director import DirectorActor
+from novel_engine.runtime.ray.graph import GraphShard
 from novel_engine.runtime.sharding import plan_shards
 
 __all__ = ["RayRuntimes", "RayRuntime", "connect", "where_to_look", "list_sessions", "cluster_alive", "NAMESPACE"]
@@ -196,6 +197,9 @@ class RayRuntime:
         # its calls are idempotent (a turn is published once, reads are reads): retried across a restart,
         # where the new, empty hub refuses to publish until the director restores its window
         hub = named(EventHub, _name(session_id, "hub"), {"num_cpus": 0, "max_task_retries": -1})
+        graph_shards = [
+            named(GraphShard, _name(session_id, "graph", i), shard_opts) for i in range(settings.graph_shards or 0)
+        ]
         director = named(
             DirectorActor,
             _name(session_id, "director"),
@@ -207,13 +211,14 @@ class RayRuntime:
             belief_shards,
             chronicler,
             hub,
+            graph_shards,
         )
         ray.get([a.ping.remote() for a in persona_shards] + [director.turn.remote()])
         rt = cls(session_id, director, names, seed)
         rt.model, rt.actor_options = model, dict(actor_options or {})
         # The creating driver owns the actors: if only the director held the shards' handles, a
         # director crash would drop their last reference and Ray would destroy them for good.
-        rt._owned = [*persona_shards, *belief_shards, chronicler, hub, world_ref]
+        rt._owned = [*persona_shards, *belief_shards, *graph_shards, chronicler, hub, world_ref]
         return rt
 
     @classmethod
