@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import secrets
 import sys
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from novel_engine.benchmarks import write_results
+from serve_app.bench_chaos import chaos_result, drive, print_chaos
 
 __all__ = ["add_load_parser", "cmd_bench_load", "bench_load"]
 
@@ -61,6 +61,33 @@ def add_load_parser(bench_sub: Any) -> None:
     p.add_argument("--out", default="bench-results/load.json", help="where to write the JSON figures")
     p.add_argument("--png", default=None, help="where to draw memory over time (default: beside --out)")
     add_store_flags(p)
+    c = p.add_argument_group("chaos (faults injected on a schedule while the load runs: serve_app.chaos)")
+    c.add_argument(
+        "--chaos",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="FAULTS",
+        help="inject faults, in order and evenly spread: redis,postgres,actor,replica,server (default: all); "
+        "the run starts `novel-engine serve` over a private PostgreSQL and Redis that it restarts",
+    )
+    c.add_argument("--outage", type=float, default=3.0, help="seconds PostgreSQL and Redis stay down (default 3)")
+    c.add_argument("--replicas", type=int, default=2, help="gateway replicas of the chaos server (default 2)")
+    c.add_argument("--actor-role", default="persona", dest="actor_role", help="the session actor the actor fault kills")
+    c.add_argument(
+        "--postgres-restart",
+        default=None,
+        dest="postgres_restart",
+        metavar="CMD",
+        help="with --database-url: the command that restarts that PostgreSQL (instead of a private one)",
+    )
+    c.add_argument(
+        "--redis-restart",
+        default=None,
+        dest="redis_restart",
+        metavar="CMD",
+        help="with --redis-url: the command that restarts that Redis (instead of a private one)",
+    )
 
 
 def cmd_bench_load(args: argparse.Namespace) -> int:
@@ -68,9 +95,25 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
     from novel_engine.cli_support import store_settings
     from novel_engine.errors import NovelEngineError
 
-    for name in ("users", "sessions", "playing", "duration", "turns_per_visit", "timeout"):
+    for name in ("users", "sessions", "playing", "duration", "turns_per_visit", "timeout", "replicas"):
         if getattr(args, name) <= 0:
             raise NovelEngineError(f"--{name.replace('_', '-')}: must be more than 0")
+    chaos = None
+    if args.chaos is not None:
+        from serve_app.chaos import parse_faults
+
+        if args.url:
+            raise NovelEngineError("--chaos starts and kills its own server: it cannot be used with --url")
+        chaos = {
+            "faults": parse_faults(args.chaos),
+            "outage_s": args.outage,
+            "replicas": args.replicas,
+            "actor_role": args.actor_role,
+            "database_url": args.database_url,
+            "postgres_restart": args.postgres_restart,
+            "redis_url": args.redis_url,
+            "redis_restart": args.redis_restart,
+        }
     result = bench_load(
         users=args.users,
         sessions=args.sessions,
@@ -85,8 +128,10 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
         store=store_settings(args) if args.url else None,
         out=args.out,
         png=args.png,
+        chaos=chaos,
     )
-    return 0 if result["exactly_once"]["ok"] else 1
+    ok = result["chaos"]["verdict"]["ok"] if chaos else result["exactly_once"]["ok"]
+    return 0 if ok else 1
 
 
 @contextlib.contextmanager
@@ -198,21 +243,33 @@ def bench_load(
     store: Any = None,
     out: str | os.PathLike = "bench-results/load.json",
     png: str | os.PathLike | None = None,
+    chaos: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the load (on an app started here, or the one at ``url`` with its ``store`` settings),
-    check the stored turns, print the figures and write them as JSON to ``out``."""
-    from novel_engine.benchmarks.core import _run_worker
+    check the stored turns, print the figures and write them as JSON to ``out``.
+
+    ``chaos``: inject faults during the load (``faults``, a list of :data:`serve_app.chaos.FAULTS`,
+    and the keyword arguments of :func:`serve_app.bench_chaos.chaos_app`) on a server started here.
+    With ``url``, the sessions and users the run made are deleted at the end (after the check).
+    """
     from serve_app.load_figures import exactly_once, plot_memory
 
+    injector, given_url = None, url is not None and chaos is None
     with contextlib.ExitStack() as stack:
-        if url is None:
+        if chaos is not None:
+            from serve_app.bench_chaos import chaos_app
+
+            options = {k: v for k, v in chaos.items() if k != "faults"}
+            url, store, injector = stack.enter_context(chaos_app(sessions, users, **options))
+        elif url is None:
             url, store = stack.enter_context(_local_app(users, sessions))
         elif store is None:
             from novel_engine.storage import StoreSettings
 
             store = StoreSettings.from_env()  # the NOVEL_ENGINE_* store, as `users create` uses
         url = url.rstrip("/")
-        tokens = _tokens(url, _create_users(store, users))
+        made_users = _create_users(store, users)
+        tokens = _tokens(url, made_users)
         cfg = {
             "url": url,
             "ws_url": url.replace("http", "ws", 1) + "/ws",
@@ -229,9 +286,11 @@ def bench_load(
             "sample_s": max(0.5, duration_s / 240),
         }
         print(f"load on {url}: {users} users, {sessions} sessions, {playing} playing, {duration_s:g} s", flush=True)
-        figures = _run_worker([json.dumps(cfg)], module="serve_app.load_driver")
-        answered = figures.pop("answered")
-        check = exactly_once(answered, _stored_turns(store, sorted({a[0] for a in answered})))
+        figures, faults = drive(cfg, injector, chaos["faults"] if chaos else [])
+        answered, created, timeline = figures.pop("answered"), figures.pop("created"), figures.pop("timeline")
+        check = exactly_once(answered, _stored_turns(store, sorted({sid for sid, _ in created})))
+        if given_url:
+            figures["cleanup"] = _clean_up(url, tokens, created, store, [name for name, _ in made_users])
     result = {
         "suite": "load",
         "url": url,
@@ -246,12 +305,47 @@ def bench_load(
         "exactly_once": check,
         "targets": {"memory_used_gib_1000_sessions": 4, "create_p99_ms": 200, "turn_p50_ms": 100},
     }
+    if chaos is not None:
+        result["chaos"] = chaos_result(figures, check, faults, timeline)
     png_path = Path(png) if png else Path(out).with_suffix(".png")
     title = f"bench load: {users} users, {figures['sessions_created']} sessions, {playing} playing"
     result["memory"]["png"] = plot_memory(figures["memory"]["series"], png_path, title)
     _print(result)
+    if chaos is not None:
+        print_chaos(result["chaos"])
     write_results(result, out)
     return result
+
+
+def _clean_up(url: str, tokens: list[str], created: list[list[Any]], store: Any, names: list[str]) -> dict[str, Any]:
+    """Delete the sessions the run created (through the API, as their owners) and its users (in the
+    store), so that runs against a shared server leave nothing behind; what was deleted."""
+    import httpx
+
+    from serve_app.security.access_store import access_for
+    from serve_app.security.users import UserDirectory
+
+    deleted, failed = 0, []
+    with httpx.Client(base_url=url, timeout=60) as http:
+        for sid, user in created:
+            r = http.delete(f"/api/v1/sessions/{sid}", headers={"Authorization": f"Bearer {tokens[user]}"})
+            if r.status_code in (204, 404):
+                deleted += 1
+            else:
+                failed.append([sid, r.status_code])
+
+    async def drop_users() -> int:
+        from novel_engine.storage import open_store
+
+        st = open_store(store)
+        await st.open()
+        try:
+            directory = UserDirectory(access_for(st))
+            return sum([await directory.delete(name) for name in names])
+        finally:
+            await st.close()
+
+    return {"sessions_deleted": deleted, "sessions_not_deleted": failed, "users_deleted": asyncio.run(drop_users())}
 
 
 def _print(r: dict[str, Any]) -> None:

@@ -2,7 +2,8 @@
 
 Every error body is ``{"type", "title", "status", "detail"}``, plus ``errors`` (a list of
 ``{"path", "message"}``) for 422 validation problems, request-body and scenario paths alike, and
-``retry_after`` for 429. Engine errors are mapped by their class in ``novel_engine.errors``;
+``retry_after`` for 429; a 503 (a store or a session's actors unavailable) carries ``Retry-After``.
+Engine errors are mapped by their class in ``novel_engine.errors``;
 anything else is a bug: it is logged with its traceback and the client gets a plain 500 problem
 without one.
 """
@@ -67,6 +68,8 @@ _RAY_UNAVAILABLE = frozenset(
         "ObjectLostError",
     }
 )
+# seconds a client is asked to wait after a 503 (a store or an actor restarting takes about that)
+UNAVAILABLE_RETRY_AFTER_S = 2
 _HTTP_TITLES = {
     400: "Bad request",
     401: "Authentication required",
@@ -169,6 +172,8 @@ def from_engine_error(exc: NovelEngineError) -> Problem:
         headers["Retry-After"] = str(max(1, int(round(float(retry)))))
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="novel-engine"'
+    if status == 503:  # a store restarting: clients (and their libraries) know when to come back
+        headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_S)
     if status >= 500 and status != 502 and status != 503:
         detail = "internal error"
     elif status == 503:
@@ -217,7 +222,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                     "session-unavailable",
                     "the session's actors are not answering (restarting or lost); try again shortly",
                     title="Service unavailable",
-                    headers={"Retry-After": "2"},
+                    headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
                 )
             )
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
