@@ -36,9 +36,11 @@ def chaos_app(
     postgres_restart: str | None = None,
     redis_url: str | None = None,
     redis_restart: str | None = None,
+    log_copy: str | Path | None = None,
 ) -> Iterator[tuple[str, Any, Any]]:
     """The server and services of a chaos run: ``(url, store settings, Chaos)``; all stopped and
-    removed on exit (a given database or Redis is only used, never removed)."""
+    removed on exit (a given database or Redis is only used, never removed). The server's output
+    (its errors, with tracebacks) is copied to ``log_copy`` at the end."""
     from novel_engine.errors import ConfigError
     from novel_engine.storage import StoreSettings
     from serve_app.chaos import Chaos, CommandRestart, ServerProcess
@@ -53,6 +55,9 @@ def chaos_app(
     folder = Path(tempfile.mkdtemp(prefix="novel-engine-chaos-"))
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, folder, True)
+        if log_copy is not None:
+            Path(log_copy).parent.mkdir(parents=True, exist_ok=True)
+            stack.callback(lambda: (folder / "serve.log").exists() and shutil.copy(folder / "serve.log", log_copy))
         if database_url:
             postgres: Any = CommandRestart(postgres_restart or "")
         else:
@@ -181,6 +186,7 @@ def chaos_result(
         ],
         "settle_s": SETTLE_S,
         "phases": phases(timeline, faults),
+        "answers_by_fault": [{"fault": f["fault"], **phases(timeline, [f])["during"]} for f in faults],
         "subscribers": figures["subscribers"],
         "verdict": chaos_verdict(figures, check),
     }
@@ -193,6 +199,13 @@ def print_chaos(c: Mapping[str, Any]) -> None:
     for phase, kinds in c["phases"].items():
         if kinds:
             print(f"  {phase:>7}: " + "; ".join(f"{k} {v}" for k, v in kinds.items()))
+    for f in c["answers_by_fault"]:
+        failed = {
+            k: {s: n for s, n in v.items() if s not in ("200", "201", "delivered")}
+            for k, v in f.items()
+            if k != "fault"
+        }
+        print(f"  not served during {f['fault']}: " + ("; ".join(f"{k} {v}" for k, v in failed.items() if v) or "none"))
     v, s = c["verdict"], c["subscribers"]
     print(
         f"  chaos: {'OK' if v['ok'] else 'FAILED'}: lost {v['lost']}, doubled {v['doubled']}, subscriber gaps "

@@ -12,8 +12,18 @@ the store is read: every turn answered 200 must be stored exactly once, as it wa
 The app is started here on loopback (its own Ray instance, an embedded store in a temporary
 folder, the offline model), or ``--url`` names a running one; the users are then created in the
 store of the ``--database-url`` (etc.) flags, which must be the server's, as for ``users create``.
-The clients run in a process of their own (:mod:`serve_app.load_driver`); if it fails, its own
-error is printed (:class:`~novel_engine.errors.BenchmarkError`).
+With ``--url`` the run deletes what it made at the end (its sessions through the API, its users
+in the store), so a shared server is left as it was. The clients run in a process of their own
+(:mod:`serve_app.load_driver`); if it fails, its own error is printed
+(:class:`~novel_engine.errors.BenchmarkError`).
+
+``--chaos`` runs the same load while faults are injected on a schedule (Redis and PostgreSQL
+restarted, a session actor and a Serve replica killed, the server killed with SIGKILL and started
+again) against a server and services the run starts and owns (:mod:`serve_app.chaos`,
+:mod:`serve_app.bench_chaos`). It is a flag rather than a suite of its own because it is this
+benchmark: the same users, sessions, figures and exactly-once check, with faults on top; what it
+adds is each fault with its time, the answers before, during and after the faults, and its
+verdict (the exit code is 1 when a promise was broken).
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -165,6 +176,7 @@ def _local_app(users: int, sessions: int) -> Iterator[tuple[str, Any]]:
     finally:
         serve.shutdown()
         ray.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _create_users(store: Any, count: int) -> list[tuple[str, str]]:
@@ -260,6 +272,7 @@ def bench_load(
             from serve_app.bench_chaos import chaos_app
 
             options = {k: v for k, v in chaos.items() if k != "faults"}
+            options.setdefault("log_copy", Path(out).with_suffix(".serve.log"))
             url, store, injector = stack.enter_context(chaos_app(sessions, users, **options))
         elif url is None:
             url, store = stack.enter_context(_local_app(users, sessions))
@@ -269,6 +282,8 @@ def bench_load(
             store = StoreSettings.from_env()  # the NOVEL_ENGINE_* store, as `users create` uses
         url = url.rstrip("/")
         made_users = _create_users(store, users)
+        if given_url:  # even when the run fails: a shared server keeps no user of it
+            stack.callback(_delete_users, store, [name for name, _ in made_users])
         tokens = _tokens(url, made_users)
         cfg = {
             "url": url,
@@ -290,7 +305,11 @@ def bench_load(
         answered, created, timeline = figures.pop("answered"), figures.pop("created"), figures.pop("timeline")
         check = exactly_once(answered, _stored_turns(store, sorted({sid for sid, _ in created})))
         if given_url:
-            figures["cleanup"] = _clean_up(url, tokens, created, store, [name for name, _ in made_users])
+            names = [name for name, _ in made_users]
+            figures["cleanup"] = {
+                **_delete_sessions(url, tokens, created),
+                "users_deleted": _delete_users(store, names),
+            }
     result = {
         "suite": "load",
         "url": url,
@@ -317,13 +336,10 @@ def bench_load(
     return result
 
 
-def _clean_up(url: str, tokens: list[str], created: list[list[Any]], store: Any, names: list[str]) -> dict[str, Any]:
-    """Delete the sessions the run created (through the API, as their owners) and its users (in the
-    store), so that runs against a shared server leave nothing behind; what was deleted."""
+def _delete_sessions(url: str, tokens: list[str], created: list[list[Any]]) -> dict[str, Any]:
+    """Delete the sessions the run created, through the API as their owners (a run against a
+    shared server leaves none behind); how many were deleted and which were not."""
     import httpx
-
-    from serve_app.security.access_store import access_for
-    from serve_app.security.users import UserDirectory
 
     deleted, failed = 0, []
     with httpx.Client(base_url=url, timeout=60) as http:
@@ -333,10 +349,16 @@ def _clean_up(url: str, tokens: list[str], created: list[list[Any]], store: Any,
                 deleted += 1
             else:
                 failed.append([sid, r.status_code])
+    return {"sessions_deleted": deleted, "sessions_not_deleted": failed}
 
-    async def drop_users() -> int:
-        from novel_engine.storage import open_store
 
+def _delete_users(store: Any, names: list[str]) -> int:
+    """Delete the run's users from the store; how many there were."""
+    from novel_engine.storage import open_store
+    from serve_app.security.access_store import access_for
+    from serve_app.security.users import UserDirectory
+
+    async def drop() -> int:
         st = open_store(store)
         await st.open()
         try:
@@ -345,7 +367,7 @@ def _clean_up(url: str, tokens: list[str], created: list[list[Any]], store: Any,
         finally:
             await st.close()
 
-    return {"sessions_deleted": deleted, "sessions_not_deleted": failed, "users_deleted": asyncio.run(drop_users())}
+    return asyncio.run(drop())
 
 
 def _print(r: dict[str, Any]) -> None:

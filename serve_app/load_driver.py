@@ -34,6 +34,7 @@ KINDS = ("create", "turn", "get", "ws")
 RETRIED = (429, 502, 503, 504)  # what a user's client retries (after Retry-After when given)
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0)  # between retries when the server said nothing (or could not)
 RETRY_CAP_S = 10.0
+MAX_SAMPLES = 20
 
 
 class _Load:
@@ -58,6 +59,7 @@ class _Load:
         self.resubscribes = 0
         self.timeline: list[tuple[float, str, str]] = []  # (wall clock, kind, status) of every answer
         self.playing: set[str] = set()
+        self.error_samples: list[list[Any]] = []  # [time, kind, status, body] of the first 5xx answers
         self.memory: list[dict[str, Any]] = []
 
     def now(self) -> float:
@@ -99,6 +101,10 @@ async def _attempt(
             retry_after = r.headers.get("Retry-After")
             status = str(r.status) if r.status not in RETRIED or retry_after else f"{r.status} no Retry-After"
             load.count(kind, status, time.perf_counter() - t if r.status < 300 else None)
+            if r.status >= 500 and len(load.error_samples) < MAX_SAMPLES:  # what the server said, for the report
+                load.error_samples.append(
+                    [round(time.time(), 3), kind, status, bytes(data[:300]).decode(errors="replace")]
+                )
             if r.status < 300:
                 return data, None
             if r.status in RETRIED:
@@ -229,6 +235,7 @@ async def run_load(cfg: dict[str, Any]) -> dict[str, Any]:
         "latency": {k: latency_summary(v) for k, v in load.latency.items()},
         "statuses": {k: dict(sorted(v.items())) for k, v in load.statuses.items()},
         "ws_missed": load.ws_missed,
+        "error_samples": load.error_samples,
         "subscribers": {
             "gaps": load.ws_gaps,
             "repeats": load.ws_repeats,

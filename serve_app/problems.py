@@ -32,6 +32,7 @@ __all__ = [
     "PROBLEM_TYPE_BASE",
     "MEDIA_TYPE",
     "allowed_methods",
+    "ray_unavailable",
 ]
 
 log = logging.getLogger("serve_app")
@@ -70,6 +71,22 @@ _RAY_UNAVAILABLE = frozenset(
 )
 # seconds a client is asked to wait after a 503 (a store or an actor restarting takes about that)
 UNAVAILABLE_RETRY_AFTER_S = 2
+
+
+def ray_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says a Ray actor is dead, restarting or out of reach: by class name along its
+    MRO (an actor's error re-raised by its caller is ``RayTaskError(ActorDiedError)``, a subclass of
+    both) and along its causes."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if any(cls.__name__ in _RAY_UNAVAILABLE for cls in type(cur).__mro__):
+            return True
+        cur = getattr(cur, "cause", None) or cur.__cause__
+    return False
+
+
 _HTTP_TITLES = {
     400: "Bad request",
     401: "Authentication required",
@@ -214,7 +231,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        if type(exc).__name__ in _RAY_UNAVAILABLE:
+        if ray_unavailable(exc):
             log.warning("%s %s: %s", request.method, request.url.path, type(exc).__name__)
             return problem_response(
                 Problem(

@@ -79,3 +79,16 @@ def test_a_store_outage_is_a_503_that_says_when_to_come_back():
     p = from_engine_error(StoreError("PostgreSQL error: ConnectionDoesNotExistError", backend="postgresql"))
     assert p.status == 503 and p.headers["Retry-After"].isdigit()
     assert "PostgreSQL" not in p.detail  # no internals in the answer
+
+
+def test_an_actor_error_re_raised_by_its_caller_is_still_an_outage():
+    from serve_app.problems import ray_unavailable
+
+    died = type("ActorDiedError", (Exception,), {})  # Ray's classes, by name (no Ray import here)
+    task_error = type("RayTaskError", (Exception,), {})
+    wrapped = type("RayTaskError(ActorDiedError)", (task_error, died), {})  # what Ray makes of it
+    assert ray_unavailable(died()) and ray_unavailable(wrapped())
+    cause = RuntimeError("while playing the turn")
+    cause.__cause__ = died()
+    assert ray_unavailable(cause)
+    assert not ray_unavailable(task_error()) and not ray_unavailable(ValueError())
