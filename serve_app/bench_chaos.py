@@ -43,7 +43,7 @@ def chaos_app(
     (its errors, with tracebacks) is copied to ``log_copy`` at the end."""
     from novel_engine.errors import ConfigError
     from novel_engine.storage import StoreSettings
-    from serve_app.chaos import Chaos, CommandRestart, ServerProcess
+    from serve_app.chaos import Chaos, ServerProcess
     from serve_app.chaos_services import PrivatePostgres, PrivateRedis
 
     if bool(database_url) != bool(postgres_restart) or bool(redis_url) != bool(redis_restart):
@@ -58,20 +58,8 @@ def chaos_app(
         if log_copy is not None:
             Path(log_copy).parent.mkdir(parents=True, exist_ok=True)
             stack.callback(lambda: (folder / "serve.log").exists() and shutil.copy(folder / "serve.log", log_copy))
-        if database_url:
-            postgres: Any = CommandRestart(postgres_restart or "")
-        else:
-            postgres = PrivatePostgres()
-            stack.callback(postgres.close)
-            postgres.start()
-            database_url = postgres.url
-        if redis_url:
-            redis: Any = CommandRestart(redis_restart or "")
-        else:
-            redis = PrivateRedis()
-            stack.callback(redis.close)
-            redis.start()
-            redis_url = redis.url
+        postgres, database_url = _owned(stack, database_url, postgres_restart, PrivatePostgres)
+        redis, redis_url = _owned(stack, redis_url, redis_restart, PrivateRedis)
         store = StoreSettings(
             database_url=database_url, redis_url=redis_url, object_store_url=(folder / "objects").as_uri()
         )
@@ -86,6 +74,20 @@ def chaos_app(
         server.start()
         chaos = Chaos(server, postgres, redis, folder / "playing.json", outage_s=outage_s, actor_role=actor_role)
         yield server.url, store, chaos
+
+
+def _owned(stack: contextlib.ExitStack, url: str | None, restart: str | None, private: Any) -> tuple[Any, str]:
+    """``(what restarts it, its URL)``: a given service with the command that restarts it, or a
+    private one (``private``: a class of :mod:`serve_app.chaos_services`) started here and closed
+    with ``stack``."""
+    from serve_app.chaos import CommandRestart
+
+    if url:
+        return CommandRestart(restart or ""), url
+    service = private()
+    stack.callback(service.close)
+    service.start()
+    return service, service.url
 
 
 def phases(

@@ -92,3 +92,16 @@ def test_an_actor_error_re_raised_by_its_caller_is_still_an_outage():
     cause.__cause__ = died()
     assert ray_unavailable(cause)
     assert not ray_unavailable(task_error()) and not ray_unavailable(ValueError())
+
+
+def test_a_socket_refusal_that_can_be_retried_says_when():
+    import json
+    from types import SimpleNamespace
+
+    from serve_app.ws import _Socket
+
+    sock = _Socket(None, SimpleNamespace(config=SimpleNamespace(ws_queue_size=8)))
+    sock.problem(from_engine_error(StoreError("PostgreSQL is restarting", backend="postgresql")), "subscribe")
+    frame = json.loads(sock.outbox.queue.get_nowait().text)
+    assert (frame["type"], frame["status"], frame["request"]) == ("error", 503, "subscribe")
+    assert frame["retry_after"] >= 1
