@@ -50,6 +50,7 @@ __all__ = [
 
 FAULTS = ("redis", "postgres", "actor", "replica", "server")
 APP_NAME = "novel-engine"  # the app `novel-engine serve` deploys
+START_ATTEMPTS = 3  # starts of the killed server tried before the fault counts as failed
 SESSION_NAMESPACE = "novel_engine"  # novel_engine.runtime.ray.runtime.NAMESPACE (no Ray import here)
 
 
@@ -259,7 +260,14 @@ class Chaos:
             return {"detail": f"killed Serve replica {done['killed']}", **done}
         if fault == "server":
             left = self.server.kill()
-            up_s = self.server.start()
+            for attempt in range(START_ATTEMPTS):  # as a supervisor would: a start can fail on a loaded machine
+                try:
+                    up_s = self.server.start()
+                    break
+                except BenchmarkError:
+                    if attempt == START_ATTEMPTS - 1:
+                        raise
+                    self.server.kill()
             exiting = f" ({left} of its processes still exiting at the restart)" if left else ""
             return {
                 "detail": f"novel-engine serve killed (SIGKILL), started again{exiting}, answering in {up_s:.1f} s",
