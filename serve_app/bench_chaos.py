@@ -150,7 +150,6 @@ def drive(cfg: dict[str, Any], injector: Any, faults: Sequence[str]) -> tuple[di
     import time
 
     from novel_engine.benchmarks.core import _run_worker
-    from serve_app.chaos import plan
 
     if injector is not None:
         cfg = {**cfg, "playing_path": str(injector.playing_path)}
@@ -159,8 +158,9 @@ def drive(cfg: dict[str, Any], injector: Any, faults: Sequence[str]) -> tuple[di
     t0 = time.time()
     thread = None
     if injector is not None and faults:
-        schedule = plan(faults, cfg["duration_s"])
-        thread = threading.Thread(target=lambda: done.extend(injector.run(schedule, t0, stop)), daemon=True)
+        thread = threading.Thread(
+            target=lambda: done.extend(injector.run(faults, cfg["duration_s"], t0, stop)), daemon=True
+        )
         thread.start()
     try:
         figures = _run_worker([json.dumps(cfg)], module="serve_app.load_driver")

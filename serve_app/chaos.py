@@ -275,12 +275,18 @@ class Chaos:
             }
         raise ConfigError(f"unknown fault {fault!r}", setting="chaos")
 
-    def run(self, schedule: Sequence[tuple[float, str]], t0: float, stop: threading.Event) -> list[dict[str, Any]]:
-        """Inject the ``schedule`` (seconds after wall-clock ``t0``); the faults with their wall-clock
-        start and end (``at``, ``back``). Stops early when ``stop`` is set."""
+    def run(self, faults: Sequence[str], duration_s: float, t0: float, stop: threading.Event) -> list[dict[str, Any]]:
+        """Inject ``faults`` spread over the load (``duration_s`` from wall-clock ``t0``) once it is
+        warm: from the moment a session is first played (creating the first sessions can take a
+        while on a busy machine, and a fault before any turn tests nothing). The faults with their
+        wall-clock start and end (``at``, ``back``). Stops early when ``stop`` is set."""
+        while not self.playing_path.exists():
+            if stop.wait(0.2):
+                return []
+        warm = time.time()
         done: list[dict[str, Any]] = []
-        for at_s, fault in schedule:
-            if stop.wait(max(0.0, t0 + at_s - time.time())):
+        for at_s, fault in plan(faults, max(1.0, t0 + duration_s - warm)):
+            if stop.wait(max(0.0, warm + at_s - time.time())):
                 break
             start = time.time()
             try:

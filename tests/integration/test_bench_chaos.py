@@ -67,9 +67,9 @@ def test_bench_load_chaos_tiny(tmp_path):
     assert all(0 < a <= b for a, b in times) and times == sorted(times)
     assert chaos["verdict"]["ok"], chaos
     assert chaos["verdict"]["lost"] == chaos["verdict"]["doubled"] == chaos["verdict"]["subscriber_gaps"] == 0
-    # turns were played before the faults and after the last one (the server came back)
+    # turns were played before the faults (they start once the load is warm) and during them
     assert chaos["phases"]["before"]["turn"]["200"] >= 1
-    assert chaos["phases"]["after"].get("turn", {}).get("200", 0) >= 1 or chaos["phases"]["during"]["turn"]["200"]
+    assert chaos["phases"]["during"]["turn"]["200"] >= 1
     assert written["exactly_once"]["ok"] and written["exactly_once"]["answered_200"] >= 4
     assert (tmp_path / "chaos.serve.log").exists()
     assert _chaos_leftovers() == before  # servers stopped, folders removed
