@@ -18,6 +18,7 @@ from typing import Any
 __all__ = ["Subscriber"]
 
 RECONNECT_S = (0.5, 1.0, 2.0, 4.0)  # backoff between attempts to reconnect, then the last again
+AWAY_S = 600.0  # the longest a turn's frame is awaited while the socket cannot reconnect
 STOP_S = 15.0  # the longest a stopping subscriber may take to close its socket
 
 
@@ -36,6 +37,7 @@ class Subscriber:
         self.arrived = asyncio.Event()
         self.subscribed = asyncio.Event()
         self.resubscribes = 0
+        self.live = False  # subscribed on an open socket right now
         self._task: asyncio.Task | None = None
         self._ws: Any = None
         self._stopped = False
@@ -83,7 +85,7 @@ class Subscriber:
                 frame = json.loads(text)
                 kind = frame.get("type")
                 if kind == "subscribed":
-                    ok = True
+                    ok = self.live = True
                     self.subscribed.set()
                 elif "seq" in frame and frame.get("session_id") == self.sid:
                     self._event(frame)
@@ -95,6 +97,7 @@ class Subscriber:
         else:
             self.load.count("ws", "closed by server")
         finally:
+            self.live = False
             await asyncio.gather(ws.close(), return_exceptions=True)
         return ok
 
@@ -112,14 +115,22 @@ class Subscriber:
             self.arrived.set()
 
     async def wait_turn(self, turn: int) -> None:
-        """Wait (at most the request timeout) for ``turn``'s ``turn_complete`` and count it."""
-        give_up = time.monotonic() + self.load.cfg["timeout_s"]
-        while turn not in self.delivered and time.monotonic() < give_up:
+        """Wait for ``turn``'s ``turn_complete`` and count it: at most the request timeout while
+        subscribed; while the socket is away (the server restarting) the wait goes on, up to
+        :data:`AWAY_S`, since the frame comes with the catch-up once it is back."""
+        timeout = self.load.cfg["timeout_s"]
+        give_up, hard = time.monotonic() + timeout, time.monotonic() + AWAY_S
+        while turn not in self.delivered:
+            now = time.monotonic()
+            if not self.live:
+                give_up = min(hard, max(give_up, now + timeout))
+            if now >= give_up:
+                break
             self.arrived.clear()
             try:
-                await asyncio.wait_for(self.arrived.wait(), give_up - time.monotonic())
+                await asyncio.wait_for(self.arrived.wait(), min(1.0, give_up - now))
             except TimeoutError:
-                break
+                continue
         if turn not in self.delivered:
             self.load.ws_missed += 1
             self.load.count("ws", "missed")
