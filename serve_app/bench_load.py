@@ -12,8 +12,18 @@ the store is read: every turn answered 200 must be stored exactly once, as it wa
 The app is started here on loopback (its own Ray instance, an embedded store in a temporary
 folder, the offline model), or ``--url`` names a running one; the users are then created in the
 store of the ``--database-url`` (etc.) flags, which must be the server's, as for ``users create``.
-The clients run in a process of their own (:mod:`serve_app.load_driver`); if it fails, its own
-error is printed (:class:`~novel_engine.errors.BenchmarkError`).
+With ``--url`` the run deletes what it made at the end (its sessions through the API, its users
+in the store), so a shared server is left as it was. The clients run in a process of their own
+(:mod:`serve_app.load_driver`); if it fails, its own error is printed
+(:class:`~novel_engine.errors.BenchmarkError`).
+
+``--chaos`` runs the same load while faults are injected on a schedule (Redis and PostgreSQL
+restarted, a session actor and a Serve replica killed, the server killed with SIGKILL and started
+again) against a server and services the run starts and owns (:mod:`serve_app.chaos`,
+:mod:`serve_app.bench_chaos`). It is a flag rather than a suite of its own because it is this
+benchmark: the same users, sessions, figures and exactly-once check, with faults on top; what it
+adds is each fault with its time, the answers before, during and after the faults, and its
+verdict (the exit code is 1 when a promise was broken).
 """
 
 from __future__ import annotations
@@ -21,9 +31,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -31,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from novel_engine.benchmarks import write_results
+from serve_app.bench_chaos import chaos_result, drive, print_chaos
 
 __all__ = ["add_load_parser", "cmd_bench_load", "bench_load"]
 
@@ -61,6 +72,33 @@ def add_load_parser(bench_sub: Any) -> None:
     p.add_argument("--out", default="bench-results/load.json", help="where to write the JSON figures")
     p.add_argument("--png", default=None, help="where to draw memory over time (default: beside --out)")
     add_store_flags(p)
+    c = p.add_argument_group("chaos (faults injected on a schedule while the load runs: serve_app.chaos)")
+    c.add_argument(
+        "--chaos",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="FAULTS",
+        help="inject faults, in order and evenly spread: redis,postgres,actor,replica,server (default: all); "
+        "the run starts `novel-engine serve` over a private PostgreSQL and Redis that it restarts",
+    )
+    c.add_argument("--outage", type=float, default=3.0, help="seconds PostgreSQL and Redis stay down (default 3)")
+    c.add_argument("--replicas", type=int, default=2, help="gateway replicas of the chaos server (default 2)")
+    c.add_argument("--actor-role", default="persona", dest="actor_role", help="the session actor the actor fault kills")
+    c.add_argument(
+        "--postgres-restart",
+        default=None,
+        dest="postgres_restart",
+        metavar="CMD",
+        help="with --database-url: the command that restarts that PostgreSQL (instead of a private one)",
+    )
+    c.add_argument(
+        "--redis-restart",
+        default=None,
+        dest="redis_restart",
+        metavar="CMD",
+        help="with --redis-url: the command that restarts that Redis (instead of a private one)",
+    )
 
 
 def cmd_bench_load(args: argparse.Namespace) -> int:
@@ -68,9 +106,25 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
     from novel_engine.cli_support import store_settings
     from novel_engine.errors import NovelEngineError
 
-    for name in ("users", "sessions", "playing", "duration", "turns_per_visit", "timeout"):
+    for name in ("users", "sessions", "playing", "duration", "turns_per_visit", "timeout", "replicas"):
         if getattr(args, name) <= 0:
             raise NovelEngineError(f"--{name.replace('_', '-')}: must be more than 0")
+    chaos = None
+    if args.chaos is not None:
+        from serve_app.chaos import parse_faults
+
+        if args.url:
+            raise NovelEngineError("--chaos starts and kills its own server: it cannot be used with --url")
+        chaos = {
+            "faults": parse_faults(args.chaos),
+            "outage_s": args.outage,
+            "replicas": args.replicas,
+            "actor_role": args.actor_role,
+            "database_url": args.database_url,
+            "postgres_restart": args.postgres_restart,
+            "redis_url": args.redis_url,
+            "redis_restart": args.redis_restart,
+        }
     result = bench_load(
         users=args.users,
         sessions=args.sessions,
@@ -85,8 +139,10 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
         store=store_settings(args) if args.url else None,
         out=args.out,
         png=args.png,
+        chaos=chaos,
     )
-    return 0 if result["exactly_once"]["ok"] else 1
+    ok = result["chaos"]["verdict"]["ok"] if chaos else result["exactly_once"]["ok"]
+    return 0 if ok else 1
 
 
 @contextlib.contextmanager
@@ -120,6 +176,7 @@ def _local_app(users: int, sessions: int) -> Iterator[tuple[str, Any]]:
     finally:
         serve.shutdown()
         ray.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _create_users(store: Any, count: int) -> list[tuple[str, str]]:
@@ -198,21 +255,36 @@ def bench_load(
     store: Any = None,
     out: str | os.PathLike = "bench-results/load.json",
     png: str | os.PathLike | None = None,
+    chaos: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the load (on an app started here, or the one at ``url`` with its ``store`` settings),
-    check the stored turns, print the figures and write them as JSON to ``out``."""
-    from novel_engine.benchmarks.core import _run_worker
+    check the stored turns, print the figures and write them as JSON to ``out``.
+
+    ``chaos``: inject faults during the load (``faults``, a list of :data:`serve_app.chaos.FAULTS`,
+    and the keyword arguments of :func:`serve_app.bench_chaos.chaos_app`) on a server started here.
+    With ``url``, the sessions and users the run made are deleted at the end (after the check).
+    """
     from serve_app.load_figures import exactly_once, plot_memory
 
+    injector, given_url = None, url is not None and chaos is None
     with contextlib.ExitStack() as stack:
-        if url is None:
+        if chaos is not None:
+            from serve_app.bench_chaos import chaos_app
+
+            options = {k: v for k, v in chaos.items() if k != "faults"}
+            options.setdefault("log_copy", Path(out).with_suffix(".serve.log"))
+            url, store, injector = stack.enter_context(chaos_app(sessions, users, **options))
+        elif url is None:
             url, store = stack.enter_context(_local_app(users, sessions))
         elif store is None:
             from novel_engine.storage import StoreSettings
 
             store = StoreSettings.from_env()  # the NOVEL_ENGINE_* store, as `users create` uses
         url = url.rstrip("/")
-        tokens = _tokens(url, _create_users(store, users))
+        made_users = _create_users(store, users)
+        if given_url:  # even when the run fails: a shared server keeps no user of it
+            stack.callback(_delete_users, store, [name for name, _ in made_users])
+        tokens = _tokens(url, made_users)
         cfg = {
             "url": url,
             "ws_url": url.replace("http", "ws", 1) + "/ws",
@@ -229,9 +301,15 @@ def bench_load(
             "sample_s": max(0.5, duration_s / 240),
         }
         print(f"load on {url}: {users} users, {sessions} sessions, {playing} playing, {duration_s:g} s", flush=True)
-        figures = _run_worker([json.dumps(cfg)], module="serve_app.load_driver")
-        answered = figures.pop("answered")
-        check = exactly_once(answered, _stored_turns(store, sorted({a[0] for a in answered})))
+        figures, faults = drive(cfg, injector, chaos["faults"] if chaos else [])
+        answered, created, timeline = figures.pop("answered"), figures.pop("created"), figures.pop("timeline")
+        check = exactly_once(answered, _stored_turns(store, sorted({sid for sid, _ in created})))
+        if given_url:
+            names = [name for name, _ in made_users]
+            figures["cleanup"] = {
+                **_delete_sessions(url, tokens, created),
+                "users_deleted": _delete_users(store, names),
+            }
     result = {
         "suite": "load",
         "url": url,
@@ -246,12 +324,50 @@ def bench_load(
         "exactly_once": check,
         "targets": {"memory_used_gib_1000_sessions": 4, "create_p99_ms": 200, "turn_p50_ms": 100},
     }
+    if chaos is not None:
+        result["chaos"] = chaos_result(figures, check, faults, timeline)
     png_path = Path(png) if png else Path(out).with_suffix(".png")
     title = f"bench load: {users} users, {figures['sessions_created']} sessions, {playing} playing"
     result["memory"]["png"] = plot_memory(figures["memory"]["series"], png_path, title)
     _print(result)
+    if chaos is not None:
+        print_chaos(result["chaos"])
     write_results(result, out)
     return result
+
+
+def _delete_sessions(url: str, tokens: list[str], created: list[list[Any]]) -> dict[str, Any]:
+    """Delete the sessions the run created, through the API as their owners (a run against a
+    shared server leaves none behind); how many were deleted and which were not."""
+    import httpx
+
+    deleted, failed = 0, []
+    with httpx.Client(base_url=url, timeout=60) as http:
+        for sid, user in created:
+            r = http.delete(f"/api/v1/sessions/{sid}", headers={"Authorization": f"Bearer {tokens[user]}"})
+            if r.status_code in (204, 404):
+                deleted += 1
+            else:
+                failed.append([sid, r.status_code])
+    return {"sessions_deleted": deleted, "sessions_not_deleted": failed}
+
+
+def _delete_users(store: Any, names: list[str]) -> int:
+    """Delete the run's users from the store; how many there were."""
+    from novel_engine.storage import open_store
+    from serve_app.security.access_store import access_for
+    from serve_app.security.users import UserDirectory
+
+    async def drop() -> int:
+        st = open_store(store)
+        await st.open()
+        try:
+            directory = UserDirectory(access_for(st))
+            return sum([await directory.delete(name) for name in names])
+        finally:
+            await st.close()
+
+    return asyncio.run(drop())
 
 
 def _print(r: dict[str, Any]) -> None:

@@ -11,8 +11,12 @@ Ray offers no setting for any of this, only ``RAY_SERVE_HAPROXY_BINARY_PATH``, s
 a small executable there (written per server into a private folder) that, each time Serve starts
 HAProxy:
 
-1. rewrites the config Serve generated, in place: the statistics page is removed and the
-   Prometheus frontend binds ``NOVEL_ENGINE_HAPROXY_METRICS_HOST`` (default ``127.0.0.1``);
+1. rewrites the config Serve generated, in place: the statistics page is removed, the
+   Prometheus frontend binds ``NOVEL_ENGINE_HAPROXY_METRICS_HOST`` (default ``127.0.0.1``), and
+   HAProxy's own answers when no replica can take a request (a replica died mid-request: 502; none
+   up: 503; too slow: 504), which Serve turns into a bare ``500 Internal Server Error``, become a
+   503 problem with ``Retry-After`` (:data:`UNAVAILABLE_RESPONSE`): an outage, not a bug, and the
+   client may try again;
 2. asks the kernel to kill HAProxy when its parent (the proxy actor) dies (``PR_SET_PDEATHSIG``);
 3. ``exec``s the real binary with Serve's arguments, so the process id and the command line (which
    Serve checks to find its own HAProxy processes) stay what Serve expects.
@@ -33,15 +37,31 @@ import tempfile
 from collections.abc import MutableMapping
 from typing import Any
 
-__all__ = ["guard_config", "install", "reap_orphans", "main"]
+__all__ = ["guard_config", "install", "reap_orphans", "main", "UNAVAILABLE_RESPONSE", "RETRY_AFTER_S"]
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _SERVE_CONFIG_MARK = "haproxy-serve"  # Ray's config folder: /tmp/haproxy-serve/<node>/haproxy.cfg
+_UNAVAILABLE_FILE = "novel-engine-503.http"  # written beside Serve's config
+RETRY_AFTER_S = 2  # as serve_app.problems.UNAVAILABLE_RETRY_AFTER_S (not imported: this runs before HAProxy)
+_BODY = (
+    '{"type":"https://novel-engine.dev/problems/service-unavailable","title":"Service unavailable",'
+    '"status":503,"detail":"no replica can answer right now (one is restarting); try again shortly"}'
+)
+UNAVAILABLE_RESPONSE = (
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: application/problem+json\r\n"
+    f"Retry-After: {RETRY_AFTER_S}\r\n"
+    "Cache-Control: no-cache\r\n"
+    f"Content-Length: {len(_BODY)}\r\n"
+    "\r\n" + _BODY
+)
 
 
-def guard_config(text: str, metrics_host: str = "127.0.0.1") -> str:
-    """The HAProxy config ``text`` with its ``listen stats`` section removed and the Prometheus
-    frontend's wildcard ``bind`` moved to ``metrics_host``; everything else unchanged."""
+def guard_config(text: str, metrics_host: str = "127.0.0.1", unavailable_file: str | None = None) -> str:
+    """The HAProxy config ``text`` with its ``listen stats`` section removed, the Prometheus
+    frontend's wildcard ``bind`` moved to ``metrics_host``, and (given ``unavailable_file``, a file
+    holding :data:`UNAVAILABLE_RESPONSE`) the error files of 502, 503 and 504 pointed at it;
+    everything else unchanged."""
     out: list[str] = []
     section = ""
     for line in text.splitlines(keepends=True):
@@ -51,6 +71,8 @@ def guard_config(text: str, metrics_host: str = "127.0.0.1") -> str:
             continue
         if section == "frontend prometheus":
             line = re.sub(r"^(\s*bind\s+)(?:\*|0\.0\.0\.0)?:(\d+)", rf"\g<1>{metrics_host}:\2", line)
+        if unavailable_file is not None:
+            line = re.sub(r"^(\s*errorfile\s+(?:502|503|504)\s+)\S+", lambda m: m.group(1) + unavailable_file, line)
         out.append(line)
     return "".join(out)
 
@@ -77,7 +99,10 @@ def main(real_binary: str, argv: list[str] | None = None) -> None:
     if config and os.path.isfile(config):
         with open(config, encoding="utf-8") as f:
             text = f.read()
-        safe = guard_config(text, os.environ.get("NOVEL_ENGINE_HAPROXY_METRICS_HOST", "127.0.0.1"))
+        unavailable = os.path.join(os.path.dirname(config), _UNAVAILABLE_FILE)
+        with open(unavailable, "w", encoding="utf-8", newline="") as f:
+            f.write(UNAVAILABLE_RESPONSE)
+        safe = guard_config(text, os.environ.get("NOVEL_ENGINE_HAPROXY_METRICS_HOST", "127.0.0.1"), unavailable)
         if safe != text:
             tmp = f"{config}.guard-{os.getpid()}"
             with open(tmp, "w", encoding="utf-8") as f:

@@ -2,7 +2,8 @@
 
 Every error body is ``{"type", "title", "status", "detail"}``, plus ``errors`` (a list of
 ``{"path", "message"}``) for 422 validation problems, request-body and scenario paths alike, and
-``retry_after`` for 429. Engine errors are mapped by their class in ``novel_engine.errors``;
+``retry_after`` for 429; a 503 (a store or a session's actors unavailable) carries ``Retry-After``.
+Engine errors are mapped by their class in ``novel_engine.errors``;
 anything else is a bug: it is logged with its traceback and the client gets a plain 500 problem
 without one.
 """
@@ -31,6 +32,7 @@ __all__ = [
     "PROBLEM_TYPE_BASE",
     "MEDIA_TYPE",
     "allowed_methods",
+    "ray_unavailable",
 ]
 
 log = logging.getLogger("serve_app")
@@ -67,6 +69,24 @@ _RAY_UNAVAILABLE = frozenset(
         "ObjectLostError",
     }
 )
+# seconds a client is asked to wait after a 503 (a store or an actor restarting takes about that)
+UNAVAILABLE_RETRY_AFTER_S = 2
+
+
+def ray_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says a Ray actor is dead, restarting or out of reach: by class name along its
+    MRO (an actor's error re-raised by its caller is ``RayTaskError(ActorDiedError)``, a subclass of
+    both) and along its causes."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if any(cls.__name__ in _RAY_UNAVAILABLE for cls in type(cur).__mro__):
+            return True
+        cur = getattr(cur, "cause", None) or cur.__cause__
+    return False
+
+
 _HTTP_TITLES = {
     400: "Bad request",
     401: "Authentication required",
@@ -169,6 +189,8 @@ def from_engine_error(exc: NovelEngineError) -> Problem:
         headers["Retry-After"] = str(max(1, int(round(float(retry)))))
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="novel-engine"'
+    if status == 503:  # a store restarting: clients (and their libraries) know when to come back
+        headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_S)
     if status >= 500 and status != 502 and status != 503:
         detail = "internal error"
     elif status == 503:
@@ -209,7 +231,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        if type(exc).__name__ in _RAY_UNAVAILABLE:
+        if ray_unavailable(exc):
             log.warning("%s %s: %s", request.method, request.url.path, type(exc).__name__)
             return problem_response(
                 Problem(
@@ -217,7 +239,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                     "session-unavailable",
                     "the session's actors are not answering (restarting or lost); try again shortly",
                     title="Service unavailable",
-                    headers={"Retry-After": "2"},
+                    headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
                 )
             )
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)

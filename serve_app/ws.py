@@ -14,8 +14,8 @@ Authenticate with ``?token=<jwt or API key>`` on the URL, or with a first messag
   answered by ``action_queued``.
 - ``{"type": "ping"}``: answered by ``pong``.
 
-A malformed or refused message gets ``{"type": "error", "code", "status", "detail", "errors"?}``
-and the socket stays open. The server sends ``heartbeat`` frames on idle sockets. A client too slow
+A malformed or refused message gets ``{"type": "error", "code", "status", "detail", "errors"?,
+"retry_after"?}`` (``retry_after``: seconds, with 429 and 503) and the socket stays open. The server sends ``heartbeat`` frames on idle sockets. A client too slow
 to keep up gets ``{"type": "overflow", "session_id", "after_seq"}`` and must resubscribe from there.
 
 The handler awaits the client's messages while a separate writer task sends frames, so a client
@@ -91,7 +91,9 @@ class _Socket:
         self.send("error", **frame)
 
     def problem(self, p: Problem, request: str | None) -> None:
-        self.error(p.slug.replace("-", "_"), p.status, p.detail, p.errors or None, request=request)
+        # an outage (503) or a limit (429) says when to try again, as the HTTP answer's Retry-After does
+        later = {"retry_after": int(p.headers["Retry-After"])} if "Retry-After" in p.headers else {}
+        self.error(p.slug.replace("-", "_"), p.status, p.detail, p.errors or None, request=request, **later)
 
     async def writer(self) -> None:
         while True:

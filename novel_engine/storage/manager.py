@@ -305,6 +305,9 @@ class UnifiedStateManager(StateStore):
     async def create_user(self, user_id: str, data: dict[str, Any]) -> None:
         await self.sql.create_user(user_id, data)
 
+    async def delete_user(self, user_id: str) -> bool:
+        return await self.sql.delete_user(user_id)
+
     async def put_api_key(self, key_hash: str, user_id: str, data: dict[str, Any]) -> None:
         await self.sql.put_api_key(key_hash, user_id, data)
 

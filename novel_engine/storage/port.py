@@ -152,6 +152,10 @@ class StateStore(ABC):
         """Store a new user. ``ConflictError`` if the id is taken (unlike :meth:`put_user`)."""
 
     @abstractmethod
+    async def delete_user(self, user_id: str) -> bool:
+        """Delete a user and its API keys; whether there was such a user."""
+
+    @abstractmethod
     async def put_api_key(self, key_hash: str, user_id: str, data: dict[str, Any]) -> None:
         """Store an API key by its hash (never the key itself)."""
 

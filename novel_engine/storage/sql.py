@@ -359,6 +359,11 @@ class SqlBackend(ABC):
                 raise ConflictError(f"user {user_id!r} already exists", user_id=user_id)
             await tx.execute("INSERT INTO users (id, data) VALUES ($1, $2)", user_id, _dumps(data))
 
+    async def delete_user(self, user_id: str) -> bool:
+        async with self.transaction() as tx:
+            await tx.execute("DELETE FROM api_keys WHERE user_id = $1", user_id)
+            return await tx.execute("DELETE FROM users WHERE id = $1", user_id) > 0
+
     async def list_api_keys(self, user_id: str) -> list[tuple[str, dict[str, Any]]]:
         async with self.transaction() as tx:
             rows = await tx.fetch("SELECT key_hash, data FROM api_keys WHERE user_id = $1 ORDER BY key_hash", user_id)

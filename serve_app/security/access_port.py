@@ -70,6 +70,10 @@ class AccessPort(ABC):
     async def get_user(self, user_id: str) -> dict[str, Any]:
         """A user's data. ``NotFoundError`` if unknown."""
 
+    @abstractmethod
+    async def delete_user(self, user_id: str) -> bool:
+        """Delete a user and its API keys; whether there was such a user."""
+
     # -- API keys ------------------------------------------------------------------------------
     @abstractmethod
     async def put_api_key(self, key_hash: str, user_id: str, data: dict[str, Any]) -> None:

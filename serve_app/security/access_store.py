@@ -74,6 +74,9 @@ class StoreAccessAdapter(AccessPort):
     async def get_user(self, user_id: str) -> dict[str, Any]:
         return await self._read(lambda: self._call(lambda s: s.get_user(user_id)))
 
+    async def delete_user(self, user_id: str) -> bool:
+        return await self._call(lambda s: s.delete_user(user_id))
+
     async def put_api_key(self, key_hash: str, user_id: str, data: dict[str, Any]) -> None:
         await self._call(lambda s: s.put_api_key(key_hash, user_id, data))
 

@@ -124,6 +124,15 @@ class UserDirectory:
             raise ConflictError(f"username {name!r} is taken", field="username") from None
         return user_id
 
+    async def delete(self, username: str) -> bool:
+        """Delete a user (and its API keys) by name; whether there was one. Its sessions stay
+        (delete them first through the API)."""
+        try:
+            name = canonical_username(username)
+        except InvalidInputError:
+            return False
+        return await self.access.delete_user(user_id_for(name))
+
     async def _record(self, username: str) -> tuple[str, dict[str, Any]] | None:
         try:
             name = canonical_username(username)

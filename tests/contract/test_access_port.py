@@ -92,6 +92,22 @@ def test_users_are_insert_only_and_replaceable(access):
         run(access.get_user(uid("nobody")))
 
 
+def test_deleting_a_user_drops_it_and_its_keys_only(access):
+    ada, bob = uid("u"), uid("u")
+    run(access.create_user(ada, {"username": "ada"}))
+    run(access.create_user(bob, {"username": "bob"}))
+    run(access.put_api_key(f"h-{ada}", ada, {"id": "k"}))
+    run(access.put_api_key(f"h-{bob}", bob, {"id": "k"}))
+    assert run(access.delete_user(ada)) is True
+    assert run(access.delete_user(ada)) is False  # nothing left to delete
+    with pytest.raises(NotFoundError):
+        run(access.get_user(ada))
+    with pytest.raises(NotFoundError):
+        run(access.get_api_key(f"h-{ada}"))
+    assert run(access.get_user(bob)) == {"username": "bob"}
+    assert run(access.list_api_keys(bob)) == [(f"h-{bob}", {"id": "k"})]
+
+
 def test_api_keys_are_kept_by_hash_per_user(access):
     alice, bob = uid("u"), uid("u")
     run(access.put_api_key(f"h2-{alice}", alice, {"id": "k2"}))

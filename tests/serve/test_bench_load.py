@@ -52,6 +52,23 @@ def test_bench_load_small(serve_server, tmp_path):
     assert check["answered_200"] == written["latency"]["turn"]["n"] >= 2
     assert check["stored"] >= check["answered_200"]
     assert check["missing"] == check["stored_twice"] == check["answered_twice"] == check["differs"] == []
+    # every subscriber saw its session's events in order, none missed, none twice
+    subs = written["subscribers"]
+    assert subs["gaps"] == [] and subs["repeats"] == 0 and subs["sessions_followed"] >= 1
+    # a run against a given server leaves nothing behind: its sessions and users are deleted
+    assert written["cleanup"] == {"sessions_deleted": 4, "sessions_not_deleted": [], "users_deleted": 2}
+    assert _load_users(serve_server) == []
+
+
+def _load_users(server) -> list[str]:
+    """The users a load run made (``load-<run>-<i>``) still in the server's store."""
+
+    async def names(store) -> list[str]:
+        async with store.sql.transaction() as tx:
+            rows = await tx.fetch("SELECT data FROM users")
+        return [json.loads(r[0])["username"] for r in rows if json.loads(r[0])["username"].startswith("load-")]
+
+    return server.runner.call(names)
 
 
 def test_bench_load_says_when_the_app_is_unreachable(serve_server, tmp_path):
@@ -68,3 +85,4 @@ def test_bench_load_says_when_the_app_is_unreachable(serve_server, tmp_path):
             store=serve_server.store_settings,
             out=tmp_path / "x.json",
         )
+    assert _load_users(serve_server) == []  # the users it made before it failed are gone too

@@ -3,13 +3,14 @@ tests/integration/test_serve_hard_kill.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
-from serve_app.haproxy_guard import guard_config, install, reap_orphans
+from serve_app.haproxy_guard import RETRY_AFTER_S, UNAVAILABLE_RESPONSE, guard_config, install, reap_orphans
 
 # the shape of the config Serve 2.60 generates (sections at column 0, settings indented)
 CONFIG = """global
@@ -17,6 +18,9 @@ CONFIG = """global
     stats timeout 30s
 defaults
     mode http
+    errorfile 502 /tmp/haproxy-serve/n1/500.http
+    errorfile 503 /tmp/haproxy-serve/n1/500.http
+    errorfile 504 /tmp/haproxy-serve/n1/500.http
 frontend prometheus
     bind :9101
     mode http
@@ -72,7 +76,26 @@ def test_the_guard_rewrites_the_config_and_execs_with_the_same_arguments(tmp_pat
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"-db -f {cfg} -sf 123"
-    assert cfg.read_text(encoding="utf-8") == guard_config(CONFIG)
+    unavailable = cfg.parent / "novel-engine-503.http"
+    assert cfg.read_text(encoding="utf-8") == guard_config(CONFIG, unavailable_file=str(unavailable))
+    assert unavailable.read_bytes() == UNAVAILABLE_RESPONSE.encode()
+
+
+def test_no_replica_to_answer_is_a_503_with_retry_after_not_a_bare_500():
+    """Serve points HAProxy's 502/503/504 at a bare 500 page; the guard points them at a 503 problem."""
+    safe = guard_config(CONFIG, unavailable_file="/x/novel-engine-503.http")
+    for code in (502, 503, 504):
+        assert f"    errorfile {code} /x/novel-engine-503.http\n" in safe
+    assert "500.http" not in safe and guard_config(safe, unavailable_file="/x/novel-engine-503.http") == safe
+    head, body = UNAVAILABLE_RESPONSE.split("\r\n\r\n", 1)
+    lines = head.split("\r\n")
+    assert lines[0] == "HTTP/1.1 503 Service Unavailable"
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    assert headers["Retry-After"] == str(RETRY_AFTER_S) and int(headers["Content-Length"]) == len(body.encode())
+    assert json.loads(body)["status"] == 503 and headers["Content-Type"] == "application/problem+json"
+    from serve_app.problems import UNAVAILABLE_RETRY_AFTER_S
+
+    assert RETRY_AFTER_S == UNAVAILABLE_RETRY_AFTER_S
 
 
 def _spawner(parent_name: str, fake: str, cfg: str, then: str) -> subprocess.Popen:
