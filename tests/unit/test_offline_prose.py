@@ -7,7 +7,6 @@ import random
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -474,28 +473,6 @@ def test_events_are_grouped_by_place_into_paragraphs():
     tavern = [i for i, p in enumerate(paragraphs) if "Vex" in p or "Aldric" in p]
     assert len(tavern) == 1  # move, speak and attack in the tavern share a paragraph
     assert any("Sera" in p and "Vex" not in p for p in paragraphs)
-
-
-def test_twelve_events_take_well_under_a_few_milliseconds():
-    events = [
-        ev(
-            i,
-            actor=name,
-            action_type=ACTION_TYPES[i % 10],
-            target="gate" if ACTION_TYPES[i % 10] in ("move", "flee") else "brom",
-            location=("tavern", "gate", "chapel")[i % 3],
-            outcome=Outcome(OUTCOMES[i % 4]),
-            dialogue="Hold fast!" if i % 3 == 0 else None,
-            intensity=0.6,
-        )
-        for i, name in enumerate(["aldric", "sera", "vex"] * 4)
-    ]
-    inp = make_input(events)
-    write(inp)
-    start = time.perf_counter()
-    for seed in range(50):
-        narrate(inp, random.Random(seed))
-    assert (time.perf_counter() - start) / 50 < 0.005
 
 
 # --- text helpers ---------------------------------------------------------------------------------
