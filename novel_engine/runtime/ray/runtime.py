@@ -30,6 +30,8 @@ from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime.event_log import hub_items
 from novel_engine.runtime.ray.actors import BeliefStoreShard, ChroniclerActor, EventHub, PersonaShard
 from novel_engine.runtime.ray.director import DirectorActor
+from novel_engine.runtime.ray.hosted import HostedRuntime, HostPool
+from novel_engine.runtime.residency import HostSettings
 from novel_engine.runtime.sharding import plan_shards
 
 __all__ = ["RayRuntimes", "RayRuntime", "connect", "where_to_look", "list_sessions", "cluster_alive", "NAMESPACE"]
@@ -365,36 +367,63 @@ class RayRuntime:
 class RayRuntimes:
     """The Ray kind of runtime: sessions are named actors on a cluster, reachable from any driver.
 
+    A session whose cast is small (see :meth:`HostPool.wants`) runs on a shared session host
+    instead of actors of its own (:mod:`novel_engine.runtime.ray.hosted`); a large one keeps its
+    director, shards, chronicler and hub.
+
     Args:
         address: the cluster (None: a running local one, or start one).
         actor_options: options for the shard actors (``num_cpus``, ``resources``...).
         dashboard: start Ray's dashboard with a local instance.
+        hosts: the session-host pool (None: the default pool, used by ``placement="host"``
+            sessions only); given, its hosts start now.
     """
 
     name = "ray"
     needs_store = True  # a lost actor is rebuilt from the store: the in-memory one when none is given
 
     def __init__(
-        self, address: str | None = None, *, actor_options: Mapping[str, Any] | None = None, dashboard: bool = False
+        self,
+        address: str | None = None,
+        *,
+        actor_options: Mapping[str, Any] | None = None,
+        dashboard: bool = False,
+        hosts: HostSettings | None = None,
     ) -> None:
         connect(address, dashboard=dashboard)
         self.actor_options = dict(actor_options or {})
+        self.pool = HostPool(hosts or HostSettings(), NAMESPACE)
+        self._pool_used = hosts is not None  # the default pool's hosts start only when a session asks
+        if hosts is not None:
+            self.pool.hosts()  # warm before the first request: their start is not on its path
 
     def create(
         self, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel, *, detached: bool
-    ) -> RayRuntime:
+    ) -> RayRuntime | HostedRuntime:
+        if self.pool.wants(scenario, settings):
+            self._pool_used = True
+            return HostedRuntime.create(self.pool, session_id, scenario, settings, model)
         return RayRuntime.create(
             session_id, scenario, settings, model, detached=detached, actor_options=self.actor_options
         )
 
-    def attach(self, session_id: str) -> RayRuntime | None:
+    def attach(self, session_id: str) -> RayRuntime | HostedRuntime | None:
+        if self._pool_used:
+            hosted = HostedRuntime.attach(self.pool, session_id)
+            if hosted is not None:
+                return hosted
         return RayRuntime.attach(session_id) if session_id in list_sessions() else None
 
     def live(self) -> list[str]:
-        return list_sessions()
+        hosted = self.pool.live() if self._pool_used else []
+        return sorted({*list_sessions(), *hosted})
 
     def end(self, session_id: str) -> int:
-        return kill_session_actors(session_id)
+        dropped = 0
+        if self._pool_used:
+            _, host = self.pool.host_for(session_id)
+            dropped = int(ray.get(host.drop.remote(session_id)))
+        return dropped + kill_session_actors(session_id)
 
     def info(self) -> dict[str, str | None]:
         return where_to_look()
