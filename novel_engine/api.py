@@ -48,7 +48,7 @@ def _runtimes(
     if name not in RUNTIMES:
         raise ConfigError(f"unknown runtime {name!r}; available: {', '.join(RUNTIMES)}", setting="runtime")
     if name == "ray":
-        from novel_engine.runtime.ray.runtime import RayRuntimes  # Ray is imported only when used
+        from novel_engine.runtime.ray.runtimes import RayRuntimes  # Ray is imported only when used
 
         return RayRuntimes(address, actor_options=actor_options, dashboard=dashboard, hosts=hosts)
     if hosts is not None:

@@ -62,8 +62,10 @@ class ServeConfig:
             of a cluster must use the same number: a session's host follows from its id).
         host_max_personas: casts up to this many personas share a session host instead of
             actors of their own (0: every session gets its own actors).
-        idle_evict_s: a hosted session idle this many seconds leaves memory (its stored state
-            stays; the next request or socket subscription brings it back); 0: never.
+        idle_evict_s: a session idle this many seconds leaves memory (its stored state stays; the
+            next request or socket subscription brings it back; a socket watching a hosted one stays
+            subscribed, one watching a session with actors of its own gets an error frame and
+            subscribes again); 0: never.
         memory_budget: the node memory the hosts keep under by dropping their least recently
             used sessions: a fraction of the node's memory (<= 1) or bytes; 0: no budget.
         max_agents: the largest cast a request may ask for.
@@ -149,6 +151,7 @@ class ServeConfig:
             hosts=self.session_hosts,
             max_personas=self.host_max_personas,
             idle_s=self.idle_evict_s,
+            actors_idle_s=self.idle_evict_s,
             memory_budget=self.memory_budget,
         )
 

@@ -35,6 +35,9 @@ class HostSettings:
         max_personas: casts up to this many personas are hosted when their settings leave the
             placement to the engine (``placement="auto"``); 0: only ``placement="host"`` sessions.
         idle_s: drop a session from memory after this many seconds without a request; 0: never.
+        actors_idle_s: end a session with actors of its own (a large cast) after this many idle
+            seconds; its state stays in the store, and a Serve replica resumes it on the next
+            request (a script resumes it with ``Engine.resume``); 0: never.
         memory_budget: the node's memory a host keeps under by dropping its least recently used
             sessions: a fraction of the node's memory (<= 1) or bytes (> 1); 0: no budget.
         sweep_s: how often a host looks for sessions to drop.
@@ -44,6 +47,7 @@ class HostSettings:
     hosts: int = 2
     max_personas: int = 0
     idle_s: float = 0.0
+    actors_idle_s: float = 0.0
     memory_budget: float = 0.0
     sweep_s: float = 5.0
     pool: str = "default"
@@ -51,7 +55,7 @@ class HostSettings:
     def __post_init__(self) -> None:
         if self.hosts < 1:
             raise ConfigError(f"session hosts: at least 1, got {self.hosts}", setting="hosts")
-        for name in ("max_personas", "idle_s", "memory_budget"):
+        for name in ("max_personas", "idle_s", "actors_idle_s", "memory_budget"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"session hosts: {name} must be 0 or more", setting=name)
         if self.sweep_s <= 0:

@@ -130,3 +130,21 @@ def test_a_session_on_a_killed_host_comes_back_from_the_store(tmp_path):
         assert session.markdown() == straight.markdown()
         assert _items(session) == _items(straight)
         session.close()
+
+
+def test_a_session_with_actors_of_its_own_ends_when_idle_and_resumes_from_the_store(tmp_path):
+    from novel_engine.runtime.ray.runtime import list_sessions
+
+    straight = _straight(3)
+    with _engine(tmp_path, "actors-idle", actors_idle_s=0.5) as engine:
+        session = engine.create_session("fantasy_world", 7, placement="actors")
+        session.run(2)
+        deadline = time.monotonic() + 120
+        while session.id in list_sessions() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert session.id not in list_sessions()  # every actor of it ended itself
+        engine.forget(session.id)
+        resumed = engine.resume(session.id, detached=True)
+        resumed.step()
+        assert resumed.markdown() == straight.markdown()
+        resumed.close()

@@ -53,9 +53,10 @@ def test_a_small_session_is_hosted_and_comes_back_after_eviction_with_its_watche
         assert [f["seq"] for f in frames] == list(range(1, len(frames) + 1))
         play(alice, ref)
         play(alice, ref)
-        assert alice.get(f"/api/v1/sessions/{sid}/narrative").json() == alice.get(
-            f"/api/v1/sessions/{ref}/narrative"
-        ).json()
+        assert (
+            alice.get(f"/api/v1/sessions/{sid}/narrative").json()
+            == alice.get(f"/api/v1/sessions/{ref}/narrative").json()
+        )
         ray.get(host.evict.remote([sid]))
         r = alice.post(f"/api/v1/sessions/{sid}/fork", json={"at_turn": 1})
         assert r.status_code == 201, r.text

@@ -1,8 +1,7 @@
-"""Hosted sessions, driver side: the host pool and :class:`HostedRuntime`, a session on a host.
+"""Hosted sessions, driver side: :class:`HostedRuntime`, a session on a session host.
 
-A :class:`HostPool` names its hosts (``ne-host:<pool>:<i>``, detached, restarted by Ray) and finds
-a session's host from the session id alone (:func:`~novel_engine.runtime.residency.host_of`), so
-any driver or Serve replica reaches a hosted session without asking anyone. A
+The pool (:class:`~novel_engine.runtime.ray.runtimes.HostPool`) finds a session's host from its id
+alone, so any driver or Serve replica reaches a hosted session without asking anyone. A
 :class:`HostedRuntime` answers the :class:`~novel_engine.runtime.port.Runtime` protocol with one
 host call per method. A session the host dropped (idle, memory pressure, host restart) answers
 ``StateLostError``, which the durability layer already turns into a rebuild from the store and a
@@ -20,83 +19,9 @@ from novel_engine.config import SessionSettings
 from novel_engine.core.events import Action, WorldEventSpec
 from novel_engine.core.report import TurnReport
 from novel_engine.core.scenario import Scenario
-from novel_engine.errors import ConfigError
 from novel_engine.llm.port import LanguageModel
-from novel_engine.runtime.residency import HostSettings, host_of
-from novel_engine.runtime.ray.hosts import SessionHost, host_name
 
-__all__ = ["HostPool", "HostedRuntime", "HostedHub"]
-
-
-class HostPool:
-    """The session hosts of one pool, created on first use (get-or-create by name).
-
-    Args:
-        settings: the pool (size, idle time, memory budget, name).
-        namespace: the Ray namespace of the hosts.
-    """
-
-    def __init__(self, settings: HostSettings, namespace: str) -> None:
-        self.settings, self.namespace = settings, namespace
-        self._hosts: list[Any] | None = None
-
-    def hosts(self) -> list[Any]:
-        """Every host's handle (starting those that do not run yet; they start in the background)."""
-        if self._hosts is None:
-            self._hosts = [
-                SessionHost.options(
-                    name=host_name(self.settings.pool, i),
-                    namespace=self.namespace,
-                    get_if_exists=True,
-                    lifetime="detached",
-                    # a restarted host holds no session: each answers StateLostError and is
-                    # rebuilt from the store, so a call retried on it is safe
-                    max_restarts=-1,
-                    max_task_retries=-1,
-                    num_cpus=0,
-                    scheduling_strategy="SPREAD",
-                ).remote(i, self.settings)
-                for i in range(self.settings.hosts)
-            ]
-        return self._hosts
-
-    def warm(self) -> None:
-        """Start every host and wait until each answers (a server does this before its first request)."""
-        ray.get([h.ping.remote() for h in self.hosts()])
-
-    def host_for(self, session_id: str) -> tuple[int, Any]:
-        """The index and handle of the host of ``session_id``."""
-        i = host_of(session_id, self.settings.hosts)
-        return i, self.hosts()[i]
-
-    def live(self) -> list[str]:
-        """The sessions in memory on any host of the pool."""
-        return sorted({s for ids in ray.get([h.session_ids.remote() for h in self.hosts()]) for s in ids})
-
-    def stats(self) -> list[dict[str, Any]]:
-        """Each host's sessions in memory, evictions so far and RSS."""
-        return ray.get([h.stats.remote() for h in self.hosts()])
-
-    def wants(self, scenario: Scenario, settings: SessionSettings) -> bool:
-        """Whether a new session of ``scenario`` goes to a host.
-
-        ``placement="host"`` always (offline model only), ``"actors"`` never; ``"auto"`` when the
-        cast has at most ``max_personas``, the session does not ask an actor per persona
-        (``personas_per_actor=1``) and plays with the offline model: a hosted cast records no model
-        calls for replay, so a session with an LLM keeps its actors.
-
-        Raises:
-            ConfigError: ``placement="host"`` with a language model other than offline.
-        """
-        offline = (settings.llm or "offline") == "offline"
-        if settings.placement == "host":
-            if not offline:
-                raise ConfigError("placement 'host' plays with the offline model only", setting="placement")
-            return True
-        if settings.placement == "actors":
-            return False
-        cap = self.settings.max_personas
-        return offline and settings.personas_per_actor != 1 and 0 < len(scenario.personas) <= cap
+__all__ = ["HostedRuntime", "HostedHub"]
 
 
 class _HostMethod:
@@ -144,7 +69,7 @@ class HostedRuntime:
 
     @classmethod
     def create(
-        cls, pool: HostPool, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel
+        cls, pool: Any, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel
     ) -> HostedRuntime:
         """Open a new session on its host (one call to a warm actor)."""
         index, host = pool.host_for(session_id)
@@ -154,7 +79,7 @@ class HostedRuntime:
         return cls(session_id, host, index, seed, scenario, settings, model)
 
     @classmethod
-    def attach(cls, pool: HostPool, session_id: str) -> HostedRuntime | None:
+    def attach(cls, pool: Any, session_id: str) -> HostedRuntime | None:
         """The session if its host holds it in memory, else None."""
         index, host = pool.host_for(session_id)
         if not ray.get(host.has.remote(session_id)):

@@ -93,6 +93,7 @@ class SessionHost:
         self.locks: dict[str, asyncio.Lock] = {}
         self.residency = Residency(settings.idle_s)
         self._returned: dict[str, asyncio.Event] = {}  # dropped sessions someone is waiting for
+        self._leaving: dict[str, asyncio.Event] = {}  # set when a resident session leaves memory
         self._sweeper: asyncio.Task | None = None
         self.evictions = 0
 
@@ -116,6 +117,7 @@ class SessionHost:
     def _arrived(self, session_id: str, rt: LocalRuntime) -> None:
         self.sessions[session_id] = rt
         self.locks.setdefault(session_id, asyncio.Lock())
+        self._leaving.setdefault(session_id, asyncio.Event())
         self.residency.touch(session_id, time.monotonic())
         waiting = self._returned.pop(session_id, None)
         if waiting is not None:
@@ -178,27 +180,32 @@ class SessionHost:
         self, session_id: str, after_seq: int, types: Sequence[str] | None, timeout_s: float, limit: int = 1000
     ) -> HubRead:
         """Long-poll a session's event log (as ``EventHub.subscribe``). Watching is not using: it
-        keeps nobody in memory. A dropped session's watcher waits for it to come back (an empty
-        read after ``timeout_s``), with its cursor still valid then.
+        keeps nobody in memory. A watcher of a session that leaves memory waits for it to come back
+        (an empty read after ``timeout_s``), with its cursor still valid then.
 
         Raises:
             StateLostError: the host never had the session, or restarted since.
         """
-        rt = self.sessions.get(session_id)
-        if rt is None:
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            rt = self.sessions.get(session_id)
+            if rt is not None:
+                read = asyncio.ensure_future(rt.subscribe(after_seq, types, remaining, limit))
+                left = asyncio.ensure_future(self._leaving[session_id].wait())
+                await asyncio.wait({read, left}, return_when=asyncio.FIRST_COMPLETED)
+                left.cancel()
+                if read.done():
+                    return read.result()
+                read.cancel()  # the session left memory meanwhile: wait for it to come back
+                continue
             if session_id not in self.residency.evicted:
-                self._runtime(session_id)  # raises
+                self._runtime(session_id)  # raises: never here, or ended for good
             waiting = self._returned.setdefault(session_id, asyncio.Event())
-            started = time.monotonic()
             try:
-                await asyncio.wait_for(waiting.wait(), timeout_s)
+                await asyncio.wait_for(waiting.wait(), remaining)
             except TimeoutError:
                 return HubRead((), after_seq)
-            rt = self.sessions.get(session_id)
-            if rt is None:  # ended for good meanwhile
-                return HubRead((), after_seq)
-            timeout_s = max(0.0, timeout_s - (time.monotonic() - started))
-        return await rt.subscribe(after_seq, types, timeout_s, limit)
 
     async def last_seq(self, session_id: str) -> int:
         """The sequence number of the newest item on a session's event log."""
@@ -216,6 +223,7 @@ class SessionHost:
         """End a session for good (what is stored stays stored); False if it was not here."""
         had = self.sessions.pop(session_id, None) is not None
         self.locks.pop(session_id, None)
+        self._left(session_id)
         self.residency.drop(session_id, evicted=False)
         waiting = self._returned.pop(session_id, None)
         if waiting is not None:
@@ -231,6 +239,7 @@ class SessionHost:
             if sid in self.sessions and not (lock is not None and lock.locked()):
                 del self.sessions[sid]
                 self.locks.pop(sid, None)
+                self._left(sid)
                 self.residency.drop(sid, evicted=True)
                 out.append(sid)
         if out:
@@ -241,6 +250,11 @@ class SessionHost:
             gc.freeze()
             _trim()
         return out
+
+    def _left(self, session_id: str) -> None:
+        leaving = self._leaving.pop(session_id, None)
+        if leaving is not None:
+            leaving.set()
 
     def stats(self) -> dict[str, Any]:
         """What this host holds: sessions in memory, sessions dropped so far, and its RSS."""

@@ -30,14 +30,17 @@ from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime.event_log import hub_items
 from novel_engine.runtime.ray.actors import BeliefStoreShard, ChroniclerActor, EventHub, PersonaShard
 from novel_engine.runtime.ray.director import DirectorActor
-from novel_engine.runtime.ray.hosted import HostedRuntime, HostPool
-from novel_engine.runtime.residency import HostSettings
+from novel_engine.runtime.ray.names import (
+    _PREFIX,
+    NAMESPACE,
+    _name,
+    _named_actors,
+    kill_session_actors,
+    list_sessions,
+)
 from novel_engine.runtime.sharding import plan_shards
 
-__all__ = ["RayRuntimes", "RayRuntime", "connect", "where_to_look", "list_sessions", "cluster_alive", "NAMESPACE"]
-
-NAMESPACE = "novel_engine"
-_PREFIX = "ne:"
+__all__ = ["RayRuntime", "connect", "where_to_look", "list_sessions", "cluster_alive", "NAMESPACE"]
 
 
 def connect(
@@ -84,39 +87,6 @@ def cluster_alive() -> bool:
     return ray.is_initialized() and bool(ray.cluster_resources())
 
 
-def _name(session_id: str, role: str, i: int | None = None) -> str:
-    return f"{_PREFIX}{session_id}:{role}" + (f":{i}" if i is not None else "")
-
-
-def _named_actors() -> list[str]:
-    # Our namespace's named actors, whatever namespace this driver joined (a Serve replica runs
-    # in Serve's own namespace, so "the current namespace" would list none of the sessions).
-    return [a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a.get("namespace") == NAMESPACE]
-
-
-def kill_session_actors(session_id: str, names: Sequence[str] = ()) -> int:
-    """Kill every actor of a session for good, found by name (plus ``names``), asking none of them:
-    it works whatever state they are in (alive, restarting after a crash, half gone). Returns how
-    many were killed."""
-    prefix = _PREFIX + session_id + ":"
-    killed = 0
-    for name in sorted({*names, *(n for n in _named_actors() if n.startswith(prefix))}):
-        try:
-            ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
-            killed += 1
-        except ValueError:
-            pass  # already gone
-    return killed
-
-
-def list_sessions() -> list[str]:
-    """Ids of the sessions whose director is alive in this namespace."""
-    names = _named_actors()
-    return sorted(
-        n[len(_PREFIX) : -len(":director")] for n in names if n.startswith(_PREFIX) and n.endswith(":director")
-    )
-
-
 class RayRuntime:
     """A session running on Ray: a thin driver-side handle on its director actor."""
 
@@ -142,8 +112,10 @@ class RayRuntime:
         *,
         detached: bool = False,
         actor_options: Mapping[str, Any] | None = None,
+        idle_s: float = 0.0,
     ) -> RayRuntime:
-        """Create the actors of a new session and return its handle.
+        """Create the actors of a new session and return its handle (``idle_s``: they end
+        themselves after that many idle seconds; see ``DirectorActor``).
 
         Raises:
             SessionError: a live session already has this id.
@@ -209,6 +181,7 @@ class RayRuntime:
             belief_shards,
             chronicler,
             hub,
+            idle_s,
         )
         ray.get([a.ping.remote() for a in persona_shards] + [director.turn.remote()])
         rt = cls(session_id, director, names, seed)
@@ -362,68 +335,3 @@ class RayRuntime:
     def close(self) -> None:
         """Kill every actor of the session (the session is gone afterwards)."""
         kill_session_actors(self.session_id, self.names)
-
-
-class RayRuntimes:
-    """The Ray kind of runtime: sessions are named actors on a cluster, reachable from any driver.
-
-    A session whose cast is small (see :meth:`HostPool.wants`) runs on a shared session host
-    instead of actors of its own (:mod:`novel_engine.runtime.ray.hosted`); a large one keeps its
-    director, shards, chronicler and hub.
-
-    Args:
-        address: the cluster (None: a running local one, or start one).
-        actor_options: options for the shard actors (``num_cpus``, ``resources``...).
-        dashboard: start Ray's dashboard with a local instance.
-        hosts: the session-host pool (None: the default pool, used by ``placement="host"``
-            sessions only); given, its hosts start now.
-    """
-
-    name = "ray"
-    needs_store = True  # a lost actor is rebuilt from the store: the in-memory one when none is given
-
-    def __init__(
-        self,
-        address: str | None = None,
-        *,
-        actor_options: Mapping[str, Any] | None = None,
-        dashboard: bool = False,
-        hosts: HostSettings | None = None,
-    ) -> None:
-        connect(address, dashboard=dashboard)
-        self.actor_options = dict(actor_options or {})
-        self.pool = HostPool(hosts or HostSettings(), NAMESPACE)
-        self._pool_used = hosts is not None  # the default pool's hosts start only when a session asks
-        if hosts is not None:
-            self.pool.hosts()  # warm before the first request: their start is not on its path
-
-    def create(
-        self, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel, *, detached: bool
-    ) -> RayRuntime | HostedRuntime:
-        if self.pool.wants(scenario, settings):
-            self._pool_used = True
-            return HostedRuntime.create(self.pool, session_id, scenario, settings, model)
-        return RayRuntime.create(
-            session_id, scenario, settings, model, detached=detached, actor_options=self.actor_options
-        )
-
-    def attach(self, session_id: str) -> RayRuntime | HostedRuntime | None:
-        if self._pool_used:
-            hosted = HostedRuntime.attach(self.pool, session_id)
-            if hosted is not None:
-                return hosted
-        return RayRuntime.attach(session_id) if session_id in list_sessions() else None
-
-    def live(self) -> list[str]:
-        hosted = self.pool.live() if self._pool_used else []
-        return sorted({*list_sessions(), *hosted})
-
-    def end(self, session_id: str) -> int:
-        dropped = 0
-        if self._pool_used:
-            _, host = self.pool.host_for(session_id)
-            dropped = int(ray.get(host.drop.remote(session_id)))
-        return dropped + kill_session_actors(session_id)
-
-    def info(self) -> dict[str, str | None]:
-        return where_to_look()
