@@ -148,3 +148,20 @@ def test_a_session_with_actors_of_its_own_ends_when_idle_and_resumes_from_the_st
         resumed.step()
         assert resumed.markdown() == straight.markdown()
         resumed.close()
+
+
+def test_over_the_memory_budget_a_host_drops_the_least_recently_used_first(tmp_path):
+    import ray
+
+    # a budget of 2 bytes: the node is always over it, so every sweep drops a quarter (at least one)
+    with _engine(tmp_path, "budget", hosts=1, memory_budget=2, sweep_s=3600) as engine:
+        sessions = [engine.create_session("noir_city", seed) for seed in (1, 2, 3)]
+        for s in (sessions[1], sessions[0], sessions[2]):  # sessions[1] is now the least recently used
+            s.step()
+        host = sessions[0]._rt.host
+        assert ray.get(host.sweep.remote()) == [sessions[1].id]
+        assert ray.get(host.sweep.remote()) == [sessions[0].id]
+        sessions[1].step()  # back from the store
+        assert sessions[1].turn == 2
+        for s in sessions:
+            s.close()

@@ -158,7 +158,9 @@ class SessionHost:
         self._arrived(session_id, rt)
         return turn
 
-    async def call(self, session_id: str, method: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] = {}):
+    async def call(
+        self, session_id: str, method: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None
+    ) -> Any:
         """Call ``method`` (one of :data:`RUNTIME_CALLS`) of a session's runtime.
 
         Raises:
@@ -173,8 +175,8 @@ class SessionHost:
             async with self.locks[session_id]:
                 if self.sessions.get(session_id) is not rt:  # dropped while this call waited
                     rt = self._runtime(session_id)
-                return await getattr(rt, method)(*args, **kwargs)
-        return await getattr(rt, method)(*args, **kwargs)
+                return await getattr(rt, method)(*args, **(kwargs or {}))
+        return await getattr(rt, method)(*args, **(kwargs or {}))
 
     async def subscribe(
         self, session_id: str, after_seq: int, types: Sequence[str] | None, timeout_s: float, limit: int = 1000
