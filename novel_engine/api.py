@@ -51,8 +51,6 @@ def _runtimes(
         from novel_engine.runtime.ray.runtimes import RayRuntimes  # Ray is imported only when used
 
         return RayRuntimes(address, actor_options=actor_options, dashboard=dashboard, hosts=hosts)
-    if hosts is not None:
-        raise ConfigError("session hosts need the ray runtime", setting="hosts")
     from novel_engine.runtime.local import LocalRuntimes
 
     return LocalRuntimes()
