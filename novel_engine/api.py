@@ -42,13 +42,15 @@ RUNTIMES = ("local", "ray")
 IMPLICIT_CHECKPOINT_EVERY = 10  #: the checkpoint period of the in-memory store a Ray engine keeps when given none
 
 
-def _runtimes(name: str, address: str | None, actor_options: Mapping[str, Any] | None, dashboard: bool) -> Runtimes:
+def _runtimes(
+    name: str, address: str | None, actor_options: Mapping[str, Any] | None, dashboard: bool, hosts: Any
+) -> Runtimes:
     if name not in RUNTIMES:
         raise ConfigError(f"unknown runtime {name!r}; available: {', '.join(RUNTIMES)}", setting="runtime")
     if name == "ray":
-        from novel_engine.runtime.ray.runtime import RayRuntimes  # Ray is imported only when used
+        from novel_engine.runtime.ray.runtimes import RayRuntimes  # Ray is imported only when used
 
-        return RayRuntimes(address, actor_options=actor_options, dashboard=dashboard)
+        return RayRuntimes(address, actor_options=actor_options, dashboard=dashboard, hosts=hosts)
     from novel_engine.runtime.local import LocalRuntimes
 
     return LocalRuntimes()
@@ -71,6 +73,10 @@ class Engine:
         dashboard: Ray only: start Ray's dashboard (on loopback) with the local instance this
             engine starts; :meth:`ray_info` says where it is and where the actors' logs are.
         loop: a running event loop to run on (see :meth:`aopen`); default: a background thread's.
+        hosts: Ray only: the session-host pool, a
+            :class:`~novel_engine.runtime.residency.HostSettings` (small casts share warm host
+            actors; idle sessions leave memory and come back from the store). None: only sessions
+            with ``placement="host"`` use the default pool.
     """
 
     def __init__(
@@ -83,8 +89,9 @@ class Engine:
         store: Any = None,
         dashboard: bool = False,
         loop: asyncio.AbstractEventLoop | None = None,
+        hosts: Any = None,
     ) -> None:
-        self._runtimes = _runtimes(runtime, address, actor_options, dashboard)
+        self._runtimes = _runtimes(runtime, address, actor_options, dashboard, hosts)
         self.runtime = runtime
         self._model = model
         self._sessions: dict[str, Session] = {}

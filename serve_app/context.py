@@ -58,6 +58,16 @@ class ServeConfig:
             gives every replica the same one.
         personas_per_actor: how many personas share one persona-shard actor (packing keeps a small
             session to a handful of actors).
+        session_hosts: how many shared session-host actors hold the small sessions (every replica
+            of a cluster must use the same number: a session's host follows from its id).
+        host_max_personas: casts up to this many personas share a session host instead of
+            actors of their own (0: every session gets its own actors).
+        idle_evict_s: a session idle this many seconds leaves memory (its stored state stays; the
+            next request or socket subscription brings it back; a socket watching a hosted one stays
+            subscribed, one watching a session with actors of its own gets an error frame and
+            subscribes again); 0: never.
+        memory_budget: the node memory the hosts keep under by dropping their least recently
+            used sessions: a fraction of the node's memory (<= 1) or bytes; 0: no budget.
         max_agents: the largest cast a request may ask for.
         max_sessions_per_user: live sessions one user may own.
         max_body_bytes: the largest request body.
@@ -78,6 +88,10 @@ class ServeConfig:
     object_store_url: str | None = None
     dev_mode: bool = False
     personas_per_actor: int = 64
+    session_hosts: int = 2
+    host_max_personas: int = 32
+    idle_evict_s: float = 300.0
+    memory_budget: float = 0.75
     max_agents: int = 2000
     max_sessions_per_user: int = 50
     max_body_bytes: int = 1 << 20
@@ -122,11 +136,24 @@ class ServeConfig:
                 ) from None
         config = cls(**values)
         config.llm_access()  # a bad LLM policy fails here, where the person deploying sees it
+        config.host_settings()  # and so does a bad host pool
         return config
 
     def llm_access(self) -> LLMAccess:
         """The LLM policy (:class:`~serve_app.llm_access.LLMAccess`) of ``llm_allowed``/``llm_options``."""
         return LLMAccess.parse(self.llm_allowed, self.llm_options)
+
+    def host_settings(self) -> Any:
+        """The session-host pool of these settings (:class:`~novel_engine.runtime.residency.HostSettings`)."""
+        from novel_engine.runtime.residency import HostSettings
+
+        return HostSettings(
+            hosts=self.session_hosts,
+            max_personas=self.host_max_personas,
+            idle_s=self.idle_evict_s,
+            actors_idle_s=self.idle_evict_s,
+            memory_budget=self.memory_budget,
+        )
 
     def store_settings(self) -> Any:
         from novel_engine.storage.settings import StoreSettings
@@ -183,7 +210,8 @@ class ServeContext:
 
             settings = AuthSettings.from_env(self.config.dev_mode)  # a bad secret fails before Ray starts
             # on this replica's loop: turns, the store and the routes share it (no thread per turn)
-            engine = await Engine.aopen("ray", store=self.config.store_settings())
+            hosts = self.config.host_settings()
+            engine = await Engine.aopen("ray", store=self.config.store_settings(), hosts=hosts)
             try:
                 store = StoreCall.of_engine(engine)
                 access = access_for(store)

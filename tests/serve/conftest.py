@@ -81,6 +81,9 @@ def serve_server(ray_session, tmp_path_factory) -> Iterator[Server]:
         "heartbeat_s": "2",
         "max_sessions_per_user": "10",
         "max_agents": "24",
+        # casts up to 4 share session hosts (test_hosted_sessions); fantasy_world (6) keeps actors
+        # of its own, which the other tests kill and restart
+        "host_max_personas": "4",
         "num_cpus": 0,
     }
     env = {

@@ -11,6 +11,7 @@ back at turn 0 and refuses), and committed turns go to the session's event hub.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,6 +51,8 @@ class DirectorActor:
         chronicler: the chronicler actor.
         hub: the event hub actor.
         graph_shards: handles of the causal-graph shards (none: the director holds the graph).
+        idle_s: after this many seconds without a call, end the whole session (its state is in
+            the store; a Serve replica resumes it on the next request); 0: never.
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class DirectorActor:
         chronicler: Any,
         hub: Any,
         graph_shards: Sequence[Any] = (),
+        idle_s: float = 0.0,
     ) -> None:
         self.scenario, self.settings = scenario, settings
         world, initial = build_world(scenario)
@@ -77,7 +81,24 @@ class DirectorActor:
         # app) learn that from ``summary`` without a store read per request.
         self._restarted = ray.get_runtime_context().was_current_actor_reconstructed
         self._lock = asyncio.Lock()
+        self._parts = [*persona_shards, *belief_shards, chronicler, hub]
+        self._idle_s, self._used, self._reaper = idle_s, time.monotonic(), None
         wire.settle_gc()
+
+    def _touch(self) -> None:
+        self._used = time.monotonic()
+        if self._idle_s > 0 and self._reaper is None:
+            self._reaper = asyncio.get_running_loop().create_task(self._end_when_idle())
+
+    async def _end_when_idle(self) -> None:
+        """End the session's actors once it has been idle ``idle_s`` (it lives on in the store)."""
+        while True:
+            await asyncio.sleep(max(1.0, min(30.0, self._idle_s / 4)))
+            if time.monotonic() - self._used >= self._idle_s and not self._lock.locked():
+                for part in self._parts:
+                    ray.kill(part, no_restart=True)
+                ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
+                return
 
     async def step(
         self,
@@ -98,6 +119,7 @@ class DirectorActor:
         Returns:
             The report, whose ``calls`` are the model-call records the actors made or used.
         """
+        self._touch()
         async with self._lock:
             have = self.pipeline.turn
             if turn is not None and turn != have + 1:
@@ -119,6 +141,7 @@ class DirectorActor:
     async def publish(self, turn: int) -> None:
         """Put turn ``turn`` (the last one played) on the event hub; a turn already there is not
         added again."""
+        self._touch()
         async with self._lock:
             history = self.pipeline.history
             if history and history[-1].turn == turn:
@@ -139,12 +162,14 @@ class DirectorActor:
     async def checkpoint(self) -> bytes:
         """The session's state after the last turn, encoded as the store keeps it (between turns);
         the same layout as in process, so either runtime can resume it."""
+        self._touch()
         async with self._lock:
             return encode(await self.pipeline.state())
 
     async def restore(self, state: Mapping[str, Any]) -> int:
         """Put the whole session (the pipeline and every shard) back to checkpoint ``state``, whose
         ``history`` holds the reports of its turns; return its turn."""
+        self._touch()
         async with self._lock:
             turn = await self.pipeline.restore(state)
             await self._restore_hub(self.pipeline.history)  # a new or restarted hub numbers on from here
@@ -154,6 +179,7 @@ class DirectorActor:
 
     async def update_traits(self, persona_id: str, traits: Mapping[str, float]) -> None:
         """Change a persona's traits from the next turn on (between turns, never during one)."""
+        self._touch()
         async with self._lock:
             self.pipeline.update_traits(persona_id, traits)
 
@@ -167,6 +193,7 @@ class DirectorActor:
     def summary(self) -> dict[str, Any]:
         """Where the session stands, in one small answer: the turn, the tension after it, and whether
         this director restarted and has not been restored yet (its state is then not the session's)."""
+        self._used = time.monotonic()  # a Serve request asks this first
         history = self.pipeline.history
         return {
             "turn": self.pipeline.turn,

@@ -31,12 +31,17 @@ from novel_engine.runtime.event_log import hub_items
 from novel_engine.runtime.ray.actors import BeliefStoreShard, ChroniclerActor, EventHub, PersonaShard
 from novel_engine.runtime.ray.director import DirectorActor
 from novel_engine.runtime.ray.graph import GraphShard
+from novel_engine.runtime.ray.names import (
+    _PREFIX,
+    NAMESPACE,
+    _name,
+    _named_actors,
+    kill_session_actors,
+    list_sessions,
+)
 from novel_engine.runtime.sharding import plan_shards
 
-__all__ = ["RayRuntimes", "RayRuntime", "connect", "where_to_look", "list_sessions", "cluster_alive", "NAMESPACE"]
-
-NAMESPACE = "novel_engine"
-_PREFIX = "ne:"
+__all__ = ["RayRuntime", "connect", "where_to_look", "list_sessions", "cluster_alive", "NAMESPACE"]
 
 
 def connect(
@@ -83,39 +88,6 @@ def cluster_alive() -> bool:
     return ray.is_initialized() and bool(ray.cluster_resources())
 
 
-def _name(session_id: str, role: str, i: int | None = None) -> str:
-    return f"{_PREFIX}{session_id}:{role}" + (f":{i}" if i is not None else "")
-
-
-def _named_actors() -> list[str]:
-    # Our namespace's named actors, whatever namespace this driver joined (a Serve replica runs
-    # in Serve's own namespace, so "the current namespace" would list none of the sessions).
-    return [a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a.get("namespace") == NAMESPACE]
-
-
-def kill_session_actors(session_id: str, names: Sequence[str] = ()) -> int:
-    """Kill every actor of a session for good, found by name (plus ``names``), asking none of them:
-    it works whatever state they are in (alive, restarting after a crash, half gone). Returns how
-    many were killed."""
-    prefix = _PREFIX + session_id + ":"
-    killed = 0
-    for name in sorted({*names, *(n for n in _named_actors() if n.startswith(prefix))}):
-        try:
-            ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
-            killed += 1
-        except ValueError:
-            pass  # already gone
-    return killed
-
-
-def list_sessions() -> list[str]:
-    """Ids of the sessions whose director is alive in this namespace."""
-    names = _named_actors()
-    return sorted(
-        n[len(_PREFIX) : -len(":director")] for n in names if n.startswith(_PREFIX) and n.endswith(":director")
-    )
-
-
 class RayRuntime:
     """A session running on Ray: a thin driver-side handle on its director actor."""
 
@@ -141,8 +113,10 @@ class RayRuntime:
         *,
         detached: bool = False,
         actor_options: Mapping[str, Any] | None = None,
+        idle_s: float = 0.0,
     ) -> RayRuntime:
-        """Create the actors of a new session and return its handle.
+        """Create the actors of a new session and return its handle (``idle_s``: they end
+        themselves after that many idle seconds; see ``DirectorActor``).
 
         Raises:
             SessionError: a live session already has this id.
@@ -212,6 +186,7 @@ class RayRuntime:
             chronicler,
             hub,
             graph_shards,
+            idle_s,
         )
         ray.get([a.ping.remote() for a in persona_shards] + [director.turn.remote()])
         rt = cls(session_id, director, names, seed)
@@ -365,41 +340,3 @@ class RayRuntime:
     def close(self) -> None:
         """Kill every actor of the session (the session is gone afterwards)."""
         kill_session_actors(self.session_id, self.names)
-
-
-class RayRuntimes:
-    """The Ray kind of runtime: sessions are named actors on a cluster, reachable from any driver.
-
-    Args:
-        address: the cluster (None: a running local one, or start one).
-        actor_options: options for the shard actors (``num_cpus``, ``resources``...).
-        dashboard: start Ray's dashboard with a local instance.
-    """
-
-    name = "ray"
-    needs_store = True  # a lost actor is rebuilt from the store: the in-memory one when none is given
-
-    def __init__(
-        self, address: str | None = None, *, actor_options: Mapping[str, Any] | None = None, dashboard: bool = False
-    ) -> None:
-        connect(address, dashboard=dashboard)
-        self.actor_options = dict(actor_options or {})
-
-    def create(
-        self, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel, *, detached: bool
-    ) -> RayRuntime:
-        return RayRuntime.create(
-            session_id, scenario, settings, model, detached=detached, actor_options=self.actor_options
-        )
-
-    def attach(self, session_id: str) -> RayRuntime | None:
-        return RayRuntime.attach(session_id) if session_id in list_sessions() else None
-
-    def live(self) -> list[str]:
-        return list_sessions()
-
-    def end(self, session_id: str) -> int:
-        return kill_session_actors(session_id)
-
-    def info(self) -> dict[str, str | None]:
-        return where_to_look()

@@ -1,0 +1,180 @@
+"""Hosted sessions, driver side: :class:`HostedRuntime`, a session on a session host.
+
+The pool (:class:`~novel_engine.runtime.ray.runtimes.HostPool`) finds a session's host from its id
+alone, so any driver or Serve replica reaches a hosted session without asking anyone. A
+:class:`HostedRuntime` answers the :class:`~novel_engine.runtime.port.Runtime` protocol with one
+host call per method. A session the host dropped (idle, memory pressure, host restart) answers
+``StateLostError``, which the durability layer already turns into a rebuild from the store and a
+``restore`` on the same host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ray
+
+from novel_engine.config import SessionSettings
+from novel_engine.core.events import Action, WorldEventSpec
+from novel_engine.core.report import TurnReport
+from novel_engine.core.scenario import Scenario
+from novel_engine.llm.port import LanguageModel
+
+__all__ = ["HostedRuntime", "HostedHub"]
+
+
+class _HostMethod:
+    def __init__(self, method: Any, session_id: str) -> None:
+        self.method, self.session_id = method, session_id
+
+    def remote(self, *args: Any) -> Any:
+        return self.method.remote(self.session_id, *args)
+
+
+class HostedHub:
+    """A hosted session's event log as an ``EventHub`` handle looks to its readers:
+    ``subscribe.remote(after_seq, types, timeout_s, limit)`` and ``last_seq.remote()``."""
+
+    def __init__(self, host: Any, session_id: str) -> None:
+        self.subscribe = _HostMethod(host.subscribe, session_id)
+        self.last_seq = _HostMethod(host.last_seq, session_id)
+
+
+class HostedRuntime:
+    """A session running on a session host: a thin driver-side handle.
+
+    Args:
+        session_id: the session.
+        host: its host's handle; ``index`` its place in the pool.
+        seed: the session seed.
+        scenario / settings / model: what a restore needs when the host no longer holds the session.
+    """
+
+    kind = "ray"
+    shared = True  # any driver reaches the same host
+
+    def __init__(
+        self,
+        session_id: str,
+        host: Any,
+        index: int,
+        seed: int,
+        scenario: Scenario | None = None,
+        settings: SessionSettings | None = None,
+        model: LanguageModel | None = None,
+    ) -> None:
+        self.session_id, self.host, self.index, self.seed = session_id, host, index, seed
+        self.scenario, self.settings, self.model = scenario, settings, model
+
+    @classmethod
+    def create(
+        cls, pool: Any, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel
+    ) -> HostedRuntime:
+        """Open a new session on its host (one call to a warm actor)."""
+        index, host = pool.host_for(session_id)
+        seed = settings.seed if settings.seed is not None else scenario.seed
+        settings = settings.model_copy(update={"seed": seed})
+        ray.get(host.open.remote(session_id, scenario, settings, model))
+        return cls(session_id, host, index, seed, scenario, settings, model)
+
+    @classmethod
+    def attach(cls, pool: Any, session_id: str) -> HostedRuntime | None:
+        """The session if its host holds it in memory, else None."""
+        index, host = pool.host_for(session_id)
+        if not ray.get(host.has.remote(session_id)):
+            return None
+        scenario, settings = ray.get(host.call.remote(session_id, "scenario_and_settings"))
+        return cls(session_id, host, index, settings.seed, scenario, settings)
+
+    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return await self.host.call.remote(self.session_id, method, args, kwargs)
+
+    # -- the Runtime protocol -------------------------------------------------------------------
+    async def step(
+        self,
+        agent_actions: Mapping[str, Action] | None = None,
+        world_events: Sequence[WorldEventSpec] = (),
+        *,
+        turn: int | None = None,
+        calls: Sequence[dict] = (),
+        publish: bool = True,
+    ) -> TurnReport:
+        """Play one turn on the host (see ``LocalRuntime.step``)."""
+        return await self._call(
+            "step", dict(agent_actions or {}), list(world_events), turn=turn, calls=list(calls), publish=publish
+        )
+
+    async def publish(self, turn: int) -> None:
+        await self._call("publish", turn)
+
+    async def update_traits(self, persona_id: str, traits: Mapping[str, float]) -> None:
+        await self._call("update_traits", persona_id, dict(traits))
+
+    async def subscribe(
+        self, after_seq: int = 0, event_types: Sequence[str] | None = None, timeout_s: float = 10.0, limit: int = 1000
+    ):
+        """Long-poll the session's event log on its host."""
+        types = list(event_types) if event_types is not None else None
+        return await self.host.subscribe.remote(self.session_id, after_seq, types, timeout_s, limit)
+
+    async def checkpoint(self) -> bytes:
+        return await self._call("checkpoint")
+
+    async def state(self, *, history: bool = False) -> dict[str, Any]:
+        return await self._call("state", history=history)
+
+    async def restore(self, state: Mapping[str, Any]) -> int:
+        """Put the session back to checkpoint ``state`` on its host, bringing it back into memory."""
+        return await self.host.restore.remote(self.session_id, dict(state), self.scenario, self.settings, self.model)
+
+    async def turn(self) -> int:
+        return await self._call("turn")
+
+    async def summary(self) -> dict[str, Any]:
+        return await self._call("summary")
+
+    async def reports(self, after: int = 0, limit: int | None = None) -> list[TurnReport]:
+        return await self._call("reports", after, limit)
+
+    async def world(self):
+        return await self._call("world")
+
+    async def scenario_and_settings(self) -> tuple[Scenario, SessionSettings]:
+        if self.scenario is not None and self.settings is not None:
+            return self.scenario, self.settings
+        self.scenario, self.settings = await self._call("scenario_and_settings")
+        return self.scenario, self.settings
+
+    async def narrative(self) -> str:
+        return await self._call("narrative")
+
+    async def markdown(self) -> str:
+        return await self._call("markdown")
+
+    async def narration_fallbacks(self) -> list[tuple[int, str]]:
+        return await self._call("narration_fallbacks")
+
+    async def causal_graph(self) -> dict:
+        return await self._call("causal_graph")
+
+    async def explain(self, event_id: str) -> list:
+        return await self._call("explain", event_id)
+
+    async def beliefs_of(self, persona_id: str, limit: int = 20) -> list:
+        return await self._call("beliefs_of", persona_id, limit)
+
+    async def belief_model_of(self, persona_id: str) -> dict[str, Any] | None:
+        return await self._call("belief_model_of", persona_id)
+
+    def placement(self) -> dict[str, str]:
+        """Where the session runs: its host's actor name."""
+        return {self.session_id: f"host {self.index}"}
+
+    def hub(self) -> HostedHub:
+        """The session's event log on its host, shaped as an event-hub handle."""
+        return HostedHub(self.host, self.session_id)
+
+    def close(self) -> None:
+        """End the session on its host (what is stored stays stored)."""
+        ray.get(self.host.drop.remote(self.session_id))

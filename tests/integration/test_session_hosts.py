@@ -1,0 +1,167 @@
+"""Session hosts: small sessions packed into shared host actors, dropped from memory and brought
+back from the state store with the same story, the same event numbers and their watchers kept."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from novel_engine import Engine
+from novel_engine.runtime.residency import HostSettings
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+TURNS = 5
+
+
+def _straight(turns: int = TURNS, seed: int = 7):
+    """The reference: the same story in process, ``turns`` turns."""
+    session = Engine().create_session("fantasy_world", seed)
+    session.run(turns)
+    return session
+
+
+def _items(session) -> list[tuple[int, str, int]]:
+    return [(i["seq"], i["type"], i["turn"]) for i in session.subscribe(0, limit=10_000).items]
+
+
+def _engine(tmp_path, pool: str, **kw) -> Engine:
+    hosts = HostSettings(hosts=kw.pop("hosts", 2), max_personas=32, pool=pool, **kw)
+    return Engine("ray", store=f"sqlite:///{tmp_path / 'state.db'}", hosts=hosts)
+
+
+def _named_actors() -> set[str]:
+    import ray
+
+    return {a["name"] for a in ray.util.list_named_actors(all_namespaces=True)}
+
+
+def test_a_packed_session_tells_the_story_of_an_actor_per_persona(tmp_path):
+    straight = _straight()
+    with _engine(tmp_path, "pack") as engine:
+        packed = engine.create_session("fantasy_world", 7)
+        apart = engine.create_session("fantasy_world", 7, placement="actors", personas_per_actor=1)
+        assert type(packed._rt).__name__ == "HostedRuntime"
+        assert type(apart._rt).__name__ == "RayRuntime" and len(apart._rt.names) > 6
+        packed.run(TURNS)
+        apart.run(TURNS)
+        assert packed.markdown() == apart.markdown() == straight.markdown()
+        assert _items(packed) == _items(apart) == _items(straight)
+        apart.close()
+        packed.close()
+
+
+def test_two_sessions_in_one_host_keep_their_own_state(tmp_path):
+    with _engine(tmp_path, "one", hosts=1) as engine:
+        a = engine.create_session("fantasy_world", 7, session_id="hosted-a")
+        b = engine.create_session("fantasy_world", 7, session_id="hosted-b")
+        assert a._rt.host == b._rt.host or a._rt.index == b._rt.index == 0
+        someone = a.scenario.personas[0].id
+        a.update_agent(someone, {"aggression": 1.0, "curiosity": 0.0})
+        a.step(world_events=[{"description": "A storm breaks over the village"}])
+        for _ in range(TURNS):
+            a.step()
+        b.run(TURNS)
+        assert b.markdown() == _straight().markdown()  # nothing of a's leaked into b
+        assert a.markdown() != b.markdown()
+        b.close()  # ending one leaves the other
+        a.step()
+        assert a.turn == TURNS + 2
+        a.close()
+
+
+def test_creating_a_session_on_a_warm_host_starts_no_actor(tmp_path):
+    with _engine(tmp_path, "warm") as engine:
+        engine._runtimes.pool.warm()
+        before = _named_actors()
+        sessions = [engine.create_session("noir_city", seed) for seed in (1, 2, 3)]
+        assert _named_actors() == before
+        for s in sessions:
+            s.step()
+            s.close()
+
+
+def test_an_evicted_session_comes_back_with_its_story_numbers_and_watcher(tmp_path):
+    import ray
+
+    straight = _straight(TURNS + 3)
+    with _engine(tmp_path, "evict", idle_s=0.05, sweep_s=3600) as engine:  # swept by the test only
+        session = engine.create_session("fantasy_world", 7)
+        session.run(TURNS)
+        seen = session.subscribe(0, limit=10_000).last_seq
+        got: list = []
+
+        def watch() -> None:  # a long-poll already waiting when the session leaves memory
+            got.append(asyncio.run(_poll(session._rt.hub(), seen)))
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        host = session._rt.host
+        time.sleep(0.1)  # longer than idle_s since the last call
+        assert ray.get(host.sweep.remote()) == [session.id]  # idle longer than 0.05 s: dropped
+        assert not ray.get(host.has.remote(session.id))
+        session.step()  # the host says the state is lost: rebuilt from the store, then played
+        watcher.join(60)
+        session.run(2)
+        assert session.markdown() == straight.markdown()
+        assert _items(session) == _items(straight)
+        first = got[0]
+        assert first.items and first.items[0]["seq"] == seen + 1 and first.items[0]["turn"] == TURNS + 1
+        assert ray.get(host.stats.remote())["evictions"] >= 1
+        session.close()
+
+
+async def _poll(hub, after: int):
+    return await hub.subscribe.remote(after, None, 60.0, 10_000)
+
+
+def test_a_session_on_a_killed_host_comes_back_from_the_store(tmp_path):
+    import ray
+
+    straight = _straight(TURNS + 2)
+    with _engine(tmp_path, "kill") as engine:
+        session = engine.create_session("fantasy_world", 7)
+        session.run(TURNS)
+        ray.kill(session._rt.host, no_restart=False)  # Ray restarts it empty
+        session.run(2)
+        assert session.markdown() == straight.markdown()
+        assert _items(session) == _items(straight)
+        session.close()
+
+
+def test_a_session_with_actors_of_its_own_ends_when_idle_and_resumes_from_the_store(tmp_path):
+    from novel_engine.runtime.ray.runtime import list_sessions
+
+    straight = _straight(3)
+    with _engine(tmp_path, "actors-idle", actors_idle_s=0.5) as engine:
+        session = engine.create_session("fantasy_world", 7, placement="actors")
+        session.run(2)
+        deadline = time.monotonic() + 120
+        while session.id in list_sessions() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert session.id not in list_sessions()  # every actor of it ended itself
+        engine.forget(session.id)
+        resumed = engine.resume(session.id, detached=True)
+        resumed.step()
+        assert resumed.markdown() == straight.markdown()
+        resumed.close()
+
+
+def test_over_the_memory_budget_a_host_drops_the_least_recently_used_first(tmp_path):
+    import ray
+
+    # a budget of 2 bytes: the node is always over it, so every sweep drops a quarter (at least one)
+    with _engine(tmp_path, "budget", hosts=1, memory_budget=2, sweep_s=3600) as engine:
+        sessions = [engine.create_session("noir_city", seed) for seed in (1, 2, 3)]
+        for s in (sessions[1], sessions[0], sessions[2]):  # sessions[1] is now the least recently used
+            s.step()
+        host = sessions[0]._rt.host
+        assert ray.get(host.sweep.remote()) == [sessions[1].id]
+        assert ray.get(host.sweep.remote()) == [sessions[0].id]
+        sessions[1].step()  # back from the store
+        assert sessions[1].turn == 2
+        for s in sessions:
+            s.close()
