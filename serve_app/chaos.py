@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from novel_engine.errors import BenchmarkError, ConfigError
+from novel_engine.runtime.residency import HOST_PREFIX, host_name, host_of
 
 __all__ = [
     "FAULTS",
@@ -77,10 +78,19 @@ def plan(faults: Sequence[str], duration_s: float) -> list[tuple[float, str]]:
 
 def session_actor_names(names: Sequence[str], session_id: str, role: str) -> list[str]:
     """The named actors of ``session_id`` that play ``role`` (``persona``, ``belief``, ``hub``,
-    ``director``...), sorted: today a session's actors are named ``ne:<session>:<role>[:<i>]``. The
-    one place to change when a shared actor (a session host) serves the session instead."""
+    ``director``...), sorted: a session with actors of its own names them ``ne:<session>:<role>[:<i>]``.
+    A hosted session has none: then its session host (``ne-host:<pool>:<i>``, found from the
+    session id as the pool finds it), whose loss costs the session its state as a persona's would."""
     prefix = f"ne:{session_id}:{role}"
-    return sorted(n for n in names if n == prefix or n.startswith(prefix + ":"))
+    own = sorted(n for n in names if n == prefix or n.startswith(prefix + ":"))
+    if own:
+        return own
+    pools: dict[str, int] = {}
+    for n in names:
+        if n.startswith(HOST_PREFIX):
+            pool = n[len(HOST_PREFIX) :].rpartition(":")[0]
+            pools[pool] = pools.get(pool, 0) + 1
+    return sorted(host_name(pool, host_of(session_id, size)) for pool, size in pools.items())
 
 
 class CommandRestart:

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from novel_engine.core.rng import stable_hash
 from novel_engine.errors import ConfigError
 
-__all__ = ["HostSettings", "Residency", "host_of"]
+__all__ = ["HostSettings", "Residency", "host_of", "host_name", "HOST_PREFIX"]
+
+HOST_PREFIX = "ne-host:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,11 @@ class HostSettings:
         if self.memory_budget <= 0:
             return 0
         return int(self.memory_budget * total) if self.memory_budget <= 1 else int(self.memory_budget)
+
+
+def host_name(pool: str, index: int) -> str:
+    """The actor name of host ``index`` of pool ``pool``."""
+    return f"{HOST_PREFIX}{pool}:{index}"
 
 
 def host_of(session_id: str, hosts: int) -> int:

@@ -31,6 +31,16 @@ def test_the_actor_fault_picks_only_that_sessions_actors_of_that_role():
     assert session_actor_names(names, "s1", "host") == []
 
 
+def test_the_actor_fault_on_a_hosted_session_picks_its_host():
+    from novel_engine.runtime.residency import host_name, host_of
+
+    hosts = [host_name("serve", i) for i in range(3)]
+    names = [*hosts, "ne:other:persona:0", "other"]
+    for sid in ("s1", "s2", "a-long-session-id"):
+        assert session_actor_names(names, sid, "persona") == [host_name("serve", host_of(sid, 3))]
+    assert session_actor_names(["other"], "s1", "persona") == []  # no host pool, no own actors
+
+
 def test_answers_are_sorted_into_phases_around_the_faults():
     faults = [{"at": 100.0, "back": 105.0}, {"at": 200.0, "back": 230.0}]
     timeline = [

@@ -32,11 +32,9 @@ from novel_engine.errors import SessionError, StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime.event_log import HubRead
 from novel_engine.runtime.local import LocalRuntime
-from novel_engine.runtime.residency import HostSettings, Residency
+from novel_engine.runtime.residency import HOST_PREFIX, HostSettings, Residency, host_name
 
 __all__ = ["SessionHost", "host_name", "HOST_PREFIX", "RUNTIME_CALLS"]
-
-HOST_PREFIX = "ne-host:"
 
 #: the LocalRuntime methods a driver may call through a host (reads, and the turn's own steps)
 RUNTIME_CALLS = frozenset(
@@ -63,11 +61,6 @@ RUNTIME_CALLS = frozenset(
 _WRITES = frozenset({"step", "publish", "update_traits", "checkpoint", "state"})  # under the session's lock
 
 log = logging.getLogger(__name__)
-
-
-def host_name(pool: str, index: int) -> str:
-    """The actor name of host ``index`` of pool ``pool``."""
-    return f"{HOST_PREFIX}{pool}:{index}"
 
 
 def _trim() -> None:
