@@ -216,7 +216,9 @@ class Engine:
         """Bring up a session's runtime (new, or ``rt``), restore ``state`` into it if given, and
         store a new session (``state`` None and a store: its turn-0 checkpoint)."""
         if rt is None:
-            rt = await asyncio.to_thread(self._runtimes.create, sid, scenario, settings, model, detached=detached)
+            rt = await asyncio.to_thread(
+                self._runtimes.create, sid, scenario, settings, model, detached=detached, restoring=state is not None
+            )
         try:
             if state is not None:
                 await rt.restore(state)

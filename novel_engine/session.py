@@ -131,13 +131,13 @@ class Session:
                 break
         return out
 
-    async def afinished(self) -> bool:
-        """Async :attr:`finished`."""
+    async def afinished(self, turn: int | None = None) -> bool:
+        """Async :attr:`finished`; ``turn``: the session's turn if the caller just read it (saves a call)."""
         main = main_goals(self.scenario)
         if not main and not self.scenario.complications:
             return False  # nothing can end it: no main goal, and no thread the director can close
         upto, reached = self._reached
-        turn = await self._rt.turn()
+        turn = await self._rt.turn() if turn is None else turn
         if turn != upto:
             newer = await self._rt.reports(after=upto if turn > upto else 0)
             reached = frozenset(m for r in newer for m in r.milestones) | (reached if turn > upto else frozenset())

@@ -44,11 +44,12 @@ SessionPath = Path(..., min_length=1, max_length=128, pattern=ID_PATTERN)
 
 
 async def session_out(
-    ctx: ServeContext, rec: SessionAccess, session: Any, head: dict[str, Any] | None = None
+    ctx: ServeContext, rec: SessionAccess, session: Any, head: dict[str, Any] | None = None, *, new: bool = False
 ) -> SessionOut:
+    """The session as the API shows it; ``new``: just created here (no fork parent to look up)."""
     head = head or await session.asummary()
-    finished = await session.afinished()
-    stored = await head_of(ctx.store, rec.session_id, with_tension=False)
+    finished = await session.afinished(head["turn"])
+    stored = None if new else await head_of(ctx.store, rec.session_id, with_tension=False)
     return SessionOut(
         id=rec.session_id,
         name=rec.name,
@@ -160,7 +161,7 @@ async def create_session(body: CreateSession, response: Response, ctx: ServeCont
         ctx.forget(sid)
         raise
     response.headers["Location"] = f"/api/v1/sessions/{sid}"
-    return await session_out(ctx, rec, session)
+    return await session_out(ctx, rec, session, new=True)
 
 
 @router.get(

@@ -9,6 +9,7 @@ this class only holds them and answers the :class:`~novel_engine.runtime.port.Ru
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from novel_engine.config import SessionSettings
@@ -20,6 +21,7 @@ from novel_engine.core.setup import build_world, gc_paused
 from novel_engine.core.world import WorldState
 from novel_engine.errors import ConfigError, StateLostError
 from novel_engine.llm.port import LanguageModel
+from novel_engine.llm.recording import learn_calls, take_calls
 from novel_engine.runtime.checkpoint import encode
 from novel_engine.runtime.event_log import EventLog, hub_items, hub_window
 from novel_engine.runtime.graph import LocalGraphParts, ShardedGraph
@@ -74,8 +76,14 @@ class LocalRuntime:
         # A turn allocates hundreds of thousands of short-lived, acyclic records; the cyclic
         # collector would walk the whole heap again and again while freeing nothing. What the turn
         # keeps is long-lived: frozen out of the collector's sight (as the Ray actors do).
+        # a model that keeps each turn's call records for its driver (a session host's, shipped
+        # from the driver like a Ray actor's) answers a replay from ``calls`` and hands its records back
+        learn_calls(self.model, calls)
         with gc_paused(freeze=True):
             report = await self.pipeline.play(agent_actions, world_events, calls)
+        records = take_calls(self.model, report.turn)
+        if records:
+            report = replace(report, calls=(*report.calls, *records))
         if publish:
             await self.publish(report.turn)
         return report
@@ -173,7 +181,14 @@ class LocalRuntimes:
     needs_store = False
 
     def create(
-        self, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel, *, detached: bool
+        self,
+        session_id: str,
+        scenario: Scenario,
+        settings: SessionSettings,
+        model: LanguageModel,
+        *,
+        detached: bool,
+        restoring: bool = False,
     ) -> LocalRuntime:
         if detached:
             raise ConfigError("detached sessions need the ray runtime", setting="detached")

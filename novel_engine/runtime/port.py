@@ -90,9 +90,17 @@ class Runtimes(Protocol):
     needs_store: bool  #: sessions keep a state store even when the engine has none (the in-memory one)
 
     def create(
-        self, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel, *, detached: bool
+        self,
+        session_id: str,
+        scenario: Scenario,
+        settings: SessionSettings,
+        model: LanguageModel,
+        *,
+        detached: bool,
+        restoring: bool = False,
     ) -> Runtime:
-        """A new session's runtime (``settings.seed`` resolved)."""
+        """A new session's runtime (``settings.seed`` resolved); ``restoring``: the caller restores a
+        stored state into it next (a resume), which another driver may be doing at the same time."""
 
     def attach(self, session_id: str) -> Runtime | None:
         """The runtime of a live session another driver created, or None."""

@@ -143,3 +143,44 @@ def test_a_turn_whose_call_records_cannot_be_stored_is_not_committed(ray_session
                 assert sorted(turns) == [1, 2] and all(turns[t] for t in turns)
             finally:
                 session.close()
+
+
+def test_a_hosted_session_with_a_language_model_records_its_calls_and_comes_back_without_calling(
+    ray_session, gemini_env, tmp_path
+):
+    """A small Gemini cast shares a session host: the host's copy of the model hands each turn's call
+    records back with the turn, so the session comes back after eviction by replaying them (no API
+    call for the turns already played) and tells the story a session with actors of its own tells."""
+    import ray
+
+    from novel_engine.runtime.residency import HostSettings
+
+    with FakeGeminiServer(api_key=KEY) as server:
+        options = _options(server, "gemini-hosted-test")
+        hosts = HostSettings(hosts=1, max_personas=32, pool="llm-hosted")
+        with Engine("ray", store=_store(tmp_path), hosts=hosts) as engine:
+            hosted = engine.create_session("fantasy_world", seed=5, llm="gemini", llm_options=options)
+            apart = engine.create_session(
+                "fantasy_world", seed=5, llm="gemini", llm_options=options, placement="actors"
+            )
+            try:
+                assert type(hosted._rt).__name__ == "HostedRuntime"
+                assert type(apart._rt).__name__ == "RayRuntime"
+                played = hosted.run(2)
+                assert not any("fallback" in e.flags for r in played for e in r.events)
+                records = asyncio.run(StoreCallLog(engine._runner, hosted.id).load())
+                assert sorted({r["turn"] for r in records}) == [1, 2]
+                assert sum(r["agent"] == "chronicler" for r in records) == 2
+                assert ray.get(hosted._rt.host.evict.remote([hosted.id])) == [hosted.id]
+                before = server.calls
+                hosted.step()  # rebuilt from the store (turns 1-2 from their records), then turn 3
+                hosted_third = server.calls - before
+
+                apart.run(2)
+                before = server.calls
+                apart.step()
+                assert hosted_third == server.calls - before > 0  # turn 3's calls only, nothing replayed
+                assert hosted.narrative() == apart.narrative()
+            finally:
+                hosted.close()
+                apart.close()

@@ -114,6 +114,43 @@ def test_an_evicted_session_comes_back_with_its_story_numbers_and_watcher(tmp_pa
         session.close()
 
 
+def test_two_drivers_resuming_one_evicted_session_at_once_both_go_on(tmp_path):
+    """Two Serve replicas can get the first request for the same dropped session at the same moment:
+    both bring it back (neither is told it does not exist), and the story goes on as one."""
+    import ray
+
+    straight = _straight(TURNS + 2)
+    with _engine(tmp_path, "race") as engine:
+        session = engine.create_session("fantasy_world", 7)
+        session.run(TURNS - 1)
+        assert ray.get(session._rt.host.evict.remote([session.id])) == [session.id]
+        others = [_engine(tmp_path, "race") for _ in range(2)]
+        try:
+            resumed: list = [None, None]
+
+            def resume(i: int) -> None:
+                resumed[i] = others[i].resume(session.id)
+
+            threads = [threading.Thread(target=resume, args=(i,)) for i in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
+            first, second = resumed
+            assert first is not None and second is not None  # neither failed
+            assert ray.get(session._rt.host.has.remote(session.id))
+            first.step()  # turn TURNS
+            second.run(2)  # its handle is a turn behind: it reads the head and goes on
+            assert second.markdown() == straight.markdown()
+            assert [t.turn for t in engine.store_runner.call(lambda st: st.turns(session.id))] == list(
+                range(1, TURNS + 3)
+            )
+        finally:
+            for other in others:
+                other.close()
+        session.close()
+
+
 async def _poll(hub, after: int):
     return await hub.subscribe.remote(after, None, 60.0, 10_000)
 

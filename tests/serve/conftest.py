@@ -4,7 +4,9 @@ Serve's HTTP proxy listens on a free loopback port (never 8000: other test runs 
 machine). The app keeps its state in a SQLite file in a temporary folder, which the tests also
 open to create users with the real security layer. A second, small application with a tiny rate
 limit runs beside it for the 429 tests; being another replica process over the same store and
-cluster, it also shows that replicas agree on sessions, owners, deletes and event streams.
+cluster, it also shows that replicas agree on sessions, owners, deletes and event streams. A third
+one places every session on actors of its own (``host_max_personas`` 0), for the tests that kill a
+session's director; the main app hosts every cast it accepts, as a server does by default.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from serve_checks import Api
 SECRET = secrets.token_urlsafe(48)
 RATE_LIMITED_PREFIX = "/rl"
 RATE_LIMIT = 5
+ACTORS_PREFIX = "/actors"
 LLM_MAX_TOKENS = 256  # the operator's cap on max_output_tokens for llm="gemini"
 
 
@@ -45,6 +48,7 @@ class Server:
     secret: str = SECRET
     rate_limit: int = RATE_LIMIT
     rate_limited_url: str = ""
+    actors_prefix: str = ACTORS_PREFIX  # the app whose sessions keep actors of their own
 
     def create_user(self, prefix: str = "user", password: str = "correct horse battery") -> tuple[str, str]:
         """A new user (unique name); returns ``(username, password)``."""
@@ -81,9 +85,9 @@ def serve_server(ray_session, tmp_path_factory) -> Iterator[Server]:
         "heartbeat_s": "2",
         "max_sessions_per_user": "10",
         "max_agents": "24",
-        # casts up to 4 share session hosts (test_hosted_sessions); fantasy_world (6) keeps actors
-        # of its own, which the other tests kill and restart
-        "host_max_personas": "4",
+        # every cast the app accepts shares session hosts (sessions with Gemini keep actors); the
+        # actors app below gives sessions actors of their own, which test_durable_sessions kills
+        "host_max_personas": "24",
         "num_cpus": 0,
     }
     env = {
@@ -115,6 +119,11 @@ def serve_server(ray_session, tmp_path_factory) -> Iterator[Server]:
         name="novel-engine-rate-limited",
         route_prefix=RATE_LIMITED_PREFIX,
     )
+    serve.run(
+        build_app({**base, "host_max_personas": "0", "env": env}),
+        name="novel-engine-actors",
+        route_prefix=ACTORS_PREFIX,
+    )
     auth = AuthService(runner, AuthSettings(jwt_secret=SECRET))
     try:
         yield Server(
@@ -140,6 +149,12 @@ def alice(serve_server) -> Api:
 @pytest.fixture(scope="session")
 def bob(serve_server) -> Api:
     return Api(serve_server, *serve_server.create_user("bob"))
+
+
+@pytest.fixture(scope="session")
+def carol(serve_server) -> Api:
+    """A user of the actors app: her sessions have a director and persona actors of their own."""
+    return Api(serve_server, *serve_server.create_user("carol"), prefix=serve_server.actors_prefix)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ parameters = {{ "path.session_id" = "{session}", "path.agent_id" = "hero_001" }}
 """
 
 
-@pytest.mark.timeout(1800)  # sessions start Ray actors: minutes when the machine is shared and busy
+@pytest.mark.timeout(1800)  # a hang guard: minutes when the machine is shared and busy
 def test_schemathesis_checks_all_pass_against_the_running_app(serve_server, tmp_path):
     fuzzer = Api(serve_server, *serve_server.create_user("fuzz"))  # its own user: touches nobody else's data
     headers = {"Authorization": f"Bearer {fuzzer.token}"}

@@ -66,17 +66,32 @@ class HostedRuntime:
     ) -> None:
         self.session_id, self.host, self.index, self.seed = session_id, host, index, seed
         self.scenario, self.settings, self.model = scenario, settings, model
+        self._opened: bytes | None = None  # the turn-0 checkpoint ``open`` returned, until a turn
 
     @classmethod
     def create(
-        cls, pool: Any, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel
+        cls,
+        pool: Any,
+        session_id: str,
+        scenario: Scenario,
+        settings: SessionSettings,
+        model: LanguageModel,
+        *,
+        restoring: bool = False,
     ) -> HostedRuntime:
-        """Open a new session on its host (one call to a warm actor)."""
+        """Open a new session on its host (one call to a warm actor).
+
+        ``restoring``: the caller restores a checkpoint next (a resume), and that restore brings the
+        session into its host's memory: nothing is opened now, so two drivers resuming the same
+        session at once both succeed (the second restore finds the first's copy and resets it).
+        """
         index, host = pool.host_for(session_id)
         seed = settings.seed if settings.seed is not None else scenario.seed
         settings = settings.model_copy(update={"seed": seed})
-        ray.get(host.open.remote(session_id, scenario, settings, model))
-        return cls(session_id, host, index, seed, scenario, settings, model)
+        rt = cls(session_id, host, index, seed, scenario, settings, model)
+        if not restoring:
+            rt._opened = ray.get(host.open.remote(session_id, scenario, settings, model))
+        return rt
 
     @classmethod
     def attach(cls, pool: Any, session_id: str) -> HostedRuntime | None:
@@ -101,6 +116,7 @@ class HostedRuntime:
         publish: bool = True,
     ) -> TurnReport:
         """Play one turn on the host (see ``LocalRuntime.step``)."""
+        self._opened = None
         return await self._call(
             "step", dict(agent_actions or {}), list(world_events), turn=turn, calls=list(calls), publish=publish
         )
@@ -109,6 +125,7 @@ class HostedRuntime:
         await self._call("publish", turn)
 
     async def update_traits(self, persona_id: str, traits: Mapping[str, float]) -> None:
+        self._opened = None
         await self._call("update_traits", persona_id, dict(traits))
 
     async def subscribe(
@@ -119,6 +136,9 @@ class HostedRuntime:
         return await self.host.subscribe.remote(self.session_id, after_seq, types, timeout_s, limit)
 
     async def checkpoint(self) -> bytes:
+        if self._opened is not None:  # a new session's first checkpoint, made by ``open``
+            blob, self._opened = self._opened, None
+            return blob
         return await self._call("checkpoint")
 
     async def state(self, *, history: bool = False) -> dict[str, Any]:
@@ -126,6 +146,7 @@ class HostedRuntime:
 
     async def restore(self, state: Mapping[str, Any]) -> int:
         """Put the session back to checkpoint ``state`` on its host, bringing it back into memory."""
+        self._opened = None
         return await self.host.restore.remote(self.session_id, dict(state), self.scenario, self.settings, self.model)
 
     async def turn(self) -> int:

@@ -119,8 +119,10 @@ class SessionHost:
 
     async def open(
         self, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel | None
-    ) -> int:
-        """Start a new session here at turn 0 (its seed resolved in ``settings``); return its seed.
+    ) -> bytes:
+        """Start a new session here at turn 0 (its seed resolved in ``settings``); return its turn-0
+        checkpoint, which the driver stores as the new session's first state (one call, not two:
+        creating a session is on a request's path).
 
         Raises:
             SessionError: a session with this id is in memory here.
@@ -129,7 +131,7 @@ class SessionHost:
             raise SessionError(f"session {session_id!r} already exists", session_id=session_id)
         rt = LocalRuntime(scenario, settings, model if model is not None else _offline())
         self._arrived(session_id, rt)
-        return rt.seed
+        return await rt.checkpoint()
 
     async def restore(
         self,

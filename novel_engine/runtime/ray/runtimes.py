@@ -15,7 +15,6 @@ import ray
 
 from novel_engine.config import SessionSettings
 from novel_engine.core.scenario import Scenario
-from novel_engine.errors import ConfigError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime.ray.hosted import HostedRuntime
 from novel_engine.runtime.ray.hosts import SessionHost, host_name
@@ -78,23 +77,15 @@ class HostPool:
     def wants(self, scenario: Scenario, settings: SessionSettings) -> bool:
         """Whether a new session of ``scenario`` goes to a host.
 
-        ``placement="host"`` always (offline model only), ``"actors"`` never; ``"auto"`` when the
-        cast has at most ``max_personas``, the session does not ask an actor per persona
-        (``personas_per_actor=1``) and plays with the offline model: a hosted cast records no model
-        calls for replay, so a session with an LLM keeps its actors.
-
-        Raises:
-            ConfigError: ``placement="host"`` with a language model other than offline.
+        ``placement="host"`` always, ``"actors"`` never; ``"auto"`` when the cast has at most
+        ``max_personas`` and the session does not ask an actor per persona (``personas_per_actor=1``).
+        With a language model too: the host's copy of the model keeps each turn's call records and
+        hands them back with the turn, as a persona actor does.
         """
-        offline = (settings.llm or "offline") == "offline"
-        if settings.placement == "host":
-            if not offline:
-                raise ConfigError("placement 'host' plays with the offline model only", setting="placement")
-            return True
-        if settings.placement == "actors":
-            return False
+        if settings.placement in ("host", "actors"):
+            return settings.placement == "host"
         cap = self.settings.max_personas
-        return offline and settings.personas_per_actor != 1 and 0 < len(scenario.personas) <= cap
+        return settings.personas_per_actor != 1 and 0 < len(scenario.personas) <= cap
 
 
 class RayRuntimes:
@@ -131,11 +122,18 @@ class RayRuntimes:
             self.pool.hosts()  # warm before the first request: their start is not on its path
 
     def create(
-        self, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel, *, detached: bool
+        self,
+        session_id: str,
+        scenario: Scenario,
+        settings: SessionSettings,
+        model: LanguageModel,
+        *,
+        detached: bool,
+        restoring: bool = False,
     ) -> RayRuntime | HostedRuntime:
         if self.pool.wants(scenario, settings):
             self._pool_used = True
-            return HostedRuntime.create(self.pool, session_id, scenario, settings, model)
+            return HostedRuntime.create(self.pool, session_id, scenario, settings, model, restoring=restoring)
         return RayRuntime.create(
             session_id,
             scenario,
