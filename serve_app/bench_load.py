@@ -299,6 +299,7 @@ def bench_load(
             "min_available_mib": min_available_mib,
             "timeout_s": timeout_s,
             "sample_s": max(0.5, duration_s / 240),
+            "own_app": not given_url,  # the app's processes are this one's children: measured apart
         }
         print(f"load on {url}: {users} users, {sessions} sessions, {playing} playing, {duration_s:g} s", flush=True)
         figures, faults = drive(cfg, injector, chaos["faults"] if chaos else [])
@@ -382,6 +383,8 @@ def _print(r: dict[str, Any]) -> None:
         print(f"  {kind:>6}: n {s['n']:>6}  p50 {s['p50_ms']:>9} ms  p99 {s['p99_ms']:>9} ms  {r['statuses'][kind]}")
     m, c = r["memory"], r["exactly_once"]
     print(f"  memory in use: {m['start_used_mib']} MiB at start, peak {m['peak_used_mib']} MiB ({m['png']})")
+    if m.get("peak_app_mib") is not None:
+        print(f"  the app's processes (PSS): peak {m['peak_app_mib']} MiB, at the end {m['end_app_mib']} MiB")
     print(f"  load average at end (1, 5, 15 min): {r['load_average_at_end']} on {r['cpu_count']} CPUs")
     verdict = ("OK" if c["answered_200"] else "OK (no turn answered: nothing to check)") if c["ok"] else "FAILED"
     print(

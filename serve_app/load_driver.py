@@ -189,16 +189,45 @@ def _write_playing(load: _Load) -> None:
         os.replace(tmp, path)
 
 
+def app_memory_mib() -> int | None:
+    """The memory of the app this driver loads, when the benchmark started it: the proportional set
+    size (shared pages split between their users) of the benchmark's process and everything it
+    started (Ray, Serve, the replicas and actors; with ``--chaos`` the server and its private
+    PostgreSQL and Redis), this driver excluded. Not measured for an app elsewhere (``--url``):
+    there only the whole machine's memory tells, and other work on the machine counts in it."""
+    import psutil
+
+    me = psutil.Process()
+    mine = {me.pid, *(c.pid for c in me.children(recursive=True))}
+    parent = me.parent()
+    if parent is None:
+        return None
+    procs = [parent, *parent.children(recursive=True)]
+    total, counted = 0, 0
+    for proc in procs:
+        if proc.pid in mine:
+            continue
+        try:
+            total += proc.memory_full_info().pss
+            counted += 1
+        except psutil.Error:  # gone meanwhile, or not ours to read
+            pass
+    return round(total / 2**20) if counted else None
+
+
 async def _sampler(load: _Load) -> None:
     import psutil
 
     while True:
         vm = psutil.virtual_memory()
+        # reading smaps takes a while: off the loop
+        app = await asyncio.to_thread(app_memory_mib) if load.cfg.get("own_app") else None
         load.memory.append(
             {
                 "t_s": round(load.now(), 1),
                 "used_mib": round((vm.total - vm.available) / 2**20),
                 "available_mib": round(vm.available / 2**20),
+                "app_mib": app,
                 "sessions": load.created,
                 "load_1m": round(os.getloadavg()[0], 2),
             }
@@ -247,6 +276,8 @@ async def run_load(cfg: dict[str, Any]) -> dict[str, Any]:
             "series": thin_series(load.memory),
             "peak_used_mib": max((p["used_mib"] for p in load.memory), default=0),
             "start_used_mib": load.memory[0]["used_mib"] if load.memory else 0,
+            "peak_app_mib": max((p["app_mib"] for p in load.memory if p["app_mib"] is not None), default=None),
+            "end_app_mib": load.memory[-1]["app_mib"] if load.memory else None,
         },
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "answered": load.answered,

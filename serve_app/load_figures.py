@@ -115,6 +115,9 @@ def plot_memory(series: Sequence[Mapping[str, Any]], path: str | Path, title: st
     fig, ax = plt.subplots(figsize=(7, 3.5), dpi=100)
     t = [p["t_s"] for p in series]
     ax.plot(t, [p["used_mib"] / 1024 for p in series], label="memory in use (GiB)")
+    if any(p.get("app_mib") is not None for p in series):
+        app = [p["app_mib"] / 1024 if p.get("app_mib") is not None else float("nan") for p in series]
+        ax.plot(t, app, color="tab:green", label="the app's processes (GiB, PSS)")
     ax.set_xlabel("seconds")
     ax.set_ylabel("GiB in use (whole machine)")
     ax2 = ax.twinx()

@@ -72,4 +72,8 @@ def test_bench_load_chaos_tiny(tmp_path):
     assert chaos["phases"]["during"]["turn"]["200"] >= 1
     assert written["exactly_once"]["ok"] and written["exactly_once"]["answered_200"] >= 4
     assert (tmp_path / "chaos.serve.log").exists()
+    # the server the run started (Ray, Serve, private PostgreSQL and Redis) is measured apart
+    memory = written["memory"]
+    assert 100 < memory["peak_app_mib"] < memory["peak_used_mib"]
+    assert all(p["app_mib"] is None or p["app_mib"] > 0 for p in memory["series"])
     assert _chaos_leftovers() == before  # servers stopped, folders removed

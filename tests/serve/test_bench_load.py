@@ -44,6 +44,7 @@ def test_bench_load_small(serve_server, tmp_path):
     assert 2 <= len(series) <= 60
     assert {"t_s", "used_mib", "available_mib", "sessions", "load_1m"} <= set(series[0])
     assert written["memory"]["peak_used_mib"] >= written["memory"]["start_used_mib"] > 0
+    assert written["memory"]["peak_app_mib"] is None  # an app elsewhere (--url): the machine's figure only
     assert len(written["load_average_at_end"]) == 3
     png = written["memory"]["png"]
     assert png == str(tmp_path / "load.png") and (tmp_path / "load.png").read_bytes()[:4] == b"\x89PNG"
