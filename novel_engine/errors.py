@@ -24,7 +24,6 @@ __all__ = [
     "ModelFailedError",
     "InvalidActionError",
     "StateLostError",
-    "ReplicaError",
     "SessionError",
     "StoreError",
     "ConflictError",
@@ -143,12 +142,6 @@ class InvalidActionError(NovelEngineError):
 
 class SessionError(NovelEngineError):
     """A session operation is not possible in the session's current state."""
-
-
-class ReplicaError(SessionError):
-    """A replica process of a local session (``processes`` > 1) died, failed or diverged from the
-    driver's world: the session cannot go on in this process (resume it from its store, or start
-    it again). ``part`` is the replica's number."""
 
 
 class StateLostError(SessionError):

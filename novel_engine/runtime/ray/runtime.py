@@ -25,7 +25,7 @@ from novel_engine.core.perception import BeliefSummary
 from novel_engine.core.report import TurnReport
 from novel_engine.core.scenario import Scenario
 from novel_engine.core.setup import build_world
-from novel_engine.errors import ConfigError, SessionError, StateLostError
+from novel_engine.errors import ConfigError, NovelEngineError, SessionError, StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime.event_log import hub_items
 from novel_engine.runtime.ray.actors import BeliefStoreShard, ChroniclerActor, EventHub, PersonaShard
@@ -63,6 +63,14 @@ def connect(
         )
     except (ConnectionError, ValueError) as exc:
         raise ConfigError(f"cannot connect to Ray at {address!r}: {exc}", setting="address") from None
+    except Exception as exc:  # noqa: BLE001 - Ray says "the node timed out during startup" with a bare Exception
+        if address not in (None, "local"):
+            raise
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        raise NovelEngineError(
+            f"could not start a local Ray instance: {exc} (load average {load} on {os.cpu_count()} CPUs; "
+            "a busy machine starts Ray slowly: try again when it is quieter)"
+        ) from None
     _dashboard["url"] = f"http://{context.dashboard_url}" if getattr(context, "dashboard_url", None) else None
 
 
