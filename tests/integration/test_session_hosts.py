@@ -75,7 +75,7 @@ def test_two_sessions_in_one_host_keep_their_own_state(tmp_path):
 
 def test_creating_a_session_on_a_warm_host_starts_no_actor(tmp_path):
     with _engine(tmp_path, "warm") as engine:
-        engine._runtimes.pool.warm()
+        engine._runtimes.pool_for(detached=False).warm()
         before = _named_actors()
         sessions = [engine.create_session("noir_city", seed) for seed in (1, 2, 3)]
         assert _named_actors() == before
@@ -202,3 +202,43 @@ def test_over_the_memory_budget_a_host_drops_the_least_recently_used_first(tmp_p
         assert sessions[1].turn == 2
         for s in sessions:
             s.close()
+
+
+def test_a_scripts_hosted_sessions_end_with_it_and_detached_ones_stay(tmp_path):
+    """A driver that exits takes its sessions with it, hosted ones too: they live on hosts the driver
+    owns. A detached hosted session lives on the shared, detached pool and outlives it."""
+    import json
+    import subprocess
+    import sys
+    import textwrap
+
+    import ray
+
+    address = ray.get_runtime_context().gcs_address
+    code = textwrap.dedent(f"""
+        import json, ray
+        from novel_engine import Engine
+        from novel_engine.runtime.residency import HostSettings
+        engine = Engine("ray", address={address!r}, hosts=HostSettings(hosts=1, max_personas=32, pool="script"))
+        own = engine.create_session("noir_city", 1)
+        kept = engine.create_session("noir_city", 1, detached=True)
+        own.step()
+        kept.step()
+        print(json.dumps({{"own": [own.id, own._rt.host_name], "kept": [kept.id, kept._rt.host_name]}}))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    made = json.loads(out.stdout.strip().splitlines()[-1])
+    own_sid, own_host = made["own"]
+    kept_sid, kept_host = made["kept"]
+    assert kept_host == "ne-host:script:0" and own_host.startswith("ne-host:script-job")
+    deadline = time.monotonic() + 60
+    while own_host in _named_actors() and time.monotonic() < deadline:
+        time.sleep(0.5)  # Ray ends an exited driver's actors shortly after it leaves
+    assert own_host not in _named_actors()
+    from novel_engine.runtime.ray.names import NAMESPACE
+
+    kept = ray.get_actor(kept_host, namespace=NAMESPACE)
+    assert ray.get(kept.has.remote(kept_sid)) and not ray.get(kept.has.remote(own_sid))
+    assert ray.get(kept.drop.remote(kept_sid))
+    ray.kill(kept)

@@ -20,6 +20,7 @@ from novel_engine.core.events import Action, WorldEventSpec
 from novel_engine.core.report import TurnReport
 from novel_engine.core.scenario import Scenario
 from novel_engine.llm.port import LanguageModel
+from novel_engine.runtime.residency import host_name
 
 __all__ = ["HostedRuntime", "HostedHub"]
 
@@ -49,6 +50,7 @@ class HostedRuntime:
         host: its host's handle; ``index`` its place in the pool.
         seed: the session seed.
         scenario / settings / model: what a restore needs when the host no longer holds the session.
+        pool: the name of the host's pool.
     """
 
     kind = "ray"
@@ -63,8 +65,10 @@ class HostedRuntime:
         scenario: Scenario | None = None,
         settings: SessionSettings | None = None,
         model: LanguageModel | None = None,
+        *,
+        pool: str = "default",
     ) -> None:
-        self.session_id, self.host, self.index, self.seed = session_id, host, index, seed
+        self.session_id, self.host, self.index, self.seed, self.pool = session_id, host, index, seed, pool
         self.scenario, self.settings, self.model = scenario, settings, model
         self._opened: bytes | None = None  # the turn-0 checkpoint ``open`` returned, until a turn
 
@@ -88,7 +92,7 @@ class HostedRuntime:
         index, host = pool.host_for(session_id)
         seed = settings.seed if settings.seed is not None else scenario.seed
         settings = settings.model_copy(update={"seed": seed})
-        rt = cls(session_id, host, index, seed, scenario, settings, model)
+        rt = cls(session_id, host, index, seed, scenario, settings, model, pool=pool.settings.pool)
         if not restoring:
             rt._opened = ray.get(host.open.remote(session_id, scenario, settings, model))
         return rt
@@ -100,7 +104,7 @@ class HostedRuntime:
         if not ray.get(host.has.remote(session_id)):
             return None
         scenario, settings = ray.get(host.call.remote(session_id, "scenario_and_settings"))
-        return cls(session_id, host, index, settings.seed, scenario, settings)
+        return cls(session_id, host, index, settings.seed, scenario, settings, pool=pool.settings.pool)
 
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return await self.host.call.remote(self.session_id, method, args, kwargs)
@@ -188,9 +192,14 @@ class HostedRuntime:
     async def belief_model_of(self, persona_id: str) -> dict[str, Any] | None:
         return await self._call("belief_model_of", persona_id)
 
+    @property
+    def host_name(self) -> str:
+        """The actor name of the session's host."""
+        return host_name(self.pool, self.index)
+
     def placement(self) -> dict[str, str]:
         """Where the session runs: its host's actor name."""
-        return {self.session_id: f"host {self.index}"}
+        return {self.session_id: self.host_name}
 
     def hub(self) -> HostedHub:
         """The session's event log on its host, shaped as an event-hub handle."""

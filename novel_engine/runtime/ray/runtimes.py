@@ -9,6 +9,7 @@ host from the session id alone (:func:`~novel_engine.runtime.residency.host_of`)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import ray
@@ -33,19 +34,21 @@ class HostPool:
         namespace: the Ray namespace of the hosts.
     """
 
-    def __init__(self, settings: HostSettings, namespace: str) -> None:
-        self.settings, self.namespace = settings, namespace
+    def __init__(self, settings: HostSettings, namespace: str, *, detached: bool = True) -> None:
+        self.settings, self.namespace, self.detached = settings, namespace, detached
         self._hosts: list[Any] | None = None
+        self.used = False  # whether a session of this engine asked for it (its hosts then exist)
 
     def hosts(self) -> list[Any]:
         """Every host's handle (starting those that do not run yet; they start in the background)."""
+        self.used = True
         if self._hosts is None:
             self._hosts = [
                 SessionHost.options(
                     name=host_name(self.settings.pool, i),
                     namespace=self.namespace,
                     get_if_exists=True,
-                    lifetime="detached",
+                    lifetime="detached" if self.detached else None,
                     # a restarted host holds no session: each answers StateLostError and is
                     # rebuilt from the store, so a call retried on it is safe
                     max_restarts=-1,
@@ -101,6 +104,11 @@ class RayRuntimes:
         dashboard: start Ray's dashboard with a local instance.
         hosts: the session-host pool (None: the default pool, used by ``placement="host"``
             sessions only); given, its hosts start now.
+
+    Detached sessions (a server's) live on the pool's detached hosts, found by name from any
+    driver. A session that is not detached dies with its driver, hosted or not: it lives on hosts
+    this driver owns (``ne-host:<pool>-job<id>:<i>``, with the pool's settings), which Ray ends when
+    the driver exits, so a script on a long-lived cluster leaves no host or session behind.
     """
 
     name = "ray"
@@ -116,10 +124,19 @@ class RayRuntimes:
     ) -> None:
         connect(address, dashboard=dashboard)
         self.actor_options = dict(actor_options or {})
-        self.pool = HostPool(hosts or HostSettings(), NAMESPACE)
-        self._pool_used = hosts is not None  # the default pool's hosts start only when a session asks
+        settings = hosts or HostSettings()
+        self.pool = HostPool(settings, NAMESPACE)  # detached: a server's sessions, any driver's to reach
+        job = ray.get_runtime_context().get_job_id()
+        self.own_pool = HostPool(replace(settings, pool=f"{settings.pool}-job{job}"), NAMESPACE, detached=False)
         if hosts is not None:
             self.pool.hosts()  # warm before the first request: their start is not on its path
+
+    def pool_for(self, detached: bool) -> HostPool:
+        """The pool a new hosted session goes to: detached sessions outlive this driver."""
+        return self.pool if detached else self.own_pool
+
+    def _used_pools(self) -> list[HostPool]:
+        return [p for p in (self.pool, self.own_pool) if p.used]
 
     def create(
         self,
@@ -131,9 +148,9 @@ class RayRuntimes:
         detached: bool,
         restoring: bool = False,
     ) -> RayRuntime | HostedRuntime:
-        if self.pool.wants(scenario, settings):
-            self._pool_used = True
-            return HostedRuntime.create(self.pool, session_id, scenario, settings, model, restoring=restoring)
+        pool = self.pool_for(detached)
+        if pool.wants(scenario, settings):
+            return HostedRuntime.create(pool, session_id, scenario, settings, model, restoring=restoring)
         return RayRuntime.create(
             session_id,
             scenario,
@@ -145,21 +162,21 @@ class RayRuntimes:
         )
 
     def attach(self, session_id: str) -> RayRuntime | HostedRuntime | None:
-        if self._pool_used:
-            hosted = HostedRuntime.attach(self.pool, session_id)
+        for pool in self._used_pools():
+            hosted = HostedRuntime.attach(pool, session_id)
             if hosted is not None:
                 return hosted
         return RayRuntime.attach(session_id) if session_id in list_sessions() else None
 
     def live(self) -> list[str]:
-        hosted = self.pool.live() if self._pool_used else []
+        hosted = [s for pool in self._used_pools() for s in pool.live()]
         return sorted({*list_sessions(), *hosted})
 
     def end(self, session_id: str) -> int:
         dropped = 0
-        if self._pool_used:
-            _, host = self.pool.host_for(session_id)
-            dropped = int(ray.get(host.drop.remote(session_id)))
+        for pool in self._used_pools():
+            _, host = pool.host_for(session_id)
+            dropped += int(ray.get(host.drop.remote(session_id)))
         return dropped + kill_session_actors(session_id)
 
     def info(self) -> dict[str, str | None]:
