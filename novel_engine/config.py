@@ -38,6 +38,10 @@ class SessionSettings(BaseModel):
         belief_shards: Ray runtime: belief-store shards (None: one per four persona shards).
         graph_shards: how many shards hold the causal graph, split by event id (None: the director
             holds it whole). On Ray each is an actor; in process, parts of this process.
+        resolver_shards: how many shards settle the regions of the map each turn (None or 1: the
+            director settles them itself). On Ray each is an actor (``ne:<sid>:resolve:<i>``)
+            and they work at once; in process they run one after another. The story is the same
+            for every count: regions depend on the map and the cast only.
         placement: Ray runtime: ``auto`` (a small cast with the offline model shares a session
             host when the engine's host pool takes casts of its size, else actors of its own),
             ``host`` (a session host; offline model only) or ``actors`` (actors of its own, e.g.
@@ -62,6 +66,7 @@ class SessionSettings(BaseModel):
     persona_shards: int | None = Field(default=None, ge=1, le=1024)
     belief_shards: int | None = Field(default=None, ge=1, le=1024)
     graph_shards: int | None = Field(default=None, ge=1, le=1024)
+    resolver_shards: int | None = Field(default=None, ge=1, le=1024)
     placement: Literal["auto", "host", "actors"] = "auto"
     processes: int = 1
 

@@ -146,6 +146,7 @@ class TurnPipeline:
             for rule in scenario.causal_rules:
                 graph.graph.add_rule(rule)
             self.director = DirectorAgent(world, scenario, self.seed, graph.graph, difficulty=settings.difficulty)  # type: ignore[arg-type]
+        self.director.resolver_shards = settings.resolver_shards or 1
         self.cast, self.narrator = cast, narrator
         self.history: list[TurnReport] = []
         self.updates: dict[str, dict[str, float]] = {}  # trait changes waiting for the next turn
@@ -263,6 +264,7 @@ class TurnPipeline:
         if self.graph is not None:
             await self.graph.load(state["director"]["causal_graph"], turn)
             director.causal_graph = self.graph.graph  # type: ignore[assignment]
+        director.resolver_shards = self.director.resolver_shards
         self.world, self.pending, self.director, self.history = world, pending, director, history
         self.updates = {}
         return turn
