@@ -22,7 +22,7 @@ from typing import Any
 
 from novel_engine.agents.discoveries import Discoveries
 from novel_engine.agents.happenings import _COMPLICATION_TURN, Happenings, _threats
-from novel_engine.agents.regional import MOVES, Regional, plan_turn
+from novel_engine.agents.regional import MOVES, Regional, RegionOutcome, TurnPlan, plan_turn
 from novel_engine.agents.resolution import ActionResolver, Resolution
 from novel_engine.core.causal_effects import condition_holds
 from novel_engine.core.causal_graph import CausalGraph
@@ -171,7 +171,22 @@ class DirectorAgent(Regional, Happenings):
         *,
         decisions: Mapping[str, Action] | None = None,
     ) -> TurnResult:
-        """Resolve one turn. Player ``agent_actions`` override the personas' own ``decisions``."""
+        """Resolve one turn. Player ``agent_actions`` override the personas' own ``decisions``.
+
+        The same as :meth:`begin_turn`, :meth:`settle_work` (the regions, here in this process) and
+        :meth:`finish_turn`, which a runtime with resolver shards calls apart."""
+        plan = self.begin_turn(agent_actions, world_events, decisions=decisions)
+        return self.finish_turn(plan, self.settle_work(plan))
+
+    def begin_turn(
+        self,
+        agent_actions: Mapping[str, Action | Decision] | None = None,
+        world_events: Sequence[WorldEventSpec] = (),
+        *,
+        decisions: Mapping[str, Action] | None = None,
+    ) -> TurnPlan:
+        """The central part of a turn: world events, due effects, pacing, the plan and the moves
+        (phase A); returns what is left to settle, region by region (see agents/regional.py)."""
         world = self.world
         turn = world.turn + 1
         actions: dict[str, Action] = dict(decisions or {})
@@ -201,15 +216,18 @@ class DirectorAgent(Regional, Happenings):
             self._happen(
                 pacing, "world", f"{prefix}{len(events) + 1:06d}", turn, (), events, fragments, flags=("pacing",)
             )
-
         known = self.causal_graph_ids(a.motivated_by for a in actions.values())
-        # plan, phase A, regions, settle: see agents/regional.py
         plan = plan_turn(actions, world.personas, prefix, len(events))
         n_moves = sum(1 for _, _, a in plan if a.action_type in MOVES)
         check = self.coherence.begin_turn(self.recent, self.causal_graph, world, self.kept)
-        parts = [self.settle_sequence(plan[:n_moves], turn, known, check)]
-        parts.extend(self.settle_regions(plan[n_moves:], turn, known))
-        whole, report = self.merge(parts)
+        moves = self.settle_sequence(plan[:n_moves], turn, known, check)
+        return self.plan_regions(turn, events, fragments, moves, plan[n_moves:], known)
+
+    def finish_turn(self, plan: TurnPlan, parts: Sequence[RegionOutcome]) -> TurnResult:
+        """The end of a turn: the regions' outcomes merged (see :meth:`merge`), the events recorded,
+        goals, threads and tension updated, the world's turn advanced."""
+        world, turn, events, fragments = self.world, plan.turn, plan.events, plan.fragments
+        whole, report = self.merge([plan.moves, *parts])
         for _, ev, frags in whole.kept:
             events.append(ev)
             fragments.extend(frags)

@@ -37,11 +37,22 @@ from novel_engine.core.events import Action, ActionType, Event, InformationFragm
 from novel_engine.core.records import fast_constructor
 from novel_engine.core.regions import Partition, assign_regions, partition_places
 
-__all__ = ["RegionWork", "RegionOutcome", "LoggedFacts", "Regional", "plan_turn", "MOVES"]
+__all__ = ["RegionWork", "RegionOutcome", "TurnPlan", "LoggedFacts", "Regional", "plan_turn", "MOVES"]
 
 _arc = fast_constructor(CharacterArc)  # CharacterArc(...) for every actor of every turn, cheaper
 MOVES = frozenset({ActionType.MOVE, ActionType.FLEE})
-_GONE = object()  # a fact a region deleted
+
+
+class _Gone:
+    """The marker of a fact a region deleted; one object even across processes (pickled by name)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "_GONE"
+
+
+_GONE = _Gone()
 
 
 class LoggedFacts(dict):
@@ -115,6 +126,20 @@ def plan_turn(actions: Mapping[str, Action], personas: Mapping[str, Any], prefix
     return out
 
 
+@dataclass(slots=True)
+class TurnPlan:
+    """A turn between its central part and its regions: the central events so far, the moves'
+    outcome (phase A), the regions' work (phase B) and what every region reads alike."""
+
+    turn: int
+    events: list[Event]
+    fragments: list[InformationFragment]
+    moves: RegionOutcome
+    work: list[RegionWork]
+    known: set[str]
+    hidden: frozenset[str] | None  # who was hidden as phase B began (None: one region acts)
+
+
 class Regional:
     """The director's turn, cut into regions. A mixin of ``DirectorAgent``: it uses the director's
     ``world``, ``resolver``, ``coherence``, ``recent``, ``causal_graph``, ``kept`` and the
@@ -138,22 +163,30 @@ class Regional:
             work[partition.of[personas[act[1]].location]].acts.append(act)
         return [w for w in work if w.acts]
 
-    def settle_regions(
-        self, acts: Sequence[tuple[str, str, Action]], turn: int, known: set[str]
-    ) -> list[RegionOutcome]:
-        """Phase B: the actions after the moves, region by region (whole regions per resolver shard,
-        ``resolver_shards`` of them; in process the shards run one after another)."""
-        if not acts:
-            return []
-        work = self.split(acts, self.regions_for(acts))
+    def plan_regions(
+        self,
+        turn: int,
+        events: list[Event],
+        fragments: list[InformationFragment],
+        moves: RegionOutcome,
+        acts: Sequence[tuple[str, str, Action]],
+        known: set[str],
+    ) -> TurnPlan:
+        """Phase B's work: the actions after the moves, by region."""
+        work = self.split(acts, self.regions_for(acts)) if acts else []
         # isolation only matters when two regions act; one region is the one sequence of before
         hidden = None
         if len(work) > 1:
             hidden = frozenset(pid for pid, p in self.world.personas.items() if p.hidden)  # type: ignore[attr-defined]
+        return TurnPlan(turn, events, fragments, moves, work, known, hidden)
+
+    def settle_work(self, plan: TurnPlan) -> list[RegionOutcome]:
+        """Phase B in this process: whole regions per resolver shard (``resolver_shards`` of them),
+        the shards one after another."""
         out = []
         shards = self.resolver_shards  # type: ignore[attr-defined]
-        for regions in assign_regions([len(w.acts) for w in work], shards):
-            out.extend(self.resolve_region(work[i], turn, known, hidden) for i in regions)
+        for regions in assign_regions([len(w.acts) for w in plan.work], shards):
+            out.extend(self.resolve_region(plan.work[i], plan.turn, plan.known, plan.hidden) for i in regions)
         return out
 
     def settle_sequence(

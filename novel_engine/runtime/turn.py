@@ -123,6 +123,8 @@ class TurnPipeline:
         cast: the persona side.
         narrator: the chronicler.
         graph: the causal graph's shards (None: the director holds the graph whole).
+        resolvers: resolver shards that settle the regions (``runtime.ray.resolvers.RayResolvers``;
+            None: the director settles them in this process).
     """
 
     def __init__(
@@ -134,12 +136,13 @@ class TurnPipeline:
         cast: Cast,
         narrator: Narrator,
         graph: ShardedGraph | None = None,
+        resolvers: Any = None,
     ) -> None:
         self.scenario, self.settings, self.seed = scenario, settings, int(settings.seed)
         self.world = world
         self.pending: list[InformationFragment] = list(pending)
         self.fog = FogOfWarService(attention=settings.attention)
-        self.graph = graph
+        self.graph, self.resolvers = graph, resolvers
         if graph is None:
             self.director = DirectorAgent(world, scenario, self.seed, difficulty=settings.difficulty)
         else:
@@ -186,7 +189,13 @@ class TurnPipeline:
         if self.graph is not None:  # the due effects and recorded motives, one call per graph shard
             acts = (*decisions.values(), *players.values())
             await self.graph.prepare(turn, {m for a in acts for m in getattr(a, "motivated_by", ())})
-        result = self.director.resolve_turn(players, world_events, decisions=decisions)
+        if self.resolvers is None:
+            result = self.director.resolve_turn(players, world_events, decisions=decisions)
+        else:  # the regions on resolver shards (agents/regional.py)
+            plan = self.director.begin_turn(players, world_events, decisions=decisions)
+            parts = await self.resolvers.settle(self.director, plan)
+            result = self.director.finish_turn(plan, parts)
+            timings.update(self.resolvers.timings)
         self.cast.remember(result.events)
         timings["resolve"], t = clock() - t, clock()
         context = WorldContext(
@@ -265,6 +274,8 @@ class TurnPipeline:
             await self.graph.load(state["director"]["causal_graph"], turn)
             director.causal_graph = self.graph.graph  # type: ignore[assignment]
         director.resolver_shards = self.director.resolver_shards
+        if self.resolvers is not None:
+            self.resolvers.reset()  # the shards' replicas are loaded whole before the next turn
         self.world, self.pending, self.director, self.history = world, pending, director, history
         self.updates = {}
         return turn

@@ -90,3 +90,9 @@ def test_cross_region_fact_writes_are_applied_in_event_id_order(order):
     director.merge([parts[i] for i in order])
     assert director.world.facts["uncovered:x"] == "bob"
     assert director.world.facts["k"] == 1  # set at 000005, after the deletion at 000002
+
+
+def test_the_deleted_fact_marker_survives_pickling_to_and_from_a_shard():
+    import pickle
+
+    assert pickle.loads(pickle.dumps(regional._GONE)) is regional._GONE
