@@ -191,6 +191,7 @@ class TurnPipeline:
             await self.graph.prepare(turn, {m for a in acts for m in getattr(a, "motivated_by", ())})
         if self.resolvers is None:
             result = self.director.resolve_turn(players, world_events, decisions=decisions)
+            timings.update(getattr(self.director, "shard_timings", {}))
         else:  # the regions on resolver shards (agents/regional.py)
             plan = self.director.begin_turn(players, world_events, decisions=decisions)
             parts = await self.resolvers.settle(self.director, plan)
