@@ -164,6 +164,8 @@ class TurnPipeline:
         self.world.personas[persona_id].traits.update(traits)
         self.updates.setdefault(persona_id, {}).update(traits)
         self.cast.changed(persona_id)
+        if self.resolvers is not None:
+            self.resolvers.changed(persona_id)
 
     async def play(
         self,

@@ -77,3 +77,30 @@ def test_a_resolver_shard_killed_mid_turn_is_rebuilt_to_the_same_story(ray_sessi
         assert s.narrative() == undisturbed.narrative()
     finally:
         s.close()
+
+
+def test_trait_updates_reach_the_resolver_shards(ray_session):
+    from novel_engine.runtime.ray.runtime import RayRuntime
+
+    sc = synthetic(300, seed=5)
+    # everyone turns fierce after turn 2: attacks and their rolls read the new traits on the shards
+    fierce = {"aggressiveness": 0.95, "courage": 0.9, "compassion": 0.05}
+
+    def run(rt):
+        async def go():
+            reports = [await rt.step() for _ in range(2)]
+            for p in sc.personas[:120]:
+                await rt.update_traits(p.id, fierce)
+            reports += [await rt.step() for _ in range(2)]
+            return [[e.to_dict() for e in r.events] for r in reports]
+
+        return asyncio.run(go())
+
+    local = run(LocalRuntime(sc, SessionSettings(seed=5), OfflineModel()))
+    calm = _play(LocalRuntime(sc, SessionSettings(seed=5), OfflineModel()), 4)[0]
+    assert local[2:] != calm[2:]  # the update changes the story
+    rt = RayRuntime.create("resolve-traits", sc, SessionSettings(seed=5, resolver_shards=3), OfflineModel())
+    try:
+        assert run(rt) == local
+    finally:
+        rt.close()

@@ -114,6 +114,10 @@ class RayResolvers:
         """The session was restored: load every shard whole before the next turn."""
         self.loaded = False
 
+    def changed(self, persona_id: str) -> None:
+        """A persona changed beyond what patches follow (its traits): the next patch carries it whole."""
+        self.tracker._signatures.pop(persona_id, None)
+
     async def _load(self, director: Any) -> None:
         world = director.world
         self.tracker._track(world)
