@@ -38,16 +38,16 @@ class SessionSettings(BaseModel):
         belief_shards: Ray runtime: belief-store shards (None: one per four persona shards).
         graph_shards: how many shards hold the causal graph, split by event id (None: the director
             holds it whole). On Ray each is an actor; in process, parts of this process.
-        resolver_shards: how many shards settle the regions of the map each turn (None or 1: the
-            director settles them itself). On Ray each is an actor (``ne:<sid>:resolve:<i>``)
-            and they work at once; in process they run one after another. The story is the same
-            for every count: regions depend on the map and the cast only.
         placement: Ray runtime: ``auto`` (a small cast with the offline model shares a session
             host when the engine's host pool takes casts of its size, else actors of its own),
             ``host`` (a session host; offline model only) or ``actors`` (actors of its own, e.g.
             one per persona with ``personas_per_actor=1``). Placement never changes the story.
         processes: kept for stored sessions of earlier versions; only 1. A session that should use
             several cores runs on Ray (``Engine("ray")``), which spreads its personas over actors.
+        resolver_shards: how many shards settle the regions of the map each turn (None: the
+            director settles them itself). On Ray each is an actor (``ne:<sid>:resolve:<i>``)
+            and they work at once; in process they run one after another. The story is the same
+            for every count: regions depend on the map and the cast only.
     """
 
     model_config = ConfigDict(extra="forbid")
