@@ -137,6 +137,8 @@ class RayResolvers:
             recent: list = []
         else:
             recent = priors(e for e in director.recent if e.turn == plan.turn - 1)
+        clock = time.perf_counter
+        t0 = clock()
         world = director.world
         hidden = plan.hidden
         if hidden is None:  # one region: the shard still needs who stands hidden around it
@@ -148,7 +150,9 @@ class RayResolvers:
             shard.settle.remote(patch, news, recent, [plan.work[i] for i in regions], plan.turn, plan.known, hidden)
             for shard, regions in zip(self.shards, split)
         ]
+        t1 = clock()
         answers = await asyncio.gather(*calls)
+        t2 = clock()
         fans = director.resolver.fans
         outcomes: list[RegionOutcome] = []
         cpu = []
@@ -156,7 +160,14 @@ class RayResolvers:
             outcomes.extend(part)
             self.new_relationships.extend(take_changes(world, fans, changed))
             cpu.append(seconds)
-        self.timings = {"resolve_shards_cpu": sum(cpu), "resolve_shards_critical": max(cpu, default=0.0)}
+        self.timings = {
+            "resolve_shards_cpu": sum(cpu),
+            "resolve_shards_critical": max(cpu, default=0.0),
+            # the director's side: the patch and the calls out, the wait, the answers taken in
+            "resolve_shards_send": t1 - t0,
+            "resolve_shards_wait": t2 - t1,
+            "resolve_shards_take": clock() - t2,
+        }
         return outcomes
 
     async def ping(self) -> Iterable[str]:
