@@ -172,6 +172,13 @@ def _parser() -> argparse.ArgumentParser:
         help="causal-graph shards on both runtimes (default: the director holds the graph)",
     )
     rt.add_argument(
+        "--resolver-shards",
+        type=_positive,
+        default=None,
+        dest="resolver_shards",
+        help="resolver shards that settle the map's regions, on both runtimes (default: the director)",
+    )
+    rt.add_argument(
         "--cluster-personas",
         type=_positive,
         default=None,
@@ -365,6 +372,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             out=args.out,
             shards=args.shards,
             graph_shards=args.graph_shards,
+            resolver_shards=args.resolver_shards,
             cluster_personas=args.cluster_personas,
             parts=[p.strip() for p in args.parts.split(",") if p.strip()],
         )

@@ -44,6 +44,10 @@ class SessionSettings(BaseModel):
             one per persona with ``personas_per_actor=1``). Placement never changes the story.
         processes: kept for stored sessions of earlier versions; only 1. A session that should use
             several cores runs on Ray (``Engine("ray")``), which spreads its personas over actors.
+        resolver_shards: how many shards settle the regions of the map each turn (None: the
+            director settles them itself). On Ray each is an actor (``ne:<sid>:resolve:<i>``)
+            and they work at once; in process they run one after another. The story is the same
+            for every count: regions depend on the map and the cast only.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -62,6 +66,7 @@ class SessionSettings(BaseModel):
     persona_shards: int | None = Field(default=None, ge=1, le=1024)
     belief_shards: int | None = Field(default=None, ge=1, le=1024)
     graph_shards: int | None = Field(default=None, ge=1, le=1024)
+    resolver_shards: int | None = Field(default=None, ge=1, le=1024)
     placement: Literal["auto", "host", "actors"] = "auto"
     processes: int = 1
 

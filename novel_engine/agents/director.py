@@ -22,10 +22,11 @@ from typing import Any
 
 from novel_engine.agents.discoveries import Discoveries
 from novel_engine.agents.happenings import _COMPLICATION_TURN, Happenings, _threats
+from novel_engine.agents.regional import MOVES, Regional, RegionOutcome, TurnPlan, plan_turn
 from novel_engine.agents.resolution import ActionResolver, Resolution
 from novel_engine.core.causal_effects import condition_holds
 from novel_engine.core.causal_graph import CausalGraph
-from novel_engine.core.coherence import CharacterArc, NarrativeCoherenceEngine, Violation
+from novel_engine.core.coherence import NarrativeCoherenceEngine, Violation
 from novel_engine.core.events import (
     LOCATION_TARGETED,
     PERSONA_TARGETED,
@@ -37,7 +38,6 @@ from novel_engine.core.events import (
     Outcome,
     WorldEventSpec,
 )
-from novel_engine.core.records import fast_constructor
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.scenario import EventPattern, NarrativeGoalSpec, Scenario
 from novel_engine.core.world import Relationship, WorldState
@@ -45,10 +45,8 @@ from novel_engine.errors import InvalidActionError
 
 __all__ = ["DirectorAgent", "TurnResult", "validate_action", "event_matches"]
 
-_arc = fast_constructor(CharacterArc)  # CharacterArc(...) for every actor of every turn, cheaper
 
 PROTAGONISTS = 8
-_MOVES = frozenset({ActionType.MOVE, ActionType.FLEE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,26 +116,7 @@ def event_matches(pattern: EventPattern, ev: Event) -> bool:
     )
 
 
-class _Grudges:
-    """Whom a persona has cause to act against: those it distrusts (trust < -0.2) or dislikes (affinity < -0.3).
-
-    A view of the persona's relationships for its :class:`CharacterArc`, read only when coherence
-    asks (when a gentle soul attacks someone): building a set per actor per turn would cost more
-    than all the questions. Coherence asks before the turn's effects are applied, so the view
-    answers as a snapshot taken when the arc was built would.
-    """
-
-    __slots__ = ("_relationships",)
-
-    def __init__(self, relationships: Mapping[str, Relationship]) -> None:
-        self._relationships = relationships
-
-    def __contains__(self, persona_id: object) -> bool:
-        r = self._relationships.get(persona_id)  # type: ignore[call-overload]
-        return r is not None and (r.trust < -0.2 or r.affinity < -0.3)
-
-
-class DirectorAgent(Happenings):
+class DirectorAgent(Regional, Happenings):
     """Owns the world state and resolves every turn.
 
     Args:
@@ -176,6 +155,7 @@ class DirectorAgent(Happenings):
         self.tension_history: list[float] = []
         self.recent: list[Event] = []  # action events of the last few turns (coherence: repetition)
         self.complications_used: set[int] = set()
+        self.resolver_shards = 1  # how many shards settle the regions (never changes the story)
         self._boost = 0.0  # tension added by effects during the turn being resolved
         self._any_danger = False
 
@@ -191,7 +171,22 @@ class DirectorAgent(Happenings):
         *,
         decisions: Mapping[str, Action] | None = None,
     ) -> TurnResult:
-        """Resolve one turn. Player ``agent_actions`` override the personas' own ``decisions``."""
+        """Resolve one turn. Player ``agent_actions`` override the personas' own ``decisions``.
+
+        The same as :meth:`begin_turn`, :meth:`settle_work` (the regions, here in this process) and
+        :meth:`finish_turn`, which a runtime with resolver shards calls apart."""
+        plan = self.begin_turn(agent_actions, world_events, decisions=decisions)
+        return self.finish_turn(plan, self.settle_work(plan))
+
+    def begin_turn(
+        self,
+        agent_actions: Mapping[str, Action | Decision] | None = None,
+        world_events: Sequence[WorldEventSpec] = (),
+        *,
+        decisions: Mapping[str, Action] | None = None,
+    ) -> TurnPlan:
+        """The central part of a turn: world events, due effects, pacing, the plan and the moves
+        (phase A); returns what is left to settle, region by region (see agents/regional.py)."""
         world = self.world
         turn = world.turn + 1
         actions: dict[str, Action] = dict(decisions or {})
@@ -221,78 +216,22 @@ class DirectorAgent(Happenings):
             self._happen(
                 pacing, "world", f"{prefix}{len(events) + 1:06d}", turn, (), events, fragments, flags=("pacing",)
             )
-
         known = self.causal_graph_ids(a.motivated_by for a in actions.values())
-        personas = world.personas
-        resolve = self.resolver.resolve
+        plan = plan_turn(actions, world.personas, prefix, len(events))
+        n_moves = sum(1 for _, _, a in plan if a.action_type in MOVES)
         check = self.coherence.begin_turn(self.recent, self.causal_graph, world, self.kept)
-        rejected: list[tuple[Event, tuple[Violation, ...]]] = []
-        revised: list[str] = []
-        n = len(events)  # each world or causal event above took the next number
-        fell: set[str] = set()
-        repairs: list[Violation] = []
-        # The order actions take effect in: every move first, then everything else, each in actor
-        # order. An interaction meets its target where the target now stands; whoever falls does
-        # nothing more; each act is checked against the world as the acts before it left it.
-        for actor in sorted(actions, key=lambda a: (actions[a].action_type not in _MOVES, a)):
-            p = personas.get(actor)
-            if p is None:
-                continue
-            n += 1
-            action = actions[actor]
-            eid = f"{prefix}{n:06d}"
-            if not p.can_act or actor in fell:
-                r = self._incapable(action, eid, turn)
-                rejected.append(
-                    (
-                        r.event,
-                        (
-                            Violation(
-                                "incapacitated_actor", eid, f"{p.name} is down and does nothing until helped", 1.0
-                            ),
-                        ),
-                    )
-                )
-                continue
-            r = resolve(self._sanitise(action), eid, turn, known)[0]
-            found = check.check(r.event, _arc(p.id, p.location, p.status, p.traits, _Grudges(p.relationships)))
-            if found:
-                if any(v.kind == "absent_target" for v in found) and r.event.action_type != "observe":
-                    repairs.extend(found)
-                    # the target fell earlier this turn: the actor stops and takes in the scene instead
-                    revised.append(eid)
-                    r = resolve(
-                        Action(
-                            actor=actor,
-                            action_type=ActionType.OBSERVE,
-                            rationale=action.rationale,
-                            origin=action.origin,
-                            flags=(*action.flags, "repaired"),
-                        ),
-                        eid,
-                        turn,
-                    )[0]
-                    found = check.check(r.event, _arc(p.id, p.location, p.status, p.traits, _Grudges(p.relationships)))
-            if found:
-                if any(v.severity >= 1.0 for v in found):
-                    rejected.append((r.event, tuple(found)))
-                    continue
-                if (
-                    any(v.kind == "out_of_character" for v in found)
-                    and 1.0 - sum(v.severity for v in found) < self.coherence.threshold
-                ):
-                    # this event alone would pull the story under the coherence threshold: tone it down
-                    revised.append(eid)
-                    r = self._revise(r, turn)
-            self._apply((r,))
-            down = r.event.data.get("incapacitated")
-            if down:
-                fell.update(down)  # whoever fell this turn does nothing more this turn, even if helped up
-            if r.event.actor is not None:
-                self._goals_met(r.event)
-            events.append(r.event)
-            fragments.extend(r.fragments)
-        report = check.report()
+        moves = self.settle_sequence(plan[:n_moves], turn, known, check)
+        return self.plan_regions(turn, events, fragments, moves, plan[n_moves:], known)
+
+    def finish_turn(self, plan: TurnPlan, parts: Sequence[RegionOutcome]) -> TurnResult:
+        """The end of a turn: the regions' outcomes merged (see :meth:`merge`), the events recorded,
+        goals, threads and tension updated, the world's turn advanced."""
+        world, turn, events, fragments = self.world, plan.turn, plan.events, plan.fragments
+        whole, report = self.merge([plan.moves, *parts])
+        for _, ev, frags in whole.kept:
+            events.append(ev)
+            fragments.extend(frags)
+        rejected, revised, repairs = whole.rejected, whole.revised, [v for _, v in whole.repairs]
         milestones = self._record(events)
         self._close_threads(turn, milestones, events)
         tension = self._tension(events, milestones)

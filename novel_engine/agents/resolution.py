@@ -76,6 +76,10 @@ class ActionResolver(Revelations):
         self.difficulty = difficulty
         self.negotiation = AgentNegotiationEngine()
         self._ctx: NegotiationContext | None = None  # the current turn's negotiation context
+        # while a region is settled among others (agents/regional.py): its places, and who was
+        # hidden when the regions began (what a watch sees of people in another region's places)
+        self.region: frozenset[str] | None = None
+        self.hidden_before: frozenset[str] = frozenset()
         self.fans: dict[str, set[str]] = {}  # persona -> people with a relationship to them
         for p in world.personas.values():
             for other in p.relationships:

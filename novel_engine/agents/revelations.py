@@ -42,7 +42,7 @@ class Resolution:
 
 class Revelations:
     """The fragments of a resolved act. A mixin of ``ActionResolver``: it reads the resolver's
-    ``world``, ``discoveries`` and ``_place``."""
+    ``world``, ``discoveries``, ``_place``, ``region`` and ``hidden_before``."""
 
     def _seen(
         self,
@@ -287,9 +287,11 @@ class Revelations:
         for n in world.neighbours(actor.location):
             if world.locations[n].visibility <= 0.0:
                 continue
+            # another region's people as they stood when the regions began (agents/regional.py)
+            elsewhere = self.region is not None and n not in self.region
             for pid in sorted(world.present_at(n))[:2]:
                 p = world.personas[pid]
-                if p.hidden or seen >= 3:
+                if (pid in self.hidden_before if elsewhere else p.hidden) or seen >= 3:
                     continue
                 seen += 1
                 res.fragments.append(

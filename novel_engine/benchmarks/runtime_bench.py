@@ -62,7 +62,13 @@ def _all_cpu() -> float:
 
 
 def measure_runtime(
-    kind: str, personas: int, turns: int, seed: int, shards: int | None = None, graph_shards: int | None = None
+    kind: str,
+    personas: int,
+    turns: int,
+    seed: int,
+    shards: int | None = None,
+    graph_shards: int | None = None,
+    resolver_shards: int | None = None,
 ) -> dict[str, Any]:
     """One runtime figure, measured in this process (after one warm-up turn that is not counted).
 
@@ -71,7 +77,8 @@ def measure_runtime(
     ``llm-local`` / ``llm-ray`` (a model of 100 ms per call behind a cap of 64 concurrent calls),
     ``small`` (a 4-to-8-persona built-in story on Ray, one actor per persona). ``shards``: the
     persona shards on Ray (None: the runtime's choice; 3 on the cluster). ``graph_shards``: the
-    causal-graph shards, on both runtimes (None: the director holds the graph).
+    causal-graph shards, on both runtimes (None: the director holds the graph). ``resolver_shards``:
+    the shards that settle the regions, on both runtimes (None: the director settles them).
 
     The synthetic kinds report ``story_sha256`` (the Markdown story and every event), the Ray ones
     ``scaling`` (see :mod:`novel_engine.benchmarks.scaling`), read from the shards between turns.
@@ -92,6 +99,8 @@ def measure_runtime(
     settings: dict[str, Any] = {"persona_shards": shards} if shards and runtime == "ray" else {}
     if graph_shards:
         settings["graph_shards"] = graph_shards
+    if resolver_shards:
+        settings["resolver_shards"] = resolver_shards
     limiter = None
     scenario = "fantasy_world" if kind == "small" else synthetic(personas=personas, seed=seed)
     stack = ExitStack()
@@ -209,6 +218,7 @@ def bench_runtime(
     cluster_personas: int | None = None,
     parts: Sequence[str] = PARTS,
     graph_shards: int | None = None,
+    resolver_shards: int | None = None,
 ) -> dict[str, Any]:
     """Ray runtime against the in-process one (same run), the LLM-bound turn, a small cast, and a
     session on a three-node cluster.
@@ -222,6 +232,7 @@ def bench_runtime(
     Args:
         shards: persona shards on Ray (None: the runtime's choice; 3 on the cluster).
         graph_shards: causal-graph shards on both runtimes (None: the director holds the graph).
+        resolver_shards: resolver shards on both runtimes (None: the director settles the regions).
         parts: which of ``PARTS`` to run (``compare``: local and Ray at each size).
     """
     unknown = set(parts) - set(PARTS)
@@ -231,7 +242,7 @@ def bench_runtime(
 
     rows = []
     load_before = [round(x, 2) for x in os.getloadavg()]  # the machine is shared: its load is part of the figures
-    extra = [str(shards or 0), str(graph_shards or 0)]
+    extra = [str(shards or 0), str(graph_shards or 0), str(resolver_shards or 0)]
     local_hash: dict[int, str] = {}
     for n in sizes if "compare" in parts else ():
         for kind in ("local", "ray"):
@@ -298,4 +309,6 @@ def bench_runtime(
 if __name__ == "__main__":  # a worker: KIND N TURNS SEED [SHARDS [GRAPH_SHARDS]]
     shards = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[5] != "0" else None
     graph = int(sys.argv[6]) if len(sys.argv) > 6 and sys.argv[6] != "0" else None
-    print(json.dumps(measure_runtime(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), shards, graph)))
+    resolvers = int(sys.argv[7]) if len(sys.argv) > 7 and sys.argv[7] != "0" else None
+    args = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), shards, graph, resolvers)
+    print(json.dumps(measure_runtime(*args)))

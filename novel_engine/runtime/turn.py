@@ -123,6 +123,8 @@ class TurnPipeline:
         cast: the persona side.
         narrator: the chronicler.
         graph: the causal graph's shards (None: the director holds the graph whole).
+        resolvers: resolver shards that settle the regions (``runtime.ray.resolvers.RayResolvers``;
+            None: the director settles them in this process).
     """
 
     def __init__(
@@ -134,18 +136,20 @@ class TurnPipeline:
         cast: Cast,
         narrator: Narrator,
         graph: ShardedGraph | None = None,
+        resolvers: Any = None,
     ) -> None:
         self.scenario, self.settings, self.seed = scenario, settings, int(settings.seed)
         self.world = world
         self.pending: list[InformationFragment] = list(pending)
         self.fog = FogOfWarService(attention=settings.attention)
-        self.graph = graph
+        self.graph, self.resolvers = graph, resolvers
         if graph is None:
             self.director = DirectorAgent(world, scenario, self.seed, difficulty=settings.difficulty)
         else:
             for rule in scenario.causal_rules:
                 graph.graph.add_rule(rule)
             self.director = DirectorAgent(world, scenario, self.seed, graph.graph, difficulty=settings.difficulty)  # type: ignore[arg-type]
+        self.director.resolver_shards = settings.resolver_shards or 1
         self.cast, self.narrator = cast, narrator
         self.history: list[TurnReport] = []
         self.updates: dict[str, dict[str, float]] = {}  # trait changes waiting for the next turn
@@ -160,6 +164,8 @@ class TurnPipeline:
         self.world.personas[persona_id].traits.update(traits)
         self.updates.setdefault(persona_id, {}).update(traits)
         self.cast.changed(persona_id)
+        if self.resolvers is not None:
+            self.resolvers.changed(persona_id)
 
     async def play(
         self,
@@ -185,7 +191,14 @@ class TurnPipeline:
         if self.graph is not None:  # the due effects and recorded motives, one call per graph shard
             acts = (*decisions.values(), *players.values())
             await self.graph.prepare(turn, {m for a in acts for m in getattr(a, "motivated_by", ())})
-        result = self.director.resolve_turn(players, world_events, decisions=decisions)
+        if self.resolvers is None:
+            result = self.director.resolve_turn(players, world_events, decisions=decisions)
+            timings.update(getattr(self.director, "shard_timings", {}))
+        else:  # the regions on resolver shards (agents/regional.py)
+            plan = self.director.begin_turn(players, world_events, decisions=decisions)
+            parts = await self.resolvers.settle(self.director, plan)
+            result = self.director.finish_turn(plan, parts)
+            timings.update(self.resolvers.timings)
         self.cast.remember(result.events)
         timings["resolve"], t = clock() - t, clock()
         context = WorldContext(
@@ -263,6 +276,9 @@ class TurnPipeline:
         if self.graph is not None:
             await self.graph.load(state["director"]["causal_graph"], turn)
             director.causal_graph = self.graph.graph  # type: ignore[assignment]
+        director.resolver_shards = self.director.resolver_shards
+        if self.resolvers is not None:
+            self.resolvers.reset()  # the shards' replicas are loaded whole before the next turn
         self.world, self.pending, self.director, self.history = world, pending, director, history
         self.updates = {}
         return turn

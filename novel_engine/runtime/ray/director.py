@@ -32,6 +32,7 @@ from novel_engine.runtime.graph import ShardedGraph
 from novel_engine.runtime.ray.cast import RayCast, RayNarrator
 from novel_engine.runtime.ray.graph import RayGraphParts
 from novel_engine.runtime.ray.metrics import record_coherence
+from novel_engine.runtime.ray.resolvers import RayResolvers
 from novel_engine.runtime.sharding import ShardPlan
 from novel_engine.runtime.turn import TurnPipeline
 
@@ -51,6 +52,7 @@ class DirectorActor:
         chronicler: the chronicler actor.
         hub: the event hub actor.
         graph_shards: handles of the causal-graph shards (none: the director holds the graph).
+        resolver_shards: handles of the resolver shards (none: the director settles the regions).
         idle_s: after this many seconds without a call, end the whole session (its state is in
             the store; a Serve replica resumes it on the next request); 0: never.
     """
@@ -66,6 +68,7 @@ class DirectorActor:
         hub: Any,
         graph_shards: Sequence[Any] = (),
         idle_s: float = 0.0,
+        resolver_shards: Sequence[Any] = (),
     ) -> None:
         self.scenario, self.settings = scenario, settings
         world, initial = build_world(scenario)
@@ -73,15 +76,23 @@ class DirectorActor:
         graph = None
         if graph_shards:
             graph = ShardedGraph(ShardedCausalGraph(len(graph_shards)), RayGraphParts(graph_shards))
+        resolvers = RayResolvers(resolver_shards) if resolver_shards else None
         self.pipeline = TurnPipeline(
-            scenario, settings, world, initial, cast, RayNarrator(chronicler, settings.highlight_limit), graph
+            scenario,
+            settings,
+            world,
+            initial,
+            cast,
+            RayNarrator(chronicler, settings.highlight_limit),
+            graph,
+            resolvers,
         )
         self.hub = hub
         # A restarted director is back at turn 0 until the driver restores it: readers (the Serve
         # app) learn that from ``summary`` without a store read per request.
         self._restarted = ray.get_runtime_context().was_current_actor_reconstructed
         self._lock = asyncio.Lock()
-        self._parts = [*persona_shards, *belief_shards, chronicler, hub]
+        self._parts = [*persona_shards, *belief_shards, *resolver_shards, chronicler, hub]
         self._idle_s, self._used, self._reaper = idle_s, time.monotonic(), None
         wire.settle_gc()
 

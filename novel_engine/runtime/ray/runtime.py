@@ -39,6 +39,7 @@ from novel_engine.runtime.ray.names import (
     kill_session_actors,
     list_sessions,
 )
+from novel_engine.runtime.ray.resolvers import ResolverShard
 from novel_engine.runtime.sharding import plan_shards
 
 __all__ = ["RayRuntime", "connect", "where_to_look", "list_sessions", "cluster_alive", "NAMESPACE"]
@@ -182,6 +183,10 @@ class RayRuntime:
         graph_shards = [
             named(GraphShard, _name(session_id, "graph", i), shard_opts) for i in range(settings.graph_shards or 0)
         ]
+        resolver_shards = [
+            named(ResolverShard, _name(session_id, "resolve", i), shard_opts, list(scenario.fragments), seed)
+            for i in range(settings.resolver_shards or 0)
+        ]
         director = named(
             DirectorActor,
             _name(session_id, "director"),
@@ -195,13 +200,14 @@ class RayRuntime:
             hub,
             graph_shards,
             idle_s,
+            resolver_shards,
         )
         ray.get([a.ping.remote() for a in persona_shards] + [director.turn.remote()])
         rt = cls(session_id, director, names, seed)
         rt.model, rt.actor_options = model, dict(actor_options or {})
         # The creating driver owns the actors: if only the director held the shards' handles, a
         # director crash would drop their last reference and Ray would destroy them for good.
-        rt._owned = [*persona_shards, *belief_shards, *graph_shards, chronicler, hub, world_ref]
+        rt._owned = [*persona_shards, *belief_shards, *graph_shards, *resolver_shards, chronicler, hub, world_ref]
         return rt
 
     @classmethod
