@@ -49,6 +49,8 @@ _KIND_NOUNS = {
     "observe": ("watch kept", "watches kept"),
     "hide": ("disappearance", "disappearances"),
     "rest": ("rest", "rests"),
+    "capture": ("capture", "captures"),
+    "fight_fire": ("fight against a fire", "fights against fires"),
 }
 
 
@@ -324,7 +326,7 @@ def _offset(title: str, style: str, key: str) -> int:
     return stable_hash(f"{title}|{style}|{key}")
 
 
-_RECAPS = frozenset({"attack", "help", "persuade", "speak", "move", "flee", "investigate"})
+_RECAPS = frozenset({"attack", "help", "persuade", "speak", "move", "flee", "investigate", "capture", "fight_fire"})
 
 
 def recap(inp: NarrationInput, events, rng: random.Random) -> str:
@@ -337,7 +339,7 @@ def recap(inp: NarrationInput, events, rng: random.Random) -> str:
         outcome = getattr(e.outcome, "value", e.outcome)
         if e.kind != "action" or not e.actor or (e.data or {}).get("missing") or outcome in ("failure", "blocked"):
             continue  # what came of nothing is not worth recalling
-        key = f"recap.{action if action in _RECAPS else 'quiet'}"
+        key = w.beastly(f"recap.{action if action in _RECAPS else 'quiet'}", e)
         target = w.name(e.target) if action in PERSONA_TARGETED and e.target else ""
         slots = Slots(w, "move", actor=w.name(e.actor), target=target, place=w.place(e.location or e.target))
         t = w.pick(key)

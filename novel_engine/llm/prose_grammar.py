@@ -49,7 +49,20 @@ __all__ = [
     "as_ids",
 ]
 
-ACTION_TYPES = ("move", "observe", "investigate", "speak", "persuade", "help", "attack", "hide", "flee", "rest")
+ACTION_TYPES = (
+    "move",
+    "observe",
+    "investigate",
+    "speak",
+    "persuade",
+    "help",
+    "attack",
+    "hide",
+    "flee",
+    "rest",
+    "capture",
+    "fight_fire",
+)
 OUTCOMES = ("success", "partial", "failure", "blocked")
 
 #: Every field a template may use. Each is filled with a plain string by the writer.
@@ -89,7 +102,10 @@ REQUIRED_POOLS: tuple[str, ...] = (
     *(f"opening.{b}" for b in ("calm", "rising", "high")),
     *(f"closing.{b}" for b in ("calm", "rising", "high")),
     *(f"atmosphere.{k}" for k in ("weather", "light", "sound", "threat")),
-    *(f"standing.{k}" for k in ("fallen", "fallen_many", "wounded", "danger", "muster")),
+    *(f"standing.{k}" for k in ("fallen", "fallen_many", "wounded", "danger", "muster", "captive")),
+    "fire_out",
+    "freed",
+    "escaped",
     "scene",
     "quiet",
     "transition.place",
