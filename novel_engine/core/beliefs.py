@@ -60,6 +60,8 @@ from novel_engine.errors import NovelEngineError
 
 __all__ = ["BeliefModel", "EvidenceRecord", "BIAS_NAMES", "MAX_EVIDENCE"]
 
+HOSTILE_KEPT = 3  # beliefs of who attacked someone kept in view past the limit (see BeliefModel.beliefs)
+
 Scalar = str | int | float | bool | None
 BIAS_NAMES = ("confirmation", "anchoring", "recency", "negativity")
 MAX_EVIDENCE = 6
@@ -153,7 +155,8 @@ class BeliefModel:
         # while re-sorting every key of every persona each turn was a large part of the turn).
         self._rank: list[tuple[float, int, str]] | None = None  # None: not ranked yet
         self._stale: list[str] = []  # keys updated since the ranking was last brought up to date
-        # status_of:<persona> keys ever told "incapacitated": news of a fall stays in view (see beliefs)
+        # status_of:<persona> keys ever told "incapacitated", and hostile:<persona> keys (who attacked):
+        # news of a fall, and of a foe, stays in view (see beliefs)
         self._falls: set[str] = set()
         self._trust: dict[str, float] = {}
         self._factor: dict[str, float] = {}  # source -> f(source), kept in step with _trust
@@ -273,6 +276,8 @@ class BeliefModel:
         vk = value if value.__class__ is str else vkey(value)
         if vk == "incapacitated" and key.startswith("status_of:"):
             self._falls.add(key)
+        elif key.__class__ is str and key.startswith("hostile:"):
+            self._falls.add(key)
         state = self._keys.get(key)
         decay, w = self._weigh(state, vk, source, reliability, turn, valence)
         if certain:
@@ -379,8 +384,10 @@ class BeliefModel:
             out.append(st.summary or summary(k, st))  # a summary is never falsy
         if self._falls and limit is not None and len(rank) > limit:
             # whoever it believes has fallen stays in mind among its leading beliefs, however
-            # unsure: a fall is what friends act on (a healer goes to the fallen knight)
+            # unsure: a fall is what friends act on (a healer goes to the fallen knight); and a few
+            # who attacked someone: nobody nurses the dragon that burned their village
             shown = {b.key for b in out}
+            foes = HOSTILE_KEPT
             for k in sorted(self._falls):
                 st = keys.get(k)
                 if st is None:
@@ -388,6 +395,9 @@ class BeliefModel:
                 elif k not in shown:
                     b = st.summary or summary(k, st)
                     if b.value == "incapacitated":
+                        out.append(b)
+                    elif foes > 0 and k.startswith("hostile:"):
+                        foes -= 1
                         out.append(b)
         return out
 
@@ -536,7 +546,7 @@ class BeliefModel:
             state = KeyState(vkey(entry["anchor"]), entry["last_turn"], None, 0.0, [x for t in records for x in t])
             state.restore_support([(vkey(value), support) for value, support in entry["support"]])
             model._keys[entry["key"]] = state
-            if entry["key"].startswith("status_of:"):
+            if entry["key"].startswith(("status_of:", "hostile:")):
                 model._falls.add(entry["key"])
         model._reindex()
         return model

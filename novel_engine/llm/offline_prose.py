@@ -115,6 +115,10 @@ class _Writer(StandingWriter, EventWriter):
         if self.before and slots is not None:
             for k in range(len(pool)):
                 candidate = pool[(start + k) % len(pool)]
+                # a form with a number in it ("The twelfth night. Too many people...") reads new
+                # every turn: its mark says whether the last few chapters used it
+                if candidate.mark and candidate.mark in self.before[-_RECENT_CHARS:]:
+                    continue
                 if strip_end(candidate.render(slots)) not in self.before:
                     choice = candidate
                     break
@@ -183,7 +187,11 @@ class _Writer(StandingWriter, EventWriter):
         if tail:
             paragraphs.append(" ".join(tail))
         if inp.ending:
-            paragraphs.append(self.rotate("epilogue", {"title": inp.title or "this story"}))
+            closed = [strip_end(_clause(c)) for c in inp.closed[-3:] if c.strip()]
+            ending = self.rotate("epilogue", {"title": inp.title or "this story"})
+            if closed:  # the threads that closed, by name: not only "and so it ended"
+                ending = f"{self.say('epilogue_threads', {'summary': '; '.join(closed)})} {ending}"
+            paragraphs.append(ending)
         return "\n\n".join(paragraphs)
 
     def atmosphere(self, count: int) -> list[str]:
@@ -324,6 +332,16 @@ class _Writer(StandingWriter, EventWriter):
 @lru_cache(maxsize=4096)
 def _offset(title: str, style: str, key: str) -> int:
     return stable_hash(f"{title}|{style}|{key}")
+
+
+_RECENT_CHARS = 6000  # about the last three chapters: a chapter-level line is not used again within them
+_COMMON_OPENERS = frozenset({"The", "A", "An", "Someone", "Somebody", "Two", "Three", "Every", "No", "Nobody"})
+
+
+def _clause(sentence: str) -> str:
+    """A scenario's sentence as a clause mid-sentence: its opening word lower-cased unless a name."""
+    first = sentence.split(" ", 1)[0]
+    return sentence[:1].lower() + sentence[1:] if first in _COMMON_OPENERS else sentence
 
 
 _RECAPS = frozenset({"attack", "help", "persuade", "speak", "move", "flee", "investigate", "capture", "fight_fire"})

@@ -248,7 +248,16 @@ class EventWriter:
         if lines:
             slots["line"], slots["line_c"] = lines
         spoken = bool(lines) and action in ("speak", "persuade") and (self.f_dialogue or rng.random() < 0.5)
+        # several things found come joined with "; ": each one that reads as a sentence is told as one
+        finding = re.sub(r"[.!?]*; (?=[A-Z])", ". ", strip_end(str(data.get("finding") or "")))
         key = f"dialogue.{action}" if spoken else self.kind_key(e, action, outcome)
+        if action == "investigate" and outcome in ("success", "partial") and not spoken:
+            # a search is told by what it found: nothing there reads as nothing found, and what the
+            # story already told as nothing new (never "uncovers what the lab was hiding", then nothing)
+            if not finding:
+                key = self.kind_key(e, action, "failure")
+            elif finding in self.before:
+                key = "search_known"
         if missing:  # the target was not there: nothing else happened (a fight sought, not a chat)
             key = "hunt" if action == "attack" and "hunt" in self.g.pools else "missing"
         t, text = self.fresh(key, slots, absent)
@@ -297,8 +306,6 @@ class EventWriter:
                 else "dialogue.other"
             )
             out.append(self.say(key, slots))
-        # several things found come joined with "; ": each one that reads as a sentence is told as one
-        finding = re.sub(r"[.!?]*; (?=[A-Z])", ". ", strip_end(str(data.get("finding") or "")))
         # a finding told in the chapters before is no news: the search is told, not its old result
         if action == "investigate" and finding and outcome in ("success", "partial") and finding not in self.before:
             slots["finding"] = finding

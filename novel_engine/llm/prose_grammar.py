@@ -106,6 +106,8 @@ REQUIRED_POOLS: tuple[str, ...] = (
     "fire_out",
     "freed",
     "escaped",
+    "search_known",
+    "epilogue_threads",
     "scene",
     "quiet",
     "transition.place",
