@@ -358,9 +358,11 @@ class ActionResolver(Revelations, Perils):
         data: dict,
     ) -> str:
         a, verb = actor.name, _VERB.get(kind, kind)
-        told = self._peril_summary(kind, a, t.name if t is not None else "", self._place(location), outcome, data)
-        if told is not None:
-            return told
+        if kind == "capture" or kind == "fight_fire" or "freed" in data or "escaped" in data or "held" in data:
+            # a capture, a fight against a fire, a rescue from captivity, an escape (or not)
+            told = self._peril_summary(kind, a, t.name if t is not None else "", self._place(location), outcome, data)
+            if told is not None:
+                return told
         if kind in _PLACE_KINDS:
             tail = ""
             if kind == "investigate" or kind == "hide":

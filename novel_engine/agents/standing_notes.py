@@ -169,9 +169,11 @@ def advance(
         out[key] = Kept("fallen", lid if name else "", name, pid, sketch.name, sketch.kind, turn, 0, turn)
     for e in (events or inp.events) if any(k.kind == "captive" or k.kind == "danger" for k in out.values()) else ():
         data = e.data
-        for pid in (*(data.get("freed") or ()), *(data.get("escaped") or ())) if data else ():  # no longer held
+        if not data or not ("freed" in data or "escaped" in data or "fire_out" in data):
+            continue  # most events of a large cast: no call made for them
+        for pid in (*(data.get("freed") or ()), *(data.get("escaped") or ())):  # no longer held
             out.pop("captive:" + pid, None)
-        if data and data.get("fire_out"):  # the fire is out: the danger there is over
+        if data.get("fire_out"):  # the fire is out: the danger there is over
             out.pop("danger:" + str(data["fire_out"]), None)
     for e in inp.events:
         data = e.data or {}

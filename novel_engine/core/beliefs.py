@@ -136,6 +136,7 @@ class BeliefModel:
         "_rank",
         "_stale",
         "_falls",
+        "_foes",
     )
 
     def __init__(self, agent_id: str, *, capacity: int = 64, trust: Mapping[str, float] | None = None) -> None:
@@ -158,6 +159,7 @@ class BeliefModel:
         # status_of:<persona> keys ever told "incapacitated", and hostile:<persona> keys (who attacked):
         # news of a fall, and of a foe, stays in view (see beliefs)
         self._falls: set[str] = set()
+        self._foes: set[str] = set()  # hostile:<persona> keys: who it has seen or heard attack someone
         self._trust: dict[str, float] = {}
         self._factor: dict[str, float] = {}  # source -> f(source), kept in step with _trust
         self._biases: dict[str, float] = {}
@@ -276,8 +278,8 @@ class BeliefModel:
         vk = value if value.__class__ is str else vkey(value)
         if vk == "incapacitated" and key.startswith("status_of:"):
             self._falls.add(key)
-        elif key.__class__ is str and key.startswith("hostile:"):
-            self._falls.add(key)
+        elif key.__class__ is str and key[:8] == "hostile:" and key not in self._foes:  # no call: every update passes
+            self._foes.add(key)
         state = self._keys.get(key)
         decay, w = self._weigh(state, vk, source, reliability, turn, valence)
         if certain:
@@ -382,12 +384,11 @@ class BeliefModel:
         for _, _, k in top:
             st = keys[k]
             out.append(st.summary or summary(k, st))  # a summary is never falsy
-        if self._falls and limit is not None and len(rank) > limit:
+        if (self._falls or self._foes) and limit is not None and len(rank) > limit:
             # whoever it believes has fallen stays in mind among its leading beliefs, however
             # unsure: a fall is what friends act on (a healer goes to the fallen knight); and a few
             # who attacked someone: nobody nurses the dragon that burned their village
             shown = {b.key for b in out}
-            foes = HOSTILE_KEPT
             for k in sorted(self._falls):
                 st = keys.get(k)
                 if st is None:
@@ -396,9 +397,16 @@ class BeliefModel:
                     b = st.summary or summary(k, st)
                     if b.value == "incapacitated":
                         out.append(b)
-                    elif foes > 0 and k.startswith("hostile:"):
-                        foes -= 1
-                        out.append(b)
+            foes = HOSTILE_KEPT
+            for k in sorted(self._foes) if self._foes else ():
+                if foes <= 0:
+                    break
+                st = keys.get(k)
+                if st is None:
+                    self._foes.discard(k)  # evicted
+                elif k not in shown:
+                    foes -= 1
+                    out.append(st.summary or summary(k, st))
         return out
 
     def _unrank(self, entry: tuple[float, int, str]) -> None:
@@ -546,7 +554,9 @@ class BeliefModel:
             state = KeyState(vkey(entry["anchor"]), entry["last_turn"], None, 0.0, [x for t in records for x in t])
             state.restore_support([(vkey(value), support) for value, support in entry["support"]])
             model._keys[entry["key"]] = state
-            if entry["key"].startswith(("status_of:", "hostile:")):
+            if entry["key"].startswith("status_of:"):
                 model._falls.add(entry["key"])
+            elif entry["key"].startswith("hostile:"):
+                model._foes.add(entry["key"])
         model._reindex()
         return model

@@ -246,7 +246,7 @@ class TurnBriefFactory:
         if belief_summary is not None:
             # past the limit come only the falls a belief model keeps in view (BeliefModel.beliefs)
             belief_summary = tuple(belief_summary[: lim.beliefs]) + tuple(
-                b for b in belief_summary[lim.beliefs :] if b.value == "incapacitated" or b.key.startswith("hostile:")
+                b for b in belief_summary[lim.beliefs :] if b.value == "incapacitated" or b.key[:8] == "hostile:"
             )
         else:
             belief_summary = tuple(beliefs.beliefs(lim.beliefs)) if beliefs is not None else ()
