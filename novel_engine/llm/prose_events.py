@@ -49,7 +49,7 @@ _REPEAT_GROUP = {
     "move": "move",
     "flee": "move",
     "capture": "attack",
-    "fight_fire": "investigate",
+    "fight_fire": "fire",
 }
 _TAG_GROUP = {
     "attack": "attack",

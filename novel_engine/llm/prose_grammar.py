@@ -178,7 +178,7 @@ REQUIRED_POOLS: tuple[str, ...] = (
     "epilogue",
     "omitted.kinds",
     *(f"recap.{k}" for k in ("attack", "help", "persuade", "speak", "move", "flee", "investigate", "quiet", "fall")),
-    *(f"repeat.{k}" for k in ("attack", "help", "talk", "investigate", "move", "quiet")),
+    *(f"repeat.{k}" for k in ("attack", "help", "talk", "investigate", "move", "quiet", "fire")),
 )
 
 _FORMATTER = string.Formatter()
