@@ -53,6 +53,7 @@ class WorldContext:
         tension: the story's tension after this turn, in [0, 1].
         ending: the turn reached the last of the story's main goals (its chapter gets an epilogue).
         peril: the premise's standing threat still holds (the scenario's ``peril`` fact is true).
+        closed: at the ending, the threads that closed (the narrative goals reached), in order.
     """
 
     title: str
@@ -61,6 +62,7 @@ class WorldContext:
     tension: float
     ending: bool = False  # the story's main goals are reached this turn: the chapter ends it
     peril: bool = False
+    closed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +250,7 @@ class ChroniclerAgent:
             repeats=repeats,
             omitted_kinds=_kinds_left_out(events, highlights) if omitted else (),
             ending=bool(world_context.ending),
+            closed=tuple(world_context.closed) if world_context.ending else (),
             peril=bool(world_context.peril),
         )
         # a retried turn starts from a clean slate: its earlier chapter and fallback record go

@@ -24,24 +24,20 @@ from novel_engine.agents.discoveries import Discoveries
 from novel_engine.agents.happenings import _COMPLICATION_TURN, Happenings, _threats
 from novel_engine.agents.regional import MOVES, Regional, RegionOutcome, TurnPlan, plan_turn
 from novel_engine.agents.resolution import ActionResolver, Resolution
+from novel_engine.agents.turn_inputs import Repairs, event_matches, validate_action
 from novel_engine.core.causal_effects import condition_holds
 from novel_engine.core.causal_graph import CausalGraph
 from novel_engine.core.coherence import NarrativeCoherenceEngine, Violation
 from novel_engine.core.events import (
-    LOCATION_TARGETED,
-    PERSONA_TARGETED,
     Action,
-    ActionType,
     Decision,
     Event,
     InformationFragment,
-    Outcome,
     WorldEventSpec,
 )
 from novel_engine.core.rng import RandomStreams
-from novel_engine.core.scenario import EventPattern, NarrativeGoalSpec, Scenario
+from novel_engine.core.scenario import NarrativeGoalSpec, Scenario
 from novel_engine.core.world import Relationship, WorldState
-from novel_engine.errors import InvalidActionError
 
 __all__ = ["DirectorAgent", "TurnResult", "validate_action", "event_matches"]
 
@@ -71,52 +67,7 @@ class TurnResult:
         return dict(sorted(out.items()))
 
 
-def validate_action(world: WorldState, actor: str, decision: Decision) -> Action:
-    """Check a player's action against the world and bind it; raise ``InvalidActionError`` saying why."""
-    p = world.personas.get(actor)
-    if p is None:
-        raise InvalidActionError(f"agent_actions.{actor}: unknown agent {actor!r}", field=f"agent_actions.{actor}")
-    if not p.can_act:
-        raise InvalidActionError(
-            f"agent_actions.{actor}: {p.name} is incapacitated and cannot act", field=f"agent_actions.{actor}"
-        )
-    kind = decision.action_type
-    where = f"agent_actions.{actor}.target"
-    if kind in PERSONA_TARGETED:
-        t = world.personas.get(decision.target or "")
-        if t is None:
-            raise InvalidActionError(
-                f"{where}: {kind.value} needs a persona id as target, got {decision.target!r}", field=where
-            )
-        if t.id == actor:
-            raise InvalidActionError(f"{where}: a persona cannot {kind.value} itself", field=where)
-        if t.location != p.location:
-            raise InvalidActionError(f"{where}: {t.name} is not at {world.locations[p.location].name}", field=where)
-    elif kind in LOCATION_TARGETED:
-        if decision.target not in world.neighbours(p.location):
-            raise InvalidActionError(
-                f"{where}: {kind.value} needs a neighbouring place; from {p.location!r} "
-                f"choose one of {list(world.neighbours(p.location))}",
-                field=where,
-            )
-    elif decision.target not in (None, "", p.location):
-        raise InvalidActionError(f"{where}: {kind.value} takes no target", field=where)
-    return Action.from_decision(actor, decision, origin="player")
-
-
-def event_matches(pattern: EventPattern, ev: Event) -> bool:
-    """Whether ``ev`` matches every field given in ``pattern``."""
-    return (
-        (pattern.kind is None or pattern.kind == ev.kind)
-        and (pattern.action_type is None or pattern.action_type.value == ev.action_type)
-        and (pattern.actor is None or pattern.actor == ev.actor)
-        and (pattern.target is None or pattern.target == ev.target)
-        and (pattern.location is None or pattern.location == ev.location)
-        and (pattern.outcome is None or pattern.outcome == ev.outcome.value)
-    )
-
-
-class DirectorAgent(Regional, Happenings):
+class DirectorAgent(Regional, Happenings, Repairs):
     """Owns the world state and resolves every turn.
 
     Args:
@@ -286,55 +237,6 @@ class DirectorAgent(Regional, Happenings):
     def causal_graph_ids(self, motive_lists) -> set[str]:
         """The ids among the given motive lists that are recorded events."""
         return self.causal_graph.recorded({m for ms in motive_lists for m in ms})
-
-    def _sanitise(self, action: Action) -> Action:
-        """A persona decision that no longer fits the world becomes watching (flagged ``invalid``)."""
-        kind = action.action_type
-        if kind in PERSONA_TARGETED:
-            ok = action.target in self.world.personas
-        elif kind in LOCATION_TARGETED:
-            ok = action.target in self.world.neighbours(self.world.personas[action.actor].location)
-        else:
-            ok = True
-        if ok:
-            return action
-        return Action(
-            actor=action.actor,
-            action_type=ActionType.OBSERVE,
-            rationale=action.rationale,
-            origin=action.origin,
-            flags=(*action.flags, "invalid"),
-        )
-
-    def _incapable(self, action: Action, event_id: str, turn: int) -> Resolution:
-        p = self.world.personas[action.actor]
-        ev = Event(
-            id=event_id,
-            turn=turn,
-            kind="action",
-            summary=f"{p.name} tries to act but cannot",
-            actor=p.id,
-            action_type=action.action_type.value,
-            target=action.target,
-            location=p.location,
-            outcome=Outcome.BLOCKED,
-            flags=action.flags,
-        )
-        return Resolution(event=ev)
-
-    def _revise(self, r: Resolution, turn: int) -> Resolution:
-        """An out-of-character act without cause is toned down: the actor confronts with words."""
-        ev = r.event
-        kind = "speak" if ev.target in self.world.personas else "observe"
-        action = Action(
-            actor=ev.actor or "",
-            action_type=ActionType(kind),
-            target=ev.target if kind == "speak" else None,
-            dialogue=ev.dialogue,
-            flags=(*ev.flags, "revised"),
-        )
-        res, _ = self.resolver.resolve(action, ev.id, turn)
-        return res
 
     def _apply(self, kept: Sequence[Resolution]) -> None:
         world = self.world

@@ -72,10 +72,15 @@ class Discoveries:
     def search(self, world: WorldState, actor: str, place: str, limit: int) -> tuple[list[Kept], list[str], bool]:
         """What searching ``place`` turns up for ``actor``: (kept fragments, clue fact keys, searched out after).
 
-        At most ``limit`` items in all, fragments first; the actor's own secrets are not news to it.
+        At most ``limit`` items in all, fragments first; the actor's own secrets are not news to it,
+        and a rumour the world has overtaken (see ``_outdated``) is not found at all.
         """
         facts = world.facts
-        left = [k for k in self.at.get(place, ()) if UNCOVERED + k.id not in facts and k.owner != actor]
+        left = [
+            k
+            for k in self.at.get(place, ())
+            if UNCOVERED + k.id not in facts and k.owner != actor and not _outdated(k, world)
+        ]
         found = left[:limit]
         if self._turn != world.turn:  # clue facts are set before a turn's actions: index them once a turn
             self._turn, self._clues = world.turn, {}
@@ -115,3 +120,18 @@ class Discoveries:
         if searched_out:
             out[SEARCHED_OUT + place] = True
         return out
+
+
+def _outdated(k: Kept, world: WorldState) -> bool:
+    """Whether a kept rumour (nobody's secret) says what the world no longer holds: a fact it names
+    now has another value ("the dragon sleeps" after it woke), or someone is no longer where it says.
+    A finding never reports what is known false: such a rumour is gone by the time anyone looks."""
+    if k.owner is not None or not k.key:
+        return False
+    facts = world.facts
+    if k.key in facts:
+        return facts[k.key] != k.value
+    if k.key.startswith("location_of:"):
+        p = world.personas.get(k.key[len("location_of:") :])
+        return p is not None and p.location != k.value
+    return False

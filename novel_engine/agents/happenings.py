@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from novel_engine.agents.highlights import THREADS_CLOSED
+from novel_engine.agents.perils import FIRE_TURNS, expire_perils, is_fire, start_fire
 from novel_engine.core.events import (
     Event,
     InformationFragment,
@@ -21,14 +22,25 @@ from novel_engine.core.events import (
     WorldEventSpec,
 )
 from novel_engine.core.scenario import ComplicationSpec, Scenario
-from novel_engine.core.world import CLOSED, DANGER_AT, FALLEN, GOALS_DONE, MUSTER_AT, Relationship, goal_met
+from novel_engine.core.world import (
+    CAPTIVE,
+    CLOSED,
+    DANGER_AT,
+    FALLEN,
+    FIRE_AT,
+    GOALS_DONE,
+    HELD_SINCE,
+    MUSTER_AT,
+    Relationship,
+    goal_met,
+)
 
 __all__ = ["Happenings"]
 
 CALM_TENSION = 0.25  # below this for CALM_TURNS turns running, the director injects a complication
 CALM_TURNS = 2
 STALL_TURNS = 2  # turns after the last milestone or complication before the next complication
-_STANDING = (DANGER_AT, CLOSED, MUSTER_AT, FALLEN)  # what keeps a story open while it stands
+_STANDING = (DANGER_AT, CLOSED, MUSTER_AT, FALLEN, CAPTIVE, FIRE_AT)  # what keeps a story open while it stands
 _QUIET = frozenset({"move", "observe", "rest", "hide", "flee"})  # acts that move no story on
 _COMPLICATION_TURN = "complication_turn"  # fact: the turn the director last fired a complication
 
@@ -41,23 +53,26 @@ class Happenings:
 
     def _expire_dangers(self, turn: int) -> None:
         """Dangers (fires, raids) burn for ``DANGER_TURNS`` turns, then die down; a place sealed
-        (``closed:<place>``) opens again as long after."""
+        (``closed:<place>``) opens again as long after; a fire burns until it is put out or burns out,
+        a captive is held until freed or they slip free (see :mod:`novel_engine.agents.perils`)."""
         facts = self.world.facts
-        for key in (
-            [
-                k
-                for k, v in facts.items()
-                if k.startswith((DANGER_AT, CLOSED)) and isinstance(v, int) and turn - v >= DANGER_TURNS
-            ]
-            if self._dangers_possible()
-            else ()
-        ):
+        if not self._dangers_possible():
+            return
+        expire_perils(facts, turn)
+        for key in [
+            k
+            for k, v in facts.items()
+            if k.startswith((DANGER_AT, CLOSED))
+            and isinstance(v, int)
+            and turn - v >= DANGER_TURNS
+            and FIRE_AT + k[len(DANGER_AT) :] not in facts
+        ]:
             del facts[key]
 
     def _dangers_possible(self) -> bool:
         # scanning every fact each turn costs in a large world: only when a danger was ever set
         if not self._any_danger:
-            self._any_danger = any(k.startswith((DANGER_AT, CLOSED)) for k in self.world.facts)
+            self._any_danger = any(k.startswith((DANGER_AT, CLOSED, HELD_SINCE)) for k in self.world.facts)
         return self._any_danger
 
     def _happen(
@@ -82,6 +97,9 @@ class Happenings:
         if location is not None and dangerous and not orders:  # an order is no danger
             world.facts[DANGER_AT + location] = turn  # a standing danger there for DANGER_TURNS turns
             data["danger_turns"] = DANGER_TURNS  # the event says what it leaves standing, for the telling
+            if is_fire(getattr(spec, "kind", None), spec.key):  # burns until put out (or burnt out)
+                start_fire(world.facts, location, spec.key)
+                data["fire"], data["danger_turns"] = True, FIRE_TURNS
         if orders and isinstance(orders[-1], str) and orders[-1] in world.locations:
             data["muster_at"] = orders[-1]
         ev = Event(

@@ -32,6 +32,14 @@ def ends_story(scenario: Any, reached: Mapping[str, Any] | Sequence[str], milest
     return bool(main) and any(m in main for m in milestones) and main <= set(reached)
 
 
+def closed_threads(scenario: Any, reached: Mapping[str, int]) -> tuple[str, ...]:
+    """What the story's ending closed: the narrative goals reached, in the order they were, each as
+    the scenario describes it (the epilogue names them rather than saying "it ended")."""
+    order = sorted((turn, gid) for gid, turn in reached.items() if gid != THREADS_CLOSED)
+    text = {g.id: g.description for g in scenario.narrative_goals}
+    return tuple(text[gid] for _, gid in order if gid in text)
+
+
 def select_highlights(
     events: Sequence[Event], limit: int, impact: Callable[[Event], float] | None = None
 ) -> tuple[list[Event], int]:

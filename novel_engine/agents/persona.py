@@ -79,11 +79,12 @@ class PersonaAgent:
     def remember(self, event: Event) -> None:
         """Keep an event the persona took part in or witnessed.
 
-        When memory is full, the oldest memory goes, except the persona's own last two moves: they
-        say where it came from, which keeps it from bouncing between two places."""
+        When memory is full, the oldest memory goes, except the persona's own last two moves that
+        got somewhere (one turned back at a sealed door went nowhere): they say where it came from,
+        which keeps it from bouncing between two places."""
         memory = self.memory
         if len(memory) == memory.maxlen:
-            moves = [m for m in memory if m.role == "actor" and m.action_type in _MOVES][-2:]
+            moves = [m for m in memory if m.role == "actor" and m.action_type in _MOVES and m.outcome != "blocked"][-2:]
             if moves and memory[0] in moves:
                 for m in memory:
                     if m not in moves:

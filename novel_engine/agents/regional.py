@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from novel_engine.agents.turn_inputs import _Grudges
 from novel_engine.core.coherence import CharacterArc, CoherenceReport, TurnCheck, Violation
 from novel_engine.core.events import Action, ActionType, Event, InformationFragment
 from novel_engine.core.records import fast_constructor
@@ -325,22 +326,3 @@ class Regional:
         count = len(whole.checks)
         score = 1.0 - total / count if count else 1.0
         return whole, CoherenceReport(score=max(0.0, score), violations=tuple(violations))
-
-
-class _Grudges:
-    """Whom a persona has cause to act against: those it distrusts (trust < -0.2) or dislikes (affinity < -0.3).
-
-    A view of the persona's relationships for its :class:`CharacterArc`, read only when coherence
-    asks (when a gentle soul attacks someone): building a set per actor per turn would cost more
-    than all the questions. Coherence asks before the act's effects are applied, so the view
-    answers as a snapshot taken when the arc was built would.
-    """
-
-    __slots__ = ("_relationships",)
-
-    def __init__(self, relationships) -> None:
-        self._relationships = relationships
-
-    def __contains__(self, persona_id: object) -> bool:
-        r = self._relationships.get(persona_id)
-        return r is not None and (r.trust < -0.2 or r.affinity < -0.3)

@@ -14,6 +14,8 @@ Success chances (before the roll ``u`` in [0, 1); success if ``u < p``, partial 
 - persuade: 0.25 + 0.35 * social_tendency + 0.25 * intelligence + 0.2 * target's trust in the actor,
   +0.2 when the target accepts, capped at partial on a counter-offer, failure on refusal.
 - investigate: 0.3 + 0.6 * intelligence. hide: 0.5 + 0.3 * intelligence + 0.2 * (1 - social_tendency).
+- capture and fight_fire: see :mod:`novel_engine.agents.perils` (an attack on someone already down
+  becomes a capture or help there).
 - speak, observe, move, flee and rest always succeed (a refused conversation is blocked; a move into
   a place sealed, ``closed:<place>``, is blocked). Difficulty d in [0, 1] shifts every contested
   chance by -0.3 * (d - 0.5).
@@ -21,9 +23,11 @@ Success chances (before the roll ``u`` in [0, 1); success if ``u < p``, partial 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from novel_engine.agents.discoveries import SUSPECTS, Discoveries
+from novel_engine.agents.perils import Perils
 from novel_engine.agents.revelations import _BLOCKED, _PARTIAL, _SUCCESS, Resolution, Revelations
 from novel_engine.core.events import (
     Action,
@@ -33,12 +37,12 @@ from novel_engine.core.events import (
 )
 from novel_engine.core.negotiation import AgentNegotiationEngine, NegotiationContext, NegotiationResult
 from novel_engine.core.rng import RandomStreams
-from novel_engine.core.world import CLOSED, PersonaState, WorldState
+from novel_engine.core.world import CAPTIVE, CLOSED, PersonaState, WorldState
 
 __all__ = ["Resolution", "ActionResolver", "INTENSITY"]
 
 INTENSITY = {"attack": 0.75, "flee": 0.5, "help": 0.35, "persuade": 0.3, "investigate": 0.2, "hide": 0.2}
-INTENSITY.update(speak=0.15, observe=0.1, move=0.1, rest=0.05)
+INTENSITY.update(speak=0.15, observe=0.1, move=0.1, rest=0.05, capture=0.6, fight_fire=0.45)
 _KIND = {t: t.value for t in ActionType}  # member -> plain value, without the enum's slow ``.value``
 _FAILURE = Outcome.FAILURE
 _TAIL = {_SUCCESS: "", _PARTIAL: ", with partial success", _FAILURE: " and fails", Outcome.NONE: ""}
@@ -54,10 +58,11 @@ _VERB = {
     "rest": "rests in",
     "move": "goes to",
     "flee": "flees to",
+    "capture": "tries to seize",
 }
 
 
-class ActionResolver(Revelations):
+class ActionResolver(Revelations, Perils):
     """Resolves actions into events for one session.
 
     Args:
@@ -144,6 +149,11 @@ class ActionResolver(Revelations):
         negotiation = None
         outcome = _SUCCESS
         t = personas.get(target) if target else None
+        if t is not None and kind == "attack" and t.health <= 0.0 and t.location == here and not t.hidden:
+            # struck down before this blow landed: a foe takes them, a friend helps them up
+            kind = self._redirect(actor, t)
+            data["redirected"] = "attack"
+            action = replace(action, action_type=ActionType(kind), dialogue=None)
         if t is not None:
             if t.hidden or t.location != here:
                 outcome = _BLOCKED
@@ -179,6 +189,8 @@ class ActionResolver(Revelations):
             data["from"], data["to"] = here, target
             if CLOSED + target in world.facts:
                 outcome, location, data["sealed"] = _BLOCKED, here, True  # sealed this turn or before
+            elif outcome is _FAILURE:
+                location = here  # a captive's escape that failed: still held here
         elif kind == "speak" or kind == "persuade":
             params = action.parameters
             tells = params.get("tells_key") if params else None
@@ -244,6 +256,8 @@ class ActionResolver(Revelations):
                 if said == "modified":
                     p -= 0.15
                 return self._roll(turn, actor.id, p)
+            if kind == "capture":
+                return self._capture_outcome(actor, t, said, turn)
             if kind == "help":
                 if said == "rejected":
                     return _BLOCKED
@@ -264,6 +278,10 @@ class ActionResolver(Revelations):
             return _BLOCKED
         if kind == "investigate":
             return self._roll(turn, actor.id, 0.3 + 0.6 * tr("intelligence", 0.5))
+        if kind == "fight_fire":
+            return self._fire_outcome(actor, turn)
+        if kind == "flee" and CAPTIVE + actor.id in self.world.facts:
+            return self._escape_outcome(actor, turn)
         if kind == "hide":
             return self._roll(
                 turn, actor.id, 0.5 + 0.3 * tr("intelligence", 0.5) + 0.2 * (1 - tr("social_tendency", 0.5))
@@ -292,7 +310,10 @@ class ActionResolver(Revelations):
         if t is not None:
             if kind == "attack":
                 self._attack_effects(actor, t, ok, full, neg, res, data)
+            elif kind == "capture":
+                self._capture_effects(actor, t, ok, neg, res, data)
             elif ok and kind == "help":
+                self._free(actor, t, res, data)
                 res.health[t.id] = 0.3 if full else 0.15
                 res.relations.append((t.id, actor.id, 0.2, 0.2))
                 if t.health < 1.0:
@@ -321,44 +342,14 @@ class ActionResolver(Revelations):
             res.health[actor.id] = 0.15
             if actor.health < 1.0:
                 data["healed"] = True
+        elif kind == "flee" and not data.get("sealed") and self._escape(actor, outcome, res, data):
+            pass  # a captive's flight: an escape, or not
         elif (kind == "move" or kind == "flee") and not data.get("sealed"):
             res.move = data["to"]
         elif kind == "hide" and ok:
             res.hide = True
-
-    def _attack_effects(
-        self,
-        actor: PersonaState,
-        t: PersonaState,
-        ok: bool,
-        full: bool,
-        neg: NegotiationResult | None,
-        res: Resolution,
-        data: dict,
-    ) -> None:
-        """An attack's wound, the grudge it leaves, and the blows of whoever fights back."""
-        if "missing" not in data:
-            res.relations.append((t.id, actor.id, -0.45, -0.35))
-        if ok:
-            dmg = (0.3 + 0.2 * actor.traits.get("aggressiveness", 0.5)) * (1.0 if full else 0.5)
-            res.health[t.id] = -dmg
-            data["damage"] = round(dmg, 4)
-            if t.health - dmg <= 0.0:
-                data["incapacitated"] = [t.id]
-            elif t.health - dmg < 0.6:
-                data["wounded"] = [t.id]
-        if neg is not None:
-            counters = [s.agent for s in neg.stances if s.stance == "counter"]
-            if counters:
-                data["counter_by"] = counters
-                personas = self.world.personas
-                back = sum(0.1 + 0.15 * personas[c].traits.get("aggressiveness", 0.5) for c in counters)
-                res.health[actor.id] = -round(back, 4)
-                if actor.health - back <= 0.0:
-                    data.setdefault("incapacitated", []).append(actor.id)
-                for c in counters:
-                    if c != t.id:
-                        res.relations.append((c, actor.id, -0.3, -0.3))
+        elif kind == "fight_fire":
+            self._fire_effects(actor, outcome, res, data)
 
     def _summary(
         self,
@@ -371,6 +362,11 @@ class ActionResolver(Revelations):
         data: dict,
     ) -> str:
         a, verb = actor.name, _VERB.get(kind, kind)
+        if kind == "capture" or kind == "fight_fire" or "freed" in data or "escaped" in data or "held" in data:
+            # a capture, a fight against a fire, a rescue from captivity, an escape (or not)
+            told = self._peril_summary(kind, a, t.name if t is not None else "", self._place(location), outcome, data)
+            if told is not None:
+                return told
         if kind in _PLACE_KINDS:
             tail = ""
             if kind == "investigate" or kind == "hide":
@@ -390,7 +386,7 @@ class ActionResolver(Revelations):
         if down and target in down:
             tail = f" and strikes {tname} down"
         elif outcome is _BLOCKED:
-            tail = f", but {tname} evades" if kind == "attack" else f", but {tname} will not have it"
+            tail = f", but {tname} evades" if kind in ("attack", "capture") else f", but {tname} will not have it"
         else:
             tail = _TAIL[outcome]
         return f"{a} {verb} {tname}{tail}"

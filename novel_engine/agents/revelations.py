@@ -127,7 +127,7 @@ class Revelations:
         reach = 0
         if kind == "move" or kind == "flee":
             key, value, valence, salience = f"location_of:{aid}", ev.location, -0.2 if kind == "flee" else 0.0, 0.45
-        elif kind == "attack":
+        elif kind == "attack" or kind == "capture":
             key, value, valence, salience, reach = f"hostile:{aid}", target, -0.8, 0.95, 1
         elif kind == "help":
             key, value, valence, salience = f"ally:{aid}", target, 0.5, 0.5
@@ -156,6 +156,12 @@ class Revelations:
         )
         if kind == "move" or kind == "flee":
             out.append(self._seen(ev, f"ev:{ev.id}:left", key, value, 0.0, 0.3, reliability=0.8, location=data["from"]))
+            if data.get("escaped"):  # the captors see their captive gone
+                out.append(
+                    self._seen(
+                        ev, f"ev:{ev.id}:free:{aid}", f"status_of:{aid}", "free", 0.0, 0.9, 1, location=data["from"]
+                    )
+                )
             if ev.location != data["from"]:
                 # a mover knows for certain where it now stands; without this its own old sightings
                 # (and anchoring) would keep it believing it is still where it set out from
@@ -185,6 +191,19 @@ class Revelations:
                         subjects=(victim,),
                     )
                 )
+        elif kind == "capture" or kind == "help" or kind == "fight_fire":
+            # a capture, a rescue from it, a fire put out: standing states onlookers learn of
+            for who, value, valence in (
+                *((c, "captive", -0.8) for c in data.get("captured", ())),
+                *((c, "free", 0.4) for c in data.get("freed", ())),
+            ):
+                out.append(
+                    self._seen(
+                        ev, f"ev:{ev.id}:{value}:{who}", f"status_of:{who}", value, valence, 0.95, 1, subjects=(who,)
+                    )
+                )
+            if data.get("fire_out"):
+                out.append(self._seen(ev, f"ev:{ev.id}:fire_out", f"fire_at:{ev.location}", "out", 0.4, 0.8, 1))
         elif kind == "speak" or kind == "persuade":
             for kid in data.get("confided", ()):
                 k = self.discoveries.by_id[kid]

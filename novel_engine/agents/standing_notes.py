@@ -9,7 +9,8 @@ turn by turn, of what the story has told and what has not been undone since:
 - ``wounded``: someone told hurt, until a chapter shows them whole (or fallen);
 - ``danger``: a place a fire, raid or hazard struck (an event marked ``danger_turns``), for as
   long as the director keeps it dangerous;
-- ``muster``: the place an order sends everyone to (an event marked ``muster_at``).
+- ``muster``: the place an order sends everyone to (an event marked ``muster_at``);
+- ``captive``: someone told taken captive, until freed (told or not) or they slip free.
 
 :func:`choose` marks which of them a chapter tells, so a consequence neither vanishes after its
 turn nor is repeated every turn: one at a place the chapter is at is told there (a danger each
@@ -25,17 +26,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from novel_engine.agents.perils import CAPTIVE_TURNS
 from novel_engine.core.events import Event
 from novel_engine.llm.port import NarrationInput, StandingNote
 
 __all__ = ["Kept", "advance", "choose", "kept_to_dict", "kept_from_dict", "condition_text"]
 
-_REMOTE_GAP = {"fallen": 3, "danger": 1, "muster": 4}  # chapters between tellings of one far away
-_HERE_GAP = {"fallen": 1, "danger": 1, "muster": 3}  # ... and of one where the chapter is
+_REMOTE_GAP = {"fallen": 3, "danger": 1, "muster": 4, "captive": 3}  # chapters between tellings of one far away
+_HERE_GAP = {"fallen": 1, "danger": 1, "muster": 3, "captive": 1}  # ... and of one where the chapter is
 _WOUND_GAP = 3  # chapters between tellings of a wound whose bearer keeps appearing
 # far from the chapter's places, at most one danger or order and a handful of the fallen (told in
 # one sentence) a chapter: it is the turn's events that matter
-_MAX_REMOTE = {"fallen": 5, "danger": 1, "muster": 1}
+_MAX_REMOTE = {"fallen": 5, "danger": 1, "muster": 1, "captive": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,10 @@ def choose(kept: Mapping[str, Kept], turn: int, events: Sequence[Event]) -> tupl
     for k in standing:
         if k.kind == "wounded":  # told of its bearer, when they are in the chapter
             if k.subject in named and turn - k.told >= (1 if k.told == k.since else _WOUND_GAP):
+                tell.add(k)
+            continue
+        if k.kind == "captive" and k.subject in named:  # their own acts do not show the bonds
+            if turn - k.told >= 2:
                 tell.add(k)
             continue
         if k.subject and k.subject in named:
@@ -161,8 +167,23 @@ def advance(
         lid = getattr(c, "location", None) or ""
         name = inp.locations.get(lid, ("", ""))[0]
         out[key] = Kept("fallen", lid if name else "", name, pid, sketch.name, sketch.kind, turn, 0, turn)
+    for e in (events or inp.events) if any(k.kind == "captive" or k.kind == "danger" for k in out.values()) else ():
+        data = e.data
+        if not data or not ("freed" in data or "escaped" in data or "fire_out" in data):
+            continue  # most events of a large cast: no call made for them
+        for pid in (*(data.get("freed") or ()), *(data.get("escaped") or ())):  # no longer held
+            out.pop("captive:" + pid, None)
+        if data.get("fire_out"):  # the fire is out: the danger there is over
+            out.pop("danger:" + str(data["fire_out"]), None)
     for e in inp.events:
         data = e.data or {}
+        for pid in data.get("captured") or ():
+            sketch = inp.characters.get(pid)
+            if sketch is not None and e.location in inp.locations:
+                name = inp.locations[e.location][0]
+                out["captive:" + pid] = Kept(
+                    "captive", e.location, name, pid, sketch.name, sketch.kind, turn, turn + CAPTIVE_TURNS - 1, turn
+                )
         n = data.get("danger_turns")
         if isinstance(n, int) and e.location in inp.locations:
             name = inp.locations[e.location][0]
@@ -182,6 +203,8 @@ def condition_text(n: StandingNote) -> str:
         return f"danger still threatens{where or ' a place'}"
     if n.kind == "wounded":
         return f"{n.subject_name} is still wounded"
+    if n.kind == "captive":
+        return f"{n.subject_name} is held captive{where}"
     return f"an order sends everyone to {n.place_name or 'one place'}"
 
 

@@ -77,7 +77,8 @@ def _line(name: str, m: dict[str, Any]) -> str:
         f"templates {pct(m['template_ratio'])}  milestones holding {pct(m['milestones_holding_ratio'])} "
         f"({m['milestones']})  standing forgotten {m['standing_forgotten']}/{m['standing']}  "
         f"calm under threat {m['calm_under_threat']}  pronoun slips {m['pronoun_slips']}  "
-        f"voice misfits {m['voice_misfits']}  longest lull {m['longest_lull']}  ended {m['ended']}"
+        f"voice misfits {m['voice_misfits']}  longest lull {m['longest_lull']}  ended {m['ended']}  "
+        f"long fights {m['long_fights']}  captures {m['captures']} (freed {m['freed']})  fires out {m['fires_out']}"
     )
 
 

@@ -13,9 +13,13 @@ and returns :class:`StoryFigures`:
   milestone whose condition does not hold (``milestone_without_content``), a blow at someone already
   down (``attack_on_fallen``), a move into a place sealed (a ``closed:<place>`` fact) in the last
   three turns (``sealed_move``), news the scenario marks ``danger: false`` left standing as a
-  danger (``news_as_danger``);
+  danger (``news_as_danger``), a captive who does more than talk, watch or rest before being freed
+  or slipping free (``captive_acting``), a fire fought where none burns (``phantom_fire``: none was
+  set, it was put out, or it burnt out);
 - repeats: a persona doing the same action to the same target as the turn before, without progress
-  (a search that finds something, a blow that wounds, help that heals, news not told before);
+  (a search that finds something, a blow that wounds, help that heals, news not told before); a
+  blow after a blow counts whoever it is aimed at (a brawl that rotates its targets);
+- long fights: a persona striking someone (anyone) ``LONG_FIGHT`` turns or more running;
 - bounces: A, B, A, B in a persona's places;
 - planted secrets (private fragments with an owner) uncovered by someone else;
 - authored complications fired by the director (events flagged ``pacing``);
@@ -40,6 +44,7 @@ from typing import Any
 
 from novel_engine.agents.director import event_matches  # a pattern match, not a coherence verdict
 from novel_engine.agents.highlights import THREADS_CLOSED
+from novel_engine.agents.perils import CAPTIVE_TURNS, FIRE_TURNS
 from novel_engine.benchmarks.story_standing import StandingReader, norm_text
 from novel_engine.core.causal_effects import condition_holds
 from novel_engine.core.events import Event
@@ -60,8 +65,12 @@ CONTRADICTIONS = (
     "attack_on_fallen",
     "sealed_move",
     "news_as_danger",
+    "captive_acting",
+    "phantom_fire",
 )
-_PERSONA_ACTS = frozenset({"attack", "help", "persuade", "speak"})
+LONG_FIGHT = 3  # turns running of blows by one persona that make a long fight
+_PERSONA_ACTS = frozenset({"attack", "help", "persuade", "speak", "capture"})
+_CAPTIVE_ACTS = frozenset({"speak", "persuade", "observe", "rest"})  # and a flight that is an escape
 _MOVES = frozenset({"move", "flee"})
 _QUOTE = re.compile(r"[\"“]([^\"”]{6,})[\"”]")
 # a sentence ends at a stop (and a closing quote), not at a title's ("Dr. Lin Sato" is one name)
@@ -80,7 +89,11 @@ class StoryFigures:
     contradictions: dict[str, int] = field(default_factory=lambda: {k: 0 for k in CONTRADICTIONS})
     examples: list[str] = field(default_factory=list)  # the first few contradictions, in words
     repeat_candidates: int = 0  # persona-turns whose actor also acted the turn before
-    repeats: int = 0  # of those, the same action and target without progress
+    repeats: int = 0  # of those, the same action and target without progress (a blow: any target)
+    long_fights: int = 0  # runs of LONG_FIGHT or more turns in which one persona strikes someone
+    captures: int = 0  # people taken captive
+    freed: int = 0  # captives set free by someone
+    fires_out: int = 0  # fires put out
     bounces: int = 0
     secrets: int = 0
     secrets_uncovered: int = 0
@@ -139,6 +152,8 @@ class _Reader:
         self.owner = {f.id: f.origin for f in scenario.fragments}
         self.rules = {r.id: r.then for r in scenario.causal_rules}
         self.complications = {c.description: c for c in scenario.complications}
+        self.captive: dict[str, int] = {}  # captive -> the turn they were taken
+        self.fires: dict[str, int] = {}  # place -> the turn it caught fire
         self.f = figures
 
     def down(self, pid: str | None) -> bool:
@@ -181,6 +196,7 @@ class _Reader:
                 self.flag(
                     "sealed_move", ev, f"{ev.location} was sealed on turn {self.facts['closed:' + str(ev.location)]}"
                 )
+        self._perils(ev, actor, kind, blocked)
         if ev.dialogue and self.down(actor):
             self.flag("absent_speaker", ev, f"{actor} speaks while down")
         if data.get("reply") and target is not None and (self.down(target) or self.at.get(target) != start):
@@ -200,6 +216,27 @@ class _Reader:
         if kind == "rest":
             self.health[actor] = min(1.0, self.health.get(actor, 1.0) + 0.15)
 
+    def _perils(self, ev: Event, actor: str, kind: str | None, blocked: bool) -> None:
+        """Captives and fires, on the reader's own clock: a captive acting, a fire that is not there."""
+        for pid, since in list(self.captive.items()):
+            if ev.turn - since >= CAPTIVE_TURNS:
+                del self.captive[pid]  # slipped free
+        for place, since in list(self.fires.items()):
+            if ev.turn - since >= FIRE_TURNS:
+                del self.fires[place]  # burnt out
+        escape = kind == "flee" and (ev.data.get("escaped") or ev.outcome.value == "failure")
+        if actor in self.captive and kind not in _CAPTIVE_ACTS and not escape and not blocked:
+            self.flag("captive_acting", ev, f"{actor} is held captive")
+        if kind == "fight_fire" and not blocked and str(ev.location) not in self.fires:
+            self.flag("phantom_fire", ev, f"no fire burns at {ev.location}")
+        data = ev.data
+        for pid in data.get("captured", ()) or ():
+            self.captive[pid] = ev.turn
+        for pid in (*(data.get("freed", ()) or ()), *(data.get("escaped", ()) or ())):
+            self.captive.pop(pid, None)
+        if data.get("fire_out"):
+            self.fires.pop(str(data["fire_out"]), None)
+
     def _world_effects(self, ev: Event) -> None:
         """The facts and places a world or causal event changes, read from the scenario's own text."""
         spec = self.rules.get(ev.data.get("rule_id")) if ev.kind == "causal" else self.complications.get(ev.summary)
@@ -207,6 +244,8 @@ class _Reader:
             return
         if spec.key:
             self.facts[spec.key] = spec.value
+        if ev.data.get("fire") and ev.location:
+            self.fires[ev.location] = ev.turn
         if getattr(spec, "danger", None) is False and ev.data.get("danger_turns"):
             self.flag("news_as_danger", ev, "news the scenario says is no danger")
         for eff in spec.effects:
@@ -300,6 +339,7 @@ def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, 
     reader = _Reader(scenario, f)
     goals = {g.id: g for g in scenario.narrative_goals}
     last: dict[str, tuple[int, str | None, str | None]] = {}
+    blows: dict[str, tuple[int, int]] = {}  # persona -> (last turn it struck someone, turns running)
     places: dict[str, list[str]] = {p.id: [p.location] for p in scenario.personas}
     told_before: set[tuple[str, str | None, Any]] = set()
     owners = {
@@ -330,7 +370,17 @@ def check_story(scenario: Scenario, turns: Sequence[tuple[Sequence[Event], str, 
                 f.repeat_candidates += 1
                 if prev[1:] == (ev.action_type, ev.target) and not progressed:
                     f.repeats += 1
+                elif prev[1] == ev.action_type == "attack" and not progressed:
+                    f.repeats += 1  # the same brawl, the blows going to someone else
             last[ev.actor] = (ev.turn, ev.action_type, ev.target)
+            if ev.action_type == "attack":
+                was, run = blows.get(ev.actor, (-9, 0))
+                run = run + 1 if was == ev.turn - 1 else 1 if was != ev.turn else run
+                blows[ev.actor] = (ev.turn, run)
+                f.long_fights += run == LONG_FIGHT  # counted once, when the run gets long
+            f.captures += len(ev.data.get("captured", ()) or ())
+            f.freed += len(ev.data.get("freed", ()) or ())
+            f.fires_out += bool(ev.data.get("fire_out"))
             if ev.action_type in _MOVES and ev.outcome.value != "blocked" and ev.location:
                 trail = places.setdefault(ev.actor, [])
                 if not trail or trail[-1] != ev.location:

@@ -60,6 +60,8 @@ from novel_engine.errors import NovelEngineError
 
 __all__ = ["BeliefModel", "EvidenceRecord", "BIAS_NAMES", "MAX_EVIDENCE"]
 
+HOSTILE_KEPT = 3  # beliefs of who attacked someone kept in view past the limit (see BeliefModel.beliefs)
+
 Scalar = str | int | float | bool | None
 BIAS_NAMES = ("confirmation", "anchoring", "recency", "negativity")
 MAX_EVIDENCE = 6
@@ -134,6 +136,7 @@ class BeliefModel:
         "_rank",
         "_stale",
         "_falls",
+        "_foes",
     )
 
     def __init__(self, agent_id: str, *, capacity: int = 64, trust: Mapping[str, float] | None = None) -> None:
@@ -153,8 +156,10 @@ class BeliefModel:
         # while re-sorting every key of every persona each turn was a large part of the turn).
         self._rank: list[tuple[float, int, str]] | None = None  # None: not ranked yet
         self._stale: list[str] = []  # keys updated since the ranking was last brought up to date
-        # status_of:<persona> keys ever told "incapacitated": news of a fall stays in view (see beliefs)
+        # status_of:<persona> keys ever told "incapacitated", and hostile:<persona> keys (who attacked):
+        # news of a fall, and of a foe, stays in view (see beliefs)
         self._falls: set[str] = set()
+        self._foes: set[str] = set()  # hostile:<persona> keys: who it has seen or heard attack someone
         self._trust: dict[str, float] = {}
         self._factor: dict[str, float] = {}  # source -> f(source), kept in step with _trust
         self._biases: dict[str, float] = {}
@@ -273,6 +278,8 @@ class BeliefModel:
         vk = value if value.__class__ is str else vkey(value)
         if vk == "incapacitated" and key.startswith("status_of:"):
             self._falls.add(key)
+        elif key.__class__ is str and key[:8] == "hostile:" and key not in self._foes:  # no call: every update passes
+            self._foes.add(key)
         state = self._keys.get(key)
         decay, w = self._weigh(state, vk, source, reliability, turn, valence)
         if certain:
@@ -377,9 +384,10 @@ class BeliefModel:
         for _, _, k in top:
             st = keys[k]
             out.append(st.summary or summary(k, st))  # a summary is never falsy
-        if self._falls and limit is not None and len(rank) > limit:
+        if (self._falls or self._foes) and limit is not None and len(rank) > limit:
             # whoever it believes has fallen stays in mind among its leading beliefs, however
-            # unsure: a fall is what friends act on (a healer goes to the fallen knight)
+            # unsure: a fall is what friends act on (a healer goes to the fallen knight); and a few
+            # who attacked someone: nobody nurses the dragon that burned their village
             shown = {b.key for b in out}
             for k in sorted(self._falls):
                 st = keys.get(k)
@@ -389,6 +397,16 @@ class BeliefModel:
                     b = st.summary or summary(k, st)
                     if b.value == "incapacitated":
                         out.append(b)
+            foes = HOSTILE_KEPT
+            for k in sorted(self._foes) if self._foes else ():
+                if foes <= 0:
+                    break
+                st = keys.get(k)
+                if st is None:
+                    self._foes.discard(k)  # evicted
+                elif k not in shown:
+                    foes -= 1
+                    out.append(st.summary or summary(k, st))
         return out
 
     def _unrank(self, entry: tuple[float, int, str]) -> None:
@@ -538,5 +556,7 @@ class BeliefModel:
             model._keys[entry["key"]] = state
             if entry["key"].startswith("status_of:"):
                 model._falls.add(entry["key"])
+            elif entry["key"].startswith("hostile:"):
+                model._foes.add(entry["key"])
         model._reindex()
         return model

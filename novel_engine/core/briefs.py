@@ -18,7 +18,7 @@ from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perce
 from novel_engine.core.records import fast_constructor
 from novel_engine.core.routes import HopTrees
 from novel_engine.core.standing import standing_goals
-from novel_engine.core.world import CLOSED, DANGER_AT, FALLEN, SEARCHED_OUT, Goal, WorldState
+from novel_engine.core.world import CAPTIVE, CLOSED, DANGER_AT, FALLEN, FIRE_AT, SEARCHED_OUT, Goal, WorldState
 
 if TYPE_CHECKING:  # the belief model is only needed for type hints here
     from novel_engine.core.beliefs import BeliefModel
@@ -35,7 +35,8 @@ __all__ = [
 ]
 
 _UNTARGETED = ("observe", "investigate", "hide", "rest")
-_PERSONA_ACTIONS = ("speak", "persuade", "help", "attack")
+_PERSONA_ACTIONS = ("speak", "persuade", "help", "attack", "capture")
+_CAPTIVE_ACTIONS = ("speak", "persuade", "observe", "rest", "flee")  # all a captive can do (flee: escape)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +155,7 @@ def memory_from_event(agent_id: str, event: Event) -> MemoryItem:
     )
 
 
-_PROGRESS_MARKS = ("found", "damage", "healed", "confided", "confronted", "incapacitated")
+_PROGRESS_MARKS = ("found", "damage", "healed", "confided", "confronted", "incapacitated", "captured", "freed")
 
 
 def made_progress(event: Event) -> bool:
@@ -168,6 +169,8 @@ def made_progress(event: Event) -> bool:
     kind = event.action_type
     if kind == "persuade":
         return event.outcome.value == "success"
+    if kind == "fight_fire":  # each effort brings the fire nearer its end
+        return event.outcome.value in ("success", "partial")
     return (kind == "move" or kind == "flee") and event.outcome.value != "blocked"
 
 
@@ -189,6 +192,7 @@ class TurnBriefFactory:
         # (the map is fixed, as for the hop trees)
         self._places: dict[str, tuple[tuple[tuple[str, str], ...], dict[str, tuple[str, ...]]]] = {}
         self._fallen: dict[str, Any] = {}
+        self._captive: dict[str, Any] = {}  # captive -> captor, this turn
 
     def begin_turn(self, world: WorldState) -> None:
         """Drop per-turn caches (who stands where) before the briefs of a new turn."""
@@ -196,6 +200,7 @@ class TurnBriefFactory:
         self._crowds.clear()
         # who lies fallen, and where: one pass over the facts a turn, not one per brief
         self._fallen = {k[len(FALLEN) :]: v for k, v in world.facts.items() if k.startswith(FALLEN)}
+        self._captive = {k[len(CAPTIVE) :]: v for k, v in world.facts.items() if k.startswith(CAPTIVE)}
 
     def create_personalized_brief(
         self,
@@ -241,7 +246,7 @@ class TurnBriefFactory:
         if belief_summary is not None:
             # past the limit come only the falls a belief model keeps in view (BeliefModel.beliefs)
             belief_summary = tuple(belief_summary[: lim.beliefs]) + tuple(
-                b for b in belief_summary[lim.beliefs :] if b.value == "incapacitated"
+                b for b in belief_summary[lim.beliefs :] if b.value == "incapacitated" or b.key[:8] == "hostile:"
             )
         else:
             belief_summary = tuple(beliefs.beliefs(lim.beliefs)) if beliefs is not None else ()
@@ -258,7 +263,13 @@ class TurnBriefFactory:
             for a in _PERSONA_ACTIONS:
                 actions[a] = ids
         facts = world_state.facts
-        goals = standing_goals(me, world_state, belief_summary, self._fallen) if facts or me.goals else ()
+        captive = self._captive
+        if captive and present:  # a captive is seen as one: freed by friends, not fought
+            present = tuple(
+                _present_persona(p.id, p.name, "captive", p.trust, p.affinity) if p.id in captive else p
+                for p in present
+            )
+        goals = standing_goals(me, world_state, belief_summary, self._fallen, captive) if facts or me.goals else ()
         conditions: tuple[str, ...] = ()
         if facts:
             hops = actions.get("move")
@@ -268,6 +279,12 @@ class TurnBriefFactory:
                 conditions = ("danger",)
             if facts.get(SEARCHED_OUT + here):
                 conditions += ("searched_out",)
+            if FIRE_AT + here in facts:
+                conditions += ("fire",)
+                actions["fight_fire"] = ()
+            if agent_id in captive:  # held: talk, watch and rest, nothing more until freed
+                conditions += ("captive",)
+                actions = {a: actions[a] for a in _CAPTIVE_ACTIONS if a in actions}
         paths = self._paths(goals, here, belief_summary, world_state)
         return _brief(
             agent_id,

@@ -24,6 +24,9 @@ absent_target             1.0       (against the world) an interaction's target 
 impossible_move           1.0       (against the world) a move to a place that is not next door
 unperceived_knowledge     1.0       (against the world) something found that is not kept where
                                     it was found (knowledge without a perception path)
+captive_acting            1.0       (against the world) a captive does more than talk, watch
+                                    or rest (walks away, strikes, searches) before being freed
+no_fire                   1.0       (against the world) a fire fought where none burns
 ========================  ========  ==========================================================
 
 The director checks each action as it takes effect (:meth:`NarrativeCoherenceEngine.begin_turn`),
@@ -43,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from novel_engine.core.events import Event
-from novel_engine.core.world import INCAPACITATED, PersonaState, WorldState
+from novel_engine.core.world import CAPTIVE, FIRE_AT, INCAPACITATED, PersonaState, WorldState
 from novel_engine.errors import NovelEngineError
 
 __all__ = [
@@ -67,6 +70,8 @@ ViolationKind = Literal[
     "absent_target",
     "impossible_move",
     "unperceived_knowledge",
+    "captive_acting",
+    "no_fire",
 ]
 SEVERITY: Mapping[str, float] = {
     "absent_actor": 1.0,
@@ -76,6 +81,8 @@ SEVERITY: Mapping[str, float] = {
     "absent_target": 1.0,
     "impossible_move": 1.0,
     "unperceived_knowledge": 1.0,
+    "captive_acting": 1.0,
+    "no_fire": 1.0,
     "out_of_character": 0.6,
     "repetition": 0.3,
 }
@@ -375,7 +382,8 @@ class TurnCheck:
         return CoherenceReport(score=max(0.0, score), violations=tuple(self.violations))
 
 
-_INTERACTIONS = frozenset({"attack", "help", "persuade", "speak"})
+_INTERACTIONS = frozenset({"attack", "help", "persuade", "speak", "capture"})
+_CAPTIVE_ACTS = frozenset({"speak", "persuade", "observe", "rest", "flee"})  # all a captive may do
 
 
 def _against_world(
@@ -390,12 +398,24 @@ def _against_world(
         t = world.personas.get(event.target)
         if t is None or me is None or t.location != me.location:
             found = [Violation("absent_target", event.id, f"{event.target} is not where {actor} is", _HARD)]
-        elif t.health <= 0.0 and kind != "help":
+        elif t.health <= 0.0 and kind != "help" and kind != "capture":
             found = [Violation("absent_target", event.id, f"{event.target} is down: only help reaches them", _HARD)]
     elif kind in _MOVES and event.target is not None and me is not None:
         start = data.get("from", me.location)
         if event.target != start and event.target not in world.neighbours(start):
             found = [Violation("impossible_move", event.id, f"{event.target} is not next to {start}", _HARD)]
+    if (
+        (kind not in _CAPTIVE_ACTS or (kind == "flee" and not data.get("escaped") and not data.get("held")))
+        and event.outcome.value != "blocked"
+        and CAPTIVE + actor in world.facts
+    ):
+        found = found or []
+        found.append(Violation("captive_acting", event.id, f"{actor} is held captive: words only", _HARD))
+    if kind == "fight_fire" and event.outcome.value != "blocked" and FIRE_AT + str(event.location) not in world.facts:
+        found = found or []
+        found.append(
+            Violation("no_fire", event.id, f"{actor} fights a fire at {event.location}, but none burns", _HARD)
+        )
     items = data.get("found")
     if items:
         for item in items:

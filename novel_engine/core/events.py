@@ -57,9 +57,13 @@ class ActionType(str, Enum):
     HIDE = "hide"  # stay out of sight this turn
     FLEE = "flee"  # run to a neighbouring location, away from danger (target: location id)
     REST = "rest"  # recover strength
+    FIGHT_FIRE = "fight_fire"  # fight the fire burning where the persona stands (no target)
+    CAPTURE = "capture"  # take someone down or outmatched captive (target: persona id)
 
 
-PERSONA_TARGETED = frozenset({ActionType.SPEAK, ActionType.PERSUADE, ActionType.HELP, ActionType.ATTACK})
+PERSONA_TARGETED = frozenset(
+    {ActionType.SPEAK, ActionType.PERSUADE, ActionType.HELP, ActionType.ATTACK, ActionType.CAPTURE}
+)
 LOCATION_TARGETED = frozenset({ActionType.MOVE, ActionType.FLEE})
 
 

@@ -147,6 +147,8 @@ class AgentNegotiationEngine:
         actor_name = actor.name if actor is not None else actor_id
         kind = proposed_action.action_type
         kind = _KIND.get(kind, kind)  # an ActionType member or its plain string value
+        if kind == "capture":
+            kind = _ATTACK  # laying hands on someone is met as an attack is: yield, fight back or slip away
         beliefs = context.beliefs
         if len(affected_agents) == 1 and affected_agents[0] != actor_id:
             # the common case, a target alone: what the general path below does, without its lists

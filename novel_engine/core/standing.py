@@ -10,7 +10,8 @@ shows, so the offline policy and a language model both act on them:
 - a fallen ally (affinity >= 0.3) the persona knows of (it believes them down, or sees them) adds
   "help them", where they lie, first of all;
 - a finding that points at someone adds "confront them" (until the confrontation happens);
-- an order to muster somewhere (an evacuation) adds "go there".
+- an order to muster somewhere (an evacuation) adds "go there";
+- an ally held captive, whom the persona sees or knows to be held, adds "free them" (help).
 """
 
 from __future__ import annotations
@@ -55,7 +56,11 @@ def goal_open(goal: Goal, world: WorldState) -> bool:
 
 
 def standing_goals(
-    me: PersonaState, world: WorldState, beliefs: Sequence[BeliefSummary], fallen: Mapping[str, Any]
+    me: PersonaState,
+    world: WorldState,
+    beliefs: Sequence[BeliefSummary],
+    fallen: Mapping[str, Any],
+    captive: Mapping[str, Any] | None = None,
 ) -> tuple[Goal, ...]:
     """The goals ``me`` pursues now: its open authored goals, after the goals consequences add.
 
@@ -64,6 +69,7 @@ def standing_goals(
         world: the world (its facts hold the standing consequences).
         beliefs: the persona's leading beliefs (what it knows of who has fallen).
         fallen: persona id -> where they lie, for everyone down this turn.
+        captive: persona id -> their captor, for everyone held this turn.
     """
     facts = world.facts
     goals = me.goals
@@ -85,6 +91,17 @@ def standing_goals(
             ):
                 extra = extra or []
                 extra.append(Goal(f"Help {personas[other].name}, who has fallen", _HELP, other, where, 1.0))
+    if captive:
+        for other, rel in me.relationships.items():
+            captor = captive.get(other)
+            if captor is None or captor == me.id or rel.affinity < ALLY_AFFINITY or other in (fallen or {}):
+                continue
+            p = personas[other]
+            if me.location == p.location or any(
+                b.key == "status_of:" + other and b.value == "captive" for b in beliefs
+            ):
+                extra = extra or []
+                extra.append(Goal(f"Free {p.name}, who is held captive", _HELP, other, p.location, 0.95))
     suspect = facts.get(SUSPECTS + me.id) if facts else None
     if suspect is not None and suspect in personas and personas[suspect].health > 0.0:
         extra = extra or []

@@ -30,6 +30,10 @@ __all__ = [
     "SUSPECTS",
     "MUSTER_AT",
     "CLOSED",
+    "FIRE_AT",
+    "FIRE_FACT",
+    "CAPTIVE",
+    "HELD_SINCE",
     "goal_met",
 ]
 
@@ -44,6 +48,10 @@ SEARCHED_OUT = "searched_out:"  # searched_out:<place> = True: nothing left to f
 SUSPECTS = "suspects:"  # suspects:<persona> = whom what it found points to (to confront)
 MUSTER_AT = "muster_at"  # the place an order sends everyone to (an evacuation)
 CLOSED = "closed:"  # closed:<place> = the turn it was sealed (bulkheads, a barred gate): nobody gets in
+FIRE_AT = "fire_at:"  # fire_at:<place> = the effort still needed to put out the fire burning there
+FIRE_FACT = "fire_fact:"  # fire_fact:<place> = the scenario's fact that says it burns (false once out)
+CAPTIVE = "captive:"  # captive:<persona> = who holds them: they only talk, watch and rest until freed
+HELD_SINCE = "held_since:"  # held_since:<persona> = the turn they were taken
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ __all__ = ["decide", "threat_level", "NOISE"]
 
 NOISE = 0.25  # amplitude of the seeded noise added to every utility
 REPEAT_PENALTY = 0.6  # repeating last turn's act on the same target when it made no progress
+FIGHT_FATIGUE = 0.5  # per turn of a brawl past the second, whoever the blows go to
 
 
 def threat_level(brief: TurnBrief) -> float:
@@ -102,6 +103,15 @@ def _bounce_back(brief: TurnBrief) -> tuple[str | None, str | None, float] | Non
     return bounce, last.place, 0.9 if fled else 0.2
 
 
+def _brawl(brief: TurnBrief) -> int:
+    """How many turns running, up to the last, the persona has attacked someone (any target)."""
+    turns = {m.turn for m in brief.memories if m.role == "actor" and m.action_type == "attack"}
+    n, t = 0, brief.turn - 1
+    while t in turns:
+        n, t = n + 1, t - 1
+    return n
+
+
 def _believed_place(brief: TurnBrief, persona: str) -> Any:
     found = brief.belief_value(f"location_of:{persona}")
     return found[0] if found else None
@@ -135,6 +145,7 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
     # doing the very same thing again is for plans that move on (a search that found something, a
     # blow that wounded); otherwise people move on to something else
     again = REPEAT_PENALTY if last is not None and last.turn == brief.turn - 1 and not last.progress else 0.0
+    brawl = _brawl(brief)  # turns running this persona has struck someone, whoever it was
     back = _bounce_back(brief)  # the place that would make A, B, A, B (and the one just left)
     conditions = brief.conditions
     rand = streams.stream(brief.turn, brief.agent_id, "decide").random
@@ -142,7 +153,8 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
     # (the people present, moves, flights, then hide, observe, investigate, rest); the highest
     # wins. Options are scored as they are made: no list of them per persona.
     top_u, top_act, top_target, top_why = -9.0, "rest", None, "fatigue"
-    if "attack" in avail:
+    if "speak" in avail:  # someone is here (a captive can still talk, nothing more)
+        fights = "attack" in avail
         base_attack = 0.5 * aggro + 0.3 * courage - 0.4 * compassion - 0.5 * (1.0 - health) - 0.35
         base_help = 0.6 * compassion - 0.2 * aggro - 0.35
         base_speak = 0.5 * social - 0.2 - 0.3 * threat
@@ -154,6 +166,8 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
             # Candidates in a fixed order (help, speak, persuade, attack), the first best kept.
             pid, trust, aff, status = p.id, p.trust, p.affinity, p.status
             need = 0.6 if status == "wounded" else 0.9 if status == "incapacitated" else -0.3
+            if status == "captive":  # only a friend sets a captive free; nobody else meddles
+                need = 0.8 if aff >= 0.3 else -0.6
             gp = people.get(pid) if people else None  # this person's goal bonuses, by action
             best_u = base_help + 0.3 * aff + need * help_w
             if need > 0.0 and aggressors is None:
@@ -163,6 +177,14 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
             if gp is not None:
                 best_u += gp.get("help", 0.0)
             best_act, best_why = "help", "compassion"
+            if not fights:
+                best_u = -9.0  # a captive's hands are tied: words only
+            foe = aff < -0.3 or pid in provoked or (need > 0.0 and pid in aggressors)
+            if fights and foe and status == "incapacitated":
+                # a foe down is taken captive rather than struck again or left to rise
+                u = 0.4 * aggro + 0.3 * courage - 0.2 * compassion + 0.1 + (0.5 * -aff if aff < 0.0 else 0.0)
+                if u > best_u:
+                    best_act, best_u, best_why = "capture", u, "hostility"
             if status != "incapacitated":  # someone down can be helped, not talked to or fought
                 u = base_speak + 0.2 * trust + 0.1 * aff
                 if gp is not None:
@@ -182,9 +204,14 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
                 )
                 if gp is not None:
                     u += gp.get("attack", 0.0)
-                if u > best_u:
+                if fights and status != "captive" and u > best_u:
                     best_act, best_u, best_why = "attack", u, "hostility"
+                if fights and foe and status == "wounded" and health >= 0.6 and best_act == "attack":
+                    # an outmatched foe is taken rather than beaten again: the fight ends there
+                    best_act, best_u = "capture", u + 0.15
             u = best_u + NOISE * (rand() - 0.5)  # a person's goals are already in best_u
+            if brawl >= 2 and best_act == "attack":
+                u -= FIGHT_FATIGUE * (brawl - 1)  # a brawl that swings from one to the next wears out
             if again_target == pid and again_act == best_act:
                 # a fight that goes nowhere ends: neither side swings again at once
                 u -= again * (2.0 + (1.0 if pid in provoked else 0.0)) if best_act == "attack" else again
@@ -207,6 +234,8 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
                     u -= back[2]  # straight back where it came from (fled from: not soon)
             if conditions and "danger" in conditions and act == "flee":
                 u += 0.6 * (1.0 - courage) + 0.1
+            if conditions and "captive" in conditions and act == "flee":
+                u += 0.3 + 0.3 * courage  # a captive looks for the way out
             if u > top_u:
                 top_u, top_act, top_target, top_why = u, act, place, why
     for act, base, why in (
@@ -214,7 +243,10 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
         ("observe", 0.3 * intel + 0.1 * threat - 0.05 - 0.1 * social, "vigilance"),
         ("investigate", 0.45 * intel - 0.12 - 0.3 * threat, "curiosity"),
         ("rest", 0.9 * (1.0 - health) - 0.15, "fatigue"),
+        ("fight_fire", 0.45 * courage + 0.35 * compassion + 0.15 - 0.6 * (1.0 - health), "duty"),
     ):
+        if act not in avail:
+            continue  # held captive (no hiding or searching), or no fire here to fight
         u = base + NOISE * (rand() - 0.5)
         if goals:
             u += goals.get((act, None), 0.0)

@@ -49,6 +49,8 @@ _KIND_NOUNS = {
     "observe": ("watch kept", "watches kept"),
     "hide": ("disappearance", "disappearances"),
     "rest": ("rest", "rests"),
+    "capture": ("capture", "captures"),
+    "fight_fire": ("fight against a fire", "fights against fires"),
 }
 
 
@@ -113,6 +115,10 @@ class _Writer(StandingWriter, EventWriter):
         if self.before and slots is not None:
             for k in range(len(pool)):
                 candidate = pool[(start + k) % len(pool)]
+                # a form with a number in it ("The twelfth night. Too many people...") reads new
+                # every turn: its mark says whether the last few chapters used it
+                if candidate.mark and candidate.mark in self.before[-_RECENT_CHARS:]:
+                    continue
                 if strip_end(candidate.render(slots)) not in self.before:
                     choice = candidate
                     break
@@ -181,7 +187,11 @@ class _Writer(StandingWriter, EventWriter):
         if tail:
             paragraphs.append(" ".join(tail))
         if inp.ending:
-            paragraphs.append(self.rotate("epilogue", {"title": inp.title or "this story"}))
+            closed = [strip_end(_clause(c)) for c in inp.closed[-3:] if c.strip()]
+            ending = self.rotate("epilogue", {"title": inp.title or "this story"})
+            if closed:  # the threads that closed, by name: not only "and so it ended"
+                ending = f"{self.say('epilogue_threads', {'summary': '; '.join(closed)})} {ending}"
+            paragraphs.append(ending)
         return "\n\n".join(paragraphs)
 
     def atmosphere(self, count: int) -> list[str]:
@@ -324,7 +334,17 @@ def _offset(title: str, style: str, key: str) -> int:
     return stable_hash(f"{title}|{style}|{key}")
 
 
-_RECAPS = frozenset({"attack", "help", "persuade", "speak", "move", "flee", "investigate"})
+_RECENT_CHARS = 6000  # about the last three chapters: a chapter-level line is not used again within them
+_COMMON_OPENERS = frozenset({"The", "A", "An", "Someone", "Somebody", "Two", "Three", "Every", "No", "Nobody"})
+
+
+def _clause(sentence: str) -> str:
+    """A scenario's sentence as a clause mid-sentence: its opening word lower-cased unless a name."""
+    first = sentence.split(" ", 1)[0]
+    return sentence[:1].lower() + sentence[1:] if first in _COMMON_OPENERS else sentence
+
+
+_RECAPS = frozenset({"attack", "help", "persuade", "speak", "move", "flee", "investigate", "capture", "fight_fire"})
 
 
 def recap(inp: NarrationInput, events, rng: random.Random) -> str:
@@ -337,7 +357,7 @@ def recap(inp: NarrationInput, events, rng: random.Random) -> str:
         outcome = getattr(e.outcome, "value", e.outcome)
         if e.kind != "action" or not e.actor or (e.data or {}).get("missing") or outcome in ("failure", "blocked"):
             continue  # what came of nothing is not worth recalling
-        key = f"recap.{action if action in _RECAPS else 'quiet'}"
+        key = w.beastly(f"recap.{action if action in _RECAPS else 'quiet'}", e)
         target = w.name(e.target) if action in PERSONA_TARGETED and e.target else ""
         slots = Slots(w, "move", actor=w.name(e.actor), target=target, place=w.place(e.location or e.target))
         t = w.pick(key)

@@ -115,6 +115,7 @@ class NarrationInput:
     ending: bool = False  # the story's main goals are reached: this chapter ends it
     standing: tuple[StandingNote, ...] = ()  # the consequences still holding (see StandingNote)
     peril: bool = False  # the premise's standing threat holds: no calm opening
+    closed: tuple[str, ...] = ()  # at the ending: the threads that closed (narrative goals reached), in order
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from novel_engine.llm.prose_lines import CALM_ACTS, LineMaker
 
 __all__ = ["EventWriter", "Slots", "PERSONA_TARGETED", "LOCATION_TARGETED", "TERSE"]
 
-PERSONA_TARGETED = frozenset({"speak", "persuade", "help", "attack"})
+PERSONA_TARGETED = frozenset({"speak", "persuade", "help", "attack", "capture"})
 LOCATION_TARGETED = frozenset({"move", "flee"})
 TERSE = 0.15  # below this verbosity: no opening, closing or extra sentences
 _REPEAT_GROUP = {
@@ -48,6 +48,8 @@ _REPEAT_GROUP = {
     "investigate": "investigate",
     "move": "move",
     "flee": "move",
+    "capture": "attack",
+    "fight_fire": "fire",
 }
 _TAG_GROUP = {
     "attack": "attack",
@@ -58,6 +60,8 @@ _TAG_GROUP = {
     "observe": "quiet",
     "investigate": "quiet",
     "rest": "quiet",
+    "capture": "attack",
+    "fight_fire": "help",
 }
 
 
@@ -237,14 +241,23 @@ class EventWriter:
                 return harm
             self.summed.add(pair)
             slots["nth"], slots["n"] = ordinal(again), number_words(again)
-            return [self.say(f"repeat.{_REPEAT_GROUP.get(action, 'quiet')}", slots), *harm]
+            return [self.say(self.beastly(f"repeat.{_REPEAT_GROUP.get(action, 'quiet')}", e), slots), *harm]
         missing = bool(data.get("missing")) and action in PERSONA_TARGETED
         # what is said comes from the exchange (see prose_lines); nothing is said to someone absent
         lines = None if missing else quote_forms(self.lines.line(self, e, action))
         if lines:
             slots["line"], slots["line_c"] = lines
         spoken = bool(lines) and action in ("speak", "persuade") and (self.f_dialogue or rng.random() < 0.5)
+        # several things found come joined with "; ": each one that reads as a sentence is told as one
+        finding = re.sub(r"[.!?]*; (?=[A-Z])", ". ", strip_end(str(data.get("finding") or "")))
         key = f"dialogue.{action}" if spoken else self.kind_key(e, action, outcome)
+        if action == "investigate" and outcome in ("success", "partial") and not spoken:
+            # a search is told by what it found: nothing there reads as nothing found, and what the
+            # story already told as nothing new (never "uncovers what the lab was hiding", then nothing)
+            if not finding:
+                key = self.kind_key(e, action, "failure")
+            elif finding in self.before:
+                key = "search_known"
         if missing:  # the target was not there: nothing else happened (a fight sought, not a chat)
             key = "hunt" if action == "attack" and "hunt" in self.g.pools else "missing"
         t, text = self.fresh(key, slots, absent)
@@ -293,8 +306,6 @@ class EventWriter:
                 else "dialogue.other"
             )
             out.append(self.say(key, slots))
-        # several things found come joined with "; ": each one that reads as a sentence is told as one
-        finding = re.sub(r"[.!?]*; (?=[A-Z])", ". ", strip_end(str(data.get("finding") or "")))
         # a finding told in the chapters before is no news: the search is told, not its old result
         if action == "investigate" and finding and outcome in ("success", "partial") and finding not in self.before:
             slots["finding"] = finding
@@ -323,13 +334,22 @@ class EventWriter:
 
     def kind_key(self, e, action: str, outcome: str) -> str:
         """The pool for a deed, the kind's own when its actor (rest) or target (help) is not human."""
-        who = e.target if action == "help" else e.actor if action == "rest" else None
+        who = e.target if action == "help" else e.actor if action in ("rest", "capture") else None
         ch = self.inp.characters.get(who) if who else None
         if ch is not None and ch.kind != "human":
             key = f"kind.{ch.kind}.{action}.{outcome}"
             if key in self.g.pools:
                 return key
         return f"actions.{action}.{outcome}"
+
+    def beastly(self, key: str, e) -> str:
+        """``key``, or its ``kind.<kind>.`` form when the actor or target of ``e`` is not human and
+        the grammar has one: a beast does not cross blades."""
+        for pid in (e.actor, e.target):
+            ch = self.inp.characters.get(pid) if pid else None
+            if ch is not None and ch.kind != "human" and f"kind.{ch.kind}.{key}" in self.g.pools:
+                return f"kind.{ch.kind}.{key}"
+        return key
 
     def harm_key(self, key: str, pid: str) -> str:
         """``key`` (``wound.light``, ``fall.one``, ``status.wounded``...) for what ``pid`` is: a
@@ -441,7 +461,9 @@ class EventWriter:
             if kind == "accept" or agent == e.target:
                 # the target's answer is already told by the outcome: only a reason for refusing
                 # help or talk, or a bystander's shrug at high verbosity, adds anything
-                if agent == e.target and (reacted or outcome in ("success", "partial") or e.action_type == "attack"):
+                if agent == e.target and (
+                    reacted or outcome in ("success", "partial") or e.action_type in ("attack", "capture")
+                ):
                     continue
                 if not reason or rng.random() >= (0.3 if kind == "accept" else 0.6) or kind == "accept" and v < 0.7:
                     continue
@@ -461,7 +483,8 @@ class EventWriter:
         return out
 
     def harm(self, data: dict) -> list[str]:
-        """Who was wounded and who fell, one sentence each (a fall once a chapter)."""
+        """Who was wounded and who fell, one sentence each (a fall once a chapter); a fire put out
+        and a captive freed."""
         fallen = [f for f in as_ids(data.get("incapacitated")) if f not in self.fell]
         wounded = [w for w in as_ids(data.get("wounded")) if w not in fallen and w not in self.fell]
         self.fell.update(fallen)
@@ -485,6 +508,12 @@ class EventWriter:
             )
         elif fallen:
             out.append(self.say("fall.many", Slots(self, "attack", names=self._names(fallen))))
+        if data.get("fire_out"):
+            out.append(self.say("fire_out", Slots(self, "fight_fire", place=self.place(str(data["fire_out"])))))
+        for pid in as_ids(data.get("freed")):
+            out.append(self.say("freed", Slots(self, "help", victim=self.name(pid))))
+        for pid in as_ids(data.get("escaped")):
+            out.append(self.say("escaped", Slots(self, "flee", victim=self.name(pid))))
         return out
 
     def terse_harm(self, out: list[str], data: dict) -> None:

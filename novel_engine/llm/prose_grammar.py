@@ -49,7 +49,20 @@ __all__ = [
     "as_ids",
 ]
 
-ACTION_TYPES = ("move", "observe", "investigate", "speak", "persuade", "help", "attack", "hide", "flee", "rest")
+ACTION_TYPES = (
+    "move",
+    "observe",
+    "investigate",
+    "speak",
+    "persuade",
+    "help",
+    "attack",
+    "hide",
+    "flee",
+    "rest",
+    "capture",
+    "fight_fire",
+)
 OUTCOMES = ("success", "partial", "failure", "blocked")
 
 #: Every field a template may use. Each is filled with a plain string by the writer.
@@ -89,7 +102,12 @@ REQUIRED_POOLS: tuple[str, ...] = (
     *(f"opening.{b}" for b in ("calm", "rising", "high")),
     *(f"closing.{b}" for b in ("calm", "rising", "high")),
     *(f"atmosphere.{k}" for k in ("weather", "light", "sound", "threat")),
-    *(f"standing.{k}" for k in ("fallen", "fallen_many", "wounded", "danger", "muster")),
+    *(f"standing.{k}" for k in ("fallen", "fallen_many", "wounded", "danger", "muster", "captive")),
+    "fire_out",
+    "freed",
+    "escaped",
+    "search_known",
+    "epilogue_threads",
     "scene",
     "quiet",
     "transition.place",
@@ -160,7 +178,7 @@ REQUIRED_POOLS: tuple[str, ...] = (
     "epilogue",
     "omitted.kinds",
     *(f"recap.{k}" for k in ("attack", "help", "persuade", "speak", "move", "flee", "investigate", "quiet", "fall")),
-    *(f"repeat.{k}" for k in ("attack", "help", "talk", "investigate", "move", "quiet")),
+    *(f"repeat.{k}" for k in ("attack", "help", "talk", "investigate", "move", "quiet", "fire")),
 )
 
 _FORMATTER = string.Formatter()

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from novel_engine.agents.belief_store import BeliefStore
 from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext, ends_story
 from novel_engine.agents.director import DirectorAgent
+from novel_engine.agents.highlights import closed_threads
 from novel_engine.agents.persona import PersonaPool
 from novel_engine.config import SessionSettings
 from novel_engine.core.events import Action, Event, InformationFragment, WorldEventSpec
@@ -207,6 +208,7 @@ class TurnPipeline:
             locations=world.locations,
             tension=result.tension,
             ending=ends_story(self.scenario, self.director.reached, result.milestones),
+            closed=closed_threads(self.scenario, self.director.reached),
             peril=bool(self.scenario.peril and world.facts.get(self.scenario.peril)),
         )
         prose, told = await self.narrator.narrate(

@@ -60,8 +60,14 @@ def test_the_reader_counts_each_kind_of_contradiction():
         data={"danger_turns": 3},
     )
     into = ev(10, "ann", "move", "yard", location="yard", **{"from": "hall", "to": "yard"})  # sealed this turn
-    f = check_story(sc, [([shut, *events, into], "", ("never",))])
+    perils = [
+        ev(11, "ann", "capture", "cat", location="yard", captured=["cat"]),  # cat, down, taken captive
+        ev(12, "cat", "flee", "hall", location="hall", **{"from": "yard", "to": "hall"}),  # a captive walks off
+        ev(13, "ann", "fight_fire", location="yard"),  # nothing burns in the yard
+    ]
+    f = check_story(sc, [([shut, *events, into, *perils], "", ("never",))])
     assert set(CONTRADICTIONS) == {k for k, n in f.contradictions.items() if n}, f.examples
+    assert f.contradictions["captive_acting"] == 1 and f.contradictions["phantom_fire"] == 1
     assert f.milestones == 1 and f.milestones_holding == 0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import ray
@@ -192,7 +193,7 @@ class RayNarrator:
         people, where = mentioned_in(told)
         characters = {pid: world.personas[pid] for pid in people if pid in world.personas}
         places = {loc: world.locations[loc] for loc in where if loc in world.locations}
-        context = WorldContext(context.title, context.turn, places, context.tension, context.ending, context.peril)
+        context = replace(context, locations=places)  # every other field as the driver made it (ending, closed...)
         return await self.chronicler.narrate.remote(events, characters, context, chronicle_impact, True, calls or None)
 
     async def held(self) -> dict[str, Any]:

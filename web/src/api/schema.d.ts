@@ -435,7 +435,7 @@ export interface components {
          * @description What a persona can do in one turn.
          * @enum {string}
          */
-        ActionType: "move" | "observe" | "investigate" | "speak" | "persuade" | "help" | "attack" | "hide" | "flee" | "rest";
+        ActionType: "move" | "observe" | "investigate" | "speak" | "persuade" | "help" | "attack" | "hide" | "flee" | "rest" | "fight_fire" | "capture";
         /** AgentOut */
         AgentOut: {
             /** Capabilities */

@@ -6,7 +6,7 @@ import { api, unwrap, type Schemas } from "../api/client";
 import { Problem } from "./Problem";
 
 type ActionType = Schemas["Decision"]["action_type"];
-export const ACTIONS: ActionType[] = ["observe", "investigate", "move", "speak", "persuade", "help", "attack", "hide", "flee", "rest"];
+export const ACTIONS: ActionType[] = ["observe", "investigate", "move", "speak", "persuade", "help", "attack", "capture", "fight_fire", "hide", "flee", "rest"];
 
 export interface ForkChoice {
   at: number;

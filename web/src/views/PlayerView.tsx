@@ -14,7 +14,7 @@ import { Problem } from "./Problem";
 const PlayerMap = lazy(() => import("./MapView").then((m) => ({ default: m.PlayerMap })));
 
 type ActionType = Schemas["Decision"]["action_type"];
-const ACTIONS: ActionType[] = ["observe", "investigate", "move", "speak", "persuade", "help", "attack", "hide", "flee", "rest"];
+const ACTIONS: ActionType[] = ["observe", "investigate", "move", "speak", "persuade", "help", "attack", "capture", "fight_fire", "hide", "flee", "rest"];
 
 export default function PlayerView({ sessionId, agentId }: { sessionId: string; agentId: string }) {
   const qc = useQueryClient();
