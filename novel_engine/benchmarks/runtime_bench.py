@@ -129,9 +129,10 @@ def measure_runtime(
     # a Ray instance of its own ("local" or the cluster started above), never one some other
     # process started on this machine
     engine = Engine(runtime, model=model, address=address, actor_options=actor_options)
-    t0 = time.perf_counter()
+    c0, t0 = _all_cpu(), time.perf_counter()
     session = engine.create_session(scenario, seed=seed, **settings)
     setup = time.perf_counter() - t0
+    setup_cpu = _all_cpu() - c0  # every process's: on Ray, the actors' starts and the world's transfer
     per_turn, calls, breakdowns = [], [], []
     phases: dict[str, float] = {}
     probe = clock = None
@@ -174,6 +175,7 @@ def measure_runtime(
         "personas": len(session.scenario.personas),
         "turns": turns,
         "setup_s": round(setup, 3),
+        "setup_cpu_s": round(setup_cpu, 3),
         "seconds_per_turn": round(mean, 4),
         # the CPU the turn costs, whatever the machine's other load does to the wall time
         "cpu_seconds_per_turn": round(cpu / turns, 4),

@@ -17,6 +17,7 @@ checkpoint taken on one runtime continues on the other.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -231,9 +232,14 @@ class TurnPipeline:
         instead); ``scenario``: include the scenario (the store keeps it in the session record).
         """
         turn = self.world.turn
-        beliefs, memory = await self.cast.held(turn)
+        # the cast's, the chronicler's and the graph shards' parts in one wave (on Ray each is a
+        # call to other actors; nothing here changes between turns, so the order does not matter)
+        held, chronicler, graph = await asyncio.gather(
+            self.cast.held(turn), self.narrator.held(), self.graph.to_dict() if self.graph is not None else _none()
+        )
+        beliefs, memory = held
         if self.graph is not None:
-            self.graph.graph.gathered(await self.graph.to_dict())
+            self.graph.graph.gathered(graph)
         state: dict[str, Any] = {
             "format": FORMAT,
             "turn": turn,
@@ -244,7 +250,7 @@ class TurnPipeline:
             "beliefs": beliefs,
             "memory": memory,
             "director": self.director.to_state(),  # with the graph gathered above
-            "chronicler": await self.narrator.held(),
+            "chronicler": chronicler,
         }
         if scenario:
             state["scenario"] = self.scenario.model_dump(mode="json")
@@ -296,6 +302,10 @@ class TurnPipeline:
         if self.graph is None:
             return self.director.causal_graph.explain(event_id)
         return await self.graph.explain(event_id)
+
+
+async def _none() -> None:
+    return None
 
 
 def _with_calls(report: TurnReport, records: list[dict]) -> TurnReport:

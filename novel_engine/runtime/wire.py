@@ -18,6 +18,7 @@ import copyreg
 import dataclasses
 import gc
 import operator
+import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,7 @@ from novel_engine.agents.belief_store import BeliefView
 from novel_engine.core.events import Action, Event, InformationFragment
 from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perception
 
-__all__ = ["register", "RECORDS", "settle_gc"]
+__all__ = ["register", "RECORDS", "settle_gc", "pack", "unpack"]
 
 RECORDS: tuple[type, ...] = (
     Perception,
@@ -66,6 +67,34 @@ def settle_gc() -> None:
     """
     gc.set_threshold(100_000, 50, 100)
     gc.freeze()
+
+
+def pack(obj: Any) -> bytes:
+    """``obj`` pickled by the standard library's pickler, for a large state sent once (a world).
+
+    Ray pickles arguments with cloudpickle, whose C pickler calls back into Python for every
+    object that is not a builtin (a ``reducer_override`` and a ``ChainMap`` lookup): a
+    100,000-persona world, about a million small objects, took 9 s that way and 1.4 s as bytes
+    from ``pickle.dumps`` (the objects' own ``__reduce__``; bytes cross Ray as one buffer).
+    """
+    gc_was = gc.isenabled()
+    gc.disable()  # millions of acyclic objects: a collection would only walk them
+    try:
+        return pickle.dumps(obj, protocol=5)
+    finally:
+        if gc_was:
+            gc.enable()
+
+
+def unpack(data: bytes) -> Any:
+    """The object of :func:`pack`."""
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.loads(data)
+    finally:
+        if gc_was:
+            gc.enable()
 
 
 register()

@@ -11,7 +11,6 @@ The director actor, which owns the world and the turn loop, is in ``ray.director
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,7 +27,7 @@ from novel_engine.core.world import PersonaState, Relationship, WorldState
 from novel_engine.errors import StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.llm.recording import learn_calls, take_calls
-from novel_engine.runtime import wire  # noqa: F401 - records cross actors as constructor calls
+from novel_engine.runtime import wire  # records cross actors as constructor calls
 from novel_engine.runtime.event_log import EventLog, HubRead
 
 __all__ = ["PersonaShard", "BeliefStoreShard", "ChroniclerActor", "EventHub", "apply_patch"]
@@ -108,14 +107,15 @@ class PersonaShard:
 
     Args:
         persona_ids: the personas hosted here.
-        world: the world as a ``WorldState.to_dict`` snapshot (the shard keeps a replica).
+        world: the world at turn 0, packed (``wire.pack``; the shard keeps it as its replica;
+            passed by object reference, one stored copy for every shard).
         model: the language model to decide through.
         seed: the session seed.
     """
 
-    def __init__(self, persona_ids: Sequence[str], world: dict, model: LanguageModel, seed: int) -> None:
+    def __init__(self, persona_ids: Sequence[str], world: bytes, model: LanguageModel, seed: int) -> None:
         self.ids, self.model, self.seed = list(persona_ids), model, seed
-        self.world = WorldState.from_dict(world)
+        self.world: WorldState = wire.unpack(world)
         self.pool = PersonaPool([self.world.personas[p] for p in persona_ids], model, seed)
         self.last_turn = 0  # the last turn decided here (its state is that of the end of that turn)
         self.remembered = 0  # the last turn whose events the personas remember
@@ -131,16 +131,18 @@ class PersonaShard:
     async def decide(
         self,
         patch: dict,
-        views: Mapping[str, BeliefView] | Sequence[Any],
         deciders: Sequence[str],
         memories: Sequence[Event],
         turn: int | None = None,
         calls: Sequence[dict] | None = None,
+        *views: Mapping[str, BeliefView],
     ) -> tuple[dict[str, Action], list[dict]]:
         """The brief and decide phases for this shard's deciding personas, in one call.
 
-        ``views`` are the belief views, or references to the parts each belief shard made for this
-        shard (see ``BeliefStoreShard.absorb_for``). ``memories`` are the events of turn
+        ``views`` are the parts of the belief views each belief shard made for this shard (see
+        ``BeliefStoreShard.absorb_for``), passed as the references that call returned: Ray hands
+        the call to this shard once they are ready, with small ones inlined, so no round trip
+        back to their owner is needed to read them. ``memories`` are the events of turn
         ``turn - 1``; ``turn`` None skips the state check. ``calls``: recorded model calls to
         answer from (a replay). Returns the decisions and the turn's model-call records.
         """
@@ -148,19 +150,15 @@ class PersonaShard:
         if turn is not None:
             _check_turn("persona shard", self.last_turn, turn)
         epoch, t0, c0 = self.epoch, time.perf_counter(), time.thread_time()
-        if not isinstance(views, Mapping):
-            merged: dict[str, BeliefView] = {}
-            for part in await asyncio.gather(*views):
-                merged.update(part)
-            views = merged
-            if epoch != self.epoch:  # restored while the views were awaited: this call is stale
-                raise StateLostError("persona shard was restored during the turn", role="persona shard", turn=turn)
+        merged: dict[str, BeliefView] = {}
+        for part in views:
+            merged.update(part)
         t1, c1 = time.perf_counter(), time.thread_time()
         timings: dict[str, float] = {}
         with gc_paused():  # as in process: a turn's short-lived records need no cyclic collection
             apply_patch(self.world, patch)
             self._remember(memories, self.world.turn)
-            out = await self.pool.brief_and_decide(self.world, sorted(deciders), lambda ids: views, timings)
+            out = await self.pool.brief_and_decide(self.world, sorted(deciders), lambda ids: merged, timings)
         if epoch == self.epoch:
             self.last_turn = self.world.turn + 1
         wire.settle_gc()
@@ -202,10 +200,15 @@ class PersonaShard:
 
 @ray.remote
 class BeliefStoreShard:
-    """Holds the belief models of the personas hashed to it."""
+    """Holds the belief models of the personas hashed to it.
 
-    def __init__(self, personas: Sequence[dict]) -> None:
-        self.store = BeliefStore(PersonaState.from_dict(p) for p in personas)
+    Args:
+        personas: those personas, packed (``wire.pack``; their relationships and biases are
+            what a belief model starts from, see ``ray.director.belief_personas``).
+    """
+
+    def __init__(self, personas: bytes) -> None:
+        self.store = BeliefStore(wire.unpack(personas))
         self.last_turn = 0
         wire.settle_gc()
         self.timings: dict[str, float] = {}  # where the last absorb call spent its time (benchmarks)

@@ -27,6 +27,9 @@ from novel_engine.runtime.turn import chronicle_impact
 
 __all__ = ["RayCast", "RayNarrator"]
 
+#: a per-turn patch with up to this many personas and facts travels inline with each shard call
+_INLINE_PATCH = 64
+
 
 def _signature(p) -> tuple:
     return (p.location, p.health, p.hidden, tuple((k, r.trust, r.affinity) for k, r in p.relationships.items()))
@@ -124,15 +127,18 @@ class RayCast:
             for j, ref in enumerate(refs if n > 1 else [refs]):
                 view_refs[j].append(ref)
         patch = self._patch(world)
-        # serialised once into the object store, not once per shard call: every shard reads the same
-        patch_arg = ray.put(patch) if n > 1 else patch
+        # serialised once into the object store, not once per shard call: every shard reads the
+        # same; a small one (a small cast) goes inline with each call instead, which spares every
+        # shard a read from the object store
+        big = len(patch["personas"]) + len(patch["updates"]) + len(patch.get("facts_set", ())) > _INLINE_PATCH
+        patch_arg = ray.put(patch) if n > 1 and big else patch
         memories = self._memories_by_shard()
         replay: list[list[dict]] = [[] for _ in range(n)]
         for rec in calls:
             replay[shard_of[rec["agent"]]].append(rec)
         pending = [
             shard.decide.remote(
-                patch_arg, view_refs[i], [p for p in ids if p in deciding], memories[i], turn, replay[i] or None
+                patch_arg, [p for p in ids if p in deciding], memories[i], turn, replay[i] or None, *view_refs[i]
             )
             for i, (shard, ids) in enumerate(zip(self.persona_shards, self.plan.persona_shards))
         ]
@@ -153,8 +159,12 @@ class RayCast:
 
     async def held(self, turn: int) -> tuple[dict[str, Any], dict[str, list]]:
         memories = self._memories_by_shard()
-        parts = await asyncio.gather(*(s.snapshot.remote(m, turn) for s, m in zip(self.persona_shards, memories)))
-        beliefs = await asyncio.gather(*(s.snapshot.remote() for s in self.belief_shards))
+        # one wave over every shard, persona and belief alike: a checkpoint waits for the slowest
+        # shard once, not for the slowest persona shard and then the slowest belief shard
+        calls = [s.snapshot.remote(m, turn) for s, m in zip(self.persona_shards, memories)]
+        calls += [s.snapshot.remote() for s in self.belief_shards]
+        answers = await asyncio.gather(*calls)
+        parts, beliefs = answers[: len(self.persona_shards)], answers[len(self.persona_shards) :]
         return {k: v for b in beliefs for k, v in b.items()}, {k: v for m in parts for k, v in m.items()}
 
     async def restore(self, world: WorldState, state: Mapping[str, Any], turn: int) -> None:

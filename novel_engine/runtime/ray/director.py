@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ray
 
+from novel_engine.agents.director import PROTAGONISTS
 from novel_engine.config import SessionSettings
 from novel_engine.core.causal_shards import ShardedCausalGraph
-from novel_engine.core.events import Action, WorldEventSpec
+from novel_engine.core.events import Action, InformationFragment, WorldEventSpec
 from novel_engine.core.report import TurnReport, page_of
 from novel_engine.core.scenario import Scenario
-from novel_engine.core.setup import build_world, gc_paused
-from novel_engine.core.world import WorldState
+from novel_engine.core.setup import gc_paused
+from novel_engine.core.world import PersonaState, WorldState
 from novel_engine.errors import StateLostError
 from novel_engine.runtime import wire
 from novel_engine.runtime.checkpoint import encode
@@ -36,7 +38,37 @@ from novel_engine.runtime.ray.resolvers import RayResolvers
 from novel_engine.runtime.sharding import ShardPlan
 from novel_engine.runtime.turn import TurnPipeline
 
-__all__ = ["DirectorActor"]
+__all__ = ["DirectorActor", "director_scenario", "packed_scenario", "unpacked_scenario", "belief_personas"]
+
+
+def director_scenario(scenario: Scenario) -> Scenario:
+    """The scenario as the director's turn pipeline reads it: every rule, goal, complication and
+    fragment, but only the leads of the cast (``PROTAGONISTS``: the personas themselves come in
+    the world). At 100,000 personas the whole pydantic scenario took seconds to pickle and
+    unpickle and hundreds of MiB in the director, for a cast it never read."""
+    return scenario.model_copy(update={"personas": scenario.personas[:PROTAGONISTS]})
+
+
+def packed_scenario(scenario: Scenario) -> bytes:
+    """The whole scenario as compressed JSON, kept by the director only to hand back on
+    ``scenario_and_settings`` (another driver attaching); a few MiB where the model took hundreds."""
+    return zlib.compress(scenario.model_dump_json().encode("utf-8"), 1)
+
+
+def unpacked_scenario(packed: bytes) -> Scenario:
+    """The scenario of :func:`packed_scenario`."""
+    return Scenario.model_validate_json(zlib.decompress(packed))
+
+
+def belief_personas(world: WorldState, ids: Sequence[str]) -> list[PersonaState]:
+    """What a belief shard builds its personas' models from (``new_belief_model``: their
+    relationships and biases), without their traits, goals, descriptions and voices."""
+    personas = world.personas
+    out = []
+    for pid in ids:
+        p = personas[pid]
+        out.append(PersonaState(pid, p.name, p.location, {}, relationships=p.relationships, biases=p.biases))
+    return out
 
 
 @ray.remote
@@ -44,8 +76,12 @@ class DirectorActor:
     """The session's game master on Ray: the turn pipeline, its lock and the event hub.
 
     Args:
-        scenario: the validated scenario.
+        scenario: the validated scenario, as :func:`director_scenario` trims it.
+        packed: the whole scenario (:func:`packed_scenario`), for ``scenario_and_settings``.
         settings: the session settings (seed resolved).
+        world: the world at turn 0 (``build_world``), packed (``wire.pack``; passed by object
+            reference: the one copy the persona shards read too, not rebuilt here).
+        initial: the information fragments of turn 0.
         plan: which personas live on which shard.
         persona_shards: handles of the persona shards, in plan order.
         belief_shards: handles of the belief-store shards, in plan order.
@@ -60,7 +96,10 @@ class DirectorActor:
     def __init__(
         self,
         scenario: Scenario,
+        packed: bytes,
         settings: SessionSettings,
+        world: bytes,
+        initial: Sequence[InformationFragment],
         plan: ShardPlan,
         persona_shards: Sequence[Any],
         belief_shards: Sequence[Any],
@@ -70,8 +109,8 @@ class DirectorActor:
         idle_s: float = 0.0,
         resolver_shards: Sequence[Any] = (),
     ) -> None:
-        self.scenario, self.settings = scenario, settings
-        world, initial = build_world(scenario)
+        self.scenario, self.settings, self._packed = scenario, settings, packed
+        world = wire.unpack(world)
         cast = RayCast(plan, persona_shards, belief_shards, world)
         graph = None
         if graph_shards:
@@ -224,7 +263,9 @@ class DirectorActor:
             return await self.pipeline.explain(event_id)
 
     def scenario_and_settings(self) -> tuple[Scenario, SessionSettings]:
-        return self.scenario, self.settings
+        """The whole scenario (rebuilt from its packed form: only an attaching driver asks) and
+        the settings."""
+        return unpacked_scenario(self._packed), self.settings
 
     async def beliefs_of(self, persona_id: str, limit: int = 20) -> list:
         return await self.pipeline.cast.beliefs_of(persona_id, limit)

@@ -27,9 +27,10 @@ from novel_engine.core.scenario import Scenario
 from novel_engine.core.setup import build_world
 from novel_engine.errors import ConfigError, NovelEngineError, SessionError, StateLostError
 from novel_engine.llm.port import LanguageModel
+from novel_engine.runtime import wire
 from novel_engine.runtime.event_log import hub_items
 from novel_engine.runtime.ray.actors import BeliefStoreShard, ChroniclerActor, EventHub, PersonaShard
-from novel_engine.runtime.ray.director import DirectorActor
+from novel_engine.runtime.ray.director import DirectorActor, belief_personas, director_scenario, packed_scenario
 from novel_engine.runtime.ray.graph import GraphShard
 from novel_engine.runtime.ray.names import (
     _PREFIX,
@@ -134,37 +135,19 @@ class RayRuntime:
             raise SessionError(f"session {session_id!r} already exists", session_id=session_id)
         seed = settings.seed if settings.seed is not None else scenario.seed
         settings = settings.model_copy(update={"seed": seed})
-        world, _ = build_world(scenario)
-        cpus = int(ray.cluster_resources().get("CPU", 1)) or 1
-        plan = plan_shards(
-            list(world.personas),
-            settings.personas_per_actor,
-            settings.persona_shards or max(2, cpus),
-            settings.belief_shards,
-        )
         # Restart after a crash or a lost node; __init__ re-runs (turn-0 state), so calls check the
         # turn they expect and the driver restores the session from its store (ray_durable).
         base = {"namespace": NAMESPACE, "max_restarts": -1}
         if detached:
             base["lifetime"] = "detached"
         shard_opts = {"num_cpus": 0, "scheduling_strategy": "SPREAD", **dict(actor_options or {})}
-        world_dict = world.to_dict()
         names: list[str] = []
 
         def named(actor_cls, name: str, opts: Mapping[str, Any], *args):
             names.append(name)
             return actor_cls.options(name=name, **base, **opts).remote(*args)
 
-        world_ref = ray.put(world_dict)  # stored once for every shard (and kept for their restarts)
-        persona_shards = [
-            named(PersonaShard, _name(session_id, "persona", i), shard_opts, ids, world_ref, model, seed)
-            for i, ids in enumerate(plan.persona_shards)
-        ]
-        by_id = {p["id"]: p for p in world_dict["personas"]}
-        belief_shards = [
-            named(BeliefStoreShard, _name(session_id, "belief", i), shard_opts, [by_id[pid] for pid in ids])
-            for i, ids in enumerate(plan.belief_shards)
-        ]
+        # the parts that need no world first: their processes start while the world is built and stored
         chronicler = named(
             ChroniclerActor,
             _name(session_id, "chronicler"),
@@ -187,12 +170,35 @@ class RayRuntime:
             named(ResolverShard, _name(session_id, "resolve", i), shard_opts, list(scenario.fragments), seed)
             for i in range(settings.resolver_shards or 0)
         ]
+        world, initial = build_world(scenario)
+        cpus = int(ray.cluster_resources().get("CPU", 1)) or 1
+        plan = plan_shards(
+            list(world.personas),
+            settings.personas_per_actor,
+            settings.persona_shards or max(2, cpus),
+            settings.belief_shards,
+        )
+        # The world is pickled once (wire.pack) into the object store, and the director and every
+        # persona shard read that one copy: nobody rebuilds it from the scenario, and nobody
+        # converts it to dicts and back. The ref is kept for restarts.
+        world_ref = ray.put(wire.pack(world))
+        persona_shards = [
+            named(PersonaShard, _name(session_id, "persona", i), shard_opts, ids, world_ref, model, seed)
+            for i, ids in enumerate(plan.persona_shards)
+        ]
+        belief_shards = [
+            named(BeliefStoreShard, _name(session_id, "belief", i), shard_opts, wire.pack(belief_personas(world, ids)))
+            for i, ids in enumerate(plan.belief_shards)
+        ]
         director = named(
             DirectorActor,
             _name(session_id, "director"),
             {"num_cpus": 0},
-            scenario,
+            director_scenario(scenario),
+            packed_scenario(scenario),
             settings,
+            world_ref,
+            initial,
             plan,
             persona_shards,
             belief_shards,
