@@ -263,6 +263,10 @@ def _play_turns(session, args: argparse.Namespace) -> None:
     """Play ``args.turns`` turns, printing each on stdout, with a progress bar on a terminal's stderr."""
     pov = getattr(args, "pov", None)  # `replay` plays through here too, without --pov
     with TurnProgress(args.turns, quiet=args.quiet, logger=log).active() as progress:
+        if args.turns and session.finished:  # a resumed story that has already ended
+            if not args.quiet:
+                print(f"the story ended at turn {session.turn}: there is nothing more to play", file=sys.stderr)
+            return
         for i in range(1, args.turns + 1):
             report = session.step()
             prose = session.pov_chapters(pov)[-1].text if pov else report.prose

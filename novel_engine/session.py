@@ -118,17 +118,18 @@ class Session:
 
     def run(self, turns: int, on_turn: Callable[[TurnReport], None] | None = None) -> list[TurnReport]:
         """Play ``turns`` turns, calling ``on_turn`` after each; return their reports. The run stops
-        early when the story ends (see :attr:`finished`)."""
+        when the story ends (see :attr:`finished`), and plays nothing on a story that has ended (a
+        resumed one, say)."""
         if turns < 0:
             raise SessionError("turns must be zero or more", turns=turns)
-        out = []
+        out: list[TurnReport] = []
         for _ in range(turns):
+            if self.finished:
+                break
             report = self.step()
             out.append(report)
             if on_turn is not None:
                 on_turn(report)
-            if self.finished:
-                break
         return out
 
     async def afinished(self, turn: int | None = None) -> bool:

@@ -128,3 +128,19 @@ def test_a_redis_restart_during_a_session_loses_nothing(tmp_path):
     finally:
         server.kill()
         server.wait()
+
+
+def test_a_resumed_story_that_has_ended_plays_no_more(tmp_path):
+    db = f"sqlite:///{tmp_path / 'state.db'}"
+    with Engine(store=db) as engine:
+        played = engine.create_session("fantasy_world", seed=7, session_id="ended").run(40)
+        assert len(played) < 40  # the story ends by itself (its threads close)
+    with Engine(store=db) as engine:
+        resumed = engine.resume("ended")
+        assert resumed.finished and resumed.turn == len(played)
+        assert resumed.run(2) == [] and resumed.turn == len(played)
+    out = subprocess.run(
+        cli("resume", "ended", "--turns", "2", "--database-url", db), capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0 and out.stdout == "", out.stderr
+    assert "nothing more to play" in out.stderr
