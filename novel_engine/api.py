@@ -262,6 +262,7 @@ class Engine:
         rt = await asyncio.to_thread(self._runtimes.attach, session_id)
         session = await self._start(session_id, scenario, settings, model, state, head.version, detached, rt)
         await session._durable.apply_pending(session._rt)
+        await session.afinished()  # a story that has ended is known to have ended (run plays no more)
         return session
 
     def resume(self, session_id: str, *, detached: bool = False) -> Session:

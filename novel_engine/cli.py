@@ -293,7 +293,7 @@ def _play(session, args: argparse.Namespace) -> int:
     if args.events:
         export_session(session, args.events, "events", flag="--events")
     if not args.quiet:
-        done = f"done: {args.turns} turns in {time.perf_counter() - started:.2f} s"
+        done = f"done: {session.turn} turns in {time.perf_counter() - started:.2f} s"  # fewer when it ended
         written = [x for x in (args.out, args.events) if x]
         print(done + (f"; wrote {', '.join(written)}" if written else ""), file=sys.stderr)
     return 0

@@ -124,12 +124,16 @@ class Session:
             raise SessionError("turns must be zero or more", turns=turns)
         out: list[TurnReport] = []
         for _ in range(turns):
-            if self.finished:
+            # what is known of the ending, without a call: a runtime that is recovering (a
+            # restarted director) answers only the next step, which rebuilds it
+            if self._ended():
                 break
             report = self.step()
             out.append(report)
             if on_turn is not None:
                 on_turn(report)
+            if self.finished:
+                break
         return out
 
     async def afinished(self, turn: int | None = None) -> bool:
@@ -143,6 +147,12 @@ class Session:
             newer = await self._rt.reports(after=upto if turn > upto else 0)
             reached = frozenset(m for r in newer for m in r.milestones) | (reached if turn > upto else frozenset())
             self._reached = (turn, reached)
+        return self._ended(reached)
+
+    def _ended(self, reached: frozenset[str] | None = None) -> bool:
+        """Whether the milestones reached end the story (``None``: those known so far, no call)."""
+        reached = self._reached[1] if reached is None else reached
+        main = main_goals(self.scenario)
         return (bool(main) and main <= reached) or THREADS_CLOSED in reached
 
     @property

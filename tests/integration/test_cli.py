@@ -29,7 +29,7 @@ def test_run_prints_the_same_story_twice_and_writes_files(tmp_path):
         "run",
         "fantasy_world",
         "--turns",
-        "10",
+        "8",
         "--seed",
         "7",
         "--log-level",
@@ -39,7 +39,7 @@ def test_run_prints_the_same_story_twice_and_writes_files(tmp_path):
         "--events",
         str(tmp_path / "e.jsonl"),
     )  # local is the default runtime
-    b = cli("run", "fantasy_world", "--turns", "10", "--seed", "7", "--runtime", "local")
+    b = cli("run", "fantasy_world", "--turns", "8", "--seed", "7", "--runtime", "local")
     assert a.returncode == 0, a.stderr
     assert b.returncode == 0, b.stderr
     assert a.stdout == b.stdout  # byte-identical, across runs and hash seeds
@@ -47,7 +47,7 @@ def test_run_prints_the_same_story_twice_and_writes_files(tmp_path):
         "run",
         "fantasy_world",
         "--turns",
-        "10",
+        "8",
         "--seed",
         "7",
         "--runtime",
@@ -57,18 +57,19 @@ def test_run_prints_the_same_story_twice_and_writes_files(tmp_path):
     )
     assert on_ray.returncode == 0, on_ray.stderr[-3000:]
     assert on_ray.stdout == a.stdout
-    # the Ray run was stored like a local one: `resume` continues it in process, as 12 straight turns go
+    # the Ray run was stored like a local one: `resume` continues it in process, as 10 straight
+    # turns go (the story ends by itself at turn 10)
     sid = on_ray.stderr.split("novel-engine resume ")[1].split()[0]
     more = cli("resume", sid, "--turns", "2", "--database-url", f"sqlite:///{tmp_path / 'ray.db'}")
     assert more.returncode == 0, more.stderr[-3000:]
-    straight = cli("run", "fantasy_world", "--turns", "12", "--seed", "7", "--runtime", "local", "--no-store")
-    assert straight.stdout.endswith(more.stdout) and "## Turn 11" in more.stdout
-    assert "## Turn 10" in a.stdout and "## Turn 1\n" in a.stdout
-    assert "turn 10/10" in a.stderr  # --log-level info: a line per turn on stderr
-    assert "turn 10/10" not in b.stderr and "%|" not in b.stderr  # no bar when stderr is not a terminal
+    straight = cli("run", "fantasy_world", "--turns", "10", "--seed", "7", "--runtime", "local", "--no-store")
+    assert straight.stdout.endswith(more.stdout) and "## Turn 9" in more.stdout
+    assert "## Turn 8" in a.stdout and "## Turn 1\n" in a.stdout
+    assert "turn 8/8" in a.stderr  # --log-level info: a line per turn on stderr
+    assert "turn 8/8" not in b.stderr and "%|" not in b.stderr  # no bar when stderr is not a terminal
     assert (tmp_path / "s.md").read_text().startswith("# ")
     events = [json.loads(l) for l in (tmp_path / "e.jsonl").read_text().splitlines()]
-    assert {e["turn"] for e in events} == set(range(1, 11))
+    assert {e["turn"] for e in events} == set(range(1, 9))
 
 
 def test_scenarios_lists_the_builtins():

@@ -98,6 +98,9 @@ def cluster_alive() -> bool:
     return ray.is_initialized() and bool(ray.cluster_resources())
 
 
+_INLINE_BYTES = 90_000  # under Ray's inline limit for task arguments (100 KB)
+
+
 class RayRuntime:
     """A session running on Ray: a thin driver-side handle on its director actor."""
 
@@ -181,7 +184,11 @@ class RayRuntime:
         # The world is pickled once (wire.pack) into the object store, and the director and every
         # persona shard read that one copy: nobody rebuilds it from the scenario, and nobody
         # converts it to dicts and back. The ref is kept for restarts.
-        world_ref = ray.put(wire.pack(world))
+        # A small world travels inline in the actors' creation specs, which Ray keeps for their
+        # restarts; only a large one goes to the object store, owned by this driver (an object
+        # whose owner let go cannot be read by a restarting actor: ray-project/ray#53727).
+        packed = wire.pack(world)
+        world_ref = ray.put(packed) if len(packed) > _INLINE_BYTES else packed
         persona_shards = [
             named(PersonaShard, _name(session_id, "persona", i), shard_opts, ids, world_ref, model, seed)
             for i, ids in enumerate(plan.persona_shards)
