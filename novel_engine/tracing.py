@@ -24,6 +24,8 @@ from typing import Any
 
 from opentelemetry import trace
 
+from novel_engine.core.report import PHASES
+
 __all__ = ["configure_tracing", "enabled", "tracer_provider", "use_tracer_provider", "turn_span", "TRACER_NAME"]
 
 TRACER_NAME = "novel_engine"
@@ -101,6 +103,9 @@ def _phases(tracer: Any, span: Any, report: Any) -> None:
     context = trace.set_span_in_context(span)
     at = start
     for phase, seconds in report.timings.items():
+        if phase not in PHASES:  # a figure inside a phase (resolver shards' CPU...): not a span of its own
+            span.set_attribute(f"novel_engine.timing.{phase}", float(seconds))
+            continue
         end = at + max(0, int(seconds * 1e9))
         child = tracer.start_span(
             f"novel_engine.turn.{phase}",
