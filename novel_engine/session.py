@@ -27,7 +27,7 @@ from novel_engine.core.world import WorldState
 from novel_engine.errors import InvalidActionError, SessionError
 from novel_engine.inputs import parse_inputs
 from novel_engine.llm.port import LanguageModel
-from novel_engine.runtime.durability import DurableSession, fork_record, reseed
+from novel_engine.runtime.durability import DurableSession, fork_record, is_state_loss, reseed
 from novel_engine.runtime.event_log import HubRead
 from novel_engine.runtime.port import Runtime
 from novel_engine.tracing import turn_span
@@ -142,12 +142,23 @@ class Session:
         if not main and not self.scenario.complications:
             return False  # nothing can end it: no main goal, and no thread the director can close
         upto, reached = self._reached
-        turn = await self._rt.turn() if turn is None else turn
+        turn = await self._recovering(self._rt.turn) if turn is None else turn
         if turn != upto:
-            newer = await self._rt.reports(after=upto if turn > upto else 0)
+            newer = await self._recovering(lambda: self._rt.reports(after=upto if turn > upto else 0))
             reached = frozenset(m for r in newer for m in r.milestones) | (reached if turn > upto else frozenset())
             self._reached = (turn, reached)
         return self._ended(reached)
+
+    async def _recovering(self, call: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """``await call()``; if the runtime lost the session's state (a restarted actor or host
+        that a step has not yet rebuilt), put it back to the stored state and call again."""
+        try:
+            return await call()
+        except Exception as err:  # noqa: BLE001 - only lost state is recovered, the rest re-raised
+            if self._durable is None or self._engine.store is None or not is_state_loss(err):
+                raise
+            await self._durable.recover(self._rt)
+            return await call()
 
     def _ended(self, reached: frozenset[str] | None = None) -> bool:
         """Whether the milestones reached end the story (``None``: those known so far, no call)."""

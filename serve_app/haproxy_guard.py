@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import re
 import signal
 import socket
@@ -127,7 +128,24 @@ def _real_haproxy() -> str:
         ) from None
 
 
-def _free_port() -> int:
+#: where HAProxy's metrics port is chosen: below the kernel's ephemeral range (32768-60999 on
+#: Linux), where every ``bind(0)`` and outgoing connection on the machine draws its ports (a Ray
+#: instance starting many workers draws dozens), and above Ray's worker ports (10002-19999). A port
+#: chosen with ``bind(0)`` was taken by another process before HAProxy bound it on a busy machine.
+_METRICS_PORTS = range(20000, 32768)
+
+
+def _free_port(rng: random.Random | None = None) -> int:
+    """A port free on loopback now, from :data:`_METRICS_PORTS` (else any the kernel gives)."""
+    rng = rng or random.Random()
+    for _ in range(64):
+        port = rng.choice(_METRICS_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

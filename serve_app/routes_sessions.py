@@ -43,6 +43,11 @@ router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], responses=SESSI
 SessionPath = Path(..., min_length=1, max_length=128, pattern=ID_PATTERN)
 
 
+#: where every new session stands (a turn-0 summary on every runtime): the create response says so
+#: without asking the session's host or director, which may be busy playing other sessions' turns
+NEW_HEAD = {"turn": 0, "tension": 0.0, "restarted": False}
+
+
 async def session_out(
     ctx: ServeContext, rec: SessionAccess, session: Any, head: dict[str, Any] | None = None, *, new: bool = False
 ) -> SessionOut:
@@ -161,7 +166,7 @@ async def create_session(body: CreateSession, response: Response, ctx: ServeCont
         ctx.forget(sid)
         raise
     response.headers["Location"] = f"/api/v1/sessions/{sid}"
-    return await session_out(ctx, rec, session, new=True)
+    return await session_out(ctx, rec, session, dict(NEW_HEAD), new=True)
 
 
 @router.get(

@@ -34,8 +34,10 @@ ENV_OBJECTS = "NOVEL_ENGINE_OBJECT_STORE_URL"
 ENV_S3_ENDPOINT = "NOVEL_ENGINE_S3_ENDPOINT"
 ENV_CHECKPOINT_EVERY = "NOVEL_ENGINE_CHECKPOINT_EVERY"
 
-#: casts up to this size are checkpointed every turn; larger ones every ``ceil(n / this)`` turns
+#: casts of n personas are checkpointed every ``ceil(n / this)`` turns (within the bounds below)
 CHECKPOINT_CAST_STEP = 1000
+#: the shortest gap between checkpoints chosen automatically
+MIN_AUTO_CHECKPOINT_EVERY = 5
 #: the longest gap between checkpoints chosen automatically (a resume replays at most this many turns)
 MAX_AUTO_CHECKPOINT_EVERY = 10
 
@@ -43,12 +45,14 @@ MAX_AUTO_CHECKPOINT_EVERY = 10
 def auto_checkpoint_every(personas: int) -> int:
     """The checkpoint period chosen for a cast of ``personas`` when ``checkpoint_every`` is 0.
 
-    A checkpoint costs about twice a turn per persona (capture, JSON, compression), while a
-    resume replays the turns since the last one. Small casts checkpoint every turn (it costs
-    milliseconds); a cast of n > 1000 every ``ceil(n / 1000)`` turns, at most 10, which keeps the
-    checkpoint cost near a fifth of the turn time and a resume under ten replayed turns.
+    A checkpoint costs about as much as a turn (capture, JSON, compression), while a resume
+    replays the turns since the last one (each cheaper than a turn: the model's answers are
+    recorded). Casts up to 5,000 checkpoint every :data:`MIN_AUTO_CHECKPOINT_EVERY` turns; a cast
+    of n more every ``ceil(n / 1000)`` turns, at most 10. That keeps the checkpoint cost near a
+    fifth of the turn time and a resume under ten replayed turns. (Small casts checkpointed every
+    turn before: under load that was half of a session host's work.)
     """
-    return max(1, min(MAX_AUTO_CHECKPOINT_EVERY, -(-personas // CHECKPOINT_CAST_STEP)))
+    return max(MIN_AUTO_CHECKPOINT_EVERY, min(MAX_AUTO_CHECKPOINT_EVERY, -(-personas // CHECKPOINT_CAST_STEP)))
 
 
 def data_dir(env: Mapping[str, str] | None = None) -> Path:

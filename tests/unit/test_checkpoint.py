@@ -96,3 +96,30 @@ def test_bad_checkpoints_are_refused_with_a_clear_error():
         asyncio.run(rt.restore({"format": 1, "turn": 0}))
     with pytest.raises(CheckpointError, match="corrupt"):
         decode(b"not a checkpoint")
+
+
+def test_a_fragment_is_written_as_dataclasses_would_and_read_back_unchanged():
+    """``InformationFragment.to_dict`` is written out by hand for speed: it must keep the layout
+    (keys and their order, enum values, lists) that checkpoints and event records hold."""
+    from dataclasses import asdict
+
+    from novel_engine.core.events import SCHEMA_VERSION, InformationFragment, SourceType, Visibility
+
+    frag = InformationFragment(
+        "f1", "the ledger is hidden", SourceType.DOCUMENT, 0.8, "vault", 3, ("ledger", "nico"),
+        Visibility.PRIVATE, "nico", "location_of:ledger", "vault", -0.4, 0.9, 1,
+    )  # fmt: skip
+    expected = {**asdict(frag), "source_type": "document", "visibility": "private", "v": SCHEMA_VERSION}
+    expected["subjects"] = ["ledger", "nico"]
+    got = frag.to_dict()
+    assert list(got) == list(expected) and got == expected
+    assert InformationFragment.from_dict(json.loads(json.dumps(got))) == frag
+
+
+def test_a_new_session_stands_where_the_create_response_says_without_asking():
+    """The HTTP create response answers ``NEW_HEAD`` without a call to the session's host: that
+    must be what a runtime at turn 0 says of itself."""
+    from serve_app.routes_sessions import NEW_HEAD
+
+    rt = LocalRuntime(load_scenario("noir_city"), SessionSettings(seed=3), OfflineModel())
+    assert asyncio.run(rt.summary()) == NEW_HEAD

@@ -57,7 +57,8 @@ def test_install_points_serve_at_the_guard_and_keeps_a_choice_already_made(tmp_p
     env: dict[str, str] = {}
     path = install(env)
     assert env["RAY_SERVE_HAPROXY_BINARY_PATH"] == path and os.access(path, os.X_OK)
-    assert 0 < int(env["RAY_SERVE_HAPROXY_METRICS_PORT"]) < 65536
+    # outside the kernel's ephemeral range, which every bind(0) on the machine draws from
+    assert 20000 <= int(env["RAY_SERVE_HAPROXY_METRICS_PORT"]) < 32768
     assert "serve_app.haproxy_guard" in open(path, encoding="utf-8").read()
     mine = {"RAY_SERVE_HAPROXY_BINARY_PATH": "/opt/haproxy", "RAY_SERVE_HAPROXY_METRICS_PORT": "9999"}
     assert install(mine) == "/opt/haproxy" and mine["RAY_SERVE_HAPROXY_METRICS_PORT"] == "9999"
@@ -128,3 +129,16 @@ def test_an_orphaned_serve_haproxy_is_reaped_and_one_under_a_proxy_actor_is_not(
         subprocess.run(["pkill", "-KILL", "-P", str(live.pid)])
         live.send_signal(signal.SIGKILL)
         live.wait()
+
+
+def test_the_metrics_port_skips_ports_in_use():
+    import random
+    import socket
+
+    from serve_app.haproxy_guard import _free_port
+
+    taken = _free_port(random.Random(5))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", taken))
+        busy.listen()
+        assert _free_port(random.Random(5)) != taken  # the same first draw, now in use

@@ -8,9 +8,9 @@ from novel_engine.errors import ConfigError
 from novel_engine.storage.settings import StoreSettings, auto_checkpoint_every
 
 
-def test_small_casts_checkpoint_every_turn_large_ones_less_often_but_at_least_every_ten():
-    assert [auto_checkpoint_every(n) for n in (0, 4, 100, 1000)] == [1, 1, 1, 1]
-    assert [auto_checkpoint_every(n) for n in (1001, 2500, 10_000, 100_000)] == [2, 3, 10, 10]
+def test_casts_checkpoint_every_five_turns_large_ones_less_often_but_at_least_every_ten():
+    assert [auto_checkpoint_every(n) for n in (0, 4, 100, 1000, 5000)] == [5, 5, 5, 5, 5]
+    assert [auto_checkpoint_every(n) for n in (5001, 7500, 10_000, 100_000)] == [6, 8, 10, 10]
 
 
 def test_checkpoint_period_and_sql_tail_are_validated(tmp_path):
