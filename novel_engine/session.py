@@ -63,6 +63,12 @@ class Session:
         return self._engine._loop.run(coro)
 
     @property
+    def always_there(self) -> bool:
+        """Whether the session's runtime is never gone for good (in process, or on a session host):
+        its next step rebuilds any state it lost, so there is no need to check it first."""
+        return self._rt.always_there
+
+    @property
     def seed(self) -> int:
         return self._rt.seed
 
@@ -98,6 +104,9 @@ class Session:
             else:
                 report = await self._rt.step(actions, events)
             add_phases(report)
+            upto, reached = self._reached
+            if report.turn == upto + 1:  # what the ending needs is in hand: no reports call for it
+                self._reached = (report.turn, reached | frozenset(report.milestones))
             return report
 
     def step(

@@ -300,6 +300,15 @@ class ServeContext:
         """
         return (await self.session_summary(session_id))[0]
 
+    async def session_to_play(self, session_id: str) -> Any:
+        """The session to play a turn on. One this replica holds on a runtime that is always there
+        (a session host) is used as it is: its step finds lost or moved-on state and rebuilds it,
+        so the host's queue is not asked first. Any other is checked live (:meth:`session`)."""
+        session = self._sessions.get(session_id)
+        if session is not None and session.always_there:
+            return session
+        return await self.session(session_id)
+
     async def session_summary(self, session_id: str) -> tuple[Any, dict[str, Any]]:
         """The live session and its summary (``Session.asummary``), in one director call."""
         session = self._sessions.get(session_id)

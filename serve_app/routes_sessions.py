@@ -276,7 +276,7 @@ async def play_turn(body: TurnIn, session_id: str = SessionPath, ctx: ServeConte
 
 
 async def _play(ctx: ServeContext, session_id: str, body: TurnIn) -> TurnOut:
-    session = await ctx.session(session_id)
+    session = await ctx.session_to_play(session_id)
     queued = await ctx.access.take_actions(session_id)
     mine = {k: v.model_dump(mode="json") for k, v in body.agent_actions.items()}
     pending = {k: v for k, v in queued.items() if k not in mine}

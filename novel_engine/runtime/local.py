@@ -41,6 +41,7 @@ class LocalRuntime:
 
     kind = "local"
     shared = False  # this process's own: a store head that moved on is another writer's
+    always_there = True
 
     def __init__(self, scenario: Scenario, settings: SessionSettings, model: LanguageModel) -> None:
         seed = settings.seed if settings.seed is not None else scenario.seed

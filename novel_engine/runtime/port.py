@@ -29,6 +29,9 @@ class Runtime(Protocol):
     #: other drivers play through the same runtime (Ray actors): a store head that moved on is
     #: theirs, not a conflict
     shared: bool
+    #: the runtime's process is always there (a session host restarts, empty): a step that finds the
+    #: session's state lost rebuilds it in place, so a caller need not check it is live first
+    always_there: bool
 
     async def step(
         self,

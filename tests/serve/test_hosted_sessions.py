@@ -35,7 +35,7 @@ def test_a_small_session_is_hosted_and_comes_back_after_eviction_with_its_watche
     try:
         assert not {n for n in _named() - before if sid in n or ref in n}  # no actor of its own
         host = _host(sid)
-        assert ray.get(host.has.remote(sid))
+        assert not ray.get(host.has.remote(sid))  # created, not played: nothing in its host's memory
 
         async def scenario() -> list[dict]:
             async with connect(f"{serve_server.ws_url}?token={alice.token}") as ws:
@@ -44,6 +44,7 @@ def test_a_small_session_is_hosted_and_comes_back_after_eviction_with_its_watche
                 await recv(ws, "subscribed")
                 await asyncio.to_thread(play, alice, sid)
                 first = await until_turn(ws, 1)
+                assert ray.get(host.has.remote(sid))  # its first turn brought it there
                 assert ray.get(host.evict.remote([sid])) == [sid]  # as an idle sweep would
                 assert not ray.get(host.has.remote(sid))
                 await asyncio.to_thread(play, alice, sid)  # the request brings it back from the store

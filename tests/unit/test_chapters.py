@@ -136,3 +136,24 @@ def test_no_main_goals_never_ends():
     session = Engine("local").create_session(short_tale(main=False), seed=3)
     session.step({"ann": {"action_type": "speak", "target": "bo"}})
     assert not session.finished and len(session.run(3)) == 3
+
+
+def test_whether_the_story_ended_after_its_own_turn_needs_no_call_for_reports():
+    """A session knows the milestones of the turn it just played; asking whether the story ended
+    (a Serve GET after every turn) reads no reports from its runtime, which may be a busy host."""
+    session = Engine("local").create_session(ENDING, seed=3)
+    asked: list[int] = []
+    reports = session._rt.reports
+
+    async def counted(after: int = 0, limit: int | None = None):
+        asked.append(after)
+        return await reports(after, limit)
+
+    session._rt.reports = counted
+    session.step({"ann": {"action_type": "rest"}})
+    assert not session.finished
+    session.step({"ann": {"action_type": "speak", "target": "bo"}})
+    assert session.finished and asked == []
+    fresh = Engine("local").create_session(ENDING, seed=3)  # a session played elsewhere: asked once
+    fresh._rt = session._rt
+    assert fresh.finished and asked == [0]

@@ -10,6 +10,7 @@ host call per method. A session the host dropped (idle, memory pressure, host re
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,7 +20,9 @@ from novel_engine.config import SessionSettings
 from novel_engine.core.events import Action, WorldEventSpec
 from novel_engine.core.report import TurnReport
 from novel_engine.core.scenario import Scenario
+from novel_engine.errors import SessionError
 from novel_engine.llm.port import LanguageModel
+from novel_engine.runtime.local import LocalRuntime
 from novel_engine.runtime.residency import host_name
 
 __all__ = ["HostedRuntime", "HostedHub"]
@@ -55,6 +58,7 @@ class HostedRuntime:
 
     kind = "ray"
     shared = True  # any driver reaches the same host
+    always_there = True  # a detached host restarts (empty) after a crash
 
     def __init__(
         self,
@@ -70,7 +74,9 @@ class HostedRuntime:
     ) -> None:
         self.session_id, self.host, self.index, self.seed, self.pool = session_id, host, index, seed, pool
         self.scenario, self.settings, self.model = scenario, settings, model
-        self._opened: bytes | None = None  # the turn-0 checkpoint ``open`` returned, until a turn
+        self._opened: bytes | None = None  # a new session's turn-0 checkpoint, until it is stored
+        #: a session created here and not yet on its host: (scenario, settings, model) to open it with
+        self._unplaced: tuple[Scenario, SessionSettings, LanguageModel] | None = None
 
     @classmethod
     def create(
@@ -83,18 +89,23 @@ class HostedRuntime:
         *,
         restoring: bool = False,
     ) -> HostedRuntime:
-        """Open a new session on its host (one call to a warm actor).
+        """A new session for its host, with no call to the host: its turn-0 checkpoint is made here
+        (a few milliseconds; blocking, like every ``Runtimes.create``) for the caller to store, and
+        the session opens on its host with its first call. The host may be busy playing other
+        sessions' turns, and creating a session is on a request's path; a session created and never
+        played takes no memory there.
 
         ``restoring``: the caller restores a checkpoint next (a resume), and that restore brings the
-        session into its host's memory: nothing is opened now, so two drivers resuming the same
-        session at once both succeed (the second restore finds the first's copy and resets it).
+        session into its host's memory; two drivers resuming the same session at once both succeed
+        (the second restore finds the first's copy and resets it).
         """
         index, host = pool.host_for(session_id)
         seed = settings.seed if settings.seed is not None else scenario.seed
         settings = settings.model_copy(update={"seed": seed})
         rt = cls(session_id, host, index, seed, scenario, settings, model, pool=pool.settings.pool)
         if not restoring:
-            rt._opened = ray.get(host.open.remote(session_id, scenario, settings, model))
+            rt._opened = asyncio.run(LocalRuntime(scenario, settings, model).checkpoint())
+            rt._unplaced = (scenario, settings, model)
         return rt
 
     @classmethod
@@ -107,7 +118,18 @@ class HostedRuntime:
         return cls(session_id, host, index, settings.seed, scenario, settings, pool=pool.settings.pool)
 
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if self._unplaced is not None:
+            await self._place()
         return await self.host.call.remote(self.session_id, method, args, kwargs)
+
+    async def _place(self) -> None:
+        """Open a session created here on its host, at turn 0 (see :meth:`create`)."""
+        scenario, settings, model = self._unplaced
+        self._unplaced = None
+        try:
+            await self.host.open.remote(self.session_id, scenario, settings, model, False)
+        except SessionError:
+            pass  # another driver brought it there first (a resume): it holds the stored state
 
     # -- the Runtime protocol -------------------------------------------------------------------
     async def step(
@@ -137,10 +159,12 @@ class HostedRuntime:
     ):
         """Long-poll the session's event log on its host."""
         types = list(event_types) if event_types is not None else None
+        if self._unplaced is not None:
+            await self._place()
         return await self.host.subscribe.remote(self.session_id, after_seq, types, timeout_s, limit)
 
     async def checkpoint(self) -> bytes:
-        if self._opened is not None:  # a new session's first checkpoint, made by ``open``
+        if self._opened is not None:  # a new session's turn-0 checkpoint, made by ``create``
             blob, self._opened = self._opened, None
             return blob
         return await self._call("checkpoint")
@@ -150,7 +174,7 @@ class HostedRuntime:
 
     async def restore(self, state: Mapping[str, Any]) -> int:
         """Put the session back to checkpoint ``state`` on its host, bringing it back into memory."""
-        self._opened = None
+        self._opened = self._unplaced = None
         return await self.host.restore.remote(self.session_id, dict(state), self.scenario, self.settings, self.model)
 
     async def turn(self) -> int:

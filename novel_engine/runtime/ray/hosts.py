@@ -118,11 +118,16 @@ class SessionHost:
         self._start_sweeper()
 
     async def open(
-        self, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel | None
-    ) -> bytes:
-        """Start a new session here at turn 0 (its seed resolved in ``settings``); return its turn-0
-        checkpoint, which the driver stores as the new session's first state (one call, not two:
-        creating a session is on a request's path).
+        self,
+        session_id: str,
+        scenario: Scenario,
+        settings: SessionSettings,
+        model: LanguageModel | None,
+        checkpoint: bool = True,
+    ) -> bytes | None:
+        """Start a session here at turn 0 (its seed resolved in ``settings``); return its turn-0
+        checkpoint if asked (``HostedRuntime`` makes and stores that itself when it creates a
+        session, and opens it here on its first call).
 
         Raises:
             SessionError: a session with this id is in memory here.
@@ -131,7 +136,7 @@ class SessionHost:
             raise SessionError(f"session {session_id!r} already exists", session_id=session_id)
         rt = LocalRuntime(scenario, settings, model if model is not None else _offline())
         self._arrived(session_id, rt)
-        return await rt.checkpoint()
+        return await rt.checkpoint() if checkpoint else None
 
     async def restore(
         self,

@@ -112,6 +112,7 @@ class RayRuntime:
         self.model: LanguageModel | None = None  # known when this driver created the session
         self.kind = "ray"
         self.shared = True  # any driver connected to the cluster plays through these actors
+        self.always_there = False  # its actors may have ended (idle) or died for good
         self.actor_options: dict[str, Any] = {}
         self._hub: Any = None
         self._unpublished: TurnReport | None = None  # the last turn played with publish=False
