@@ -78,6 +78,23 @@ def _places(events: Sequence[Event]) -> set[str]:
     return {e.location for e in events if e.location}
 
 
+def _ended(events: Sequence[Event]) -> set[tuple[str, str]]:
+    """The conditions the chapter's own events end ((kind, subject or place)): a captive freed or
+    slipped free, a fire out, someone raised. A note told after them would contradict the chapter."""
+    out: set[tuple[str, str]] = set()
+    for e in events:
+        data = e.data
+        if not data:
+            continue
+        for pid in (*(data.get("freed") or ()), *(data.get("escaped") or ())):
+            out.add(("captive", pid))
+        for pid in data.get("raised") or ():
+            out.add(("fallen", pid))
+        if data.get("fire_out"):
+            out.add(("danger", str(data["fire_out"])))
+    return out
+
+
 def choose(kept: Mapping[str, Kept], turn: int, events: Sequence[Event]) -> tuple[StandingNote, ...]:
     """The notes for the chapter of ``turn``: everything standing, the ones to tell marked.
 
@@ -86,7 +103,10 @@ def choose(kept: Mapping[str, Kept], turn: int, events: Sequence[Event]) -> tupl
         turn: the chapter's turn.
         events: the events the chapter tells.
     """
-    standing = [k for k in kept.values() if not k.until or k.until >= turn]
+    ended = _ended(events)
+    standing = [
+        k for k in kept.values() if (not k.until or k.until >= turn) and (k.kind, k.subject or k.place) not in ended
+    ]
     named, here = _people(events), _places(events)
     remote: list[tuple[int, str, Kept]] = []
     tell: set[Kept] = set()

@@ -67,6 +67,7 @@ CONTRADICTIONS = (
     "news_as_danger",
     "captive_acting",
     "phantom_fire",
+    "held_after_release",
 )
 LONG_FIGHT = 3  # turns running of blows by one persona that make a long fight
 _PERSONA_ACTS = frozenset({"attack", "help", "persuade", "speak", "capture"})

@@ -112,6 +112,18 @@ def test_no_standing_line_for_someone_the_chapter_shows():
     assert [n.tell for n in choose({"fallen:brom": replace(kept["fallen:brom"], told=2)}, 3, [])] == [False]
 
 
+def test_no_standing_note_for_a_condition_the_chapter_ends():
+    # noir_city seed 7, turn 12: an escape, then "Nico is still a guest who can't leave" in the same chapter
+    kept = {
+        "captive:brom": Kept("captive", "tavern", "The Crimson Tavern", "brom", "Brom", since=1, until=8, told=1),
+        "danger:square": Kept("danger", "square", "Market Square", since=1, until=6, told=1),
+    }
+    away = act(3, 1, "brom", "flee", "gate", "gate", escaped=["brom"])
+    out = act(3, 2, "sera", "fight_fire", "square", fire_out="square")
+    assert {n.kind for n in choose(kept, 3, [act(3, 1, "brom", "rest", "tavern")])} == {"captive", "danger"}
+    assert choose(kept, 3, [away, out]) == ()
+
+
 def test_a_standing_danger_turns_the_weather_and_the_calm_and_dies_down():
     agent = ChroniclerAgent(Offline(), seed=5, verbosity=0.9, focus_areas=("atmosphere", "action"))
     chapter(agent, 1, [fire(1), act(1, 1, "aldric", "observe", "gate")], brom=1.0, tension=0.1)
