@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from novel_engine.agents.highlights import THREADS_CLOSED
-from novel_engine.agents.perils import FIRE_TURNS, expire_perils, is_fire, start_fire
+from novel_engine.agents.perils import FIRE_TURNS, captor_kind, expire_perils, is_fire, start_fire
 from novel_engine.core.events import (
     Event,
     InformationFragment,
@@ -51,14 +51,16 @@ class Happenings:
     """World events, pacing and tension. A mixin of ``DirectorAgent``: it reads and writes the
     director's ``world``, ``scenario``, ``streams``, tension history, complications and dangers."""
 
-    def _expire_dangers(self, turn: int) -> None:
+    def _expire_dangers(self, turn: int, prefix: str, events: list[Event]) -> None:
         """Dangers (fires, raids) burn for ``DANGER_TURNS`` turns, then die down; a place sealed
         (``closed:<place>``) opens again as long after; a fire burns until it is put out or burns out,
-        a captive is held until freed or they slip free (see :mod:`novel_engine.agents.perils`)."""
+        a captive is held until freed or they slip free (see :mod:`novel_engine.agents.perils`). A fire
+        that burns out and a captive let go when the bonds give are events (``expired``), so they are told."""
         facts = self.world.facts
         if not self._dangers_possible():
             return
-        expire_perils(facts, turn)
+        for what, who, captor in expire_perils(facts, turn):
+            self._expired(what, who, captor, turn, f"{prefix}{len(events) + 1:06d}", events)
         for key in [
             k
             for k, v in facts.items()
@@ -68,6 +70,35 @@ class Happenings:
             and FIRE_AT + k[len(DANGER_AT) :] not in facts
         ]:
             del facts[key]
+
+    def _expired(self, what: str, who: str, captor: str | None, turn: int, event_id: str, events: list) -> None:
+        """The event of a fire that burnt out (``who``: its place) or a captive the bonds let go."""
+        world = self.world
+        if what == "fire":
+            if who not in world.locations:
+                return
+            summary = f"The fire in {world.locations[who].name} burns itself out"
+            data: dict[str, Any] = {"expired": "fire", "fire_out": who}
+            where, people = who, ()
+        else:
+            p = world.personas.get(who)
+            if p is None:
+                return
+            summary = f"The bonds holding {p.name} give at last"
+            data = {"expired": "captive", "freed": [who], "captor_kind": captor_kind(world, captor)}
+            where, people = p.location, (who,)
+        events.append(
+            Event(
+                id=event_id,
+                turn=turn,
+                kind="world",
+                summary=summary,
+                location=where,
+                participants=people,
+                intensity=0.3,
+                data=data,
+            )
+        )
 
     def _dangers_possible(self) -> bool:
         # scanning every fact each turn costs in a large world: only when a danger was ever set

@@ -251,6 +251,8 @@ class EventWriter:
         # several things found come joined with "; ": each one that reads as a sentence is told as one
         finding = re.sub(r"[.!?]*; (?=[A-Z])", ". ", strip_end(str(data.get("finding") or "")))
         key = f"dialogue.{action}" if spoken else self.kind_key(e, action, outcome)
+        if not spoken and action == "flee" and data.get("escaped"):
+            key = self.captor_key("escape", data)  # the bonds give, then the flight: cause before effect
         if action == "investigate" and outcome in ("success", "partial") and not spoken:
             # a search is told by what it found: nothing there reads as nothing found, and what the
             # story already told as nothing new (never "uncovers what the lab was hiding", then nothing)
@@ -311,7 +313,7 @@ class EventWriter:
             slots["finding"] = finding
             out.append(self.say("finding", slots))
         out.extend(self.negotiation(e, data, slots, outcome, spoken))
-        out.extend(self.harm(data))
+        out.extend(self.harm(data, escape_told=action == "flee"))
         voice = self.inp.characters.get(e.actor)
         # a catchphrase is seasoning: one or two a chapter, never for someone who speaks anyway, and
         # only one that fits whoever hears it (see prose_lines)
@@ -332,8 +334,19 @@ class EventWriter:
                 out.append(self.say("dialogue.voice", slots))
         return out
 
+    def captor_key(self, key: str, data: dict) -> str:
+        """``key`` (``escape``, ``freed``, ``captive_rest``...) in the form that fits what holds the
+        captive (``captor_kind``): a beast pins with claws, it ties no knots."""
+        kind = data.get("captor_kind")
+        if isinstance(kind, str) and kind != "human" and f"kind.{kind}.{key}" in self.g.pools:
+            return f"kind.{kind}.{key}"
+        return key
+
     def kind_key(self, e, action: str, outcome: str) -> str:
-        """The pool for a deed, the kind's own when its actor (rest) or target (help) is not human."""
+        """The pool for a deed, the kind's own when its actor (rest) or target (help) is not human;
+        a captive's rest is told under the hold of the captor (``captor_kind``), not as sound sleep."""
+        if action == "rest" and (e.data or {}).get("captor_kind"):
+            return self.captor_key("captive_rest", e.data)
         who = e.target if action == "help" else e.actor if action in ("rest", "capture") else None
         ch = self.inp.characters.get(who) if who else None
         if ch is not None and ch.kind != "human":
@@ -420,6 +433,12 @@ class EventWriter:
 
     def beat_of_world(self, e, action: str | None) -> list[str]:
         """A world or causal event (or a deed of unknown kind) told from its summary."""
+        data = e.data or {}
+        if data.get("expired") == "fire" and data.get("fire_out"):  # left to itself, it burnt out
+            return [self.say("burnt_out", Slots(self, "fight_fire", place=self.place(str(data["fire_out"]))))]
+        if data.get("expired") == "captive" and data.get("freed"):  # held long enough, the bonds give
+            victim = self.name(as_ids(data["freed"])[0])
+            return [self.say(self.captor_key("let_go", data), Slots(self, "help", victim=victim))]
         summary = strip_end(e.summary or "") or "Something stirs"
         slots = Slots(self, "move", summary=summary)
         lowered = lowered_lead(summary)
@@ -482,9 +501,9 @@ class EventWriter:
             out.append(self.say("negotiation.modified", slots))
         return out
 
-    def harm(self, data: dict) -> list[str]:
+    def harm(self, data: dict, escape_told: bool = False) -> list[str]:
         """Who was wounded and who fell, one sentence each (a fall once a chapter); a fire put out
-        and a captive freed."""
+        and a captive freed (``escape_told``: the flight's own sentence told the escape)."""
         fallen = [f for f in as_ids(data.get("incapacitated")) if f not in self.fell]
         wounded = [w for w in as_ids(data.get("wounded")) if w not in fallen and w not in self.fell]
         self.fell.update(fallen)
@@ -511,9 +530,9 @@ class EventWriter:
         if data.get("fire_out"):
             out.append(self.say("fire_out", Slots(self, "fight_fire", place=self.place(str(data["fire_out"])))))
         for pid in as_ids(data.get("freed")):
-            out.append(self.say("freed", Slots(self, "help", victim=self.name(pid))))
-        for pid in as_ids(data.get("escaped")):
-            out.append(self.say("escaped", Slots(self, "flee", victim=self.name(pid))))
+            out.append(self.say(self.captor_key("freed", data), Slots(self, "help", victim=self.name(pid))))
+        for pid in () if escape_told else as_ids(data.get("escaped")):
+            out.append(self.say(self.captor_key("escaped", data), Slots(self, "flee", victim=self.name(pid))))
         return out
 
     def terse_harm(self, out: list[str], data: dict) -> None:
