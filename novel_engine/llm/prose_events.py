@@ -292,7 +292,7 @@ class EventWriter:
             and (e.intensity >= 0.5 or action == "attack")
             and rng.random() < 0.3 + 0.5 * v
         ):
-            key = f"flourish.{action}"
+            key = self.beastly(f"flourish.{action}", e)
             flourish = self.fresh_word(key if key in self.g.pools else "flourish.default")
             if flourish:
                 out.append(flourish)
@@ -347,6 +347,11 @@ class EventWriter:
         a captive's rest is told under the hold of the captor (``captor_kind``), not as sound sleep."""
         if action == "rest" and (e.data or {}).get("captor_kind"):
             return self.captor_key("captive_rest", e.data)
+        if action == "attack":  # a beast strikes with claws, a blow on a machine dents no flesh
+            for pid, key in ((e.actor, f"attack.{outcome}"), (e.target, f"attacked.{outcome}")):
+                ch = self.inp.characters.get(pid) if pid else None
+                if ch is not None and ch.kind != "human" and f"kind.{ch.kind}.{key}" in self.g.pools:
+                    return f"kind.{ch.kind}.{key}"
         who = e.target if action == "help" else e.actor if action in ("rest", "capture") else None
         ch = self.inp.characters.get(who) if who else None
         if ch is not None and ch.kind != "human":
@@ -363,6 +368,16 @@ class EventWriter:
             if ch is not None and ch.kind != "human" and f"kind.{ch.kind}.{key}" in self.g.pools:
                 return f"kind.{ch.kind}.{key}"
         return key
+
+    def counter_key(self, e) -> str:
+        """The pool for a target striking back: a beast's own blows (``counter.back``), or a blow
+        against a beast or a machine (``counter.back_at``), else the plain forms."""
+        pools = self.g.pools
+        for pid, key in ((e.target, "counter.back"), (e.actor, "counter.back_at")):
+            ch = self.inp.characters.get(pid) if pid else None
+            if ch is not None and ch.kind != "human" and f"kind.{ch.kind}.{key}" in pools:
+                return f"kind.{ch.kind}.{key}"
+        return "counter.back"
 
     def harm_key(self, key: str, pid: str) -> str:
         """``key`` (``wound.light``, ``fall.one``, ``status.wounded``...) for what ``pid`` is: a
@@ -465,7 +480,7 @@ class EventWriter:
         rng, v = self.rng, self.v
         countered = [c for c in as_ids(data.get("counter_by")) if c != e.actor]
         if e.target in countered:
-            out.append(self.say("counter.back", slots))
+            out.append(self.say(self.counter_key(e), slots))
         helpers = [c for c in countered if c != e.target]
         if helpers:
             s = Slots(self, "attack", actor=slots["actor"], target=slots["target"], names=self._names(helpers))

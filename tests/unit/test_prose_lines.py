@@ -254,3 +254,26 @@ def test_a_title_goes_with_the_name_and_a_speakers_own_pronoun_is_hers():
     assert _address("keep her stall quiet", jack, vera) == "keep my stall quiet"
     # with someone else named, "her" may be theirs: left alone
     assert _address("ask how Mirela burned her hands", jack, vera) == "ask how Mirela burned her hands"
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_blows_by_and_on_a_beast_or_a_machine_fit_its_kind(style):
+    # a beast does not turn the blade aside or cross blades; a blow on a machine draws no blood
+    people = {
+        "wyrm": sketch("wyrm", "Vharuth", kind="beast"),
+        "ai": sketch("ai", "VESTA", kind="machine"),
+        "jo": sketch("jo", "Jo Reyes"),
+    }
+    armed = re.compile(r"blade|shield|steel with steel|blood|bleed|forearm|punch|fist|knee|gun|mail", re.IGNORECASE)
+    for seed in range(12):
+        for outcome in (Outcome.SUCCESS, Outcome.PARTIAL, Outcome.FAILURE, Outcome.BLOCKED):
+            for actor, target in (("wyrm", "jo"), ("jo", "wyrm"), ("jo", "ai")):
+                hit = act(1, actor, "attack", target, outcome=outcome, data={"counter_by": [target]})
+                text = tell([hit], people, style=style, focus=("action",), seed=seed)
+                body = text.split("\n\n")[1:-1]
+                blows = [s for p in body for s in re.split(r"(?<=[.!?])\s+", p) if "Jo Reyes" in s]
+                bad = [s for s in blows if armed.search(s) and not (actor == "wyrm" and "blood" in s)]
+                bad += [
+                    s for s in blows if s.startswith("Jo Reyes") and re.search(r"claw and fang|all claws", s)
+                ]  # Jo has none
+                assert not bad, (style, actor, target, outcome, bad)
