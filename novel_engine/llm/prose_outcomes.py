@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["OutcomeWriter", "Slots", "TERSE"]
 
+_OWN_KIND = frozenset({"rest", "capture", "move", "flee"})  # deeds told in the actor's kind's own forms
 TERSE = 0.15  # below this verbosity: no opening, closing or extra sentences
 
 
@@ -84,7 +85,7 @@ class OutcomeWriter:
                 ch = self.inp.characters.get(pid) if pid else None
                 if ch is not None and ch.kind != "human" and f"kind.{ch.kind}.{key}" in self.g.pools:
                     return f"kind.{ch.kind}.{key}"
-        who = e.target if action == "help" else e.actor if action in ("rest", "capture") else None
+        who = e.target if action == "help" else e.actor if action in _OWN_KIND else None
         ch = self.inp.characters.get(who) if who else None
         if ch is not None and ch.kind != "human":
             key = f"kind.{ch.kind}.{action}.{outcome}"

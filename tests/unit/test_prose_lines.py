@@ -277,3 +277,18 @@ def test_blows_by_and_on_a_beast_or_a_machine_fit_its_kind(style):
                     s for s in blows if s.startswith("Jo Reyes") and re.search(r"claw and fang|all claws", s)
                 ]  # Jo has none
                 assert not bad, (style, actor, target, outcome, bad)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_machine_or_a_beast_moves_in_its_own_way(style):
+    # space_station seed 1: "VESTA arrives in Command Deck, badge flashing green at the checkpoint"
+    people = {"ai": sketch("ai", "VESTA", kind="machine"), "wyrm": sketch("wyrm", "Vharuth", kind="beast")}
+    g = load_grammar(style)
+    for pid, name in (("ai", "VESTA"), ("wyrm", "Vharuth")):
+        kind = people[pid].kind
+        own = [re.escape(t.text).replace(re.escape("{actor}"), name) for t in g.pools[f"kind.{kind}.move.success"]]
+        for seed in range(8):
+            walk = act(1, pid, "move", "hall", data={"from": "yard", "to": "hall"})
+            text = tell([walk], people, style=style, focus=("action",), seed=seed)
+            body = " ".join(text.split("\n\n")[1:-1])
+            assert any(re.search(o.replace(re.escape("{place}"), ".+?"), body) for o in own), body
