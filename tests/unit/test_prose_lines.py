@@ -292,3 +292,17 @@ def test_a_machine_or_a_beast_moves_in_its_own_way(style):
             text = tell([walk], people, style=style, focus=("action",), seed=seed)
             body = " ".join(text.split("\n\n")[1:-1])
             assert any(re.search(o.replace(re.escape("{place}"), ".+?"), body) for o in own), body
+
+
+def test_a_scheme_against_the_listener_is_not_said_to_them():
+    # space_station seed 1, turn 15: Pell asks the engineer to help him "keep you from finding the
+    # bypass chip in the coolant valve", and the engineer agrees
+    scheme = "Keep the engineer from finding the bypass chip in the coolant valve"
+    people = {
+        "pell": sketch("pell", "Jonah Pell", goal=scheme, aims={"engineer": scheme}),
+        "engineer": sketch("engineer", "Tomas Reyes", description="the station's chief engineer"),
+    }
+    for seed in range(20):
+        for kind in ("persuade", "speak"):
+            text = tell([act(1, "pell", kind, "engineer")], people, style="sci_fi", seed=seed)
+            assert "bypass chip" not in text, text
