@@ -38,6 +38,8 @@ __all__ = ["EventWriter", "Slots", "PERSONA_TARGETED", "LOCATION_TARGETED", "TER
 
 PERSONA_TARGETED = frozenset({"speak", "persuade", "help", "attack", "capture"})
 LOCATION_TARGETED = frozenset({"move", "flee"})
+# a captive's bid for freedom (held or away) and a capture are news every time: never summed up
+_CAPTIVITY = frozenset({"held", "escaped", "freed", "captured"})
 _REPEAT_GROUP = {
     "attack": "attack",
     "help": "help",
@@ -193,7 +195,7 @@ class EventWriter(OutcomeWriter):
         outcome = "success" if outcome not in ("partial", "failure", "blocked") else outcome
         slots, absent = self.event_slots(e, action)
         again = self.inp.repeats.get(e.id, 0)
-        if again >= 2 and not data.get("missing"):
+        if again >= 2 and not data.get("missing") and not _CAPTIVITY.intersection(data):
             # a beat told in the chapters before is summed up, not told again (see untold)
             harm = self.harm(data)
             pair = frozenset((e.actor, e.target or e.location or ""))
@@ -305,6 +307,7 @@ class EventWriter(OutcomeWriter):
             and not data.get("missing")
             and not data.get("wounded")
             and not data.get("incapacitated")
+            and not _CAPTIVITY.intersection(data)
         )
 
     def event_slots(self, e, action: str) -> tuple[Slots, set[str]]:

@@ -85,6 +85,10 @@ class OutcomeWriter:
                 ch = self.inp.characters.get(pid) if pid else None
                 if ch is not None and ch.kind != "human" and f"kind.{ch.kind}.{key}" in self.g.pools:
                     return f"kind.{ch.kind}.{key}"
+        if action == "capture":  # a beast or a machine taken is chained or shut down, not tied hand and foot
+            ch = self.inp.characters.get(e.target) if e.target else None
+            if ch is not None and ch.kind != "human" and f"kind.{ch.kind}.captured.{outcome}" in self.g.pools:
+                return f"kind.{ch.kind}.captured.{outcome}"
         who = e.target if action == "help" else e.actor if action in _OWN_KIND else None
         ch = self.inp.characters.get(who) if who else None
         if ch is not None and ch.kind != "human":

@@ -306,3 +306,25 @@ def test_a_scheme_against_the_listener_is_not_said_to_them():
         for kind in ("persuade", "speak"):
             text = tell([act(1, "pell", kind, "engineer")], people, style="sci_fi", seed=seed)
             assert "bypass chip" not in text, text
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_beast_taken_captive_is_chained_and_a_captives_flight_is_never_summed_up(style):
+    # fantasy_world seed 1: the knight "binds Vharuth hand and foot"; two turns later the captive
+    # dragon's flight was summed up as "Once more Vharuth takes to the road", then "still a prisoner
+    # ... nobody has cut the ropes"
+    people = {"wyrm": sketch("wyrm", "Vharuth", kind="beast"), "jo": sketch("jo", "Jo Reyes")}
+    ropes = re.compile(r"hand and foot|rope|knot|cord|bound|binds", re.I)
+    for seed in range(10):
+        take = act(1, "jo", "capture", "wyrm", data={"captured": ["wyrm"]})
+        assert not ropes.search(tell([take], people, style=style, focus=("action",), seed=seed))
+        for data, outcome in (({"held": True}, Outcome.FAILURE), ({"escaped": ["wyrm"]}, Outcome.SUCCESS)):
+            run = act(1, "wyrm", "flee", "bar", outcome=outcome, data={"from": "lane", "to": "bar", **data})
+            inp = NarrationInput(
+                turn=3, title="T", style=style, verbosity=0.8, focus=("action",), events=(run,),
+                characters=people, locations={k: (v.name, v.description) for k, v in PLACES.items()},
+                tension=0.5, repeats={run.id: 3},
+            )  # fmt: skip
+            text = narrate(inp, random.Random(seed))
+            assert "Vharuth" in text.split("\n\n", 1)[1], text  # told, and not as one more day on the road
+            assert not re.search(r"on the road again|takes to the road|is on the move", text), text
