@@ -200,3 +200,25 @@ def test_a_world_event_says_what_it_leaves_standing():
     assert [e.data.get("danger_turns") for e in events] == [3, None, None]
     assert [e.data.get("muster_at") for e in events] == [None, "hall", None]
     assert DANGER_AT + "yard" in d.world.facts and DANGER_AT + "hall" not in d.world.facts
+
+
+def test_a_captive_under_a_beast_is_told_under_its_claw_not_in_ropes():
+    # fantasy_world seed 7: the dragon pins the knight; the chapters after told "the knots that hold
+    # Ser Aldric ... have not loosened"
+    from novel_engine.agents.standing_notes import kept_from_dict, kept_to_dict
+
+    agent = ChroniclerAgent(Offline(), seed=5, verbosity=0.6)
+    cast = {**people(1.0), "wyrm": PersonaState("wyrm", "Vharuth", "tavern", {"courage": 1.0}, kind="beast")}
+
+    def tell(turn, events):
+        ctx = WorldContext(title="T", turn=turn, locations=LOCATIONS, tension=0.5)
+        return asyncio.run(agent.create_narrative(events, cast, ctx))
+
+    tell(1, [act(1, 1, "wyrm", "capture", "tavern", "brom", captured=["brom"])])
+    kept = agent._standing[1]["captive:brom"]
+    assert kept.holder_kind == "beast"
+    assert kept_from_dict(kept_to_dict({"k": kept}))["k"] == kept
+    old = kept_to_dict({"k": kept})["k"][:9]  # a checkpoint from before captors had kinds
+    assert kept_from_dict({"k": old})["k"].holder_kind == "human"
+    later = " ".join(tell(t, [act(t, 1, "sera", "observe", "square")]) for t in (2, 3, 4, 5))
+    assert "Brom" in later and "claw" in later and not re.search(r"knot|rope|bound", later), later
