@@ -14,10 +14,10 @@ from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext
 from novel_engine.agents.director import DirectorAgent
 from novel_engine.agents.perils import FIRE_EFFORT, FIRE_TURNS
 from novel_engine.core.briefs import TurnBriefFactory
-from novel_engine.core.coherence import _against_world
 from novel_engine.core.events import Action, ActionType, Decision, Event, Outcome, WorldEventSpec
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.setup import build_world
+from novel_engine.core.turn_check import _against_world
 from novel_engine.core.world import CAPTIVE, DANGER_AT, FIRE_AT
 from novel_engine.errors import InvalidActionError
 from novel_engine.llm.offline_policy import decide
