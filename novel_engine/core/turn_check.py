@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Container, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from novel_engine.core.coherence import (
+from novel_engine.core.coherence_rules import (
     _HARD,
     _MOVES,
     CharacterArc,
