@@ -85,6 +85,9 @@ class OutcomeWriter:
                 ch = self.inp.characters.get(pid) if pid else None
                 if ch is not None and ch.kind != "human" and f"kind.{ch.kind}.{key}" in self.g.pools:
                     return f"kind.{ch.kind}.{key}"
+        data = e.data or {}
+        if action == "capture" and outcome in ("success", "partial") and not data.get("captured"):
+            return "capture_held"  # already held (taken earlier this turn): the capture is a hand lent
         if action == "capture":  # a beast or a machine taken is chained or shut down, not tied hand and foot
             ch = self.inp.characters.get(e.target) if e.target else None
             if ch is not None and ch.kind != "human" and f"kind.{ch.kind}.captured.{outcome}" in self.g.pools:

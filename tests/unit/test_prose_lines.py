@@ -328,3 +328,19 @@ def test_a_beast_taken_captive_is_chained_and_a_captives_flight_is_never_summed_
             text = narrate(inp, random.Random(seed))
             assert "Vharuth" in text.split("\n\n", 1)[1], text  # told, and not as one more day on the road
             assert not re.search(r"on the road again|takes to the road|is on the move", text), text
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_second_capture_of_someone_already_held_is_a_hand_lent(style):
+    # noir_city seed 7, turn 10: Sam Pike cuffs Nico Brandt to a radiator, then Vera Lane "gets Nico
+    # Brandt pinned and tied" (her capture took nobody: he was held already)
+    people = {"sam": sketch("sam", "Sam Pike"), "vera": sketch("vera", "Vera Lane"), "nico": sketch("nico", "Nico")}
+    held = {
+        t.text.replace("{actor}", "Vera Lane").replace("{target}", "Nico")
+        for t in load_grammar(style).pools["capture_held"]
+    }
+    for seed in range(6):
+        first = act(1, "sam", "capture", "nico", data={"captured": ["nico"]})
+        second = act(2, "vera", "capture", "nico", outcome=Outcome.PARTIAL, data={})
+        text = tell([first, second], people, style=style, focus=("action",), seed=seed)
+        assert any(h in text for h in held), text
