@@ -146,7 +146,7 @@ class DirectorAgent(Regional, Happenings, Repairs):
         prefix = f"e{turn:04d}."  # event ids number the turn's events in creation order
         events: list[Event] = []
         fragments: list[InformationFragment] = []
-        self._expire_dangers(turn)
+        self._expire_dangers(turn, prefix, events)
         for spec in world_events:
             self._happen(
                 spec, "world", f"{prefix}{len(events) + 1:06d}", turn, (), events, fragments, flags=("injected",)

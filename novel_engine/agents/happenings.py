@@ -12,8 +12,8 @@ import heapq
 from collections.abc import Sequence
 from typing import Any
 
-from novel_engine.agents.highlights import THREADS_CLOSED
-from novel_engine.agents.perils import FIRE_TURNS, expire_perils, is_fire, start_fire
+from novel_engine.agents.highlights import THREADS_CLOSED, main_goals
+from novel_engine.agents.perils import FIRE_TURNS, captor_kind, expire_perils, is_fire, start_fire
 from novel_engine.core.events import (
     Event,
     InformationFragment,
@@ -40,6 +40,9 @@ __all__ = ["Happenings"]
 CALM_TENSION = 0.25  # below this for CALM_TURNS turns running, the director injects a complication
 CALM_TURNS = 2
 STALL_TURNS = 2  # turns after the last milestone or complication before the next complication
+# while the premise's threat stands (the wyrm awake) and a main goal is unreached, the side threads
+# closing does not end the story; after this many turns without a milestone it ends all the same
+CENTRAL_PATIENCE = 6
 _STANDING = (DANGER_AT, CLOSED, MUSTER_AT, FALLEN, CAPTIVE, FIRE_AT)  # what keeps a story open while it stands
 _QUIET = frozenset({"move", "observe", "rest", "hide", "flee"})  # acts that move no story on
 _COMPLICATION_TURN = "complication_turn"  # fact: the turn the director last fired a complication
@@ -51,14 +54,16 @@ class Happenings:
     """World events, pacing and tension. A mixin of ``DirectorAgent``: it reads and writes the
     director's ``world``, ``scenario``, ``streams``, tension history, complications and dangers."""
 
-    def _expire_dangers(self, turn: int) -> None:
+    def _expire_dangers(self, turn: int, prefix: str, events: list[Event]) -> None:
         """Dangers (fires, raids) burn for ``DANGER_TURNS`` turns, then die down; a place sealed
         (``closed:<place>``) opens again as long after; a fire burns until it is put out or burns out,
-        a captive is held until freed or they slip free (see :mod:`novel_engine.agents.perils`)."""
+        a captive is held until freed or they slip free (see :mod:`novel_engine.agents.perils`). A fire
+        that burns out and a captive let go when the bonds give are events (``expired``), so they are told."""
         facts = self.world.facts
         if not self._dangers_possible():
             return
-        expire_perils(facts, turn)
+        for what, who, captor in expire_perils(facts, turn):
+            self._expired(what, who, captor, turn, f"{prefix}{len(events) + 1:06d}", events)
         for key in [
             k
             for k, v in facts.items()
@@ -68,6 +73,35 @@ class Happenings:
             and FIRE_AT + k[len(DANGER_AT) :] not in facts
         ]:
             del facts[key]
+
+    def _expired(self, what: str, who: str, captor: str | None, turn: int, event_id: str, events: list) -> None:
+        """The event of a fire that burnt out (``who``: its place) or a captive the bonds let go."""
+        world = self.world
+        if what == "fire":
+            if who not in world.locations:
+                return
+            summary = f"The fire in {world.locations[who].name} burns itself out"
+            data: dict[str, Any] = {"expired": "fire", "fire_out": who}
+            where, people = who, ()
+        else:
+            p = world.personas.get(who)
+            if p is None:
+                return
+            summary = f"The bonds holding {p.name} give at last"
+            data = {"expired": "captive", "freed": [who], "captor_kind": captor_kind(world, captor)}
+            where, people = p.location, (who,)
+        events.append(
+            Event(
+                id=event_id,
+                turn=turn,
+                kind="world",
+                summary=summary,
+                location=where,
+                participants=people,
+                intensity=0.3,
+                data=data,
+            )
+        )
 
     def _dangers_possible(self) -> bool:
         # scanning every fact each turn costs in a large world: only when a danger was ever set
@@ -216,7 +250,8 @@ class Happenings:
         """Add ``THREADS_CLOSED`` to the turn's milestones (once) when the story has nothing left
         open: every planted secret uncovered, every authored complication spent, nothing standing
         (no danger, sealed place, order or fallen persona), no blow struck this turn and no
-        milestone for ``STALL_TURNS`` turns. The main goals still unreached did not happen: the story ends."""
+        milestone for ``STALL_TURNS`` turns, and the central conflict over (see :meth:`_central_open`) or
+        stalled for ``CENTRAL_PATIENCE`` turns. The main goals still unreached did not happen: the story ends."""
         if THREADS_CLOSED in self.reached or milestones or not self.scenario.complications:
             return
         if any(e.action_type == "attack" for e in events):
@@ -233,8 +268,19 @@ class Happenings:
             return
         if any(k.startswith(_STANDING) for k in facts):
             return
+        if self._central_open() and turn - max(self.reached.values(), default=0) <= CENTRAL_PATIENCE:
+            return  # the central conflict is not over: side threads closing do not end the story
         self.reached[THREADS_CLOSED] = turn
         milestones.append(THREADS_CLOSED)
+
+    def _central_open(self) -> bool:
+        """Whether the story's central conflict is still open: a threat of the scenario stands (a
+        strong event's fact still holds, or the premise's ``peril``) and a main goal is unreached."""
+        facts, scenario = self.world.facts, self.scenario
+        threat = any(facts.get(key) == value for key, value, _ in self.threats) or bool(
+            scenario.peril and facts.get(scenario.peril)
+        )
+        return threat and not main_goals(scenario) <= set(self.reached)
 
     def _tension(self, events: Sequence[Event], milestones: Sequence[str]) -> float:
         """Tension from the turn's strongest moments (normalised for the cast), the threats still

@@ -38,7 +38,16 @@ from novel_engine.core.world import (
     WorldState,
 )
 
-__all__ = ["Perils", "FIRE_EFFORT", "FIRE_TURNS", "CAPTIVE_TURNS", "is_fire", "start_fire", "expire_perils"]
+__all__ = [
+    "Perils",
+    "FIRE_EFFORT",
+    "FIRE_TURNS",
+    "CAPTIVE_TURNS",
+    "is_fire",
+    "start_fire",
+    "expire_perils",
+    "captor_kind",
+]
 
 FIRE_EFFORT = 3  # successful efforts x 2 (partial x 1) it takes to put out a fire
 FIRE_TURNS = 6  # a fire nobody fights burns out after this many turns
@@ -70,9 +79,15 @@ def fire_out(facts: dict[str, Any], place: str) -> dict[str, Any]:
     return out
 
 
-def expire_perils(facts: dict[str, Any], turn: int) -> None:
+def expire_perils(facts: dict[str, Any], turn: int) -> list[tuple[str, str, str | None]]:
     """Before a turn: fires burning ``FIRE_TURNS`` turns burn out, captives held ``CAPTIVE_TURNS``
-    turns slip free; a place on fire stays dangerous while it burns."""
+    turns slip free; a place on fire stays dangerous while it burns.
+
+    Returns:
+        what ended, in fact order: ``("fire", place, None)`` and ``("captive", persona, captor)``,
+        so the director can tell it (a fire or a captivity that ends untold reads as forgotten).
+    """
+    ended: list[tuple[str, str, str | None]] = []
     for key in [k for k in facts if k.startswith((FIRE_AT, HELD_SINCE))]:
         if key.startswith(FIRE_AT):
             place = key[len(FIRE_AT) :]
@@ -83,12 +98,22 @@ def expire_perils(facts: dict[str, Any], turn: int) -> None:
                         facts.pop(k, None)
                     else:
                         facts[k] = v
+                ended.append(("fire", place, None))
         else:
             since = facts[key]
             if isinstance(since, int) and turn - since >= CAPTIVE_TURNS:
                 who = key[len(HELD_SINCE) :]
                 del facts[key]
-                facts.pop(CAPTIVE + who, None)
+                captor = facts.pop(CAPTIVE + who, None)
+                ended.append(("captive", who, captor if isinstance(captor, str) else None))
+    return ended
+
+
+def captor_kind(world: WorldState, captor: Any) -> str:
+    """What holds a captive (``human``, ``beast``, ``machine``...): the telling of their bonds, their
+    rest and their escape fits it (claws, not knots)."""
+    p = world.personas.get(captor) if isinstance(captor, str) else None
+    return p.kind if p is not None else "human"
 
 
 def burning(facts: dict[str, Any], place: str) -> bool:
@@ -150,6 +175,7 @@ class Perils:
             res.facts[CAPTIVE + t.id] = None
             res.facts[HELD_SINCE + t.id] = None
             data["freed"] = [t.id]
+            data["captor_kind"] = captor_kind(self.world, captor)
 
     def _escape_outcome(self, actor: PersonaState, turn: int) -> Outcome:
         since = self.world.facts.get(HELD_SINCE + actor.id)
@@ -161,6 +187,7 @@ class Perils:
         """A captive's flight: away and free, or held where they are. False when not held."""
         if CAPTIVE + actor.id not in self.world.facts:
             return False
+        data["captor_kind"] = captor_kind(self.world, self.world.facts[CAPTIVE + actor.id])
         if outcome is _SUCCESS:
             res.facts = res.facts or {}
             res.facts[CAPTIVE + actor.id] = None

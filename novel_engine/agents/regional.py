@@ -35,10 +35,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from novel_engine.agents.turn_inputs import _Grudges
-from novel_engine.core.coherence import CharacterArc, CoherenceReport, TurnCheck, Violation
+from novel_engine.core.coherence import CharacterArc, CoherenceReport, Violation
 from novel_engine.core.events import Action, ActionType, Event, InformationFragment
 from novel_engine.core.records import fast_constructor
 from novel_engine.core.regions import Partition, assign_regions, partition_places
+from novel_engine.core.turn_check import TurnCheck
 
 __all__ = ["RegionWork", "RegionOutcome", "TurnPlan", "LoggedFacts", "Regional", "plan_turn", "MOVES"]
 

@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import Any
 
 from novel_engine.agents.discoveries import SUSPECTS, Discoveries
-from novel_engine.agents.perils import Perils
+from novel_engine.agents.perils import Perils, captor_kind
 from novel_engine.agents.revelations import _BLOCKED, _PARTIAL, _SUCCESS, Resolution, Revelations
 from novel_engine.core.events import (
     Action,
@@ -342,6 +342,9 @@ class ActionResolver(Revelations, Perils):
             res.health[actor.id] = 0.15
             if actor.health < 1.0:
                 data["healed"] = True
+            held_by = self.world.facts.get(CAPTIVE + actor.id)
+            if held_by is not None:  # a captive's rest is no restful sleep: told under the captor's hold
+                data["captor_kind"] = captor_kind(self.world, held_by)
         elif kind == "flee" and not data.get("sealed") and self._escape(actor, outcome, res, data):
             pass  # a captive's flight: an escape, or not
         elif (kind == "move" or kind == "flee") and not data.get("sealed"):

@@ -54,11 +54,20 @@ class Kept:
     since: int = 0
     until: int = 0
     told: int = 0
+    holder_kind: str = "human"  # a captive's captor's kind
 
     def note(self, tell: bool) -> StandingNote:
         """The note a chapter gets."""
         return StandingNote(
-            self.kind, self.place, self.place_name, self.subject, self.subject_name, self.since, tell, self.subject_kind
+            self.kind,
+            self.place,
+            self.place_name,
+            self.subject,
+            self.subject_name,
+            self.since,
+            tell,
+            self.subject_kind,
+            self.holder_kind,
         )
 
 
@@ -78,6 +87,23 @@ def _places(events: Sequence[Event]) -> set[str]:
     return {e.location for e in events if e.location}
 
 
+def _ended(events: Sequence[Event]) -> set[tuple[str, str]]:
+    """The conditions the chapter's own events end ((kind, subject or place)): a captive freed or
+    slipped free, a fire out, someone raised. A note told after them would contradict the chapter."""
+    out: set[tuple[str, str]] = set()
+    for e in events:
+        data = e.data
+        if not data:
+            continue
+        for pid in (*(data.get("freed") or ()), *(data.get("escaped") or ())):
+            out.add(("captive", pid))
+        for pid in data.get("raised") or ():
+            out.add(("fallen", pid))
+        if data.get("fire_out"):
+            out.add(("danger", str(data["fire_out"])))
+    return out
+
+
 def choose(kept: Mapping[str, Kept], turn: int, events: Sequence[Event]) -> tuple[StandingNote, ...]:
     """The notes for the chapter of ``turn``: everything standing, the ones to tell marked.
 
@@ -86,7 +112,10 @@ def choose(kept: Mapping[str, Kept], turn: int, events: Sequence[Event]) -> tupl
         turn: the chapter's turn.
         events: the events the chapter tells.
     """
-    standing = [k for k in kept.values() if not k.until or k.until >= turn]
+    ended = _ended(events)
+    standing = [
+        k for k in kept.values() if (not k.until or k.until >= turn) and (k.kind, k.subject or k.place) not in ended
+    ]
     named, here = _people(events), _places(events)
     remote: list[tuple[int, str, Kept]] = []
     tell: set[Kept] = set()
@@ -181,8 +210,18 @@ def advance(
             sketch = inp.characters.get(pid)
             if sketch is not None and e.location in inp.locations:
                 name = inp.locations[e.location][0]
+                captor = inp.characters.get(e.actor) if e.actor else None
                 out["captive:" + pid] = Kept(
-                    "captive", e.location, name, pid, sketch.name, sketch.kind, turn, turn + CAPTIVE_TURNS - 1, turn
+                    "captive",
+                    e.location,
+                    name,
+                    pid,
+                    sketch.name,
+                    sketch.kind,
+                    turn,
+                    turn + CAPTIVE_TURNS - 1,
+                    turn,
+                    captor.kind if captor is not None else "human",
                 )
         n = data.get("danger_turns")
         if isinstance(n, int) and e.location in inp.locations:
@@ -211,7 +250,18 @@ def condition_text(n: StandingNote) -> str:
 def kept_to_dict(kept: Mapping[str, Kept]) -> dict[str, list]:
     """JSON-friendly form of :func:`advance`'s result."""
     return {
-        key: [k.kind, k.place, k.place_name, k.subject, k.subject_name, k.subject_kind, k.since, k.until, k.told]
+        key: [
+            k.kind,
+            k.place,
+            k.place_name,
+            k.subject,
+            k.subject_name,
+            k.subject_kind,
+            k.since,
+            k.until,
+            k.told,
+            k.holder_kind,
+        ]
         for key, k in kept.items()
     }
 
@@ -220,7 +270,16 @@ def kept_from_dict(d: Mapping[str, Sequence]) -> dict[str, Kept]:
     """Inverse of :func:`kept_to_dict`."""
     return {
         str(key): Kept(
-            str(v[0]), str(v[1]), str(v[2]), str(v[3]), str(v[4]), str(v[5]), int(v[6]), int(v[7]), int(v[8])
+            str(v[0]),
+            str(v[1]),
+            str(v[2]),
+            str(v[3]),
+            str(v[4]),
+            str(v[5]),
+            int(v[6]),
+            int(v[7]),
+            int(v[8]),
+            str(v[9]) if len(v) > 9 else "human",  # checkpoints before captors had kinds
         )
         for key, v in d.items()
     }

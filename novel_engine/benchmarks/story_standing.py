@@ -42,6 +42,15 @@ _WOUND = re.compile(
     r"went down|goes down|fell|taken out|unconscious|out cold)\b",
     re.I,
 )
+# a sentence that says someone is still held, and one that tells them getting loose
+_STILL_HELD = re.compile(
+    r"\bstill\b.*\b(captive|prisoner|held|bound|cuffed|tied|restrained|detained|under guard|can't leave)\b|"
+    r"\b(sits bound|not loosened|nobody has cut|waiting on somebody's mercy|hangs? locked)\b",
+    re.I,
+)
+_LOOSE = re.compile(
+    r"\b(free\w*|loose|gone|slip\w*|escap\w*|flee\w*|fled|runs?|ran|bolts?|gives?|released?|no more|no longer)\b", re.I
+)
 _UNEASE = re.compile(r"\b(not|no longer|never|beneath|illusion|before the storm|worries|suspicious)\b", re.I)
 
 
@@ -106,6 +115,7 @@ class StandingReader:
                     f.calm_under_threat += 1
                     if len(f.examples) < 12:
                         f.examples.append(f"turn {turn} calm_under_threat: {s.strip()}")
+        self._held_after_release(events, sentences)
         # what ends: the fallen who are up again, the dangers that die down
         keep = []
         for c in self.open:
@@ -143,6 +153,28 @@ class StandingReader:
                 else:
                     place = self.places[ev.location]
                     self.open.append(self._new("danger", ev.location, place, turn, turn + DANGER_TURNS - 1))
+
+    def _held_after_release(self, events: Sequence[Event], sentences: list[str]) -> None:
+        """Flag a sentence that says someone is still held after the chapter told them getting
+        loose (freed, or slipped free) (``held_after_release``)."""
+        for ev in events:
+            data = ev.data or {}
+            for pid in (*(data.get("freed") or ()), *(data.get("escaped") or ())):
+                name = self.names.get(pid, pid)
+                loose = next(
+                    (
+                        i
+                        for i, s in enumerate(sentences)
+                        if name in s and _LOOSE.search(s) and not _STILL_HELD.search(s)
+                    ),
+                    None,
+                )
+                if loose is None:
+                    continue
+                for s in sentences[loose + 1 :]:
+                    if name in s and _STILL_HELD.search(s):
+                        self.r.flag("held_after_release", ev, f"{name} told still held: {s.strip()}")
+                        break
 
     @staticmethod
     def _new(kind: str, key: str, text: str, turn: int, until: int) -> dict[str, Any]:

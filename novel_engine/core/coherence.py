@@ -41,12 +41,22 @@ a coherent action allocates nothing but its place record.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Container, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Container, Mapping, Sequence
 
+from novel_engine.core.coherence_rules import (
+    _HARD,
+    _MOVES,
+    SEVERITY,
+    CharacterArc,
+    CoherenceReport,
+    Violation,
+    ViolationKind,
+    _out_of_character,
+    character_arcs,
+)
 from novel_engine.core.events import Event
-from novel_engine.core.world import CAPTIVE, FIRE_AT, INCAPACITATED, PersonaState, WorldState
+from novel_engine.core.turn_check import TurnCheck
+from novel_engine.core.world import INCAPACITATED, WorldState
 from novel_engine.errors import NovelEngineError
 
 __all__ = [
@@ -55,116 +65,9 @@ __all__ = [
     "ViolationKind",
     "CoherenceReport",
     "NarrativeCoherenceEngine",
-    "TurnCheck",
     "character_arcs",
     "SEVERITY",
 ]
-
-ViolationKind = Literal[
-    "absent_actor",
-    "incapacitated_actor",
-    "location_contradiction",
-    "out_of_character",
-    "uncaused_effect",
-    "repetition",
-    "absent_target",
-    "impossible_move",
-    "unperceived_knowledge",
-    "captive_acting",
-    "no_fire",
-]
-SEVERITY: Mapping[str, float] = {
-    "absent_actor": 1.0,
-    "incapacitated_actor": 1.0,
-    "location_contradiction": 1.0,
-    "uncaused_effect": 1.0,
-    "absent_target": 1.0,
-    "impossible_move": 1.0,
-    "unperceived_knowledge": 1.0,
-    "captive_acting": 1.0,
-    "no_fire": 1.0,
-    "out_of_character": 0.6,
-    "repetition": 0.3,
-}
-_MOVES = frozenset({"move", "flee"})
-_HARD = 1.0  # the severity of every hard violation (see SEVERITY)
-_HOSTILE_TRUST = -0.3  # at or below this trust, a persona has cause to act against someone
-
-
-@dataclass(frozen=True, slots=True)
-class CharacterArc:
-    """Where a character stands this turn, as coherence sees it.
-
-    Args:
-        persona_id: the persona.
-        location: where the persona is at the start of the turn.
-        status: ``active``, ``wounded`` or ``incapacitated``.
-        traits: the persona's traits.
-        hostile_toward: persona ids it has cause to act against (it was provoked, or distrusts them):
-            a frozenset, or any container that answers ``in`` (e.g. a view of the relationships).
-    """
-
-    persona_id: str
-    location: str
-    status: str
-    traits: Mapping[str, float]
-    hostile_toward: Container[str] = frozenset()
-
-    @classmethod
-    def from_persona(cls, persona: PersonaState, provoked_by: Collection[str] = ()) -> CharacterArc:
-        """Build an arc from a persona: hostile toward whoever provoked it and whoever it trusts <= -0.3."""
-        distrusted = {k for k, r in persona.relationships.items() if r.trust <= _HOSTILE_TRUST}
-        return cls(
-            persona.id, persona.location, persona.status, persona.traits, frozenset(distrusted.union(provoked_by))
-        )
-
-
-def character_arcs(
-    world: WorldState, provocations: Mapping[str, Collection[str]] | None = None
-) -> dict[str, CharacterArc]:
-    """Arcs for every persona of ``world``; ``provocations[persona]`` lists who provoked it (e.g. attacked it lately)."""
-    provocations = provocations or {}
-    return {pid: CharacterArc.from_persona(p, provocations.get(pid, ())) for pid, p in world.personas.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """One coherence problem with one proposed event.
-
-    Args:
-        kind: what is wrong (see the module table).
-        event_id: the proposed event.
-        detail: the problem in words.
-        severity: 1.0 for hard violations, 0.6 out of character, 0.3 repetition.
-    """
-
-    kind: ViolationKind
-    event_id: str
-    detail: str
-    severity: float
-
-
-@dataclass(frozen=True, slots=True)
-class CoherenceReport:
-    """The verdict on a turn's proposal: a score in [0, 1] and every violation found, in proposal order."""
-
-    score: float
-    violations: tuple[Violation, ...] = field(default=())
-
-    def rejected_ids(self, threshold: float = 1.0) -> set[str]:
-        """Ids of the events with a violation at least ``threshold`` severe (by default: a hard violation)."""
-        return {v.event_id for v in self.violations if v.severity >= threshold}
-
-    def by_event(self) -> dict[str, list[Violation]]:
-        """The violations grouped by event id (events in the order first seen)."""
-        out: dict[str, list[Violation]] = {}
-        for v in self.violations:
-            out.setdefault(v.event_id, []).append(v)
-        return out
-
-
-def _trait(arc: CharacterArc, name: str) -> float:
-    return arc.traits.get(name, 0.5)
 
 
 class NarrativeCoherenceEngine:
@@ -290,179 +193,3 @@ class NarrativeCoherenceEngine:
                 )
             )
         return found
-
-
-class TurnCheck:
-    """The coherence check of one turn, event by event (see :meth:`NarrativeCoherenceEngine.begin_turn`).
-
-    ``check`` returns the violations of one event (None when it has none) and remembers them for
-    :meth:`report`. With a world, it checks the event against the world as it stands at that
-    moment of the turn: an absent or incapacitated target of an interaction (``absent_target``), a
-    move to a place that is not next door (``impossible_move``), something found that is not kept
-    where it was found (``unperceived_knowledge``).
-    """
-
-    __slots__ = (
-        "engine",
-        "previous",
-        "known",
-        "world",
-        "kept",
-        "done",
-        "seen_ids",
-        "violations",
-        "total",
-        "count",
-        "first_place",
-    )
-
-    def __init__(
-        self,
-        engine: NarrativeCoherenceEngine,
-        previous: Sequence[Event],
-        known: Container[str],
-        world: WorldState | None,
-        kept: Mapping[str, str | None],
-    ) -> None:
-        self.engine, self.previous, self.known, self.world, self.kept = engine, previous, known, world, kept
-        window = engine.repetition_window
-        # what each actor did, as (actor, turn, action type, target): repetition looks rows up here
-        # (an ActionType member is a str that hashes and compares as its value: no need to convert)
-        self.done: set[tuple[str, int, str | None, str | None]] = set()
-        if window:
-            self.done = {
-                (e.actor, e.turn, e.action_type, e.target)
-                for e in previous
-                if e.kind == "action" and e.actor is not None
-            }
-        self.seen_ids: set[str] | None = None  # built on first need: few turns propose causal events
-        self.violations: list[Violation] = []
-        self.total = 0.0
-        self.count = 0
-        self.first_place: dict[tuple[str, int], str | None] = {}
-
-    def check(self, event: Event, arc: CharacterArc | None, proposed: Sequence[Event] = ()) -> list[Violation] | None:
-        """The violations of one proposed event (None when it is coherent)."""
-        self.count += 1
-        kind = event.kind
-        found: list[Violation] | None = None
-        if kind == "action":
-            actor = event.actor
-            if actor is None:
-                return None
-            if arc is None:
-                found = [Violation("absent_actor", event.id, f"{actor} is not in the story", _HARD)]
-            else:
-                # the common case, a plain coherent action, costs a handful of comparisons and no allocation
-                found = self.engine._check_action(
-                    event, actor, arc, self.done, self.engine.repetition_window, self.first_place
-                )
-                if self.world is not None:
-                    more = _against_world(event, actor, self.world, self.kept)
-                    if more:
-                        found = (found or []) + more
-        elif kind == "causal" or kind == "reaction":
-            if self.seen_ids is None:
-                self.seen_ids = {e.id for e in self.previous}
-                self.seen_ids.update(e.id for e in proposed)
-            found = _uncaused(event, self.seen_ids, self.known) or None
-        if found:
-            self.violations.extend(found)
-            self.total += min(1.0, sum(v.severity for v in found))
-        return found
-
-    def note(self, event_id: str) -> None:
-        """Count an event told this turn that needed no check (a world event): causes may name it."""
-        if self.seen_ids is not None:
-            self.seen_ids.add(event_id)
-
-    def report(self) -> CoherenceReport:
-        """The turn's score and every violation found so far."""
-        score = 1.0 - self.total / self.count if self.count else 1.0
-        return CoherenceReport(score=max(0.0, score), violations=tuple(self.violations))
-
-
-_INTERACTIONS = frozenset({"attack", "help", "persuade", "speak", "capture"})
-_CAPTIVE_ACTS = frozenset({"speak", "persuade", "observe", "rest", "flee"})  # all a captive may do
-
-
-def _against_world(
-    event: Event, actor: str, world: WorldState, kept: Mapping[str, str | None]
-) -> list[Violation] | None:
-    """An action's problems with the world as it stands when it takes effect."""
-    kind = event.action_type
-    found: list[Violation] | None = None
-    data = event.data
-    me = world.personas.get(actor)
-    if kind in _INTERACTIONS and event.target is not None and not data.get("missing"):
-        t = world.personas.get(event.target)
-        if t is None or me is None or t.location != me.location:
-            found = [Violation("absent_target", event.id, f"{event.target} is not where {actor} is", _HARD)]
-        elif t.health <= 0.0 and kind != "help" and kind != "capture":
-            found = [Violation("absent_target", event.id, f"{event.target} is down: only help reaches them", _HARD)]
-    elif kind in _MOVES and event.target is not None and me is not None:
-        start = data.get("from", me.location)
-        if event.target != start and event.target not in world.neighbours(start):
-            found = [Violation("impossible_move", event.id, f"{event.target} is not next to {start}", _HARD)]
-    if (
-        (kind not in _CAPTIVE_ACTS or (kind == "flee" and not data.get("escaped") and not data.get("held")))
-        and event.outcome.value != "blocked"
-        and CAPTIVE + actor in world.facts
-    ):
-        found = found or []
-        found.append(Violation("captive_acting", event.id, f"{actor} is held captive: words only", _HARD))
-    if kind == "fight_fire" and event.outcome.value != "blocked" and FIRE_AT + str(event.location) not in world.facts:
-        found = found or []
-        found.append(
-            Violation("no_fire", event.id, f"{actor} fights a fire at {event.location}, but none burns", _HARD)
-        )
-    items = data.get("found")
-    if items:
-        for item in items:
-            where = kept.get(item, "") if not item.startswith("clue:") else item.split(":")[1]
-            if where != event.location:
-                found = found or []
-                found.append(
-                    Violation(
-                        "unperceived_knowledge",
-                        event.id,
-                        f"{actor} learns {item} at {event.location}, but it is kept at {where}",
-                        _HARD,
-                    )
-                )
-    return found
-
-
-def _out_of_character(event: Event, actor: str, arc: CharacterArc, kind: str) -> Violation | None:
-    """An unprovoked attack by a gentle soul or unprovoked help from a brute, else None."""
-    if (
-        kind == "attack"
-        and _trait(arc, "compassion") >= 0.75
-        and _trait(arc, "aggressiveness") <= 0.25
-        and event.target not in arc.hostile_toward
-    ):
-        return Violation(
-            "out_of_character",
-            event.id,
-            f"gentle {actor} attacks {event.target} unprovoked",
-            SEVERITY["out_of_character"],
-        )
-    if kind == "help" and _trait(arc, "aggressiveness") >= 0.8 and _trait(arc, "compassion") <= 0.15:
-        return Violation(
-            "out_of_character",
-            event.id,
-            f"callous {actor} helps {event.target} for no reason",
-            SEVERITY["out_of_character"],
-        )
-    return None
-
-
-def _uncaused(event: Event, seen_ids: set[str], known: Container[str]) -> list[Violation]:
-    """A causal or reaction event's missing causes: none at all, or causes nobody knows."""
-    if not event.causes:
-        return [Violation("uncaused_effect", event.id, f"a {event.kind} event with no cause", _HARD)]
-    return [
-        Violation("uncaused_effect", event.id, f"cause {cause!r} is not a known event", _HARD)
-        for cause in event.causes
-        if cause not in seen_ids and cause not in known
-    ]

@@ -68,6 +68,8 @@ class StandingNote:
         tell: whether this chapter is to tell it (the chronicler chooses: where the chapter is,
             or one left untold too long); the others are there so nothing contradicts them.
         subject_kind: the subject's kind (human, beast, machine, spirit).
+        holder_kind: for a captive, the captor's kind (a knight pinned by a beast is under its claw,
+            not tied).
     """
 
     kind: str
@@ -78,6 +80,7 @@ class StandingNote:
     since: int = 0
     tell: bool = False
     subject_kind: str = "human"  # the subject's kind (a machine lies dark, not bleeding)
+    holder_kind: str = "human"  # a captive's captor's kind
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 :class:`EventWriter` holds what one chapter has already said (templates used, characters
 introduced, who has spoken) and turns each event into one or more sentences: the deed by action
 type and outcome, then, as verbosity and focus allow, a flourish, the spoken line and the reply,
-what an investigation found, who fought back, stepped in or refused, and who was hurt.
+what an investigation found; what follows it (who fought back, who was hurt) comes from
+:class:`~.prose_outcomes.OutcomeWriter`, mixed in.
 :mod:`.offline_prose` builds the chapter around these sentences.
 """
 
@@ -24,22 +25,21 @@ from novel_engine.llm.prose_grammar import (
     as_ids,
     cap,
     decap,
-    join_names,
-    lowered_lead,
     number_words,
     ordinal,
-    predicate,
     quote_forms,
     strip_end,
     strongest_trait,
 )
 from novel_engine.llm.prose_lines import CALM_ACTS, LineMaker
+from novel_engine.llm.prose_outcomes import TERSE, OutcomeWriter, Slots
 
 __all__ = ["EventWriter", "Slots", "PERSONA_TARGETED", "LOCATION_TARGETED", "TERSE"]
 
 PERSONA_TARGETED = frozenset({"speak", "persuade", "help", "attack", "capture"})
 LOCATION_TARGETED = frozenset({"move", "flee"})
-TERSE = 0.15  # below this verbosity: no opening, closing or extra sentences
+# a captive's bid for freedom (held or away) and a capture are news every time: never summed up
+_CAPTIVITY = frozenset({"held", "escaped", "freed", "captured"})
 _REPEAT_GROUP = {
     "attack": "attack",
     "help": "help",
@@ -51,47 +51,9 @@ _REPEAT_GROUP = {
     "capture": "attack",
     "fight_fire": "fire",
 }
-_TAG_GROUP = {
-    "attack": "attack",
-    "flee": "flee",
-    "persuade": "persuade",
-    "help": "help",
-    "hide": "quiet",
-    "observe": "quiet",
-    "investigate": "quiet",
-    "rest": "quiet",
-    "capture": "attack",
-    "fight_fire": "help",
-}
 
 
-class Slots(dict):
-    """Template fields for one sentence; adverbs and speech tags are drawn only if a template asks."""
-
-    __slots__ = ("_writer", "_action")
-
-    def __init__(self, writer: EventWriter, action: str, **values: str) -> None:
-        super().__init__(values)
-        self._writer = writer
-        self._action = action
-
-    def __missing__(self, key: str) -> str:
-        w, a = self._writer, self._action
-        if key in ("adverb", "manner"):
-            value = w.word(f"{key}.{a}") or w.word(f"{key}.move")
-        elif key == "tag":
-            value = w.word(f"tag.{_TAG_GROUP.get(a, 'default')}")
-        elif key == "atag":
-            value = w.word("answer")
-        elif key == "target":
-            value = w.word("fallback.target")
-        else:
-            value = ""  # unreachable for grammars that passed load checks
-        self[key] = value
-        return value
-
-
-class EventWriter:
+class EventWriter(OutcomeWriter):
     """Writes the sentences of one chapter's events; remembers what was said so a turn does not
     repeat itself. Subclasses provide :meth:`prefix` (what may open a paragraph)."""
 
@@ -233,7 +195,7 @@ class EventWriter:
         outcome = "success" if outcome not in ("partial", "failure", "blocked") else outcome
         slots, absent = self.event_slots(e, action)
         again = self.inp.repeats.get(e.id, 0)
-        if again >= 2 and not data.get("missing"):
+        if again >= 2 and not data.get("missing") and not _CAPTIVITY.intersection(data):
             # a beat told in the chapters before is summed up, not told again (see untold)
             harm = self.harm(data)
             pair = frozenset((e.actor, e.target or e.location or ""))
@@ -251,6 +213,8 @@ class EventWriter:
         # several things found come joined with "; ": each one that reads as a sentence is told as one
         finding = re.sub(r"[.!?]*; (?=[A-Z])", ". ", strip_end(str(data.get("finding") or "")))
         key = f"dialogue.{action}" if spoken else self.kind_key(e, action, outcome)
+        if not spoken and action == "flee" and data.get("escaped"):
+            key = self.captor_key("escape", data)  # the bonds give, then the flight: cause before effect
         if action == "investigate" and outcome in ("success", "partial") and not spoken:
             # a search is told by what it found: nothing there reads as nothing found, and what the
             # story already told as nothing new (never "uncovers what the lab was hiding", then nothing)
@@ -290,7 +254,7 @@ class EventWriter:
             and (e.intensity >= 0.5 or action == "attack")
             and rng.random() < 0.3 + 0.5 * v
         ):
-            key = f"flourish.{action}"
+            key = self.beastly(f"flourish.{action}", e)
             flourish = self.fresh_word(key if key in self.g.pools else "flourish.default")
             if flourish:
                 out.append(flourish)
@@ -311,7 +275,7 @@ class EventWriter:
             slots["finding"] = finding
             out.append(self.say("finding", slots))
         out.extend(self.negotiation(e, data, slots, outcome, spoken))
-        out.extend(self.harm(data))
+        out.extend(self.harm(data, escape_told=action == "flee"))
         voice = self.inp.characters.get(e.actor)
         # a catchphrase is seasoning: one or two a chapter, never for someone who speaks anyway, and
         # only one that fits whoever hears it (see prose_lines)
@@ -332,33 +296,6 @@ class EventWriter:
                 out.append(self.say("dialogue.voice", slots))
         return out
 
-    def kind_key(self, e, action: str, outcome: str) -> str:
-        """The pool for a deed, the kind's own when its actor (rest) or target (help) is not human."""
-        who = e.target if action == "help" else e.actor if action in ("rest", "capture") else None
-        ch = self.inp.characters.get(who) if who else None
-        if ch is not None and ch.kind != "human":
-            key = f"kind.{ch.kind}.{action}.{outcome}"
-            if key in self.g.pools:
-                return key
-        return f"actions.{action}.{outcome}"
-
-    def beastly(self, key: str, e) -> str:
-        """``key``, or its ``kind.<kind>.`` form when the actor or target of ``e`` is not human and
-        the grammar has one: a beast does not cross blades."""
-        for pid in (e.actor, e.target):
-            ch = self.inp.characters.get(pid) if pid else None
-            if ch is not None and ch.kind != "human" and f"kind.{ch.kind}.{key}" in self.g.pools:
-                return f"kind.{ch.kind}.{key}"
-        return key
-
-    def harm_key(self, key: str, pid: str) -> str:
-        """``key`` (``wound.light``, ``fall.one``, ``status.wounded``...) for what ``pid`` is: a
-        machine is damaged, not bleeding."""
-        ch = self.inp.characters.get(pid)
-        if ch is not None and ch.kind != "human" and f"kind.{ch.kind}.{key}" in self.g.pools:
-            return f"kind.{ch.kind}.{key}"
-        return key
-
     def untold(self, e) -> bool:
         """Whether ``e`` goes untold: a beat told in the chapters before is summed up on its second
         day, its fourth, eighth..., or when it hurts someone; on the other days it is not told."""
@@ -370,6 +307,7 @@ class EventWriter:
             and not data.get("missing")
             and not data.get("wounded")
             and not data.get("incapacitated")
+            and not _CAPTIVITY.intersection(data)
         )
 
     def event_slots(self, e, action: str) -> tuple[Slots, set[str]]:
@@ -417,119 +355,6 @@ class EventWriter:
         if kind == "appositive":
             return f"{name}, {appos},{text[len(name) :]}"
         return f"{self.word(kind)}, {text}"
-
-    def beat_of_world(self, e, action: str | None) -> list[str]:
-        """A world or causal event (or a deed of unknown kind) told from its summary."""
-        summary = strip_end(e.summary or "") or "Something stirs"
-        slots = Slots(self, "move", summary=summary)
-        lowered = lowered_lead(summary)
-        if lowered:
-            slots["summary_lc"] = lowered
-        key = "causal" if e.kind == "causal" else "generic" if e.actor or action else "world"
-        out = [self.say(key, slots, set() if lowered else {"summary_lc"})]
-        v = self.v
-        if v < TERSE:
-            self.terse_harm(out, e.data or {})
-            return out
-        if key != "generic" and (self.f_atmos or e.intensity >= 0.7) and self.rng.random() < 0.2 + 0.5 * v:
-            flourish = self.fresh_word("flourish.world")
-            if flourish:
-                out.append(flourish)
-        out.extend(self.harm(e.data or {}))
-        return out
-
-    # --- negotiation, counters and harm -------------------------------------------------------------
-
-    def negotiation(self, e, data: dict, slots: Slots, outcome: str, reacted: bool) -> list[str]:
-        """Who fought back or stepped in, who refused or haggled, and why (the director's stances)."""
-        out: list[str] = []
-        rng, v = self.rng, self.v
-        countered = [c for c in as_ids(data.get("counter_by")) if c != e.actor]
-        if e.target in countered:
-            out.append(self.say("counter.back", slots))
-        helpers = [c for c in countered if c != e.target]
-        if helpers:
-            s = Slots(self, "attack", actor=slots["actor"], target=slots["target"], names=self._names(helpers))
-            out.append(self.say("counter.step.one" if len(helpers) == 1 else "counter.step.many", s))
-        room = 0 if v < 0.3 else 2 if v >= 0.6 else 1
-        for stance in data.get("stances") or ():
-            agent = stance.get("agent") if isinstance(stance, dict) else None
-            if room <= 0 or not agent or agent in countered or agent == e.actor:
-                continue
-            kind, reason = stance.get("stance"), predicate(stance.get("reason"))
-            name = self.name(agent)
-            if kind == "accept" or agent == e.target:
-                # the target's answer is already told by the outcome: only a reason for refusing
-                # help or talk, or a bystander's shrug at high verbosity, adds anything
-                if agent == e.target and (
-                    reacted or outcome in ("success", "partial") or e.action_type in ("attack", "capture")
-                ):
-                    continue
-                if not reason or rng.random() >= (0.3 if kind == "accept" else 0.6) or kind == "accept" and v < 0.7:
-                    continue
-                line = cap(f"{name} {reason}.")
-            elif reason and rng.random() < 0.5:
-                line = cap(f"{name} {reason}.")
-            else:
-                key = "stance.evade" if "evade" in (reason or "") else f"stance.{kind}"
-                if key not in self.g.pools:
-                    continue
-                line = self.say(key, Slots(self, "move", agent=name, actor=slots["actor"], target=slots["target"]))
-            out.append(line)
-            room -= 1
-        negotiation = data.get("negotiation")
-        if negotiation == "modified" and not out and not reacted and rng.random() < 0.3 + 0.5 * v:
-            out.append(self.say("negotiation.modified", slots))
-        return out
-
-    def harm(self, data: dict) -> list[str]:
-        """Who was wounded and who fell, one sentence each (a fall once a chapter); a fire put out
-        and a captive freed."""
-        fallen = [f for f in as_ids(data.get("incapacitated")) if f not in self.fell]
-        wounded = [w for w in as_ids(data.get("wounded")) if w not in fallen and w not in self.fell]
-        self.fell.update(fallen)
-        out = []
-        if len(wounded) == 1:
-            damage = data.get("damage")
-            severe = isinstance(damage, (int, float)) and damage >= 0.4
-            out.append(
-                self.say(
-                    self.harm_key("wound.severe" if severe else "wound.light", wounded[0]),
-                    Slots(self, "attack", victim=self.name(wounded[0])),
-                )
-            )
-        elif wounded:
-            out.append(self.say("wound.many", Slots(self, "attack", names=self._names(wounded))))
-        if self.fallen_later is not None:
-            self.fallen_later.extend(f for f in fallen if f not in self.fallen_later)
-        elif len(fallen) == 1:
-            out.append(
-                self.say(self.harm_key("fall.one", fallen[0]), Slots(self, "attack", victim=self.name(fallen[0])))
-            )
-        elif fallen:
-            out.append(self.say("fall.many", Slots(self, "attack", names=self._names(fallen))))
-        if data.get("fire_out"):
-            out.append(self.say("fire_out", Slots(self, "fight_fire", place=self.place(str(data["fire_out"])))))
-        for pid in as_ids(data.get("freed")):
-            out.append(self.say("freed", Slots(self, "help", victim=self.name(pid))))
-        for pid in as_ids(data.get("escaped")):
-            out.append(self.say("escaped", Slots(self, "flee", victim=self.name(pid))))
-        return out
-
-    def terse_harm(self, out: list[str], data: dict) -> None:
-        """At the lowest verbosity, fold wounds and falls into the event's one sentence."""
-        fallen = as_ids(data.get("incapacitated"))
-        wounded = [w for w in as_ids(data.get("wounded")) if w not in fallen]
-        clauses = []
-        for ids, kind in ((wounded, "wound"), (fallen, "fall")):
-            if ids:
-                key = f"terse.{kind}.{'one' if len(ids) == 1 else 'many'}"
-                clauses.append(self.word(key).format_map({"victim": self.name(ids[0]), "names": self._names(ids)}))
-        if clauses and out[-1].endswith("."):
-            out[-1] = f"{out[-1][:-1]}; {' and '.join(clauses)}."
-
-    def _names(self, ids: list[str]) -> str:
-        return join_names([self.name(i) for i in ids])
 
 
 @lru_cache(maxsize=65536)

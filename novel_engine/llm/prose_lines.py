@@ -145,6 +145,15 @@ def _refs(listener: CharacterSketch) -> list[str]:
     ]
 
 
+def _against(goal: str | None, listener: CharacterSketch | None) -> bool:
+    """Whether ``goal`` works against ``listener`` ("Keep the engineer from finding the bypass
+    chip"): such an aim is pursued behind their back, never asked of them."""
+    if not goal or listener is None:
+        return False
+    m = re.match(r"(?:keep|stop|prevent)\s+(.+?)\s+(?:from|away from)\b", strip_end(goal), re.I)
+    return m is not None and any(re.fullmatch(ref, m.group(1), re.I) for ref in _refs(listener))
+
+
 def _address(text: str, listener: CharacterSketch, speaker: CharacterSketch | None = None) -> str:
     """``text`` said to ``listener``: its names for them become "you" (possessives "your"), a
     third-person pronoun becomes "you" when it is the listener's and "I"/"my"/"me" when it is the
@@ -274,18 +283,20 @@ class LineMaker:
                 return line
         if action in ("speak", "persuade") and speaker is not None:
             aim = speaker.aims.get(e.target or "")
+            if _against(aim, listener):  # a scheme against the listener is not told to them
+                aim = None
             request = _request(aim, listener, speaker) if aim and action == "persuade" else None
             if request:
                 return w.say("says.request", {"first": first, "request": request})
             if action == "persuade":
-                goal = aim or speaker.goal
+                goal = aim or (None if _against(speaker.goal, listener) else speaker.goal)
                 return w.say("says.plea", {"first": first, "goal": _aim(goal, listener, speaker)}) if goal else None
             bond = speaker.bonds.get(e.target or "", 0.0)
             if aim:
                 return w.say("says.goal", {"first": first, "goal": _aim(aim, listener, speaker)})
             if bond >= 0.4 or bond <= -0.3:
                 return w.say("says.warm" if bond > 0 else "says.cold", {"first": first})
-            if speaker.goal and w.rng.random() < 0.6:
+            if speaker.goal and not _against(speaker.goal, listener) and w.rng.random() < 0.6:
                 return w.say("says.goal", {"first": first, "goal": _aim(speaker.goal, listener, speaker)})
             return w.say("says.greet", {"first": first})
         if action not in ("attack", "help") or not e.dialogue or listener is None:

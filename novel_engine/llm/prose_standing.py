@@ -66,8 +66,10 @@ class StandingWriter:
             short, full = len(pools.get("standing.fallen_here", ())), len(pools[keys[0]])
             if self.rng.random() * (short + full) < short:
                 keys.insert(0, "standing.fallen_here")
-        # the subject's kind first (a machine lies dark), then the plain forms
-        for key in [f"kind.{n.subject_kind}.{k}" for k in keys] + keys:
+        # a captive under a beast's claw or a machine's clamps first, then the subject's kind (a
+        # machine lies dark), then the plain forms
+        held = [f"kind.{n.holder_kind}.standing.held"] if n.kind == "captive" and n.holder_kind != "human" else []
+        for key in held + [f"kind.{n.subject_kind}.{k}" for k in keys] + keys:
             if key in pools:
                 return self.say(key, slots)
         return ""

@@ -6,6 +6,7 @@ from the world event or act, through the brief and the offline policy, the turn 
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -13,10 +14,10 @@ from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext
 from novel_engine.agents.director import DirectorAgent
 from novel_engine.agents.perils import FIRE_EFFORT, FIRE_TURNS
 from novel_engine.core.briefs import TurnBriefFactory
-from novel_engine.core.coherence import _against_world
 from novel_engine.core.events import Action, ActionType, Decision, Event, Outcome, WorldEventSpec
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.setup import build_world
+from novel_engine.core.turn_check import _against_world
 from novel_engine.core.world import CAPTIVE, DANGER_AT, FIRE_AT
 from novel_engine.errors import InvalidActionError
 from novel_engine.llm.offline_policy import decide
@@ -207,3 +208,51 @@ def test_the_prose_tells_a_capture_the_captive_held_a_rescue_and_a_fire_put_out(
     assert "captive:brom" not in agent._standing[3]
     four = chapter(4, [_ev(4, 1, "sera", "fight_fire", "square", fire_out="square")])
     assert "fire" in four.lower() and "out" in four, four
+
+
+def test_a_fire_that_burns_out_and_bonds_that_give_are_events_the_prose_tells():
+    d, world, _ = burning_hall()
+    world.facts[CAPTIVE + "cat"], world.facts["held_since:cat"] = "ann", 1
+    world.personas["ann"].kind = "beast"
+    ended = []
+    for _ in range(8):
+        ended += [e for e in d.resolve_turn(decisions={}).events if (e.data or {}).get("expired")]
+    fire, bonds = ended
+    assert fire.turn == 1 + FIRE_TURNS and fire.data["fire_out"] == "hall" and fire.location == "hall"
+    assert bonds.data["freed"] == ["cat"] and bonds.data["captor_kind"] == "beast" and bonds.participants == ("cat",)
+    agent = ChroniclerAgent(Offline(), seed=5, verbosity=0.6, style="epic_fantasy")
+    ctx = WorldContext(title="T", turn=9, locations={**LOCATIONS, "hall": LOCATIONS["tavern"]}, tension=0.5)
+    cast = {**people(1.0), "cat": people(1.0)["brom"]}
+    told = asyncio.run(agent.create_narrative([fire, bonds], cast, ctx))
+    assert "fire" in told and ("embers" in told or "dies" in told), told
+    assert re.search(r"claw|beast", told) and not re.search(r"knot|rope", told), told  # a beast let go
+
+
+@pytest.mark.parametrize("style", ["epic_fantasy", "noir", "sci_fi"])
+def test_a_captive_rests_and_escapes_in_words_that_fit_the_captor(style):
+    # fantasy_world seed 7: the knight pinned by the dragon "sleeps deeply and wakes renewed", then
+    # "slips away ... The knots give" (the escape told after the flight, and knots on a beast)
+    agent = ChroniclerAgent(Offline(), seed=5, verbosity=0.6, style=style)
+    for seed in range(6):
+        agent = ChroniclerAgent(Offline(), seed=seed, verbosity=0.6, style=style)
+        ctx = WorldContext(title="T", turn=2, locations=LOCATIONS, tension=0.5)
+        rest = _ev(2, 1, "brom", "rest", "tavern", captor_kind="beast")
+        told = asyncio.run(agent.create_narrative([rest], people(1.0), ctx))
+        assert re.search(r"claw|pin", told) and not re.search(r"renewed|restored|sleeps deeply", told), told
+        ctx = WorldContext(title="T", turn=3, locations=LOCATIONS, tension=0.5)
+        away = _ev(3, 1, "brom", "flee", "gate", "gate", escaped=["brom"], captor_kind="beast", **{"from": "tavern"})
+        told = asyncio.run(agent.create_narrative([away], people(1.0), ctx))
+        body = told.split("\n\n", 1)[1]  # past the opening (its recap may name him)
+        first = next(s for s in re.split(r"(?<=\.) ", body) if "Brom" in s)
+        assert "claw" in first and "North Gate" in first and not re.search(r"knot|rope|cord", told), told
+
+
+def test_an_escape_and_a_rescue_say_what_held_the_captive():
+    sc = scenario()
+    world, _ = build_world(sc)
+    world.personas["ann"].kind = "beast"
+    world.facts[CAPTIVE + "bob"], world.facts["held_since:bob"] = "ann", 0
+    r = DirectorAgent(world, sc, 1).resolve_turn(decisions={"bob": act("bob", "rest")})
+    assert r.events[0].data["captor_kind"] == "beast"
+    r = DirectorAgent(world, sc, 1).resolve_turn(decisions={"bob": act("bob", "flee", "yard")})
+    assert r.events[0].data["captor_kind"] == "beast"

@@ -254,3 +254,93 @@ def test_a_title_goes_with_the_name_and_a_speakers_own_pronoun_is_hers():
     assert _address("keep her stall quiet", jack, vera) == "keep my stall quiet"
     # with someone else named, "her" may be theirs: left alone
     assert _address("ask how Mirela burned her hands", jack, vera) == "ask how Mirela burned her hands"
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_blows_by_and_on_a_beast_or_a_machine_fit_its_kind(style):
+    # a beast does not turn the blade aside or cross blades; a blow on a machine draws no blood
+    people = {
+        "wyrm": sketch("wyrm", "Vharuth", kind="beast"),
+        "ai": sketch("ai", "VESTA", kind="machine"),
+        "jo": sketch("jo", "Jo Reyes"),
+    }
+    armed = re.compile(r"blade|shield|steel with steel|blood|bleed|forearm|punch|fist|knee|gun|mail", re.IGNORECASE)
+    for seed in range(12):
+        for outcome in (Outcome.SUCCESS, Outcome.PARTIAL, Outcome.FAILURE, Outcome.BLOCKED):
+            for actor, target in (("wyrm", "jo"), ("jo", "wyrm"), ("jo", "ai")):
+                hit = act(1, actor, "attack", target, outcome=outcome, data={"counter_by": [target]})
+                text = tell([hit], people, style=style, focus=("action",), seed=seed)
+                body = text.split("\n\n")[1:-1]
+                blows = [s for p in body for s in re.split(r"(?<=[.!?])\s+", p) if "Jo Reyes" in s]
+                bad = [s for s in blows if armed.search(s) and not (actor == "wyrm" and "blood" in s)]
+                bad += [
+                    s for s in blows if s.startswith("Jo Reyes") and re.search(r"claw and fang|all claws", s)
+                ]  # Jo has none
+                assert not bad, (style, actor, target, outcome, bad)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_machine_or_a_beast_moves_in_its_own_way(style):
+    # space_station seed 1: "VESTA arrives in Command Deck, badge flashing green at the checkpoint"
+    people = {"ai": sketch("ai", "VESTA", kind="machine"), "wyrm": sketch("wyrm", "Vharuth", kind="beast")}
+    g = load_grammar(style)
+    for pid, name in (("ai", "VESTA"), ("wyrm", "Vharuth")):
+        kind = people[pid].kind
+        own = [re.escape(t.text).replace(re.escape("{actor}"), name) for t in g.pools[f"kind.{kind}.move.success"]]
+        for seed in range(8):
+            walk = act(1, pid, "move", "hall", data={"from": "yard", "to": "hall"})
+            text = tell([walk], people, style=style, focus=("action",), seed=seed)
+            body = " ".join(text.split("\n\n")[1:-1])
+            assert any(re.search(o.replace(re.escape("{place}"), ".+?"), body) for o in own), body
+
+
+def test_a_scheme_against_the_listener_is_not_said_to_them():
+    # space_station seed 1, turn 15: Pell asks the engineer to help him "keep you from finding the
+    # bypass chip in the coolant valve", and the engineer agrees
+    scheme = "Keep the engineer from finding the bypass chip in the coolant valve"
+    people = {
+        "pell": sketch("pell", "Jonah Pell", goal=scheme, aims={"engineer": scheme}),
+        "engineer": sketch("engineer", "Tomas Reyes", description="the station's chief engineer"),
+    }
+    for seed in range(20):
+        for kind in ("persuade", "speak"):
+            text = tell([act(1, "pell", kind, "engineer")], people, style="sci_fi", seed=seed)
+            assert "bypass chip" not in text, text
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_beast_taken_captive_is_chained_and_a_captives_flight_is_never_summed_up(style):
+    # fantasy_world seed 1: the knight "binds Vharuth hand and foot"; two turns later the captive
+    # dragon's flight was summed up as "Once more Vharuth takes to the road", then "still a prisoner
+    # ... nobody has cut the ropes"
+    people = {"wyrm": sketch("wyrm", "Vharuth", kind="beast"), "jo": sketch("jo", "Jo Reyes")}
+    ropes = re.compile(r"hand and foot|rope|knot|cord|bound|binds", re.I)
+    for seed in range(10):
+        take = act(1, "jo", "capture", "wyrm", data={"captured": ["wyrm"]})
+        assert not ropes.search(tell([take], people, style=style, focus=("action",), seed=seed))
+        for data, outcome in (({"held": True}, Outcome.FAILURE), ({"escaped": ["wyrm"]}, Outcome.SUCCESS)):
+            run = act(1, "wyrm", "flee", "bar", outcome=outcome, data={"from": "lane", "to": "bar", **data})
+            inp = NarrationInput(
+                turn=3, title="T", style=style, verbosity=0.8, focus=("action",), events=(run,),
+                characters=people, locations={k: (v.name, v.description) for k, v in PLACES.items()},
+                tension=0.5, repeats={run.id: 3},
+            )  # fmt: skip
+            text = narrate(inp, random.Random(seed))
+            assert "Vharuth" in text.split("\n\n", 1)[1], text  # told, and not as one more day on the road
+            assert not re.search(r"on the road again|takes to the road|is on the move", text), text
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_second_capture_of_someone_already_held_is_a_hand_lent(style):
+    # noir_city seed 7, turn 10: Sam Pike cuffs Nico Brandt to a radiator, then Vera Lane "gets Nico
+    # Brandt pinned and tied" (her capture took nobody: he was held already)
+    people = {"sam": sketch("sam", "Sam Pike"), "vera": sketch("vera", "Vera Lane"), "nico": sketch("nico", "Nico")}
+    held = {
+        t.text.replace("{actor}", "Vera Lane").replace("{target}", "Nico")
+        for t in load_grammar(style).pools["capture_held"]
+    }
+    for seed in range(6):
+        first = act(1, "sam", "capture", "nico", data={"captured": ["nico"]})
+        second = act(2, "vera", "capture", "nico", outcome=Outcome.PARTIAL, data={})
+        text = tell([first, second], people, style=style, focus=("action",), seed=seed)
+        assert any(h in text for h in held), text

@@ -112,6 +112,18 @@ def test_no_standing_line_for_someone_the_chapter_shows():
     assert [n.tell for n in choose({"fallen:brom": replace(kept["fallen:brom"], told=2)}, 3, [])] == [False]
 
 
+def test_no_standing_note_for_a_condition_the_chapter_ends():
+    # noir_city seed 7, turn 12: an escape, then "Nico is still a guest who can't leave" in the same chapter
+    kept = {
+        "captive:brom": Kept("captive", "tavern", "The Crimson Tavern", "brom", "Brom", since=1, until=8, told=1),
+        "danger:square": Kept("danger", "square", "Market Square", since=1, until=6, told=1),
+    }
+    away = act(3, 1, "brom", "flee", "gate", "gate", escaped=["brom"])
+    out = act(3, 2, "sera", "fight_fire", "square", fire_out="square")
+    assert {n.kind for n in choose(kept, 3, [act(3, 1, "brom", "rest", "tavern")])} == {"captive", "danger"}
+    assert choose(kept, 3, [away, out]) == ()
+
+
 def test_a_standing_danger_turns_the_weather_and_the_calm_and_dies_down():
     agent = ChroniclerAgent(Offline(), seed=5, verbosity=0.9, focus_areas=("atmosphere", "action"))
     chapter(agent, 1, [fire(1), act(1, 1, "aldric", "observe", "gate")], brom=1.0, tension=0.1)
@@ -188,3 +200,25 @@ def test_a_world_event_says_what_it_leaves_standing():
     assert [e.data.get("danger_turns") for e in events] == [3, None, None]
     assert [e.data.get("muster_at") for e in events] == [None, "hall", None]
     assert DANGER_AT + "yard" in d.world.facts and DANGER_AT + "hall" not in d.world.facts
+
+
+def test_a_captive_under_a_beast_is_told_under_its_claw_not_in_ropes():
+    # fantasy_world seed 7: the dragon pins the knight; the chapters after told "the knots that hold
+    # Ser Aldric ... have not loosened"
+    from novel_engine.agents.standing_notes import kept_from_dict, kept_to_dict
+
+    agent = ChroniclerAgent(Offline(), seed=5, verbosity=0.6)
+    cast = {**people(1.0), "wyrm": PersonaState("wyrm", "Vharuth", "tavern", {"courage": 1.0}, kind="beast")}
+
+    def tell(turn, events):
+        ctx = WorldContext(title="T", turn=turn, locations=LOCATIONS, tension=0.5)
+        return asyncio.run(agent.create_narrative(events, cast, ctx))
+
+    tell(1, [act(1, 1, "wyrm", "capture", "tavern", "brom", captured=["brom"])])
+    kept = agent._standing[1]["captive:brom"]
+    assert kept.holder_kind == "beast"
+    assert kept_from_dict(kept_to_dict({"k": kept}))["k"] == kept
+    old = kept_to_dict({"k": kept})["k"][:9]  # a checkpoint from before captors had kinds
+    assert kept_from_dict({"k": old})["k"].holder_kind == "human"
+    later = " ".join(tell(t, [act(t, 1, "sera", "observe", "square")]) for t in (2, 3, 4, 5))
+    assert "Brom" in later and "claw" in later and not re.search(r"knot|rope|bound", later), later

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+from novel_engine.agents.happenings import CENTRAL_PATIENCE
 from novel_engine.agents.highlights import THREADS_CLOSED, ends_story
 from novel_engine.benchmarks.story_standing import _CALM
 from novel_engine.core.briefs import TurnBriefFactory
@@ -83,3 +84,27 @@ def test_a_story_whose_threads_have_closed_ends():
     for _ in range(11):  # the secret kept: the story stays open
         r = d2.resolve_turn(decisions={"ann": act("ann", "observe")})
         assert THREADS_CLOSED not in r.milestones
+
+
+def test_side_threads_closing_do_not_end_a_story_whose_central_threat_stands():
+    # fantasy_world seed 7 ended at turn 10 on closed side threads, the dragon awake
+    wakes = {"description": "The wyrm wakes.", "location": "yard", "intensity": 0.9, "key": "wyrm_awake", "value": True}
+    goals = [{"id": "slay", "description": "The wyrm falls.", "when": {"action_type": "attack", "target": "bob"}}]
+
+    def closing(sleeps: bool) -> list[int]:
+        d, world = director(scenario(fragments=FRAGMENTS, complications=[wakes], narrative_goals=goals))
+        closed = []
+        for turn in range(1, 16):
+            if turn == 3:
+                world.facts["uncovered:ledger"] = True
+            if sleeps and turn == 5:
+                world.facts["wyrm_awake"] = False  # the threat is over
+            r = d.resolve_turn(decisions={"ann": act("ann", "observe")})
+            closed += [turn for m in r.milestones if m == THREADS_CLOSED]
+        assert world.facts.get("wyrm_awake") is (not sleeps)
+        return closed
+
+    awake = closing(False)
+    assert len(awake) == 1 and awake[0] > CENTRAL_PATIENCE  # it ends, but only once long stalled
+    asleep = closing(True)
+    assert len(asleep) == 1 and asleep[0] < awake[0]
