@@ -26,6 +26,7 @@ from novel_engine.core.scenario import Scenario
 from novel_engine.errors import ConfigError, NotFoundError, SessionError
 from novel_engine.event_loop import EngineLoop
 from novel_engine.llm.port import LanguageModel
+from novel_engine.runtime.checkpoint import genesis
 from novel_engine.runtime.durability import DurableSession, rebuild, session_record
 from novel_engine.runtime.port import Runtime, Runtimes
 from novel_engine.scenarios import load_scenario
@@ -215,16 +216,35 @@ class Engine:
     ) -> Session:
         """Bring up a session's runtime (new, or ``rt``), restore ``state`` into it if given, and
         store a new session (``state`` None and a store: its turn-0 checkpoint)."""
-        if rt is None:
-            rt = await asyncio.to_thread(
-                self._runtimes.create, sid, scenario, settings, model, detached=detached, restoring=state is not None
-            )
+        # The store record (a large cast's scenario as JSON: seconds at 100,000 personas) is made
+        # while the runtime starts: on Ray the driver mostly waits for actor processes then.
+        record = None
+        if state is None and self._runner is not None:
+            record = asyncio.ensure_future(asyncio.to_thread(session_record, sid, scenario, settings))
+        try:
+            if rt is None:
+                rt = await asyncio.to_thread(
+                    self._runtimes.create,
+                    sid,
+                    scenario,
+                    settings,
+                    model,
+                    detached=detached,
+                    restoring=state is not None,
+                )
+        except BaseException:
+            if record is not None:
+                record.cancel()
+                await asyncio.gather(record, return_exceptions=True)
+            raise
         try:
             if state is not None:
                 await rt.restore(state)
-            elif self._runner is not None:
-                record, blob = session_record(sid, scenario, settings), await rt.checkpoint()
-                version = (await self._runner.acall(lambda st: st.create_session(record, blob))).version
+            elif record is not None:
+                # turn 0 is stored as a reference to the record (checkpoint.genesis), not gathered
+                # from the runtime: a rebuild builds it again from the scenario, settings and seed
+                head = await record
+                version = (await self._runner.acall(lambda st: st.create_session(head, genesis()))).version
         except BaseException:
             rt.close()
             raise

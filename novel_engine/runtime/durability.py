@@ -38,7 +38,7 @@ from novel_engine.errors import (
 )
 from novel_engine.llm.port import LanguageModel
 from novel_engine.llm.recording import StoreCallLog
-from novel_engine.runtime.checkpoint import decode, encode
+from novel_engine.runtime.checkpoint import decode, encode, is_genesis
 from novel_engine.runtime.local import LocalRuntime
 from novel_engine.runtime.port import Runtime
 from novel_engine.storage.port import SessionRecord, TurnCommit
@@ -179,7 +179,9 @@ async def rebuild(
     ck_turn, blob = found
     settings = SessionSettings.model_validate(head.settings).model_copy(update={"seed": head.seed})
     rt = LocalRuntime(Scenario.model_validate(head.scenario), settings, model)
-    await rt.restore(decode(blob))
+    stored = decode(blob)
+    if not is_genesis(stored):  # a genesis reference is turn 0 as built from the record, which rt is
+        await rt.restore(stored)
     records = await runner.acall(lambda s: s.turns(session_id, 0, target))
     events = await runner.acall(lambda s: s.events(session_id, 0, records[-1].last_seq if records else 0))
     by_turn: dict[int, list[Event]] = {}

@@ -329,3 +329,30 @@ def test_ending_a_session_whose_director_is_restarting_leaves_no_actor_behind(ra
         a for a in ray.util.list_named_actors(all_namespaces=True) if a["name"].startswith("ne:end-restarting:")
     ]
     assert engine.end("end-restarting") == 0  # nothing left: ending again is harmless
+
+
+@pytest.mark.timeout(300)
+def test_shards_of_a_large_cast_restarted_by_ray_are_rebuilt_from_the_store(ray_session):
+    """A shard's constructor takes nothing large, so Ray can always restart it: a belief shard of
+    a large cast (its personas, packed, are over Ray's 100 kB inline limit: they went through
+    the object store, and the driver let go of them after creating it; ray-project/ray#53727,
+    #47043) or a persona shard comes back empty, refuses the turn and is rebuilt from the store."""
+    import gc
+
+    import ray
+
+    from novel_engine.scenarios.synthetic import synthetic
+
+    scenario = synthetic(personas=2000, seed=3)
+    undisturbed = Engine().create_session(scenario, seed=3)
+    undisturbed.run(3)
+    s = Engine("ray").create_session(scenario, seed=3, session_id="big-restart", persona_shards=2, belief_shards=2)
+    try:
+        s.step()
+        gc.collect()
+        for role in ("belief:0", "persona:1"):
+            ray.kill(ray.get_actor(f"ne:big-restart:{role}", namespace="novel_engine"), no_restart=False)
+        s.run(2)
+        assert story(s) == story(undisturbed)
+    finally:
+        s.close()

@@ -123,3 +123,23 @@ def test_a_new_session_stands_where_the_create_response_says_without_asking():
 
     rt = LocalRuntime(load_scenario("noir_city"), SessionSettings(seed=3), OfflineModel())
     assert asyncio.run(rt.summary()) == NEW_HEAD
+
+
+def test_a_new_session_stores_turn_0_as_a_reference_that_resumes_the_same_story(tmp_path):
+    """Turn 0 is stored as a reference to the record (scenario, settings, seed), not the whole
+    state: resuming from it and playing gives the story of a run that never stopped."""
+    from novel_engine.api import Engine
+    from novel_engine.runtime.checkpoint import is_genesis
+
+    db = f"sqlite:///{tmp_path / 'genesis.db'}"
+    with Engine(store=db) as engine:
+        engine.create_session("fantasy_world", seed=5, session_id="gen")
+        turn, blob = engine._runner.call(lambda st: st.checkpoint("gen", 0))
+    assert turn == 0 and is_genesis(decode(blob)) and len(blob) < 100
+    with Engine(store=db) as engine:
+        resumed = engine.resume("gen")
+        resumed.run(3)
+        told = resumed.narrative(), [e.to_dict() for e in resumed.events()]
+    fresh = Engine().create_session("fantasy_world", seed=5)
+    fresh.run(3)
+    assert told == (fresh.narrative(), [e.to_dict() for e in fresh.events()])

@@ -4,7 +4,7 @@
   (kept in step by a per-turn patch), so it builds its personas' briefs and decides locally.
 - ``BeliefStoreShard``: a :class:`~novel_engine.agents.belief_store.BeliefStore`.
 - ``ChroniclerActor``: a :class:`~novel_engine.agents.chronicler.ChroniclerAgent`.
-- ``EventHub``: an :class:`~novel_engine.runtime.event_log.EventLog` that subscribers long-poll.
+- ``EventHub`` (in ``ray.hub``): an :class:`~novel_engine.runtime.event_log.EventLog` that subscribers long-poll.
 
 The director actor, which owns the world and the turn loop, is in ``ray.director``.
 """
@@ -28,9 +28,9 @@ from novel_engine.errors import StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.llm.recording import learn_calls, take_calls
 from novel_engine.runtime import wire  # records cross actors as constructor calls
-from novel_engine.runtime.event_log import EventLog, HubRead
+from novel_engine.runtime.ray.hub import EventHub  # re-exported: it was defined here
 
-__all__ = ["PersonaShard", "BeliefStoreShard", "ChroniclerActor", "EventHub", "apply_patch"]
+__all__ = ["PersonaShard", "BeliefStoreShard", "ChroniclerActor", "EventHub", "apply_patch", "UNLOADED"]
 
 
 def apply_patch(world: WorldState, patch: Mapping[str, Any]) -> None:
@@ -101,27 +101,43 @@ def _spent(
     }
 
 
+#: the turn of a shard that holds no state yet: new (before ``load``) or restarted by Ray; it
+#: refuses every turn until it is loaded or restored
+UNLOADED = -1
+
+
 @ray.remote
 class PersonaShard:
     """Hosts some personas: their memories, briefs and decisions.
 
+    It starts empty, so its process starts while the driver still builds the world, and holds
+    its personas once :meth:`load` (a new session) or :meth:`restore` has run. Nothing large is
+    an argument of its constructor: a shard that Ray restarts comes back empty and is restored
+    from the state store, never from an object-store copy that may be gone (ray-project/ray#53727).
+
     Args:
-        persona_ids: the personas hosted here.
-        world: the world at turn 0, packed (``wire.pack``; the shard keeps it as its replica;
-            passed by object reference, one stored copy for every shard).
         model: the language model to decide through.
         seed: the session seed.
     """
 
-    def __init__(self, persona_ids: Sequence[str], world: bytes, model: LanguageModel, seed: int) -> None:
-        self.ids, self.model, self.seed = list(persona_ids), model, seed
-        self.world: WorldState = wire.unpack(world)
-        self.pool = PersonaPool([self.world.personas[p] for p in persona_ids], model, seed)
-        self.last_turn = 0  # the last turn decided here (its state is that of the end of that turn)
+    def __init__(self, model: LanguageModel, seed: int) -> None:
+        self.ids: list[str] = []
+        self.model, self.seed = model, seed
+        self.world: WorldState | None = None
+        self.pool = PersonaPool([], model, seed)
+        self.last_turn = UNLOADED  # the last turn decided here (its state is that of the end of that turn)
         self.remembered = 0  # the last turn whose events the personas remember
         self.epoch = 0  # bumped by restore: a decide still awaiting its model then leaves no trace
-        wire.settle_gc()
         self.timings: dict[str, float] = {}  # where the last decide call spent its time (benchmarks)
+
+    def load(self, persona_ids: Sequence[str], world: bytes) -> None:
+        """Take the personas ``persona_ids`` of a new session, and ``world`` (turn 0, packed by
+        ``wire.pack``; one object-store copy for every shard) as this shard's replica."""
+        self.ids = list(persona_ids)
+        self.world = wire.unpack(world)
+        self.pool = PersonaPool([self.world.personas[p] for p in self.ids], self.model, self.seed)
+        self.last_turn = self.remembered = 0
+        wire.settle_gc()
 
     def _remember(self, memories: Sequence[Event], turn: int) -> None:
         if turn > self.remembered:  # idempotent: a checkpoint may have remembered them already
@@ -173,11 +189,15 @@ class PersonaShard:
 
     def snapshot(self, memories: Sequence[Event], turn: int) -> dict[str, list]:
         """The personas' memories after turn ``turn`` (whose events are ``memories``), as checkpoint rows."""
+        _check_turn("persona shard", self.last_turn, turn + 1)  # a restarted shard has none to give
         self._remember(memories, turn)
         return self.pool.memory_rows()
 
-    def restore(self, world: dict, memory: Mapping[str, list], turn: int) -> None:
-        """Continue from a checkpoint: the world after ``turn`` and the personas' memories then."""
+    def restore(self, world: dict, memory: Mapping[str, list], turn: int, persona_ids: Sequence[str] = ()) -> None:
+        """Continue from a checkpoint: the world after ``turn`` and the personas' memories then
+        (``persona_ids``: the personas hosted here, which a restarted shard no longer knows)."""
+        if persona_ids:
+            self.ids = list(persona_ids)
         self.world = WorldState.from_dict(world)
         self.pool = PersonaPool([self.world.personas[p] for p in self.ids], self.model, self.seed)
         self.pool.restore_memory(memory)
@@ -202,16 +222,20 @@ class PersonaShard:
 class BeliefStoreShard:
     """Holds the belief models of the personas hashed to it.
 
-    Args:
-        personas: those personas, packed (``wire.pack``; their relationships and biases are
-            what a belief model starts from, see ``ray.director.belief_personas``).
+    It starts empty (see :class:`PersonaShard`): :meth:`load` or :meth:`restore` fill it.
     """
 
-    def __init__(self, personas: bytes) -> None:
+    def __init__(self) -> None:
+        self.store = BeliefStore(())
+        self.last_turn = UNLOADED
+        self.timings: dict[str, float] = {}  # where the last absorb call spent its time (benchmarks)
+
+    def load(self, personas: bytes) -> None:
+        """Take the personas of a new session, packed (``wire.pack``; their relationships and
+        biases are what a belief model starts from, see ``ray.director.belief_personas``)."""
         self.store = BeliefStore(wire.unpack(personas))
         self.last_turn = 0
         wire.settle_gc()
-        self.timings: dict[str, float] = {}  # where the last absorb call spent its time (benchmarks)
 
     def absorb(
         self, perceptions: Mapping[str, Sequence[Perception]], turn: int, deciders: Sequence[str], check: bool = False
@@ -252,7 +276,13 @@ class BeliefStoreShard:
         return dict(self.timings)
 
     def snapshot(self) -> dict[str, Any]:
-        """Every belief model here, as checkpoint data."""
+        """Every belief model here, as checkpoint data.
+
+        Raises:
+            StateLostError: the shard restarted and holds none (it must be restored first).
+        """
+        if self.last_turn == UNLOADED:
+            raise StateLostError("the belief shard restarted and must be restored", role="belief shard")
         return self.store.to_dict()
 
     def restore(self, beliefs: Mapping[str, Any], turn: int) -> None:
@@ -343,61 +373,3 @@ class ChroniclerActor:
         self.chronicler = ChroniclerAgent.from_dict(state, self.model)
         self.last_turn = turn
         self.epoch += 1
-
-
-@ray.remote
-class EventHub:
-    """The session's ordered event log; subscribers long-poll it from a cursor.
-
-    A hub that restarted is empty: it refuses to publish (``StateLostError``) until the director
-    gives it back its window of the session's history (``restore``), so sequence numbers go on
-    where they were instead of starting again at 1.
-    """
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self.log = EventLog(capacity)
-        self.published_turn = 0
-        self.lost = ray.get_runtime_context().was_current_actor_reconstructed
-
-    async def publish(self, items: Sequence[dict]) -> int:
-        """Append a turn's items, once (a retried turn publishes nothing new) and in turn order.
-
-        Raises:
-            StateLostError: the hub restarted, or the turn before this one is not here (the
-                director then gives the hub its window back, see ``DirectorActor.publish``).
-        """
-        if self.lost:
-            raise StateLostError("the event hub restarted and must be restored", role="event hub")
-        turn = max((int(i.get("turn") or 0) for i in items), default=0)
-        if turn and turn <= self.published_turn:
-            return self.log.last_seq
-        if turn > self.published_turn + 1:  # a turn published before its predecessor arrived
-            raise StateLostError(
-                f"the event hub is at turn {self.published_turn} and cannot take turn {turn} yet",
-                role="event hub",
-                have=self.published_turn,
-            )
-        self.published_turn = max(self.published_turn, turn)
-        seq = self.log.publish(items)
-        wire.settle_gc()  # a large cast publishes tens of thousands of items per turn
-        return seq
-
-    async def restore(self, items: Sequence[dict], first_seq: int, turn: int) -> int:
-        """Hold ``items`` (numbered from ``first_seq``), the window after ``turn``, unless this hub
-        already published that turn (a live hub keeps its log). Returns the last sequence number."""
-        if self.lost or turn > self.published_turn:
-            self.log.reset(items, first_seq)
-            self.published_turn, self.lost = turn, False
-        return self.log.last_seq
-
-    async def window_size(self) -> int:
-        """How many items this hub keeps."""
-        return self.log.capacity
-
-    async def subscribe(
-        self, after_seq: int = 0, event_types: Sequence[str] | None = None, timeout_s: float = 10.0, limit: int = 1000
-    ) -> HubRead:
-        return await self.log.subscribe(after_seq, event_types, timeout_s, limit)
-
-    async def last_seq(self) -> int:
-        return self.log.last_seq

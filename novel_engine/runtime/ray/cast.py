@@ -170,7 +170,7 @@ class RayCast:
     async def restore(self, world: WorldState, state: Mapping[str, Any], turn: int) -> None:
         mem, beliefs = state["memory"], state["beliefs"]
         calls = [
-            s.restore.remote(state["world"], {p: mem[p] for p in ids if p in mem}, turn)
+            s.restore.remote(state["world"], {p: mem[p] for p in ids if p in mem}, turn, ids)
             for s, ids in zip(self.persona_shards, self.plan.persona_shards)
         ]
         calls += [

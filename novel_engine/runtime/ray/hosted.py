@@ -10,7 +10,6 @@ host call per method. A session the host dropped (idle, memory pressure, host re
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,7 +21,6 @@ from novel_engine.core.report import TurnReport
 from novel_engine.core.scenario import Scenario
 from novel_engine.errors import SessionError
 from novel_engine.llm.port import LanguageModel
-from novel_engine.runtime.local import LocalRuntime
 from novel_engine.runtime.residency import host_name
 
 __all__ = ["HostedRuntime", "HostedHub"]
@@ -74,7 +72,6 @@ class HostedRuntime:
     ) -> None:
         self.session_id, self.host, self.index, self.seed, self.pool = session_id, host, index, seed, pool
         self.scenario, self.settings, self.model = scenario, settings, model
-        self._opened: bytes | None = None  # a new session's turn-0 checkpoint, until it is stored
         #: a session created here and not yet on its host: (scenario, settings, model) to open it with
         self._unplaced: tuple[Scenario, SessionSettings, LanguageModel] | None = None
 
@@ -89,11 +86,10 @@ class HostedRuntime:
         *,
         restoring: bool = False,
     ) -> HostedRuntime:
-        """A new session for its host, with no call to the host: its turn-0 checkpoint is made here
-        (a few milliseconds; blocking, like every ``Runtimes.create``) for the caller to store, and
-        the session opens on its host with its first call. The host may be busy playing other
-        sessions' turns, and creating a session is on a request's path; a session created and never
-        played takes no memory there.
+        """A new session for its host, with no call to the host (the store keeps turn 0 as a
+        reference to the session's record): the session opens on its host with its first call. The
+        host may be busy playing other sessions' turns, and creating a session is on a request's
+        path; a session created and never played takes no memory there.
 
         ``restoring``: the caller restores a checkpoint next (a resume), and that restore brings the
         session into its host's memory; two drivers resuming the same session at once both succeed
@@ -104,7 +100,6 @@ class HostedRuntime:
         settings = settings.model_copy(update={"seed": seed})
         rt = cls(session_id, host, index, seed, scenario, settings, model, pool=pool.settings.pool)
         if not restoring:
-            rt._opened = asyncio.run(LocalRuntime(scenario, settings, model).checkpoint())
             rt._unplaced = (scenario, settings, model)
         return rt
 
@@ -127,7 +122,7 @@ class HostedRuntime:
         scenario, settings, model = self._unplaced
         self._unplaced = None
         try:
-            await self.host.open.remote(self.session_id, scenario, settings, model, False)
+            await self.host.open.remote(self.session_id, scenario, settings, model)
         except SessionError:
             pass  # another driver brought it there first (a resume): it holds the stored state
 
@@ -142,7 +137,6 @@ class HostedRuntime:
         publish: bool = True,
     ) -> TurnReport:
         """Play one turn on the host (see ``LocalRuntime.step``)."""
-        self._opened = None
         return await self._call(
             "step", dict(agent_actions or {}), list(world_events), turn=turn, calls=list(calls), publish=publish
         )
@@ -151,7 +145,6 @@ class HostedRuntime:
         await self._call("publish", turn)
 
     async def update_traits(self, persona_id: str, traits: Mapping[str, float]) -> None:
-        self._opened = None
         await self._call("update_traits", persona_id, dict(traits))
 
     async def subscribe(
@@ -164,9 +157,6 @@ class HostedRuntime:
         return await self.host.subscribe.remote(self.session_id, after_seq, types, timeout_s, limit)
 
     async def checkpoint(self) -> bytes:
-        if self._opened is not None:  # a new session's turn-0 checkpoint, made by ``create``
-            blob, self._opened = self._opened, None
-            return blob
         return await self._call("checkpoint")
 
     async def state(self, *, history: bool = False) -> dict[str, Any]:
@@ -174,7 +164,7 @@ class HostedRuntime:
 
     async def restore(self, state: Mapping[str, Any]) -> int:
         """Put the session back to checkpoint ``state`` on its host, bringing it back into memory."""
-        self._opened = self._unplaced = None
+        self._unplaced = None
         return await self.host.restore.remote(self.session_id, dict(state), self.scenario, self.settings, self.model)
 
     async def turn(self) -> int:

@@ -3,8 +3,8 @@
 An actor per persona costs a worker process (about 58 MiB and 0.4 s to start) per persona; a
 six-persona session held eleven of them. A session host holds many sessions instead, each one a
 :class:`~novel_engine.runtime.local.LocalRuntime` (the same :class:`TurnPipeline`, so the same
-story byte for byte, and an event log numbered as a Ray hub numbers it). Creating a session on a
-warm host is one actor call.
+story byte for byte, and an event log numbered as a Ray hub numbers it). Creating a session asks
+the host nothing: the session opens on its host with its first call.
 
 The host is a thin shell: it routes calls to its sessions, serialises each session's turns, and
 drops sessions by the :class:`~novel_engine.runtime.residency.Residency` rules (idle too long, or
@@ -118,25 +118,17 @@ class SessionHost:
         self._start_sweeper()
 
     async def open(
-        self,
-        session_id: str,
-        scenario: Scenario,
-        settings: SessionSettings,
-        model: LanguageModel | None,
-        checkpoint: bool = True,
-    ) -> bytes | None:
-        """Start a session here at turn 0 (its seed resolved in ``settings``); return its turn-0
-        checkpoint if asked (``HostedRuntime`` makes and stores that itself when it creates a
-        session, and opens it here on its first call).
+        self, session_id: str, scenario: Scenario, settings: SessionSettings, model: LanguageModel | None
+    ) -> None:
+        """Start a session here at turn 0 (its seed resolved in ``settings``). Its driver stored turn
+        0 already (a reference to the session's record) and opens it here with its first call.
 
         Raises:
             SessionError: a session with this id is in memory here.
         """
         if session_id in self.sessions:
             raise SessionError(f"session {session_id!r} already exists", session_id=session_id)
-        rt = LocalRuntime(scenario, settings, model if model is not None else _offline())
-        self._arrived(session_id, rt)
-        return await rt.checkpoint() if checkpoint else None
+        self._arrived(session_id, LocalRuntime(scenario, settings, model if model is not None else _offline()))
 
     async def restore(
         self,

@@ -174,30 +174,32 @@ class RayRuntime:
             named(ResolverShard, _name(session_id, "resolve", i), shard_opts, list(scenario.fragments), seed)
             for i in range(settings.resolver_shards or 0)
         ]
-        world, initial = build_world(scenario)
         cpus = int(ray.cluster_resources().get("CPU", 1)) or 1
         plan = plan_shards(
-            list(world.personas),
+            [p.id for p in scenario.personas],  # the world's personas, in the same order
             settings.personas_per_actor,
             settings.persona_shards or max(2, cpus),
             settings.belief_shards,
         )
-        # The world is pickled once (wire.pack) into the object store, and the director and every
-        # persona shard read that one copy: nobody rebuilds it from the scenario, and nobody
-        # converts it to dicts and back. The ref is kept for restarts.
-        # A small world travels inline in the actors' creation specs, which Ray keeps for their
-        # restarts; only a large one goes to the object store, owned by this driver (an object
-        # whose owner let go cannot be read by a restarting actor: ray-project/ray#53727).
-        packed = wire.pack(world)
-        world_ref = ray.put(packed) if len(packed) > _INLINE_BYTES else packed
+        # The shards start empty, so their processes start while the world is built and packed;
+        # they load it afterwards (and a shard Ray restarts comes back empty, to be restored).
         persona_shards = [
-            named(PersonaShard, _name(session_id, "persona", i), shard_opts, ids, world_ref, model, seed)
-            for i, ids in enumerate(plan.persona_shards)
+            named(PersonaShard, _name(session_id, "persona", i), shard_opts, model, seed)
+            for i in range(len(plan.persona_shards))
         ]
         belief_shards = [
-            named(BeliefStoreShard, _name(session_id, "belief", i), shard_opts, wire.pack(belief_personas(world, ids)))
-            for i, ids in enumerate(plan.belief_shards)
+            named(BeliefStoreShard, _name(session_id, "belief", i), shard_opts) for i in range(len(plan.belief_shards))
         ]
+        world, initial = build_world(scenario)
+        # The world is pickled once (wire.pack) into the object store, and the director and every
+        # persona shard read that one copy: nobody rebuilds it from the scenario, and nobody
+        # converts it to dicts and back. The ref is kept for the director's restarts: a small world
+        # travels inline in its creation spec, which Ray keeps; only a large one goes to the object
+        # store, owned by this driver (an object whose owner let go cannot be read by a restarting
+        # actor: ray-project/ray#53727). The shards take it in a call, not in their constructor.
+        packed = wire.pack(world)
+        world_ref = ray.put(packed) if len(packed) > _INLINE_BYTES else packed
+        loaded = [s.load.remote(ids, world_ref) for s, ids in zip(persona_shards, plan.persona_shards)]
         director = named(
             DirectorActor,
             _name(session_id, "director"),
@@ -216,7 +218,10 @@ class RayRuntime:
             idle_s,
             resolver_shards,
         )
-        ray.get([a.ping.remote() for a in persona_shards] + [director.turn.remote()])
+        loaded += [
+            s.load.remote(wire.pack(belief_personas(world, ids))) for s, ids in zip(belief_shards, plan.belief_shards)
+        ]
+        ray.get([*loaded, director.turn.remote()])
         rt = cls(session_id, director, names, seed)
         rt.model, rt.actor_options = model, dict(actor_options or {})
         # The creating driver owns the actors: if only the director held the shards' handles, a

@@ -1,0 +1,72 @@
+"""The session's event hub actor: an :class:`~novel_engine.runtime.event_log.EventLog` that
+subscribers long-poll from a cursor (split from ``ray.actors``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ray
+
+from novel_engine.errors import StateLostError
+from novel_engine.runtime import wire
+from novel_engine.runtime.event_log import EventLog, HubRead
+
+__all__ = ["EventHub"]
+
+
+@ray.remote
+class EventHub:
+    """The session's ordered event log; subscribers long-poll it from a cursor.
+
+    A hub that restarted is empty: it refuses to publish (``StateLostError``) until the director
+    gives it back its window of the session's history (``restore``), so sequence numbers go on
+    where they were instead of starting again at 1.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.log = EventLog(capacity)
+        self.published_turn = 0
+        self.lost = ray.get_runtime_context().was_current_actor_reconstructed
+
+    async def publish(self, items: Sequence[dict]) -> int:
+        """Append a turn's items, once (a retried turn publishes nothing new) and in turn order.
+
+        Raises:
+            StateLostError: the hub restarted, or the turn before this one is not here (the
+                director then gives the hub its window back, see ``DirectorActor.publish``).
+        """
+        if self.lost:
+            raise StateLostError("the event hub restarted and must be restored", role="event hub")
+        turn = max((int(i.get("turn") or 0) for i in items), default=0)
+        if turn and turn <= self.published_turn:
+            return self.log.last_seq
+        if turn > self.published_turn + 1:  # a turn published before its predecessor arrived
+            raise StateLostError(
+                f"the event hub is at turn {self.published_turn} and cannot take turn {turn} yet",
+                role="event hub",
+                have=self.published_turn,
+            )
+        self.published_turn = max(self.published_turn, turn)
+        seq = self.log.publish(items)
+        wire.settle_gc()  # a large cast publishes tens of thousands of items per turn
+        return seq
+
+    async def restore(self, items: Sequence[dict], first_seq: int, turn: int) -> int:
+        """Hold ``items`` (numbered from ``first_seq``), the window after ``turn``, unless this hub
+        already published that turn (a live hub keeps its log). Returns the last sequence number."""
+        if self.lost or turn > self.published_turn:
+            self.log.reset(items, first_seq)
+            self.published_turn, self.lost = turn, False
+        return self.log.last_seq
+
+    async def window_size(self) -> int:
+        """How many items this hub keeps."""
+        return self.log.capacity
+
+    async def subscribe(
+        self, after_seq: int = 0, event_types: Sequence[str] | None = None, timeout_s: float = 10.0, limit: int = 1000
+    ) -> HubRead:
+        return await self.log.subscribe(after_seq, event_types, timeout_s, limit)
+
+    async def last_seq(self) -> int:
+        return self.log.last_seq
