@@ -328,8 +328,10 @@ class DurableSession:
         for attempt in range(RECOVERIES + 1):
             turn = self.turn + 1
             try:
-                report = await rt.step(actions, events, turn=turn, calls=await self._replay_calls(turn), publish=False)
-                blob = await rt.checkpoint() if turn % self.every == 0 else None
+                due = turn % self.every == 0  # on Ray the checkpoint comes back with the turn
+                calls = await self._replay_calls(turn)
+                report = await rt.step(actions, events, turn=turn, calls=calls, publish=False, checkpoint=due)
+                blob = await rt.checkpoint() if due else None
                 break
             except Exception as err:  # noqa: BLE001 - only lost state is recovered, the rest re-raised
                 lost = state_loss(err)

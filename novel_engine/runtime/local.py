@@ -67,9 +67,11 @@ class LocalRuntime:
         turn: int | None = None,
         calls: Sequence[dict] = (),
         publish: bool = True,
+        checkpoint: bool = False,
     ) -> TurnReport:
         """Play one turn (``turn``: the turn the caller expects it to be). Player actions must
-        already be validated (see ``validate_action``)."""
+        already be validated (see ``validate_action``). ``checkpoint``: ignored (taking it later
+        costs the same here)."""
         if turn is not None and turn != self.pipeline.turn + 1:
             raise StateLostError(
                 f"the session is at turn {self.pipeline.turn}, not {turn - 1}", turn=turn, have=self.pipeline.turn

@@ -41,10 +41,13 @@ class Runtime(Protocol):
         turn: int | None = None,
         calls: Sequence[dict] = (),
         publish: bool = True,
+        checkpoint: bool = False,
     ) -> TurnReport:
         """Play one turn: ``turn`` is the turn the caller expects (a runtime elsewhere refuses with
         ``StateLostError``), ``calls`` a replay's recorded model calls, ``publish`` False when the
-        caller publishes once the turn is stored."""
+        caller publishes once the turn is stored, ``checkpoint`` True when the caller will ask for
+        the checkpoint after this turn (:meth:`checkpoint`): a runtime elsewhere takes it with the
+        turn, so that call costs no second round trip; one in this process may ignore it."""
 
     async def publish(self, turn: int) -> None:
         """Put committed turn ``turn`` on the session's event hub (if it has one)."""

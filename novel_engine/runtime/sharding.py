@@ -21,7 +21,8 @@ SMALL_CAST = 16  # up to this many personas, each gets its own actor by default
 
 @dataclass(frozen=True, slots=True)
 class ShardPlan:
-    """Which personas each persona shard and each belief shard holds (ids sorted within a shard)."""
+    """Which personas each persona shard and each belief shard holds (ids sorted within a shard);
+    no belief shards: the director holds every belief model."""
 
     persona_shards: tuple[tuple[str, ...], ...]
     belief_shards: tuple[tuple[str, ...], ...]
@@ -55,7 +56,10 @@ def plan_shards(
         max_shards: the most persona shards an automatic choice makes (e.g. the cluster's CPUs).
         belief_shards: how many belief-store shards (default: as many as persona shards when they
             pack many personas, so the believe phase runs as parallel as the decide phase; one per
-            4 persona shards, at least 1, with one actor per persona).
+            4 persona shards, at least 1, with one actor per persona; none for a cast of up to
+            ``SMALL_CAST`` with one actor per persona: the director holds their beliefs, which
+            spares every turn a round trip through belief actors that would each do well under a
+            millisecond of work).
     Raises:
         ConfigError: for a count below 1.
     """
@@ -74,6 +78,8 @@ def plan_shards(
     else:
         persona_shards = _by_hash(ids, max(1, math.ceil(n / personas_per_actor)))
     if belief_shards is None:
+        if personas_per_actor == 1 and n <= SMALL_CAST:
+            return ShardPlan(persona_shards, ())
         belief_shards = len(persona_shards) if personas_per_actor > 1 else max(1, math.ceil(len(persona_shards) / 4))
     if belief_shards < 1:
         raise ConfigError(f"belief_shards must be at least 1, got {belief_shards}", setting="belief_shards")

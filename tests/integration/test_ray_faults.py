@@ -114,6 +114,31 @@ def test_ray_sessions_store_what_local_ones_store_and_resume(ray_session, tmp_pa
             resumed.close()
 
 
+def test_a_due_checkpoint_comes_back_with_its_turn(ray_session, tmp_path):
+    """A small cast in a store checkpoints every turn: the director encodes it in the step call
+    (no second round trip), and the stored checkpoints are those of an in-process run."""
+    with Engine("ray", store=f"sqlite:///{tmp_path / 'ck.db'}") as engine, Engine(store="memory") as local:
+        s = engine.create_session(SCENARIO, seed=SEED, session_id="ck-with-turn")
+        director, asked = s._rt.director, []
+
+        class Spy:  # the director's handle, noting every method the driver calls on it
+            def __getattr__(self, name):
+                asked.append(name)
+                return getattr(director, name)
+
+        s._rt.director = Spy()
+        try:
+            s.run(2)
+            ref = local.create_session(SCENARIO, seed=SEED, session_id="ck-with-turn")
+            ref.run(2)
+            assert asked.count("step") == 2 and "checkpoint" not in asked  # (run also reads turn, reports)
+            assert stored(engine, "ck-with-turn") == stored(local, "ck-with-turn")
+            assert stored(engine, "ck-with-turn")[2][0] == 2  # the latest checkpoint: after turn 2
+        finally:
+            s._rt.director = director
+            s.close()
+
+
 def retry_of_a_committed_turn_commits_nothing(engine, session):
     from novel_engine.errors import ConflictError
     from novel_engine.runtime.durability import commit_once, turn_commit

@@ -233,3 +233,36 @@ def test_subscribers_read_the_same_items_on_both_runtimes(ray_session):
         assert items(on_ray) == items(local) and items(local)
     finally:
         on_ray.close()
+
+
+def test_a_small_cast_keeps_its_beliefs_in_the_director(ray_session):
+    """One actor per persona and no belief actors: the director absorbs the perceptions itself
+    (one hop a turn instead of two); beliefs and a restored checkpoint are as in process."""
+    from novel_engine.runtime.ray.runtime import RayRuntime
+
+    sc, settings = load_scenario("fantasy_world"), SessionSettings(seed=3)
+    local = LocalRuntime(sc, settings, OfflineModel())
+    rt = RayRuntime.create("small-beliefs", sc, settings, OfflineModel())
+    try:
+        assert not [n for n in rt.names if ":belief:" in n]
+        assert len([n for n in rt.names if ":persona:" in n]) == len(sc.personas)
+
+        async def go():
+            for _ in range(3):
+                await local.step()
+                await rt.step()
+            for p in sc.personas:
+                assert await rt.beliefs_of(p.id) == await local.beliefs_of(p.id)
+            state = await rt.state(history=True)
+            assert state["beliefs"] == (await local.state())["beliefs"] and state["beliefs"]
+            await rt.step()
+            await rt.step()
+            assert await rt.restore(state) == 3
+            again = [await rt.step() for _ in range(2)]  # turns 4 and 5 again, from the restored beliefs
+            told = [await local.step() for _ in range(2)]
+            assert [r.prose for r in again] == [r.prose for r in told]
+            assert await rt.narrative() == local.narrator.chronicler.narrative()
+
+        asyncio.run(go())
+    finally:
+        rt.close()

@@ -4,7 +4,9 @@
 persona shards with one batched call per shard per phase (never one Ray call per persona):
 each belief shard absorbs its personas' perceptions and hands their views straight to the persona
 shards (object references: the director never unpacks them); each persona shard patches its world
-replica, remembers last turn's events, briefs and decides. :class:`RayNarrator` sends the
+replica, remembers last turn's events, briefs and decides. A small cast has no belief shards
+(``plan_shards``): the director absorbs its perceptions itself and sends each persona shard its
+views inline with the decide call, one hop instead of two. :class:`RayNarrator` sends the
 chronicler actor only the people and places of the events it will tell.
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 
 import ray
 
+from novel_engine.agents.belief_store import BeliefStore
 from novel_engine.agents.chronicler import WorldContext, select_highlights
 from novel_engine.agents.chronicler import _mentioned as mentioned_in  # exactly whom the prose may name
 from novel_engine.core.events import Action, Event
@@ -55,7 +58,8 @@ class RayCast:
     Args:
         plan: which personas live on which shard.
         persona_shards: handles of the persona shards, in plan order.
-        belief_shards: handles of the belief-store shards, in plan order.
+        belief_shards: handles of the belief-store shards, in plan order (none: the plan has no
+            belief shards and the beliefs live here, in the director: a small cast).
         world: the world the shards' replicas start from.
     """
 
@@ -64,6 +68,8 @@ class RayCast:
         self.persona_shards, self.belief_shards = list(persona_shards), list(belief_shards)
         self.persona_shard_of = plan.persona_shard_of()
         self.last_events: Sequence[Event] = ()
+        # a small cast's beliefs, here: absorbing them costs less than one round trip to a shard
+        self.beliefs = None if self.belief_shards else BeliefStore(world.personas.values())
         self._track(world)
 
     def _track(self, world: WorldState) -> None:
@@ -117,6 +123,11 @@ class RayCast:
         deciding = set(deciders)
         shard_of, n = self.persona_shard_of, len(self.persona_shards)
         view_refs: list[list[Any]] = [[] for _ in range(n)]
+        if self.beliefs is not None:  # the same absorb_views as a belief shard's, over the whole cast
+            views = self.beliefs.absorb_views(routes, turn, deciders)
+            for j, ids in enumerate(self.plan.persona_shards):
+                view_refs[j].append({pid: views[pid] for pid in ids if pid in views})
+            timings["believe"] = clock() - t
         for shard, ids in zip(self.belief_shards, self.plan.belief_shards):
             part = {pid: routes[pid] for pid in ids if pid in routes}
             split: list[list[str]] = [[] for _ in range(n)]
@@ -148,7 +159,8 @@ class RayCast:
             decisions.update(d)
             records.extend(recs)
         # believing and briefing overlap deciding across the shards: the phase is one figure here
-        timings["believe"], timings["brief"], timings["decide"] = 0.0, 0.0, clock() - t
+        believe = timings.get("believe", 0.0)
+        timings["believe"], timings["brief"], timings["decide"] = believe, 0.0, clock() - t - believe
         return decisions, records
 
     def remember(self, events: Sequence[Event]) -> None:
@@ -165,6 +177,8 @@ class RayCast:
         calls += [s.snapshot.remote() for s in self.belief_shards]
         answers = await asyncio.gather(*calls)
         parts, beliefs = answers[: len(self.persona_shards)], answers[len(self.persona_shards) :]
+        if self.beliefs is not None:
+            beliefs = [self.beliefs.to_dict()]
         return {k: v for b in beliefs for k, v in b.items()}, {k: v for m in parts for k, v in m.items()}
 
     async def restore(self, world: WorldState, state: Mapping[str, Any], turn: int) -> None:
@@ -178,14 +192,20 @@ class RayCast:
             for s, ids in zip(self.belief_shards, self.plan.belief_shards)
         ]
         await asyncio.gather(*calls)
+        if self.beliefs is not None:
+            self.beliefs.restore(beliefs)
         self.last_events = ()  # the restored memories hold them already
         self._track(world)
 
     async def beliefs_of(self, persona_id: str, limit: int) -> list:
+        if self.beliefs is not None:
+            return self.beliefs.beliefs_of(persona_id, limit)
         i = self.plan.belief_shard_of().get(persona_id)
         return [] if i is None else await self.belief_shards[i].beliefs_of.remote(persona_id, limit)
 
     async def model_of(self, persona_id: str) -> dict[str, Any] | None:
+        if self.beliefs is not None:
+            return self.beliefs.model_of(persona_id)
         i = self.plan.belief_shard_of().get(persona_id)
         return None if i is None else await self.belief_shards[i].model_of.remote(persona_id)
 

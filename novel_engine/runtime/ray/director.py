@@ -157,7 +157,8 @@ class DirectorActor:
         turn: int | None = None,
         calls: Sequence[dict] | None = None,
         publish: bool = True,
-    ) -> TurnReport:
+        checkpoint: bool = False,
+    ) -> TurnReport | tuple[TurnReport, bytes]:
         """Run one turn (turns never overlap). Player actions must already be validated.
 
         Args:
@@ -166,8 +167,11 @@ class DirectorActor:
             calls: a replay: the recorded model calls of this turn.
             publish: put the turn on the event hub now; a stored session's driver passes False
                 and calls :meth:`publish` once the store has committed the turn.
+            checkpoint: also return the checkpoint after the turn (:meth:`checkpoint`), taken
+                under the same lock: a driver whose store wants one saves a round trip.
         Returns:
-            The report, whose ``calls`` are the model-call records the actors made or used.
+            The report, whose ``calls`` are the model-call records the actors made or used;
+            with ``checkpoint``, ``(report, encoded checkpoint)``.
         """
         self._touch()
         async with self._lock:
@@ -186,6 +190,8 @@ class DirectorActor:
             wire.settle_gc()
             if publish:
                 await self._publish(report)
+            if checkpoint:
+                return report, encode(await self.pipeline.state())
             return report
 
     async def publish(self, turn: int) -> None:

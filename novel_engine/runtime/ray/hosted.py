@@ -135,8 +135,10 @@ class HostedRuntime:
         turn: int | None = None,
         calls: Sequence[dict] = (),
         publish: bool = True,
+        checkpoint: bool = False,
     ) -> TurnReport:
-        """Play one turn on the host (see ``LocalRuntime.step``)."""
+        """Play one turn on the host (see ``LocalRuntime.step``; ``checkpoint`` is not taken with the
+        turn here: :meth:`checkpoint` asks the host)."""
         return await self._call(
             "step", dict(agent_actions or {}), list(world_events), turn=turn, calls=list(calls), publish=publish
         )

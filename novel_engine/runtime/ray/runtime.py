@@ -116,6 +116,7 @@ class RayRuntime:
         self.actor_options: dict[str, Any] = {}
         self._hub: Any = None
         self._unpublished: TurnReport | None = None  # the last turn played with publish=False
+        self._taken: bytes | None = None  # the checkpoint taken with the last step, not yet asked for
 
     @classmethod
     def create(
@@ -254,11 +255,15 @@ class RayRuntime:
         turn: int | None = None,
         calls: Sequence[dict] = (),
         publish: bool = True,
+        checkpoint: bool = False,
     ) -> TurnReport:
-        """Play one turn (see ``DirectorActor.step``)."""
-        report = await self.director.step.remote(
-            dict(agent_actions or {}), list(world_events), turn, list(calls) or None, publish
+        """Play one turn (see ``DirectorActor.step``); with ``checkpoint``, the director encodes the
+        checkpoint after it in the same call, and the next :meth:`checkpoint` returns that."""
+        self._taken = None
+        answer = await self.director.step.remote(
+            dict(agent_actions or {}), list(world_events), turn, list(calls) or None, publish, checkpoint
         )
+        report, self._taken = answer if checkpoint else (answer, None)
         self._unpublished = None if publish else report
         return report
 
@@ -280,6 +285,7 @@ class RayRuntime:
 
     async def update_traits(self, persona_id: str, traits: Mapping[str, float]) -> None:
         """Change a persona's traits from the next turn on."""
+        self._taken = None
         await self.director.update_traits.remote(persona_id, dict(traits))
 
     async def subscribe(
@@ -289,8 +295,10 @@ class RayRuntime:
         return await self.hub().subscribe.remote(after_seq, event_types, timeout_s, limit)
 
     async def checkpoint(self) -> bytes:
-        """The session's encoded checkpoint after its last turn (the in-process runtime's layout)."""
-        return await self.director.checkpoint.remote()
+        """The session's encoded checkpoint after its last turn (the in-process runtime's layout):
+        the one taken with the last step if it was asked for there, else the director's now."""
+        taken, self._taken = self._taken, None
+        return taken if taken is not None else await self.director.checkpoint.remote()
 
     async def state(self, *, history: bool = False) -> dict[str, Any]:
         """The checkpoint dict after the last turn (``history``: with every turn report)."""
@@ -306,6 +314,7 @@ class RayRuntime:
 
         Actors that are restarting (after a crash or a lost node) are waited for, ``attempts`` times.
         """
+        self._taken = None
         delay = 0.05
         for attempt in range(attempts):
             try:
