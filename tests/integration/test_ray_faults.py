@@ -115,9 +115,21 @@ def test_ray_sessions_store_what_local_ones_store_and_resume(ray_session, tmp_pa
 
 
 def test_a_due_checkpoint_comes_back_with_its_turn(ray_session, tmp_path):
-    """A small cast in a store checkpoints every turn: the director encodes it in the step call
-    (no second round trip), and the stored checkpoints are those of an in-process run."""
-    with Engine("ray", store=f"sqlite:///{tmp_path / 'ck.db'}") as engine, Engine(store="memory") as local:
+    """With a checkpoint due every turn, the director encodes it in the step call (no second round
+    trip), and the stored checkpoints are those of an in-process run."""
+    from dataclasses import replace
+
+    from novel_engine.storage.settings import StoreSettings
+
+    every_turn = StoreSettings(
+        database_url=f"sqlite:///{tmp_path / 'ck.db'}",
+        object_store_url=(tmp_path / "objects").as_uri(),
+        checkpoint_every=1,
+    )
+    with (
+        Engine("ray", store=every_turn) as engine,
+        Engine(store=replace(StoreSettings.memory(), checkpoint_every=1)) as local,
+    ):
         s = engine.create_session(SCENARIO, seed=SEED, session_id="ck-with-turn")
         director, asked = s._rt.director, []
 
