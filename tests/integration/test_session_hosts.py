@@ -242,3 +242,54 @@ def test_a_scripts_hosted_sessions_end_with_it_and_detached_ones_stay(tmp_path):
     assert ray.get(kept.has.remote(kept_sid)) and not ray.get(kept.has.remote(own_sid))
     assert ray.get(kept.drop.remote(kept_sid))
     ray.kill(kept)
+
+
+def test_a_due_checkpoint_comes_back_with_its_turn_from_the_host(tmp_path):
+    """With a checkpoint due every turn, the host encodes it in the step call (no second host
+    call), and the stored checkpoints are those of an in-process run."""
+    from dataclasses import replace
+
+    from novel_engine.storage.settings import StoreSettings
+
+    def stored(engine, sid):
+        turns = engine._runner.call(lambda st: st.turns(sid))
+        return [t.record for t in turns], engine._runner.call(lambda st: st.checkpoint(sid))
+
+    every_turn = StoreSettings(
+        database_url=f"sqlite:///{tmp_path / 'ck.db'}",
+        object_store_url=(tmp_path / "objects").as_uri(),
+        checkpoint_every=1,
+    )
+    hosts = HostSettings(hosts=1, max_personas=32, pool="ck")
+    with (
+        Engine("ray", store=every_turn, hosts=hosts) as engine,
+        Engine(store=replace(StoreSettings.memory(), checkpoint_every=1)) as local,
+    ):
+        s = engine.create_session("fantasy_world", 7, session_id="ck-hosted")
+        assert type(s._rt).__name__ == "HostedRuntime"
+        host, asked = s._rt.host, []
+
+        class Spy:  # the host's handle, noting every runtime method the driver calls through it
+            def __getattr__(self, name):
+                method = getattr(host, name)
+                if name != "call":
+                    return method
+
+                class Call:
+                    def remote(self, sid, what, *args):
+                        asked.append(what)
+                        return method.remote(sid, what, *args)
+
+                return Call()
+
+        s._rt.host = Spy()
+        try:
+            s.run(2)
+            ref = local.create_session("fantasy_world", 7, session_id="ck-hosted")
+            ref.run(2)
+            assert asked.count("step") == 2 and "checkpoint" not in asked
+            assert stored(engine, "ck-hosted") == stored(local, "ck-hosted")
+            assert stored(engine, "ck-hosted")[1][0] == 2  # the latest checkpoint: after turn 2
+        finally:
+            s._rt.host = host
+            s.close()

@@ -74,6 +74,7 @@ class HostedRuntime:
         self.scenario, self.settings, self.model = scenario, settings, model
         #: a session created here and not yet on its host: (scenario, settings, model) to open it with
         self._unplaced: tuple[Scenario, SessionSettings, LanguageModel] | None = None
+        self._taken: bytes | None = None  # the checkpoint taken with the last step, not yet asked for
 
     @classmethod
     def create(
@@ -137,16 +138,27 @@ class HostedRuntime:
         publish: bool = True,
         checkpoint: bool = False,
     ) -> TurnReport:
-        """Play one turn on the host (see ``LocalRuntime.step``; ``checkpoint`` is not taken with the
-        turn here: :meth:`checkpoint` asks the host)."""
-        return await self._call(
-            "step", dict(agent_actions or {}), list(world_events), turn=turn, calls=list(calls), publish=publish
+        """Play one turn on the host (see ``LocalRuntime.step``); with ``checkpoint``, the host
+        encodes the checkpoint after it in the same call, and the next :meth:`checkpoint` returns
+        that."""
+        self._taken = None
+        answer = await self._call(
+            "step",
+            dict(agent_actions or {}),
+            list(world_events),
+            turn=turn,
+            calls=list(calls),
+            publish=publish,
+            checkpoint=checkpoint,
         )
+        report, self._taken = answer if checkpoint else (answer, None)
+        return report
 
     async def publish(self, turn: int) -> None:
         await self._call("publish", turn)
 
     async def update_traits(self, persona_id: str, traits: Mapping[str, float]) -> None:
+        self._taken = None
         await self._call("update_traits", persona_id, dict(traits))
 
     async def subscribe(
@@ -159,14 +171,17 @@ class HostedRuntime:
         return await self.host.subscribe.remote(self.session_id, after_seq, types, timeout_s, limit)
 
     async def checkpoint(self) -> bytes:
-        return await self._call("checkpoint")
+        """The encoded checkpoint after the last turn: the one taken with the last step if it was
+        asked for there, else the host's now."""
+        taken, self._taken = self._taken, None
+        return taken if taken is not None else await self._call("checkpoint")
 
     async def state(self, *, history: bool = False) -> dict[str, Any]:
         return await self._call("state", history=history)
 
     async def restore(self, state: Mapping[str, Any]) -> int:
         """Put the session back to checkpoint ``state`` on its host, bringing it back into memory."""
-        self._unplaced = None
+        self._unplaced = self._taken = None
         return await self.host.restore.remote(self.session_id, dict(state), self.scenario, self.settings, self.model)
 
     async def turn(self) -> int:

@@ -153,7 +153,9 @@ class SessionHost:
     async def call(
         self, session_id: str, method: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None
     ) -> Any:
-        """Call ``method`` (one of :data:`RUNTIME_CALLS`) of a session's runtime.
+        """Call ``method`` (one of :data:`RUNTIME_CALLS`) of a session's runtime. A ``step`` with
+        ``checkpoint=True`` answers ``(report, encoded checkpoint after it)``: the turn's driver
+        stores both, and one host call costs less than two while the host plays other turns.
 
         Raises:
             StateLostError: the session is not in memory here.
@@ -167,7 +169,10 @@ class SessionHost:
             async with self.locks[session_id]:
                 if self.sessions.get(session_id) is not rt:  # dropped while this call waited
                     rt = self._runtime(session_id)
-                return await getattr(rt, method)(*args, **(kwargs or {}))
+                answer = await getattr(rt, method)(*args, **(kwargs or {}))
+                if method == "step" and (kwargs or {}).get("checkpoint"):
+                    return answer, await rt.checkpoint()
+                return answer
         return await getattr(rt, method)(*args, **(kwargs or {}))
 
     async def subscribe(
