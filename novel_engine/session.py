@@ -69,6 +69,12 @@ class Session:
         return self._rt.always_there
 
     @property
+    def shared(self) -> bool:
+        """Whether the session's runtime lives outside this process (Ray actors or a session
+        host), where other drivers may play it too."""
+        return self._rt.shared
+
+    @property
     def seed(self) -> int:
         return self._rt.seed
 

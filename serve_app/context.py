@@ -32,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 
 from novel_engine.errors import ConfigError, NotFoundError, NovelEngineError, PermissionDeniedError, SessionError
 from novel_engine.runtime.durability import is_state_loss as is_actor_loss
+from serve_app.heads import head_of
 from serve_app.llm_access import LLMAccess
 from serve_app.problems import Problem
 from serve_app.security.access_port import AccessPort, SessionAccess
@@ -308,6 +309,21 @@ class ServeContext:
         if session is not None and session.always_there:
             return session
         return await self.session(session_id)
+
+    async def session_head(self, session_id: str) -> tuple[Any, dict[str, Any]]:
+        """The session and where it stands, for a read of its status: as :meth:`session_summary`,
+        except that a session this replica holds on a shared runtime that is always there (a
+        session host) is summed up from the store. What is committed is what the API shows, and
+        the host, busy playing other sessions' turns, is neither asked nor made to bring back a
+        session it let go. That head also carries the fork ``parent``
+        (:func:`~serve_app.heads.head_of`)."""
+        session = self._sessions.get(session_id)
+        if session is not None and session.always_there and session.shared:
+            stored = await head_of(self.store, session_id)
+            if stored is not None:
+                head = {"turn": stored.turn, "tension": stored.tension, "restarted": False, "parent": stored.parent}
+                return session, head
+        return await self.session_summary(session_id)
 
     async def session_summary(self, session_id: str) -> tuple[Any, dict[str, Any]]:
         """The live session and its summary (``Session.asummary``), in one director call."""

@@ -35,7 +35,7 @@ from serve_app.models import (
 )
 from serve_app.openapi import SESSION_ERRORS, problems
 from serve_app.problems import Problem
-from serve_app.security.access_port import SessionAccess
+from serve_app.security.access_port import SessionAccess, SessionLimitError
 
 __all__ = ["router", "session_out"]
 
@@ -54,7 +54,11 @@ async def session_out(
     """The session as the API shows it; ``new``: just created here (no fork parent to look up)."""
     head = head or await session.asummary()
     finished = await session.afinished(head["turn"])
-    stored = None if new else await head_of(ctx.store, rec.session_id, with_tension=False)
+    if new or "parent" in head:  # a head read from the store says whose fork it is
+        parent = head.get("parent")
+    else:
+        stored = await head_of(ctx.store, rec.session_id, with_tension=False)
+        parent = stored.parent if stored is not None else None
     return SessionOut(
         id=rec.session_id,
         name=rec.name,
@@ -66,7 +70,7 @@ async def session_out(
         created_at=iso_ms(rec.created_ms),
         llm=session.settings.llm or "offline",
         personas=[PersonaBrief(id=p.id, name=p.name) for p in session.scenario.personas],
-        parent=stored.parent if stored is not None else None,
+        parent=parent,
     )
 
 
@@ -143,9 +147,6 @@ async def playing(ctx: ServeContext = Ctx, who=Caller) -> list[PlayingOut]:
 
 @router.post("", status_code=201, response_model=SessionOut, summary="Start a session (you own it)")
 async def create_session(body: CreateSession, response: Response, ctx: ServeContext = Ctx, who=Caller) -> SessionOut:
-    _, total = await ctx.access.sessions_of(who.user_id, 0, 1)
-    if total >= ctx.config.max_sessions_per_user:
-        raise Problem(409, "session-limit", f"you already own {total} sessions (the limit); delete one first")
     scenario = _scenario(ctx, body)
     if len(scenario.personas) > ctx.config.max_agents:
         raise Problem(
@@ -158,12 +159,16 @@ async def create_session(body: CreateSession, response: Response, ctx: ServeCont
     chosen.update(ctx.llm.session_settings(chosen.pop("llm"), chosen.pop("llm_options", None)))
     settings = parse_settings(chosen, personas_per_actor=ctx.config.personas_per_actor)
     sid = uuid.uuid4().hex[:12]
-    session = await ctx.engine.acreate_session(scenario, settings=settings, session_id=sid, detached=True)
+    # The owner first (with the limit checked in the same transaction), then the story: an owner
+    # row without a story is never listed, and it is removed if the story cannot be made.
     try:
-        rec = await ctx.access.add_session(sid, who.user_id, body.session_name)
+        rec = await ctx.access.add_session(sid, who.user_id, body.session_name, ctx.config.max_sessions_per_user)
+    except SessionLimitError as err:
+        raise Problem(409, "session-limit", err.message) from None
+    try:
+        session = await ctx.engine.acreate_session(scenario, settings=settings, session_id=sid, detached=True)
     except BaseException:
-        await run_in_threadpool(session.close)
-        ctx.forget(sid)
+        await ctx.access.remove_session(sid)
         raise
     response.headers["Location"] = f"/api/v1/sessions/{sid}"
     return await session_out(ctx, rec, session, dict(NEW_HEAD), new=True)
@@ -198,7 +203,7 @@ async def list_sessions(
 @router.get("/{session_id}", response_model=SessionOut, summary="A session's status, turn, personas and tension")
 async def get_session(session_id: str = SessionPath, ctx: ServeContext = Ctx, who=Caller) -> SessionOut:
     rec = await ctx.authorize(who, session_id, OWNER)
-    return await session_out(ctx, rec, *await ctx.session_summary(session_id))
+    return await session_out(ctx, rec, *await ctx.session_head(session_id))
 
 
 @router.delete("/{session_id}", status_code=204, response_class=Response, summary="End a session for good")

@@ -23,7 +23,13 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+from novel_engine.errors import ConflictError
+
 __all__ = ["AccessPort", "SessionAccess", "AgentMeta"]
+
+
+class SessionLimitError(ConflictError):
+    """The owner already owns as many sessions as a user may (``details["owned"]``)."""
 
 
 @dataclass(frozen=True)
@@ -102,8 +108,10 @@ class AccessPort(ABC):
 
     # -- session ownership ---------------------------------------------------------------------
     @abstractmethod
-    async def add_session(self, session_id: str, owner: str, name: str) -> SessionAccess:
-        """Record a new session's owner. ``ConflictError`` if the id is taken."""
+    async def add_session(self, session_id: str, owner: str, name: str, max_owned: int | None = None) -> SessionAccess:
+        """Record a new session's owner. ``ConflictError`` if the id is taken;
+        :class:`SessionLimitError` (and nothing recorded) if the owner already owns ``max_owned``
+        stored sessions. The check and the insert are one transaction."""
 
     @abstractmethod
     async def get_session(self, session_id: str) -> SessionAccess | None:

@@ -96,9 +96,9 @@ class StoreAccessAdapter(AccessPort):
         return await self._call(lambda s: s.hit(counter, window_s))
 
     # -- ownership, grants, queued actions: the serve tables -----------------------------------
-    async def add_session(self, session_id: str, owner: str, name: str) -> SessionAccess:
+    async def add_session(self, session_id: str, owner: str, name: str, max_owned: int | None = None) -> SessionAccess:
         rec = SessionAccess(session_id, owner, name, int(self.clock() * 1000))
-        await self._tx(lambda tx: tables.add_session(tx, rec))
+        await self._tx(lambda tx: tables.add_session(tx, rec, max_owned))
         return rec
 
     async def get_session(self, session_id: str) -> SessionAccess | None:

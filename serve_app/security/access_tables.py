@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from novel_engine.errors import ConflictError
-from serve_app.security.access_port import AgentMeta, SessionAccess
+from serve_app.security.access_port import AgentMeta, SessionAccess, SessionLimitError
 
 __all__ = ["TABLES"]  # the statement functions are for the adapters only
 
@@ -57,9 +57,15 @@ async def create_tables(tx: Any) -> None:
 
 
 # -- sessions ------------------------------------------------------------------------------
-async def add_session(tx: Any, rec: SessionAccess) -> None:
+async def add_session(tx: Any, rec: SessionAccess, max_owned: int | None = None) -> None:
     if await tx.fetchone("SELECT 1 FROM serve_sessions WHERE session_id = $1", rec.session_id):
         raise ConflictError(f"session {rec.session_id!r} already exists", session_id=rec.session_id)
+    if max_owned is not None:
+        owned = int((await tx.fetchone(f"SELECT COUNT(*) {_STORED}", rec.owner))[0])
+        if owned >= max_owned:
+            raise SessionLimitError(
+                f"you already own {owned} sessions (the limit); delete one first", owned=owned, limit=max_owned
+            )
     await tx.execute(
         "INSERT INTO serve_sessions (session_id, owner, name, created_ms) VALUES ($1, $2, $3, $4)",
         rec.session_id,

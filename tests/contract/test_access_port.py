@@ -18,7 +18,7 @@ import pytest
 
 from novel_engine.errors import ConfigError, ConflictError, NotFoundError, StoreError
 from novel_engine.storage import SessionRecord, StoreRunner, StoreSettings, open_store, postgres
-from serve_app.security.access_port import AccessPort, AgentMeta
+from serve_app.security.access_port import AccessPort, AgentMeta, SessionLimitError
 from serve_app.security.access_store import PostgresAccessAdapter, StoreAccessAdapter, access_for
 from tests.contract.conftest import settings_for
 
@@ -353,3 +353,17 @@ def test_a_store_without_sql_is_refused():
 
     with pytest.raises(ConfigError, match="SQL store"):
         access_for(NoSql())
+
+
+def test_an_owner_at_the_limit_records_no_new_session(access, runner):
+    owner = uid("u")
+    run(access.add_session(uid("ghost"), owner, "no story yet", max_owned=2))  # ghosts do not count
+    for sid in [uid("s") for _ in range(2)]:
+        store_story(runner, sid)
+        run(access.add_session(sid, owner, "kept", max_owned=2))
+    late = uid("s")
+    with pytest.raises(SessionLimitError) as err:
+        run(access.add_session(late, owner, "one too many", max_owned=2))
+    assert (err.value.details["owned"], err.value.details["limit"]) == (2, 2)
+    assert run(access.get_session(late)) is None
+    assert run(access.add_session(late, uid("u"), "someone else's", max_owned=2)).name == "someone else's"

@@ -68,3 +68,22 @@ def test_a_small_session_is_hosted_and_comes_back_after_eviction_with_its_watche
         alice.delete(f"/api/v1/sessions/{sid}")
         alice.delete(f"/api/v1/sessions/{ref}")
     assert not ray.get(_host(sid).has.remote(sid))  # a delete ends it on its host
+
+
+def test_reading_a_hosted_session_asks_the_store_not_its_host(serve_server, alice):
+    sid = alice.new_session(**SMALL)["id"]
+    try:
+        play(alice, sid)
+        last = play(alice, sid)
+        host = _host(sid)
+        assert ray.get(host.evict.remote([sid])) == [sid]
+        got = alice.get(f"/api/v1/sessions/{sid}").json()
+        assert (got["turn"], got["tension"], got["parent"]) == (2, last["tension"], None)
+        # what is committed answers the read: the session stays out of its host's memory
+        assert not ray.get(host.has.remote(sid))
+        fork = alice.post(f"/api/v1/sessions/{sid}/fork", json={"at_turn": 1}).json()["id"]
+        play(alice, fork)
+        assert alice.get(f"/api/v1/sessions/{fork}").json()["parent"] == {"session_id": sid, "turn": 1}
+        alice.delete(f"/api/v1/sessions/{fork}")
+    finally:
+        alice.delete(f"/api/v1/sessions/{sid}")

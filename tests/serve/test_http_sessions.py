@@ -252,3 +252,21 @@ def test_a_story_that_reaches_its_main_goals_is_reported_finished(alice):
     base = f"/api/v1/sessions/{s['id']}"
     alice.post(f"{base}/turns", json={"agent_actions": {"ann": {"action_type": "speak", "target": "bo"}}})
     assert alice.get(base).json()["status"] == "finished"
+
+
+def test_a_user_at_the_session_limit_gets_409_and_nothing_is_made(serve_server):
+    from serve_checks import Api
+
+    dana = Api(serve_server, *serve_server.create_user("dana"))  # her own count, whatever ran before
+    small = {"world_template": "synthetic", "agent_count": 3}
+    made = [dana.new_session(**small)["id"] for _ in range(10)]  # the test app's max_sessions_per_user
+    try:
+        r = dana.post("/api/v1/sessions", json=small)
+        assert r.status_code == 409 and r.json()["type"].endswith("/session-limit"), r.text
+        assert "you already own 10 sessions" in r.json()["detail"]
+        assert dana.get("/api/v1/sessions").json()["total"] == 10
+        dana.delete(f"/api/v1/sessions/{made.pop()}")
+        made.append(dana.new_session(**small)["id"])  # room again
+    finally:
+        for sid in made:
+            dana.delete(f"/api/v1/sessions/{sid}")
