@@ -59,6 +59,13 @@ def add_load_parser(bench_sub: Any) -> None:
     p.add_argument("--duration", type=float, default=600.0, help="seconds of load (default 600)")
     p.add_argument("--ramp", type=float, default=None, help="seconds over which sessions are created (default: half)")
     p.add_argument("--turns-per-visit", type=int, default=5, dest="turns_per_visit", help="turns per session visit")
+    p.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        help="seconds a player reads a turn before asking for the next (default 0: players ask as fast as "
+        "the app answers, which measures its capacity; a pause measures latency at a reader's pace)",
+    )
     p.add_argument("--world", default="fantasy_world", help="world_template of the sessions (default fantasy_world)")
     p.add_argument(
         "--min-available-mib",
@@ -109,6 +116,8 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
     for name in ("users", "sessions", "playing", "duration", "turns_per_visit", "timeout", "replicas"):
         if getattr(args, name) <= 0:
             raise NovelEngineError(f"--{name.replace('_', '-')}: must be more than 0")
+    if not 0 <= args.pause <= 3600:
+        raise NovelEngineError("--pause: must be between 0 and 3600 seconds")
     chaos = None
     if args.chaos is not None:
         from serve_app.chaos import parse_faults
@@ -132,6 +141,7 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         ramp_s=args.ramp,
         turns_per_visit=args.turns_per_visit,
+        pause_s=args.pause,
         world=args.world,
         min_available_mib=args.min_available_mib,
         timeout_s=args.timeout,
@@ -248,6 +258,7 @@ def bench_load(
     duration_s: float = 600.0,
     ramp_s: float | None = None,
     turns_per_visit: int = 5,
+    pause_s: float = 0.0,
     world: str = "fantasy_world",
     min_available_mib: int = 2048,
     timeout_s: float = 120.0,
@@ -295,13 +306,17 @@ def bench_load(
             "duration_s": duration_s,
             "ramp_s": duration_s / 2 if ramp_s is None else min(ramp_s, duration_s),
             "turns_per_visit": turns_per_visit,
+            "pause_s": pause_s,
             "world": world,
             "min_available_mib": min_available_mib,
             "timeout_s": timeout_s,
             "sample_s": max(0.5, duration_s / 240),
             "own_app": not given_url,  # the app's processes are this one's children: measured apart
         }
-        print(f"load on {url}: {users} users, {sessions} sessions, {playing} playing, {duration_s:g} s", flush=True)
+        pace = f", {pause_s:g} s read per turn" if pause_s else ""
+        print(
+            f"load on {url}: {users} users, {sessions} sessions, {playing} playing{pace}, {duration_s:g} s", flush=True
+        )
         figures, faults = drive(cfg, injector, chaos["faults"] if chaos else [])
         answered, created, timeline = figures.pop("answered"), figures.pop("created"), figures.pop("timeline")
         check = exactly_once(answered, _stored_turns(store, sorted({sid for sid, _ in created})))
@@ -317,6 +332,7 @@ def bench_load(
         "users": users,
         "sessions": sessions,
         "playing": playing,
+        "pause_s": pause_s,
         "duration_s": duration_s,
         "world": world,
         "cpu_count": os.cpu_count(),
@@ -377,6 +393,7 @@ def _print(r: dict[str, Any]) -> None:
         f"{r['sessions_created']} sessions created in {r['elapsed_s']} s"
         + (f" (creation stopped: {r['creation_stopped']})" if r["creation_stopped"] else "")
         + f"; {t['turns_per_s']} turns/s, {t['creates_per_s']} creates/s, {t['gets_per_s']} GETs/s"
+        + (f" (each player reading {r['pause_s']:g} s per turn)" if r.get("pause_s") else "")
     )
     for kind in ("create", "turn", "get", "ws"):
         s = lat[kind]

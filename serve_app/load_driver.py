@@ -4,7 +4,8 @@ Users create sessions on a schedule (session ``i`` at ``i * ramp_s / sessions`` 
 ``i % users``) while ``playing`` players each take the session played least recently that nobody
 is playing, subscribe to it on a WebSocket (every event after the last one this run saw of it,
 checking that none is missed: :mod:`serve_app.load_socket`), play ``turns_per_visit`` turns (each
-followed by a ``GET`` of the session and the wait for its ``turn_complete`` frame), and move on.
+followed by a ``GET`` of the session, the wait for its ``turn_complete`` frame and ``pause_s``
+seconds of reading), and move on.
 A request the server cannot serve now (429, 502-504, no answer) is tried again as a user's
 client would, after ``Retry-After`` when the server gives one; every attempt is counted, with
 its time (a chaos run sorts them into before, during and after its faults). Machine memory
@@ -155,6 +156,8 @@ async def _visit(load: _Load, http: Any, sid: str, token: str) -> None:
             await _request(load, http, "get", "GET", f"/api/v1/sessions/{sid}", token)
             if turn is not None:
                 await sub.wait_turn(turn["turn"])
+            if load.cfg.get("pause_s") and not load.over():
+                await asyncio.sleep(load.cfg["pause_s"])  # the player reads the turn
     finally:
         load.resubscribes += sub.resubscribes
         await sub.stop()

@@ -22,11 +22,14 @@ def test_bench_load_small(serve_server, tmp_path):
         duration_s=20,  # a warm cluster creates a session in seconds; a loaded machine takes longer
         ramp_s=1,
         turns_per_visit=2,
+        pause_s=5,
         url=serve_server.url,
         store=serve_server.store_settings,
         out=out,
     )
     written = json.loads(out.read_text())
+    # each player reads 5 s after each of its turns: at most one turn per pause and player
+    assert written["pause_s"] == 5 and written["latency"]["turn"]["n"] <= 2 * (20 // 5 + 1)
     assert written == json.loads(json.dumps(result))
     assert written["suite"] == "load" and (written["users"], written["sessions"], written["playing"]) == (2, 4, 2)
     assert written["sessions_created"] == 4 and written["creation_stopped"] is None
