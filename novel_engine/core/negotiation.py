@@ -39,7 +39,7 @@ from typing import Literal
 
 from novel_engine.core.events import Action, ActionType
 from novel_engine.core.records import fast_constructor
-from novel_engine.core.world import PersonaState, WorldState
+from novel_engine.core.world import CAPTIVE, PersonaState, WorldState
 
 __all__ = ["Stance", "NegotiationResult", "NegotiationContext", "AgentNegotiationEngine"]
 
@@ -173,7 +173,8 @@ class AgentNegotiationEngine:
                 target = view.p
                 stances.append(self._target_stance(kind, view, proposed_action, actor, actor_name))
             else:
-                stances.append(self._bystander_stance(kind, view, target))
+                held = world.facts.get(CAPTIVE + view.p.id) is not None  # bound: they can only watch
+                stances.append(self._bystander_stance(kind, view, target, held))
         outcome = _outcome(stances)
         summary = _summary(actor_name, kind, target.name if target else "", stances, world, outcome)
         return _result(proposed_action, tuple(stances), outcome, summary)
@@ -253,9 +254,9 @@ class AgentNegotiationEngine:
 
     # -- bystanders ------------------------------------------------------------------------------
 
-    def _bystander_stance(self, kind: str, v: _View, target: PersonaState | None) -> Stance:
+    def _bystander_stance(self, kind: str, v: _View, target: PersonaState | None, held: bool = False) -> Stance:
         p = v.p
-        if kind == _ATTACK and target is not None and p.can_act and not p.hidden:
+        if kind == _ATTACK and target is not None and p.can_act and not p.hidden and not held:
             rel = p.relationships.get(target.id)
             fondness = rel.affinity if rel else 0.0
             if fondness >= 0.4 and v.c >= 0.6:

@@ -6,7 +6,7 @@ import pytest
 
 from novel_engine.core.events import Action, ActionType
 from novel_engine.core.negotiation import AgentNegotiationEngine, NegotiationContext, NegotiationResult, Stance
-from novel_engine.core.world import Location, PersonaState, Relationship, WorldState
+from novel_engine.core.world import CAPTIVE, Location, PersonaState, Relationship, WorldState
 from novel_engine.errors import NovelEngineError
 
 
@@ -99,6 +99,12 @@ def test_a_brave_friend_steps_in_but_a_timid_one_does_not(world) -> None:
     assert r.outcome == "modified"
     assert r.stances[1].reason == "steps in to defend Tim"
     assert r.summary == "Mira attacks Tim: Tim yields to Mira without a fight; Sela steps in to defend Tim (modified)"
+
+
+def test_a_bound_friend_cannot_step_in(world) -> None:
+    world.facts[CAPTIVE + "sela"] = "brak"  # tied up: she can only watch
+    r = negotiate(world, ActionType.ATTACK, ["tim", "sela"])
+    assert stances(r) == [("tim", "accept"), ("sela", "accept")] and r.outcome == "accepted"
 
 
 def test_an_evading_target_rejects_even_if_a_friend_steps_in(world) -> None:
