@@ -14,7 +14,7 @@ and returns :class:`StoryFigures`:
   down (``attack_on_fallen``), a move into a place sealed (a ``closed:<place>`` fact) in the last
   three turns (``sealed_move``), news the scenario marks ``danger: false`` left standing as a
   danger (``news_as_danger``), a captive who does more than talk, watch or rest before being freed
-  or slipping free (``captive_acting``), a fire fought where none burns (``phantom_fire``: none was
+  or slipping free, stepping into a fight included (``captive_acting``), a fire fought where none burns (``phantom_fire``: none was
   set, it was put out, or it burnt out);
 - repeats: a persona doing the same action to the same target as the turn before, without progress
   (a search that finds something, a blow that wounds, help that heals, news not told before); a

@@ -115,6 +115,9 @@ class StoryReader:
         escape = kind == "flee" and (ev.data.get("escaped") or ev.outcome.value == "failure")
         if actor in self.captive and kind not in _CAPTIVE_ACTS and not escape and not blocked:
             self.flag("captive_acting", ev, f"{actor} is held captive")
+        for helper in ev.data.get("counter_by", ()) or ():  # stepping into a fight is acting too
+            if helper in self.captive and helper not in (actor, ev.target):
+                self.flag("captive_acting", ev, f"{helper} steps in while held captive")
         if kind == "fight_fire" and not blocked and str(ev.location) not in self.fires:
             self.flag("phantom_fire", ev, f"no fire burns at {ev.location}")
         data = ev.data

@@ -64,11 +64,12 @@ def test_the_reader_counts_each_kind_of_contradiction():
         ev(11, "ann", "capture", "cat", location="yard", captured=["cat"]),  # cat, down, taken captive
         ev(12, "cat", "flee", "hall", location="hall", **{"from": "yard", "to": "hall"}),  # a captive walks off
         ev(13, "ann", "fight_fire", location="yard"),  # nothing burns in the yard
+        ev(14, "bob", "attack", "ann", location="hall", counter_by=["cat"]),  # cat, bound, steps in
     ]
     f = check_story(sc, [([shut, *events, into, *perils], "", ("never",))])
     # every kind read from the events alone (a standing line told after its end is read from the prose)
     assert set(CONTRADICTIONS) - {"held_after_release"} == {k for k, n in f.contradictions.items() if n}, f.examples
-    assert f.contradictions["captive_acting"] == 1 and f.contradictions["phantom_fire"] == 1
+    assert f.contradictions["captive_acting"] == 2 and f.contradictions["phantom_fire"] == 1
     assert f.milestones == 1 and f.milestones_holding == 0
 
 
