@@ -42,15 +42,18 @@ async def head_of(store: StoreCall, session_id: str, *, with_tension: bool = Tru
 
     ``with_tension`` False skips the read of the last turn's record (the tension is then 0).
     """
+
+    async def read(st: Any) -> tuple[Any, list]:  # both reads in one trip to the store's loop
+        record = await st.get_session(session_id, fresh=True)
+        if not with_tension or record.turn == 0:
+            return record, []
+        return record, await st.turns(session_id, record.turn - 1, record.turn)
+
     try:
-        record = await store(lambda st: st.get_session(session_id, fresh=True))
+        record, last = await store(read)
     except NotFoundError:
         return None
-    tension = 0.0
-    if with_tension and record.turn > 0:
-        last = await store(lambda st: st.turns(session_id, record.turn - 1, record.turn))
-        if last:
-            tension = float(last[-1].record.get("tension", 0.0))
+    tension = float(last[-1].record.get("tension", 0.0)) if last else 0.0
     title = str((record.scenario or {}).get("title", ""))
     return Head(turn=record.turn, tension=tension, title=title, seed=record.seed, parent=_parent(record))
 
