@@ -145,6 +145,10 @@ def choose(kept: Mapping[str, Kept], turn: int, events: Sequence[Event]) -> tupl
         if room[k.kind] > 0:
             room[k.kind] -= 1
             tell.add(k)
+    # someone down and in chains at once is told as down: one line, and no straining at chains
+    # that a body lying still cannot strain at
+    down = {k.subject for k in tell if k.kind == "fallen"}
+    tell = {k for k in tell if k.kind != "captive" or k.subject not in down}
     return tuple(k.note(k in tell) for k in sorted(standing, key=lambda k: (k.kind, k.subject, k.place)))
 
 

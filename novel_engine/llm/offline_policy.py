@@ -21,6 +21,9 @@ __all__ = ["decide", "threat_level", "NOISE"]
 NOISE = 0.25  # amplitude of the seeded noise added to every utility
 REPEAT_PENALTY = 0.6  # repeating last turn's act on the same target when it made no progress
 FIGHT_FATIGUE = 0.5  # per turn of a brawl past the second, whoever the blows go to
+TALK_FATIGUE = 0.3  # per turn of idle talk past the first in the last TALK_WINDOW, whoever it was with
+TALK_WINDOW = 4
+_TALK = frozenset({"speak", "persuade"})
 
 
 def threat_level(brief: TurnBrief) -> float:
@@ -112,6 +115,19 @@ def _brawl(brief: TurnBrief) -> int:
     return n
 
 
+def _chatter(brief: TurnBrief) -> int:
+    """Of the last ``TALK_WINDOW`` turns, how many the persona spent talking (speak or persuade)
+    to anyone without it moving anything on (a secret told, someone won over)."""
+    since = brief.turn - TALK_WINDOW
+    return len(
+        {
+            m.turn
+            for m in brief.memories
+            if m.role == "actor" and m.turn >= since and m.action_type in _TALK and not m.progress
+        }
+    )
+
+
 def _believed_place(brief: TurnBrief, persona: str) -> Any:
     found = brief.belief_value(f"location_of:{persona}")
     return found[0] if found else None
@@ -146,6 +162,9 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
     # blow that wounded); otherwise people move on to something else
     again = REPEAT_PENALTY if last is not None and last.turn == brief.turn - 1 and not last.progress else 0.0
     brawl = _brawl(brief)  # turns running this persona has struck someone, whoever it was
+    # pleasantries traded turn after turn, with one and then another, read as a loop: the more of
+    # the last few turns went to talk that led nowhere, the likelier people go and do something
+    chatter = TALK_FATIGUE * (_chatter(brief) - 1)
     back = _bounce_back(brief)  # the place that would make A, B, A, B (and the one just left)
     conditions = brief.conditions
     rand = streams.stream(brief.turn, brief.agent_id, "decide").random
@@ -212,6 +231,8 @@ def decide(brief: TurnBrief, streams: RandomStreams) -> Decision:
             u = best_u + NOISE * (rand() - 0.5)  # a person's goals are already in best_u
             if brawl >= 2 and best_act == "attack":
                 u -= FIGHT_FATIGUE * (brawl - 1)  # a brawl that swings from one to the next wears out
+            elif chatter > 0.0 and best_act in _TALK:
+                u -= chatter
             if again_target == pid and again_act == best_act:
                 # a fight that goes nowhere ends: neither side swings again at once
                 u -= again * (2.0 + (1.0 if pid in provoked else 0.0)) if best_act == "attack" else again

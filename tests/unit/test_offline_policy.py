@@ -99,6 +99,21 @@ def test_sociable_talk_and_the_hurt_rest():
     assert many(TIMID, health=0.15)["rest"] > 30
 
 
+def test_idle_talk_wears_out_whoever_it_was_with():
+    friend = PresentPersona("f", "Friend", "active", trust=0.6, affinity=0.6)
+
+    def said(turn: int, to: str, progress: bool = False) -> MemoryItem:
+        return MemoryItem(turn, f"e{turn}", "small talk", "actor", "speak", to, "success", progress=progress)
+
+    fresh = many(CHATTY, present=[friend], turn=6)
+    # three of the last four turns spent on talk that led nowhere, with one and then another
+    talked = many(CHATTY, present=[friend], turn=6, memories=[said(2, "a"), said(4, "b"), said(5, "c")])
+    told = many(CHATTY, present=[friend], turn=6, memories=[said(2, "a"), said(4, "b", True), said(5, "c", True)])
+    assert fresh["speak"] + fresh["persuade"] > 40
+    assert talked["speak"] + talked["persuade"] < 20  # people go and do something
+    assert told["speak"] + told["persuade"] > 40  # talk that moved something on does not wear out
+
+
 def test_goals_pull_toward_their_target_and_place():
     dragon = PresentPersona("dragon", "Dragon", "active")
     goal = Goal("slay the dragon", action=ActionType.ATTACK, target="dragon", priority=1.0)

@@ -222,3 +222,14 @@ def test_a_captive_under_a_beast_is_told_under_its_claw_not_in_ropes():
     assert kept_from_dict({"k": old})["k"].holder_kind == "human"
     later = " ".join(tell(t, [act(t, 1, "sera", "observe", "square")]) for t in (2, 3, 4, 5))
     assert "Brom" in later and "claw" in later and not re.search(r"knot|rope|bound", later), later
+
+
+def test_someone_down_and_in_chains_is_told_as_down_only():
+    # fantasy_world seed 3: "Vharuth lies sprawled in the Eastern Tower, vast and still. Vharuth
+    # lies chained in the Eastern Tower, straining at the chains."
+    fallen = Kept("fallen", "tavern", "The Crimson Tavern", "wyrm", "Vharuth", "beast", since=1, told=1)
+    held = Kept("captive", "tavern", "The Crimson Tavern", "wyrm", "Vharuth", "beast", since=1, told=1)
+    here = [act(3, 1, "sera", "observe", "tavern")]
+    both = choose({"fallen:wyrm": fallen, "captive:wyrm": held}, 3, here)
+    assert {(n.kind, n.tell) for n in both} == {("fallen", True), ("captive", False)}
+    assert [(n.kind, n.tell) for n in choose({"captive:wyrm": held}, 3, here)] == [("captive", True)]
