@@ -54,10 +54,17 @@ def connect(
     ``dashboard=True`` starts Ray's dashboard with a local instance, on loopback (its port is
     Ray's, 8265 unless taken): actors, tasks, metrics and every actor's log in the browser.
     It is off by default because a local instance starts a second or two faster without it.
+    A local instance runs its workers at the driver's priority (``RAY_worker_niceness=0``, unless
+    the environment sets it), not at Ray's default nice 15.
     """
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    # A Ray instance this process starts runs its workers at nice 15 by default, so on a busy
+    # machine the session's actors (the whole turn) wait behind every other process, the driver
+    # included, which runs at 0. Here the actors are the work: they run at 0 too. A cluster
+    # started elsewhere keeps its own setting (the raylet reads this only when it starts).
+    os.environ.setdefault("RAY_worker_niceness", "0")
     web = {"include_dashboard": True, "dashboard_host": "127.0.0.1"} if dashboard else {"include_dashboard": False}
     try:
         context = ray.init(
@@ -189,7 +196,8 @@ class RayRuntime:
             for i in range(len(plan.persona_shards))
         ]
         belief_shards = [
-            named(BeliefStoreShard, _name(session_id, "belief", i), shard_opts) for i in range(len(plan.belief_shards))
+            named(BeliefStoreShard, _name(session_id, "belief", i), shard_opts)
+            for i in range(0 if plan.beliefs_in_persona_shards else len(plan.belief_shards))
         ]
         world, initial = build_world(scenario)
         # The world is pickled once (wire.pack) into the object store, and the director and every
@@ -200,7 +208,8 @@ class RayRuntime:
         # actor: ray-project/ray#53727). The shards take it in a call, not in their constructor.
         packed = wire.pack(world)
         world_ref = ray.put(packed) if len(packed) > _INLINE_BYTES else packed
-        loaded = [s.load.remote(ids, world_ref) for s, ids in zip(persona_shards, plan.persona_shards)]
+        fused = plan.beliefs_in_persona_shards
+        loaded = [s.load.remote(ids, world_ref, fused) for s, ids in zip(persona_shards, plan.persona_shards)]
         director = named(
             DirectorActor,
             _name(session_id, "director"),
