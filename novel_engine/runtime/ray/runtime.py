@@ -24,7 +24,7 @@ from novel_engine.core.events import Action, WorldEventSpec
 from novel_engine.core.perception import BeliefSummary
 from novel_engine.core.report import TurnReport
 from novel_engine.core.scenario import Scenario
-from novel_engine.core.setup import build_world
+from novel_engine.core.setup import build_world, gc_paused
 from novel_engine.errors import ConfigError, NovelEngineError, SessionError, StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime import wire
@@ -269,9 +269,13 @@ class RayRuntime:
         """Play one turn (see ``DirectorActor.step``); with ``checkpoint``, the director encodes the
         checkpoint after it in the same call, and the next :meth:`checkpoint` returns that."""
         self._taken = None
-        answer = await self.director.step.remote(
-            dict(agent_actions or {}), list(world_events), turn, list(calls) or None, publish, checkpoint
-        )
+        # The report (every event of the turn) is unpickled here: as in process, the cyclic
+        # collector stays off meanwhile (it would walk this process's whole heap again and again
+        # while freeing nothing) and what the turn keeps is frozen out of its sight afterwards.
+        with gc_paused(freeze=True):
+            answer = await self.director.step.remote(
+                dict(agent_actions or {}), list(world_events), turn, list(calls) or None, publish, checkpoint
+            )
         report, self._taken = answer if checkpoint else (answer, None)
         self._unpublished = None if publish else report
         return report
@@ -286,7 +290,8 @@ class RayRuntime:
         report, self._unpublished = self._unpublished, None
         if report is not None and report.turn == turn:
             try:
-                await self.hub().publish.remote(hub_items(report))
+                with gc_paused():  # an item per event, short-lived (see ``step``)
+                    await self.hub().publish.remote(hub_items(report))
                 return
             except (StateLostError, ray.exceptions.RayActorError):
                 pass
