@@ -35,7 +35,8 @@ class SessionSettings(BaseModel):
             else packed into ``persona_shards`` shards).
         persona_shards: Ray runtime: the most persona shards an automatic packing makes (None: the
             cluster's CPU count, at least 2).
-        belief_shards: Ray runtime: belief-store shards (None: one per four persona shards).
+        belief_shards: Ray runtime: belief-store actors (None: packed persona shards hold their
+            personas' beliefs themselves; one per four persona shards with one actor per persona).
         graph_shards: how many shards hold the causal graph, split by event id (None: the director
             holds it whole). On Ray each is an actor; in process, parts of this process.
         placement: Ray runtime: ``auto`` (a small cast shares a session host when the engine's

@@ -42,7 +42,9 @@ class ShardProbe:
 
     def read(self) -> tuple[list[dict[str, Any]], float | None]:
         """The last turn's samples, one per shard (``role``, ``name``, ``node``, ``wall``, ``cpu``,
-        ``process_cpu``: its process's CPU since the previous read, ``wait_views``), and the
+        ``process_cpu``: its process's CPU since the previous read, ``wait_views``; a persona
+        shard that holds its personas' beliefs gives a second, ``belief`` one with ``part``: its
+        believe phase, taken out of the first), and the
         chronicler's CPU for its narration (None when it has not narrated)."""
         timings = self._ray.get([a.last_timings.remote() for a in self.actors])
         samples, narrate_cpu = [], None
@@ -54,19 +56,24 @@ class ShardProbe:
             if name.endswith(":chronicler"):
                 narrate_cpu = t["cpu"]
                 continue
-            samples.append(
-                {
-                    "role": "persona" if ":persona:" in name else "belief",
-                    "name": name,
-                    "node": self.nodes[name],
-                    "wall": t["wall"],
-                    "cpu": t["cpu"],
-                    "process_cpu": max(grew, t["cpu"]),
-                    "wait_views": t.get("wait_views", 0.0),
-                    "start": t["start"],
-                    "end": t["end"],
-                }
-            )
+            sample = {
+                "role": "persona" if ":persona:" in name else "belief",
+                "name": name,
+                "node": self.nodes[name],
+                "wall": t["wall"],
+                "cpu": t["cpu"],
+                "process_cpu": max(grew, t["cpu"]),
+                "wait_views": t.get("wait_views", 0.0),
+                "start": t["start"],
+                "end": t["end"],
+            }
+            believe = t.get("believe_cpu")
+            if believe is not None:  # a persona shard that holds its beliefs: its believe phase apart
+                sample.update(cpu=t["cpu"] - believe, process_cpu=sample["process_cpu"] - believe)
+                samples.append(
+                    {**sample, "role": "belief", "wall": believe, "cpu": believe, "process_cpu": believe, "part": True}
+                )
+            samples.append(sample)
         return samples, narrate_cpu
 
 
@@ -118,11 +125,14 @@ def local_cluster(nodes: int, shards: int) -> Iterator[tuple[str, dict[str, str]
     ``ceil(shards / nodes)`` shards, so shards asking one each (``actor_options``) land on every
     node. Yields the address and a map from node id to ``bench_node<i>``; shuts the nodes down after.
     """
+    import os
+
     import ray
     from ray.cluster_utils import Cluster
 
     from novel_engine.runtime.ray.runtime import connect
 
+    os.environ.setdefault("RAY_worker_niceness", "0")  # as ``connect`` starts a local instance
     per_node = math.ceil(shards / nodes)
     resources = [{SHARD_RESOURCE: per_node, f"bench_node{i}": 1} for i in range(nodes)]
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": resources[0]})

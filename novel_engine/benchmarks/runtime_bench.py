@@ -112,7 +112,9 @@ def measure_runtime(
         settings["persona_shards"] = shards or CLUSTER_NODES
         plan = plan_shards([p.id for p in scenario.personas], None, settings["persona_shards"])
         address, node_names = stack.enter_context(
-            local_cluster(CLUSTER_NODES, len(plan.persona_shards) + len(plan.belief_shards))
+            local_cluster(
+                CLUSTER_NODES, len(plan.persona_shards) + len(plan.belief_shards) * (not plan.beliefs_in_persona_shards)
+            )
         )
         actor_options = {"resources": {SHARD_RESOURCE: 1}}
     if kind == "llm-ray":

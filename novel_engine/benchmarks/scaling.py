@@ -193,7 +193,7 @@ def per_node(shards: Iterable[Mapping[str, Any]], names: Mapping[str, str] | Non
     for s in shards:
         node = (names or {}).get(s["node"], s["node"])
         row = out.setdefault(node, {"shards": 0, "cpu_s": 0.0, "roles": {}})
-        row["shards"] += 1
+        row["shards"] += 0 if s.get("part") else 1  # a part: another role of a shard counted already
         row["cpu_s"] += s["process_cpu"]
         row["roles"][s["role"]] = row["roles"].get(s["role"], 0) + 1
     return dict(sorted(out.items()))

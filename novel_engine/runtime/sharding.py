@@ -22,10 +22,12 @@ SMALL_CAST = 16  # up to this many personas, each gets its own actor by default
 @dataclass(frozen=True, slots=True)
 class ShardPlan:
     """Which personas each persona shard and each belief shard holds (ids sorted within a shard);
-    no belief shards: the director holds every belief model."""
+    no belief shards: the director holds every belief model. ``beliefs_in_persona_shards``: the
+    belief shards are the persona shards themselves (the same personas, in the same actors)."""
 
     persona_shards: tuple[tuple[str, ...], ...]
     belief_shards: tuple[tuple[str, ...], ...]
+    beliefs_in_persona_shards: bool = False
 
     def persona_shard_of(self) -> dict[str, int]:
         return {pid: i for i, ids in enumerate(self.persona_shards) for pid in ids}
@@ -54,8 +56,9 @@ def plan_shards(
         personas_per_actor: how many personas one persona shard hosts; None chooses: 1 for a
             cast of up to ``SMALL_CAST``, else enough to make ``max_shards`` shards.
         max_shards: the most persona shards an automatic choice makes (e.g. the cluster's CPUs).
-        belief_shards: how many belief-store shards (default: as many as persona shards when they
-            pack many personas, so the believe phase runs as parallel as the decide phase; one per
+        belief_shards: how many belief-store actors (default: none when persona shards pack many
+            personas: each persona shard holds its own personas' beliefs, so the believe phase
+            runs as parallel as the decide phase and no belief view crosses a process; one per
             4 persona shards, at least 1, with one actor per persona; none for a cast of up to
             ``SMALL_CAST`` with one actor per persona: the director holds their beliefs, which
             spares every turn a round trip through belief actors that would each do well under a
@@ -80,7 +83,9 @@ def plan_shards(
     if belief_shards is None:
         if personas_per_actor == 1 and n <= SMALL_CAST:
             return ShardPlan(persona_shards, ())
-        belief_shards = len(persona_shards) if personas_per_actor > 1 else max(1, math.ceil(len(persona_shards) / 4))
+        if personas_per_actor > 1:
+            return ShardPlan(persona_shards, persona_shards, beliefs_in_persona_shards=True)
+        belief_shards = max(1, math.ceil(len(persona_shards) / 4))
     if belief_shards < 1:
         raise ConfigError(f"belief_shards must be at least 1, got {belief_shards}", setting="belief_shards")
     return ShardPlan(persona_shards, _by_hash(ids, belief_shards))

@@ -266,3 +266,35 @@ def test_a_small_cast_keeps_its_beliefs_in_the_director(ray_session):
         asyncio.run(go())
     finally:
         rt.close()
+
+
+def test_a_packed_cast_keeps_its_beliefs_in_its_persona_shards(ray_session):
+    """Persona shards that pack many personas hold their beliefs too (no belief actors, no views
+    between processes): the beliefs, a checkpoint and the story are as in process, and a shard
+    Ray restarts (back empty) is rebuilt, beliefs included, to the same story."""
+    import ray
+
+    from novel_engine import Engine
+    from novel_engine.runtime.ray.runtime import NAMESPACE
+
+    sc = synthetic(personas=120, seed=4)
+    local = Engine().create_session(sc, seed=4)
+    on_ray = Engine("ray").create_session(sc, seed=4, session_id="packed-beliefs", persona_shards=2)
+    try:
+        names = on_ray._rt.names
+        assert not [n for n in names if ":belief:" in n] and len([n for n in names if ":persona:" in n]) == 2
+        local.run(2)
+        on_ray.run(2)
+        asked = [p.id for p in sc.personas[:40]]
+        assert [on_ray.beliefs(p) for p in asked] == [local.beliefs(p) for p in asked]
+        assert any(local.beliefs(p) for p in asked)
+        held = asyncio.run(on_ray._rt.state())["beliefs"]
+        assert held == asyncio.run(local._rt.state())["beliefs"] and len(held) == len(sc.personas)
+        ray.kill(ray.get_actor("ne:packed-beliefs:persona:0", namespace=NAMESPACE), no_restart=False)
+        local.run(2)
+        on_ray.run(2)
+        assert on_ray.narrative() == local.narrative()
+        assert [on_ray.beliefs(p) for p in asked] == [local.beliefs(p) for p in asked]
+    finally:
+        on_ray.close()
+        local.close()

@@ -1,7 +1,8 @@
 """Thin Ray actor shells around the pure cores: each holds one core object and only routes calls.
 
 - ``PersonaShard``: a :class:`~novel_engine.agents.persona.PersonaPool` plus a replica of the world
-  (kept in step by a per-turn patch), so it builds its personas' briefs and decides locally.
+  (kept in step by a per-turn patch), so it builds its personas' briefs and decides locally; in a
+  packed cast it also holds its personas' :class:`~novel_engine.agents.belief_store.BeliefStore`.
 - ``BeliefStoreShard``: a :class:`~novel_engine.agents.belief_store.BeliefStore`.
 - ``ChroniclerActor``: a :class:`~novel_engine.agents.chronicler.ChroniclerAgent`.
 - ``EventHub`` (in ``ray.hub``): an :class:`~novel_engine.runtime.event_log.EventLog` that subscribers long-poll.
@@ -23,48 +24,15 @@ from novel_engine.agents.persona import PersonaPool
 from novel_engine.core.events import Action, Event
 from novel_engine.core.perception import BeliefSummary, Perception
 from novel_engine.core.setup import gc_paused
-from novel_engine.core.world import PersonaState, Relationship, WorldState
+from novel_engine.core.world import PersonaState, WorldState
 from novel_engine.errors import StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.llm.recording import learn_calls, take_calls
 from novel_engine.runtime import wire  # records cross actors as constructor calls
 from novel_engine.runtime.ray.hub import EventHub  # re-exported: it was defined here
+from novel_engine.runtime.ray.patches import apply_patch  # re-exported: it was defined here
 
 __all__ = ["PersonaShard", "BeliefStoreShard", "ChroniclerActor", "EventHub", "apply_patch", "UNLOADED"]
-
-
-def apply_patch(world: WorldState, patch: Mapping[str, Any]) -> None:
-    """Bring a world replica in step with the director's: changed personas (whole, or updates of
-    their place, health, visibility and relationships), facts and the turn."""
-    for d in patch.get("personas", ()):
-        p = PersonaState.from_dict(d)
-        old = world.personas.get(p.id)
-        if old is not None and old.location != p.location:
-            world.occupants[old.location].discard(p.id)
-        world.personas[p.id] = p
-        world.occupants.setdefault(p.location, set()).add(p.id)
-    occupants = world.occupants
-    for pid, location, health, hidden, rels in patch.get("updates", ()):
-        p = world.personas[pid]
-        if p.location != location:
-            occupants[p.location].discard(pid)
-            occupants.setdefault(location, set()).add(pid)
-            p.location = location
-        p.health, p.hidden = health, hidden
-        relationships = p.relationships
-        for other, trust, affinity in rels:
-            r = relationships.get(other)
-            if r is None:
-                relationships[other] = Relationship(trust, affinity)
-            else:
-                r.trust, r.affinity = trust, affinity
-    if "facts" in patch:
-        world.facts = dict(patch["facts"])
-    for key, value in patch.get("facts_set", {}).items():
-        world.facts[key] = value
-    for key in patch.get("facts_removed", ()):
-        world.facts.pop(key, None)
-    world.turn = patch.get("turn", world.turn)
 
 
 def _check_turn(role: str, have: int, turn: int) -> None:
@@ -115,6 +83,10 @@ class PersonaShard:
     an argument of its constructor: a shard that Ray restarts comes back empty and is restored
     from the state store, never from an object-store copy that may be gone (ray-project/ray#53727).
 
+    A packed cast's shard also holds its personas' belief models (``load(..., beliefs=True)``):
+    it absorbs their perceptions itself, so no belief view crosses a process, and a turn is one
+    hop from the director instead of two (belief shard, then persona shard).
+
     Args:
         model: the language model to decide through.
         seed: the session seed.
@@ -125,17 +97,21 @@ class PersonaShard:
         self.model, self.seed = model, seed
         self.world: WorldState | None = None
         self.pool = PersonaPool([], model, seed)
+        self.beliefs: BeliefStore | None = None  # its personas' belief models, when it holds them
         self.last_turn = UNLOADED  # the last turn decided here (its state is that of the end of that turn)
         self.remembered = 0  # the last turn whose events the personas remember
         self.epoch = 0  # bumped by restore: a decide still awaiting its model then leaves no trace
         self.timings: dict[str, float] = {}  # where the last decide call spent its time (benchmarks)
 
-    def load(self, persona_ids: Sequence[str], world: bytes) -> None:
+    def load(self, persona_ids: Sequence[str], world: bytes, beliefs: bool = False) -> None:
         """Take the personas ``persona_ids`` of a new session, and ``world`` (turn 0, packed by
-        ``wire.pack``; one object-store copy for every shard) as this shard's replica."""
+        ``wire.pack``; one object-store copy for every shard) as this shard's replica;
+        ``beliefs``: hold their belief models too (see :meth:`believe_and_decide`)."""
         self.ids = list(persona_ids)
         self.world = wire.unpack(world)
-        self.pool = PersonaPool([self.world.personas[p] for p in self.ids], self.model, self.seed)
+        personas = [self.world.personas[p] for p in self.ids]
+        self.pool = PersonaPool(personas, self.model, self.seed)
+        self.beliefs = BeliefStore(personas) if beliefs else None
         self.last_turn = self.remembered = 0
         wire.settle_gc()
 
@@ -162,19 +138,59 @@ class PersonaShard:
         ``turn - 1``; ``turn`` None skips the state check. ``calls``: recorded model calls to
         answer from (a replay). Returns the decisions and the turn's model-call records.
         """
-        learn_calls(self.model, calls)
-        if turn is not None:
-            _check_turn("persona shard", self.last_turn, turn)
-        epoch, t0, c0 = self.epoch, time.perf_counter(), time.thread_time()
+        t0, c0 = time.perf_counter(), time.thread_time()
         merged: dict[str, BeliefView] = {}
         for part in views:
             merged.update(part)
+        return await self._decide(patch, deciders, memories, turn, calls, lambda ids: merged, t0, c0)
+
+    async def believe_and_decide(
+        self,
+        patch: dict,
+        perceptions: Mapping[str, Sequence[Perception]],
+        deciders: Sequence[str],
+        memories: Sequence[Event],
+        turn: int,
+        calls: Sequence[dict] | None = None,
+    ) -> tuple[dict[str, Action], list[dict]]:
+        """The believe, brief and decide phases for this shard's personas, whose belief models
+        live here (``load(..., beliefs=True)``): ``perceptions`` are theirs of this turn, absorbed
+        as in process (those who do not decide first, then the deciders chunk by chunk as they
+        are briefed). Otherwise as :meth:`decide`."""
+        t0, c0 = time.perf_counter(), time.thread_time()
+        if self.beliefs is None:  # never loaded with its beliefs, or restarted empty
+            _check_turn("persona shard", UNLOADED, turn)
+        store, spent = self.beliefs, [0.0]  # the believe phase's CPU here (benchmarks)
+
+        def absorb_others() -> None:
+            c = time.thread_time()
+            store.absorb_others(perceptions, turn, deciders)
+            spent[0] += time.thread_time() - c
+
+        def views(ids: Sequence[str]) -> Mapping[str, BeliefView]:
+            c = time.thread_time()
+            out = store.absorb_views(perceptions, turn, ids, others=False)
+            spent[0] += time.thread_time() - c
+            return out
+
+        out = await self._decide(patch, deciders, memories, turn, calls, views, t0, c0, absorb_others)
+        self.timings["believe_cpu"] = spent[0]
+        return out
+
+    async def _decide(self, patch, deciders, memories, turn, calls, views_for, t0, c0, believe=None):
+        learn_calls(self.model, calls)
+        if turn is not None:
+            _check_turn("persona shard", self.last_turn, turn)
+        epoch = self.epoch
+        deciders = sorted(deciders)
         t1, c1 = time.perf_counter(), time.thread_time()
         timings: dict[str, float] = {}
         with gc_paused():  # as in process: a turn's short-lived records need no cyclic collection
+            if believe is not None:
+                believe()
             apply_patch(self.world, patch)
             self._remember(memories, self.world.turn)
-            out = await self.pool.brief_and_decide(self.world, sorted(deciders), lambda ids: merged, timings)
+            out = await self.pool.brief_and_decide(self.world, deciders, views_for, timings)
         if epoch == self.epoch:
             self.last_turn = self.world.turn + 1
         wire.settle_gc()
@@ -193,17 +209,40 @@ class PersonaShard:
         self._remember(memories, turn)
         return self.pool.memory_rows()
 
-    def restore(self, world: dict, memory: Mapping[str, list], turn: int, persona_ids: Sequence[str] = ()) -> None:
+    def restore(
+        self,
+        world: dict,
+        memory: Mapping[str, list],
+        turn: int,
+        persona_ids: Sequence[str] = (),
+        beliefs: Mapping[str, Any] | None = None,
+    ) -> None:
         """Continue from a checkpoint: the world after ``turn`` and the personas' memories then
-        (``persona_ids``: the personas hosted here, which a restarted shard no longer knows)."""
+        (``persona_ids``: the personas hosted here, which a restarted shard no longer knows;
+        ``beliefs``: their belief models, for a shard that holds them)."""
         if persona_ids:
             self.ids = list(persona_ids)
         self.world = WorldState.from_dict(world)
         self.pool = PersonaPool([self.world.personas[p] for p in self.ids], self.model, self.seed)
         self.pool.restore_memory(memory)
+        if beliefs is not None:
+            self.beliefs = BeliefStore(())
+            self.beliefs.restore(beliefs)
         self.last_turn = self.remembered = turn
         self.epoch += 1
         wire.settle_gc()
+
+    def belief_snapshot(self) -> dict[str, Any]:
+        """The belief models held here, as checkpoint data (see ``BeliefStoreShard.snapshot``)."""
+        if self.last_turn == UNLOADED or self.beliefs is None:
+            raise StateLostError("the persona shard restarted and must be restored", role="persona shard")
+        return self.beliefs.to_dict()
+
+    def beliefs_of(self, persona_id: str, limit: int = 20) -> list[BeliefSummary]:
+        return self.beliefs.beliefs_of(persona_id, limit) if self.beliefs is not None else []
+
+    def model_of(self, persona_id: str) -> dict[str, Any] | None:
+        return self.beliefs.model_of(persona_id) if self.beliefs is not None else None
 
     def ping(self) -> str:
         return "ok"
@@ -236,16 +275,6 @@ class BeliefStoreShard:
         self.store = BeliefStore(wire.unpack(personas))
         self.last_turn = 0
         wire.settle_gc()
-
-    def absorb(
-        self, perceptions: Mapping[str, Sequence[Perception]], turn: int, deciders: Sequence[str], check: bool = False
-    ) -> dict[str, BeliefView]:
-        """The believe phase for this shard; returns the belief views of its deciding personas."""
-        if check:
-            _check_turn("belief shard", self.last_turn, turn)
-        self.store.absorb(perceptions, turn)
-        self.last_turn = turn
-        return self.store.views(perceptions, deciders)
 
     def absorb_for(
         self, perceptions: Mapping[str, Sequence[Perception]], turn: int, deciders: Sequence[Sequence[str]]

@@ -25,6 +25,7 @@ from novel_engine.agents.chronicler import WorldContext, select_highlights
 from novel_engine.agents.chronicler import _mentioned as mentioned_in  # exactly whom the prose may name
 from novel_engine.core.events import Action, Event
 from novel_engine.core.world import WorldState
+from novel_engine.runtime.ray.patches import ReplicaTracker
 from novel_engine.runtime.sharding import ShardPlan
 from novel_engine.runtime.turn import chronicle_impact
 
@@ -32,24 +33,6 @@ __all__ = ["RayCast", "RayNarrator"]
 
 #: a per-turn patch with up to this many personas and facts travels inline with each shard call
 _INLINE_PATCH = 64
-
-
-def _signature(p) -> tuple:
-    return (p.location, p.health, p.hidden, tuple((k, r.trust, r.affinity) for k, r in p.relationships.items()))
-
-
-def _update(pid: str, old: tuple | None, new: tuple) -> tuple | None:
-    """``(id, location, health, hidden, relationships changed or added)`` turning signature ``old``
-    into ``new``; None when the persona must travel whole (no ``old``, or relationships removed or
-    reordered, which an update cannot express). Most of a large cast changes every turn, and a
-    whole persona costs several times more to pickle, unpickle and rebuild in every shard."""
-    if old is None:
-        return None
-    before, after = old[3], new[3]
-    if len(after) < len(before) or any(a[0] != b[0] for a, b in zip(after, before)):
-        return None
-    rels = tuple(r for i, r in enumerate(after) if i >= len(before) or r != before[i])
-    return (pid, new[0], new[1], new[2], rels)
 
 
 class RayCast:
@@ -68,44 +51,10 @@ class RayCast:
         self.persona_shards, self.belief_shards = list(persona_shards), list(belief_shards)
         self.persona_shard_of = plan.persona_shard_of()
         self.last_events: Sequence[Event] = ()
+        self.fused = plan.beliefs_in_persona_shards  # each persona shard holds its personas' beliefs
         # a small cast's beliefs, here: absorbing them costs less than one round trip to a shard
-        self.beliefs = None if self.belief_shards else BeliefStore(world.personas.values())
-        self._track(world)
-
-    def _track(self, world: WorldState) -> None:
-        self._signatures = {pid: _signature(p) for pid, p in world.personas.items()}
-        self._facts = dict(world.facts)
-
-    def _patch(self, world: WorldState) -> dict[str, Any]:
-        """The personas (and facts) that changed since the last patch, for the shards' replicas.
-
-        A persona whose place, health, visibility or relationships changed travels as an update of
-        those fields (``updates``, see :func:`_update`); one the shards have not seen in this form
-        (new, or whose traits changed) travels whole (``personas``).
-        """
-        changed, updates = [], []
-        sigs = self._signatures
-        for pid, p in world.personas.items():
-            sig = _signature(p)
-            old = sigs.get(pid)
-            if old != sig:
-                sigs[pid] = sig
-                update = _update(pid, old, sig)
-                if update is None:
-                    changed.append(p.to_dict())
-                else:
-                    updates.append(update)
-        patch: dict[str, Any] = {"turn": world.turn, "personas": changed, "updates": updates}
-        facts, old = world.facts, self._facts
-        if facts != old:
-            # only what changed: consequences keep a fact per persona or place (goals reached,
-            # places searched out), too many to resend whole every turn in a large cast
-            patch["facts_set"] = {k: v for k, v in facts.items() if k not in old or old[k] != v}
-            removed = [k for k in old if k not in facts]
-            if removed:
-                patch["facts_removed"] = removed
-            self._facts = dict(facts)
-        return patch
+        self.beliefs = None if self.belief_shards or self.fused else BeliefStore(world.personas.values())
+        self.tracker = ReplicaTracker(world)
 
     def _memories_by_shard(self) -> list[list[Event]]:
         """Last turn's events, each sent to the shards hosting someone it involves."""
@@ -137,7 +86,7 @@ class RayCast:
             refs = shard.absorb_for.options(num_returns=n).remote(part, turn, split)
             for j, ref in enumerate(refs if n > 1 else [refs]):
                 view_refs[j].append(ref)
-        patch = self._patch(world)
+        patch = self.tracker.patch(world)
         # serialised once into the object store, not once per shard call: every shard reads the
         # same; a small one (a small cast) goes inline with each call instead, which spares every
         # shard a read from the object store
@@ -147,12 +96,25 @@ class RayCast:
         replay: list[list[dict]] = [[] for _ in range(n)]
         for rec in calls:
             replay[shard_of[rec["agent"]]].append(rec)
-        pending = [
-            shard.decide.remote(
-                patch_arg, [p for p in ids if p in deciding], memories[i], turn, replay[i] or None, *view_refs[i]
-            )
-            for i, (shard, ids) in enumerate(zip(self.persona_shards, self.plan.persona_shards))
-        ]
+        if self.fused:  # each shard absorbs its personas' perceptions itself: one hop, no views in transit
+            pending = [
+                shard.believe_and_decide.remote(
+                    patch_arg,
+                    {pid: routes[pid] for pid in ids if pid in routes},
+                    [p for p in ids if p in deciding],
+                    memories[i],
+                    turn,
+                    replay[i] or None,
+                )
+                for i, (shard, ids) in enumerate(zip(self.persona_shards, self.plan.persona_shards))
+            ]
+        else:
+            pending = [
+                shard.decide.remote(
+                    patch_arg, [p for p in ids if p in deciding], memories[i], turn, replay[i] or None, *view_refs[i]
+                )
+                for i, (shard, ids) in enumerate(zip(self.persona_shards, self.plan.persona_shards))
+            ]
         decisions: dict[str, Action] = {}
         records: list[dict] = []
         for d, recs in await asyncio.gather(*pending):
@@ -167,7 +129,7 @@ class RayCast:
         self.last_events = events  # sent with the next turn's decide call
 
     def changed(self, persona_id: str) -> None:
-        self._signatures.pop(persona_id, None)  # the next patch carries it to its shard
+        self.tracker.forget(persona_id)  # the next patch carries it to its shard
 
     async def held(self, turn: int) -> tuple[dict[str, Any], dict[str, list]]:
         memories = self._memories_by_shard()
@@ -175,6 +137,8 @@ class RayCast:
         # shard once, not for the slowest persona shard and then the slowest belief shard
         calls = [s.snapshot.remote(m, turn) for s, m in zip(self.persona_shards, memories)]
         calls += [s.snapshot.remote() for s in self.belief_shards]
+        if self.fused:
+            calls += [s.belief_snapshot.remote() for s in self.persona_shards]
         answers = await asyncio.gather(*calls)
         parts, beliefs = answers[: len(self.persona_shards)], answers[len(self.persona_shards) :]
         if self.beliefs is not None:
@@ -183,8 +147,15 @@ class RayCast:
 
     async def restore(self, world: WorldState, state: Mapping[str, Any], turn: int) -> None:
         mem, beliefs = state["memory"], state["beliefs"]
+        fused = self.fused
         calls = [
-            s.restore.remote(state["world"], {p: mem[p] for p in ids if p in mem}, turn, ids)
+            s.restore.remote(
+                state["world"],
+                {p: mem[p] for p in ids if p in mem},
+                turn,
+                ids,
+                {p: beliefs[p] for p in ids if p in beliefs} if fused else None,
+            )
             for s, ids in zip(self.persona_shards, self.plan.persona_shards)
         ]
         calls += [
@@ -195,19 +166,21 @@ class RayCast:
         if self.beliefs is not None:
             self.beliefs.restore(beliefs)
         self.last_events = ()  # the restored memories hold them already
-        self._track(world)
+        self.tracker.track(world)
 
     async def beliefs_of(self, persona_id: str, limit: int) -> list:
         if self.beliefs is not None:
             return self.beliefs.beliefs_of(persona_id, limit)
         i = self.plan.belief_shard_of().get(persona_id)
-        return [] if i is None else await self.belief_shards[i].beliefs_of.remote(persona_id, limit)
+        shards = self.persona_shards if self.fused else self.belief_shards
+        return [] if i is None else await shards[i].beliefs_of.remote(persona_id, limit)
 
     async def model_of(self, persona_id: str) -> dict[str, Any] | None:
         if self.beliefs is not None:
             return self.beliefs.model_of(persona_id)
         i = self.plan.belief_shard_of().get(persona_id)
-        return None if i is None else await self.belief_shards[i].model_of.remote(persona_id)
+        shards = self.persona_shards if self.fused else self.belief_shards
+        return None if i is None else await shards[i].model_of.remote(persona_id)
 
 
 class RayNarrator:

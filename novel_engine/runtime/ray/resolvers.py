@@ -28,8 +28,8 @@ from novel_engine.agents.regional import RegionOutcome, TurnPlan
 from novel_engine.core.regions import assign_regions
 from novel_engine.core.world import WorldState
 from novel_engine.runtime import wire
-from novel_engine.runtime.ray.actors import _check_turn, apply_patch
-from novel_engine.runtime.ray.cast import RayCast
+from novel_engine.runtime.ray.actors import _check_turn
+from novel_engine.runtime.ray.patches import ReplicaTracker, apply_patch
 
 __all__ = ["ResolverShard", "RayResolvers"]
 
@@ -89,13 +89,6 @@ class ResolverShard:
         return self.restarted
 
 
-class _Tracker:
-    """What changed in the world since the shards last saw it (the persona shards' patch rules)."""
-
-    _track = RayCast._track
-    _patch = RayCast._patch
-
-
 class RayResolvers:
     """The resolver shard actors of a session, as the director sees them.
 
@@ -106,7 +99,7 @@ class RayResolvers:
     def __init__(self, shards: Sequence[Any]) -> None:
         self.shards = list(shards)
         self.loaded = False
-        self.tracker = _Tracker()
+        self.tracker: ReplicaTracker | None = None  # made with the first load
         self.new_relationships: list[tuple[str, str]] = []
         self.timings: dict[str, float] = {}
 
@@ -116,11 +109,12 @@ class RayResolvers:
 
     def changed(self, persona_id: str) -> None:
         """A persona changed beyond what patches follow (its traits): the next patch carries it whole."""
-        self.tracker._signatures.pop(persona_id, None)
+        if self.tracker is not None:
+            self.tracker.forget(persona_id)
 
     async def _load(self, director: Any) -> None:
         world = director.world
-        self.tracker._track(world)
+        self.tracker = ReplicaTracker(world)
         self.new_relationships = []
         ref = ray.put(world.to_dict())
         fans = {k: sorted(v) for k, v in director.resolver.fans.items()}
@@ -143,7 +137,7 @@ class RayResolvers:
         hidden = plan.hidden
         if hidden is None:  # one region: the shard still needs who stands hidden around it
             hidden = frozenset(pid for pid, p in world.personas.items() if p.hidden)
-        patch = ray.put(self.tracker._patch(world))
+        patch = ray.put(self.tracker.patch(world))  # type: ignore[union-attr]  # made by _load
         news, self.new_relationships = self.new_relationships, []
         split = assign_regions([len(w.acts) for w in plan.work], len(self.shards))
         calls = [

@@ -24,7 +24,7 @@ from novel_engine.core.events import Action, WorldEventSpec
 from novel_engine.core.perception import BeliefSummary
 from novel_engine.core.report import TurnReport
 from novel_engine.core.scenario import Scenario
-from novel_engine.core.setup import build_world
+from novel_engine.core.setup import build_world, gc_paused
 from novel_engine.errors import ConfigError, NovelEngineError, SessionError, StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime import wire
@@ -54,10 +54,17 @@ def connect(
     ``dashboard=True`` starts Ray's dashboard with a local instance, on loopback (its port is
     Ray's, 8265 unless taken): actors, tasks, metrics and every actor's log in the browser.
     It is off by default because a local instance starts a second or two faster without it.
+    A local instance runs its workers at the driver's priority (``RAY_worker_niceness=0``, unless
+    the environment sets it), not at Ray's default nice 15.
     """
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    # A Ray instance this process starts runs its workers at nice 15 by default, so on a busy
+    # machine the session's actors (the whole turn) wait behind every other process, the driver
+    # included, which runs at 0. Here the actors are the work: they run at 0 too. A cluster
+    # started elsewhere keeps its own setting (the raylet reads this only when it starts).
+    os.environ.setdefault("RAY_worker_niceness", "0")
     web = {"include_dashboard": True, "dashboard_host": "127.0.0.1"} if dashboard else {"include_dashboard": False}
     try:
         context = ray.init(
@@ -189,7 +196,8 @@ class RayRuntime:
             for i in range(len(plan.persona_shards))
         ]
         belief_shards = [
-            named(BeliefStoreShard, _name(session_id, "belief", i), shard_opts) for i in range(len(plan.belief_shards))
+            named(BeliefStoreShard, _name(session_id, "belief", i), shard_opts)
+            for i in range(0 if plan.beliefs_in_persona_shards else len(plan.belief_shards))
         ]
         world, initial = build_world(scenario)
         # The world is pickled once (wire.pack) into the object store, and the director and every
@@ -200,7 +208,8 @@ class RayRuntime:
         # actor: ray-project/ray#53727). The shards take it in a call, not in their constructor.
         packed = wire.pack(world)
         world_ref = ray.put(packed) if len(packed) > _INLINE_BYTES else packed
-        loaded = [s.load.remote(ids, world_ref) for s, ids in zip(persona_shards, plan.persona_shards)]
+        fused = plan.beliefs_in_persona_shards
+        loaded = [s.load.remote(ids, world_ref, fused) for s, ids in zip(persona_shards, plan.persona_shards)]
         director = named(
             DirectorActor,
             _name(session_id, "director"),
@@ -260,9 +269,13 @@ class RayRuntime:
         """Play one turn (see ``DirectorActor.step``); with ``checkpoint``, the director encodes the
         checkpoint after it in the same call, and the next :meth:`checkpoint` returns that."""
         self._taken = None
-        answer = await self.director.step.remote(
-            dict(agent_actions or {}), list(world_events), turn, list(calls) or None, publish, checkpoint
-        )
+        # The report (every event of the turn) is unpickled here: as in process, the cyclic
+        # collector stays off meanwhile (it would walk this process's whole heap again and again
+        # while freeing nothing) and what the turn keeps is frozen out of its sight afterwards.
+        with gc_paused(freeze=True):
+            answer = await self.director.step.remote(
+                dict(agent_actions or {}), list(world_events), turn, list(calls) or None, publish, checkpoint
+            )
         report, self._taken = answer if checkpoint else (answer, None)
         self._unpublished = None if publish else report
         return report
@@ -277,7 +290,8 @@ class RayRuntime:
         report, self._unpublished = self._unpublished, None
         if report is not None and report.turn == turn:
             try:
-                await self.hub().publish.remote(hub_items(report))
+                with gc_paused():  # an item per event, short-lived (see ``step``)
+                    await self.hub().publish.remote(hub_items(report))
                 return
             except (StateLostError, ray.exceptions.RayActorError):
                 pass
