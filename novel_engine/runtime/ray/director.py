@@ -38,7 +38,7 @@ from novel_engine.runtime.ray.graph import RayGraphParts
 from novel_engine.runtime.ray.metrics import record_coherence
 from novel_engine.runtime.ray.names import _PREFIX, NAMESPACE, kill_session_actors
 from novel_engine.runtime.ray.resolvers import RayResolvers
-from novel_engine.runtime.sharding import ShardPlan, plan_shards
+from novel_engine.runtime.sharding import ShardPlan, plan_shards, waits_on_model
 from novel_engine.runtime.turn import TurnPipeline
 
 __all__ = [
@@ -140,7 +140,8 @@ def setup_again(
     roles = session_roles(session_id, names)
     persona_shards, belief_shards = roles.get("persona", []), roles.get("belief", [])
     ids = [p.id for p in scenario.personas]
-    plan = plan_shards(ids, settings.personas_per_actor, max(1, len(persona_shards)), len(belief_shards) or None)
+    shards, beliefs = max(1, len(persona_shards)), len(belief_shards) or None
+    plan = plan_shards(ids, settings.personas_per_actor, shards, beliefs, waits_on_model(settings))
     if len(plan.persona_shards) > len(persona_shards) or len(plan.belief_shards) != len(belief_shards):
         raise SessionError("the session's shards are gone: it must be resumed", session_id=session_id)
     return DirectorSetup(

@@ -49,7 +49,7 @@ from novel_engine.runtime.ray.names import (
     list_sessions,
 )
 from novel_engine.runtime.ray.resolvers import ResolverShard
-from novel_engine.runtime.sharding import plan_shards
+from novel_engine.runtime.sharding import plan_shards, waits_on_model
 
 __all__ = ["RayRuntime", "connect", "where_to_look", "list_sessions", "cluster_alive", "NAMESPACE"]
 
@@ -189,6 +189,7 @@ class RayRuntime:
             settings.personas_per_actor,
             settings.persona_shards or max(2, cpus),
             settings.belief_shards,
+            waits_on_model(settings),
         )
         # The shards start empty, so their processes start while the world is built and packed;
         # they load it afterwards (and a shard Ray restarts comes back empty, to be restored).
