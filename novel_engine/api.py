@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from novel_engine.config import SessionSettings, parse_settings
 from novel_engine.core.report import TurnReport
 from novel_engine.core.scenario import Scenario
-from novel_engine.errors import ConfigError, NotFoundError, SessionError
+from novel_engine.errors import ConfigError, NotFoundError, SessionError, StateLostError
 from novel_engine.event_loop import EngineLoop
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime.checkpoint import genesis
@@ -279,6 +279,7 @@ class Engine:
         scenario, model = Scenario.model_validate(head.scenario), self._model_for(settings, session_id)
         replay = await self._durable(session_id, scenario, settings, model, head.version, head.turn).rebuild_model()
         state, head = await rebuild(runner, session_id, replay)
+        state["scenario"] = head.scenario  # a live director that restarted empty is loaded with it again
         rt = await asyncio.to_thread(self._runtimes.attach, session_id)
         session = await self._start(session_id, scenario, settings, model, state, head.version, detached, rt)
         await session._durable.apply_pending(session._rt)
@@ -331,13 +332,20 @@ class Engine:
         rt = await asyncio.to_thread(self._runtimes.attach, session_id)
         if rt is None:
             raise SessionError(f"no live session {session_id!r}", session_id=session_id)
-        scenario, settings = await rt.scenario_and_settings()
-        head, model = None, self._model_for(settings, session_id)
+        head = None
         if self._runner is not None:
             try:
                 head = await self._runner.acall(lambda st: st.get_session(session_id))
             except NotFoundError:
                 pass  # a session created without a store stays out of it
+        try:
+            scenario, settings = await rt.scenario_and_settings()
+        except StateLostError:  # its director restarted empty: the store knows the session
+            if head is None:
+                raise
+            scenario = Scenario.model_validate(head.scenario)
+            settings = SessionSettings.model_validate(head.settings).model_copy(update={"seed": head.seed})
+        model = self._model_for(settings, session_id)
         durable = self._durable(session_id, scenario, settings, model, head.version, head.turn) if head else None
         session = self._sessions[session_id] = Session(self, session_id, scenario, settings, rt, model, durable)
         return session

@@ -31,8 +31,8 @@ class SessionSettings(BaseModel):
         difficulty: overrides the scenario's difficulty, in [0, 1].
         attention: how many fragments a persona notices per turn (fog of war).
         highlight_limit: how many events per turn the chronicler narrates (large casts).
-        personas_per_actor: Ray runtime: personas per persona shard (None: 1 for casts up to 16,
-            else packed into ``persona_shards`` shards).
+        personas_per_actor: Ray runtime: personas per persona shard (None: 1 for casts up to 16
+            deciding offline, else packed into ``persona_shards`` shards).
         persona_shards: Ray runtime: the most persona shards an automatic packing makes (None: the
             cluster's CPU count, at least 2).
         belief_shards: Ray runtime: belief-store actors (None: packed persona shards hold their

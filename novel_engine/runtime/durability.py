@@ -377,7 +377,8 @@ class DurableSession:
         """Put ``rt`` back to the session's last committed state (and its pending trait updates);
         return that turn."""
         state, head = await rebuild(self.runner, self.session_id, await self.rebuild_model())
-        turn = await rt.restore(state)
+        # with the scenario: a runtime whose director restarted empty (Ray) is loaded with it again
+        turn = await rt.restore({**state, "scenario": head.scenario})
         await self.apply_pending(rt)
         self.version, self.turn = head.version, head.turn
         return turn

@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from novel_engine.core.rng import stable_hash
 from novel_engine.errors import ConfigError
 
-__all__ = ["ShardPlan", "plan_shards", "SMALL_CAST"]
+__all__ = ["ShardPlan", "plan_shards", "waits_on_model", "SMALL_CAST"]
 
 SMALL_CAST = 16  # up to this many personas, each gets its own actor by default
 
@@ -36,6 +37,12 @@ class ShardPlan:
         return {pid: i for i, ids in enumerate(self.belief_shards) for pid in ids}
 
 
+def waits_on_model(settings: Any) -> bool:
+    """Whether a session's personas decide through a language model (its ``llm`` setting), so its
+    turns wait on the model's API (see ``plan_shards``)."""
+    return (getattr(settings, "llm", None) or "offline") != "offline"
+
+
 def _by_hash(ids: Sequence[str], n: int) -> tuple[tuple[str, ...], ...]:
     buckets: list[list[str]] = [[] for _ in range(n)]
     for pid in ids:
@@ -48,6 +55,7 @@ def plan_shards(
     personas_per_actor: int | None = None,
     max_shards: int = 4,
     belief_shards: int | None = None,
+    waits_on_model: bool = False,
 ) -> ShardPlan:
     """Plan the shards of a session.
 
@@ -63,6 +71,10 @@ def plan_shards(
             ``SMALL_CAST`` with one actor per persona: the director holds their beliefs, which
             spares every turn a round trip through belief actors that would each do well under a
             millisecond of work).
+        waits_on_model: the personas decide through a language model (not the offline policy):
+            a small cast is then packed into ``max_shards`` shards too (and the director holds its
+            beliefs), since its turns wait on the model's API, not on CPU: an actor per persona
+            would only add a Ray call, a process to wake and an HTTP client per persona.
     Raises:
         ConfigError: for a count below 1.
     """
@@ -75,13 +87,14 @@ def plan_shards(
     if max_shards < 1:
         raise ConfigError(f"max_shards must be at least 1, got {max_shards}", setting="max_shards")
     if personas_per_actor is None:
-        personas_per_actor = 1 if n <= SMALL_CAST else math.ceil(n / max_shards)
+        small = n <= SMALL_CAST and not waits_on_model
+        personas_per_actor = 1 if small else max(1, math.ceil(n / max_shards))
     if personas_per_actor == 1:
         persona_shards = tuple((pid,) for pid in ids)
     else:
         persona_shards = _by_hash(ids, max(1, math.ceil(n / personas_per_actor)))
     if belief_shards is None:
-        if personas_per_actor == 1 and n <= SMALL_CAST:
+        if (personas_per_actor == 1 or waits_on_model) and n <= SMALL_CAST:
             return ShardPlan(persona_shards, ())
         if personas_per_actor > 1:
             return ShardPlan(persona_shards, persona_shards, beliefs_in_persona_shards=True)

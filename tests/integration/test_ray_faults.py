@@ -393,3 +393,37 @@ def test_shards_of_a_large_cast_restarted_by_ray_are_rebuilt_from_the_store(ray_
         assert story(s) == story(undisturbed)
     finally:
         s.close()
+
+
+@pytest.mark.timeout(420)
+def test_a_director_restarted_after_its_creator_left_is_rebuilt_from_the_store(ray_cluster, tmp_path):
+    """The director's constructor takes nothing large either, so Ray can restart it after the
+    driver that created the session has gone, and with it every object that driver owned (a
+    large cast's world went through the object store; ray-project/ray#53727): the restarted
+    director comes back empty, refuses the turn, and is loaded and restored from the store."""
+    import subprocess
+
+    import ray
+
+    from novel_engine.scenarios.synthetic import synthetic
+
+    db = f"sqlite:///{tmp_path / 'orphan.db'}"
+    creator = f"""
+from novel_engine import Engine
+from novel_engine.runtime.ray.runtime import connect
+from novel_engine.scenarios.synthetic import synthetic
+connect(address={ray_cluster.address!r})
+with Engine("ray", store={db!r}) as engine:
+    engine.create_session(synthetic(personas=2000, seed=3), seed=3, session_id="orphan", detached=True).step()
+"""
+    subprocess.run([sys.executable, "-c", creator], check=True, timeout=300)
+    undisturbed = Engine().create_session(synthetic(personas=2000, seed=3), seed=3)
+    undisturbed.run(3)
+    with Engine("ray", store=db) as engine:
+        try:
+            s = engine.attach("orphan")
+            ray.kill(ray.get_actor("ne:orphan:director", namespace="novel_engine"), no_restart=False)
+            s.run(2)
+            assert story(s) == story(undisturbed)
+        finally:
+            engine.end("orphan")

@@ -14,6 +14,7 @@ import asyncio
 import time
 import zlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import ray
@@ -26,19 +27,30 @@ from novel_engine.core.report import TurnReport, page_of
 from novel_engine.core.scenario import Scenario
 from novel_engine.core.setup import gc_paused
 from novel_engine.core.world import PersonaState, WorldState
-from novel_engine.errors import StateLostError
+from novel_engine.errors import SessionError, StateLostError
 from novel_engine.runtime import wire
 from novel_engine.runtime.checkpoint import encode
 from novel_engine.runtime.event_log import hub_items, hub_window
 from novel_engine.runtime.graph import ShardedGraph
+from novel_engine.runtime.ray.actors import UNLOADED
 from novel_engine.runtime.ray.cast import RayCast, RayNarrator
 from novel_engine.runtime.ray.graph import RayGraphParts
 from novel_engine.runtime.ray.metrics import record_coherence
+from novel_engine.runtime.ray.names import _PREFIX, NAMESPACE, kill_session_actors
 from novel_engine.runtime.ray.resolvers import RayResolvers
-from novel_engine.runtime.sharding import ShardPlan
+from novel_engine.runtime.sharding import ShardPlan, plan_shards, waits_on_model
 from novel_engine.runtime.turn import TurnPipeline
 
-__all__ = ["DirectorActor", "director_scenario", "packed_scenario", "unpacked_scenario", "belief_personas"]
+__all__ = [
+    "DirectorActor",
+    "DirectorSetup",
+    "director_scenario",
+    "packed_scenario",
+    "unpacked_scenario",
+    "belief_personas",
+    "session_roles",
+    "setup_again",
+]
 
 
 def director_scenario(scenario: Scenario) -> Scenario:
@@ -71,16 +83,15 @@ def belief_personas(world: WorldState, ids: Sequence[str]) -> list[PersonaState]
     return out
 
 
-@ray.remote
-class DirectorActor:
-    """The session's game master on Ray: the turn pipeline, its lock and the event hub.
+@dataclass(frozen=True)
+class DirectorSetup:
+    """What a director runs a session with, handed over in :meth:`DirectorActor.load` (never as a
+    constructor argument: see there).
 
     Args:
         scenario: the validated scenario, as :func:`director_scenario` trims it.
         packed: the whole scenario (:func:`packed_scenario`), for ``scenario_and_settings``.
         settings: the session settings (seed resolved).
-        world: the world at turn 0 (``build_world``), packed (``wire.pack``; passed by object
-            reference: the one copy the persona shards read too, not rebuilt here).
         initial: the information fragments of turn 0.
         plan: which personas live on which shard.
         persona_shards: handles of the persona shards, in plan order.
@@ -89,51 +100,127 @@ class DirectorActor:
         hub: the event hub actor.
         graph_shards: handles of the causal-graph shards (none: the director holds the graph).
         resolver_shards: handles of the resolver shards (none: the director settles the regions).
+    """
+
+    scenario: Scenario
+    packed: bytes
+    settings: SessionSettings
+    initial: Sequence[InformationFragment]
+    plan: ShardPlan
+    persona_shards: Sequence[Any]
+    belief_shards: Sequence[Any]
+    chronicler: Any
+    hub: Any
+    graph_shards: Sequence[Any] = ()
+    resolver_shards: Sequence[Any] = ()
+
+
+def session_roles(session_id: str, names: Sequence[str]) -> dict[str, list[Any]]:
+    """The handles of a session's numbered actors (``ne:<session>:<role>:<i>``), by role, in order."""
+    prefix = _PREFIX + session_id + ":"
+    found: dict[str, dict[int, str]] = {}
+    for name in names:
+        role, _, index = name[len(prefix) :].partition(":") if name.startswith(prefix) else ("", "", "")
+        if index.isdigit():
+            found.setdefault(role, {})[int(index)] = name
+    return {role: [ray.get_actor(by[i], namespace=NAMESPACE) for i in sorted(by)] for role, by in found.items()}
+
+
+def setup_again(
+    session_id: str, names: Sequence[str], scenario: Scenario, state: Mapping[str, Any], chronicler: Any, hub: Any
+) -> DirectorSetup:
+    """The setup of a session whose director restarted empty, from its actors' ``names`` and
+    checkpoint ``state`` (whose restore follows the load). The plan is made again from the cast and
+    the shards there are: any plan serves, since restore tells every shard its personas.
+
+    Raises:
+        SessionError: the session's shards are gone (it must be resumed on new actors).
+    """
+    settings = SessionSettings.model_validate(state["settings"]).model_copy(update={"seed": int(state["seed"])})
+    roles = session_roles(session_id, names)
+    persona_shards, belief_shards = roles.get("persona", []), roles.get("belief", [])
+    ids = [p.id for p in scenario.personas]
+    shards, beliefs = max(1, len(persona_shards)), len(belief_shards) or None
+    plan = plan_shards(ids, settings.personas_per_actor, shards, beliefs, waits_on_model(settings))
+    beliefs_apart = 0 if plan.beliefs_in_persona_shards else len(plan.belief_shards)  # belief actors
+    if len(plan.persona_shards) > len(persona_shards) or beliefs_apart != len(belief_shards):
+        raise SessionError("the session's shards are gone: it must be resumed", session_id=session_id)
+    return DirectorSetup(
+        director_scenario(scenario),
+        packed_scenario(scenario),
+        settings,
+        (),
+        plan,
+        persona_shards,
+        belief_shards,
+        chronicler,
+        hub,
+        roles.get("graph", []),
+        roles.get("resolve", []),
+    )
+
+
+@ray.remote
+class DirectorActor:
+    """The session's game master on Ray: the turn pipeline, its lock and the event hub.
+
+    It starts empty and runs a session once :meth:`load` has given it one. Nothing large is an
+    argument of its constructor, so Ray can always restart it: an actor whose constructor
+    arguments went through the object store cannot come back once their owner let go of them
+    (ray-project/ray#53727). A restarted director is empty: it refuses turns and reads
+    (``StateLostError``) until the driver loads it again and restores it from the store.
+
+    Args:
         idle_s: after this many seconds without a call, end the whole session (its state is in
             the store; a Serve replica resumes it on the next request); 0: never.
     """
 
-    def __init__(
-        self,
-        scenario: Scenario,
-        packed: bytes,
-        settings: SessionSettings,
-        world: bytes,
-        initial: Sequence[InformationFragment],
-        plan: ShardPlan,
-        persona_shards: Sequence[Any],
-        belief_shards: Sequence[Any],
-        chronicler: Any,
-        hub: Any,
-        graph_shards: Sequence[Any] = (),
-        idle_s: float = 0.0,
-        resolver_shards: Sequence[Any] = (),
-    ) -> None:
-        self.scenario, self.settings, self._packed = scenario, settings, packed
-        world = wire.unpack(world)
-        cast = RayCast(plan, persona_shards, belief_shards, world)
-        graph = None
-        if graph_shards:
-            graph = ShardedGraph(ShardedCausalGraph(len(graph_shards)), RayGraphParts(graph_shards))
-        resolvers = RayResolvers(resolver_shards) if resolver_shards else None
-        self.pipeline = TurnPipeline(
-            scenario,
-            settings,
-            world,
-            initial,
-            cast,
-            RayNarrator(chronicler, settings.highlight_limit),
-            graph,
-            resolvers,
-        )
-        self.hub = hub
-        # A restarted director is back at turn 0 until the driver restores it: readers (the Serve
+    def __init__(self, idle_s: float = 0.0) -> None:
+        self.pipeline: TurnPipeline | None = None
+        self.scenario: Scenario | None = None
+        self.settings: SessionSettings | None = None
+        self._packed = b""
+        self.hub: Any = None
+        self._parts: list[Any] = []
+        # A restarted director holds no session until the driver restores it: readers (the Serve
         # app) learn that from ``summary`` without a store read per request.
         self._restarted = ray.get_runtime_context().was_current_actor_reconstructed
         self._lock = asyncio.Lock()
-        self._parts = [*persona_shards, *belief_shards, *resolver_shards, chronicler, hub]
         self._idle_s, self._used, self._reaper = idle_s, time.monotonic(), None
+
+    def load(self, setup: DirectorSetup, world: bytes) -> None:
+        """Run the session ``setup`` from ``world`` (its turn-0 world, or any world a checkpoint
+        then replaces, packed by ``wire.pack``; a top-level argument, so an object reference to
+        it is read before the call runs)."""
+        world = wire.unpack(world)
+        graph = None
+        if setup.graph_shards:
+            graph = ShardedGraph(ShardedCausalGraph(len(setup.graph_shards)), RayGraphParts(setup.graph_shards))
+        resolvers = RayResolvers(setup.resolver_shards) if setup.resolver_shards else None
+        self.pipeline = TurnPipeline(
+            setup.scenario,
+            setup.settings,
+            world,
+            setup.initial,
+            RayCast(setup.plan, setup.persona_shards, setup.belief_shards, world),
+            RayNarrator(setup.chronicler, setup.settings.highlight_limit),
+            graph,
+            resolvers,
+        )
+        self.scenario, self.settings, self._packed, self.hub = setup.scenario, setup.settings, setup.packed, setup.hub
+        self._parts = [*setup.persona_shards, *setup.belief_shards, *setup.resolver_shards, setup.chronicler, setup.hub]
         wire.settle_gc()
+
+    def _loaded(self, turn: int | None = None) -> TurnPipeline:
+        """The pipeline; ``StateLostError`` for a director that holds no session (restarted)."""
+        if self.pipeline is None:
+            raise StateLostError(
+                "the director restarted and holds no session: it must be loaded and restored",
+                role="director",
+                turn=turn,
+                have=UNLOADED,
+            )
+        return self.pipeline
 
     def _touch(self) -> None:
         self._used = time.monotonic()
@@ -147,6 +234,9 @@ class DirectorActor:
             if time.monotonic() - self._used >= self._idle_s and not self._lock.locked():
                 for part in self._parts:
                     ray.kill(part, no_restart=True)
+                if not self._parts:  # restarted and never loaded: its parts are known by name only
+                    name = ray.get_runtime_context().get_actor_name() or ""
+                    kill_session_actors(name[len(_PREFIX) :].rpartition(":")[0])
                 ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
                 return
 
@@ -175,7 +265,8 @@ class DirectorActor:
         """
         self._touch()
         async with self._lock:
-            have = self.pipeline.turn
+            pipeline = self._loaded(turn)
+            have = pipeline.turn
             if turn is not None and turn != have + 1:
                 raise StateLostError(
                     f"the director is at turn {have}, not {turn - 1}: it restarted and must be restored",
@@ -184,14 +275,14 @@ class DirectorActor:
                     have=have,
                 )
             with gc_paused():
-                report = await self.pipeline.play(agent_actions or {}, world_events, calls or ())
+                report = await pipeline.play(agent_actions or {}, world_events, calls or ())
             if report.violations:
                 record_coherence(report.violations)  # by kind only: a label per session would grow without bound
             wire.settle_gc()
             if publish:
                 await self._publish(report)
             if checkpoint:
-                return report, encode(await self.pipeline.state())
+                return report, encode(await pipeline.state())
             return report
 
     async def publish(self, turn: int) -> None:
@@ -199,7 +290,7 @@ class DirectorActor:
         added again."""
         self._touch()
         async with self._lock:
-            history = self.pipeline.history
+            history = self._loaded(turn).history
             if history and history[-1].turn == turn:
                 await self._publish(history[-1])
 
@@ -220,14 +311,14 @@ class DirectorActor:
         the same layout as in process, so either runtime can resume it."""
         self._touch()
         async with self._lock:
-            return encode(await self.pipeline.state())
+            return encode(await self._loaded().state())
 
     async def restore(self, state: Mapping[str, Any]) -> int:
         """Put the whole session (the pipeline and every shard) back to checkpoint ``state``, whose
         ``history`` holds the reports of its turns; return its turn."""
         self._touch()
         async with self._lock:
-            turn = await self.pipeline.restore(state)
+            turn = await self._loaded().restore(state)
             await self._restore_hub(self.pipeline.history)  # a new or restarted hub numbers on from here
             self._restarted = False
             wire.settle_gc()
@@ -237,19 +328,22 @@ class DirectorActor:
         """Change a persona's traits from the next turn on (between turns, never during one)."""
         self._touch()
         async with self._lock:
-            self.pipeline.update_traits(persona_id, traits)
+            self._loaded().update_traits(persona_id, traits)
 
     # -- reads -------------------------------------------------------------------------------
     def turn(self) -> int:
-        return self.pipeline.turn
+        """The last played turn (0 before the first, and for a director that holds no session)."""
+        return self.pipeline.turn if self.pipeline is not None else 0
 
     def reports(self, after: int = 0, limit: int | None = None) -> list[TurnReport]:
-        return page_of(self.pipeline.history, after, limit)
+        return page_of(self._loaded().history, after, limit)
 
     def summary(self) -> dict[str, Any]:
         """Where the session stands, in one small answer: the turn, the tension after it, and whether
         this director restarted and has not been restored yet (its state is then not the session's)."""
         self._used = time.monotonic()  # a Serve request asks this first
+        if self.pipeline is None:
+            return {"turn": 0, "tension": 0.0, "restarted": True}
         history = self.pipeline.history
         return {
             "turn": self.pipeline.turn,
@@ -258,23 +352,24 @@ class DirectorActor:
         }
 
     def world_state(self) -> WorldState:
-        return self.pipeline.world
+        return self._loaded().world
 
     async def causal_graph(self) -> dict:
         async with self._lock:  # the graph shards hold it between turns
-            return await self.pipeline.causal_graph()
+            return await self._loaded().causal_graph()
 
     async def explain(self, event_id: str) -> list:
         async with self._lock:
-            return await self.pipeline.explain(event_id)
+            return await self._loaded().explain(event_id)
 
     def scenario_and_settings(self) -> tuple[Scenario, SessionSettings]:
         """The whole scenario (rebuilt from its packed form: only an attaching driver asks) and
         the settings."""
+        self._loaded()
         return unpacked_scenario(self._packed), self.settings
 
     async def beliefs_of(self, persona_id: str, limit: int = 20) -> list:
-        return await self.pipeline.cast.beliefs_of(persona_id, limit)
+        return await self._loaded().cast.beliefs_of(persona_id, limit)
 
     async def belief_model_of(self, persona_id: str) -> dict | None:
-        return await self.pipeline.cast.model_of(persona_id)
+        return await self._loaded().cast.model_of(persona_id)

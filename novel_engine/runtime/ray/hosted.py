@@ -182,7 +182,8 @@ class HostedRuntime:
     async def restore(self, state: Mapping[str, Any]) -> int:
         """Put the session back to checkpoint ``state`` on its host, bringing it back into memory."""
         self._unplaced = self._taken = None
-        return await self.host.restore.remote(self.session_id, dict(state), self.scenario, self.settings, self.model)
+        state = {k: v for k, v in state.items() if k != "scenario"}  # the host is given it below
+        return await self.host.restore.remote(self.session_id, state, self.scenario, self.settings, self.model)
 
     async def turn(self) -> int:
         return await self._call("turn")

@@ -25,12 +25,20 @@ from novel_engine.core.perception import BeliefSummary
 from novel_engine.core.report import TurnReport
 from novel_engine.core.scenario import Scenario
 from novel_engine.core.setup import build_world, gc_paused
+from novel_engine.core.world import WorldState
 from novel_engine.errors import ConfigError, NovelEngineError, SessionError, StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime import wire
 from novel_engine.runtime.event_log import hub_items
-from novel_engine.runtime.ray.actors import BeliefStoreShard, ChroniclerActor, EventHub, PersonaShard
-from novel_engine.runtime.ray.director import DirectorActor, belief_personas, director_scenario, packed_scenario
+from novel_engine.runtime.ray.actors import UNLOADED, BeliefStoreShard, ChroniclerActor, EventHub, PersonaShard
+from novel_engine.runtime.ray.director import (
+    DirectorActor,
+    DirectorSetup,
+    belief_personas,
+    director_scenario,
+    packed_scenario,
+    setup_again,
+)
 from novel_engine.runtime.ray.graph import GraphShard
 from novel_engine.runtime.ray.names import (
     _PREFIX,
@@ -41,7 +49,7 @@ from novel_engine.runtime.ray.names import (
     list_sessions,
 )
 from novel_engine.runtime.ray.resolvers import ResolverShard
-from novel_engine.runtime.sharding import plan_shards
+from novel_engine.runtime.sharding import plan_shards, waits_on_model
 
 __all__ = ["RayRuntime", "connect", "where_to_look", "list_sessions", "cluster_alive", "NAMESPACE"]
 
@@ -188,6 +196,7 @@ class RayRuntime:
             settings.personas_per_actor,
             settings.persona_shards or max(2, cpus),
             settings.belief_shards,
+            waits_on_model(settings),
         )
         # The shards start empty, so their processes start while the world is built and packed;
         # they load it afterwards (and a shard Ray restarts comes back empty, to be restored).
@@ -199,25 +208,20 @@ class RayRuntime:
             named(BeliefStoreShard, _name(session_id, "belief", i), shard_opts)
             for i in range(0 if plan.beliefs_in_persona_shards else len(plan.belief_shards))
         ]
+        # nothing large is an argument of the director's constructor either (see DirectorActor)
+        director = named(DirectorActor, _name(session_id, "director"), {"num_cpus": 0}, idle_s)
         world, initial = build_world(scenario)
         # The world is pickled once (wire.pack) into the object store, and the director and every
-        # persona shard read that one copy: nobody rebuilds it from the scenario, and nobody
-        # converts it to dicts and back. The ref is kept for the director's restarts: a small world
-        # travels inline in its creation spec, which Ray keeps; only a large one goes to the object
-        # store, owned by this driver (an object whose owner let go cannot be read by a restarting
-        # actor: ray-project/ray#53727). The shards take it in a call, not in their constructor.
+        # persona shard read that one copy in their load call: nobody rebuilds it from the
+        # scenario, and nobody converts it to dicts and back.
         packed = wire.pack(world)
         world_ref = ray.put(packed) if len(packed) > _INLINE_BYTES else packed
         fused = plan.beliefs_in_persona_shards
         loaded = [s.load.remote(ids, world_ref, fused) for s, ids in zip(persona_shards, plan.persona_shards)]
-        director = named(
-            DirectorActor,
-            _name(session_id, "director"),
-            {"num_cpus": 0},
+        setup = DirectorSetup(
             director_scenario(scenario),
             packed_scenario(scenario),
             settings,
-            world_ref,
             initial,
             plan,
             persona_shards,
@@ -225,18 +229,18 @@ class RayRuntime:
             chronicler,
             hub,
             graph_shards,
-            idle_s,
             resolver_shards,
         )
+        loaded.append(director.load.remote(setup, world_ref))
         loaded += [
             s.load.remote(wire.pack(belief_personas(world, ids))) for s, ids in zip(belief_shards, plan.belief_shards)
         ]
-        ray.get([*loaded, director.turn.remote()])
+        ray.get(loaded)
         rt = cls(session_id, director, names, seed)
         rt.model, rt.actor_options = model, dict(actor_options or {})
         # The creating driver owns the actors: if only the director held the shards' handles, a
         # director crash would drop their last reference and Ray would destroy them for good.
-        rt._owned = [*persona_shards, *belief_shards, *graph_shards, *resolver_shards, chronicler, hub, world_ref]
+        rt._owned = [*persona_shards, *belief_shards, *graph_shards, *resolver_shards, chronicler, hub]
         return rt
 
     @classmethod
@@ -252,7 +256,10 @@ class RayRuntime:
             raise SessionError(f"no live session {session_id!r}", session_id=session_id) from None
         prefix = _PREFIX + session_id + ":"
         names = [n for n in _named_actors() if n.startswith(prefix)]
-        _, settings = ray.get(director.scenario_and_settings.remote())
+        try:
+            _, settings = ray.get(director.scenario_and_settings.remote())
+        except StateLostError:  # a restarted director, empty until the store restores it
+            return cls(session_id, director, names, None)
         return cls(session_id, director, names, settings.seed)
 
     # -- the Runtime protocol ---------------------------------------------------------------------
@@ -329,16 +336,31 @@ class RayRuntime:
         Actors that are restarting (after a crash or a lost node) are waited for, ``attempts`` times.
         """
         self._taken = None
+        state = dict(state)
+        scenario = state.pop("scenario", None)  # shipped only to a director that must be loaded again
+        self.seed = int(state["seed"])  # unknown to a handle that attached to an empty director
         delay = 0.05
         for attempt in range(attempts):
             try:
-                return await self.director.restore.remote(dict(state))
+                return await self.director.restore.remote(state)
+            except StateLostError as err:
+                lost = getattr(err, "cause", None) or err  # Ray's wrapper holds the director's error
+                if lost.details.get("have") != UNLOADED or scenario is None:
+                    raise
+                await self._reload_director(Scenario.model_validate(scenario), state)
+                return await self.director.restore.remote(state)
             except ray.exceptions.RayActorError:
                 if attempt == attempts - 1:
                     raise
             await asyncio.sleep(delay)  # an actor is still restarting: Ray offers no event to await
             delay = min(1.0, delay * 2)
         raise SessionError("cannot restore the session", session_id=self.session_id)
+
+    async def _reload_director(self, scenario: Scenario, state: Mapping[str, Any]) -> None:
+        """Load a director that restarted empty with the session again (see ``setup_again``)."""
+        names = [*self.names, *_named_actors()]
+        setup = setup_again(self.session_id, names, scenario, state, self._actor("chronicler"), self.hub())
+        await self.director.load.remote(setup, wire.pack(WorldState.from_dict(state["world"])))
 
     async def turn(self) -> int:
         return await self.director.turn.remote()
