@@ -238,7 +238,7 @@ def bench_api(
     import ray
     from ray import serve
 
-    from novel_engine.runtime.ray.runtime import connect
+    from novel_engine.runtime.ray.connection import connect
     from novel_engine.storage import StoreRunner, StoreSettings, open_store
     from serve_app.app import build_app
     from serve_app.launcher import _free_port, use_haproxy_ingress

@@ -161,7 +161,7 @@ def _local_app(users: int, sessions: int) -> Iterator[tuple[str, Any]]:
     import ray
     from ray import serve
 
-    from novel_engine.runtime.ray.runtime import connect
+    from novel_engine.runtime.ray.connection import connect
     from novel_engine.storage import StoreSettings
     from serve_app.app import build_app
     from serve_app.launcher import _free_port, use_haproxy_ingress

@@ -402,7 +402,7 @@ class ServeContext:
     # -- readiness -----------------------------------------------------------------------------
     async def readiness(self) -> dict[str, str]:
         """Check Ray, the SQL store and the cache; ``{"ray": "ok"|reason, ...}``."""
-        from novel_engine.runtime.ray.runtime import cluster_alive
+        from novel_engine.runtime.ray.connection import cluster_alive
 
         checks: dict[str, str] = {}
         try:

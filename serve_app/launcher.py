@@ -158,7 +158,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print("starting Ray and Serve...", file=sys.stderr, flush=True)
     from ray import serve
 
-    from novel_engine.runtime.ray.runtime import connect
+    from novel_engine.runtime.ray.connection import connect
     from serve_app.app import build_app
 
     # "local": a Ray instance of our own, never one that happens to run on this machine already

@@ -22,7 +22,7 @@ def ray_cluster():
         ray = pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
 
-    from novel_engine.runtime.ray.runtime import connect
+    from novel_engine.runtime.ray.connection import connect
     from serve_app.launcher import use_haproxy_ingress
 
     use_haproxy_ingress()  # the Serve tests run behind the ingress `novel-engine serve` uses

@@ -130,7 +130,7 @@ def local_cluster(nodes: int, shards: int) -> Iterator[tuple[str, dict[str, str]
     import ray
     from ray.cluster_utils import Cluster
 
-    from novel_engine.runtime.ray.runtime import connect
+    from novel_engine.runtime.ray.connection import connect
 
     os.environ.setdefault("RAY_worker_niceness", "0")  # as ``connect`` starts a local instance
     per_node = math.ceil(shards / nodes)

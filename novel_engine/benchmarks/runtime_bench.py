@@ -120,8 +120,8 @@ def measure_runtime(
     if kind == "llm-ray":
         # one cap of 64 for the whole cluster: every persona shard asks the same limiter actor
         from novel_engine.llm.limits import RateLimitedModel
+        from novel_engine.runtime.ray.connection import connect
         from novel_engine.runtime.ray.limiter import cluster_limiter
-        from novel_engine.runtime.ray.runtime import connect
 
         connect("local")
         limiter = f"bench-{os.getpid()}"

@@ -410,7 +410,7 @@ def test_a_director_restarted_after_its_creator_left_is_rebuilt_from_the_store(r
     db = f"sqlite:///{tmp_path / 'orphan.db'}"
     creator = f"""
 from novel_engine import Engine
-from novel_engine.runtime.ray.runtime import connect
+from novel_engine.runtime.ray.connection import connect
 from novel_engine.scenarios.synthetic import synthetic
 connect(address={ray_cluster.address!r})
 with Engine("ray", store={db!r}) as engine:

@@ -72,7 +72,8 @@ def test_named_sessions_reattach_from_another_driver_and_close(ray_session):
         address = ray.get_runtime_context().gcs_address
         code = textwrap.dedent(f"""
             import asyncio, json
-            from novel_engine.runtime.ray.runtime import RayRuntime, connect
+            from novel_engine.runtime.ray.connection import connect
+            from novel_engine.runtime.ray.runtime import RayRuntime
             connect(address={address!r})
             rt = RayRuntime.attach("shared")
             report = asyncio.run(rt.step())

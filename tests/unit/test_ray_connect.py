@@ -11,7 +11,7 @@ def test_a_local_ray_instance_that_fails_to_start_is_a_clear_error(monkeypatch):
     import ray
 
     from novel_engine.errors import NovelEngineError
-    from novel_engine.runtime.ray import runtime
+    from novel_engine.runtime.ray import connection
 
     def timed_out(**_kw):
         raise Exception("The current node timed out during startup.")  # noqa: TRY002 - what Ray raises
@@ -19,7 +19,7 @@ def test_a_local_ray_instance_that_fails_to_start_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", timed_out)
     with pytest.raises(NovelEngineError, match="could not start a local Ray instance: The current node timed out"):
-        runtime.connect("local")
+        connection.connect("local")
     with pytest.raises(Exception, match="timed out") as err:  # a given cluster's own error stays Ray's
-        runtime.connect("ray://10.0.0.1:10001")
+        connection.connect("ray://10.0.0.1:10001")
     assert not isinstance(err.value, NovelEngineError)

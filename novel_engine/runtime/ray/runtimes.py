@@ -17,10 +17,11 @@ import ray
 from novel_engine.config import SessionSettings
 from novel_engine.core.scenario import Scenario
 from novel_engine.llm.port import LanguageModel
+from novel_engine.runtime.ray.connection import connect, where_to_look
 from novel_engine.runtime.ray.hosted import HostedRuntime
 from novel_engine.runtime.ray.hosts import SessionHost, host_name
 from novel_engine.runtime.ray.names import NAMESPACE, kill_session_actors, list_sessions
-from novel_engine.runtime.ray.runtime import RayRuntime, connect, where_to_look
+from novel_engine.runtime.ray.runtime import RayRuntime
 from novel_engine.runtime.residency import HostSettings, host_of
 
 __all__ = ["RayRuntimes", "HostPool"]
