@@ -275,7 +275,7 @@ def bench_load(
     and the keyword arguments of :func:`serve_app.bench_chaos.chaos_app`) on a server started here.
     With ``url``, the sessions and users the run made are deleted at the end (after the check).
     """
-    from serve_app.load_figures import exactly_once, plot_memory
+    from serve_app.load_figures import exactly_once, plot_memory, print_load
 
     injector, given_url = None, url is not None and chaos is None
     with contextlib.ExitStack() as stack:
@@ -346,7 +346,7 @@ def bench_load(
     png_path = Path(png) if png else Path(out).with_suffix(".png")
     title = f"bench load: {users} users, {figures['sessions_created']} sessions, {playing} playing"
     result["memory"]["png"] = plot_memory(figures["memory"]["series"], png_path, title)
-    _print(result)
+    print_load(result)
     if chaos is not None:
         print_chaos(result["chaos"])
     write_results(result, out)
@@ -385,28 +385,3 @@ def _delete_users(store: Any, names: list[str]) -> int:
             await st.close()
 
     return asyncio.run(drop())
-
-
-def _print(r: dict[str, Any]) -> None:
-    t, lat = r["throughput"], r["latency"]
-    print(
-        f"{r['sessions_created']} sessions created in {r['elapsed_s']} s"
-        + (f" (creation stopped: {r['creation_stopped']})" if r["creation_stopped"] else "")
-        + f"; {t['turns_per_s']} turns/s, {t['creates_per_s']} creates/s, {t['gets_per_s']} GETs/s"
-        + (f" (each player reading {r['pause_s']:g} s per turn)" if r.get("pause_s") else "")
-    )
-    for kind in ("create", "turn", "get", "ws"):
-        s = lat[kind]
-        print(f"  {kind:>6}: n {s['n']:>6}  p50 {s['p50_ms']:>9} ms  p99 {s['p99_ms']:>9} ms  {r['statuses'][kind]}")
-    m, c = r["memory"], r["exactly_once"]
-    print(f"  memory in use: {m['start_used_mib']} MiB at start, peak {m['peak_used_mib']} MiB ({m['png']})")
-    if m.get("peak_app_mib") is not None:
-        print(f"  the app's processes (PSS): peak {m['peak_app_mib']} MiB, at the end {m['end_app_mib']} MiB")
-    print(f"  load average at end (1, 5, 15 min): {r['load_average_at_end']} on {r['cpu_count']} CPUs")
-    verdict = ("OK" if c["answered_200"] else "OK (no turn answered: nothing to check)") if c["ok"] else "FAILED"
-    print(
-        f"  exactly once: {verdict}: {c['answered_200']} turns answered 200, {c['stored']} stored, "
-        f"missing {len(c['missing'])}, stored twice {len(c['stored_twice'])}, answered twice "
-        f"{len(c['answered_twice'])}, differ {len(c['differs'])}, gaps {len(c['gaps'])}",
-        flush=True,
-    )

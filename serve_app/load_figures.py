@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["latency_summary", "thin_series", "turn_digest", "exactly_once", "plot_memory", "percentile"]
+__all__ = ["latency_summary", "thin_series", "turn_digest", "exactly_once", "plot_memory", "percentile", "print_load"]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -130,3 +130,29 @@ def plot_memory(series: Sequence[Mapping[str, Any]], path: str | Path, title: st
     fig.savefig(path)
     plt.close(fig)
     return str(path)
+
+
+def print_load(r: Mapping[str, Any]) -> None:
+    """Print ``bench load``'s figures (the JSON it writes), a few lines a person reads at a glance."""
+    t, lat = r["throughput"], r["latency"]
+    print(
+        f"{r['sessions_created']} sessions created in {r['elapsed_s']} s"
+        + (f" (creation stopped: {r['creation_stopped']})" if r["creation_stopped"] else "")
+        + f"; {t['turns_per_s']} turns/s, {t['creates_per_s']} creates/s, {t['gets_per_s']} GETs/s"
+        + (f" (each player reading {r['pause_s']:g} s per turn)" if r.get("pause_s") else "")
+    )
+    for kind in ("create", "turn", "get", "ws"):
+        s = lat[kind]
+        print(f"  {kind:>6}: n {s['n']:>6}  p50 {s['p50_ms']:>9} ms  p99 {s['p99_ms']:>9} ms  {r['statuses'][kind]}")
+    m, c = r["memory"], r["exactly_once"]
+    print(f"  memory in use: {m['start_used_mib']} MiB at start, peak {m['peak_used_mib']} MiB ({m['png']})")
+    if m.get("peak_app_mib") is not None:
+        print(f"  the app's processes (PSS): peak {m['peak_app_mib']} MiB, at the end {m['end_app_mib']} MiB")
+    print(f"  load average at end (1, 5, 15 min): {r['load_average_at_end']} on {r['cpu_count']} CPUs")
+    verdict = ("OK" if c["answered_200"] else "OK (no turn answered: nothing to check)") if c["ok"] else "FAILED"
+    print(
+        f"  exactly once: {verdict}: {c['answered_200']} turns answered 200, {c['stored']} stored, "
+        f"missing {len(c['missing'])}, stored twice {len(c['stored_twice'])}, answered twice "
+        f"{len(c['answered_twice'])}, differ {len(c['differs'])}, gaps {len(c['gaps'])}",
+        flush=True,
+    )
