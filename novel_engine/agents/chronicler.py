@@ -77,7 +77,8 @@ def _sketch(c: PersonaState | CharacterSketch) -> CharacterSketch:
     if isinstance(c, CharacterSketch):
         return c
     if isinstance(c, PersonaState):
-        goals = sorted(c.goals, key=lambda g: -g.priority)  # stable: the scenario's order breaks ties
+        # what a character says it wants: never a secret goal (stable: the scenario's order breaks ties)
+        goals = sorted((g for g in c.goals if not g.secret), key=lambda g: -g.priority)
         aims: dict[str, str] = {}
         for g in goals:
             if g.target and g.target != c.id:

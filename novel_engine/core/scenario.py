@@ -93,13 +93,15 @@ class RelationshipSpec(_Model):
 
 
 class GoalSpec(_Model):
-    """A goal in words, optionally made legible: the action, target and place it is about."""
+    """A goal in words, optionally made legible: the action, target and place it is about;
+    ``secret``: the persona pursues it behind everyone's back and never says it aloud."""
 
     text: str = Field(min_length=1, max_length=500)
     action: ActionType | None = None
     target: Id | None = None
     location: Id | None = None
     priority: Unit = 1.0
+    secret: bool = False
 
 
 class PersonaSpec(_Model):

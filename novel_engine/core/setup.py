@@ -82,7 +82,7 @@ def _goal(g: GoalSpec) -> Goal:
     # a scenario made with model_construct may carry the plain string; the runtime wants the enum
     if action is not None and not isinstance(action, ActionType):
         action = ActionType(action)
-    return Goal(g.text, action, g.target, g.location, g.priority)
+    return Goal(g.text, action, g.target, g.location, g.priority, g.secret)
 
 
 def _persona(p: PersonaSpec) -> PersonaState:

@@ -56,26 +56,31 @@ HELD_SINCE = "held_since:"  # held_since:<persona> = the turn they were taken
 
 @dataclass(frozen=True, slots=True)
 class Goal:
-    """Something a persona wants. ``action``/``target``/``location`` make it legible to the offline model."""
+    """Something a persona wants. ``action``/``target``/``location`` make it legible to the offline model;
+    ``secret``: pursued behind everyone's back, never said aloud (a theft to hide, a witness to silence)."""
 
     text: str
     action: ActionType | None = None
     target: str | None = None
     location: str | None = None
     priority: float = 1.0
+    secret: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "text": self.text,
             "action": self.action.value if self.action else None,
             "target": self.target,
             "location": self.location,
             "priority": self.priority,
         }
+        if self.secret:  # only then: the checkpoints of scenarios without secrets stay as they were
+            d["secret"] = True
+        return d
 
     def __reduce__(self) -> tuple:
         # a constructor call: the slotted default goes through a state dict per object (see WorldState)
-        return (Goal, (self.text, self.action, self.target, self.location, self.priority))
+        return (Goal, (self.text, self.action, self.target, self.location, self.priority, self.secret))
 
 
 @dataclass(slots=True)
@@ -190,6 +195,7 @@ class PersonaState:
                 target=g.get("target"),
                 location=g.get("location"),
                 priority=g.get("priority", 1.0),
+                secret=bool(g.get("secret", False)),
             )
             for g in d.get("goals", ())
         )

@@ -344,3 +344,31 @@ def test_a_second_capture_of_someone_already_held_is_a_hand_lent(style):
         second = act(2, "vera", "capture", "nico", outcome=Outcome.PARTIAL, data={})
         text = tell([first, second], people, style=style, focus=("action",), seed=seed)
         assert any(h in text for h in held), text
+
+
+def test_a_secret_goal_is_never_said_aloud():
+    # fantasy_world seed 7, turn 7: the thief asks the knight "to kill the dragon, the only witness to
+    # my theft", and the knight "yields at last"
+    from novel_engine.agents.chronicler import _sketch
+    from novel_engine.core.events import ActionType
+    from novel_engine.core.world import Goal
+
+    aim = "Egg the knight on to kill the dragon, the only witness to her theft"
+
+    def thief(secret: bool) -> PersonaState:
+        goal = Goal(aim, ActionType.PERSUADE, "knight", None, 0.9, secret=secret)
+        return PersonaState("mira", "Mirela", "lane", dict(TRAITS), goals=(goal,))
+
+    knight = sketch("knight", "Aldric", description="a knight")
+    said = {
+        secret: " ".join(
+            tell([act(1, "mira", kind, "knight")], {"mira": _sketch(thief(secret)), "knight": knight}, seed=seed)
+            for seed in range(12)
+            for kind in ("persuade", "speak")
+        )
+        for secret in (False, True)
+    }
+    assert "theft" in said[False]  # the same goal, not secret, is what she asks for
+    assert "theft" not in said[True] and "dragon" not in said[True], said[True]
+    assert Goal.__reduce__(thief(True).goals[0])[1][-1] is True  # it crosses processes as secret
+    assert PersonaState.from_dict(thief(True).to_dict()).goals[0].secret  # and comes back from a checkpoint
