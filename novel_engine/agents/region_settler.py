@@ -21,7 +21,7 @@ from novel_engine.agents.resolution import ActionResolver
 from novel_engine.core.coherence import NarrativeCoherenceEngine
 from novel_engine.core.rng import RandomStreams
 from novel_engine.core.scenario import FragmentSpec
-from novel_engine.core.world import Relationship, WorldState
+from novel_engine.core.world import WorldState
 
 __all__ = ["Prior", "RegionSettler", "changes", "take_changes", "priors"]
 
@@ -130,13 +130,7 @@ def take_changes(world: WorldState, fans: dict[str, set[str]], changed: Iterable
     for pid, _location, health, hidden, rels in changed:
         p = personas[pid]
         p.health, p.hidden = health, hidden
-        relationships = p.relationships
-        for other, trust, affinity in rels:
-            r = relationships.get(other)
-            if r is None:
-                relationships[other] = Relationship(trust, affinity)
-                fans.setdefault(other, set()).add(pid)
-                new.append((pid, other))
-            elif r.trust != trust or r.affinity != affinity:
-                r.trust, r.affinity = trust, affinity
+        for other in p.set_relationships(rels):
+            fans.setdefault(other, set()).add(pid)
+            new.append((pid, other))
     return new

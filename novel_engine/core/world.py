@@ -7,6 +7,7 @@ the number of people here, not the size of the world.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,6 +164,19 @@ class PersonaState:
                 self.kind,
             ),
         )
+
+    def set_relationships(self, rels: Iterable[tuple[str, float, float]]) -> list[str]:
+        """Set ``(other, trust, affinity)`` for each of ``rels`` (a patch from another process);
+        return the others this persona had no relationship with before."""
+        relationships, added = self.relationships, []
+        for other, trust, affinity in rels:
+            r = relationships.get(other)
+            if r is None:
+                relationships[other] = Relationship(trust, affinity)
+                added.append(other)
+            else:
+                r.trust, r.affinity = trust, affinity
+        return added
 
     def trait(self, name: str, default: float = 0.5) -> float:
         """Return a trait value, ``default`` when the persona does not define it."""

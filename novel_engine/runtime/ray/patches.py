@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from novel_engine.core.world import PersonaState, Relationship, WorldState
+from novel_engine.core.world import PersonaState, WorldState
 
 __all__ = ["ReplicaTracker", "apply_patch"]
 
@@ -104,13 +104,7 @@ def apply_patch(world: WorldState, patch: Mapping[str, Any]) -> None:
             occupants.setdefault(location, set()).add(pid)
             p.location = location
         p.health, p.hidden = health, hidden
-        relationships = p.relationships
-        for other, trust, affinity in rels:
-            r = relationships.get(other)
-            if r is None:
-                relationships[other] = Relationship(trust, affinity)
-            else:
-                r.trust, r.affinity = trust, affinity
+        p.set_relationships(rels)
     if "facts" in patch:
         world.facts = dict(patch["facts"])
     for key, value in patch.get("facts_set", {}).items():
