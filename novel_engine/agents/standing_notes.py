@@ -117,6 +117,8 @@ def choose(kept: Mapping[str, Kept], turn: int, events: Sequence[Event]) -> tupl
         k for k in kept.values() if (not k.until or k.until >= turn) and (k.kind, k.subject or k.place) not in ended
     ]
     named, here = _people(events), _places(events)
+    # a captive's rest or failed flight is told under the captor's hold: the bonds are in view
+    bound = {e.actor for e in events if e.kind == "action" and (e.data or {}).get("captor_kind")}
     remote: list[tuple[int, str, Kept]] = []
     tell: set[Kept] = set()
     for k in standing:
@@ -125,7 +127,7 @@ def choose(kept: Mapping[str, Kept], turn: int, events: Sequence[Event]) -> tupl
                 tell.add(k)
             continue
         if k.kind == "captive" and k.subject in named:  # their own acts do not show the bonds
-            if turn - k.told >= 2:
+            if turn - k.told >= 2 and k.subject not in bound:
                 tell.add(k)
             continue
         if k.subject and k.subject in named:

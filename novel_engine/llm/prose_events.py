@@ -40,6 +40,7 @@ PERSONA_TARGETED = frozenset({"speak", "persuade", "help", "attack", "capture"})
 LOCATION_TARGETED = frozenset({"move", "flee"})
 # a captive's bid for freedom (held or away) and a capture are news every time: never summed up
 _CAPTIVITY = frozenset({"held", "escaped", "freed", "captured"})
+_STAYED = frozenset({"failure", "blocked"})  # a move or a flight with these outcomes stayed where it was
 _REPEAT_GROUP = {
     "attack": "attack",
     "help": "help",
@@ -215,6 +216,8 @@ class EventWriter(OutcomeWriter):
         key = f"dialogue.{action}" if spoken else self.kind_key(e, action, outcome)
         if not spoken and action == "flee" and data.get("escaped"):
             key = self.captor_key("escape", data)  # the bonds give, then the flight: cause before effect
+        elif not spoken and action == "flee" and data.get("held"):
+            key = self.captor_key("escape_failed", data)  # the hold is the news, not fear or a stumble
         if action == "investigate" and outcome in ("success", "partial") and not spoken:
             # a search is told by what it found: nothing there reads as nothing found, and what the
             # story already told as nothing new (never "uncovers what the lab was hiding", then nothing)
@@ -251,6 +254,8 @@ class EventWriter(OutcomeWriter):
         if (
             self.f_action
             and not data.get("missing")
+            and not data.get("held")  # pounding feet and the like, for a flight that never began
+            and outcome != "blocked"  # nor a ringing blow that was stopped before it landed
             and (e.intensity >= 0.5 or action == "attack")
             and rng.random() < 0.3 + 0.5 * v
         ):
@@ -314,8 +319,8 @@ class EventWriter(OutcomeWriter):
         """The fields of an event's sentences, and the optional fields it cannot fill."""
         data = e.data or {}
         place_id = (e.location or e.target) if action in LOCATION_TARGETED else e.location
-        if (e.data or {}).get("sealed"):
-            place_id = e.target  # the place it could not get into
+        if data.get("sealed") or (action in LOCATION_TARGETED and e.target and e.outcome.value in _STAYED):
+            place_id = e.target  # the place it could not get into, not the one it never left
         slots = Slots(self, action, actor=self.name(e.actor), place=self.place(place_id))
         absent: set[str] = set()
         origin = data.get("from")

@@ -121,6 +121,7 @@ REQUIRED_POOLS: tuple[str, ...] = (
     "freed",
     "escaped",
     "escape",
+    "escape_failed",
     "capture_held",
     "captive_rest",
     "burnt_out",

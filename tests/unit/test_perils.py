@@ -247,6 +247,42 @@ def test_a_captive_rests_and_escapes_in_words_that_fit_the_captor(style):
         assert "claw" in first and "North Gate" in first and not re.search(r"knot|rope|cord", told), told
 
 
+@pytest.mark.parametrize("style", ["epic_fantasy", "noir", "sci_fi"])
+def test_a_captives_failed_flight_is_told_as_the_hold_and_a_failed_move_names_where_it_was_going(style):
+    # fantasy_world seed 7, turn 16: Mirela, pinned by the dragon in the Eastern Tower, "turns to run
+    # for the Eastern Tower, but fear roots both feet to the ground. The ground blurs beneath pounding
+    # feet. In the Eastern Tower, the great claw has not lifted from Mirela Quickhand."
+    for seed in range(6):
+        agent = ChroniclerAgent(Offline(), seed=seed, verbosity=0.9, style=style)
+        ctx = WorldContext(title="T", turn=2, locations=LOCATIONS, tension=0.5)
+        taken = _ev(1, 1, "aldric", "capture", "tavern", "brom", captured=["brom"])
+        asyncio.run(
+            agent.create_narrative(
+                [taken], people(1.0), WorldContext(title="T", turn=1, locations=LOCATIONS, tension=0.5)
+            )
+        )
+        held = _ev(
+            2,
+            1,
+            "brom",
+            "flee",
+            "tavern",
+            "gate",
+            Outcome.FAILURE,
+            held=True,
+            captor_kind="beast",
+            **{"from": "tavern"},
+        )
+        told = asyncio.run(agent.create_narrative([held], people(1.0), ctx)).split("\n\n", 1)[1]
+        assert re.search(r"claw|pinned", told) and "Brom" in told, told
+        assert not re.search(r"fear|stumble|pounding|nowhere to run|run for|toward", told), told
+        assert told.count("Brom") == 1, told  # told once: no standing line after the hold itself
+        ctx = WorldContext(title="T", turn=3, locations=LOCATIONS, tension=0.5)
+        stopped = _ev(3, 1, "sera", "move", "square", "gate", Outcome.BLOCKED, **{"from": "square"})
+        told = asyncio.run(agent.create_narrative([stopped], people(1.0), ctx)).split("\n\n", 1)[1]
+        assert "North Gate" in told, told  # where Sera could not go, not the square she never left
+
+
 def test_an_escape_and_a_rescue_say_what_held_the_captive():
     sc = scenario()
     world, _ = build_world(sc)
