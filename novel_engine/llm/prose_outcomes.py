@@ -86,6 +86,8 @@ class OutcomeWriter:
                 if ch is not None and ch.kind != "human" and f"kind.{ch.kind}.{key}" in self.g.pools:
                     return f"kind.{ch.kind}.{key}"
         data = e.data or {}
+        if action == "help" and data.get("freed"):
+            outcome = "success"  # it freed a captive: never told as help that fell short
         if action == "capture" and outcome in ("success", "partial") and not data.get("captured"):
             return "capture_held"  # already held (taken earlier this turn): the capture is a hand lent
         if action == "capture":  # a beast or a machine taken is chained or shut down, not tied hand and foot
