@@ -290,7 +290,13 @@ class LineMaker:
                 return w.say("says.request", {"first": first, "request": request})
             if action == "persuade":
                 goal = aim or (None if _against(speaker.goal, listener) else speaker.goal)
-                return w.say("says.plea", {"first": first, "goal": _aim(goal, listener, speaker)}) if goal else None
+                if not goal:
+                    return None
+                said = _aim(goal, listener, speaker)
+                # an aim on the listener themselves is told as the speaker's intent: a plea's "we"
+                # reads wrong there ("We make sure you keep your pretty mouth shut")
+                key = "says.goal" if re.search(r"\byou(?:r|rself)?\b", said) else "says.plea"
+                return w.say(key, {"first": first, "goal": said})
             bond = speaker.bonds.get(e.target or "", 0.0)
             if aim:
                 return w.say("says.goal", {"first": first, "goal": _aim(aim, listener, speaker)})

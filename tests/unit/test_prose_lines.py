@@ -372,3 +372,30 @@ def test_a_secret_goal_is_never_said_aloud():
     assert "theft" not in said[True] and "dragon" not in said[True], said[True]
     assert Goal.__reduce__(thief(True).goals[0])[1][-1] is True  # it crosses processes as secret
     assert PersonaState.from_dict(thief(True).to_dict()).goals[0].secret  # and comes back from a checkpoint
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_plea_about_the_listener_is_never_a_we(style):
+    # noir_city seed 3, turn 14: Leo Varga to the singer: "You and me, Vera. We make sure you keep
+    # your pretty mouth shut, and then we walk away."
+    from novel_engine.agents.chronicler import _sketch
+    from novel_engine.core.events import ActionType
+    from novel_engine.core.world import Goal
+
+    def boss(aim: str) -> PersonaState:
+        goal = Goal(aim, ActionType.PERSUADE, "singer", None, 0.9)
+        return PersonaState("boss", "Leo Varga", "lane", dict(TRAITS), goals=(goal,))
+
+    singer = sketch("singer", "Vera Lane", description="A singer; she saw it from her window.")
+
+    def said(aim: str) -> list[str]:
+        cast = {"boss": _sketch(boss(aim)), "singer": singer}
+        out = [tell([act(1, "boss", "persuade", "singer")], cast, style=style, seed=s) for s in range(16)]
+        return [q for text in out for q in re.findall(r"[\"“]([^\"”]+)[\"”]", text) if "Vera" in q or "you" in q]
+
+    about_her = said("Make sure the singer keeps her pretty mouth shut")
+    assert about_her and all("your pretty mouth" in q for q in about_her if "mouth" in q), about_her
+    assert not [q for q in about_her if re.search(r"\bwe\b", q, re.I)], about_her
+    # an aim on someone else may still be a plea with "we" (the pool is not emptied)
+    elsewhere = said("Close the harbour before the boats sail")
+    assert any("harbour" in q for q in elsewhere), elsewhere
