@@ -210,14 +210,16 @@ class EventWriter(OutcomeWriter):
         lines = None if missing else quote_forms(self.lines.line(self, e, action))
         if lines:
             slots["line"], slots["line_c"] = lines
+            if lines[0].rstrip('"\u201d').endswith("?"):  # a question is asked: no '"...?" she tells him'
+                absent = {*absent, "line_c"}
         spoken = bool(lines) and action in ("speak", "persuade") and (self.f_dialogue or rng.random() < 0.5)
         # several things found come joined with "; ": each one that reads as a sentence is told as one
         finding = re.sub(r"[.!?]*; (?=[A-Z])", ". ", strip_end(str(data.get("finding") or "")))
         key = f"dialogue.{action}" if spoken else self.kind_key(e, action, outcome)
         if not spoken and action == "flee" and data.get("escaped"):
-            key = self.captor_key("escape", data)  # the bonds give, then the flight: cause before effect
+            key = self.captor_key("escape", data, e.actor)  # the bonds give, then the flight: cause before effect
         elif not spoken and action == "flee" and data.get("held"):
-            key = self.captor_key("escape_failed", data)  # the hold is the news, not fear or a stumble
+            key = self.captor_key("escape_failed", data, e.actor)  # the hold is the news, not fear or a stumble
         if action == "investigate" and outcome in ("success", "partial") and not spoken:
             # a search is told by what it found: nothing there reads as nothing found, and what the
             # story already told as nothing new (never "uncovers what the lab was hiding", then nothing)

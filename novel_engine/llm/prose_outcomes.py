@@ -67,9 +67,14 @@ class OutcomeWriter:
     the writer's ``inp``, ``g``, ``rng``, ``v``, ``say``, ``word``, ``name`` and ``place``): the pools that
     fit each kind, a world event told from its summary, who fought back or refused, who was hurt."""
 
-    def captor_key(self, key: str, data: dict) -> str:
+    def captor_key(self, key: str, data: dict, captive: str | None = None) -> str:
         """``key`` (``escape``, ``freed``, ``captive_rest``...) in the form that fits what holds the
-        captive (``captor_kind``): a beast pins with claws, it ties no knots."""
+        ``captive``: a beast or a machine held is chained or locked out (``kind.<kind>.chained``),
+        whoever took it; else what fits the captor (``captor_kind``): a beast pins with claws, it
+        ties no knots."""
+        ch = self.inp.characters.get(captive) if captive else None
+        if ch is not None and ch.kind != "human" and f"kind.{ch.kind}.chained.{key}" in self.g.pools:
+            return f"kind.{ch.kind}.chained.{key}"
         kind = data.get("captor_kind")
         if isinstance(kind, str) and kind != "human" and f"kind.{kind}.{key}" in self.g.pools:
             return f"kind.{kind}.{key}"
@@ -79,7 +84,7 @@ class OutcomeWriter:
         """The pool for a deed, the kind's own when its actor (rest) or target (help) is not human;
         a captive's rest is told under the hold of the captor (``captor_kind``), not as sound sleep."""
         if action == "rest" and (e.data or {}).get("captor_kind"):
-            return self.captor_key("captive_rest", e.data)
+            return self.captor_key("captive_rest", e.data, e.actor)
         if action == "attack":  # a beast strikes with claws, a blow on a machine dents no flesh
             for pid, key in ((e.actor, f"attack.{outcome}"), (e.target, f"attacked.{outcome}")):
                 ch = self.inp.characters.get(pid) if pid else None
@@ -136,7 +141,9 @@ class OutcomeWriter:
             return [self.say("burnt_out", Slots(self, "fight_fire", place=self.place(str(data["fire_out"]))))]
         if data.get("expired") == "captive" and data.get("freed"):  # held long enough, the bonds give
             victim = self.name(as_ids(data["freed"])[0])
-            return [self.say(self.captor_key("let_go", data), Slots(self, "help", victim=victim))]
+            return [
+                self.say(self.captor_key("let_go", data, as_ids(data["freed"])[0]), Slots(self, "help", victim=victim))
+            ]
         summary = strip_end(e.summary or "") or "Something stirs"
         slots = Slots(self, "move", summary=summary)
         lowered = lowered_lead(summary)
@@ -228,9 +235,9 @@ class OutcomeWriter:
         if data.get("fire_out"):
             out.append(self.say("fire_out", Slots(self, "fight_fire", place=self.place(str(data["fire_out"])))))
         for pid in as_ids(data.get("freed")):
-            out.append(self.say(self.captor_key("freed", data), Slots(self, "help", victim=self.name(pid))))
+            out.append(self.say(self.captor_key("freed", data, pid), Slots(self, "help", victim=self.name(pid))))
         for pid in () if escape_told else as_ids(data.get("escaped")):
-            out.append(self.say(self.captor_key("escaped", data), Slots(self, "flee", victim=self.name(pid))))
+            out.append(self.say(self.captor_key("escaped", data, pid), Slots(self, "flee", victim=self.name(pid))))
         return out
 
     def terse_harm(self, out: list[str], data: dict) -> None:

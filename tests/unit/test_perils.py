@@ -324,3 +324,31 @@ def test_a_human_captor_holds_with_what_the_escapes_and_rescues_speak_of(style):
         assert re.search(bond, t), t
     if style == "noir":  # a captive remembered later is tied up too, not cuffed
         assert not [t for t in g.words("standing.captive") if "cuff" in t]
+
+
+@pytest.mark.parametrize("style", ["epic_fantasy", "noir", "sci_fi"])
+@pytest.mark.parametrize("kind", ["beast", "machine"])
+def test_a_beast_or_a_machine_held_by_a_person_strains_at_chains_or_a_lockout_not_ropes(style, kind):
+    # fantasy_world seed 5: the knight chains the dragon, then "Vharuth the Ember-Wyrm strains at the
+    # ropes, but the knots hold" and "saws through the cords on a sharp stone and runs"
+    bound = {"beast": r"chain|link", "machine": r"lock"}[kind]
+    for seed in range(4):
+        agent = ChroniclerAgent(Offline(), seed=seed, verbosity=0.9, style=style)
+        cast = people(1.0)
+        cast["brom"].kind = kind
+
+        def told(turn, ev):
+            ctx = WorldContext(title="T", turn=turn, locations=LOCATIONS, tension=0.5)
+            return asyncio.run(agent.create_narrative([ev], cast, ctx)).split("\n\n", 1)[1]
+
+        chapters = [
+            told(2, _ev(2, 1, "brom", "rest", "tavern", captor_kind="human")),
+            told(3, _ev(3, 1, "brom", "flee", "tavern", "gate", Outcome.FAILURE, held=True, captor_kind="human",
+                        **{"from": "tavern"})),
+            told(4, _ev(4, 1, "brom", "flee", "gate", "gate", escaped=["brom"], captor_kind="human",
+                        **{"from": "tavern"})),
+            told(5, _ev(5, 1, "sera", "help", "tavern", "brom", freed=["brom"], captor_kind="human")),
+        ]  # fmt: skip
+        for text in chapters:
+            brom = " ".join(s for s in re.split(r"(?<=[.!?]) ", text) if "Brom" in s)
+            assert re.search(bound, brom, re.I) and not re.search(r"rope|knot|cord|tied", brom), (kind, text)

@@ -399,3 +399,14 @@ def test_a_plea_about_the_listener_is_never_a_we(style):
     # an aim on someone else may still be a plea with "we" (the pool is not emptied)
     elsewhere = said("Close the harbour before the boats sail")
     assert any("harbour" in q for q in elsewhere), elsewhere
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_question_is_never_told_with_a_speech_tag_after_it(style):
+    # fantasy_world seed 5, turn 10: '"Have you heard anything, Vharuth?" Wren Ashby tells Vharuth'
+    cast = {"a": sketch("a", "Wren Ashby"), "b": sketch("b", "Jack Pell")}
+    texts = [tell([act(1, "a", "speak", "b")], cast, style=style, seed=s) for s in range(60)]
+    questions = [t for t in texts if re.search(r'\?["”]', t)]
+    assert questions  # the greetings hold questions: some are drawn
+    for t in questions:
+        assert not re.search(r'\?["”] (?:Wren Ashby|\w+ Wren Ashby)\b', t), t  # the tag after the question
