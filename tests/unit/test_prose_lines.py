@@ -292,6 +292,14 @@ def test_a_machine_or_a_beast_moves_in_its_own_way(style):
             text = tell([walk], people, style=style, focus=("action",), seed=seed)
             body = " ".join(text.split("\n\n")[1:-1])
             assert any(re.search(o.replace(re.escape("{place}"), ".+?"), body) for o in own), body
+        # nor a flourish of feet and roads (fantasy_world seed 5: the dragon breaks free, and "the
+        # ground blurs beneath pounding feet")
+        human = {t.text for key in ("flourish.flee", "flourish.move") for t in g.pools.get(key, ())}
+        for seed in range(12):
+            for action in ("move", "flee"):
+                go = act(1, pid, action, "hall", intensity=0.9, data={"from": "yard", "to": "hall"})
+                text = tell([go], people, style=style, focus=("action",), seed=seed)
+                assert not [h for h in human if h in text], text
 
 
 def test_a_scheme_against_the_listener_is_not_said_to_them():
