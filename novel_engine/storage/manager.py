@@ -36,7 +36,8 @@ from novel_engine.storage.hot import HotStore, MemoryHot
 from novel_engine.storage.objects import ObjectStore
 from novel_engine.storage.port import EventRecord, SessionRecord, StateStore, TurnCommit, TurnRecord
 from novel_engine.storage.settings import StoreSettings
-from novel_engine.storage.sql import SqlBackend, SqliteBackend
+from novel_engine.storage.sql import SqlBackend
+from novel_engine.storage.sqlite import SqliteBackend
 
 __all__ = ["UnifiedStateManager", "open_store"]
 
