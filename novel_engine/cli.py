@@ -17,18 +17,21 @@ import time
 from collections.abc import Sequence
 
 from novel_engine import cli_llm
-from novel_engine.cli_plugins import BENCH_SUITES, COMMANDS, add_plugin_commands
+from novel_engine.cli_bench import add_bench_parser, cmd_bench
+from novel_engine.cli_plugins import COMMANDS, add_plugin_commands
 from novel_engine.cli_support import (
     EXIT_USER_ERROR,
     CliParser,
     TurnProgress,
     add_log_level,
     add_store_flags,
+    count_arg,
     emit,
     load_cli_scenario,
     seed_arg,
     setup_logging,
     store_settings,
+    unit_arg,
     user_error,
     version,
 )
@@ -37,26 +40,6 @@ from novel_engine.errors import NovelEngineError
 __all__ = ["main"]
 
 log = logging.getLogger("novel_engine.cli")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected zero or more, got {value}")
-    return value
-
-
-def _unit(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
-    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a built-in scenario name (see `novel-engine scenarios`), a YAML file, or "
         "synthetic:PERSONAS[:STYLE] (a generated world, e.g. synthetic:5000:noir)",
     )
-    run.add_argument("--turns", type=_positive, default=10, help="how many turns to play (default 10)")
+    run.add_argument("--turns", type=count_arg, default=10, help="how many turns to play (default 10)")
     run.add_argument(
         "--seed",
         type=seed_arg,
@@ -84,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         "a standalone HTML page with the tension curve (.html), else Markdown",
     )
     run.add_argument("--events", help="also write every event as JSON lines to this file or s3://bucket/key")
-    run.add_argument("--verbosity", type=_unit, default=None, help="prose verbosity in [0, 1]")
+    run.add_argument("--verbosity", type=unit_arg, default=None, help="prose verbosity in [0, 1]")
     run.add_argument("--style", choices=("epic_fantasy", "noir", "sci_fi"), help="override the prose style")
     run.add_argument("--quiet", action="store_true", help="no progress bar or messages on stderr")
     run.add_argument(
@@ -131,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
 
     res = sub.add_parser("resume", help="continue a stored session where it stopped (in this process)")
     res.add_argument("session_id", help="the id `novel-engine run` printed on stderr")
-    res.add_argument("--turns", type=_positive, default=1, help="how many more turns to play (default 1)")
+    res.add_argument("--turns", type=count_arg, default=1, help="how many more turns to play (default 1)")
     res.add_argument("--out", help="also write the whole story to this file (.epub, .html, else Markdown)")
     res.add_argument("--quiet", action="store_true", help="no progress bar or messages on stderr")
     add_store_flags(res)
@@ -144,60 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check a scenario file and print every error in it")
     val.add_argument("file")
 
-    bench = sub.add_parser("bench", help="run a benchmark and write its figures as JSON")
-    bench_sub = bench.add_subparsers(dest="suite", required=True)
-    core = bench_sub.add_parser("core", help="the in-process engine at growing cast sizes")
-    core.add_argument("--personas", default="100,1000,10000,100000", help="comma-separated cast sizes")
-    core.add_argument("--turns", type=_positive, default=3)
-    core.add_argument("--seed", type=seed_arg, default=1)
-    core.add_argument(
-        "--count-calls",
-        action="store_true",
-        dest="count_calls",
-        help="one more turn per size (one process) under cProfile: function calls per persona-turn",
-    )
-    core.add_argument("--out", default="bench-results/core.json", help="where to write the JSON figures")
-    rt = bench_sub.add_parser("runtime", help="the Ray runtime beside the in-process one, LLM-bound turns, small casts")
-    rt.add_argument("--personas", default="1000,10000,100000", help="comma-separated cast sizes")
-    rt.add_argument("--llm-personas", type=_positive, default=1000, dest="llm_personas")
-    rt.add_argument("--turns", type=_positive, default=3)
-    rt.add_argument("--seed", type=seed_arg, default=1)
-    rt.add_argument("--out", default="bench-results/runtime.json", help="where to write the JSON figures")
-    rt.add_argument("--shards", type=_positive, default=None, help="persona shards on Ray (default: the runtime's)")
-    rt.add_argument(
-        "--graph-shards",
-        type=_positive,
-        default=None,
-        dest="graph_shards",
-        help="causal-graph shards on both runtimes (default: the director holds the graph)",
-    )
-    rt.add_argument(
-        "--resolver-shards",
-        type=_positive,
-        default=None,
-        dest="resolver_shards",
-        help="resolver shards that settle the map's regions, on both runtimes (default: the director)",
-    )
-    rt.add_argument(
-        "--cluster-personas",
-        type=_positive,
-        default=None,
-        dest="cluster_personas",
-        help="cast of the three-node cluster run (default: the smallest --personas)",
-    )
-    rt.add_argument(
-        "--parts",
-        default="compare,llm,small,cluster",
-        help="comma-separated: compare (local and Ray per size), llm, small, cluster",
-    )
-    from novel_engine.benchmarks.store import add_bench_parser as add_store_bench  # `bench store`
-
-    add_store_bench(bench_sub)
-    cli_llm.add_bench_parser(bench_sub)
-    from novel_engine.benchmarks.story import add_bench_parser as add_story_bench  # `bench story`
-
-    add_story_bench(bench_sub)
-    add_plugin_commands(bench_sub, BENCH_SUITES)  # `bench api`
+    add_bench_parser(sub)  # `bench core`, `bench runtime` and the other suites
     add_plugin_commands(sub, COMMANDS)  # `serve`, `users`
     for command in sub.choices.values():
         add_log_level(command)
@@ -340,57 +270,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _counts(text: str, flag: str, what: str) -> list[int]:
-    """A comma-separated list of whole numbers of at least 1, or a user error naming ``flag``."""
-    try:
-        counts = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise NovelEngineError(f"{flag}: expected comma-separated whole numbers, got {text!r}") from None
-    if not counts or min(counts) < 1:
-        raise NovelEngineError(f"{flag}: give at least one {what} of 1 or more")
-    return counts
-
-
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from novel_engine.benchmarks.core import bench_core
-    from novel_engine.benchmarks.runtime_bench import bench_runtime
-
-    if args.suite == "store":
-        from novel_engine.benchmarks.store import cmd_bench_store
-
-        return cmd_bench_store(args)
-
-    if args.suite == "llm":
-        return cli_llm.cmd_bench_llm(args)
-    if args.suite == "story":
-        from novel_engine.benchmarks.story import cmd_bench_story
-
-        return cmd_bench_story(args)
-    sizes = _counts(args.personas, "--personas", "cast size")
-    if args.suite == "runtime":
-        bench_runtime(
-            sizes,
-            turns=max(1, args.turns),
-            seed=args.seed,
-            llm_personas=max(1, args.llm_personas),
-            out=args.out,
-            shards=args.shards,
-            graph_shards=args.graph_shards,
-            resolver_shards=args.resolver_shards,
-            cluster_personas=args.cluster_personas,
-            parts=[p.strip() for p in args.parts.split(",") if p.strip()],
-        )
-    else:
-        bench_core(
-            sizes,
-            turns=max(1, args.turns),
-            seed=args.seed,
-            out=args.out,
-            count_calls=args.count_calls,
-        )
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``novel-engine`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -401,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sessions": _cmd_sessions,
         "scenarios": _cmd_scenarios,
         "validate": _cmd_validate,
-        "bench": _cmd_bench,
+        "bench": cmd_bench,
         "replay": lambda a: cli_llm.cmd_replay(a, store_settings(a), _play),
     }
     try:

@@ -25,10 +25,12 @@ __all__ = [
     "TurnProgress",
     "add_log_level",
     "add_store_flags",
+    "count_arg",
     "store_settings",
     "emit",
     "load_cli_scenario",
     "seed_arg",
+    "unit_arg",
     "setup_logging",
     "user_error",
     "version",
@@ -66,6 +68,28 @@ def seed_arg(text: str) -> int:
     if problem is not None:
         raise argparse.ArgumentTypeError(problem)
     return int(text)
+
+
+def count_arg(text: str) -> int:
+    """argparse type of a count (``--turns``...): a whole number, zero or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected zero or more, got {value}")
+    return value
+
+
+def unit_arg(text: str) -> float:
+    """argparse type of a fraction (``--verbosity``): a number between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
+    return value
 
 
 def add_log_level(p: argparse.ArgumentParser, *, top: bool = False) -> None:

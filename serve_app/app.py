@@ -10,7 +10,7 @@ dev_mode=true``); ``serve_app.app:app`` is the application bound with no args
   ``num_cpus`` (CPUs each replica reserves; Serve's default is 1);
 - ``env``: environment variables for the replicas (e.g. ``NOVEL_ENGINE_JWT_SECRET`` from
   ``novel-engine serve``; never put secrets in a committed config file);
-- everything else is a :class:`~serve_app.context.ServeConfig` field (store URLs, ``dev_mode``...).
+- everything else is a :class:`~serve_app.config.ServeConfig` field (store URLs, ``dev_mode``...).
 
 See :mod:`serve_app.context` for why sessions run as detached, named Ray actors.
 """
@@ -27,7 +27,8 @@ from fastapi import Depends, FastAPI, WebSocket
 from ray import serve
 from ray.serve import Application
 
-from serve_app.context import ServeConfig, ServeContext
+from serve_app.config import ServeConfig
+from serve_app.context import ServeContext
 from serve_app.deps import context
 from serve_app.openapi import install_openapi
 from serve_app.problems import install_problem_handlers

@@ -147,7 +147,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.replicas < 1:
         raise ConfigError("--replicas: must be at least 1", setting="replicas")
     env = serve_env(args.dev)
-    from serve_app.context import ServeConfig
+    from serve_app.config import ServeConfig
 
     llm = {"llm_allowed": args.llm_allowed, "llm_options": args.llm_options}
     ServeConfig.from_args({k: v for k, v in llm.items() if v is not None}).llm_access().check_callable(os.environ)

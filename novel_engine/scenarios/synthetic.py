@@ -22,17 +22,14 @@ from novel_engine.core.scenario import (
     Condition,
     EventPattern,
     FragmentSpec,
-    GoalSpec,
     LocationSpec,
     NarrativeGoalSpec,
-    PersonaSpec,
-    RelationshipSpec,
     Scenario,
 )
 from novel_engine.core.setup import gc_paused
-from novel_engine.core.world import CORE_TRAITS
 from novel_engine.errors import NovelEngineError
-from novel_engine.scenarios.synthetic_words import _BIASES, _FLAVOUR, _MOODS, _SIGNED, _STEMS, _SYLLABLES, _UNIT
+from novel_engine.scenarios.synthetic_cast import Places, make_cast
+from novel_engine.scenarios.synthetic_words import _FLAVOUR, _STEMS, _SYLLABLES, _UNIT
 
 __all__ = ["synthetic"]
 
@@ -204,8 +201,8 @@ def _generate(personas: int, locations: int | None, seed: int, style: str) -> Sc
     ids = [f"p_{i:0{pw}d}" for i in range(personas)]
     home = [int(rand() * n_loc) for _ in range(personas)]
     names = [f"{word(rand() < 0.3)} {word()}" for _ in range(personas)]
-    places = _Places(loc_ids, loc_names, adj)
-    persona_specs = _cast(rand, ids, names, home, places, roles)
+    places = Places(loc_ids, loc_names, adj)
+    persona_specs = make_cast(rand, ids, names, home, places, roles)
     fragments = _fragments(rand, ids, names, home, places, broadcast)
     hub, quiet = 0, n_loc // 2
     threat_key = f"threat_at:{loc_ids[hub]}"
@@ -253,156 +250,8 @@ def _generate(personas: int, locations: int | None, seed: int, style: str) -> Sc
     )
 
 
-class _Places:
-    """The generated places: ids, names and adjacency (lists of indices), side by side."""
-
-    __slots__ = ("ids", "names", "adj")
-
-    def __init__(self, ids: list[str], names: list[str], adj: list[list[int]]) -> None:
-        self.ids, self.names, self.adj = ids, names, adj
-
-
-def _cast(
-    rand: Callable[[], float],
-    ids: list[str],
-    names: list[str],
-    home: list[int],
-    places: _Places,
-    roles: tuple[str, ...],
-) -> list[PersonaSpec]:
-    """Make every persona: traits, relationships (mostly near home), goals that fit them, biases."""
-    n = len(ids)
-    loc_ids, loc_names, adj = places.ids, places.names, places.adj
-    buckets: list[list[int]] = [[] for _ in loc_ids]
-    for i, at in enumerate(home):
-        buckets[at].append(i)
-    # hoisted: the loop body runs a hundred thousand times, and each global or enum-class attribute
-    # lookup in it is paid every time
-    c0, c1, c2, c3, c4 = CORE_TRAITS
-    unit, signed, biases_names, moods = _UNIT, _SIGNED, _BIASES, _MOODS
-    attack, help_, persuade, move, investigate = (
-        ActionType.ATTACK,
-        ActionType.HELP,
-        ActionType.PERSUADE,
-        ActionType.MOVE,
-        ActionType.INVESTIGATE,
-    )
-    # one shared fields-set per class instead of a new set per instance: every field is always
-    # given, so pydantic never adds to it (it only adds names of fields being set), and at 100,000
-    # personas the per-instance sets were 40% of the scenario's memory
-    persona_fs, goal_fs, rel_fs = (
-        set(PersonaSpec.model_fields),
-        set(GoalSpec.model_fields),
-        set(RelationshipSpec.model_fields),
-    )
-    make_persona, make_goal, make_rel = (
-        PersonaSpec.model_construct,
-        GoalSpec.model_construct,
-        RelationshipSpec.model_construct,
-    )
-    n_roles, n_moods = len(roles), len(moods)
-    out = []
-    for i in range(n):
-        at = home[i]
-        here, near = buckets[at], adj[at]
-        traits = {
-            c0: unit[int(rand() * 101)],
-            c1: unit[int(rand() * 101)],
-            c2: unit[int(rand() * 101)],
-            c3: unit[int(rand() * 101)],
-            c4: unit[int(rand() * 101)],
-        }
-        rels: list[RelationshipSpec] = []
-        known: list[int] = []
-        worst = best = -1  # the acquaintances liked least and most: targets for attack and help
-        worst_a = best_a = 0  # their affinities (read only once worst / best are set)
-        if n > 1:
-            for _ in range(2 + int(rand() * 3)):
-                # someone near: same place mostly, else next door, else anyone at all
-                r = rand()
-                pool = here if r < 0.6 else buckets[near[int(rand() * len(near))]] if r < 0.85 and near else None
-                j = pool[int(rand() * len(pool))] if pool else int(rand() * n)
-                if j == i or j in known:
-                    continue  # a duplicate draw just means one fewer relationship
-                t = int(rand() * 201)  # index into _SIGNED; affinity leans the same way as trust
-                a = t // 2 + int(rand() * 101)  # 0.5 * trust + U[-0.5, 0.5], on the same grid
-                if worst < 0 or a < worst_a:
-                    worst, worst_a = j, a
-                if best < 0 or a > best_a:
-                    best, best_a = j, a
-                known.append(j)
-                rels.append(make_rel(rel_fs, target=ids[j], trust=signed[t], affinity=signed[a]))
-        goals: list[GoalSpec] = []
-        for _ in range(1 + (rand() < 0.5)):
-            kind = int(rand() * 5)
-            priority = unit[30 + int(rand() * 71)]
-            if kind < 3 and known:
-                j, action, text = (
-                    (worst, attack, "Confront {}")
-                    if kind == 0
-                    else (best, help_, "Stand by {}")
-                    if kind == 1
-                    else (known[0], persuade, "Win {} over")
-                )
-                goals.append(
-                    make_goal(
-                        goal_fs,
-                        text=text.format(names[j]),
-                        action=action,
-                        target=ids[j],
-                        location=None,
-                        priority=priority,
-                    )
-                )
-            elif kind == 3 and near:
-                dest = near[int(rand() * len(near))]
-                goals.append(
-                    make_goal(
-                        goal_fs,
-                        text=f"Get to {loc_names[dest]}",
-                        action=move,
-                        target=loc_ids[dest],
-                        location=loc_ids[dest],
-                        priority=priority,
-                    )
-                )
-            else:
-                goals.append(
-                    make_goal(
-                        goal_fs,
-                        text=f"Find out what is hidden at {loc_names[at]}",
-                        action=investigate,
-                        target=loc_ids[at],
-                        location=loc_ids[at],
-                        priority=priority,
-                    )
-                )
-        biases: dict[str, float] = {}
-        if rand() < 0.4:
-            for _ in range(1 + (rand() < 0.4)):
-                biases[biases_names[int(rand() * 4)]] = unit[10 + int(rand() * 71)]
-        out.append(
-            make_persona(
-                persona_fs,
-                id=ids[i],
-                name=names[i],
-                description=f"A {moods[int(rand() * n_moods)]} {roles[int(rand() * n_roles)]} from {loc_names[at]}.",
-                traits=traits,
-                goals=goals,
-                location=loc_ids[at],
-                relationships=rels,
-                controlled_by=None,
-                biases=biases,
-                voice=[],
-                health=1.0,
-                kind="human",
-            )
-        )
-    return out
-
-
 def _fragments(
-    rand: Callable[[], float], ids: list[str], names: list[str], home: list[int], places: _Places, broadcast: str
+    rand: Callable[[], float], ids: list[str], names: list[str], home: list[int], places: Places, broadcast: str
 ) -> list[FragmentSpec]:
     """A public broadcast, local rumours (whereabouts, threats) and a few private secrets."""
     n, n_loc = len(ids), len(places.ids)
@@ -484,7 +333,7 @@ def _fragments(
     return out
 
 
-def _causal_rules(places: _Places, hub: int, quiet: int, threat_key: str) -> list[CausalRuleSpec]:
+def _causal_rules(places: Places, hub: int, quiet: int, threat_key: str) -> list[CausalRuleSpec]:
     """Fighting at the hub draws danger there; investigating a quiet place uncovers a cache."""
     ids, names = places.ids, places.names
     return [

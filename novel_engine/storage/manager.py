@@ -12,11 +12,9 @@ after the commit and are best-effort: the SQL commit is the truth, and their fai
 in :meth:`stats` rather than failing a turn that is already durable. Cache entries are versioned,
 so a read-through fill that read SQL before a commit never puts the older head back.
 
-Archived events leave SQL: every ``archive_every`` turns the events not yet archived are written
-as one Parquet object, then one SQL transaction records the archive and deletes the archived
-events older than the newest ``sql_event_tail`` ones. SQL thus holds a bounded tail (recent
-events, which subscribers and resumes read most) while :meth:`events` and :meth:`events_table`
-still return the whole session, reading the older events from the recorded archives.
+Archived events leave SQL for Parquet objects every ``archive_every`` turns, SQL keeping a bounded
+tail; :meth:`events` and :meth:`events_table` still return the whole session (see
+:mod:`novel_engine.storage.event_archives`).
 """
 
 from __future__ import annotations
@@ -25,18 +23,19 @@ import asyncio
 import json
 import logging
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import fields
 from typing import Any
 
 from novel_engine.errors import ConflictError, StoreError
-from novel_engine.storage import archive, metrics
+from novel_engine.storage import metrics
+from novel_engine.storage.event_archives import EventArchives
 from novel_engine.storage.hot import HotStore, MemoryHot
 from novel_engine.storage.objects import ObjectStore
 from novel_engine.storage.port import EventRecord, SessionRecord, StateStore, TurnCommit, TurnRecord
 from novel_engine.storage.settings import StoreSettings
-from novel_engine.storage.sql import SqlBackend, SqliteBackend
+from novel_engine.storage.sql import SqlBackend
+from novel_engine.storage.sqlite import SqliteBackend
 
 __all__ = ["UnifiedStateManager", "open_store"]
 
@@ -130,7 +129,7 @@ class UnifiedStateManager(StateStore):
             "archive_reads": 0,
             "events_trimmed": 0,
         }
-        self._archive_tables: OrderedDict[str, Any] = OrderedDict()  # decoded archives (immutable), LRU
+        self._archives = EventArchives(sql, objects, settings, self._stats)
         metrics.track(self)  # Prometheus: cache hit rate and counters (see storage.metrics)
         self._opened = False
 
@@ -244,49 +243,12 @@ class UnifiedStateManager(StateStore):
 
     async def events(self, session_id: str, after_seq: int = 0, limit: int | None = None) -> list[EventRecord]:
         """Committed events after ``after_seq``: from SQL, and from the archives for the events
-        trimmed from SQL (see the module docstring).
+        trimmed from SQL (see :class:`~novel_engine.storage.event_archives.EventArchives`).
 
         Raises:
             StoreError: an event is in neither (a damaged store: never returned with a gap).
         """
-        rows = await self.sql.events(session_id, after_seq, limit)
-        if rows and rows[0].seq == after_seq + 1:
-            return rows
-        # SQL starts later than asked (or has nothing newer): the missing events, if any, were
-        # archived and trimmed. The archive list is read *after* the rows, and an archive is
-        # recorded in the transaction that trims its events, so every event missing from the
-        # rows is in a listed archive.
-        ranges = await self.sql.archives(session_id)
-        upto = rows[0].seq - 1 if rows else (ranges[-1][1] if ranges else 0)
-        if upto <= after_seq:
-            return rows
-        hi = upto if limit is None else min(upto, after_seq + limit)  # seqs are contiguous: decode no more
-        old: list[EventRecord] = []
-        for first, last, key in ranges:
-            if last <= after_seq or first > hi:
-                continue
-            part = archive.seq_slice(await self._archive_table(key), max(after_seq, old[-1].seq if old else 0), hi)
-            old.extend(archive.to_events(session_id, part))
-        if [e.seq for e in old] != list(range(after_seq + 1, hi + 1)):
-            raise StoreError(
-                f"events {after_seq + 1}..{hi} of {session_id!r} are neither in SQL nor in its archives",
-                backend="archive",
-                session_id=session_id,
-            )
-        out = old + rows
-        return out if limit is None else out[:limit]
-
-    async def _archive_table(self, key: str) -> Any:
-        """A recorded archive as an Arrow table (a few stay decoded: archives never change)."""
-        table = self._archive_tables.get(key)
-        if table is None:
-            table = archive.from_parquet(await self.objects.get(key))
-            self._stats["archive_reads"] += 1
-            self._archive_tables[key] = table
-            while len(self._archive_tables) > 2:
-                self._archive_tables.popitem(last=False)
-        self._archive_tables.move_to_end(key)
-        return table
+        return await self._archives.events(session_id, after_seq, limit)
 
     async def checkpoint(self, session_id: str, at_or_before: int | None = None) -> tuple[int, bytes] | None:
         row = await self.sql.checkpoint_row(session_id, at_or_before)
@@ -358,33 +320,13 @@ class UnifiedStateManager(StateStore):
         return await self.objects.list(prefix)
 
     async def archive(self, session_id: str) -> str | None:
-        """Archive the session's not yet archived events as one Parquet object; return its key.
-
-        The object is written first, then one SQL transaction records it and trims SQL to its
-        tail (see the module docstring). A crash in between leaves an unrecorded object that the
-        next archive overwrites; readers only trust recorded archives.
+        """Archive the session's not yet archived events as one Parquet object; return its key
+        (see :meth:`EventArchives.archive <novel_engine.storage.event_archives.EventArchives.archive>`).
 
         Raises:
             ConflictError: another process archived these events first (nothing changes).
         """
-        ranges = await self.sql.archives(session_id)
-        done = ranges[-1][1] if ranges else 0
-        rows = await self.sql.event_rows(session_id, done)
-        if not rows:
-            return None
-        first, last = rows[0][0], rows[-1][0]
-        if first != done + 1:
-            raise ConflictError(
-                f"events of {session_id!r} after {done} were archived by another process",
-                session_id=session_id,
-                done=done,
-            )
-        key = archive.archive_key(session_id, first, last)
-        await self.objects.put(key, archive.to_parquet(archive.table_from_json(rows)))
-        trimmed = await self.sql.record_archive(session_id, first, last, key, last - self.settings.sql_event_tail)
-        self._stats["archives"] += 1
-        self._stats["events_trimmed"] += trimmed
-        return key
+        return await self._archives.archive(session_id)
 
     async def events_table(self, session_id: str) -> Any:
         """Every event of a session as a pyarrow Table: the archived events trimmed from SQL, then
@@ -393,20 +335,4 @@ class UnifiedStateManager(StateStore):
         Raises:
             StoreError: an event is in neither (a damaged store).
         """
-        rows = await self.sql.event_rows(session_id, 0)  # read before the archive list: see events()
-        ranges = await self.sql.archives(session_id)
-        upto = rows[0][0] - 1 if rows else (ranges[-1][1] if ranges else 0)
-        tables, done = [], 0
-        for first, last, key in ranges:
-            if first > upto or first != done + 1:
-                break
-            tables.append(archive.seq_slice(await self._archive_table(key), done, upto))
-            done = min(last, upto)
-        if done != upto:
-            raise StoreError(
-                f"events {done + 1}..{upto} of {session_id!r} are neither in SQL nor in its archives",
-                backend="archive",
-                session_id=session_id,
-            )
-        tables.append(archive.table_from_json(rows))
-        return archive.concat(tables)
+        return await self._archives.events_table(session_id)

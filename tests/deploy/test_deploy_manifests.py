@@ -154,7 +154,7 @@ def test_configmap_names_only_settings_the_code_reads(builds):
         p.read_text(encoding="utf-8") for d in ("novel_engine", "serve_app") for p in (ROOT / d).rglob("*.py")
     )
     data = one(builds["k8s/overlays/dev"], "ConfigMap", "novel-engine-config")["data"]
-    from serve_app.context import ServeConfig
+    from serve_app.config import ServeConfig
 
     serve_fields = {f"NOVEL_ENGINE_SERVE_{f.name.upper()}" for f in dataclasses.fields(ServeConfig)}
     ours = [k for k in data if k.startswith("NOVEL_ENGINE_")]

@@ -132,7 +132,7 @@ def test_replica_metrics_are_scraped_and_never_behind_the_ingress(prod):
     from fastapi.testclient import TestClient
 
     from serve_app.app import create_app
-    from serve_app.context import ServeConfig
+    from serve_app.config import ServeConfig
 
     config = one(prod, "ConfigMap", "novel-engine-config")["data"]
     cfg = ServeConfig.from_args({}, env=config)

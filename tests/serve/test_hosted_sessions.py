@@ -14,7 +14,7 @@ from websockets.asyncio.client import connect
 from novel_engine.runtime.ray.hosts import host_name
 from novel_engine.runtime.ray.runtime import NAMESPACE
 from novel_engine.runtime.residency import host_of
-from serve_app.context import ServeConfig
+from serve_app.config import ServeConfig
 
 SMALL = {"world_template": "synthetic", "agent_count": 3}  # within the test app's host_max_personas
 

@@ -31,7 +31,7 @@ def test_docs_for_callers_with_a_token_and_public_when_configured(serve_server, 
     from fastapi.testclient import TestClient
 
     from serve_app.app import create_app
-    from serve_app.context import ServeConfig
+    from serve_app.config import ServeConfig
 
     for config in (ServeConfig(public_docs=True), ServeConfig(dev_mode=True)):
         with TestClient(create_app(config)) as c:  # no serve context needed for public docs

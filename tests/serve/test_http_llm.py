@@ -8,7 +8,7 @@ from conftest import LLM_MAX_TOKENS
 from serve_checks import assert_problem
 
 from novel_engine.errors import ConfigError
-from serve_app.context import ServeConfig
+from serve_app.config import ServeConfig
 from serve_app.llm_access import LLMAccess
 
 

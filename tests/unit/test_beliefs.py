@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from novel_engine.core.beliefs import MAX_EVIDENCE, BeliefModel, EvidenceRecord
+from novel_engine.core.belief_update import MAX_EVIDENCE
+from novel_engine.core.beliefs import BeliefModel, EvidenceRecord
 from novel_engine.core.events import InformationFragment, SourceType, Visibility
 from novel_engine.core.perception import PerceivedFragment, Perception, Via
 from novel_engine.errors import NovelEngineError

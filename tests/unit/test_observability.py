@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from serve_app.app import create_app
-from serve_app.context import ServeConfig
+from serve_app.config import ServeConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 # the only label names a metric may have: each takes a handful of values (routes are templates)

@@ -357,7 +357,7 @@ def test_a_second_capture_of_someone_already_held_is_a_hand_lent(style):
 def test_a_secret_goal_is_never_said_aloud():
     # fantasy_world seed 7, turn 7: the thief asks the knight "to kill the dragon, the only witness to
     # my theft", and the knight "yields at last"
-    from novel_engine.agents.chronicler import _sketch
+    from novel_engine.agents.narration_context import character_sketch
     from novel_engine.core.events import ActionType
     from novel_engine.core.world import Goal
 
@@ -370,7 +370,9 @@ def test_a_secret_goal_is_never_said_aloud():
     knight = sketch("knight", "Aldric", description="a knight")
     said = {
         secret: " ".join(
-            tell([act(1, "mira", kind, "knight")], {"mira": _sketch(thief(secret)), "knight": knight}, seed=seed)
+            tell(
+                [act(1, "mira", kind, "knight")], {"mira": character_sketch(thief(secret)), "knight": knight}, seed=seed
+            )
             for seed in range(12)
             for kind in ("persuade", "speak")
         )

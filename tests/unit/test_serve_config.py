@@ -9,7 +9,7 @@ import yaml
 
 import serve_app
 from novel_engine.errors import ConfigError
-from serve_app.context import ServeConfig
+from serve_app.config import ServeConfig
 
 CONFIG = Path(serve_app.__file__).parent / "serve_config.yaml"
 

@@ -7,7 +7,8 @@ import asyncio
 
 import novel_engine.api as api
 from novel_engine.storage import manager
-from serve_app.context import ServeConfig, ServeContext
+from serve_app.config import ServeConfig
+from serve_app.context import ServeContext
 from serve_app.security.access_port import AccessPort
 
 

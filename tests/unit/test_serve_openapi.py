@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serve_app.app import create_app
-from serve_app.context import ServeConfig
+from serve_app.config import ServeConfig
 
 
 @pytest.fixture(scope="module")
