@@ -8,6 +8,7 @@ per phase; :func:`project_turn` projects the turn onto a cluster.
 The phases of a Ray turn, as they run:
 
 - ``perceive``, ``resolve``, ``commit``: in the director, serial (one process, whatever the cluster);
+  a packed cast perceives in its persona shards instead, in parallel (``perceive_sharded``);
 - ``narrate``: in the chronicler actor, serial;
 - ``believe``: the belief shards, in parallel; ``brief_decide``: the persona shards, in parallel
   (each persona shard starts on its views as soon as every belief shard has sent them). The
@@ -42,7 +43,9 @@ __all__ = [
 
 PROJECTED_NODES = (1, 2, 3, 4, 8, 16)
 
-PARALLEL = {"believe": "belief", "brief_decide": "persona"}  # phase -> the role of the shards running it
+# phase -> the role of the shards running it (``perceive_sharded``: a packed cast's persona shards
+# route the fragments themselves, each over its world replica)
+PARALLEL = {"perceive_sharded": "perceive", "believe": "belief", "brief_decide": "persona"}
 SERIAL = ("perceive", "resolve", "narrate", "commit")
 
 
@@ -284,7 +287,7 @@ def describe(row: Mapping[str, Any]) -> list[str]:
             else ""
         )
         lines.append(
-            f"    {name:<13} shards {p['shards']:>3}  CPU total {p['total_cpu_s']:8.3f}  critical {p['critical_path_s']:8.3f}"
+            f"    {name:<16} shards {p['shards']:>3}  CPU total {p['total_cpu_s']:8.3f}  critical {p['critical_path_s']:8.3f}"
             f"  parallelism {p['parallelism']:5.2f}{extra}"
         )
     lines.append(

@@ -4,7 +4,10 @@
 persona shards with one batched call per shard per phase (never one Ray call per persona):
 each belief shard absorbs its personas' perceptions and hands their views straight to the persona
 shards (object references: the director never unpacks them); each persona shard patches its world
-replica, remembers last turn's events, briefs and decides. A small cast has no belief shards
+replica, remembers last turn's events, briefs and decides. A packed cast's persona shards hold
+their personas' beliefs and perceive too: they get the turn's fragments, not the director's routes,
+and each routes them over its replica (hearsay spreads over the whole cast, so every shard runs
+the same spread from the same world and keeps its own personas' lists). A small cast has no belief shards
 (``plan_shards``): the director absorbs its perceptions itself and sends each persona shard its
 views inline with the decide call, one hop instead of two. :class:`RayNarrator` sends the
 chronicler actor only the people and places of the events it will tell.
@@ -66,9 +69,14 @@ class RayCast:
                 out[i].append(ev)
         return out
 
-    async def decide(self, world, routes, turn, deciders, calls, timings):
+    async def decide(self, world, pending, fog, turn, deciders, calls, timings):
         clock = time.perf_counter
         t = clock()
+        # a packed cast's shards route the fragments themselves over their replicas (the same
+        # world: the patch below brings them to it), in parallel, and no perception crosses a
+        # process; otherwise the director routes them for the belief side
+        routes = None if self.fused else fog.route(pending, world)
+        timings["perceive"], t = clock() - t, clock()
         deciding = set(deciders)
         shard_of, n = self.persona_shard_of, len(self.persona_shards)
         view_refs: list[list[Any]] = [[] for _ in range(n)]
@@ -96,11 +104,13 @@ class RayCast:
         replay: list[list[dict]] = [[] for _ in range(n)]
         for rec in calls:
             replay[shard_of[rec["agent"]]].append(rec)
-        if self.fused:  # each shard absorbs its personas' perceptions itself: one hop, no views in transit
-            pending = [
+        if self.fused:  # each shard perceives and believes for its personas: only the fragments in transit
+            fragments = ray.put(list(pending)) if n > 1 and len(pending) > _INLINE_PATCH else list(pending)
+            waiting = [
                 shard.believe_and_decide.remote(
                     patch_arg,
-                    {pid: routes[pid] for pid in ids if pid in routes},
+                    fragments,
+                    fog,
                     [p for p in ids if p in deciding],
                     memories[i],
                     turn,
@@ -109,7 +119,7 @@ class RayCast:
                 for i, (shard, ids) in enumerate(zip(self.persona_shards, self.plan.persona_shards))
             ]
         else:
-            pending = [
+            waiting = [
                 shard.decide.remote(
                     patch_arg, [p for p in ids if p in deciding], memories[i], turn, replay[i] or None, *view_refs[i]
                 )
@@ -117,10 +127,10 @@ class RayCast:
             ]
         decisions: dict[str, Action] = {}
         records: list[dict] = []
-        for d, recs in await asyncio.gather(*pending):
+        for d, recs in await asyncio.gather(*waiting):
             decisions.update(d)
             records.extend(recs)
-        # believing and briefing overlap deciding across the shards: the phase is one figure here
+        # perceiving (packed), believing and briefing overlap deciding across the shards: one figure here
         believe = timings.get("believe", 0.0)
         timings["believe"], timings["brief"], timings["decide"] = believe, 0.0, clock() - t - believe
         return decisions, records
