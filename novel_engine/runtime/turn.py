@@ -62,6 +62,12 @@ class Cast(Protocol):
     def remember(self, events: Sequence[Event]) -> None:
         """The turn's events: each persona remembers those it took part in."""
 
+    def ahead(self, world: WorldState, pending: Sequence[InformationFragment], fog: FogOfWarService) -> None:
+        """The turn is resolved: ``world`` is the one the next turn perceives (only trait updates
+        may change it before then, and perceiving reads none) and ``pending`` its fragments. A
+        cast may start on the next turn's perceive phase now, without waiting for it; its
+        :meth:`decide` gets the same arguments all the same."""
+
     def changed(self, persona_id: str) -> None:
         """A persona's state changed between turns (a trait update)."""
 
@@ -204,6 +210,10 @@ class TurnPipeline:
             timings.update(self.resolvers.timings)
         self.cast.remember(result.events)
         timings["resolve"], t = clock() - t, clock()
+        self.cast.ahead(world, result.fragments, self.fog)  # the shards perceive while the turn is told and kept
+        # the director's part of perceiving ahead (the patch and the fragments sent) counts as perceive
+        timings["perceive"] = timings.get("perceive", 0.0) + clock() - t
+        t = clock()
         context = WorldContext(
             title=self.scenario.title,
             turn=turn,
@@ -337,6 +347,9 @@ class LocalCast:
 
     def remember(self, events: Sequence[Event]) -> None:
         self.pool.remember(events)
+
+    def ahead(self, world, pending, fog) -> None:
+        pass  # in process the next turn perceives when it comes: nothing runs in parallel here
 
     def changed(self, persona_id: str) -> None:
         pass  # the pool reads the world itself

@@ -102,6 +102,7 @@ class PersonaShard:
         self.remembered = 0  # the last turn whose events the personas remember
         self.epoch = 0  # bumped by restore: a decide still awaiting its model then leaves no trace
         self.timings: dict[str, float] = {}  # where the last decide call spent its time (benchmarks)
+        self.ahead: tuple | None = None  # (turn, epoch, routes, memories, timings) of perceive_ahead
 
     def load(self, persona_ids: Sequence[str], world: bytes, beliefs: bool = False) -> None:
         """Take the personas ``persona_ids`` of a new session, and ``world`` (turn 0, packed by
@@ -147,7 +148,7 @@ class PersonaShard:
     async def believe_and_decide(
         self,
         patch: dict,
-        fragments: Sequence[InformationFragment],
+        fragments: Sequence[InformationFragment] | None,
         fog: FogOfWarService,
         deciders: Sequence[str],
         memories: Sequence[Event],
@@ -159,18 +160,22 @@ class PersonaShard:
         the director's world, ``fog`` routes the turn's ``fragments`` over it for this shard's
         personas (hearsay flows through the whole cast, as in process), and their perceptions are
         absorbed as in process (those who do not decide first, then the deciders chunk by chunk as
-        they are briefed). Otherwise as :meth:`decide`."""
+        they are briefed). ``fragments`` None: :meth:`perceive_ahead` routed them, and took the
+        memories, before this call. Otherwise as :meth:`decide`."""
         t0, c0 = time.perf_counter(), time.thread_time()
         if self.beliefs is None:  # never loaded with its beliefs, or restarted empty
             _check_turn("persona shard", UNLOADED, turn)
         store, spent = self.beliefs, [0.0]  # the believe phase's CPU here (benchmarks)
         routes: dict[str, list[Perception]] = {}
         perceived: dict[str, float] = {}  # the perceive phase's wall and CPU here (benchmarks)
+        if fragments is None:  # perceived ahead (see perceive_ahead)
+            routes, memories, perceived = self._take_ahead(turn)
 
         def perceive_and_absorb_others() -> None:
-            w, c = time.perf_counter(), time.thread_time()
-            routes.update(fog.route(fragments, self.world, self.ids))
-            perceived.update(perceive_wall=time.perf_counter() - w, perceive_cpu=time.thread_time() - c)
+            if fragments is not None:
+                w, c = time.perf_counter(), time.thread_time()
+                routes.update(fog.route(fragments, self.world, self.ids))
+                perceived.update(perceive_wall=time.perf_counter() - w, perceive_cpu=time.thread_time() - c)
             c = time.thread_time()
             store.absorb_others(routes, turn, deciders)
             spent[0] += time.thread_time() - c
@@ -184,6 +189,44 @@ class PersonaShard:
         out = await self._decide(patch, deciders, memories, turn, calls, views, t0, c0, perceive_and_absorb_others)
         self.timings.update(perceived, believe_cpu=spent[0])
         return out
+
+    async def perceive_ahead(
+        self,
+        patch: dict,
+        fragments: Sequence[InformationFragment],
+        fog: FogOfWarService,
+        memories: Sequence[Event],
+        turn: int,
+    ) -> None:
+        """The perceive phase of turn ``turn`` ahead of its :meth:`believe_and_decide` call (which
+        then gets no ``fragments``): the director sends it as soon as the turn before is resolved,
+        so it runs while the driver commits that turn. ``patch`` brings the replica to the world
+        turn ``turn`` perceives (what may still change before the turn, traits, a later patch
+        carries: perceiving reads none), ``fog`` routes ``fragments`` over it for this shard's
+        personas, and the personas' ``memories`` (the events of turn ``turn - 1``) are kept for the call.
+
+        Raises:
+            StateLostError: the shard is not at turn ``turn - 1`` (it restarted).
+        """
+        _check_turn("persona shard", self.last_turn, turn)
+        w, c = time.perf_counter(), time.thread_time()
+        with gc_paused():
+            apply_patch(self.world, patch)
+            routes = fog.route(fragments, self.world, self.ids)
+        perceived = {"perceive_wall": time.perf_counter() - w, "perceive_cpu": time.thread_time() - c}
+        self.ahead = (turn, self.epoch, routes, memories, perceived)
+        wire.settle_gc()
+
+    def _take_ahead(self, turn: int) -> tuple[dict[str, list[Perception]], Sequence[Event], dict[str, float]]:
+        """What :meth:`perceive_ahead` did for ``turn``: the routes, the memories and its timings."""
+        ahead, self.ahead = self.ahead, None
+        if ahead is None or ahead[0] != turn or ahead[1] != self.epoch:
+            raise StateLostError(
+                f"the persona shard did not perceive turn {turn} ahead: it must be restored",
+                role="persona shard",
+                turn=turn,
+            )
+        return ahead[2], ahead[3], ahead[4]
 
     async def _decide(self, patch, deciders, memories, turn, calls, views_for, t0, c0, believe=None):
         learn_calls(self.model, calls)
@@ -238,6 +281,7 @@ class PersonaShard:
             self.beliefs.restore(beliefs)
         self.last_turn = self.remembered = turn
         self.epoch += 1
+        self.ahead = None
         wire.settle_gc()
 
     def belief_snapshot(self) -> dict[str, Any]:

@@ -58,6 +58,9 @@ class RayCast:
         # a small cast's beliefs, here: absorbing them costs less than one round trip to a shard
         self.beliefs = None if self.belief_shards or self.fused else BeliefStore(world.personas.values())
         self.tracker = ReplicaTracker(world)
+        self.ahead_of: int | None = None  # the turn the shards are perceiving ahead (see ahead)
+        self.ahead_refs: list[Any] = []
+        self.touched: set[str] = set()  # personas changed since the shards perceived ahead
 
     def _memories_by_shard(self) -> list[list[Event]]:
         """Last turn's events, each sent to the shards hosting someone it involves."""
@@ -94,18 +97,20 @@ class RayCast:
             refs = shard.absorb_for.options(num_returns=n).remote(part, turn, split)
             for j, ref in enumerate(refs if n > 1 else [refs]):
                 view_refs[j].append(ref)
-        patch = self.tracker.patch(world)
-        # serialised once into the object store, not once per shard call: every shard reads the
-        # same; a small one (a small cast) goes inline with each call instead, which spares every
-        # shard a read from the object store
-        big = len(patch["personas"]) + len(patch["updates"]) + len(patch.get("facts_set", ())) > _INLINE_PATCH
-        patch_arg = ray.put(patch) if n > 1 and big else patch
-        memories = self._memories_by_shard()
         replay: list[list[dict]] = [[] for _ in range(n)]
         for rec in calls:
             replay[shard_of[rec["agent"]]].append(rec)
+        fragments: Any = None  # perceived ahead
+        if self.fused and self.ahead_of == turn:  # the shards routed this turn's fragments ahead
+            await asyncio.gather(*self.ahead_refs)  # long done, unless the driver came straight back
+            patch_arg = self._shared(self.tracker.patch(world, self.touched))  # trait updates since
+            memories: list[list[Event]] = [[] for _ in range(n)]  # sent ahead too
+        else:
+            patch_arg = self._shared(self.tracker.patch(world))
+            memories = self._memories_by_shard()
+            fragments = self._fragments(pending) if self.fused else None
+        self.ahead_of, self.ahead_refs = None, []
         if self.fused:  # each shard perceives and believes for its personas: only the fragments in transit
-            fragments = ray.put(list(pending)) if n > 1 and len(pending) > _INLINE_PATCH else list(pending)
             waiting = [
                 shard.believe_and_decide.remote(
                     patch_arg,
@@ -135,11 +140,39 @@ class RayCast:
         timings["believe"], timings["brief"], timings["decide"] = believe, 0.0, clock() - t - believe
         return decisions, records
 
+    def _shared(self, patch: dict[str, Any]) -> Any:
+        """A patch as the shard calls take it: serialised once into the object store, not once per
+        call (every shard reads the same); a small one (a small cast) inline with each call,
+        which spares every shard a read from the object store."""
+        big = len(patch["personas"]) + len(patch["updates"]) + len(patch.get("facts_set", ())) > _INLINE_PATCH
+        return ray.put(patch) if len(self.persona_shards) > 1 and big else patch
+
+    def _fragments(self, pending: Sequence[Any]) -> Any:
+        """The turn's fragments as the shard calls take them (see :meth:`_shared`)."""
+        fragments = list(pending)
+        return ray.put(fragments) if len(self.persona_shards) > 1 and len(fragments) > _INLINE_PATCH else fragments
+
+    def ahead(self, world: WorldState, pending: Sequence[Any], fog: Any) -> None:
+        """The turn just resolved: a packed cast's shards perceive the next one now (patch their
+        replicas to ``world``, route ``pending`` through ``fog`` and take this turn's events into
+        memory) while the driver commits this one; the next :meth:`decide` waits for them and
+        sends only what changed since (trait updates). Nothing to do for an unpacked cast."""
+        if not self.fused:
+            return
+        patch, fragments = self._shared(self.tracker.patch(world)), self._fragments(pending)
+        memories = self._memories_by_shard()
+        self.ahead_of, self.touched = world.turn + 1, set()
+        self.ahead_refs = [
+            shard.perceive_ahead.remote(patch, fragments, fog, memories[i], self.ahead_of)
+            for i, shard in enumerate(self.persona_shards)
+        ]
+
     def remember(self, events: Sequence[Event]) -> None:
         self.last_events = events  # sent with the next turn's decide call
 
     def changed(self, persona_id: str) -> None:
         self.tracker.forget(persona_id)  # the next patch carries it to its shard
+        self.touched.add(persona_id)
 
     async def held(self, turn: int) -> tuple[dict[str, Any], dict[str, list]]:
         memories = self._memories_by_shard()
@@ -156,6 +189,10 @@ class RayCast:
         return {k: v for b in beliefs for k, v in b.items()}, {k: v for m in parts for k, v in m.items()}
 
     async def restore(self, world: WorldState, state: Mapping[str, Any], turn: int) -> None:
+        # a shard still perceiving ahead must be done before it is restored, not patch the restored
+        # replica afterwards; a shard that failed at it is restored all the same
+        await asyncio.gather(*self.ahead_refs, return_exceptions=True)
+        self.ahead_of, self.ahead_refs = None, []
         mem, beliefs = state["memory"], state["beliefs"]
         fused = self.fused
         calls = [
