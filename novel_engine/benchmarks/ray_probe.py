@@ -73,7 +73,9 @@ class ShardProbe:
                 spent = t.get(key)
                 if spent is None:
                     continue
-                sample.update(cpu=sample["cpu"] - spent, process_cpu=sample["process_cpu"] - spent)
+                # perceived ahead: in an earlier call, whose CPU is in the process's but not the call's
+                ahead = role == "perceive" and t.get("perceived_ahead")
+                sample.update(cpu=sample["cpu"] - (0.0 if ahead else spent), process_cpu=sample["process_cpu"] - spent)
                 samples.append(
                     {**sample, "role": role, "wall": spent, "cpu": spent, "process_cpu": spent, "part": True}
                 )

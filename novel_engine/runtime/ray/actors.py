@@ -214,6 +214,7 @@ class PersonaShard:
             apply_patch(self.world, patch)
             routes = fog.route(fragments, self.world, self.ids)
         perceived = {"perceive_wall": time.perf_counter() - w, "perceive_cpu": time.thread_time() - c}
+        perceived["perceived_ahead"] = 1.0
         self.ahead = (turn, self.epoch, routes, memories, perceived)
         wire.settle_gc()
 
