@@ -95,8 +95,7 @@ def turn_breakdown(
             With ``step_start`` (the wall clock when the step call began) and the shards'
             ``start`` and ``end`` (wall clocks), the cast overhead splits too: ``cast_dispatch_s``
             from the cast's start (``step_start`` + perceive, the call to the director taken as
-            instant; ``step_start`` alone when the shards perceive, the director's part then
-            coming after the cast) to the first shard call running (the director's preparing, pickling and
+            instant; ``step_start`` alone when the shards perceive) to the first shard call running (the director's preparing, pickling and
             sending the calls), ``cast_in_shards_s`` from there to the last persona shard's end,
             ``cast_results_s`` from then to the cast's end (the decisions in transit and unpickled
             in the director), and ``persona_start_lag_s``: how long after the first shard call the
@@ -138,8 +137,7 @@ def turn_breakdown(
             "store_s": max(0.0, driver_overhead - call - publish - checkpoint),
         }
         if "step_start" in driver and persona and all("start" in s for s in shards):
-            # a cast that perceives in its shards spends the director's perceive after the cast
-            # (sending the next turn's fragments ahead), not before it
+            # a cast that perceives in its shards has the director perceive nothing before the cast
             before = 0.0 if phases["perceive_sharded"]["shards"] else phases["perceive"]["wall_s"]
             cast_start = driver["step_start"] + before
             first = min(s["start"] for s in shards)

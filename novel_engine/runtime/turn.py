@@ -210,10 +210,6 @@ class TurnPipeline:
             timings.update(self.resolvers.timings)
         self.cast.remember(result.events)
         timings["resolve"], t = clock() - t, clock()
-        self.cast.ahead(world, result.fragments, self.fog)  # the shards perceive while the turn is told and kept
-        # the director's part of perceiving ahead (the patch and the fragments sent) counts as perceive
-        timings["perceive"] = timings.get("perceive", 0.0) + clock() - t
-        t = clock()
         context = WorldContext(
             title=self.scenario.title,
             turn=turn,
@@ -232,6 +228,8 @@ class TurnPipeline:
         report = TurnReport.of(turn, result, prose, decisions, timings, updates)
         self.history.append(report)
         timings["commit"] = clock() - t
+        # the next turn's perceive may start: on Ray the shards perceive while the driver commits this one
+        self.cast.ahead(world, result.fragments, self.fog)
         records.extend(told)
         return report if not records else _with_calls(report, records)
 

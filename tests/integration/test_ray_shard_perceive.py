@@ -86,8 +86,12 @@ def test_a_packed_cast_sends_its_shards_fragments_not_perceptions(ray_session):
         # turn 1 resolved (nothing changed): the shards perceive turn 2 ahead, its call has no fragments
         world.turn = local_world.turn = 1
         calls.clear()
-        cast.ahead(world, initial, fog)
-        on_ray, _ = asyncio.run(cast.decide(world, initial, fog, 2, deciders, [], {}))
+
+        async def ahead_then_decide():
+            cast.ahead(world, initial, fog)  # sent from the event loop, once the turn is back
+            return await cast.decide(world, initial, fog, 2, deciders, [], {})
+
+        on_ray, _ = asyncio.run(ahead_then_decide())
         in_process, _ = asyncio.run(local.decide(local_world, initial, fog, 2, deciders, [], {}))
         assert on_ray == in_process
         assert [name for name, _ in calls] == ["perceive_ahead"] * 3 + ["believe_and_decide"] * 3

@@ -60,6 +60,7 @@ class RayCast:
         self.tracker = ReplicaTracker(world)
         self.ahead_of: int | None = None  # the turn the shards are perceiving ahead (see ahead)
         self.ahead_refs: list[Any] = []
+        self.ahead_task: asyncio.Task | None = None  # sending them (see ahead)
         self.touched: set[str] = set()  # personas changed since the shards perceived ahead
 
     def _memories_by_shard(self) -> list[list[Event]]:
@@ -102,14 +103,14 @@ class RayCast:
             replay[shard_of[rec["agent"]]].append(rec)
         fragments: Any = None  # perceived ahead
         if self.fused and self.ahead_of == turn:  # the shards routed this turn's fragments ahead
-            await asyncio.gather(*self.ahead_refs)  # long done, unless the driver came straight back
+            await self._ahead_done()  # long done, unless the driver came straight back
             patch_arg = self._shared(self.tracker.patch(world, self.touched))  # trait updates since
             memories: list[list[Event]] = [[] for _ in range(n)]  # sent ahead too
         else:
             patch_arg = self._shared(self.tracker.patch(world))
             memories = self._memories_by_shard()
             fragments = self._fragments(pending) if self.fused else None
-        self.ahead_of, self.ahead_refs = None, []
+        self.ahead_of = None
         if self.fused:  # each shard perceives and believes for its personas: only the fragments in transit
             waiting = [
                 shard.believe_and_decide.remote(
@@ -159,13 +160,26 @@ class RayCast:
         sends only what changed since (trait updates). Nothing to do for an unpacked cast."""
         if not self.fused:
             return
+        self.ahead_of, self.touched = world.turn + 1, set()
+        # on the director's event loop once the turn has gone back to the driver: the patch and
+        # the fragments are then sent while the driver commits the turn, not before it has it
+        self.ahead_task = asyncio.get_running_loop().create_task(self._send_ahead(world, pending, fog, self.ahead_of))
+
+    async def _send_ahead(self, world: WorldState, pending: Sequence[Any], fog: Any, turn: int) -> None:
         patch, fragments = self._shared(self.tracker.patch(world)), self._fragments(pending)
         memories = self._memories_by_shard()
-        self.ahead_of, self.touched = world.turn + 1, set()
         self.ahead_refs = [
-            shard.perceive_ahead.remote(patch, fragments, fog, memories[i], self.ahead_of)
+            shard.perceive_ahead.remote(patch, fragments, fog, memories[i], turn)
             for i, shard in enumerate(self.persona_shards)
         ]
+
+    async def _ahead_done(self, raising: bool = True) -> None:
+        """Wait until the shards have perceived ahead (``raising``: their errors raise)."""
+        task, self.ahead_task = self.ahead_task, None
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=not raising)
+        refs, self.ahead_refs = self.ahead_refs, []
+        await asyncio.gather(*refs, return_exceptions=not raising)
 
     def remember(self, events: Sequence[Event]) -> None:
         self.last_events = events  # sent with the next turn's decide call
@@ -191,8 +205,8 @@ class RayCast:
     async def restore(self, world: WorldState, state: Mapping[str, Any], turn: int) -> None:
         # a shard still perceiving ahead must be done before it is restored, not patch the restored
         # replica afterwards; a shard that failed at it is restored all the same
-        await asyncio.gather(*self.ahead_refs, return_exceptions=True)
-        self.ahead_of, self.ahead_refs = None, []
+        await self._ahead_done(raising=False)
+        self.ahead_of = None
         mem, beliefs = state["memory"], state["beliefs"]
         fused = self.fused
         calls = [
