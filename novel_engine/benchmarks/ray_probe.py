@@ -44,7 +44,8 @@ class ShardProbe:
         """The last turn's samples, one per shard (``role``, ``name``, ``node``, ``wall``, ``cpu``,
         ``process_cpu``: its process's CPU since the previous read, ``wait_views``; a persona
         shard that holds its personas' beliefs gives a second, ``belief`` one with ``part``: its
-        believe phase, taken out of the first), and the
+        believe phase, taken out of the first, and a third, ``perceive``, when it routes the
+        fragments itself), and the
         chronicler's CPU for its narration (None when it has not narrated)."""
         timings = self._ray.get([a.last_timings.remote() for a in self.actors])
         samples, narrate_cpu = [], None
@@ -67,11 +68,16 @@ class ShardProbe:
                 "start": t["start"],
                 "end": t["end"],
             }
-            believe = t.get("believe_cpu")
-            if believe is not None:  # a persona shard that holds its beliefs: its believe phase apart
-                sample.update(cpu=t["cpu"] - believe, process_cpu=sample["process_cpu"] - believe)
+            # a persona shard that holds its beliefs (and perceives): those phases apart
+            for key, role in (("perceive_cpu", "perceive"), ("believe_cpu", "belief")):
+                spent = t.get(key)
+                if spent is None:
+                    continue
+                # perceived ahead: in an earlier call, whose CPU is in the process's but not the call's
+                ahead = role == "perceive" and t.get("perceived_ahead")
+                sample.update(cpu=sample["cpu"] - (0.0 if ahead else spent), process_cpu=sample["process_cpu"] - spent)
                 samples.append(
-                    {**sample, "role": "belief", "wall": believe, "cpu": believe, "process_cpu": believe, "part": True}
+                    {**sample, "role": role, "wall": spent, "cpu": spent, "process_cpu": spent, "part": True}
                 )
             samples.append(sample)
         return samples, narrate_cpu

@@ -8,6 +8,7 @@ per phase; :func:`project_turn` projects the turn onto a cluster.
 The phases of a Ray turn, as they run:
 
 - ``perceive``, ``resolve``, ``commit``: in the director, serial (one process, whatever the cluster);
+  a packed cast perceives in its persona shards instead, in parallel (``perceive_sharded``);
 - ``narrate``: in the chronicler actor, serial;
 - ``believe``: the belief shards, in parallel; ``brief_decide``: the persona shards, in parallel
   (each persona shard starts on its views as soon as every belief shard has sent them). The
@@ -42,7 +43,9 @@ __all__ = [
 
 PROJECTED_NODES = (1, 2, 3, 4, 8, 16)
 
-PARALLEL = {"believe": "belief", "brief_decide": "persona"}  # phase -> the role of the shards running it
+# phase -> the role of the shards running it (``perceive_sharded``: a packed cast's persona shards
+# route the fragments themselves, each over its world replica)
+PARALLEL = {"perceive_sharded": "perceive", "believe": "belief", "brief_decide": "persona"}
 SERIAL = ("perceive", "resolve", "narrate", "commit")
 
 
@@ -92,7 +95,7 @@ def turn_breakdown(
             With ``step_start`` (the wall clock when the step call began) and the shards'
             ``start`` and ``end`` (wall clocks), the cast overhead splits too: ``cast_dispatch_s``
             from the cast's start (``step_start`` + perceive, the call to the director taken as
-            instant) to the first shard call running (the director's preparing, pickling and
+            instant; ``step_start`` alone when the shards perceive) to the first shard call running (the director's preparing, pickling and
             sending the calls), ``cast_in_shards_s`` from there to the last persona shard's end,
             ``cast_results_s`` from then to the cast's end (the decisions in transit and unpickled
             in the director), and ``persona_start_lag_s``: how long after the first shard call the
@@ -134,7 +137,9 @@ def turn_breakdown(
             "store_s": max(0.0, driver_overhead - call - publish - checkpoint),
         }
         if "step_start" in driver and persona and all("start" in s for s in shards):
-            cast_start = driver["step_start"] + phases["perceive"]["wall_s"]
+            # a cast that perceives in its shards has the director perceive nothing before the cast
+            before = 0.0 if phases["perceive_sharded"]["shards"] else phases["perceive"]["wall_s"]
+            cast_start = driver["step_start"] + before
             first = min(s["start"] for s in shards)
             last = max(s["end"] for s in persona)
             out["cast_dispatch_s"] = max(0.0, first - cast_start)
@@ -284,7 +289,7 @@ def describe(row: Mapping[str, Any]) -> list[str]:
             else ""
         )
         lines.append(
-            f"    {name:<13} shards {p['shards']:>3}  CPU total {p['total_cpu_s']:8.3f}  critical {p['critical_path_s']:8.3f}"
+            f"    {name:<16} shards {p['shards']:>3}  CPU total {p['total_cpu_s']:8.3f}  critical {p['critical_path_s']:8.3f}"
             f"  parallelism {p['parallelism']:5.2f}{extra}"
         )
     lines.append(

@@ -1,6 +1,6 @@
 """One turn of a session, written once for both runtimes.
 
-A turn goes through the phases of ``ARCHITECTURE.md``: perceive (fog of war over the world),
+A turn goes through the phases of ``ARCHITECTURE.md``: perceive (fog of war over the world) +
 believe + brief + decide (the cast), resolve (the director, which records into the causal graph),
 narrate (the chronicler), commit (the report is kept). :class:`TurnPipeline` runs them over two
 small batched interfaces:
@@ -47,18 +47,26 @@ class Cast(Protocol):
     async def decide(
         self,
         world: WorldState,
-        routes: Mapping[str, Sequence[Any]],
+        pending: Sequence[InformationFragment],
+        fog: FogOfWarService,
         turn: int,
         deciders: Sequence[str],
         calls: Sequence[dict],
         timings: dict[str, float],
     ) -> tuple[dict[str, Action], list[dict]]:
-        """Absorb every persona's perceptions (``routes``), then brief and decide for ``deciders``
-        (sorted); return the decisions and the model-call records made (``calls``: a replay's
-        recorded calls to answer from). ``timings`` gains believe, brief and decide."""
+        """Route the ``pending`` fragments to the personas through ``fog`` (the perceive phase),
+        absorb every persona's perceptions, then brief and decide for ``deciders`` (sorted);
+        return the decisions and the model-call records made (``calls``: a replay's recorded
+        calls to answer from). ``timings`` gains perceive, believe, brief and decide."""
 
     def remember(self, events: Sequence[Event]) -> None:
         """The turn's events: each persona remembers those it took part in."""
+
+    def ahead(self, world: WorldState, pending: Sequence[InformationFragment], fog: FogOfWarService) -> None:
+        """The turn is resolved: ``world`` is the one the next turn perceives (only trait updates
+        may change it before then, and perceiving reads none) and ``pending`` its fragments. A
+        cast may start on the next turn's perceive phase now, without waiting for it; its
+        :meth:`decide` gets the same arguments all the same."""
 
     def changed(self, persona_id: str) -> None:
         """A persona's state changed between turns (a trait update)."""
@@ -183,12 +191,11 @@ class TurnPipeline:
         timings: dict[str, float] = {}
         clock = time.perf_counter
         world, turn, players = self.world, self.world.turn + 1, players or {}
-        t = clock()
-        routes = self.fog.route(self.pending, world)
-        timings["perceive"] = clock() - t
         deciders = [pid for pid in sorted(world.personas) if pid not in players and world.personas[pid].can_act]
         persona_calls = [c for c in calls if c.get("agent") in world.personas]
-        decisions, records = await self.cast.decide(world, routes, turn, deciders, persona_calls, timings)
+        decisions, records = await self.cast.decide(
+            world, self.pending, self.fog, turn, deciders, persona_calls, timings
+        )
         t = clock()
         if self.graph is not None:  # the due effects and recorded motives, one call per graph shard
             acts = (*decisions.values(), *players.values())
@@ -221,6 +228,8 @@ class TurnPipeline:
         report = TurnReport.of(turn, result, prose, decisions, timings, updates)
         self.history.append(report)
         timings["commit"] = clock() - t
+        # the next turn's perceive may start: on Ray the shards perceive while the driver commits this one
+        self.cast.ahead(world, result.fragments, self.fog)
         records.extend(told)
         return report if not records else _with_calls(report, records)
 
@@ -322,9 +331,11 @@ class LocalCast:
         self.beliefs = BeliefStore(world.personas.values())
         self.pool = PersonaPool(world.personas.values(), model, seed)
 
-    async def decide(self, world, routes, turn, deciders, calls, timings):
+    async def decide(self, world, pending, fog, turn, deciders, calls, timings):
         beliefs = self.beliefs
         t = time.perf_counter()
+        routes = fog.route(pending, world)
+        timings["perceive"], t = time.perf_counter() - t, time.perf_counter()
         beliefs.absorb_others(routes, turn, deciders)  # those who get no view this turn
         timings["believe"] = time.perf_counter() - t
         decisions = await self.pool.brief_and_decide(
@@ -334,6 +345,9 @@ class LocalCast:
 
     def remember(self, events: Sequence[Event]) -> None:
         self.pool.remember(events)
+
+    def ahead(self, world, pending, fog) -> None:
+        pass  # in process the next turn perceives when it comes: nothing runs in parallel here
 
     def changed(self, persona_id: str) -> None:
         pass  # the pool reads the world itself

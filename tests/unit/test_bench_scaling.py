@@ -150,3 +150,21 @@ def test_the_cast_overhead_splits_into_dispatch_and_results_by_the_wall_clocks()
     assert b["cast_in_shards_s"] == pytest.approx(0.7)
     assert b["persona_start_lag_s"] == pytest.approx(0.3)  # the last persona shard began at 100.55
     assert "cast_dispatch_s" not in turn_breakdown(2.0, DIRECTOR, SHARDS, driver={"step": 1.7})
+
+
+def test_a_packed_cast_perceives_in_parallel_in_its_persona_shards():
+    """A packed cast's shards route the fragments themselves: their ``perceive`` parts are a
+    parallel phase, and the director's serial perceive is what it spent (nothing)."""
+    director = {**DIRECTOR, "perceive": 0.0}
+    shards = [
+        _shard("perceive", 0.4, node="a"),
+        _shard("perceive", 0.6, node="b"),
+        _shard("persona", 0.5, node="a"),
+        _shard("persona", 0.7, node="b"),
+    ]
+    b = turn_breakdown(2.0, director, shards)
+    p = b["phases"]["perceive_sharded"]
+    assert p["shards"] == 2 and p["total_cpu_s"] == pytest.approx(1.0) and p["critical_path_s"] == pytest.approx(0.6)
+    assert b["phases"]["perceive"]["wall_s"] == 0.0
+    # on one core the shards' perceive adds its whole CPU, on two or more only the slowest shard's
+    assert project_turn(b, 1) - project_turn(b, 2) == pytest.approx((1.0 - 0.6) + (1.2 - 0.7))

@@ -4,7 +4,7 @@
   (kept in step by a per-turn patch), so it builds its personas' briefs and decides locally; in a
   packed cast it also holds its personas' :class:`~novel_engine.agents.belief_store.BeliefStore`.
 - ``BeliefStoreShard``: a :class:`~novel_engine.agents.belief_store.BeliefStore`.
-- ``ChroniclerActor``: a :class:`~novel_engine.agents.chronicler.ChroniclerAgent`.
+- ``ChroniclerActor`` (in ``ray.chronicler``): a :class:`~novel_engine.agents.chronicler.ChroniclerAgent`.
 - ``EventHub`` (in ``ray.hub``): an :class:`~novel_engine.runtime.event_log.EventLog` that subscribers long-poll.
 
 The director actor, which owns the world and the turn loop, is in ``ray.director``.
@@ -19,12 +19,12 @@ from typing import Any
 import ray
 
 from novel_engine.agents.belief_store import BeliefStore, BeliefView
-from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext
 from novel_engine.agents.persona import PersonaPool
-from novel_engine.core.events import Action, Event
+from novel_engine.core.events import Action, Event, InformationFragment
+from novel_engine.core.fog_of_war import FogOfWarService
 from novel_engine.core.perception import BeliefSummary, Perception
 from novel_engine.core.setup import gc_paused
-from novel_engine.core.world import PersonaState, WorldState
+from novel_engine.core.world import WorldState
 from novel_engine.errors import StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.llm.recording import learn_calls, take_calls
@@ -32,7 +32,7 @@ from novel_engine.runtime import wire  # records cross actors as constructor cal
 from novel_engine.runtime.ray.hub import EventHub  # re-exported: it was defined here
 from novel_engine.runtime.ray.patches import apply_patch  # re-exported: it was defined here
 
-__all__ = ["PersonaShard", "BeliefStoreShard", "ChroniclerActor", "EventHub", "apply_patch", "UNLOADED"]
+__all__ = ["PersonaShard", "BeliefStoreShard", "EventHub", "apply_patch", "UNLOADED"]
 
 
 def _check_turn(role: str, have: int, turn: int) -> None:
@@ -102,6 +102,7 @@ class PersonaShard:
         self.remembered = 0  # the last turn whose events the personas remember
         self.epoch = 0  # bumped by restore: a decide still awaiting its model then leaves no trace
         self.timings: dict[str, float] = {}  # where the last decide call spent its time (benchmarks)
+        self.ahead: tuple | None = None  # (turn, epoch, routes, memories, timings) of perceive_ahead
 
     def load(self, persona_ids: Sequence[str], world: bytes, beliefs: bool = False) -> None:
         """Take the personas ``persona_ids`` of a new session, and ``world`` (turn 0, packed by
@@ -147,35 +148,86 @@ class PersonaShard:
     async def believe_and_decide(
         self,
         patch: dict,
-        perceptions: Mapping[str, Sequence[Perception]],
+        fragments: Sequence[InformationFragment] | None,
+        fog: FogOfWarService,
         deciders: Sequence[str],
         memories: Sequence[Event],
         turn: int,
         calls: Sequence[dict] | None = None,
     ) -> tuple[dict[str, Action], list[dict]]:
-        """The believe, brief and decide phases for this shard's personas, whose belief models
-        live here (``load(..., beliefs=True)``): ``perceptions`` are theirs of this turn, absorbed
-        as in process (those who do not decide first, then the deciders chunk by chunk as they
-        are briefed). Otherwise as :meth:`decide`."""
+        """The perceive, believe, brief and decide phases for this shard's personas, whose belief
+        models live here (``load(..., beliefs=True)``): once ``patch`` has brought the replica to
+        the director's world, ``fog`` routes the turn's ``fragments`` over it for this shard's
+        personas (hearsay flows through the whole cast, as in process), and their perceptions are
+        absorbed as in process (those who do not decide first, then the deciders chunk by chunk as
+        they are briefed). ``fragments`` None: :meth:`perceive_ahead` routed them, and took the
+        memories, before this call. Otherwise as :meth:`decide`."""
         t0, c0 = time.perf_counter(), time.thread_time()
         if self.beliefs is None:  # never loaded with its beliefs, or restarted empty
             _check_turn("persona shard", UNLOADED, turn)
         store, spent = self.beliefs, [0.0]  # the believe phase's CPU here (benchmarks)
+        routes: dict[str, list[Perception]] = {}
+        perceived: dict[str, float] = {}  # the perceive phase's wall and CPU here (benchmarks)
+        if fragments is None:  # perceived ahead (see perceive_ahead)
+            routes, memories, perceived = self._take_ahead(turn)
 
-        def absorb_others() -> None:
+        def perceive_and_absorb_others() -> None:
+            if fragments is not None:
+                w, c = time.perf_counter(), time.thread_time()
+                routes.update(fog.route(fragments, self.world, self.ids))
+                perceived.update(perceive_wall=time.perf_counter() - w, perceive_cpu=time.thread_time() - c)
             c = time.thread_time()
-            store.absorb_others(perceptions, turn, deciders)
+            store.absorb_others(routes, turn, deciders)
             spent[0] += time.thread_time() - c
 
         def views(ids: Sequence[str]) -> Mapping[str, BeliefView]:
             c = time.thread_time()
-            out = store.absorb_views(perceptions, turn, ids, others=False)
+            out = store.absorb_views(routes, turn, ids, others=False)
             spent[0] += time.thread_time() - c
             return out
 
-        out = await self._decide(patch, deciders, memories, turn, calls, views, t0, c0, absorb_others)
-        self.timings["believe_cpu"] = spent[0]
+        out = await self._decide(patch, deciders, memories, turn, calls, views, t0, c0, perceive_and_absorb_others)
+        self.timings.update(perceived, believe_cpu=spent[0])
         return out
+
+    async def perceive_ahead(
+        self,
+        patch: dict,
+        fragments: Sequence[InformationFragment],
+        fog: FogOfWarService,
+        memories: Sequence[Event],
+        turn: int,
+    ) -> None:
+        """The perceive phase of turn ``turn`` ahead of its :meth:`believe_and_decide` call (which
+        then gets no ``fragments``): the director sends it as soon as the turn before is resolved,
+        so it runs while the driver commits that turn. ``patch`` brings the replica to the world
+        turn ``turn`` perceives (what may still change before the turn, traits, a later patch
+        carries: perceiving reads none), ``fog`` routes ``fragments`` over it for this shard's
+        personas, and the personas' ``memories`` (the events of turn ``turn - 1``) are kept for the call.
+
+        Raises:
+            StateLostError: the shard is not at turn ``turn - 1`` (it restarted).
+        """
+        _check_turn("persona shard", self.last_turn, turn)
+        w, c = time.perf_counter(), time.thread_time()
+        with gc_paused():
+            apply_patch(self.world, patch)
+            routes = fog.route(fragments, self.world, self.ids)
+        perceived = {"perceive_wall": time.perf_counter() - w, "perceive_cpu": time.thread_time() - c}
+        perceived["perceived_ahead"] = 1.0
+        self.ahead = (turn, self.epoch, routes, memories, perceived)
+        wire.settle_gc()
+
+    def _take_ahead(self, turn: int) -> tuple[dict[str, list[Perception]], Sequence[Event], dict[str, float]]:
+        """What :meth:`perceive_ahead` did for ``turn``: the routes, the memories and its timings."""
+        ahead, self.ahead = self.ahead, None
+        if ahead is None or ahead[0] != turn or ahead[1] != self.epoch:
+            raise StateLostError(
+                f"the persona shard did not perceive turn {turn} ahead: it must be restored",
+                role="persona shard",
+                turn=turn,
+            )
+        return ahead[2], ahead[3], ahead[4]
 
     async def _decide(self, patch, deciders, memories, turn, calls, views_for, t0, c0, believe=None):
         learn_calls(self.model, calls)
@@ -186,9 +238,9 @@ class PersonaShard:
         t1, c1 = time.perf_counter(), time.thread_time()
         timings: dict[str, float] = {}
         with gc_paused():  # as in process: a turn's short-lived records need no cyclic collection
-            if believe is not None:
-                believe()
             apply_patch(self.world, patch)
+            if believe is not None:  # after the patch: perceiving reads the world of this turn
+                believe()
             self._remember(memories, self.world.turn)
             out = await self.pool.brief_and_decide(self.world, deciders, views_for, timings)
         if epoch == self.epoch:
@@ -230,6 +282,7 @@ class PersonaShard:
             self.beliefs.restore(beliefs)
         self.last_turn = self.remembered = turn
         self.epoch += 1
+        self.ahead = None
         wire.settle_gc()
 
     def belief_snapshot(self) -> dict[str, Any]:
@@ -323,82 +376,3 @@ class BeliefStoreShard:
     def node(self) -> str:
         """The id of the Ray node this shard runs on (placement checks)."""
         return ray.get_runtime_context().get_node_id()
-
-
-@ray.remote
-class ChroniclerActor:
-    """Writes the prose of each turn and keeps the story."""
-
-    def __init__(
-        self,
-        model: LanguageModel,
-        style: str,
-        verbosity: float,
-        focus: Sequence[str],
-        seed: int,
-        highlight_limit: int,
-        title: str,
-    ) -> None:
-        self.model = model
-        self.chronicler = ChroniclerAgent(
-            model,
-            style=style,
-            verbosity=verbosity,
-            focus_areas=focus,
-            seed=seed,
-            highlight_limit=highlight_limit,
-            title=title,
-        )
-        self.last_turn = 0
-        self.epoch = 0  # bumped by restore (see PersonaShard)
-        self.timings: dict[str, float] = {}  # where the last narrate call spent its time (benchmarks)
-
-    async def narrate(
-        self,
-        events: Sequence[Event],
-        characters: Mapping[str, PersonaState],
-        context: WorldContext,
-        impact=None,
-        check: bool = False,
-        calls: Sequence[dict] | None = None,
-    ) -> tuple[str, list[dict]]:
-        """The turn's prose, and the turn's model-call records (``calls``: recorded calls to answer from)."""
-        learn_calls(self.model, calls)
-        if check:
-            _check_turn("chronicler", self.last_turn, context.turn)
-        chronicler, epoch = self.chronicler, self.epoch
-        t0, c0 = time.perf_counter(), time.thread_time()
-        with gc_paused():
-            prose = await chronicler.create_narrative(events, characters, context, impact=impact)
-        if epoch == self.epoch:
-            self.last_turn = context.turn
-        wire.settle_gc()
-        self.timings = _spent(t0, time.perf_counter(), c0, time.thread_time())
-        return prose, take_calls(self.model, context.turn)
-
-    def narrative(self) -> str:
-        return self.chronicler.narrative()
-
-    def last_timings(self) -> dict[str, float]:
-        """The last narrate call's wall and CPU seconds and this process's CPU clock (see ``_spent``)."""
-        return dict(self.timings)
-
-    def node(self) -> str:
-        """The id of the Ray node this actor runs on."""
-        return ray.get_runtime_context().get_node_id()
-
-    def narration_fallbacks(self) -> list[tuple[int, str]]:
-        return [(f.turn, f.error) for f in self.chronicler.fallbacks]
-
-    def export_markdown(self) -> str:
-        return self.chronicler.export_markdown()
-
-    def snapshot(self) -> dict[str, Any]:
-        """The chronicler's state, as checkpoint data."""
-        return self.chronicler.to_dict()
-
-    def restore(self, state: Mapping[str, Any], turn: int) -> None:
-        """Continue from a checkpoint taken after ``turn``."""
-        self.chronicler = ChroniclerAgent.from_dict(state, self.model)
-        self.last_turn = turn
-        self.epoch += 1

@@ -4,7 +4,10 @@
 persona shards with one batched call per shard per phase (never one Ray call per persona):
 each belief shard absorbs its personas' perceptions and hands their views straight to the persona
 shards (object references: the director never unpacks them); each persona shard patches its world
-replica, remembers last turn's events, briefs and decides. A small cast has no belief shards
+replica, remembers last turn's events, briefs and decides. A packed cast's persona shards hold
+their personas' beliefs and perceive too: they get the turn's fragments, not the director's routes,
+and each routes them over its replica (hearsay spreads over the whole cast, so every shard runs
+the same spread from the same world and keeps its own personas' lists). A small cast has no belief shards
 (``plan_shards``): the director absorbs its perceptions itself and sends each persona shard its
 views inline with the decide call, one hop instead of two. :class:`RayNarrator` sends the
 chronicler actor only the people and places of the events it will tell.
@@ -55,6 +58,10 @@ class RayCast:
         # a small cast's beliefs, here: absorbing them costs less than one round trip to a shard
         self.beliefs = None if self.belief_shards or self.fused else BeliefStore(world.personas.values())
         self.tracker = ReplicaTracker(world)
+        self.ahead_of: int | None = None  # the turn the shards are perceiving ahead (see ahead)
+        self.ahead_refs: list[Any] = []
+        self.ahead_task: asyncio.Task | None = None  # sending them (see ahead)
+        self.touched: set[str] = set()  # personas changed since the shards perceived ahead
 
     def _memories_by_shard(self) -> list[list[Event]]:
         """Last turn's events, each sent to the shards hosting someone it involves."""
@@ -66,9 +73,14 @@ class RayCast:
                 out[i].append(ev)
         return out
 
-    async def decide(self, world, routes, turn, deciders, calls, timings):
+    async def decide(self, world, pending, fog, turn, deciders, calls, timings):
         clock = time.perf_counter
         t = clock()
+        # a packed cast's shards route the fragments themselves over their replicas (the same
+        # world: the patch below brings them to it), in parallel, and no perception crosses a
+        # process; otherwise the director routes them for the belief side
+        routes = None if self.fused else fog.route(pending, world)
+        timings["perceive"], t = clock() - t, clock()
         deciding = set(deciders)
         shard_of, n = self.persona_shard_of, len(self.persona_shards)
         view_refs: list[list[Any]] = [[] for _ in range(n)]
@@ -86,21 +98,25 @@ class RayCast:
             refs = shard.absorb_for.options(num_returns=n).remote(part, turn, split)
             for j, ref in enumerate(refs if n > 1 else [refs]):
                 view_refs[j].append(ref)
-        patch = self.tracker.patch(world)
-        # serialised once into the object store, not once per shard call: every shard reads the
-        # same; a small one (a small cast) goes inline with each call instead, which spares every
-        # shard a read from the object store
-        big = len(patch["personas"]) + len(patch["updates"]) + len(patch.get("facts_set", ())) > _INLINE_PATCH
-        patch_arg = ray.put(patch) if n > 1 and big else patch
-        memories = self._memories_by_shard()
         replay: list[list[dict]] = [[] for _ in range(n)]
         for rec in calls:
             replay[shard_of[rec["agent"]]].append(rec)
-        if self.fused:  # each shard absorbs its personas' perceptions itself: one hop, no views in transit
-            pending = [
+        fragments: Any = None  # perceived ahead
+        if self.fused and self.ahead_of == turn:  # the shards routed this turn's fragments ahead
+            await self._ahead_done()  # long done, unless the driver came straight back
+            patch_arg = self._shared(self.tracker.patch(world, self.touched))  # trait updates since
+            memories: list[list[Event]] = [[] for _ in range(n)]  # sent ahead too
+        else:
+            patch_arg = self._shared(self.tracker.patch(world))
+            memories = self._memories_by_shard()
+            fragments = self._fragments(pending) if self.fused else None
+        self.ahead_of = None
+        if self.fused:  # each shard perceives and believes for its personas: only the fragments in transit
+            waiting = [
                 shard.believe_and_decide.remote(
                     patch_arg,
-                    {pid: routes[pid] for pid in ids if pid in routes},
+                    fragments,
+                    fog,
                     [p for p in ids if p in deciding],
                     memories[i],
                     turn,
@@ -109,7 +125,7 @@ class RayCast:
                 for i, (shard, ids) in enumerate(zip(self.persona_shards, self.plan.persona_shards))
             ]
         else:
-            pending = [
+            waiting = [
                 shard.decide.remote(
                     patch_arg, [p for p in ids if p in deciding], memories[i], turn, replay[i] or None, *view_refs[i]
                 )
@@ -117,19 +133,60 @@ class RayCast:
             ]
         decisions: dict[str, Action] = {}
         records: list[dict] = []
-        for d, recs in await asyncio.gather(*pending):
+        for d, recs in await asyncio.gather(*waiting):
             decisions.update(d)
             records.extend(recs)
-        # believing and briefing overlap deciding across the shards: the phase is one figure here
+        # perceiving (packed), believing and briefing overlap deciding across the shards: one figure here
         believe = timings.get("believe", 0.0)
         timings["believe"], timings["brief"], timings["decide"] = believe, 0.0, clock() - t - believe
         return decisions, records
+
+    def _shared(self, patch: dict[str, Any]) -> Any:
+        """A patch as the shard calls take it: serialised once into the object store, not once per
+        call (every shard reads the same); a small one (a small cast) inline with each call,
+        which spares every shard a read from the object store."""
+        big = len(patch["personas"]) + len(patch["updates"]) + len(patch.get("facts_set", ())) > _INLINE_PATCH
+        return ray.put(patch) if len(self.persona_shards) > 1 and big else patch
+
+    def _fragments(self, pending: Sequence[Any]) -> Any:
+        """The turn's fragments as the shard calls take them (see :meth:`_shared`)."""
+        fragments = list(pending)
+        return ray.put(fragments) if len(self.persona_shards) > 1 and len(fragments) > _INLINE_PATCH else fragments
+
+    def ahead(self, world: WorldState, pending: Sequence[Any], fog: Any) -> None:
+        """The turn just resolved: a packed cast's shards perceive the next one now (patch their
+        replicas to ``world``, route ``pending`` through ``fog`` and take this turn's events into
+        memory) while the driver commits this one; the next :meth:`decide` waits for them and
+        sends only what changed since (trait updates). Nothing to do for an unpacked cast."""
+        if not self.fused:
+            return
+        self.ahead_of, self.touched = world.turn + 1, set()
+        # on the director's event loop once the turn has gone back to the driver: the patch and
+        # the fragments are then sent while the driver commits the turn, not before it has it
+        self.ahead_task = asyncio.get_running_loop().create_task(self._send_ahead(world, pending, fog, self.ahead_of))
+
+    async def _send_ahead(self, world: WorldState, pending: Sequence[Any], fog: Any, turn: int) -> None:
+        patch, fragments = self._shared(self.tracker.patch(world)), self._fragments(pending)
+        memories = self._memories_by_shard()
+        self.ahead_refs = [
+            shard.perceive_ahead.remote(patch, fragments, fog, memories[i], turn)
+            for i, shard in enumerate(self.persona_shards)
+        ]
+
+    async def _ahead_done(self, raising: bool = True) -> None:
+        """Wait until the shards have perceived ahead (``raising``: their errors raise)."""
+        task, self.ahead_task = self.ahead_task, None
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=not raising)
+        refs, self.ahead_refs = self.ahead_refs, []
+        await asyncio.gather(*refs, return_exceptions=not raising)
 
     def remember(self, events: Sequence[Event]) -> None:
         self.last_events = events  # sent with the next turn's decide call
 
     def changed(self, persona_id: str) -> None:
         self.tracker.forget(persona_id)  # the next patch carries it to its shard
+        self.touched.add(persona_id)
 
     async def held(self, turn: int) -> tuple[dict[str, Any], dict[str, list]]:
         memories = self._memories_by_shard()
@@ -146,6 +203,10 @@ class RayCast:
         return {k: v for b in beliefs for k, v in b.items()}, {k: v for m in parts for k, v in m.items()}
 
     async def restore(self, world: WorldState, state: Mapping[str, Any], turn: int) -> None:
+        # a shard still perceiving ahead must be done before it is restored, not patch the restored
+        # replica afterwards; a shard that failed at it is restored all the same
+        await self._ahead_done(raising=False)
+        self.ahead_of = None
         mem, beliefs = state["memory"], state["beliefs"]
         fused = self.fused
         calls = [

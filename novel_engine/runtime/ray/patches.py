@@ -9,7 +9,7 @@ form (new, or whose traits changed) whole.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from novel_engine.core.world import PersonaState, WorldState
@@ -54,16 +54,18 @@ class ReplicaTracker:
         self._signatures = {pid: _signature(p) for pid, p in world.personas.items()}
         self._facts = dict(world.facts)
 
-    def patch(self, world: WorldState) -> dict[str, Any]:
+    def patch(self, world: WorldState, only: Iterable[str] | None = None) -> dict[str, Any]:
         """The personas (and facts) that changed since the last patch, for the shards' replicas.
 
         A persona whose place, health, visibility or relationships changed travels as an update of
         those fields (``updates``, see :func:`_update`); one the shards have not seen in this form
-        (new, or whose traits changed) travels whole (``personas``).
+        (new, or whose traits changed) travels whole (``personas``). ``only``: look at these
+        personas alone (the others are known not to have changed since the last patch).
         """
         changed, updates = [], []
         sigs = self._signatures
-        for pid, p in world.personas.items():
+        personas = world.personas
+        for pid, p in personas.items() if only is None else ((pid, personas[pid]) for pid in sorted(only)):
             sig = _signature(p)
             old = sigs.get(pid)
             if old != sig:

@@ -30,7 +30,8 @@ from novel_engine.errors import SessionError, StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime import wire
 from novel_engine.runtime.event_log import hub_items
-from novel_engine.runtime.ray.actors import UNLOADED, BeliefStoreShard, ChroniclerActor, EventHub, PersonaShard
+from novel_engine.runtime.ray.actors import UNLOADED, BeliefStoreShard, EventHub, PersonaShard
+from novel_engine.runtime.ray.chronicler import ChroniclerActor
 from novel_engine.runtime.ray.director import (
     DirectorActor,
     DirectorSetup,
