@@ -18,8 +18,7 @@ from typing import Any
 
 from novel_engine.agents.grounding import check_prose
 from novel_engine.agents.highlights import _kinds_left_out, ends_story, main_goals, select_highlights
-from novel_engine.agents.narration_context import WorldContext, character_sketch
-from novel_engine.agents.narration_context import mentioned as _mentioned  # runtime/ray/cast.py reads it here
+from novel_engine.agents.narration_context import WorldContext, character_sketch, mentioned
 from novel_engine.agents.standing_notes import Kept, advance, choose, condition_text, kept_from_dict, kept_to_dict
 from novel_engine.core.events import Event
 from novel_engine.core.rng import RandomStreams
@@ -262,7 +261,7 @@ class ChroniclerAgent:
         ctx: WorldContext,
         down: Mapping[str, tuple[str, str]] = {},
     ) -> NarrationInput:
-        people, places = _mentioned(events)
+        people, places = mentioned(events)
         sketches = {pid: character_sketch(characters[pid]) for pid in people if pid in characters}
         locations = {
             lid: (ctx.locations[lid].name, ctx.locations[lid].description) for lid in places if lid in ctx.locations

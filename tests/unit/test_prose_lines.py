@@ -388,7 +388,7 @@ def test_a_secret_goal_is_never_said_aloud():
 def test_a_plea_about_the_listener_is_never_a_we(style):
     # noir_city seed 3, turn 14: Leo Varga to the singer: "You and me, Vera. We make sure you keep
     # your pretty mouth shut, and then we walk away."
-    from novel_engine.agents.chronicler import _sketch
+    from novel_engine.agents.narration_context import character_sketch as _sketch
     from novel_engine.core.events import ActionType
     from novel_engine.core.world import Goal
 

@@ -24,8 +24,9 @@ from typing import Any
 import ray
 
 from novel_engine.agents.belief_store import BeliefStore
-from novel_engine.agents.chronicler import WorldContext, select_highlights
-from novel_engine.agents.chronicler import _mentioned as mentioned_in  # exactly whom the prose may name
+from novel_engine.agents.chronicler import select_highlights
+from novel_engine.agents.narration_context import WorldContext
+from novel_engine.agents.narration_context import mentioned as mentioned_in  # exactly whom the prose may name
 from novel_engine.core.events import Action, Event
 from novel_engine.core.world import WorldState
 from novel_engine.runtime.ray.patches import ReplicaTracker
