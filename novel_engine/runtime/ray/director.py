@@ -248,7 +248,7 @@ class DirectorActor:
         calls: Sequence[dict] | None = None,
         publish: bool = True,
         checkpoint: bool = False,
-    ) -> TurnReport | tuple[TurnReport, bytes]:
+    ) -> bytes:
         """Run one turn (turns never overlap). Player actions must already be validated.
 
         Args:
@@ -261,7 +261,7 @@ class DirectorActor:
                 under the same lock: a driver whose store wants one saves a round trip.
         Returns:
             The report, whose ``calls`` are the model-call records the actors made or used;
-            with ``checkpoint``, ``(report, encoded checkpoint)``.
+            with ``checkpoint``, ``(report, encoded checkpoint)``; packed by ``wire.pack``.
         """
         self._touch()
         async with self._lock:
@@ -281,9 +281,11 @@ class DirectorActor:
             wire.settle_gc()
             if publish:
                 await self._publish(report)
-            if checkpoint:
-                return report, encode(await pipeline.state())
-            return report
+            answer = (report, encode(await pipeline.state())) if checkpoint else report
+            # pickled here, by the standard library's pickler, before this call returns: Ray's own
+            # serialisation of a return value runs on another thread after it, beside the cast's
+            # perceive-ahead work started above (one GIL), and calls back into Python per object
+            return wire.pack(answer)
 
     async def publish(self, turn: int) -> None:
         """Put turn ``turn`` (the last one played) on the event hub; a turn already there is not

@@ -222,8 +222,10 @@ class RayRuntime:
         # collector stays off meanwhile (it would walk this process's whole heap again and again
         # while freeing nothing) and what the turn keeps is frozen out of its sight afterwards.
         with gc_paused(freeze=True):
-            answer = await self.director.step.remote(
-                dict(agent_actions or {}), list(world_events), turn, list(calls) or None, publish, checkpoint
+            answer = wire.unpack(
+                await self.director.step.remote(
+                    dict(agent_actions or {}), list(world_events), turn, list(calls) or None, publish, checkpoint
+                )
             )
         report, self._taken = answer if checkpoint else (answer, None)
         self._unpublished = None if publish else report
