@@ -133,3 +133,65 @@ def test_slots_are_handed_on_only_when_the_quota_counts_nothing_per_call(ray_ses
         assert hops == 0
     finally:
         kill_limiter(name)
+
+
+def test_a_hand_over_alone_sends_the_actor_nothing(ray_session):
+    """A slot handed on to the next call of the same process costs no message; the actor hears of
+    it with the next slot given back, and counts it then."""
+    from novel_engine.runtime.ray.limiter import cluster_limiter, kill_limiter
+
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    limiter = cluster_limiter(name, 2)
+
+    async def main():
+        first = await asyncio.gather(limiter.acquire(1), limiter.acquire(1))
+        later = [asyncio.ensure_future(limiter.acquire(1)) for _ in range(2)]
+        await asyncio.sleep(0.05)  # both wait: the cap of 2 is taken
+        for ticket in first:
+            await limiter.release(ticket)
+        handed = await asyncio.gather(*later)  # the same two slots, handed on here
+        await asyncio.sleep(0.2)
+        quiet = await limiter.actor.stats.remote()
+        for ticket in handed:
+            await limiter.release(ticket)
+        await asyncio.sleep(0.2)  # releases are fire-and-forget
+        return quiet, await limiter.actor.stats.remote()
+
+    try:
+        quiet, after = asyncio.run(main())
+    finally:
+        kill_limiter(name)
+    assert quiet["release_messages"] == 0 and quiet["in_flight"] == 2
+    assert after["in_flight"] == 0 and after["granted"] >= 4 and after["release_messages"] >= 1
+
+
+def test_a_handed_on_lease_is_renewed_before_it_could_expire(ray_session):
+    """A lease the actor has not heard of for a quarter of its period is reported when handed on,
+    so it does not expire under its second call: another process never gets that slot meanwhile."""
+    from novel_engine.runtime.ray.limiter import cluster_limiter, kill_limiter
+
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    ttl = 2.0
+    a = cluster_limiter(name, 1, lease_ttl_s=ttl)
+    b = cluster_limiter(name, 1, lease_ttl_s=ttl)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        ticket = await a.acquire(1)
+        second = asyncio.ensure_future(a.acquire(1))
+        await asyncio.sleep(ttl / 2)
+        await a.release(ticket)  # handed on to ``second``, half a period after the grant
+        ticket = await second
+        other = asyncio.ensure_future(b.acquire(1))  # another process waits for the only slot
+        # past the lease's first expiry and the reaper's next pass after it
+        await asyncio.sleep(max(0.0, start + 1.35 * ttl - loop.time()))
+        kept = not other.done()
+        await a.release(ticket)
+        await b.release(await other)
+        return kept
+
+    try:
+        assert asyncio.run(main())
+    finally:
+        kill_limiter(name)

@@ -16,7 +16,9 @@ LLM-bound turn (the limiter actor is one Python process granting every call of t
 When the quota counts only concurrent calls (no requests or tokens per minute to charge per
 call), a shard may also hand a finished call's slot straight to its next waiting call, up to
 ``HANDOFFS`` times per grant before the slot goes back to the actor: the cap holds, slots do not
-sit idle for a round trip at every wave, and other shards wait at most a few calls longer.
+sit idle for a round trip at every wave, and other shards wait at most a few calls longer. A
+hand-over itself sends nothing: the actor hears of it (to renew the lease and count the grant)
+with the next slot the shard gives back, or at once when a quarter of the lease period is gone.
 """
 
 from __future__ import annotations
@@ -115,10 +117,12 @@ class LimiterActor:
 
     async def configure(
         self, max_concurrency: int, requests_per_minute: int | None, tokens_per_minute: int | None
-    ) -> None:
-        """Change the limits (a later session with other settings); calls in flight still count."""
+    ) -> float:
+        """Change the limits (a later session with other settings); calls in flight still count.
+        Returns the lease period (the actor's: the one it was made with)."""
         q = self.limiter.quota
         q.max_concurrency, q.rpm, q.tpm = max_concurrency, requests_per_minute, tokens_per_minute
+        return self.lease_ttl_s
 
 
 class RayLimiter(Limiter):
@@ -128,19 +132,22 @@ class RayLimiter(Limiter):
     belong to one event loop and start afresh in a new one.
     """
 
-    def __init__(self, actor: Any, name: str) -> None:
+    def __init__(self, actor: Any, name: str, lease_ttl_s: float = LEASE_TTL_S) -> None:
         self.actor = actor
         self.name = name
+        self.lease_ttl_s = lease_ttl_s  # the actor's: a lease it does not hear of for this long is reaped
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: deque[tuple[int, asyncio.Future]] = deque()  # FIFO: (tokens, future of the lease)
         self._asking = False
         self._returns: list[tuple[Any, int]] = []
         self._handed_on: list[int] = []
         self._hops: dict[int, int] = {}  # lease -> hand-overs it has left
+        self._told: dict[int, float] = {}  # lease -> when the actor last heard of it (its lease period's start)
+        self._due = False  # a hand-over the actor must hear of soon
         self._flushing = False
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"actor": self.actor, "name": self.name}
+        return {"actor": self.actor, "name": self.name, "lease_ttl_s": self.lease_ttl_s}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)
@@ -148,8 +155,8 @@ class RayLimiter(Limiter):
     def _bind(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # waiters of a finished loop cannot still be waiting
-            self._flush()  # but its unsent releases still free their slots
-            self._loop, self._waiting, self._asking, self._hops = loop, deque(), False, {}
+            self._flush(everything=True)  # but its unsent releases still free their slots
+            self._loop, self._waiting, self._asking, self._hops, self._told = loop, deque(), False, {}, {}
         return loop
 
     async def acquire(self, tokens: int) -> int:
@@ -184,7 +191,9 @@ class RayLimiter(Limiter):
                         self._returns.append((lease, 0))
                     else:
                         self._waiting.popleft()
-                        self._hops[lease] = hops
+                        if hops:
+                            self._hops[lease] = hops
+                            self._told[lease] = time.monotonic()
                         fut.set_result(lease)
                 self._flush()
         finally:
@@ -200,17 +209,28 @@ class RayLimiter(Limiter):
             self._hops[ticket] = left - 1
             self._handed_on.append(ticket)
             fut.set_result(ticket)
+            # the actor must hear of a hand-over before the lease could expire there; until then it
+            # rides with the next message that goes anyway (a slot given back: every lease ends so)
+            if time.monotonic() - self._told.get(ticket, 0.0) < self.lease_ttl_s / 4:
+                return
+            self._due = True
         else:
+            self._told.pop(ticket, None)
             self._returns.append((ticket, correction))
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().call_soon(self._flush)
 
-    def _flush(self) -> None:
+    def _flush(self, everything: bool = False) -> None:
         self._flushing = False
-        returns, handed_on, self._returns, self._handed_on = self._returns, self._handed_on, [], []
-        if returns or handed_on:
-            self.actor.release_many.remote(returns, handed_on)
+        if not (self._returns or self._due or (everything and self._handed_on)):
+            return  # hand-overs alone wait for the next message
+        returns, handed_on, self._returns, self._handed_on, self._due = self._returns, self._handed_on, [], [], False
+        now = time.monotonic()
+        for lease in handed_on:
+            if lease in self._told:
+                self._told[lease] = now
+        self.actor.release_many.remote(returns, handed_on)
 
     def stats(self) -> dict[str, Any]:
         """The actor's counters (from the driver)."""
@@ -235,8 +255,8 @@ def cluster_limiter(
     actor = LimiterActor.options(
         name=_PREFIX + name, namespace=namespace or NAMESPACE, get_if_exists=True, lifetime="detached"
     ).remote(max_concurrency, requests_per_minute, tokens_per_minute, lease_ttl_s)
-    ray.get(actor.configure.remote(max_concurrency, requests_per_minute, tokens_per_minute))
-    return RayLimiter(actor, name)
+    ttl = ray.get(actor.configure.remote(max_concurrency, requests_per_minute, tokens_per_minute))
+    return RayLimiter(actor, name, ttl)
 
 
 def kill_limiter(name: str, namespace: str | None = None) -> bool:
