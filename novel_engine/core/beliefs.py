@@ -70,15 +70,8 @@ def _certain(p: Perception, source: str) -> bool:
 
 class BeliefModel(BeliefUpdater):
     """One persona's beliefs: updated by evidence (see :class:`~novel_engine.core.belief_update.BeliefUpdater`
-    for the rule), read as credences, ranked beliefs and subjective views.
-
-    Args:
-        agent_id: the persona it belongs to.
-        capacity: the most keys it keeps (at least 1).
-        trust: initial trust in sources, each in [-1, 1].
-
-    Raises:
-        NovelEngineError: capacity below 1 or a trust value out of range.
+    for the rule), read as credences, ranked beliefs and subjective views. Made with the
+    arguments of :class:`~novel_engine.core.belief_update.BeliefUpdater`.
     """
 
     __slots__ = ()
