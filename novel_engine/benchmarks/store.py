@@ -133,6 +133,7 @@ async def _drop(store: Any, sid: str) -> None:
         for table in ("event_archives", "checkpoints", "events", "turns"):
             await tx.execute(f"DELETE FROM {table} WHERE session_id = $1", sid)
         await tx.execute("DELETE FROM sessions WHERE id = $1", sid)
+    store.sql.forget(sid)
 
 
 def _moto() -> tuple[Any, str] | None:

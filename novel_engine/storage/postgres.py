@@ -83,6 +83,7 @@ class PostgresBackend(SqlBackend):
     dialect = "postgresql"
 
     def __init__(self, dsn: str, min_size: int = 1, max_size: int = 8) -> None:
+        super().__init__()
         self.dsn = dsn
         self.min_size, self.max_size = min_size, max_size
         self._pool: Any = None

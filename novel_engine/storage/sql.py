@@ -113,12 +113,18 @@ def _session(row: tuple) -> SessionRecord:
 
 
 _SESSION_COLS = "id, scenario, settings, seed, turn, version, last_seq, parent_id, parent_turn, owner, played_at"
+#: a head without its scenario and settings (see ``SqlBackend._head``)
+_HEAD_COLS = "id, seed, turn, version, last_seq, parent_id, parent_turn, owner, played_at"
+_BODIES = 64  # sessions whose scenario and settings a backend keeps parsed
 
 
 class SqlBackend(ABC):
     """Sessions, turns, events, checkpoints, users, keys and audit log over SQL (see module doc)."""
 
     dialect = "sql"
+
+    def __init__(self) -> None:
+        self._bodies: dict[str, tuple[str, str]] = {}  # session id -> scenario and settings text (see _head)
 
     @abstractmethod
     async def open(self) -> None:
@@ -244,8 +250,27 @@ class SqlBackend(ABC):
                     None if checkpoint_key else commit.checkpoint,
                     checkpoint_key,
                 )
-            head = await tx.fetchone(f"SELECT {_SESSION_COLS} FROM sessions WHERE id = $1", session_id)
-        return _session(head)
+            return await self._head(tx, session_id)
+
+    async def _head(self, tx: Tx, session_id: str) -> SessionRecord:
+        """The head after a commit. A session's scenario and settings never change once it is
+        created (nothing updates them), and reading a large cast's scenario back (tens of MB of
+        text) cost seconds per turn: the backend keeps them from the first read."""
+        row = await tx.fetchone(f"SELECT {_HEAD_COLS} FROM sessions WHERE id = $1", session_id)
+        bodies = self._bodies
+        body = bodies.get(session_id)
+        if body is None:
+            body = await tx.fetchone("SELECT scenario, settings FROM sessions WHERE id = $1", session_id)
+            if len(bodies) >= _BODIES:
+                bodies.pop(next(iter(bodies)))
+            bodies[session_id] = body
+        sid, *rest = row
+        return _session((sid, *body, *rest))
+
+    def forget(self, session_id: str) -> None:
+        """A session was deleted behind this backend's back (a benchmark's cleanup): forget what it
+        kept of it, so a new session with the same id is read afresh."""
+        self._bodies.pop(session_id, None)
 
     async def turns(self, session_id: str, after: int = 0, upto: int | None = None) -> list[TurnRecord]:
         async with self.transaction() as tx:

@@ -53,6 +53,7 @@ class SqliteBackend(SqlBackend):
     dialect = "sqlite"
 
     def __init__(self, path: str | Path | None) -> None:
+        super().__init__()
         self.path = Path(path) if path else None
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
