@@ -21,6 +21,8 @@ from typing import Any
 
 from novel_engine.errors import ConflictError, NotFoundError
 from novel_engine.storage.port import EventRecord, SessionRecord, TurnCommit, TurnRecord
+from novel_engine.storage.sql_accounts import SqlAccounts
+from novel_engine.storage.sql_accounts import dumps as _dumps
 
 __all__ = ["SqlBackend", "Tx", "migrations"]
 
@@ -84,10 +86,6 @@ class Tx(ABC):
         await self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 @functools.lru_cache(maxsize=16)
 def _parsed(text: str) -> Any:
     """A session's scenario or settings, parsed once: they never change after the session is
@@ -118,7 +116,7 @@ _HEAD_COLS = "id, seed, turn, version, last_seq, parent_id, parent_turn, owner, 
 _BODIES = 64  # sessions whose scenario and settings a backend keeps parsed
 
 
-class SqlBackend(ABC):
+class SqlBackend(SqlAccounts, ABC):
     """Sessions, turns, events, checkpoints, users, keys and audit log over SQL (see module doc)."""
 
     dialect = "sql"
@@ -359,61 +357,3 @@ class SqlBackend(ABC):
             if upto < 1:
                 return 0
             return await tx.execute("DELETE FROM events WHERE session_id = $1 AND seq <= $2", session_id, upto)
-
-    # -- users, keys, audit --------------------------------------------------------------------
-    async def put_user(self, user_id: str, data: dict[str, Any]) -> None:
-        async with self.transaction() as tx:
-            if await tx.execute("UPDATE users SET data = $1 WHERE id = $2", _dumps(data), user_id) == 0:
-                await tx.execute("INSERT INTO users (id, data) VALUES ($1, $2)", user_id, _dumps(data))
-
-    async def get_user(self, user_id: str) -> dict[str, Any]:
-        async with self.transaction() as tx:
-            row = await tx.fetchone("SELECT data FROM users WHERE id = $1", user_id)
-        if row is None:
-            raise NotFoundError(f"no user {user_id!r}", user_id=user_id)
-        return json.loads(row[0])
-
-    async def create_user(self, user_id: str, data: dict[str, Any]) -> None:
-        async with self.transaction() as tx:
-            if await tx.fetchone("SELECT 1 FROM users WHERE id = $1", user_id):
-                raise ConflictError(f"user {user_id!r} already exists", user_id=user_id)
-            await tx.execute("INSERT INTO users (id, data) VALUES ($1, $2)", user_id, _dumps(data))
-
-    async def delete_user(self, user_id: str) -> bool:
-        async with self.transaction() as tx:
-            await tx.execute("DELETE FROM api_keys WHERE user_id = $1", user_id)
-            return await tx.execute("DELETE FROM users WHERE id = $1", user_id) > 0
-
-    async def list_api_keys(self, user_id: str) -> list[tuple[str, dict[str, Any]]]:
-        async with self.transaction() as tx:
-            rows = await tx.fetch("SELECT key_hash, data FROM api_keys WHERE user_id = $1 ORDER BY key_hash", user_id)
-        return [(h, json.loads(d)) for h, d in rows]
-
-    async def put_api_key(self, key_hash: str, user_id: str, data: dict[str, Any]) -> None:
-        async with self.transaction() as tx:
-            await tx.execute("DELETE FROM api_keys WHERE key_hash = $1", key_hash)
-            await tx.execute(
-                "INSERT INTO api_keys (key_hash, user_id, data) VALUES ($1, $2, $3)", key_hash, user_id, _dumps(data)
-            )
-
-    async def get_api_key(self, key_hash: str) -> tuple[str, dict[str, Any]]:
-        async with self.transaction() as tx:
-            row = await tx.fetchone("SELECT user_id, data FROM api_keys WHERE key_hash = $1", key_hash)
-        if row is None:
-            raise NotFoundError("unknown API key", key_hash=key_hash[:8])
-        return row[0], json.loads(row[1])
-
-    async def append_audit(self, actor: str, action: str, data: dict[str, Any]) -> int:
-        async with self.transaction() as tx:
-            row = await tx.fetchone(
-                "INSERT INTO audit_log (actor, action, data) VALUES ($1, $2, $3) RETURNING id",
-                actor,
-                action,
-                _dumps(data),
-            )
-        return int(row[0])
-
-    async def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        async with self.transaction() as tx:
-            rows = await tx.fetch("SELECT id, actor, action, data FROM audit_log ORDER BY id DESC LIMIT $1", limit)
-        return [{"id": int(i), "actor": a, "action": act, "data": json.loads(d)} for i, a, act, d in reversed(rows)]
