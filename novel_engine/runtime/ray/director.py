@@ -282,6 +282,7 @@ class DirectorActor:
             if publish:
                 await self._publish(report)
             answer = (report, encode(await pipeline.state())) if checkpoint else report
+            self._used = time.monotonic()  # idle from the end of a turn, not from its start
             # pickled here, by the standard library's pickler, before this call returns: Ray's own
             # serialisation of a return value runs on another thread after it, beside the cast's
             # perceive-ahead work started above (one GIL), and calls back into Python per object
