@@ -26,7 +26,7 @@ from novel_engine.agents.belief_store import BeliefView
 from novel_engine.core.events import Action, Event, InformationFragment
 from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perception
 
-__all__ = ["register", "RECORDS", "settle_gc", "pack", "unpack"]
+__all__ = ["register", "RECORDS", "settle_gc", "pack", "unpack", "opened"]
 
 RECORDS: tuple[type, ...] = (
     Perception,
@@ -95,6 +95,12 @@ def unpack(data: bytes) -> Any:
     finally:
         if gc_was:
             gc.enable()
+
+
+def opened(obj: Any) -> Any:
+    """``obj`` as sent by a caller that may have packed it (:func:`pack`): a large per-turn
+    payload (a patch, the fragments, memories, events) crosses Ray as bytes; a small one as is."""
+    return unpack(obj) if isinstance(obj, (bytes, bytearray, memoryview)) else obj
 
 
 register()

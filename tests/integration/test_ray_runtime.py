@@ -131,7 +131,7 @@ def test_the_hub_takes_turns_in_order_and_the_director_fills_a_missed_one(ray_se
     rt = RayRuntime.create("hub-order", load_scenario("noir_city"), SessionSettings(seed=3), OfflineModel())
     try:
         hub = rt.hub()
-        asyncio.run(rt.step(publish=False))
+        first = asyncio.run(rt.step(publish=False))
         asyncio.run(rt.publish(1))
         second = asyncio.run(rt.step(publish=False))  # played, but its publish is "lost on the way"
         third = asyncio.run(rt.step(publish=False))
@@ -141,6 +141,11 @@ def test_the_hub_takes_turns_in_order_and_the_director_fills_a_missed_one(ray_se
         items = ray.get(hub.subscribe.remote(0, None, 0.0, 10_000)).items
         assert [i["seq"] for i in items] == list(range(1, len(items) + 1))
         assert [i["turn"] for i in items if i["type"] == "turn_complete"] == [1, 2, 3]
+
+        def plain(rows):  # what the hub made of the packed report, against the driver's own items
+            return [{k: v for k, v in r.items() if k not in ("seq", "committed_at")} for r in rows]
+
+        assert plain(i for i in items if i["turn"] == 1) == plain(hub_items(first))
         last = items[-1]["seq"]
         assert ray.get(hub.publish.remote(hub_items(second))) == last  # a late publish adds nothing
     finally:

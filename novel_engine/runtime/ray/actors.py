@@ -20,7 +20,7 @@ import ray
 
 from novel_engine.agents.belief_store import BeliefStore, BeliefView
 from novel_engine.agents.persona import PersonaPool
-from novel_engine.core.events import Action, Event, InformationFragment
+from novel_engine.core.events import Event, InformationFragment
 from novel_engine.core.fog_of_war import FogOfWarService
 from novel_engine.core.perception import BeliefSummary, Perception
 from novel_engine.core.setup import gc_paused
@@ -129,7 +129,7 @@ class PersonaShard:
         turn: int | None = None,
         calls: Sequence[dict] | None = None,
         *views: Mapping[str, BeliefView],
-    ) -> tuple[dict[str, Action], list[dict]]:
+    ) -> bytes:
         """The brief and decide phases for this shard's deciding personas, in one call.
 
         ``views`` are the parts of the belief views each belief shard made for this shard (see
@@ -137,7 +137,8 @@ class PersonaShard:
         the call to this shard once they are ready, with small ones inlined, so no round trip
         back to their owner is needed to read them. ``memories`` are the events of turn
         ``turn - 1``; ``turn`` None skips the state check. ``calls``: recorded model calls to
-        answer from (a replay). Returns the decisions and the turn's model-call records.
+        answer from (a replay). ``patch`` and ``memories`` may come packed (``wire.pack``).
+        Returns the decisions and the turn's model-call records, packed by ``wire.pack``.
         """
         t0, c0 = time.perf_counter(), time.thread_time()
         merged: dict[str, BeliefView] = {}
@@ -154,7 +155,7 @@ class PersonaShard:
         memories: Sequence[Event],
         turn: int,
         calls: Sequence[dict] | None = None,
-    ) -> tuple[dict[str, Action], list[dict]]:
+    ) -> bytes:
         """The perceive, believe, brief and decide phases for this shard's personas, whose belief
         models live here (``load(..., beliefs=True)``): once ``patch`` has brought the replica to
         the director's world, ``fog`` routes the turn's ``fragments`` over it for this shard's
@@ -174,7 +175,7 @@ class PersonaShard:
         def perceive_and_absorb_others() -> None:
             if fragments is not None:
                 w, c = time.perf_counter(), time.thread_time()
-                routes.update(fog.route(fragments, self.world, self.ids))
+                routes.update(fog.route(wire.opened(fragments), self.world, self.ids))
                 perceived.update(perceive_wall=time.perf_counter() - w, perceive_cpu=time.thread_time() - c)
             c = time.thread_time()
             store.absorb_others(routes, turn, deciders)
@@ -211,11 +212,11 @@ class PersonaShard:
         _check_turn("persona shard", self.last_turn, turn)
         w, c = time.perf_counter(), time.thread_time()
         with gc_paused():
-            apply_patch(self.world, patch)
-            routes = fog.route(fragments, self.world, self.ids)
+            apply_patch(self.world, wire.opened(patch))
+            routes = fog.route(wire.opened(fragments), self.world, self.ids)
         perceived = {"perceive_wall": time.perf_counter() - w, "perceive_cpu": time.thread_time() - c}
         perceived["perceived_ahead"] = 1.0
-        self.ahead = (turn, self.epoch, routes, memories, perceived)
+        self.ahead = (turn, self.epoch, routes, wire.opened(memories), perceived)
         wire.settle_gc()
 
     def _take_ahead(self, turn: int) -> tuple[dict[str, list[Perception]], Sequence[Event], dict[str, float]]:
@@ -238,14 +239,17 @@ class PersonaShard:
         t1, c1 = time.perf_counter(), time.thread_time()
         timings: dict[str, float] = {}
         with gc_paused():  # as in process: a turn's short-lived records need no cyclic collection
-            apply_patch(self.world, patch)
+            apply_patch(self.world, wire.opened(patch))
             if believe is not None:  # after the patch: perceiving reads the world of this turn
                 believe()
-            self._remember(memories, self.world.turn)
+            self._remember(wire.opened(memories), self.world.turn)
             out = await self.pool.brief_and_decide(self.world, deciders, views_for, timings)
         if epoch == self.epoch:
             self.last_turn = self.world.turn + 1
         wire.settle_gc()
+        # pickled here by the standard library's pickler (see DirectorActor.step): Ray's own
+        # serialiser calls back into Python for every decision
+        answer = wire.pack((out, take_calls(self.model, self.world.turn + 1)))
         t2, c2 = time.perf_counter(), time.thread_time()
         self.timings = {
             "wait_views": t1 - t0,
@@ -253,7 +257,7 @@ class PersonaShard:
             "decide": timings["decide"],
             **_spent(t1, t2, c1, c2, c1 - c0, began=t0),
         }
-        return out, take_calls(self.model, self.world.turn + 1)
+        return answer
 
     def snapshot(self, memories: Sequence[Event], turn: int) -> dict[str, list]:
         """The personas' memories after turn ``turn`` (whose events are ``memories``), as checkpoint rows."""

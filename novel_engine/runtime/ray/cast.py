@@ -28,7 +28,9 @@ from novel_engine.agents.chronicler import select_highlights
 from novel_engine.agents.narration_context import WorldContext
 from novel_engine.agents.narration_context import mentioned as mentioned_in  # exactly whom the prose may name
 from novel_engine.core.events import Action, Event
+from novel_engine.core.setup import gc_paused
 from novel_engine.core.world import WorldState
+from novel_engine.runtime import wire
 from novel_engine.runtime.ray.patches import ReplicaTracker
 from novel_engine.runtime.sharding import ShardPlan
 from novel_engine.runtime.turn import chronicle_impact
@@ -64,15 +66,16 @@ class RayCast:
         self.ahead_task: asyncio.Task | None = None  # sending them (see ahead)
         self.touched: set[str] = set()  # personas changed since the shards perceived ahead
 
-    def _memories_by_shard(self) -> list[list[Event]]:
-        """Last turn's events, each sent to the shards hosting someone it involves."""
+    def _memories_by_shard(self, packed: bool = True) -> list[Any]:
+        """Last turn's events, each sent to the shards hosting someone it involves (``packed``:
+        a shard's many events as ``wire.pack`` bytes, see :meth:`_shared`)."""
         out: list[list[Event]] = [[] for _ in self.persona_shards]
         where = self.persona_shard_of
         for ev in self.last_events:
             shards = {where[pid] for pid in (ev.actor, ev.target, *ev.participants) if pid in where}
             for i in sorted(shards):
                 out[i].append(ev)
-        return out
+        return [wire.pack(m) if packed and len(m) > _INLINE_PATCH else m for m in out]
 
     async def decide(self, world, pending, fog, turn, deciders, calls, timings):
         clock = time.perf_counter
@@ -106,7 +109,7 @@ class RayCast:
         if self.fused and self.ahead_of == turn:  # the shards routed this turn's fragments ahead
             await self._ahead_done()  # long done, unless the driver came straight back
             patch_arg = self._shared(self.tracker.patch(world, self.touched))  # trait updates since
-            memories: list[list[Event]] = [[] for _ in range(n)]  # sent ahead too
+            memories: list[Any] = [[] for _ in range(n)]  # sent ahead too
         else:
             patch_arg = self._shared(self.tracker.patch(world))
             memories = self._memories_by_shard()
@@ -134,7 +137,9 @@ class RayCast:
             ]
         decisions: dict[str, Action] = {}
         records: list[dict] = []
-        for d, recs in await asyncio.gather(*waiting):
+        for answer in await asyncio.gather(*waiting):
+            with gc_paused():  # tens of thousands of decisions: nothing for the collector to free
+                d, recs = wire.unpack(answer)
             decisions.update(d)
             records.extend(recs)
         # perceiving (packed), believing and briefing overlap deciding across the shards: one figure here
@@ -143,16 +148,20 @@ class RayCast:
         return decisions, records
 
     def _shared(self, patch: dict[str, Any]) -> Any:
-        """A patch as the shard calls take it: serialised once into the object store, not once per
-        call (every shard reads the same); a small one (a small cast) inline with each call,
-        which spares every shard a read from the object store."""
+        """A patch as the shard calls take it: a large one packed (``wire.pack``: Ray's own
+        serialiser calls back into Python per object) and, with several shards, put once into
+        the object store, not once per call (every shard reads the same); a small one (a small
+        cast) inline with each call, which spares every shard a read from the object store."""
         big = len(patch["personas"]) + len(patch["updates"]) + len(patch.get("facts_set", ())) > _INLINE_PATCH
-        return ray.put(patch) if len(self.persona_shards) > 1 and big else patch
+        return self._put(wire.pack(patch)) if big else patch
 
     def _fragments(self, pending: Sequence[Any]) -> Any:
         """The turn's fragments as the shard calls take them (see :meth:`_shared`)."""
         fragments = list(pending)
-        return ray.put(fragments) if len(self.persona_shards) > 1 and len(fragments) > _INLINE_PATCH else fragments
+        return self._put(wire.pack(fragments)) if len(fragments) > _INLINE_PATCH else fragments
+
+    def _put(self, packed: bytes) -> Any:
+        return ray.put(packed) if len(self.persona_shards) > 1 else packed
 
     def ahead(self, world: WorldState, pending: Sequence[Any], fog: Any) -> None:
         """The turn just resolved: a packed cast's shards perceive the next one now (patch their
@@ -190,7 +199,7 @@ class RayCast:
         self.touched.add(persona_id)
 
     async def held(self, turn: int) -> tuple[dict[str, Any], dict[str, list]]:
-        memories = self._memories_by_shard()
+        memories = self._memories_by_shard(packed=False)
         # one wave over every shard, persona and belief alike: a checkpoint waits for the slowest
         # shard once, not for the slowest persona shard and then the slowest belief shard
         calls = [s.snapshot.remote(m, turn) for s, m in zip(self.persona_shards, memories)]
@@ -259,7 +268,8 @@ class RayNarrator:
         characters = {pid: world.personas[pid] for pid in people if pid in world.personas}
         places = {loc: world.locations[loc] for loc in where if loc in world.locations}
         context = replace(context, locations=places)  # every other field as the driver made it (ending, closed...)
-        return await self.chronicler.narrate.remote(events, characters, context, chronicle_impact, True, calls or None)
+        sent = wire.pack(list(events)) if len(events) > _INLINE_PATCH else events  # see RayCast._shared
+        return await self.chronicler.narrate.remote(sent, characters, context, chronicle_impact, True, calls or None)
 
     async def held(self) -> dict[str, Any]:
         return await self.chronicler.snapshot.remote()

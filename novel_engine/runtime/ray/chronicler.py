@@ -58,13 +58,15 @@ class ChroniclerActor:
         check: bool = False,
         calls: Sequence[dict] | None = None,
     ) -> tuple[str, list[dict]]:
-        """The turn's prose, and the turn's model-call records (``calls``: recorded calls to answer from)."""
+        """The turn's prose, and the turn's model-call records (``calls``: recorded calls to answer
+        from; ``events`` may come packed by ``wire.pack``)."""
         learn_calls(self.model, calls)
         if check:
             _check_turn("chronicler", self.last_turn, context.turn)
         chronicler, epoch = self.chronicler, self.epoch
         t0, c0 = time.perf_counter(), time.thread_time()
         with gc_paused():
+            events = wire.opened(events)
             prose = await chronicler.create_narrative(events, characters, context, impact=impact)
         if epoch == self.epoch:
             self.last_turn = context.turn

@@ -30,7 +30,7 @@ from novel_engine.core.world import PersonaState, WorldState
 from novel_engine.errors import SessionError, StateLostError
 from novel_engine.runtime import wire
 from novel_engine.runtime.checkpoint import encode
-from novel_engine.runtime.event_log import hub_items, hub_window
+from novel_engine.runtime.event_log import hub_window
 from novel_engine.runtime.graph import ShardedGraph
 from novel_engine.runtime.ray.actors import UNLOADED
 from novel_engine.runtime.ray.cast import RayCast, RayNarrator
@@ -260,8 +260,9 @@ class DirectorActor:
             checkpoint: also return the checkpoint after the turn (:meth:`checkpoint`), taken
                 under the same lock: a driver whose store wants one saves a round trip.
         Returns:
-            The report, whose ``calls`` are the model-call records the actors made or used;
-            with ``checkpoint``, ``(report, encoded checkpoint)``; packed by ``wire.pack``.
+            The report, whose ``calls`` are the model-call records the actors made or used,
+            packed by ``wire.pack``; with ``checkpoint``, ``(packed report, encoded checkpoint)``
+            packed again.
         """
         self._touch()
         async with self._lock:
@@ -279,14 +280,15 @@ class DirectorActor:
             if report.violations:
                 record_coherence(report.violations)  # by kind only: a label per session would grow without bound
             wire.settle_gc()
-            if publish:
-                await self._publish(report)
-            answer = (report, encode(await pipeline.state())) if checkpoint else report
-            self._used = time.monotonic()  # idle from the end of a turn, not from its start
             # pickled here, by the standard library's pickler, before this call returns: Ray's own
             # serialisation of a return value runs on another thread after it, beside the cast's
-            # perceive-ahead work started above (one GIL), and calls back into Python per object
-            return wire.pack(answer)
+            # perceive-ahead work started above (one GIL), and calls back into Python per object.
+            # The event hub takes the same bytes (it makes its items itself).
+            packed = wire.pack(report)
+            if publish:
+                await self._publish(packed)
+            self._used = time.monotonic()  # idle from the end of a turn, not from its start
+            return wire.pack((packed, encode(await pipeline.state()))) if checkpoint else packed
 
     async def publish(self, turn: int) -> None:
         """Put turn ``turn`` (the last one played) on the event hub; a turn already there is not
@@ -295,14 +297,15 @@ class DirectorActor:
         async with self._lock:
             history = self._loaded(turn).history
             if history and history[-1].turn == turn:
-                await self._publish(history[-1])
+                await self._publish(wire.pack(history[-1]))
 
-    async def _publish(self, report: TurnReport) -> None:
+    async def _publish(self, packed: bytes) -> None:
+        """Put the last turn played (its report, packed) on the event hub."""
         try:
-            await self.hub.publish.remote(hub_items(report))
+            await self.hub.publish.remote(packed)
         except StateLostError:  # the hub restarted empty: give it back its window first
-            await self._restore_hub([r for r in self.pipeline.history if r.turn < report.turn])
-            await self.hub.publish.remote(hub_items(report))
+            await self._restore_hub(self.pipeline.history[:-1])
+            await self.hub.publish.remote(packed)
 
     async def _restore_hub(self, reports: Sequence[TurnReport]) -> None:
         items, first = hub_window(reports, await self.hub.window_size.remote())

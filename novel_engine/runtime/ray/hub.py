@@ -7,9 +7,10 @@ from collections.abc import Sequence
 
 import ray
 
+from novel_engine.core.setup import gc_paused
 from novel_engine.errors import StateLostError
 from novel_engine.runtime import wire
-from novel_engine.runtime.event_log import EventLog, HubRead
+from novel_engine.runtime.event_log import EventLog, HubRead, hub_items
 
 __all__ = ["EventHub"]
 
@@ -28,8 +29,10 @@ class EventHub:
         self.published_turn = 0
         self.lost = ray.get_runtime_context().was_current_actor_reconstructed
 
-    async def publish(self, items: Sequence[dict]) -> int:
-        """Append a turn's items, once (a retried turn publishes nothing new) and in turn order.
+    async def publish(self, items: Sequence[dict] | bytes) -> int:
+        """Append a turn's items, once (a retried turn publishes nothing new) and in turn order;
+        ``items`` may be the turn's report packed by ``wire.pack`` (its items are made here, see
+        ``hub_items``: the caller of a large cast's turn is spared making tens of thousands).
 
         Raises:
             StateLostError: the hub restarted, or the turn before this one is not here (the
@@ -37,6 +40,9 @@ class EventHub:
         """
         if self.lost:
             raise StateLostError("the event hub restarted and must be restored", role="event hub")
+        if isinstance(items, bytes):
+            with gc_paused():  # an item per event, short-lived or kept: nothing cyclic to free
+                items = hub_items(wire.unpack(items))
         turn = max((int(i.get("turn") or 0) for i in items), default=0)
         if turn and turn <= self.published_turn:
             return self.log.last_seq

@@ -29,7 +29,6 @@ from novel_engine.core.world import WorldState
 from novel_engine.errors import SessionError, StateLostError
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime import wire
-from novel_engine.runtime.event_log import hub_items
 from novel_engine.runtime.ray.actors import UNLOADED, BeliefStoreShard, EventHub, PersonaShard
 from novel_engine.runtime.ray.chronicler import ChroniclerActor
 from novel_engine.runtime.ray.director import (
@@ -72,7 +71,7 @@ class RayRuntime:
         self.always_there = False  # its actors may have ended (idle) or died for good
         self.actor_options: dict[str, Any] = {}
         self._hub: Any = None
-        self._unpublished: TurnReport | None = None  # the last turn played with publish=False
+        self._unpublished: tuple[int, bytes] | None = None  # the last turn played with publish=False, packed
         self._taken: bytes | None = None  # the checkpoint taken with the last step, not yet asked for
 
     @classmethod
@@ -221,28 +220,27 @@ class RayRuntime:
         # The report (every event of the turn) is unpickled here: as in process, the cyclic
         # collector stays off meanwhile (it would walk this process's whole heap again and again
         # while freeing nothing) and what the turn keeps is frozen out of its sight afterwards.
+        answer = await self.director.step.remote(
+            dict(agent_actions or {}), list(world_events), turn, list(calls) or None, publish, checkpoint
+        )
+        packed, self._taken = wire.unpack(answer) if checkpoint else (answer, None)
         with gc_paused(freeze=True):
-            answer = wire.unpack(
-                await self.director.step.remote(
-                    dict(agent_actions or {}), list(world_events), turn, list(calls) or None, publish, checkpoint
-                )
-            )
-        report, self._taken = answer if checkpoint else (answer, None)
-        self._unpublished = None if publish else report
+            report = wire.unpack(packed)
+        self._unpublished = None if publish else (report.turn, packed)
         return report
 
     async def publish(self, turn: int) -> None:
         """Put the committed turn ``turn`` on the session's event hub.
 
         The turn this handle played goes straight to the hub (one round trip, not two through the
-        director); a hub that restarted or missed a turn refuses it, and the director, which keeps
-        the history, gives the hub its window back and publishes.
+        director), as the bytes the director packed it in: the hub makes its items itself. A hub
+        that restarted or missed a turn refuses it, and the director, which keeps the history,
+        gives the hub its window back and publishes.
         """
-        report, self._unpublished = self._unpublished, None
-        if report is not None and report.turn == turn:
+        unpublished, self._unpublished = self._unpublished, None
+        if unpublished is not None and unpublished[0] == turn:
             try:
-                with gc_paused():  # an item per event, short-lived (see ``step``)
-                    await self.hub().publish.remote(hub_items(report))
+                await self.hub().publish.remote(unpublished[1])
                 return
             except (StateLostError, ray.exceptions.RayActorError):
                 pass
