@@ -61,11 +61,13 @@ class TurnReport:
             trait_updates={k: dict(v) for k, v in (trait_updates or {}).items()},
         )
 
-    def to_dict(self) -> dict:
-        """The report as JSON-friendly data (timings, trait updates and call records left out)."""
-        return {
-            "turn": self.turn,
-            "events": [e.to_dict() for e in self.events],
+    def to_dict(self, events: bool = True) -> dict:
+        """The report as JSON-friendly data (timings, trait updates and call records left out;
+        ``events`` False: the events too, for a store that keeps them as rows of their own)."""
+        out: dict[str, Any] = {"turn": self.turn}
+        if events:
+            out["events"] = [e.to_dict() for e in self.events]
+        out |= {
             "prose": self.prose,
             "tension": self.tension,
             "coherence": self.coherence,
@@ -75,6 +77,7 @@ class TurnReport:
             "repaired": self.repaired,
             "violations": dict(self.violations),
         }
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], events: Sequence[Event] | None = None) -> TurnReport:

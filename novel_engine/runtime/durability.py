@@ -106,7 +106,7 @@ def turn_inputs(
 
 def turn_commit(report: TurnReport, inputs: Mapping[str, Any], checkpoint: bytes | None) -> TurnCommit:
     """The store commit of one played turn."""
-    record = {k: v for k, v in report.to_dict().items() if k != "events"}
+    record = report.to_dict(events=False)  # the events are rows of their own
     record["inputs"] = dict(inputs)
     return TurnCommit(
         turn=report.turn, record=record, events=tuple(e.to_dict() for e in report.events), checkpoint=checkpoint
