@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from novel_engine.agents.grounding import check_prose
-from novel_engine.agents.highlights import _kinds_left_out, ends_story, main_goals, select_highlights
+from novel_engine.agents.highlights import Untold, ends_story, main_goals, select_highlights, untold_of
 from novel_engine.agents.narration_context import WorldContext, character_sketch, mentioned
 from novel_engine.agents.standing_notes import Kept, advance, choose, condition_text, kept_from_dict, kept_to_dict
 from novel_engine.core.events import Event
@@ -137,14 +137,18 @@ class ChroniclerAgent:
         characters: Mapping[str, PersonaState | CharacterSketch],
         world_context: WorldContext,
         impact: Callable[[Event], float] | None = None,
+        untold: Untold | None = None,
     ) -> str:
         """Write (or rewrite) the chapter of ``world_context.turn`` and return it.
 
         Args:
-            events: the turn's events, in the order they happened.
+            events: the turn's events, in the order they happened; with ``untold``, only the
+                ones to tell (``select_highlights`` of the whole turn, chosen by the caller).
             characters: everyone who may be mentioned, by id (only those mentioned are passed on).
             world_context: the title, turn, places and tension.
             impact: how much each event matters, for choosing highlights (default: its intensity).
+            untold: what the caller left out of ``events`` (``untold_of``): the same chapter as
+                from the whole turn, without shipping it.
 
         Returns:
             The chapter's prose. A turn without events gets a short quiet-turn passage.
@@ -152,7 +156,11 @@ class ChroniclerAgent:
         turn = world_context.turn
         if not self.title and world_context.title:
             self.title = world_context.title
-        highlights, omitted = select_highlights(events, self.highlight_limit, impact)
+        if untold is None:
+            highlights, omitted = select_highlights(events, self.highlight_limit, impact)
+            untold = untold_of(events, highlights) if omitted else None
+        else:
+            highlights, omitted = list(events), untold.count
         down = self._down_before(turn)
         beats, repeats = self._repeats(turn, highlights)
         inp = self._narration_input(highlights, omitted, characters, world_context, down)
@@ -165,7 +173,7 @@ class ChroniclerAgent:
             conditions=inp.conditions + tuple(condition_text(n) for n in standing if n.kind != "fallen"),
             previously=self._recaps.get(turn - 1, ""),
             repeats=repeats,
-            omitted_kinds=_kinds_left_out(events, highlights) if omitted else (),
+            omitted_kinds=untold.kinds if untold is not None else (),
             ending=bool(world_context.ending),
             closed=tuple(world_context.closed) if world_context.ending else (),
             peril=bool(world_context.peril),
@@ -197,7 +205,11 @@ class ChroniclerAgent:
                 text = narrate(inp, self._stream(turn))
         self._chapters[turn] = text
         self._down[turn] = self._down_after(down, inp, characters)
-        self._standing[turn] = advance(kept, inp, characters, turn, events)
+        if untold is None:
+            self._standing[turn] = advance(kept, inp, characters, turn, highlights)
+        else:
+            seen = [*highlights, *untold.notable]
+            self._standing[turn] = advance(kept, inp, characters, turn, seen, untold.acted)
         self._beats[turn] = beats
         score = impact if impact is not None else (lambda e: e.intensity)
         main = sorted(range(len(highlights)), key=lambda i: (-float(score(highlights[i])), highlights[i].id))[:2]

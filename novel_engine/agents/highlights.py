@@ -1,19 +1,20 @@
 """Which of a turn's events the chronicler tells, and when a story ends.
 
 :func:`select_highlights` picks the events worth telling in a large turn (the Ray director calls
-it too, to ship only the characters the chapter will name, so it depends on nothing but the
-events); :func:`ends_story` says whether a turn reached the last of the scenario's main goals.
+it too, to ship only the told events and the characters the chapter will name, so it depends on
+nothing but the events), :func:`untold_of` sums up the rest; :func:`ends_story` says whether a turn reached the last of the scenario's main goals.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from novel_engine.core.events import Event
 
-__all__ = ["select_highlights", "ends_story", "main_goals", "THREADS_CLOSED"]
+__all__ = ["select_highlights", "Untold", "untold_of", "ends_story", "main_goals", "THREADS_CLOSED"]
 
 THREADS_CLOSED = "threads_closed"  # the milestone of a story whose threads have all closed (the director's)
 
@@ -80,6 +81,43 @@ def select_highlights(
                 keep.discard(best[-1][2])
                 keep.add(min(talk)[2])
     return [e for i, e in enumerate(events) if i in keep], len(events) - len(keep)
+
+
+#: the data keys by which an untold event still changes what the story holds as standing
+#: (someone helped up, freed or escaped, a fire out; see ``standing_notes.advance``)
+_NOTABLE = ("raised", "freed", "escaped", "fire_out")
+
+
+@dataclass(frozen=True)
+class Untold:
+    """What a chronicler must know of a turn's events it will not tell, without the events: a
+    large cast's turn has tens of thousands, and a chronicler in another process is sent only
+    the told ones and this (the Ray narrator).
+
+    Attributes:
+        count: how many events are left out.
+        kinds: the untold action events by action type, most first (see :func:`_kinds_left_out`).
+        acted: who acted in an untold action event (up again, if the story had them down).
+        notable: the untold events whose data changes what stands (someone raised, freed or
+            escaped, a fire out), in their original order.
+    """
+
+    count: int
+    kinds: tuple[tuple[str, int], ...]
+    acted: frozenset[str]
+    notable: tuple[Event, ...]
+
+
+def untold_of(events: Sequence[Event], told: Sequence[Event]) -> Untold:
+    """The :class:`Untold` of ``events`` once ``told`` (from :func:`select_highlights`) are told."""
+    shown = {e.id for e in told}
+    rest = [e for e in events if e.id not in shown]
+    return Untold(
+        count=len(rest),
+        kinds=_kinds_left_out(events, told),
+        acted=frozenset(e.actor for e in rest if e.kind == "action" and e.actor),
+        notable=tuple(e for e in rest if e.data and any(k in e.data for k in _NOTABLE)),
+    )
 
 
 def _kinds_left_out(events: Sequence[Event], told: Sequence[Event]) -> tuple[tuple[str, int], ...]:

@@ -22,7 +22,7 @@ already name; a wound, on the contrary, is told only when its bearer is in the c
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -160,6 +160,7 @@ def advance(
     characters: Mapping[str, Any],
     turn: int,
     events: Sequence[Event] = (),
+    acted: Collection[str] = (),
 ) -> dict[str, Kept]:
     """What stands after the chapter ``inp`` told: expired dangers gone, those helped up gone,
     new falls, dangers and orders added, and what the chapter told marked as told.
@@ -171,6 +172,9 @@ def advance(
         turn: the chapter's turn.
         events: every event of the turn, told or not: someone raised or acting in an untold event
             is up again, whatever the chapter said (a large cast's chapter tells a few of them).
+            Or, with ``acted``, the told events and the untold ones that raise, free or put a
+            fire out (``highlights.Untold.notable``).
+        acted: who acted in the untold events left out of ``events`` (``highlights.Untold.acted``).
     """
     out = {key: k for key, k in kept.items() if not k.until or k.until > turn}
     told = {(n.kind, n.subject, n.place) for n in inp.standing if n.tell}
@@ -178,6 +182,8 @@ def advance(
         if (k.kind, k.subject, k.place) in told:
             out[key] = replace(k, told=turn)
     down = {k.subject for k in out.values() if k.kind == "fallen"}
+    for pid in down.intersection(acted):
+        out.pop("fallen:" + pid, None)
     for e in events if down else ():  # a large cast's turn has thousands of events: look only if needed
         if e.actor in down and e.kind == "action":
             out.pop("fallen:" + e.actor, None)

@@ -10,6 +10,7 @@ import re
 from dataclasses import replace
 
 from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext
+from novel_engine.agents.highlights import select_highlights, untold_of
 from novel_engine.agents.standing_notes import Kept, advance, choose
 from novel_engine.core.events import Event, Outcome
 from novel_engine.core.rng import RandomStreams
@@ -233,3 +234,24 @@ def test_someone_down_and_in_chains_is_told_as_down_only():
     both = choose({"fallen:wyrm": fallen, "captive:wyrm": held}, 3, here)
     assert {(n.kind, n.tell) for n in both} == {("fallen", True), ("captive", False)}
     assert [(n.kind, n.tell) for n in choose({"captive:wyrm": held}, 3, here)] == [("captive", True)]
+
+
+def test_a_chronicler_sent_the_told_events_and_a_summary_of_the_rest_writes_the_same_chapter():
+    """The Ray narrator ships a large turn's told events and ``untold_of`` the rest, not the turn:
+    the chapter and what stands after it are those of a chronicler given every event. Here the
+    fallen Brom gets up in an event the chapter does not tell."""
+    whole, told_only = ChroniclerAgent(Offline(), seed=3), ChroniclerAgent(Offline(), seed=3)
+    first = [act(1, 1, "aldric", "attack", "tavern", "brom", damage=1.0, incapacitated=["brom"])]
+    for agent in (whole, told_only):
+        chapter(agent, 1, first)
+    crowd = [act(2, n, f"a{n:02d}", "attack", "square", "sera", damage=0.1) for n in range(1, 40)]
+    up = replace(act(2, 40, "brom", "observe", "tavern"), intensity=0.0)
+    events = [*crowd, up]
+    told, omitted = select_highlights(events, whole.highlight_limit)
+    assert omitted and up not in told
+    ctx = WorldContext(title="The Drowned King", turn=2, locations=LOCATIONS, tension=0.5)
+    full = asyncio.run(whole.create_narrative(events, people(), ctx))
+    summed = asyncio.run(told_only.create_narrative(told, people(), ctx, untold=untold_of(events, told)))
+    assert summed == full
+    assert told_only._standing[2] == whole._standing[2]
+    assert "fallen:brom" in whole._standing[1] and "fallen:brom" not in whole._standing[2]

@@ -10,7 +10,7 @@ and each routes them over its replica (hearsay spreads over the whole cast, so e
 the same spread from the same world and keeps its own personas' lists). A small cast has no belief shards
 (``plan_shards``): the director absorbs its perceptions itself and sends each persona shard its
 views inline with the decide call, one hop instead of two. :class:`RayNarrator` sends the
-chronicler actor only the people and places of the events it will tell.
+chronicler actor only the events it will tell, their people and places, and a summary of the rest.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 import ray
 
 from novel_engine.agents.belief_store import BeliefStore
-from novel_engine.agents.chronicler import select_highlights
+from novel_engine.agents.highlights import select_highlights, untold_of
 from novel_engine.agents.narration_context import WorldContext
 from novel_engine.agents.narration_context import mentioned as mentioned_in  # exactly whom the prose may name
 from novel_engine.core.events import Action, Event
@@ -263,13 +263,17 @@ class RayNarrator:
     async def narrate(self, events, world: WorldState, context: WorldContext, calls):
         # Only the people and places of the events the chronicler will tell cross to it (with a
         # large cast that is a few dozen, not every persona); it picks the same highlights.
-        told, _ = select_highlights(events, self.highlight_limit, chronicle_impact)
+        told, omitted = select_highlights(events, self.highlight_limit, chronicle_impact)
         people, where = mentioned_in(told)
         characters = {pid: world.personas[pid] for pid in people if pid in world.personas}
         places = {loc: world.locations[loc] for loc in where if loc in world.locations}
         context = replace(context, locations=places)  # every other field as the driver made it (ending, closed...)
-        sent = wire.pack(list(events)) if len(events) > _INLINE_PATCH else events  # see RayCast._shared
-        return await self.chronicler.narrate.remote(sent, characters, context, chronicle_impact, True, calls or None)
+        # only the told events cross, and what the chronicler must know of the rest (not tens of
+        # thousands of events): the same chapter as from the whole turn
+        untold = untold_of(events, told) if omitted else None
+        return await self.chronicler.narrate.remote(
+            told, characters, context, chronicle_impact, True, calls or None, untold
+        )
 
     async def held(self) -> dict[str, Any]:
         return await self.chronicler.snapshot.remote()

@@ -10,6 +10,7 @@ from typing import Any
 import ray
 
 from novel_engine.agents.chronicler import ChroniclerAgent, WorldContext
+from novel_engine.agents.highlights import Untold
 from novel_engine.core.events import Event
 from novel_engine.core.setup import gc_paused
 from novel_engine.core.world import PersonaState
@@ -57,17 +58,17 @@ class ChroniclerActor:
         impact=None,
         check: bool = False,
         calls: Sequence[dict] | None = None,
+        untold: Untold | None = None,
     ) -> tuple[str, list[dict]]:
         """The turn's prose, and the turn's model-call records (``calls``: recorded calls to answer
-        from; ``events`` may come packed by ``wire.pack``)."""
+        from; ``untold``: see ``ChroniclerAgent.create_narrative``)."""
         learn_calls(self.model, calls)
         if check:
             _check_turn("chronicler", self.last_turn, context.turn)
         chronicler, epoch = self.chronicler, self.epoch
         t0, c0 = time.perf_counter(), time.thread_time()
         with gc_paused():
-            events = wire.opened(events)
-            prose = await chronicler.create_narrative(events, characters, context, impact=impact)
+            prose = await chronicler.create_narrative(events, characters, context, impact=impact, untold=untold)
         if epoch == self.epoch:
             self.last_turn = context.turn
         wire.settle_gc()
