@@ -136,7 +136,7 @@ class PersonaShard:
         ``BeliefStoreShard.absorb_for``), passed as the references that call returned: Ray hands
         the call to this shard once they are ready, with small ones inlined, so no round trip
         back to their owner is needed to read them. ``memories`` are the events of turn
-        ``turn - 1``; ``turn`` None skips the state check. ``calls``: recorded model calls to
+        ``turn - 1`` (some or all: each persona keeps those it took part in); ``turn`` None skips the state check. ``calls``: recorded model calls to
         answer from (a replay). ``patch`` and ``memories`` may come packed (``wire.pack``).
         Returns the decisions and the turn's model-call records, packed by ``wire.pack``.
         """

@@ -66,16 +66,25 @@ class RayCast:
         self.ahead_task: asyncio.Task | None = None  # sending them (see ahead)
         self.touched: set[str] = set()  # personas changed since the shards perceived ahead
 
-    def _memories_by_shard(self, packed: bool = True) -> list[Any]:
-        """Last turn's events, each sent to the shards hosting someone it involves (``packed``:
-        a shard's many events as ``wire.pack`` bytes, see :meth:`_shared`)."""
+    def _memories_by_shard(self) -> list[list[Event]]:
+        """Last turn's events, each sent to the shards hosting someone it involves."""
         out: list[list[Event]] = [[] for _ in self.persona_shards]
         where = self.persona_shard_of
         for ev in self.last_events:
             shards = {where[pid] for pid in (ev.actor, ev.target, *ev.participants) if pid in where}
             for i in sorted(shards):
                 out[i].append(ev)
-        return [wire.pack(m) if packed and len(m) > _INLINE_PATCH else m for m in out]
+        return out
+
+    def _memories(self) -> list[Any]:
+        """Last turn's events as each shard call takes them: a large cast's packed once and put
+        once for every shard (each keeps the memories of its own personas: most events involve
+        personas of several shards, so packing a share per shard packed most of them K times);
+        a small cast's, each shard its own share inline."""
+        events = list(self.last_events)
+        if len(events) <= _INLINE_PATCH:
+            return self._memories_by_shard()
+        return [self._put(wire.pack(events))] * len(self.persona_shards)
 
     async def decide(self, world, pending, fog, turn, deciders, calls, timings):
         clock = time.perf_counter
@@ -112,7 +121,7 @@ class RayCast:
             memories: list[Any] = [[] for _ in range(n)]  # sent ahead too
         else:
             patch_arg = self._shared(self.tracker.patch(world))
-            memories = self._memories_by_shard()
+            memories = self._memories()
             fragments = self._fragments(pending) if self.fused else None
         self.ahead_of = None
         if self.fused:  # each shard perceives and believes for its personas: only the fragments in transit
@@ -177,7 +186,7 @@ class RayCast:
 
     async def _send_ahead(self, world: WorldState, pending: Sequence[Any], fog: Any, turn: int) -> None:
         patch, fragments = self._shared(self.tracker.patch(world)), self._fragments(pending)
-        memories = self._memories_by_shard()
+        memories = self._memories()
         self.ahead_refs = [
             shard.perceive_ahead.remote(patch, fragments, fog, memories[i], turn)
             for i, shard in enumerate(self.persona_shards)
@@ -199,7 +208,7 @@ class RayCast:
         self.touched.add(persona_id)
 
     async def held(self, turn: int) -> tuple[dict[str, Any], dict[str, list]]:
-        memories = self._memories_by_shard(packed=False)
+        memories = self._memories_by_shard()
         # one wave over every shard, persona and belief alike: a checkpoint waits for the slowest
         # shard once, not for the slowest persona shard and then the slowest belief shard
         calls = [s.snapshot.remote(m, turn) for s, m in zip(self.persona_shards, memories)]
