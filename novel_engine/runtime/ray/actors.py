@@ -211,7 +211,7 @@ class PersonaShard:
         """
         _check_turn("persona shard", self.last_turn, turn)
         w, c = time.perf_counter(), time.thread_time()
-        with gc_paused():
+        with gc_paused(freeze=True):
             apply_patch(self.world, wire.opened(patch))
             routes = fog.route(wire.opened(fragments), self.world, self.ids)
         perceived = {"perceive_wall": time.perf_counter() - w, "perceive_cpu": time.thread_time() - c}
@@ -238,7 +238,7 @@ class PersonaShard:
         deciders = sorted(deciders)
         t1, c1 = time.perf_counter(), time.thread_time()
         timings: dict[str, float] = {}
-        with gc_paused():  # as in process: a turn's short-lived records need no cyclic collection
+        with gc_paused(freeze=True):  # as in process: a turn's short-lived records need no cyclic collection
             apply_patch(self.world, wire.opened(patch))
             if believe is not None:  # after the patch: perceiving reads the world of this turn
                 believe()
@@ -340,7 +340,7 @@ class BeliefStoreShard:
         (call with ``num_returns=len(deciders)``), so each goes straight to its persona shard."""
         _check_turn("belief shard", self.last_turn, turn)
         t0, c0 = time.perf_counter(), time.thread_time()
-        with gc_paused():
+        with gc_paused(freeze=True):
             views = self.store.absorb_views(perceptions, turn, [pid for ids in deciders for pid in ids])
             self.last_turn = turn
             t1 = time.perf_counter()

@@ -67,7 +67,7 @@ class ChroniclerActor:
             _check_turn("chronicler", self.last_turn, context.turn)
         chronicler, epoch = self.chronicler, self.epoch
         t0, c0 = time.perf_counter(), time.thread_time()
-        with gc_paused():
+        with gc_paused(freeze=True):
             prose = await chronicler.create_narrative(events, characters, context, impact=impact, untold=untold)
         if epoch == self.epoch:
             self.last_turn = context.turn

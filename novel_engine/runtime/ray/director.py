@@ -275,7 +275,7 @@ class DirectorActor:
                     turn=turn,
                     have=have,
                 )
-            with gc_paused():
+            with gc_paused(freeze=True):
                 report = await pipeline.play(agent_actions or {}, world_events, calls or ())
             if report.violations:
                 record_coherence(report.violations)  # by kind only: a label per session would grow without bound

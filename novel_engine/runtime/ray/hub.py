@@ -41,7 +41,7 @@ class EventHub:
         if self.lost:
             raise StateLostError("the event hub restarted and must be restored", role="event hub")
         if isinstance(items, bytes):
-            with gc_paused():  # an item per event, short-lived or kept: nothing cyclic to free
+            with gc_paused(freeze=True):  # an item per event, short-lived or kept: nothing cyclic to free
                 items = hub_items(wire.unpack(items))
         turn = max((int(i.get("turn") or 0) for i in items), default=0)
         if turn and turn <= self.published_turn:
