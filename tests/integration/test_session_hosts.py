@@ -10,6 +10,7 @@ import time
 import pytest
 
 from novel_engine import Engine
+from novel_engine.errors import StateLostError
 from novel_engine.runtime.residency import HostSettings
 
 pytestmark = pytest.mark.usefixtures("ray_session")
@@ -180,6 +181,10 @@ def test_a_session_with_actors_of_its_own_ends_when_idle_and_resumes_from_the_st
         while session.id in list_sessions() and time.monotonic() < deadline:
             time.sleep(0.5)
         assert session.id not in list_sessions()  # every actor of it ended itself
+        # this handle's reads and steps say so, and how to bring the session back
+        for call in (session.markdown, session.reports, session.step):
+            with pytest.raises(StateLostError, match=r"Engine\.resume"):
+                call()
         engine.forget(session.id)
     # resumed by an engine that ends nothing when idle: one that did could end the session again
     # between its turn and the read below on a loaded machine

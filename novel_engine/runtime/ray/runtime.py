@@ -292,6 +292,7 @@ class RayRuntime:
                 await self._reload_director(Scenario.model_validate(scenario), state)
                 return await self.director.restore.remote(state)
             except ray.exceptions.RayActorError:
+                self._check_alive()  # ended for good: no restart to wait for
                 if attempt == attempts - 1:
                     raise
             await asyncio.sleep(delay)  # an actor is still restarting: Ray offers no event to await
@@ -305,17 +306,17 @@ class RayRuntime:
         await self.director.load.remote(setup, wire.pack(WorldState.from_dict(state["world"])))
 
     async def turn(self) -> int:
-        return await self.director.turn.remote()
+        return await self._ask("turn")
 
     async def summary(self) -> dict:
         """The turn, the tension after it and whether the director restarted, in one small call."""
-        return await self.director.summary.remote()
+        return await self._ask("summary")
 
     async def reports(self, after: int = 0, limit: int | None = None) -> list[TurnReport]:
-        return await self.director.reports.remote(after, limit)
+        return await self._ask("reports", after, limit)
 
     async def world(self):
-        return await self.director.world_state.remote()
+        return await self._ask("world_state")
 
     async def narrative(self) -> str:
         return await self._actor("chronicler").narrative.remote()
@@ -327,20 +328,20 @@ class RayRuntime:
         return await self._actor("chronicler").narration_fallbacks.remote()
 
     async def causal_graph(self) -> dict:
-        return await self.director.causal_graph.remote()
+        return await self._ask("causal_graph")
 
     async def explain(self, event_id: str) -> list:
-        return await self.director.explain.remote(event_id)
+        return await self._ask("explain", event_id)
 
     async def beliefs_of(self, persona_id: str, limit: int = 20) -> list[BeliefSummary]:
-        return await self.director.beliefs_of.remote(persona_id, limit)
+        return await self._ask("beliefs_of", persona_id, limit)
 
     async def belief_model_of(self, persona_id: str) -> dict | None:
-        return await self.director.belief_model_of.remote(persona_id)
+        return await self._ask("belief_model_of", persona_id)
 
     async def scenario_and_settings(self) -> tuple[Scenario, SessionSettings]:
         """The session's scenario and settings (as the director holds them)."""
-        return await self.director.scenario_and_settings.remote()
+        return await self._ask("scenario_and_settings")
 
     def placement(self) -> dict[str, str]:
         """Which node each shard runs on: actor name -> node id."""
@@ -355,7 +356,35 @@ class RayRuntime:
         return self._hub
 
     def _actor(self, role: str) -> Any:
-        return ray.get_actor(_name(self.session_id, role), namespace=NAMESPACE)
+        try:
+            return ray.get_actor(_name(self.session_id, role), namespace=NAMESPACE)
+        except ValueError:  # Ray's "Failed to look up actor": no such actor, live or restarting
+            raise self._ended(role) from None
+
+    async def _ask(self, method: str, *args: Any) -> Any:
+        """``self.director.<method>.remote(*args)``, awaited; if the director has ended for good
+        (the session's actors ended when idle, or were closed) the error says so (:meth:`_ended`)."""
+        try:
+            return await getattr(self.director, method).remote(*args)
+        except ray.exceptions.RayActorError:
+            self._check_alive()
+            raise
+
+    def _check_alive(self) -> None:
+        """Raise :meth:`_ended` if the session's director is gone for good (a restarting one is
+        still found by its name)."""
+        self._actor("director")
+
+    def _ended(self, role: str) -> StateLostError:
+        """The error of a call to a session whose actors have ended: a state loss (a Serve replica
+        resumes the session from the store), saying how a script brings it back."""
+        return StateLostError(
+            f"the {role} of session {self.session_id!r} has ended (its actors end after idling "
+            f"actors_idle_s, or when the session is closed): resume the session from the state "
+            f"store with Engine.resume({self.session_id!r})",
+            session_id=self.session_id,
+            role=role,
+        )
 
     def close(self) -> None:
         """Kill every actor of the session (the session is gone afterwards)."""
