@@ -20,7 +20,6 @@ tail; :meth:`events` and :meth:`events_table` still return the whole session (se
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -31,6 +30,7 @@ from novel_engine.errors import ConflictError, StoreError
 from novel_engine.storage import metrics
 from novel_engine.storage.event_archives import EventArchives
 from novel_engine.storage.hot import HotStore, MemoryHot
+from novel_engine.storage.json_codec import dumps, loads
 from novel_engine.storage.objects import ObjectStore
 from novel_engine.storage.port import EventRecord, SessionRecord, StateStore, TurnCommit, TurnRecord
 from novel_engine.storage.settings import StoreSettings
@@ -88,22 +88,22 @@ def _json_of(value: Any) -> str:
         return hit[1]
     if len(_dumped) >= 32:
         _dumped.clear()
-    text = json.dumps(value, sort_keys=True)
+    text = dumps(value)
     _dumped[id(value)] = (value, text)  # the value is kept, so its id is not reused meanwhile
     return text
 
 
 def _record_bytes(rec: SessionRecord) -> bytes:
     # field by field, not dataclasses.asdict (which deep-copies the scenario only for it to be read once)
-    rest = json.dumps({f.name: getattr(rec, f.name) for f in fields(rec) if f.name not in _BIG}, sort_keys=True)
-    return f'{{"scenario": {_json_of(rec.scenario)}, "settings": {_json_of(rec.settings)}, {rest[1:]}'.encode()
+    rest = dumps({f.name: getattr(rec, f.name) for f in fields(rec) if f.name not in _BIG})
+    return f'{{"scenario":{_json_of(rec.scenario)},"settings":{_json_of(rec.settings)},{rest[1:]}'.encode()
 
 
 _BIG = ("scenario", "settings")
 
 
 def _record_from(raw: bytes) -> SessionRecord:
-    d = json.loads(raw)
+    d = loads(raw)
     d["parent"] = tuple(d["parent"]) if d.get("parent") else None
     return SessionRecord(**d)
 

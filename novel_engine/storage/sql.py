@@ -13,16 +13,16 @@ The schema is versioned: ``schema_migrations`` records every applied migration, 
 from __future__ import annotations
 
 import functools
-import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
 from novel_engine.errors import ConflictError, NotFoundError
+from novel_engine.storage.json_codec import dumps as _dumps
+from novel_engine.storage.json_codec import loads as _loads
 from novel_engine.storage.port import EventRecord, SessionRecord, TurnCommit, TurnRecord
 from novel_engine.storage.sql_accounts import SqlAccounts
-from novel_engine.storage.sql_accounts import dumps as _dumps
 
 __all__ = ["SqlBackend", "Tx", "migrations"]
 
@@ -91,7 +91,7 @@ def _parsed(text: str) -> Any:
     """A session's scenario or settings, parsed once: they never change after the session is
     created, and a large cast's scenario is megabytes of JSON read back with every head. The parsed
     value is shared between the records of a session: treat it as read-only."""
-    return json.loads(text)
+    return _loads(text)
 
 
 def _session(row: tuple) -> SessionRecord:
@@ -279,7 +279,7 @@ class SqlBackend(SqlAccounts, ABC):
                 after,
                 upto if upto is not None else 2**31 - 1,
             )
-        return [TurnRecord(session_id, int(t), json.loads(r), int(a), int(b)) for t, r, a, b in rows]
+        return [TurnRecord(session_id, int(t), _loads(r), int(a), int(b)) for t, r, a, b in rows]
 
     async def events(self, session_id: str, after_seq: int = 0, limit: int | None = None) -> list[EventRecord]:
         async with self.transaction() as tx:
@@ -289,7 +289,7 @@ class SqlBackend(SqlAccounts, ABC):
                 after_seq,
                 limit if limit is not None else 2**62,
             )
-        return [EventRecord(session_id, int(s), int(t), json.loads(d)) for s, t, d in rows]
+        return [EventRecord(session_id, int(s), int(t), _loads(d)) for s, t, d in rows]
 
     async def event_rows(self, session_id: str, after_seq: int = 0) -> list[tuple[int, int, str]]:
         """``(seq, turn, JSON text)`` of the events after ``after_seq``, unparsed (for archives)."""

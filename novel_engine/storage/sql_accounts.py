@@ -7,27 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import orjson
-
 from novel_engine.errors import ConflictError, NotFoundError
+from novel_engine.storage.json_codec import dumps
 
 __all__ = ["SqlAccounts", "dumps"]
-
-
-def dumps(value: Any) -> str:
-    """JSON as the SQL backends store it: sorted keys, compact, non-ASCII kept as is.
-
-    orjson writes it about ten times faster than the standard library (every event row of a
-    commit goes through here); what it refuses (an integer beyond 64 bits) the standard library
-    writes, so whatever was stored before still is.
-    """
-    try:
-        return orjson.dumps(value, option=_OPTIONS).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 
 class SqlAccounts:
