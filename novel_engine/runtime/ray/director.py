@@ -286,7 +286,7 @@ class DirectorActor:
             # The event hub takes the same bytes (it makes its items itself).
             packed = wire.pack(report)
             if publish:
-                await self._publish(packed)
+                await self._publish(packed, report.turn)
             self._used = time.monotonic()  # idle from the end of a turn, not from its start
             return wire.pack((packed, encode(await pipeline.state()))) if checkpoint else packed
 
@@ -297,15 +297,15 @@ class DirectorActor:
         async with self._lock:
             history = self._loaded(turn).history
             if history and history[-1].turn == turn:
-                await self._publish(wire.pack(history[-1]))
+                await self._publish(wire.pack(history[-1]), turn)
 
-    async def _publish(self, packed: bytes) -> None:
-        """Put the last turn played (its report, packed) on the event hub."""
+    async def _publish(self, packed: bytes, turn: int) -> None:
+        """Put the last turn played, ``turn`` (its report, packed), on the event hub."""
         try:
-            await self.hub.publish.remote(packed)
+            await self.hub.publish.remote(packed, turn)
         except StateLostError:  # the hub restarted empty: give it back its window first
             await self._restore_hub(self.pipeline.history[:-1])
-            await self.hub.publish.remote(packed)
+            await self.hub.publish.remote(packed, turn)
 
     async def _restore_hub(self, reports: Sequence[TurnReport]) -> None:
         items, first = hub_window(reports, await self.hub.window_size.remote())

@@ -240,7 +240,7 @@ class RayRuntime:
         unpublished, self._unpublished = self._unpublished, None
         if unpublished is not None and unpublished[0] == turn:
             try:
-                await self.hub().publish.remote(unpublished[1])
+                await self.hub().publish.remote(unpublished[1], turn)
                 return
             except (StateLostError, ray.exceptions.RayActorError):
                 pass
