@@ -162,12 +162,6 @@ class RayRuntime:
             # and nobody converts it to dicts and back.
             packed = wire.pack(world)
             world_ref = ray.put(packed) if len(packed) > _INLINE_BYTES else packed
-            fused = plan.beliefs_in_persona_shards
-            loaded = [s.load.remote(ids, world_ref, fused) for s, ids in zip(persona_shards, plan.persona_shards)]
-            loaded += [
-                s.load.remote(wire.pack(belief_personas(world, ids)))
-                for s, ids in zip(belief_shards, plan.belief_shards)
-            ]
             setup = DirectorSetup(
                 director_scenario(scenario),
                 None,  # kept below: its JSON is made while the actors load
@@ -181,7 +175,14 @@ class RayRuntime:
                 graph_shards,
                 resolver_shards,
             )
-            loaded.append(director.load.remote(setup, world_ref))
+            # the director first: its load (the setup's arguments too) is the longest
+            loaded = [director.load.remote(setup, world_ref)]
+            fused = plan.beliefs_in_persona_shards
+            loaded += [s.load.remote(ids, world_ref, fused) for s, ids in zip(persona_shards, plan.persona_shards)]
+            loaded += [
+                s.load.remote(wire.pack(belief_personas(world, ids)))
+                for s, ids in zip(belief_shards, plan.belief_shards)
+            ]
             del world, packed
         text = scenario_json() if scenario_json is not None else scenario.model_dump_json()
         loaded.append(director.keep_scenario.remote(packed_scenario(text)))
