@@ -14,6 +14,7 @@ opens its engine on its own loop with :meth:`Engine.aopen`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import uuid
 from collections.abc import Coroutine, Mapping
@@ -216,34 +217,28 @@ class Engine:
     ) -> Session:
         """Bring up a session's runtime (new, or ``rt``), restore ``state`` into it if given, and
         store a new session (``state`` None and a store: its turn-0 checkpoint)."""
-        # The store record (a large cast's scenario as JSON: seconds at 100,000 personas) is made
-        # while the runtime starts: on Ray the driver mostly waits for actor processes then.
-        record = None
-        if state is None and self._runner is not None:
-            record = asyncio.ensure_future(asyncio.to_thread(session_record, sid, scenario, settings))
-        try:
-            if rt is None:
-                rt = await asyncio.to_thread(
-                    self._runtimes.create,
-                    sid,
-                    scenario,
-                    settings,
-                    model,
-                    detached=detached,
-                    restoring=state is not None,
-                )
-        except BaseException:
-            if record is not None:
-                record.cancel()
-                await asyncio.gather(record, return_exceptions=True)
-            raise
+        # The scenario's JSON (a second at 100,000 personas) is made once, by whichever needs it
+        # first: a Ray session's director keeps a copy, and the store record is that JSON.
+        scenario_json = functools.cache(scenario.model_dump_json)
+        if rt is None:
+            rt = await asyncio.to_thread(
+                self._runtimes.create,
+                sid,
+                scenario,
+                settings,
+                model,
+                detached=detached,
+                restoring=state is not None,
+                scenario_json=scenario_json,
+            )
         try:
             if state is not None:
                 await rt.restore(state)
-            elif record is not None:
+            elif self._runner is not None:
                 # turn 0 is stored as a reference to the record (checkpoint.genesis), not gathered
                 # from the runtime: a rebuild builds it again from the scenario, settings and seed
-                head = await record
+                text = await asyncio.to_thread(scenario_json)
+                head = session_record(sid, scenario, settings, scenario_json=text)
                 version = (await self._runner.acall(lambda st: st.create_session(head, genesis()))).version
         except BaseException:
             rt.close()

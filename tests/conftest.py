@@ -42,3 +42,21 @@ def ray_session(ray_cluster):
     import ray
 
     return ray
+
+
+@pytest.fixture
+def scenario_dumps(monkeypatch):
+    """How often a Scenario is turned into JSON (``model_dump_json``) and into dicts
+    (``model_dump``) while the test runs, by method name."""
+    from novel_engine.core.scenario import Scenario
+
+    calls = {"model_dump_json": 0, "model_dump": 0}
+    for name in calls:
+        real = getattr(Scenario, name)
+
+        def counting(self, *args, _real=real, _name=name, **kwargs):
+            calls[_name] += 1
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(Scenario, name, counting)
+    return calls

@@ -41,7 +41,7 @@ from novel_engine.llm.recording import StoreCallLog
 from novel_engine.runtime.checkpoint import decode, encode, is_genesis
 from novel_engine.runtime.local import LocalRuntime
 from novel_engine.runtime.port import Runtime
-from novel_engine.storage.port import SessionRecord, TurnCommit
+from novel_engine.storage.port import JsonText, SessionRecord, TurnCommit
 from novel_engine.storage.runner import StoreRunner
 
 __all__ = [
@@ -114,12 +114,18 @@ def turn_commit(report: TurnReport, inputs: Mapping[str, Any], checkpoint: bytes
 
 
 def session_record(
-    session_id: str, scenario: Scenario, settings: SessionSettings, turn: int = 0, parent: tuple[str, int] | None = None
+    session_id: str,
+    scenario: Scenario,
+    settings: SessionSettings,
+    turn: int = 0,
+    parent: tuple[str, int] | None = None,
+    scenario_json: str | None = None,
 ) -> SessionRecord:
-    """The store record of a new session (``settings.seed`` resolved)."""
+    """The store record of a new session (``settings.seed`` resolved; ``scenario_json``: the
+    scenario's ``model_dump_json()`` if it was made already, which the store then writes as it is)."""
     return SessionRecord(
         id=session_id,
-        scenario=scenario.model_dump(mode="json"),
+        scenario=JsonText(scenario_json if scenario_json is not None else scenario.model_dump_json()),
         settings=settings.model_dump(mode="json"),
         seed=int(settings.seed),
         turn=turn,

@@ -8,7 +8,7 @@ this class only holds them and answers the :class:`~novel_engine.runtime.port.Ru
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -192,6 +192,7 @@ class LocalRuntimes:
         *,
         detached: bool,
         restoring: bool = False,
+        scenario_json: Callable[[], str] | None = None,
     ) -> LocalRuntime:
         if detached:
             raise ConfigError("detached sessions need the ray runtime", setting="detached")

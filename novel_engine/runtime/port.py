@@ -7,7 +7,7 @@ facade (``novel_engine.api``) talks to these protocols only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from novel_engine.config import SessionSettings
@@ -104,9 +104,12 @@ class Runtimes(Protocol):
         *,
         detached: bool,
         restoring: bool = False,
+        scenario_json: Callable[[], str] | None = None,
     ) -> Runtime:
         """A new session's runtime (``settings.seed`` resolved); ``restoring``: the caller restores a
-        stored state into it next (a resume), which another driver may be doing at the same time."""
+        stored state into it next (a resume), which another driver may be doing at the same time;
+        ``scenario_json``: the scenario's ``model_dump_json()``, made once for the runtime and the
+        store (a runtime that keeps the scenario as JSON calls it)."""
 
     def attach(self, session_id: str) -> Runtime | None:
         """The runtime of a live session another driver created, or None."""

@@ -32,7 +32,7 @@ from novel_engine.storage.event_archives import EventArchives
 from novel_engine.storage.hot import HotStore, MemoryHot
 from novel_engine.storage.json_codec import dumps, loads
 from novel_engine.storage.objects import ObjectStore
-from novel_engine.storage.port import EventRecord, SessionRecord, StateStore, TurnCommit, TurnRecord
+from novel_engine.storage.port import EventRecord, JsonText, SessionRecord, StateStore, TurnCommit, TurnRecord
 from novel_engine.storage.settings import StoreSettings
 from novel_engine.storage.sql import SqlBackend
 from novel_engine.storage.sqlite import SqliteBackend
@@ -83,6 +83,8 @@ def _json_of(value: Any) -> str:
     """The JSON of a session's scenario or settings, made once per object: they never change, the
     store's reads share one parsed object per session (``sql._parsed``), and a large cast's
     scenario takes a tenth of a second to dump, with every commit."""
+    if isinstance(value, JsonText):
+        return value
     hit = _dumped.get(id(value))
     if hit is not None and hit[0] is value:
         return hit[1]

@@ -17,7 +17,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SessionRecord", "TurnCommit", "TurnRecord", "EventRecord", "StateStore"]
+__all__ = ["SessionRecord", "TurnCommit", "TurnRecord", "EventRecord", "StateStore", "JsonText"]
+
+
+class JsonText(str):
+    """A record's value already encoded as JSON, which a store writes as it is: a new session's
+    scenario, whose JSON the Ray runtime makes anyway (a 100,000-persona cast takes seconds to
+    turn into dicts and dump again). Records read back from a store hold the parsed value."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,8 @@ class SessionRecord:
 
     Attributes:
         id: the session id.
-        scenario: the scenario as JSON-friendly data (``Scenario.model_dump(mode="json")``).
+        scenario: the scenario as JSON-friendly data (``Scenario.model_dump(mode="json")``), or
+            on its way into a store its JSON (:class:`JsonText`).
         settings: the session settings as JSON-friendly data.
         seed: the session seed.
         turn: the last committed turn.
@@ -40,7 +47,7 @@ class SessionRecord:
     """
 
     id: str
-    scenario: dict[str, Any]
+    scenario: dict[str, Any] | JsonText
     settings: dict[str, Any]
     seed: int
     turn: int = 0

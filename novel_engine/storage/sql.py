@@ -21,7 +21,7 @@ from typing import Any
 from novel_engine.errors import ConflictError, NotFoundError
 from novel_engine.storage.json_codec import dumps as _dumps
 from novel_engine.storage.json_codec import loads as _loads
-from novel_engine.storage.port import EventRecord, SessionRecord, TurnCommit, TurnRecord
+from novel_engine.storage.port import EventRecord, JsonText, SessionRecord, TurnCommit, TurnRecord
 from novel_engine.storage.sql_accounts import SqlAccounts
 
 __all__ = ["SqlBackend", "Tx", "migrations"]
@@ -162,7 +162,7 @@ class SqlBackend(SqlAccounts, ABC):
             await tx.execute(
                 f"INSERT INTO sessions ({_SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 rec.id,
-                _dumps(rec.scenario),
+                rec.scenario if isinstance(rec.scenario, JsonText) else _dumps(rec.scenario),
                 _dumps(rec.settings),
                 rec.seed,
                 rec.turn,

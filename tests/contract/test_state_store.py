@@ -9,6 +9,7 @@ import pytest
 
 from novel_engine.errors import ConflictError, NotFoundError
 from novel_engine.storage import SessionRecord, StoreRunner, TurnCommit, open_store
+from novel_engine.storage.port import JsonText
 
 
 def sid() -> str:
@@ -43,6 +44,16 @@ def test_sessions_are_created_read_and_listed(runner):
         runner.call(lambda st: st.create_session(_dup))
     with pytest.raises(NotFoundError):
         runner.call(lambda st: st.get_session("no-such-session"))
+
+
+def test_a_scenario_given_as_json_is_stored_as_it_is_and_read_back_parsed(runner):
+    # a new session's scenario comes as the JSON the runtime made anyway (seconds to turn a
+    # 100,000-persona cast into dicts and dump them again)
+    s, text = sid(), JsonText('{"title": "t", "personas": [{"id": "p1", "name": "Ann é"}]}')
+    runner.call(lambda st: st.create_session(SessionRecord(id=s, scenario=text, settings={"seed": 1}, seed=1), b"ck0"))
+    head = runner.call(lambda st: st.get_session(s, fresh=True))
+    assert head.scenario == {"title": "t", "personas": [{"id": "p1", "name": "Ann é"}]}
+    assert runner.call(lambda st: st.get_session(s)).scenario == head.scenario  # through the read cache too
 
 
 def test_commits_store_turns_events_and_checkpoints_with_gapless_seqs(runner):

@@ -91,6 +91,24 @@ def test_named_sessions_reattach_from_another_driver_and_close(ray_session):
         RayRuntime.attach("shared")
 
 
+def test_a_new_session_makes_its_scenario_json_once_for_the_director_and_the_store(ray_session, scenario_dumps):
+    # at 100,000 personas the driver made it twice (and the record's dicts besides): seconds of setup
+    from novel_engine import Engine
+    from novel_engine.core.scenario import Scenario
+
+    sc = synthetic(personas=60, seed=5)
+    engine = Engine("ray")  # with the in-memory store
+    s = engine.create_session(sc, seed=5, session_id="json-once", placement="actors", personas_per_actor=20)
+    try:
+        assert scenario_dumps == {"model_dump_json": 1, "model_dump": 0}
+        stored = engine.store_runner.call(lambda st: st.get_session("json-once"))
+        assert Scenario.model_validate(stored.scenario) == sc
+        engine.forget("json-once")
+        assert engine.attach("json-once").scenario == sc  # the director's copy
+    finally:
+        s.close()
+
+
 def test_event_hub_orders_events_and_replays_from_a_cursor(ray_session):
     import ray
 

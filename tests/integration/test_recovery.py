@@ -82,6 +82,22 @@ def test_fork_shares_nothing_with_its_parent(tmp_path):
         assert fork.events_table().num_rows == len(fork.events())
 
 
+def test_a_new_session_is_stored_as_its_scenario_json_made_once(tmp_path, scenario_dumps):
+    # a 100,000-persona scenario took seconds to turn into dicts for the record, then to dump again
+    settings = StoreSettings.embedded(tmp_path)
+    with Engine(store=settings) as engine:
+        first = engine.create_session("noir_city", seed=3, session_id="once")
+        assert scenario_dumps == {"model_dump_json": 1, "model_dump": 0}
+        first.run(2)
+    with Engine(store=settings) as engine:
+        resumed = engine.resume("once")  # from the stored JSON
+        assert resumed.scenario == first.scenario
+        resumed.run(2)
+    straight = Engine().create_session("noir_city", seed=3)
+    straight.run(4)
+    assert _story(resumed) == _story(straight)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -109,10 +109,13 @@ class PersonaShard:
         ``wire.pack``; one object-store copy for every shard) as this shard's replica;
         ``beliefs``: hold their belief models too (see :meth:`believe_and_decide`)."""
         self.ids = list(persona_ids)
-        self.world = wire.unpack(world)
-        personas = [self.world.personas[p] for p in self.ids]
-        self.pool = PersonaPool(personas, self.model, self.seed)
-        self.beliefs = BeliefStore(personas) if beliefs else None
+        # the collector stays off while the state is built (millions of new, long-lived objects
+        # it would walk again and again, freeing nothing), which is then frozen out of its sight
+        with gc_paused(freeze=True):
+            self.world = wire.unpack(world)
+            personas = [self.world.personas[p] for p in self.ids]
+            self.pool = PersonaPool(personas, self.model, self.seed)
+            self.beliefs = BeliefStore(personas) if beliefs else None
         self.last_turn = self.remembered = 0
         wire.settle_gc()
 
@@ -329,7 +332,8 @@ class BeliefStoreShard:
     def load(self, personas: bytes) -> None:
         """Take the personas of a new session, packed (``wire.pack``; their relationships and
         biases are what a belief model starts from, see ``ray.director.belief_personas``)."""
-        self.store = BeliefStore(wire.unpack(personas))
+        with gc_paused(freeze=True):  # see PersonaShard.load
+            self.store = BeliefStore(wire.unpack(personas))
         self.last_turn = 0
         wire.settle_gc()
 

@@ -61,10 +61,11 @@ def director_scenario(scenario: Scenario) -> Scenario:
     return scenario.model_copy(update={"personas": scenario.personas[:PROTAGONISTS]})
 
 
-def packed_scenario(scenario: Scenario) -> bytes:
-    """The whole scenario as compressed JSON, kept by the director only to hand back on
-    ``scenario_and_settings`` (another driver attaching); a few MiB where the model took hundreds."""
-    return zlib.compress(scenario.model_dump_json().encode("utf-8"), 1)
+def packed_scenario(scenario_json: str) -> bytes:
+    """The whole scenario (its ``model_dump_json()``) compressed, kept by the director only to hand
+    back on ``scenario_and_settings`` (another driver attaching); a few MiB where the model took
+    hundreds."""
+    return zlib.compress(scenario_json.encode("utf-8"), 1)
 
 
 def unpacked_scenario(packed: bytes) -> Scenario:
@@ -90,7 +91,9 @@ class DirectorSetup:
 
     Args:
         scenario: the validated scenario, as :func:`director_scenario` trims it.
-        packed: the whole scenario (:func:`packed_scenario`), for ``scenario_and_settings``.
+        packed: the whole scenario (:func:`packed_scenario`), for ``scenario_and_settings``; None:
+            it follows in :meth:`DirectorActor.keep_scenario` (a new session's driver makes it
+            while the actors load).
         settings: the session settings (seed resolved).
         initial: the information fragments of turn 0.
         plan: which personas live on which shard.
@@ -103,7 +106,7 @@ class DirectorSetup:
     """
 
     scenario: Scenario
-    packed: bytes
+    packed: bytes | None
     settings: SessionSettings
     initial: Sequence[InformationFragment]
     plan: ShardPlan
@@ -147,7 +150,7 @@ def setup_again(
         raise SessionError("the session's shards are gone: it must be resumed", session_id=session_id)
     return DirectorSetup(
         director_scenario(scenario),
-        packed_scenario(scenario),
+        packed_scenario(scenario.model_dump_json()),
         settings,
         (),
         plan,
@@ -192,24 +195,31 @@ class DirectorActor:
         """Run the session ``setup`` from ``world`` (its turn-0 world, or any world a checkpoint
         then replaces, packed by ``wire.pack``; a top-level argument, so an object reference to
         it is read before the call runs)."""
-        world = wire.unpack(world)
-        graph = None
-        if setup.graph_shards:
-            graph = ShardedGraph(ShardedCausalGraph(len(setup.graph_shards)), RayGraphParts(setup.graph_shards))
-        resolvers = RayResolvers(setup.resolver_shards) if setup.resolver_shards else None
-        self.pipeline = TurnPipeline(
-            setup.scenario,
-            setup.settings,
-            world,
-            setup.initial,
-            RayCast(setup.plan, setup.persona_shards, setup.belief_shards, world),
-            RayNarrator(setup.chronicler, setup.settings.highlight_limit),
-            graph,
-            resolvers,
-        )
-        self.scenario, self.settings, self._packed, self.hub = setup.scenario, setup.settings, setup.packed, setup.hub
+        with gc_paused(freeze=True):  # see PersonaShard.load
+            world = wire.unpack(world)
+            graph = None
+            if setup.graph_shards:
+                graph = ShardedGraph(ShardedCausalGraph(len(setup.graph_shards)), RayGraphParts(setup.graph_shards))
+            resolvers = RayResolvers(setup.resolver_shards) if setup.resolver_shards else None
+            self.pipeline = TurnPipeline(
+                setup.scenario,
+                setup.settings,
+                world,
+                setup.initial,
+                RayCast(setup.plan, setup.persona_shards, setup.belief_shards, world),
+                RayNarrator(setup.chronicler, setup.settings.highlight_limit),
+                graph,
+                resolvers,
+            )
+        self.scenario, self.settings, self.hub = setup.scenario, setup.settings, setup.hub
+        if setup.packed is not None:
+            self._packed = setup.packed
         self._parts = [*setup.persona_shards, *setup.belief_shards, *setup.resolver_shards, setup.chronicler, setup.hub]
         wire.settle_gc()
+
+    def keep_scenario(self, packed: bytes) -> None:
+        """Keep the whole scenario (:func:`packed_scenario`) for ``scenario_and_settings``."""
+        self._packed = packed
 
     def _loaded(self, turn: int | None = None) -> TurnPipeline:
         """The pipeline; ``StateLostError`` for a director that holds no session (restarted)."""

@@ -14,7 +14,7 @@ node has; add e.g. ``resources={"persona_slot": 1}`` to cap how many land on one
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ray
@@ -85,9 +85,11 @@ class RayRuntime:
         detached: bool = False,
         actor_options: Mapping[str, Any] | None = None,
         idle_s: float = 0.0,
+        scenario_json: Callable[[], str] | None = None,
     ) -> RayRuntime:
         """Create the actors of a new session and return its handle (``idle_s``: they end
-        themselves after that many idle seconds; see ``DirectorActor``).
+        themselves after that many idle seconds; see ``DirectorActor``; ``scenario_json``: the
+        scenario's ``model_dump_json()``, for the director's copy, see ``packed_scenario``).
 
         Raises:
             SessionError: a live session already has this id.
@@ -151,31 +153,39 @@ class RayRuntime:
         ]
         # nothing large is an argument of the director's constructor either (see DirectorActor)
         director = named(DirectorActor, _name(session_id, "director"), {"num_cpus": 0}, idle_s)
-        world, initial = build_world(scenario)
-        # The world is pickled once (wire.pack) into the object store, and the director and every
-        # persona shard read that one copy in their load call: nobody rebuilds it from the
-        # scenario, and nobody converts it to dicts and back.
-        packed = wire.pack(world)
-        world_ref = ray.put(packed) if len(packed) > _INLINE_BYTES else packed
-        fused = plan.beliefs_in_persona_shards
-        loaded = [s.load.remote(ids, world_ref, fused) for s, ids in zip(persona_shards, plan.persona_shards)]
-        setup = DirectorSetup(
-            director_scenario(scenario),
-            packed_scenario(scenario),
-            settings,
-            initial,
-            plan,
-            persona_shards,
-            belief_shards,
-            chronicler,
-            hub,
-            graph_shards,
-            resolver_shards,
-        )
-        loaded.append(director.load.remote(setup, world_ref))
-        loaded += [
-            s.load.remote(wire.pack(belief_personas(world, ids))) for s, ids in zip(belief_shards, plan.belief_shards)
-        ]
+        # The world is built, pickled and sent with the collector off: millions of objects, all
+        # garbage here once sent, which each collection would walk again (seconds at 100,000).
+        with gc_paused():
+            world, initial = build_world(scenario)
+            # Pickled once (wire.pack) into the object store, and the director and every persona
+            # shard read that one copy in their load call: nobody rebuilds it from the scenario,
+            # and nobody converts it to dicts and back.
+            packed = wire.pack(world)
+            world_ref = ray.put(packed) if len(packed) > _INLINE_BYTES else packed
+            setup = DirectorSetup(
+                director_scenario(scenario),
+                None,  # kept below: its JSON is made while the actors load
+                settings,
+                initial,
+                plan,
+                persona_shards,
+                belief_shards,
+                chronicler,
+                hub,
+                graph_shards,
+                resolver_shards,
+            )
+            # the director first: its load (the setup's arguments too) is the longest
+            loaded = [director.load.remote(setup, world_ref)]
+            fused = plan.beliefs_in_persona_shards
+            loaded += [s.load.remote(ids, world_ref, fused) for s, ids in zip(persona_shards, plan.persona_shards)]
+            loaded += [
+                s.load.remote(wire.pack(belief_personas(world, ids)))
+                for s, ids in zip(belief_shards, plan.belief_shards)
+            ]
+            del world, packed
+        text = scenario_json() if scenario_json is not None else scenario.model_dump_json()
+        loaded.append(director.keep_scenario.remote(packed_scenario(text)))
         ray.get(loaded)
         rt = cls(session_id, director, names, seed)
         rt.model, rt.actor_options = model, dict(actor_options or {})

@@ -8,7 +8,7 @@ host from the session id alone (:func:`~novel_engine.runtime.residency.host_of`)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -148,6 +148,7 @@ class RayRuntimes:
         *,
         detached: bool,
         restoring: bool = False,
+        scenario_json: Callable[[], str] | None = None,
     ) -> RayRuntime | HostedRuntime:
         pool = self.pool_for(detached)
         if pool.wants(scenario, settings):
@@ -160,6 +161,7 @@ class RayRuntimes:
             detached=detached,
             actor_options=self.actor_options,
             idle_s=self.pool.settings.actors_idle_s,
+            scenario_json=scenario_json,
         )
 
     def attach(self, session_id: str) -> RayRuntime | HostedRuntime | None:
