@@ -302,7 +302,7 @@ class RayRuntime:
                 await self._reload_director(Scenario.model_validate(scenario), state)
                 return await self.director.restore.remote(state)
             except ray.exceptions.RayActorError:
-                self._check_alive()  # ended for good: no restart to wait for
+                self._actor("director")  # raises if it ended for good: no restart to wait for
                 if attempt == attempts - 1:
                     raise
             await asyncio.sleep(delay)  # an actor is still restarting: Ray offers no event to await
@@ -377,13 +377,8 @@ class RayRuntime:
         try:
             return await getattr(self.director, method).remote(*args)
         except ray.exceptions.RayActorError:
-            self._check_alive()
+            self._actor("director")  # ended for good (a restarting one is still found by name): say so
             raise
-
-    def _check_alive(self) -> None:
-        """Raise :meth:`_ended` if the session's director is gone for good (a restarting one is
-        still found by its name)."""
-        self._actor("director")
 
     def _ended(self, role: str) -> StateLostError:
         """The error of a call to a session whose actors have ended: a state loss (a Serve replica
