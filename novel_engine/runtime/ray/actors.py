@@ -281,12 +281,13 @@ class PersonaShard:
         ``beliefs``: their belief models, for a shard that holds them)."""
         if persona_ids:
             self.ids = list(persona_ids)
-        self.world = WorldState.from_dict(world)
-        self.pool = PersonaPool([self.world.personas[p] for p in self.ids], self.model, self.seed)
-        self.pool.restore_memory(memory)
-        if beliefs is not None:
-            self.beliefs = BeliefStore(())
-            self.beliefs.restore(beliefs)
+        with gc_paused(freeze=True):  # see load
+            self.world = WorldState.from_dict(world)
+            self.pool = PersonaPool([self.world.personas[p] for p in self.ids], self.model, self.seed)
+            self.pool.restore_memory(memory)
+            if beliefs is not None:
+                self.beliefs = BeliefStore(())
+                self.beliefs.restore(beliefs)
         self.last_turn = self.remembered = turn
         self.epoch += 1
         self.ahead = None
@@ -377,7 +378,8 @@ class BeliefStoreShard:
 
     def restore(self, beliefs: Mapping[str, Any], turn: int) -> None:
         """Continue from a checkpoint taken after ``turn``."""
-        self.store.restore(beliefs)
+        with gc_paused(freeze=True):  # see PersonaShard.load
+            self.store.restore(beliefs)
         self.last_turn = turn
         wire.settle_gc()
 

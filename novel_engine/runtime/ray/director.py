@@ -334,7 +334,8 @@ class DirectorActor:
         ``history`` holds the reports of its turns; return its turn."""
         self._touch()
         async with self._lock:
-            turn = await self._loaded().restore(state)
+            with gc_paused(freeze=True):  # see load
+                turn = await self._loaded().restore(state)
             await self._restore_hub(self.pipeline.history)  # a new or restarted hub numbers on from here
             self._restarted = False
             wire.settle_gc()
