@@ -130,7 +130,7 @@ def measure_backend(name: str, settings: Any, payloads: dict[str, Any], commits:
 async def _drop(store: Any, sid: str) -> None:
     """Delete a benchmark session's rows (the PostgreSQL database is shared with other work)."""
     async with store.sql.transaction() as tx:
-        for table in ("event_archives", "checkpoints", "events", "turns"):
+        for table in ("event_archives", "checkpoints", "events", "turns", "session_bodies"):
             await tx.execute(f"DELETE FROM {table} WHERE session_id = $1", sid)
         await tx.execute("DELETE FROM sessions WHERE id = $1", sid)
     store.sql.forget(sid)

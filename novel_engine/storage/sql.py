@@ -58,7 +58,23 @@ def migrations(dialect: str) -> list[tuple[int, list[str]]]:
     # 4: when each session last played a turn, for `novel-engine sessions` (DOUBLE PRECISION is
     # REAL in SQLite and float8 in PostgreSQL)
     played = ["ALTER TABLE sessions ADD COLUMN played_at DOUBLE PRECISION"]
-    return [(1, first), (2, ["CREATE INDEX events_by_turn ON events (session_id, turn)"]), (3, archives), (4, played)]
+    # 5: a session's scenario and settings in a table of their own. They never change, but SQLite
+    # rewrites a whole row on UPDATE, and every commit updates the head: with a large cast's
+    # scenario (tens of MB) in the row, each turn's commit rewrote it.
+    bodies = [
+        "CREATE TABLE session_bodies (session_id TEXT PRIMARY KEY REFERENCES sessions(id), "
+        "scenario TEXT NOT NULL, settings TEXT NOT NULL)",
+        "INSERT INTO session_bodies (session_id, scenario, settings) SELECT id, scenario, settings FROM sessions",
+        "ALTER TABLE sessions DROP COLUMN scenario",
+        "ALTER TABLE sessions DROP COLUMN settings",
+    ]
+    return [
+        (1, first),
+        (2, ["CREATE INDEX events_by_turn ON events (session_id, turn)"]),
+        (3, archives),
+        (4, played),
+        (5, bodies),
+    ]
 
 
 class Tx(ABC):
@@ -110,9 +126,13 @@ def _session(row: tuple) -> SessionRecord:
     )
 
 
-_SESSION_COLS = "id, scenario, settings, seed, turn, version, last_seq, parent_id, parent_turn, owner, played_at"
 #: a head without its scenario and settings (see ``SqlBackend._head``)
 _HEAD_COLS = "id, seed, turn, version, last_seq, parent_id, parent_turn, owner, played_at"
+#: a whole session record: the head joined with its body
+_SESSION_SELECT = (
+    "SELECT s.id, b.scenario, b.settings, s.seed, s.turn, s.version, s.last_seq, s.parent_id, s.parent_turn, "
+    "s.owner, s.played_at FROM sessions s JOIN session_bodies b ON b.session_id = s.id"
+)
 _BODIES = 64  # sessions whose scenario and settings a backend keeps parsed
 
 
@@ -160,10 +180,8 @@ class SqlBackend(SqlAccounts, ABC):
             if await tx.fetchone("SELECT 1 FROM sessions WHERE id = $1", rec.id):
                 raise ConflictError(f"session {rec.id!r} already exists", session_id=rec.id)
             await tx.execute(
-                f"INSERT INTO sessions ({_SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                f"INSERT INTO sessions ({_HEAD_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 rec.id,
-                rec.scenario if isinstance(rec.scenario, JsonText) else _dumps(rec.scenario),
-                _dumps(rec.settings),
                 rec.seed,
                 rec.turn,
                 rec.version,
@@ -172,6 +190,12 @@ class SqlBackend(SqlAccounts, ABC):
                 rec.parent[1] if rec.parent else None,
                 rec.owner,
                 time.time(),
+            )
+            await tx.execute(
+                "INSERT INTO session_bodies (session_id, scenario, settings) VALUES ($1, $2, $3)",
+                rec.id,
+                rec.scenario if isinstance(rec.scenario, JsonText) else _dumps(rec.scenario),
+                _dumps(rec.settings),
             )
             if checkpoint is not None or checkpoint_key is not None:
                 await tx.execute(
@@ -185,14 +209,14 @@ class SqlBackend(SqlAccounts, ABC):
 
     async def get_session(self, session_id: str) -> SessionRecord:
         async with self.transaction() as tx:
-            row = await tx.fetchone(f"SELECT {_SESSION_COLS} FROM sessions WHERE id = $1", session_id)
+            row = await tx.fetchone(f"{_SESSION_SELECT} WHERE s.id = $1", session_id)
         if row is None:
             raise NotFoundError(f"no session {session_id!r} in the store", session_id=session_id)
         return _session(row)
 
     async def list_sessions(self) -> list[SessionRecord]:
         async with self.transaction() as tx:
-            rows = await tx.fetch(f"SELECT {_SESSION_COLS} FROM sessions ORDER BY id")
+            rows = await tx.fetch(f"{_SESSION_SELECT} ORDER BY s.id")
         return [_session(r) for r in rows]
 
     async def commit_turn(
@@ -251,14 +275,14 @@ class SqlBackend(SqlAccounts, ABC):
             return await self._head(tx, session_id)
 
     async def _head(self, tx: Tx, session_id: str) -> SessionRecord:
-        """The head after a commit. A session's scenario and settings never change once it is
-        created (nothing updates them), and reading a large cast's scenario back (tens of MB of
-        text) cost seconds per turn: the backend keeps them from the first read."""
+        """The head after a commit. A session's body (scenario and settings) never changes once it
+        is created (nothing updates it), and reading a large cast's scenario back (tens of MB of
+        text) cost seconds per turn: the backend keeps it from the first read."""
         row = await tx.fetchone(f"SELECT {_HEAD_COLS} FROM sessions WHERE id = $1", session_id)
         bodies = self._bodies
         body = bodies.get(session_id)
         if body is None:
-            body = await tx.fetchone("SELECT scenario, settings FROM sessions WHERE id = $1", session_id)
+            body = await tx.fetchone("SELECT scenario, settings FROM session_bodies WHERE session_id = $1", session_id)
             if len(bodies) >= _BODIES:
                 bodies.pop(next(iter(bodies)))
             bodies[session_id] = body
