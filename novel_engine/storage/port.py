@@ -23,7 +23,8 @@ __all__ = ["SessionRecord", "TurnCommit", "TurnRecord", "EventRecord", "StateSto
 class JsonText(str):
     """A record's value already encoded as JSON, which a store writes as it is: a new session's
     scenario, whose JSON the Ray runtime makes anyway (a 100,000-persona cast takes seconds to
-    turn into dicts and dump again). Records read back from a store hold the parsed value."""
+    turn into dicts and dump again). A session read from a store holds the parsed value; the head
+    a commit returns holds the stored JSON."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,8 @@ class SessionRecord:
     Attributes:
         id: the session id.
         scenario: the scenario as JSON-friendly data (``Scenario.model_dump(mode="json")``), or
-            on its way into a store its JSON (:class:`JsonText`).
+            its JSON (:class:`JsonText`): on its way into a store, and in the head a commit
+            returns (read a session to have it parsed).
         settings: the session settings as JSON-friendly data.
         seed: the session seed.
         turn: the last committed turn.
@@ -126,7 +128,7 @@ class StateStore(ABC):
 
     @abstractmethod
     async def commit_turn(self, session_id: str, expected_version: int, commit: TurnCommit) -> SessionRecord:
-        """Commit one turn atomically; return the new head.
+        """Commit one turn atomically; return the new head (its scenario unparsed, as :class:`JsonText`).
 
         Raises:
             ConflictError: the session's version is not ``expected_version`` or the turn is not next.

@@ -275,9 +275,10 @@ class SqlBackend(SqlAccounts, ABC):
             return await self._head(tx, session_id)
 
     async def _head(self, tx: Tx, session_id: str) -> SessionRecord:
-        """The head after a commit. A session's body (scenario and settings) never changes once it
-        is created (nothing updates it), and reading a large cast's scenario back (tens of MB of
-        text) cost seconds per turn: the backend keeps it from the first read."""
+        """The head after a commit, its scenario unparsed (:class:`JsonText`). A session's body
+        (scenario and settings) never changes once it is created (nothing updates it), and reading
+        a large cast's scenario back (tens of MB of text) cost seconds per turn: the backend keeps
+        it from the first read."""
         row = await tx.fetchone(f"SELECT {_HEAD_COLS} FROM sessions WHERE id = $1", session_id)
         bodies = self._bodies
         body = bodies.get(session_id)
@@ -286,8 +287,21 @@ class SqlBackend(SqlAccounts, ABC):
             if len(bodies) >= _BODIES:
                 bodies.pop(next(iter(bodies)))
             bodies[session_id] = body
-        sid, *rest = row
-        return _session((sid, *body, *rest))
+        sid, seed, turn, version, last_seq, parent_id, parent_turn, owner, played_at = row
+        # the scenario as its stored JSON: a commit's caller wants the version (parsing a large
+        # cast's scenario here held hundreds of MB of dicts in the driver for nothing)
+        return SessionRecord(
+            id=sid,
+            scenario=JsonText(body[0]),
+            settings=_parsed(body[1]),
+            seed=int(seed),
+            turn=int(turn),
+            version=int(version),
+            last_seq=int(last_seq),
+            parent=(parent_id, int(parent_turn)) if parent_id else None,
+            owner=owner,
+            played_at=float(played_at) if played_at is not None else None,
+        )
 
     def forget(self, session_id: str) -> None:
         """A session was deleted behind this backend's back (a benchmark's cleanup): forget what it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import uuid
 
@@ -32,7 +33,7 @@ def _check_upgraded(settings: StoreSettings) -> None:
         head = runner.call(lambda st: st.get_session("old", fresh=True))
         assert (head.scenario["title"], head.settings, head.seed, head.turn) == ("Old", {"seed": 3}, 3, 0)
         head = runner.call(lambda st: st.commit_turn("old", 0, commit))
-        assert (head.turn, head.last_seq, head.scenario["personas"][0]["name"]) == (1, 1, "Ann")
+        assert (head.turn, head.last_seq, json.loads(head.scenario)["personas"][0]["name"]) == (1, 1, "Ann")
         assert [s.id for s in runner.call(lambda st: st.list_sessions()) if s.id == "old"] == ["old"]
 
 
