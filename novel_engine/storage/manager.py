@@ -32,7 +32,7 @@ from novel_engine.storage.event_archives import EventArchives
 from novel_engine.storage.hot import HotStore, MemoryHot
 from novel_engine.storage.json_codec import dumps, loads
 from novel_engine.storage.objects import ObjectStore
-from novel_engine.storage.port import EventRecord, JsonText, SessionRecord, StateStore, TurnCommit, TurnRecord
+from novel_engine.storage.port import EventRecord, SessionRecord, StateStore, TurnCommit, TurnRecord
 from novel_engine.storage.settings import StoreSettings
 from novel_engine.storage.sql import SqlBackend
 from novel_engine.storage.sqlite import SqliteBackend
@@ -76,38 +76,26 @@ def open_store(settings: StoreSettings | str | None = None) -> UnifiedStateManag
     )
 
 
-_dumped: dict[int, tuple[Any, str]] = {}  # id -> (value, its JSON): see _json_of
+_HEAD_FIELDS = tuple(f.name for f in fields(SessionRecord) if f.name not in ("scenario", "settings"))
 
 
-def _json_of(value: Any) -> str:
-    """The JSON of a session's scenario or settings, made once per object: they never change, the
-    store's reads share one parsed object per session (``sql._parsed``), and a large cast's
-    scenario takes a tenth of a second to dump, with every commit."""
-    if isinstance(value, JsonText):
-        return value
-    hit = _dumped.get(id(value))
-    if hit is not None and hit[0] is value:
-        return hit[1]
-    if len(_dumped) >= 32:
-        _dumped.clear()
-    text = dumps(value)
-    _dumped[id(value)] = (value, text)  # the value is kept, so its id is not reused meanwhile
-    return text
+def _head_bytes(rec: SessionRecord) -> bytes:
+    """A head as the read cache keeps it: without the session's body (scenario and settings),
+    which never changes and which the SQL backend keeps in process (a large cast's scenario is
+    tens of MB of JSON: copied into the cache with every commit, it cost the driver about half a
+    second per turn at 100,000 personas)."""
+    return dumps({name: getattr(rec, name) for name in _HEAD_FIELDS}).encode()
 
 
-def _record_bytes(rec: SessionRecord) -> bytes:
-    # field by field, not dataclasses.asdict (which deep-copies the scenario only for it to be read once)
-    rest = dumps({f.name: getattr(rec, f.name) for f in fields(rec) if f.name not in _BIG})
-    return f'{{"scenario":{_json_of(rec.scenario)},"settings":{_json_of(rec.settings)},{rest[1:]}'.encode()
+def _head_key(session_id: str) -> str:
+    # an entry of an older version holds the body too: read, it is ignored (see _record_from)
+    return f"session:{session_id}"
 
 
-_BIG = ("scenario", "settings")
-
-
-def _record_from(raw: bytes) -> SessionRecord:
+def _record_from(raw: bytes, scenario: Any, settings: Any) -> SessionRecord:
     d = loads(raw)
     d["parent"] = tuple(d["parent"]) if d.get("parent") else None
-    return SessionRecord(**d)
+    return SessionRecord(scenario=scenario, settings=settings, **{k: d[k] for k in _HEAD_FIELDS if k in d})
 
 
 class UnifiedStateManager(StateStore):
@@ -197,15 +185,15 @@ class UnifiedStateManager(StateStore):
         not act on a stale head (resume, reload after a conflict) passes ``fresh=True`` to read
         SQL (and refresh the cache).
         """
-        ck = f"session:{session_id}"
+        ck = _head_key(session_id)
         cached = None if fresh else await self._best_effort("cache read", self.hot.cache_get(ck))
         if cached is not None:
             self._stats["cache_hits"] += 1
-            return _record_from(cached)
+            return _record_from(cached, *await self.sql.body(session_id))
         self._stats["cache_misses"] += 1
         rec = await self.sql.get_session(session_id)
         await self._best_effort(
-            "cache fill", self.hot.cache_set_versioned(ck, _record_bytes(rec), rec.version, self.settings.cache_ttl_s)
+            "cache fill", self.hot.cache_set_versioned(ck, _head_bytes(rec), rec.version, self.settings.cache_ttl_s)
         )
         return rec
 
@@ -220,14 +208,14 @@ class UnifiedStateManager(StateStore):
             head = await self.sql.commit_turn(session_id, expected_version, commit, key)
         except ConflictError:
             # another writer got there first: whatever head this process cached is stale
-            await self._best_effort("cache drop", self.hot.cache_delete(f"session:{session_id}"))
+            await self._best_effort("cache drop", self.hot.cache_delete(_head_key(session_id)))
             raise
         # Write-through rather than delete: the new head replaces the old one, and a fill that
         # read SQL before this commit cannot put the older head back (versioned set).
         await self._best_effort(
             "cache update",
             self.hot.cache_set_versioned(
-                f"session:{session_id}", _record_bytes(head), head.version, self.settings.cache_ttl_s
+                _head_key(session_id), _head_bytes(head), head.version, self.settings.cache_ttl_s
             ),
         )
         await self._best_effort("event notice", self.hot.notify(session_id, head.last_seq))

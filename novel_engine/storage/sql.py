@@ -142,7 +142,7 @@ class SqlBackend(SqlAccounts, ABC):
     dialect = "sql"
 
     def __init__(self) -> None:
-        self._bodies: dict[str, tuple[str, str]] = {}  # session id -> scenario and settings text (see _head)
+        self._bodies: dict[str, tuple[JsonText, str]] = {}  # session id -> its body's JSON (see _body)
 
     @abstractmethod
     async def open(self) -> None:
@@ -274,26 +274,48 @@ class SqlBackend(SqlAccounts, ABC):
                 )
             return await self._head(tx, session_id)
 
-    async def _head(self, tx: Tx, session_id: str) -> SessionRecord:
-        """The head after a commit, its scenario unparsed (:class:`JsonText`). A session's body
-        (scenario and settings) never changes once it is created (nothing updates it), and reading
-        a large cast's scenario back (tens of MB of text) cost seconds per turn: the backend keeps
-        it from the first read."""
-        row = await tx.fetchone(f"SELECT {_HEAD_COLS} FROM sessions WHERE id = $1", session_id)
+    async def _body(self, tx: Tx, session_id: str) -> tuple[JsonText, str]:
+        """A session's body: its scenario's and settings' JSON. It never changes once the session
+        is created (nothing updates it), and reading a large cast's scenario back (tens of MB of
+        text) cost seconds per turn: the backend keeps it from the first read.
+
+        Raises:
+            NotFoundError: no such session.
+        """
         bodies = self._bodies
         body = bodies.get(session_id)
         if body is None:
-            body = await tx.fetchone("SELECT scenario, settings FROM session_bodies WHERE session_id = $1", session_id)
+            row = await tx.fetchone("SELECT scenario, settings FROM session_bodies WHERE session_id = $1", session_id)
+            if row is None:
+                raise NotFoundError(f"no session {session_id!r} in the store", session_id=session_id)
             if len(bodies) >= _BODIES:
                 bodies.pop(next(iter(bodies)))
-            bodies[session_id] = body
+            body = bodies[session_id] = (JsonText(row[0]), row[1])
+        return body
+
+    async def body(self, session_id: str) -> tuple[Any, Any]:
+        """A session's scenario and settings, parsed (shared between reads: treat them as read-only).
+
+        Raises:
+            NotFoundError: no such session.
+        """
+        body = self._bodies.get(session_id)
+        if body is None:
+            async with self.transaction() as tx:
+                body = await self._body(tx, session_id)
+        return _parsed(body[0]), _parsed(body[1])
+
+    async def _head(self, tx: Tx, session_id: str) -> SessionRecord:
+        """The head after a commit, its scenario as the stored JSON (:class:`JsonText`, the same
+        object every time): a commit's caller wants the version, and parsing a large cast's
+        scenario here held hundreds of MB of dicts in the driver for nothing."""
+        row = await tx.fetchone(f"SELECT {_HEAD_COLS} FROM sessions WHERE id = $1", session_id)
+        scenario, settings = await self._body(tx, session_id)
         sid, seed, turn, version, last_seq, parent_id, parent_turn, owner, played_at = row
-        # the scenario as its stored JSON: a commit's caller wants the version (parsing a large
-        # cast's scenario here held hundreds of MB of dicts in the driver for nothing)
         return SessionRecord(
             id=sid,
-            scenario=JsonText(body[0]),
-            settings=_parsed(body[1]),
+            scenario=scenario,
+            settings=_parsed(settings),
             seed=int(seed),
             turn=int(turn),
             version=int(version),
