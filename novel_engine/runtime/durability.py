@@ -28,6 +28,7 @@ from novel_engine.config import SessionSettings
 from novel_engine.core.events import Decision, Event, WorldEventSpec
 from novel_engine.core.report import TurnReport
 from novel_engine.core.scenario import Scenario
+from novel_engine.core.setup import gc_paused
 from novel_engine.errors import (
     CheckpointError,
     ConflictError,
@@ -359,9 +360,13 @@ class DurableSession:
             # Before the commit: a committed turn always has its records (a rebuild replays it from
             # them). One object per (session, turn), so a turn stored again replaces them.
             await StoreCallLog(self.runner, self.session_id).put_turn(turn, report.calls)
-        commit = turn_commit(report, turn_inputs(raw_actions, events, report.trait_updates), blob)
         try:
-            head = await commit_once(self.runner, self.session_id, self.version, commit)
+            # A large cast's commit makes a row per event (150,000 dicts and tuples at 100,000
+            # personas): with the collector on, its young collections walked them again and again
+            # while freeing nothing, tripling the time to make them.
+            with gc_paused(freeze=True):
+                commit = turn_commit(report, turn_inputs(raw_actions, events, report.trait_updates), blob)
+                head = await commit_once(self.runner, self.session_id, self.version, commit)
         except NovelEngineError:
             try:  # not committed: the runtime goes back to what the store holds
                 await self.recover(rt)
