@@ -26,7 +26,7 @@ from novel_engine.agents.belief_store import BeliefView
 from novel_engine.core.events import Action, Event, InformationFragment
 from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perception
 
-__all__ = ["register", "RECORDS", "settle_gc", "pack", "unpack", "opened"]
+__all__ = ["register", "RECORDS", "settle_gc", "pack", "pack_report", "unpack", "opened"]
 
 RECORDS: tuple[type, ...] = (
     Perception,
@@ -98,6 +98,31 @@ def unpack(data: bytes) -> Any:
     finally:
         if gc_was:
             gc.enable()
+
+
+def _joined(report: Any, events: bytes) -> Any:
+    return dataclasses.replace(report, events=tuple(unpack(events)))
+
+
+class _Joined:
+    """A report whose events were packed already: it unpickles as the whole report (``_joined``)."""
+
+    __slots__ = ("report", "events")
+
+    def __init__(self, report: Any, events: bytes) -> None:
+        self.report, self.events = report, events
+
+    def __reduce__(self) -> tuple:
+        return (_joined, (self.report, self.events))
+
+
+def pack_report(report: Any, events: bytes | None = None) -> bytes:
+    """A turn's report packed as :func:`pack` does; ``events``: its events packed already (a
+    large cast's memories, which the persona shards get anyway), taken as they are instead of
+    pickled a second time. :func:`unpack` gives the whole report either way."""
+    if events is None:
+        return pack(report)
+    return pack(_Joined(dataclasses.replace(report, events=()), events))
 
 
 def opened(obj: Any) -> Any:

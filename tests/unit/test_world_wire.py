@@ -62,3 +62,19 @@ def test_pack_and_unpack_give_the_same_world():
     data = wire.pack(world)
     assert isinstance(data, bytes)
     _same(world, wire.unpack(data))
+
+
+def test_a_report_packed_with_its_events_packed_already_unpacks_whole():
+    # a large cast's events are packed once, for the shards' memories, and the report takes
+    # those bytes instead of pickling the events again
+    from novel_engine.api import Engine
+
+    with Engine("local") as engine:
+        session = engine.create_session("noir_city", seed=3)
+        report = session.step()
+    assert len(report.events) > 1
+    events = wire.pack(list(report.events))
+    whole = wire.unpack(wire.pack_report(report, events))
+    assert whole == report and isinstance(whole.events, tuple) and whole.prose == report.prose
+    assert whole.calls == report.calls and whole.timings == report.timings  # fields outside equality too
+    assert wire.unpack(wire.pack_report(report)) == report

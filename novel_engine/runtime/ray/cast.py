@@ -57,6 +57,7 @@ class RayCast:
         self.persona_shards, self.belief_shards = list(persona_shards), list(belief_shards)
         self.persona_shard_of = plan.persona_shard_of()
         self.last_events: Sequence[Event] = ()
+        self._packed: tuple[Any, bytes] = (None, b"")  # (events, packed): see packed_events
         self.fused = plan.beliefs_in_persona_shards  # each persona shard holds its personas' beliefs
         # a small cast's beliefs, here: absorbing them costs less than one round trip to a shard
         self.beliefs = None if self.belief_shards or self.fused else BeliefStore(world.personas.values())
@@ -81,10 +82,19 @@ class RayCast:
         once for every shard (each keeps the memories of its own personas: most events involve
         personas of several shards, so packing a share per shard packed most of them K times);
         a small cast's, each shard its own share inline."""
-        events = list(self.last_events)
-        if len(events) <= _INLINE_PATCH:
+        packed = self.packed_events(self.last_events)
+        if packed is None:
             return self._memories_by_shard()
-        return [self._put(wire.pack(events))] * len(self.persona_shards)
+        return [self._put(packed)] * len(self.persona_shards)
+
+    def packed_events(self, events: Sequence[Event]) -> bytes | None:
+        """The turn's events (those :meth:`remember` took) packed once, for the shards' memories
+        and for the turn's report alike (``wire.pack_report``); None for a few (they go inline)."""
+        if len(events) <= _INLINE_PATCH:
+            return None
+        if self._packed[0] is not events:
+            self._packed = (events, wire.pack(list(events)))
+        return self._packed[1]
 
     async def decide(self, world, pending, fog, turn, deciders, calls, timings):
         clock = time.perf_counter
@@ -202,6 +212,7 @@ class RayCast:
 
     def remember(self, events: Sequence[Event]) -> None:
         self.last_events = events  # sent with the next turn's decide call
+        self._packed = (None, b"")
 
     def changed(self, persona_id: str) -> None:
         self.tracker.forget(persona_id)  # the next patch carries it to its shard

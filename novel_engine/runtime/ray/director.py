@@ -294,7 +294,7 @@ class DirectorActor:
             # serialisation of a return value runs on another thread after it, beside the cast's
             # perceive-ahead work started above (one GIL), and calls back into Python per object.
             # The event hub takes the same bytes (it makes its items itself).
-            packed = wire.pack(report)
+            packed = wire.pack_report(report, pipeline.cast.packed_events(report.events))
             if publish:
                 await self._publish(packed, report.turn)
             self._used = time.monotonic()  # idle from the end of a turn, not from its start
