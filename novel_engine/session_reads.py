@@ -203,10 +203,12 @@ class SessionReads:
         return self._sync(self.asubscribe(after_seq, event_types, timeout_s, limit))
 
     def event_hub(self) -> Any:
-        """Ray only: the session's event-hub actor, ``subscribe(after_seq, event_types, timeout_s)``."""
+        """Ray only: the session's event-hub actor, ``subscribe(after_seq, event_types, timeout_s)``,
+        holding every turn this handle has played."""
         hub = self._rt.hub()
         if hub is None:
             raise SessionError("the event hub needs the ray runtime", session_id=self.id)
+        self._sync(self._rt.settle())
         return hub
 
     def tension_curve(self) -> list[float]:

@@ -98,6 +98,9 @@ class LocalRuntime:
             self.log.publish(hub_items(history[-1]))
             self._published = turn
 
+    async def settle(self) -> None:
+        """Nothing to wait for: a turn is on the log once :meth:`publish` returns."""
+
     async def subscribe(
         self, after_seq: int = 0, event_types: Sequence[str] | None = None, timeout_s: float = 10.0, limit: int = 1000
     ):

@@ -52,6 +52,10 @@ class Runtime(Protocol):
     async def publish(self, turn: int) -> None:
         """Put committed turn ``turn`` on the session's event hub (if it has one)."""
 
+    async def settle(self) -> None:
+        """Wait until the event hub holds every turn published through this runtime (a runtime
+        elsewhere may send a publish without waiting for it)."""
+
     async def update_traits(self, persona_id: str, traits: Mapping[str, float]) -> None:
         """Change a persona's traits from the next turn on."""
 

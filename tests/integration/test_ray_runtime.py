@@ -155,7 +155,8 @@ def test_the_hub_takes_turns_in_order_and_the_director_fills_a_missed_one(ray_se
         third = asyncio.run(rt.step(publish=False))
         with pytest.raises(StateLostError):
             ray.get(hub.publish.remote(hub_items(third)))
-        asyncio.run(rt.publish(3))
+        asyncio.run(rt.publish(3))  # sent, not awaited: the hub refuses it (turn 2 never came)
+        asyncio.run(rt.settle())  # ... and the director gives the hub its window up to turn 3
         items = ray.get(hub.subscribe.remote(0, None, 0.0, 10_000)).items
         assert [i["seq"] for i in items] == list(range(1, len(items) + 1))
         assert [i["turn"] for i in items if i["type"] == "turn_complete"] == [1, 2, 3]
@@ -166,6 +167,30 @@ def test_the_hub_takes_turns_in_order_and_the_director_fills_a_missed_one(ray_se
         assert plain(i for i in items if i["turn"] == 1) == plain(hub_items(first))
         last = items[-1]["seq"]
         assert ray.get(hub.publish.remote(hub_items(second))) == last  # a late publish adds nothing
+    finally:
+        rt.close()
+
+
+def test_a_publish_the_hub_refused_is_mended_after_the_next_turn_was_played(ray_session):
+    """The driver sends a publish without waiting for it; a refusal is found when the next one
+    goes out, once the director has played a later turn: it gives the hub its window up to the
+    refused turn, and the next turn goes to the hub as usual."""
+    import ray
+
+    from novel_engine.runtime.ray.runtime import RayRuntime
+
+    rt = RayRuntime.create("hub-mend", load_scenario("noir_city"), SessionSettings(seed=5), OfflineModel())
+    try:
+        for _ in range(3):
+            asyncio.run(rt.step(publish=False))
+        asyncio.run(rt.publish(3))  # refused: turns 1 and 2 never reached the hub
+        asyncio.run(rt.step(publish=False))
+        asyncio.run(rt.publish(4))  # finds the refusal, has it mended, then sends turn 4
+        ray.get(rt.publisher._sent[1])  # which the hub takes: it holds turns 1 to 3 again
+        asyncio.run(rt.settle())
+        items = ray.get(rt.hub().subscribe.remote(0, None, 0.0, 10_000)).items
+        assert [i["seq"] for i in items] == list(range(1, len(items) + 1))
+        assert [i["turn"] for i in items if i["type"] == "turn_complete"] == [1, 2, 3, 4]
     finally:
         rt.close()
 

@@ -301,13 +301,16 @@ class DirectorActor:
             return wire.pack((packed, encode(await pipeline.state()))) if checkpoint else packed
 
     async def publish(self, turn: int) -> None:
-        """Put turn ``turn`` (the last one played) on the event hub; a turn already there is not
-        added again."""
+        """Put turn ``turn`` on the event hub; a turn already there is not added again. The last
+        turn played is published; an earlier one (the hub refused it, and a turn has been played
+        since) comes back with the hub's window up to it."""
         self._touch()
         async with self._lock:
             history = self._loaded(turn).history
             if history and history[-1].turn == turn:
                 await self._publish(wire.pack(history[-1]), turn)
+            elif any(r.turn == turn for r in history):
+                await self._restore_hub([r for r in history if r.turn <= turn])
 
     async def _publish(self, packed: bytes, turn: int) -> None:
         """Put the last turn played, ``turn`` (its report, packed), on the event hub."""

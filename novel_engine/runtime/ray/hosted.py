@@ -157,6 +157,9 @@ class HostedRuntime:
     async def publish(self, turn: int) -> None:
         await self._call("publish", turn)
 
+    async def settle(self) -> None:
+        """Nothing to wait for: the host has published the turn once :meth:`publish` returns."""
+
     async def update_traits(self, persona_id: str, traits: Mapping[str, float]) -> None:
         self._taken = None
         await self._call("update_traits", persona_id, dict(traits))

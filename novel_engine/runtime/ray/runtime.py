@@ -48,6 +48,7 @@ from novel_engine.runtime.ray.names import (
     kill_session_actors,
     list_sessions,
 )
+from novel_engine.runtime.ray.publisher import HubPublisher
 from novel_engine.runtime.ray.resolvers import ResolverShard
 from novel_engine.runtime.sharding import plan_shards, waits_on_model
 
@@ -71,7 +72,7 @@ class RayRuntime:
         self.always_there = False  # its actors may have ended (idle) or died for good
         self.actor_options: dict[str, Any] = {}
         self._hub: Any = None
-        self._unpublished: tuple[int, bytes] | None = None  # the last turn played with publish=False, packed
+        self.publisher = HubPublisher(self)
         self._taken: bytes | None = None  # the checkpoint taken with the last step, not yet asked for
 
     @classmethod
@@ -236,25 +237,16 @@ class RayRuntime:
         packed, self._taken = wire.unpack(answer) if checkpoint else (answer, None)
         with gc_paused(freeze=True):
             report = wire.unpack(packed)
-        self._unpublished = None if publish else (report.turn, packed)
+        self.publisher.played(report.turn, None if publish else packed)
         return report
 
     async def publish(self, turn: int) -> None:
-        """Put the committed turn ``turn`` on the session's event hub.
+        """Put the committed turn ``turn`` on the session's event hub (see ``HubPublisher``)."""
+        await self.publisher.publish(turn)
 
-        The turn this handle played goes straight to the hub (one round trip, not two through the
-        director), as the bytes the director packed it in: the hub makes its items itself. A hub
-        that restarted or missed a turn refuses it, and the director, which keeps the history,
-        gives the hub its window back and publishes.
-        """
-        unpublished, self._unpublished = self._unpublished, None
-        if unpublished is not None and unpublished[0] == turn:
-            try:
-                await self.hub().publish.remote(unpublished[1], turn)
-                return
-            except (StateLostError, ray.exceptions.RayActorError):
-                pass
-        await self.director.publish.remote(turn)
+    async def settle(self) -> None:
+        """Wait until the hub holds every turn this handle published."""
+        await self.publisher.settle()
 
     async def update_traits(self, persona_id: str, traits: Mapping[str, float]) -> None:
         """Change a persona's traits from the next turn on."""
@@ -265,6 +257,7 @@ class RayRuntime:
         self, after_seq: int = 0, event_types: Sequence[str] | None = None, timeout_s: float = 10.0, limit: int = 1000
     ):
         """Long-poll the session's event hub (see ``EventHub.subscribe``)."""
+        await self.publisher.settle()
         return await self.hub().subscribe.remote(after_seq, event_types, timeout_s, limit)
 
     async def checkpoint(self) -> bytes:
