@@ -67,3 +67,10 @@ class HubPublisher:
             with contextlib.suppress(*_REFUSED):  # else the next publish goes through the director
                 await self.runtime.director.publish.remote(sent[0])  # the window up to that turn
                 self._behind = False
+
+    def drop(self, timeout_s: float = 2.0) -> None:
+        """The session is closing: let a publish still on its way land first (killed under it,
+        Ray would log its retries against a dead hub), waiting at most ``timeout_s``."""
+        sent, self._sent = self._sent, None
+        if sent is not None:
+            ray.wait([sent[1]], timeout=timeout_s)

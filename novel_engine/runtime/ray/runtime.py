@@ -386,4 +386,5 @@ class RayRuntime:
 
     def close(self) -> None:
         """Kill every actor of the session (the session is gone afterwards)."""
+        self.publisher.drop()
         kill_session_actors(self.session_id, self.names)
