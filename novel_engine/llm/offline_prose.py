@@ -326,7 +326,16 @@ class _Writer(StandingWriter, EventWriter):
         if not first_here:
             return self.word("beat") if rng.random() < 0.5 else ""
         key = "transition.plain" if names_place or not loc else "transition.place"
-        return self.say(key, Slots(self, "move", place=self.place(loc)))
+        slots = Slots(self, "move", place=self.place(loc))
+        # the two pools share their openings ("Meanwhile, down at the docks," and "Meanwhile,"):
+        # one chapter does not move on the same way twice (read back to back, it stutters)
+        for _ in range(3):
+            text = self.fresh(key, slots)[1]
+            opening = _opening(text)
+            if opening not in self.moved_on:
+                break
+        self.moved_on.add(opening)
+        return cap(text)
 
 
 @lru_cache(maxsize=4096)
@@ -336,6 +345,11 @@ def _offset(title: str, style: str, key: str) -> int:
 
 _RECENT_CHARS = 6000  # about the last three chapters: a chapter-level line is not used again within them
 _COMMON_OPENERS = frozenset({"The", "A", "An", "Someone", "Somebody", "Two", "Three", "Every", "No", "Nobody"})
+
+
+def _opening(transition: str) -> str:
+    """How a transition opens: its words before the first comma or colon, lower-cased."""
+    return transition.split(",", 1)[0].split(":", 1)[0].strip().lower()
 
 
 def _clause(sentence: str) -> str:
