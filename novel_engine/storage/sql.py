@@ -110,11 +110,13 @@ def _parsed(text: str) -> Any:
     return _loads(text)
 
 
-def _session(row: tuple) -> SessionRecord:
+def _session(row: tuple, parse: bool = True) -> SessionRecord:
+    """The record of a row (id, scenario, settings, then the head); ``parse`` False: the scenario
+    stays its JSON text."""
     sid, scenario, settings, seed, turn, version, last_seq, parent_id, parent_turn, owner, played_at = row
     return SessionRecord(
         id=sid,
-        scenario=_parsed(scenario),
+        scenario=_parsed(scenario) if parse else scenario,
         settings=_parsed(settings),
         seed=int(seed),
         turn=int(turn),
@@ -310,20 +312,8 @@ class SqlBackend(SqlAccounts, ABC):
         object every time): a commit's caller wants the version, and parsing a large cast's
         scenario here held hundreds of MB of dicts in the driver for nothing."""
         row = await tx.fetchone(f"SELECT {_HEAD_COLS} FROM sessions WHERE id = $1", session_id)
-        scenario, settings = await self._body(tx, session_id)
-        sid, seed, turn, version, last_seq, parent_id, parent_turn, owner, played_at = row
-        return SessionRecord(
-            id=sid,
-            scenario=scenario,
-            settings=_parsed(settings),
-            seed=int(seed),
-            turn=int(turn),
-            version=int(version),
-            last_seq=int(last_seq),
-            parent=(parent_id, int(parent_turn)) if parent_id else None,
-            owner=owner,
-            played_at=float(played_at) if played_at is not None else None,
-        )
+        sid, *rest = row
+        return _session((sid, *await self._body(tx, session_id), *rest), parse=False)
 
     def forget(self, session_id: str) -> None:
         """A session was deleted behind this backend's back (a benchmark's cleanup): forget what it
