@@ -115,6 +115,8 @@ class _Writer(StandingWriter, EventWriter):
         if self.before and slots is not None:
             for k in range(len(pool)):
                 candidate = pool[(start + k) % len(pool)]
+                if candidate.text in self.used:  # twice in one chapter (two places set alike) reads as a stutter
+                    continue
                 # a form with a number in it ("The twelfth night. Too many people...") reads new
                 # every turn: its mark says whether the last few chapters used it
                 if candidate.mark and candidate.mark in self.before[-_RECENT_CHARS:]:
@@ -272,6 +274,7 @@ class _Writer(StandingWriter, EventWriter):
             and self.v > 0
             and first_here
             and loc
+            and loc not in self.told_at  # a place is set once a chapter, by its first storyline there
             and loc not in self.threats
             and self.scenes < 2
             and self.rng.random() < 0.5 + 0.3 * self.v
@@ -296,6 +299,8 @@ class _Writer(StandingWriter, EventWriter):
                 else ""
             )
             sentences.extend(self.event(event, index if not started and j == 0 else None, first_here, j > 0, where))
+        if loc:
+            self.told_at.add(loc)
             sentences.extend(self.standing_here(event.location))
             sentences.extend(self.wound_of(event))
             at = event.location or at
@@ -323,7 +328,7 @@ class _Writer(StandingWriter, EventWriter):
             if loc and not names_place and v > 0 and rng.random() < 0.5:
                 return self.say("opener.place", Slots(self, "move", place=self.place(loc)))
             return ""
-        if not first_here:
+        if not first_here or loc in self.told_at:  # the same place: another storyline there is no "elsewhere"
             return self.word("beat") if rng.random() < 0.5 else ""
         key = "transition.plain" if names_place or not loc else "transition.place"
         slots = Slots(self, "move", place=self.place(loc))

@@ -69,6 +69,7 @@ class EventWriter(OutcomeWriter):
         self.voiced: set[str] = set()
         self.described: set[str] = set()
         self.moved_on: set[str] = set()  # how this chapter's transitions opened (see offline_prose)
+        self.told_at: set[str] = set()  # the places of this chapter's paragraphs so far
         self.summed: set[frozenset] = set()  # pairs whose repeated beat this chapter summed up
         self.fell: set[str] = set()  # whose fall this chapter has told
         self.flourished: set[str] = set()  # the flourishes this chapter has used
