@@ -26,7 +26,7 @@ import ray
 from novel_engine.agents.region_settler import RegionSettler, priors, take_changes
 from novel_engine.agents.regional import RegionOutcome, TurnPlan
 from novel_engine.core.regions import assign_regions
-from novel_engine.core.world import WorldState
+from novel_engine.core.setup import gc_paused
 from novel_engine.runtime import wire
 from novel_engine.runtime.ray.actors import _check_turn
 from novel_engine.runtime.ray.patches import ReplicaTracker, apply_patch
@@ -46,36 +46,36 @@ class ResolverShard:
         self.restarted = ray.get_runtime_context().was_current_actor_reconstructed
         self.timings: dict[str, float] = {}
 
-    def load(self, world: dict, difficulty: float, fans: dict, recent: list, turn: int) -> None:
-        """Hold a replica of the world after ``turn`` (``WorldState.to_dict``) and the director's
+    def load(self, world: bytes, difficulty: float, fans: dict, recent: list, turn: int) -> None:
+        """Hold a replica of the world after ``turn`` (packed by ``wire.pack``) and the director's
         fans index and recent action events (:class:`~novel_engine.agents.region_settler.Prior`)."""
-        self.settler = RegionSettler(WorldState.from_dict(world), self.fragments, self.seed, difficulty, fans, recent)
+        with gc_paused(freeze=True):  # a large cast's world: millions of long-lived objects
+            replica = wire.unpack(world)
+        self.settler = RegionSettler(replica, self.fragments, self.seed, difficulty, fans, recent)
         self.last_turn = turn
         wire.settle_gc()
 
-    def settle(
-        self,
-        patch: dict,
-        new_relationships: list,
-        recent: list,
-        work: list,
-        turn: int,
-        known: set[str],
-        hidden: frozenset[str],
-    ) -> tuple[list[RegionOutcome], list, float]:
-        """Bring the replica up to this turn's phase B and settle ``work``; returns the outcomes,
-        the changed people and the CPU seconds spent."""
+    def settle(self, patch: Any, turn: int, inputs: Any) -> bytes:
+        """Bring the replica up to this turn's phase B and settle this shard's regions.
+
+        ``patch``: what changed in the world; ``inputs``: ``(new relationships, recent action
+        events, work, known, hidden)``; each may come packed (``wire.pack``). Returns the
+        outcomes, the changed people and the CPU seconds spent, packed by ``wire.pack`` (Ray's
+        own serialiser calls back into Python per object: about a second a turn each way at
+        100,000 personas)."""
         _check_turn("resolver shard", self.last_turn, turn)
         if self.fail_at == turn:  # a fault test: die in the middle of a turn, as a lost node would
             os._exit(1)
         cpu = time.process_time()
         settler: RegionSettler = self.settler  # type: ignore[assignment]  # held: _check_turn passed
-        apply_patch(settler.world, patch)
-        settler.follow(new_relationships, recent, turn)
-        outcomes, changed = settler.settle(work, turn, known, hidden)
+        with gc_paused(freeze=True):  # tens of thousands of acts and outcomes, nothing cyclic
+            new_relationships, recent, work, known, hidden = wire.opened(inputs)
+            apply_patch(settler.world, wire.opened(patch))
+            settler.follow(new_relationships, recent, turn)
+            outcomes, changed = settler.settle(work, turn, known, hidden)
         self.last_turn = turn
         wire.settle_gc()
-        return outcomes, changed, time.process_time() - cpu
+        return wire.pack((outcomes, changed, time.process_time() - cpu))
 
     def fail_during(self, turn: int) -> None:
         """For fault tests: exit the process while settling ``turn``."""
@@ -116,7 +116,7 @@ class RayResolvers:
         world = director.world
         self.tracker = ReplicaTracker(world)
         self.new_relationships = []
-        ref = ray.put(world.to_dict())
+        ref = ray.put(wire.pack(world))
         fans = {k: sorted(v) for k, v in director.resolver.fans.items()}
         recent = priors(director.recent)
         await asyncio.gather(*(s.load.remote(ref, director.difficulty, fans, recent, world.turn) for s in self.shards))
@@ -137,15 +137,17 @@ class RayResolvers:
         hidden = plan.hidden
         if hidden is None:  # one region: the shard still needs who stands hidden around it
             hidden = frozenset(pid for pid, p in world.personas.items() if p.hidden)
-        patch = ray.put(self.tracker.patch(world))  # type: ignore[union-attr]  # made by _load
+        patch = ray.put(wire.pack(self.tracker.patch(world)))  # type: ignore[union-attr]  # made by _load
         news, self.new_relationships = self.new_relationships, []
         split = assign_regions([len(w.acts) for w in plan.work], len(self.shards))
         calls = [
-            shard.settle.remote(patch, news, recent, [plan.work[i] for i in regions], plan.turn, plan.known, hidden)
+            shard.settle.remote(
+                patch, plan.turn, wire.pack((news, recent, [plan.work[i] for i in regions], plan.known, hidden))
+            )
             for shard, regions in zip(self.shards, split)
         ]
         t1 = clock()
-        answers = await asyncio.gather(*calls)
+        answers = [wire.unpack(a) for a in await asyncio.gather(*calls)]
         t2 = clock()
         fans = director.resolver.fans
         outcomes: list[RegionOutcome] = []
