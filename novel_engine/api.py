@@ -29,8 +29,9 @@ from novel_engine.errors import ConfigError, NotFoundError, SessionError, StateL
 from novel_engine.event_loop import EngineLoop
 from novel_engine.llm.port import LanguageModel
 from novel_engine.runtime.checkpoint import genesis
-from novel_engine.runtime.durability import DurableSession, rebuild, session_record
+from novel_engine.runtime.durability import DurableSession, session_record
 from novel_engine.runtime.port import Runtime, Runtimes
+from novel_engine.runtime.rebuild import rebuild
 from novel_engine.scenarios import load_scenario
 from novel_engine.session import Session
 from novel_engine.storage.runner import StoreRunner

@@ -21,8 +21,9 @@ from novel_engine.core.world import WorldState
 from novel_engine.errors import InvalidActionError, SessionError
 from novel_engine.inputs import parse_inputs
 from novel_engine.llm.port import LanguageModel
-from novel_engine.runtime.durability import DurableSession, fork_record, is_state_loss, reseed
+from novel_engine.runtime.durability import DurableSession, is_state_loss
 from novel_engine.runtime.port import Runtime
+from novel_engine.runtime.rebuild import fork_record, reseed
 from novel_engine.session_reads import SessionReads
 from novel_engine.tracing import turn_span
 

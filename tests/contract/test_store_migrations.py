@@ -9,7 +9,7 @@ import uuid
 
 from novel_engine.storage import StoreRunner, TurnCommit, open_store
 from novel_engine.storage.settings import StoreSettings
-from novel_engine.storage.sql import migrations
+from novel_engine.storage.sql_schema import migrations
 from tests.contract.conftest import PG_URL, require_service
 
 _SCENARIO = '{"title": "Old", "personas": [{"id": "p1", "name": "Ann"}]}'

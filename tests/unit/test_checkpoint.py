@@ -12,8 +12,8 @@ from novel_engine.core.scenario import Scenario
 from novel_engine.errors import CheckpointError
 from novel_engine.llm.offline import OfflineModel
 from novel_engine.runtime.checkpoint import decode, encode
-from novel_engine.runtime.durability import reseed
 from novel_engine.runtime.local import LocalRuntime
+from novel_engine.runtime.rebuild import reseed
 from novel_engine.scenarios import load_scenario
 from novel_engine.scenarios.synthetic import synthetic
 
