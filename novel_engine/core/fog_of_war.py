@@ -255,7 +255,8 @@ class FogOfWarService:
             fragments: the fragments of this turn.
             world: the world (locations, positions, relationships).
             agents: the personas to return lists for; every persona of ``world`` when None.
-                Hearsay still flows through every persona of the world.
+                Their hearsay is what it is through the whole world: it is spread from everyone
+                whose telling can reach them within ``max_hops``, and from no one else.
 
         Returns:
             A dict from persona id to its perceptions (``[]`` for a persona that cannot act).
@@ -295,7 +296,14 @@ class FogOfWarService:
             own = private.get(p.id)
             return sorted(base + own)[:attention] if own else base
 
-        heard = self._spread(candidates, world, direct, private) if self.max_hops and self.gossip else {}
+        heard: dict[str, list[_Entry]] = {}
+        if self.max_hops and self.gossip:
+            # for some personas only (a persona shard's), hearsay is spread only from those whose
+            # telling can reach them: a fraction of a large cast (a quarter of 100,000 for one of
+            # 8 shards), and the same lists, since no one else's level can change theirs
+            listeners_of: dict[str, list[str]] = {}
+            reach = None if agents is None else self._reach(targets, world, listeners_of)
+            heard = self._spread(candidates, world, direct, private, reach, listeners_of)
         out: dict[str, list[Perception]] = {}
         plain: dict[str, list[Perception]] = {}
         for a in targets:
@@ -360,10 +368,33 @@ class FogOfWarService:
         attention = self.attention
         return {place: sorted(lst)[:attention] if len(lst) > attention else lst for place, lst in found.items()}
 
+    def _reach(self, targets: list[str], world: WorldState, listeners_of: dict[str, list[str]]) -> set[str]:
+        """The personas whose telling reaches one of ``targets`` within ``max_hops`` hops (filling
+        ``listeners_of`` for every persona that can tell anyone)."""
+        told_by: dict[str, list[str]] = {}
+        for pid, p in world.personas.items():
+            if p.can_act and p.relationships:
+                listeners = listeners_of[pid] = self._listeners(p, world)
+                for x in listeners:
+                    told_by.setdefault(x, []).append(pid)
+        reach: set[str] = set()
+        frontier = set(targets)
+        for _ in range(self.max_hops):
+            frontier = {y for x in frontier for y in told_by.get(x, _EMPTY)} - reach
+            reach |= frontier
+        return reach
+
     def _spread(
-        self, candidates: dict[str, list[_Entry]], world: WorldState, direct, private: dict[str, list[_Entry]]
+        self,
+        candidates: dict[str, list[_Entry]],
+        world: WorldState,
+        direct,
+        private: dict[str, list[_Entry]],
+        reach: set[str] | None = None,
+        listeners_of: dict[str, list[str]] | None = None,
     ) -> dict[str, list[_Entry]]:
-        """All hearsay of the turn, by listener, starting from personas with local news only.
+        """All hearsay of the turn, by listener, starting from personas with local news only;
+        ``reach``: spread only from these speakers (see :meth:`_reach`; None: from everyone).
 
         Lists are shared between personas wherever they are equal (what one speaker tells, what
         everyone at one place can tell), so nothing here may be mutated in place.
@@ -374,7 +405,7 @@ class FogOfWarService:
         for place in candidates:
             for pid in occupants.get(place, _EMPTY):
                 p = personas[pid]
-                if not (p.can_act and p.relationships):
+                if not (p.can_act and p.relationships) or (reach is not None and pid not in reach):
                     continue
                 if pid in private:
                     items = [e for e in direct(p) if e[2].via in _TELLABLE][:gossip]
@@ -384,7 +415,8 @@ class FogOfWarService:
                         items = opening[p.location] = [e for e in direct(p) if e[2].via in _TELLABLE][:gossip]
                 if items:
                     level[pid] = items
-        listeners_of: dict[str, list[str]] = {}
+        if listeners_of is None:
+            listeners_of = {}
         heard: dict[str, list[_Entry]] = {}
         for hop in range(1, self.max_hops + 1):
             received: dict[str, list[_Entry]] = {}
@@ -415,6 +447,8 @@ class FogOfWarService:
                 heard[x] = got if old is None else old + got
                 if last:
                     continue
+                if reach is not None and x not in reach:
+                    continue  # what x would tell reaches none of the personas asked for
                 listeners = listeners_of.get(x)
                 if listeners is None:
                     listeners = listeners_of[x] = self._listeners(personas[x], world)

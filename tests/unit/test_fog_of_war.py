@@ -145,6 +145,24 @@ def test_route_subset_returns_only_requested():
     assert set(out) == {"y", "z"} and out["z"] == []
 
 
+def test_a_subset_hears_news_that_took_every_hop_to_reach_it():
+    # w alone sees the news; it goes w -> v -> u -> x: routed for x alone, the spread must still
+    # start at w, three tellers away (a shard's spread keeps only who can reach its personas)
+    world = line_world(
+        persona("w", "d", trusts={"v": 1.0}),
+        persona("v", "c", trusts={"u": 1.0}),
+        persona("u", "b", trusts={"x": 1.0}),
+        persona("x", "a"),
+        persona("bystander", "a", trusts={"w": 1.0}),
+    )
+    news = [frag("n", location="d")]
+    for hops, heard in ((3, [("n", 3, "u")]), (2, [])):
+        svc = FogOfWarService(max_hops=hops)
+        alone = svc.route(news, world, ["x"])["x"]
+        assert alone == svc.route(news, world)["x"] == svc.filter_information(news, "x", world)
+        assert [(p.fragment.id, p.hops, p.told_by) for p in alone] == heard
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -332,9 +350,11 @@ def _trust_walk(world, svc, f, hops):
     return nodes
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(worlds(), st.data())
 def test_route_subset_equals_full(case, data):
+    # a subset's hearsay is spread only from those whose telling can reach it (a persona shard's
+    # personas): the same lists as the spread through everyone
     svc, world, frags = case
     subset = data.draw(st.lists(st.sampled_from(sorted(world.personas)), unique=True))
     full = svc.route(frags, world)
