@@ -39,6 +39,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from novel_engine.core.events import InformationFragment, Visibility
+from novel_engine.core.hearsay import (
+    EMPTY,
+    TELLABLE,
+    Entry,
+    better,
+    dedup_sorted,
+    entry,
+    reach,
+    spread,
+    trusted_listeners,
+)
 from novel_engine.core.perception import Perception, Via, build_perception
 from novel_engine.core.world import PersonaState, WorldState
 from novel_engine.errors import ConfigError, NovelEngineError
@@ -47,35 +58,12 @@ __all__ = ["FogOfWarService"]
 
 _PUBLIC, _LOCAL, _PRIVATE = Visibility.PUBLIC, Visibility.LOCAL, Visibility.PRIVATE
 _HERE, _NEARBY, _HEARSAY, _BROADCAST, _OWN = Via.HERE, Via.NEARBY, Via.HEARSAY, Via.BROADCAST, Via.PRIVATE
-_TELLABLE = (_HERE, _NEARBY)
-_EMPTY: tuple = ()
+_TELLABLE, _EMPTY = TELLABLE, EMPTY
 
 
 def _rank(p: Perception) -> tuple[float, str]:
     # inlines Perception.attention (same float operations, so the same order) to skip a property call
     return (-(p.fragment.salience * (0.5 + 0.5 * p.reliability)), p.fragment.id)
-
-
-_Entry = tuple  # (-attention, fragment id, Perception): sorts natively, in the order of _rank
-
-
-def _entry(p: Perception) -> _Entry:
-    return (-(p.fragment.salience * (0.5 + 0.5 * p.reliability)), p.fragment.id, p)
-
-
-def _dedup_sorted(entries: list[_Entry], owned: bool = False) -> list[_Entry]:
-    """Entries deduplicated by fragment id (best kept), sorted; in place only if ``owned``."""
-    if len({e[1] for e in entries}) == len(entries):  # the common case: nothing to merge
-        out = entries if owned else entries[:]
-    else:
-        best: dict[str, _Entry] = {}
-        for e in entries:
-            old = best.get(e[1])
-            if old is None or _better(e[2], old[2]):
-                best[e[1]] = e
-        out = list(best.values())
-    out.sort()
-    return out
 
 
 def _unique(fragments: InformationFragment | Iterable[InformationFragment]) -> list[InformationFragment]:
@@ -87,20 +75,11 @@ def _unique(fragments: InformationFragment | Iterable[InformationFragment]) -> l
     return list(first.values())
 
 
-def _better(a: Perception, b: Perception) -> bool:
-    """Whether ``a`` beats ``b`` for the same fragment: reliability, then fewer hops, then teller id."""
-    if a.reliability != b.reliability:
-        return a.reliability > b.reliability
-    if a.hops != b.hops:
-        return a.hops < b.hops
-    return (a.told_by or "") < (b.told_by or "")
-
-
 def _dedup(items: Iterable[Perception]) -> list[Perception]:
     best: dict[str, Perception] = {}
     for p in items:
         old = best.get(p.fragment.id)
-        if old is None or _better(p, old):
+        if old is None or better(p, old):
             best[p.fragment.id] = p
     return list(best.values())
 
@@ -233,14 +212,7 @@ class FogOfWarService:
         return _top(_dedup(out), self.attention)
 
     def _listeners(self, speaker: PersonaState, world: WorldState) -> list[str]:
-        personas, threshold, sid = world.personas, self.trust_threshold, speaker.id
-        out = []
-        for x, rel in speaker.relationships.items():
-            if x != sid and rel.trust >= threshold:
-                p = personas.get(x)
-                if p is not None and p.can_act:
-                    out.append(x)
-        return out
+        return trusted_listeners(speaker, world, self.trust_threshold)
 
     def route(
         self, fragments: Sequence[InformationFragment], world: WorldState, agents: Iterable[str] | None = None
@@ -269,25 +241,25 @@ class FogOfWarService:
         for a in targets:
             if a not in personas:
                 raise NovelEngineError(f"unknown persona {a!r}", persona=a)
-        # Entries (see _Entry) are built once per perception and then sorted natively; ids are unique
+        # Entries (see Entry) are built once per perception and then sorted natively; ids are unique
         # in every list sorted here, so the perception itself is never compared.
         attention = self.attention
-        public: list[_Entry] = []
-        private: dict[str, list[_Entry]] = {}
+        public: list[Entry] = []
+        private: dict[str, list[Entry]] = {}
         local: dict[str, list[InformationFragment]] = {}
         for f in _unique(fragments):
             if f.visibility is _PUBLIC:
-                public.append(_entry(build_perception(f, f.reliability, _BROADCAST, 0, None)))
+                public.append(entry(build_perception(f, f.reliability, _BROADCAST, 0, None)))
             elif f.visibility is _PRIVATE:
-                private.setdefault(f.origin, []).append(_entry(build_perception(f, f.reliability, _OWN, 0, None)))
+                private.setdefault(f.origin, []).append(entry(build_perception(f, f.reliability, _OWN, 0, None)))
             elif f.location is not None:
                 local.setdefault(f.location, []).append(f)
         public = sorted(public)[:attention]
         candidates = self._local_candidates(local, world)
 
-        shared: dict[str, list[_Entry]] = {}  # place -> capped public + local entries
+        shared: dict[str, list[Entry]] = {}  # place -> capped public + local entries
 
-        def direct(p: PersonaState) -> list[_Entry]:
+        def direct(p: PersonaState) -> list[Entry]:
             place = p.location
             base = shared.get(place)
             if base is None:
@@ -296,14 +268,14 @@ class FogOfWarService:
             own = private.get(p.id)
             return sorted(base + own)[:attention] if own else base
 
-        heard: dict[str, list[_Entry]] = {}
+        heard: dict[str, list[Entry]] = {}
         if self.max_hops and self.gossip:
             # for some personas only (a persona shard's), hearsay is spread only from those whose
             # telling can reach them: a fraction of a large cast (a quarter of 100,000 for one of
             # 8 shards), and the same lists, since no one else's level can change theirs
             listeners_of: dict[str, list[str]] = {}
-            reach = None if agents is None else self._reach(targets, world, listeners_of)
-            heard = self._spread(candidates, world, direct, private, reach, listeners_of)
+            reachable = None if agents is None else reach(self, targets, world, listeners_of)
+            heard = spread(self, candidates, world, direct, private, reachable, listeners_of)
         out: dict[str, list[Perception]] = {}
         plain: dict[str, list[Perception]] = {}
         for a in targets:
@@ -313,7 +285,7 @@ class FogOfWarService:
                 continue
             got = heard.get(a)
             if got:
-                out[a] = [e[2] for e in _dedup_sorted(direct(p) + got, owned=True)[:attention]]
+                out[a] = [e[2] for e in dedup_sorted(direct(p) + got, owned=True)[:attention]]
             elif a in private:
                 out[a] = [e[2] for e in direct(p)]
             else:  # the same list for everyone here without news of their own: convert it once
@@ -325,15 +297,15 @@ class FogOfWarService:
 
     def _local_candidates(
         self, local: dict[str, list[InformationFragment]], world: WorldState
-    ) -> dict[str, list[_Entry]]:
+    ) -> dict[str, list[Entry]]:
         """Capped HERE/NEARBY entries for every occupied place that some local fragment reaches."""
         occupants = world.occupants
         reverse: dict[str, list[str]] | None = None
-        found: dict[str, list[_Entry]] = {}
+        found: dict[str, list[Entry]] = {}
         for place, frags in local.items():
             if occupants.get(place):
                 here = found.setdefault(place, [])
-                here.extend(_entry(build_perception(f, f.reliability, _HERE, 0, None)) for f in frags)
+                here.extend(entry(build_perception(f, f.reliability, _HERE, 0, None)) for f in frags)
             reach = max(f.reach for f in frags)
             base = self.nearby_factor * _visibility(world, place)
             if reach < 1 or base <= 0.0:
@@ -359,7 +331,7 @@ class FogOfWarService:
                     break
                 # one Perception per (fragment, distance), shared by every place at that distance
                 seen_here = [
-                    _entry(build_perception(f, f.reliability * factor, _NEARBY, 0, None)) for f in frags if f.reach >= d
+                    entry(build_perception(f, f.reliability * factor, _NEARBY, 0, None)) for f in frags if f.reach >= d
                 ]
                 for src in nxt:
                     if occupants.get(src):
@@ -367,91 +339,3 @@ class FogOfWarService:
                 frontier = nxt
         attention = self.attention
         return {place: sorted(lst)[:attention] if len(lst) > attention else lst for place, lst in found.items()}
-
-    def _reach(self, targets: list[str], world: WorldState, listeners_of: dict[str, list[str]]) -> set[str]:
-        """The personas whose telling reaches one of ``targets`` within ``max_hops`` hops (filling
-        ``listeners_of`` for every persona that can tell anyone)."""
-        told_by: dict[str, list[str]] = {}
-        for pid, p in world.personas.items():
-            if p.can_act and p.relationships:
-                listeners = listeners_of[pid] = self._listeners(p, world)
-                for x in listeners:
-                    told_by.setdefault(x, []).append(pid)
-        reach: set[str] = set()
-        frontier = set(targets)
-        for _ in range(self.max_hops):
-            frontier = {y for x in frontier for y in told_by.get(x, _EMPTY)} - reach
-            reach |= frontier
-        return reach
-
-    def _spread(
-        self,
-        candidates: dict[str, list[_Entry]],
-        world: WorldState,
-        direct,
-        private: dict[str, list[_Entry]],
-        reach: set[str] | None = None,
-        listeners_of: dict[str, list[str]] | None = None,
-    ) -> dict[str, list[_Entry]]:
-        """All hearsay of the turn, by listener, starting from personas with local news only;
-        ``reach``: spread only from these speakers (see :meth:`_reach`; None: from everyone).
-
-        Lists are shared between personas wherever they are equal (what one speaker tells, what
-        everyone at one place can tell), so nothing here may be mutated in place.
-        """
-        personas, occupants, gossip, decay = world.personas, world.occupants, self.gossip, self.hearsay_decay
-        opening: dict[str, list[_Entry]] = {}  # place -> level 0 of anyone there without private news
-        level: dict[str, list[_Entry]] = {}
-        for place in candidates:
-            for pid in occupants.get(place, _EMPTY):
-                p = personas[pid]
-                if not (p.can_act and p.relationships) or (reach is not None and pid not in reach):
-                    continue
-                if pid in private:
-                    items = [e for e in direct(p) if e[2].via in _TELLABLE][:gossip]
-                else:
-                    items = opening.get(p.location)
-                    if items is None:
-                        items = opening[p.location] = [e for e in direct(p) if e[2].via in _TELLABLE][:gossip]
-                if items:
-                    level[pid] = items
-        if listeners_of is None:
-            listeners_of = {}
-        heard: dict[str, list[_Entry]] = {}
-        for hop in range(1, self.max_hops + 1):
-            received: dict[str, list[_Entry]] = {}
-            merged: set[str] = set()  # listeners told by more than one speaker at this hop
-            for speaker, items in level.items():
-                listeners = listeners_of.get(speaker)
-                if listeners is None:
-                    listeners = listeners_of[speaker] = self._listeners(personas[speaker], world)
-                if not listeners:
-                    continue
-                told = []  # one sorted list per speaker, shared by all its listeners
-                for e in items:
-                    f = e[2].fragment
-                    r = e[2].reliability * decay
-                    told.append((-(f.salience * (0.5 + 0.5 * r)), e[1], build_perception(f, r, _HEARSAY, hop, speaker)))
-                told.sort()
-                for x in listeners:
-                    got = received.get(x)
-                    if got is None:
-                        received[x] = told
-                    else:
-                        received[x] = got + told
-                        merged.add(x)
-            level = {}
-            last = hop == self.max_hops
-            for x, got in received.items():
-                old = heard.get(x)
-                heard[x] = got if old is None else old + got
-                if last:
-                    continue
-                if reach is not None and x not in reach:
-                    continue  # what x would tell reaches none of the personas asked for
-                listeners = listeners_of.get(x)
-                if listeners is None:
-                    listeners = listeners_of[x] = self._listeners(personas[x], world)
-                if listeners:  # only those who will speak need their level sorted out
-                    level[x] = _dedup_sorted(got)[:gossip] if x in merged else got
-        return heard
