@@ -58,7 +58,6 @@ __all__ = ["FogOfWarService"]
 
 _PUBLIC, _LOCAL, _PRIVATE = Visibility.PUBLIC, Visibility.LOCAL, Visibility.PRIVATE
 _HERE, _NEARBY, _HEARSAY, _BROADCAST, _OWN = Via.HERE, Via.NEARBY, Via.HEARSAY, Via.BROADCAST, Via.PRIVATE
-_TELLABLE, _EMPTY = TELLABLE, EMPTY
 
 
 def _rank(p: Perception) -> tuple[float, str]:
@@ -163,7 +162,7 @@ class FogOfWarService:
             return []
         frags = _unique(fragments)
         direct = {pid: self._direct_one(frags, p, world) for pid, p in world.personas.items() if p.can_act}
-        level = {pid: [p for p in d if p.via in _TELLABLE][: self.gossip] for pid, d in direct.items()}
+        level = {pid: [p for p in d if p.via in TELLABLE][: self.gossip] for pid, d in direct.items()}
         heard: list[Perception] = []
         for hop in range(1, self.max_hops + 1):
             received: dict[str, list[Perception]] = {}
@@ -174,7 +173,7 @@ class FogOfWarService:
                             Perception(p.fragment, p.reliability * self.hearsay_decay, _HEARSAY, hop, speaker)
                             for p in items
                         )
-            heard.extend(received.get(agent_id, _EMPTY))
+            heard.extend(received.get(agent_id, EMPTY))
             level = {x: _top(_dedup(got), self.gossip) for x, got in received.items()}
         return _top(_dedup(direct[agent_id] + heard), self.attention)
 
@@ -323,7 +322,7 @@ class FogOfWarService:
                     break
                 nxt = []
                 for node in frontier:
-                    for src in reverse.get(node, _EMPTY):
+                    for src in reverse.get(node, EMPTY):
                         if src not in seen:
                             seen.add(src)
                             nxt.append(src)
