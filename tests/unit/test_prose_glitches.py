@@ -1,6 +1,7 @@
 """Glitches a reader found in the offline prose, each held down: a storyline that moves to another
 place says where; an evaded blow does not send its target away; a fight sought with someone gone
-is told as such; no flourish twice in a chapter; cycles are not numbered with ordinals."""
+is told as such; no flourish twice in a chapter; cycles are not numbered with ordinals; a chapter
+neither moves on twice the same way nor sets a place twice (nor two places in the same words)."""
 
 from __future__ import annotations
 
@@ -117,3 +118,34 @@ def test_looking_for_someone_gone_never_empties_the_place_or_moves_the_seeker(st
     for key in ("hunt", "missing"):
         for t in grammar.pools[key]:
             assert not wrong.search(t.text), (key, t.text)
+
+
+def _sentence_forms(prose: str) -> list[set[str]]:
+    """Each longer narrated sentence of a chapter, whole and without its opening clause ("Two
+    blocks over, the clock in the diner..." and "The clock in the diner..." are the same line)."""
+    out = []
+    for sentence in re.split(r"(?<!Dr\.)(?<=[.!?])\s+", prose):
+        s = sentence.strip().lower()
+        if len(s) >= 25 and '"' not in s:
+            out.append({s, s.split(", ", 1)[1]} if ", " in s else {s})
+    return out
+
+
+# seeds whose stories had both flaws before they were mended (noir_city 5: turns 18 and 19)
+@pytest.mark.parametrize(
+    ("scenario", "seed"), [("fantasy_world", 2), ("fantasy_world", 6), ("noir_city", 5), ("space_station", 2)]
+)
+def test_a_chapter_neither_moves_on_twice_alike_nor_says_a_line_twice(scenario, seed):
+    from novel_engine.api import Engine
+
+    with Engine("local") as engine:
+        reports = engine.create_session(scenario, seed=seed).run(20)
+    for r in reports:
+        paragraphs = [p for p in r.prose.split("\n\n") if p.strip()][1:]  # after the chapter's opening
+        openings = [re.split(r"[,:]", p, maxsplit=1)[0].lower() for p in paragraphs]
+        short = [o for o in openings if len(o.split()) <= 5]  # transitions, not whole sentences
+        assert len(short) == len(set(short)), (r.turn, short)
+        seen: set[str] = set()
+        for forms in _sentence_forms(r.prose):
+            assert not forms & seen, (r.turn, forms)
+            seen |= forms
