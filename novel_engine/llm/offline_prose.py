@@ -299,6 +299,8 @@ class _Writer(StandingWriter, EventWriter):
                 else ""
             )
             sentences.extend(self.event(event, index if not started and j == 0 else None, first_here, j > 0, where))
+        # every place the paragraph told of (a move ends somewhere): a later one there is not "elsewhere"
+        self.told_at.update(e.location for e in events if e.location)
         if loc:
             self.told_at.add(loc)
             sentences.extend(self.standing_here(event.location))

@@ -149,3 +149,25 @@ def test_a_chapter_neither_moves_on_twice_alike_nor_says_a_line_twice(scenario, 
         for forms in _sentence_forms(r.prose):
             assert not forms & seen, (r.turn, forms)
             seen |= forms
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_another_storyline_at_a_place_already_told_is_not_elsewhere(style):
+    # Ann searches the yard, then walks to the hall, in one paragraph (it opens in the yard); Bob
+    # and Cat, a storyline of their own, are in the hall: their paragraph is not "elsewhere"
+    events = [
+        act(1, "ann", "search", "yard"),
+        act(2, "ann", "move", "hall", "hall", **{"from": "yard"}),
+        act(3, "bob", "speak", "hall", "cat"),
+        act(4, "cat", "speak", "hall", "bob"),
+    ]
+    grammar = load_grammar(style)
+    openings = {
+        t.text.split(",", 1)[0].split(":", 1)[0].split("{", 1)[0].strip().lower()
+        for key in ("transition.place", "transition.plain")
+        for t in grammar.pools[key]
+    }
+    for seed in range(8):
+        text = chapter(events, style, seed)
+        bob = next(p for p in text.split("\n\n") if "Bob Marsh" in p)
+        assert not any(bob.lower().startswith(o) for o in openings if o), (seed, text)
