@@ -151,14 +151,20 @@ def measure_runtime(
         for _ in range(turns):
             c, t = _all_cpu(), time.perf_counter()
             report = session.step()
-            per_turn.append(time.perf_counter() - t)
-            cpu += _all_cpu() - c
             calls.append(sum(1 for e in report.events if e.kind == "action") + 1)  # decisions + narration
             for k, v in report.timings.items():
                 phases[k] = phases.get(k, 0.0) + v / turns
             if probe is not None:
-                samples, narrate_cpu = probe.read()  # between turns: no call of the turn waits for it
-                breakdowns.append((per_turn[-1], dict(report.timings), samples, narrate_cpu, clock.take()))
+                # between turns, and inside the turn's time: a shard answers once the work it does
+                # after a turn for the next (perceive_ahead) is done, which the next turn would
+                # otherwise wait for. Left out, that work would take no time at all.
+                w = time.perf_counter()
+                samples, narrate_cpu = probe.read()
+                driver = {**clock.take(), "ahead": time.perf_counter() - w}
+            per_turn.append(time.perf_counter() - t)
+            cpu += _all_cpu() - c
+            if probe is not None:
+                breakdowns.append((per_turn[-1], dict(report.timings), samples, narrate_cpu, driver))
         rss = (
             _ray_rss_mib() if runtime == "ray" else round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         )

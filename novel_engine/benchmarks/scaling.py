@@ -91,7 +91,9 @@ def turn_breakdown(
             ``checkpoint``; see ``ray_probe.DriverClock``): they split ``driver_overhead`` into
             ``director_call_s`` (the step call beyond the director's phases: the inputs and the
             report in transit, the director's own work around the pipeline), ``publish_s``,
-            ``checkpoint_s`` and ``store_s`` (the rest: the store's reads and the turn's commit).
+            ``checkpoint_s``, ``ahead_s`` (``ahead``: the wait, after the turn, for the shards'
+            work ahead of the next, which that turn would wait for) and ``store_s`` (the rest: the
+            store's reads and the turn's commit).
             With ``step_start`` (the wall clock when the step call began) and the shards'
             ``start`` and ``end`` (wall clocks), the cast overhead splits too: ``cast_dispatch_s``
             from the cast's start (``step_start`` + perceive, the call to the director taken as
@@ -130,11 +132,13 @@ def turn_breakdown(
     if driver is not None:
         call = max(0.0, driver.get("step", 0.0) - cast_wall - serial)
         publish, checkpoint = driver.get("publish", 0.0), driver.get("checkpoint", 0.0)
+        ahead = driver.get("ahead", 0.0)
         out["driver"] = {
             "director_call_s": call,
             "publish_s": publish,
             "checkpoint_s": checkpoint,
-            "store_s": max(0.0, driver_overhead - call - publish - checkpoint),
+            "ahead_s": ahead,
+            "store_s": max(0.0, driver_overhead - call - publish - checkpoint - ahead),
         }
         if "step_start" in driver and persona and all("start" in s for s in shards):
             # a cast that perceives in its shards has the director perceive nothing before the cast
@@ -225,6 +229,7 @@ def where_time_goes(b: Mapping[str, Any]) -> list[tuple[str, float]]:
         )
         items.append(("driver: the turn to the event hub (publish)", d["publish_s"]))
         items.append(("driver: checkpoint when due", d["checkpoint_s"]))
+        items.append(("driver: the shards still perceiving ahead for the next turn", d.get("ahead_s", 0.0)))
         items.append(("driver: the store (head read, turn commit)", d["store_s"]))
     else:
         items.append(

@@ -19,14 +19,14 @@ import dataclasses
 import gc
 import operator
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from novel_engine.agents.belief_store import BeliefView
 from novel_engine.core.events import Action, Event, InformationFragment
 from novel_engine.core.perception import BeliefSummary, PerceivedFragment, Perception
 
-__all__ = ["register", "RECORDS", "settle_gc", "pack", "pack_report", "unpack", "opened"]
+__all__ = ["register", "RECORDS", "settle_gc", "pack", "pack_report", "unpack", "opened", "PackedEvents"]
 
 RECORDS: tuple[type, ...] = (
     Perception,
@@ -123,6 +123,38 @@ def pack_report(report: Any, events: bytes | None = None) -> bytes:
     if events is None:
         return pack(report)
     return pack(_Joined(dataclasses.replace(report, events=()), events))
+
+
+class PackedEvents(Sequence):
+    """A turn's events kept as the bytes :func:`pack` made of them, unpickled when read.
+
+    A Ray director keeps every turn's report for the session's reads; with a large cast their
+    events as objects were most of its growth per turn (about 100 MB a turn at 100,000 personas),
+    and they are read again only when a reader pages through old turns. Its length is at hand
+    (the event hub's numbering needs it); it crosses a process as a plain tuple.
+    """
+
+    __slots__ = ("data", "count")
+
+    def __init__(self, data: bytes, count: int) -> None:
+        self.data, self.count = data, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(unpack(self.data))
+
+    def __getitem__(self, index: Any) -> Any:
+        return tuple(self)[index]
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == (tuple(other) if isinstance(other, PackedEvents) else other)
+
+    __hash__ = None  # type: ignore[assignment]  # like a tuple compared by value, but never a key
+
+    def __reduce__(self) -> tuple:
+        return (tuple, (tuple(self),))
 
 
 def opened(obj: Any) -> Any:

@@ -195,6 +195,34 @@ def test_a_publish_the_hub_refused_is_mended_after_the_next_turn_was_played(ray_
         rt.close()
 
 
+def test_a_large_casts_history_reads_back_whole_after_it_was_kept_packed(ray_session):
+    """The director keeps a large cast's events packed in its history (``wire.PackedEvents``):
+    paged reads and the hub's window rebuilt from that history are the turns as played."""
+    import ray
+
+    from novel_engine.runtime.event_log import hub_items
+    from novel_engine.runtime.ray.runtime import RayRuntime
+
+    rt = RayRuntime.create("packed-history", synthetic(personas=200, seed=3), SessionSettings(seed=3), OfflineModel())
+    try:
+        played = [asyncio.run(rt.step(publish=False)) for _ in range(3)]
+        assert min(len(r.events) for r in played) > 64  # past the inline limit: packed
+        read = asyncio.run(rt.reports())
+        assert [r.to_dict() for r in read] == [r.to_dict() for r in played]
+        assert all(isinstance(r.events, tuple) for r in read)
+        held = ray.get(rt.director.__ray_call__.remote(lambda d: [type(r.events).__name__ for r in d.pipeline.history]))
+        assert held == ["PackedEvents"] * 3
+        asyncio.run(rt.publish(3))  # refused (turns 1 and 2 never came): mended from the history
+        asyncio.run(rt.settle())
+        items = ray.get(rt.hub().subscribe.remote(0, None, 0.0, 100_000)).items
+        kept = [{k: v for k, v in i.items() if k not in ("seq", "committed_at")} for i in items]
+        assert kept == [
+            {k: v for k, v in i.items() if k not in ("seq", "committed_at")} for r in played for i in hub_items(r)
+        ]
+    finally:
+        rt.close()
+
+
 def test_shards_spread_over_the_nodes_of_the_cluster(ray_session):
     from novel_engine.runtime.ray.runtime import RayRuntime
 

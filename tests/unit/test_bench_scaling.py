@@ -136,6 +136,9 @@ def test_the_driver_overhead_splits_into_its_calls_and_the_store():
     assert parts["driver: the store (head read, turn commit)"] == pytest.approx(0.2)
     assert not any(k.startswith("driver overhead") for k in parts)  # split, not counted twice
     assert "driver" not in turn_breakdown(2.0, DIRECTOR, SHARDS)
+    # the turn's time holds the wait for the shards' work ahead of the next turn: its own part
+    ahead = turn_breakdown(2.0, DIRECTOR, SHARDS, driver={"step": 1.7, "publish": 0.1, "ahead": 0.15})["driver"]
+    assert ahead["ahead_s"] == pytest.approx(0.15) and ahead["store_s"] == pytest.approx(0.05)
 
 
 def test_the_cast_overhead_splits_into_dispatch_and_results_by_the_wall_clocks():

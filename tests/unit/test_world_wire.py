@@ -78,3 +78,26 @@ def test_a_report_packed_with_its_events_packed_already_unpacks_whole():
     assert whole == report and isinstance(whole.events, tuple) and whole.prose == report.prose
     assert whole.calls == report.calls and whole.timings == report.timings  # fields outside equality too
     assert wire.unpack(wire.pack_report(report)) == report
+
+
+def test_packed_events_read_back_as_the_events_and_cross_as_a_tuple():
+    # a Ray director keeps its history's events packed (wire.PackedEvents): reads, the hub's
+    # numbering and pickling see the events as they were
+    import dataclasses
+    import pickle
+
+    from novel_engine.api import Engine
+    from novel_engine.runtime.event_log import hub_window
+
+    with Engine("local") as engine:
+        session = engine.create_session("noir_city", seed=3)
+        reports = session.run(3)
+    kept = [dataclasses.replace(r, events=wire.PackedEvents(wire.pack(list(r.events)), len(r.events))) for r in reports]
+    for plain, packed in zip(reports, kept):
+        assert len(packed.events) == len(plain.events) > 1
+        assert list(packed.events) == list(plain.events) and packed.events[-1] == plain.events[-1]
+        assert packed == plain and packed.to_dict() == plain.to_dict()
+        back = pickle.loads(pickle.dumps(packed))
+        assert isinstance(back.events, tuple) and back == plain
+        assert wire.unpack(wire.pack(packed)).events == plain.events
+    assert hub_window(kept, 7) == hub_window(reports, 7)

@@ -14,7 +14,7 @@ import asyncio
 import time
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import ray
@@ -294,7 +294,11 @@ class DirectorActor:
             # serialisation of a return value runs on another thread after it, beside the cast's
             # perceive-ahead work started above (one GIL), and calls back into Python per object.
             # The event hub takes the same bytes (it makes its items itself).
-            packed = wire.pack_report(report, pipeline.cast.packed_events(report.events))
+            events = pipeline.cast.packed_events(report.events)
+            packed = wire.pack_report(report, events)
+            if events is not None:  # the history keeps a large cast's events packed (wire.PackedEvents)
+                kept = pipeline.history[-1]
+                pipeline.history[-1] = replace(kept, events=wire.PackedEvents(events, len(kept.events)))
             if publish:
                 await self._publish(packed, report.turn)
             self._used = time.monotonic()  # idle from the end of a turn, not from its start
