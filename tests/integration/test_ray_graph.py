@@ -27,7 +27,9 @@ def _play(rt, turns):
     return asyncio.run(go())
 
 
-@pytest.mark.parametrize("name,shards", [("space_station", 3), ("noir_city", 1)])
+@pytest.mark.parametrize(
+    "name,shards", [("space_station", 3), ("noir_city", 1), ("noir_city", 2), ("fantasy_world", 4), ("space_station", 8)]
+)
 def test_graph_shards_on_ray_tell_and_explain_the_in_process_story(ray_session, name, shards):
     import ray
 
@@ -64,5 +66,26 @@ def test_a_graph_shard_lost_between_turns_is_rebuilt_to_the_same_story(ray_sessi
         )
         assert s.narrative() == undisturbed.narrative()
         assert s.explain(s.events()[-1].id) == undisturbed.explain(s.events()[-1].id)
+    finally:
+        s.close()
+
+
+def test_a_graph_shard_killed_mid_turn_is_rebuilt_to_the_same_story(ray_session):
+    import ray
+
+    undisturbed = Engine().create_session("space_station", seed=7)
+    undisturbed.run(5)
+    s = Engine("ray").create_session("space_station", seed=7, session_id="graph-dies", graph_shards=2)
+    try:
+        s.run(2)
+        ray.get(ray.get_actor("ne:graph-dies:graph:0", namespace="novel_engine").fail_during.remote(3))
+        s.run(3)  # turn 3 fails with the shard; the session is rebuilt from the store and goes on
+        assert ray.get(ray.get_actor("ne:graph-dies:graph:0", namespace="novel_engine").was_restarted.remote())
+        assert json.dumps([r.to_dict() for r in s.reports()], sort_keys=True) == json.dumps(
+            [r.to_dict() for r in undisturbed.reports()], sort_keys=True
+        )
+        assert s.narrative() == undisturbed.narrative()
+        last = s.events()[-1].id
+        assert s.explain(last) == undisturbed.explain(last) and s.causal_graph() == undisturbed.causal_graph()
     finally:
         s.close()

@@ -33,7 +33,7 @@ def play(scenario, turns, **settings):
 
 
 @pytest.mark.parametrize("name", ["noir_city", "fantasy_world"])
-@pytest.mark.parametrize("shards", [1, 3, 8])
+@pytest.mark.parametrize("shards", [1, 2, 3, 4, 8])
 def test_a_sharded_graph_tells_the_same_story_and_explains_it_the_same(name, shards):
     whole = play(load_scenario(name), 12)
     split = play(load_scenario(name), 12, graph_shards=shards)

@@ -7,6 +7,7 @@ every exchange is one call per shard actor, all in flight at once.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,11 +31,15 @@ class GraphShard:
     def __init__(self) -> None:
         self.part = CausalGraphPart()
         self.last_turn = 0
+        self.fail_at: int | None = None
+        self.restarted = ray.get_runtime_context().was_current_actor_reconstructed
 
     def exchange(self, batch: GraphBatch | None, turn: int | None, ids: Iterable[str] = ()) -> tuple:
         """``CausalGraphPart.exchange``; a ``turn`` must follow the last one exchanged here."""
         if turn is not None:
             _check_turn("graph shard", self.last_turn, turn)
+            if self.fail_at == turn:  # a fault test: die in the middle of a turn, as a lost node would
+                os._exit(1)
         answer = self.part.exchange(batch, turn, ids)
         if turn is not None:
             self.last_turn = turn
@@ -59,6 +64,14 @@ class GraphShard:
 
     def ping(self) -> str:
         return "ok"
+
+    def fail_during(self, turn: int) -> None:
+        """For fault tests: exit the process in the middle of ``turn`` (its exchange)."""
+        self.fail_at = turn
+
+    def was_restarted(self) -> bool:
+        """Whether this is a restart of the shard (fault tests)."""
+        return self.restarted
 
 
 class RayGraphParts:
