@@ -28,7 +28,8 @@ def _play(rt, turns):
 
 
 @pytest.mark.parametrize(
-    "name,shards", [("space_station", 3), ("noir_city", 1), ("noir_city", 2), ("fantasy_world", 4), ("space_station", 8)]
+    "name,shards",
+    [("space_station", 3), ("noir_city", 1), ("noir_city", 2), ("fantasy_world", 4), ("space_station", 8)],
 )
 def test_graph_shards_on_ray_tell_and_explain_the_in_process_story(ray_session, name, shards):
     import ray
