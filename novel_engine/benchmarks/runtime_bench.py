@@ -31,19 +31,23 @@ def _worker(args: Sequence[str]) -> dict[str, Any]:
     return core._run_worker(list(args), module="novel_engine.benchmarks.runtime_bench")
 
 
-def _ray_rss_mib() -> float:
+def _ray_memory_mib() -> tuple[float, float]:
     """Resident memory of this driver and every process it started (the Ray instance it runs:
-    GCS, raylet, workers), in MiB; other Ray instances on the machine are not counted."""
+    GCS, raylet, workers), in MiB, summed two ways: RSS, which counts a page shared by several
+    processes (libraries, the object store) once in each, and PSS, which shares it out among
+    them (their sum is what the processes hold together). Other Ray instances are not counted."""
     import psutil
 
     me = psutil.Process()
-    total = me.memory_info().rss
-    for proc in me.children(recursive=True):
+    rss = pss = 0
+    for proc in [me, *me.children(recursive=True)]:
         try:
-            total += proc.memory_info().rss
+            mem = proc.memory_full_info()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return round(total / 2**20, 1)
+        rss += mem.rss
+        pss += getattr(mem, "pss", mem.rss)  # Linux has PSS; elsewhere RSS stands in
+    return round(rss / 2**20, 1), round(pss / 2**20, 1)
 
 
 def _all_cpu() -> float:
@@ -165,9 +169,10 @@ def measure_runtime(
             cpu += _all_cpu() - c
             if probe is not None:
                 breakdowns.append((per_turn[-1], dict(report.timings), samples, narrate_cpu, driver))
-        rss = (
-            _ray_rss_mib() if runtime == "ray" else round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-        )
+        if runtime == "ray":
+            rss, pss = _ray_memory_mib()
+        else:  # one process: its peak
+            rss = pss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         story = _story_hash(session) if kind in ("local", "ray", "cluster") else None
     finally:
         session.close()
@@ -189,6 +194,7 @@ def measure_runtime(
         "cpu_seconds_per_turn": round(cpu / turns, 4),
         "persona_turns_per_s": round(len(session.scenario.personas) / mean, 1),
         "rss_mib": rss,
+        "pss_mib": pss,
         "phase_seconds": {k: round(v, 4) for k, v in phases.items()},
     }
     if story is not None:
@@ -261,7 +267,8 @@ def bench_runtime(
             print(
                 f"{kind:>9} {n:>8} personas: {r['seconds_per_turn']:8.3f} s/turn ({r['cpu_seconds_per_turn']:.3f} CPU s, "
                 "all its processes) "
-                f"{r['persona_turns_per_s']:>10,.0f} persona-turns/s  RSS {r['rss_mib']:8.1f} MiB",
+                f"{r['persona_turns_per_s']:>10,.0f} persona-turns/s  RSS {r['rss_mib']:8.1f} MiB"
+                + (f" (PSS {r['pss_mib']:.1f})" if r["pss_mib"] != r["rss_mib"] else ""),
                 flush=True,
             )
         local, ray_row = rows[-2], rows[-1]

@@ -23,6 +23,8 @@ def test_bench_runtime_reports_scaling_and_plays_the_same_story_on_three_nodes(t
     assert ray_row["story_sha256"] == local["story_sha256"] == cluster["story_sha256"]
     assert ray_row["same_story_as_local"] is True and cluster["same_story_as_local"] is True
     assert all(r["cpu_seconds_per_turn"] > 0 for r in rows.values()) and ray_row["cpu_ratio_to_local"] > 0
+    # all of a Ray instance's processes, shared pages counted once in each (RSS) and shared out (PSS)
+    assert 0 < ray_row["pss_mib"] < ray_row["rss_mib"] and local["pss_mib"] == local["rss_mib"] > 0
     for row in (ray_row, cluster):
         sc = row["scaling"]
         phases = sc["breakdown"]["phases"]
