@@ -331,7 +331,7 @@ class _Writer(StandingWriter, EventWriter):
                 return self.say("opener.place", Slots(self, "move", place=self.place(loc)))
             return ""
         if not first_here or loc in self.told_at:  # the same place: another storyline there is no "elsewhere"
-            return self.word("beat") if rng.random() < 0.5 else ""
+            return self.beat() if rng.random() < 0.5 else ""
         key = "transition.plain" if names_place or not loc else "transition.place"
         slots = Slots(self, "move", place=self.place(loc))
         # the two pools share their openings ("Meanwhile, down at the docks," and "Meanwhile,"):

@@ -110,6 +110,13 @@ class EventWriter(OutcomeWriter):
         t = self.pick(key)
         return t.text if t else ""
 
+    def beat(self) -> str:
+        """A beat to lead a sentence or a paragraph with ("Then,"), or nothing when the draws find
+        only beats this chapter has used: "In the same breath," twice in a chapter stutters."""
+        n = len(self.used)
+        text = self.word("beat")
+        return text if len(self.used) > n else ""  # pick adds what it draws: a used one adds nothing
+
     def say(self, key: str, slots: dict[str, str], absent: frozenset[str] | set[str] = frozenset()) -> str:
         """Draw a template from pool ``key`` and fill it: one capitalised sentence, one not written
         in the chapters before if a few draws find one."""
@@ -242,7 +249,7 @@ class EventWriter(OutcomeWriter):
                 loc = e.location
                 lead = self.prefix(para_index, first_here, loc, names_place="place" in t.fields)
             elif follows and not lead and v > 0 and rng.random() < 0.2:
-                lead = self.word("beat")
+                lead = self.beat()
             text = self.with_clause(e.actor, action, text, slots["actor"], allow_lead=not lead)
         out = [cap(f"{lead} {text}") if lead else cap(text)]
         if spoken:  # the answer agrees with the outcome: in words, or in a gesture
