@@ -299,10 +299,6 @@ class _Writer(StandingWriter, EventWriter):
                 else ""
             )
             sentences.extend(self.event(event, index if not started and j == 0 else None, first_here, j > 0, where))
-        # every place the paragraph told of (a move ends somewhere): a later one there is not "elsewhere"
-        self.told_at.update(e.location for e in events if e.location)
-        if loc:
-            self.told_at.add(loc)
             sentences.extend(self.standing_here(event.location))
             sentences.extend(self.wound_of(event))
             at = event.location or at
@@ -321,6 +317,10 @@ class _Writer(StandingWriter, EventWriter):
                 desc = first_sentence(entry[1]) if entry and entry[1] else None
                 if desc and self.rng.random() < 0.6:
                     sentences.append(desc)
+        # every place the paragraph told of (a move ends somewhere): a later one there is not "elsewhere"
+        self.told_at.update(e.location for e in events if e.location)
+        if loc:
+            self.told_at.add(loc)
         return sentences
 
     def prefix(self, index: int, first_here: bool, loc: str | None, names_place: bool) -> str:

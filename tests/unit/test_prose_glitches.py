@@ -191,3 +191,32 @@ def test_a_chapter_leads_with_a_beat_once(style):
         assert all(n <= 1 for n in counts.values()), (r.turn, {b: n for b, n in counts.items() if n > 1})
         led += sum(counts.values())
     assert led >= 8  # the chapters do lead with beats
+
+
+def test_every_event_of_a_paragraph_is_checked_for_wounds_and_standing_states(monkeypatch):
+    # a paragraph tells a wound its bearer still carries, and a danger standing where an event
+    # happens, at whichever of its events that is: for a while only its last event was checked
+    # (the loop had been cut short), so a wounded first actor went about as if whole
+    from novel_engine.llm.prose_standing import StandingWriter
+
+    seen: dict[str, list[str]] = {"wound_of": [], "standing_here": []}
+    wound_of, standing_here = StandingWriter.wound_of, StandingWriter.standing_here
+
+    def note_wound(self, event):
+        seen["wound_of"].append(event.id)
+        return wound_of(self, event)
+
+    def note_standing(self, loc):
+        seen["standing_here"].append(loc)
+        return standing_here(self, loc)
+
+    monkeypatch.setattr(StandingWriter, "wound_of", note_wound)
+    monkeypatch.setattr(StandingWriter, "standing_here", note_standing)
+    events = [
+        act(1, "ann", "search", "yard"),
+        act(2, "ann", "move", "hall", "hall", **{"from": "yard"}),
+        act(3, "ann", "search", "hall"),
+    ]
+    chapter(events, "noir", 3)
+    assert seen["wound_of"] == [e.id for e in events]
+    assert seen["standing_here"] == ["yard", "hall", "hall"]
