@@ -251,6 +251,10 @@ class EventWriter(OutcomeWriter):
             elif follows and not lead and v > 0 and rng.random() < 0.2:
                 lead = self.beat()
             text = self.with_clause(e.actor, action, text, slots["actor"], allow_lead=not lead)
+        elif para_index is not None:  # the paragraph opens with someone else: it still says where it is
+            lead = self.prefix(para_index, first_here, e.location, names_place="place" in t.fields)
+            if lead and not t.text.startswith("{"):
+                text = decap(text)  # "Elsewhere, the claw of ...": the template's own capital goes
         out = [cap(f"{lead} {text}") if lead else cap(text)]
         if spoken:  # the answer agrees with the outcome: in words, or in a gesture
             reply = quote_forms(self.lines.reply(self, e, action, outcome)) if rng.random() < 0.3 + 0.4 * v else None

@@ -220,3 +220,19 @@ def test_every_event_of_a_paragraph_is_checked_for_wounds_and_standing_states(mo
     chapter(events, "noir", 3)
     assert seen["wound_of"] == [e.id for e in events]
     assert seen["standing_here"] == ["yard", "hall", "hall"]
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_storyline_at_a_new_place_says_where_whoever_its_first_sentence_opens_with(style):
+    # a paragraph moves on to a place the chapter has not told of: it says where, also when its
+    # first sentence opens with someone other than the actor ("Mirela twists aside, and the claw
+    # of Vharuth misses": fantasy_world, turn 13, told nowhere but the Eastern Tower)
+    events = [
+        act(1, "ann", "search", "yard"),
+        act(2, "bob", "attack", "gate", "cat", outcome=Outcome.FAILURE),
+        act(3, "cat", "attack", "gate", "bob", outcome=Outcome.FAILURE),
+    ]
+    for seed in range(12):
+        text = chapter(events, style, seed)
+        fight = next(p for p in text.split("\n\n") if "Bob Marsh" in p)
+        assert "gate" in fight.lower(), (seed, text)
