@@ -236,3 +236,13 @@ def test_a_storyline_at_a_new_place_says_where_whoever_its_first_sentence_opens_
         text = chapter(events, style, seed)
         fight = next(p for p in text.split("\n\n") if "Bob Marsh" in p)
         assert "gate" in fight.lower(), (seed, text)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_consequence_is_not_joined_to_its_summary_with_and(style):
+    # a scenario's effect may be a noun phrase: "What goes around comes around, and a scream and
+    # two shots outside the Blue Lantern; ..." (noir_city, turn 2) does not read
+    grammar = load_grammar(style)
+    for key in ("causal", "world"):
+        for t in grammar.pools[key]:
+            assert not re.search(r"\band \{summary", t.text), (key, t.text)
