@@ -60,3 +60,36 @@ def scenario_dumps(monkeypatch):
 
         monkeypatch.setattr(Scenario, name, counting)
     return calls
+
+
+@pytest.fixture
+def story_after_a_fault(ray_session):
+    """``run(session_id, fault, check=None, **settings)``: space_station (seed 7) on Ray with
+    ``settings`` for two turns, then ``fault(session_id)`` (a shard killed, or set to die in the
+    next turn), three more turns, and ``check(session_id)`` before the session closes; the story
+    must be the undisturbed in-process one: every report, the narrative, the last event's
+    explanation and the causal graph."""
+    import json
+
+    from novel_engine import Engine
+
+    def run(session_id, fault, check=None, **settings):
+        undisturbed = Engine().create_session("space_station", seed=7)
+        undisturbed.run(5)
+        s = Engine("ray").create_session("space_station", seed=7, session_id=session_id, **settings)
+        try:
+            s.run(2)
+            fault(session_id)
+            s.run(3)  # the lost shard fails a turn; the session is rebuilt from the store and goes on
+            if check is not None:
+                check(session_id)
+            assert json.dumps([r.to_dict() for r in s.reports()], sort_keys=True) == json.dumps(
+                [r.to_dict() for r in undisturbed.reports()], sort_keys=True
+            )
+            assert s.narrative() == undisturbed.narrative()
+            last = s.events()[-1].id
+            assert s.explain(last) == undisturbed.explain(last) and s.causal_graph() == undisturbed.causal_graph()
+        finally:
+            s.close()
+
+    return run

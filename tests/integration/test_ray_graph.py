@@ -4,11 +4,9 @@ the shards, and a shard lost between turns rebuilt to the same story."""
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 
-from novel_engine import Engine
 from novel_engine.config import SessionSettings
 from novel_engine.llm.offline import OfflineModel
 from novel_engine.runtime.checkpoint import decode
@@ -52,41 +50,25 @@ def test_graph_shards_on_ray_tell_and_explain_the_in_process_story(ray_session, 
     assert on_ray[2] == local[2] and on_ray[3] == local[3]  # the export and the checkpoint's graph
 
 
-def test_a_graph_shard_lost_between_turns_is_rebuilt_to_the_same_story(ray_session):
+def _shard(session_id: str, i: int):
     import ray
 
-    undisturbed = Engine().create_session("space_station", seed=7)
-    undisturbed.run(5)
-    s = Engine("ray").create_session("space_station", seed=7, session_id="graph-lost", graph_shards=2)
-    try:
-        s.run(2)
-        ray.kill(ray.get_actor("ne:graph-lost:graph:1", namespace="novel_engine"), no_restart=False)
-        s.run(3)  # the restarted, empty shard refuses turn 3; the session is rebuilt from the store
-        assert json.dumps([r.to_dict() for r in s.reports()], sort_keys=True) == json.dumps(
-            [r.to_dict() for r in undisturbed.reports()], sort_keys=True
-        )
-        assert s.narrative() == undisturbed.narrative()
-        assert s.explain(s.events()[-1].id) == undisturbed.explain(s.events()[-1].id)
-    finally:
-        s.close()
+    return ray.get_actor(f"ne:{session_id}:graph:{i}", namespace="novel_engine")
 
 
-def test_a_graph_shard_killed_mid_turn_is_rebuilt_to_the_same_story(ray_session):
+def test_a_graph_shard_lost_between_turns_is_rebuilt_to_the_same_story(story_after_a_fault):
     import ray
 
-    undisturbed = Engine().create_session("space_station", seed=7)
-    undisturbed.run(5)
-    s = Engine("ray").create_session("space_station", seed=7, session_id="graph-dies", graph_shards=2)
-    try:
-        s.run(2)
-        ray.get(ray.get_actor("ne:graph-dies:graph:0", namespace="novel_engine").fail_during.remote(3))
-        s.run(3)  # turn 3 fails with the shard; the session is rebuilt from the store and goes on
-        assert ray.get(ray.get_actor("ne:graph-dies:graph:0", namespace="novel_engine").was_restarted.remote())
-        assert json.dumps([r.to_dict() for r in s.reports()], sort_keys=True) == json.dumps(
-            [r.to_dict() for r in undisturbed.reports()], sort_keys=True
-        )
-        assert s.narrative() == undisturbed.narrative()
-        last = s.events()[-1].id
-        assert s.explain(last) == undisturbed.explain(last) and s.causal_graph() == undisturbed.causal_graph()
-    finally:
-        s.close()
+    # the restarted, empty shard refuses turn 3
+    story_after_a_fault("graph-lost", lambda sid: ray.kill(_shard(sid, 1), no_restart=False), graph_shards=2)
+
+
+def test_a_graph_shard_killed_mid_turn_is_rebuilt_to_the_same_story(story_after_a_fault):
+    import ray
+
+    story_after_a_fault(
+        "graph-dies",
+        lambda sid: ray.get(_shard(sid, 0).fail_during.remote(3)),  # it exits during turn 3's exchange
+        check=lambda sid: ray.get(_shard(sid, 0).was_restarted.remote()) or pytest.fail("no restart"),
+        graph_shards=2,
+    )
