@@ -202,7 +202,13 @@ class OutcomeWriter:
             out.append(line)
             room -= 1
         negotiation = data.get("negotiation")
-        if negotiation == "modified" and not out and not reacted and rng.random() < 0.3 + 0.5 * v:
+        if (
+            negotiation == "modified"
+            and not out
+            and not reacted
+            and rng.random() < 0.3 + 0.5 * v
+            and e.action_type not in ("attack", "capture")  # no terms are haggled over a blow
+        ):
             out.append(self.say("negotiation.modified", slots))
         return out
 
